@@ -1,0 +1,271 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// OperatorID is the party of the bootstrap operator key.
+const OperatorID = "operator"
+
+// idRecord remembers an instruction id forever: the hash of the body first
+// seen with it and the outcome that body got.
+type idRecord struct {
+	BodyHash string  `json:"body_hash"`
+	Outcome  Outcome `json:"outcome"`
+}
+
+// Apply applies every batch above the applied index in ONE write transaction,
+// which also records the new applied index, so a crash either keeps the whole
+// call or none of it, and raft's replay of the tail after a restart finds the
+// batches already applied and skips them.
+func (s *Store) Apply(batches []Batch) [][][]byte {
+	results := make([][][]byte, len(batches))
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	assert(s.db != nil, "apply on a closed store")
+	var newApplied uint64
+	var newTime time.Time
+	var newRulebook = s.rulebook.Load()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		a := &applier{
+			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
+			view: newTxView(tx, s.rulebook.Load()), seenIDs: map[string]*idRecord{},
+		}
+		a.applied = getUint(a.meta, metaAppliedIndex)
+		a.term = getUint(a.meta, metaAppliedTerm)
+		a.lastTime = getTime(a.meta)
+		a.seq = getUint(a.meta, metaJournalSeq)
+		a.head = string(a.meta.Get(metaJournalHead))
+		if a.head == "" {
+			a.head = ZeroHash
+		}
+		for i, b := range batches {
+			// Raft replays the committed tail after a restart; applying it
+			// again would move the same shares twice.
+			if b.Index <= a.applied {
+				continue
+			}
+			results[i] = a.batch(b)
+		}
+		if err := a.view.flush(); err != nil {
+			return err
+		}
+		if err := a.flushIDs(); err != nil {
+			return err
+		}
+		if err := a.saveMeta(); err != nil {
+			return err
+		}
+		if s.cfg.StrictChecks {
+			if errs := check(tx); len(errs) > 0 {
+				panic(fmt.Sprintf("ledger: state check failed after apply: %v", errs))
+			}
+		}
+		newApplied, newTime = a.applied, a.lastTime
+		if a.view.newRulebook != nil {
+			newRulebook = a.view.newRulebook
+		}
+		return nil
+	})
+	if err != nil {
+		// A node that cannot write its state must not carry on as if it had:
+		// it stops, and replays the log after a restart.
+		panic(fmt.Sprintf("ledger: apply: %v", err))
+	}
+	s.rulebook.Store(newRulebook)
+	s.lastTime.Store(newTime.UnixNano())
+	s.applyMu.Lock()
+	if newApplied > s.applied.Load() {
+		s.applied.Store(newApplied)
+	}
+	s.applyMu.Unlock()
+	s.applyCond.Broadcast()
+	return results
+}
+
+type applier struct {
+	tx       *bolt.Tx
+	meta     *bolt.Bucket
+	journal  *bolt.Bucket
+	ids      *bolt.Bucket
+	view     *txView
+	applied  uint64
+	term     uint64
+	lastTime time.Time
+	seq      uint64
+	head     string
+	seenIDs  map[string]*idRecord // ids decided in this call, not yet in the bucket
+	newIDs   []string
+}
+
+func (a *applier) batch(b Batch) [][]byte {
+	// Time comes from the log entry. The leader never stamps an earlier time,
+	// but a new leader's clock may lag; clamping keeps time monotonic and
+	// depends only on replicated data.
+	now := b.Time.UTC()
+	if now.Before(a.lastTime) {
+		now = a.lastTime
+	}
+	out := make([][]byte, len(b.Items))
+	for j, item := range b.Items {
+		out[j] = encodeJSON(a.item(b.Index, now, item))
+	}
+	a.applied, a.term, a.lastTime = b.Index, b.Term, now
+	return out
+}
+
+func (a *applier) item(index uint64, now time.Time, item []byte) Outcome {
+	if len(item) == 0 {
+		return opError(ErrCodeMalformed, "empty item")
+	}
+	switch item[0] {
+	case itemInstruction:
+		return a.instruction(index, now, item)
+	case itemKey:
+		var k keyItem
+		if err := json.Unmarshal(item[1:], &k); err != nil || len(k.KeyHash) != 64 {
+			return opError(ErrCodeMalformed, "malformed key item")
+		}
+		if _, ok := a.view.Party(k.PartyID); !ok {
+			if k.PartyID != OperatorID {
+				return opError(ErrCodeNotFound, "party %s is not registered", k.PartyID)
+			}
+			// The first key of a new ledger creates the operator party it belongs to.
+			op := transfer.Party{ID: OperatorID, Role: eligibility.RoleOperator, CreatedAt: now}
+			a.view.commit(transfer.Changes{Parties: []transfer.Party{op}}, a.seq)
+		}
+		if err := a.tx.Bucket(bucketKeys).Put([]byte(k.KeyHash), []byte(k.PartyID)); err != nil {
+			panic(fmt.Sprintf("ledger: put key: %v", err))
+		}
+		return Outcome{Status: StatusAccepted, Index: index}
+	case itemNode:
+		var n NodeInfo
+		if err := json.Unmarshal(item[1:], &n); err != nil || n.ID == "" {
+			return opError(ErrCodeMalformed, "malformed node item")
+		}
+		nodes := a.tx.Bucket(bucketNodes)
+		var err error
+		if n.Removed {
+			err = nodes.Delete([]byte(n.ID))
+		} else {
+			err = nodes.Put([]byte(n.ID), encodeJSON(n))
+		}
+		if err != nil {
+			panic(fmt.Sprintf("ledger: put node: %v", err))
+		}
+		return Outcome{Status: StatusAccepted, Index: index}
+	default:
+		return opError(ErrCodeMalformed, "unknown item kind %q", item[0])
+	}
+}
+
+func (a *applier) instruction(index uint64, now time.Time, item []byte) Outcome {
+	actor, body, err := decodeInstructionItem(item)
+	if err != nil {
+		return opError(ErrCodeMalformed, "%v", err)
+	}
+	ins, err := transfer.Decode(body)
+	if err != nil {
+		return opError(ErrCodeMalformed, "%v", err)
+	}
+	sum := sha256.New()
+	sum.Write([]byte(actor))
+	sum.Write([]byte{0})
+	sum.Write(body)
+	bodyHash := hex.EncodeToString(sum.Sum(nil))
+	if rec := a.lookupID(ins.ID); rec != nil {
+		if rec.BodyHash != bodyHash {
+			return opError(ErrCodeIDReused, "instruction id %s was already used with another body", ins.ID)
+		}
+		return rec.Outcome // the first outcome, unchanged: nothing is applied twice
+	}
+
+	delta, reasons := transfer.Effect(a.view, actor, ins, now)
+	a.seq++
+	out := Outcome{ID: ins.ID, Index: index, Seq: a.seq}
+	parties, symbols := names(actor, ins)
+	if delta == nil {
+		out.Status = StatusRejected
+		assert(len(reasons) > 0, "rejection of %s without a reason", ins.ID)
+		r := reasons[0]
+		out.Reason, out.Reasons = &r, reasons
+	} else {
+		out.Status = StatusAccepted
+		changes := delta.Changes()
+		a.view.commit(changes, a.seq)
+		parties = mergeNames(parties, changes)
+	}
+	e := Entry{
+		Seq: a.seq, Index: index, Time: now, Actor: actor, Instruction: json.RawMessage(body),
+		Status: out.Status, Reason: out.Reason, Reasons: out.Reasons,
+		Parties: parties, Symbols: symbols, PrevHash: a.head,
+	}
+	e.Hash = e.ComputeHash()
+	if err := a.journal.Put(seqKey(e.Seq), encodeJSON(e)); err != nil {
+		panic(fmt.Sprintf("ledger: append journal: %v", err))
+	}
+	a.head = e.Hash
+	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Outcome: out}
+	a.newIDs = append(a.newIDs, ins.ID)
+	return out
+}
+
+// mergeNames adds the parties whose holdings an accepted instruction changed
+// (a distribution's payees, for one), so each finds the entry in its journal.
+func mergeNames(parties []string, c transfer.Changes) []string {
+	set := map[string]bool{}
+	for _, p := range parties {
+		set[p] = true
+	}
+	for _, h := range c.Holdings {
+		set[h.Party] = true
+	}
+	return sortedKeys(set)
+}
+
+func (a *applier) lookupID(id string) *idRecord {
+	if rec, ok := a.seenIDs[id]; ok {
+		return rec
+	}
+	raw := a.ids.Get([]byte(id))
+	if raw == nil {
+		return nil
+	}
+	rec := new(idRecord)
+	decodeJSON(raw, rec)
+	return rec
+}
+
+func (a *applier) flushIDs() error {
+	for _, id := range a.newIDs {
+		if err := a.ids.Put([]byte(id), encodeJSON(a.seenIDs[id])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) saveMeta() error {
+	if err := putUint(a.meta, metaAppliedIndex, a.applied); err != nil {
+		return err
+	}
+	if err := putUint(a.meta, metaAppliedTerm, a.term); err != nil {
+		return err
+	}
+	if err := a.meta.Put(metaLastTime, []byte(a.lastTime.Format(time.RFC3339Nano))); err != nil {
+		return err
+	}
+	if err := putUint(a.meta, metaJournalSeq, a.seq); err != nil {
+		return err
+	}
+	return a.meta.Put(metaJournalHead, []byte(a.head))
+}

@@ -1,0 +1,193 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// Check verifies the ledger's invariants over the whole state and returns
+// every violation: supply equals the sum of balances per instrument; no
+// negative balance; frozen within balance; lots sum to balances; the holders
+// index and holder counts match the holdings; holdings refer to existing
+// parties and instruments; the journal chains and matches the recorded seq.
+func (s *Store) Check() (errs []error) {
+	_ = s.view(func(tx *bolt.Tx) error {
+		errs = check(tx)
+		return nil
+	})
+	return errs
+}
+
+func check(tx *bolt.Tx) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	type totals struct {
+		sum           decimal.Decimal
+		holders       int
+		nonAccredited int
+	}
+	bySymbol := map[string]*totals{}
+	parties := tx.Bucket(bucketParties)
+	instruments := tx.Bucket(bucketInstruments)
+	holders := tx.Bucket(bucketHolders)
+	indexed := 0
+	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
+		var h transfer.Holding
+		decodeJSON(v, &h)
+		if !bytes.Equal(k, join(h.Party, h.Symbol)) {
+			bad("holding key %q does not match %s/%s", k, h.Party, h.Symbol)
+		}
+		if h.Balance.IsNegative() {
+			bad("%s holds a negative %s %s", h.Party, h.Balance, h.Symbol)
+		}
+		if h.Frozen.IsNegative() || h.Frozen.GreaterThan(h.Balance) {
+			bad("%s has %s %s frozen of a balance of %s", h.Party, h.Frozen, h.Symbol, h.Balance)
+		}
+		lots := decimal.Zero
+		for _, l := range h.Lots {
+			if l.Amount.Sign() <= 0 {
+				bad("%s has an empty lot of %s", h.Party, h.Symbol)
+			}
+			lots = lots.Add(l.Amount)
+		}
+		if !lots.Equal(h.Balance) {
+			bad("%s's lots of %s sum to %s, its balance is %s", h.Party, h.Symbol, lots, h.Balance)
+		}
+		praw := parties.Get([]byte(h.Party))
+		if praw == nil {
+			bad("holding of unknown party %s", h.Party)
+		}
+		if instruments.Get([]byte(h.Symbol)) == nil {
+			bad("holding of unknown instrument %s", h.Symbol)
+		}
+		t := bySymbol[h.Symbol]
+		if t == nil {
+			t = &totals{sum: decimal.Zero}
+			bySymbol[h.Symbol] = t
+		}
+		t.sum = t.sum.Add(h.Balance)
+		inIndex := holders.Get(join(h.Symbol, h.Party)) != nil
+		if h.Balance.Sign() > 0 {
+			t.holders++
+			indexed++
+			if praw != nil {
+				var p transfer.Party
+				decodeJSON(praw, &p)
+				if p.Role == "investor" && p.Status == "retail" {
+					t.nonAccredited++
+				}
+			}
+		}
+		if inIndex != (h.Balance.Sign() > 0) {
+			bad("holders index of %s/%s is %v for a balance of %s", h.Symbol, h.Party, inIndex, h.Balance)
+		}
+		return nil
+	})
+	n := 0
+	_ = holders.ForEach(func(_, _ []byte) error { n++; return nil })
+	if n != indexed {
+		bad("holders index has %d entries for %d holdings with a balance", n, indexed)
+	}
+	_ = instruments.ForEach(func(k, v []byte) error {
+		var in transfer.Instrument
+		decodeJSON(v, &in)
+		t := bySymbol[in.Symbol]
+		if t == nil {
+			t = &totals{sum: decimal.Zero}
+		}
+		if !in.Supply.Equal(t.sum) {
+			bad("%s supply %s differs from the sum of balances %s", in.Symbol, in.Supply, t.sum)
+		}
+		if in.MaxSupply != nil && in.Supply.GreaterThan(*in.MaxSupply) {
+			bad("%s supply %s above max_supply %s", in.Symbol, in.Supply, *in.MaxSupply)
+		}
+		if in.HolderCount != t.holders || in.NonAccreditedHolders != t.nonAccredited {
+			bad("%s counts %d holders (%d non-accredited), holdings show %d (%d)", in.Symbol, in.HolderCount, in.NonAccreditedHolders, t.holders, t.nonAccredited)
+		}
+		delete(bySymbol, in.Symbol)
+		return nil
+	})
+	_ = tx.Bucket(bucketLoans).ForEach(func(k, v []byte) error {
+		var l transfer.Loan
+		decodeJSON(v, &l)
+		if l.Amount.Sign() <= 0 {
+			bad("loan %q is not positive", k)
+		}
+		return nil
+	})
+	if v := verifyJournal(tx); !v.OK {
+		bad("journal: %s at seq %d", v.Message, v.FirstBad)
+	}
+	return errs
+}
+
+// Hashes identify the state of a replica.
+type Hashes struct {
+	// State covers the business state (parties, instruments, holdings,
+	// holders, loans, prices): a rejected instruction leaves it unchanged.
+	State string `json:"state"`
+	// Full covers every bucket, journal and meta included: equal on replicas
+	// that applied the same log.
+	Full string `json:"full"`
+	// AppliedIndex at which they were taken.
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// Hashes computes both hashes in one read transaction.
+func (s *Store) Hashes() (h Hashes, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		h.State = hashBuckets(tx, stateBuckets)
+		h.Full = hashBuckets(tx, allBuckets)
+		h.AppliedIndex = getUint(tx.Bucket(bucketMeta), metaAppliedIndex)
+		return nil
+	})
+	return h, err
+}
+
+// hashBuckets hashes bucket names, keys and values in order, each
+// length-prefixed so no two layouts hash alike.
+func hashBuckets(tx *bolt.Tx, buckets [][]byte) string {
+	h := sha256.New()
+	var n [8]byte
+	write := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	for _, name := range buckets {
+		write(name)
+		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
+			write(k)
+			write(v)
+			return nil
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DryRun decides ins for actor at now against the current state, applying
+// nothing: the answer of POST /v1/check.
+func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (out Outcome, err error) {
+	if lt := s.LastTime(); now.Before(lt) {
+		now = lt
+	}
+	err = s.view(func(tx *bolt.Tx) error {
+		_, reasons := transfer.Effect(newTxView(tx, s.Rulebook()), actor, ins, now)
+		out = Outcome{ID: ins.ID, Status: StatusAccepted}
+		if len(reasons) > 0 {
+			r := reasons[0]
+			out.Status, out.Reason, out.Reasons = StatusRejected, &r, reasons
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,108 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+// An Item is one unit of work inside a Batch. Its first byte says its kind.
+const (
+	itemInstruction byte = 'I' // uvarint actor length, actor, canonical instruction JSON
+	itemKey         byte = 'K' // JSON keyItem
+	itemNode        byte = 'N' // JSON NodeInfo
+)
+
+// ErrBadItem is returned by DecodeItem for bytes that are no item.
+var ErrBadItem = errors.New("ledger: malformed item")
+
+// InstructionItem encodes an instruction submitted by actor. body must be the
+// canonical encoding (transfer.Encode): idempotency compares these bytes.
+func InstructionItem(actor string, body []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(actor)+len(body))
+	b = append(b, itemInstruction)
+	b = binary.AppendUvarint(b, uint64(len(actor)))
+	b = append(b, actor...)
+	return append(b, body...)
+}
+
+type keyItem struct {
+	PartyID string `json:"party_id"`
+	KeyHash string `json:"key_hash"`
+}
+
+// KeyItem encodes the registration of an API key, by its hash only.
+func KeyItem(partyID, keyHash string) []byte {
+	b, _ := json.Marshal(keyItem{PartyID: partyID, KeyHash: keyHash})
+	return append([]byte{itemKey}, b...)
+}
+
+// NodeInfo is a cluster member's addresses, replicated so every node can tell
+// clients where the others are.
+type NodeInfo struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr"`
+	Removed  bool   `json:"removed,omitempty"`
+}
+
+// NodeItem encodes a node's addresses (or its removal).
+func NodeItem(n NodeInfo) []byte {
+	b, _ := json.Marshal(n)
+	return append([]byte{itemNode}, b...)
+}
+
+func decodeInstructionItem(item []byte) (actor string, body []byte, err error) {
+	n, w := binary.Uvarint(item[1:])
+	if w <= 0 || n > 128 || uint64(len(item)-1-w) < n {
+		return "", nil, ErrBadItem
+	}
+	start := 1 + w
+	return string(item[start : start+int(n)]), item[start+int(n):], nil
+}
+
+// Outcome is the result of one item, as the API returns it.
+type Outcome struct {
+	ID      string               `json:"id,omitempty"`
+	Status  string               `json:"status,omitempty"` // accepted | rejected; empty with Error
+	Index   uint64               `json:"index,omitempty"`
+	Seq     uint64               `json:"seq,omitempty"`
+	Reason  *eligibility.Reason  `json:"reason,omitempty"`
+	Reasons []eligibility.Reason `json:"reasons,omitempty"`
+	// Error is set when the item was not decided at all: an id reused with
+	// another body (ID_REUSED), or an item that does not decode (MALFORMED).
+	Error *OpError `json:"error,omitempty"`
+}
+
+// Outcome statuses.
+const (
+	StatusAccepted = "accepted"
+	StatusRejected = "rejected"
+)
+
+// OpError is an error that is not a rule decision.
+type OpError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Codes of OpError.
+const (
+	ErrCodeIDReused  = "ID_REUSED"
+	ErrCodeMalformed = "MALFORMED"
+	ErrCodeNotFound  = "NOT_FOUND"
+)
+
+func opError(code, format string, args ...any) Outcome {
+	return Outcome{Error: &OpError{Code: code, Message: fmt.Sprintf(format, args...)}}
+}
+
+// DecodeOutcome parses an item result.
+func DecodeOutcome(b []byte) (Outcome, error) {
+	var o Outcome
+	err := json.Unmarshal(b, &o)
+	return o, err
+}

@@ -1,0 +1,182 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// harness drives a Store the way consensus does: one Batch per call, with
+// increasing indexes and a test-controlled clock.
+type harness struct {
+	t     testing.TB
+	s     *Store
+	index uint64
+	now   time.Time
+}
+
+var epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), true)
+	h := &harness{t: t, s: s, now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	return h
+}
+
+func openStore(t testing.TB, path string, strict bool) *Store {
+	t.Helper()
+	s, err := Open(Config{Path: path, StrictChecks: strict, NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if errs := s.Check(); len(errs) > 0 {
+			t.Errorf("Check after test: %v", errs)
+		}
+		s.Close()
+	})
+	return s
+}
+
+func hashKey(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:])
+}
+
+// apply applies items as one batch at the harness clock.
+func (h *harness) apply(items ...[]byte) []Outcome {
+	h.t.Helper()
+	h.index++
+	res := h.s.Apply([]Batch{{Index: h.index, Term: 1, Time: h.now, Items: items}})
+	out := make([]Outcome, len(items))
+	for i, b := range res[0] {
+		o, err := DecodeOutcome(b)
+		if err != nil {
+			h.t.Fatalf("decode outcome %s: %v", b, err)
+		}
+		out[i] = o
+	}
+	return out
+}
+
+// do applies one instruction given as JSON (with "id" filled in when absent).
+func (h *harness) do(actor string, body string) Outcome {
+	h.t.Helper()
+	return h.apply(InstructionItem(actor, []byte(body)))[0]
+}
+
+var nextID int
+
+// ins builds an instruction body from a type and fields.
+func ins(typ string, fields map[string]any) string {
+	nextID++
+	m := map[string]any{"id": fmt.Sprintf("i-%d", nextID), "type": typ}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func (h *harness) mustAccept(actor, body string) Outcome {
+	h.t.Helper()
+	o := h.do(actor, body)
+	if o.Status != StatusAccepted {
+		h.t.Fatalf("%s by %s: got %+v (reason %+v), want accepted", body, actor, o, o.Reason)
+	}
+	return o
+}
+
+func (h *harness) mustReject(actor, body, code string) Outcome {
+	h.t.Helper()
+	before, _ := h.s.Hashes()
+	o := h.do(actor, body)
+	if o.Status != StatusRejected || o.Reason == nil {
+		h.t.Fatalf("%s by %s: got %+v, want rejected with %s", body, actor, o, code)
+	}
+	found := false
+	for _, r := range o.Reasons {
+		if string(r.Code) == code {
+			found = true
+		}
+	}
+	if !found {
+		h.t.Fatalf("%s by %s: reasons %+v, want %s among them", body, actor, o.Reasons, code)
+	}
+	after, _ := h.s.Hashes()
+	if before.State != after.State {
+		h.t.Fatalf("rejected %s changed the state", body)
+	}
+	return o
+}
+
+func (h *harness) balance(party, symbol string) string {
+	h.t.Helper()
+	hs, err := h.s.PartyHoldings(party, h.now)
+	if err != nil {
+		h.t.Fatalf("holdings of %s: %v", party, err)
+	}
+	for _, l := range hs.Holdings {
+		if l.Symbol == symbol {
+			return l.Balance.String()
+		}
+	}
+	return "0"
+}
+
+func party(id, role string) map[string]any {
+	return map[string]any{"party": map[string]any{"id": id, "role": role}}
+}
+
+func investor(id, status, jurisdiction string) map[string]any {
+	return map[string]any{"party": map[string]any{
+		"id": id, "role": "investor", "status": status, "jurisdiction": jurisdiction,
+		"kyc_expires_at": "2030-01-01T00:00:00Z", "custodian": "cus-1",
+	}}
+}
+
+func instrument(symbol, regime, underlying string, decimals int, extra map[string]any) map[string]any {
+	attrs := map[string]any{"underlying": underlying, "payoff": "linear", "embedded_leverage": "1", "expiry_days": 0, "economic_purpose": "capital_formation"}
+	spec := map[string]any{"symbol": symbol, "name": symbol + " token", "issuer": "iss-1", "decimals": decimals, "regime": regime, "attributes": attrs}
+	for k, v := range extra {
+		if k == "attributes" {
+			for ak, av := range v.(map[string]any) {
+				attrs[ak] = av
+			}
+			continue
+		}
+		spec[k] = v
+	}
+	return map[string]any{"instrument": spec}
+}
+
+// world registers the standard cast: a custodian, an issuer, an oracle, an
+// auditor, investors of every status, USD cash and a registered security.
+func (h *harness) world() {
+	h.t.Helper()
+	for _, p := range []struct{ id, role string }{{"cus-1", "custodian"}, {"iss-1", "issuer"}, {"oracle", "oracle"}, {"aud", "auditor"}} {
+		h.mustAccept(OperatorID, ins("register_party", party(p.id, p.role)))
+	}
+	for _, p := range []struct{ id, status, j string }{
+		{"ret-us", "retail", "US"}, {"ret-de", "retail", "DE"}, {"acc-us", "accredited", "US"},
+		{"qp-us", "qualified_purchaser", "US"}, {"inst-us", "institutional", "US"}, {"acc-de", "accredited", "DE"},
+	} {
+		h.mustAccept("cus-1", ins("register_party", investor(p.id, p.status, p.j)))
+	}
+	h.mustAccept(OperatorID, ins("create_instrument", instrument("USD", "unrestricted", "cash", 2, nil)))
+	h.mustAccept("iss-1", ins("create_instrument", instrument("REG", "registered", "enterprise_equity", 0, nil)))
+}
+
+func transferBody(symbol, from, to, amount string) string {
+	return ins("transfer", map[string]any{"legs": []map[string]any{{"symbol": symbol, "from": from, "to": to, "amount": amount}}})
+}
+
+func mintBody(symbol, to, amount string) string {
+	return ins("mint", map[string]any{"symbol": symbol, "to": to, "amount": amount})
+}

@@ -1,0 +1,350 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/shopspring/decimal"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// Limits of the read side.
+const (
+	DefaultJournalPage = 100
+	MaxJournalPage     = 1000
+	// MaxJournalScan bounds the entries one filtered page reads; a page that
+	// hits it returns what it found with a next cursor.
+	MaxJournalScan = 100_000
+)
+
+// ErrNotFound is returned by reads of a party, instrument or price that does not exist.
+var ErrNotFound = errors.New("ledger: not found")
+
+// Party returns a party.
+func (s *Store) Party(id string) (p transfer.Party, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		var ok bool
+		if p, ok = newTxView(tx, s.Rulebook()).Party(id); !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Parties lists every party, by id.
+func (s *Store) Parties() (out []transfer.Party, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketParties).ForEach(func(_, v []byte) error {
+			var p transfer.Party
+			decodeJSON(v, &p)
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Instrument returns an instrument.
+func (s *Store) Instrument(symbol string) (in transfer.Instrument, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		var ok bool
+		if in, ok = newTxView(tx, s.Rulebook()).Instrument(symbol); !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
+	return in, err
+}
+
+// Instruments lists every instrument, by symbol.
+func (s *Store) Instruments() (out []transfer.Instrument, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketInstruments).ForEach(func(_, v []byte) error {
+			var in transfer.Instrument
+			decodeJSON(v, &in)
+			out = append(out, in)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Price returns the last mark of an instrument.
+func (s *Store) Price(symbol string) (p transfer.Price, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		var ok bool
+		if p, ok = newTxView(tx, s.Rulebook()).Price(symbol); !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
+	return p, err
+}
+
+// HoldingLine is one position of a party.
+type HoldingLine struct {
+	Symbol  string          `json:"symbol"`
+	Balance decimal.Decimal `json:"balance"`
+	Frozen  decimal.Decimal `json:"frozen"`
+	// Locked is the part still inside a holding period at the time of the read.
+	Locked decimal.Decimal `json:"locked"`
+}
+
+// Holdings is a party's positions and its margin figures.
+type Holdings struct {
+	Party       string          `json:"party"`
+	Holdings    []HoldingLine   `json:"holdings"`
+	Loan        decimal.Decimal `json:"loan"`
+	Equity      decimal.Decimal `json:"equity"`
+	Requirement decimal.Decimal `json:"requirement"`
+	// Leverage is exposure ÷ equity; -1 means equity is not positive.
+	Leverage decimal.Decimal `json:"leverage"`
+	Unpriced []string        `json:"unpriced,omitempty"`
+}
+
+// PartyHoldings returns a party's holdings; now dates the lock-up figures.
+func (s *Store) PartyHoldings(party string, now time.Time) (out Holdings, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		rb := s.Rulebook()
+		v := newTxView(tx, rb)
+		p, ok := v.Party(party)
+		if !ok {
+			return ErrNotFound
+		}
+		out = Holdings{Party: party, Holdings: []HoldingLine{}}
+		for _, h := range v.PartyHoldings(party) {
+			in, _ := v.Instrument(h.Symbol)
+			period := rb.HoldingPeriod(in.Product())
+			locked := decimal.Zero
+			for _, l := range h.Lots {
+				if period > 0 && l.AcquiredAt.Add(period).After(now) {
+					locked = locked.Add(l.Amount)
+				}
+			}
+			out.Holdings = append(out.Holdings, HoldingLine{Symbol: h.Symbol, Balance: h.Balance, Frozen: h.Frozen, Locked: locked})
+		}
+		acct := transfer.AccountOf(v, p)
+		m := rb.Measure(acct)
+		out.Loan, out.Equity, out.Requirement, out.Leverage, out.Unpriced = acct.Loan, m.Equity, m.Requirement, m.Leverage, m.Unpriced
+		return nil
+	})
+	return out, err
+}
+
+// Holder is one line of a cap table.
+type Holder struct {
+	Party   string          `json:"party"`
+	Balance decimal.Decimal `json:"balance"`
+}
+
+// CapTable is the holders of an instrument at a journal seq.
+type CapTable struct {
+	Symbol  string          `json:"symbol"`
+	Seq     uint64          `json:"seq"`
+	Supply  decimal.Decimal `json:"supply"`
+	Holders []Holder        `json:"holders"`
+}
+
+// Holders returns the cap table of symbol as it stood just after journal entry
+// at (a record date), or now when at is 0.
+func (s *Store) Holders(symbol string, at uint64) (out CapTable, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		v := newTxView(tx, s.Rulebook())
+		in, ok := v.Instrument(symbol)
+		if !ok {
+			return ErrNotFound
+		}
+		head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
+		out = CapTable{Symbol: symbol, Seq: head, Supply: in.Supply, Holders: []Holder{}}
+		if at == 0 || at >= head {
+			for _, p := range v.Holders(symbol) {
+				h, _ := v.Holding(p, symbol)
+				out.Holders = append(out.Holders, Holder{Party: p, Balance: h.Balance})
+			}
+			return nil
+		}
+		out.Seq, out.Supply = at, decimal.Zero
+		prefix := append([]byte(symbol), 0)
+		var party string
+		var last []byte
+		emit := func() {
+			if last == nil {
+				return
+			}
+			b, err := decimal.NewFromString(string(last))
+			assert(err == nil, "history balance %q: %v", last, err)
+			if b.Sign() > 0 {
+				out.Holders = append(out.Holders, Holder{Party: party, Balance: b})
+				out.Supply = out.Supply.Add(b)
+			}
+		}
+		c := tx.Bucket(bucketHistory).Cursor()
+		for k, val := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, val = c.Next() {
+			rest := k[len(prefix):]
+			assert(len(rest) > 9, "history key too short")
+			p, seq := string(rest[:len(rest)-9]), binary.BigEndian.Uint64(rest[len(rest)-8:])
+			if p != party {
+				emit()
+				party, last = p, nil
+			}
+			if seq <= at {
+				last = val
+			}
+		}
+		emit()
+		return nil
+	})
+	return out, err
+}
+
+// JournalQuery selects a page of the journal.
+type JournalQuery struct {
+	After  uint64
+	Limit  int
+	Party  string // entries naming this party
+	Symbol string // entries naming this symbol
+}
+
+// JournalPage is one page of entries; Next is the After of the following page,
+// zero on the last page.
+type JournalPage struct {
+	Entries []Entry `json:"entries"`
+	Next    uint64  `json:"next,omitempty"`
+}
+
+// Journal reads a page of the journal.
+func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
+	if q.Limit <= 0 {
+		q.Limit = DefaultJournalPage
+	}
+	q.Limit = min(q.Limit, MaxJournalPage)
+	out.Entries = []Entry{}
+	err = s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketJournal).Cursor()
+		scanned := 0
+		var lastSeen uint64
+		for k, v := c.Seek(seqKey(q.After + 1)); k != nil; k, v = c.Next() {
+			if len(out.Entries) == q.Limit || scanned == MaxJournalScan {
+				out.Next = lastSeen
+				return nil
+			}
+			scanned++
+			var e Entry
+			decodeJSON(v, &e)
+			lastSeen = e.Seq
+			if (q.Party == "" || containsString(e.Parties, q.Party)) && (q.Symbol == "" || containsString(e.Symbols, q.Symbol)) {
+				out.Entries = append(out.Entries, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Verification is the result of walking the journal's hash chain.
+type Verification struct {
+	OK     bool   `json:"ok"`
+	Length uint64 `json:"length"`
+	Head   string `json:"head"`
+	// FirstBad is the first seq whose hash or link does not check, if any.
+	FirstBad uint64 `json:"first_bad,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// VerifyJournal recomputes every hash from the first entry and checks the links.
+func (s *Store) VerifyJournal() (out Verification, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		out = verifyJournal(tx)
+		return nil
+	})
+	return out, err
+}
+
+func verifyJournal(tx *bolt.Tx) Verification {
+	prev := ZeroHash
+	var n uint64
+	c := tx.Bucket(bucketJournal).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		n++
+		var e Entry
+		decodeJSON(v, &e)
+		switch {
+		case e.Seq != n || binary.BigEndian.Uint64(k) != n:
+			return Verification{Length: n - 1, Head: prev, FirstBad: n, Message: "journal seqs are not contiguous"}
+		case e.PrevHash != prev:
+			return Verification{Length: n - 1, Head: prev, FirstBad: n, Message: "prev_hash does not link to the previous entry"}
+		case e.ComputeHash() != e.Hash:
+			return Verification{Length: n - 1, Head: prev, FirstBad: n, Message: "hash does not match the entry"}
+		}
+		prev = e.Hash
+	}
+	meta := tx.Bucket(bucketMeta)
+	if getUint(meta, metaJournalSeq) != n {
+		return Verification{Length: n, Head: prev, FirstBad: n + 1, Message: "journal length differs from the recorded seq"}
+	}
+	if head := string(meta.Get(metaJournalHead)); n > 0 && head != prev {
+		return Verification{Length: n, Head: prev, FirstBad: n, Message: "recorded head differs from the last hash"}
+	}
+	return Verification{OK: true, Length: n, Head: prev}
+}
+
+// KeyParty resolves an API key hash to its party.
+func (s *Store) KeyParty(keyHash string) (party string, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketKeys).Get([]byte(keyHash))
+		if v == nil {
+			return ErrNotFound
+		}
+		party = string(v)
+		return nil
+	})
+	return party, err
+}
+
+// Nodes lists the cluster members' addresses as replicated.
+func (s *Store) Nodes() (out []NodeInfo, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNodes).ForEach(func(_, v []byte) error {
+			var n NodeInfo
+			decodeJSON(v, &n)
+			out = append(out, n)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Outcome returns the recorded outcome of an instruction id.
+func (s *Store) Outcome(id string) (o Outcome, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketIDs).Get([]byte(id))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var rec idRecord
+		decodeJSON(raw, &rec)
+		o = rec.Outcome
+		return nil
+	})
+	return o, err
+}
+
+// View gives a read-only transfer.View to fn, for checks before proposing
+// (authorization, dry runs). It must not be used after fn returns.
+func (s *Store) View(fn func(v transfer.View) error) error {
+	return s.view(func(tx *bolt.Tx) error { return fn(newTxView(tx, s.Rulebook())) })
+}

@@ -1,0 +1,213 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path of the bbolt state file.
+	Path string
+	// StrictChecks runs Check after every Apply and panics on a violation.
+	// Costly (a full scan); meant for tests and fuzzing, like bbolt's StrictMode.
+	StrictChecks bool
+	// NoSync skips fsync on commit. Only for benchmarks and tests: the raft
+	// log replays what a crash loses, but a power cut could tear the file.
+	NoSync bool
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("ledger: config: Path is required")
+	}
+	return nil
+}
+
+// Store is the replicated state machine over bbolt. Apply, Restore and
+// Snapshot are called by consensus from one goroutine; reads may run
+// concurrently with them from any goroutine.
+type Store struct {
+	cfg Config
+	log *slog.Logger
+
+	// mu guards db against Restore swapping the file; readers and Apply hold it
+	// shared, Restore exclusively.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	// rulebook in force, replaced only by Apply (set_rulebook) and Restore.
+	rulebook atomic.Pointer[eligibility.Rulebook]
+	applied  atomic.Uint64
+	lastTime atomic.Int64 // unix nanos
+
+	// applyMu lets WaitApplied sleep until the applied index moves.
+	applyMu   sync.Mutex
+	applyCond *sync.Cond
+}
+
+var _ Machine = (*Store)(nil)
+
+// Open opens (creating if needed) the state file.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "ledger")
+	s.applyCond = sync.NewCond(&s.applyMu)
+	db, err := openDB(cfg.Path, cfg.NoSync)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.load(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.db = db
+	return s, nil
+}
+
+func openDB(path string, noSync bool) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         5 * time.Second,
+		NoSync:          noSync,
+		InitialMmapSize: 64 << 20,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get(metaSchema); {
+		case v == nil:
+			return meta.Put(metaSchema, []byte(schemaVersion))
+		case string(v) != schemaVersion:
+			return fmt.Errorf("state schema %q, this build reads %q", v, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: init state %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// load reads the in-memory copies of meta values from db.
+func (s *Store) load(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		rb := eligibility.Default()
+		if text := meta.Get(metaRulebook); text != nil {
+			var err error
+			if rb, err = eligibility.Parse(text); err != nil {
+				return fmt.Errorf("ledger: stored rulebook does not parse: %w", err)
+			}
+		}
+		s.rulebook.Store(rb)
+		s.applied.Store(getUint(meta, metaAppliedIndex))
+		s.lastTime.Store(getTime(meta).UnixNano())
+		return nil
+	})
+}
+
+// Close closes the state file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// AppliedIndex is the index of the last applied batch.
+func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+// LastTime is the time of the last applied batch; the leader never stamps
+// an earlier one.
+func (s *Store) LastTime() time.Time { return time.Unix(0, s.lastTime.Load()).UTC() }
+
+// Rulebook is the rulebook in force.
+func (s *Store) Rulebook() *eligibility.Rulebook { return s.rulebook.Load() }
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return errors.New("ledger: store is closed")
+	}
+	return s.db.View(fn)
+}
+
+func getUint(b *bolt.Bucket, key []byte) uint64 {
+	v := b.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putUint(b *bolt.Bucket, key []byte, v uint64) error {
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], v)
+	return b.Put(key, buf[:])
+}
+
+func getTime(meta *bolt.Bucket) time.Time {
+	v := meta.Get(metaLastTime)
+	if v == nil {
+		return time.Unix(0, 0).UTC()
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(v))
+	assert(err == nil, "stored last_time %q: %v", v, err)
+	return t
+}
+
+func seqKey(seq uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	return b[:]
+}
+
+// assert panics when an invariant the code guarantees does not hold.
+func assert(cond bool, format string, args ...any) {
+	if !cond {
+		panic(fmt.Sprintf("ledger: assertion failed: "+format, args...))
+	}
+}
+
+// removeIfExists removes a file, ignoring absence.
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package transfer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/shopspring/decimal"
+)
+
+// MaxDecimals is the largest scale an instrument may have.
+const MaxDecimals = 18
+
+// plainAmount is the only amount grammar accepted: no sign, no exponent, no
+// leading zeros, at most 31 integer digits (10^30 itself has 31) and 18
+// fraction digits. Checking it before decimal.NewFromString keeps "1e999999999"
+// from ever reaching the big-integer code.
+var plainAmount = regexp.MustCompile(`^(0|[1-9][0-9]{0,30})(\.[0-9]{1,18})?$`)
+
+// maxAmount: API.md refuses values above 10^30.
+var maxAmount = decimal.New(1, 30)
+
+// ErrBadAmount is returned for an amount that is not a plain decimal string
+// within bounds and within the instrument's scale.
+var ErrBadAmount = errors.New("transfer: bad amount")
+
+// Amount is a decimal as it travels in JSON: a string of plain digits. Its
+// grammar is checked when decoded; its scale is checked against the instrument
+// when the instruction is applied, because only then is the instrument known.
+type Amount string
+
+// UnmarshalJSON accepts only a JSON string in the plain grammar.
+func (a *Amount) UnmarshalJSON(b []byte) error {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return fmt.Errorf("%w: must be a JSON string like \"1250.5\"", ErrBadAmount)
+	}
+	s := b[1 : len(b)-1]
+	if bytes.IndexByte(s, '\\') >= 0 || !plainAmount.Match(s) {
+		return fmt.Errorf("%w: %.40q is not a plain decimal", ErrBadAmount, s)
+	}
+	*a = Amount(s)
+	return nil
+}
+
+// Decimal parses the amount at most `decimals` fraction digits.
+func (a Amount) Decimal(decimals int32) (decimal.Decimal, error) {
+	return ParseAmount(string(a), decimals)
+}
+
+// ParseAmount parses a plain decimal string with at most `decimals` fraction
+// digits and no more than 10^30.
+func ParseAmount(s string, decimals int32) (decimal.Decimal, error) {
+	if !plainAmount.MatchString(s) {
+		return decimal.Decimal{}, fmt.Errorf("%w: %.40q is not a plain decimal", ErrBadAmount, s)
+	}
+	d := decimal.RequireFromString(s) // Cannot fail: the grammar was checked above.
+	if d.GreaterThan(maxAmount) {
+		return decimal.Decimal{}, fmt.Errorf("%w: %.40q is above 10^30", ErrBadAmount, s)
+	}
+	if !d.Truncate(decimals).Equal(d) {
+		return decimal.Decimal{}, fmt.Errorf("%w: %.40q has more than %d fraction digits", ErrBadAmount, s, decimals)
+	}
+	return d, nil
+}
+
+// ParsePositive is ParseAmount that also refuses zero.
+func ParsePositive(s string, decimals int32) (decimal.Decimal, error) {
+	d, err := ParseAmount(s, decimals)
+	if err != nil {
+		return d, err
+	}
+	if d.Sign() <= 0 {
+		return decimal.Decimal{}, fmt.Errorf("%w: must be greater than zero", ErrBadAmount)
+	}
+	return d, nil
+}

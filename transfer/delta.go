@@ -1,0 +1,277 @@
+package transfer
+
+import (
+	"sort"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+type holdingKey struct{ party, symbol string }
+
+type loanKey struct{ party, cash, lender string }
+
+// Delta is the effect of one instruction: the objects it writes, over the View
+// it read. It is itself a View, so a multi-leg transfer sees its own earlier
+// legs. Nothing reaches the base until the caller commits the Delta.
+type Delta struct {
+	base        View
+	parties     map[string]Party
+	instruments map[string]Instrument
+	holdings    map[holdingKey]Holding
+	loans       map[loanKey]Loan
+	prices      map[string]Price
+	rulebook    *eligibility.Rulebook
+}
+
+// NewDelta starts an empty delta over v.
+func NewDelta(v View) *Delta {
+	return &Delta{
+		base:        v,
+		parties:     map[string]Party{},
+		instruments: map[string]Instrument{},
+		holdings:    map[holdingKey]Holding{},
+		loans:       map[loanKey]Loan{},
+		prices:      map[string]Price{},
+	}
+}
+
+var _ View = (*Delta)(nil)
+
+func (d *Delta) Party(id string) (Party, bool) {
+	if p, ok := d.parties[id]; ok {
+		return p, true
+	}
+	return d.base.Party(id)
+}
+
+func (d *Delta) Instrument(symbol string) (Instrument, bool) {
+	if in, ok := d.instruments[symbol]; ok {
+		return in, true
+	}
+	return d.base.Instrument(symbol)
+}
+
+func (d *Delta) Holding(party, symbol string) (Holding, bool) {
+	if h, ok := d.holdings[holdingKey{party, symbol}]; ok {
+		return h, true
+	}
+	return d.base.Holding(party, symbol)
+}
+
+func (d *Delta) PartyHoldings(party string) []Holding {
+	base := d.base.PartyHoldings(party)
+	if len(d.holdings) == 0 {
+		return base
+	}
+	bySymbol := make(map[string]Holding, len(base))
+	for _, h := range base {
+		bySymbol[h.Symbol] = h
+	}
+	for k, h := range d.holdings {
+		if k.party == party {
+			bySymbol[k.symbol] = h
+		}
+	}
+	out := make([]Holding, 0, len(bySymbol))
+	for _, h := range bySymbol {
+		if !h.Balance.IsZero() || !h.Frozen.IsZero() {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Symbol < out[j].Symbol })
+	return out
+}
+
+func (d *Delta) Holders(symbol string) []string {
+	base := d.base.Holders(symbol)
+	changed := false
+	for k := range d.holdings {
+		if k.symbol == symbol {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return base
+	}
+	set := make(map[string]bool, len(base))
+	for _, p := range base {
+		set[p] = true
+	}
+	for k, h := range d.holdings {
+		if k.symbol == symbol {
+			set[k.party] = h.Balance.Sign() > 0
+		}
+	}
+	out := make([]string, 0, len(set))
+	for p, ok := range set {
+		if ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (d *Delta) Price(symbol string) (Price, bool) {
+	if p, ok := d.prices[symbol]; ok {
+		return p, true
+	}
+	return d.base.Price(symbol)
+}
+
+func (d *Delta) Loans(party string) []Loan {
+	base := d.base.Loans(party)
+	if len(d.loans) == 0 {
+		return base
+	}
+	byKey := map[loanKey]Loan{}
+	for _, l := range base {
+		byKey[loanKey{l.Party, l.Cash, l.Lender}] = l
+	}
+	for k, l := range d.loans {
+		if k.party == party {
+			byKey[k] = l
+		}
+	}
+	out := make([]Loan, 0, len(byKey))
+	for _, l := range byKey {
+		if !l.Amount.IsZero() {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cash != out[j].Cash {
+			return out[i].Cash < out[j].Cash
+		}
+		return out[i].Lender < out[j].Lender
+	})
+	return out
+}
+
+func (d *Delta) Rulebook() *eligibility.Rulebook {
+	if d.rulebook != nil {
+		return d.rulebook
+	}
+	return d.base.Rulebook()
+}
+
+func (d *Delta) putParty(p Party)           { d.parties[p.ID] = p }
+func (d *Delta) putInstrument(i Instrument) { d.instruments[i.Symbol] = i }
+func (d *Delta) putPrice(p Price)           { d.prices[p.Symbol] = p }
+func (d *Delta) putLoan(l Loan)             { d.loans[loanKey{l.Party, l.Cash, l.Lender}] = l }
+
+// putHolding writes a holding and keeps the instrument's holder counts and
+// supply-independent totals in step with the change of balance.
+func (d *Delta) putHolding(h Holding) {
+	assert(!h.Balance.IsNegative(), "negative balance %s for %s/%s", h.Balance, h.Party, h.Symbol)
+	assert(h.Frozen.LessThanOrEqual(h.Balance), "frozen %s above balance %s", h.Frozen, h.Balance)
+	old, _ := d.Holding(h.Party, h.Symbol)
+	wasHolder, isHolder := old.Balance.Sign() > 0, h.Balance.Sign() > 0
+	if wasHolder != isHolder {
+		in, ok := d.Instrument(h.Symbol)
+		assert(ok, "holding of unknown instrument %s", h.Symbol)
+		p, _ := d.Party(h.Party)
+		step := 1
+		if wasHolder {
+			step = -1
+		}
+		in.HolderCount += step
+		if p.nonAccredited() {
+			in.NonAccreditedHolders += step
+		}
+		d.putInstrument(in)
+	}
+	d.holdings[holdingKey{h.Party, h.Symbol}] = h
+}
+
+// Changes lists what the delta writes, each kind sorted by key, so a caller
+// commits them in the same order on every node.
+type Changes struct {
+	Parties     []Party
+	Instruments []Instrument
+	Holdings    []Holding
+	Loans       []Loan
+	Prices      []Price
+	Rulebook    *eligibility.Rulebook
+}
+
+// Changes returns the writes of the delta in key order.
+func (d *Delta) Changes() Changes {
+	var c Changes
+	for _, p := range d.parties {
+		c.Parties = append(c.Parties, p)
+	}
+	sort.Slice(c.Parties, func(i, j int) bool { return c.Parties[i].ID < c.Parties[j].ID })
+	for _, in := range d.instruments {
+		c.Instruments = append(c.Instruments, in)
+	}
+	sort.Slice(c.Instruments, func(i, j int) bool { return c.Instruments[i].Symbol < c.Instruments[j].Symbol })
+	for _, h := range d.holdings {
+		c.Holdings = append(c.Holdings, h)
+	}
+	sort.Slice(c.Holdings, func(i, j int) bool {
+		if c.Holdings[i].Party != c.Holdings[j].Party {
+			return c.Holdings[i].Party < c.Holdings[j].Party
+		}
+		return c.Holdings[i].Symbol < c.Holdings[j].Symbol
+	})
+	for _, l := range d.loans {
+		c.Loans = append(c.Loans, l)
+	}
+	sort.Slice(c.Loans, func(i, j int) bool {
+		a, b := c.Loans[i], c.Loans[j]
+		if a.Party != b.Party {
+			return a.Party < b.Party
+		}
+		if a.Cash != b.Cash {
+			return a.Cash < b.Cash
+		}
+		return a.Lender < b.Lender
+	})
+	for _, p := range d.prices {
+		c.Prices = append(c.Prices, p)
+	}
+	sort.Slice(c.Prices, func(i, j int) bool { return c.Prices[i].Symbol < c.Prices[j].Symbol })
+	c.Rulebook = d.rulebook
+	return c
+}
+
+// takeLots removes amount from the lots oldest first and returns what was taken.
+func takeLots(lots []Lot, amount decimal.Decimal) (rest, taken []Lot) {
+	rest = make([]Lot, 0, len(lots))
+	left := amount
+	for _, l := range lots {
+		switch {
+		case left.IsZero():
+			rest = append(rest, l)
+		case l.Amount.LessThanOrEqual(left):
+			taken = append(taken, l)
+			left = left.Sub(l.Amount)
+		default:
+			taken = append(taken, Lot{Amount: left, AcquiredAt: l.AcquiredAt})
+			rest = append(rest, Lot{Amount: l.Amount.Sub(left), AcquiredAt: l.AcquiredAt})
+			left = decimal.Zero
+		}
+	}
+	assert(left.IsZero(), "lots short of balance by %s", left)
+	return rest, taken
+}
+
+// addLot appends a lot, merging with the last one when acquired at the same time.
+func addLot(lots []Lot, l Lot) []Lot {
+	out := make([]Lot, len(lots), len(lots)+1)
+	copy(out, lots)
+	if n := len(out); n > 0 && out[n-1].AcquiredAt.Equal(l.AcquiredAt) {
+		out[n-1].Amount = out[n-1].Amount.Add(l.Amount)
+		return out
+	}
+	// Keep lots ordered by acquisition so "oldest first" is the slice order.
+	i := sort.Search(len(out), func(i int) bool { return out[i].AcquiredAt.After(l.AcquiredAt) })
+	out = append(out, Lot{})
+	copy(out[i+1:], out[i:])
+	out[i] = l
+	return out
+}

@@ -1,0 +1,742 @@
+package transfer
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+// Effect decides ins, submitted by actor at now, against v. It returns the
+// writes to commit when the instruction is accepted, or every reason it was
+// refused (and a nil Delta). It is a pure function of its arguments.
+func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eligibility.Reason) {
+	if r := Authorize(v, actor, ins); r != nil {
+		return nil, []eligibility.Reason{*r}
+	}
+	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook(), touched: map[string]bool{}}
+	e.apply()
+	if len(e.reasons) == 0 {
+		e.checkAccounts()
+	}
+	if len(e.reasons) > 0 {
+		return nil, e.reasons
+	}
+	return e.d, nil
+}
+
+type effect struct {
+	d       *Delta
+	actor   string
+	ins     Instruction
+	now     time.Time
+	rb      *eligibility.Rulebook
+	reasons []eligibility.Reason
+	// touched marks parties whose positions changed in a way that can raise
+	// their leverage; their accounts are measured once, after every leg.
+	touched map[string]bool
+}
+
+func (e *effect) refuse(code eligibility.Code, rule, format string, args ...any) {
+	e.reasons = append(e.reasons, eligibility.NewReason(code, rule, fmt.Sprintf(format, args...)))
+}
+
+func (e *effect) refuseAll(rs []eligibility.Reason) bool {
+	e.reasons = append(e.reasons, rs...)
+	return len(rs) > 0
+}
+
+func (e *effect) party(id string) (Party, bool) {
+	p, ok := e.d.Party(id)
+	if !ok {
+		e.refuse(eligibility.CodeUnknownParty, "party.exists", "party %s is not registered", id)
+	}
+	return p, ok
+}
+
+func (e *effect) instrument(symbol string) (Instrument, bool) {
+	in, ok := e.d.Instrument(symbol)
+	if !ok {
+		e.refuse(eligibility.CodeUnknownInstrument, "instrument.exists", "instrument %s does not exist", symbol)
+	}
+	return in, ok
+}
+
+func (e *effect) amount(field string, a *Amount, decimals int32) (decimal.Decimal, bool) {
+	if a == nil {
+		e.refuse(eligibility.CodeBadAmount, "amount.format", "%s is required", field)
+		return decimal.Decimal{}, false
+	}
+	d, err := ParsePositive(string(*a), decimals)
+	if err != nil {
+		e.refuse(eligibility.CodeBadAmount, "amount.format", "%s %q: must be a positive plain decimal with at most %d fraction digits", field, string(*a), decimals)
+		return decimal.Decimal{}, false
+	}
+	return d, true
+}
+
+func (e *effect) apply() {
+	switch e.ins.Type {
+	case TypeRegisterParty:
+		e.registerParty()
+	case TypeUpdateParty:
+		e.updateParty()
+	case TypeCreateInstrument:
+		e.createInstrument()
+	case TypeMint:
+		e.mint()
+	case TypeBurn:
+		e.burn()
+	case TypeTransfer, TypeForceTransfer:
+		for i, l := range e.ins.Legs {
+			e.leg(i, l, e.ins.Type == TypeForceTransfer)
+		}
+	case TypeFreeze, TypeUnfreeze:
+		e.freeze(e.ins.Type == TypeFreeze)
+	case TypePause, TypeUnpause:
+		if in, ok := e.instrument(e.ins.Symbol); ok {
+			in.Paused = e.ins.Type == TypePause
+			e.d.putInstrument(in)
+		}
+	case TypeRecover:
+		e.recover()
+	case TypeSetPrice:
+		e.setPrice()
+	case TypeBorrow:
+		e.borrow()
+	case TypeRepay:
+		e.repay()
+	case TypeDistribute:
+		e.distribute()
+	case TypeSplit:
+		e.split()
+	case TypeSetRulebook:
+		rb, err := eligibility.Parse([]byte(e.ins.Rulebook))
+		if err != nil {
+			e.refuse(eligibility.CodeRulebookInvalid, "rulebook.parse", "the rulebook does not parse: %v", err)
+			return
+		}
+		e.d.rulebook = rb
+	default:
+		e.refuse(eligibility.CodeInvalidInstruction, "instruction.type", "unknown instruction type %q", e.ins.Type)
+	}
+}
+
+func (e *effect) registerParty() {
+	s := e.ins.Party
+	if _, exists := e.d.Party(s.ID); exists {
+		e.refuse(eligibility.CodeAlreadyExists, "party.unique", "party %s is already registered", s.ID)
+		return
+	}
+	p := Party{ID: s.ID, Role: s.Role, Status: s.Status, Jurisdiction: s.Jurisdiction, KYCExpiresAt: s.KYCExpiresAt, Custodian: s.Custodian, CreatedAt: e.now}
+	if s.Role == eligibility.RoleInvestor {
+		c, ok := e.party(s.Custodian)
+		if ok && c.Role != eligibility.RoleCustodian {
+			e.refuse(eligibility.CodeInvalidInstruction, "party.custodian", "%s is a %s, not a custodian", c.ID, c.Role)
+			return
+		}
+	}
+	e.d.putParty(p)
+}
+
+func (e *effect) updateParty() {
+	p, ok := e.party(e.ins.PartyID)
+	if !ok {
+		return
+	}
+	if p.Role != eligibility.RoleInvestor {
+		e.refuse(eligibility.CodeInvalidInstruction, "party.update", "only investors have status, jurisdiction and KYC; %s is a %s", p.ID, p.Role)
+		return
+	}
+	wasNonAccredited := p.nonAccredited()
+	if e.ins.Status != nil {
+		p.Status = *e.ins.Status
+	}
+	if e.ins.Jurisdiction != nil {
+		p.Jurisdiction = *e.ins.Jurisdiction
+	}
+	if e.ins.KYCExpiresAt != nil {
+		t := *e.ins.KYCExpiresAt
+		p.KYCExpiresAt = &t
+	}
+	e.d.putParty(p)
+	if wasNonAccredited == p.nonAccredited() {
+		return
+	}
+	// The non-accredited holder counts of every instrument the party holds follow its status.
+	step := 1
+	if wasNonAccredited {
+		step = -1
+	}
+	for _, h := range e.d.PartyHoldings(p.ID) {
+		if h.Balance.Sign() > 0 {
+			in, _ := e.d.Instrument(h.Symbol)
+			in.NonAccreditedHolders += step
+			e.d.putInstrument(in)
+		}
+	}
+}
+
+func (e *effect) createInstrument() {
+	s := e.ins.Instrument
+	if _, exists := e.d.Instrument(s.Symbol); exists {
+		e.refuse(eligibility.CodeAlreadyExists, "instrument.unique", "instrument %s already exists", s.Symbol)
+		return
+	}
+	issuer, ok := e.party(s.Issuer)
+	if !ok {
+		return
+	}
+	if issuer.Role != eligibility.RoleIssuer {
+		e.refuse(eligibility.CodeInvalidInstruction, "instrument.issuer", "%s is a %s, not an issuer", issuer.ID, issuer.Role)
+		return
+	}
+	attrs, err := s.Attributes.Attributes()
+	if err != nil {
+		e.refuse(eligibility.CodeInvalidInstruction, "instrument.attributes", "%v", err)
+		return
+	}
+	offering := e.now
+	if s.OfferingDate != nil {
+		if s.OfferingDate.After(e.now) {
+			e.refuse(eligibility.CodeInvalidInstruction, "instrument.offering_date", "offering_date %s is in the future", s.OfferingDate.Format(time.RFC3339))
+			return
+		}
+		offering = *s.OfferingDate
+	}
+	in := Instrument{
+		Symbol: s.Symbol, Name: s.Name, Issuer: s.Issuer, Decimals: s.Decimals, Regime: s.Regime,
+		OfferingDate: offering, Attributes: attrs, Supply: decimal.Zero, CreatedAt: e.now,
+	}
+	if s.MaxSupply != nil {
+		m, ok := e.amount("instrument.max_supply", s.MaxSupply, s.Decimals)
+		if !ok {
+			return
+		}
+		in.MaxSupply = &m
+	}
+	c := e.rb.Classify(attrs)
+	in.Class, in.Regulator, in.Category, in.ClassificationReasons = c.Class, c.Regulator, c.Category, c.Reasons
+	if e.refuseAll(e.rb.CheckCreate(in.Product())) {
+		return
+	}
+	e.d.putInstrument(in)
+}
+
+func (e *effect) mint() {
+	in, ok1 := e.instrument(e.ins.Symbol)
+	to, ok2 := e.party(e.ins.To)
+	if !ok1 || !ok2 {
+		return
+	}
+	amt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
+	if !ok {
+		return
+	}
+	if in.Paused {
+		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; unpause it to mint", in.Symbol)
+	}
+	if in.MaxSupply != nil && in.Supply.Add(amt).GreaterThan(*in.MaxSupply) {
+		e.refuse(eligibility.CodeSupplyCap, "instrument.max_supply", "minting %s would bring %s to %s, above its max_supply %s", amt, in.Symbol, in.Supply.Add(amt), *in.MaxSupply)
+	}
+	acquired := e.now
+	if e.ins.AcquiredAt != nil {
+		a := *e.ins.AcquiredAt
+		if a.After(e.now) || a.Before(in.OfferingDate) {
+			e.refuse(eligibility.CodeInvalidInstruction, "mint.acquired_at", "acquired_at %s must lie between the offering date %s and now", a.Format(time.RFC3339), in.OfferingDate.Format(time.RFC3339))
+			return
+		}
+		acquired = a
+	}
+	if !e.canReceive(to, in) {
+		return
+	}
+	if len(e.reasons) > 0 {
+		return
+	}
+	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
+	in, _ = e.d.Instrument(in.Symbol)
+	in.Supply = in.Supply.Add(amt)
+	e.d.putInstrument(in)
+}
+
+func (e *effect) burn() {
+	in, ok1 := e.instrument(e.ins.Symbol)
+	from, ok2 := e.party(e.ins.From)
+	if !ok1 || !ok2 {
+		return
+	}
+	amt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
+	if !ok {
+		return
+	}
+	if in.Paused {
+		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; unpause it to burn", in.Symbol)
+		return
+	}
+	if !e.canSend(from, in, amt) {
+		return
+	}
+	e.debit(from, in, amt)
+	in, _ = e.d.Instrument(in.Symbol)
+	in.Supply = in.Supply.Sub(amt)
+	e.d.putInstrument(in)
+}
+
+// leg checks and applies one transfer leg. A refused leg records its reasons
+// and moves nothing; the other legs are still checked so the caller learns
+// every reason at once, and the whole instruction is refused.
+func (e *effect) leg(i int, l Leg, forced bool) {
+	in, ok1 := e.instrument(l.Symbol)
+	from, ok2 := e.party(l.From)
+	to, ok3 := e.party(l.To)
+	if !ok1 || !ok2 || !ok3 {
+		return
+	}
+	amt, ok := e.amount(fmt.Sprintf("legs[%d].amount", i), &l.Amount, in.Decimals)
+	if !ok {
+		return
+	}
+	before := len(e.reasons)
+	if in.Paused {
+		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; no holding of it moves until the issuer unpauses it", in.Symbol)
+	}
+	toIssuer := to.ID == in.Issuer
+	if !forced && !toIssuer {
+		e.refuseAll(e.rb.CheckKYC(from.Eligibility(), e.now))
+	}
+	if e.canSend(from, in, amt) {
+		h, _ := e.d.Holding(from.ID, in.Symbol)
+		_, taken := takeLots(h.Lots, amt)
+		e.checkLocked(from, to, in, taken, forced)
+	}
+	e.canReceive(to, in)
+	if len(e.reasons) > before {
+		return
+	}
+	e.debit(from, in, amt)
+	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
+}
+
+// checkLocked refuses moving lots still inside their holding period, unless
+// the rulebook grants an exception; one reason per instruction is enough.
+func (e *effect) checkLocked(from, to Party, in Instrument, lots []Lot, forced bool) {
+	period := e.rb.HoldingPeriod(in.Product())
+	if period <= 0 {
+		return
+	}
+	for _, l := range lots {
+		if !l.AcquiredAt.Add(period).After(e.now) {
+			continue
+		}
+		rs := e.rb.CheckLockedSend(eligibility.LockedSend{
+			Now: e.now, AcquiredAt: l.AcquiredAt, From: from.Eligibility(), To: to.Eligibility(),
+			Product: in.Product(), Forced: forced,
+		})
+		if e.refuseAll(rs) {
+			return
+		}
+	}
+}
+
+// canSend checks that amt of in may leave from's account at all.
+func (e *effect) canSend(from Party, in Instrument, amt decimal.Decimal) bool {
+	if from.Frozen {
+		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; nothing leaves its account until it is unfrozen", from.ID)
+		return false
+	}
+	h, _ := e.d.Holding(from.ID, in.Symbol)
+	if h.Available().GreaterThanOrEqual(amt) {
+		return true
+	}
+	if h.Balance.GreaterThanOrEqual(amt) {
+		e.refuse(eligibility.CodeAccountFrozen, "account.frozen_amount", "%s holds %s %s but %s of it is frozen; %s is available", from.ID, h.Balance, in.Symbol, h.Frozen, h.Available())
+	} else {
+		e.refuse(eligibility.CodeInsufficientBalance, "account.balance", "%s holds %s %s (%s available), less than %s", from.ID, h.Balance, in.Symbol, h.Available(), amt)
+	}
+	return false
+}
+
+// canReceive checks that to may come to hold (more of) in.
+func (e *effect) canReceive(to Party, in Instrument) bool {
+	if to.Frozen {
+		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; it receives nothing until it is unfrozen", to.ID)
+		return false
+	}
+	h, _ := e.d.Holding(to.ID, in.Symbol)
+	r := eligibility.Receive{
+		Now: e.now, To: to.Eligibility(), Product: in.Product(),
+		HoldersAfter: in.HolderCount, NonAccreditedHoldersAfter: in.NonAccreditedHolders,
+	}
+	if h.Balance.Sign() == 0 {
+		r.NewHolder = true
+		r.HoldersAfter++
+		if to.nonAccredited() {
+			r.NonAccreditedHoldersAfter++
+		}
+	}
+	return !e.refuseAll(e.rb.CheckReceive(r))
+}
+
+func (e *effect) debit(from Party, in Instrument, amt decimal.Decimal) []Lot {
+	h, _ := e.d.Holding(from.ID, in.Symbol)
+	rest, taken := takeLots(h.Lots, amt)
+	h.Party, h.Symbol = from.ID, in.Symbol
+	h.Balance = h.Balance.Sub(amt)
+	h.Lots = rest
+	e.d.putHolding(h)
+	e.touch(from.ID, in)
+	return taken
+}
+
+func (e *effect) credit(to Party, in Instrument, lots []Lot) {
+	h, _ := e.d.Holding(to.ID, in.Symbol)
+	h.Party, h.Symbol = to.ID, in.Symbol
+	if h.Frozen.IsZero() {
+		h.Frozen = decimal.Zero
+	}
+	for _, l := range lots {
+		h.Balance = h.Balance.Add(l.Amount)
+		h.Lots = addLot(h.Lots, l)
+	}
+	e.d.putHolding(h)
+	e.touch(to.ID, in)
+}
+
+// touch notes a party whose account leverage must be measured: an account with
+// no loan holding only products within their caps cannot exceed its
+// requirement (equity is the full value), so only loans and leveraged
+// products need the measurement.
+func (e *effect) touch(party string, in Instrument) {
+	if e.touched[party] {
+		return
+	}
+	if in.Attributes.EmbeddedLeverage.GreaterThan(decimal.NewFromInt(1)) || len(e.d.Loans(party)) > 0 || len(e.d.base.Loans(party)) > 0 {
+		e.touched[party] = true
+	}
+}
+
+func (e *effect) checkAccounts() {
+	parties := make([]string, 0, len(e.touched))
+	for p, ok := range e.touched {
+		if ok {
+			parties = append(parties, p)
+		}
+	}
+	sort.Strings(parties)
+	for _, id := range parties {
+		p, ok := e.d.Party(id)
+		if !ok || p.Role != eligibility.RoleInvestor {
+			continue
+		}
+		before, after := AccountOf(e.d.base, p), AccountOf(e.d, p)
+		e.refuseAll(e.rb.CheckAccount(before, after))
+	}
+}
+
+// AccountOf gathers a party's positions, marks and loans for leverage.
+func AccountOf(v View, p Party) eligibility.Account {
+	a := eligibility.Account{Party: p.Eligibility(), Loan: decimal.Zero}
+	for _, h := range v.PartyHoldings(p.ID) {
+		if h.Balance.Sign() <= 0 {
+			continue
+		}
+		in, ok := v.Instrument(h.Symbol)
+		assert(ok, "holding of unknown instrument %s", h.Symbol)
+		pos := eligibility.Position{
+			Symbol: in.Symbol, Class: in.Class, Underlying: in.Attributes.Underlying, FXMajor: in.Attributes.FXMajor,
+			Quantity: h.Balance, EmbeddedLeverage: in.Attributes.EmbeddedLeverage,
+		}
+		if in.IsCash() {
+			pos.Price, pos.Priced = decimal.NewFromInt(1), true
+		} else if pr, ok := v.Price(in.Symbol); ok {
+			pos.Price, pos.Priced = pr.Price, true
+		}
+		a.Positions = append(a.Positions, pos)
+	}
+	for _, l := range v.Loans(p.ID) {
+		a.Loan = a.Loan.Add(l.Amount)
+	}
+	return a
+}
+
+func (e *effect) freeze(freeze bool) {
+	p, ok := e.party(e.ins.PartyID)
+	if !ok {
+		return
+	}
+	if e.ins.Symbol == "" {
+		p.Frozen = freeze
+		e.d.putParty(p)
+		return
+	}
+	in, ok := e.instrument(e.ins.Symbol)
+	if !ok {
+		return
+	}
+	h, _ := e.d.Holding(p.ID, in.Symbol)
+	h.Party, h.Symbol = p.ID, in.Symbol
+	switch {
+	case e.ins.Amount == nil && freeze:
+		h.Frozen = h.Balance
+	case e.ins.Amount == nil:
+		h.Frozen = decimal.Zero
+	default:
+		amt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
+		if !ok {
+			return
+		}
+		if freeze {
+			if h.Frozen.Add(amt).GreaterThan(h.Balance) {
+				e.refuse(eligibility.CodeInsufficientBalance, "account.balance", "%s holds %s %s with %s already frozen; cannot freeze %s more", p.ID, h.Balance, in.Symbol, h.Frozen, amt)
+				return
+			}
+			h.Frozen = h.Frozen.Add(amt)
+		} else {
+			if amt.GreaterThan(h.Frozen) {
+				e.refuse(eligibility.CodeInvalidInstruction, "account.unfreeze", "only %s %s of %s is frozen", h.Frozen, in.Symbol, p.ID)
+				return
+			}
+			h.Frozen = h.Frozen.Sub(amt)
+		}
+	}
+	e.d.putHolding(h)
+}
+
+func (e *effect) recover() {
+	from, ok1 := e.party(e.ins.From)
+	to, ok2 := e.party(e.ins.To)
+	if !ok1 || !ok2 {
+		return
+	}
+	if from.Frozen {
+		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; unfreeze it before recovering its holdings", from.ID)
+		return
+	}
+	holdings := e.d.PartyHoldings(from.ID)
+	for _, h := range holdings {
+		in, _ := e.d.Instrument(h.Symbol)
+		if !h.Frozen.IsZero() {
+			e.refuse(eligibility.CodeAccountFrozen, "account.frozen_amount", "%s of %s's %s is frozen; unfreeze it before recovering", h.Frozen, from.ID, h.Symbol)
+		}
+		if in.Paused {
+			e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; no holding of it moves until the issuer unpauses it", in.Symbol)
+		}
+		e.canReceive(to, in)
+	}
+	if len(e.reasons) > 0 {
+		return
+	}
+	for _, h := range holdings {
+		in, _ := e.d.Instrument(h.Symbol)
+		taken := e.debit(from, in, h.Balance)
+		// The holding period runs from the original acquisition: the owner did not change.
+		e.credit(to, in, taken)
+	}
+	for _, l := range e.d.Loans(from.ID) {
+		moved := l
+		old, _ := e.loan(to.ID, l.Cash, l.Lender)
+		moved.Party, moved.Amount = to.ID, old.Amount.Add(l.Amount)
+		e.d.putLoan(moved)
+		l.Amount = decimal.Zero
+		e.d.putLoan(l)
+		e.touched[to.ID] = true
+	}
+}
+
+func (e *effect) loan(party, cash, lender string) (Loan, bool) {
+	for _, l := range e.d.Loans(party) {
+		if l.Cash == cash && l.Lender == lender {
+			return l, true
+		}
+	}
+	return Loan{Party: party, Cash: cash, Lender: lender, Amount: decimal.Zero}, false
+}
+
+func (e *effect) setPrice() {
+	in, ok := e.instrument(e.ins.Symbol)
+	if !ok {
+		return
+	}
+	if in.IsCash() {
+		e.refuse(eligibility.CodeInvalidInstruction, "price.cash", "%s is cash; its price is always 1", in.Symbol)
+		return
+	}
+	p, ok := e.amount("price", e.ins.Price, MaxDecimals)
+	if !ok {
+		return
+	}
+	e.d.putPrice(Price{Symbol: in.Symbol, Price: p, Time: e.now})
+}
+
+// cashLeg resolves the party, lender and cash instrument of borrow and repay.
+func (e *effect) cashLeg() (party, lender Party, cash Instrument, amt decimal.Decimal, ok bool) {
+	lenderID := e.ins.Lender
+	if lenderID == "" {
+		lenderID = e.actor
+	}
+	party, ok1 := e.party(e.ins.PartyID)
+	lender, ok2 := e.party(lenderID)
+	cash, ok3 := e.instrument(e.ins.CashSymbol)
+	if !ok1 || !ok2 || !ok3 {
+		return
+	}
+	if !cash.IsCash() {
+		e.refuse(eligibility.CodeInvalidInstruction, "loan.cash", "%s is not a cash instrument", cash.Symbol)
+		return
+	}
+	if lender.Role != eligibility.RoleCustodian && lender.Role != eligibility.RoleOperator {
+		e.refuse(eligibility.CodeInvalidInstruction, "loan.lender", "%s is a %s; margin loans come from a custodian", lender.ID, lender.Role)
+		return
+	}
+	if cash.Paused {
+		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused", cash.Symbol)
+		return
+	}
+	amt, ok = e.amount("amount", e.ins.Amount, cash.Decimals)
+	return party, lender, cash, amt, ok
+}
+
+func (e *effect) borrow() {
+	party, lender, cash, amt, ok := e.cashLeg()
+	if !ok || !e.canSend(lender, cash, amt) || !e.canReceive(party, cash) {
+		return
+	}
+	e.debit(lender, cash, amt)
+	e.credit(party, cash, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	l, _ := e.loan(party.ID, cash.Symbol, lender.ID)
+	l.Amount = l.Amount.Add(amt)
+	e.d.putLoan(l)
+	e.touched[party.ID] = true
+}
+
+func (e *effect) repay() {
+	party, lender, cash, amt, ok := e.cashLeg()
+	if !ok {
+		return
+	}
+	l, _ := e.loan(party.ID, cash.Symbol, lender.ID)
+	if l.Amount.LessThan(amt) {
+		e.refuse(eligibility.CodeNoLoan, "loan.balance", "%s owes %s %s to %s, less than %s", party.ID, l.Amount, cash.Symbol, lender.ID, amt)
+		return
+	}
+	if !e.canSend(party, cash, amt) {
+		return
+	}
+	e.debit(party, cash, amt)
+	e.credit(lender, cash, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	l.Amount = l.Amount.Sub(amt)
+	e.d.putLoan(l)
+}
+
+func (e *effect) distribute() {
+	in, ok1 := e.instrument(e.ins.Symbol)
+	cash, ok2 := e.instrument(e.ins.CashSymbol)
+	if !ok1 || !ok2 {
+		return
+	}
+	if !cash.IsCash() {
+		e.refuse(eligibility.CodeInvalidInstruction, "distribute.cash", "%s is not a cash instrument", cash.Symbol)
+		return
+	}
+	if cash.Paused {
+		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused", cash.Symbol)
+		return
+	}
+	perUnit, ok := e.amount("amount_per_unit", e.ins.AmountPerUnit, MaxDecimals)
+	if !ok {
+		return
+	}
+	issuer, ok := e.party(in.Issuer)
+	if !ok {
+		return
+	}
+	type payout struct {
+		party  string
+		amount decimal.Decimal
+	}
+	var payouts []payout
+	total := decimal.Zero
+	for _, id := range e.d.Holders(in.Symbol) {
+		if id == in.Issuer {
+			continue // treasury units earn nothing
+		}
+		h, _ := e.d.Holding(id, in.Symbol)
+		// Pro-rata, rounded down to the cash scale; the remainder stays with the issuer.
+		amt := h.Balance.Mul(perUnit).RoundDown(cash.Decimals)
+		if amt.Sign() > 0 {
+			payouts = append(payouts, payout{id, amt})
+			total = total.Add(amt)
+		}
+	}
+	if total.IsZero() {
+		e.refuse(eligibility.CodeInvalidInstruction, "distribute.amount", "the distribution pays nothing: no holder's entitlement reaches one unit of %s", cash.Symbol)
+		return
+	}
+	if !e.canSend(issuer, cash, total) {
+		return
+	}
+	e.debit(issuer, cash, total)
+	// A distribution pays the holders of record; a frozen or KYC-lapsed holder's
+	// entitlement is still credited (it cannot move it until cleared).
+	for _, p := range payouts {
+		to, _ := e.d.Party(p.party)
+		e.credit(to, cash, []Lot{{Amount: p.amount, AcquiredAt: e.now}})
+	}
+}
+
+func (e *effect) split() {
+	in, ok := e.instrument(e.ins.Symbol)
+	if !ok {
+		return
+	}
+	ratio, ok := e.amount("ratio", e.ins.Ratio, MaxDecimals)
+	if !ok {
+		return
+	}
+	if in.IsCash() {
+		e.refuse(eligibility.CodeInvalidInstruction, "split.cash", "%s is cash and cannot split", in.Symbol)
+		return
+	}
+	supply := decimal.Zero
+	for _, id := range e.d.Holders(in.Symbol) {
+		h, _ := e.d.Holding(id, in.Symbol)
+		// Fractions below the instrument's scale are dropped (no cash in lieu);
+		// the newest lot absorbs the rounding so lots still sum to the balance.
+		h.Balance = h.Balance.Mul(ratio).RoundDown(in.Decimals)
+		h.Frozen = h.Frozen.Mul(ratio).RoundDown(in.Decimals)
+		lots := make([]Lot, 0, len(h.Lots))
+		sum := decimal.Zero
+		for _, l := range h.Lots {
+			l.Amount = l.Amount.Mul(ratio).RoundDown(in.Decimals)
+			sum = sum.Add(l.Amount)
+			lots = append(lots, l)
+		}
+		if n := len(lots); n > 0 {
+			lots[n-1].Amount = lots[n-1].Amount.Add(h.Balance.Sub(sum))
+		}
+		h.Lots = dropEmptyLots(lots)
+		e.d.putHolding(h)
+		supply = supply.Add(h.Balance)
+	}
+	in, _ = e.d.Instrument(in.Symbol)
+	in.Supply = supply
+	if in.MaxSupply != nil {
+		m := in.MaxSupply.Mul(ratio).RoundDown(in.Decimals)
+		in.MaxSupply = &m
+	}
+	e.d.putInstrument(in)
+}
+
+func dropEmptyLots(lots []Lot) []Lot {
+	out := lots[:0]
+	for _, l := range lots {
+		if l.Amount.Sign() > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}

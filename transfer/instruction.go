@@ -1,0 +1,517 @@
+package transfer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+// Type names an instruction.
+type Type string
+
+// The instruction types of API.md.
+const (
+	TypeRegisterParty    Type = "register_party"
+	TypeUpdateParty      Type = "update_party"
+	TypeCreateInstrument Type = "create_instrument"
+	TypeMint             Type = "mint"
+	TypeBurn             Type = "burn"
+	TypeTransfer         Type = "transfer"
+	TypeForceTransfer    Type = "force_transfer"
+	TypeFreeze           Type = "freeze"
+	TypeUnfreeze         Type = "unfreeze"
+	TypePause            Type = "pause"
+	TypeUnpause          Type = "unpause"
+	TypeRecover          Type = "recover"
+	TypeSetPrice         Type = "set_price"
+	TypeBorrow           Type = "borrow"
+	TypeRepay            Type = "repay"
+	TypeDistribute       Type = "distribute"
+	TypeSplit            Type = "split"
+	TypeSetRulebook      Type = "set_rulebook"
+)
+
+// Limits on an instruction's shape.
+const (
+	MaxLegs         = 16
+	MaxRulebookSize = 256 << 10
+	MaxTextLen      = 256
+)
+
+// fieldsByType lists the JSON fields each type accepts besides id and type.
+// A field of another type is as unknown as a typo: it would silently do nothing.
+var fieldsByType = map[Type][]string{
+	TypeRegisterParty:    {"party"},
+	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at"},
+	TypeCreateInstrument: {"instrument"},
+	TypeMint:             {"symbol", "to", "amount", "acquired_at"},
+	TypeBurn:             {"symbol", "from", "amount"},
+	TypeTransfer:         {"legs"},
+	TypeForceTransfer:    {"legs", "legal_reference"},
+	TypeFreeze:           {"party_id", "symbol", "amount"},
+	TypeUnfreeze:         {"party_id", "symbol", "amount"},
+	TypePause:            {"symbol"},
+	TypeUnpause:          {"symbol"},
+	TypeRecover:          {"from", "to"},
+	TypeSetPrice:         {"symbol", "price"},
+	TypeBorrow:           {"party_id", "cash_symbol", "amount", "lender"},
+	TypeRepay:            {"party_id", "cash_symbol", "amount", "lender"},
+	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
+	TypeSplit:            {"symbol", "ratio"},
+	TypeSetRulebook:      {"rulebook"},
+}
+
+// Types lists every instruction type, sorted.
+func Types() []Type {
+	out := make([]Type, 0, len(fieldsByType))
+	for t := range fieldsByType {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Valid reports whether t is a known type.
+func (t Type) Valid() bool { _, ok := fieldsByType[t]; return ok }
+
+// Instruction is one client instruction. Only the fields of its Type are set.
+type Instruction struct {
+	ID   string `json:"id"`
+	Type Type   `json:"type"`
+
+	Party      *PartySpec      `json:"party,omitempty"`
+	Instrument *InstrumentSpec `json:"instrument,omitempty"`
+
+	PartyID      string              `json:"party_id,omitempty"`
+	Status       *eligibility.Status `json:"status,omitempty"`
+	Jurisdiction *string             `json:"jurisdiction,omitempty"`
+	KYCExpiresAt *time.Time          `json:"kyc_expires_at,omitempty"`
+
+	Symbol     string     `json:"symbol,omitempty"`
+	From       string     `json:"from,omitempty"`
+	To         string     `json:"to,omitempty"`
+	Amount     *Amount    `json:"amount,omitempty"`
+	AcquiredAt *time.Time `json:"acquired_at,omitempty"`
+
+	Legs           []Leg  `json:"legs,omitempty"`
+	LegalReference string `json:"legal_reference,omitempty"`
+
+	Price         *Amount `json:"price,omitempty"`
+	CashSymbol    string  `json:"cash_symbol,omitempty"`
+	Lender        string  `json:"lender,omitempty"`
+	AmountPerUnit *Amount `json:"amount_per_unit,omitempty"`
+	Ratio         *Amount `json:"ratio,omitempty"`
+	Rulebook      string  `json:"rulebook,omitempty"`
+}
+
+// Leg is one movement of a transfer; a transfer applies all legs or none.
+type Leg struct {
+	Symbol string `json:"symbol"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Amount Amount `json:"amount"`
+}
+
+// PartySpec is the party a register_party instruction creates.
+type PartySpec struct {
+	ID           string             `json:"id"`
+	Role         eligibility.Role   `json:"role"`
+	Status       eligibility.Status `json:"status,omitempty"`
+	Jurisdiction string             `json:"jurisdiction,omitempty"`
+	KYCExpiresAt *time.Time         `json:"kyc_expires_at,omitempty"`
+	Custodian    string             `json:"custodian,omitempty"`
+}
+
+// InstrumentSpec is the instrument a create_instrument instruction creates.
+type InstrumentSpec struct {
+	Symbol       string                 `json:"symbol"`
+	Name         string                 `json:"name"`
+	Issuer       string                 `json:"issuer"`
+	Decimals     int32                  `json:"decimals"`
+	MaxSupply    *Amount                `json:"max_supply,omitempty"`
+	Regime       string                 `json:"regime"`
+	OfferingDate *time.Time             `json:"offering_date,omitempty"`
+	Attributes   AttributesSpec `json:"attributes"`
+}
+
+// AttributesSpec is eligibility.Attributes as it travels in JSON, with the
+// leverage as a checked decimal string so no exponent ever reaches the decimal
+// package.
+type AttributesSpec struct {
+	Underlying             string  `json:"underlying"`
+	Payoff                 string  `json:"payoff"`
+	EmbeddedLeverage       *Amount `json:"embedded_leverage,omitempty"`
+	ExpiryDays             int     `json:"expiry_days"`
+	EconomicPurpose        string  `json:"economic_purpose"`
+	EventTopic             string  `json:"event_topic,omitempty"`
+	CounterpartyIsPlatform bool    `json:"counterparty_is_platform,omitempty"`
+	OutcomeControllable    bool    `json:"outcome_controllable,omitempty"`
+	FXMajor                bool    `json:"fx_major,omitempty"`
+}
+
+// MaxEmbeddedLeverage bounds the leverage a product may declare.
+var maxEmbeddedLeverage = decimal.NewFromInt(1000)
+
+// Attributes converts the spec; embedded_leverage defaults to 1.
+func (a AttributesSpec) Attributes() (eligibility.Attributes, error) {
+	lev := decimal.NewFromInt(1)
+	if a.EmbeddedLeverage != nil {
+		d, err := a.EmbeddedLeverage.Decimal(MaxDecimals)
+		if err != nil {
+			return eligibility.Attributes{}, fmt.Errorf("attributes.embedded_leverage: %w", err)
+		}
+		lev = d
+	}
+	if lev.LessThan(decimal.NewFromInt(1)) || lev.GreaterThan(maxEmbeddedLeverage) {
+		return eligibility.Attributes{}, invalid("attributes.embedded_leverage must be between 1 and %s", maxEmbeddedLeverage)
+	}
+	if a.ExpiryDays < 0 || a.ExpiryDays > 36500 {
+		return eligibility.Attributes{}, invalid("attributes.expiry_days must be 0 (none) to 36500")
+	}
+	if len(a.EventTopic) > MaxTextLen || len(a.Underlying) > MaxTextLen || len(a.Payoff) > MaxTextLen || len(a.EconomicPurpose) > MaxTextLen {
+		return eligibility.Attributes{}, invalid("attribute values are at most %d bytes", MaxTextLen)
+	}
+	return eligibility.Attributes{
+		Underlying:             a.Underlying,
+		Payoff:                 a.Payoff,
+		EmbeddedLeverage:       lev,
+		ExpiryDays:             a.ExpiryDays,
+		EconomicPurpose:        a.EconomicPurpose,
+		EventTopic:             a.EventTopic,
+		CounterpartyIsPlatform: a.CounterpartyIsPlatform,
+		OutcomeControllable:    a.OutcomeControllable,
+		FXMajor:                a.FXMajor,
+	}, nil
+}
+
+// Errors of decoding and shape validation. Each is wrapped with the detail.
+var (
+	ErrMalformed    = errors.New("transfer: malformed instruction")
+	ErrUnknownField = errors.New("transfer: unknown field")
+	ErrInvalid      = errors.New("transfer: invalid instruction")
+)
+
+var (
+	idPattern     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	symbolPattern = regexp.MustCompile(`^[A-Z0-9][A-Z0-9.-]{0,31}$`)
+	jurisdiction  = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// ValidID reports whether s is a valid instruction or party id.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// ValidSymbol reports whether s is a valid instrument symbol.
+func ValidSymbol(s string) bool { return symbolPattern.MatchString(s) }
+
+// Decode parses one instruction strictly: unknown fields (including fields of
+// another type), wrong JSON types, malformed amounts and trailing data are
+// errors wrapping ErrMalformed, ErrUnknownField, ErrBadAmount or ErrInvalid.
+// The result has passed Validate.
+func Decode(data []byte) (Instruction, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		return Instruction{}, fmt.Errorf("%w: %v", ErrMalformed, jsonDetail(err))
+	}
+	var typ Type
+	if raw, ok := keys["type"]; ok {
+		if err := json.Unmarshal(raw, &typ); err != nil {
+			return Instruction{}, fmt.Errorf("%w: type must be a string", ErrMalformed)
+		}
+	}
+	allowed, ok := fieldsByType[typ]
+	if !ok {
+		return Instruction{}, fmt.Errorf("%w: unknown type %.40q", ErrInvalid, string(typ))
+	}
+	for k := range keys {
+		if k != "id" && k != "type" && !contains(allowed, k) {
+			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, k, typ)
+		}
+	}
+	ins, err := decodeStrict(data)
+	if err != nil {
+		return Instruction{}, err
+	}
+	if err := ins.Validate(); err != nil {
+		return Instruction{}, err
+	}
+	return ins, nil
+}
+
+// decodeStrict decodes into Instruction refusing unknown nested fields.
+func decodeStrict(data []byte) (Instruction, error) {
+	var ins Instruction
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ins); err != nil {
+		if errors.Is(err, ErrBadAmount) {
+			return Instruction{}, err
+		}
+		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+			return Instruction{}, fmt.Errorf("%w: %s", ErrUnknownField, strings.TrimPrefix(msg, "json: unknown field "))
+		}
+		return Instruction{}, fmt.Errorf("%w: %v", ErrMalformed, jsonDetail(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Instruction{}, fmt.Errorf("%w: trailing data after the instruction", ErrMalformed)
+	}
+	return ins, nil
+}
+
+// jsonDetail turns encoding/json errors into messages without Go type names.
+func jsonDetail(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %s has the wrong JSON type (%s)", te.Field, te.Value)
+		}
+		return fmt.Sprintf("wrong JSON type (%s)", te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		return "times must be RFC 3339, e.g. 2026-01-02T15:04:05Z"
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of JSON"
+	}
+	return "invalid JSON"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Encode gives the canonical bytes of an instruction: the same instruction
+// always encodes the same way, so bodies can be compared and hashed.
+func Encode(ins Instruction) []byte {
+	b, err := json.Marshal(ins)
+	assert(err == nil, "encode instruction: %v", err)
+	return b
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Validate checks what can be checked without state: ids, symbols, required
+// fields and amount grammar. Scale and existence are checked against state.
+func (ins *Instruction) Validate() error {
+	if !ValidID(ins.ID) {
+		return invalid("id must match [A-Za-z0-9._:-]{1,128}")
+	}
+	need := func(name, v string) error {
+		if v == "" {
+			return invalid("%s is required for %s", name, ins.Type)
+		}
+		return nil
+	}
+	needID := func(name, v string) error {
+		if err := need(name, v); err != nil {
+			return err
+		}
+		if !ValidID(v) {
+			return invalid("%s %.40q is not a valid party id", name, v)
+		}
+		return nil
+	}
+	needSymbol := func(name, v string) error {
+		if err := need(name, v); err != nil {
+			return err
+		}
+		if !ValidSymbol(v) {
+			return invalid("%s %.40q is not a valid symbol ([A-Z0-9][A-Z0-9.-]{0,31})", name, v)
+		}
+		return nil
+	}
+	needAmount := func(name string, a *Amount) error {
+		if a == nil {
+			return invalid("%s is required for %s", name, ins.Type)
+		}
+		return nil
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ins.normalizeTimes()
+	switch ins.Type {
+	case TypeRegisterParty:
+		if ins.Party == nil {
+			return invalid("party is required")
+		}
+		add(ins.Party.validate())
+	case TypeUpdateParty:
+		add(needID("party_id", ins.PartyID))
+		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil {
+			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at"))
+		}
+		if ins.Status != nil && !ins.Status.Valid() {
+			add(invalid("status %.40q is not one of retail, accredited, qualified_purchaser, institutional", string(*ins.Status)))
+		}
+		if ins.Jurisdiction != nil && !jurisdiction.MatchString(*ins.Jurisdiction) {
+			add(invalid("jurisdiction must be an ISO 3166-1 alpha-2 code like \"US\""))
+		}
+	case TypeCreateInstrument:
+		if ins.Instrument == nil {
+			return invalid("instrument is required")
+		}
+		add(ins.Instrument.validate())
+	case TypeMint:
+		add(needSymbol("symbol", ins.Symbol))
+		add(needID("to", ins.To))
+		add(needAmount("amount", ins.Amount))
+	case TypeBurn:
+		add(needSymbol("symbol", ins.Symbol))
+		add(needID("from", ins.From))
+		add(needAmount("amount", ins.Amount))
+	case TypeTransfer, TypeForceTransfer:
+		if len(ins.Legs) == 0 || len(ins.Legs) > MaxLegs {
+			add(invalid("legs must hold 1 to %d legs", MaxLegs))
+		}
+		for i, l := range ins.Legs {
+			if !ValidSymbol(l.Symbol) || !ValidID(l.From) || !ValidID(l.To) || l.Amount == "" {
+				add(invalid("leg %d needs a valid symbol, from, to and amount", i))
+			} else if l.From == l.To {
+				add(invalid("leg %d moves from %s to itself", i, l.From))
+			}
+		}
+		if ins.Type == TypeForceTransfer {
+			add(need("legal_reference", ins.LegalReference))
+			if len(ins.LegalReference) > MaxTextLen {
+				add(invalid("legal_reference is longer than %d bytes", MaxTextLen))
+			}
+		}
+	case TypeFreeze, TypeUnfreeze:
+		add(needID("party_id", ins.PartyID))
+		if ins.Symbol != "" {
+			add(needSymbol("symbol", ins.Symbol))
+		}
+		if ins.Amount != nil && ins.Symbol == "" {
+			add(invalid("amount needs a symbol"))
+		}
+	case TypePause, TypeUnpause:
+		add(needSymbol("symbol", ins.Symbol))
+	case TypeRecover:
+		add(needID("from", ins.From))
+		add(needID("to", ins.To))
+		if ins.From == ins.To {
+			add(invalid("recover needs two different parties"))
+		}
+	case TypeSetPrice:
+		add(needSymbol("symbol", ins.Symbol))
+		add(needAmount("price", ins.Price))
+	case TypeBorrow, TypeRepay:
+		add(needID("party_id", ins.PartyID))
+		add(needSymbol("cash_symbol", ins.CashSymbol))
+		add(needAmount("amount", ins.Amount))
+		if ins.Lender != "" && !ValidID(ins.Lender) {
+			add(invalid("lender %.40q is not a valid party id", ins.Lender))
+		}
+	case TypeDistribute:
+		add(needSymbol("symbol", ins.Symbol))
+		add(needSymbol("cash_symbol", ins.CashSymbol))
+		add(needAmount("amount_per_unit", ins.AmountPerUnit))
+	case TypeSplit:
+		add(needSymbol("symbol", ins.Symbol))
+		add(needAmount("ratio", ins.Ratio))
+	case TypeSetRulebook:
+		add(need("rulebook", ins.Rulebook))
+		if len(ins.Rulebook) > MaxRulebookSize {
+			add(invalid("rulebook is larger than %d bytes", MaxRulebookSize))
+		}
+	default:
+		return invalid("unknown type %.40q", string(ins.Type))
+	}
+	return errors.Join(errs...)
+}
+
+func (ins *Instruction) normalizeTimes() {
+	utc := func(t *time.Time) {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	utc(ins.KYCExpiresAt)
+	utc(ins.AcquiredAt)
+	if ins.Party != nil {
+		utc(ins.Party.KYCExpiresAt)
+	}
+	if ins.Instrument != nil {
+		utc(ins.Instrument.OfferingDate)
+	}
+}
+
+func (p *PartySpec) validate() error {
+	if !ValidID(p.ID) {
+		return invalid("party.id must match [A-Za-z0-9._:-]{1,128}")
+	}
+	if !p.Role.Valid() {
+		return invalid("party.role %.40q is not one of operator, issuer, custodian, investor, auditor, oracle", string(p.Role))
+	}
+	if p.Role != eligibility.RoleInvestor {
+		if p.Status != "" || p.KYCExpiresAt != nil || p.Custodian != "" {
+			return invalid("status, kyc_expires_at and custodian are for investors only")
+		}
+		if p.Jurisdiction != "" && !jurisdiction.MatchString(p.Jurisdiction) {
+			return invalid("party.jurisdiction must be an ISO 3166-1 alpha-2 code like \"US\"")
+		}
+		return nil
+	}
+	if !p.Status.Valid() {
+		return invalid("an investor needs status: retail, accredited, qualified_purchaser or institutional")
+	}
+	if !jurisdiction.MatchString(p.Jurisdiction) {
+		return invalid("an investor needs jurisdiction, an ISO 3166-1 alpha-2 code like \"US\"")
+	}
+	if p.KYCExpiresAt == nil {
+		return invalid("an investor needs kyc_expires_at")
+	}
+	if !ValidID(p.Custodian) {
+		return invalid("an investor needs custodian, the custodian party holding the account")
+	}
+	return nil
+}
+
+func (s *InstrumentSpec) validate() error {
+	switch {
+	case !ValidSymbol(s.Symbol):
+		return invalid("instrument.symbol must match [A-Z0-9][A-Z0-9.-]{0,31}")
+	case s.Name == "" || len(s.Name) > MaxTextLen:
+		return invalid("instrument.name must be 1 to %d bytes", MaxTextLen)
+	case !ValidID(s.Issuer):
+		return invalid("instrument.issuer must be a party id")
+	case s.Decimals < 0 || s.Decimals > MaxDecimals:
+		return invalid("instrument.decimals must be 0 to %d", MaxDecimals)
+	case s.Regime == "":
+		return invalid("instrument.regime is required")
+	}
+	if _, err := s.Attributes.Attributes(); err != nil {
+		return err
+	}
+	if s.MaxSupply != nil {
+		if _, err := ParsePositive(string(*s.MaxSupply), s.Decimals); err != nil {
+			return fmt.Errorf("instrument.max_supply: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package transfer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+// Party is a registered party.
+type Party struct {
+	ID           string             `json:"id"`
+	Role         eligibility.Role   `json:"role"`
+	Status       eligibility.Status `json:"status,omitempty"`
+	Jurisdiction string             `json:"jurisdiction,omitempty"`
+	KYCExpiresAt *time.Time         `json:"kyc_expires_at,omitempty"`
+	Custodian    string             `json:"custodian,omitempty"`
+	Frozen       bool               `json:"frozen"`
+	CreatedAt    time.Time          `json:"created_at"`
+}
+
+// Eligibility gives the eligibility view of the party.
+func (p Party) Eligibility() eligibility.Party {
+	e := eligibility.Party{ID: p.ID, Role: p.Role, Status: p.Status, Jurisdiction: p.Jurisdiction}
+	if p.KYCExpiresAt != nil {
+		e.KYCExpiresAt = *p.KYCExpiresAt
+	}
+	return e
+}
+
+// nonAccredited reports whether the party counts toward non-accredited holder limits.
+func (p Party) nonAccredited() bool {
+	return p.Role == eligibility.RoleInvestor && p.Status == eligibility.StatusRetail
+}
+
+// Instrument is a token: its terms, classification and running totals.
+type Instrument struct {
+	Symbol                string                 `json:"symbol"`
+	Name                  string                 `json:"name"`
+	Issuer                string                 `json:"issuer"`
+	Decimals              int32                  `json:"decimals"`
+	MaxSupply             *decimal.Decimal       `json:"max_supply,omitempty"`
+	Regime                string                 `json:"regime"`
+	OfferingDate          time.Time              `json:"offering_date"`
+	Attributes            eligibility.Attributes `json:"attributes"`
+	Class                 string                 `json:"class"`
+	Regulator             string                 `json:"regulator"`
+	Category              string                 `json:"category"`
+	ClassificationReasons []string               `json:"classification_reasons"`
+	Paused                bool                   `json:"paused"`
+	Supply                decimal.Decimal        `json:"supply"`
+	HolderCount           int                    `json:"holder_count"`
+	NonAccreditedHolders  int                    `json:"non_accredited_holders"`
+	CreatedAt             time.Time              `json:"created_at"`
+}
+
+// IsCash reports whether the instrument settles money.
+func (in Instrument) IsCash() bool { return in.Class == "cash" }
+
+// Product gives the eligibility view of the instrument.
+func (in Instrument) Product() eligibility.Product {
+	return eligibility.Product{
+		Symbol:       in.Symbol,
+		Issuer:       in.Issuer,
+		Regime:       in.Regime,
+		OfferingDate: in.OfferingDate,
+		Attributes:   in.Attributes,
+		Classification: eligibility.Classification{
+			Class: in.Class, Regulator: in.Regulator, Category: in.Category,
+			Allowed: in.Category != "prohibited", Reasons: in.ClassificationReasons,
+		},
+	}
+}
+
+// Lot is one acquisition, tracked for holding periods.
+type Lot struct {
+	Amount     decimal.Decimal `json:"amount"`
+	AcquiredAt time.Time       `json:"acquired_at"`
+}
+
+// Holding is a party's position in one instrument.
+type Holding struct {
+	Party   string          `json:"party"`
+	Symbol  string          `json:"symbol"`
+	Balance decimal.Decimal `json:"balance"`
+	Frozen  decimal.Decimal `json:"frozen"`
+	Lots    []Lot           `json:"lots,omitempty"`
+}
+
+// Available is what may move: the balance less the frozen amount.
+func (h Holding) Available() decimal.Decimal { return h.Balance.Sub(h.Frozen) }
+
+// Loan is a margin loan in a cash instrument owed by Party to Lender.
+type Loan struct {
+	Party  string          `json:"party"`
+	Cash   string          `json:"cash_symbol"`
+	Lender string          `json:"lender"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// Price is the last mark of an instrument in the cash instrument.
+type Price struct {
+	Symbol string          `json:"symbol"`
+	Price  decimal.Decimal `json:"price"`
+	Time   time.Time       `json:"time"`
+}
+
+// Rulebook is the rulebook in force with its YAML text and version.
+type Rulebook struct {
+	Version string `json:"version"`
+	YAML    string `json:"yaml"`
+}
+
+// View is the read side of the state that Effect decides against. ledger
+// implements it over bbolt; tests use a map. Lists are sorted by key.
+type View interface {
+	Party(id string) (Party, bool)
+	Instrument(symbol string) (Instrument, bool)
+	Holding(party, symbol string) (Holding, bool)
+	// PartyHoldings lists the party's holdings (balance or frozen non-zero), by symbol.
+	PartyHoldings(party string) []Holding
+	// Holders lists the parties with a positive balance of symbol, by id.
+	Holders(symbol string) []string
+	Price(symbol string) (Price, bool)
+	// Loans lists the party's open loans, by cash symbol then lender.
+	Loans(party string) []Loan
+	Rulebook() *eligibility.Rulebook
+}
+
+// assert panics when a condition that the code guarantees does not hold.
+func assert(cond bool, format string, args ...any) {
+	if !cond {
+		panic(fmt.Sprintf("transfer: assertion failed: "+format, args...))
+	}
+}
