@@ -176,6 +176,9 @@ func (rb *Rulebook) Classify(a Attributes) Classification {
 		reasons = append(reasons, fmt.Sprintf("underlying %s with %s: %s (%s)",
 			a.Underlying, strings.Join(features, ", "), cr.class, cr.regulator))
 	}
+	if row.source != "" {
+		reasons[0] += " per " + row.source
+	}
 	c := Classification{Class: cr.class, Regulator: cr.regulator, Category: CategoryInvestment, Allowed: true}
 	if rb.screened(cr.class, n.payoff) {
 		inds := rb.indicators(n)

@@ -44,7 +44,9 @@ type Attributes struct {
 	FXMajor bool `json:"fx_major,omitempty" yaml:"fx_major,omitempty"`
 }
 
-// Classification is what the rulebook derives from Attributes.
+// Classification is what the rulebook derives from Attributes (Rulebook.Classify).
+// Class, Regulator and Category are empty when the attributes are invalid, and
+// Reasons then say why; Reasons is never nil.
 type Classification struct {
 	Class     string   `json:"class"`     // cash, security, security_future, digital_commodity, commodity, derivative, event_contract, gaming
 	Regulator string   `json:"regulator"` // SEC, CFTC, joint, none
@@ -53,7 +55,9 @@ type Classification struct {
 	Reasons   []string `json:"reasons"`
 }
 
-// Reason is one rule's refusal.
+// Reason is one rule's refusal: the code (codes.go), the rule that decided, a
+// message a person can act on, and the code's ERC-1066 status byte. Build one
+// with NewReason so ERC1066 is filled.
 type Reason struct {
 	Code    Code   `json:"code"`
 	Rule    string `json:"rule"`
@@ -61,16 +65,20 @@ type Reason struct {
 	ERC1066 string `json:"erc1066"`
 }
 
-// Party is the eligibility view of a party.
+// Party is the eligibility view of a party. Only investors have a Status and
+// KYC; every other role counts as institutional (EffectiveStatus) and needs no
+// KYC.
 type Party struct {
 	ID           string
 	Role         Role
 	Status       Status    // investors only
-	Jurisdiction string    // ISO 3166-1 alpha-2
-	KYCExpiresAt time.Time // investors only; zero means none recorded
+	Jurisdiction string    // ISO 3166-1 alpha-2; "US" makes a US person. Non-investors may leave it empty.
+	KYCExpiresAt time.Time // investors only; zero means none recorded. KYC is current until this instant.
 }
 
-// Product is the eligibility view of an instrument.
+// Product is the eligibility view of an instrument. The checks classify
+// Attributes under the rulebook in force; Classification (what Classify gave at
+// creation) is read only when Attributes.Underlying is empty.
 type Product struct {
 	Symbol         string
 	Issuer         string

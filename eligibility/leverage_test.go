@@ -191,7 +191,9 @@ func TestCheckAccount(t *testing.T) {
 		{"repay with sale proceeds, still short", short, account(retail, "1400", usd("0"), sec("2400")), []string{}},
 		{"withdraw cash while short", account(retail, "1500", usd("100"), sec("2500")), short, []string{"LEVERAGE_EXCEEDED account_leverage"}},
 		{"buy more while short", short, account(retail, "1600", usd("0"), sec("2600")), []string{"LEVERAGE_EXCEEDED account_leverage"}},
-		{"receive a gift while short", short, account(retail, "1500", usd("0"), sec("2600")), []string{}},
+		// The requirement rose, so the rule refuses even though the shortfall shrank.
+		{"receive securities while short", short, account(retail, "1500", usd("0"), sec("2600")), []string{"LEVERAGE_EXCEEDED account_leverage"}},
+		{"receive cash while short", short, account(retail, "1500", usd("100"), sec("2500")), []string{}},
 		{"fully paid purchase", account(retail, "0", usd("100")), account(retail, "0", usd("0"), sec("100")), []string{}},
 		{"borrow against unpriced holding", account(retail, "0", usd("10"), unpriced(sec("5"))), account(retail, "100", usd("110"), unpriced(sec("5"))), []string{"PRICE_UNAVAILABLE account_leverage"}},
 		{"buy with a loan and an unpriced holding", account(retail, "100", usd("110"), unpriced(sec("5"))), account(retail, "100", usd("100"), unpriced(sec("5")), pos("GLD", "commodity", "commodity", "10", "1", "1")), []string{"PRICE_UNAVAILABLE account_leverage"}},

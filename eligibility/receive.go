@@ -36,7 +36,8 @@ type Receive struct {
 //     INVALID_INSTRUCTION;
 //   - the receiver's KYC (CheckKYC): KYC_EXPIRED;
 //   - the regime's receive rule: JURISDICTION_BLOCKED (rule
-//     "<regime>.distribution_period"), INVESTOR_NOT_ELIGIBLE (rule
+//     "<regime>.distribution_period"; an investor with no jurisdiction on
+//     record counts as blocked), INVESTOR_NOT_ELIGIBLE (rule
 //     "<regime>.receive"), or HOLDER_LIMIT for a new non-accredited holder
 //     beyond the regime's allowance (rule "<regime>.non_accredited_limit");
 //     a regime with no receive rule admits no one but the issuer;
@@ -98,10 +99,14 @@ func (rb *Rulebook) regimeReceive(g *regime, r Receive) []Reason {
 	var out []Reason
 	if rr.hasDistribution {
 		end := rr.distribution.end(p.OfferingDate)
-		if r.Now.Before(end) && blockedJurisdiction(rr.blocked, to.Jurisdiction) {
+		if r.Now.Before(end) && blockedJurisdiction(rr.blocked, to) {
+			where := "is in jurisdiction " + strings.ToUpper(to.Jurisdiction)
+			if to.Jurisdiction == "" {
+				where = "has no jurisdiction on record"
+			}
 			out = append(out, NewReason(CodeJurisdictionBlocked, g.name+".distribution_period",
-				fmt.Sprintf("%s is in jurisdiction %s; %s is in its %s %s distribution compliance period until %s (%s) and may not go to parties in %s before then",
-					to.ID, strings.ToUpper(to.Jurisdiction), p.Symbol, rr.distribution, g.name, when(end), rr.source,
+				fmt.Sprintf("%s %s; %s is in its %s %s distribution compliance period until %s (%s) and may go only to parties shown to be outside %s before then",
+					to.ID, where, p.Symbol, rr.distribution, g.name, when(end), rr.source,
 					strings.Join(rr.blocked, ", "))))
 		}
 	}
@@ -121,8 +126,15 @@ func (rb *Rulebook) regimeReceive(g *regime, r Receive) []Reason {
 	return out
 }
 
-func blockedJurisdiction(blocked []string, j string) bool {
-	return j != "" && slices.Contains(blocked, strings.ToUpper(j))
+// blockedJurisdiction reports whether the party's jurisdiction is blocked. An
+// investor with no jurisdiction on record is treated as blocked (it has not
+// been shown to be outside); other roles may have none, which means not a US
+// person.
+func blockedJurisdiction(blocked []string, p Party) bool {
+	if p.Jurisdiction == "" {
+		return p.IsInvestor()
+	}
+	return slices.Contains(blocked, strings.ToUpper(p.Jurisdiction))
 }
 
 func (rb *Rulebook) gamblingScreen(c Classification, r Receive) []Reason {

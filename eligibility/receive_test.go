@@ -76,6 +76,8 @@ func TestCheckReceiveMessages(t *testing.T) {
 			"inv-8 is accredited; rule_144a offerings may be held only by institutional investors"},
 		{"reg_s US person", receive(retail, regimeProduct("reg_s")),
 			"inv-7 is in jurisdiction US; SEC1 is in its 365-day reg_s distribution compliance period until 2027-10-15 12:00:00 UTC"},
+		{"reg_s no jurisdiction", receive(investor("inv-0", eligibility.StatusAccredited, ""), regimeProduct("reg_s")),
+			"inv-0 has no jurisdiction on record; SEC1 is in its 365-day reg_s distribution compliance period"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,7 +109,9 @@ func TestCheckReceiveRegS(t *testing.T) {
 		{"US during", retail, end.Add(-time.Second), blocked},
 		{"US lower-case during", lowerUS, end.Add(-24 * time.Hour), blocked},
 		{"US custodian during", usCustodian, end.Add(-time.Second), blocked},
-		{"no jurisdiction during", custodian, end.Add(-time.Second), []string{}},
+		{"custodian with no jurisdiction during", custodian, end.Add(-time.Second), []string{}},
+		{"investor with no jurisdiction during", investor("inv-nowhere", eligibility.StatusInstitutional, ""), end.Add(-time.Second), blocked},
+		{"investor with no jurisdiction after", investor("inv-nowhere", eligibility.StatusInstitutional, ""), end, []string{}},
 		{"US at the end", retail, end, []string{}},
 		{"US after", retail, end.AddDate(1, 0, 0), []string{}},
 	}

@@ -304,9 +304,9 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if in.Paused {
 		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; no holding of it moves until the issuer unpauses it", in.Symbol)
 	}
-	toIssuer := to.ID == in.Issuer
-	if !forced && !toIssuer {
-		e.refuseAll(e.rb.CheckKYC(from.Eligibility(), e.now))
+	if !forced {
+		// A lapse never traps assets: the rulebook lets a holder send back to the issuer.
+		e.refuseAll(e.rb.CheckSenderKYC(from.Eligibility(), to.Eligibility(), in.Product(), e.now))
 	}
 	if e.canSend(from, in, amt) {
 		h, _ := e.d.Holding(from.ID, in.Symbol)

@@ -134,13 +134,13 @@ type PartySpec struct {
 
 // InstrumentSpec is the instrument a create_instrument instruction creates.
 type InstrumentSpec struct {
-	Symbol       string                 `json:"symbol"`
-	Name         string                 `json:"name"`
-	Issuer       string                 `json:"issuer"`
-	Decimals     int32                  `json:"decimals"`
-	MaxSupply    *Amount                `json:"max_supply,omitempty"`
-	Regime       string                 `json:"regime"`
-	OfferingDate *time.Time             `json:"offering_date,omitempty"`
+	Symbol       string         `json:"symbol"`
+	Name         string         `json:"name"`
+	Issuer       string         `json:"issuer"`
+	Decimals     int32          `json:"decimals"`
+	MaxSupply    *Amount        `json:"max_supply,omitempty"`
+	Regime       string         `json:"regime"`
+	OfferingDate *time.Time     `json:"offering_date,omitempty"`
 	Attributes   AttributesSpec `json:"attributes"`
 }
 
