@@ -1,9 +1,9 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -168,35 +168,36 @@ func (s *Store) Holders(symbol string, at uint64) (out CapTable, err error) {
 			}
 			return nil
 		}
-		out.Seq, out.Supply = at, decimal.Zero
-		prefix := append([]byte(symbol), 0)
-		var party string
-		var last []byte
-		emit := func() {
-			if last == nil {
-				return
-			}
-			b, err := decimal.NewFromString(string(last))
-			assert(err == nil, "history balance %q: %v", last, err)
-			if b.Sign() > 0 {
-				out.Holders = append(out.Holders, Holder{Party: party, Balance: b})
-				out.Supply = out.Supply.Add(b)
-			}
+		// Walk back from now to the record point, undoing each later change.
+		balances := map[string]decimal.Decimal{}
+		for _, p := range v.Holders(symbol) {
+			h, _ := v.Holding(p, symbol)
+			balances[p] = h.Balance
 		}
 		c := tx.Bucket(bucketHistory).Cursor()
-		for k, val := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, val = c.Next() {
-			rest := k[len(prefix):]
-			assert(len(rest) > 9, "history key too short")
-			p, seq := string(rest[:len(rest)-9]), binary.BigEndian.Uint64(rest[len(rest)-8:])
-			if p != party {
-				emit()
-				party, last = p, nil
-			}
-			if seq <= at {
-				last = val
+		for k, val := c.Last(); k != nil && binary.BigEndian.Uint64(k) > at; k, val = c.Prev() {
+			var changes []balanceChange
+			decodeJSON(val, &changes)
+			for _, ch := range changes {
+				if ch.Symbol == symbol {
+					b, err := decimal.NewFromString(ch.Before)
+					assert(err == nil, "history balance %q: %v", ch.Before, err)
+					balances[ch.Party] = b
+				}
 			}
 		}
-		emit()
+		out.Seq, out.Supply = at, decimal.Zero
+		parties := make([]string, 0, len(balances))
+		for p, b := range balances {
+			if b.Sign() > 0 {
+				parties = append(parties, p)
+			}
+		}
+		sort.Strings(parties)
+		for _, p := range parties {
+			out.Holders = append(out.Holders, Holder{Party: p, Balance: balances[p]})
+			out.Supply = out.Supply.Add(balances[p])
+		}
 		return nil
 	})
 	return out, err

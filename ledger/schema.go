@@ -8,7 +8,7 @@ var (
 	bucketInstruments = []byte("instruments") // symbol -> transfer.Instrument (JSON)
 	bucketHoldings    = []byte("holdings")    // party 0 symbol -> transfer.Holding (JSON)
 	bucketHolders     = []byte("holders")     // symbol 0 party -> empty: parties with a positive balance
-	bucketHistory     = []byte("history")     // symbol 0 party 0 seq(8, big-endian) -> balance after that journal entry
+	bucketHistory     = []byte("history")     // seq(8, big-endian) -> []balanceChange made by that journal entry
 	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> transfer.Loan (JSON)
 	bucketPrices      = []byte("prices")      // symbol -> transfer.Price (JSON)
 	bucketIDs         = []byte("ids")         // instruction id -> idRecord (JSON)

@@ -30,14 +30,16 @@ type txView struct {
 	dirtyHoldings    map[string]bool
 	dirtyLoans       map[string]bool
 	dirtyPrices      map[string]bool
-	history          []historyRecord
+	history          map[uint64][]balanceChange // by journal seq
 	newRulebook      *eligibility.Rulebook
 }
 
-type historyRecord struct {
-	symbol, party string
-	seq           uint64
-	balance       string
+// balanceChange is one holding's balance before and after a journal entry.
+type balanceChange struct {
+	Symbol string `json:"s"`
+	Party  string `json:"p"`
+	Before string `json:"b"`
+	After  string `json:"a"`
 }
 
 func newTxView(tx *bolt.Tx, rb *eligibility.Rulebook) *txView {
@@ -47,7 +49,7 @@ func newTxView(tx *bolt.Tx, rb *eligibility.Rulebook) *txView {
 		holdings: map[string]*transfer.Holding{}, loans: map[string][]transfer.Loan{},
 		prices:       map[string]*transfer.Price{},
 		dirtyParties: map[string]bool{}, dirtyInstruments: map[string]bool{}, dirtyHoldings: map[string]bool{},
-		dirtyLoans: map[string]bool{}, dirtyPrices: map[string]bool{},
+		dirtyLoans: map[string]bool{}, dirtyPrices: map[string]bool{}, history: map[uint64][]balanceChange{},
 	}
 }
 
@@ -238,9 +240,12 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	for i := range c.Holdings {
 		h := c.Holdings[i]
 		key := string(join(h.Party, h.Symbol))
-		old := v.holdings[key]
-		if old == nil || !old.Balance.Equal(h.Balance) {
-			v.history = append(v.history, historyRecord{symbol: h.Symbol, party: h.Party, seq: seq, balance: h.Balance.String()})
+		before := "0"
+		if old := v.holdings[key]; old != nil {
+			before = old.Balance.String()
+		}
+		if after := h.Balance.String(); after != before {
+			v.history[seq] = append(v.history[seq], balanceChange{Symbol: h.Symbol, Party: h.Party, Before: before, After: after})
 		}
 		v.holdings[key] = &h
 		v.dirtyHoldings[key] = true
@@ -336,11 +341,16 @@ func (v *txView) flush() error {
 			return err
 		}
 	}
+	// Balance history is appended by seq, so it costs sequential pages, not
+	// a random page per holding.
 	hist := v.tx.Bucket(bucketHistory)
-	for _, r := range v.history {
-		key := append(join(r.symbol, r.party), 0)
-		key = append(key, seqKey(r.seq)...)
-		if err := hist.Put(key, []byte(r.balance)); err != nil {
+	seqs := make([]uint64, 0, len(v.history))
+	for seq := range v.history {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for _, seq := range seqs {
+		if err := hist.Put(seqKey(seq), encodeJSON(v.history[seq])); err != nil {
 			return err
 		}
 	}
