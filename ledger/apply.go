@@ -173,7 +173,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) Outcome 
 	if err != nil {
 		return opError(ErrCodeMalformed, "%v", err)
 	}
-	ins, err := transfer.Decode(body)
+	ins, err := transfer.DecodeCanonical(body)
 	if err != nil {
 		return opError(ErrCodeMalformed, "%v", err)
 	}

@@ -93,8 +93,12 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever decodes re-encodes canonically and decodes to the same bytes.
+		// Whatever decodes re-encodes canonically and decodes to the same bytes,
+		// by the state machine's decoder too.
 		enc := Encode(ins)
+		if c, err := DecodeCanonical(enc); err != nil || string(Encode(c)) != string(enc) {
+			t.Fatalf("DecodeCanonical(Encode(%s)) = %v", data, err)
+		}
 		again, err := Decode(enc)
 		if err != nil {
 			t.Fatalf("Decode(Encode(%s)) = %v", data, err)

@@ -1,0 +1,38 @@
+// Package api is tokenledger's HTTP interface (echo v4): routing, bearer-key
+// authentication, who-sees-what, strict JSON in and out, the mapping of every
+// error to one status and code, metrics and the served OpenAPI document.
+// /work/shared/API.md is the contract; openapi.yaml describes the same routes
+// and a test checks the two against each other.
+//
+// # What it owns
+//
+// Handlers parse and authenticate, then call the two interfaces this package
+// declares for what it consumes: Reader (the ledger's read side, implemented by
+// *ledger.Store) and Replicator (proposals, linearizable reads and membership,
+// adapted from the consensus node in cmd/node). The decisions themselves (is
+// this instruction well formed, may this actor submit it, what does it do) are
+// transfer's and eligibility's; api only asks them early so a request that can
+// never succeed is answered 400 or 403 before anything is proposed.
+//
+// Errors are returned by handlers and rendered by one echo HTTPErrorHandler
+// from the code table in errors.go; internal error text never reaches a client.
+//
+// # What it must not import
+//
+// bbolt and raft (it reaches them only through Reader and Replicator); it sits
+// above consensus, ledger, transfer and eligibility and nothing of ours imports
+// it but cmd/node.
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use once built; it keeps no mutable state of
+// its own besides Prometheus collectors. Each request runs under
+// Config.RequestTimeout. A batch decodes its instructions on a bounded number of
+// goroutines it waits for before answering.
+//
+// # Keys
+//
+// An API key is a random secret ("tl_" and 43 base64url characters) shown once;
+// the ledger stores only HashKey(secret), the lowercase hex SHA-256. Neither a
+// key nor its hash is ever logged.
+package api

@@ -1,0 +1,189 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// Code is an error code of a response that is not a rule decision:
+// {"error": {"code": ..., "message": ...}}. Codes are public API: add new ones,
+// never rename one. Rule decisions (422, and results inside a batch) carry
+// eligibility codes instead.
+type Code string
+
+// The codes, with their statuses. When an error matches several rows of
+// errorTable, the first row wins, so the order below is the precedence.
+const (
+	// CodeMalformed (400): the body is not JSON of the expected shape (syntax,
+	// wrong JSON types, trailing data), or an outcome says the item could not
+	// be decoded.
+	CodeMalformed Code = "MALFORMED"
+	// CodeUnknownField (400): the body has a field the endpoint or instruction
+	// type does not know, including a field of another instruction type.
+	CodeUnknownField Code = "UNKNOWN_FIELD"
+	// CodeBadAmount (400): an amount, price or ratio is not a plain decimal
+	// string, is above 10^30, is zero where it must be positive, or has more
+	// fraction digits than the instrument's decimals.
+	CodeBadAmount Code = "BAD_AMOUNT"
+	// CodeInvalid (400): the body is well formed but a value is not acceptable:
+	// an id or symbol outside its pattern, a missing required field, an
+	// unknown instruction type, a bad query parameter, an empty batch.
+	CodeInvalid Code = "INVALID"
+	// CodeUnauthenticated (401): no Authorization: Bearer key, or an unknown key.
+	CodeUnauthenticated Code = "UNAUTHENTICATED"
+	// CodeNotAuthorized (403): the key's party may not do this or see this.
+	CodeNotAuthorized Code = "NOT_AUTHORIZED"
+	// CodeNotFound (404): no such route, party, instrument, price, instruction
+	// or node.
+	CodeNotFound Code = "NOT_FOUND"
+	// CodeMethodNotAllowed (405): the path exists, the method does not.
+	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
+	// CodeIDReused (409): the instruction id was used before with another body
+	// (or by another actor). Nothing was applied.
+	CodeIDReused Code = "ID_REUSED"
+	// CodeTooLarge (413): the body is above Config.MaxBodyBytes, or a batch
+	// holds more than MaxBatchInstructions instructions.
+	CodeTooLarge Code = "TOO_LARGE"
+	// CodeInternal (500): a fault on the node; the message is generic and the
+	// cause is in the node's log.
+	CodeInternal Code = "INTERNAL"
+	// CodeNoLeader (503): the cluster has no leader; nothing was proposed.
+	CodeNoLeader Code = "NO_LEADER"
+	// CodeNotLeader (503): a leader-only operation reached another node.
+	CodeNotLeader Code = "NOT_LEADER"
+	// CodeTimeout (503): the request ran out of time; a write's outcome is
+	// unknown, so retry it with the same id.
+	CodeTimeout Code = "TIMEOUT"
+)
+
+// Error is an error with its response already decided. Handlers return it for
+// conditions they detect themselves; everything else goes through errorTable.
+type Error struct {
+	Status  int
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return "api: " + string(e.Code) + ": " + e.Message }
+
+func newError(status int, code Code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+func invalid(message string) *Error { return newError(http.StatusBadRequest, CodeInvalid, message) }
+
+func notAuthorized(message string) *Error {
+	return newError(http.StatusForbidden, CodeNotAuthorized, message)
+}
+
+func notFound(message string) *Error { return newError(http.StatusNotFound, CodeNotFound, message) }
+
+// errorTable maps error values to responses, first match first. detail says
+// whether the error's own text is a message for the client (the decode errors
+// of transfer, written for people) or must stay in the log.
+var errorTable = []struct {
+	target  error
+	status  int
+	code    Code
+	detail  bool
+	message string
+}{
+	{transfer.ErrMalformed, http.StatusBadRequest, CodeMalformed, true, ""},
+	{transfer.ErrUnknownField, http.StatusBadRequest, CodeUnknownField, true, ""},
+	{transfer.ErrBadAmount, http.StatusBadRequest, CodeBadAmount, true, ""},
+	{transfer.ErrInvalid, http.StatusBadRequest, CodeInvalid, true, ""},
+	{ledger.ErrNotFound, http.StatusNotFound, CodeNotFound, false, "not found"},
+	{ErrNoLeader, http.StatusServiceUnavailable, CodeNoLeader, false, "the cluster has no leader; retry with the same id"},
+	{ErrNotLeader, http.StatusServiceUnavailable, CodeNotLeader, false, "this node is not the leader; send the request to the leader (GET /v1/cluster)"},
+	{ErrUnknownOutcome, http.StatusServiceUnavailable, CodeTimeout, false, "the outcome is unknown; retry with the same id"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeTimeout, false, "the request timed out; a write's outcome is unknown, retry with the same id"},
+	{context.Canceled, http.StatusServiceUnavailable, CodeTimeout, false, "the request was cancelled"},
+}
+
+// errorResponse decides the status, code and client message of err, and
+// whether it is a fault to log.
+func errorResponse(err error) (status int, code Code, message string, fault bool) {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Status, ae.Code, ae.Message, false
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return echoError(he)
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, CodeTooLarge, "the request body is larger than this node accepts", false
+	}
+	for _, row := range errorTable {
+		if errors.Is(err, row.target) {
+			msg := row.message
+			if row.detail {
+				msg = clientDetail(err)
+			}
+			return row.status, row.code, msg, false
+		}
+	}
+	return http.StatusInternalServerError, CodeInternal, "internal error; the cause is in the node's log", true
+}
+
+// echoError maps echo's own errors (routing, its middleware).
+func echoError(he *echo.HTTPError) (int, Code, string, bool) {
+	switch he.Code {
+	case http.StatusNotFound:
+		return he.Code, CodeNotFound, "no such route", false
+	case http.StatusMethodNotAllowed:
+		return he.Code, CodeMethodNotAllowed, "the path does not take this method", false
+	case http.StatusRequestEntityTooLarge:
+		return he.Code, CodeTooLarge, "the request body is larger than this node accepts", false
+	case http.StatusUnauthorized:
+		return he.Code, CodeUnauthenticated, "a valid Authorization: Bearer key is required", false
+	case http.StatusForbidden:
+		return he.Code, CodeNotAuthorized, "not authorized", false
+	case http.StatusBadRequest:
+		return he.Code, CodeMalformed, "bad request", false
+	case http.StatusServiceUnavailable:
+		return he.Code, CodeTimeout, "the node cannot serve the request now", false
+	}
+	return http.StatusInternalServerError, CodeInternal, "internal error; the cause is in the node's log", true
+}
+
+// clientDetail turns a transfer decode error, written for clients, into a
+// message: without the package prefix, one line.
+func clientDetail(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	return strings.ReplaceAll(msg, "transfer: ", "")
+}
+
+// errorBody is the JSON of every non-decision error.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// handleError is the one place errors become responses. A fault (500) is
+// logged here, once, with its cause; the client sees a generic message.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		s.log.Error("error after the response started", keyRoute, c.Path(), keyError, err)
+		return
+	}
+	status, code, message, fault := errorResponse(err)
+	if fault {
+		s.log.Error("request failed", keyMethod, c.Request().Method, keyRoute, c.Path(), keyError, err)
+	}
+	if err := writeJSON(c, status, errorBody{Error: errorDetail{Code: code, Message: message}}); err != nil {
+		s.log.Debug("write error response", keyError, err)
+	}
+}

@@ -1,0 +1,6 @@
+package api
+
+import "github.com/labstack/echo/v4"
+
+// Routes exposes the registered routes to the external tests.
+func Routes(s *Server) []*echo.Route { return s.echo.Routes() }

@@ -1,0 +1,434 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// statusError is the status of a batch result that was not decided: it failed
+// decoding or authorization, or its id was reused.
+const statusError = "error"
+
+// decodeChunk is how many instructions of a batch one decoding goroutine
+// takes at a time; batches smaller than two chunks decode on the request's own
+// goroutine.
+const decodeChunk = 256
+
+// outcomeBody is an instruction's outcome as answered: API.md's outcome, and
+// in a batch also the "error" results.
+type outcomeBody struct {
+	ID      string               `json:"id"`
+	Status  string               `json:"status"`
+	Index   uint64               `json:"index,omitempty"`
+	Seq     uint64               `json:"seq,omitempty"`
+	Reason  *eligibility.Reason  `json:"reason,omitempty"`
+	Reasons []eligibility.Reason `json:"reasons,omitempty"`
+	Error   *errorDetail         `json:"error,omitempty"`
+}
+
+// outcomeBodyOf renders a decided outcome. id fills in outcomes that carry
+// none (an Error outcome).
+func outcomeBodyOf(id string, o ledger.Outcome) outcomeBody {
+	b := outcomeBody{ID: o.ID, Status: o.Status, Index: o.Index, Seq: o.Seq, Reason: o.Reason, Reasons: o.Reasons}
+	if b.ID == "" {
+		b.ID = id
+	}
+	if o.Error != nil {
+		_, code, message := outcomeError(o.Error)
+		b.Status, b.Error = statusError, &errorDetail{Code: code, Message: message}
+	}
+	return b
+}
+
+// outcomeError maps a ledger.OpError: the item was not decided.
+func outcomeError(e *ledger.OpError) (int, Code, string) {
+	switch e.Code {
+	case ledger.ErrCodeIDReused:
+		return http.StatusConflict, CodeIDReused, e.Message
+	case ledger.ErrCodeMalformed:
+		return http.StatusBadRequest, CodeMalformed, e.Message
+	case ledger.ErrCodeNotFound:
+		return http.StatusNotFound, CodeNotFound, e.Message
+	}
+	return http.StatusInternalServerError, CodeInternal, "internal error; the cause is in the node's log"
+}
+
+// submitInstruction is POST /v1/instructions: 200 accepted, 422 rejected.
+func (s *Server) submitInstruction(c echo.Context) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	ins, err := transfer.Decode(body)
+	if err != nil {
+		return err
+	}
+	p := who(c)
+	errs := []error{nil}
+	if err := s.admit(p, []transfer.Instruction{ins}, errs); err != nil {
+		return err
+	}
+	if errs[0] != nil {
+		return errs[0]
+	}
+	outs, err := s.propose(c, p, []transfer.Instruction{ins})
+	if err != nil {
+		return err
+	}
+	o := outs[0]
+	if o.Error != nil {
+		s.metrics.outcome(statusError, o.Error.Code)
+		status, code, message := outcomeError(o.Error)
+		if status == http.StatusInternalServerError {
+			return fmt.Errorf("outcome of %s: unexpected error code %s: %s", ins.ID, o.Error.Code, o.Error.Message)
+		}
+		return newError(status, code, message)
+	}
+	s.metrics.decided(o)
+	status := http.StatusOK
+	if o.Status == ledger.StatusRejected {
+		status = http.StatusUnprocessableEntity
+	}
+	return writeJSON(c, status, outcomeBodyOf(ins.ID, o))
+}
+
+// batchRequest is POST /v1/instructions/batch.
+type batchRequest struct {
+	Instructions []json.RawMessage `json:"instructions"`
+}
+
+// batchResponse answers a batch: one result per instruction, in order.
+type batchResponse struct {
+	Results []outcomeBody `json:"results"`
+}
+
+// submitBatch is POST /v1/instructions/batch. Each instruction is decided on
+// its own: one that fails decoding or authorization gets its error result in
+// place, and all the others go to the cluster in one proposal.
+func (s *Server) submitBatch(c echo.Context) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req batchRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	n := len(req.Instructions)
+	switch {
+	case n > MaxBatchInstructions:
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			fmt.Sprintf("a batch holds at most %d instructions, this one %d", MaxBatchInstructions, n))
+	case n == 0:
+		return invalid(fmt.Sprintf("instructions must hold 1 to %d instructions", MaxBatchInstructions))
+	}
+	inss, errs := decodeAll(req.Instructions)
+	p := who(c)
+	if err := s.admit(p, inss, errs); err != nil {
+		return err
+	}
+	admitted := make([]transfer.Instruction, 0, n)
+	for i := range inss {
+		if errs[i] == nil {
+			admitted = append(admitted, inss[i])
+		}
+	}
+	var outs []ledger.Outcome
+	if len(admitted) > 0 {
+		if outs, err = s.propose(c, p, admitted); err != nil {
+			return err
+		}
+	}
+	results := make([]outcomeBody, n)
+	next := 0
+	for i := range inss {
+		if errs[i] != nil {
+			results[i] = s.errorResult(c, bestEffortID(inss[i], req.Instructions[i]), errs[i])
+			continue
+		}
+		o := outs[next]
+		next++
+		if o.Error != nil {
+			s.metrics.outcome(statusError, o.Error.Code)
+		} else {
+			s.metrics.decided(o)
+		}
+		results[i] = outcomeBodyOf(inss[i].ID, o)
+	}
+	assert(next == len(outs), "batch used %d of %d outcomes", next, len(outs))
+	return writeJSON(c, http.StatusOK, batchResponse{Results: results})
+}
+
+// errorResult renders an instruction refused before proposing as a batch result.
+func (s *Server) errorResult(c echo.Context, id string, err error) outcomeBody {
+	_, code, message, fault := errorResponse(err)
+	if fault {
+		s.log.Error("batch instruction failed", keyRoute, c.Path(), keyError, err)
+	}
+	s.metrics.outcome(statusError, string(code))
+	return outcomeBody{ID: id, Status: statusError, Error: &errorDetail{Code: code, Message: message}}
+}
+
+// bestEffortID is the id to show with a refused instruction: the decoded one,
+// else the raw "id" if it is a valid id, else none.
+func bestEffortID(ins transfer.Instruction, raw json.RawMessage) string {
+	if ins.ID != "" {
+		return ins.ID
+	}
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	var id string
+	if json.Unmarshal(raw, &v) == nil && json.Unmarshal(v.ID, &id) == nil && transfer.ValidID(id) {
+		return id
+	}
+	return ""
+}
+
+// decodeAll decodes a batch's instructions; a large batch on up to GOMAXPROCS
+// goroutines, each taking decodeChunk instructions at a time, all finished
+// before it returns. errs[i] is set where raws[i] does not decode.
+func decodeAll(raws []json.RawMessage) ([]transfer.Instruction, []error) {
+	n := len(raws)
+	inss := make([]transfer.Instruction, n)
+	errs := make([]error, n)
+	decode := func(from, to int) {
+		for i := from; i < to; i++ {
+			inss[i], errs[i] = transfer.Decode(raws[i])
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), n/decodeChunk)
+	if workers < 2 {
+		decode(0, n)
+		return inss, errs
+	}
+	var claimed atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				from := int(claimed.Add(decodeChunk)) - decodeChunk
+				if from >= n {
+					return
+				}
+				decode(from, min(from+decodeChunk, n))
+			}
+		})
+	}
+	wg.Wait()
+	return inss, errs
+}
+
+// admit runs, for every instruction whose errs entry is nil, the checks that
+// can refuse it before anything is proposed, and records the refusal in errs:
+// 403 when the actor's role may never submit the type or transfer.Authorize
+// refuses it on the local state, 400 BAD_AMOUNT when an amount does not fit
+// its instrument. All run against one snapshot of the local state. The
+// returned error is a failure to read that state.
+func (s *Server) admit(p principal, inss []transfer.Instruction, errs []error) error {
+	assert(len(inss) == len(errs), "admit: %d instructions, %d errors", len(inss), len(errs))
+	pending := false
+	for i, ins := range inss {
+		if errs[i] != nil {
+			continue
+		}
+		if !transfer.MayEverSubmit(p.role(), ins.Type) {
+			errs[i] = notAuthorized(fmt.Sprintf("a party of role %s may not submit %s", p.role(), ins.Type))
+			continue
+		}
+		pending = true
+	}
+	if !pending {
+		return nil
+	}
+	err := s.reader.View(func(v transfer.View) error {
+		for i, ins := range inss {
+			if errs[i] != nil {
+				continue
+			}
+			if r := transfer.Authorize(v, p.id(), ins); r != nil {
+				errs[i] = notAuthorized(r.Message)
+				continue
+			}
+			errs[i] = checkAmounts(v, ins)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read state for admission: %w", err)
+	}
+	return nil
+}
+
+// checkAmounts refuses, as 400 BAD_AMOUNT, the amounts the state machine would
+// refuse as BAD_AMOUNT: zero where a positive amount is needed, or more
+// fraction digits than the instrument's decimals, where the instrument exists
+// locally (one that does not is left to the apply, which names it). It mirrors
+// the amount checks of transfer.Effect, so API.md's "refused with 400" holds
+// instead of a journaled 422.
+func checkAmounts(v transfer.View, ins transfer.Instruction) error {
+	scale := func(symbol string) int32 {
+		if in, ok := v.Instrument(symbol); ok {
+			return in.Decimals
+		}
+		return transfer.MaxDecimals
+	}
+	check := func(field string, a *transfer.Amount, decimals int32) error {
+		if a == nil {
+			return nil
+		}
+		if _, err := transfer.ParsePositive(string(*a), decimals); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		return nil
+	}
+	switch ins.Type {
+	case transfer.TypeMint, transfer.TypeBurn, transfer.TypeFreeze, transfer.TypeUnfreeze:
+		return check("amount", ins.Amount, scale(ins.Symbol))
+	case transfer.TypeTransfer, transfer.TypeForceTransfer:
+		for i := range ins.Legs {
+			l := &ins.Legs[i]
+			if err := check(fmt.Sprintf("legs[%d].amount", i), &l.Amount, scale(l.Symbol)); err != nil {
+				return err
+			}
+		}
+	case transfer.TypeBorrow, transfer.TypeRepay:
+		return check("amount", ins.Amount, scale(ins.CashSymbol))
+	case transfer.TypeSetPrice:
+		return check("price", ins.Price, transfer.MaxDecimals)
+	case transfer.TypeDistribute:
+		return check("amount_per_unit", ins.AmountPerUnit, transfer.MaxDecimals)
+	case transfer.TypeSplit:
+		return check("ratio", ins.Ratio, transfer.MaxDecimals)
+	}
+	return nil
+}
+
+// propose replicates the instructions, submitted by p, in one proposal and
+// returns their outcomes in order.
+func (s *Server) propose(c echo.Context, p principal, inss []transfer.Instruction) ([]ledger.Outcome, error) {
+	items := make([][]byte, len(inss))
+	for i, ins := range inss {
+		items[i] = ledger.InstructionItem(p.id(), transfer.Encode(ins))
+	}
+	return s.proposeItems(c, items)
+}
+
+// proposeItems proposes items and decodes their results.
+func (s *Server) proposeItems(c echo.Context, items [][]byte) ([]ledger.Outcome, error) {
+	results, err := s.repl.Propose(c.Request().Context(), items)
+	if err != nil {
+		return nil, fmt.Errorf("propose: %w", err)
+	}
+	if len(results) != len(items) {
+		return nil, fmt.Errorf("propose: %d results for %d items", len(results), len(items))
+	}
+	outs := make([]ledger.Outcome, len(results))
+	for i, r := range results {
+		if outs[i], err = ledger.DecodeOutcome(r); err != nil {
+			return nil, fmt.Errorf("propose: result %d: %w", i, err)
+		}
+	}
+	return outs, nil
+}
+
+// check is POST /v1/check: the outcome the instruction would have now, without
+// index or seq, applying nothing. It refuses what POST /v1/instructions would
+// refuse before proposing (400, 403) in the same way. The id is not looked up:
+// a dry run of an id already used answers as if it were new.
+func (s *Server) check(c echo.Context) error {
+	if _, err := s.readQuery(c); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	ins, err := transfer.Decode(body)
+	if err != nil {
+		return err
+	}
+	p := who(c)
+	errs := []error{nil}
+	if err := s.admit(p, []transfer.Instruction{ins}, errs); err != nil {
+		return err
+	}
+	if errs[0] != nil {
+		return errs[0]
+	}
+	o, err := s.reader.DryRun(p.id(), ins, s.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	o.Index, o.Seq = 0, 0
+	return writeJSON(c, http.StatusOK, outcomeBodyOf(ins.ID, o))
+}
+
+// keyRequest is POST /v1/keys.
+type keyRequest struct {
+	PartyID string `json:"party_id"`
+}
+
+// keyResponse shows a new key, once.
+type keyResponse struct {
+	PartyID string `json:"party_id"`
+	Key     string `json:"key"`
+}
+
+// createKey is POST /v1/keys (operator): a new key for a registered party.
+// The secret is made here; only its hash is proposed, so it exists nowhere
+// but in this response.
+func (s *Server) createKey(c echo.Context) error {
+	if err := requireRole(who(c), eligibility.RoleOperator); err != nil {
+		return err
+	}
+	if _, err := query(c); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req keyRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if !transfer.ValidID(req.PartyID) {
+		return invalid("party_id must match [A-Za-z0-9._:-]{1,128}")
+	}
+	if _, err := s.reader.Party(req.PartyID); err != nil {
+		return readErr("party "+req.PartyID, err)
+	}
+	key, err := NewKey()
+	if err != nil {
+		return err
+	}
+	outs, err := s.proposeItems(c, [][]byte{ledger.KeyItem(req.PartyID, HashKey(key))})
+	if err != nil {
+		return err
+	}
+	if e := outs[0].Error; e != nil {
+		status, code, message := outcomeError(e)
+		if status == http.StatusInternalServerError {
+			return fmt.Errorf("key outcome: unexpected error code %s: %s", e.Code, e.Message)
+		}
+		return newError(status, code, message)
+	}
+	return writeJSON(c, http.StatusCreated, keyResponse{PartyID: req.PartyID, Key: key})
+}

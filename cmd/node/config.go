@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// clusterFile is cluster.yaml: the members of a cluster, where each keeps its
+// data, and the TLS files nodes use between themselves.
+type clusterFile struct {
+	// DataDir holds one directory per node, named by its id.
+	DataDir string `yaml:"data_dir"`
+	// Rulebook is a YAML rulebook file proposed once, when the cluster is
+	// first bootstrapped; empty keeps the embedded default.
+	Rulebook string `yaml:"rulebook"`
+	// TLS enables mutual TLS between nodes; {id} in a path is the node id.
+	TLS   *tlsFiles  `yaml:"tls"`
+	Nodes []nodeSpec `yaml:"nodes"`
+}
+
+type tlsFiles struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+type nodeSpec struct {
+	ID       string `yaml:"id"`
+	RaftAddr string `yaml:"raft_addr"`
+	APIAddr  string `yaml:"api_addr"`
+}
+
+// loadCluster reads cluster.yaml strictly: an unknown field is an error, so a
+// typo never silently falls back to a default.
+func loadCluster(path string) (*clusterFile, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var c clusterFile
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("cluster config %s: %w", path, err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("cluster config %s: %w", path, err)
+	}
+	// Relative paths are relative to the file, so the cluster starts from any directory.
+	base := filepath.Dir(path)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	c.DataDir, c.Rulebook = rel(c.DataDir), rel(c.Rulebook)
+	if c.TLS != nil {
+		c.TLS.CA, c.TLS.Cert, c.TLS.Key = rel(c.TLS.CA), rel(c.TLS.Cert), rel(c.TLS.Key)
+	}
+	return &c, nil
+}
+
+func (c *clusterFile) validate() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir is required")
+	}
+	if len(c.Nodes) == 0 {
+		return errors.New("nodes: at least one node is required")
+	}
+	seen := map[string]bool{}
+	for i, n := range c.Nodes {
+		switch {
+		case n.ID == "" || n.RaftAddr == "" || n.APIAddr == "":
+			return fmt.Errorf("nodes[%d]: id, raft_addr and api_addr are required", i)
+		case seen[n.ID] || seen["raft "+n.RaftAddr] || seen["api "+n.APIAddr]:
+			return fmt.Errorf("nodes[%d]: id or address repeats another node's", i)
+		}
+		seen[n.ID], seen["raft "+n.RaftAddr], seen["api "+n.APIAddr] = true, true, true
+	}
+	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "") {
+		return errors.New("tls: ca, cert and key are all required when tls is set")
+	}
+	return nil
+}
+
+func (c *clusterFile) node(id string) (nodeSpec, error) {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n, nil
+		}
+	}
+	return nodeSpec{}, fmt.Errorf("node %q is not in the cluster config", id)
+}
+
+func forNode(path, id string) string { return strings.ReplaceAll(path, "{id}", id) }

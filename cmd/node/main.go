@@ -1,0 +1,48 @@
+// Command node runs a tokenledger node and its client tools.
+//
+//	node                                      the embedded default: a single-node ledger in ./data
+//	node serve --config cluster.yaml --id n1  one node of a cluster
+//	node certs --dir DIR --ids n1,n2,n3       a dev CA and node certificates for mutual TLS
+//	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
+//	node bench [flags]                        load a running cluster through its HTTP API
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "node:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cmd := ""
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "", "serve":
+		return runServe(ctx, args)
+	case "certs":
+		return runCerts(args)
+	case "rulebook":
+		return runRulebook(args)
+	case "bench":
+		return runBench(ctx, args)
+	default:
+		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench)", cmd)
+	}
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tokenledger/tokenledger/api"
+	"github.com/tokenledger/tokenledger/consensus"
+	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// Defaults of the embedded single-node ledger (DESIGN.md, Cluster).
+const (
+	defaultDataDir  = "./data"
+	defaultAPIAddr  = "127.0.0.1:8080"
+	defaultRaftAddr = "127.0.0.1:7000"
+	defaultNodeID   = "node1"
+
+	bootstrapKeyEnv = "TOKENLEDGER_BOOTSTRAP_KEY"
+	operatorKeyFile = "operator.key"
+
+	// shutdownTimeout bounds the whole stop: HTTP drain, leadership
+	// transfer, raft and state close.
+	shutdownTimeout = 15 * time.Second
+	// registerAttempts bounds the background proposals a node makes at
+	// start (operator key, its addresses, the configured rulebook).
+	registerAttempts = 240
+)
+
+// nodeOptions is everything one node needs, from flags or cluster.yaml.
+type nodeOptions struct {
+	id, dataDir, apiAddr, raftAddr string
+	peers                          []consensus.Peer
+	tls                            *consensus.TLSConfig
+	rulebookFile                   string
+	logLevel                       slog.Level
+	snapshotThreshold              uint64
+}
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	config := fs.String("config", "", "cluster.yaml; with --id, runs that node of the cluster")
+	id := fs.String("id", "", "node id in the cluster config")
+	dataDir := fs.String("data", defaultDataDir, "data directory of the single-node default")
+	apiAddr := fs.String("api-addr", defaultAPIAddr, "HTTP API address of the single-node default")
+	raftAddr := fs.String("raft-addr", defaultRaftAddr, "Raft address of the single-node default")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	snapThreshold := fs.Uint64("snapshot-threshold", 8192, "log entries between snapshots")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold}
+	if err := opts.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	if *config != "" {
+		if *id == "" {
+			return errors.New("--config needs --id")
+		}
+		c, err := loadCluster(*config)
+		if err != nil {
+			return err
+		}
+		self, err := c.node(*id)
+		if err != nil {
+			return err
+		}
+		opts.id, opts.apiAddr, opts.raftAddr = self.ID, self.APIAddr, self.RaftAddr
+		opts.dataDir = filepath.Join(c.DataDir, self.ID)
+		opts.rulebookFile = c.Rulebook
+		for _, n := range c.Nodes {
+			opts.peers = append(opts.peers, consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr})
+		}
+		if c.TLS != nil {
+			opts.tls = &consensus.TLSConfig{CAFile: forNode(c.TLS.CA, self.ID), CertFile: forNode(c.TLS.Cert, self.ID), KeyFile: forNode(c.TLS.Key, self.ID)}
+		}
+	} else if *id != "" {
+		opts.id = *id
+	}
+	return serveNode(ctx, opts)
+}
+
+func serveNode(ctx context.Context, o nodeOptions) error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel})).With("node", o.id)
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	key, generated, err := operatorKey(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if generated {
+		// Printed once, on the first start; afterwards it is only in the file.
+		fmt.Printf("operator key: %s\n(saved to %s; keep it secret)\n", key, filepath.Join(o.dataDir, operatorKeyFile))
+	}
+
+	store, err := ledger.Open(ledger.Config{Path: filepath.Join(o.dataDir, "state.db"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ccfg := consensus.DefaultConfig()
+	ccfg.ID, ccfg.RaftAddr, ccfg.DataDir = o.id, o.raftAddr, filepath.Join(o.dataDir, "raft")
+	ccfg.Peers, ccfg.TLS, ccfg.Logger = o.peers, o.tls, log
+	ccfg.SnapshotThreshold = o.snapshotThreshold
+	// The state file is durable on its own (one fsync'd bbolt commit per
+	// batch, with the applied index), so a restart replays only the log after
+	// it; a node whose state file is new restores the latest snapshot.
+	ccfg.NoSnapshotRestoreOnStart = store.AppliedIndex() > 0
+	node, err := consensus.Open(ctx, ccfg, store)
+	if err != nil {
+		return err
+	}
+
+	srv, err := api.New(api.Config{Reader: store, Replicator: replicator{node}, Logger: log})
+	if err != nil {
+		closeNode(node, log)
+		return err
+	}
+	ln, err := net.Listen("tcp", o.apiAddr)
+	if err != nil {
+		closeNode(node, log)
+		return fmt.Errorf("listen api %s: %w", o.apiAddr, err)
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- httpSrv.Serve(ln) }()
+	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "data_dir", o.dataDir, "tls", o.tls != nil)
+
+	regDone := make(chan struct{})
+	go func() {
+		defer close(regDone)
+		registerSelf(ctx, log, node, store, o, key)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err = <-httpErr:
+		log.Error("api server stopped", "err", err)
+	}
+	log.Info("shutting down")
+	// The stop must finish even though ctx is cancelled: it hands leadership over.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("api shutdown", "err", err)
+	}
+	<-regDone
+	if err := node.Close(sctx); err != nil {
+		log.Warn("consensus close", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func closeNode(n *consensus.Node, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		log.Warn("consensus close", "err", err)
+	}
+}
+
+// operatorKey returns the node's operator key: from the data dir if a
+// previous start saved it, else $TOKENLEDGER_BOOTSTRAP_KEY, else a new one.
+// generated reports a new random key, which the caller prints once.
+func operatorKey(dataDir string) (key string, generated bool, err error) {
+	path := filepath.Join(dataDir, operatorKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("read operator key: %w", err)
+	}
+	key = os.Getenv(bootstrapKeyEnv)
+	if key == "" {
+		if key, err = api.NewKey(); err != nil {
+			return "", false, err
+		}
+		generated = true
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("write operator key: %w", err)
+	}
+	return key, generated, nil
+}
+
+// registerSelf makes sure, once a leader exists, that the replicated state
+// holds this node's operator key hash, its addresses and the configured
+// rulebook. Each proposal is idempotent, so every start simply checks again.
+func registerSelf(ctx context.Context, log *slog.Logger, node *consensus.Node, store *ledger.Store, o nodeOptions, key string) {
+	var rulebookItem []byte
+	if o.rulebookFile != "" {
+		text, err := os.ReadFile(o.rulebookFile)
+		if err != nil {
+			log.Error("read rulebook file", "path", o.rulebookFile, "err", err)
+		} else {
+			sum := sha256.Sum256(text)
+			// The id is derived from the text, so every node proposes the same
+			// instruction and it applies once.
+			ins := transfer.Instruction{ID: "bootstrap-rulebook-" + hex.EncodeToString(sum[:8]), Type: transfer.TypeSetRulebook, Rulebook: string(text)}
+			rulebookItem = ledger.InstructionItem(ledger.OperatorID, transfer.Encode(ins))
+		}
+	}
+	keyHash := api.HashKey(key)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for attempt := 0; attempt < registerAttempts; attempt++ {
+		items := pendingRegistrations(store, o, keyHash, rulebookItem)
+		if len(items) == 0 {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := node.Propose(pctx, items)
+		cancel()
+		if err == nil {
+			rulebookItem = nil // an outcome was recorded; accepted or not, it is not retried
+			continue
+		}
+		log.Debug("registration not yet replicated", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	log.Warn("could not register this node's operator key and addresses; is there a quorum?")
+}
+
+func pendingRegistrations(store *ledger.Store, o nodeOptions, keyHash string, rulebookItem []byte) [][]byte {
+	var items [][]byte
+	if party, err := store.KeyParty(keyHash); err != nil || party != ledger.OperatorID {
+		items = append(items, ledger.KeyItem(ledger.OperatorID, keyHash))
+	}
+	known := false
+	if nodes, err := store.Nodes(); err == nil {
+		for _, n := range nodes {
+			known = known || (n.ID == o.id && n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr)
+		}
+	}
+	if !known {
+		items = append(items, ledger.NodeItem(ledger.NodeInfo{ID: o.id, RaftAddr: o.raftAddr, APIAddr: o.apiAddr}))
+	}
+	if rulebookItem != nil {
+		items = append(items, rulebookItem)
+	}
+	return items
+}

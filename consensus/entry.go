@@ -1,0 +1,148 @@
+package consensus
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Entry encoding, version 1, the payload of every raft log entry of type
+// LogCommand that this package writes:
+//
+//	version  byte     = 1
+//	time     8 bytes  leader's time stamp, unix nanoseconds, big-endian int64
+//	count    uvarint  number of items, at least 1
+//	items    count × (uvarint length, length bytes)
+//
+// Varints must be minimal, and nothing may follow the last item, so every entry
+// has exactly one encoding and decode(encode(e)) == e byte for byte.
+const (
+	entryVersion1 byte = 1
+
+	// entryHeaderMax is the most bytes before the first item: version, time
+	// and the longest item count.
+	entryHeaderMax = 1 + 8 + binary.MaxVarintLen64
+
+	// MaxItemOverhead is the most bytes an entry adds to a single item:
+	// the header plus the item's length prefix. An item larger than
+	// Config.MaxEntryBytes - MaxItemOverhead is refused with ErrTooLarge.
+	MaxItemOverhead = entryHeaderMax + binary.MaxVarintLen64
+)
+
+// errBadEntry is wrapped by every decoding error.
+var errBadEntry = errors.New("consensus: malformed log entry")
+
+// entry is a decoded log entry.
+type entry struct {
+	Time  time.Time
+	Items [][]byte
+}
+
+// itemCost is the bytes one item of n bytes adds to an entry.
+func itemCost(n int) int {
+	return uvarintLen(uint64(n)) + n
+}
+
+// encodeEntry returns the version-1 encoding of the items stamped with t.
+func encodeEntry(t time.Time, items [][]byte) []byte {
+	assert(len(items) > 0, "encoding an entry without items")
+	size := 1 + 8 + uvarintLen(uint64(len(items)))
+	for _, it := range items {
+		size += itemCost(len(it))
+	}
+	b := make([]byte, 0, size)
+	b = append(b, entryVersion1)
+	b = binary.BigEndian.AppendUint64(b, uint64(t.UnixNano()))
+	b = appendItems(b, items)
+	assert(len(b) == size, "entry size %d, computed %d", len(b), size)
+	return b
+}
+
+// decodeEntry decodes a version-1 entry. The items are copied, so they do not
+// alias data, which raft keeps in its log cache.
+func decodeEntry(data []byte) (entry, error) {
+	if len(data) < 1+8 {
+		return entry{}, fmt.Errorf("%w: %d bytes is shorter than the header", errBadEntry, len(data))
+	}
+	if data[0] != entryVersion1 {
+		return entry{}, fmt.Errorf("%w: unknown version %d", errBadEntry, data[0])
+	}
+	nanos := int64(binary.BigEndian.Uint64(data[1:9]))
+	items, err := decodeItems(data[9:], 1)
+	if err != nil {
+		return entry{}, err
+	}
+	return entry{Time: time.Unix(0, nanos).UTC(), Items: items}, nil
+}
+
+// appendItems appends the item count and the length-prefixed items.
+func appendItems(b []byte, items [][]byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(items)))
+	for _, it := range items {
+		b = binary.AppendUvarint(b, uint64(len(it)))
+		b = append(b, it...)
+	}
+	return b
+}
+
+// decodeItems decodes what appendItems wrote, requiring at least minCount
+// items and nothing after them. The items share one new backing array.
+func decodeItems(b []byte, minCount uint64) ([][]byte, error) {
+	count, n, err := readUvarint(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: item count: %v", errBadEntry, err)
+	}
+	b = b[n:]
+	if count < minCount {
+		return nil, fmt.Errorf("%w: %d items, want at least %d", errBadEntry, count, minCount)
+	}
+	// Every item needs at least its one-byte length prefix, which bounds the
+	// allocation below by the input size.
+	if count > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: %d items in %d bytes", errBadEntry, count, len(b))
+	}
+	backing := make([]byte, 0, len(b))
+	items := make([][]byte, count)
+	for i := range items {
+		size, n, err := readUvarint(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: item %d length: %v", errBadEntry, i, err)
+		}
+		b = b[n:]
+		if size > uint64(len(b)) {
+			return nil, fmt.Errorf("%w: item %d of %d bytes, %d left", errBadEntry, i, size, len(b))
+		}
+		start := len(backing)
+		backing = append(backing, b[:size]...)
+		items[i] = backing[start:len(backing):len(backing)]
+		b = b[size:]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errBadEntry, len(b))
+	}
+	return items, nil
+}
+
+// readUvarint reads a minimal uvarint.
+func readUvarint(b []byte) (uint64, int, error) {
+	v, n := binary.Uvarint(b)
+	switch {
+	case n == 0:
+		return 0, 0, errors.New("truncated varint")
+	case n < 0:
+		return 0, 0, errors.New("varint overflows 64 bits")
+	case n != uvarintLen(v):
+		return 0, 0, errors.New("varint is not minimal")
+	}
+	return v, n, nil
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
