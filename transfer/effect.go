@@ -23,6 +23,9 @@ func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eli
 		e.checkAccounts()
 	}
 	if len(e.reasons) > 0 {
+		// The first reason is the one a client shows: order them by the codes'
+		// stated precedence, the same on every node.
+		eligibility.SortReasons(e.reasons)
 		return nil, e.reasons
 	}
 	return e.d, nil

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"go/build"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImportBoundaries enforces the one-way imports of STYLE.md: cmd/node →
+// api → consensus → ledger → transfer → eligibility, with each package's
+// forbidden imports listed.
+func TestImportBoundaries(t *testing.T) {
+	const mod = "github.com/tokenledger/tokenledger/"
+	forbidden := map[string][]string{
+		"eligibility": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
+		"transfer":    {mod + "ledger", mod + "consensus", mod + "api", "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
+		"ledger":      {mod + "consensus", mod + "api", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
+		"consensus":   {mod + "api", mod + "transfer", mod + "eligibility", "github.com/labstack/echo", "net/http"},
+		"api":         {"go.etcd.io/bbolt", "github.com/hashicorp/raft"},
+	}
+	allowedOwn := map[string][]string{
+		"eligibility": {},
+		"transfer":    {mod + "eligibility"},
+	}
+	for pkg, bad := range forbidden {
+		p, err := build.ImportDir(filepath.Join("..", "..", pkg), 0)
+		if err != nil {
+			t.Fatalf("read %s: %v", pkg, err)
+		}
+		for _, imp := range p.Imports {
+			for _, b := range bad {
+				if !strings.HasPrefix(imp, b) {
+					continue
+				}
+				if ok, listed := allowedOwn[pkg]; listed && contains(ok, imp) {
+					continue
+				}
+				t.Errorf("%s imports %s, which it must not", pkg, imp)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls cond under a deadline; it never sleeps blindly.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestQuickstart runs the README's quickstart block, as written, against a
+// real single-node ledger started the way `go run ./cmd/node` starts it, so
+// the README never lies.
+func TestQuickstart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the quickstart needs %s", tool)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := quickstartBlock(t, string(readme))
+
+	dir := t.TempDir()
+	apiAddr := freeAddr(t)
+	opts := nodeOptions{id: defaultNodeID, dataDir: filepath.Join(dir, "data"), apiAddr: apiAddr, raftAddr: freeAddr(t), snapshotThreshold: 8192, logLevel: slog.LevelWarn}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- serveNode(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node: %v", err)
+		}
+	})
+	waitFor(t, 20*time.Second, "the node to be ready", func() bool {
+		resp, err := http.Get("http://" + apiAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		// The operator key is registered by a proposal after start.
+		_, kerr := os.Stat(filepath.Join(dir, "data", "operator.key"))
+		return resp.StatusCode == http.StatusOK && kerr == nil
+	})
+	key, _ := os.ReadFile(filepath.Join(dir, "data", "operator.key"))
+	waitFor(t, 20*time.Second, "the operator key to be replicated", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+apiAddr+"/v1/rulebook", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "API=http://"+apiAddr)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("quickstart failed: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{
+		`"status":"accepted"`,
+		`"id":"qs-9","status":"rejected"`,
+		`INVESTOR_NOT_ELIGIBLE`,
+		`LOCKUP_ACTIVE`,
+		`"id":"qs-10","status":"accepted"`,
+		`"locked":"1000"`,
+		`"ok":true`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("quickstart output lacks %s:\n%s", want, got)
+		}
+	}
+	t.Logf("quickstart output:\n%s", got)
+	if strings.Contains(got, `"error"`) {
+		t.Errorf("quickstart output has an error:\n%s", got)
+	}
+}
+
+func quickstartBlock(t *testing.T, readme string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(readme, "<!-- quickstart:begin -->")
+	block, _, ok2 := strings.Cut(rest, "<!-- quickstart:end -->")
+	if !ok || !ok2 {
+		t.Fatal("README has no quickstart block")
+	}
+	block = strings.TrimSpace(block)
+	block = strings.TrimPrefix(block, "```sh")
+	block = strings.TrimSuffix(block, "```")
+	return block
+}
