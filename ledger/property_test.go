@@ -299,3 +299,14 @@ func replayPrefix(t *testing.T, h *harness) []Batch {
 // worldBatches: bootstrap (1) + world (4 parties, 6 investors, 2 instruments)
 // + propertyWorld's 6 more.
 const worldBatches = 1 + 12 + 6
+
+// FuzzApply runs the property checks on a random instruction sequence drawn
+// from the fuzzed seed: `go test ./ledger -fuzz FuzzApply`.
+func FuzzApply(f *testing.F) {
+	for _, s := range []int64{1, 7, 42, 1 << 40} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, seed int64) {
+		runProperties(t, seed, 60)
+	})
+}

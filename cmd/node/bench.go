@@ -105,7 +105,8 @@ func (c *benchClient) post(ctx context.Context, path string, body any) (int, []b
 func (c *benchClient) setup(ctx context.Context) error {
 	p := c.cfg.prefix
 	var ins []map[string]any
-	add := func(m map[string]any) { m["id"] = fmt.Sprintf("%s-setup-%d", p, len(ins)); ins = append(ins, m) }
+	n := 0
+	add := func(m map[string]any) { n++; m["id"] = fmt.Sprintf("%s-setup-%d", p, n); ins = append(ins, m) }
 	add(map[string]any{"type": "register_party", "party": map[string]any{"id": p + "-cus", "role": "custodian"}})
 	add(map[string]any{"type": "register_party", "party": map[string]any{"id": p + "-iss", "role": "issuer"}})
 	if err := c.batchAll(ctx, &ins); err != nil {
@@ -139,10 +140,9 @@ func (c *benchClient) batchAll(ctx context.Context, ins *[]map[string]any) error
 		}
 		var out struct {
 			Results []struct {
-				Status string `json:"status"`
-				Reason *struct {
-					Message string `json:"message"`
-				} `json:"reason"`
+				Status string          `json:"status"`
+				Reason json.RawMessage `json:"reason"`
+				Error  json.RawMessage `json:"error"`
 			} `json:"results"`
 		}
 		if err := json.Unmarshal(body, &out); err != nil {
@@ -150,7 +150,7 @@ func (c *benchClient) batchAll(ctx context.Context, ins *[]map[string]any) error
 		}
 		for i, r := range out.Results {
 			if r.Status != "accepted" {
-				return fmt.Errorf("bench setup: instruction %d: %s %+v", i, r.Status, r.Reason)
+				return fmt.Errorf("bench setup: instruction %d: %s %s%s", i, r.Status, r.Reason, r.Error)
 			}
 		}
 		*ins = (*ins)[n:]
