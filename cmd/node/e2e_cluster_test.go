@@ -1,0 +1,668 @@
+//go:build unix
+
+package main_test
+
+// The end-to-end fault tests run real `node serve` processes, three to a
+// cluster, on loopback, and hurt them the way production does: SIGKILL,
+// SIGTERM, SIGSTOP. This file holds the harness: the binary built once per
+// run, the cluster of processes, the HTTP client and the poll helper. The
+// workload and its checks are in e2e_workload_test.go, the tests in
+// e2e_faults_test.go.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	// e2eKey is every node's operator key (TOKENLEDGER_BOOTSTRAP_KEY).
+	e2eKey = "e2e-operator-key-0123456789abcdef"
+	// e2eNodes is the cluster size.
+	e2eNodes = 3
+	// e2eRequestTimeout bounds one HTTP request; a write that runs out of it
+	// has an unknown outcome and is retried with the same id.
+	e2eRequestTimeout = 5 * time.Second
+	// e2ePollTimeout bounds one request made while polling for a condition.
+	e2ePollTimeout = 2 * time.Second
+	// e2eStartTimeout bounds a cluster's start: processes up, a leader
+	// elected, the operator key replicated.
+	e2eStartTimeout = 45 * time.Second
+	// e2eExitTimeout bounds waiting for a signalled process to exit; SIGTERM
+	// may take the node's whole shutdownTimeout (15 s).
+	e2eExitTimeout = 30 * time.Second
+	// e2eLogTail is how many lines of each node's log a failed test prints.
+	e2eLogTail = 60
+)
+
+var (
+	// e2eBinary is the node binary TestMain built; e2eBuildErr says why
+	// there is none.
+	e2eBinary   string
+	e2eBuildErr error
+)
+
+// TestMain builds the node binary once for the whole package run (with -race
+// when the tests run with -race, so the product's own races surface under
+// faults). Under -short nothing is built and the e2e tests skip.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir := ""
+	if !testing.Short() {
+		dir, e2eBinary, e2eBuildErr = buildNode()
+	}
+	code := m.Run()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+func buildNode() (dir, bin string, err error) {
+	dir, err = os.MkdirTemp("", "tokenledger-e2e-")
+	if err != nil {
+		return "", "", fmt.Errorf("e2e: temp dir: %w", err)
+	}
+	bin = filepath.Join(dir, "node")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	// "." is the package under test: cmd/node, where go test runs us.
+	cmd := exec.Command("go", append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return dir, "", fmt.Errorf("e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return dir, bin, nil
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes, then fails
+// the test with what it waited for and cond's last explanation. It never
+// sleeps blindly, and the loop is bounded by the deadline.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	if err := poll(timeout, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// poll is waitFor without the test: an error when the deadline passes.
+func poll(timeout time.Duration, cond func() (bool, string)) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, detail := cond()
+		if ok {
+			return nil
+		}
+		select {
+		case <-deadline.C:
+			return fmt.Errorf("timed out after %s; last: %s", timeout, detail)
+		case <-tick.C:
+		}
+	}
+}
+
+// e2eProc is one node: its addresses and the process currently running it.
+type e2eProc struct {
+	id       string
+	apiAddr  string
+	raftAddr string
+	logPath  string
+
+	mu      sync.Mutex // guards the fields below
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once the process is reaped
+	exitErr error         // cmd.Wait's result, set before done closes
+	starts  int
+}
+
+// running returns the current process and its done channel; cmd is nil when
+// the node was never started.
+func (p *e2eProc) running() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.done
+}
+
+// reaped reports whether the node's last process has exited and been reaped.
+func (p *e2eProc) reaped() bool {
+	cmd, done := p.running()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// alive reports whether the node's process has been started and not reaped.
+func (p *e2eProc) alive() bool {
+	cmd, done := p.running()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// e2eCluster is a three-node cluster of real processes sharing one cluster
+// yaml, each with its data in its own directory under the test's TempDir.
+type e2eCluster struct {
+	t      testing.TB
+	dir    string
+	config string
+	procs  []*e2eProc
+	http   *http.Client
+}
+
+// newCluster writes a cluster yaml for e2eNodes nodes on free loopback
+// addresses and registers a cleanup that kills every process, then prints
+// the tail of each node's log if the test failed. It starts nothing.
+func newCluster(t testing.TB) *e2eCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: starts real node processes")
+	}
+	if e2eBuildErr != nil {
+		t.Fatal(e2eBuildErr)
+	}
+	dir := t.TempDir()
+	c := &e2eCluster{t: t, dir: dir, config: filepath.Join(dir, "cluster.yaml")}
+	addrs := freeAddrs(t, e2eNodes)
+	var yaml strings.Builder
+	fmt.Fprintf(&yaml, "data_dir: %s\nrulebook: \"\"\nnodes:\n", filepath.Join(dir, "data"))
+	for i := range e2eNodes {
+		p := &e2eProc{
+			id:       fmt.Sprintf("n%d", i+1),
+			raftAddr: addrs[i][0],
+			apiAddr:  addrs[i][1],
+			logPath:  filepath.Join(dir, fmt.Sprintf("n%d.log", i+1)),
+		}
+		c.procs = append(c.procs, p)
+		fmt.Fprintf(&yaml, "  - id: %s\n    raft_addr: %s\n    api_addr: %s\n", p.id, p.raftAddr, p.apiAddr)
+	}
+	if err := os.WriteFile(c.config, []byte(yaml.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: e2ePollTimeout}).DialContext,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	// No client-wide timeout: every request carries its own deadline.
+	c.http = &http.Client{Transport: transport}
+	t.Cleanup(func() {
+		c.killAll()
+		transport.CloseIdleConnections()
+		c.checkLogs()
+		if t.Failed() {
+			c.dumpLogs()
+		}
+	})
+	return c
+}
+
+// freeAddrs returns n pairs of free (raft, api) addresses, one loopback host
+// per node (127.0.0.11, .12, ...) where the system allows binding them, as
+// Linux does, else 127.0.0.1. Every listener stays open until all are
+// chosen, so no port is handed out twice.
+func freeAddrs(t testing.TB, n int) [][2]string {
+	t.Helper()
+	hosts := make([]string, n)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("127.0.0.%d", 11+i)
+		if ln, err := net.Listen("tcp", hosts[i]+":0"); err != nil {
+			hosts[i] = "127.0.0.1"
+		} else {
+			ln.Close()
+		}
+	}
+	var open []net.Listener
+	defer func() {
+		for _, ln := range open {
+			ln.Close()
+		}
+	}()
+	out := make([][2]string, n)
+	for i := range out {
+		for j := range out[i] {
+			ln, err := net.Listen("tcp", hosts[i]+":0")
+			if err != nil {
+				t.Fatalf("free address on %s: %v", hosts[i], err)
+			}
+			open = append(open, ln)
+			out[i][j] = ln.Addr().String()
+		}
+	}
+	return out
+}
+
+// start starts node i from its data directory (new or existing), with its
+// output appended to its log file.
+func (c *e2eCluster) start(i int) {
+	c.t.Helper()
+	p := c.procs[i]
+	if p.alive() {
+		c.t.Fatalf("start %s: already running", p.id)
+	}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.starts++
+	fmt.Fprintf(logf, "=== e2e: start %d of %s at %s ===\n", p.starts, p.id, time.Now().Format(time.RFC3339Nano))
+	p.mu.Unlock()
+	cmd := exec.Command(e2eBinary, "serve", "--config", c.config, "--id", p.id)
+	cmd.Env = append(os.Environ(), "TOKENLEDGER_BOOTSTRAP_KEY="+e2eKey)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	setDeathSignal(cmd)
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		c.t.Fatalf("start %s: %v", p.id, err)
+	}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done, p.exitErr = cmd, done, nil
+	p.mu.Unlock()
+	// The process is always reaped, whoever stops it.
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		p.mu.Lock()
+		p.exitErr = err
+		p.mu.Unlock()
+		close(done)
+	}()
+}
+
+// startAll starts every node.
+func (c *e2eCluster) startAll() {
+	c.t.Helper()
+	for i := range c.procs {
+		c.start(i)
+	}
+}
+
+// signal sends sig to node i's running process.
+func (c *e2eCluster) signal(i int, sig syscall.Signal) {
+	c.t.Helper()
+	cmd, _ := c.procs[i].running()
+	if cmd == nil || !c.procs[i].alive() {
+		c.t.Fatalf("signal %v to %s: not running", sig, c.procs[i].id)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		c.t.Fatalf("signal %v to %s: %v", sig, c.procs[i].id, err)
+	}
+}
+
+// waitExit waits, at most e2eExitTimeout, for node i's process to be reaped
+// and returns its exit error. It does not touch the test, so it may run on
+// any goroutine.
+func (c *e2eCluster) waitExit(i int) error {
+	p := c.procs[i]
+	_, done := p.running()
+	select {
+	case <-done:
+	case <-time.After(e2eExitTimeout):
+		return fmt.Errorf("%s did not exit within %s", p.id, e2eExitTimeout)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitErr
+}
+
+// kill crashes node i (SIGKILL) and waits until it is reaped.
+func (c *e2eCluster) kill(i int) {
+	c.t.Helper()
+	c.signal(i, syscall.SIGKILL)
+	if err := c.waitExit(i); err != nil && !c.procs[i].reaped() {
+		c.t.Fatal(err)
+	}
+}
+
+// term stops node i cleanly (SIGTERM) and returns its exit error.
+func (c *e2eCluster) term(i int) error {
+	c.t.Helper()
+	c.signal(i, syscall.SIGTERM)
+	return c.waitExit(i)
+}
+
+// logHas reports whether node i's log has a line containing s.
+func (c *e2eCluster) logHas(i int, s string) bool {
+	b, err := os.ReadFile(c.procs[i].logPath)
+	return err == nil && bytes.Contains(b, []byte(s))
+}
+
+// killAllNow crashes every node at once and waits until all are reaped.
+func (c *e2eCluster) killAllNow() {
+	c.t.Helper()
+	for i := range c.procs {
+		c.signal(i, syscall.SIGKILL)
+	}
+	for i := range c.procs {
+		if err := c.waitExit(i); err != nil && !c.procs[i].reaped() {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// termAll stops every node cleanly (SIGTERM to all at once) and returns each
+// one's exit error.
+func (c *e2eCluster) termAll() []error {
+	c.t.Helper()
+	for i := range c.procs {
+		c.signal(i, syscall.SIGTERM)
+	}
+	errs := make([]error, len(c.procs))
+	var wg sync.WaitGroup
+	for i := range c.procs {
+		wg.Go(func() { errs[i] = c.waitExit(i) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// pause stops node i's process (SIGSTOP); cont resumes it (SIGCONT).
+func (c *e2eCluster) pause(i int) { c.t.Helper(); c.signal(i, syscall.SIGSTOP) }
+func (c *e2eCluster) cont(i int)  { c.t.Helper(); c.signal(i, syscall.SIGCONT) }
+
+// killAll kills whatever still runs (a stopped process dies of SIGKILL too)
+// and waits, bounded, for each to be reaped.
+func (c *e2eCluster) killAll() {
+	for _, p := range c.procs {
+		if cmd, _ := p.running(); cmd != nil && p.alive() {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	for _, p := range c.procs {
+		if _, done := p.running(); done != nil {
+			select {
+			case <-done:
+			case <-time.After(e2eExitTimeout):
+				c.t.Errorf("%s was not reaped within %s of SIGKILL", p.id, e2eExitTimeout)
+			}
+		}
+	}
+}
+
+// logFaults are the line prefixes with which a Go program reports a bug in
+// itself: a data race (the binary is built with -race under -race), a panic,
+// a fatal runtime error. No fault the tests inject excuses one.
+var logFaults = []string{"WARNING: DATA RACE", "panic: ", "fatal error: "}
+
+// checkLogs fails the test if any node's log reports a bug in the node.
+func (c *e2eCluster) checkLogs() {
+	for _, p := range c.procs {
+		f, err := os.Open(p.logPath)
+		if err != nil {
+			continue // never started
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			for _, fault := range logFaults {
+				if strings.HasPrefix(sc.Text(), fault) {
+					c.t.Errorf("%s log line %d: %s (see %s)", p.id, n, sc.Text(), p.logPath)
+				}
+			}
+		}
+		f.Close()
+	}
+}
+
+// dumpLogs prints the tail of every node's log.
+func (c *e2eCluster) dumpLogs() {
+	for _, p := range c.procs {
+		c.t.Logf("---- last %d lines of %s (%s) ----\n%s", e2eLogTail, p.id, p.logPath, tail(p.logPath, e2eLogTail))
+	}
+}
+
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// others returns the indexes of every node but the given ones.
+func (c *e2eCluster) others(except ...int) []int {
+	var out []int
+	for i := range c.procs {
+		skip := false
+		for _, e := range except {
+			skip = skip || i == e
+		}
+		if !skip {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// all returns every node's index.
+func (c *e2eCluster) all() []int { return c.others() }
+
+// index returns the index of the node with id, or -1.
+func (c *e2eCluster) index(id string) int {
+	for i, p := range c.procs {
+		if p.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// request sends one request to node i with the operator key and returns the
+// status and body. timeout bounds it (0: e2eRequestTimeout).
+func (c *e2eCluster) request(ctx context.Context, i int, method, path string, body any, timeout time.Duration) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	if timeout <= 0 {
+		timeout = e2eRequestTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.procs[i].apiAddr+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+e2eKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, out, err
+}
+
+// getJSON reads path from node i into v, wanting 200, under e2ePollTimeout.
+func (c *e2eCluster) getJSON(i int, path string, v any) error {
+	status, body, err := c.request(context.Background(), i, http.MethodGet, path, nil, e2ePollTimeout)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("GET %s on %s: %d %.300s", path, c.procs[i].id, status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s on %s: %v: %.300s", path, c.procs[i].id, err, body)
+	}
+	return nil
+}
+
+// mustGetJSON is getJSON that fails the test.
+func (c *e2eCluster) mustGetJSON(i int, path string, v any) {
+	c.t.Helper()
+	if err := c.getJSON(i, path, v); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// clusterStatus is GET /v1/cluster.
+type clusterStatus struct {
+	ID           string `json:"id"`
+	State        string `json:"state"`
+	Leader       string `json:"leader"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Nodes        []struct {
+		ID      string `json:"id"`
+		APIAddr string `json:"api_addr"`
+		State   string `json:"state"`
+		Voter   bool   `json:"voter"`
+	} `json:"nodes"`
+}
+
+func (c *e2eCluster) status(i int) (clusterStatus, error) {
+	var s clusterStatus
+	err := c.getJSON(i, "/v1/cluster", &s)
+	return s, err
+}
+
+// ready reports whether node i answers /readyz with 200.
+func (c *e2eCluster) ready(i int) error {
+	status, body, err := c.request(context.Background(), i, http.MethodGet, "/readyz", nil, e2ePollTimeout)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("%s /readyz: %d %s", c.procs[i].id, status, body)
+	}
+	return nil
+}
+
+// waitReady waits until node i answers /readyz with 200.
+func (c *e2eCluster) waitReady(i int) {
+	c.t.Helper()
+	waitFor(c.t, e2eStartTimeout, c.procs[i].id+" to be ready", func() (bool, string) {
+		if err := c.ready(i); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+}
+
+// waitLeader waits until every node in among is ready and reports the same
+// leader, a member of among that reports itself Leader, and returns its index.
+// The operator key must be replicated for /v1/cluster to answer, so this also
+// waits for that.
+func (c *e2eCluster) waitLeader(among []int, timeout time.Duration) int {
+	c.t.Helper()
+	leader := -1
+	waitFor(c.t, timeout, fmt.Sprintf("one leader among %v", c.ids(among)), func() (bool, string) {
+		leader = -1
+		agreed := ""
+		for _, i := range among {
+			if err := c.ready(i); err != nil {
+				return false, err.Error()
+			}
+			s, err := c.status(i)
+			if err != nil {
+				return false, err.Error()
+			}
+			if s.Leader == "" || (agreed != "" && s.Leader != agreed) {
+				return false, fmt.Sprintf("%s sees leader %q, others %q", c.procs[i].id, s.Leader, agreed)
+			}
+			agreed = s.Leader
+		}
+		l := c.index(agreed)
+		if !contains(among, l) {
+			return false, fmt.Sprintf("leader %q is not among %v", agreed, c.ids(among))
+		}
+		s, err := c.status(l)
+		if err != nil {
+			return false, err.Error()
+		}
+		if s.State != "Leader" {
+			return false, fmt.Sprintf("%s is named leader but is %s", agreed, s.State)
+		}
+		leader = l
+		return true, ""
+	})
+	return leader
+}
+
+func (c *e2eCluster) ids(idx []int) []string {
+	out := make([]string, len(idx))
+	for k, i := range idx {
+		out[k] = c.procs[i].id
+	}
+	return out
+}
+
+func contains(list []int, x int) bool {
+	for _, v := range list {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// errorCode extracts {"error":{"code"}} from a body, or "".
+func errorCode(body []byte) string {
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return e.Error.Code
+}
+
+// isTransient reports a failed request whose write may or may not have been
+// applied: any transport error (refused, reset, timed out: the node may have
+// died after committing) or a 503 (NO_LEADER, NOT_LEADER, TIMEOUT). The
+// client retries those with the same id.
+func isTransient(status int, err error) bool {
+	return err != nil || status == http.StatusServiceUnavailable
+}
