@@ -22,4 +22,9 @@ const (
 	keyError     = "error"
 	keyItems     = "items"
 	keyBytes     = "bytes"
+	keyDataDir   = "data_dir"
+	keySelf      = "self"
+	keyServers   = "servers"
+	keyChange    = "change"
+	keyBackoff   = "backoff"
 )

@@ -26,9 +26,11 @@ func testConfig(id, dir string) Config {
 	cfg := DefaultConfig()
 	cfg.ID = id
 	cfg.DataDir = dir
-	cfg.HeartbeatTimeout = 200 * time.Millisecond
-	cfg.ElectionTimeout = 200 * time.Millisecond
-	cfg.LeaderLeaseTimeout = 100 * time.Millisecond
+	// Short enough for quick elections, long enough that a loaded machine
+	// running -race does not miss heartbeats and change leaders mid-test.
+	cfg.HeartbeatTimeout = 500 * time.Millisecond
+	cfg.ElectionTimeout = 500 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 250 * time.Millisecond
 	cfg.CommitTimeout = 5 * time.Millisecond
 	cfg.LeaderWait = time.Second
 	cfg.ApplyTimeout = 5 * time.Second

@@ -93,7 +93,7 @@ func (m *mux) acceptLoop() {
 				return
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), acceptBackoffMax)
-			m.logger.Warn("accept failed; retrying", keyError, err, "backoff", backoff)
+			m.logger.Warn("accept failed; retrying", keyError, err, keyBackoff, backoff)
 			t := time.NewTimer(backoff)
 			select {
 			case <-t.C:

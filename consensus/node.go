@@ -27,6 +27,9 @@ const (
 	// boltOpenTimeout bounds waiting for raft.db's file lock, so a second
 	// process on the same DataDir fails instead of hanging.
 	boltOpenTimeout = time.Second
+	// shutdownGrace bounds waiting, after raft has shut down, for goroutines
+	// still waiting on raft futures.
+	shutdownGrace = time.Second
 )
 
 // Node is one member of the raft cluster.
@@ -48,10 +51,7 @@ type Node struct {
 	ctx    context.Context // ends when Close begins shutting down
 	cancel context.CancelFunc
 	stop   chan struct{} // closed when Close begins shutting down
-
-	goMu    sync.Mutex // guards closing and wg.Add
-	closing bool
-	wg      sync.WaitGroup
+	group  *group        // every goroutine the node starts; closed by Close
 
 	leaderMu    sync.Mutex // guards the leader fields
 	leaderID    string
@@ -89,6 +89,7 @@ func Open(ctx context.Context, cfg Config, machine ledger.Machine) (*Node, error
 		logger:    base.With(keyComponent, "consensus"),
 		machine:   machine,
 		stop:      make(chan struct{}),
+		group:     newGroup(),
 		leaderCh:  make(chan struct{}),
 		readyKick: make(chan struct{}, 1),
 	}
@@ -98,7 +99,7 @@ func Open(ctx context.Context, cfg Config, machine ledger.Machine) (*Node, error
 		n.release()
 		return nil, err
 	}
-	n.logger.Info("node started", keyAddr, cfg.advertise(), "data_dir", cfg.DataDir)
+	n.logger.Info("node started", keyAddr, cfg.advertise(), keyDataDir, cfg.DataDir)
 	return n, nil
 }
 
@@ -108,67 +109,28 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("consensus: data dir: %w", err)
 	}
-	var tlsSetup *tlsSetup
-	if cfg.TLS != nil {
-		var err error
-		if tlsSetup, err = loadTLS(cfg.TLS, cfg.ID); err != nil {
-			return err
-		}
-	}
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{
-			Timeout: boltOpenTimeout,
-			// Skip writing the freelist on every commit (rqlite #968); it is
-			// rebuilt when the file opens.
-			NoFreelistSync: true,
-			FreelistType:   bbolt.FreelistMapType,
-		},
-	})
+	logs, snaps, err := n.openStores(hcl)
 	if err != nil {
-		return fmt.Errorf("consensus: open log store: %w", err)
+		return err
 	}
-	n.store = store
-	logs, err := raft.NewLogCache(logCacheEntries, store)
-	if err != nil {
-		return fmt.Errorf("consensus: log cache: %w", err)
+	if err := n.openNetwork(hcl); err != nil {
+		return err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, snapshotsRetained, hcl)
-	if err != nil {
-		return fmt.Errorf("consensus: snapshot store: %w", err)
-	}
-	ln := cfg.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
-			return fmt.Errorf("consensus: listen: %w", err)
-		}
-	}
-	n.mux = newMux(ln, cfg.advertise(), cfg.ID, tlsSetup, cfg, n.logger)
-	n.mux.resolve = n.resolvePeer
-	n.mux.serveRPC = n.serveRPC
-	n.mux.start()
-	n.rpc = newRPCClient(n.mux, cfg.MaxForwards, n.maxResponseFrame())
-	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  newRaftLayer(n.mux),
-		MaxPool: transportMaxPool,
-		Timeout: transportTimeout,
-		Logger:  hcl,
-	})
-
-	existing, err := raft.HasExistingState(logs, store, snaps)
+	existing, err := raft.HasExistingState(logs, n.store, snaps)
 	if err != nil {
 		return fmt.Errorf("consensus: inspect raft state: %w", err)
 	}
 	rc := n.raftConfig(hcl)
 	if !existing && !cfg.Join {
-		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.transport, n.bootstrapConfiguration()); err != nil {
+		servers := n.bootstrapConfiguration()
+		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.transport, servers); err != nil {
 			return fmt.Errorf("consensus: bootstrap: %w", err)
 		}
-		n.logger.Info("bootstrapped cluster", "servers", len(n.bootstrapConfiguration().Servers))
+		n.logger.Info("bootstrapped cluster", keyServers, len(servers.Servers))
 	}
 
 	n.fsm = NewFSM(n.machine)
-	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.transport)
+	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
@@ -189,6 +151,73 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	n.spawn(n.pipe.resolve)
 	n.spawn(func() { n.monitor(observations) })
 	n.spawn(n.readiness)
+	return nil
+}
+
+// openStores opens raft.db (log and stable store, behind a log cache) and the
+// snapshot store.
+func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore, error) {
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(n.cfg.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{
+			Timeout: boltOpenTimeout,
+			// Skip writing the freelist on every commit (rqlite #968); it is
+			// rebuilt when the file opens.
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("consensus: open log store: %w", err)
+	}
+	n.store = store
+	logs, err := raft.NewLogCache(logCacheEntries, store)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consensus: log cache: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, snapshotsRetained, hcl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consensus: snapshot store: %w", err)
+	}
+	return logs, snaps, nil
+}
+
+// openNetwork loads TLS, listens, and builds the mux, the RPC client and
+// raft's transport.
+func (n *Node) openNetwork(hcl *hclogAdapter) error {
+	cfg := &n.cfg
+	var setup *tlsSetup
+	if cfg.TLS != nil {
+		var err error
+		if setup, err = loadTLS(cfg.TLS, cfg.ID); err != nil {
+			return err
+		}
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
+			return fmt.Errorf("consensus: listen: %w", err)
+		}
+	}
+	n.mux = newMux(ln, cfg.advertise(), cfg.ID, setup, cfg, n.logger)
+	n.mux.resolve = n.resolvePeer
+	n.mux.serveRPC = n.serveRPC
+	n.mux.start()
+	n.rpc = newRPCClient(n.mux, cfg.MaxForwards, n.maxResponseFrame())
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  newRaftLayer(n.mux),
+		MaxPool: transportMaxPool,
+		Timeout: transportTimeout,
+		Logger:  hcl,
+		// 1 turns off pipelined replication. raft v1.8.0's pipeline can
+		// deadlock when a follower answers Success=false: pipelineDecode
+		// returns while the sender is parked on an unbuffered channel, so
+		// that follower gets no more entries and Shutdown hangs (we hit it
+		// in the failover tests; grafana/pyroscope#5518 analyses it). Our
+		// entries carry many items each, so the lost overlap costs little.
+		MaxRPCsInFlight: 1,
+	})
 	return nil
 }
 
@@ -243,21 +272,14 @@ func (n *Node) resolvePeer(addr string) string {
 
 // spawn starts fn on a goroutine Close waits for. It refuses once Close has
 // begun.
-func (n *Node) spawn(fn func()) bool {
-	n.goMu.Lock()
-	defer n.goMu.Unlock()
-	if n.closing {
-		return false
-	}
-	n.wg.Go(fn)
-	return true
-}
+func (n *Node) spawn(fn func()) bool { return n.group.start(fn) }
 
 // Close stops the node: a leader first hands leadership to another voter
-// (bounded by Config.TransferTimeout and ctx), then queued proposals fail with
-// ErrClosed, raft shuts down (proposals in flight end with ErrUnknownOutcome
-// unless they commit first), connections close and the stores close. It is
-// safe to call more than once.
+// (bounded by Config.TransferTimeout and ctx); then new and queued proposals
+// fail with ErrClosed, entries already handed to raft are waited for (bounded
+// by ctx, or Config.ApplyTimeout without a deadline), raft shuts down, and
+// connections and stores close. It is safe to call more than once; later
+// calls return the first call's result.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, true) })
 	return n.closeErr
@@ -267,22 +289,42 @@ func (n *Node) shutdown(ctx context.Context, transfer bool) error {
 	if transfer {
 		n.transferLeadership(ctx)
 	}
-	n.goMu.Lock()
-	n.closing = true
-	n.goMu.Unlock()
+	n.group.close()
 	close(n.stop)
 	n.cancel()
+	// raft answers the futures of committed entries only from its FSM
+	// goroutine, which at Shutdown drops the batches still queued for it, so
+	// their futures are never answered. Goroutines waiting on futures must
+	// therefore finish while raft still runs; they do within a commit or a
+	// leader-lease timeout.
+	drainCtx, cancel := n.withDeadline(ctx)
+	left := n.group.wait(drainCtx)
+	cancel()
 	n.raft.DeregisterObserver(n.observer)
-	// Shutdown must finish even if ctx has ended: raft answers every pending
-	// future during it, which the goroutines waited for below depend on.
-	err := n.raft.Shutdown().Error()
-	if err != nil {
-		err = fmt.Errorf("consensus: raft shutdown: %w", err)
+	var errs []error
+	// Shutdown must run even if ctx has ended; it answers the futures raft
+	// still holds in its main loop. Closing the transport and connections
+	// before waiting for it unblocks raft goroutines stuck in RPCs to a
+	// stalled peer, which would otherwise hold Shutdown for up to
+	// transportTimeout.
+	stopped := n.raft.Shutdown()
+	n.closeNetwork()
+	if err := stopped.Error(); err != nil {
+		errs = append(errs, fmt.Errorf("consensus: raft shutdown: %w", err))
 	}
-	n.wg.Wait()
+	if left > 0 {
+		// Cleanup must finish, so this wait ignores ctx's cancellation; it is
+		// bounded by shutdownGrace instead.
+		graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		left = n.group.wait(graceCtx)
+		cancel()
+	}
+	if left > 0 {
+		errs = append(errs, fmt.Errorf("consensus: close: %d goroutines still wait for raft", left))
+	}
 	n.release()
 	n.logger.Info("node stopped")
-	return err
+	return errors.Join(errs...)
 }
 
 // transferLeadership hands leadership to another voter before a planned stop,
@@ -300,8 +342,9 @@ func (n *Node) transferLeadership(ctx context.Context) {
 	n.logger.Info("leadership transferred before shutdown")
 }
 
-// release closes what open created, in reverse order.
-func (n *Node) release() {
+// closeNetwork closes the RPC client, raft's transport and the mux with every
+// connection. It is idempotent.
+func (n *Node) closeNetwork() {
 	if n.rpc != nil {
 		n.rpc.close()
 	}
@@ -311,6 +354,11 @@ func (n *Node) release() {
 	if n.mux != nil {
 		_ = n.mux.close()
 	}
+}
+
+// release closes what open created, in reverse order.
+func (n *Node) release() {
+	n.closeNetwork()
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {
 			n.logger.Error("closing log store failed", keyError, err)
@@ -333,8 +381,9 @@ func (n *Node) voters() int {
 }
 
 // waitFuture waits for a raft future or ctx. A future has no channel, so a
-// goroutine waits for it; raft answers every future by the time Shutdown
-// returns, which bounds that goroutine's life.
+// goroutine of the node's group waits for it; while raft runs it answers
+// every future, and Close waits for these goroutines before shutting raft
+// down.
 func (n *Node) waitFuture(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	if !n.spawn(func() { done <- f.Error() }) {
@@ -356,11 +405,7 @@ func (n *Node) withDeadline(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 }
 
-func (n *Node) isClosing() bool {
-	n.goMu.Lock()
-	defer n.goMu.Unlock()
-	return n.closing
-}
+func (n *Node) isClosing() bool { return n.group.isClosed() }
 
 // Propose replicates items and returns one result per item, as the Machine
 // produced them. On a follower the items are forwarded to the leader. Items
@@ -651,7 +696,7 @@ func (n *Node) observeLeader() {
 	if id == "" {
 		n.logger.Info("no leader", keyTerm, n.raft.CurrentTerm())
 	} else {
-		n.logger.Info("leader changed", keyLeaderID, string(id), keyLeader, string(addr), keyTerm, n.raft.CurrentTerm(), "self", string(id) == n.cfg.ID)
+		n.logger.Info("leader changed", keyLeaderID, string(id), keyLeader, string(addr), keyTerm, n.raft.CurrentTerm(), keySelf, string(id) == n.cfg.ID)
 	}
 	select {
 	case n.readyKick <- struct{}{}:
@@ -760,7 +805,7 @@ func (n *Node) changeMembership(ctx context.Context, what string, change func(ti
 	err := n.waitFuture(ctx, change(max(time.Until(deadline), time.Millisecond)))
 	switch {
 	case err == nil:
-		n.logger.Info("membership changed", "change", what)
+		n.logger.Info("membership changed", keyChange, what)
 		return nil
 	case errors.Is(err, raft.ErrNotLeader):
 		return n.leaderOnly()

@@ -433,3 +433,44 @@ func TestConfig_LimitRelations(t *testing.T) {
 }
 
 const binaryMaxVarint = 10
+
+// Ensure entry time stamps never go backwards, even when the leader's clock
+// does: each entry is stamped max(clock, previous stamp).
+func TestNode_StampsNeverGoBackwards(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := []time.Time{t0.Add(10 * time.Second), t0, t0.Add(20 * time.Second)}
+	want := []time.Time{t0.Add(10 * time.Second), t0.Add(10 * time.Second), t0.Add(20 * time.Second)}
+	var mu sync.Mutex
+	reads := 0
+	cfg := testConfig("n1", filepath.Join(t.TempDir(), "n1"))
+	cfg.Listener = listen(t, "127.0.0.1:0")
+	cfg.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now := clock[min(reads, len(clock)-1)]
+		reads++
+		return now
+	}
+	m := &fakeMachine{}
+	n, err := Open(t.Context(), cfg, m)
+	if err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close(context.Background()) })
+	waitFor(t, 5*time.Second, "n1 ready", n.Ready)
+	for i := range clock {
+		if _, err := n.Propose(t.Context(), [][]byte{[]byte(fmt.Sprint(i))}); err != nil {
+			t.Fatalf("Propose(%d) error = %v", i, err)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.records) != len(want) {
+		t.Fatalf("machine has %d records, want %d", len(m.records), len(want))
+	}
+	for i, r := range m.records {
+		if !r.Time.Equal(want[i]) {
+			t.Errorf("entry %d stamped %v, want %v", i, r.Time, want[i])
+		}
+	}
+}

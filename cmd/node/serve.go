@@ -47,6 +47,8 @@ type nodeOptions struct {
 	rulebookFile                   string
 	logLevel                       slog.Level
 	snapshotThreshold              uint64
+	snapshotInterval               time.Duration
+	trailingLogs                   uint64
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -58,13 +60,15 @@ func runServe(ctx context.Context, args []string) error {
 	raftAddr := fs.String("raft-addr", defaultRaftAddr, "Raft address of the single-node default")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	snapThreshold := fs.Uint64("snapshot-threshold", 8192, "log entries between snapshots")
+	snapInterval := fs.Duration("snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
+	trailing := fs.Uint64("trailing-logs", 10240, "log entries kept after a snapshot for slow followers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
-	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold}
+	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold, snapshotInterval: *snapInterval, trailingLogs: *trailing}
 	if err := opts.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
@@ -119,6 +123,12 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	ccfg.ID, ccfg.RaftAddr, ccfg.DataDir = o.id, o.raftAddr, filepath.Join(o.dataDir, "raft")
 	ccfg.Peers, ccfg.TLS, ccfg.Logger = o.peers, o.tls, log
 	ccfg.SnapshotThreshold = o.snapshotThreshold
+	if o.snapshotInterval > 0 {
+		ccfg.SnapshotInterval = o.snapshotInterval
+	}
+	if o.trailingLogs > 0 {
+		ccfg.TrailingLogs = o.trailingLogs
+	}
 	// The state file is durable on its own (one fsync'd bbolt commit per
 	// batch, with the applied index), so a restart replays only the log after
 	// it; a node whose state file is new restores the latest snapshot.
