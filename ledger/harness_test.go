@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -71,12 +72,12 @@ func (h *harness) do(actor string, body string) Outcome {
 	return h.apply(InstructionItem(actor, []byte(body)))[0]
 }
 
-var nextID int
+// nextID numbers instructions across tests, which run in parallel.
+var nextID atomic.Int64
 
 // ins builds an instruction body from a type and fields.
 func ins(typ string, fields map[string]any) string {
-	nextID++
-	m := map[string]any{"id": fmt.Sprintf("i-%d", nextID), "type": typ}
+	m := map[string]any{"id": fmt.Sprintf("i-%d", nextID.Add(1)), "type": typ}
 	for k, v := range fields {
 		m[k] = v
 	}

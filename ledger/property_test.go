@@ -185,6 +185,8 @@ func TestProperties(t *testing.T) {
 	seeds, steps := *propSeeds, *propSteps
 	if testing.Short() {
 		seeds, steps = 4, 100
+	} else if raceEnabled {
+		seeds, steps = 8, 150
 	}
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
