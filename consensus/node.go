@@ -121,6 +121,13 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 		return fmt.Errorf("consensus: inspect raft state: %w", err)
 	}
 	rc := n.raftConfig(hcl)
+	if rc.NoSnapshotRestoreOnStart && !n.stateCoversSnapshot(snaps) {
+		// Raft makes a snapshot received from the leader durable before the
+		// machine restores it; a crash in between leaves a newer snapshot than
+		// the state. Skipping its restore would apply later entries on top of
+		// the old state and diverge, so restore it after all.
+		rc.NoSnapshotRestoreOnStart = false
+	}
 	if !existing && !cfg.Join {
 		servers := n.bootstrapConfiguration()
 		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.transport, servers); err != nil {
@@ -152,6 +159,22 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	n.spawn(func() { n.monitor(observations) })
 	n.spawn(n.readiness)
 	return nil
+}
+
+// stateCoversSnapshot reports whether the machine's durable state is at
+// least as new as the latest snapshot on disk (or there is none).
+func (n *Node) stateCoversSnapshot(snaps raft.SnapshotStore) bool {
+	metas, err := snaps.List()
+	if err != nil {
+		n.logger.Warn("cannot list snapshots; restoring the latest at start", "err", err)
+		return false
+	}
+	if len(metas) == 0 || metas[0].Index <= n.machine.AppliedIndex() {
+		return true
+	}
+	n.logger.Warn("state is older than the latest snapshot; restoring it at start",
+		keyIndex, metas[0].Index, "applied_index", n.machine.AppliedIndex())
+	return false
 }
 
 // openStores opens raft.db (log and stable store, behind a log cache) and the

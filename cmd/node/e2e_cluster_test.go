@@ -177,6 +177,9 @@ type e2eCluster struct {
 	config string
 	procs  []*e2eProc
 	http   *http.Client
+	// serveArgs are extra flags for every `node serve` that start runs, set
+	// before the first start; nil keeps the binary's defaults.
+	serveArgs []string
 }
 
 // newCluster writes a cluster yaml for e2eNodes nodes on free loopback
@@ -277,7 +280,8 @@ func (c *e2eCluster) start(i int) {
 	p.starts++
 	fmt.Fprintf(logf, "=== e2e: start %d of %s at %s ===\n", p.starts, p.id, time.Now().Format(time.RFC3339Nano))
 	p.mu.Unlock()
-	cmd := exec.Command(e2eBinary, "serve", "--config", c.config, "--id", p.id)
+	args := append([]string{"serve", "--config", c.config, "--id", p.id}, c.serveArgs...)
+	cmd := exec.Command(e2eBinary, args...)
 	cmd.Env = append(os.Environ(), "TOKENLEDGER_BOOTSTRAP_KEY="+e2eKey)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setDeathSignal(cmd)
