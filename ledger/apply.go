@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,10 +19,10 @@ import (
 const OperatorID = "operator"
 
 // idRecord remembers an instruction id forever: the hash of the body first
-// seen with it and the outcome that body got.
+// seen with it and the outcome that body got, as the JSON Apply returned.
 type idRecord struct {
-	BodyHash string  `json:"body_hash"`
-	Outcome  Outcome `json:"outcome"`
+	BodyHash [bodyHashSize]byte
+	Outcome  []byte
 }
 
 // Apply applies every batch above the applied index in ONE write transaction,
@@ -32,6 +34,9 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	assert(s.db != nil, "apply on a closed store")
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	var view *txView
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
@@ -40,6 +45,10 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
 			view: newTxView(tx, s.rulebook.Load()), seenIDs: map[string]*idRecord{},
 		}
+		a.view.useCache(s.cache)
+		view = a.view
+		// The journal only grows at its end.
+		a.journal.FillPercent = appendFillPercent
 		a.applied = getUint(a.meta, metaAppliedIndex)
 		a.term = getUint(a.meta, metaAppliedTerm)
 		a.lastTime = getTime(a.meta)
@@ -81,6 +90,8 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 		// it stops, and replays the log after a restart.
 		panic(fmt.Sprintf("ledger: apply: %v", err))
 	}
+	// Committed: what the batch wrote is now the stored state.
+	view.publish()
 	s.rulebook.Store(newRulebook)
 	s.lastTime.Store(newTime.UnixNano())
 	s.applyMu.Lock()
@@ -105,6 +116,9 @@ type applier struct {
 	head     string
 	seenIDs  map[string]*idRecord // ids decided in this call, not yet in the bucket
 	newIDs   []string
+	// arena holds the journal entries and id records of this call: bbolt
+	// keeps values until the commit (see txView.sealed); scratch is reused.
+	arena, scratch []byte
 }
 
 func (a *applier) batch(b Batch) [][]byte {
@@ -117,19 +131,25 @@ func (a *applier) batch(b Batch) [][]byte {
 	}
 	out := make([][]byte, len(b.Items))
 	for j, item := range b.Items {
-		out[j] = encodeJSON(a.item(b.Index, now, item))
+		out[j] = a.item(b.Index, now, item)
 	}
 	a.applied, a.term, a.lastTime = b.Index, b.Term, now
 	return out
 }
 
-func (a *applier) item(index uint64, now time.Time, item []byte) Outcome {
+// item decides one item and returns its outcome's JSON.
+func (a *applier) item(index uint64, now time.Time, item []byte) []byte {
 	if len(item) == 0 {
-		return opError(ErrCodeMalformed, "empty item")
+		return encodeOutcome(opError(ErrCodeMalformed, "empty item"))
 	}
-	switch item[0] {
-	case itemInstruction:
+	if item[0] == itemInstruction {
 		return a.instruction(index, now, item)
+	}
+	return encodeOutcome(a.otherItem(index, now, item))
+}
+
+func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
+	switch item[0] {
 	case itemKey:
 		var k keyItem
 		if err := json.Unmarshal(item[1:], &k); err != nil || len(k.KeyHash) != 64 {
@@ -168,23 +188,24 @@ func (a *applier) item(index uint64, now time.Time, item []byte) Outcome {
 	}
 }
 
-func (a *applier) instruction(index uint64, now time.Time, item []byte) Outcome {
+func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	actor, body, err := decodeInstructionItem(item)
 	if err != nil {
-		return opError(ErrCodeMalformed, "%v", err)
+		return encodeOutcome(opError(ErrCodeMalformed, "%v", err))
 	}
 	ins, err := transfer.DecodeCanonical(body)
 	if err != nil {
-		return opError(ErrCodeMalformed, "%v", err)
+		return encodeOutcome(opError(ErrCodeMalformed, "%v", err))
 	}
 	sum := sha256.New()
 	sum.Write([]byte(actor))
 	sum.Write([]byte{0})
 	sum.Write(body)
-	bodyHash := hex.EncodeToString(sum.Sum(nil))
-	if rec := a.lookupID(ins.ID); rec != nil {
+	var bodyHash [bodyHashSize]byte
+	sum.Sum(bodyHash[:0])
+	if rec, ok := a.lookupID(ins.ID); ok {
 		if rec.BodyHash != bodyHash {
-			return opError(ErrCodeIDReused, "instruction id %s was already used with another body", ins.ID)
+			return encodeOutcome(opError(ErrCodeIDReused, "instruction id %s was already used with another body", ins.ID))
 		}
 		return rec.Outcome // the first outcome, unchanged: nothing is applied twice
 	}
@@ -209,45 +230,85 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) Outcome 
 		Status: out.Status, Reason: out.Reason, Reasons: out.Reasons,
 		Parties: parties, Symbols: symbols, PrevHash: a.head,
 	}
-	e.Hash = e.ComputeHash()
-	if err := a.journal.Put(seqKey(e.Seq), encodeJSON(e)); err != nil {
+	a.scratch = appendEntryHead(a.scratch[:0], &e)
+	start := len(a.arena)
+	a.arena = sealEntry(a.arena, a.scratch, &e)
+	if err := a.journal.Put(seqKey(e.Seq), a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
 	a.head = e.Hash
-	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Outcome: out}
+	result := encodeOutcome(out)
+	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Outcome: result}
 	a.newIDs = append(a.newIDs, ins.ID)
-	return out
+	return result
+}
+
+// encodeOutcome is json.Marshal(o), by hand for the common outcomes (no
+// reason, no error): one per instruction, so it is worth the few lines.
+// TestOutcomeJSONMatchesEncodingJSON holds it to encoding/json's bytes.
+func encodeOutcome(o Outcome) []byte {
+	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil {
+		return encodeJSON(o)
+	}
+	b := make([]byte, 0, 64+len(o.ID))
+	b = append(b, '{')
+	if o.ID != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, o.ID)
+		b = append(b, ',')
+	}
+	if o.Status != "" {
+		b = append(b, `"status":`...)
+		b = appendJSONString(b, o.Status)
+		b = append(b, ',')
+	}
+	if o.Index != 0 {
+		b = append(b, `"index":`...)
+		b = strconv.AppendUint(b, o.Index, 10)
+		b = append(b, ',')
+	}
+	if o.Seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, o.Seq, 10)
+		b = append(b, ',')
+	}
+	if len(b) > 1 {
+		b = b[:len(b)-1] // the last comma
+	}
+	return append(b, '}')
 }
 
 // mergeNames adds the parties whose holdings an accepted instruction changed
 // (a distribution's payees, for one), so each finds the entry in its journal.
 func mergeNames(parties []string, c transfer.Changes) []string {
-	set := map[string]bool{}
-	for _, p := range parties {
-		set[p] = true
-	}
 	for _, h := range c.Holdings {
-		set[h.Party] = true
+		parties = append(parties, h.Party)
 	}
-	return sortedKeys(set)
+	return sortedSet(parties)
 }
 
-func (a *applier) lookupID(id string) *idRecord {
+// lookupID finds the record of an instruction id decided before, in this
+// call or an earlier one.
+func (a *applier) lookupID(id string) (idRecord, bool) {
 	if rec, ok := a.seenIDs[id]; ok {
-		return rec
+		return idRecord{BodyHash: rec.BodyHash, Outcome: bytes.Clone(rec.Outcome)}, true
 	}
 	raw := a.ids.Get([]byte(id))
 	if raw == nil {
-		return nil
+		return idRecord{}, false
 	}
-	rec := new(idRecord)
-	decodeJSON(raw, rec)
-	return rec
+	rec := decodeIDRecord(raw)
+	rec.Outcome = bytes.Clone(rec.Outcome) // raw is bbolt's, valid only in this transaction
+	return rec, true
 }
 
+// flushIDs writes the ids decided in this call, in key order.
 func (a *applier) flushIDs() error {
+	slices.Sort(a.newIDs)
 	for _, id := range a.newIDs {
-		if err := a.ids.Put([]byte(id), encodeJSON(a.seenIDs[id])); err != nil {
+		start := len(a.arena)
+		a.arena = encodeIDRecord(a.arena, a.seenIDs[id])
+		if err := a.ids.Put([]byte(id), a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -41,10 +40,9 @@ func check(tx *bolt.Tx) []error {
 	holders := tx.Bucket(bucketHolders)
 	indexed := 0
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
-		var h transfer.Holding
-		decodeJSON(v, &h)
-		if !bytes.Equal(k, join(h.Party, h.Symbol)) {
-			bad("holding key %q does not match %s/%s", k, h.Party, h.Symbol)
+		h := decodeHoldingKV(k, v) // the key gives party and symbol
+		if h.Party == "" || h.Symbol == "" {
+			bad("holding key %q does not name a party and a symbol", k)
 		}
 		if h.Balance.IsNegative() {
 			bad("%s holds a negative %s %s", h.Party, h.Balance, h.Symbol)
@@ -80,8 +78,7 @@ func check(tx *bolt.Tx) []error {
 			t.holders++
 			indexed++
 			if praw != nil {
-				var p transfer.Party
-				decodeJSON(praw, &p)
+				p := decodeParty([]byte(h.Party), praw)
 				if p.Role == "investor" && p.Status == "retail" {
 					t.nonAccredited++
 				}
@@ -98,8 +95,7 @@ func check(tx *bolt.Tx) []error {
 		bad("holders index has %d entries for %d holdings with a balance", n, indexed)
 	}
 	_ = instruments.ForEach(func(k, v []byte) error {
-		var in transfer.Instrument
-		decodeJSON(v, &in)
+		in := decodeInstrument(k, v)
 		t := bySymbol[in.Symbol]
 		if t == nil {
 			t = &totals{sum: decimal.Zero}
@@ -117,9 +113,7 @@ func check(tx *bolt.Tx) []error {
 		return nil
 	})
 	_ = tx.Bucket(bucketLoans).ForEach(func(k, v []byte) error {
-		var l transfer.Loan
-		decodeJSON(v, &l)
-		if l.Amount.Sign() <= 0 {
+		if l := decodeLoan(k, v); l.Amount.Sign() <= 0 {
 			bad("loan %q is not positive", k)
 		}
 		return nil

@@ -39,10 +39,8 @@ func (s *Store) Party(id string) (p transfer.Party, err error) {
 // Parties lists every party, by id.
 func (s *Store) Parties() (out []transfer.Party, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketParties).ForEach(func(_, v []byte) error {
-			var p transfer.Party
-			decodeJSON(v, &p)
-			out = append(out, p)
+		return tx.Bucket(bucketParties).ForEach(func(k, v []byte) error {
+			out = append(out, *decodeParty(k, v))
 			return nil
 		})
 	})
@@ -64,10 +62,8 @@ func (s *Store) Instrument(symbol string) (in transfer.Instrument, err error) {
 // Instruments lists every instrument, by symbol.
 func (s *Store) Instruments() (out []transfer.Instrument, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketInstruments).ForEach(func(_, v []byte) error {
-			var in transfer.Instrument
-			decodeJSON(v, &in)
-			out = append(out, in)
+		return tx.Bucket(bucketInstruments).ForEach(func(k, v []byte) error {
+			out = append(out, *decodeInstrument(k, v))
 			return nil
 		})
 	})
@@ -176,13 +172,9 @@ func (s *Store) Holders(symbol string, at uint64) (out CapTable, err error) {
 		}
 		c := tx.Bucket(bucketHistory).Cursor()
 		for k, val := c.Last(); k != nil && binary.BigEndian.Uint64(k) > at; k, val = c.Prev() {
-			var changes []balanceChange
-			decodeJSON(val, &changes)
-			for _, ch := range changes {
+			for _, ch := range decodeHistory(val) {
 				if ch.Symbol == symbol {
-					b, err := decimal.NewFromString(ch.Before)
-					assert(err == nil, "history balance %q: %v", ch.Before, err)
-					balances[ch.Party] = b
+					balances[ch.Party] = ch.Before
 				}
 			}
 		}
@@ -336,9 +328,9 @@ func (s *Store) Outcome(id string) (o Outcome, err error) {
 		if raw == nil {
 			return ErrNotFound
 		}
-		var rec idRecord
-		decodeJSON(raw, &rec)
-		o = rec.Outcome
+		var err error
+		o, err = DecodeOutcome(decodeIDRecord(raw).Outcome)
+		assert(err == nil, "stored outcome of %s: %v", id, err)
 		return nil
 	})
 	return o, err

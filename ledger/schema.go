@@ -2,20 +2,58 @@ package ledger
 
 // Bucket names: the whole bbolt schema. Keys join parts with a 0x00 byte,
 // which no id or symbol may contain, so prefix scans never mix two parties.
+// Values marked (binary) use the record layouts below; (JSON) values are
+// encoding/json.
 var (
 	bucketMeta        = []byte("meta")        // fixed keys below
-	bucketParties     = []byte("parties")     // party id -> transfer.Party (JSON)
-	bucketInstruments = []byte("instruments") // symbol -> transfer.Instrument (JSON)
-	bucketHoldings    = []byte("holdings")    // party 0 symbol -> transfer.Holding (JSON)
-	bucketHolders     = []byte("holders")     // symbol 0 party -> empty: parties with a positive balance
-	bucketHistory     = []byte("history")     // seq(8, big-endian) -> []balanceChange made by that journal entry
-	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> transfer.Loan (JSON)
-	bucketPrices      = []byte("prices")      // symbol -> transfer.Price (JSON)
-	bucketIDs         = []byte("ids")         // instruction id -> idRecord (JSON)
-	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> Entry (JSON)
+	bucketParties     = []byte("parties")     // party id -> party record (binary)
+	bucketInstruments = []byte("instruments") // symbol -> instrument record (binary)
+	bucketHoldings    = []byte("holdings")    // party 0 symbol -> holding record (binary)
+	bucketHolders     = []byte("holders")     // symbol 0 party -> present: parties with a positive balance
+	bucketHistory     = []byte("history")     // seq(8, big-endian) -> history record (binary): balances changed by that journal entry
+	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> loan record (binary)
+	bucketPrices      = []byte("prices")      // symbol -> price record (binary)
+	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
+	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> Entry (JSON, exactly as served and hashed)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 )
+
+// Binary records (schema 2, codec.go). A record opens with a tag byte naming
+// its kind; fields follow in the order listed, with no names and no padding:
+//
+//	uvarint, varint  encoding/binary's variable-length integers
+//	string           uvarint length, then the bytes
+//	bool             one byte, 0 or 1
+//	time             varint Unix seconds, uvarint nanoseconds; always UTC
+//	decimal          uvarint header scale<<2 | kind, the value being
+//	                 coefficient × 10^-scale; kind 0: varint coefficient;
+//	                 kind 1 (2): uvarint length and the big-endian magnitude of
+//	                 a positive (negative) coefficient beyond int64. Canonical:
+//	                 an integer has scale 0, otherwise the coefficient has no
+//	                 trailing zero, so equal values are equal bytes.
+//	X?               bool present, then X when true
+//
+//	party       'P' role, status, jurisdiction, kyc_expires_at time?, custodian,
+//	            frozen bool, created_at time                  (id: the key)
+//	instrument  'N' name, issuer, decimals varint, max_supply decimal?, regime,
+//	            offering_date time, underlying, payoff, embedded_leverage
+//	            decimal, expiry_days varint, economic_purpose, event_topic,
+//	            flags uvarint (1 counterparty_is_platform, 2
+//	            outcome_controllable, 4 fx_major), class, regulator, category,
+//	            uvarint n+1 then n classification_reasons (0: null), paused
+//	            bool, supply decimal, holder_count varint,
+//	            non_accredited_holders varint, created_at time (symbol: the key)
+//	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
+//	            (amount decimal, acquired_at time)     (party, symbol: the key)
+//	loan        'L' amount decimal                (party, cash, lender: the key)
+//	price       'R' price decimal, time time                  (symbol: the key)
+//	history     'B' uvarint n, n changes of (symbol, party, before decimal,
+//	            after decimal)
+//	id          'I' 32-byte sha256(actor 0 body), then the outcome JSON Apply
+//	            returned for it, returned again for a repeat
+//
+// Other strings are as written. Schema 1 stored these records as JSON.
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
@@ -41,7 +79,9 @@ var (
 )
 
 // schemaVersion is bumped when the layout changes; Open refuses other versions.
-const schemaVersion = "1"
+// 2: binary records (above) instead of JSON for everything but the journal,
+// keys and nodes.
+const schemaVersion = "2"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

@@ -62,7 +62,7 @@ func (s *Store) Restore(r io.Reader) error {
 		if err := s.db.Close(); err != nil {
 			return fmt.Errorf("ledger: restore: close state: %w", err)
 		}
-		s.db = nil
+		s.db, s.cache = nil, nil
 	}
 	if err := os.Rename(tmp, s.cfg.Path); err != nil {
 		return fmt.Errorf("ledger: restore: %w", err)

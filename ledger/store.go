@@ -54,6 +54,11 @@ type Store struct {
 	applied  atomic.Uint64
 	lastTime atomic.Int64 // unix nanos
 
+	// cacheMu guards cache; Apply holds it throughout (bbolt runs one write
+	// transaction at a time anyway), Restore replaces the cache under mu.
+	cacheMu sync.Mutex
+	cache   *stateCache
+
 	// applyMu lets WaitApplied sleep until the applied index moves.
 	applyMu   sync.Mutex
 	applyCond *sync.Cond
@@ -117,7 +122,8 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-// load reads the in-memory copies of meta values from db.
+// load reads the in-memory copies of meta values from db and fills the state
+// cache anew.
 func (s *Store) load(db *bolt.DB) error {
 	return db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -128,6 +134,9 @@ func (s *Store) load(db *bolt.DB) error {
 				return fmt.Errorf("ledger: stored rulebook does not parse: %w", err)
 			}
 		}
+		cache := newStateCache()
+		cache.warm(tx)
+		s.cache = cache
 		s.rulebook.Store(rb)
 		s.applied.Store(getUint(meta, metaAppliedIndex))
 		s.lastTime.Store(getTime(meta).UnixNano())
@@ -144,6 +153,7 @@ func (s *Store) Close() error {
 	}
 	err := s.db.Close()
 	s.db = nil
+	s.cache = nil // a closed store keeps no state in memory
 	return err
 }
 

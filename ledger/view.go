@@ -2,9 +2,12 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"slices"
 	"sort"
 
+	"github.com/shopspring/decimal"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/eligibility"
@@ -18,39 +21,75 @@ type txView struct {
 	tx       *bolt.Tx
 	rulebook *eligibility.Rulebook
 	writable bool
+	// The record caches hold records as committed before this transaction;
+	// Apply's view has them (useCache), read views do not (nil). published
+	// lists what this transaction wrote, for the caches once it committed.
+	cParties, cInstruments, cHoldings *recordCache
+	published                         []cacheUpdate
+
+	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *bolt.Bucket
 
 	parties     map[string]*transfer.Party // nil value: known absent
 	instruments map[string]*transfer.Instrument
-	holdings    map[string]*transfer.Holding // key: party 0 symbol
-	loans       map[string][]transfer.Loan   // by party, complete list
+	holdings    map[holdingKey]*holdingSlot
+	loans       map[string][]transfer.Loan // by party, complete list
 	prices      map[string]*transfer.Price
 
 	dirtyParties     map[string]bool
 	dirtyInstruments map[string]bool
-	dirtyHoldings    map[string]bool
+	dirtyHoldings    []holdingKey // in the order first changed; sorted at flush
 	dirtyLoans       map[string]bool
 	dirtyPrices      map[string]bool
-	history          map[uint64][]balanceChange // by journal seq
+	history          []historyRecord // by journal seq, ascending
 	newRulebook      *eligibility.Rulebook
+
+	key   []byte // scratch for bbolt keys, which Get and Put do not keep
+	arena []byte // encoded values: bbolt keeps them until the commit
+}
+
+type holdingKey struct{ party, symbol string }
+
+// cacheUpdate is a record a transaction wrote (val nil: deleted).
+type cacheUpdate struct {
+	cache    *recordCache
+	key, val []byte
+}
+
+// holdingSlot is one holding as the batch sees it, with what the bucket and
+// the holders index held when it was loaded, so flush writes only changes.
+type holdingSlot struct {
+	h      *transfer.Holding // nil: absent
+	stored bool              // the holdings bucket has it
+	holder bool              // the holders index lists it (a positive stored balance)
+	dirty  bool
 }
 
 // balanceChange is one holding's balance before and after a journal entry.
 type balanceChange struct {
-	Symbol string `json:"s"`
-	Party  string `json:"p"`
-	Before string `json:"b"`
-	After  string `json:"a"`
+	Symbol string
+	Party  string
+	Before decimal.Decimal
+	After  decimal.Decimal
+}
+
+type historyRecord struct {
+	seq     uint64
+	changes []balanceChange
 }
 
 func newTxView(tx *bolt.Tx, rb *eligibility.Rulebook) *txView {
-	return &txView{
+	v := &txView{
 		tx: tx, rulebook: rb, writable: tx.Writable(),
+		bParties: tx.Bucket(bucketParties), bInstruments: tx.Bucket(bucketInstruments),
+		bHoldings: tx.Bucket(bucketHoldings), bHolders: tx.Bucket(bucketHolders),
+		bLoans: tx.Bucket(bucketLoans), bPrices: tx.Bucket(bucketPrices),
 		parties: map[string]*transfer.Party{}, instruments: map[string]*transfer.Instrument{},
-		holdings: map[string]*transfer.Holding{}, loans: map[string][]transfer.Loan{},
+		holdings: map[holdingKey]*holdingSlot{}, loans: map[string][]transfer.Loan{},
 		prices:       map[string]*transfer.Price{},
-		dirtyParties: map[string]bool{}, dirtyInstruments: map[string]bool{}, dirtyHoldings: map[string]bool{},
-		dirtyLoans: map[string]bool{}, dirtyPrices: map[string]bool{}, history: map[uint64][]balanceChange{},
+		dirtyParties: map[string]bool{}, dirtyInstruments: map[string]bool{},
+		dirtyLoans: map[string]bool{}, dirtyPrices: map[string]bool{},
 	}
+	return v
 }
 
 var _ transfer.View = (*txView)(nil)
@@ -66,6 +105,18 @@ func encodeJSON(v any) []byte {
 	return b
 }
 
+// keyOf builds a bbolt key in the scratch buffer; valid until the next call.
+func (v *txView) keyOf(parts ...string) []byte {
+	v.key = v.key[:0]
+	for i, p := range parts {
+		if i > 0 {
+			v.key = append(v.key, 0)
+		}
+		v.key = append(v.key, p...)
+	}
+	return v.key
+}
+
 func (v *txView) Party(id string) (transfer.Party, bool) {
 	if p, ok := v.parties[id]; ok {
 		if p == nil {
@@ -73,14 +124,14 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 		}
 		return *p, true
 	}
-	raw := v.tx.Bucket(bucketParties).Get([]byte(id))
-	if raw == nil {
-		v.parties[id] = nil
+	var p *transfer.Party
+	if raw := v.record(v.bParties, v.cParties, v.keyOf(id)); raw != nil {
+		p = decodeParty(v.key, raw)
+	}
+	v.parties[id] = p
+	if p == nil {
 		return transfer.Party{}, false
 	}
-	p := new(transfer.Party)
-	decodeJSON(raw, p)
-	v.parties[id] = p
 	return *p, true
 }
 
@@ -91,41 +142,85 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 		}
 		return *in, true
 	}
-	raw := v.tx.Bucket(bucketInstruments).Get([]byte(symbol))
-	if raw == nil {
-		v.instruments[symbol] = nil
+	var in *transfer.Instrument
+	if raw := v.record(v.bInstruments, v.cInstruments, v.keyOf(symbol)); raw != nil {
+		in = decodeInstrument(v.key, raw)
+	}
+	v.instruments[symbol] = in
+	if in == nil {
 		return transfer.Instrument{}, false
 	}
-	in := new(transfer.Instrument)
-	decodeJSON(raw, in)
-	v.instruments[symbol] = in
 	return *in, true
 }
 
-func (v *txView) Holding(party, symbol string) (transfer.Holding, bool) {
-	key := string(join(party, symbol))
-	if h, ok := v.holdings[key]; ok {
-		if h == nil {
-			return transfer.Holding{}, false
-		}
-		return *h, true
+func (v *txView) holding(party, symbol string) *holdingSlot {
+	k := holdingKey{party, symbol}
+	if s, ok := v.holdings[k]; ok {
+		return s
 	}
-	raw := v.tx.Bucket(bucketHoldings).Get([]byte(key))
-	if raw == nil {
-		v.holdings[key] = nil
+	s := &holdingSlot{}
+	if raw := v.record(v.bHoldings, v.cHoldings, v.keyOf(party, symbol)); raw != nil {
+		s.h = decodeHolding(party, symbol, raw)
+	}
+	// The bucket stores exactly the holdings with a balance or a frozen
+	// amount, and the holders index exactly those with a positive balance
+	// (Check verifies both).
+	s.stored = s.h != nil
+	s.holder = s.stored && s.h.Balance.Sign() > 0
+	v.holdings[k] = s
+	return s
+}
+
+// record reads a committed record, from the cache when it knows the key.
+// Before this transaction writes a key, bbolt holds its committed value, so
+// what it reads is fit for the cache at once.
+func (v *txView) record(b *bolt.Bucket, c *recordCache, key []byte) []byte {
+	if val, present, known := c.get(key); known {
+		if !present {
+			return nil
+		}
+		return val
+	}
+	val := b.Get(key)
+	c.put(key, val)
+	return val
+}
+
+// useCache makes the view read through c's record caches and report its
+// writes to them (publish).
+func (v *txView) useCache(c *stateCache) {
+	v.cParties, v.cInstruments, v.cHoldings = c.parties, c.instruments, c.holdings
+}
+
+// written notes a record this transaction wrote (val nil: deleted) for the
+// cache c, which learns it only once the transaction has committed.
+func (v *txView) written(c *recordCache, key, val []byte) {
+	if c != nil {
+		v.published = append(v.published, cacheUpdate{cache: c, key: bytes.Clone(key), val: val})
+	}
+}
+
+// publish gives the cache what the committed transaction wrote.
+func (v *txView) publish() {
+	for _, u := range v.published {
+		u.cache.put(u.key, u.val)
+	}
+	v.published = nil
+}
+
+func (v *txView) Holding(party, symbol string) (transfer.Holding, bool) {
+	s := v.holding(party, symbol)
+	if s.h == nil {
 		return transfer.Holding{}, false
 	}
-	h := new(transfer.Holding)
-	decodeJSON(raw, h)
-	v.holdings[key] = h
-	return *h, true
+	return *s.h, true
 }
 
 func (v *txView) PartyHoldings(party string) []transfer.Holding {
 	prefix := append([]byte(party), 0)
 	seen := map[string]bool{}
 	var out []transfer.Holding
-	c := v.tx.Bucket(bucketHoldings).Cursor()
+	c := v.bHoldings.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		sym := string(k[len(prefix):])
 		seen[sym] = true
@@ -134,11 +229,11 @@ func (v *txView) PartyHoldings(party string) []transfer.Holding {
 		}
 	}
 	// Holdings created in this batch are not in the bucket yet.
-	for key := range v.dirtyHoldings {
-		if !bytes.HasPrefix([]byte(key), prefix) || seen[key[len(prefix):]] {
+	for _, k := range v.dirtyHoldings {
+		if k.party != party || seen[k.symbol] {
 			continue
 		}
-		if h := v.holdings[key]; h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero()) {
+		if h := v.holdings[k].h; h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero()) {
 			out = append(out, *h)
 		}
 	}
@@ -149,14 +244,13 @@ func (v *txView) PartyHoldings(party string) []transfer.Holding {
 func (v *txView) Holders(symbol string) []string {
 	prefix := append([]byte(symbol), 0)
 	set := map[string]bool{}
-	c := v.tx.Bucket(bucketHolders).Cursor()
+	c := v.bHolders.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		set[string(k[len(prefix):])] = true
 	}
-	for key := range v.dirtyHoldings {
-		h := v.holdings[key]
-		if h != nil && h.Symbol == symbol {
-			set[h.Party] = h.Balance.Sign() > 0
+	for _, k := range v.dirtyHoldings {
+		if k.symbol == symbol {
+			set[k.party] = v.holdings[k].h.Balance.Sign() > 0
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -176,19 +270,21 @@ func (v *txView) Price(symbol string) (transfer.Price, bool) {
 		}
 		return *p, true
 	}
-	raw := v.tx.Bucket(bucketPrices).Get([]byte(symbol))
+	raw := v.bPrices.Get(v.keyOf(symbol))
 	if raw == nil {
 		v.prices[symbol] = nil
 		return transfer.Price{}, false
 	}
-	p := new(transfer.Price)
-	decodeJSON(raw, p)
+	p := decodePrice(v.key, raw)
 	v.prices[symbol] = p
 	return *p, true
 }
 
 func (v *txView) Loans(party string) []transfer.Loan {
 	all := v.allLoans(party)
+	if len(all) == 0 {
+		return nil
+	}
 	out := make([]transfer.Loan, 0, len(all))
 	for _, l := range all {
 		if !l.Amount.IsZero() {
@@ -205,11 +301,9 @@ func (v *txView) allLoans(party string) []transfer.Loan {
 	}
 	prefix := append([]byte(party), 0)
 	var out []transfer.Loan
-	c := v.tx.Bucket(bucketLoans).Cursor()
+	c := v.bLoans.Cursor()
 	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
-		var l transfer.Loan
-		decodeJSON(raw, &l)
-		out = append(out, l)
+		out = append(out, decodeLoan(k, raw))
 	}
 	if v.writable {
 		v.loans[party] = out
@@ -237,21 +331,48 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		v.instruments[in.Symbol] = &in
 		v.dirtyInstruments[in.Symbol] = true
 	}
+	var changes []balanceChange
 	for i := range c.Holdings {
 		h := c.Holdings[i]
-		key := string(join(h.Party, h.Symbol))
-		before := "0"
-		if old := v.holdings[key]; old != nil {
-			before = old.Balance.String()
+		s := v.holding(h.Party, h.Symbol)
+		before := decimal.Zero
+		if s.h != nil {
+			before = s.h.Balance
 		}
-		if after := h.Balance.String(); after != before {
-			v.history[seq] = append(v.history[seq], balanceChange{Symbol: h.Symbol, Party: h.Party, Before: before, After: after})
+		if !h.Balance.Equal(before) {
+			changes = append(changes, balanceChange{Symbol: h.Symbol, Party: h.Party, Before: before, After: h.Balance})
 		}
-		v.holdings[key] = &h
-		v.dirtyHoldings[key] = true
+		s.h = &h
+		if !s.dirty {
+			s.dirty = true
+			v.dirtyHoldings = append(v.dirtyHoldings, holdingKey{h.Party, h.Symbol})
+		}
 	}
+	if len(changes) > 0 {
+		// Seqs only grow, so history stays in key order without sorting.
+		if n := len(v.history); n > 0 && v.history[n-1].seq == seq {
+			v.history[n-1].changes = append(v.history[n-1].changes, changes...)
+		} else {
+			assert(n == 0 || v.history[n-1].seq < seq, "history seq %d does not follow the last one", seq)
+			v.history = append(v.history, historyRecord{seq: seq, changes: changes})
+		}
+	}
+	if len(c.Loans) > 0 {
+		v.commitLoans(c.Loans)
+	}
+	for i := range c.Prices {
+		p := c.Prices[i]
+		v.prices[p.Symbol] = &p
+		v.dirtyPrices[p.Symbol] = true
+	}
+	if c.Rulebook != nil {
+		v.newRulebook = c.Rulebook
+	}
+}
+
+func (v *txView) commitLoans(loans []transfer.Loan) {
 	touchedLoans := map[string]bool{}
-	for _, l := range c.Loans {
+	for _, l := range loans {
 		touchedLoans[l.Party] = true
 	}
 	for party := range touchedLoans {
@@ -259,7 +380,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		for _, l := range v.allLoans(party) {
 			merged[l.Cash+"\x00"+l.Lender] = l
 		}
-		for _, l := range c.Loans {
+		for _, l := range loans {
 			if l.Party == party {
 				merged[l.Cash+"\x00"+l.Lender] = l
 			}
@@ -277,59 +398,49 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		v.loans[party] = list
 		v.dirtyLoans[party] = true
 	}
-	for i := range c.Prices {
-		p := c.Prices[i]
-		v.prices[p.Symbol] = &p
-		v.dirtyPrices[p.Symbol] = true
-	}
-	if c.Rulebook != nil {
-		v.newRulebook = c.Rulebook
-	}
+}
+
+// sealed returns the value encoded into the arena since start. bbolt keeps
+// values (not keys) until the commit; appending to the arena never rewrites
+// bytes already handed out, so one arena serves the whole flush.
+func (v *txView) sealed(start int) []byte {
+	return v.arena[start:len(v.arena):len(v.arena)]
 }
 
 // flush writes every changed object, in key order.
 func (v *txView) flush() error {
-	put := func(bucket []byte, key string, val any) error {
-		return v.tx.Bucket(bucket).Put([]byte(key), encodeJSON(val))
+	if v.arena == nil {
+		v.arena = make([]byte, 0, 64<<10)
 	}
 	for _, id := range sortedKeys(v.dirtyParties) {
-		if err := put(bucketParties, id, v.parties[id]); err != nil {
+		start := len(v.arena)
+		v.arena = encodeParty(v.arena, v.parties[id])
+		if err := v.bParties.Put(v.keyOf(id), v.sealed(start)); err != nil {
 			return err
 		}
+		v.written(v.cParties, v.key, v.sealed(start))
 	}
 	for _, sym := range sortedKeys(v.dirtyInstruments) {
-		if err := put(bucketInstruments, sym, v.instruments[sym]); err != nil {
+		start := len(v.arena)
+		v.arena = encodeInstrument(v.arena, v.instruments[sym])
+		if err := v.bInstruments.Put(v.keyOf(sym), v.sealed(start)); err != nil {
 			return err
 		}
+		v.written(v.cInstruments, v.key, v.sealed(start))
 	}
-	holders := v.tx.Bucket(bucketHolders)
-	for _, key := range sortedKeys(v.dirtyHoldings) {
-		h := v.holdings[key]
-		idx := join(h.Symbol, h.Party)
-		var err error
-		if h.Balance.IsZero() && h.Frozen.IsZero() {
-			err = v.tx.Bucket(bucketHoldings).Delete([]byte(key))
-		} else {
-			err = put(bucketHoldings, key, h)
-		}
-		if err == nil && h.Balance.Sign() > 0 {
-			err = holders.Put(idx, present)
-		} else if err == nil {
-			err = holders.Delete(idx)
-		}
-		if err != nil {
-			return err
-		}
+	if err := v.flushHoldings(); err != nil {
+		return err
 	}
-	loans := v.tx.Bucket(bucketLoans)
 	for _, party := range sortedKeys(v.dirtyLoans) {
 		for _, l := range v.loans[party] {
-			key := join(l.Party, l.Cash, l.Lender)
+			key := v.keyOf(l.Party, l.Cash, l.Lender)
 			var err error
 			if l.Amount.IsZero() {
-				err = loans.Delete(key)
+				err = v.bLoans.Delete(key)
 			} else {
-				err = loans.Put(key, encodeJSON(l))
+				start := len(v.arena)
+				v.arena = encodeLoan(v.arena, &l)
+				err = v.bLoans.Put(key, v.sealed(start))
 			}
 			if err != nil {
 				return err
@@ -337,20 +448,20 @@ func (v *txView) flush() error {
 		}
 	}
 	for _, sym := range sortedKeys(v.dirtyPrices) {
-		if err := put(bucketPrices, sym, v.prices[sym]); err != nil {
+		start := len(v.arena)
+		v.arena = encodePrice(v.arena, v.prices[sym])
+		if err := v.bPrices.Put(v.keyOf(sym), v.sealed(start)); err != nil {
 			return err
 		}
 	}
 	// Balance history is appended by seq, so it costs sequential pages, not
-	// a random page per holding.
+	// a random page per holding; full pages, since nothing is inserted before.
 	hist := v.tx.Bucket(bucketHistory)
-	seqs := make([]uint64, 0, len(v.history))
-	for seq := range v.history {
-		seqs = append(seqs, seq)
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for _, seq := range seqs {
-		if err := hist.Put(seqKey(seq), encodeJSON(v.history[seq])); err != nil {
+	hist.FillPercent = appendFillPercent
+	for _, r := range v.history {
+		start := len(v.arena)
+		v.arena = encodeHistory(v.arena, r.changes)
+		if err := hist.Put(seqKey(r.seq), v.sealed(start)); err != nil {
 			return err
 		}
 	}
@@ -361,6 +472,60 @@ func (v *txView) flush() error {
 	}
 	return nil
 }
+
+// flushHoldings writes the changed holdings in key order (party 0 symbol
+// sorts as the pair), and touches the holders index only where a holding
+// starts or stops having a positive balance: rewriting an unchanged index
+// entry would still dirty its page.
+func (v *txView) flushHoldings() error {
+	slices.SortFunc(v.dirtyHoldings, func(a, b holdingKey) int {
+		if c := cmp.Compare(a.party, b.party); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.symbol, b.symbol)
+	})
+	for _, k := range v.dirtyHoldings {
+		s := v.holdings[k]
+		h := s.h
+		var err error
+		key := v.keyOf(k.party, k.symbol)
+		switch {
+		case !h.Balance.IsZero() || !h.Frozen.IsZero():
+			start := len(v.arena)
+			v.arena = encodeHolding(v.arena, h)
+			err = v.bHoldings.Put(key, v.sealed(start))
+			v.written(v.cHoldings, key, v.sealed(start))
+			s.stored = true
+		case s.stored:
+			err = v.bHoldings.Delete(key)
+			v.written(v.cHoldings, key, nil)
+			s.stored = false
+		}
+		if err != nil {
+			return err
+		}
+		if holder := h.Balance.Sign() > 0; holder != s.holder {
+			idx := v.keyOf(k.symbol, k.party)
+			if holder {
+				err = v.bHolders.Put(idx, present)
+			} else {
+				err = v.bHolders.Delete(idx)
+			}
+			if err != nil {
+				return err
+			}
+			s.holder = holder
+		}
+		s.dirty = false
+	}
+	v.dirtyHoldings = v.dirtyHoldings[:0]
+	return nil
+}
+
+// appendFillPercent is the bbolt fill percent of buckets whose keys only grow
+// (journal, history): a split leaves the left page full, since no key will
+// ever land in it again. bbolt reads it per transaction.
+const appendFillPercent = 1.0
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/shopspring/decimal"
 )
@@ -15,8 +14,47 @@ const MaxDecimals = 18
 // plainAmount is the only amount grammar accepted: no sign, no exponent, no
 // leading zeros, at most 31 integer digits (10^30 itself has 31) and 18
 // fraction digits. Checking it before decimal.NewFromString keeps "1e999999999"
-// from ever reaching the big-integer code.
-var plainAmount = regexp.MustCompile(`^(0|[1-9][0-9]{0,30})(\.[0-9]{1,18})?$`)
+// from ever reaching the big-integer code. plainDecimal checks it by hand, a
+// tenth of the regexp's cost; TestPlainDecimalMatchesRegexp holds the two
+// equal.
+const plainAmount = `^(0|[1-9][0-9]{0,30})(\.[0-9]{1,18})?$`
+
+// plainDecimal reports whether s matches plainAmount.
+func plainDecimal[T string | []byte](s T) bool {
+	n, i := len(s), 0
+	switch {
+	case n == 0:
+		return false
+	case s[0] == '0':
+		i = 1
+	case s[0] >= '1' && s[0] <= '9':
+		for i = 1; i < n && isDigit(s[i]); i++ {
+		}
+		if i > 31 {
+			return false
+		}
+	default:
+		return false
+	}
+	if i == n {
+		return true
+	}
+	if s[i] != '.' {
+		return false
+	}
+	i++
+	if frac := n - i; frac < 1 || frac > 18 {
+		return false
+	}
+	for ; i < n; i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // maxAmount: API.md refuses values above 10^30.
 var maxAmount = decimal.New(1, 30)
@@ -36,7 +74,7 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%w: must be a JSON string like \"1250.5\"", ErrBadAmount)
 	}
 	s := b[1 : len(b)-1]
-	if bytes.IndexByte(s, '\\') >= 0 || !plainAmount.Match(s) {
+	if bytes.IndexByte(s, '\\') >= 0 || !plainDecimal(s) {
 		return fmt.Errorf("%w: %.40q is not a plain decimal", ErrBadAmount, s)
 	}
 	*a = Amount(s)
@@ -51,7 +89,7 @@ func (a Amount) Decimal(decimals int32) (decimal.Decimal, error) {
 // ParseAmount parses a plain decimal string with at most `decimals` fraction
 // digits and no more than 10^30.
 func ParseAmount(s string, decimals int32) (decimal.Decimal, error) {
-	if !plainAmount.MatchString(s) {
+	if !plainDecimal(s) {
 		return decimal.Decimal{}, fmt.Errorf("%w: %.40q is not a plain decimal", ErrBadAmount, s)
 	}
 	d := decimal.RequireFromString(s) // Cannot fail: the grammar was checked above.

@@ -1,6 +1,8 @@
 package transfer
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -25,16 +27,10 @@ type Delta struct {
 	rulebook    *eligibility.Rulebook
 }
 
-// NewDelta starts an empty delta over v.
+// NewDelta starts an empty delta over v. Its maps are made on first write:
+// most instructions write holdings and an instrument, and nothing else.
 func NewDelta(v View) *Delta {
-	return &Delta{
-		base:        v,
-		parties:     map[string]Party{},
-		instruments: map[string]Instrument{},
-		holdings:    map[holdingKey]Holding{},
-		loans:       map[loanKey]Loan{},
-		prices:      map[string]Price{},
-	}
+	return &Delta{base: v}
 }
 
 var _ View = (*Delta)(nil)
@@ -158,10 +154,33 @@ func (d *Delta) Rulebook() *eligibility.Rulebook {
 	return d.base.Rulebook()
 }
 
-func (d *Delta) putParty(p Party)           { d.parties[p.ID] = p }
-func (d *Delta) putInstrument(i Instrument) { d.instruments[i.Symbol] = i }
-func (d *Delta) putPrice(p Price)           { d.prices[p.Symbol] = p }
-func (d *Delta) putLoan(l Loan)             { d.loans[loanKey{l.Party, l.Cash, l.Lender}] = l }
+func (d *Delta) putParty(p Party) {
+	if d.parties == nil {
+		d.parties = map[string]Party{}
+	}
+	d.parties[p.ID] = p
+}
+
+func (d *Delta) putInstrument(i Instrument) {
+	if d.instruments == nil {
+		d.instruments = map[string]Instrument{}
+	}
+	d.instruments[i.Symbol] = i
+}
+
+func (d *Delta) putPrice(p Price) {
+	if d.prices == nil {
+		d.prices = map[string]Price{}
+	}
+	d.prices[p.Symbol] = p
+}
+
+func (d *Delta) putLoan(l Loan) {
+	if d.loans == nil {
+		d.loans = map[loanKey]Loan{}
+	}
+	d.loans[loanKey{l.Party, l.Cash, l.Lender}] = l
+}
 
 // putHolding writes a holding and keeps the instrument's holder counts and
 // supply-independent totals in step with the change of balance.
@@ -184,6 +203,9 @@ func (d *Delta) putHolding(h Holding) {
 		}
 		d.putInstrument(in)
 	}
+	if d.holdings == nil {
+		d.holdings = map[holdingKey]Holding{}
+	}
 	d.holdings[holdingKey{h.Party, h.Symbol}] = h
 }
 
@@ -201,40 +223,54 @@ type Changes struct {
 // Changes returns the writes of the delta in key order.
 func (d *Delta) Changes() Changes {
 	var c Changes
-	for _, p := range d.parties {
-		c.Parties = append(c.Parties, p)
-	}
-	sort.Slice(c.Parties, func(i, j int) bool { return c.Parties[i].ID < c.Parties[j].ID })
-	for _, in := range d.instruments {
-		c.Instruments = append(c.Instruments, in)
-	}
-	sort.Slice(c.Instruments, func(i, j int) bool { return c.Instruments[i].Symbol < c.Instruments[j].Symbol })
-	for _, h := range d.holdings {
-		c.Holdings = append(c.Holdings, h)
-	}
-	sort.Slice(c.Holdings, func(i, j int) bool {
-		if c.Holdings[i].Party != c.Holdings[j].Party {
-			return c.Holdings[i].Party < c.Holdings[j].Party
+	if len(d.parties) > 0 {
+		c.Parties = make([]Party, 0, len(d.parties))
+		for _, p := range d.parties {
+			c.Parties = append(c.Parties, p)
 		}
-		return c.Holdings[i].Symbol < c.Holdings[j].Symbol
-	})
-	for _, l := range d.loans {
-		c.Loans = append(c.Loans, l)
+		slices.SortFunc(c.Parties, func(a, b Party) int { return cmp.Compare(a.ID, b.ID) })
 	}
-	sort.Slice(c.Loans, func(i, j int) bool {
-		a, b := c.Loans[i], c.Loans[j]
-		if a.Party != b.Party {
-			return a.Party < b.Party
+	if len(d.instruments) > 0 {
+		c.Instruments = make([]Instrument, 0, len(d.instruments))
+		for _, in := range d.instruments {
+			c.Instruments = append(c.Instruments, in)
 		}
-		if a.Cash != b.Cash {
-			return a.Cash < b.Cash
-		}
-		return a.Lender < b.Lender
-	})
-	for _, p := range d.prices {
-		c.Prices = append(c.Prices, p)
+		slices.SortFunc(c.Instruments, func(a, b Instrument) int { return cmp.Compare(a.Symbol, b.Symbol) })
 	}
-	sort.Slice(c.Prices, func(i, j int) bool { return c.Prices[i].Symbol < c.Prices[j].Symbol })
+	if len(d.holdings) > 0 {
+		c.Holdings = make([]Holding, 0, len(d.holdings))
+		for _, h := range d.holdings {
+			c.Holdings = append(c.Holdings, h)
+		}
+		slices.SortFunc(c.Holdings, func(a, b Holding) int {
+			if c := cmp.Compare(a.Party, b.Party); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Symbol, b.Symbol)
+		})
+	}
+	if len(d.loans) > 0 {
+		c.Loans = make([]Loan, 0, len(d.loans))
+		for _, l := range d.loans {
+			c.Loans = append(c.Loans, l)
+		}
+		slices.SortFunc(c.Loans, func(a, b Loan) int {
+			if c := cmp.Compare(a.Party, b.Party); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.Cash, b.Cash); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Lender, b.Lender)
+		})
+	}
+	if len(d.prices) > 0 {
+		c.Prices = make([]Price, 0, len(d.prices))
+		for _, p := range d.prices {
+			c.Prices = append(c.Prices, p)
+		}
+		slices.SortFunc(c.Prices, func(a, b Price) int { return cmp.Compare(a.Symbol, b.Symbol) })
+	}
 	c.Rulebook = d.rulebook
 	return c
 }

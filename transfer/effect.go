@@ -10,6 +10,9 @@ import (
 	"github.com/tokenledger/tokenledger/eligibility"
 )
 
+// one is the embedded leverage of a plain product.
+var one = decimal.NewFromInt(1)
+
 // Effect decides ins, submitted by actor at now, against v. It returns the
 // writes to commit when the instruction is accepted, or every reason it was
 // refused (and a nil Delta). It is a pure function of its arguments.
@@ -17,7 +20,7 @@ func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eli
 	if r := Authorize(v, actor, ins); r != nil {
 		return nil, []eligibility.Reason{*r}
 	}
-	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook(), touched: map[string]bool{}}
+	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook()}
 	e.apply()
 	if len(e.reasons) == 0 {
 		e.checkAccounts()
@@ -40,7 +43,15 @@ type effect struct {
 	reasons []eligibility.Reason
 	// touched marks parties whose positions changed in a way that can raise
 	// their leverage; their accounts are measured once, after every leg.
+	// Made on first use: most instructions touch none.
 	touched map[string]bool
+}
+
+func (e *effect) markTouched(party string) {
+	if e.touched == nil {
+		e.touched = map[string]bool{}
+	}
+	e.touched[party] = true
 }
 
 func (e *effect) refuse(code eligibility.Code, rule, format string, args ...any) {
@@ -299,8 +310,9 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if !ok1 || !ok2 || !ok3 {
 		return
 	}
-	amt, ok := e.amount(fmt.Sprintf("legs[%d].amount", i), &l.Amount, in.Decimals)
-	if !ok {
+	amt, err := ParsePositive(string(l.Amount), in.Decimals)
+	if err != nil {
+		e.amount(fmt.Sprintf("legs[%d].amount", i), &l.Amount, in.Decimals) // names the leg in the reason
 		return
 	}
 	before := len(e.reasons)
@@ -312,9 +324,7 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 		e.refuseAll(e.rb.CheckSenderKYC(from.Eligibility(), to.Eligibility(), in.Product(), e.now))
 	}
 	if e.canSend(from, in, amt) {
-		h, _ := e.d.Holding(from.ID, in.Symbol)
-		_, taken := takeLots(h.Lots, amt)
-		e.checkLocked(from, to, in, taken, forced)
+		e.checkLocked(from, to, in, amt, forced)
 	}
 	e.canReceive(to, in)
 	if len(e.reasons) > before {
@@ -324,13 +334,16 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
 }
 
-// checkLocked refuses moving lots still inside their holding period, unless
-// the rulebook grants an exception; one reason per instruction is enough.
-func (e *effect) checkLocked(from, to Party, in Instrument, lots []Lot, forced bool) {
+// checkLocked refuses moving amt of from's lots (oldest first) while they
+// are still inside their holding period, unless the rulebook grants an
+// exception; one reason per instruction is enough.
+func (e *effect) checkLocked(from, to Party, in Instrument, amt decimal.Decimal, forced bool) {
 	period := e.rb.HoldingPeriod(in.Product())
 	if period <= 0 {
 		return
 	}
+	h, _ := e.d.Holding(from.ID, in.Symbol)
+	_, lots := takeLots(h.Lots, amt)
 	for _, l := range lots {
 		if !l.AcquiredAt.Add(period).After(e.now) {
 			continue
@@ -417,12 +430,15 @@ func (e *effect) touch(party string, in Instrument) {
 	if e.touched[party] {
 		return
 	}
-	if in.Attributes.EmbeddedLeverage.GreaterThan(decimal.NewFromInt(1)) || len(e.d.Loans(party)) > 0 || len(e.d.base.Loans(party)) > 0 {
-		e.touched[party] = true
+	if in.Attributes.EmbeddedLeverage.GreaterThan(one) || len(e.d.Loans(party)) > 0 || len(e.d.base.Loans(party)) > 0 {
+		e.markTouched(party)
 	}
 }
 
 func (e *effect) checkAccounts() {
+	if len(e.touched) == 0 {
+		return
+	}
 	parties := make([]string, 0, len(e.touched))
 	for p, ok := range e.touched {
 		if ok {
@@ -546,7 +562,7 @@ func (e *effect) recover() {
 		e.d.putLoan(moved)
 		l.Amount = decimal.Zero
 		e.d.putLoan(l)
-		e.touched[to.ID] = true
+		e.markTouched(to.ID)
 	}
 }
 
@@ -613,7 +629,7 @@ func (e *effect) borrow() {
 	l, _ := e.loan(party.ID, cash.Symbol, lender.ID)
 	l.Amount = l.Amount.Add(amt)
 	e.d.putLoan(l)
-	e.touched[party.ID] = true
+	e.markTouched(party.ID)
 }
 
 func (e *effect) repay() {

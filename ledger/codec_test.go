@@ -1,0 +1,256 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/big"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// TestDecimalCanonical checks that equal values encode to equal bytes whatever
+// their representation, and decode to the representation the JSON layout of
+// schema 1 gave (decimal.NewFromString of String()).
+func TestDecimalCanonical(t *testing.T) {
+	big30, _ := new(big.Int).SetString("1000000000000000000000000000000", 10)
+	bigOdd, _ := new(big.Int).SetString("-123456789012345678901234567890123", 10)
+	groups := [][]decimal.Decimal{
+		{{}, decimal.Zero, decimal.New(0, -5), decimal.New(0, 7), decimal.RequireFromString("0.000")},
+		{decimal.New(15, -1), decimal.New(150, -2), decimal.New(1500000, -6), decimal.RequireFromString("1.50")},
+		{decimal.New(1000000, 0), decimal.New(1, 6), decimal.New(10, 5), decimal.New(100000000, -2)},
+		{decimal.New(-125, -2), decimal.New(-1250, -3)},
+		{decimal.New(1, 30), decimal.NewFromBigInt(big30, 0), decimal.NewFromBigInt(new(big.Int).Mul(big30, big.NewInt(10)), -1)},
+		{decimal.NewFromBigInt(bigOdd, -18), decimal.NewFromBigInt(new(big.Int).Mul(bigOdd, big.NewInt(100)), -20)},
+		{decimal.New(999999999999999999, -18), decimal.New(9, -1).Add(decimal.New(99999999999999999, -18))},
+		{decimal.New(922337203685477580, 1), decimal.New(9223372036854775800, 0)},
+		{decimal.New(9223372036854775807, 0), decimal.New(9223372036854775807, 0).Mul(decimal.New(10, -1))},
+		{decimal.New(-9223372036854775808, 0)},
+		{decimal.New(3, 40)},
+		{decimal.New(1, -18)},
+	}
+	for _, g := range groups {
+		var first []byte
+		for i, d := range g {
+			w := recordWriter{}
+			w.decimal(d)
+			if i == 0 {
+				first = w.b
+			} else if !bytes.Equal(w.b, first) {
+				t.Errorf("decimal %s (coefficient %s, exponent %d) encodes as %x, %s as %x", d, d.Coefficient(), d.Exponent(), w.b, g[0], first)
+			}
+			r := recordReader{b: w.b, what: "test"}
+			got := r.decimal()
+			r.done()
+			want := decimal.RequireFromString(d.String())
+			if !got.Equal(d) || got.Exponent() != want.Exponent() || got.Coefficient().Cmp(want.Coefficient()) != 0 {
+				t.Errorf("decimal %s decodes as %s (coefficient %s, exponent %d), want coefficient %s exponent %d",
+					d, got, got.Coefficient(), got.Exponent(), want.Coefficient(), want.Exponent())
+			}
+		}
+	}
+}
+
+// jsonRoundTrip gives v as the JSON layout stored and read it back.
+func jsonRoundTrip[T any](t *testing.T, v T) T {
+	t.Helper()
+	var out T
+	if err := json.Unmarshal(encodeJSON(v), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sameJSON fails unless got and want serve as the same JSON.
+func sameJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if g, w := encodeJSON(got), encodeJSON(want); !bytes.Equal(g, w) {
+		t.Errorf("%s round trip:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func sameDecimal(t *testing.T, what string, got, want decimal.Decimal) {
+	t.Helper()
+	if got.Exponent() != want.Exponent() || got.Coefficient().Cmp(want.Coefficient()) != 0 {
+		t.Errorf("%s: got %s×10^%d, want %s×10^%d", what, got.Coefficient(), got.Exponent(), want.Coefficient(), want.Exponent())
+	}
+}
+
+// TestRecordRoundTrip checks every binary record against the JSON layout it
+// replaced: the decoded object serves the same JSON and holds the same
+// decimal representations.
+func TestRecordRoundTrip(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 891011, time.UTC)
+	kyc := now.Add(400 * 24 * time.Hour)
+	parties := []transfer.Party{
+		{ID: "operator", Role: eligibility.RoleOperator, CreatedAt: now},
+		{ID: "inv-1", Role: eligibility.RoleInvestor, Status: eligibility.StatusRetail, Jurisdiction: "US", KYCExpiresAt: &kyc, Custodian: "cus-1", Frozen: true, CreatedAt: now},
+		{ID: "zero-time", Role: eligibility.RoleIssuer},
+	}
+	for _, p := range parties {
+		got := decodeParty([]byte(p.ID), encodeParty(nil, &p))
+		sameJSON(t, "party", *got, jsonRoundTrip(t, p))
+		if want := jsonRoundTrip(t, p); !got.CreatedAt.Equal(want.CreatedAt) || got.CreatedAt.Location() != want.CreatedAt.Location() {
+			t.Errorf("party created_at %v, want %v", got.CreatedAt, want.CreatedAt)
+		}
+	}
+	maxSupply := decimal.New(5000000, -2)
+	instruments := []transfer.Instrument{
+		{
+			Symbol: "SEC1", Name: "SEC1 token", Issuer: "iss-1", Decimals: 2, MaxSupply: &maxSupply, Regime: "registered",
+			OfferingDate: now, Attributes: eligibility.Attributes{
+				Underlying: "enterprise_equity", Payoff: "linear", EmbeddedLeverage: decimal.New(20, -1), ExpiryDays: 30,
+				EconomicPurpose: "capital_formation", EventTopic: "x", CounterpartyIsPlatform: true, FXMajor: true,
+			},
+			Class: "security", Regulator: "SEC", Category: "investment", ClassificationReasons: []string{"a", "b ü"},
+			Paused: true, Supply: decimal.New(123450, -2), HolderCount: 7, NonAccreditedHolders: -1, CreatedAt: now,
+		},
+		{Symbol: "USD", Name: "cash", Issuer: "op", ClassificationReasons: []string{}, Attributes: eligibility.Attributes{OutcomeControllable: true}},
+		{Symbol: "NIL", Name: "nil reasons"},
+	}
+	for _, in := range instruments {
+		got := decodeInstrument([]byte(in.Symbol), encodeInstrument(nil, &in))
+		want := jsonRoundTrip(t, in)
+		sameJSON(t, "instrument", *got, want)
+		sameDecimal(t, "supply", got.Supply, want.Supply)
+		sameDecimal(t, "leverage", got.Attributes.EmbeddedLeverage, want.Attributes.EmbeddedLeverage)
+		if (got.ClassificationReasons == nil) != (want.ClassificationReasons == nil) {
+			t.Errorf("instrument %s reasons nil %v, want nil %v", in.Symbol, got.ClassificationReasons == nil, want.ClassificationReasons == nil)
+		}
+	}
+	holdings := []transfer.Holding{
+		{Party: "inv-1", Symbol: "USD", Balance: decimal.New(99999875, -2), Frozen: decimal.Zero,
+			Lots: []transfer.Lot{{Amount: decimal.New(1000000, 0), AcquiredAt: now}, {Amount: decimal.New(-125, -2), AcquiredAt: kyc}}},
+		{Party: "inv-2", Symbol: "SEC1", Balance: decimal.New(10, 1), Frozen: decimal.New(500, -2)},
+		{Party: "inv-3", Symbol: "X", Lots: []transfer.Lot{}},
+	}
+	for _, h := range holdings {
+		got := decodeHoldingKV(join(h.Party, h.Symbol), encodeHolding(nil, &h))
+		want := jsonRoundTrip(t, h)
+		sameJSON(t, "holding", *got, want)
+		sameDecimal(t, "balance", got.Balance, want.Balance)
+		sameDecimal(t, "frozen", got.Frozen, want.Frozen)
+		if (got.Lots == nil) != (want.Lots == nil) || len(got.Lots) != len(want.Lots) {
+			t.Errorf("holding lots %v, want %v", got.Lots, want.Lots)
+		}
+		for i := range got.Lots {
+			sameDecimal(t, "lot", got.Lots[i].Amount, want.Lots[i].Amount)
+		}
+	}
+	l := transfer.Loan{Party: "inv-1", Cash: "USD", Lender: "cus-1", Amount: decimal.New(2500, -1)}
+	sameJSON(t, "loan", decodeLoan(join(l.Party, l.Cash, l.Lender), encodeLoan(nil, &l)), l)
+	p := transfer.Price{Symbol: "SEC1", Price: decimal.New(1234, -3), Time: now}
+	sameJSON(t, "price", *decodePrice([]byte(p.Symbol), encodePrice(nil, &p)), p)
+	changes := []balanceChange{{Symbol: "USD", Party: "inv-1", Before: decimal.Zero, After: decimal.New(5, 0)}, {Symbol: "S", Party: "p", Before: decimal.New(125, -2), After: decimal.New(10, 0)}}
+	got := decodeHistory(encodeHistory(nil, changes))
+	if len(got) != len(changes) {
+		t.Fatalf("history %v, want %v", got, changes)
+	}
+	for i := range got {
+		if got[i].Symbol != changes[i].Symbol || got[i].Party != changes[i].Party || !got[i].Before.Equal(changes[i].Before) || !got[i].After.Equal(changes[i].After) {
+			t.Errorf("history change %d: %v, want %v", i, got[i], changes[i])
+		}
+	}
+	rec := idRecord{Outcome: []byte(`{"id":"x","status":"accepted","index":3,"seq":9}`)}
+	rec.BodyHash[0], rec.BodyHash[31] = 7, 9
+	if g := decodeIDRecord(encodeIDRecord(nil, &rec)); g.BodyHash != rec.BodyHash || !bytes.Equal(g.Outcome, rec.Outcome) {
+		t.Errorf("id record %+v, want %+v", g, rec)
+	}
+}
+
+// TestRecordDecodeRefusesGarbage checks that a truncated or foreign value
+// fails an assertion rather than decoding.
+func TestRecordDecodeRefusesGarbage(t *testing.T) {
+	h := transfer.Holding{Party: "p", Symbol: "S", Balance: decimal.New(5, 0), Frozen: decimal.Zero}
+	good := encodeHolding(nil, &h)
+	cases := map[string][]byte{
+		"empty":     nil,
+		"json":      []byte(`{"party":"p"}`),
+		"truncated": good[:len(good)-1],
+		"trailing":  append(bytes.Clone(good), 0),
+		"other tag": encodeLoan(nil, &transfer.Loan{Amount: decimal.Zero}),
+	}
+	for name, val := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("decodeHolding(%x) did not panic", val)
+				}
+			}()
+			decodeHolding("p", "S", val)
+		})
+	}
+}
+
+// TestEntryJSONMatchesEncodingJSON checks the hand-written journal encoding
+// against encoding/json and ComputeHash, plain and awkward inputs alike.
+func TestEntryJSONMatchesEncodingJSON(t *testing.T) {
+	now := time.Date(2026, 1, 5, 9, 0, 1, 500, time.UTC)
+	r := eligibility.NewReason(eligibility.CodeInsufficientBalance, "account.balance", "a <b> & \"c\"")
+	entries := []Entry{
+		{Seq: 1, Index: 2, Time: now, Actor: "operator", Instruction: json.RawMessage(`{"id":"a","type":"mint"}`), Status: StatusAccepted, PrevHash: ZeroHash},
+		{Seq: 18446744073709551615, Index: 7, Time: now, Actor: "inv-1", Instruction: json.RawMessage(`{"id":"a","type":"transfer","legs":[{"symbol":"USD","from":"inv-1","to":"inv-2","amount":"1.25"}]}`),
+			Status: StatusRejected, Reason: &r, Reasons: []eligibility.Reason{r, r}, Parties: []string{"inv-1", "inv-2"}, Symbols: []string{"USD"}, PrevHash: "ab"},
+		{Seq: 3, Time: now, Actor: "ünï<&>\"\\\x01", Instruction: json.RawMessage("{ \"id\" : \"a<b>&\u2028\u2029\" ,\n\"x\":[1, 2]}"), Status: "", Parties: []string{"<x>", "é"}, PrevHash: "p"},
+		{Seq: 4, Time: time.Time{}, Instruction: nil, Reasons: []eligibility.Reason{}, Parties: []string{}},
+		{Seq: 5, Time: now, Instruction: json.RawMessage("{\"k\":\"\xe2\x82\xac\",\"v\":\"\xff\"}")},
+	}
+	for i, e := range entries {
+		head := appendEntryHead(nil, &e)
+		stored := sealEntry(nil, head, &e)
+		if want := e.ComputeHash(); e.Hash != want {
+			t.Errorf("entry %d: hash %s, want ComputeHash %s", i, e.Hash, want)
+		}
+		if want := encodeJSON(e); !bytes.Equal(stored, want) {
+			t.Errorf("entry %d:\n got %s\nwant %s", i, stored, want)
+		}
+	}
+}
+
+// TestOutcomeJSONMatchesEncodingJSON checks encodeOutcome against encoding/json.
+func TestOutcomeJSONMatchesEncodingJSON(t *testing.T) {
+	r := eligibility.NewReason(eligibility.CodeAccountFrozen, "account.frozen", "frozen")
+	for i, o := range []Outcome{
+		{},
+		{ID: "b-1-2", Status: StatusAccepted, Index: 3, Seq: 4},
+		{ID: "x<y>", Status: StatusAccepted, Index: 3},
+		{Status: StatusAccepted, Seq: 1},
+		{ID: "r", Status: StatusRejected, Index: 1, Seq: 2, Reason: &r, Reasons: []eligibility.Reason{r}},
+		opError(ErrCodeMalformed, "bad %q", "x"),
+	} {
+		if got, want := encodeOutcome(o), encodeJSON(o); !bytes.Equal(got, want) {
+			t.Errorf("outcome %d: got %s, want %s", i, got, want)
+		}
+	}
+}
+
+// TestOpenRefusesOtherSchema checks that a state file of schema 1 (JSON
+// records) is refused rather than misread as binary records.
+func TestOpenRefusesOtherSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Put(metaSchema, []byte("1"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(Config{Path: path, NoSync: true}); err == nil {
+		s.Close()
+		t.Fatalf("Open of a schema 1 file succeeded, want an error")
+	}
+}

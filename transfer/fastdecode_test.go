@@ -1,0 +1,143 @@
+package transfer
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// fastSeeds are canonical and nearly canonical bodies: decodeFast must take
+// the first kind and may refuse the second, but never decode differently.
+var fastSeeds = []string{
+	`{"id":"m-1","type":"mint","symbol":"ACME","to":"inv-a","amount":"100"}`,
+	`{"id":"b-0-1","type":"transfer","legs":[{"symbol":"USD","from":"inv-000001","to":"inv-000002","amount":"1.25"}]}`,
+	`{"id":"dvp","type":"transfer","legs":[{"symbol":"SEC0001","from":"a","to":"b","amount":"1"},{"symbol":"USD","from":"b","to":"a","amount":"10"}]}`,
+	`{"id":"f","type":"force_transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}],"legal_reference":"court order 7/2026"}`,
+	`{"id":"l","type":"borrow","party_id":"inv-a","amount":"5","cash_symbol":"USD","lender":"cus-1"}`,
+	`{"id":"d","type":"distribute","symbol":"ACME","cash_symbol":"USD","amount_per_unit":"0.01"}`,
+	`{"id":"s","type":"split","symbol":"ACME","ratio":"1.5"}`,
+	`{"id":"p","type":"set_price","symbol":"ACME","price":"12.5"}`,
+	`{"id":"z","type":"freeze","party_id":"inv-a"}`,
+	`{"id":"e","type":"transfer","legs":[]}`,
+	`{"id":"","type":""}`,
+	`{"id":"x","type":"nonsense","symbol":"S"}`,
+	`{"id":"x","type":"mint","symbol":"ACME","to":"inv-a","amount":"1e9"}`,
+	`{"id":"x","type":"mint","symbol":"ACME","to":"inv-a","amount":"01"}`,
+	`{"id":"x","type":"mint","amount":"1","symbol":"ACME","to":"inv-a"}`,
+	`{"id":"x","type":"mint","symbol":"A","symbol":"B","to":"inv-a","amount":"1"}`,
+	`{"id":"x","type":"mint","Symbol":"ACME","to":"inv-a","amount":"1"}`,
+	`{"id":"x","type":"mint","symbol":"AC\u004dE","to":"inv-a","amount":"1"}`,
+	`{"id":"x","type":"mint","symbol":"ACMÉ","to":"inv-a","amount":"1"}`,
+	`{"id":"x","type":"mint","symbol":"ACME","to":"inv-a","amount":"1"} `,
+	`{"id":"x", "type":"mint"}`,
+	`{"id":"x","type":"mint","amount":null}`,
+	`{"id":"x","type":"transfer","legs":null}`,
+	`{"id":"x","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b"}]}`,
+	`{"id":"x","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1","x":1}]}`,
+	`{"id":"x","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"},]}`,
+	`{"id":"x","type":"pause","symbol":"ACME","unknown":"1"}`,
+	`{"id":"x","type":"pause","symbol":"ACME"}{}`,
+	`{"id":"x","type":"pause","symbol":"A<B>&C"}`,
+	`{"id":"x","type":"pause","symbol":"A\"B"}`,
+	`{"id":"x","type":"pause","symbol":"ACME"`,
+	`{"id":"x","type":"pause","symbol":`,
+	`{"id":"x"}`,
+}
+
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range fastSeeds {
+		f.Add([]byte(s))
+	}
+	seeds, _ := filepath.Glob("testdata/instructions/*.json")
+	for _, p := range seeds {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeFast(data)
+		slow, err := decodeStrict(data)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("decodeFast(%s) decoded what decodeStrict refuses: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decodeFast(%s) = %+v, decodeStrict = %+v", data, fast, slow)
+		}
+	})
+}
+
+// TestDecodeFastTakesCanonical checks that the canonical encodings of the
+// common instructions take the fast path at all.
+func TestDecodeFastTakesCanonical(t *testing.T) {
+	for _, s := range fastSeeds[:9] {
+		ins, err := Decode([]byte(s))
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", s, err)
+		}
+		enc := Encode(ins)
+		if _, ok := decodeFast(enc); !ok {
+			t.Errorf("decodeFast refuses the canonical %s", enc)
+		}
+	}
+}
+
+// grammarProbes are strings around the edges of the id, symbol and amount
+// grammars.
+func grammarProbes() []string {
+	probes := []string{"", "0", "00", "01", "0.", ".5", "0.5", "1.", "1.0", "+1", "-1", "1e3", "1 ", " 1", "1_0",
+		"A", "a", "Z9", "9Z", "A.B", "A-B", "A_B", "A:B", "a.b-c_d:e", "É", "\xff", "A\x00", "A\n", "ÿ",
+		strings.Repeat("9", 31), strings.Repeat("9", 32), "1." + strings.Repeat("0", 18), "1." + strings.Repeat("0", 19),
+		strings.Repeat("9", 31) + "." + strings.Repeat("9", 18), strings.Repeat("A", 32), strings.Repeat("A", 33),
+		strings.Repeat("a", 128), strings.Repeat("a", 129), "-A", ".A", "A.", "inv-000001", "SEC0001", "USD"}
+	const alphabet = "09AZaz.-_:+eE \x00\xc3\xa9"
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			probes = append(probes, string(a)+string(b), "1"+string(a)+string(b), "A"+string(a)+"1"+string(b))
+		}
+	}
+	return probes
+}
+
+func TestPlainDecimalMatchesRegexp(t *testing.T) {
+	re := regexp.MustCompile(plainAmount)
+	for _, s := range grammarProbes() {
+		if got, want := plainDecimal(s), re.MatchString(s); got != want {
+			t.Errorf("plainDecimal(%q) = %v, regexp %v", s, got, want)
+		}
+		if got, want := plainDecimal([]byte(s)), re.MatchString(s); got != want {
+			t.Errorf("plainDecimal([]byte(%q)) = %v, regexp %v", s, got, want)
+		}
+	}
+}
+
+func TestValidIDMatchesRegexp(t *testing.T) {
+	id, sym := regexp.MustCompile(idPattern), regexp.MustCompile(symbolPattern)
+	for _, s := range grammarProbes() {
+		if got, want := ValidID(s), id.MatchString(s); got != want {
+			t.Errorf("ValidID(%q) = %v, regexp %v", s, got, want)
+		}
+		if got, want := ValidSymbol(s), sym.MatchString(s); got != want {
+			t.Errorf("ValidSymbol(%q) = %v, regexp %v", s, got, want)
+		}
+	}
+}
+
+func FuzzGrammars(f *testing.F) {
+	for _, s := range grammarProbes() {
+		f.Add(s)
+	}
+	amount, id, sym := regexp.MustCompile(plainAmount), regexp.MustCompile(idPattern), regexp.MustCompile(symbolPattern)
+	f.Fuzz(func(t *testing.T, s string) {
+		if plainDecimal(s) != amount.MatchString(s) || ValidID(s) != id.MatchString(s) || ValidSymbol(s) != sym.MatchString(s) {
+			t.Fatalf("grammars disagree on %q", s)
+		}
+	})
+}
