@@ -49,6 +49,8 @@ type nodeOptions struct {
 	snapshotThreshold              uint64
 	snapshotInterval               time.Duration
 	trailingLogs                   uint64
+	pprofAddr                      string
+	maxInFlight                    int
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -62,13 +64,15 @@ func runServe(ctx context.Context, args []string) error {
 	snapThreshold := fs.Uint64("snapshot-threshold", 8192, "log entries between snapshots")
 	snapInterval := fs.Duration("snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
 	trailing := fs.Uint64("trailing-logs", 10240, "log entries kept after a snapshot for slow followers")
+	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
-	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold, snapshotInterval: *snapInterval, trailingLogs: *trailing}
+	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold, snapshotInterval: *snapInterval, trailingLogs: *trailing, pprofAddr: *pprofAddr, maxInFlight: *maxInFlight}
 	if err := opts.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
@@ -126,6 +130,9 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval
 	}
+	if o.maxInFlight > 0 {
+		ccfg.MaxInFlight = o.maxInFlight
+	}
 	if o.trailingLogs > 0 {
 		ccfg.TrailingLogs = o.trailingLogs
 	}
@@ -152,6 +159,11 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
 	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "data_dir", o.dataDir, "tls", o.tls != nil)
+
+	if o.pprofAddr != "" {
+		stopProfiles := serveProfiles(o.pprofAddr, log)
+		defer stopProfiles()
+	}
 
 	regDone := make(chan struct{})
 	go func() {
