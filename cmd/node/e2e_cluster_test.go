@@ -125,6 +125,8 @@ type e2eProc struct {
 	apiAddr  string
 	raftAddr string
 	logPath  string
+	// extraArgs follow the cluster's serveArgs for this node only.
+	extraArgs []string
 
 	mu      sync.Mutex // guards the fields below
 	cmd     *exec.Cmd
@@ -281,6 +283,7 @@ func (c *e2eCluster) start(i int) {
 	fmt.Fprintf(logf, "=== e2e: start %d of %s at %s ===\n", p.starts, p.id, time.Now().Format(time.RFC3339Nano))
 	p.mu.Unlock()
 	args := append([]string{"serve", "--config", c.config, "--id", p.id}, c.serveArgs...)
+	args = append(args, p.extraArgs...)
 	cmd := exec.Command(e2eBinary, args...)
 	cmd.Env = append(os.Environ(), "TOKENLEDGER_BOOTSTRAP_KEY="+e2eKey)
 	cmd.Stdout, cmd.Stderr = logf, logf

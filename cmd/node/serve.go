@@ -51,6 +51,7 @@ type nodeOptions struct {
 	trailingLogs                   uint64
 	pprofAddr                      string
 	maxInFlight                    int
+	join                           bool
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -64,6 +65,7 @@ func runServe(ctx context.Context, args []string) error {
 	snapThreshold := fs.Uint64("snapshot-threshold", 8192, "log entries between snapshots")
 	snapInterval := fs.Duration("snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
 	trailing := fs.Uint64("trailing-logs", 10240, "log entries kept after a snapshot for slow followers")
+	join := fs.Bool("join", false, "start a new node that waits to be added with POST /v1/cluster/nodes instead of bootstrapping; with --config, a node not listed there takes --api-addr and --raft-addr")
 	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
@@ -86,13 +88,20 @@ func runServe(ctx context.Context, args []string) error {
 		}
 		self, err := c.node(*id)
 		if err != nil {
-			return err
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			if !*join || !set["api-addr"] || !set["raft-addr"] {
+				return fmt.Errorf("%w (a new node joins with --join --api-addr A --raft-addr R)", err)
+			}
+			self = nodeSpec{ID: *id, APIAddr: *apiAddr, RaftAddr: *raftAddr}
 		}
 		opts.id, opts.apiAddr, opts.raftAddr = self.ID, self.APIAddr, self.RaftAddr
 		opts.dataDir = filepath.Join(c.DataDir, self.ID)
 		opts.rulebookFile = c.Rulebook
 		for _, n := range c.Nodes {
-			opts.peers = append(opts.peers, consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr})
+			if !*join {
+				opts.peers = append(opts.peers, consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr})
+			}
 		}
 		if c.TLS != nil {
 			opts.tls = &consensus.TLSConfig{CAFile: forNode(c.TLS.CA, self.ID), CertFile: forNode(c.TLS.Cert, self.ID), KeyFile: forNode(c.TLS.Key, self.ID)}
@@ -100,6 +109,7 @@ func runServe(ctx context.Context, args []string) error {
 	} else if *id != "" {
 		opts.id = *id
 	}
+	opts.join = *join
 	return serveNode(ctx, opts)
 }
 
@@ -125,7 +135,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 
 	ccfg := consensus.DefaultConfig()
 	ccfg.ID, ccfg.RaftAddr, ccfg.DataDir = o.id, o.raftAddr, filepath.Join(o.dataDir, "raft")
-	ccfg.Peers, ccfg.TLS, ccfg.Logger = o.peers, o.tls, log
+	ccfg.Peers, ccfg.TLS, ccfg.Logger, ccfg.Join = o.peers, o.tls, log, o.join
 	ccfg.SnapshotThreshold = o.snapshotThreshold
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval

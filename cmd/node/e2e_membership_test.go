@@ -1,0 +1,68 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+)
+
+// TestE2E_AddAndRemoveNode grows a running cluster through the API: a fourth
+// node started with --join waits, the operator adds it with POST
+// /v1/cluster/nodes, it catches up to the same journal and takes part in
+// later writes; then DELETE /v1/cluster/nodes/n4 removes it and the three
+// others carry on.
+func TestE2E_AddAndRemoveNode(t *testing.T) {
+	c := newCluster(t)
+	c.startAll()
+	leader := c.waitLeader(c.all(), e2eStartTimeout)
+	h := newHistory()
+	c.setup(h, leader)
+
+	addr := freeAddrs(t, 1)[0]
+	n4 := &e2eProc{
+		id: "n4", raftAddr: addr[0], apiAddr: addr[1],
+		logPath:   filepath.Join(c.dir, "n4.log"),
+		extraArgs: []string{"--join", "--raft-addr", addr[0], "--api-addr", addr[1]},
+	}
+	c.procs = append(c.procs, n4)
+	i4 := len(c.procs) - 1
+	c.start(i4)
+
+	body := map[string]string{"id": "n4", "raft_addr": n4.raftAddr, "api_addr": n4.apiAddr}
+	waitFor(t, e2eStartTimeout, "the leader to add n4", func() (bool, string) {
+		leader = c.waitLeader(c.others(i4), e2eStartTimeout)
+		status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/cluster/nodes", body, e2ePollTimeout)
+		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
+	})
+	c.waitReady(i4)
+	waitFor(t, e2eStartTimeout, "n4 listed as a voter with its API address", func() (bool, string) {
+		s, err := c.status(leader)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, n := range s.Nodes {
+			if n.ID == "n4" && n.Voter && n.APIAddr == n4.apiAddr {
+				return len(s.Nodes) == 4, fmt.Sprintf("%+v", s.Nodes)
+			}
+		}
+		return false, fmt.Sprintf("%+v", s.Nodes)
+	})
+	c.checkHistory(h, c.all())
+
+	// Remove it again; the cluster of three keeps its journal.
+	status, resp, err := c.request(context.Background(), leader, http.MethodDelete, "/v1/cluster/nodes/n4", nil, e2ePollTimeout)
+	if err != nil || status != http.StatusNoContent {
+		t.Fatalf("DELETE /v1/cluster/nodes/n4 = %d %s %v, want 204", status, resp, err)
+	}
+	waitFor(t, e2eStartTimeout, "n4 gone from the configuration", func() (bool, string) {
+		s, err := c.status(leader)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(s.Nodes) == 3, fmt.Sprintf("%+v", s.Nodes)
+	})
+	c.kill(i4)
+	c.checkHistory(h, c.others(i4))
+}
