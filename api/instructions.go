@@ -63,26 +63,37 @@ func outcomeError(e *ledger.OpError) (int, Code, string) {
 	return http.StatusInternalServerError, CodeInternal, "internal error; the cause is in the node's log"
 }
 
+// admitOne reads, decodes and admits the one instruction of a request body:
+// the common front of POST /v1/instructions and POST /v1/check, so a dry run
+// refuses exactly what a write would before proposing.
+func (s *Server) admitOne(c echo.Context) (principal, transfer.Instruction, error) {
+	body, err := s.readBody(c)
+	if err != nil {
+		return principal{}, transfer.Instruction{}, err
+	}
+	ins, err := transfer.Decode(body)
+	if err != nil {
+		return principal{}, transfer.Instruction{}, err
+	}
+	p := who(c)
+	errs := []error{nil}
+	if err := s.admit(p, []transfer.Instruction{ins}, errs); err != nil {
+		return principal{}, transfer.Instruction{}, err
+	}
+	if errs[0] != nil {
+		return principal{}, transfer.Instruction{}, errs[0]
+	}
+	return p, ins, nil
+}
+
 // submitInstruction is POST /v1/instructions: 200 accepted, 422 rejected.
 func (s *Server) submitInstruction(c echo.Context) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	body, err := s.readBody(c)
+	p, ins, err := s.admitOne(c)
 	if err != nil {
 		return err
-	}
-	ins, err := transfer.Decode(body)
-	if err != nil {
-		return err
-	}
-	p := who(c)
-	errs := []error{nil}
-	if err := s.admit(p, []transfer.Instruction{ins}, errs); err != nil {
-		return err
-	}
-	if errs[0] != nil {
-		return errs[0]
 	}
 	outs, err := s.propose(c, p, []transfer.Instruction{ins})
 	if err != nil {
@@ -356,21 +367,9 @@ func (s *Server) check(c echo.Context) error {
 	if _, err := s.readQuery(c); err != nil {
 		return err
 	}
-	body, err := s.readBody(c)
+	p, ins, err := s.admitOne(c)
 	if err != nil {
 		return err
-	}
-	ins, err := transfer.Decode(body)
-	if err != nil {
-		return err
-	}
-	p := who(c)
-	errs := []error{nil}
-	if err := s.admit(p, []transfer.Instruction{ins}, errs); err != nil {
-		return err
-	}
-	if errs[0] != nil {
-		return errs[0]
 	}
 	o, err := s.reader.DryRun(p.id(), ins, s.cfg.Now())
 	if err != nil {
