@@ -55,12 +55,8 @@ func (s *Server) addNode(c echo.Context) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	body, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
 	var req nodeRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := s.bindStrict(c, &req); err != nil {
 		return err
 	}
 	if !transfer.ValidID(req.ID) {

@@ -400,12 +400,8 @@ func (s *Server) createKey(c echo.Context) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	body, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
 	var req keyRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := s.bindStrict(c, &req); err != nil {
 		return err
 	}
 	if !transfer.ValidID(req.PartyID) {

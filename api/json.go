@@ -123,3 +123,14 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// bindStrict reads the request body (within the size limit) and decodes it
+// into v, refusing unknown fields: the front of every JSON request that is not
+// an instruction.
+func (s *Server) bindStrict(c echo.Context, v any) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}

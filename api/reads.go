@@ -233,12 +233,8 @@ func (s *Server) classify(c echo.Context) error {
 	if _, err := s.readQuery(c); err != nil {
 		return err
 	}
-	body, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
 	var req classifyRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := s.bindStrict(c, &req); err != nil {
 		return err
 	}
 	if req.Attributes == nil {
