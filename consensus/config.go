@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // Limits that are not configurable.
@@ -93,6 +95,11 @@ type Config struct {
 	// Listener, if set, is used instead of listening on RaftAddr; the node
 	// takes ownership and closes it. Tests and socket activation use it.
 	Listener net.Listener
+
+	// wrapTransport lets tests interpose on raft's RPCs to inject faults
+	// (stale answers, one-way cuts) that a real network cannot be made to
+	// produce on demand.
+	wrapTransport func(raft.Transport) raft.Transport
 
 	// Raft timing; the defaults are raft's LAN defaults. Tests may shorten them.
 	HeartbeatTimeout   time.Duration

@@ -46,6 +46,7 @@ type Node struct {
 	rpc       *rpcClient
 	pipe      *pipeline
 	barrier   *termBarrier
+	reads     *readBarrier
 	observer  *raft.Observer
 
 	ctx    context.Context // ends when Close begins shutting down
@@ -137,12 +138,17 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	}
 
 	n.fsm = NewFSM(n.machine)
-	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.transport)
+	var trans raft.Transport = n.transport
+	if n.cfg.wrapTransport != nil {
+		trans = n.cfg.wrapTransport(trans)
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
 	n.raft = r
 	n.barrier = &termBarrier{raft: r, fsm: n.fsm, timeout: cfg.ApplyTimeout, spawn: n.spawn}
+	n.reads = &readBarrier{raft: r, fsm: n.fsm, timeout: cfg.ApplyTimeout, spawn: n.spawn}
 	n.pipe = newPipeline(n.ctx, n.stop, r, n.fsm, n.barrier, cfg, n.logger)
 
 	observations := make(chan raft.Observation, observationBuffer)
@@ -577,9 +583,9 @@ func (n *Node) awaitLeaderChange(ctx context.Context, changed <-chan struct{}) e
 
 // ReadIndex returns once this node's Machine reflects every write committed
 // before the call, so a local read that follows is linearizable. The leader
-// confirms its leadership with a quorum (and, on the first read of its term,
-// waits for a barrier); a follower asks the leader for its read index and
-// waits until it has applied that far.
+// commits a barrier entry appended after the call (shared by concurrent
+// reads); a follower asks the leader for its read index and waits until it
+// has applied that far.
 //
 // Errors: ErrNoLeader (also when ctx ends before the leader answered),
 // ErrClosed, or ctx's error while waiting to apply.
@@ -621,29 +627,21 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 	return index, nil
 }
 
-// readIndexLocal runs the leader's side of a read (Raft dissertation §6.4):
-// make sure an entry of this term is committed (a barrier, once per term),
-// record the commit index, confirm leadership with a quorum round, check the
-// term did not change, and wait until everything up to the index is applied.
-// It returns the applied index to wait for, which counts only entries the
-// Machine sees, so a follower can reach it.
+// readIndexLocal runs the leader's side of a read: commit a barrier entry
+// appended after the read arrived (see readBarrier for why not a heartbeat
+// round), check the term did not change, and return the applied index to
+// wait for. That index counts only entries the Machine sees, so a follower
+// can reach it.
 func (n *Node) readIndexLocal(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, errStale
 	}
 	term := n.raft.CurrentTerm()
-	if err := n.barrier.ensure(ctx, term); err != nil {
-		return 0, n.readError(ctx, err)
-	}
-	commit := n.raft.CommitIndex()
-	if err := n.waitFuture(ctx, n.raft.VerifyLeader()); err != nil {
+	if err := n.reads.wait(ctx); err != nil {
 		return 0, n.readError(ctx, err)
 	}
 	if n.raft.CurrentTerm() != term {
 		return 0, fmt.Errorf("%w: term changed during read", errStale)
-	}
-	if err := n.fsm.waitProcessed(ctx, commit); err != nil {
-		return 0, n.readError(ctx, err)
 	}
 	return n.fsm.AppliedIndex(), nil
 }
