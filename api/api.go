@@ -101,6 +101,9 @@ type Replicator interface {
 	RemoveServer(ctx context.Context, id string) error
 	// Ready reports whether the node has a leader and has caught up.
 	Ready() bool
+	// CaughtUp reports whether the node has been Ready at least once since it
+	// started; before that its state may lag what it served before a restart.
+	CaughtUp() bool
 }
 
 // ClusterStatus is GET /v1/cluster.
@@ -260,7 +263,9 @@ func (s *Server) routes() *echo.Echo {
 	// Every other /v1 route needs a key. The middleware is given per route,
 	// not to the group, so an unknown path is a plain 404.
 	v1 := e.Group("/v1")
-	auth := s.authenticate
+	// GET /v1/cluster stays open while the node catches up, so an operator
+	// can see why it has not; everything else waits (see caughtUp).
+	auth := func(next echo.HandlerFunc) echo.HandlerFunc { return s.caughtUp(s.authenticate(next)) }
 	v1.POST("/keys", s.createKey, auth)
 	v1.POST("/instructions", s.submitInstruction, auth)
 	v1.POST("/instructions/batch", s.submitBatch, auth)
@@ -279,7 +284,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.POST("/classify", s.classify, auth)
 	v1.GET("/rulebook", s.getRulebook, auth)
 
-	v1.GET("/cluster", s.getCluster, auth)
+	v1.GET("/cluster", s.getCluster, s.authenticate)
 	v1.POST("/cluster/nodes", s.addNode, auth)
 	v1.DELETE("/cluster/nodes/:id", s.removeNode, auth)
 	return e

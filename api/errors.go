@@ -58,6 +58,9 @@ const (
 	CodeNoLeader Code = "NO_LEADER"
 	// CodeNotLeader (503): a leader-only operation reached another node.
 	CodeNotLeader Code = "NOT_LEADER"
+	// CodeNotReady (503): the node has not caught up with the cluster since
+	// it started; nothing was read or proposed. Retry, here or elsewhere.
+	CodeNotReady Code = "NOT_READY"
 	// CodeTimeout (503): the request ran out of time; a write's outcome is
 	// unknown, so retry it with the same id.
 	CodeTimeout Code = "TIMEOUT"

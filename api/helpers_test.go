@@ -40,6 +40,7 @@ type fakeReplicator struct {
 	now       time.Time
 	status    api.ClusterStatus
 	ready     bool
+	lagging   bool // not caught up since start
 	added     []string
 	removed   []string
 	proposals atomic.Int64
@@ -127,6 +128,12 @@ func (f *fakeReplicator) Ready() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.ready
+}
+
+func (f *fakeReplicator) CaughtUp() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.lagging
 }
 
 // env is a server over a real store on a temp dir, with the standard cast of

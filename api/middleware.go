@@ -74,3 +74,18 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// caughtUp answers 503 NOT_READY until the node has caught up with the
+// cluster once since it started. The state file commits in groups and raft
+// replays the uncommitted tail after a restart, so until then the node's
+// state may be older than what it answered before: a key created then would
+// be unknown (401) and a balance would go back in time.
+func (s *Server) caughtUp(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.repl.CaughtUp() {
+			c.Response().Header().Set("Retry-After", "1")
+			return newError(http.StatusServiceUnavailable, CodeNotReady, "the node is catching up with the cluster after a start; retry shortly")
+		}
+		return next(c)
+	}
+}

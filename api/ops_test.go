@@ -218,3 +218,38 @@ func TestLimits(t *testing.T) {
 		t.Errorf("NewKey() = %d bytes, %v; want at most MaxKeyBytes", len(key), err)
 	}
 }
+
+// TestNotCaughtUp: until the node has caught up once since it started, every
+// keyed route answers 503 NOT_READY and changes nothing, except GET
+// /v1/cluster, which an operator needs to see why; the ops endpoints answer.
+func TestNotCaughtUp(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	e.world()
+	before := e.hashes()
+	e.repl.mu.Lock()
+	e.repl.lagging = true
+	e.repl.mu.Unlock()
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/instructions", transferBody("REG", "inv-a", "inv-b", "1")},
+		{"POST", "/v1/instructions/batch", `{"instructions":[` + mint("REG", "inv-a", "1") + `]}`},
+		{"GET", "/v1/parties/inv-a/holdings", ""},
+		{"GET", "/v1/journal", ""},
+		{"POST", "/v1/keys", `{"party_id":"inv-a"}`},
+	} {
+		r := e.as("operator", tc.method, tc.path, tc.body)
+		if r.status != http.StatusServiceUnavailable || r.errorCode() != "NOT_READY" || r.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s while catching up: %d %s, want 503 NOT_READY with Retry-After", tc.method, tc.path, r.status, r.body)
+		}
+	}
+	e.must(http.StatusOK, "operator", "GET", "/v1/cluster", "")
+	if r := e.do("GET", "/healthz", "", ""); r.status != http.StatusOK {
+		t.Errorf("/healthz while catching up: %d", r.status)
+	}
+	if after := e.hashes(); after != before {
+		t.Errorf("state changed while catching up: %+v -> %+v", before, after)
+	}
+	e.repl.mu.Lock()
+	e.repl.lagging = false
+	e.repl.mu.Unlock()
+	e.must(http.StatusOK, "inv-a", "GET", "/v1/parties/inv-a/holdings", "")
+}

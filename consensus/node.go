@@ -61,6 +61,7 @@ type Node struct {
 	leaderCh    chan struct{} // closed and replaced when the leader changes
 
 	ready     atomic.Bool
+	caughtUp  atomic.Bool   // ready at least once since start; never reset
 	readyKick chan struct{} // capacity 1
 
 	closeOnce sync.Once
@@ -678,6 +679,13 @@ func (n *Node) Ready() bool {
 	return n.leaderID != "" && n.ready.Load()
 }
 
+// CaughtUp reports whether the node has been Ready at least once since it
+// started: its Machine then holds everything committed before the start,
+// including what it had applied before a crash but not yet made durable.
+// Until then its local state may be older than what it showed before, so
+// the API refuses to serve from it.
+func (n *Node) CaughtUp() bool { return n.caughtUp.Load() }
+
 // LeaderChanged returns a channel that is closed at the next change of leader
 // (including to "no leader"). Take a new channel after each change.
 func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderChanged() }
@@ -750,6 +758,7 @@ func (n *Node) readiness() {
 		current := n.leaderEpoch == epoch
 		if err == nil && current {
 			n.ready.Store(true)
+			n.caughtUp.Store(true)
 		}
 		n.leaderMu.Unlock()
 		if err != nil && current && !n.isClosing() {

@@ -25,10 +25,17 @@ type idRecord struct {
 	Outcome  []byte
 }
 
-// Apply applies every batch above the applied index in ONE write transaction,
-// which also records the new applied index, so a crash either keeps the whole
-// call or none of it, and raft's replay of the tail after a restart finds the
-// batches already applied and skips them.
+// Apply applies every batch above the applied index in the store's write
+// transaction, which also records the new applied index, so a crash keeps
+// either the whole call or none of it, and raft's replay of the tail after a
+// restart finds the batches already applied and skips them.
+//
+// The write transaction stays open across calls and commits once
+// cfg.CommitEvery instructions are pending, or before a snapshot or close
+// (see commitLocked). Until then a crash loses the calls since the last
+// commit, and raft's log, which is durable before an entry is applied,
+// replays them. Reads see the pending calls: view reads inside the open
+// transaction.
 func (s *Store) Apply(batches []Batch) [][][]byte {
 	results := make([][][]byte, len(batches))
 	s.mu.RLock()
@@ -36,11 +43,20 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	assert(s.db != nil, "apply on a closed store")
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.broken != nil {
+		panic(fmt.Sprintf("ledger: apply after a failed commit: %v", s.broken))
+	}
 	var view *txView
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	items := 0
+	for _, b := range batches {
+		items += len(b.Items)
+	}
+	err := s.inWriteTx(func(tx *bolt.Tx) error {
 		a := &applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
 			view: newTxView(tx, s.rulebook.Load()), seenIDs: map[string]*idRecord{},
@@ -90,8 +106,15 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 		// it stops, and replays the log after a restart.
 		panic(fmt.Sprintf("ledger: apply: %v", err))
 	}
-	// Committed: what the batch wrote is now the stored state.
+	// What the batch wrote is now the state every later reader sees (in the
+	// open transaction), so the cache may hold it.
 	view.publish()
+	s.pending += max(items, 1)
+	if s.pending >= s.cfg.CommitEvery {
+		if err := s.commitLocked(); err != nil {
+			panic(err.Error())
+		}
+	}
 	s.rulebook.Store(newRulebook)
 	s.lastTime.Store(newTime.UnixNano())
 	s.applyMu.Lock()

@@ -181,3 +181,18 @@ func transferBody(symbol, from, to, amount string) string {
 func mintBody(symbol, to, amount string) string {
 	return ins("mint", map[string]any{"symbol": symbol, "to": to, "amount": amount})
 }
+
+// crash drops the store as a killed process would: the pending write
+// transaction is lost, the committed file stays.
+func (s *Store) crash() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wmu.Lock()
+	if s.wtx != nil {
+		_ = s.wtx.Rollback()
+		s.wtx, s.pending = nil, 0
+	}
+	s.wmu.Unlock()
+	_ = s.db.Close()
+	s.db, s.cache = nil, nil
+}

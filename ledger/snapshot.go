@@ -12,11 +12,20 @@ type snapshot struct {
 	tx *bolt.Tx
 }
 
-// Snapshot opens a read transaction and returns at once: raft blocks Apply
-// while it runs. The copy is written by Persist, concurrently with Apply.
+// Snapshot commits what is pending and opens a read transaction, and returns
+// at once: raft blocks Apply while it runs. The copy is written by Persist,
+// concurrently with Apply. Committing first keeps the state file at least as
+// new as every snapshot, so raft never compacts away log entries the file
+// still needs after a crash.
 func (s *Store) Snapshot() (Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	s.wmu.Lock()
+	err := s.commitLocked()
+	s.wmu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: snapshot: %w", err)
+	}
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: begin snapshot: %w", err)
@@ -58,6 +67,14 @@ func (s *Store) Restore(r io.Reader) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The snapshot replaces the state: what is pending is dropped with it.
+	s.wmu.Lock()
+	if s.wtx != nil {
+		_ = s.wtx.Rollback()
+		s.wtx, s.pending = nil, 0
+	}
+	s.broken = nil
+	s.wmu.Unlock()
 	if s.db != nil {
 		if err := s.db.Close(); err != nil {
 			return fmt.Errorf("ledger: restore: close state: %w", err)

@@ -25,6 +25,14 @@ type Config struct {
 	// NoSync skips fsync on commit. Only for benchmarks and tests: the raft
 	// log replays what a crash loses, but a power cut could tear the file.
 	NoSync bool
+	// CommitEvery is how many applied instructions the open write
+	// transaction gathers before it commits (0 or 1: every Apply). Larger
+	// values write each touched page once per commit instead of once per
+	// Apply and keep fsync off the apply path; a crash loses at most that
+	// many instructions of state, which raft replays from its log. Use it
+	// only under consensus, whose log must keep every entry after the last
+	// commit (Snapshot commits first, so compaction never passes it).
+	CommitEvery int
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -58,6 +66,14 @@ type Store struct {
 	// transaction at a time anyway), Restore replaces the cache under mu.
 	cacheMu sync.Mutex
 	cache   *stateCache
+
+	// wmu guards the write transaction Apply keeps open across calls (wtx,
+	// nil when nothing is pending), how many instructions it holds, and the
+	// error of a commit that failed, after which the store refuses to go on.
+	wmu     sync.Mutex
+	wtx     *bolt.Tx
+	pending int
+	broken  error
 
 	// applyMu lets WaitApplied sleep until the applied index moves.
 	applyMu   sync.Mutex
@@ -151,7 +167,10 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.Close()
+	s.wmu.Lock()
+	cerr := s.commitLocked()
+	s.wmu.Unlock()
+	err := errors.Join(cerr, s.db.Close())
 	s.db = nil
 	s.cache = nil // a closed store keeps no state in memory
 	return err
@@ -167,14 +186,80 @@ func (s *Store) LastTime() time.Time { return time.Unix(0, s.lastTime.Load()).UT
 // Rulebook is the rulebook in force.
 func (s *Store) Rulebook() *eligibility.Rulebook { return s.rulebook.Load() }
 
-// view runs fn in a read transaction.
+// view runs fn against the latest applied state: inside the open write
+// transaction while Apply has uncommitted work (fn must only read, and holds
+// Apply off while it runs), else in a read transaction. Either way it sees
+// every Apply that returned before the call.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return errors.New("ledger: store is closed")
 	}
+	s.wmu.Lock()
+	if s.broken != nil {
+		s.wmu.Unlock()
+		return fmt.Errorf("ledger: state unavailable after a failed commit: %w", s.broken)
+	}
+	if s.wtx != nil {
+		defer s.wmu.Unlock()
+		return fn(s.wtx)
+	}
+	s.wmu.Unlock()
 	return s.db.View(fn)
+}
+
+// inWriteTx runs fn in the open write transaction, beginning one if none is
+// open. If fn fails the transaction is rolled back with everything pending;
+// the caller panics, and raft replays the lost calls after a restart.
+// Callers hold wmu.
+func (s *Store) inWriteTx(fn func(tx *bolt.Tx) error) error {
+	if s.wtx == nil {
+		tx, err := s.db.Begin(true)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		s.wtx = tx
+	}
+	if err := fn(s.wtx); err != nil {
+		_ = s.wtx.Rollback()
+		s.wtx, s.pending = nil, 0
+		return err
+	}
+	return nil
+}
+
+// commitLocked commits the open write transaction, if any. A failed commit
+// loses applied state that the store has already reported, so the store
+// refuses every later read and Apply (which panics: the node restarts and
+// replays). Callers hold wmu.
+func (s *Store) commitLocked() error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if s.wtx == nil {
+		return nil
+	}
+	err := s.wtx.Commit()
+	s.wtx, s.pending = nil, 0
+	if err != nil {
+		s.broken = fmt.Errorf("ledger: commit: %w", err)
+		s.log.Error("state commit failed; the node must restart and replay", "err", err)
+		return s.broken
+	}
+	return nil
+}
+
+// Commit makes everything applied so far durable in the state file.
+func (s *Store) Commit() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return errors.New("ledger: store is closed")
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.commitLocked()
 }
 
 func getUint(b *bolt.Bucket, key []byte) uint64 {

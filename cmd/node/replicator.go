@@ -53,6 +53,8 @@ func (r replicator) RemoveServer(ctx context.Context, id string) error {
 
 func (r replicator) Ready() bool { return r.node.Ready() }
 
+func (r replicator) CaughtUp() bool { return r.node.CaughtUp() }
+
 func (r replicator) Status() api.ClusterStatus {
 	s := r.node.Status()
 	out := api.ClusterStatus{ID: s.ID, State: s.State, Leader: s.Leader, Term: s.Term, CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex}
