@@ -45,9 +45,6 @@ const (
 
 	// rpcIdleTimeout closes internal RPC connections idle for this long.
 	rpcIdleTimeout = 5 * time.Minute
-
-	// rpcIdleConns is the number of idle forwarding connections kept per peer.
-	rpcIdleConns = 8
 )
 
 // Peer is one member of the bootstrap configuration.

@@ -45,6 +45,7 @@ type Node struct {
 	mux       *mux
 	rpc       *rpcClient
 	pipe      *pipeline
+	fwd       *forwarder
 	barrier   *termBarrier
 	reads     *readBarrier
 	observer  *raft.Observer
@@ -161,7 +162,9 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 		return false
 	})
 	r.RegisterObserver(n.observer)
+	n.fwd = newForwarder(n)
 	n.spawn(n.pipe.run)
+	n.spawn(n.fwd.run)
 	n.spawn(n.pipe.resolve)
 	n.spawn(func() { n.monitor(observations) })
 	n.spawn(n.readiness)
@@ -462,17 +465,10 @@ func (n *Node) Propose(ctx context.Context, items [][]byte) ([][]byte, error) {
 		results, err = n.proposeLocal(ctx, items, size)
 		return err
 	}, func(ctx context.Context, id, addr string) error {
-		resp, err := n.forward(ctx, id, addr, rpcPropose, appendItems(nil, items))
-		if err != nil {
-			return err
-		}
-		if results, err = decodeItems(resp, 0); err != nil {
-			return fmt.Errorf("%w: leader %s sent malformed results: %v", ErrUnknownOutcome, id, err)
-		}
-		if len(results) != len(items) {
-			return fmt.Errorf("%w: leader %s sent %d results for %d items", ErrUnknownOutcome, id, len(results), len(items))
-		}
-		return nil
+		ctx, cancel := n.withDeadline(ctx)
+		defer cancel()
+		results, err = n.fwd.propose(ctx, id, addr, items)
+		return err
 	})
 	if err != nil {
 		return nil, err

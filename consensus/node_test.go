@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -125,6 +126,63 @@ func TestCluster_Forwarding(t *testing.T) {
 	}
 	checkResults(t, multiWant, got)
 	c.converged(append(want, multiWant...))
+}
+
+// TestCluster_ForwardGroups: concurrent proposals through a follower travel
+// to the leader in shared calls, and each, single or multi-item, still gets
+// exactly its own results.
+func TestCluster_ForwardGroups(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader()
+	follower := c.follower(leader)
+	const proposers, each = 32, 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var want []string
+	for p := range proposers {
+		wg.Go(func() {
+			for k := range each {
+				items := []string{fmt.Sprintf("g%d-%d", p, k)}
+				if k%3 == 0 {
+					items = append(items, fmt.Sprintf("g%d-%d-b", p, k), fmt.Sprintf("g%d-%d-c", p, k))
+				}
+				raw := make([][]byte, len(items))
+				for i, it := range items {
+					raw[i] = []byte(it)
+				}
+				got, err := c.nodes[follower].Propose(t.Context(), raw)
+				if err != nil {
+					t.Errorf("Propose(%v) via follower error = %v", items, err)
+					return
+				}
+				checkResults(t, items, got)
+				mu.Lock()
+				want = append(want, items...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	f := c.nodes[follower].fwd
+	calls, props := f.calls.Load(), f.proposals.Load()
+	t.Logf("%d proposals in %d calls to the leader", props, calls)
+	if props != proposers*each {
+		t.Errorf("forwarder carried %d proposals, want %d", props, proposers*each)
+	}
+	if calls >= props {
+		t.Errorf("%d calls for %d concurrent proposals: none shared a call", calls, props)
+	}
+	sort.Strings(want)
+	waitFor(t, 10*time.Second, "every machine to hold every item", func() bool {
+		for i, n := range c.nodes {
+			got := c.machines[i].items()
+			sort.Strings(got)
+			if n != nil && !equalStrings(got, want) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Ensure concurrent proposals share log entries: fewer entries are applied

@@ -24,6 +24,11 @@ import (
 const (
 	rpcPropose   byte = 1 // body: timeout, items (appendItems); response: results (appendItems)
 	rpcReadIndex byte = 2 // body: timeout; response: 8-byte read index
+	// rpcProposeGroup carries several proposals (forwarder.go). Body:
+	// timeout, then appendItems of each proposal's rpcPropose payload.
+	// Response: appendItems of one reply per proposal, each its status byte
+	// followed by what rpcPropose would have answered.
+	rpcProposeGroup byte = 3
 )
 
 // Response statuses.
@@ -137,19 +142,9 @@ func (n *Node) handleRPC(kind byte, body []byte) (byte, []byte) {
 	defer cancel()
 	switch kind {
 	case rpcPropose:
-		items, err := decodeItems(body[8:], 1)
-		if err != nil {
-			return statusError, []byte(err.Error())
-		}
-		size, err := n.checkProposal(items)
-		if err != nil {
-			return statusFor(err)
-		}
-		results, err := n.proposeLocal(ctx, items, size)
-		if err != nil {
-			return statusFor(err)
-		}
-		return statusOK, appendItems(nil, results)
+		return n.proposeForwarded(ctx, body[8:])
+	case rpcProposeGroup:
+		return n.proposeGroup(ctx, body[8:])
 	case rpcReadIndex:
 		index, err := n.readIndexLocal(ctx)
 		if err != nil {
@@ -159,6 +154,23 @@ func (n *Node) handleRPC(kind byte, body []byte) (byte, []byte) {
 	default:
 		return statusError, fmt.Appendf(nil, "consensus: unknown request kind %d", kind)
 	}
+}
+
+// proposeForwarded proposes one forwarded proposal (appendItems) here.
+func (n *Node) proposeForwarded(ctx context.Context, payload []byte) (byte, []byte) {
+	items, err := decodeItems(payload, 1)
+	if err != nil {
+		return statusError, []byte(err.Error())
+	}
+	size, err := n.checkProposal(items)
+	if err != nil {
+		return statusFor(err)
+	}
+	results, err := n.proposeLocal(ctx, items, size)
+	if err != nil {
+		return statusFor(err)
+	}
+	return statusOK, appendItems(nil, results)
 }
 
 // statusFor maps an error of proposeLocal or readIndexLocal to a status.
@@ -210,6 +222,11 @@ func (n *Node) forward(ctx context.Context, leaderID, leaderAddr string, kind by
 	default:
 		return nil, fmt.Errorf("%w: forward to %s: %v", ErrUnknownOutcome, leaderID, err)
 	}
+	return n.leaderStatus(leaderID, status, resp)
+}
+
+// leaderStatus turns the leader's status and body into forward's result.
+func (n *Node) leaderStatus(leaderID string, status byte, resp []byte) ([]byte, error) {
 	msg := string(resp)
 	switch status {
 	case statusOK:
@@ -231,6 +248,7 @@ func (n *Node) forward(ctx context.Context, leaderID, leaderAddr string, kind by
 type rpcClient struct {
 	m           *mux
 	sem         chan struct{}
+	maxIdle     int // per peer: as many as may be in use at once
 	maxResponse int
 
 	mu     sync.Mutex // guards idle and closed
@@ -248,6 +266,7 @@ func newRPCClient(m *mux, maxCalls, maxResponse int) *rpcClient {
 	return &rpcClient{
 		m:           m,
 		sem:         make(chan struct{}, maxCalls),
+		maxIdle:     maxCalls,
 		maxResponse: maxResponse,
 		idle:        make(map[string][]*rpcConn),
 	}
@@ -349,7 +368,7 @@ func (rc *rpcClient) put(addr, id string, conn *rpcConn) {
 	key := poolKey(addr, id)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.closed || len(rc.idle[key]) >= rpcIdleConns {
+	if rc.closed || len(rc.idle[key]) >= rc.maxIdle {
 		_ = conn.c.Close()
 		return
 	}

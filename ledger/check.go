@@ -19,7 +19,7 @@ import (
 // index and holder counts match the holdings; holdings refer to existing
 // parties and instruments; the journal chains and matches the recorded seq.
 func (s *Store) Check() (errs []error) {
-	_ = s.view(func(tx *bolt.Tx) error {
+	_ = s.viewCommitted(func(tx *bolt.Tx) error {
 		errs = check(tx)
 		return nil
 	})
@@ -138,7 +138,7 @@ type Hashes struct {
 
 // Hashes computes both hashes in one read transaction.
 func (s *Store) Hashes() (h Hashes, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		h.State = hashBuckets(tx, stateBuckets)
 		h.Full = hashBuckets(tx, allBuckets)
 		h.AppliedIndex = getUint(tx.Bucket(bucketMeta), metaAppliedIndex)

@@ -149,7 +149,7 @@ type CapTable struct {
 // Holders returns the cap table of symbol as it stood just after journal entry
 // at (a record date), or now when at is 0.
 func (s *Store) Holders(symbol string, at uint64) (out CapTable, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		v := newTxView(tx, s.Rulebook())
 		in, ok := v.Instrument(symbol)
 		if !ok {
@@ -217,7 +217,7 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 	}
 	q.Limit = min(q.Limit, MaxJournalPage)
 	out.Entries = []Entry{}
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketJournal).Cursor()
 		scanned := 0
 		var lastSeen uint64
@@ -260,7 +260,7 @@ type Verification struct {
 
 // VerifyJournal recomputes every hash from the first entry and checks the links.
 func (s *Store) VerifyJournal() (out Verification, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		out = verifyJournal(tx)
 		return nil
 	})

@@ -209,6 +209,24 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
+// viewCommitted commits what is pending and runs fn in a read transaction,
+// for reads that may scan far (journal walks, cap tables, hashes, checks):
+// they must not hold Apply off while they run, as view would.
+func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return errors.New("ledger: store is closed")
+	}
+	s.wmu.Lock()
+	err := s.commitLocked()
+	s.wmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("ledger: state unavailable after a failed commit: %w", err)
+	}
+	return s.db.View(fn)
+}
+
 // inWriteTx runs fn in the open write transaction, beginning one if none is
 // open. If fn fails the transaction is rolled back with everything pending;
 // the caller panics, and raft replays the lost calls after a restart.
