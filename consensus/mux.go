@@ -46,6 +46,9 @@ type mux struct {
 	resolve func(addr string) string
 	// serveRPC serves one internal RPC connection until it fails or closes.
 	serveRPC func(c net.Conn, peerID string)
+	// admit reports whether a peer whose certificate proved its id may
+	// connect (TLS only: without it an id is a mere claim); nil admits all.
+	admit func(peerID string) bool
 
 	raftCh chan net.Conn
 	done   chan struct{}
@@ -174,6 +177,9 @@ func (m *mux) accept(c *trackedConn) (kind byte, peer string, conn net.Conn, err
 	}
 	if tc != nil && !certMatchesID(tc.ConnectionState().PeerCertificates[0], peer) {
 		return 0, peer, nil, fmt.Errorf("%w: claims %q", errPeerIdentity, peer)
+	}
+	if tc != nil && m.admit != nil && !m.admit(peer) {
+		return 0, peer, nil, fmt.Errorf("%w: %q", errNotMember, peer)
 	}
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		return 0, peer, nil, err

@@ -236,6 +236,7 @@ func (n *Node) openNetwork(hcl *hclogAdapter) error {
 	n.mux = newMux(ln, cfg.advertise(), cfg.ID, setup, cfg, n.logger)
 	n.mux.resolve = n.resolvePeer
 	n.mux.serveRPC = n.serveRPC
+	n.mux.admit = n.admitPeer
 	n.mux.start()
 	n.rpc = newRPCClient(n.mux, cfg.MaxForwards, n.maxResponseFrame())
 	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -281,6 +282,33 @@ func (n *Node) bootstrapConfiguration() raft.Configuration {
 		servers[i] = raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)}
 	}
 	return raft.Configuration{Servers: servers}
+}
+
+// admitPeer reports whether peer belongs to the cluster: a server of the
+// latest raft configuration or, before raft runs, a bootstrap peer. A node
+// with no configuration yet (waiting to be added with --join) admits any
+// peer the cluster CA vouches for, since it learns its cluster from the
+// leader's first connection.
+func (n *Node) admitPeer(peer string) bool {
+	if n.raft != nil {
+		f := n.raft.GetConfiguration()
+		if f.Error() != nil {
+			return false
+		}
+		servers := f.Configuration().Servers
+		for _, s := range servers {
+			if string(s.ID) == peer {
+				return true
+			}
+		}
+		return len(servers) == 0
+	}
+	for _, p := range n.cfg.Peers {
+		if p.ID == peer {
+			return true
+		}
+	}
+	return len(n.cfg.Peers) == 0
 }
 
 // resolvePeer returns the id of the node at a raft address, from the latest

@@ -364,6 +364,17 @@ func TestCluster_ReadIndex(t *testing.T) {
 
 // Ensure voters can be added and removed on the leader only.
 func TestCluster_Membership(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tls  bool
+	}{{"plain", false}, {"mutual TLS", true}} {
+		t.Run(tc.name, func(t *testing.T) { testMembership(t, tc.tls) })
+	}
+}
+
+// testMembership: with TLS, the joining node admits the leader before it has
+// a configuration, and the leader admits it once it is a member.
+func testMembership(t *testing.T, useTLS bool) {
 	dir := t.TempDir()
 	ln1, ln2 := listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
 	cfg1 := testConfig("n1", filepath.Join(dir, "n1"))
@@ -371,6 +382,13 @@ func TestCluster_Membership(t *testing.T) {
 	cfg2 := testConfig("n2", filepath.Join(dir, "n2"))
 	cfg2.Listener = ln2
 	cfg2.Join = true
+	if useTLS {
+		certs := t.TempDir()
+		if err := GenerateDevCerts(certs, []string{"n1", "n2"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		cfg1.TLS, cfg2.TLS = tlsFiles(certs, "n1"), tlsFiles(certs, "n2")
+	}
 	m1, m2 := &fakeMachine{}, &fakeMachine{}
 	n1, err := Open(t.Context(), cfg1, m1)
 	if err != nil {

@@ -29,6 +29,11 @@ const (
 // id it claims or is expected to have.
 var errPeerIdentity = errors.New("consensus: peer certificate does not match node id")
 
+// errNotMember is returned when a peer with a valid certificate is not a
+// member of the cluster: a certificate from the cluster CA alone does not let
+// a node replicate or forward writes.
+var errNotMember = errors.New("consensus: peer is not a member of the cluster")
+
 // tlsSetup holds the loaded key pair and the cluster CA.
 type tlsSetup struct {
 	cert tls.Certificate

@@ -272,3 +272,40 @@ func TestCluster_TLSForeignCA(t *testing.T) {
 		t.Errorf("a proposal from n3 reached the cluster")
 	}
 }
+
+// Ensure a node with a certificate from the cluster CA that is not a member
+// of the cluster is refused: a certificate alone does not let it replicate
+// or forward writes.
+func TestCluster_TLSNonMember(t *testing.T) {
+	certs := t.TempDir()
+	if err := GenerateDevCerts(certs, []string{"n1", "n2", "n3", "n9"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 3, func(i int, cfg *Config) { cfg.TLS = tlsFiles(certs, cfg.ID) })
+	leader := c.leader()
+	c.propose(t.Context(), leader, "member-write")
+
+	setup, err := loadTLS(tlsFiles(certs, "n9"), "n9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.DialTimeout = 2 * time.Second
+	outsider := newMux(listen(t, "127.0.0.1:0"), "", "n9", setup, &cfg, slog.New(slog.DiscardHandler))
+	outsider.resolve = func(string) string { return "" }
+	outsider.serveRPC = func(net.Conn, string) {}
+	outsider.start()
+	defer outsider.close()
+
+	target := c.nodes[leader]
+	before := target.mux.refused.Load()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if got, err := roundTrip(ctx, outsider, c.cfgs[leader].RaftAddr, c.cfgs[leader].ID); err == nil {
+		t.Fatalf("non-member n9 got an answer %q from the leader", got)
+	}
+	if target.mux.refused.Load() <= before {
+		t.Errorf("the leader did not count n9's connection as refused")
+	}
+	c.converged([]string{"member-write"})
+}
