@@ -3,6 +3,8 @@ package consensus
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ var errCut = errors.New("test: link cut")
 type partition struct {
 	mu       sync.Mutex
 	isolated raft.ServerID // "" while healed
+	clean    bool          // a plain cut: no stale heartbeat answers either
 }
 
 func (p *partition) isolate(id string) {
@@ -62,7 +65,7 @@ func (s *staleTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 		s.mu.Lock()
 		old, ok := s.last[id]
 		s.mu.Unlock()
-		if heartbeat && ok {
+		if heartbeat && ok && !s.p.clean {
 			*resp = old
 			return nil
 		}
@@ -98,6 +101,97 @@ func (s *staleTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress,
 		return errCut
 	}
 	return s.Transport.TimeoutNow(id, target, args, resp)
+}
+
+// TestCluster_PartitionedLeader: writes go through every node while the
+// leader is cut off from the others and later reconnected. Every
+// acknowledged proposal is applied exactly once on every node, the machines
+// end identical, and a proposal with an unknown outcome is applied at most
+// once.
+func TestCluster_PartitionedLeader(t *testing.T) {
+	p := &partition{clean: true}
+	c := newCluster(t, 3, func(i int, cfg *Config) {
+		self := raft.ServerID(cfg.ID)
+		cfg.ApplyTimeout = 2 * time.Second
+		cfg.wrapTransport = func(tr raft.Transport) raft.Transport {
+			return &staleTransport{Transport: tr, self: self, p: p, last: map[raft.ServerID]raft.AppendEntriesResponse{}}
+		}
+	})
+	old := c.leader()
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	unknown := map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Go(func() {
+			for k := 0; k < 400; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				item := fmt.Sprintf("w%d-%d", w, k)
+				ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+				got, err := c.nodes[(w+k)%3].Propose(ctx, [][]byte{[]byte(item)})
+				cancel()
+				mu.Lock()
+				switch {
+				case err == nil:
+					if len(got) != 1 || !strings.HasSuffix(string(got[0]), ":"+item) {
+						t.Errorf("Propose(%s) results %q", item, got)
+					}
+					acked[item] = true
+				case errors.Is(err, ErrUnknownOutcome):
+					unknown[item] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	progress := func(n int, what string) {
+		mu.Lock()
+		start := len(acked)
+		mu.Unlock()
+		waitFor(t, 20*time.Second, what, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) >= start+n
+		})
+	}
+	progress(20, "writes before the cut")
+	p.isolate(c.cfgs[old].ID)
+	progress(10, "writes while the old leader is cut off")
+	p.heal()
+	progress(20, "writes after the cut healed")
+	close(stop)
+	wg.Wait()
+
+	next := c.leader()
+	if err := c.nodes[next].ReadIndex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := c.machines[next].items()
+	c.converged(want)
+	seen := map[string]int{}
+	for _, it := range want {
+		seen[it]++
+	}
+	for it, n := range seen {
+		if n > 1 {
+			t.Errorf("%s applied %d times", it, n)
+		}
+		if !acked[it] && !unknown[it] {
+			t.Errorf("%s applied but its proposer was told it failed", it)
+		}
+	}
+	for it := range acked {
+		if seen[it] != 1 {
+			t.Errorf("acknowledged %s applied %d times", it, seen[it])
+		}
+	}
+	t.Logf("%d acknowledged, %d unknown, %d applied; leader %s then %s", len(acked), len(unknown), len(want), c.cfgs[old].ID, c.cfgs[next].ID)
 }
 
 // TestCluster_StaleLeaderRead: a leader that is cut off but keeps receiving
