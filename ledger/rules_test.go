@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 const day = 24 * time.Hour
@@ -76,6 +78,52 @@ func TestLotsOldestFirst(t *testing.T) {
 		t.Errorf("locked = %s, want 10", got)
 	}
 	h.mustAccept("acc-us", transferBody("PRIV", "acc-us", "qp-us", "10"))
+	h.mustReject("acc-us", transferBody("PRIV", "acc-us", "qp-us", "1"), "LOCKUP_ACTIVE")
+}
+
+// TestLotsSeasoned: receipts past their holding period merge into one lot, so
+// a holding paid many times stays small, while receipts still in their
+// period keep their own dates and stay locked.
+func TestLotsSeasoned(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", ins("create_instrument", instrument("PRIV", "reg_d_506c", "enterprise_equity", 0, nil)))
+	h.mustAccept(OperatorID, mintBody("USD", "cus-1", "100000"))
+	for range 40 {
+		h.now = h.now.Add(30 * day)
+		h.mustAccept("cus-1", transferBody("USD", "cus-1", "acc-us", "10"))
+		h.mustAccept("iss-1", mintBody("PRIV", "acc-us", "1"))
+	}
+	lots := func(symbol string) []transfer.Lot {
+		var out []transfer.Lot
+		if err := h.s.View(func(v transfer.View) error {
+			hd, _ := v.Holding("acc-us", symbol)
+			out = hd.Lots
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// Cash has no holding period: one lot. PRIV locks for a year: the 13
+	// receipts of the last 365 days (days 840 to 1,200) keep their lots, the
+	// 27 older ones share one.
+	if got := lots("USD"); len(got) != 1 || got[0].Amount.String() != "400" {
+		t.Errorf("USD lots = %v, want one lot of 400", got)
+	}
+	if got := lots("PRIV"); len(got) != 14 || got[0].Amount.String() != "27" {
+		t.Errorf("PRIV has lots %v, want one merged lot of 27 and the 13 unseasoned ones", got)
+	}
+	hs, err := h.s.PartyHoldings("acc-us", h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range hs.Holdings {
+		if line.Symbol == "PRIV" && line.Locked.String() != "13" {
+			t.Errorf("PRIV locked = %s, want 13 (the receipts of the last year)", line.Locked)
+		}
+	}
+	h.mustAccept("acc-us", transferBody("PRIV", "acc-us", "qp-us", "27"))
 	h.mustReject("acc-us", transferBody("PRIV", "acc-us", "qp-us", "1"), "LOCKUP_ACTIVE")
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -294,6 +295,32 @@ func takeLots(lots []Lot, amount decimal.Decimal) (rest, taken []Lot) {
 	}
 	assert(left.IsZero(), "lots short of balance by %s", left)
 	return rest, taken
+}
+
+// seasonLots merges the lots already past the holding period at now (a
+// prefix: lots are kept oldest first) into one lot, dated at the latest of
+// them. Without it a holding keeps a lot per receipt forever, and a cash
+// account paid thousands of times drags thousands of lots through every
+// transfer. Dating the merged lot at the latest, not the earliest, keeps it
+// conservative: if a later rulebook lengthens the period, the merged shares
+// are never treated as older than they are, so nothing a longer period
+// would lock is released. With no holding period every lot is seasoned
+// and the holding keeps one.
+func seasonLots(lots []Lot, period time.Duration, now time.Time) []Lot {
+	n := 0
+	for n < len(lots) && !lots[n].AcquiredAt.Add(max(period, 0)).After(now) {
+		n++
+	}
+	if n < 2 {
+		return lots
+	}
+	merged := Lot{Amount: lots[0].Amount, AcquiredAt: lots[n-1].AcquiredAt}
+	for _, l := range lots[1:n] {
+		merged.Amount = merged.Amount.Add(l.Amount)
+	}
+	out := make([]Lot, 0, len(lots)-n+1)
+	out = append(out, merged)
+	return append(out, lots[n:]...)
 }
 
 // addLot appends a lot, merging with the last one when acquired at the same time.

@@ -402,7 +402,7 @@ func (e *effect) debit(from Party, in Instrument, amt decimal.Decimal) []Lot {
 	rest, taken := takeLots(h.Lots, amt)
 	h.Party, h.Symbol = from.ID, in.Symbol
 	h.Balance = h.Balance.Sub(amt)
-	h.Lots = rest
+	h.Lots = seasonLots(rest, e.rb.HoldingPeriod(in.Product()), e.now)
 	e.d.putHolding(h)
 	e.touch(from.ID, in)
 	return taken
@@ -418,6 +418,7 @@ func (e *effect) credit(to Party, in Instrument, lots []Lot) {
 		h.Balance = h.Balance.Add(l.Amount)
 		h.Lots = addLot(h.Lots, l)
 	}
+	h.Lots = seasonLots(h.Lots, e.rb.HoldingPeriod(in.Product()), e.now)
 	e.d.putHolding(h)
 	e.touch(to.ID, in)
 }
