@@ -204,6 +204,9 @@ func TestCluster_StaleLeaderRead(t *testing.T) {
 	transports := make([]*staleTransport, 3)
 	c := newCluster(t, 3, func(i int, cfg *Config) {
 		self := raft.ServerID(cfg.ID)
+		// A long lease: the cut-off leader must keep leading on stale answers
+		// even if a loaded machine starves its heartbeat goroutine a while.
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, time.Second
 		cfg.wrapTransport = func(tr raft.Transport) raft.Transport {
 			transports[i] = &staleTransport{Transport: tr, self: self, p: p, last: map[raft.ServerID]raft.AppendEntriesResponse{}}
 			return transports[i]
