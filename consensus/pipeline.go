@@ -474,6 +474,11 @@ func (b *termBarrier) ensure(ctx context.Context, term uint64) error {
 		b.call = c
 	}
 	b.mu.Unlock()
+	return c.wait(ctx)
+}
+
+// wait returns the call's error once it is done, or ctx's.
+func (c *barrierCall) wait(ctx context.Context) error {
 	select {
 	case <-c.done:
 		return c.err
@@ -482,17 +487,24 @@ func (b *termBarrier) ensure(ctx context.Context, term uint64) error {
 	}
 }
 
-// run issues the barrier. It ends when raft answers, which it always does,
-// at the latest when raft shuts down.
-func (b *termBarrier) run(c *barrierCall) {
-	f := b.raft.Barrier(b.timeout)
-	err := f.Error()
-	if err == nil {
-		// raft.Barrier returns its log future, which knows its index.
-		idx, ok := f.(raft.IndexFuture)
-		assert(ok, "raft.Barrier returned %T, not an IndexFuture", f)
-		b.fsm.noteBarrier(idx.Index())
+// barrier commits a raft barrier entry and tells f it was applied (raft
+// never hands barrier entries to the FSM). It ends when raft answers, which
+// it always does, at the latest when raft shuts down.
+func barrier(r *raft.Raft, f *FSM, timeout time.Duration) error {
+	fut := r.Barrier(timeout)
+	if err := fut.Error(); err != nil {
+		return err
 	}
+	// raft.Barrier returns its log future, which knows its index.
+	idx, ok := fut.(raft.IndexFuture)
+	assert(ok, "raft.Barrier returned %T, not an IndexFuture", fut)
+	f.noteBarrier(idx.Index())
+	return nil
+}
+
+// run issues the term's barrier.
+func (b *termBarrier) run(c *barrierCall) {
+	err := barrier(b.raft, b.fsm, b.timeout)
 	b.mu.Lock()
 	if err == nil {
 		b.done = max(b.done, c.term)

@@ -52,16 +52,10 @@ func (b *readBarrier) wait(ctx context.Context) error {
 		b.running = true
 	}
 	b.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return c.wait(ctx)
 }
 
 // loop issues one barrier per group of waiting reads until none is waiting.
-// Each raft.Barrier ends when raft answers, at the latest when it shuts down.
 func (b *readBarrier) loop() {
 	for {
 		b.mu.Lock()
@@ -74,13 +68,7 @@ func (b *readBarrier) loop() {
 		}
 		b.mu.Unlock()
 
-		f := b.raft.Barrier(b.timeout)
-		c.err = f.Error()
-		if c.err == nil {
-			idx, ok := f.(raft.IndexFuture)
-			assert(ok, "raft.Barrier returned %T, not an IndexFuture", f)
-			b.fsm.noteBarrier(idx.Index())
-		}
+		c.err = barrier(b.raft, b.fsm, b.timeout)
 		close(c.done)
 	}
 }

@@ -188,10 +188,7 @@ func (s *Store) crash() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wmu.Lock()
-	if s.wtx != nil {
-		_ = s.wtx.Rollback()
-		s.wtx, s.pending = nil, 0
-	}
+	s.dropPendingLocked()
 	s.wmu.Unlock()
 	_ = s.db.Close()
 	s.db, s.cache = nil, nil

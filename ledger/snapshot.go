@@ -20,10 +20,7 @@ type snapshot struct {
 func (s *Store) Snapshot() (Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.wmu.Lock()
-	err := s.commitLocked()
-	s.wmu.Unlock()
-	if err != nil {
+	if err := s.commitPending(); err != nil {
 		return nil, fmt.Errorf("ledger: snapshot: %w", err)
 	}
 	tx, err := s.db.Begin(false)
@@ -69,10 +66,7 @@ func (s *Store) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	// The snapshot replaces the state: what is pending is dropped with it.
 	s.wmu.Lock()
-	if s.wtx != nil {
-		_ = s.wtx.Rollback()
-		s.wtx, s.pending = nil, 0
-	}
+	s.dropPendingLocked()
 	s.broken = nil
 	s.wmu.Unlock()
 	if s.db != nil {

@@ -167,10 +167,7 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	s.wmu.Lock()
-	cerr := s.commitLocked()
-	s.wmu.Unlock()
-	err := errors.Join(cerr, s.db.Close())
+	err := errors.Join(s.commitPending(), s.db.Close())
 	s.db = nil
 	s.cache = nil // a closed store keeps no state in memory
 	return err
@@ -218,10 +215,7 @@ func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
 	if s.db == nil {
 		return errors.New("ledger: store is closed")
 	}
-	s.wmu.Lock()
-	err := s.commitLocked()
-	s.wmu.Unlock()
-	if err != nil {
+	if err := s.commitPending(); err != nil {
 		return fmt.Errorf("ledger: state unavailable after a failed commit: %w", err)
 	}
 	return s.db.View(fn)
@@ -240,8 +234,7 @@ func (s *Store) inWriteTx(fn func(tx *bolt.Tx) error) error {
 		s.wtx = tx
 	}
 	if err := fn(s.wtx); err != nil {
-		_ = s.wtx.Rollback()
-		s.wtx, s.pending = nil, 0
+		s.dropPendingLocked()
 		return err
 	}
 	return nil
@@ -275,9 +268,23 @@ func (s *Store) Commit() error {
 	if s.db == nil {
 		return errors.New("ledger: store is closed")
 	}
+	return s.commitPending()
+}
+
+// commitPending commits the open write transaction, if any. Callers hold mu.
+func (s *Store) commitPending() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.commitLocked()
+}
+
+// dropPendingLocked rolls the open write transaction back, losing what it
+// holds. Callers hold wmu.
+func (s *Store) dropPendingLocked() {
+	if s.wtx != nil {
+		_ = s.wtx.Rollback()
+		s.wtx, s.pending = nil, 0
+	}
 }
 
 func getUint(b *bolt.Bucket, key []byte) uint64 {
