@@ -52,14 +52,20 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
-	items := 0
+	items, itemBytes := 0, 0
 	for _, b := range batches {
 		items += len(b.Items)
+		for _, it := range b.Items {
+			itemBytes += len(it)
+		}
 	}
 	err := s.inWriteTx(func(tx *bolt.Tx) error {
 		a := &applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
-			view: newTxView(tx, s.rulebook.Load()), seenIDs: map[string]*idRecord{},
+			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]*idRecord, items),
+			// A journal entry carries its instruction and about 300 bytes
+			// more; an id record its outcome.
+			arena: make([]byte, 0, itemBytes+400*items),
 		}
 		a.view.useCache(s.cache)
 		view = a.view

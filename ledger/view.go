@@ -410,7 +410,14 @@ func (v *txView) sealed(start int) []byte {
 // flush writes every changed object, in key order.
 func (v *txView) flush() error {
 	if v.arena == nil {
-		v.arena = make([]byte, 0, 64<<10)
+		// Sized to the batch: a fixed large arena made a one-instruction
+		// entry spend more on zeroing it than on the instruction. A short
+		// guess only costs a regrowth; sealed values keep the old array.
+		n := len(v.dirtyParties) + len(v.dirtyInstruments) + len(v.dirtyHoldings) + len(v.dirtyPrices)
+		for _, r := range v.history {
+			n += len(r.changes)
+		}
+		v.arena = make([]byte, 0, 160*n+len(v.dirtyLoans)*512)
 	}
 	for _, id := range sortedKeys(v.dirtyParties) {
 		start := len(v.arena)
