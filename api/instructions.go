@@ -66,24 +66,25 @@ func outcomeError(e *ledger.OpError) (int, Code, string) {
 // admitOne reads, decodes and admits the one instruction of a request body:
 // the common front of POST /v1/instructions and POST /v1/check, so a dry run
 // refuses exactly what a write would before proposing.
-func (s *Server) admitOne(c echo.Context) (principal, transfer.Instruction, error) {
+// It returns the instruction's canonical encoding too, which a write proposes.
+func (s *Server) admitOne(c echo.Context) (principal, transfer.Instruction, []byte, error) {
 	body, err := s.readBody(c)
 	if err != nil {
-		return principal{}, transfer.Instruction{}, err
+		return principal{}, transfer.Instruction{}, nil, err
 	}
-	ins, err := transfer.Decode(body)
+	ins, enc, err := transfer.DecodeEncoded(body)
 	if err != nil {
-		return principal{}, transfer.Instruction{}, err
+		return principal{}, transfer.Instruction{}, nil, err
 	}
 	p := who(c)
 	errs := []error{nil}
 	if err := s.admit(p, []transfer.Instruction{ins}, errs); err != nil {
-		return principal{}, transfer.Instruction{}, err
+		return principal{}, transfer.Instruction{}, nil, err
 	}
 	if errs[0] != nil {
-		return principal{}, transfer.Instruction{}, errs[0]
+		return principal{}, transfer.Instruction{}, nil, errs[0]
 	}
-	return p, ins, nil
+	return p, ins, enc, nil
 }
 
 // submitInstruction is POST /v1/instructions: 200 accepted, 422 rejected.
@@ -91,11 +92,11 @@ func (s *Server) submitInstruction(c echo.Context) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	p, ins, err := s.admitOne(c)
+	p, ins, enc, err := s.admitOne(c)
 	if err != nil {
 		return err
 	}
-	outs, err := s.propose(c, p, []transfer.Instruction{ins})
+	outs, err := s.propose(c, p, [][]byte{enc})
 	if err != nil {
 		return err
 	}
@@ -149,15 +150,15 @@ func (s *Server) submitBatch(c echo.Context) error {
 	case n == 0:
 		return invalid(fmt.Sprintf("instructions must hold 1 to %d instructions", MaxBatchInstructions))
 	}
-	inss, errs := decodeAll(req.Instructions)
+	inss, encs, errs := decodeAll(req.Instructions)
 	p := who(c)
 	if err := s.admit(p, inss, errs); err != nil {
 		return err
 	}
-	admitted := make([]transfer.Instruction, 0, n)
+	admitted := make([][]byte, 0, n)
 	for i := range inss {
 		if errs[i] == nil {
-			admitted = append(admitted, inss[i])
+			admitted = append(admitted, encs[i])
 		}
 	}
 	var outs []ledger.Outcome
@@ -212,22 +213,24 @@ func bestEffortID(ins transfer.Instruction, raw json.RawMessage) string {
 	return ""
 }
 
-// decodeAll decodes a batch's instructions; a large batch on up to GOMAXPROCS
-// goroutines, each taking decodeChunk instructions at a time, all finished
-// before it returns. errs[i] is set where raws[i] does not decode.
-func decodeAll(raws []json.RawMessage) ([]transfer.Instruction, []error) {
+// decodeAll decodes a batch's instructions, with their canonical encodings;
+// a large batch on up to GOMAXPROCS goroutines, each taking decodeChunk
+// instructions at a time, all finished before it returns. errs[i] is set
+// where raws[i] does not decode.
+func decodeAll(raws []json.RawMessage) ([]transfer.Instruction, [][]byte, []error) {
 	n := len(raws)
 	inss := make([]transfer.Instruction, n)
+	encs := make([][]byte, n)
 	errs := make([]error, n)
 	decode := func(from, to int) {
 		for i := from; i < to; i++ {
-			inss[i], errs[i] = transfer.Decode(raws[i])
+			inss[i], encs[i], errs[i] = transfer.DecodeEncoded(raws[i])
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), n/decodeChunk)
 	if workers < 2 {
 		decode(0, n)
-		return inss, errs
+		return inss, encs, errs
 	}
 	var claimed atomic.Int64
 	var wg sync.WaitGroup
@@ -243,7 +246,7 @@ func decodeAll(raws []json.RawMessage) ([]transfer.Instruction, []error) {
 		})
 	}
 	wg.Wait()
-	return inss, errs
+	return inss, encs, errs
 }
 
 // admit runs, for every instruction whose errs entry is nil, the checks that
@@ -331,12 +334,12 @@ func checkAmounts(v transfer.View, ins transfer.Instruction) error {
 	return nil
 }
 
-// propose replicates the instructions, submitted by p, in one proposal and
-// returns their outcomes in order.
-func (s *Server) propose(c echo.Context, p principal, inss []transfer.Instruction) ([]ledger.Outcome, error) {
-	items := make([][]byte, len(inss))
-	for i, ins := range inss {
-		items[i] = ledger.InstructionItem(p.id(), transfer.Encode(ins))
+// propose replicates the instructions (canonical encodings), submitted by p,
+// in one proposal and returns their outcomes in order.
+func (s *Server) propose(c echo.Context, p principal, encs [][]byte) ([]ledger.Outcome, error) {
+	items := make([][]byte, len(encs))
+	for i, enc := range encs {
+		items[i] = ledger.InstructionItem(p.id(), enc)
 	}
 	return s.proposeItems(c, items)
 }
@@ -367,7 +370,7 @@ func (s *Server) check(c echo.Context) error {
 	if _, err := s.readQuery(c); err != nil {
 		return err
 	}
-	p, ins, err := s.admitOne(c)
+	p, ins, _, err := s.admitOne(c)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,4 +141,63 @@ func FuzzGrammars(f *testing.F) {
 			t.Fatalf("grammars disagree on %q", s)
 		}
 	})
+}
+
+// FuzzDecodeEncoded holds DecodeEncoded to Decode and Encode on any input:
+// the same instruction, the same encoding, the same error. The seeds include
+// canonical bodies with empty fields and fields of another type, which the
+// fast path must refuse as Decode does.
+func FuzzDecodeEncoded(f *testing.F) {
+	for _, s := range fastSeeds {
+		f.Add([]byte(s))
+	}
+	seeds, _ := filepath.Glob("testdata/instructions/*.json")
+	for _, p := range seeds {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		if ins, err := Decode(b); err == nil {
+			f.Add(Encode(ins))
+		}
+	}
+	f.Add([]byte(`{"id":"t-1","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`))
+	f.Add([]byte(`{"id":"t-1","type":"transfer","from":"a","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`))
+	f.Add([]byte(`{"id":"t-1","type":"transfer","party_id":"","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`))
+	f.Add([]byte(`{"id":"m-1","type":"mint","symbol":"ACME","to":"inv-a","amount":"0"}`))
+	f.Add([]byte(`{"id":"m-1","type":"mint","symbol":"ACME","to":"inv-a","amount":"-0"}`))
+	f.Add([]byte(`{"id":"m-1","type":"mint","symbol":"ACME","from":"x","to":"inv-a","amount":"1"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, enc, err := DecodeEncoded(data)
+		want, wantErr := Decode(data)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("DecodeEncoded(%s): error %v, Decode: %v", data, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeEncoded(%s) = %+v, Decode = %+v", data, got, want)
+		}
+		if !bytes.Equal(enc, Encode(want)) {
+			t.Fatalf("DecodeEncoded(%s) encoded %s, Encode gives %s", data, enc, Encode(want))
+		}
+	})
+}
+
+// TestDecodeEncodedTakesCanonical checks that a canonical body is its own
+// encoding (the fast path's answer), not a new one.
+func TestDecodeEncodedTakesCanonical(t *testing.T) {
+	body := []byte(`{"id":"t-1","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`)
+	_, enc, err := DecodeEncoded(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc, body) {
+		t.Fatalf("canonical body re-encoded as %s", enc)
+	}
+	if _, ok := decodeFast(body); !ok {
+		t.Fatal("decodeFast refuses a canonical transfer")
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -258,7 +260,16 @@ func Decode(data []byte) (Instruction, error) {
 	if !ok {
 		return Instruction{}, fmt.Errorf("%w: unknown type %.40q", ErrInvalid, string(typ))
 	}
-	for k := range keys {
+	// The fields of other types in struct order, as checkDecoded reports
+	// them, then fields of no type in key order: the error names the same
+	// field every time.
+	var none Instruction
+	for _, f := range none.presentFields() {
+		if _, ok := keys[f.name]; ok && !contains(allowed, f.name) {
+			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, f.name, typ)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if k != "id" && k != "type" && !contains(allowed, k) {
 			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, k, typ)
 		}
@@ -285,6 +296,36 @@ func DecodeCanonical(data []byte) (Instruction, error) {
 			return Instruction{}, err
 		}
 	}
+	return checkDecoded(ins)
+}
+
+// DecodeEncoded is Decode, and returns Encode of what it decoded too. A body
+// that already is its own canonical encoding (Encode's field order, no
+// whitespace), as a client that writes fields in API.md's order sends,
+// skips Decode's two reflective passes: the fast decoder reads it, and one
+// encoding, which the caller needs anyway, proves it canonical.
+// FuzzDecodeEncoded holds both paths to Decode's results and errors.
+func DecodeEncoded(data []byte) (Instruction, []byte, error) {
+	if ins, ok := decodeFast(data); ok {
+		if enc := Encode(ins); bytes.Equal(enc, data) {
+			ins, err := checkDecoded(ins)
+			if err != nil {
+				return Instruction{}, nil, err
+			}
+			return ins, enc, nil
+		}
+	}
+	ins, err := Decode(data)
+	if err != nil {
+		return Instruction{}, nil, err
+	}
+	return ins, Encode(ins), nil
+}
+
+// checkDecoded refuses the fields ins's type does not have and runs
+// Validate. For a canonical encoding, whose keys are exactly the fields set,
+// it refuses what Decode's key check refuses.
+func checkDecoded(ins Instruction) (Instruction, error) {
 	allowed, ok := fieldsByType[ins.Type]
 	if !ok {
 		return Instruction{}, fmt.Errorf("%w: unknown type %.40q", ErrInvalid, string(ins.Type))
