@@ -83,13 +83,22 @@ func newTxView(tx *bolt.Tx, rb *eligibility.Rulebook) *txView {
 		bParties: tx.Bucket(bucketParties), bInstruments: tx.Bucket(bucketInstruments),
 		bHoldings: tx.Bucket(bucketHoldings), bHolders: tx.Bucket(bucketHolders),
 		bLoans: tx.Bucket(bucketLoans), bPrices: tx.Bucket(bucketPrices),
-		parties: map[string]*transfer.Party{}, instruments: map[string]*transfer.Instrument{},
-		holdings: map[holdingKey]*holdingSlot{}, loans: map[string][]transfer.Loan{},
-		prices:       map[string]*transfer.Price{},
-		dirtyParties: map[string]bool{}, dirtyInstruments: map[string]bool{},
-		dirtyLoans: map[string]bool{}, dirtyPrices: map[string]bool{},
+	}
+	// The memo maps are made on first use (memo): most read views serve one
+	// or two lookups, three to a request, and need few of them.
+	if v.writable {
+		v.dirtyParties, v.dirtyInstruments = map[string]bool{}, map[string]bool{}
+		v.dirtyLoans, v.dirtyPrices = map[string]bool{}, map[string]bool{}
 	}
 	return v
+}
+
+// memo stores val under k in *m, making the map on first use.
+func memo[K comparable, V any](m *map[K]V, k K, val V) {
+	if *m == nil {
+		*m = make(map[K]V)
+	}
+	(*m)[k] = val
 }
 
 var _ transfer.View = (*txView)(nil)
@@ -128,7 +137,7 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 	if raw := v.record(v.bParties, v.cParties, v.keyOf(id)); raw != nil {
 		p = decodeParty(v.key, raw)
 	}
-	v.parties[id] = p
+	memo(&v.parties, id, p)
 	if p == nil {
 		return transfer.Party{}, false
 	}
@@ -146,7 +155,7 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 	if raw := v.record(v.bInstruments, v.cInstruments, v.keyOf(symbol)); raw != nil {
 		in = decodeInstrument(v.key, raw)
 	}
-	v.instruments[symbol] = in
+	memo(&v.instruments, symbol, in)
 	if in == nil {
 		return transfer.Instrument{}, false
 	}
@@ -167,7 +176,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	// (Check verifies both).
 	s.stored = s.h != nil
 	s.holder = s.stored && s.h.Balance.Sign() > 0
-	v.holdings[k] = s
+	memo(&v.holdings, k, s)
 	return s
 }
 
@@ -272,11 +281,11 @@ func (v *txView) Price(symbol string) (transfer.Price, bool) {
 	}
 	raw := v.bPrices.Get(v.keyOf(symbol))
 	if raw == nil {
-		v.prices[symbol] = nil
+		memo(&v.prices, symbol, nil)
 		return transfer.Price{}, false
 	}
 	p := decodePrice(v.key, raw)
-	v.prices[symbol] = p
+	memo(&v.prices, symbol, p)
 	return *p, true
 }
 
@@ -306,7 +315,7 @@ func (v *txView) allLoans(party string) []transfer.Loan {
 		out = append(out, decodeLoan(k, raw))
 	}
 	if v.writable {
-		v.loans[party] = out
+		memo(&v.loans, party, out)
 	}
 	return out
 }
@@ -323,12 +332,12 @@ func (v *txView) Rulebook() *eligibility.Rulebook {
 func (v *txView) commit(c transfer.Changes, seq uint64) {
 	for i := range c.Parties {
 		p := c.Parties[i]
-		v.parties[p.ID] = &p
+		memo(&v.parties, p.ID, &p)
 		v.dirtyParties[p.ID] = true
 	}
 	for i := range c.Instruments {
 		in := c.Instruments[i]
-		v.instruments[in.Symbol] = &in
+		memo(&v.instruments, in.Symbol, &in)
 		v.dirtyInstruments[in.Symbol] = true
 	}
 	var changes []balanceChange
@@ -362,7 +371,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	}
 	for i := range c.Prices {
 		p := c.Prices[i]
-		v.prices[p.Symbol] = &p
+		memo(&v.prices, p.Symbol, &p)
 		v.dirtyPrices[p.Symbol] = true
 	}
 	if c.Rulebook != nil {
@@ -395,7 +404,7 @@ func (v *txView) commitLoans(loans []transfer.Loan) {
 			}
 			return list[i].Lender < list[j].Lender
 		})
-		v.loans[party] = list
+		memo(&v.loans, party, list)
 		v.dirtyLoans[party] = true
 	}
 }
