@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -208,9 +210,86 @@ func (c *benchClient) batchAll(ctx context.Context, ins *[]map[string]any) error
 	return nil
 }
 
+// benchConns are one worker's keep-alive HTTP/1.1 connections for the timed
+// run, one per address, spoken directly: net/http's client spends a
+// goroutine handoff each way and more per request, and on a machine the
+// generator shares with the nodes that is capacity taken from them. The
+// response is parsed by net/http (ReadResponse), so chunked and
+// connection-close answers are handled as a client would.
+type benchConns struct {
+	auth  string
+	conns []benchConn
+	buf   []byte
+}
+
+type benchConn struct {
+	host string
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+// post sends body to path at address i and returns the status and, if keep,
+// the response body. Any error closes the connection; the next post redials.
+func (w *benchConns) post(ctx context.Context, i int, path string, body []byte, keep bool) (int, []byte, error) {
+	bc := &w.conns[i]
+	if bc.conn == nil {
+		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", bc.host)
+		if err != nil {
+			return 0, nil, err
+		}
+		bc.conn, bc.br = conn, bufio.NewReaderSize(conn, 16<<10)
+	}
+	status, out, reuse, err := bc.roundTrip(ctx, w, path, body, keep)
+	if err != nil || !reuse {
+		bc.conn.Close()
+		bc.conn = nil
+	}
+	return status, out, err
+}
+
+func (w *benchConns) close() {
+	for _, bc := range w.conns {
+		if bc.conn != nil {
+			bc.conn.Close()
+		}
+	}
+}
+
+// roundTrip sends one request and reads its answer; reuse is false when the
+// server closes the connection after it.
+func (bc *benchConn) roundTrip(ctx context.Context, w *benchConns, path string, body []byte, keep bool) (status int, out []byte, reuse bool, err error) {
+	deadline := time.Now().Add(30 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := bc.conn.SetDeadline(deadline); err != nil {
+		return 0, nil, false, err
+	}
+	w.buf = fmt.Appendf(w.buf[:0], "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		path, bc.host, w.auth, len(body))
+	w.buf = append(w.buf, body...)
+	if _, err := bc.conn.Write(w.buf); err != nil {
+		return 0, nil, false, err
+	}
+	resp, err := http.ReadResponse(bc.br, nil)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	defer resp.Body.Close()
+	if keep {
+		out, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	} else {
+		_, err = io.Copy(io.Discard, resp.Body)
+	}
+	return resp.StatusCode, out, !resp.Close, err
+}
+
 func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 	for i, a := range cfg.addrs {
 		cfg.addrs[i] = strings.TrimRight(a, "/")
+		if !strings.HasPrefix(a, "http://") {
+			return benchResult{}, fmt.Errorf("bench: address %q: only http:// addresses are supported", a)
+		}
 	}
 	c := &benchClient{cfg: cfg, auth: "Bearer " + cfg.key, http: &http.Client{
 		Timeout:   30 * time.Second,
@@ -233,11 +312,17 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 	runCtx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
 	start := time.Now()
+	end, _ := runCtx.Deadline()
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.clients; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			conns := &benchConns{auth: c.auth, conns: make([]benchConn, len(c.cfg.addrs))}
+			for i, a := range c.cfg.addrs {
+				conns.conns[i].host = strings.TrimPrefix(a, "http://")
+			}
+			defer conns.close()
 			sym := strings.ToUpper(cfg.prefix) + "USD"
 			for n := 0; runCtx.Err() == nil; n++ {
 				// Bodies are built by hand: the generator shares the machine
@@ -263,12 +348,15 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 				var status int
 				var err error
 				var resp []byte
+				at := int(c.next.Add(1)) % len(c.cfg.addrs)
 				if cfg.batch == 1 {
-					status, _, err = c.postRaw(runCtx, "/v1/instructions", body, false)
+					status, _, err = conns.post(runCtx, at, "/v1/instructions", body, false)
 				} else {
-					status, resp, err = c.postRaw(runCtx, "/v1/instructions/batch", body, true)
+					status, resp, err = conns.post(runCtx, at, "/v1/instructions/batch", body, true)
 				}
-				if runCtx.Err() != nil {
+				// The connection's deadline is the run's, and its timer may
+				// fire before the context's: either ends the run.
+				if runCtx.Err() != nil || !time.Now().Before(end) {
 					return // the run ended mid-request: neither counted nor timed
 				}
 				lat[w] = append(lat[w], time.Since(t0))
