@@ -143,6 +143,36 @@ func (rb *Rulebook) prohibited(topic string) bool {
 // indicators is gambling_like; everything else is investment. Reasons is never
 // nil.
 func (rb *Rulebook) Classify(a Attributes) Classification {
+	// Every leg of every transfer classifies its instrument: remember the
+	// answers for the attributes seen, which are few (one set per kind of
+	// instrument). The memo is bounded, so arbitrary attributes sent to
+	// POST /v1/classify cannot grow it without end.
+	k := classifyKey{a, a.EmbeddedLeverage.String()}
+	k.a.EmbeddedLeverage = decimal.Decimal{}
+	if c, ok := rb.classified.Load(k); ok {
+		return c.(Classification)
+	}
+	c := rb.classify(a)
+	c.Reasons = slices.Clip(c.Reasons) // shared: an append must copy
+	if rb.classifiedN.Load() < maxClassified {
+		if _, loaded := rb.classified.LoadOrStore(k, c); !loaded {
+			rb.classifiedN.Add(1)
+		}
+	}
+	return c
+}
+
+// maxClassified bounds Rulebook.classified.
+const maxClassified = 4096
+
+// classifyKey is Attributes in comparable form: the leverage as its decimal
+// string (decimal.Decimal holds a pointer), a zero Decimal in its place.
+type classifyKey struct {
+	a        Attributes
+	leverage string
+}
+
+func (rb *Rulebook) classify(a Attributes) Classification {
 	if probs := attributeProblems(a); len(probs) > 0 {
 		return Classification{Reasons: probs}
 	}
@@ -158,7 +188,9 @@ func (rb *Rulebook) Classify(a Attributes) Classification {
 		}
 	}
 	row, ok := rb.underlyings[a.Underlying]
-	assert(ok, "underlying %q validated but has no classification row", a.Underlying)
+	if !ok {
+		fail("underlying %q validated but has no classification row", a.Underlying)
+	}
 	features := derivedFeatures(n)
 	var cr classRule
 	var reasons []string

@@ -158,7 +158,9 @@ func (rb *Rulebook) Measure(a Account) Measure {
 
 // divCeil is x ÷ y rounded up (toward +∞) to places; y must be positive.
 func divCeil(x, y decimal.Decimal, places int32) decimal.Decimal {
-	assert(y.Sign() > 0, "divCeil by %s", y)
+	if y.Sign() <= 0 {
+		fail("divCeil by %s", y)
+	}
 	q, r := x.QuoRem(y, places) // q is truncated toward zero; r has x's sign.
 	if r.Sign() > 0 {
 		q = q.Add(decimal.New(1, -places))

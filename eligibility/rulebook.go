@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -68,7 +69,8 @@ var defaultRulebook = sync.OnceValue(func() *Rulebook {
 })
 
 // Default returns the embedded default rulebook (default.yaml), parsed once and
-// shared; it is immutable.
+// shared; it is immutable (its classification memo aside, which changes no
+// answer).
 func Default() *Rulebook { return defaultRulebook() }
 
 // DefaultYAML returns a copy of the embedded default rulebook's text.
@@ -93,6 +95,11 @@ type Rulebook struct {
 	defaultCap    capValue
 	defaultSource string
 	leverage      []leverageRule // in YAML order
+
+	// classified memoizes Classify: classifyKey to Classification, at most
+	// maxClassified entries (classifiedN counts them).
+	classified  sync.Map
+	classifiedN atomic.Int64
 }
 
 // Version is the rulebook's version string, e.g. "2026-11-default-1".

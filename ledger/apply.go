@@ -245,7 +245,9 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	parties, symbols := names(actor, ins)
 	if delta == nil {
 		out.Status = StatusRejected
-		assert(len(reasons) > 0, "rejection of %s without a reason", ins.ID)
+		if len(reasons) == 0 {
+			fail("rejection of %s without a reason", ins.ID)
+		}
 		r := reasons[0]
 		out.Reason, out.Reasons = &r, reasons
 	} else {

@@ -158,7 +158,9 @@ type recordReader struct {
 }
 
 func newRecordReader(b []byte, tag byte, what string) recordReader {
-	assert(len(b) > 0 && b[0] == tag, "stored %s: tag %q, want %q", what, firstByte(b), tag)
+	if len(b) == 0 || b[0] != tag {
+		fail("stored %s: tag %q, want %q", what, firstByte(b), tag)
+	}
 	return recordReader{b: b[1:], what: what}
 }
 
@@ -312,7 +314,9 @@ func splitKey(k []byte, n int, what string) []string {
 		}
 	}
 	out = append(out, string(k[start:]))
-	assert(len(out) == n, "stored %s key %q has %d parts, want %d", what, k, len(out), n)
+	if len(out) != n {
+		fail("stored %s key %q has %d parts, want %d", what, k, len(out), n)
+	}
 	return out
 }
 
@@ -548,7 +552,9 @@ func encodeIDRecord(dst []byte, rec *idRecord) []byte {
 }
 
 func decodeIDRecord(val []byte) idRecord {
-	assert(len(val) > bodyHashSize && val[0] == tagID, "stored id record: tag %q, length %d", firstByte(val), len(val))
+	if len(val) <= bodyHashSize || val[0] != tagID {
+		fail("stored id record: tag %q, length %d", firstByte(val), len(val))
+	}
 	var rec idRecord
 	copy(rec.BodyHash[:], val[1:1+bodyHashSize])
 	rec.Outcome = val[1+bodyHashSize:]

@@ -104,7 +104,9 @@ func appendEntryHead(b []byte, e *Entry) []byte {
 	b = strconv.AppendUint(b, e.Index, 10)
 	b = append(b, `,"time":`...)
 	t, err := e.Time.MarshalJSON()
-	assert(err == nil, "encode journal time: %v", err)
+	if err != nil {
+		fail("encode journal time: %v", err)
+	}
 	b = append(b, t...)
 	b = append(b, `,"actor":`...)
 	b = appendJSONString(b, e.Actor)

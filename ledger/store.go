@@ -318,10 +318,18 @@ func seqKey(seq uint64) []byte {
 }
 
 // assert panics when an invariant the code guarantees does not hold.
+//
+// Its arguments are evaluated, and boxed, even when cond holds: on hot paths
+// test the condition first and call fail.
 func assert(cond bool, format string, args ...any) {
 	if !cond {
-		panic(fmt.Sprintf("ledger: assertion failed: "+format, args...))
+		fail(format, args...)
 	}
+}
+
+// fail panics as a failed assertion.
+func fail(format string, args ...any) {
+	panic(fmt.Sprintf("ledger: assertion failed: "+format, args...))
 }
 
 // removeIfExists removes a file, ignoring absence.

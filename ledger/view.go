@@ -362,7 +362,9 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		if n := len(v.history); n > 0 && v.history[n-1].seq == seq {
 			v.history[n-1].changes = append(v.history[n-1].changes, changes...)
 		} else {
-			assert(n == 0 || v.history[n-1].seq < seq, "history seq %d does not follow the last one", seq)
+			if n > 0 && v.history[n-1].seq >= seq {
+				fail("history seq %d does not follow the last one", seq)
+			}
 			v.history = append(v.history, historyRecord{seq: seq, changes: changes})
 		}
 	}

@@ -186,13 +186,19 @@ func (d *Delta) putLoan(l Loan) {
 // putHolding writes a holding and keeps the instrument's holder counts and
 // supply-independent totals in step with the change of balance.
 func (d *Delta) putHolding(h Holding) {
-	assert(!h.Balance.IsNegative(), "negative balance %s for %s/%s", h.Balance, h.Party, h.Symbol)
-	assert(h.Frozen.LessThanOrEqual(h.Balance), "frozen %s above balance %s", h.Frozen, h.Balance)
+	if h.Balance.IsNegative() {
+		fail("negative balance %s for %s/%s", h.Balance, h.Party, h.Symbol)
+	}
+	if h.Frozen.GreaterThan(h.Balance) {
+		fail("frozen %s above balance %s", h.Frozen, h.Balance)
+	}
 	old, _ := d.Holding(h.Party, h.Symbol)
 	wasHolder, isHolder := old.Balance.Sign() > 0, h.Balance.Sign() > 0
 	if wasHolder != isHolder {
 		in, ok := d.Instrument(h.Symbol)
-		assert(ok, "holding of unknown instrument %s", h.Symbol)
+		if !ok {
+			fail("holding of unknown instrument %s", h.Symbol)
+		}
 		p, _ := d.Party(h.Party)
 		step := 1
 		if wasHolder {
@@ -293,7 +299,9 @@ func takeLots(lots []Lot, amount decimal.Decimal) (rest, taken []Lot) {
 			left = decimal.Zero
 		}
 	}
-	assert(left.IsZero(), "lots short of balance by %s", left)
+	if !left.IsZero() {
+		fail("lots short of balance by %s", left)
+	}
 	return rest, taken
 }
 

@@ -465,7 +465,9 @@ func AccountOf(v View, p Party) eligibility.Account {
 			continue
 		}
 		in, ok := v.Instrument(h.Symbol)
-		assert(ok, "holding of unknown instrument %s", h.Symbol)
+		if !ok {
+			fail("holding of unknown instrument %s", h.Symbol)
+		}
 		pos := eligibility.Position{
 			Symbol: in.Symbol, Class: in.Class, Underlying: in.Attributes.Underlying, FXMajor: in.Attributes.FXMajor,
 			Quantity: h.Balance, EmbeddedLeverage: in.Attributes.EmbeddedLeverage,

@@ -130,8 +130,16 @@ type View interface {
 }
 
 // assert panics when a condition that the code guarantees does not hold.
+//
+// Its arguments are evaluated, and boxed, even when cond holds: on hot paths
+// test the condition first and call fail.
 func assert(cond bool, format string, args ...any) {
 	if !cond {
-		panic(fmt.Sprintf("transfer: assertion failed: "+format, args...))
+		fail(format, args...)
 	}
+}
+
+// fail panics as a failed assertion.
+func fail(format string, args ...any) {
+	panic(fmt.Sprintf("transfer: assertion failed: "+format, args...))
 }

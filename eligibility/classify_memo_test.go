@@ -1,0 +1,66 @@
+package eligibility
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/shopspring/decimal"
+)
+
+// TestClassifyMemo holds the memoized Classify to a fresh classification for
+// random attributes, including leverages written differently with the same
+// value ("2", "2.0"), which share a memo entry.
+func TestClassifyMemo(t *testing.T) {
+	rb := fresh(t)
+	pick := func(r *rand.Rand, xs ...string) string { return xs[r.IntN(len(xs))] }
+	for seed := range uint64(2000) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		a := Attributes{
+			Underlying:             pick(r, "", "cash", "enterprise_equity", "event", "fx", "crypto", "commodity", "bogus"),
+			Payoff:                 pick(r, "", "linear", "binary", "option"),
+			EmbeddedLeverage:       decimal.RequireFromString(pick(r, "0", "1", "1.0", "2", "2.00", "0.5", "3.5", "100", "101", "-1")),
+			ExpiryDays:             r.IntN(402) - 1,
+			EconomicPurpose:        pick(r, "", "payment", "hedging", "capital_formation", "entertainment"),
+			EventTopic:             pick(r, "", "election", "sports", "weather"),
+			CounterpartyIsPlatform: r.IntN(2) == 0,
+			OutcomeControllable:    r.IntN(2) == 0,
+			FXMajor:                r.IntN(2) == 0,
+		}
+		want := rb.classify(a)
+		for range 2 {
+			if got := rb.Classify(a); !reflect.DeepEqual(got, want) {
+				t.Fatalf("seed %d: Classify(%+v) = %+v, fresh %+v", seed, a, got, want)
+			}
+		}
+	}
+	if rb.classifiedN.Load() == 0 {
+		t.Fatal("nothing was memoized")
+	}
+}
+
+// fresh parses the default rulebook anew, so a test's memo is its own.
+func fresh(t *testing.T) *Rulebook {
+	t.Helper()
+	rb, err := Parse(DefaultYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rb
+}
+
+// TestClassifyMemoBounded checks that distinct attributes beyond the bound
+// are classified but not remembered.
+func TestClassifyMemoBounded(t *testing.T) {
+	rb := fresh(t)
+	for i := range maxClassified + 100 {
+		a := Attributes{Underlying: "cash", EmbeddedLeverage: decimal.RequireFromString(fmt.Sprintf("1.%06d", i))}
+		if got, want := rb.Classify(a), rb.classify(a); !reflect.DeepEqual(got, want) {
+			t.Fatalf("Classify(%+v) = %+v, fresh %+v", a, got, want)
+		}
+	}
+	if n := rb.classifiedN.Load(); n != maxClassified {
+		t.Fatalf("memo holds %d entries, want the bound %d", n, maxClassified)
+	}
+}
