@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -252,5 +253,49 @@ func TestOpenRefusesOtherSchema(t *testing.T) {
 	if s, err := Open(Config{Path: path, NoSync: true}); err == nil {
 		s.Close()
 		t.Fatalf("Open of a schema 1 file succeeded, want an error")
+	}
+}
+
+// FuzzDecodeOutcome holds DecodeOutcome's reflection-free path to
+// encoding/json: whatever it accepts, json.Unmarshal decodes the same.
+func FuzzDecodeOutcome(f *testing.F) {
+	r := eligibility.NewReason(eligibility.CodeAccountFrozen, "account.frozen", "frozen")
+	for _, o := range []Outcome{
+		{}, {ID: "b-1-2", Status: StatusAccepted, Index: 3, Seq: 4}, {Status: StatusAccepted, Seq: 1},
+		{ID: "x<y>", Status: StatusAccepted, Index: 3}, {ID: "r", Status: StatusRejected, Index: 1, Seq: 2, Reason: &r},
+		opError(ErrCodeMalformed, "bad %q", "x"),
+	} {
+		f.Add(encodeOutcome(o))
+	}
+	f.Add([]byte(`{"id":"a","seq":01}`))
+	f.Add([]byte(`{"id":"a","index":18446744073709551616}`))
+	f.Add([]byte(`{"status":"accepted","id":"a"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := decodePlainOutcome(b)
+		if !ok {
+			return
+		}
+		var want Outcome
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("fast path took %s, which encoding/json refuses: %v", b, err)
+		}
+		if !reflect.DeepEqual(fast, want) {
+			t.Fatalf("%s: fast %+v, encoding/json %+v", b, fast, want)
+		}
+	})
+}
+
+// TestDecodeOutcomePlain checks that the outcomes the state machine writes
+// most take the fast path and read back as written.
+func TestDecodeOutcomePlain(t *testing.T) {
+	for _, o := range []Outcome{
+		{ID: "b-1-2", Status: StatusAccepted, Index: 3, Seq: 4},
+		{ID: "t", Status: StatusRejected, Index: 18446744073709551615, Seq: 9},
+		{Status: StatusAccepted, Index: 7},
+	} {
+		got, ok := decodePlainOutcome(encodeOutcome(o))
+		if !ok || !reflect.DeepEqual(got, o) {
+			t.Errorf("%s: got %+v (fast %v), want %+v", encodeOutcome(o), got, ok, o)
+		}
 	}
 }

@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 )
@@ -102,7 +104,101 @@ func opError(code, format string, args ...any) Outcome {
 
 // DecodeOutcome parses an item result.
 func DecodeOutcome(b []byte) (Outcome, error) {
+	if o, ok := decodePlainOutcome(b); ok {
+		return o, nil
+	}
 	var o Outcome
 	err := json.Unmarshal(b, &o)
 	return o, err
+}
+
+// decodePlainOutcome reads, without reflection, exactly what encodeOutcome
+// writes for an outcome with no reason and no error: {"id":..,"status":..,
+// "index":..,"seq":..}, each field optional, strings needing no escapes,
+// numbers without leading zeros. ok is false for anything else, which
+// encoding/json then decides. FuzzDecodeOutcome holds the two together.
+func decodePlainOutcome(b []byte) (o Outcome, ok bool) {
+	p := plainReader{b: b}
+	if !p.lit("{") {
+		return Outcome{}, false
+	}
+	first := true
+	// next consumes the key of an optional field, if it comes next.
+	next := func(key string) bool {
+		prefix := `"` + key + `":`
+		if !first {
+			prefix = "," + prefix
+		}
+		if !p.lit(prefix) {
+			return false
+		}
+		first = false
+		return true
+	}
+	if next("id") {
+		if o.ID, ok = p.str(); !ok {
+			return Outcome{}, false
+		}
+	}
+	if next("status") {
+		if o.Status, ok = p.str(); !ok {
+			return Outcome{}, false
+		}
+	}
+	if next("index") {
+		if o.Index, ok = p.uint(); !ok {
+			return Outcome{}, false
+		}
+	}
+	if next("seq") {
+		if o.Seq, ok = p.uint(); !ok {
+			return Outcome{}, false
+		}
+	}
+	if !p.lit("}") || len(p.b) != 0 {
+		return Outcome{}, false
+	}
+	return o, true
+}
+
+// plainReader consumes a byte slice from the front.
+type plainReader struct{ b []byte }
+
+func (p *plainReader) lit(s string) bool {
+	if len(p.b) < len(s) || string(p.b[:len(s)]) != s {
+		return false
+	}
+	p.b = p.b[len(s):]
+	return true
+}
+
+// str reads a quoted string that encoding/json would write as is.
+func (p *plainReader) str() (string, bool) {
+	if !p.lit(`"`) {
+		return "", false
+	}
+	end := bytes.IndexByte(p.b, '"')
+	if end < 0 || !jsonPlain(string(p.b[:end])) {
+		return "", false
+	}
+	s := string(p.b[:end])
+	p.b = p.b[end+1:]
+	return s, true
+}
+
+// uint reads a positive decimal number without a leading zero that fits 64 bits.
+func (p *plainReader) uint() (uint64, bool) {
+	n := 0
+	for n < len(p.b) && p.b[n] >= '0' && p.b[n] <= '9' {
+		n++
+	}
+	if n == 0 || p.b[0] == '0' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(p.b[:n]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	p.b = p.b[n:]
+	return v, true
 }
