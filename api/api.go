@@ -69,8 +69,8 @@ type Reader interface {
 	Holders(symbol string, atSeq uint64) (ledger.CapTable, error)
 	Journal(q ledger.JournalQuery) (ledger.JournalPage, error)
 	VerifyJournal() (ledger.Verification, error)
-	// KeyParty resolves HashKey(secret) to the key's party.
-	KeyParty(keyHash string) (string, error)
+	// KeyOwner resolves HashKey(secret) to the key's party, in one read.
+	KeyOwner(keyHash string) (transfer.Party, error)
 	Nodes() ([]ledger.NodeInfo, error)
 	// Outcome is the recorded outcome of an instruction id.
 	Outcome(id string) (ledger.Outcome, error)

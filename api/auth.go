@@ -71,20 +71,14 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return errUnauthenticated
 		}
-		partyID, err := s.reader.KeyParty(HashKey(key))
+		// A key unknown, or whose party is gone (never, today),
+		// authenticates no one.
+		party, err := s.reader.KeyOwner(HashKey(key))
 		if errors.Is(err, ledger.ErrNotFound) {
 			return errUnauthenticated
 		}
 		if err != nil {
 			return fmt.Errorf("resolve key: %w", err)
-		}
-		party, err := s.reader.Party(partyID)
-		if errors.Is(err, ledger.ErrNotFound) {
-			// A key whose party is gone (never, today) authenticates no one.
-			return errUnauthenticated
-		}
-		if err != nil {
-			return fmt.Errorf("resolve key party: %w", err)
 		}
 		c.Set(principalKey, principal{party: party})
 		return next(c)

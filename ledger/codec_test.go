@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"path/filepath"
 	"reflect"
@@ -297,5 +298,30 @@ func TestDecodeOutcomePlain(t *testing.T) {
 		if !ok || !reflect.DeepEqual(got, o) {
 			t.Errorf("%s: got %+v (fast %v), want %+v", encodeOutcome(o), got, ok, o)
 		}
+	}
+}
+
+// TestKeyOwner resolves keys to their parties in one read: a known key, an
+// unknown one, and a key whose party was never registered (refused at apply).
+func TestKeyOwner(t *testing.T) {
+	h := newHarness(t)
+	h.apply(KeyItem("ghost", hashKey("ghost-secret")))
+	for _, tc := range []struct {
+		name, key string
+		want      string // party id; "" for ErrNotFound
+	}{
+		{"operator", "operator-secret", OperatorID},
+		{"unknown key", "nobody", ""},
+		{"key of an unregistered party", "ghost-secret", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := h.s.KeyOwner(hashKey(tc.key))
+			switch {
+			case tc.want == "" && !errors.Is(err, ErrNotFound):
+				t.Fatalf("got %+v, %v; want ErrNotFound", p, err)
+			case tc.want != "" && (err != nil || p.ID != tc.want):
+				t.Fatalf("got %+v, %v; want party %s", p, err, tc.want)
+			}
+		})
 	}
 }

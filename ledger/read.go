@@ -308,6 +308,22 @@ func (s *Store) KeyParty(keyHash string) (party string, err error) {
 	return party, err
 }
 
+// KeyOwner resolves a key hash to its party: KeyParty and Party in one read.
+func (s *Store) KeyOwner(keyHash string) (p transfer.Party, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketKeys).Get([]byte(keyHash))
+		if id == nil {
+			return ErrNotFound
+		}
+		var ok bool
+		if p, ok = newTxView(tx, s.Rulebook()).Party(string(id)); !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
+	return p, err
+}
+
 // Nodes lists the cluster members' addresses as replicated.
 func (s *Store) Nodes() (out []NodeInfo, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
