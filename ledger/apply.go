@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -148,6 +149,7 @@ type applier struct {
 	// arena holds the journal entries and id records of this call: bbolt
 	// keeps values until the commit (see txView.sealed); scratch is reused.
 	arena, scratch []byte
+	key            []byte
 }
 
 func (a *applier) batch(b Batch) [][]byte {
@@ -264,7 +266,9 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	a.scratch = appendEntryHead(a.scratch[:0], &e)
 	start := len(a.arena)
 	a.arena = sealEntry(a.arena, a.scratch, &e)
-	if err := a.journal.Put(seqKey(e.Seq), a.arena[start:len(a.arena):len(a.arena)]); err != nil {
+	// bbolt copies keys (not values), so one scratch key serves every Put.
+	a.key = binary.BigEndian.AppendUint64(a.key[:0], e.Seq)
+	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
 	a.head = e.Hash

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -479,7 +480,8 @@ func (v *txView) flush() error {
 	for _, r := range v.history {
 		start := len(v.arena)
 		v.arena = encodeHistory(v.arena, r.changes)
-		if err := hist.Put(seqKey(r.seq), v.sealed(start)); err != nil {
+		v.key = binary.BigEndian.AppendUint64(v.key[:0], r.seq)
+		if err := hist.Put(v.key, v.sealed(start)); err != nil {
 			return err
 		}
 	}
