@@ -15,6 +15,7 @@ import (
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger"
 	"github.com/tokenledger/tokenledger/transfer"
+	"github.com/tokenledger/tokenledger/ui"
 )
 
 // Limits. A test asserts the relations between them.
@@ -242,9 +243,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves the API: /v1/..., /healthz, /readyz and /metrics. Anything
-// else is answered 404 in the API's error format; mount other handlers (the
-// web console under /ui/) beside it on a mux.
+// Handler serves the API: /v1/..., /healthz, /readyz, /metrics, and the web
+// console (package ui) under /ui/. Any other path is answered 404 in the
+// API's error format.
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // routes registers every route; openapi.yaml documents exactly these, and a
@@ -259,6 +260,15 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
 	e.GET("/v1/openapi.yaml", s.openAPI)
+
+	// The web console is public: the page holds no data, and every call it
+	// makes to /v1 carries the user's key, so it takes no key and does not
+	// wait for the node to catch up. Its files sit at one level, so a path
+	// parameter names one exactly and any deeper path is the API's 404.
+	console := echo.WrapHandler(http.StripPrefix("/ui", ui.Handler()))
+	e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
+	e.GET("/ui/", console)
+	e.GET("/ui/:file", console)
 
 	// Every other /v1 route needs a key. The middleware is given per route,
 	// not to the group, so an unknown path is a plain 404.
