@@ -86,6 +86,12 @@ type Config struct {
 	// leader's AddVoter. Peers must then be empty.
 	Join bool
 
+	// Remembers reports whether this node's replicated state records id as a
+	// member that has run. A node that starts with no raft state asks its
+	// bootstrap peers before bootstrapping, and refuses to start
+	// (ErrStateLost) if one remembers it. Nil answers false.
+	Remembers func(id string) bool
+
 	// TLS enables mutual TLS 1.3 between nodes. Nil means plain TCP.
 	TLS *TLSConfig
 

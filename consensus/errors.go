@@ -41,6 +41,13 @@ var (
 	// (Config.MaxEntryBytes) or a proposal exceeds Config.MaxProposalBytes.
 	// Nothing was applied; retrying the same request cannot succeed.
 	ErrTooLarge = errors.New("consensus: proposal too large")
+
+	// ErrStateLost is returned by Start when the node has no raft state but a
+	// bootstrap peer remembers it as a member that has run (Config.Remembers):
+	// its data directory was wiped or replaced, and with it the term and vote
+	// raft must never forget. Starting anyway could let it vote twice in one
+	// term. The node must be removed and added back under a new id.
+	ErrStateLost = errors.New("consensus: this node's raft state is lost")
 )
 
 // errStale marks a request that a node refused before handing it to raft

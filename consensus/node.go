@@ -132,6 +132,9 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 		rc.NoSnapshotRestoreOnStart = false
 	}
 	if !existing && !cfg.Join {
+		if err := n.checkRemembered(); err != nil {
+			return err
+		}
 		servers := n.bootstrapConfiguration()
 		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.transport, servers); err != nil {
 			return fmt.Errorf("consensus: bootstrap: %w", err)
@@ -282,6 +285,57 @@ func (n *Node) bootstrapConfiguration() raft.Configuration {
 		servers[i] = raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)}
 	}
 	return raft.Configuration{Servers: servers}
+}
+
+// rememberTimeout bounds asking the bootstrap peers whether they remember
+// this node; a peer that does not answer in time is not waited for.
+const rememberTimeout = 3 * time.Second
+
+// checkRemembered asks the bootstrap peers, before a node without raft
+// state bootstraps, whether their state remembers it as a member that has
+// run. If one does, the node's disk was wiped or replaced: it would come
+// back with no memory of its term and vote, and could vote twice in one
+// term, so it refuses to start (ErrStateLost). Peers that cannot be reached
+// are passed over: on a new cluster's first start they may not be up yet.
+// A node that ran but lost its disk before its own registration committed
+// is not caught; that window is the cluster's first seconds.
+func (n *Node) checkRemembered() error {
+	ctx, cancel := context.WithTimeout(n.ctx, rememberTimeout)
+	defer cancel()
+	body := binary.BigEndian.AppendUint64(nil, uint64(rememberTimeout))
+	body = append(body, n.cfg.ID...)
+	type answer struct {
+		peer       string
+		remembered bool
+		err        error
+	}
+	answers := make(chan answer, len(n.cfg.Peers))
+	asked := 0
+	for _, p := range n.cfg.Peers {
+		if p.ID == n.cfg.ID {
+			continue
+		}
+		asked++
+		go func() {
+			status, resp, _, err := n.rpc.call(ctx, p.RaftAddr, p.ID, rpcRemembers, body)
+			if err == nil && status != statusOK {
+				err = fmt.Errorf("status %d: %s", status, resp)
+			}
+			answers <- answer{peer: p.ID, remembered: err == nil && len(resp) == 1 && resp[0] == 1, err: err}
+		}()
+	}
+	for range asked {
+		a := <-answers
+		switch {
+		case a.remembered:
+			return fmt.Errorf("%w: %s remembers node %s as a member that has run, but %s holds no raft state (wiped or replaced?); "+
+				"remove the node (DELETE /v1/cluster/nodes/%s) and add it back under a new id started with --join",
+				ErrStateLost, a.peer, n.cfg.ID, n.cfg.DataDir, n.cfg.ID)
+		case a.err != nil:
+			n.logger.Info("could not ask a peer whether it remembers this node", keyPeer, a.peer, keyError, a.err)
+		}
+	}
+	return nil
 }
 
 // admitPeer reports whether peer belongs to the cluster: a server of the

@@ -29,6 +29,10 @@ const (
 	// Response: appendItems of one reply per proposal, each its status byte
 	// followed by what rpcPropose would have answered.
 	rpcProposeGroup byte = 3
+	// rpcRemembers asks any node, leader or not, whether its state
+	// remembers a node as a member that has run (Config.Remembers). Body:
+	// timeout, node id. Response: one byte, 1 for yes.
+	rpcRemembers byte = 4
 )
 
 // Response statuses.
@@ -131,7 +135,8 @@ func (n *Node) serveRPC(c net.Conn, peer string) {
 	}
 }
 
-// handleRPC runs one request on this node, which the caller believes leads.
+// handleRPC runs one request on this node, which the caller believes leads
+// (but for rpcRemembers, which any node answers).
 func (n *Node) handleRPC(kind byte, body []byte) (byte, []byte) {
 	if len(body) < 8 {
 		return statusError, []byte("consensus: short request")
@@ -145,6 +150,11 @@ func (n *Node) handleRPC(kind byte, body []byte) (byte, []byte) {
 		return n.proposeForwarded(ctx, body[8:])
 	case rpcProposeGroup:
 		return n.proposeGroup(ctx, body[8:])
+	case rpcRemembers:
+		if n.cfg.Remembers != nil && n.cfg.Remembers(string(body[8:])) {
+			return statusOK, []byte{1}
+		}
+		return statusOK, []byte{0}
 	case rpcReadIndex:
 		index, err := n.readIndexLocal(ctx)
 		if err != nil {

@@ -49,6 +49,10 @@ type NodeInfo struct {
 	RaftAddr string `json:"raft_addr"`
 	APIAddr  string `json:"api_addr"`
 	Removed  bool   `json:"removed,omitempty"`
+	// Active is set by the node itself once it serves: it has run, so it
+	// holds raft state the cluster relies on (consensus.Config.Remembers).
+	// POST /v1/cluster/nodes records a node before it has run, without it.
+	Active bool `json:"active,omitempty"`
 }
 
 // NodeItem encodes a node's addresses (or its removal).

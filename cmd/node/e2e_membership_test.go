@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -65,4 +66,49 @@ func TestE2E_AddAndRemoveNode(t *testing.T) {
 	})
 	c.kill(i4)
 	c.checkHistory(h, c.others(i4))
+}
+
+// TestE2E_WipedNodeRefused replaces a follower's disk with an empty one and
+// restarts it. Raft must never forget a term or a vote, so the node must not
+// bootstrap afresh as if new: a peer remembers it as a member that has run,
+// and it refuses to start, naming the remedy. The others carry on.
+func TestE2E_WipedNodeRefused(t *testing.T) {
+	c := newCluster(t)
+	c.startAll()
+	leader := c.waitLeader(c.all(), e2eStartTimeout)
+	victim := c.others(leader)[0]
+	// A node registers itself (with its API address) once it serves; from
+	// then on the cluster remembers it.
+	waitFor(t, e2eStartTimeout, c.procs[victim].id+" registered", func() (bool, string) {
+		s, err := c.status(leader)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, n := range s.Nodes {
+			if n.ID == c.procs[victim].id && n.APIAddr == c.procs[victim].apiAddr {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", s.Nodes)
+	})
+
+	c.kill(victim)
+	if err := os.RemoveAll(c.dataDir(victim)); err != nil {
+		t.Fatal(err)
+	}
+	c.start(victim)
+	err := c.waitExit(victim)
+	if err == nil || !c.procs[victim].reaped() {
+		t.Fatalf("%s started on an empty disk: exit %v, want a refusal", c.procs[victim].id, err)
+	}
+	if !c.logHas(victim, "raft state is lost") || !c.logHas(victim, "--join") {
+		t.Fatalf("%s exited (%v) without naming the lost state and the remedy", c.procs[victim].id, err)
+	}
+
+	// The two others still decide writes.
+	ins := map[string]any{"id": "after-wipe", "type": "register_party", "party": map[string]any{"id": "cus-after-wipe", "role": "custodian"}}
+	waitFor(t, e2eStartTimeout, "a write on the remaining two", func() (bool, string) {
+		status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/instructions", ins, e2ePollTimeout)
+		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
+	})
 }

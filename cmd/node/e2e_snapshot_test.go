@@ -3,16 +3,18 @@
 package main_test
 
 // The snapshot end-to-end test: a cluster whose nodes snapshot and compact
-// their raft logs every few dozen entries, so a node that was away, or that
-// comes back with an empty disk, can only catch up through InstallSnapshot,
+// their raft logs every few dozen entries, so a node that was away, or a
+// replacement on an empty disk, can only catch up through InstallSnapshot,
 // and a node restarting with snapshots on disk (and a durable state file, so
 // NoSnapshotRestoreOnStart) must come back with the same journal.
 
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,8 +66,10 @@ var e2eSnapArgs = []string{
 //     the follower's last entry; the follower restarts with its data and
 //     catches up through InstallSnapshot;
 //  2. the same follower is killed and its data directory deleted (a replaced
-//     machine: no raft log, no state file, no operator key file); after more
-//     writes it starts on an empty disk and restores the leader's snapshot;
+//     machine: no raft log, no state file, no operator key file); it is
+//     removed from the cluster, and after more writes a replacement under a
+//     new id starts on an empty disk, is added, and restores the leader's
+//     snapshot;
 //  3. the leader, holding snapshots, is killed and restarted; it comes back
 //     from its own state file without restoring a snapshot
 //     (NoSnapshotRestoreOnStart) and serves the same journal.
@@ -96,16 +100,45 @@ func TestE2E_SnapshotCatchUp(t *testing.T) {
 		c.checkHistory(h, c.all())
 	}
 	{
-		t.Logf("phase 2: SIGKILL follower %s, delete its data, write, start it on an empty disk", c.procs[follower].id)
+		old := c.procs[follower]
+		t.Logf("phase 2: SIGKILL follower %s, delete its data, remove it, write, add a replacement on an empty disk", old.id)
 		c.kill(follower)
 		target := c.compactionTarget(follower)
 		if err := os.RemoveAll(c.dataDir(follower)); err != nil {
 			t.Fatal(err)
 		}
+		// A node that lost its disk lost its term and vote with it: it goes
+		// out of the configuration and a replacement comes in under a new id
+		// (TestE2E_WipedNodeRefused: it may not simply start again).
+		waitFor(t, e2eStartTimeout, "the leader to remove "+old.id, func() (bool, string) {
+			leader = c.waitLeader(c.others(follower), e2eElectionWait)
+			status, resp, err := c.request(context.Background(), leader, http.MethodDelete, "/v1/cluster/nodes/"+old.id, nil, e2ePollTimeout)
+			return err == nil && status == http.StatusNoContent, fmt.Sprintf("%d %s %v", status, resp, err)
+		})
 		c.writeUntilCompacted(h, "snap2", follower, target)
-		c.restartFromSnapshot(follower)
+		addr := freeAddrs(t, 1)[0]
+		repl := &e2eProc{
+			id: "n4", raftAddr: addr[0], apiAddr: addr[1],
+			logPath:   filepath.Join(c.dir, "n4.log"),
+			extraArgs: []string{"--join", "--raft-addr", addr[0], "--api-addr", addr[1]},
+		}
+		c.procs[follower] = repl
+		began := time.Now()
+		c.start(follower)
+		body := map[string]string{"id": repl.id, "raft_addr": repl.raftAddr, "api_addr": repl.apiAddr}
+		waitFor(t, e2eStartTimeout, "the leader to add "+repl.id, func() (bool, string) {
+			leader = c.waitLeader(c.others(follower), e2eElectionWait)
+			status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/cluster/nodes", body, e2ePollTimeout)
+			return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
+		})
+		waitFor(t, e2eSnapCatchUpTimeout, repl.id+" to install a snapshot from the leader", func() (bool, string) {
+			n := c.logCount(follower, logInstalledSnapshot)
+			return n > 0, fmt.Sprintf("%d %q line(s) in its log", n, logInstalledSnapshot)
+		})
+		c.waitReady(follower)
+		t.Logf("%s installed a snapshot and was ready %s after its start", repl.id, time.Since(began).Round(time.Millisecond))
 		if _, err := os.Stat(filepath.Join(c.dataDir(follower), "operator.key")); err != nil {
-			t.Errorf("%s on an empty disk did not save the bootstrap operator key: %v", c.procs[follower].id, err)
+			t.Errorf("%s on an empty disk did not save the bootstrap operator key: %v", repl.id, err)
 		}
 		c.checkHistory(h, c.all())
 	}

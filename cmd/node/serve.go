@@ -153,10 +153,24 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	if o.trailingLogs > 0 {
 		ccfg.TrailingLogs = o.trailingLogs
 	}
-	// The state file is durable on its own (one fsync'd bbolt commit per
-	// batch, with the applied index), so a restart replays only the log after
-	// it; a node whose state file is new restores the latest snapshot.
+	// The state file is durable on its own (its commits carry the applied
+	// index), so a restart replays only the log after it; a node whose state
+	// file is new restores the latest snapshot.
 	ccfg.NoSnapshotRestoreOnStart = store.AppliedIndex() > 0
+	// A node registers itself as active once it serves (registerNode), so a
+	// peer that lost its raft state is recognised when it comes back.
+	ccfg.Remembers = func(id string) bool {
+		nodes, err := store.Nodes()
+		if err != nil {
+			return false
+		}
+		for _, n := range nodes {
+			if n.ID == id && n.Active {
+				return true
+			}
+		}
+		return false
+	}
 	node, err := consensus.Open(ctx, ccfg, store)
 	if err != nil {
 		return err
@@ -289,11 +303,11 @@ func pendingRegistrations(store *ledger.Store, o nodeOptions, keyHash string, ru
 	known := false
 	if nodes, err := store.Nodes(); err == nil {
 		for _, n := range nodes {
-			known = known || (n.ID == o.id && n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr)
+			known = known || (n.ID == o.id && n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr && n.Active)
 		}
 	}
 	if !known {
-		items = append(items, ledger.NodeItem(ledger.NodeInfo{ID: o.id, RaftAddr: o.raftAddr, APIAddr: o.apiAddr}))
+		items = append(items, ledger.NodeItem(ledger.NodeInfo{ID: o.id, RaftAddr: o.raftAddr, APIAddr: o.apiAddr, Active: true}))
 	}
 	if rulebookItem != nil {
 		items = append(items, rulebookItem)
