@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"go/build"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -217,19 +216,6 @@ func TestNothingInline(t *testing.T) {
 	}
 	if !strings.Contains(script, "sessionStorage") {
 		t.Errorf("app.js does not keep the key in sessionStorage")
-	}
-}
-
-// TestImportsNothingOfOurs: the console talks to the ledger over HTTP only.
-func TestImportsNothingOfOurs(t *testing.T) {
-	p, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatalf("read package: %v", err)
-	}
-	for _, imp := range p.Imports {
-		if strings.HasPrefix(imp, "github.com/tokenledger/") {
-			t.Errorf("ui imports %s", imp)
-		}
 	}
 }
 

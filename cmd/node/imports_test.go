@@ -18,6 +18,7 @@ func TestImportBoundaries(t *testing.T) {
 		"ledger":      {mod + "consensus", mod + "api", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
 		"consensus":   {mod + "api", mod + "transfer", mod + "eligibility", "github.com/labstack/echo", "net/http"},
 		"api":         {"go.etcd.io/bbolt", "github.com/hashicorp/raft"},
+		"ui":          {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo"},
 	}
 	allowedOwn := map[string][]string{
 		"eligibility": {},
