@@ -39,7 +39,12 @@ type Node struct {
 	machine ledger.Machine
 	fsm     *FSM
 
-	raft      *raft.Raft
+	raft *raft.Raft
+	// running is raft once started, with the barriers and the pipeline,
+	// for the mux's goroutines (admitPeer, resolvePeer, handleRPC), which
+	// serve peers before it is: during a start they must not read raft or
+	// pipe while open writes them.
+	running   atomic.Pointer[raft.Raft]
 	store     *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
 	mux       *mux
@@ -155,6 +160,8 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	n.barrier = &termBarrier{raft: r, fsm: n.fsm, timeout: cfg.ApplyTimeout, spawn: n.spawn}
 	n.reads = &readBarrier{raft: r, fsm: n.fsm, timeout: cfg.ApplyTimeout, spawn: n.spawn}
 	n.pipe = newPipeline(n.ctx, n.stop, r, n.fsm, n.barrier, cfg, n.logger)
+	// Published last: a reader that sees it sees the fields set above.
+	n.running.Store(r)
 
 	observations := make(chan raft.Observation, observationBuffer)
 	n.observer = raft.NewObserver(observations, false, func(o *raft.Observation) bool {
@@ -344,8 +351,8 @@ func (n *Node) checkRemembered() error {
 // peer the cluster CA vouches for, since it learns its cluster from the
 // leader's first connection.
 func (n *Node) admitPeer(peer string) bool {
-	if n.raft != nil {
-		f := n.raft.GetConfiguration()
+	if r := n.running.Load(); r != nil {
+		f := r.GetConfiguration()
 		if f.Error() != nil {
 			return false
 		}
@@ -368,8 +375,8 @@ func (n *Node) admitPeer(peer string) bool {
 // resolvePeer returns the id of the node at a raft address, from the latest
 // raft configuration or, before raft runs, the bootstrap peers.
 func (n *Node) resolvePeer(addr string) string {
-	if n.raft != nil {
-		if f := n.raft.GetConfiguration(); f.Error() == nil {
+	if r := n.running.Load(); r != nil {
+		if f := r.GetConfiguration(); f.Error() == nil {
 			for _, s := range f.Configuration().Servers {
 				if string(s.Address) == addr {
 					return string(s.ID)

@@ -141,6 +141,10 @@ func (n *Node) handleRPC(kind byte, body []byte) (byte, []byte) {
 	if len(body) < 8 {
 		return statusError, []byte("consensus: short request")
 	}
+	if kind != rpcRemembers && n.running.Load() == nil {
+		// A peer took this node for the leader while it is still starting.
+		return statusStale, []byte("consensus: starting")
+	}
 	timeout := time.Duration(binary.BigEndian.Uint64(body[:8]))
 	timeout = min(max(timeout, time.Millisecond), 2*n.cfg.ApplyTimeout)
 	ctx, cancel := context.WithTimeout(n.ctx, timeout)
