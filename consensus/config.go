@@ -88,9 +88,14 @@ type Config struct {
 
 	// Remembers reports whether this node's replicated state records id as a
 	// member that has run. A node that starts with no raft state asks its
-	// bootstrap peers before bootstrapping, and refuses to start
+	// bootstrap peers (with Join, its Contacts) first, and refuses to start
 	// (ErrStateLost) if one remembers it. Nil answers false.
 	Remembers func(id string) bool
+
+	// Contacts are the nodes a joining node (Join) with no raft state asks
+	// whether they remember it, as a bootstrapping node asks its Peers; the
+	// cluster file's nodes. Without them a joining node asks no one.
+	Contacts []Peer
 
 	// TLS enables mutual TLS 1.3 between nodes. Nil means plain TCP.
 	TLS *TLSConfig

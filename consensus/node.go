@@ -136,10 +136,16 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 		// the old state and diverge, so restore it after all.
 		rc.NoSnapshotRestoreOnStart = false
 	}
-	if !existing && !cfg.Join {
-		if err := n.checkRemembered(); err != nil {
+	if !existing {
+		ask := cfg.Peers
+		if cfg.Join {
+			ask = cfg.Contacts
+		}
+		if err := n.checkRemembered(ask); err != nil {
 			return err
 		}
+	}
+	if !existing && !cfg.Join {
 		servers := n.bootstrapConfiguration()
 		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.transport, servers); err != nil {
 			return fmt.Errorf("consensus: bootstrap: %w", err)
@@ -298,15 +304,15 @@ func (n *Node) bootstrapConfiguration() raft.Configuration {
 // this node; a peer that does not answer in time is not waited for.
 const rememberTimeout = 3 * time.Second
 
-// checkRemembered asks the bootstrap peers, before a node without raft
-// state bootstraps, whether their state remembers it as a member that has
-// run. If one does, the node's disk was wiped or replaced: it would come
+// checkRemembered asks peers (the bootstrap peers, or a joining node's
+// contacts), before a node without raft state bootstraps or waits to be
+// added, whether their state remembers it as a member that has run. If one does, the node's disk was wiped or replaced: it would come
 // back with no memory of its term and vote, and could vote twice in one
 // term, so it refuses to start (ErrStateLost). Peers that cannot be reached
 // are passed over: on a new cluster's first start they may not be up yet.
 // A node that ran but lost its disk before its own registration committed
 // is not caught; that window is the cluster's first seconds.
-func (n *Node) checkRemembered() error {
+func (n *Node) checkRemembered(peers []Peer) error {
 	ctx, cancel := context.WithTimeout(n.ctx, rememberTimeout)
 	defer cancel()
 	body := binary.BigEndian.AppendUint64(nil, uint64(rememberTimeout))
@@ -316,9 +322,9 @@ func (n *Node) checkRemembered() error {
 		remembered bool
 		err        error
 	}
-	answers := make(chan answer, len(n.cfg.Peers))
+	answers := make(chan answer, len(peers))
 	asked := 0
-	for _, p := range n.cfg.Peers {
+	for _, p := range peers {
 		if p.ID == n.cfg.ID {
 			continue
 		}

@@ -96,13 +96,22 @@ func TestE2E_WipedNodeRefused(t *testing.T) {
 	if err := os.RemoveAll(c.dataDir(victim)); err != nil {
 		t.Fatal(err)
 	}
-	c.start(victim)
-	err := c.waitExit(victim)
-	if err == nil || !c.procs[victim].reaped() {
-		t.Fatalf("%s started on an empty disk: exit %v, want a refusal", c.procs[victim].id, err)
-	}
-	if !c.logHas(victim, "raft state is lost") || !c.logHas(victim, "--join") {
-		t.Fatalf("%s exited (%v) without naming the lost state and the remedy", c.procs[victim].id, err)
+	// Started as it was, and started with --join as if it were new: both
+	// are refused.
+	for _, args := range [][]string{nil, {"--join"}} {
+		c.procs[victim].extraArgs = args
+		starts := c.logCount(victim, "raft state is lost")
+		c.start(victim)
+		err := c.waitExit(victim)
+		if err == nil || !c.procs[victim].reaped() {
+			t.Fatalf("%s started on an empty disk with %q: exit %v, want a refusal", c.procs[victim].id, args, err)
+		}
+		if c.logCount(victim, "raft state is lost") == starts || !c.logHas(victim, "--join") {
+			t.Fatalf("%s exited (%v) with %q without naming the lost state and the remedy", c.procs[victim].id, err, args)
+		}
+		if err := os.RemoveAll(c.dataDir(victim)); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The two others still decide writes.

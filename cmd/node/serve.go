@@ -48,6 +48,7 @@ const (
 type nodeOptions struct {
 	id, dataDir, apiAddr, raftAddr string
 	peers                          []consensus.Peer
+	contacts                       []consensus.Peer // asked by a joining node (--join) whether they remember it
 	tls                            *consensus.TLSConfig
 	rulebookFile                   string
 	logLevel                       slog.Level
@@ -106,8 +107,14 @@ func runServe(ctx context.Context, args []string) error {
 		opts.dataDir = filepath.Join(c.DataDir, self.ID)
 		opts.rulebookFile = c.Rulebook
 		for _, n := range c.Nodes {
-			if !*join {
-				opts.peers = append(opts.peers, consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr})
+			p := consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr}
+			switch {
+			case !*join:
+				opts.peers = append(opts.peers, p)
+			case n.ID != self.ID:
+				// A joining node asks them whether they remember it, so a
+				// member whose disk was lost cannot slip back in with --join.
+				opts.contacts = append(opts.contacts, p)
 			}
 		}
 		if c.TLS != nil {
@@ -143,6 +150,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	ccfg := consensus.DefaultConfig()
 	ccfg.ID, ccfg.RaftAddr, ccfg.DataDir = o.id, o.raftAddr, filepath.Join(o.dataDir, "raft")
 	ccfg.Peers, ccfg.TLS, ccfg.Logger, ccfg.Join = o.peers, o.tls, log, o.join
+	ccfg.Contacts = o.contacts
 	ccfg.SnapshotThreshold = o.snapshotThreshold
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval
