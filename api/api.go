@@ -269,6 +269,9 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	e.GET("/ui/", console)
 	e.GET("/ui/:file", console)
+	// Monitors probe with HEAD; ui answers it like GET without the body.
+	e.HEAD("/ui/", console)
+	e.HEAD("/ui/:file", console)
 
 	// Every other /v1 route needs a key. The middleware is given per route,
 	// not to the group, so an unknown path is a plain 404.

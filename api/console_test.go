@@ -54,6 +54,13 @@ func TestConsoleServed(t *testing.T) {
 		})
 	}
 
+	for _, path := range []string{"/ui/", "/ui/app.js"} {
+		r := e.do("HEAD", path, "", "")
+		if r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("Content-Security-Policy") == "" {
+			t.Errorf("HEAD %s: %d, %d body bytes, CSP %q; want 200, no body, the headers", path, r.status, len(r.body), r.header.Get("Content-Security-Policy"))
+		}
+	}
+
 	r := e.do("GET", "/ui", "", "")
 	if r.status != http.StatusMovedPermanently || r.header.Get("Location") != "/ui/" {
 		t.Errorf("GET /ui: %d Location %q, want 301 to /ui/", r.status, r.header.Get("Location"))
