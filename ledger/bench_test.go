@@ -20,18 +20,8 @@ const (
 // each investor funded with cash and holding a few instruments.
 func benchStore(b *testing.B, noSync bool, commitEvery int) (*Store, uint64, time.Time) {
 	b.Helper()
-	s, err := Open(Config{Path: filepath.Join(b.TempDir(), "bench.db"), NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	now := epoch
-	var index uint64
-	apply := func(items [][]byte) {
-		index++
-		s.Apply([]Batch{{Index: index, Term: 1, Time: now, Items: items}})
-	}
-	apply([][]byte{KeyItem(OperatorID, hashKey("k"))})
+	l := openBenchLedger(b, Config{NoSync: true})
+	s, apply := l.s, func(items [][]byte) { l.apply(items) }
 	var items [][]byte
 	add := func(actor, body string) {
 		items = append(items, InstructionItem(actor, []byte(body)))
@@ -65,7 +55,35 @@ func benchStore(b *testing.B, noSync bool, commitEvery int) (*Store, uint64, tim
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s2.Close() })
-	return s2, index, now
+	return s2, l.index, l.now
+}
+
+// benchLedger is a store in the benchmark's temp dir, its operator key
+// applied, fed one batch at a time at its own index and clock.
+type benchLedger struct {
+	s     *Store
+	index uint64
+	now   time.Time
+}
+
+// openBenchLedger opens it with cfg (its Path is set here).
+func openBenchLedger(b *testing.B, cfg Config) *benchLedger {
+	b.Helper()
+	cfg.Path = filepath.Join(b.TempDir(), "bench.db")
+	s, err := Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	l := &benchLedger{s: s, now: epoch}
+	l.apply([][]byte{KeyItem(OperatorID, hashKey("k"))})
+	return l
+}
+
+// apply applies items as the next batch and returns their results.
+func (l *benchLedger) apply(items [][]byte) [][]byte {
+	l.index++
+	return l.s.Apply([]Batch{{Index: l.index, Term: 1, Time: l.now, Items: items}})[0]
 }
 
 // BenchmarkApply measures the state machine alone: batches of 1,000 mixed
@@ -151,18 +169,7 @@ func benchInstruction(r *rand.Rand, n, i int) []byte {
 //	go test ./ledger -run '^$' -bench BenchmarkApplyEntries -benchmem
 func BenchmarkApplyEntries(b *testing.B) {
 	const accounts, perEntry = 1000, 50
-	s, err := Open(Config{Path: filepath.Join(b.TempDir(), "bench.db"), CommitEvery: 8192})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	now := epoch
-	var index uint64
-	apply := func(items [][]byte) {
-		index++
-		s.Apply([]Batch{{Index: index, Term: 1, Time: now, Items: items}})
-	}
-	apply([][]byte{KeyItem(OperatorID, hashKey("k"))})
+	l := openBenchLedger(b, Config{CommitEvery: 8192})
 	setup := [][]byte{
 		InstructionItem(OperatorID, []byte(ins("register_party", party("cus-1", "custodian")))),
 		InstructionItem(OperatorID, []byte(ins("register_party", party("iss-1", "issuer")))),
@@ -174,8 +181,7 @@ func BenchmarkApplyEntries(b *testing.B) {
 	for i := 0; i < accounts; i++ {
 		setup = append(setup, InstructionItem(OperatorID, []byte(mintBody("USD", fmt.Sprintf("inv-%d", i), "1000000"))))
 	}
-	requireAccepted(b, s.Apply([]Batch{{Index: index + 1, Term: 1, Time: now, Items: setup}})[0])
-	index++
+	requireAccepted(b, l.apply(setup))
 	entries := make([][][]byte, b.N)
 	for n := range entries {
 		items := make([][]byte, perEntry)
@@ -190,15 +196,14 @@ func BenchmarkApplyEntries(b *testing.B) {
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
-	var last [][][]byte
+	var last [][]byte
 	for n := 0; n < b.N; n++ {
-		now = now.Add(time.Millisecond)
-		index++
-		last = s.Apply([]Batch{{Index: index, Term: 1, Time: now, Items: entries[n]}})
+		l.now = l.now.Add(time.Millisecond)
+		last = l.apply(entries[n])
 	}
 	b.StopTimer()
-	requireAccepted(b, last[0])
-	if err := s.Commit(); err != nil {
+	requireAccepted(b, last)
+	if err := l.s.Commit(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N*perEntry)/b.Elapsed().Seconds(), "instr/s")

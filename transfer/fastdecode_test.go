@@ -48,7 +48,9 @@ var fastSeeds = []string{
 	`{"id":"x"}`,
 }
 
-func FuzzDecodeFast(f *testing.F) {
+// addSeeds adds the fast-path seeds and the instruction files of testdata,
+// each also in its canonical encoding when it decodes.
+func addSeeds(f *testing.F) {
 	for _, s := range fastSeeds {
 		f.Add([]byte(s))
 	}
@@ -59,7 +61,14 @@ func FuzzDecodeFast(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+		if ins, err := Decode(b); err == nil {
+			f.Add(Encode(ins))
+		}
 	}
+}
+
+func FuzzDecodeFast(f *testing.F) {
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, ok := decodeFast(data)
 		slow, err := decodeStrict(data)
@@ -148,20 +157,7 @@ func FuzzGrammars(f *testing.F) {
 // canonical bodies with empty fields and fields of another type, which the
 // fast path must refuse as Decode does.
 func FuzzDecodeEncoded(f *testing.F) {
-	for _, s := range fastSeeds {
-		f.Add([]byte(s))
-	}
-	seeds, _ := filepath.Glob("testdata/instructions/*.json")
-	for _, p := range seeds {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-		if ins, err := Decode(b); err == nil {
-			f.Add(Encode(ins))
-		}
-	}
+	addSeeds(f)
 	f.Add([]byte(`{"id":"t-1","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`))
 	f.Add([]byte(`{"id":"t-1","type":"transfer","from":"a","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`))
 	f.Add([]byte(`{"id":"t-1","type":"transfer","party_id":"","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}]}`))
