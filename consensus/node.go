@@ -300,15 +300,16 @@ func (n *Node) bootstrapConfiguration() raft.Configuration {
 	return raft.Configuration{Servers: servers}
 }
 
-// rememberTimeout bounds asking the bootstrap peers whether they remember
-// this node; a peer that does not answer in time is not waited for.
+// rememberTimeout bounds asking peers whether they remember this node; a
+// peer that does not answer in time is not waited for.
 const rememberTimeout = 3 * time.Second
 
 // checkRemembered asks peers (the bootstrap peers, or a joining node's
 // contacts), before a node without raft state bootstraps or waits to be
-// added, whether their state remembers it as a member that has run. If one does, the node's disk was wiped or replaced: it would come
-// back with no memory of its term and vote, and could vote twice in one
-// term, so it refuses to start (ErrStateLost). Peers that cannot be reached
+// added, whether their state remembers it as a member that has run. If one
+// does, the node's disk was wiped or replaced: it would come back with no
+// memory of its term and vote, and could vote twice in one term, so it
+// refuses to start (ErrStateLost). Peers that cannot be reached
 // are passed over: on a new cluster's first start they may not be up yet.
 // A node that ran but lost its disk before its own registration committed
 // is not caught; that window is the cluster's first seconds.
