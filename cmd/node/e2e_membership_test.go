@@ -121,3 +121,38 @@ func TestE2E_WipedNodeRefused(t *testing.T) {
 		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
 	})
 }
+
+// TestE2E_LateFirstStart starts two nodes of a new cluster, lets them elect
+// a leader and register, and only then starts the third for the first time.
+// It has no raft state either, like a wiped node, but no peer remembers it
+// as having run, so it bootstraps with the same configuration and catches up.
+func TestE2E_LateFirstStart(t *testing.T) {
+	c := newCluster(t)
+	early := []int{0, 1}
+	for _, i := range early {
+		c.start(i)
+	}
+	leader := c.waitLeader(early, e2eStartTimeout)
+	waitFor(t, e2eStartTimeout, "the early nodes registered", func() (bool, string) {
+		s, err := c.status(leader)
+		if err != nil {
+			return false, err.Error()
+		}
+		seen := 0
+		for _, n := range s.Nodes {
+			for _, i := range early {
+				if n.ID == c.procs[i].id && n.APIAddr == c.procs[i].apiAddr {
+					seen++
+				}
+			}
+		}
+		return seen == len(early), fmt.Sprintf("%+v", s.Nodes)
+	})
+	ins := map[string]any{"id": "before-n3", "type": "register_party", "party": map[string]any{"id": "cus-early", "role": "custodian"}}
+	if status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/instructions", ins, e2ePollTimeout); err != nil || status != http.StatusOK {
+		t.Fatalf("write before n3 starts: %d %s %v", status, resp, err)
+	}
+	c.start(2)
+	c.waitReady(2)
+	c.waitConverged(c.all())
+}
