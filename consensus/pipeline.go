@@ -442,10 +442,7 @@ func (b *budget) release(n int) {
 // the first linearizable read. A barrier proves that everything committed by
 // earlier leaders is applied.
 type termBarrier struct {
-	raft    *raft.Raft
-	fsm     *FSM
-	timeout time.Duration
-	spawn   func(func()) bool
+	barrierRunner
 
 	mu   sync.Mutex // guards done and call
 	done uint64     // the last term whose barrier completed
@@ -487,24 +484,33 @@ func (c *barrierCall) wait(ctx context.Context) error {
 	}
 }
 
-// barrier commits a raft barrier entry and tells f it was applied (raft
-// never hands barrier entries to the FSM). It ends when raft answers, which
-// it always does, at the latest when raft shuts down.
-func barrier(r *raft.Raft, f *FSM, timeout time.Duration) error {
-	fut := r.Barrier(timeout)
+// barrierRunner is what the term and read barriers share: raft, the FSM to
+// tell, the timeout, and the node's goroutine spawner.
+type barrierRunner struct {
+	raft    *raft.Raft
+	fsm     *FSM
+	timeout time.Duration
+	spawn   func(func()) bool
+}
+
+// barrier commits a raft barrier entry and tells the FSM it was applied
+// (raft never hands barrier entries to the FSM). It ends when raft answers,
+// which it always does, at the latest when raft shuts down.
+func (b barrierRunner) barrier() error {
+	fut := b.raft.Barrier(b.timeout)
 	if err := fut.Error(); err != nil {
 		return err
 	}
 	// raft.Barrier returns its log future, which knows its index.
 	idx, ok := fut.(raft.IndexFuture)
 	assert(ok, "raft.Barrier returned %T, not an IndexFuture", fut)
-	f.noteBarrier(idx.Index())
+	b.fsm.noteBarrier(idx.Index())
 	return nil
 }
 
 // run issues the term's barrier.
 func (b *termBarrier) run(c *barrierCall) {
-	err := barrier(b.raft, b.fsm, b.timeout)
+	err := b.barrier()
 	b.mu.Lock()
 	if err == nil {
 		b.done = max(b.done, c.term)

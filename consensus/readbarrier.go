@@ -3,9 +3,6 @@ package consensus
 import (
 	"context"
 	"sync"
-	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // readBarrier proves leadership for linearizable reads by committing a raft
@@ -25,10 +22,7 @@ import (
 // can acknowledge it. The price is one log append (and fsync) per group of
 // concurrent strong reads.
 type readBarrier struct {
-	raft    *raft.Raft
-	fsm     *FSM
-	timeout time.Duration
-	spawn   func(func()) bool
+	barrierRunner
 
 	mu      sync.Mutex // guards next and running
 	next    *barrierCall
@@ -68,7 +62,7 @@ func (b *readBarrier) loop() {
 		}
 		b.mu.Unlock()
 
-		c.err = barrier(b.raft, b.fsm, b.timeout)
+		c.err = b.barrier()
 		close(c.done)
 	}
 }
