@@ -171,12 +171,12 @@ func (a *applier) batch(b Batch) [][]byte {
 // item decides one item and returns its outcome's JSON.
 func (a *applier) item(index uint64, now time.Time, item []byte) []byte {
 	if len(item) == 0 {
-		return encodeOutcome(opError(ErrCodeMalformed, "empty item"))
+		return EncodeOutcome(opError(ErrCodeMalformed, "empty item"))
 	}
 	if item[0] == itemInstruction {
 		return a.instruction(index, now, item)
 	}
-	return encodeOutcome(a.otherItem(index, now, item))
+	return EncodeOutcome(a.otherItem(index, now, item))
 }
 
 func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
@@ -222,11 +222,11 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	actor, body, err := decodeInstructionItem(item)
 	if err != nil {
-		return encodeOutcome(opError(ErrCodeMalformed, "%v", err))
+		return EncodeOutcome(opError(ErrCodeMalformed, "%v", err))
 	}
 	ins, err := transfer.DecodeCanonical(body)
 	if err != nil {
-		return encodeOutcome(opError(ErrCodeMalformed, "%v", err))
+		return EncodeOutcome(opError(ErrCodeMalformed, "%v", err))
 	}
 	sum := sha256.New()
 	sum.Write([]byte(actor))
@@ -236,7 +236,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	sum.Sum(bodyHash[:0])
 	if rec, ok := a.lookupID(ins.ID); ok {
 		if rec.BodyHash != bodyHash {
-			return encodeOutcome(opError(ErrCodeIDReused, "instruction id %s was already used with another body", ins.ID))
+			return EncodeOutcome(opError(ErrCodeIDReused, "instruction id %s was already used with another body", ins.ID))
 		}
 		return rec.Outcome // the first outcome, unchanged: nothing is applied twice
 	}
@@ -272,16 +272,17 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
 	a.head = e.Hash
-	result := encodeOutcome(out)
+	result := EncodeOutcome(out)
 	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Outcome: result}
 	a.newIDs = append(a.newIDs, ins.ID)
 	return result
 }
 
-// encodeOutcome is json.Marshal(o), by hand for the common outcomes (no
-// reason, no error): one per instruction, so it is worth the few lines.
+// EncodeOutcome is json.Marshal(o), by hand for the common outcomes (no
+// reason, no error): one per instruction, so it is worth the few lines. The
+// API writes an accepted write's answer with it too.
 // TestOutcomeJSONMatchesEncodingJSON holds it to encoding/json's bytes.
-func encodeOutcome(o Outcome) []byte {
+func EncodeOutcome(o Outcome) []byte {
 	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil {
 		return encodeJSON(o)
 	}

@@ -215,7 +215,7 @@ func TestEntryJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// TestOutcomeJSONMatchesEncodingJSON checks encodeOutcome against encoding/json.
+// TestOutcomeJSONMatchesEncodingJSON checks EncodeOutcome against encoding/json.
 func TestOutcomeJSONMatchesEncodingJSON(t *testing.T) {
 	r := eligibility.NewReason(eligibility.CodeAccountFrozen, "account.frozen", "frozen")
 	for i, o := range []Outcome{
@@ -226,7 +226,7 @@ func TestOutcomeJSONMatchesEncodingJSON(t *testing.T) {
 		{ID: "r", Status: StatusRejected, Index: 1, Seq: 2, Reason: &r, Reasons: []eligibility.Reason{r}},
 		opError(ErrCodeMalformed, "bad %q", "x"),
 	} {
-		if got, want := encodeOutcome(o), encodeJSON(o); !bytes.Equal(got, want) {
+		if got, want := EncodeOutcome(o), encodeJSON(o); !bytes.Equal(got, want) {
 			t.Errorf("outcome %d: got %s, want %s", i, got, want)
 		}
 	}
@@ -266,7 +266,7 @@ func FuzzDecodeOutcome(f *testing.F) {
 		{ID: "x<y>", Status: StatusAccepted, Index: 3}, {ID: "r", Status: StatusRejected, Index: 1, Seq: 2, Reason: &r},
 		opError(ErrCodeMalformed, "bad %q", "x"),
 	} {
-		f.Add(encodeOutcome(o))
+		f.Add(EncodeOutcome(o))
 	}
 	f.Add([]byte(`{"id":"a","seq":01}`))
 	f.Add([]byte(`{"id":"a","index":18446744073709551616}`))
@@ -294,9 +294,9 @@ func TestDecodeOutcomePlain(t *testing.T) {
 		{ID: "t", Status: StatusRejected, Index: 18446744073709551615, Seq: 9},
 		{Status: StatusAccepted, Index: 7},
 	} {
-		got, ok := decodePlainOutcome(encodeOutcome(o))
+		got, ok := decodePlainOutcome(EncodeOutcome(o))
 		if !ok || !reflect.DeepEqual(got, o) {
-			t.Errorf("%s: got %+v (fast %v), want %+v", encodeOutcome(o), got, ok, o)
+			t.Errorf("%s: got %+v (fast %v), want %+v", EncodeOutcome(o), got, ok, o)
 		}
 	}
 }

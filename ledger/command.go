@@ -116,7 +116,7 @@ func DecodeOutcome(b []byte) (Outcome, error) {
 	return o, err
 }
 
-// decodePlainOutcome reads, without reflection, exactly what encodeOutcome
+// decodePlainOutcome reads, without reflection, exactly what EncodeOutcome
 // writes for an outcome with no reason and no error: {"id":..,"status":..,
 // "index":..,"seq":..}, each field optional, strings needing no escapes,
 // numbers without leading zeros. ok is false for anything else, which
