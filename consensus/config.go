@@ -74,6 +74,11 @@ type Config struct {
 	// from them (not 0.0.0.0). It may be empty when Listener is set.
 	RaftAddr string
 
+	// RaftBind, if set, is the host:port the node listens on when peers reach
+	// it at another address: behind NAT, a port forward or a proxy. RaftAddr
+	// stays the address it advertises. Empty: listen on RaftAddr.
+	RaftBind string
+
 	// DataDir holds raft.db (log and stable store) and snapshots/.
 	DataDir string
 
@@ -227,6 +232,14 @@ func (c *Config) Validate() error {
 	advertise := c.advertise()
 	if err := validateAddr("RaftAddr", advertise); err != nil {
 		return err
+	}
+	if c.RaftBind != "" {
+		if c.Listener != nil {
+			return configError("RaftBind", "must be empty when Listener is set")
+		}
+		if _, _, err := net.SplitHostPort(c.RaftBind); err != nil {
+			return configError("RaftBind", fmt.Sprintf("%q is not host:port", c.RaftBind))
+		}
 	}
 	if c.DataDir == "" {
 		return configError("DataDir", "must be set")

@@ -35,9 +35,14 @@ const (
 // outbound. It routes inbound connections by their first byte to raft (through
 // raftLayer) or to the RPC server, and verifies peers when TLS is on.
 type mux struct {
-	ln          net.Listener
-	advertise   string
-	localID     string
+	ln        net.Listener
+	advertise string
+	localID   string
+	// source is the address peers are dialled from: the listener's host
+	// when it names one, so a peer (or a firewall between them) sees the
+	// same host for this node's connections in both directions; nil lets
+	// the system choose.
+	source      *net.TCPAddr
 	tls         *tlsSetup // nil means plain TCP
 	dialTimeout time.Duration
 	maxConns    int
@@ -63,8 +68,13 @@ type mux struct {
 }
 
 func newMux(ln net.Listener, advertise, localID string, t *tlsSetup, cfg *Config, logger *slog.Logger) *mux {
+	var source *net.TCPAddr
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
+		source = &net.TCPAddr{IP: a.IP, Zone: a.Zone}
+	}
 	return &mux{
 		ln:          ln,
+		source:      source,
 		advertise:   advertise,
 		localID:     localID,
 		tls:         t,
@@ -195,7 +205,10 @@ func (m *mux) dial(ctx context.Context, kind byte, addr, expectedID string) (net
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.dialTimeout)
 	defer cancel()
-	var d net.Dialer
+	d := net.Dialer{}
+	if m.source != nil {
+		d.LocalAddr = m.source
+	}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("consensus: dial %s: %w", addr, err)

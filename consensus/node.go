@@ -245,8 +245,12 @@ func (n *Node) openNetwork(hcl *hclogAdapter) error {
 	}
 	ln := cfg.Listener
 	if ln == nil {
+		bind := cfg.RaftAddr
+		if cfg.RaftBind != "" {
+			bind = cfg.RaftBind
+		}
 		var err error
-		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
+		if ln, err = net.Listen("tcp", bind); err != nil {
 			return fmt.Errorf("consensus: listen: %w", err)
 		}
 	}

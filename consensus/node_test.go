@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -459,6 +460,9 @@ func TestConfig_Validate(t *testing.T) {
 		{"no data dir", func(c *Config) { c.DataDir = "" }, false},
 		{"unspecified address", func(c *Config) { c.RaftAddr = "0.0.0.0:7000" }, false},
 		{"port zero", func(c *Config) { c.RaftAddr = "127.0.0.1:0" }, false},
+		{"bind elsewhere", func(c *Config) { c.RaftBind = "0.0.0.0:7100" }, true},
+		{"bind not host:port", func(c *Config) { c.RaftBind = "7100" }, false},
+		{"bind and listener", func(c *Config) { c.RaftBind = "127.0.0.1:7100"; c.Listener = &net.TCPListener{} }, false},
 		{"peers without self", func(c *Config) { c.Peers = []Peer{{"n2", "127.0.0.1:7001"}} }, false},
 		{"self at another address", func(c *Config) { c.Peers = []Peer{{"n1", "127.0.0.1:7009"}} }, false},
 		{"duplicate peer", func(c *Config) {

@@ -33,6 +33,9 @@ type tlsFiles struct {
 type nodeSpec struct {
 	ID       string `yaml:"id"`
 	RaftAddr string `yaml:"raft_addr"`
+	// RaftBind is where the node listens for raft when its peers reach it
+	// at raft_addr through NAT, a port forward or a proxy; empty: raft_addr.
+	RaftBind string `yaml:"raft_bind"`
 	APIAddr  string `yaml:"api_addr"`
 }
 

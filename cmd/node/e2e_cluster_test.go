@@ -124,6 +124,8 @@ type e2eProc struct {
 	id       string
 	apiAddr  string
 	raftAddr string
+	// raftBind is where the node listens when raftAddr is its proxy's.
+	raftBind string
 	logPath  string
 	// extraArgs follow the cluster's serveArgs for this node only.
 	extraArgs []string
@@ -182,12 +184,27 @@ type e2eCluster struct {
 	// serveArgs are extra flags for every `node serve` that start runs, set
 	// before the first start; nil keeps the binary's defaults.
 	serveArgs []string
+	// net carries the raft traffic of a cluster from newNetCluster; nil:
+	// the nodes reach each other directly.
+	net *e2eNet
 }
 
 // newCluster writes a cluster yaml for e2eNodes nodes on free loopback
 // addresses and registers a cleanup that kills every process, then prints
 // the tail of each node's log if the test failed. It starts nothing.
 func newCluster(t testing.TB) *e2eCluster {
+	t.Helper()
+	return newClusterOn(t, false)
+}
+
+// newNetCluster is newCluster with the nodes' raft traffic through an
+// e2eNet, so the test can cut them apart.
+func newNetCluster(t testing.TB) *e2eCluster {
+	t.Helper()
+	return newClusterOn(t, true)
+}
+
+func newClusterOn(t testing.TB, withNet bool) *e2eCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("e2e: starts real node processes")
@@ -198,6 +215,13 @@ func newCluster(t testing.TB) *e2eCluster {
 	dir := t.TempDir()
 	c := &e2eCluster{t: t, dir: dir, config: filepath.Join(dir, "cluster.yaml")}
 	addrs := freeAddrs(t, e2eNodes)
+	if withNet {
+		binds := make([]string, len(addrs))
+		for i := range addrs {
+			binds[i] = addrs[i][0]
+		}
+		c.net = newNet(t, binds)
+	}
 	var yaml strings.Builder
 	fmt.Fprintf(&yaml, "data_dir: %s\nrulebook: \"\"\nnodes:\n", filepath.Join(dir, "data"))
 	for i := range e2eNodes {
@@ -207,8 +231,14 @@ func newCluster(t testing.TB) *e2eCluster {
 			apiAddr:  addrs[i][1],
 			logPath:  filepath.Join(dir, fmt.Sprintf("n%d.log", i+1)),
 		}
+		if c.net != nil {
+			p.raftAddr, p.raftBind = c.net.addr(i), addrs[i][0]
+		}
 		c.procs = append(c.procs, p)
 		fmt.Fprintf(&yaml, "  - id: %s\n    raft_addr: %s\n    api_addr: %s\n", p.id, p.raftAddr, p.apiAddr)
+		if p.raftBind != "" {
+			fmt.Fprintf(&yaml, "    raft_bind: %s\n", p.raftBind)
+		}
 	}
 	if err := os.WriteFile(c.config, []byte(yaml.String()), 0o600); err != nil {
 		t.Fatal(err)

@@ -47,18 +47,20 @@ const (
 // nodeOptions is everything one node needs, from flags or cluster.yaml.
 type nodeOptions struct {
 	id, dataDir, apiAddr, raftAddr string
-	peers                          []consensus.Peer
-	contacts                       []consensus.Peer // asked by a joining node (--join) whether they remember it
-	tls                            *consensus.TLSConfig
-	rulebookFile                   string
-	logLevel                       slog.Level
-	snapshotThreshold              uint64
-	snapshotInterval               time.Duration
-	trailingLogs                   uint64
-	pprofAddr                      string
-	maxInFlight                    int
-	commitEvery                    int
-	join                           bool
+	// raftBind is where raft listens when peers dial raftAddr elsewhere.
+	raftBind          string
+	peers             []consensus.Peer
+	contacts          []consensus.Peer // asked by a joining node (--join) whether they remember it
+	tls               *consensus.TLSConfig
+	rulebookFile      string
+	logLevel          slog.Level
+	snapshotThreshold uint64
+	snapshotInterval  time.Duration
+	trailingLogs      uint64
+	pprofAddr         string
+	maxInFlight       int
+	commitEvery       int
+	join              bool
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -103,7 +105,7 @@ func runServe(ctx context.Context, args []string) error {
 			}
 			self = nodeSpec{ID: *id, APIAddr: *apiAddr, RaftAddr: *raftAddr}
 		}
-		opts.id, opts.apiAddr, opts.raftAddr = self.ID, self.APIAddr, self.RaftAddr
+		opts.id, opts.apiAddr, opts.raftAddr, opts.raftBind = self.ID, self.APIAddr, self.RaftAddr, self.RaftBind
 		opts.dataDir = filepath.Join(c.DataDir, self.ID)
 		opts.rulebookFile = c.Rulebook
 		for _, n := range c.Nodes {
@@ -148,7 +150,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	defer store.Close()
 
 	ccfg := consensus.DefaultConfig()
-	ccfg.ID, ccfg.RaftAddr, ccfg.DataDir = o.id, o.raftAddr, filepath.Join(o.dataDir, "raft")
+	ccfg.ID, ccfg.RaftAddr, ccfg.RaftBind, ccfg.DataDir = o.id, o.raftAddr, o.raftBind, filepath.Join(o.dataDir, "raft")
 	ccfg.Peers, ccfg.TLS, ccfg.Logger, ccfg.Join = o.peers, o.tls, log, o.join
 	ccfg.Contacts = o.contacts
 	ccfg.SnapshotThreshold = o.snapshotThreshold
@@ -197,7 +199,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
-	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "data_dir", o.dataDir, "tls", o.tls != nil)
+	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "raft_bind", o.raftBind, "data_dir", o.dataDir, "tls", o.tls != nil)
 
 	if o.pprofAddr != "" {
 		stopProfiles := serveProfiles(o.pprofAddr, log)

@@ -1,0 +1,218 @@
+//go:build unix
+
+package main_test
+
+import (
+	"net"
+	"sync"
+	"testing"
+)
+
+// e2eNet stands between the nodes' raft ports the way a network does, so a
+// test can cut real processes apart without root or firewall rules. Node i
+// listens on binds[i] (its raft_bind) and advertises proxy i's address (its
+// raft_addr), so every connection to node i passes through proxy i. A node
+// dials from the host it listens on, one loopback host per node, so the
+// source of a connection names the node that opened it.
+//
+// A cut is a blackhole, the harder kind of partition: nothing is refused or
+// reset, bytes just stop arriving, and raft must notice by its own timeouts.
+// Open connections between cut nodes drop what they carry from then on, and
+// new ones are accepted and then hear nothing. Healing closes those
+// connections (their streams have gaps, as a TCP timeout would end them in
+// the end) and lets new ones through.
+type e2eNet struct {
+	hosts   []string // node i dials from hosts[i]
+	binds   []string // node i listens on binds[i]
+	proxies []net.Listener
+
+	mu    sync.Mutex // guards the fields below
+	cut   map[[2]int]bool
+	conns map[*proxyConn]bool
+	wg    sync.WaitGroup
+}
+
+// proxyConn is one connection through proxy `to`, opened by node `from` (-1:
+// not a node). broken is set once it dropped bytes; it never carries bytes
+// again and closes when the cut heals.
+type proxyConn struct {
+	from, to int
+	in       net.Conn
+	broken   bool // guarded by e2eNet.mu
+
+	mu     sync.Mutex // guards the fields below
+	out    net.Conn   // nil until dialled; never dialled while cut
+	closed bool
+}
+
+// connect records out, or closes it if pc closed meanwhile.
+func (pc *proxyConn) connect(out net.Conn) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed {
+		out.Close()
+		return false
+	}
+	pc.out = out
+	return true
+}
+
+func (pc *proxyConn) close() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed {
+		return
+	}
+	pc.closed = true
+	pc.in.Close()
+	if pc.out != nil {
+		pc.out.Close()
+	}
+}
+
+// newNet starts one proxy per node on 127.0.0.1 and returns the net; binds
+// are the nodes' listening addresses. It skips the test where the nodes
+// cannot have hosts of their own (freeAddrs fell back to 127.0.0.1).
+func newNet(t testing.TB, binds []string) *e2eNet {
+	t.Helper()
+	n := &e2eNet{binds: binds, cut: map[[2]int]bool{}, conns: map[*proxyConn]bool{}}
+	seen := map[string]bool{}
+	for _, b := range binds {
+		host, _, err := net.SplitHostPort(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[host] {
+			t.Skip("e2e: partitions need one loopback host per node")
+		}
+		seen[host] = true
+		n.hosts = append(n.hosts, host)
+	}
+	for i := range binds {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.proxies = append(n.proxies, ln)
+		n.wg.Go(func() { n.accept(i, ln) })
+	}
+	t.Cleanup(n.close)
+	return n
+}
+
+// addr is the address node i advertises: its proxy's.
+func (n *e2eNet) addr(i int) string { return n.proxies[i].Addr().String() }
+
+func (n *e2eNet) close() {
+	for _, ln := range n.proxies {
+		ln.Close()
+	}
+	n.mu.Lock()
+	for pc := range n.conns {
+		pc.close()
+	}
+	n.mu.Unlock()
+	n.wg.Wait()
+}
+
+// node returns the index of the node that dials from addr's host, or -1.
+func (n *e2eNet) node(addr net.Addr) int {
+	if a, ok := addr.(*net.TCPAddr); ok {
+		for i, h := range n.hosts {
+			if a.IP.String() == h {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func (n *e2eNet) isCut(a, b int) bool { return n.cut[[2]int{min(a, b), max(a, b)}] }
+
+// isolate cuts node i off from every other node, both ways.
+func (n *e2eNet) isolate(i int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for j := range n.binds {
+		if j != i {
+			n.cut[[2]int{min(i, j), max(i, j)}] = true
+		}
+	}
+}
+
+// heal joins every node again and closes the connections that lost bytes.
+func (n *e2eNet) heal() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	clear(n.cut)
+	for pc := range n.conns {
+		if pc.broken {
+			pc.close()
+			delete(n.conns, pc)
+		}
+	}
+}
+
+func (n *e2eNet) accept(to int, ln net.Listener) {
+	for {
+		in, err := ln.Accept()
+		if err != nil {
+			return // closed by close
+		}
+		pc := &proxyConn{from: n.node(in.RemoteAddr()), to: to, in: in}
+		n.mu.Lock()
+		n.conns[pc] = true
+		held := n.isCut(pc.from, to)
+		pc.broken = held
+		n.mu.Unlock()
+		if held {
+			// Accepted, then silent: read and drop until healed or closed.
+			n.wg.Go(func() { n.pipe(pc, in, nil) })
+			continue
+		}
+		out, err := net.Dial("tcp", n.binds[to])
+		if err != nil {
+			pc.close()
+			n.forget(pc)
+			continue
+		}
+		if !pc.connect(out) {
+			continue
+		}
+		n.wg.Go(func() { n.pipe(pc, in, out) })
+		n.wg.Go(func() { n.pipe(pc, out, in) })
+	}
+}
+
+// pipe copies src to dst while the link is up and drops what arrives while
+// it is cut. It ends, closing both sides, when either side fails.
+func (n *e2eNet) pipe(pc *proxyConn, src, dst net.Conn) {
+	defer n.forget(pc)
+	defer pc.close()
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := src.Read(buf)
+		if k > 0 {
+			n.mu.Lock()
+			if n.isCut(pc.from, pc.to) {
+				pc.broken = true
+			}
+			drop := pc.broken || dst == nil
+			n.mu.Unlock()
+			if !drop {
+				if _, werr := dst.Write(buf[:k]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return // EOF, a reset from a killed node, or closed by heal
+		}
+	}
+}
+
+func (n *e2eNet) forget(pc *proxyConn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.conns, pc)
+}
