@@ -452,7 +452,8 @@ func (c *e2eCluster) killAll() {
 // a fatal runtime error. No fault the tests inject excuses one.
 var logFaults = []string{"WARNING: DATA RACE", "panic: ", "fatal error: "}
 
-// checkLogs fails the test if any node's log reports a bug in the node.
+// checkLogs fails the test if any node's log reports a bug in the node or
+// shows the operator key: no secret belongs in a log.
 func (c *e2eCluster) checkLogs() {
 	for _, p := range c.procs {
 		f, err := os.Open(p.logPath)
@@ -466,6 +467,9 @@ func (c *e2eCluster) checkLogs() {
 				if strings.HasPrefix(sc.Text(), fault) {
 					c.t.Errorf("%s log line %d: %s (see %s)", p.id, n, sc.Text(), p.logPath)
 				}
+			}
+			if strings.Contains(sc.Text(), e2eKey) {
+				c.t.Errorf("%s log line %d shows the operator key (see %s)", p.id, n, p.logPath)
 			}
 		}
 		f.Close()
