@@ -57,10 +57,37 @@ func TestQuickstart(t *testing.T) {
 	}
 	script := quickstartBlock(t, string(readme))
 
-	dir := t.TempDir()
-	apiAddr := freeAddr(t)
+	dir, apiAddr := startTestNode(t)
+	got := runQuickstart(t, dir, apiAddr, script)
+	for _, want := range []string{
+		`"status":"accepted"`,
+		`"id":"qs-9","status":"rejected"`,
+		`INVESTOR_NOT_ELIGIBLE`,
+		`LOCKUP_ACTIVE`,
+		`"id":"qs-10","status":"accepted"`,
+		`"locked":"1000"`,
+		`"ok":true`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("quickstart output lacks %s:\n%s", want, got)
+		}
+	}
+	t.Logf("quickstart output:\n%s", got)
+	if strings.Contains(got, `"error"`) {
+		t.Errorf("quickstart output has an error:\n%s", got)
+	}
+}
+
+// startTestNode starts a single node in-process, the way `go run ./cmd/node`
+// starts one, in a new directory, and waits until it is ready and its
+// operator key (in dir/data/operator.key) is replicated. The node stops when
+// the test ends.
+func startTestNode(t *testing.T) (dir, apiAddr string) {
+	t.Helper()
+	dir = t.TempDir()
+	apiAddr = freeAddr(t)
 	opts := nodeOptions{id: defaultNodeID, dataDir: filepath.Join(dir, "data"), apiAddr: apiAddr, raftAddr: freeAddr(t), snapshotThreshold: 8192, logLevel: slog.LevelWarn}
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serveNode(ctx, opts) }()
 	t.Cleanup(func() {
@@ -79,10 +106,10 @@ func TestQuickstart(t *testing.T) {
 		_, kerr := os.Stat(filepath.Join(dir, "data", "operator.key"))
 		return resp.StatusCode == http.StatusOK && kerr == nil
 	})
-	key, _ := os.ReadFile(filepath.Join(dir, "data", "operator.key"))
+	key := operatorKeyIn(t, dir)
 	waitFor(t, 20*time.Second, "the operator key to be replicated", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+apiAddr+"/v1/rulebook", nil)
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
@@ -90,32 +117,30 @@ func TestQuickstart(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return dir, apiAddr
+}
 
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+func operatorKeyIn(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := os.ReadFile(filepath.Join(dir, "data", "operator.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(key))
+}
+
+// runQuickstart runs the quickstart script in dir against the node at
+// apiAddr and returns its output; it fails the test if the script fails.
+func runQuickstart(t *testing.T, dir, apiAddr, script string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "API=http://"+apiAddr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("quickstart failed: %v\n%s", err, out)
 	}
-	got := string(out)
-	for _, want := range []string{
-		`"status":"accepted"`,
-		`"id":"qs-9","status":"rejected"`,
-		`INVESTOR_NOT_ELIGIBLE`,
-		`LOCKUP_ACTIVE`,
-		`"id":"qs-10","status":"accepted"`,
-		`"locked":"1000"`,
-		`"ok":true`,
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("quickstart output lacks %s:\n%s", want, got)
-		}
-	}
-	t.Logf("quickstart output:\n%s", got)
-	if strings.Contains(got, `"error"`) {
-		t.Errorf("quickstart output has an error:\n%s", got)
-	}
+	return string(out)
 }
 
 func quickstartBlock(t *testing.T, readme string) string {

@@ -491,6 +491,7 @@ async function loadJournal(after) {
       { label: 'Seq', value: (e) => e.seq, num: true },
       { label: 'Time', value: (e) => e.time },
       { label: 'Actor', value: (e) => e.actor },
+      { label: 'Id', value: (e) => e.instruction && e.instruction.id },
       { label: 'Type', value: (e) => e.instruction && e.instruction.type },
       { label: 'Status', value: (e) => badge(e.status) },
       { label: 'Reason', value: (e) => e.reason && e.reason.code },

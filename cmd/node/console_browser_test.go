@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// browserWait bounds each wait for the page to show something.
+const browserWait = 15 * time.Second
+
+// chromium finds a Chromium to drive. Without one the test skips, except in
+// CI, which installs Debian's chromium first (.ci/run): there a missing
+// browser is a failure, so the console is never silently left untested.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium on PATH; .ci/run installs Debian's chromium")
+	}
+	t.Skip("the console's browser test needs chromium on PATH")
+	return ""
+}
+
+// pageProblems collects what the page reported as broken: uncaught
+// exceptions, console.error calls, and browser log errors such as a
+// Content-Security-Policy violation. The network's own reports of 4xx
+// answers are not problems: the test provokes them (a bad key, a rejection).
+type pageProblems struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (p *pageProblems) listen(ev any) {
+	var problem string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		problem = "exception: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			problem += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeAssert {
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			problem = "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
+		}
+	case *cdplog.EventEntryAdded:
+		if ev.Entry.Level == cdplog.LevelError && ev.Entry.Source != cdplog.SourceNetwork {
+			problem = fmt.Sprintf("log (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+		}
+	}
+	if problem != "" {
+		p.mu.Lock()
+		p.list = append(p.list, problem)
+		p.mu.Unlock()
+	}
+}
+
+func (p *pageProblems) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.list...)
+}
+
+// shownText is a script for the text an element shows: a form field's value,
+// any other element's text.
+const shownText = `((e) => !e ? '' : (e.tagName === 'TEXTAREA' || e.tagName === 'INPUT') ? e.value : e.textContent)(document.getElementById(%q))`
+
+// waitText waits until the element with id shows want.
+func waitText(id, want string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		expr := fmt.Sprintf(shownText+`.includes(%q)`, id, want)
+		err := chromedp.Poll(expr, nil, chromedp.WithPollingTimeout(browserWait), chromedp.WithPollingInterval(50*time.Millisecond)).Do(ctx)
+		if err != nil {
+			var got string
+			_ = chromedp.Evaluate(fmt.Sprintf(shownText, id), &got).Do(ctx)
+			return fmt.Errorf("#%s never showed %q (it shows %.400q): %w", id, want, got, err)
+		}
+		return nil
+	})
+}
+
+// clickRow clicks the row of the table in the element with id whose text
+// has want, as a user picks a party or an instrument.
+func clickRow(id, want string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var ok bool
+		expr := fmt.Sprintf(`(() => { const tr = [...document.querySelectorAll('#' + %q + ' tr.pick')].find((r) => r.textContent.includes(%q)); if (tr) tr.click(); return !!tr; })()`, id, want)
+		if err := chromedp.Evaluate(expr, &ok).Do(ctx); err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("#%s has no row with %q", id, want)
+		}
+		return nil
+	})
+}
+
+// tab opens one of the console's tabs.
+func tab(name string) chromedp.Action {
+	return chromedp.Click(fmt.Sprintf(`#tabs button[data-tab=%q]`, name), chromedp.ByQuery)
+}
+
+// TestConsoleInBrowser drives the web console at /ui/ in headless Chromium
+// against a real node holding the README quickstart's data: a wrong key is
+// refused on screen; the operator's key signs in and every tab shows the
+// node's data; the submit tab's dry run and write show the rejection with
+// its reason codes and an acceptance that the API then serves; signing out
+// leaves no key in the tab. The page must run under its own strict CSP with
+// no exception, console error or policy violation.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and a browser")
+	}
+	browser := chromium(t)
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the quickstart data needs %s", tool)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, apiAddr := startTestNode(t)
+	runQuickstart(t, dir, apiAddr, quickstartBlock(t, string(readme)))
+	key := operatorKeyIn(t, dir)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		// This machine has no network beyond loopback: keep Chromium from
+		// reaching out at all.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	var problems pageProblems
+	chromedp.ListenTarget(bctx, problems.listen)
+
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(bctx, actions...); err != nil {
+			t.Fatalf("%s: %v\npage problems: %q", what, err, problems.all())
+		}
+	}
+	url := "http://" + apiAddr + "/ui/"
+	run("open the console", cdplog.Enable(), chromedp.Navigate(url), chromedp.WaitVisible("#key", chromedp.ByID))
+
+	run("a wrong key is refused",
+		chromedp.SendKeys("#key", "tl_not-a-key", chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
+		waitText("signin-out", "401"),
+	)
+	var consoleHidden bool
+	run("still signed out", chromedp.Evaluate(`document.getElementById('console').hidden`, &consoleHidden))
+	if !consoleHidden {
+		t.Error("the console opened for a wrong key")
+	}
+
+	run("sign in as operator",
+		chromedp.Evaluate(`document.getElementById('key').value = ''`, nil),
+		chromedp.SendKeys("#key", key, chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#console", chromedp.ByID),
+		waitText("cluster-out", "Leader"),
+		waitText("cluster-out", defaultNodeID),
+		waitText("whoami", "Signed in"),
+	)
+	var keyField string
+	run("read the key field", chromedp.Value("#key", &keyField, chromedp.ByID))
+	if keyField != "" {
+		t.Error("the key is still in the sign-in field after signing in")
+	}
+
+	run("parties and holdings",
+		tab("parties"),
+		waitText("parties-out", "alice"),
+		waitText("parties-out", "cus-bank"),
+		clickRow("parties-out", "alice"),
+		waitText("party-out", "Party alice"),
+		waitText("party-out", "ACME"),
+		waitText("party-out", "1000"),
+	)
+	run("instruments and cap table",
+		tab("instruments"),
+		waitText("instruments-out", "Acme Corp common"),
+		clickRow("instruments-out", "ACME"),
+		waitText("instrument-title", "ACME"),
+		chromedp.Click(`#holders-form button[type=submit]`, chromedp.ByQuery),
+		waitText("holders-out", "alice"),
+	)
+	run("journal and its verification",
+		tab("journal"),
+		waitText("journal-out", "qs-10"),
+		clickRow("journal-out", "qs-9"),
+		waitText("entry-out", "LOCKUP_ACTIVE"),
+		waitText("entry-out", "Previous hash"),
+		chromedp.Click("#journal-verify", chromedp.ByID),
+		waitText("verify-out", "Chain verified."),
+	)
+
+	// The transfer template moves ACME from alice to bob: refused, as in
+	// the quickstart, with both reasons.
+	run("dry run of a refused transfer",
+		tab("submit"),
+		chromedp.SetValue("#template", "transfer", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('template').dispatchEvent(new Event('change'))`, nil),
+		waitText("instruction", `"ACME"`),
+		chromedp.Click("#check", chromedp.ByID),
+		waitText("outcome-out", "Would be rejected"),
+		waitText("outcome-out", "INVESTOR_NOT_ELIGIBLE"),
+		waitText("outcome-out", "LOCKUP_ACTIVE"),
+	)
+	run("a refused write",
+		chromedp.Click("#submit", chromedp.ByID),
+		waitText("outcome-out", "Rejected"),
+		waitText("outcome-out", "Journal seq"),
+	)
+	accepted := `{"id": "console-1", "type": "transfer", "legs": [{"symbol": "USD", "from": "bob", "to": "alice", "amount": "1.25"}]}`
+	run("an accepted write",
+		chromedp.SetValue("#instruction", accepted, chromedp.ByID),
+		chromedp.Click("#submit", chromedp.ByID),
+		waitText("outcome-out", "Accepted"),
+	)
+	var out struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	getJSON(t, apiAddr, key, "/v1/instructions/console-1", &out)
+	if out.Status != "accepted" {
+		t.Errorf("GET /v1/instructions/console-1 = %+v, want accepted", out)
+	}
+
+	run("the rulebook", tab("rulebook"), waitText("rulebook-out", "Version"))
+
+	var stored int
+	run("sign out",
+		chromedp.Click("#signout", chromedp.ByID),
+		chromedp.WaitVisible("#key", chromedp.ByID),
+		chromedp.Evaluate(`sessionStorage.length`, &stored),
+	)
+	if stored != 0 {
+		t.Errorf("sessionStorage holds %d items after signing out, want none", stored)
+	}
+	var nodes []*cdp.Node
+	run("console hidden", chromedp.Nodes("#console[hidden]", &nodes, chromedp.ByQuery, chromedp.AtLeast(0)))
+	if len(nodes) != 1 {
+		t.Error("the console is still shown after signing out")
+	}
+
+	if p := problems.all(); len(p) > 0 {
+		t.Errorf("the page reported problems:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+func getJSON(t *testing.T, apiAddr, key, path string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+apiAddr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, body)
+	}
+}
