@@ -17,17 +17,17 @@ import (
 //
 // A cut is a blackhole, the harder kind of partition: nothing is refused or
 // reset, bytes just stop arriving, and raft must notice by its own timeouts.
-// Open connections between cut nodes drop what they carry from then on, and
-// new ones are accepted and then hear nothing. Healing closes those
-// connections (their streams have gaps, as a TCP timeout would end them in
-// the end) and lets new ones through.
+// Cuts are one-way (bytes from a to b), so a test can also make a node that
+// is heard but hears nothing. A connection that dropped bytes carries nothing
+// more; healing closes it (its stream has gaps, as a TCP timeout would end
+// it in the end) and lets new ones through.
 type e2eNet struct {
 	hosts   []string // node i dials from hosts[i]
 	binds   []string // node i listens on binds[i]
 	proxies []net.Listener
 
-	mu    sync.Mutex // guards the fields below
-	cut   map[[2]int]bool
+	mu    sync.Mutex      // guards the fields below
+	cut   map[[2]int]bool // {a, b}: bytes from node a to node b are dropped
 	conns map[*proxyConn]bool
 	wg    sync.WaitGroup
 }
@@ -41,7 +41,7 @@ type proxyConn struct {
 	broken   bool // guarded by e2eNet.mu
 
 	mu     sync.Mutex // guards the fields below
-	out    net.Conn   // nil until dialled; never dialled while cut
+	out    net.Conn   // nil until dialled
 	closed bool
 }
 
@@ -127,7 +127,8 @@ func (n *e2eNet) node(addr net.Addr) int {
 	return -1
 }
 
-func (n *e2eNet) isCut(a, b int) bool { return n.cut[[2]int{min(a, b), max(a, b)}] }
+// dropped reports whether bytes from node a to node b are dropped.
+func (n *e2eNet) dropped(a, b int) bool { return n.cut[[2]int{a, b}] }
 
 // isolate cuts node i off from every other node, both ways.
 func (n *e2eNet) isolate(i int) {
@@ -135,7 +136,20 @@ func (n *e2eNet) isolate(i int) {
 	defer n.mu.Unlock()
 	for j := range n.binds {
 		if j != i {
-			n.cut[[2]int{min(i, j), max(i, j)}] = true
+			n.cut[[2]int{i, j}], n.cut[[2]int{j, i}] = true, true
+		}
+	}
+}
+
+// deafen drops everything other nodes send to node i, requests and answers
+// alike; what i sends still arrives. It is the asymmetric partition that
+// lets a node disrupt the others with elections they cannot answer.
+func (n *e2eNet) deafen(i int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for j := range n.binds {
+		if j != i {
+			n.cut[[2]int{j, i}] = true
 		}
 	}
 }
@@ -162,14 +176,7 @@ func (n *e2eNet) accept(to int, ln net.Listener) {
 		pc := &proxyConn{from: n.node(in.RemoteAddr()), to: to, in: in}
 		n.mu.Lock()
 		n.conns[pc] = true
-		held := n.isCut(pc.from, to)
-		pc.broken = held
 		n.mu.Unlock()
-		if held {
-			// Accepted, then silent: read and drop until healed or closed.
-			n.wg.Go(func() { n.pipe(pc, in, nil) })
-			continue
-		}
 		out, err := net.Dial("tcp", n.binds[to])
 		if err != nil {
 			pc.close()
@@ -179,14 +186,16 @@ func (n *e2eNet) accept(to int, ln net.Listener) {
 		if !pc.connect(out) {
 			continue
 		}
-		n.wg.Go(func() { n.pipe(pc, in, out) })
-		n.wg.Go(func() { n.pipe(pc, out, in) })
+		n.wg.Go(func() { n.pipe(pc, in, out, pc.from, pc.to) })
+		n.wg.Go(func() { n.pipe(pc, out, in, pc.to, pc.from) })
 	}
 }
 
-// pipe copies src to dst while the link is up and drops what arrives while
-// it is cut. It ends, closing both sides, when either side fails.
-func (n *e2eNet) pipe(pc *proxyConn, src, dst net.Conn) {
+// pipe copies src to dst, the bytes node a sends node b, and drops them
+// while that direction is cut; once it dropped any, the connection carries
+// nothing more either way until heal closes it. It ends, closing both
+// sides, when either side fails.
+func (n *e2eNet) pipe(pc *proxyConn, src, dst net.Conn, a, b int) {
 	defer n.forget(pc)
 	defer pc.close()
 	buf := make([]byte, 32<<10)
@@ -194,10 +203,10 @@ func (n *e2eNet) pipe(pc *proxyConn, src, dst net.Conn) {
 		k, err := src.Read(buf)
 		if k > 0 {
 			n.mu.Lock()
-			if n.isCut(pc.from, pc.to) {
+			if n.dropped(a, b) {
 				pc.broken = true
 			}
-			drop := pc.broken || dst == nil
+			drop := pc.broken
 			n.mu.Unlock()
 			if !drop {
 				if _, werr := dst.Write(buf[:k]); werr != nil {
