@@ -187,6 +187,18 @@ type e2eCluster struct {
 	// net carries the raft traffic of a cluster from newNetCluster; nil:
 	// the nodes reach each other directly.
 	net *e2eNet
+	// certs holds the dev CA and node certificates of a cluster from
+	// newTLSCluster (ca.pem, <id>.pem, <id>-key.pem); "" means plain TCP.
+	certs string
+}
+
+// clusterOpts choose how newClusterWith builds a cluster.
+type clusterOpts struct {
+	net bool // raft traffic through an e2eNet
+	// tlsIDs, if set, has `node certs` write certificates for these ids
+	// (the nodes' and any others the test wants) and the nodes use mutual
+	// TLS with them.
+	tlsIDs []string
 }
 
 // newCluster writes a cluster yaml for e2eNodes nodes on free loopback
@@ -194,17 +206,17 @@ type e2eCluster struct {
 // the tail of each node's log if the test failed. It starts nothing.
 func newCluster(t testing.TB) *e2eCluster {
 	t.Helper()
-	return newClusterOn(t, false)
+	return newClusterWith(t, clusterOpts{})
 }
 
 // newNetCluster is newCluster with the nodes' raft traffic through an
 // e2eNet, so the test can cut them apart.
 func newNetCluster(t testing.TB) *e2eCluster {
 	t.Helper()
-	return newClusterOn(t, true)
+	return newClusterWith(t, clusterOpts{net: true})
 }
 
-func newClusterOn(t testing.TB, withNet bool) *e2eCluster {
+func newClusterWith(t testing.TB, opts clusterOpts) *e2eCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("e2e: starts real node processes")
@@ -215,7 +227,7 @@ func newClusterOn(t testing.TB, withNet bool) *e2eCluster {
 	dir := t.TempDir()
 	c := &e2eCluster{t: t, dir: dir, config: filepath.Join(dir, "cluster.yaml")}
 	addrs := freeAddrs(t, e2eNodes)
-	if withNet {
+	if opts.net {
 		binds := make([]string, len(addrs))
 		for i := range addrs {
 			binds[i] = addrs[i][0]
@@ -223,7 +235,17 @@ func newClusterOn(t testing.TB, withNet bool) *e2eCluster {
 		c.net = newNet(t, binds)
 	}
 	var yaml strings.Builder
-	fmt.Fprintf(&yaml, "data_dir: %s\nrulebook: \"\"\nnodes:\n", filepath.Join(dir, "data"))
+	fmt.Fprintf(&yaml, "data_dir: %s\nrulebook: \"\"\n", filepath.Join(dir, "data"))
+	if len(opts.tlsIDs) > 0 {
+		c.certs = filepath.Join(dir, "certs")
+		out, err := exec.Command(e2eBinary, "certs", "--dir", c.certs, "--ids", strings.Join(opts.tlsIDs, ",")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("node certs: %v\n%s", err, out)
+		}
+		fmt.Fprintf(&yaml, "tls:\n  ca: %s\n  cert: %s\n  key: %s\n", filepath.Join(c.certs, "ca.pem"),
+			filepath.Join(c.certs, "{id}.pem"), filepath.Join(c.certs, "{id}-key.pem"))
+	}
+	yaml.WriteString("nodes:\n")
 	for i := range e2eNodes {
 		p := &e2eProc{
 			id:       fmt.Sprintf("n%d", i+1),
