@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,6 +74,22 @@ func TestQuickstart(t *testing.T) {
 		}
 	}
 	t.Logf("quickstart output:\n%s", got)
+
+	// /metrics carries raft's and its log store's own timings beside ours.
+	resp, err := http.Get("http://" + apiAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, name := range []string{"tokenledger_raft_commitTime", "tokenledger_raft_fsm_applyBatch", "tokenledger_raft_boltdb_storeLogs", "tokenledger_instructions_total"} {
+		if !strings.Contains(string(metrics), "\n"+name+"{") {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
 	if strings.Contains(got, `"error"`) {
 		t.Errorf("quickstart output has an error:\n%s", got)
 	}

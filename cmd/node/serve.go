@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/consensus"
 	"github.com/tokenledger/tokenledger/ledger"
@@ -186,7 +189,13 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		return err
 	}
 
-	srv, err := api.New(api.Config{Reader: store, Replicator: replicator{node}, Logger: log})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := exportRaftMetrics(reg); err != nil {
+		closeNode(node, log)
+		return err
+	}
+	srv, err := api.New(api.Config{Reader: store, Replicator: replicator{node}, Logger: log, Registry: reg})
 	if err != nil {
 		closeNode(node, log)
 		return err
