@@ -133,17 +133,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("starts a node and a browser")
 	}
 	browser := chromium(t)
-	for _, tool := range []string{"bash", "curl", "sed"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the quickstart data needs %s", tool)
-		}
-	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := quickstartScript(t)
 	dir, apiAddr := startTestNode(t)
-	runQuickstart(t, dir, apiAddr, quickstartBlock(t, string(readme)))
+	runQuickstart(t, dir, apiAddr, script)
 	key := operatorKeyIn(t, dir)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

@@ -43,10 +43,7 @@ const (
 // supply conserved.
 func TestE2E_ClusterSurvivesLeaderKill(t *testing.T) {
 	c := newCluster(t)
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	leader, h := c.begin()
 
 	// A write sent to a follower is forwarded to the leader and acknowledged.
 	follower := c.others(leader)[0]
@@ -110,10 +107,7 @@ func TestE2E_ClusterSurvivesLeaderKill(t *testing.T) {
 // and nothing acknowledged is lost; it restarts and catches up.
 func TestE2E_LeaderStopsCleanly(t *testing.T) {
 	c := newCluster(t)
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	leader, h := c.begin()
 	w := c.startWriters(h, "st", e2eWriters, e2eWriterMaxOps, uint64(time.Now().UnixNano()))
 	w.waitDecided(30, e2eProgressWait, "writes before the stop")
 
@@ -142,10 +136,7 @@ func TestE2E_LeaderStopsCleanly(t *testing.T) {
 // clean restart, and writes work afterwards.
 func TestE2E_FullRestart(t *testing.T) {
 	c := newCluster(t)
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	_, h := c.begin()
 	rng := newRand(2)
 	for k := range 30 {
 		c.mustSubmit(h, transferOp(rng, fmt.Sprintf("before-term-%d", k)), k%e2eNodes, "accepted")
@@ -196,10 +187,7 @@ func TestE2E_FullRestart(t *testing.T) {
 // the old leader rejoins as a follower with the same journal.
 func TestE2E_PausedLeader(t *testing.T) {
 	c := newCluster(t)
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	leader, h := c.begin()
 	w := c.startWriters(h, "pz", e2eWriters, e2eWriterMaxOps, uint64(time.Now().UnixNano()))
 	w.waitDecided(20, e2eProgressWait, "writes before the pause")
 
@@ -295,10 +283,7 @@ func TestE2E_PausedLeader(t *testing.T) {
 // with the same outcome. The same id with another body is refused everywhere.
 func TestE2E_RetrySameIDAcrossNodes(t *testing.T) {
 	c := newCluster(t)
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	_, h := c.begin()
 
 	tests := []struct {
 		name       string

@@ -16,10 +16,7 @@ import (
 // others carry on.
 func TestE2E_AddAndRemoveNode(t *testing.T) {
 	c := newCluster(t)
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	leader, h := c.begin()
 
 	addr := freeAddrs(t, 1)[0]
 	n4 := &e2eProc{

@@ -47,10 +47,7 @@ func TestE2E_Partition(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newNetCluster(t)
-			c.startAll()
-			leader := c.waitLeader(c.all(), e2eStartTimeout)
-			h := newHistory()
-			c.setup(h, leader)
+			leader, h := c.begin()
 			w := c.startWriters(h, "pt", e2eWriters, e2eWriterMaxOps, uint64(time.Now().UnixNano()))
 			w.waitDecided(20, e2eProgressWait, "writes before the cut")
 

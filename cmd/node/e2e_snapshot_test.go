@@ -83,10 +83,7 @@ func TestE2E_SnapshotCatchUp(t *testing.T) {
 	}
 	c := newCluster(t)
 	c.serveArgs = e2eSnapArgs
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	leader, h := c.begin()
 	c.waitConverged(c.all())
 	follower := c.others(leader)[0]
 

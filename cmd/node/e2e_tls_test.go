@@ -27,10 +27,7 @@ const e2eProbeWait = 2 * time.Second
 // certificate is admitted. No acknowledged write is lost or applied twice.
 func TestE2E_MutualTLS(t *testing.T) {
 	c := newClusterWith(t, clusterOpts{tlsIDs: []string{"n1", "n2", "n3", "outsider"}})
-	c.startAll()
-	leader := c.waitLeader(c.all(), e2eStartTimeout)
-	h := newHistory()
-	c.setup(h, leader)
+	leader, h := c.begin()
 	follower := c.others(leader)[0]
 	c.mustSubmit(h, transferOp(newRand(21), "tls-via-follower"), follower, "accepted")
 

@@ -251,6 +251,18 @@ func (c *e2eCluster) mustSubmit(h *history, ins map[string]any, start int, want 
 	return o
 }
 
+// begin starts every node, waits for them to agree on a leader and sets
+// the workload up through it (setup); it returns the leader and the history
+// the test goes on recording into.
+func (c *e2eCluster) begin() (leader int, h *history) {
+	c.t.Helper()
+	c.startAll()
+	leader = c.waitLeader(c.all(), e2eStartTimeout)
+	h = newHistory()
+	c.setup(h, leader)
+	return leader, h
+}
+
 // setup registers a custodian, an issuer and e2eInvestors retail investors,
 // creates a registered security ACME and a cash instrument USD, and mints
 // both to every investor, each step through node start with retries.

@@ -47,16 +47,7 @@ func TestQuickstart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node")
 	}
-	for _, tool := range []string{"bash", "curl", "sed"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the quickstart needs %s", tool)
-		}
-	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := quickstartBlock(t, string(readme))
+	script := quickstartScript(t)
 
 	dir, apiAddr := startTestNode(t)
 	got := runQuickstart(t, dir, apiAddr, script)
@@ -160,8 +151,20 @@ func runQuickstart(t *testing.T, dir, apiAddr, script string) string {
 	return string(out)
 }
 
-func quickstartBlock(t *testing.T, readme string) string {
+// quickstartScript returns the README's quickstart block; it skips the test
+// where the tools the block uses are missing.
+func quickstartScript(t *testing.T) string {
 	t.Helper()
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the quickstart needs %s", tool)
+		}
+	}
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
 	_, rest, ok := strings.Cut(readme, "<!-- quickstart:begin -->")
 	block, _, ok2 := strings.Cut(rest, "<!-- quickstart:end -->")
 	if !ok || !ok2 {
