@@ -292,56 +292,12 @@ func (s *Server) admit(p principal, inss []transfer.Instruction, errs []error) e
 				errs[i] = notAuthorized(r.Message)
 				continue
 			}
-			errs[i] = checkAmounts(v, ins)
+			errs[i] = transfer.CheckAmounts(v, ins)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read state for admission: %w", err)
-	}
-	return nil
-}
-
-// checkAmounts refuses, as 400 BAD_AMOUNT, the amounts the state machine would
-// refuse as BAD_AMOUNT: zero where a positive amount is needed, or more
-// fraction digits than the instrument's decimals, where the instrument exists
-// locally (one that does not is left to the apply, which names it). It mirrors
-// the amount checks of transfer.Effect, so API.md's "refused with 400" holds
-// instead of a journaled 422.
-func checkAmounts(v transfer.View, ins transfer.Instruction) error {
-	scale := func(symbol string) int32 {
-		if in, ok := v.Instrument(symbol); ok {
-			return in.Decimals
-		}
-		return transfer.MaxDecimals
-	}
-	check := func(field string, a *transfer.Amount, decimals int32) error {
-		if a == nil {
-			return nil
-		}
-		if _, err := transfer.ParsePositive(string(*a), decimals); err != nil {
-			return fmt.Errorf("%s: %w", field, err)
-		}
-		return nil
-	}
-	switch ins.Type {
-	case transfer.TypeMint, transfer.TypeBurn, transfer.TypeFreeze, transfer.TypeUnfreeze:
-		return check("amount", ins.Amount, scale(ins.Symbol))
-	case transfer.TypeTransfer, transfer.TypeForceTransfer:
-		for i := range ins.Legs {
-			l := &ins.Legs[i]
-			if err := check(fmt.Sprintf("legs[%d].amount", i), &l.Amount, scale(l.Symbol)); err != nil {
-				return err
-			}
-		}
-	case transfer.TypeBorrow, transfer.TypeRepay:
-		return check("amount", ins.Amount, scale(ins.CashSymbol))
-	case transfer.TypeSetPrice:
-		return check("price", ins.Price, transfer.MaxDecimals)
-	case transfer.TypeDistribute:
-		return check("amount_per_unit", ins.AmountPerUnit, transfer.MaxDecimals)
-	case transfer.TypeSplit:
-		return check("ratio", ins.Ratio, transfer.MaxDecimals)
 	}
 	return nil
 }
