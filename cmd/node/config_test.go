@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The cluster files the README tells users to start from load as written.
+func TestShippedClusterFiles(t *testing.T) {
+	for _, name := range []string{"cluster.yaml", "cluster-tls.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := loadCluster(filepath.Join("..", "..", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Nodes) != 3 {
+				t.Fatalf("%d nodes, want 3", len(c.Nodes))
+			}
+			for i, n := range c.Nodes {
+				if want := "n" + string(rune('1'+i)); n.ID != want || !strings.HasPrefix(n.RaftAddr, "127.0.0.1:") || !strings.HasPrefix(n.APIAddr, "127.0.0.1:") {
+					t.Errorf("node %d = %+v, want %s on 127.0.0.1", i, n, want)
+				}
+			}
+			if !filepath.IsAbs(c.DataDir) && !strings.HasPrefix(c.DataDir, filepath.Join("..", "..")) {
+				t.Errorf("data_dir %q is not resolved against the file's directory", c.DataDir)
+			}
+			if name == "cluster-tls.yaml" {
+				if c.TLS == nil {
+					t.Fatal("no tls section")
+				}
+				if got := forNode(c.TLS.Cert, "n2"); !strings.HasSuffix(got, filepath.Join("data", "certs", "n2.pem")) {
+					t.Errorf("n2's certificate resolves to %q", got)
+				}
+			}
+		})
+	}
+}
+
+// A cluster file is read strictly: every mistake is named, none falls back
+// to a default.
+func TestLoadClusterRefuses(t *testing.T) {
+	const nodes = `
+nodes:
+  - {id: n1, raft_addr: "127.0.0.1:7001", api_addr: "127.0.0.1:8081"}
+  - {id: n2, raft_addr: "127.0.0.1:7002", api_addr: "127.0.0.1:8082", raft_bind: "0.0.0.0:7002"}
+`
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"valid, with a bind address", "data_dir: d\n" + nodes, ""},
+		{"unknown field", "data_dir: d\nrulebok: x\n" + nodes, "rulebok"},
+		{"misspelt node field", "data_dir: d\nnodes:\n  - {id: n1, raft_adr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n", "raft_adr"},
+		{"no data_dir", nodes, "data_dir"},
+		{"no nodes", "data_dir: d\n", "at least one node"},
+		{"node without api_addr", "data_dir: d\nnodes:\n  - {id: n1, raft_addr: \"127.0.0.1:7001\"}\n", "api_addr"},
+		{"repeated id", "data_dir: d\nnodes:\n  - {id: n1, raft_addr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n  - {id: n1, raft_addr: \"127.0.0.1:7002\", api_addr: \"127.0.0.1:8082\"}\n", "repeats"},
+		{"repeated raft address", "data_dir: d\nnodes:\n  - {id: n1, raft_addr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n  - {id: n2, raft_addr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8082\"}\n", "repeats"},
+		{"half a tls section", "data_dir: d\ntls: {ca: ca.pem}\n" + nodes, "tls"},
+		{"not yaml", "data_dir: [\n", "cluster config"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cluster.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadCluster(path)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("loadCluster() = %v, want no error", err)
+			case tc.wantErr == "":
+				if c.Nodes[1].RaftBind != "0.0.0.0:7002" || c.DataDir != filepath.Join(filepath.Dir(path), "d") {
+					t.Errorf("loaded %+v", c)
+				}
+			case err == nil || !strings.Contains(err.Error(), tc.wantErr):
+				t.Errorf("loadCluster() = %v, want an error naming %q", err, tc.wantErr)
+			}
+		})
+	}
+}
