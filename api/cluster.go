@@ -26,7 +26,9 @@ func (s *Server) getCluster(c echo.Context) error {
 	}
 	apiAddr := make(map[string]string, len(known))
 	for _, n := range known {
-		apiAddr[n.ID] = n.APIAddr
+		if !n.Removed {
+			apiAddr[n.ID] = n.APIAddr
+		}
 	}
 	nodes := make([]NodeStatus, 0, len(st.Nodes))
 	for _, n := range st.Nodes {
@@ -67,6 +69,17 @@ func (s *Server) addNode(c echo.Context) error {
 	}
 	if err := validAddr("api_addr", req.APIAddr); err != nil {
 		return err
+	}
+	known, err := s.reader.Nodes()
+	if err != nil {
+		return readErr("nodes", err)
+	}
+	for _, n := range known {
+		if n.ID == req.ID && n.Removed {
+			// The removed node may have voted under this id: a replacement on
+			// an empty disk must not inherit it (raft would let it vote twice).
+			return newError(http.StatusConflict, CodeIDReused, "node "+req.ID+" was removed from the cluster; a replacement takes a new id")
+		}
 	}
 	if err := s.repl.AddVoter(c.Request().Context(), req.ID, req.RaftAddr); err != nil {
 		return fmt.Errorf("add voter: %w", err)

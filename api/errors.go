@@ -46,7 +46,8 @@ const (
 	// CodeMethodNotAllowed (405): the path exists, the method does not.
 	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	// CodeIDReused (409): the instruction id was used before with another body
-	// (or by another actor). Nothing was applied.
+	// (or by another actor), or POST /v1/cluster/nodes names a node id that
+	// was removed from the cluster. Nothing was applied.
 	CodeIDReused Code = "ID_REUSED"
 	// CodeTooLarge (413): the body is above Config.MaxBodyBytes, or a batch
 	// holds more than MaxBatchInstructions instructions.

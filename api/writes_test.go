@@ -332,12 +332,18 @@ func TestCluster(t *testing.T) {
 		t.Errorf("replicated nodes: %+v %v, want n3", nodes, err)
 	}
 	e.must(http.StatusNoContent, ledger.OperatorID, "DELETE", "/v1/cluster/nodes/n3", "")
-	if nodes, _ := e.store.Nodes(); len(nodes) != 0 {
-		t.Errorf("replicated nodes after removal: %+v", nodes)
+	// The record stays as a tombstone: the id is never taken again.
+	want := ledger.NodeInfo{ID: "n3", RaftAddr: "127.0.0.1:7002", APIAddr: "127.0.0.1:8082", Removed: true}
+	if nodes, _ := e.store.Nodes(); len(nodes) != 1 || nodes[0] != want {
+		t.Errorf("replicated nodes after removal: %+v, want %+v", nodes, want)
 	}
 	r := e.as(ledger.OperatorID, "DELETE", "/v1/cluster/nodes/n3", "")
 	if r.status != http.StatusNotFound {
 		t.Errorf("removing a non-member: %d %s, want 404", r.status, r.body)
+	}
+	r = e.as(ledger.OperatorID, "POST", "/v1/cluster/nodes", `{"id":"n3","raft_addr":"127.0.0.1:7009","api_addr":"127.0.0.1:8089"}`)
+	if r.status != http.StatusConflict || r.errorCode() != "ID_REUSED" {
+		t.Errorf("adding removed n3 again: %d %s, want 409 ID_REUSED", r.status, r.body)
 	}
 	if len(e.repl.added) != 1 || len(e.repl.removed) != 1 {
 		t.Errorf("AddVoter %v, RemoveServer %v; want one each", e.repl.added, e.repl.removed)

@@ -204,13 +204,26 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 			return opError(ErrCodeMalformed, "malformed node item")
 		}
 		nodes := a.tx.Bucket(bucketNodes)
-		var err error
-		if n.Removed {
-			err = nodes.Delete([]byte(n.ID))
-		} else {
-			err = nodes.Put([]byte(n.ID), encodeJSON(n))
+		var prev NodeInfo
+		known := false
+		if raw := nodes.Get([]byte(n.ID)); raw != nil {
+			decodeJSON(raw, &prev)
+			known = true
 		}
-		if err != nil {
+		switch {
+		case known && prev.Removed && !n.Removed:
+			// A removed id stays removed: the node that had it may have
+			// voted under it, so a replacement takes a new id.
+			return opError(ErrCodeIDReused, "node %s was removed from the cluster; a replacement takes a new id", n.ID)
+		case n.Removed:
+			// Kept as a tombstone (with what was known of the node), so the
+			// id is never taken again.
+			if known {
+				prev.Removed = true
+				n = prev
+			}
+		}
+		if err := nodes.Put([]byte(n.ID), encodeJSON(n)); err != nil {
 			panic(fmt.Sprintf("ledger: put node: %v", err))
 		}
 		return Outcome{Status: StatusAccepted, Index: index}

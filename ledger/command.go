@@ -48,7 +48,9 @@ type NodeInfo struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_addr"`
 	APIAddr  string `json:"api_addr"`
-	Removed  bool   `json:"removed,omitempty"`
+	// Removed marks a node taken out of the cluster; its record stays, and
+	// its id is never added again.
+	Removed bool `json:"removed,omitempty"`
 	// Active is set by the node itself once it serves: it has run, so it
 	// holds raft state the cluster relies on (consensus.Config.Remembers).
 	// POST /v1/cluster/nodes records a node before it has run, without it.

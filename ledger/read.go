@@ -324,7 +324,8 @@ func (s *Store) KeyOwner(keyHash string) (p transfer.Party, err error) {
 	return p, err
 }
 
-// Nodes lists the cluster members' addresses as replicated.
+// Nodes lists the cluster members' addresses as replicated, and the nodes
+// removed from it (Removed), whose ids are never taken again.
 func (s *Store) Nodes() (out []NodeInfo, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketNodes).ForEach(func(_, v []byte) error {

@@ -12,8 +12,8 @@ import (
 // TestE2E_AddAndRemoveNode grows a running cluster through the API: a fourth
 // node started with --join waits, the operator adds it with POST
 // /v1/cluster/nodes, it catches up to the same journal and takes part in
-// later writes; then DELETE /v1/cluster/nodes/n4 removes it and the three
-// others carry on.
+// later writes; then DELETE /v1/cluster/nodes/n4 removes it, its id is
+// refused from then on, and the three others carry on.
 func TestE2E_AddAndRemoveNode(t *testing.T) {
 	c := newCluster(t)
 	leader, h := c.begin()
@@ -61,6 +61,11 @@ func TestE2E_AddAndRemoveNode(t *testing.T) {
 		}
 		return len(s.Nodes) == 3, fmt.Sprintf("%+v", s.Nodes)
 	})
+	// Its id is never taken again: a replacement joins under a new one.
+	status, resp, err = c.request(context.Background(), leader, http.MethodPost, "/v1/cluster/nodes", body, e2ePollTimeout)
+	if err != nil || status != http.StatusConflict || errorCode(resp) != "ID_REUSED" {
+		t.Errorf("POST /v1/cluster/nodes n4 again = %d %s %v, want 409 ID_REUSED", status, resp, err)
+	}
 	c.kill(i4)
 	c.checkHistory(h, c.others(i4))
 }

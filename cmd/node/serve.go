@@ -322,7 +322,9 @@ func pendingRegistrations(store *ledger.Store, o nodeOptions, keyHash string, ru
 	known := false
 	if nodes, err := store.Nodes(); err == nil {
 		for _, n := range nodes {
-			known = known || (n.ID == o.id && n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr && n.Active)
+			// A removed node never registers again (the ledger would refuse
+			// it anyway).
+			known = known || (n.ID == o.id && (n.Removed || n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr && n.Active))
 		}
 	}
 	if !known {
