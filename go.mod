@@ -6,9 +6,9 @@ go 1.26.0
 // that raft-boltdb/v2 v2.3.1 (its newest tag) still imports; the upstream fix is
 // untagged and the module proxy serves no pseudo-version of it. v0.6.1 still has
 // compat, and raft v1.8.0 builds against it. Without the hashicorpmetrics build tag
-// compat forwards raft-boltdb's few counters to armon/go-metrics rather than
-// hashicorp/go-metrics; we export our own Prometheus metrics, so nothing is lost
-// and no build needs a tag. Drop this once raft-boltdb tags a release with PR #67.
+// compat forwards raft-boltdb's few measurements to armon/go-metrics rather than
+// hashicorp/go-metrics; cmd/node exports both to Prometheus (raftmetrics.go), so
+// nothing is lost and no build needs a tag. Drop this once raft-boltdb tags a release with PR #67.
 replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.1
 
 require (
