@@ -29,6 +29,7 @@ type e2eNet struct {
 	mu    sync.Mutex      // guards the fields below
 	cut   map[[2]int]bool // {a, b}: bytes from node a to node b are dropped
 	conns map[*proxyConn]bool
+	done  bool // set by close: no connection is taken after it
 	wg    sync.WaitGroup
 }
 
@@ -108,6 +109,7 @@ func (n *e2eNet) close() {
 		ln.Close()
 	}
 	n.mu.Lock()
+	n.done = true
 	for pc := range n.conns {
 		pc.close()
 	}
@@ -175,6 +177,11 @@ func (n *e2eNet) accept(to int, ln net.Listener) {
 		}
 		pc := &proxyConn{from: n.node(in.RemoteAddr()), to: to, in: in}
 		n.mu.Lock()
+		if n.done {
+			n.mu.Unlock()
+			in.Close()
+			return
+		}
 		n.conns[pc] = true
 		n.mu.Unlock()
 		out, err := net.Dial("tcp", n.binds[to])
