@@ -138,11 +138,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	runQuickstart(t, dir, apiAddr, script)
 	key := operatorKeyIn(t, dir)
 
+	// Not t.TempDir: Chromium may still write to its profile as it exits,
+	// which would fail the test's own clean-up.
+	profile, err := os.MkdirTemp("", "tokenledger-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		// This machine has no network beyond loopback: keep Chromium from
 		// reaching out at all.
 		chromedp.Flag("disable-quic", true),
@@ -270,6 +277,33 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the console is still shown after signing out")
 	}
 
+	// An investor's key shows the investor's own world only.
+	var made struct {
+		Key string `json:"key"`
+	}
+	postJSON(t, apiAddr, key, "/v1/keys", `{"party_id": "alice"}`, &made)
+	run("sign in as alice",
+		chromedp.SendKeys("#key", made.Key, chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#console", chromedp.ByID),
+		waitText("whoami", "alice (investor)"),
+		tab("parties"),
+		waitText("parties-out", "alice"),
+		tab("journal"),
+		waitText("journal-out", "qs-10"),
+	)
+	var parties, journal string
+	run("read what alice sees",
+		chromedp.Evaluate(fmt.Sprintf(shownText, "parties-out"), &parties),
+		chromedp.Evaluate(fmt.Sprintf(shownText, "journal-out"), &journal),
+	)
+	if strings.Contains(parties, "bob") || strings.Contains(parties, "iss-acme") {
+		t.Errorf("alice's parties tab shows others: %q", parties)
+	}
+	if strings.Contains(journal, "qs-8") {
+		t.Errorf("alice's journal shows bob's mint qs-8: %q", journal)
+	}
+
 	if p := problems.all(); len(p) > 0 {
 		t.Errorf("the page reported problems:\n%s", strings.Join(p, "\n"))
 	}
@@ -277,7 +311,19 @@ func TestConsoleInBrowser(t *testing.T) {
 
 func getJSON(t *testing.T, apiAddr, key, path string, v any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+apiAddr+path, nil)
+	callJSON(t, apiAddr, key, http.MethodGet, path, "", v)
+}
+
+func postJSON(t *testing.T, apiAddr, key, path, body string, v any) {
+	t.Helper()
+	callJSON(t, apiAddr, key, http.MethodPost, path, body, v)
+}
+
+// callJSON makes one API call that must answer 200 or 201 and decodes its
+// body.
+func callJSON(t *testing.T, apiAddr, key, method, path, body string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+apiAddr+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,14 +333,14 @@ func getJSON(t *testing.T, apiAddr, key, path string, v any) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, got)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v: %s", path, err, body)
+	if err := json.Unmarshal(got, v); err != nil {
+		t.Fatalf("%s %s: %v: %s", method, path, err, got)
 	}
 }
