@@ -248,6 +248,9 @@ func New(cfg Config) (*Server, error) {
 // API's error format.
 func (s *Server) Handler() http.Handler { return s.echo }
 
+// Registry is the registry /metrics serves, for the caller's own collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
+
 // routes registers every route; openapi.yaml documents exactly these, and a
 // test holds the two together.
 func (s *Server) routes() *echo.Echo {

@@ -15,9 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/consensus"
 	"github.com/tokenledger/tokenledger/ledger"
@@ -189,13 +186,10 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := exportRaftMetrics(reg); err != nil {
-		closeNode(node, log)
-		return err
+	srv, err := api.New(api.Config{Reader: store, Replicator: replicator{node}, Logger: log})
+	if err == nil {
+		err = exportRaftMetrics(srv.Registry())
 	}
-	srv, err := api.New(api.Config{Reader: store, Replicator: replicator{node}, Logger: log, Registry: reg})
 	if err != nil {
 		closeNode(node, log)
 		return err
