@@ -70,33 +70,8 @@ func TestE2E_ClusterSurvivesLeaderKill(t *testing.T) {
 	w := c.startWriters(h, "lk", e2eWriters, e2eWriterMaxOps, uint64(time.Now().UnixNano()))
 	w.waitDecided(30, e2eProgressWait, "writes before the fault")
 	for round := range e2eKillRounds {
-		old := leader
-		t.Logf("round %d: SIGKILL leader %s", round, c.procs[old].id)
-		c.kill(old)
-		leader = c.waitLeader(c.others(old), e2eElectionWait)
-		t.Logf("round %d: new leader %s", round, c.procs[leader].id)
-		w.waitDecided(30, e2eProgressWait, "writes with the old leader dead")
-
-		c.start(old)
-		c.waitReady(old)
-		// The restarted node catches up while writes go on: it learns the
-		// leader's commit index and applies what the leader had applied.
-		// (applied_index is compared with applied_index, not commit_index:
-		// the commit index also counts the new leader's no-op entry, which
-		// no ledger applies, so an idle follower may never apply up to it.)
-		s, err := c.status(leader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, e2eConvergeTimeout, c.procs[old].id+" to catch up", func() (bool, string) {
-			r, err := c.status(old)
-			if err != nil {
-				return false, err.Error()
-			}
-			return r.CommitIndex >= s.CommitIndex && r.AppliedIndex >= s.AppliedIndex,
-				fmt.Sprintf("commit %d of %d, applied %d of %d", r.CommitIndex, s.CommitIndex, r.AppliedIndex, s.AppliedIndex)
-		})
-		w.waitDecided(30, e2eProgressWait, "writes after the restart")
+		t.Logf("round %d", round)
+		leader = c.killLeaderAndRecover(w, leader, 30)
 	}
 	w.halt()
 	c.checkHistory(h, c.all())
@@ -372,3 +347,37 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0)) }
 
 // slug turns a subtest name into an id part.
 func slug(name string) string { return strings.ReplaceAll(name, " ", "-") }
+
+// killLeaderAndRecover SIGKILLs the leader while w writes: the others elect
+// a leader and decide n more writes; the old leader restarts and catches up
+// while writes go on, and n more are decided. It returns the new leader.
+func (c *e2eCluster) killLeaderAndRecover(w *writers, old, n int) int {
+	c.t.Helper()
+	c.t.Logf("SIGKILL leader %s", c.procs[old].id)
+	c.kill(old)
+	leader := c.waitLeader(c.others(old), e2eElectionWait)
+	c.t.Logf("new leader %s", c.procs[leader].id)
+	w.waitDecided(int64(n), e2eProgressWait, "writes with the old leader dead")
+
+	c.start(old)
+	c.waitReady(old)
+	// The restarted node catches up while writes go on: it learns the
+	// leader's commit index and applies what the leader had applied.
+	// (applied_index is compared with applied_index, not commit_index:
+	// the commit index also counts the new leader's no-op entry, which
+	// no ledger applies, so an idle follower may never apply up to it.)
+	s, err := c.status(leader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	waitFor(c.t, e2eConvergeTimeout, c.procs[old].id+" to catch up", func() (bool, string) {
+		r, err := c.status(old)
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.CommitIndex >= s.CommitIndex && r.AppliedIndex >= s.AppliedIndex,
+			fmt.Sprintf("commit %d of %d, applied %d of %d", r.CommitIndex, s.CommitIndex, r.AppliedIndex, s.AppliedIndex)
+	})
+	w.waitDecided(int64(n), e2eProgressWait, "writes after the restart")
+	return leader
+}

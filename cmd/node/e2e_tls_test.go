@@ -71,14 +71,7 @@ func TestE2E_MutualTLS(t *testing.T) {
 
 	w := c.startWriters(h, "tls", e2eWriters, e2eWriterMaxOps, uint64(time.Now().UnixNano()))
 	w.waitDecided(20, e2eProgressWait, "writes over TLS")
-	old := leader
-	t.Logf("SIGKILL leader %s", c.procs[old].id)
-	c.kill(old)
-	leader = c.waitLeader(c.others(old), e2eElectionWait)
-	w.waitDecided(20, e2eProgressWait, "writes with the old leader dead")
-	c.start(old)
-	c.waitReady(old)
-	w.waitDecided(20, e2eProgressWait, "writes after the restart")
+	c.killLeaderAndRecover(w, leader, 20)
 	w.halt()
 	c.checkHistory(h, c.all())
 }
