@@ -181,7 +181,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		}
 		return false
 	}
-	node, err := consensus.Open(ctx, ccfg, store)
+	node, err := consensus.Open(ctx, ccfg, stateMachine(store, log))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,5 @@
+//go:build applyceiling
+
+package main
+
+const applyCeiling = true
