@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -209,6 +210,10 @@ type Server struct {
 	// routeSet holds the registered route patterns, the only route label
 	// values of the request metrics; written by New only.
 	routeSet map[string]bool
+	// membership serialises adding and removing nodes through this server,
+	// so a removal cannot land between an addition's check of the removed
+	// ids and its raft configuration change (see addNode).
+	membership sync.Mutex
 }
 
 // New validates cfg and builds the server with every route of API.md. It

@@ -70,6 +70,8 @@ func (s *Server) addNode(c echo.Context) error {
 	if err := validAddr("api_addr", req.APIAddr); err != nil {
 		return err
 	}
+	s.membership.Lock()
+	defer s.membership.Unlock()
 	known, err := s.reader.Nodes()
 	if err != nil {
 		return readErr("nodes", err)
@@ -78,18 +80,32 @@ func (s *Server) addNode(c echo.Context) error {
 		if n.ID == req.ID && n.Removed {
 			// The removed node may have voted under this id: a replacement on
 			// an empty disk must not inherit it (raft would let it vote twice).
-			return newError(http.StatusConflict, CodeIDReused, "node "+req.ID+" was removed from the cluster; a replacement takes a new id")
+			return removedIDError(req.ID)
 		}
 	}
 	if err := s.repl.AddVoter(c.Request().Context(), req.ID, req.RaftAddr); err != nil {
 		return fmt.Errorf("add voter: %w", err)
 	}
 	info := ledger.NodeInfo{ID: req.ID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr}
-	if err := s.proposeNode(c, info); err != nil {
+	code, err := s.proposeNode(c, info)
+	if code == ledger.ErrCodeIDReused {
+		// A removal through another leader committed after the check above:
+		// the state machine refused the id, so raft must not keep it either.
+		if rerr := s.repl.RemoveServer(c.Request().Context(), req.ID); rerr != nil {
+			return fmt.Errorf("undo adding removed node %s: %w", req.ID, rerr)
+		}
+		s.log.Warn("node not added: its id was removed meanwhile", keyNode, req.ID)
+		return removedIDError(req.ID)
+	}
+	if err != nil {
 		return err
 	}
 	s.log.Info("node added", keyNode, req.ID, keyRaftAddr, req.RaftAddr)
 	return writeJSON(c, http.StatusOK, info)
+}
+
+func removedIDError(id string) error {
+	return newError(http.StatusConflict, CodeIDReused, "node "+id+" was removed from the cluster; a replacement takes a new id")
 }
 
 // removeNode is DELETE /v1/cluster/nodes/{id} (operator).
@@ -101,6 +117,8 @@ func (s *Server) removeNode(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
+	s.membership.Lock()
+	defer s.membership.Unlock()
 	member := false
 	for _, n := range s.repl.Status().Nodes {
 		member = member || n.ID == id
@@ -111,23 +129,24 @@ func (s *Server) removeNode(c echo.Context) error {
 	if err := s.repl.RemoveServer(c.Request().Context(), id); err != nil {
 		return fmt.Errorf("remove server: %w", err)
 	}
-	if err := s.proposeNode(c, ledger.NodeInfo{ID: id, Removed: true}); err != nil {
+	if _, err := s.proposeNode(c, ledger.NodeInfo{ID: id, Removed: true}); err != nil {
 		return err
 	}
 	s.log.Info("node removed", keyNode, id)
 	return c.NoContent(http.StatusNoContent)
 }
 
-// proposeNode replicates a node's addresses or removal.
-func (s *Server) proposeNode(c echo.Context, n ledger.NodeInfo) error {
+// proposeNode replicates a node's addresses or removal. A refusal by the
+// state machine comes back as an error with its code.
+func (s *Server) proposeNode(c echo.Context, n ledger.NodeInfo) (code string, err error) {
 	outs, err := s.proposeItems(c, [][]byte{ledger.NodeItem(n)})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if e := outs[0].Error; e != nil {
-		return fmt.Errorf("node item outcome %s: %s", e.Code, e.Message)
+		return e.Code, fmt.Errorf("node item outcome %s: %s", e.Code, e.Message)
 	}
-	return nil
+	return "", nil
 }
 
 // validAddr checks a host:port address.

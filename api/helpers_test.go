@@ -47,6 +47,9 @@ type fakeReplicator struct {
 
 	proposeFn   func(ctx context.Context, items [][]byte) ([][]byte, error)
 	readIndexFn func(ctx context.Context) error
+	// afterAddVoter runs once AddVoter has changed the configuration, as
+	// what another node commits meanwhile.
+	afterAddVoter func(id string)
 }
 
 func newFakeReplicator(store *ledger.Store) *fakeReplicator {
@@ -98,16 +101,23 @@ func (f *fakeReplicator) Status() api.ClusterStatus {
 }
 
 func (f *fakeReplicator) AddVoter(_ context.Context, id, raftAddr string) error {
+	f.addVoter(id, raftAddr)
+	if f.afterAddVoter != nil {
+		f.afterAddVoter(id)
+	}
+	return nil
+}
+
+func (f *fakeReplicator) addVoter(id, raftAddr string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.added = append(f.added, id)
 	for _, n := range f.status.Nodes {
 		if n.ID == id {
-			return nil
+			return
 		}
 	}
 	f.status.Nodes = append(f.status.Nodes, api.NodeStatus{ID: id, RaftAddr: raftAddr, State: "Follower", Voter: true})
-	return nil
 }
 
 func (f *fakeReplicator) RemoveServer(_ context.Context, id string) error {

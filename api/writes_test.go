@@ -348,6 +348,28 @@ func TestCluster(t *testing.T) {
 	if len(e.repl.added) != 1 || len(e.repl.removed) != 1 {
 		t.Errorf("AddVoter %v, RemoveServer %v; want one each", e.repl.added, e.repl.removed)
 	}
+
+	// A removal of n4 that commits (through another leader) between the
+	// API's check and its proposal: the state machine refuses n4, so the API
+	// takes it out of raft's configuration again and answers 409.
+	e.repl.afterAddVoter = func(id string) {
+		res := e.repl.apply([][]byte{ledger.NodeItem(ledger.NodeInfo{ID: id, Removed: true})})
+		if !strings.Contains(string(res[0]), `"accepted"`) {
+			t.Errorf("tombstone for %s: %s", id, res[0])
+		}
+	}
+	r = e.as(ledger.OperatorID, "POST", "/v1/cluster/nodes", `{"id":"n4","raft_addr":"127.0.0.1:7003","api_addr":"127.0.0.1:8083"}`)
+	if r.status != http.StatusConflict || r.errorCode() != "ID_REUSED" {
+		t.Errorf("adding n4 removed meanwhile: %d %s, want 409 ID_REUSED", r.status, r.body)
+	}
+	if got := e.repl.removed; len(got) != 2 || got[1] != "n4" {
+		t.Errorf("RemoveServer calls %v, want n4 taken out again", got)
+	}
+	for _, n := range e.repl.Status().Nodes {
+		if n.ID == "n4" {
+			t.Errorf("n4 is still in the configuration: %+v", e.repl.Status().Nodes)
+		}
+	}
 }
 
 // TestKeys checks a new key authenticates as its party and nothing else.
