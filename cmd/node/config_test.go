@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,19 @@ nodes:
 				t.Errorf("loadCluster() = %v, want an error naming %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestServeRefusesJoinWithoutConfig: a joining node must know the cluster's
+// nodes to ask whether its id was ever a member, and is refused before it
+// touches its data directory.
+func TestServeRefusesJoinWithoutConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	err := runServe(context.Background(), []string{"--join", "--id", "n4", "--data", dir, "--raft-addr", "127.0.0.1:7004", "--api-addr", "127.0.0.1:8084"})
+	if err == nil || !strings.Contains(err.Error(), "--join needs --config") {
+		t.Fatalf("serve --join without --config: %v", err)
+	}
+	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+		t.Errorf("data dir was touched: %v", statErr)
 	}
 }

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string) error {
 	snapThreshold := fs.Uint64("snapshot-threshold", 8192, "log entries between snapshots")
 	snapInterval := fs.Duration("snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
 	trailing := fs.Uint64("trailing-logs", 10240, "log entries kept after a snapshot for slow followers")
-	join := fs.Bool("join", false, "start a new node that waits to be added with POST /v1/cluster/nodes instead of bootstrapping; with --config, a node not listed there takes --api-addr and --raft-addr")
+	join := fs.Bool("join", false, "start a new node of the --config cluster that waits to be added with POST /v1/cluster/nodes instead of bootstrapping; a node not listed in the file takes --api-addr and --raft-addr")
 	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
@@ -87,6 +87,12 @@ func runServe(ctx context.Context, args []string) error {
 	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold, snapshotInterval: *snapInterval, trailingLogs: *trailing, pprofAddr: *pprofAddr, maxInFlight: *maxInFlight, commitEvery: *commitEvery}
 	if err := opts.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	if *join && *config == "" {
+		// A joining node with no raft state asks the cluster file's nodes
+		// whether they remember its id; without them, a member that lost its
+		// disk could rejoin under its old id and vote twice in a term.
+		return errors.New("--join needs --config: a joining node asks the cluster's nodes whether its id was ever a member")
 	}
 	if *config != "" {
 		if *id == "" {
