@@ -94,7 +94,9 @@ type Config struct {
 	// Remembers reports whether this node's replicated state records id as a
 	// member that has run. A node that starts with no raft state asks its
 	// bootstrap peers (with Join, its Contacts) first, and refuses to start
-	// (ErrStateLost) if one remembers it. Nil answers false.
+	// (ErrStateLost) if one remembers it. A peer also remembers any node it
+	// exchanged raft traffic with, whatever Remembers answers; nil answers
+	// false.
 	Remembers func(id string) bool
 
 	// Contacts are the nodes a joining node (Join) with no raft state asks

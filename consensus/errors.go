@@ -43,7 +43,8 @@ var (
 	ErrTooLarge = errors.New("consensus: proposal too large")
 
 	// ErrStateLost is returned by Start when the node has no raft state but a
-	// bootstrap peer remembers it as a member that has run (Config.Remembers):
+	// bootstrap peer remembers it as a member that has run (Config.Remembers,
+	// or raft traffic the peer exchanged with it):
 	// its data directory was wiped or replaced, and with it the term and vote
 	// raft must never forget. Starting anyway could let it vote twice in one
 	// term. The node must be removed and added back under a new id.

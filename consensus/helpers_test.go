@@ -78,6 +78,17 @@ type cluster struct {
 // node's config.
 func newCluster(t testing.TB, size int, tweak func(i int, cfg *Config)) *cluster {
 	t.Helper()
+	c := newStoppedCluster(t, size, tweak)
+	for i := range size {
+		c.start(i)
+	}
+	return c
+}
+
+// newStoppedCluster configures size nodes to bootstrap together and starts
+// none of them.
+func newStoppedCluster(t testing.TB, size int, tweak func(i int, cfg *Config)) *cluster {
+	t.Helper()
 	c := &cluster{t: t, cfgs: make([]Config, size), nodes: make([]*Node, size), machines: make([]*fakeMachine, size)}
 	lns := make([]net.Listener, size)
 	peers := make([]Peer, size)
@@ -100,10 +111,12 @@ func newCluster(t testing.TB, size int, tweak func(i int, cfg *Config)) *cluster
 		for i := range c.nodes {
 			c.stop(i, false)
 		}
+		for _, cfg := range c.cfgs {
+			if cfg.Listener != nil {
+				_ = cfg.Listener.Close()
+			}
+		}
 	})
-	for i := range size {
-		c.start(i)
-	}
 	return c
 }
 

@@ -54,6 +54,9 @@ type mux struct {
 	// admit reports whether a peer whose certificate proved its id may
 	// connect (TLS only: without it an id is a mere claim); nil admits all.
 	admit func(peerID string) bool
+	// heard durably records a peer that exchanged raft traffic with this
+	// node (heardPeers.record); nil records nothing.
+	heard func(peerID string) error
 
 	raftCh chan net.Conn
 	done   chan struct{}
@@ -144,6 +147,13 @@ func (m *mux) handle(c *trackedConn) {
 	}
 	switch kind {
 	case connRaft:
+		if m.heard != nil {
+			if err := m.heard(peer); err != nil {
+				m.logger.Error("refused raft connection", keyPeer, peer, keyError, err)
+				_ = conn.Close()
+				return
+			}
+		}
 		select {
 		case m.raftCh <- conn:
 		case <-m.done:
@@ -371,7 +381,12 @@ func (l *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	addr := string(address)
-	return l.m.dial(ctx, connRaft, addr, l.m.resolve(addr))
+	id := l.m.resolve(addr)
+	conn, err := l.m.dial(ctx, connRaft, addr, id)
+	if err != nil || l.m.heard == nil || id == "" {
+		return conn, err
+	}
+	return &heardConn{Conn: conn, id: id, record: l.m.heard}, nil
 }
 
 // advertisedAddr is a net.Addr for the configured advertise address.

@@ -46,6 +46,7 @@ type Node struct {
 	// pipe while open writes them.
 	running   atomic.Pointer[raft.Raft]
 	store     *raftboltdb.BoltStore
+	heard     *heardPeers
 	transport *raft.NetworkTransport
 	mux       *mux
 	rpc       *rpcClient
@@ -221,6 +222,7 @@ func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore,
 		return nil, nil, fmt.Errorf("consensus: open log store: %w", err)
 	}
 	n.store = store
+	n.heard = newHeardPeers(store)
 	logs, err := raft.NewLogCache(logCacheEntries, store)
 	if err != nil {
 		return nil, nil, fmt.Errorf("consensus: log cache: %w", err)
@@ -258,6 +260,7 @@ func (n *Node) openNetwork(hcl *hclogAdapter) error {
 	n.mux.resolve = n.resolvePeer
 	n.mux.serveRPC = n.serveRPC
 	n.mux.admit = n.admitPeer
+	n.mux.heard = n.heard.record
 	n.mux.start()
 	n.rpc = newRPCClient(n.mux, cfg.MaxForwards, n.maxResponseFrame())
 	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -314,10 +317,10 @@ const rememberTimeout = 3 * time.Second
 // added, whether their state remembers it as a member that has run. If one
 // does, the node's disk was wiped or replaced: it would come back with no
 // memory of its term and vote, and could vote twice in one term, so it
-// refuses to start (ErrStateLost). Peers that cannot be reached
-// are passed over: on a new cluster's first start they may not be up yet.
-// A node that ran but lost its disk before its own registration committed
-// is not caught; that window is the cluster's first seconds.
+// refuses to start (ErrStateLost). A peer remembers a node its ledger
+// records as active or one it has exchanged raft traffic with (heardPeers).
+// Peers that cannot be reached are passed over: on a new cluster's first
+// start they may not be up yet.
 func (n *Node) checkRemembered(peers []Peer) error {
 	ctx, cancel := context.WithTimeout(n.ctx, rememberTimeout)
 	defer cancel()

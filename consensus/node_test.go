@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -552,5 +553,49 @@ func TestNode_StampsNeverGoBackwards(t *testing.T) {
 		if !r.Time.Equal(want[i]) {
 			t.Errorf("entry %d stamped %v, want %v", i, r.Time, want[i])
 		}
+	}
+}
+
+// TestCluster_RemembersPeersHeard: a node that has exchanged raft traffic and
+// comes back without its raft state is refused, even though no replicated
+// state records it (Remembers is nil here, as in a cluster's first seconds,
+// before a node's registration commits), and even after its peers restart.
+// A node that never ran starts late without a false refusal.
+func TestCluster_RemembersPeersHeard(t *testing.T) {
+	c := newStoppedCluster(t, 3, nil)
+	c.start(0)
+	c.start(1)
+	leader := c.leader()
+	c.propose(t.Context(), leader, "before-n3")
+
+	// n3 never ran: nobody remembers it, so it bootstraps and catches up.
+	c.start(2)
+	c.converged([]string{"before-n3"})
+	c.propose(t.Context(), c.leader(), "with-n3")
+	c.converged([]string{"before-n3", "with-n3"})
+
+	// n3 loses its disk; its peers restart in the meantime.
+	c.stop(2, false)
+	if err := os.RemoveAll(c.cfgs[2].DataDir); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		c.stop(i, false)
+		c.start(i)
+	}
+	c.leader()
+
+	cfg := c.cfgs[2]
+	cfg.Listener = listen(t, cfg.RaftAddr)
+	n, err := Open(t.Context(), cfg, &fakeMachine{})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+		t.Fatal("n3 restarted on an empty disk; want ErrStateLost")
+	}
+	_ = cfg.Listener.Close()
+	if !errors.Is(err, ErrStateLost) {
+		t.Fatalf("Open(n3 on an empty disk) error = %v, want ErrStateLost", err)
 	}
 }

@@ -155,7 +155,8 @@ func (n *Node) handleRPC(kind byte, body []byte) (byte, []byte) {
 	case rpcProposeGroup:
 		return n.proposeGroup(ctx, body[8:])
 	case rpcRemembers:
-		if n.cfg.Remembers != nil && n.cfg.Remembers(string(body[8:])) {
+		id := string(body[8:])
+		if (n.cfg.Remembers != nil && n.cfg.Remembers(id)) || n.heard.has(id) {
 			return statusOK, []byte{1}
 		}
 		return statusOK, []byte{0}
