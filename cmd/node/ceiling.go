@@ -39,16 +39,11 @@ var (
 )
 
 func (m *ceilingMachine) Apply(batches []ledger.Batch) [][][]byte {
-	if m.outcome == nil || !onlyTransfers(batches) {
+	transfers := onlyTransfers(batches)
+	if m.outcome == nil || !transfers {
 		results := m.Machine.Apply(batches)
-		if m.outcome == nil && onlyTransfers(batches) {
-			for _, r := range results {
-				for _, o := range r {
-					if m.outcome == nil && bytes.Contains(o, acceptedOutcome) {
-						m.outcome = o
-					}
-				}
-			}
+		if m.outcome == nil && transfers {
+			m.outcome = firstAccepted(results)
 		}
 		return results
 	}
@@ -61,6 +56,18 @@ func (m *ceilingMachine) Apply(batches []ledger.Batch) [][][]byte {
 		results[i] = r
 	}
 	return results
+}
+
+// firstAccepted returns the first accepted outcome among results, or nil.
+func firstAccepted(results [][][]byte) []byte {
+	for _, r := range results {
+		for _, o := range r {
+			if bytes.Contains(o, acceptedOutcome) {
+				return o
+			}
+		}
+	}
+	return nil
 }
 
 func onlyTransfers(batches []ledger.Batch) bool {
