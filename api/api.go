@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -56,6 +55,16 @@ var (
 	// have been applied (503 TIMEOUT). Retry with the same instruction id, which
 	// answers the first outcome if it was.
 	ErrUnknownOutcome = errors.New("api: outcome unknown")
+	// ErrOverloaded is returned when the leader's proposal queue stayed full
+	// until the request ran out of time (503 OVERLOADED, with Retry-After).
+	// Nothing was proposed; retrying later with the same id is safe.
+	ErrOverloaded = errors.New("api: overloaded")
+	// ErrNodeRemoved is returned by AddNode for an id that was removed from
+	// the cluster (409 ID_REUSED): the removed node may have voted under it.
+	ErrNodeRemoved = errors.New("api: node id was removed from the cluster")
+	// ErrNotMember is returned by RemoveNode for an id that is not a member
+	// of the cluster (404 NOT_FOUND).
+	ErrNotMember = errors.New("api: not a member of the cluster")
 )
 
 // Reader is the read side of the ledger the API serves; *ledger.Store
@@ -84,23 +93,32 @@ type Reader interface {
 	AppliedIndex() uint64
 }
 
-// Replicator is the cluster as the API uses it. The consensus node is adapted
-// to it in cmd/node.
+// Replicator is the cluster as the API uses it: a typed port, so the API
+// never builds the ledger's log items nor reads their encoded results. The
+// consensus node is adapted to it in cmd/node. Errors wrap ErrNoLeader,
+// ErrOverloaded, ErrUnknownOutcome or ErrNotLeader, or are ctx's error
+// (503 TIMEOUT: the outcome is unknown).
 type Replicator interface {
-	// Propose replicates items (ledger.InstructionItem, KeyItem, NodeItem) and
-	// returns one result per item, in order: ledger.Outcome JSON. Errors wrap
-	// ErrNoLeader or ErrUnknownOutcome, or are ctx's error (503 TIMEOUT: the
-	// outcome is unknown).
-	Propose(ctx context.Context, items [][]byte) ([][]byte, error)
+	// Submit replicates instructions submitted by actor in one proposal and
+	// returns their outcomes, one per instruction, in order.
+	Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
+	// CreateKey replicates the registration of a key for partyID, by the
+	// key's hash only, and returns its outcome.
+	CreateKey(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error)
+	// AddNode adds a node to the cluster as a voter, or updates its address,
+	// and replicates its addresses. An id the cluster removed before is
+	// refused with an error wrapping ErrNodeRemoved, and is then not in the
+	// cluster's configuration.
+	AddNode(ctx context.Context, n ledger.NodeInfo) error
+	// RemoveNode removes a node from the cluster and replicates its removal,
+	// so its id is never taken again. A node that is not a member is refused
+	// with an error wrapping ErrNotMember.
+	RemoveNode(ctx context.Context, id string) error
 	// ReadIndex returns once this node's state includes every write committed
 	// before the call: the barrier of ?consistency=strong.
 	ReadIndex(ctx context.Context) error
 	// Status describes the cluster as this node sees it.
 	Status() ClusterStatus
-	// AddVoter adds a node to the cluster, or updates its address.
-	AddVoter(ctx context.Context, id, raftAddr string) error
-	// RemoveServer removes a node from the cluster.
-	RemoveServer(ctx context.Context, id string) error
 	// Ready reports whether the node has a leader and has caught up.
 	Ready() bool
 	// CaughtUp reports whether the node has been Ready at least once since it
@@ -210,10 +228,6 @@ type Server struct {
 	// routeSet holds the registered route patterns, the only route label
 	// values of the request metrics; written by New only.
 	routeSet map[string]bool
-	// membership serialises adding and removing nodes through this server,
-	// so a removal cannot land between an addition's check of the removed
-	// ids and its raft configuration change (see addNode).
-	membership sync.Mutex
 }
 
 // New validates cfg and builds the server with every route of API.md. It

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ type nodeRequest struct {
 }
 
 // addNode is POST /v1/cluster/nodes (operator): the node joins as a voter,
-// then its addresses are replicated so every node can point clients at it.
+// and its addresses are replicated so every node can point clients at it.
 func (s *Server) addNode(c echo.Context) error {
 	if err := requireRole(who(c), eligibility.RoleOperator); err != nil {
 		return err
@@ -70,42 +71,15 @@ func (s *Server) addNode(c echo.Context) error {
 	if err := validAddr("api_addr", req.APIAddr); err != nil {
 		return err
 	}
-	s.membership.Lock()
-	defer s.membership.Unlock()
-	known, err := s.reader.Nodes()
-	if err != nil {
-		return readErr("nodes", err)
-	}
-	for _, n := range known {
-		if n.ID == req.ID && n.Removed {
-			// The removed node may have voted under this id: a replacement on
-			// an empty disk must not inherit it (raft would let it vote twice).
-			return removedIDError(req.ID)
-		}
-	}
-	if err := s.repl.AddVoter(c.Request().Context(), req.ID, req.RaftAddr); err != nil {
-		return fmt.Errorf("add voter: %w", err)
-	}
 	info := ledger.NodeInfo{ID: req.ID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr}
-	code, err := s.proposeNode(c, info)
-	if code == ledger.ErrCodeIDReused {
-		// A removal through another leader committed after the check above:
-		// the state machine refused the id, so raft must not keep it either.
-		if rerr := s.repl.RemoveServer(c.Request().Context(), req.ID); rerr != nil {
-			return fmt.Errorf("undo adding removed node %s: %w", req.ID, rerr)
+	if err := s.repl.AddNode(c.Request().Context(), info); err != nil {
+		if errors.Is(err, ErrNodeRemoved) {
+			return newError(http.StatusConflict, CodeIDReused, "node "+req.ID+" was removed from the cluster; a replacement takes a new id")
 		}
-		s.log.Warn("node not added: its id was removed meanwhile", keyNode, req.ID)
-		return removedIDError(req.ID)
-	}
-	if err != nil {
-		return err
+		return fmt.Errorf("add node %s: %w", req.ID, err)
 	}
 	s.log.Info("node added", keyNode, req.ID, keyRaftAddr, req.RaftAddr)
 	return writeJSON(c, http.StatusOK, info)
-}
-
-func removedIDError(id string) error {
-	return newError(http.StatusConflict, CodeIDReused, "node "+id+" was removed from the cluster; a replacement takes a new id")
 }
 
 // removeNode is DELETE /v1/cluster/nodes/{id} (operator).
@@ -117,36 +91,14 @@ func (s *Server) removeNode(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	s.membership.Lock()
-	defer s.membership.Unlock()
-	member := false
-	for _, n := range s.repl.Status().Nodes {
-		member = member || n.ID == id
-	}
-	if !member {
-		return notFound("node " + id + " is not a member of the cluster")
-	}
-	if err := s.repl.RemoveServer(c.Request().Context(), id); err != nil {
-		return fmt.Errorf("remove server: %w", err)
-	}
-	if _, err := s.proposeNode(c, ledger.NodeInfo{ID: id, Removed: true}); err != nil {
-		return err
+	if err := s.repl.RemoveNode(c.Request().Context(), id); err != nil {
+		if errors.Is(err, ErrNotMember) {
+			return notFound("node " + id + " is not a member of the cluster")
+		}
+		return fmt.Errorf("remove node %s: %w", id, err)
 	}
 	s.log.Info("node removed", keyNode, id)
 	return c.NoContent(http.StatusNoContent)
-}
-
-// proposeNode replicates a node's addresses or removal. A refusal by the
-// state machine comes back as an error with its code.
-func (s *Server) proposeNode(c echo.Context, n ledger.NodeInfo) (code string, err error) {
-	outs, err := s.proposeItems(c, [][]byte{ledger.NodeItem(n)})
-	if err != nil {
-		return "", err
-	}
-	if e := outs[0].Error; e != nil {
-		return e.Code, fmt.Errorf("node item outcome %s: %s", e.Code, e.Message)
-	}
-	return "", nil
 }
 
 // validAddr checks a host:port address.

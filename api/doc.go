@@ -10,8 +10,10 @@
 //
 // Handlers parse and authenticate, then call the two interfaces this package
 // declares for what it consumes: Reader (the ledger's read side, implemented by
-// *ledger.Store) and Replicator (proposals, linearizable reads and membership,
-// adapted from the consensus node in cmd/node). The decisions themselves (is
+// *ledger.Store) and Replicator (typed: instructions in, ledger.Outcomes out,
+// keys, membership and linearizable reads; adapted from the consensus node in
+// cmd/node, which alone builds the ledger's log items and decodes their
+// results). An outcome is encoded once, as the response. The decisions themselves (is
 // this instruction well formed, may this actor submit it, what does it do) are
 // transfer's and eligibility's; api only asks them early so a request that can
 // never succeed is answered 400 or 403 before anything is proposed.

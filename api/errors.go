@@ -65,7 +65,16 @@ const (
 	// CodeTimeout (503): the request ran out of time; a write's outcome is
 	// unknown, so retry it with the same id.
 	CodeTimeout Code = "TIMEOUT"
+	// CodeOverloaded (503): the leader's queue of proposals stayed full for
+	// the whole request; nothing was proposed. Retry with the same id after
+	// the Retry-After header's seconds.
+	CodeOverloaded Code = "OVERLOADED"
 )
+
+// retryAfterSeconds is the Retry-After of a 503 that asks the client to come
+// back (OVERLOADED, NOT_READY): a second lets a queue drain or a node catch
+// up, and is short against a request's own time-out.
+const retryAfterSeconds = "1"
 
 // Error is an error with its response already decided. Handlers return it for
 // conditions they detect themselves; everything else goes through errorTable.
@@ -106,6 +115,7 @@ var errorTable = []struct {
 	{ledger.ErrNotFound, http.StatusNotFound, CodeNotFound, false, "not found"},
 	{ErrNoLeader, http.StatusServiceUnavailable, CodeNoLeader, false, "the cluster has no leader; retry with the same id"},
 	{ErrNotLeader, http.StatusServiceUnavailable, CodeNotLeader, false, "this node is not the leader; send the request to the leader (GET /v1/cluster)"},
+	{ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, false, "the leader is overloaded and proposed nothing; retry with the same id after Retry-After"},
 	{ErrUnknownOutcome, http.StatusServiceUnavailable, CodeTimeout, false, "the outcome is unknown; retry with the same id"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeTimeout, false, "the request timed out; a write's outcome is unknown, retry with the same id"},
 	{context.Canceled, http.StatusServiceUnavailable, CodeTimeout, false, "the request was cancelled"},
@@ -186,6 +196,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, code, message, fault := errorResponse(err)
 	if fault {
 		s.log.Error("request failed", keyMethod, c.Request().Method, keyRoute, c.Path(), keyError, err)
+	}
+	if code == CodeOverloaded {
+		c.Response().Header().Set("Retry-After", retryAfterSeconds)
 	}
 	if err := writeJSON(c, status, errorBody{Error: errorDetail{Code: code, Message: message}}); err != nil {
 		s.log.Debug("write error response", keyError, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // codesByStatus are the error codes each status may carry.
@@ -78,11 +79,10 @@ func FuzzRequestDecoding(f *testing.F) {
 func BenchmarkBatchOverhead(b *testing.B) {
 	e := newEnv(b, api.Config{})
 	e.world()
-	accepted := []byte(`{"id":"x","status":"accepted","index":1,"seq":1}`)
-	e.repl.proposeFn = func(_ context.Context, items [][]byte) ([][]byte, error) {
-		out := make([][]byte, len(items))
-		for i := range out {
-			out[i] = accepted
+	e.repl.submitFn = func(_ context.Context, _ string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
+		out := make([]ledger.Outcome, len(inss))
+		for i, ins := range inss {
+			out[i] = ledger.Outcome{ID: ins.ID, Status: ledger.StatusAccepted, Index: 1, Seq: uint64(i + 1)}
 		}
 		return out, nil
 	}

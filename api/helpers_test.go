@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // The API must be servable straight from the ledger.
@@ -28,9 +30,10 @@ var _ api.Replicator = (*fakeReplicator)(nil)
 // epoch is the fake leader's clock.
 var epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
-// fakeReplicator is a single node that is always leader: Propose applies the
-// items as one batch to the real store, as consensus would after commit. The
-// function fields, when set, replace a method's behaviour.
+// fakeReplicator is a single node that is always leader: Submit, CreateKey
+// and the membership calls apply their items as one batch to the real
+// store, as consensus would after commit. The function fields, when set,
+// replace a method's behaviour.
 type fakeReplicator struct {
 	store *ledger.Store
 
@@ -41,15 +44,11 @@ type fakeReplicator struct {
 	status    api.ClusterStatus
 	ready     bool
 	lagging   bool // not caught up since start
-	added     []string
-	removed   []string
 	proposals atomic.Int64
 
-	proposeFn   func(ctx context.Context, items [][]byte) ([][]byte, error)
+	submitFn    func(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
+	createKeyFn func(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error)
 	readIndexFn func(ctx context.Context) error
-	// afterAddVoter runs once AddVoter has changed the configuration, as
-	// what another node commits meanwhile.
-	afterAddVoter func(id string)
 }
 
 func newFakeReplicator(store *ledger.Store) *fakeReplicator {
@@ -67,12 +66,40 @@ func newFakeReplicator(store *ledger.Store) *fakeReplicator {
 	}
 }
 
-func (f *fakeReplicator) Propose(ctx context.Context, items [][]byte) ([][]byte, error) {
+func (f *fakeReplicator) Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
 	f.proposals.Add(1)
-	if f.proposeFn != nil {
-		return f.proposeFn(ctx, items)
+	if f.submitFn != nil {
+		return f.submitFn(ctx, actor, inss)
 	}
-	return f.apply(items), nil
+	items := make([][]byte, len(inss))
+	for i, ins := range inss {
+		items[i] = ledger.InstructionItem(actor, transfer.Encode(ins))
+	}
+	return f.outcomes(f.apply(items))
+}
+
+func (f *fakeReplicator) CreateKey(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error) {
+	f.proposals.Add(1)
+	if f.createKeyFn != nil {
+		return f.createKeyFn(ctx, partyID, keyHash)
+	}
+	outs, err := f.outcomes(f.apply([][]byte{ledger.KeyItem(partyID, keyHash)}))
+	if err != nil {
+		return ledger.Outcome{}, err
+	}
+	return outs[0], nil
+}
+
+// outcomes decodes the store's results.
+func (f *fakeReplicator) outcomes(results [][]byte) ([]ledger.Outcome, error) {
+	outs := make([]ledger.Outcome, len(results))
+	for i, r := range results {
+		var err error
+		if outs[i], err = ledger.DecodeOutcome(r); err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
 }
 
 // apply applies items as the next log entry.
@@ -100,37 +127,39 @@ func (f *fakeReplicator) Status() api.ClusterStatus {
 	return st
 }
 
-func (f *fakeReplicator) AddVoter(_ context.Context, id, raftAddr string) error {
-	f.addVoter(id, raftAddr)
-	if f.afterAddVoter != nil {
-		f.afterAddVoter(id)
+// AddNode refuses an id the store lists as removed, as the real adapter
+// does before it changes raft's configuration, then adds the node and
+// replicates its addresses.
+func (f *fakeReplicator) AddNode(_ context.Context, n ledger.NodeInfo) error {
+	known, err := f.store.Nodes()
+	if err != nil {
+		return err
 	}
+	for _, k := range known {
+		if k.ID == n.ID && k.Removed {
+			return api.ErrNodeRemoved
+		}
+	}
+	f.mu.Lock()
+	if !slices.ContainsFunc(f.status.Nodes, func(s api.NodeStatus) bool { return s.ID == n.ID }) {
+		f.status.Nodes = append(f.status.Nodes, api.NodeStatus{ID: n.ID, RaftAddr: n.RaftAddr, State: "Follower", Voter: true})
+	}
+	f.mu.Unlock()
+	f.apply([][]byte{ledger.NodeItem(n)})
 	return nil
 }
 
-func (f *fakeReplicator) addVoter(id, raftAddr string) {
+// RemoveNode takes a member out and replicates its removal.
+func (f *fakeReplicator) RemoveNode(_ context.Context, id string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.added = append(f.added, id)
-	for _, n := range f.status.Nodes {
-		if n.ID == id {
-			return
-		}
+	i := slices.IndexFunc(f.status.Nodes, func(s api.NodeStatus) bool { return s.ID == id })
+	if i < 0 {
+		f.mu.Unlock()
+		return api.ErrNotMember
 	}
-	f.status.Nodes = append(f.status.Nodes, api.NodeStatus{ID: id, RaftAddr: raftAddr, State: "Follower", Voter: true})
-}
-
-func (f *fakeReplicator) RemoveServer(_ context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.removed = append(f.removed, id)
-	nodes := f.status.Nodes[:0]
-	for _, n := range f.status.Nodes {
-		if n.ID != id {
-			nodes = append(nodes, n)
-		}
-	}
-	f.status.Nodes = nodes
+	f.status.Nodes = slices.Delete(f.status.Nodes, i, i+1)
+	f.mu.Unlock()
+	f.apply([][]byte{ledger.NodeItem(ledger.NodeInfo{ID: id, Removed: true})})
 	return nil
 }
 

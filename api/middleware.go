@@ -83,7 +83,7 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) caughtUp(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !s.repl.CaughtUp() {
-			c.Response().Header().Set("Retry-After", "1")
+			c.Response().Header().Set("Retry-After", retryAfterSeconds)
 			return newError(http.StatusServiceUnavailable, CodeNotReady, "the node is catching up with the cluster after a start; retry shortly")
 		}
 		return next(c)

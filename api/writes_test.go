@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // outcome is the wire form of an outcome, as a client reads it.
@@ -252,39 +253,41 @@ func TestBatchLarge(t *testing.T) {
 // TestReplicatorErrors checks the mapping of the Replicator's failures: the
 // client learns whether to retry, and never sees internal text.
 func TestReplicatorErrors(t *testing.T) {
+	type submitFn = func(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
 	tests := []struct {
-		name     string
-		propose  func(ctx context.Context, items [][]byte) ([][]byte, error)
-		want     int
-		wantCode string
+		name           string
+		submit         submitFn
+		want           int
+		wantCode       string
+		wantRetryAfter bool
 	}{
-		{"no leader", func(context.Context, [][]byte) ([][]byte, error) {
+		{"no leader", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, fmt.Errorf("consensus: forward: %w", api.ErrNoLeader)
-		}, http.StatusServiceUnavailable, "NO_LEADER"},
-		{"outcome unknown", func(context.Context, [][]byte) ([][]byte, error) {
+		}, http.StatusServiceUnavailable, "NO_LEADER", false},
+		{"overloaded", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+			return nil, fmt.Errorf("consensus: queue full: %w", api.ErrOverloaded)
+		}, http.StatusServiceUnavailable, "OVERLOADED", true},
+		{"outcome unknown", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, fmt.Errorf("consensus: leadership lost: %w", api.ErrUnknownOutcome)
-		}, http.StatusServiceUnavailable, "TIMEOUT"},
-		{"deadline", func(ctx context.Context, _ [][]byte) ([][]byte, error) {
+		}, http.StatusServiceUnavailable, "TIMEOUT", false},
+		{"deadline", func(ctx context.Context, _ string, _ []transfer.Instruction) ([]ledger.Outcome, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
-		}, http.StatusServiceUnavailable, "TIMEOUT"},
-		{"internal", func(context.Context, [][]byte) ([][]byte, error) {
+		}, http.StatusServiceUnavailable, "TIMEOUT", false},
+		{"internal", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, errors.New("disk on fire at /secret/path")
-		}, http.StatusInternalServerError, "INTERNAL"},
-		{"wrong result count", func(context.Context, [][]byte) ([][]byte, error) {
+		}, http.StatusInternalServerError, "INTERNAL", false},
+		{"wrong outcome count", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, nil
-		}, http.StatusInternalServerError, "INTERNAL"},
-		{"undecodable result", func(_ context.Context, items [][]byte) ([][]byte, error) {
-			return [][]byte{[]byte("{")}, nil
-		}, http.StatusInternalServerError, "INTERNAL"},
-		{"panic", func(context.Context, [][]byte) ([][]byte, error) {
+		}, http.StatusInternalServerError, "INTERNAL", false},
+		{"panic", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			panic("replicator bug at /secret/path")
-		}, http.StatusInternalServerError, "INTERNAL"},
+		}, http.StatusInternalServerError, "INTERNAL", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, api.Config{RequestTimeout: 50 * time.Millisecond})
-			e.repl.proposeFn = tc.propose
+			e.repl.submitFn = tc.submit
 			for _, path := range []string{"/v1/instructions", "/v1/instructions/batch"} {
 				body := registerParty("p-1", "auditor")
 				if path != "/v1/instructions" {
@@ -294,11 +297,14 @@ func TestReplicatorErrors(t *testing.T) {
 				if r.status != tc.want || r.errorCode() != tc.wantCode {
 					t.Errorf("POST %s: %d %s, want %d %s", path, r.status, r.body, tc.want, tc.wantCode)
 				}
+				if got := r.header.Get("Retry-After") != ""; got != tc.wantRetryAfter {
+					t.Errorf("POST %s: Retry-After %q, want one: %v", path, r.header.Get("Retry-After"), tc.wantRetryAfter)
+				}
 				if strings.Contains(string(r.body), "secret") {
 					t.Errorf("POST %s: internal text reached the client: %s", path, r.body)
 				}
 			}
-			if tc.want == http.StatusInternalServerError && !strings.Contains(e.logs.String(), "secret") && tc.name != "wrong result count" && tc.name != "undecodable result" {
+			if tc.want == http.StatusInternalServerError && !strings.Contains(e.logs.String(), "secret") && tc.name != "wrong outcome count" {
 				t.Errorf("the internal error was not logged: %s", e.logs.String())
 			}
 		})
@@ -345,31 +351,6 @@ func TestCluster(t *testing.T) {
 	if r.status != http.StatusConflict || r.errorCode() != "ID_REUSED" {
 		t.Errorf("adding removed n3 again: %d %s, want 409 ID_REUSED", r.status, r.body)
 	}
-	if len(e.repl.added) != 1 || len(e.repl.removed) != 1 {
-		t.Errorf("AddVoter %v, RemoveServer %v; want one each", e.repl.added, e.repl.removed)
-	}
-
-	// A removal of n4 that commits (through another leader) between the
-	// API's check and its proposal: the state machine refuses n4, so the API
-	// takes it out of raft's configuration again and answers 409.
-	e.repl.afterAddVoter = func(id string) {
-		res := e.repl.apply([][]byte{ledger.NodeItem(ledger.NodeInfo{ID: id, Removed: true})})
-		if !strings.Contains(string(res[0]), `"accepted"`) {
-			t.Errorf("tombstone for %s: %s", id, res[0])
-		}
-	}
-	r = e.as(ledger.OperatorID, "POST", "/v1/cluster/nodes", `{"id":"n4","raft_addr":"127.0.0.1:7003","api_addr":"127.0.0.1:8083"}`)
-	if r.status != http.StatusConflict || r.errorCode() != "ID_REUSED" {
-		t.Errorf("adding n4 removed meanwhile: %d %s, want 409 ID_REUSED", r.status, r.body)
-	}
-	if got := e.repl.removed; len(got) != 2 || got[1] != "n4" {
-		t.Errorf("RemoveServer calls %v, want n4 taken out again", got)
-	}
-	for _, n := range e.repl.Status().Nodes {
-		if n.ID == "n4" {
-			t.Errorf("n4 is still in the configuration: %+v", e.repl.Status().Nodes)
-		}
-	}
 }
 
 // TestKeys checks a new key authenticates as its party and nothing else.
@@ -411,14 +392,13 @@ func TestKeys(t *testing.T) {
 func TestNoSecretsInLogs(t *testing.T) {
 	e := newEnv(t, api.Config{})
 	e.world()
-	e.repl.proposeFn = nil
 	e.as("inv-a", "GET", "/v1/parties/inv-a", "")
 	e.as("inv-a", "GET", "/v1/parties/inv-b", "")
 	e.do("GET", "/v1/parties/inv-a", "tl_wrong-key", "")
 	var k struct{ Key string }
 	e.must(http.StatusCreated, ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`).decode(t, &k)
 	e.keys["aud-2"] = k.Key
-	e.repl.proposeFn = func(context.Context, [][]byte) ([][]byte, error) { return nil, errors.New("boom") }
+	e.repl.createKeyFn = func(context.Context, string, string) (ledger.Outcome, error) { return ledger.Outcome{}, errors.New("boom") }
 	e.as(ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`)
 	logs := e.logs.String()
 	if logs == "" {

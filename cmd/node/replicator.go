@@ -4,20 +4,55 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/consensus"
+	"github.com/tokenledger/tokenledger/ledger"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
-// replicator adapts a consensus.Node to the api.Replicator the handlers call,
-// translating consensus errors into the API's sentinels (wrapped with %w so
-// both stay visible to errors.Is).
-type replicator struct {
-	node *consensus.Node
+// raftNode is what the replicator needs of a consensus.Node; the adapter's
+// tests stand in for it.
+type raftNode interface {
+	Propose(ctx context.Context, items [][]byte) ([][]byte, error)
+	ReadIndex(ctx context.Context) error
+	AddVoter(ctx context.Context, id, raftAddr string) error
+	RemoveServer(ctx context.Context, id string) error
+	Ready() bool
+	CaughtUp() bool
+	Status() consensus.Status
 }
 
-var _ api.Replicator = replicator{}
+var _ raftNode = (*consensus.Node)(nil)
+
+// nodeLister is the replicated node list, read before a membership change.
+type nodeLister interface {
+	Nodes() ([]ledger.NodeInfo, error)
+}
+
+// replicator adapts a consensus.Node to the typed api.Replicator the handlers
+// call: it builds the ledger's log items, decodes their results, runs the
+// two steps of a membership change, and translates consensus errors into
+// the API's sentinels (wrapped with %w so both stay visible to errors.Is).
+type replicator struct {
+	node  raftNode
+	nodes nodeLister
+	log   *slog.Logger
+	// membership serialises the membership changes made through this node,
+	// so a removal cannot land between an addition's check of the removed
+	// ids and its raft configuration change (see AddNode).
+	membership sync.Mutex
+}
+
+var _ api.Replicator = (*replicator)(nil)
+
+func newReplicator(node raftNode, nodes nodeLister, log *slog.Logger) *replicator {
+	return &replicator{node: node, nodes: nodes, log: log}
+}
 
 func mapErr(err error) error {
 	switch {
@@ -27,35 +62,119 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", api.ErrUnknownOutcome, err)
 	case errors.Is(err, consensus.ErrNotLeader):
 		return fmt.Errorf("%w: %w", api.ErrNotLeader, err)
-	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, consensus.ErrOverloaded), errors.Is(err, consensus.ErrClosed):
+	case errors.Is(err, consensus.ErrOverloaded):
+		// The leader is up but its queue stayed full: nothing was applied,
+		// and the client should back off rather than look for a leader.
+		return fmt.Errorf("%w: %w", api.ErrOverloaded, err)
+	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, consensus.ErrClosed):
 		// Nothing was applied; the client retries, with the same ids.
 		return fmt.Errorf("%w: %w", api.ErrNoLeader, err)
 	case errors.Is(err, consensus.ErrTooLarge):
-		return &api.Error{Status: http.StatusRequestEntityTooLarge, Code: "TOO_LARGE", Message: "the request does not fit in one log entry; send fewer or smaller instructions"}
+		return &api.Error{Status: http.StatusRequestEntityTooLarge, Code: api.CodeTooLarge, Message: "the request does not fit in one log entry; send fewer or smaller instructions"}
 	}
 	return err
 }
 
-func (r replicator) Propose(ctx context.Context, items [][]byte) ([][]byte, error) {
-	out, err := r.node.Propose(ctx, items)
-	return out, mapErr(err)
+// propose replicates items in one proposal and decodes their outcomes.
+func (r *replicator) propose(ctx context.Context, items [][]byte) ([]ledger.Outcome, error) {
+	results, err := r.node.Propose(ctx, items)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if len(results) != len(items) {
+		return nil, fmt.Errorf("propose: %d results for %d items", len(results), len(items))
+	}
+	outs := make([]ledger.Outcome, len(results))
+	for i, res := range results {
+		if outs[i], err = ledger.DecodeOutcome(res); err != nil {
+			return nil, fmt.Errorf("propose: result %d: %w", i, err)
+		}
+	}
+	return outs, nil
 }
 
-func (r replicator) ReadIndex(ctx context.Context) error { return mapErr(r.node.ReadIndex(ctx)) }
-
-func (r replicator) AddVoter(ctx context.Context, id, raftAddr string) error {
-	return mapErr(r.node.AddVoter(ctx, id, raftAddr))
+func (r *replicator) Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
+	items := make([][]byte, len(inss))
+	for i, ins := range inss {
+		items[i] = ledger.InstructionItem(actor, transfer.Encode(ins))
+	}
+	return r.propose(ctx, items)
 }
 
-func (r replicator) RemoveServer(ctx context.Context, id string) error {
-	return mapErr(r.node.RemoveServer(ctx, id))
+func (r *replicator) CreateKey(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error) {
+	outs, err := r.propose(ctx, [][]byte{ledger.KeyItem(partyID, keyHash)})
+	if err != nil {
+		return ledger.Outcome{}, err
+	}
+	return outs[0], nil
 }
 
-func (r replicator) Ready() bool { return r.node.Ready() }
+// AddNode adds the node to raft's configuration, then replicates its
+// addresses. The removed-id check runs twice: here, so raft never takes a
+// voter the ledger would refuse, and in the state machine, which decides.
+// If a removal through another leader commits between the two, the state
+// machine refuses the node item, and the voter is taken out again.
+func (r *replicator) AddNode(ctx context.Context, n ledger.NodeInfo) error {
+	r.membership.Lock()
+	defer r.membership.Unlock()
+	known, err := r.nodes.Nodes()
+	if err != nil {
+		return fmt.Errorf("read nodes: %w", err)
+	}
+	if slices.ContainsFunc(known, func(k ledger.NodeInfo) bool { return k.ID == n.ID && k.Removed }) {
+		// The removed node may have voted under this id: a replacement on
+		// an empty disk must not inherit it (raft would let it vote twice).
+		return fmt.Errorf("%w: %s", api.ErrNodeRemoved, n.ID)
+	}
+	if err := r.node.AddVoter(ctx, n.ID, n.RaftAddr); err != nil {
+		return fmt.Errorf("add voter: %w", mapErr(err))
+	}
+	code, err := r.proposeNode(ctx, n)
+	if code == ledger.ErrCodeIDReused {
+		if rerr := r.node.RemoveServer(ctx, n.ID); rerr != nil {
+			return fmt.Errorf("undo adding removed node %s: %w", n.ID, mapErr(rerr))
+		}
+		r.log.Warn("node not added: its id was removed meanwhile", "node", n.ID)
+		return fmt.Errorf("%w: %s", api.ErrNodeRemoved, n.ID)
+	}
+	return err
+}
 
-func (r replicator) CaughtUp() bool { return r.node.CaughtUp() }
+// RemoveNode takes the node out of raft's configuration, then replicates its
+// removal, which keeps its id from ever being added again.
+func (r *replicator) RemoveNode(ctx context.Context, id string) error {
+	r.membership.Lock()
+	defer r.membership.Unlock()
+	if !slices.ContainsFunc(r.node.Status().Servers, func(s consensus.Server) bool { return s.ID == id }) {
+		return fmt.Errorf("%w: %s", api.ErrNotMember, id)
+	}
+	if err := r.node.RemoveServer(ctx, id); err != nil {
+		return fmt.Errorf("remove server: %w", mapErr(err))
+	}
+	_, err := r.proposeNode(ctx, ledger.NodeInfo{ID: id, Removed: true})
+	return err
+}
 
-func (r replicator) Status() api.ClusterStatus {
+// proposeNode replicates a node's addresses or removal. A refusal by the
+// state machine comes back as an error with its code.
+func (r *replicator) proposeNode(ctx context.Context, n ledger.NodeInfo) (code string, err error) {
+	outs, err := r.propose(ctx, [][]byte{ledger.NodeItem(n)})
+	if err != nil {
+		return "", err
+	}
+	if e := outs[0].Error; e != nil {
+		return e.Code, fmt.Errorf("node item outcome %s: %s", e.Code, e.Message)
+	}
+	return "", nil
+}
+
+func (r *replicator) ReadIndex(ctx context.Context) error { return mapErr(r.node.ReadIndex(ctx)) }
+
+func (r *replicator) Ready() bool { return r.node.Ready() }
+
+func (r *replicator) CaughtUp() bool { return r.node.CaughtUp() }
+
+func (r *replicator) Status() api.ClusterStatus {
 	s := r.node.Status()
 	out := api.ClusterStatus{ID: s.ID, State: s.State, Leader: s.Leader, Term: s.Term, CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex}
 	for _, srv := range s.Servers {

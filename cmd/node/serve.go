@@ -192,7 +192,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		return err
 	}
 
-	srv, err := api.New(api.Config{Reader: store, Replicator: replicator{node}, Logger: log})
+	srv, err := api.New(api.Config{Reader: store, Replicator: newReplicator(node, store, log), Logger: log})
 	if err == nil {
 		err = exportRaftMetrics(srv.Registry())
 	}
