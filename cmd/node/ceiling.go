@@ -1,3 +1,5 @@
+//go:build applyceiling
+
 package main
 
 import (
@@ -7,10 +9,11 @@ import (
 	"github.com/tokenledger/tokenledger/ledger"
 )
 
-// stateMachine is what raft applies to: the ledger itself, except in a build
-// with the applyceiling tag.
+// stateMachine is what raft applies to. This file is compiled only with the
+// applyceiling tag (machine.go has the production stateMachine, the ledger
+// itself), so no production build carries the stand-in below.
 //
-// Such a build measures the throughput ceiling of everything but the ledger:
+// A build with the tag measures the throughput ceiling of everything but the ledger:
 // HTTP, authentication, admission, coalescing, raft and its log. Once the
 // ledger has accepted one transfer, it stops applying batches made only of
 // transfers and answers each with that first outcome, so `node bench` drives
@@ -21,9 +24,6 @@ import (
 //
 //	go build -tags applyceiling -o /tmp/tlnode-ceiling ./cmd/node
 func stateMachine(store *ledger.Store, log *slog.Logger) ledger.Machine {
-	if !applyCeiling {
-		return store
-	}
 	log.Warn("this build skips the ledger for transfer-only batches: for measuring the stack's ceiling only, never for real data")
 	return &ceilingMachine{Machine: store}
 }

@@ -1,3 +1,5 @@
+//go:build applyceiling
+
 package main
 
 import (

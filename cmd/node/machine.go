@@ -2,6 +2,12 @@
 
 package main
 
-// applyCeiling is set only in a build with the applyceiling tag
-// (ceiling_tag.go), which measures the stack with a free state machine.
-const applyCeiling = false
+import (
+	"log/slog"
+
+	"github.com/tokenledger/tokenledger/ledger"
+)
+
+// stateMachine is what raft applies to: the ledger itself. A build with the
+// applyceiling tag replaces it with a stand-in for benchmarks (ceiling.go).
+func stateMachine(store *ledger.Store, _ *slog.Logger) ledger.Machine { return store }

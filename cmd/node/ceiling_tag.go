@@ -1,5 +1,0 @@
-//go:build applyceiling
-
-package main
-
-const applyCeiling = true
