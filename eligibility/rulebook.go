@@ -111,12 +111,6 @@ func (rb *Rulebook) YAML() []byte { return bytes.Clone(rb.text) }
 // Regimes returns the names of the offering regimes, sorted.
 func (rb *Rulebook) Regimes() []string { return slices.Clone(rb.regimeNames) }
 
-// HasRegime reports whether the rulebook defines the named regime.
-func (rb *Rulebook) HasRegime(name string) bool {
-	_, ok := rb.regimes[name]
-	return ok
-}
-
 type classRule struct {
 	class     string
 	regulator string
