@@ -27,7 +27,7 @@ import (
 //     HOLDER_LIMIT: who may hold;
 //  8. PRICE_UNAVAILABLE, LEVERAGE_EXCEEDED: how much risk the account carries.
 //
-// Codes() lists them in exactly this order.
+// Code.Precedence gives each code its place in this order.
 type Code string
 
 const (
@@ -132,15 +132,6 @@ var codeTable = [...]codeInfo{
 // erc1066Failure is ERC-1066's generic failure byte, for codes we do not know.
 const erc1066Failure = "0x00"
 
-// Codes returns every code in precedence order, first first.
-func Codes() []Code {
-	out := make([]Code, len(codeTable))
-	for i, ci := range codeTable {
-		out[i] = ci.code
-	}
-	return out
-}
-
 // Precedence is c's place in the precedence order (0 is reported first). An
 // unknown code sorts after every known one.
 func (c Code) Precedence() int {
@@ -150,11 +141,6 @@ func (c Code) Precedence() int {
 		}
 	}
 	return len(codeTable)
-}
-
-// Valid reports whether c is one of the codes above.
-func (c Code) Valid() bool {
-	return c.Precedence() < len(codeTable)
 }
 
 // ERC1066 returns the ERC-1066 status byte for c as "0x" and two hex digits

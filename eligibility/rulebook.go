@@ -73,9 +73,6 @@ var defaultRulebook = sync.OnceValue(func() *Rulebook {
 // answer).
 func Default() *Rulebook { return defaultRulebook() }
 
-// DefaultYAML returns a copy of the embedded default rulebook's text.
-func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
-
 // Rulebook is a parsed, validated rulebook. It is immutable after Parse and
 // safe for concurrent use; the zero value is not usable (use Parse or Default).
 type Rulebook struct {
@@ -107,9 +104,6 @@ func (rb *Rulebook) Version() string { return rb.version }
 
 // YAML returns a copy of the text the rulebook was parsed from.
 func (rb *Rulebook) YAML() []byte { return bytes.Clone(rb.text) }
-
-// Regimes returns the names of the offering regimes, sorted.
-func (rb *Rulebook) Regimes() []string { return slices.Clone(rb.regimeNames) }
 
 type classRule struct {
 	class     string
