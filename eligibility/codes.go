@@ -135,22 +135,19 @@ const erc1066Failure = "0x00"
 // Precedence is c's place in the precedence order (0 is reported first). An
 // unknown code sorts after every known one.
 func (c Code) Precedence() int {
-	for i, ci := range codeTable {
-		if ci.code == c {
-			return i
-		}
+	i := slices.IndexFunc(codeTable[:], func(ci codeInfo) bool { return ci.code == c })
+	if i < 0 {
+		return len(codeTable)
 	}
-	return len(codeTable)
+	return i
 }
 
 // ERC1066 returns the ERC-1066 status byte for c as "0x" and two hex digits
 // ("0x54" insufficient funds, "0x42" paused, "0x10" disallowed). An unknown code
 // maps to "0x00", generic failure.
 func ERC1066(c Code) string {
-	for _, ci := range codeTable {
-		if ci.code == c {
-			return ci.erc1066
-		}
+	if i := c.Precedence(); i < len(codeTable) {
+		return codeTable[i].erc1066
 	}
 	return erc1066Failure
 }

@@ -160,12 +160,7 @@ func (rb *Rulebook) lintLeverage(class string) (conflicts, gaps []Finding) {
 
 // disagree reports whether the rules give different caps.
 func disagree(rules []*leverageRule) bool {
-	for _, lr := range rules[1:] {
-		if !lr.max.equal(rules[0].max) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rules[1:], func(lr *leverageRule) bool { return !lr.max.equal(rules[0].max) })
 }
 
 // where describes the group's cases after the class: " on k1, k2 for s1, s2",
