@@ -213,7 +213,7 @@ func TestCheckCreate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := eligibility.Default().CheckCreate(tc.p)
-			if !slices.Equal(codes(got), nonNil(tc.want)) {
+			if !slices.Equal(codes(got), tc.want) {
 				t.Fatalf("CheckCreate(%s) = %v, want %v", tc.p.Symbol, codes(got), tc.want)
 			}
 			if tc.contains != "" && !strings.Contains(got[len(got)-1].Message, tc.contains) {
@@ -226,13 +226,6 @@ func TestCheckCreate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // Ensure that unset and explicit embedded leverage 1 classify alike.

@@ -27,7 +27,7 @@ import (
 //     HOLDER_LIMIT: who may hold;
 //  8. PRICE_UNAVAILABLE, LEVERAGE_EXCEEDED: how much risk the account carries.
 //
-// Codes() lists them in exactly this order.
+// Code.Precedence gives each code its place in this order.
 type Code string
 
 const (
@@ -132,39 +132,22 @@ var codeTable = [...]codeInfo{
 // erc1066Failure is ERC-1066's generic failure byte, for codes we do not know.
 const erc1066Failure = "0x00"
 
-// Codes returns every code in precedence order, first first.
-func Codes() []Code {
-	out := make([]Code, len(codeTable))
-	for i, ci := range codeTable {
-		out[i] = ci.code
-	}
-	return out
-}
-
 // Precedence is c's place in the precedence order (0 is reported first). An
 // unknown code sorts after every known one.
 func (c Code) Precedence() int {
-	for i, ci := range codeTable {
-		if ci.code == c {
-			return i
-		}
+	i := slices.IndexFunc(codeTable[:], func(ci codeInfo) bool { return ci.code == c })
+	if i < 0 {
+		return len(codeTable)
 	}
-	return len(codeTable)
-}
-
-// Valid reports whether c is one of the codes above.
-func (c Code) Valid() bool {
-	return c.Precedence() < len(codeTable)
+	return i
 }
 
 // ERC1066 returns the ERC-1066 status byte for c as "0x" and two hex digits
 // ("0x54" insufficient funds, "0x42" paused, "0x10" disallowed). An unknown code
 // maps to "0x00", generic failure.
 func ERC1066(c Code) string {
-	for _, ci := range codeTable {
-		if ci.code == c {
-			return ci.erc1066
-		}
+	if i := c.Precedence(); i < len(codeTable) {
+		return codeTable[i].erc1066
 	}
 	return erc1066Failure
 }

@@ -2,6 +2,7 @@ package eligibility_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,18 +64,6 @@ func codes(rs []eligibility.Reason) []string {
 		out = append(out, string(r.Code)+" "+r.Rule)
 	}
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // mustParse parses a rulebook or stops the test.
@@ -148,12 +137,9 @@ func removeItem(tb testing.TB, doc map[string]any, parent, list, field, want str
 		m = at(tb, doc, parent)
 	}
 	items := m[list].([]any)
-	var kept []any
-	for _, item := range items {
-		if fmt.Sprint(item.(map[string]any)[field]) != want {
-			kept = append(kept, item)
-		}
-	}
+	kept := slices.DeleteFunc(slices.Clone(items), func(item any) bool {
+		return fmt.Sprint(item.(map[string]any)[field]) == want
+	})
 	if len(kept) == len(items) {
 		tb.Fatalf("removeItem: no %s=%s in %s", field, want, list)
 	}

@@ -41,18 +41,6 @@ func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (ca
 	return best.max, fmt.Sprintf("rule %s: %s", best.id, best.source)
 }
 
-// MaxLeverage is the cap on leverage (notional ÷ equity) for a holder of status
-// s in a product of this class and underlying (fxMajor picks the major-pair cap
-// for underlying fx). When several rules cover the case the strictest wins;
-// when none does, the rulebook's default_max applies. capped is false when
-// there is no cap; a max of 0 forbids holding the product at all. An unknown or
-// empty status is treated as retail, the strictest; pass
-// Party.EffectiveStatus() for a party.
-func (rb *Rulebook) MaxLeverage(s Status, class, underlying string, fxMajor bool) (max decimal.Decimal, capped bool) {
-	cv, _ := rb.capFor(s, class, underlying, fxMajor)
-	return cv.max, cv.capped
-}
-
 // Position is one holding of an account, valued at its last price.
 type Position struct {
 	Symbol     string
@@ -85,8 +73,8 @@ type Account struct {
 // Each position's share of the requirement is rounded up to 18 places. A
 // position whose cap is 0 (forbidden) counts at its full exposure; receiving it
 // is refused by CheckReceive anyway. Leverage is 0 when Exposure is 0 (or
-// less), and -1 when Equity ≤ 0 and Exposure > 0, meaning unbounded (see
-// Unbounded). Unpriced lists, sorted, the symbols held with no price; they add
+// less), and -1 when Equity ≤ 0 and Exposure > 0, meaning unbounded.
+// Unpriced lists, sorted, the symbols held with no price; they add
 // nothing to Value, Exposure or Requirement.
 type Measure struct {
 	Value       decimal.Decimal
@@ -95,12 +83,6 @@ type Measure struct {
 	Requirement decimal.Decimal
 	Leverage    decimal.Decimal
 	Unpriced    []string
-}
-
-// Unbounded reports whether the account has exposure and no positive equity:
-// its Leverage is reported as -1.
-func (m Measure) Unbounded() bool {
-	return m.Leverage.Equal(decimal.NewFromInt(-1))
 }
 
 // embeddedLeverage reads a zero embedded leverage as 1.

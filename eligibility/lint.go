@@ -29,10 +29,10 @@ type Finding struct {
 // canonical order of classes, statuses and underlyings, then regimes by name):
 //
 //   - leverage conflicts: a (status, class, underlying) case covered by rules
-//     with different caps. It resolves to the strictest cap, which is what
-//     MaxLeverage returns. The default reports security_future (15%
-//     security-futures margin = 6.67 vs ESMA 5:1 single equities = 5 for all
-//     but institutional) and fx majors (CFTC 50:1 vs ESMA 30:1).
+//     with different caps. It resolves to the strictest cap, which is the one
+//     CheckReceive and CheckAccount apply. The default reports security_future
+//     (15% security-futures margin = 6.67 vs ESMA 5:1 single equities = 5 for
+//     all but institutional) and fx majors (CFTC 50:1 vs ESMA 30:1).
 //   - leverage gaps: a case of a class the classification can produce that no
 //     rule covers. It resolves to leverage.default_max.
 //   - regime gaps: a regime with no receive rule. It resolves to the strictest
@@ -160,12 +160,7 @@ func (rb *Rulebook) lintLeverage(class string) (conflicts, gaps []Finding) {
 
 // disagree reports whether the rules give different caps.
 func disagree(rules []*leverageRule) bool {
-	for _, lr := range rules[1:] {
-		if !lr.max.equal(rules[0].max) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rules[1:], func(lr *leverageRule) bool { return !lr.max.equal(rules[0].max) })
 }
 
 // where describes the group's cases after the class: " on k1, k2 for s1, s2",

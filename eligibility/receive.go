@@ -233,23 +233,13 @@ func (rb *Rulebook) CheckSenderKYC(from, to Party, p Product, now time.Time) []R
 // regime: 0 when the regime has none or is unknown. A period written in days is
 // exact; one in months or years is an upper bound (31 days a month), because
 // calendar months vary: use it to find the lots that may still be locked, and
-// let CheckLockedSend (or LockupEnd) decide on the exact calendar date.
+// let CheckLockedSend decide on the exact calendar date.
 func (rb *Rulebook) HoldingPeriod(p Product) time.Duration {
 	g, ok := rb.regimes[p.Regime]
 	if !ok || g.lockup == nil {
 		return 0
 	}
 	return g.lockup.period.upperBound()
-}
-
-// LockupEnd is the exact instant (UTC) a lot of p acquired at acquiredAt frees;
-// ok is false when the regime has no holding period.
-func (rb *Rulebook) LockupEnd(p Product, acquiredAt time.Time) (end time.Time, ok bool) {
-	g, known := rb.regimes[p.Regime]
-	if !known || g.lockup == nil {
-		return time.Time{}, false
-	}
-	return g.lockup.period.end(acquiredAt), true
 }
 
 // LockedSend describes a lot that would move to To: acquired by From at

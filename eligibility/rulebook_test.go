@@ -19,7 +19,7 @@ func TestDefault(t *testing.T) {
 		t.Errorf("Version() = %q, want %q", got, want)
 	}
 	wantRegimes := []string{"cftc", "reg_a_tier2", "reg_cf", "reg_d_506b", "reg_d_506c", "reg_s", "registered", "rule_144a", "unrestricted"}
-	if got := rb.Regimes(); !equalStrings(got, wantRegimes) {
+	if got := rb.Regimes(); !slices.Equal(got, wantRegimes) {
 		t.Errorf("Regimes() = %v, want %v", got, wantRegimes)
 	}
 	if !bytes.Equal(rb.YAML(), eligibility.DefaultYAML()) {
