@@ -398,7 +398,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var k struct{ Key string }
 	e.must(http.StatusCreated, ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`).decode(t, &k)
 	e.keys["aud-2"] = k.Key
-	e.repl.createKeyFn = func(context.Context, string, string) (ledger.Outcome, error) { return ledger.Outcome{}, errors.New("boom") }
+	e.repl.createKeyFn = func(context.Context, string, string) (ledger.Outcome, error) {
+		return ledger.Outcome{}, errors.New("boom")
+	}
 	e.as(ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`)
 	logs := e.logs.String()
 	if logs == "" {
