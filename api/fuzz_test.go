@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +68,7 @@ func FuzzRequestDecoding(f *testing.F) {
 			return
 		}
 		codes, ok := codesByStatus[r.status]
-		if !ok || !containsString(codes, r.errorCode()) {
+		if !ok || !slices.Contains(codes, r.errorCode()) {
 			t.Fatalf("POST %s as %s %q: %d %s", path, role, body, r.status, r.body)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,7 +96,7 @@ func writeJSON(c echo.Context, status int, v any) error {
 func query(c echo.Context, known ...string) (map[string]string, error) {
 	out := map[string]string{}
 	for k, vs := range c.QueryParams() {
-		if k != "consistency" && !containsString(known, k) {
+		if k != "consistency" && !slices.Contains(known, k) {
 			return nil, invalid(fmt.Sprintf("unknown query parameter %.40q", k))
 		}
 		if len(vs) != 1 {
@@ -117,15 +118,6 @@ func queryUint(q map[string]string, name string) (uint64, error) {
 		return 0, invalid(fmt.Sprintf("%s must be a non-negative integer", name))
 	}
 	return n, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // bindStrict reads the request body (within the size limit) and decodes it

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,11 +159,11 @@ func TestJournalScope(t *testing.T) {
 		{"cus-1", "?party=inv-b", http.StatusOK, func(en ledger.Entry) bool { return visible("cus-1", en) }},
 		{"cus-1", "?party=inv-c", http.StatusForbidden, nil},
 		{"cus-2", "?party=inv-a", http.StatusForbidden, nil},
-		{"iss-1", "?symbol=REG", http.StatusOK, func(en ledger.Entry) bool { return containsString(en.Symbols, "REG") }},
+		{"iss-1", "?symbol=REG", http.StatusOK, func(en ledger.Entry) bool { return slices.Contains(en.Symbols, "REG") }},
 		{"iss-2", "?symbol=REG", http.StatusOK, func(en ledger.Entry) bool { return visible("iss-2", en) }},
 		{"iss-1", "?party=inv-a", http.StatusForbidden, nil},
 		{"orc", "", http.StatusOK, func(en ledger.Entry) bool { return visible("orc", en) }},
-		{"aud", "?party=inv-c", http.StatusOK, func(en ledger.Entry) bool { return containsString(en.Parties, "inv-c") }},
+		{"aud", "?party=inv-c", http.StatusOK, func(en ledger.Entry) bool { return slices.Contains(en.Parties, "inv-c") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.reader+tc.query, func(t *testing.T) {
@@ -216,15 +217,6 @@ func TestPartyListScope(t *testing.T) {
 			t.Errorf("GET /v1/parties as %s = %v, want %v", tc.reader, got, tc.want)
 		}
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // jsonOf marshals v.

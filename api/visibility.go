@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger"
@@ -104,7 +105,7 @@ func (s *Server) scopeJournal(p principal, q *ledger.JournalQuery) error {
 // of its instruction): operator, auditor, its actor, a party it names, or the
 // custodian of an investor it names.
 func (s *Server) mayReadEntry(p principal, e ledger.Entry) (bool, error) {
-	if p.seesEverything() || e.Actor == p.id() || containsString(e.Parties, p.id()) {
+	if p.seesEverything() || e.Actor == p.id() || slices.Contains(e.Parties, p.id()) {
 		return true, nil
 	}
 	if p.role() != eligibility.RoleCustodian {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -676,7 +677,7 @@ func (c *e2eCluster) waitLeader(among []int, timeout time.Duration) int {
 			agreed = s.Leader
 		}
 		l := c.index(agreed)
-		if !contains(among, l) {
+		if !slices.Contains(among, l) {
 			return false, fmt.Sprintf("leader %q is not among %v", agreed, c.ids(among))
 		}
 		s, err := c.status(l)
@@ -698,15 +699,6 @@ func (c *e2eCluster) ids(idx []int) []string {
 		out[k] = c.procs[i].id
 	}
 	return out
-}
-
-func contains(list []int, x int) bool {
-	for _, v := range list {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // errorCode extracts {"error":{"code"}} from a body, or "".

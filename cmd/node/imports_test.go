@@ -3,6 +3,7 @@ package main
 import (
 	"go/build"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,20 +35,11 @@ func TestImportBoundaries(t *testing.T) {
 				if !strings.HasPrefix(imp, b) {
 					continue
 				}
-				if ok, listed := allowedOwn[pkg]; listed && contains(ok, imp) {
+				if ok, listed := allowedOwn[pkg]; listed && slices.Contains(ok, imp) {
 					continue
 				}
 				t.Errorf("%s imports %s, which it must not", pkg, imp)
 			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

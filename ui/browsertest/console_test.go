@@ -1,4 +1,4 @@
-package main
+package browsertest
 
 import (
 	"context"
@@ -134,9 +134,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	browser := chromium(t)
 	script := quickstartScript(t)
-	dir, apiAddr := startTestNode(t)
+	dir, apiAddr := startNode(t)
 	runQuickstart(t, dir, apiAddr, script)
-	key := operatorKeyIn(t, dir)
+	key := operatorKey(t, dir)
 
 	// Not t.TempDir: Chromium may still write to its profile as it exits,
 	// which would fail the test's own clean-up.
@@ -192,7 +192,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#console", chromedp.ByID),
 		waitText("cluster-out", "Leader"),
-		waitText("cluster-out", defaultNodeID),
+		waitText("cluster-out", nodeID),
 		waitText("whoami", "Signed in"),
 	)
 	var keyField string
