@@ -85,8 +85,8 @@ func TestCacheKeepsResults(t *testing.T) {
 					}
 				}
 			}
-			hw, _ := h.s.Hashes()
-			hc, _ := cold.Hashes()
+			hw := mustHashes(t, h.s)
+			hc := mustHashes(t, cold)
 			if hw != hc {
 				t.Fatalf("seed %d: warm cache hashes %+v, cold %+v", seed, hw, hc)
 			}

@@ -45,6 +45,29 @@ func openStore(t testing.TB, path string, strict bool) *Store {
 	return s
 }
 
+// mustHashes returns s's hashes and fails the test when they cannot be taken:
+// two zero Hashes compare equal, so a dropped error would let every
+// comparison of them pass.
+func mustHashes(t testing.TB, s *Store) Hashes {
+	t.Helper()
+	hs, err := s.Hashes()
+	if err != nil {
+		t.Fatalf("Hashes: %v", err)
+	}
+	return hs
+}
+
+// mustVerifyJournal is VerifyJournal failing the test on error, for the same
+// reason: two zero Verifications have equal heads.
+func mustVerifyJournal(t testing.TB, s *Store) Verification {
+	t.Helper()
+	v, err := s.VerifyJournal()
+	if err != nil {
+		t.Fatalf("VerifyJournal: %v", err)
+	}
+	return v
+}
+
 func hashKey(k string) string {
 	h := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(h[:])
@@ -96,7 +119,7 @@ func (h *harness) mustAccept(actor, body string) Outcome {
 
 func (h *harness) mustReject(actor, body, code string) Outcome {
 	h.t.Helper()
-	before, _ := h.s.Hashes()
+	before := mustHashes(h.t, h.s)
 	o := h.do(actor, body)
 	if o.Status != StatusRejected || o.Reason == nil {
 		h.t.Fatalf("%s by %s: got %+v, want rejected with %s", body, actor, o, code)
@@ -110,7 +133,7 @@ func (h *harness) mustReject(actor, body, code string) Outcome {
 	if !found {
 		h.t.Fatalf("%s by %s: reasons %+v, want %s among them", body, actor, o.Reasons, code)
 	}
-	after, _ := h.s.Hashes()
+	after := mustHashes(h.t, h.s)
 	if before.State != after.State {
 		h.t.Fatalf("rejected %s changed the state", body)
 	}

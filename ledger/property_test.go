@@ -220,11 +220,11 @@ func runProperties(t *testing.T, seed int64, steps int) {
 			_ = json.Unmarshal([]byte(body), &m)
 			types[i] = m.Type
 		}
-		before, _ := h.s.Hashes()
+		before := mustHashes(t, h.s)
 		supBefore := supplies(t, h.s)
 		out := h.apply(items...)
 		log = append(log, Batch{Index: h.index, Term: 1, Time: h.now, Items: items})
-		after, _ := h.s.Hashes()
+		after := mustHashes(t, h.s)
 		if n == 1 && out[0].Status != StatusAccepted && before.State != after.State {
 			t.Fatalf("seed %d step %d: %s %+v changed the state", seed, step, items[0], out[0])
 		}
@@ -238,8 +238,8 @@ func runProperties(t *testing.T, seed int64, steps int) {
 			t.Fatalf("seed %d step %d: supply changed %v -> %v without mint, burn or split", seed, step, supBefore, supAfter)
 		}
 	}
-	final, _ := h.s.Hashes()
-	ver, _ := h.s.VerifyJournal()
+	final := mustHashes(t, h.s)
+	ver := mustVerifyJournal(t, h.s)
 	if !ver.OK {
 		t.Fatalf("seed %d: journal does not verify: %+v", seed, ver)
 	}
@@ -251,14 +251,14 @@ func runProperties(t *testing.T, seed int64, steps int) {
 	for _, b := range log {
 		fresh.Apply([]Batch{b})
 	}
-	got, _ := fresh.Hashes()
-	gotVer, _ := fresh.VerifyJournal()
+	got := mustHashes(t, fresh)
+	gotVer := mustVerifyJournal(t, fresh)
 	if got != final || gotVer.Head != ver.Head {
 		t.Fatalf("seed %d: replay gives %+v head %s, want %+v head %s", seed, got, gotVer.Head, final, ver.Head)
 	}
 	// Everything again, in one call: all at or below the applied index.
 	fresh.Apply(append(prefix, log...))
-	if again, _ := fresh.Hashes(); again != final {
+	if again := mustHashes(t, fresh); again != final {
 		t.Fatalf("seed %d: re-applying changed the state", seed)
 	}
 
@@ -278,7 +278,7 @@ func runProperties(t *testing.T, seed int64, steps int) {
 	if err := restored.Restore(&buf); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if got, _ := restored.Hashes(); got != final || restored.AppliedIndex() != h.s.AppliedIndex() {
+	if got := mustHashes(t, restored); got != final || restored.AppliedIndex() != h.s.AppliedIndex() {
 		t.Fatalf("seed %d: restored hashes %+v, want %+v", seed, got, final)
 	}
 }
@@ -332,7 +332,7 @@ func crashReplay(t *testing.T, seed int64, batches []Batch, want Hashes, head st
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := s.VerifyJournal()
+	v := mustVerifyJournal(t, s)
 	if got != want || v.Head != head || !v.OK {
 		t.Fatalf("seed %d: after %d crashes: %+v head %s, want %+v head %s", seed, crashes, got, v.Head, want, head)
 	}

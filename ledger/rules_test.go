@@ -409,9 +409,9 @@ func TestIdempotency(t *testing.T) {
 	h.mustAccept("iss-1", mintBody("REG", "ret-us", "10"))
 	body := `{"id":"t-once","type":"transfer","legs":[{"symbol":"REG","from":"ret-us","to":"ret-de","amount":"4"}]}`
 	first := h.mustAccept("ret-us", body)
-	before, _ := h.s.Hashes()
+	before := mustHashes(t, h.s)
 	again := h.do("ret-us", body)
-	after, _ := h.s.Hashes()
+	after := mustHashes(t, h.s)
 	if again.Seq != first.Seq || again.Index != first.Index || again.Status != first.Status {
 		t.Errorf("repeat outcome %+v, want the first %+v", again, first)
 	}
@@ -437,9 +437,9 @@ func TestReplayedBatchChangesNothing(t *testing.T) {
 	h.index++
 	b := []Batch{{Index: h.index, Term: 1, Time: h.now, Items: [][]byte{item}}}
 	h.s.Apply(b)
-	before, _ := h.s.Hashes()
+	before := mustHashes(t, h.s)
 	res := h.s.Apply(b)
-	after, _ := h.s.Hashes()
+	after := mustHashes(t, h.s)
 	if before != after || res[0] != nil {
 		t.Errorf("replayed batch changed state or answered: %v", res)
 	}
