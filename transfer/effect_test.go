@@ -515,7 +515,7 @@ var setPriceCases = []effectCase{
 }
 
 // nextRulebook is the default rulebook under another version.
-var nextRulebook = string(bytes.Replace(eligibility.DefaultYAML(),
+var nextRulebook = string(bytes.Replace(eligibility.Default().YAML(),
 	[]byte(`version: "2026-11-default-1"`), []byte(`version: "effect-test-2"`), 1))
 
 var setRulebookCases = []effectCase{
