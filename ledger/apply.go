@@ -124,12 +124,9 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	}
 	s.rulebook.Store(newRulebook)
 	s.lastTime.Store(newTime.UnixNano())
-	s.applyMu.Lock()
 	if newApplied > s.applied.Load() {
 		s.applied.Store(newApplied)
 	}
-	s.applyMu.Unlock()
-	s.applyCond.Broadcast()
 	return results
 }
 

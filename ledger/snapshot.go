@@ -87,7 +87,6 @@ func (s *Store) Restore(r io.Reader) error {
 		return err
 	}
 	s.db = db
-	s.applyCond.Broadcast()
 	return nil
 }
 

@@ -74,10 +74,6 @@ type Store struct {
 	wtx     *bolt.Tx
 	pending int
 	broken  error
-
-	// applyMu lets WaitApplied sleep until the applied index moves.
-	applyMu   sync.Mutex
-	applyCond *sync.Cond
 }
 
 var _ Machine = (*Store)(nil)
@@ -92,7 +88,6 @@ func Open(cfg Config) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "ledger")
-	s.applyCond = sync.NewCond(&s.applyMu)
 	db, err := openDB(cfg.Path, cfg.NoSync)
 	if err != nil {
 		return nil, err
