@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -230,22 +231,13 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 			var e Entry
 			decodeJSON(v, &e)
 			lastSeen = e.Seq
-			if (q.Party == "" || containsString(e.Parties, q.Party)) && (q.Symbol == "" || containsString(e.Symbols, q.Symbol)) {
+			if (q.Party == "" || slices.Contains(e.Parties, q.Party)) && (q.Symbol == "" || slices.Contains(e.Symbols, q.Symbol)) {
 				out.Entries = append(out.Entries, e)
 			}
 		}
 		return nil
 	})
 	return out, err
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Verification is the result of walking the journal's hash chain.

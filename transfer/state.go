@@ -107,12 +107,6 @@ type Price struct {
 	Time   time.Time       `json:"time"`
 }
 
-// Rulebook is the rulebook in force with its YAML text and version.
-type Rulebook struct {
-	Version string `json:"version"`
-	YAML    string `json:"yaml"`
-}
-
 // View is the read side of the state that Effect decides against. ledger
 // implements it over bbolt; tests use a map. Lists are sorted by key.
 type View interface {
