@@ -74,7 +74,7 @@ func check(tx *bolt.Tx) []error {
 		}
 		t.sum = t.sum.Add(h.Balance)
 		inIndex := holders.Get(join(h.Symbol, h.Party)) != nil
-		if h.Balance.Sign() > 0 {
+		if h.IsHolder() {
 			t.holders++
 			indexed++
 			if praw != nil {
@@ -84,7 +84,7 @@ func check(tx *bolt.Tx) []error {
 				}
 			}
 		}
-		if inIndex != (h.Balance.Sign() > 0) {
+		if inIndex != h.IsHolder() {
 			bad("holders index of %s/%s is %v for a balance of %s", h.Symbol, h.Party, inIndex, h.Balance)
 		}
 		return nil

@@ -176,7 +176,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	// amount, and the holders index exactly those with a positive balance
 	// (Check verifies both).
 	s.stored = s.h != nil
-	s.holder = s.stored && s.h.Balance.Sign() > 0
+	s.holder = s.stored && s.h.IsHolder()
 	memo(&v.holdings, k, s)
 	return s
 }
@@ -251,26 +251,23 @@ func (v *txView) PartyHoldings(party string) []transfer.Holding {
 	return out
 }
 
+// Holders reads the holders index and lays the batch's changed holdings over
+// it (transfer.MergeHolders): holdings created or emptied in this batch are
+// not in the index yet.
 func (v *txView) Holders(symbol string) []string {
 	prefix := append([]byte(symbol), 0)
-	set := map[string]bool{}
+	var base []string // in key order, which is party order
 	c := v.bHolders.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		set[string(k[len(prefix):])] = true
+		base = append(base, string(k[len(prefix):]))
 	}
-	for _, k := range v.dirtyHoldings {
-		if k.symbol == symbol {
-			set[k.party] = v.holdings[k].h.Balance.Sign() > 0
+	return transfer.MergeHolders(base, func(yield func(transfer.Holding) bool) {
+		for _, k := range v.dirtyHoldings {
+			if k.symbol == symbol && !yield(*v.holdings[k].h) {
+				return
+			}
 		}
-	}
-	out := make([]string, 0, len(set))
-	for p, ok := range set {
-		if ok {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
+	})
 }
 
 func (v *txView) Price(symbol string) (transfer.Price, bool) {
@@ -524,7 +521,7 @@ func (v *txView) flushHoldings() error {
 		if err != nil {
 			return err
 		}
-		if holder := h.Balance.Sign() > 0; holder != s.holder {
+		if holder := h.IsHolder(); holder != s.holder {
 			idx := v.keyOf(k.symbol, k.party)
 			if holder {
 				err = v.bHolders.Put(idx, present)

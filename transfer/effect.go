@@ -186,7 +186,7 @@ func (e *effect) updateParty() {
 		step = -1
 	}
 	for _, h := range e.d.PartyHoldings(p.ID) {
-		if h.Balance.Sign() > 0 {
+		if h.IsHolder() {
 			in, _ := e.d.Instrument(h.Symbol)
 			in.NonAccreditedHolders += step
 			e.d.putInstrument(in)
@@ -387,7 +387,7 @@ func (e *effect) canReceive(to Party, in Instrument) bool {
 		Now: e.now, To: to.Eligibility(), Product: in.Product(),
 		HoldersAfter: in.HolderCount, NonAccreditedHoldersAfter: in.NonAccreditedHolders,
 	}
-	if h.Balance.Sign() == 0 {
+	if !h.IsHolder() {
 		r.NewHolder = true
 		r.HoldersAfter++
 		if to.nonAccredited() {

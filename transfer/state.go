@@ -92,6 +92,12 @@ type Holding struct {
 // Available is what may move: the balance less the frozen amount.
 func (h Holding) Available() decimal.Decimal { return h.Balance.Sub(h.Frozen) }
 
+// IsHolder reports whether the holding makes its party a holder of the
+// instrument: a positive balance. Holder counts, the limits on holders, View
+// Holders and the ledger's holders index all count by it; a frozen amount
+// alone never makes a holder, as it never exceeds the balance.
+func (h Holding) IsHolder() bool { return h.Balance.Sign() > 0 }
+
 // Loan is a margin loan in a cash instrument owed by Party to Lender.
 type Loan struct {
 	Party  string          `json:"party"`
