@@ -78,8 +78,7 @@ func check(tx *bolt.Tx) []error {
 			t.holders++
 			indexed++
 			if praw != nil {
-				p := decodeParty([]byte(h.Party), praw)
-				if p.Role == "investor" && p.Status == "retail" {
+				if decodeParty([]byte(h.Party), praw).NonAccredited() {
 					t.nonAccredited++
 				}
 			}

@@ -215,7 +215,7 @@ func (d *Delta) putHolding(h Holding) {
 			step = -1
 		}
 		in.HolderCount += step
-		if p.nonAccredited() {
+		if p.NonAccredited() {
 			in.NonAccreditedHolders += step
 		}
 		d.putInstrument(in)

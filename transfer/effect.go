@@ -165,7 +165,7 @@ func (e *effect) updateParty() {
 		e.refuse(eligibility.CodeInvalidInstruction, "party.update", "only investors have status, jurisdiction and KYC; %s is a %s", p.ID, p.Role)
 		return
 	}
-	wasNonAccredited := p.nonAccredited()
+	wasNonAccredited := p.NonAccredited()
 	if e.ins.Status != nil {
 		p.Status = *e.ins.Status
 	}
@@ -177,7 +177,7 @@ func (e *effect) updateParty() {
 		p.KYCExpiresAt = &t
 	}
 	e.d.putParty(p)
-	if wasNonAccredited == p.nonAccredited() {
+	if wasNonAccredited == p.NonAccredited() {
 		return
 	}
 	// The non-accredited holder counts of every instrument the party holds follow its status.
@@ -390,7 +390,7 @@ func (e *effect) canReceive(to Party, in Instrument) bool {
 	if !h.IsHolder() {
 		r.NewHolder = true
 		r.HoldersAfter++
-		if to.nonAccredited() {
+		if to.NonAccredited() {
 			r.NonAccreditedHoldersAfter++
 		}
 	}

@@ -30,8 +30,10 @@ func (p Party) Eligibility() eligibility.Party {
 	return e
 }
 
-// nonAccredited reports whether the party counts toward non-accredited holder limits.
-func (p Party) nonAccredited() bool {
+// NonAccredited reports whether the party counts toward non-accredited holder
+// limits and Instrument.NonAccreditedHolders: a retail investor. The ledger's
+// Check counts by it too, so the count and its verification cannot disagree.
+func (p Party) NonAccredited() bool {
 	return p.Role == eligibility.RoleInvestor && p.Status == eligibility.StatusRetail
 }
 
