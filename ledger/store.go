@@ -30,8 +30,8 @@ type Config struct {
 	// values write each touched page once per commit instead of once per
 	// Apply and keep fsync off the apply path; a crash loses at most that
 	// many instructions of state, which raft replays from its log. Use it
-	// only under consensus, whose log must keep every entry after the last
-	// commit (Snapshot commits first, so compaction never passes it).
+	// only under consensus, whose log must keep every log entry after the
+	// last commit (Snapshot commits first, so compaction never passes it).
 	CommitEvery int
 	// Logger; nil discards.
 	Logger *slog.Logger

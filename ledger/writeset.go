@@ -152,7 +152,7 @@ func (v *txView) sealed(start int) []byte {
 func (v *txView) flush() error {
 	if v.arena == nil {
 		// Sized to the batch: a fixed large arena made a one-instruction
-		// entry spend more on zeroing it than on the instruction. A short
+		// batch spend more on zeroing it than on the instruction. A short
 		// guess only costs a regrowth; sealed values keep the old array.
 		n := len(v.dirtyParties) + len(v.dirtyInstruments) + len(v.dirtyHoldings) + len(v.dirtyPrices)
 		for _, r := range v.history {
