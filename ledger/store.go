@@ -98,7 +98,7 @@ func Open(cfg Config) (*Store, error) {
 	st, err := loadState(db)
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("ledger: load state %s: %w", cfg.Path, err)
 	}
 	s.db = db
 	s.install(st)
@@ -156,7 +156,7 @@ func loadState(db *bolt.DB) (st memState, err error) {
 		if text := meta.Get(metaRulebook); text != nil {
 			rb, err := eligibility.Parse(text)
 			if err != nil {
-				return fmt.Errorf("ledger: stored rulebook does not parse: %w", err)
+				return fmt.Errorf("stored rulebook does not parse: %w", err)
 			}
 			st.rulebook = rb
 		}
