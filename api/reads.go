@@ -297,14 +297,14 @@ func (s *Server) getInstruction(c echo.Context) error {
 }
 
 // entry reads the journal entry with seq.
-func (s *Server) entry(seq uint64) (ledger.Entry, error) {
+func (s *Server) entry(seq uint64) (ledger.JournalEntry, error) {
 	assert(seq > 0, "recorded outcome without a journal seq")
 	page, err := s.reader.Journal(ledger.JournalQuery{After: seq - 1, Limit: 1})
 	if err != nil {
-		return ledger.Entry{}, readErr("journal", err)
+		return ledger.JournalEntry{}, readErr("journal", err)
 	}
 	if len(page.Entries) != 1 || page.Entries[0].Seq != seq {
-		return ledger.Entry{}, fmt.Errorf("journal entry %d of a recorded outcome is missing", seq)
+		return ledger.JournalEntry{}, fmt.Errorf("journal entry %d of a recorded outcome is missing", seq)
 	}
 	return page.Entries[0], nil
 }

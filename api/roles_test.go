@@ -133,7 +133,7 @@ func TestJournalScope(t *testing.T) {
 	e.must(http.StatusOK, "cus-2", "POST", "/v1/instructions", registerInvestor("inv-d", "retail", "cus-2"))
 	e.must(http.StatusOK, "iss-1", "POST", "/v1/instructions", mint("REG", "inv-c", "5"))
 
-	visible := func(reader string, entry ledger.Entry) bool {
+	visible := func(reader string, entry ledger.JournalEntry) bool {
 		names := append([]string{entry.Actor}, entry.Parties...)
 		for _, n := range names {
 			switch {
@@ -149,21 +149,21 @@ func TestJournalScope(t *testing.T) {
 		reader string
 		query  string
 		want   int
-		check  func(ledger.Entry) bool
+		check  func(ledger.JournalEntry) bool
 	}{
-		{"inv-a", "", http.StatusOK, func(en ledger.Entry) bool { return visible("inv-a", en) }},
-		{"inv-a", "?symbol=REG", http.StatusOK, func(en ledger.Entry) bool { return visible("inv-a", en) }},
-		{"inv-a", "?party=inv-a", http.StatusOK, func(en ledger.Entry) bool { return visible("inv-a", en) }},
+		{"inv-a", "", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("inv-a", en) }},
+		{"inv-a", "?symbol=REG", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("inv-a", en) }},
+		{"inv-a", "?party=inv-a", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("inv-a", en) }},
 		{"inv-a", "?party=inv-b", http.StatusForbidden, nil},
-		{"inv-c", "", http.StatusOK, func(en ledger.Entry) bool { return visible("inv-c", en) }},
-		{"cus-1", "?party=inv-b", http.StatusOK, func(en ledger.Entry) bool { return visible("cus-1", en) }},
+		{"inv-c", "", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("inv-c", en) }},
+		{"cus-1", "?party=inv-b", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("cus-1", en) }},
 		{"cus-1", "?party=inv-c", http.StatusForbidden, nil},
 		{"cus-2", "?party=inv-a", http.StatusForbidden, nil},
-		{"iss-1", "?symbol=REG", http.StatusOK, func(en ledger.Entry) bool { return slices.Contains(en.Symbols, "REG") }},
-		{"iss-2", "?symbol=REG", http.StatusOK, func(en ledger.Entry) bool { return visible("iss-2", en) }},
+		{"iss-1", "?symbol=REG", http.StatusOK, func(en ledger.JournalEntry) bool { return slices.Contains(en.Symbols, "REG") }},
+		{"iss-2", "?symbol=REG", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("iss-2", en) }},
 		{"iss-1", "?party=inv-a", http.StatusForbidden, nil},
-		{"orc", "", http.StatusOK, func(en ledger.Entry) bool { return visible("orc", en) }},
-		{"aud", "?party=inv-c", http.StatusOK, func(en ledger.Entry) bool { return slices.Contains(en.Parties, "inv-c") }},
+		{"orc", "", http.StatusOK, func(en ledger.JournalEntry) bool { return visible("orc", en) }},
+		{"aud", "?party=inv-c", http.StatusOK, func(en ledger.JournalEntry) bool { return slices.Contains(en.Parties, "inv-c") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.reader+tc.query, func(t *testing.T) {

@@ -104,7 +104,7 @@ func (s *Server) scopeJournal(p principal, q *ledger.JournalQuery) error {
 // mayReadEntry decides whether p may read a journal entry (and so the outcome
 // of its instruction): operator, auditor, its actor, a party it names, or the
 // custodian of an investor it names.
-func (s *Server) mayReadEntry(p principal, e ledger.Entry) (bool, error) {
+func (s *Server) mayReadEntry(p principal, e ledger.JournalEntry) (bool, error) {
 	if p.seesEverything() || e.Actor == p.id() || slices.Contains(e.Parties, p.id()) {
 		return true, nil
 	}

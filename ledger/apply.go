@@ -34,7 +34,7 @@ type idRecord struct {
 // The write transaction stays open across calls and commits once
 // cfg.CommitEvery instructions are pending, or before a snapshot or close
 // (see commitLocked). Until then a crash loses the calls since the last
-// commit, and raft's log, which is durable before an entry is applied,
+// commit, and raft's log, which is durable before a log entry is applied,
 // replays them. Reads see the pending calls: view reads inside the open
 // transaction.
 func (s *Store) Apply(batches []Batch) [][][]byte {
@@ -124,12 +124,9 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	}
 	s.rulebook.Store(newRulebook)
 	s.lastTime.Store(newTime.UnixNano())
-	s.applyMu.Lock()
 	if newApplied > s.applied.Load() {
 		s.applied.Store(newApplied)
 	}
-	s.applyMu.Unlock()
-	s.applyCond.Broadcast()
 	return results
 }
 
@@ -153,9 +150,9 @@ type applier struct {
 }
 
 func (a *applier) batch(b Batch) [][]byte {
-	// Time comes from the log entry. The leader never stamps an earlier time,
-	// but a new leader's clock may lag; clamping keeps time monotonic and
-	// depends only on replicated data.
+	// Time comes from the batch of the log entry. The leader never stamps an
+	// earlier time, but a new leader's clock may lag; clamping keeps time
+	// monotonic and depends only on replicated data.
 	now := b.Time.UTC()
 	if now.Before(a.lastTime) {
 		now = a.lastTime
@@ -271,14 +268,14 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		a.view.commit(changes, a.seq)
 		parties = mergeNames(parties, changes)
 	}
-	e := Entry{
+	e := JournalEntry{
 		Seq: a.seq, Index: index, Time: now, Actor: actor, Instruction: json.RawMessage(body),
 		Status: out.Status, Reason: out.Reason, Reasons: out.Reasons,
 		Parties: parties, Symbols: symbols, PrevHash: a.head,
 	}
-	a.scratch = appendEntryHead(a.scratch[:0], &e)
+	a.scratch = appendJournalEntryHead(a.scratch[:0], &e)
 	start := len(a.arena)
-	a.arena = sealEntry(a.arena, a.scratch, &e)
+	a.arena = sealJournalEntry(a.arena, a.scratch, &e)
 	// bbolt copies keys (not values), so one scratch key serves every Put.
 	a.key = binary.BigEndian.AppendUint64(a.key[:0], e.Seq)
 	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
@@ -328,7 +325,8 @@ func EncodeOutcome(o Outcome) []byte {
 }
 
 // mergeNames adds the parties whose holdings an accepted instruction changed
-// (a distribution's payees, for one), so each finds the entry in its journal.
+// (a distribution's payees, for one), so each finds the journal entry when it
+// reads its journal.
 func mergeNames(parties []string, c transfer.Changes) []string {
 	for _, h := range c.Holdings {
 		parties = append(parties, h.Party)

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// Batch is one committed log entry as the state machine sees it: the leader's
-// time stamp and the items coalesced into the entry. Items are opaque to
+// Batch is the batch of a committed log entry as the state machine sees it:
+// the leader's time stamp and the items coalesced into the log entry. Raft's
+// log entries are consensus's business; the ledger sees only their batches,
+// and its own journal entries are JournalEntry. Items are opaque to
 // consensus; each is one encoded Item (see command.go) and yields one result.
 type Batch struct {
 	Index uint64

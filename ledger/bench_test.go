@@ -162,7 +162,7 @@ func benchInstruction(r *rand.Rand, n, i int) []byte {
 }
 
 // BenchmarkApplyEntries is the shape a node's state machine sees under
-// concurrent single-instruction requests: raft entries of one-leg cash
+// concurrent single-instruction requests: log entries of one-leg cash
 // transfers among 1,000 investors, the transaction committed every 8,192
 // instructions as a node does. "1-per-entry" is one client at a time, where
 // what a call costs beyond its instructions is the whole of the apply's

@@ -55,9 +55,9 @@ func (c *stateCache) warm(tx *bolt.Tx) {
 var errCacheFull = errors.New("ledger: cache full")
 
 // recordCache maps the keys of one bucket to their committed values, or to
-// their absence. Entries are appended to 1 MiB chunks (never moved, so
+// their absence. Records are appended to 1 MiB chunks (never moved, so
 // growing costs no copying) as uvarint key length, key, uvarint value length
-// + 1 (0: absent), value; index maps a hash of the key to its entry's chunk
+// + 1 (0: absent), value; index maps a hash of the key to its record's chunk
 // and offset. Nothing in it holds a pointer. A hash collision only costs a
 // bbolt read: get compares the stored key, and put replaces the index entry.
 type recordCache struct {

@@ -74,17 +74,16 @@ func check(tx *bolt.Tx) []error {
 		}
 		t.sum = t.sum.Add(h.Balance)
 		inIndex := holders.Get(join(h.Symbol, h.Party)) != nil
-		if h.Balance.Sign() > 0 {
+		if h.IsHolder() {
 			t.holders++
 			indexed++
 			if praw != nil {
-				p := decodeParty([]byte(h.Party), praw)
-				if p.Role == "investor" && p.Status == "retail" {
+				if decodeParty([]byte(h.Party), praw).NonAccredited() {
 					t.nonAccredited++
 				}
 			}
 		}
-		if inIndex != (h.Balance.Sign() > 0) {
+		if inIndex != h.IsHolder() {
 			bad("holders index of %s/%s is %v for a balance of %s", h.Symbol, h.Party, inIndex, h.Balance)
 		}
 		return nil

@@ -190,12 +190,12 @@ func TestRecordDecodeRefusesGarbage(t *testing.T) {
 	}
 }
 
-// TestEntryJSONMatchesEncodingJSON checks the hand-written journal encoding
+// TestJournalEntryJSONMatchesEncodingJSON checks the hand-written journal encoding
 // against encoding/json and ComputeHash, plain and awkward inputs alike.
-func TestEntryJSONMatchesEncodingJSON(t *testing.T) {
+func TestJournalEntryJSONMatchesEncodingJSON(t *testing.T) {
 	now := time.Date(2026, 1, 5, 9, 0, 1, 500, time.UTC)
 	r := eligibility.NewReason(eligibility.CodeInsufficientBalance, "account.balance", "a <b> & \"c\"")
-	entries := []Entry{
+	entries := []JournalEntry{
 		{Seq: 1, Index: 2, Time: now, Actor: "operator", Instruction: json.RawMessage(`{"id":"a","type":"mint"}`), Status: StatusAccepted, PrevHash: ZeroHash},
 		{Seq: 18446744073709551615, Index: 7, Time: now, Actor: "inv-1", Instruction: json.RawMessage(`{"id":"a","type":"transfer","legs":[{"symbol":"USD","from":"inv-1","to":"inv-2","amount":"1.25"}]}`),
 			Status: StatusRejected, Reason: &r, Reasons: []eligibility.Reason{r, r}, Parties: []string{"inv-1", "inv-2"}, Symbols: []string{"USD"}, PrevHash: "ab"},
@@ -204,8 +204,8 @@ func TestEntryJSONMatchesEncodingJSON(t *testing.T) {
 		{Seq: 5, Time: now, Instruction: json.RawMessage("{\"k\":\"\xe2\x82\xac\",\"v\":\"\xff\"}")},
 	}
 	for i, e := range entries {
-		head := appendEntryHead(nil, &e)
-		stored := sealEntry(nil, head, &e)
+		head := appendJournalEntryHead(nil, &e)
+		stored := sealJournalEntry(nil, head, &e)
 		if want := e.ComputeHash(); e.Hash != want {
 			t.Errorf("entry %d: hash %s, want ComputeHash %s", i, e.Hash, want)
 		}

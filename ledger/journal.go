@@ -16,8 +16,9 @@ import (
 // ZeroHash is the prev_hash of the first journal entry.
 var ZeroHash = strings.Repeat("0", 64)
 
-// Entry is one decided instruction in the journal, accepted or rejected.
-type Entry struct {
+// JournalEntry is one decided instruction in the journal, accepted or
+// rejected. It is served to auditors as is, so its JSON field names are API.
+type JournalEntry struct {
 	Seq         uint64               `json:"seq"`
 	Index       uint64               `json:"index"`
 	Time        time.Time            `json:"time"`
@@ -33,10 +34,10 @@ type Entry struct {
 	Hash     string   `json:"hash"`
 }
 
-// ComputeHash is sha256(prev_hash ‖ body) in hex, where body is the entry's
-// JSON encoding with prev_hash and hash empty. An auditor recomputes it from
-// the served entry alone.
-func (e Entry) ComputeHash() string {
+// ComputeHash is sha256(prev_hash ‖ body) in hex, where body is the journal
+// entry's JSON encoding with prev_hash and hash empty. An auditor recomputes
+// it from the served journal entry alone.
+func (e JournalEntry) ComputeHash() string {
 	prev := e.PrevHash
 	e.PrevHash, e.Hash = "", ""
 	body, err := json.Marshal(e)
@@ -85,19 +86,20 @@ func sortedSet(list []string) []string {
 	return slices.Compact(list)
 }
 
-// The state machine encodes each entry once, by hand, instead of twice with
-// encoding/json (once with empty hashes for ComputeHash, once to store). The
-// bytes are exactly json.Marshal's: fields in struct order, omitempty as
-// tagged, strings escaped as encoding/json escapes them (HTML included), the
-// instruction compacted; anything outside the plain cases goes through
-// encoding/json itself. TestEntryJSONMatchesEncodingJSON holds it to that.
+// The state machine encodes each journal entry once, by hand, instead of
+// twice with encoding/json (once with empty hashes for ComputeHash, once to
+// store). The bytes are exactly json.Marshal's: fields in struct order,
+// omitempty as tagged, strings escaped as encoding/json escapes them (HTML
+// included), the instruction compacted; anything outside the plain cases goes
+// through encoding/json itself. TestJournalEntryJSONMatchesEncodingJSON holds
+// it to that.
 
-// hashSuffixEmpty closes an entry whose prev_hash and hash are empty: the
-// body ComputeHash hashes.
+// hashSuffixEmpty closes a journal entry whose prev_hash and hash are empty:
+// the body ComputeHash hashes.
 const hashSuffixEmpty = `"prev_hash":"","hash":""}`
 
-// appendEntryHead appends e's JSON up to, not including, "prev_hash".
-func appendEntryHead(b []byte, e *Entry) []byte {
+// appendJournalEntryHead appends e's JSON up to, not including, "prev_hash".
+func appendJournalEntryHead(b []byte, e *JournalEntry) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	b = append(b, `,"index":`...)
@@ -138,10 +140,10 @@ func appendEntryHead(b []byte, e *Entry) []byte {
 	return b
 }
 
-// sealEntry computes the hash of an entry whose JSON head (appendEntryHead)
-// is head, sets e.Hash, and appends the stored JSON to dst: ComputeHash and
-// json.Marshal(e) in one pass over the fields.
-func sealEntry(dst, head []byte, e *Entry) []byte {
+// sealJournalEntry computes the hash of a journal entry whose JSON head
+// (appendJournalEntryHead) is head, sets e.Hash, and appends the stored JSON
+// to dst: ComputeHash and json.Marshal(e) in one pass over the fields.
+func sealJournalEntry(dst, head []byte, e *JournalEntry) []byte {
 	h := sha256.New()
 	h.Write([]byte(e.PrevHash))
 	h.Write(head)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -203,11 +204,11 @@ type JournalQuery struct {
 	Symbol string // entries naming this symbol
 }
 
-// JournalPage is one page of entries; Next is the After of the following page,
+// JournalPage is one page of journal entries; Next is the After of the following page,
 // zero on the last page.
 type JournalPage struct {
-	Entries []Entry `json:"entries"`
-	Next    uint64  `json:"next,omitempty"`
+	Entries []JournalEntry `json:"entries"`
+	Next    uint64         `json:"next,omitempty"`
 }
 
 // Journal reads a page of the journal.
@@ -216,7 +217,7 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 		q.Limit = DefaultJournalPage
 	}
 	q.Limit = min(q.Limit, MaxJournalPage)
-	out.Entries = []Entry{}
+	out.Entries = []JournalEntry{}
 	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketJournal).Cursor()
 		scanned := 0
@@ -227,25 +228,16 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 				return nil
 			}
 			scanned++
-			var e Entry
+			var e JournalEntry
 			decodeJSON(v, &e)
 			lastSeen = e.Seq
-			if (q.Party == "" || containsString(e.Parties, q.Party)) && (q.Symbol == "" || containsString(e.Symbols, q.Symbol)) {
+			if (q.Party == "" || slices.Contains(e.Parties, q.Party)) && (q.Symbol == "" || slices.Contains(e.Symbols, q.Symbol)) {
 				out.Entries = append(out.Entries, e)
 			}
 		}
 		return nil
 	})
 	return out, err
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Verification is the result of walking the journal's hash chain.
@@ -258,7 +250,8 @@ type Verification struct {
 	Message  string `json:"message,omitempty"`
 }
 
-// VerifyJournal recomputes every hash from the first entry and checks the links.
+// VerifyJournal recomputes every hash from the first journal entry and checks
+// the links.
 func (s *Store) VerifyJournal() (out Verification, err error) {
 	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		out = verifyJournal(tx)
@@ -273,7 +266,7 @@ func verifyJournal(tx *bolt.Tx) Verification {
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		n++
-		var e Entry
+		var e JournalEntry
 		decodeJSON(v, &e)
 		switch {
 		case e.Seq != n || binary.BigEndian.Uint64(k) != n:

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -474,7 +475,7 @@ func TestJournalChain(t *testing.T) {
 	}
 	mine, _ := h.s.Journal(JournalQuery{Party: "ret-us"})
 	for _, e := range mine.Entries {
-		if !containsString(e.Parties, "ret-us") {
+		if !slices.Contains(e.Parties, "ret-us") {
 			t.Errorf("filtered entry %d does not name ret-us", e.Seq)
 		}
 	}

@@ -14,7 +14,7 @@ var (
 	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> loan record (binary)
 	bucketPrices      = []byte("prices")      // symbol -> price record (binary)
 	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
-	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> Entry (JSON, exactly as served and hashed)
+	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> JournalEntry (JSON, exactly as served and hashed)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 )

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -39,55 +40,106 @@ func (sn *snapshot) Persist(w io.Writer) error {
 // Release ends the read transaction; bbolt cannot reuse pages it pins.
 func (sn *snapshot) Release() { _ = sn.tx.Rollback() }
 
-// Restore replaces the state with a snapshot stream. It writes a temporary
-// file, checks it, then renames it over the state file, so a failure at any
-// point leaves the old state whole (a partial restore diverged rqlite).
+// restoreSuffix names the file a snapshot is restored into, beside the state
+// file it replaces.
+const restoreSuffix = ".restore"
+
+// Restore replaces the state with a snapshot stream. It writes the stream to
+// a new file, opens, checks and loads it while the old state still serves,
+// then renames it over the state file and only then closes the old one. A
+// failure at any step leaves the old state whole and open, pending work
+// included (a partial restore diverged rqlite), and after the rename nothing
+// can fail, so the store is never left without an open state file.
 func (s *Store) Restore(r io.Reader) error {
-	tmp := s.cfg.Path + ".restore"
-	if err := removeIfExists(tmp); err != nil {
-		return fmt.Errorf("ledger: restore: %w", err)
-	}
-	if err := writeFileSync(tmp, r); err != nil {
-		return fmt.Errorf("ledger: restore: %w", err)
-	}
-	db, err := openDB(tmp, s.cfg.NoSync)
+	tmp := s.cfg.Path + restoreSuffix
+	db, st, err := s.openRestored(tmp, r)
 	if err != nil {
+		_ = removeIfExists(tmp)
 		return fmt.Errorf("ledger: restore: %w", err)
-	}
-	var errs []error
-	_ = db.View(func(tx *bolt.Tx) error { errs = check(tx); return nil })
-	db.Close()
-	if len(errs) > 0 {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("ledger: restore: snapshot fails its checks: %v", errs[0])
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The new file is open under its temporary name, and an open bbolt file
+	// may be renamed: the swap is this one rename, and until it succeeds the
+	// old file is untouched and still serves.
+	if err := s.rename(tmp, s.cfg.Path); err != nil {
+		db.Close()
+		_ = removeIfExists(tmp)
+		return fmt.Errorf("ledger: restore: %w", err)
+	}
+	old := s.db
 	// The snapshot replaces the state: what is pending is dropped with it.
 	s.wmu.Lock()
 	s.dropPendingLocked()
 	s.broken = nil
 	s.wmu.Unlock()
-	if s.db != nil {
-		if err := s.db.Close(); err != nil {
-			return fmt.Errorf("ledger: restore: close state: %w", err)
+	s.db = db
+	s.install(st)
+	if old != nil {
+		// The old file is already unlinked and nothing reads it any more, so
+		// a failed close loses nothing the store still needs.
+		if err := old.Close(); err != nil {
+			s.log.Warn("closing the state file a restore replaced failed", "err", err)
 		}
-		s.db, s.cache = nil, nil
 	}
-	if err := os.Rename(tmp, s.cfg.Path); err != nil {
-		return fmt.Errorf("ledger: restore: %w", err)
+	return nil
+}
+
+// openRestored writes the snapshot stream to path and returns it open,
+// checked, and loaded. It touches nothing of the live state. On error
+// nothing is left open; the caller removes path.
+func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, error) {
+	if err := removeIfExists(path); err != nil {
+		return nil, memState{}, err
 	}
-	db, err = openDB(s.cfg.Path, s.cfg.NoSync)
+	if err := writeFileSync(path, r); err != nil {
+		return nil, memState{}, err
+	}
+	if err := checkComplete(path); err != nil {
+		return nil, memState{}, err
+	}
+	db, err := openDB(path, s.cfg.NoSync)
+	if err != nil {
+		return nil, memState{}, err
+	}
+	var errs []error
+	_ = db.View(func(tx *bolt.Tx) error { errs = check(tx); return nil })
+	if len(errs) > 0 {
+		db.Close()
+		return nil, memState{}, fmt.Errorf("snapshot fails its checks: %v", errs[0])
+	}
+	st, err := loadState(db)
+	if err != nil {
+		db.Close()
+		return nil, memState{}, err
+	}
+	return db, st, nil
+}
+
+// checkComplete refuses a snapshot file shorter than the pages its meta page
+// counts. bbolt maps the file and reads those pages when it opens it: past
+// the end of the file that is a SIGBUS, which kills the process instead of
+// failing the restore. Opening read-only without preloading the freelist
+// reads only the meta pages.
+func checkComplete(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open snapshot %s: %w", path, err)
+	}
+	defer db.Close()
+	tx, err := db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("read snapshot %s: %w", path, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	if err := s.load(db); err != nil {
-		db.Close()
-		return err
+	if info.Size() < tx.Size() {
+		return fmt.Errorf("snapshot is truncated: %d bytes of %d", info.Size(), tx.Size())
 	}
-	s.db = db
-	s.applyCond.Broadcast()
 	return nil
 }
 

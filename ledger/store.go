@@ -30,8 +30,8 @@ type Config struct {
 	// values write each touched page once per commit instead of once per
 	// Apply and keep fsync off the apply path; a crash loses at most that
 	// many instructions of state, which raft replays from its log. Use it
-	// only under consensus, whose log must keep every entry after the last
-	// commit (Snapshot commits first, so compaction never passes it).
+	// only under consensus, whose log must keep every log entry after the
+	// last commit (Snapshot commits first, so compaction never passes it).
 	CommitEvery int
 	// Logger; nil discards.
 	Logger *slog.Logger
@@ -75,9 +75,8 @@ type Store struct {
 	pending int
 	broken  error
 
-	// applyMu lets WaitApplied sleep until the applied index moves.
-	applyMu   sync.Mutex
-	applyCond *sync.Cond
+	// rename is os.Rename; tests replace it to fail Restore's swap.
+	rename func(oldpath, newpath string) error
 }
 
 var _ Machine = (*Store)(nil)
@@ -87,21 +86,22 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger}
+	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "ledger")
-	s.applyCond = sync.NewCond(&s.applyMu)
 	db, err := openDB(cfg.Path, cfg.NoSync)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.load(db); err != nil {
+	st, err := loadState(db)
+	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("ledger: load state %s: %w", cfg.Path, err)
 	}
 	s.db = db
+	s.install(st)
 	return s, nil
 }
 
@@ -138,26 +138,44 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-// load reads the in-memory copies of meta values from db and fills the state
-// cache anew.
-func (s *Store) load(db *bolt.DB) error {
-	return db.View(func(tx *bolt.Tx) error {
+// memState is what the store keeps in memory of a state file: copies of meta
+// values that reads and Apply use without a transaction, and the record cache.
+type memState struct {
+	rulebook *eligibility.Rulebook
+	applied  uint64
+	lastTime time.Time
+	cache    *stateCache
+}
+
+// loadState reads the memState of db. It changes nothing, so Restore can
+// load a new file completely before it gives up the old one.
+func loadState(db *bolt.DB) (st memState, err error) {
+	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		rb := eligibility.Default()
+		st.rulebook = eligibility.Default()
 		if text := meta.Get(metaRulebook); text != nil {
-			var err error
-			if rb, err = eligibility.Parse(text); err != nil {
-				return fmt.Errorf("ledger: stored rulebook does not parse: %w", err)
+			rb, err := eligibility.Parse(text)
+			if err != nil {
+				return fmt.Errorf("stored rulebook does not parse: %w", err)
 			}
+			st.rulebook = rb
 		}
-		cache := newStateCache()
-		cache.warm(tx)
-		s.cache = cache
-		s.rulebook.Store(rb)
-		s.applied.Store(getUint(meta, metaAppliedIndex))
-		s.lastTime.Store(getTime(meta).UnixNano())
+		st.cache = newStateCache()
+		st.cache.warm(tx)
+		st.applied = getUint(meta, metaAppliedIndex)
+		st.lastTime = getTime(meta)
 		return nil
 	})
+	return st, err
+}
+
+// install makes st the store's in-memory state. Callers hold mu exclusively
+// (or have not published s yet).
+func (s *Store) install(st memState) {
+	s.cache = st.cache
+	s.rulebook.Store(st.rulebook)
+	s.applied.Store(st.applied)
+	s.lastTime.Store(st.lastTime.UnixNano())
 }
 
 // Close closes the state file.

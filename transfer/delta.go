@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"sort"
 	"time"
@@ -82,33 +83,42 @@ func (d *Delta) PartyHoldings(party string) []Holding {
 }
 
 func (d *Delta) Holders(symbol string) []string {
-	base := d.base.Holders(symbol)
-	changed := false
-	for k := range d.holdings {
-		if k.symbol == symbol {
-			changed = true
-			break
+	return MergeHolders(d.base.Holders(symbol), func(yield func(Holding) bool) {
+		for k, h := range d.holdings {
+			if k.symbol == symbol && !yield(h) {
+				return
+			}
 		}
+	})
+}
+
+// MergeHolders returns base, the holders of one symbol sorted by id, as the
+// changed holdings of that symbol (each party at most once, in any order)
+// leave it: a party is a holder while its holding IsHolder. Every view that
+// lays writes over a base (Delta over its View, the ledger's batch over its
+// bucket) answers Holders with it, so the rule has one owner. With nothing
+// changed it returns base itself.
+func MergeHolders(base []string, changed iter.Seq[Holding]) []string {
+	var set map[string]bool
+	for h := range changed {
+		if set == nil {
+			set = make(map[string]bool, len(base)+1)
+			for _, p := range base {
+				set[p] = true
+			}
+		}
+		set[h.Party] = h.IsHolder()
 	}
-	if !changed {
+	if set == nil {
 		return base
 	}
-	set := make(map[string]bool, len(base))
-	for _, p := range base {
-		set[p] = true
-	}
-	for k, h := range d.holdings {
-		if k.symbol == symbol {
-			set[k.party] = h.Balance.Sign() > 0
-		}
-	}
 	out := make([]string, 0, len(set))
-	for p, ok := range set {
-		if ok {
+	for p, holds := range set {
+		if holds {
 			out = append(out, p)
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
@@ -193,7 +203,7 @@ func (d *Delta) putHolding(h Holding) {
 		fail("frozen %s above balance %s", h.Frozen, h.Balance)
 	}
 	old, _ := d.Holding(h.Party, h.Symbol)
-	wasHolder, isHolder := old.Balance.Sign() > 0, h.Balance.Sign() > 0
+	wasHolder, isHolder := old.IsHolder(), h.IsHolder()
 	if wasHolder != isHolder {
 		in, ok := d.Instrument(h.Symbol)
 		if !ok {
@@ -205,7 +215,7 @@ func (d *Delta) putHolding(h Holding) {
 			step = -1
 		}
 		in.HolderCount += step
-		if p.nonAccredited() {
+		if p.NonAccredited() {
 			in.NonAccreditedHolders += step
 		}
 		d.putInstrument(in)

@@ -165,7 +165,7 @@ func (e *effect) updateParty() {
 		e.refuse(eligibility.CodeInvalidInstruction, "party.update", "only investors have status, jurisdiction and KYC; %s is a %s", p.ID, p.Role)
 		return
 	}
-	wasNonAccredited := p.nonAccredited()
+	wasNonAccredited := p.NonAccredited()
 	if e.ins.Status != nil {
 		p.Status = *e.ins.Status
 	}
@@ -177,7 +177,7 @@ func (e *effect) updateParty() {
 		p.KYCExpiresAt = &t
 	}
 	e.d.putParty(p)
-	if wasNonAccredited == p.nonAccredited() {
+	if wasNonAccredited == p.NonAccredited() {
 		return
 	}
 	// The non-accredited holder counts of every instrument the party holds follow its status.
@@ -186,7 +186,7 @@ func (e *effect) updateParty() {
 		step = -1
 	}
 	for _, h := range e.d.PartyHoldings(p.ID) {
-		if h.Balance.Sign() > 0 {
+		if h.IsHolder() {
 			in, _ := e.d.Instrument(h.Symbol)
 			in.NonAccreditedHolders += step
 			e.d.putInstrument(in)
@@ -240,13 +240,30 @@ func (e *effect) createInstrument() {
 	e.d.putInstrument(in)
 }
 
-func (e *effect) mint() {
-	in, ok1 := e.instrument(e.ins.Symbol)
-	to, ok2 := e.party(e.ins.To)
-	if !ok1 || !ok2 {
-		return
+// supplyChange resolves what mint and burn share: the instrument, the party
+// the units go to or come from, and the amount, refusing each that is missing
+// or malformed. ok is false when any of them is.
+func (e *effect) supplyChange(partyID string) (in Instrument, p Party, amt decimal.Decimal, ok bool) {
+	in, okIn := e.instrument(e.ins.Symbol)
+	p, okParty := e.party(partyID)
+	if !okIn || !okParty {
+		return in, p, amt, false
 	}
-	amt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
+	amt, ok = e.amount("amount", e.ins.Amount, in.Decimals)
+	return in, p, amt, ok
+}
+
+// addSupply adds amt (negative for a burn) to the instrument's supply. It
+// reads the instrument again: the credit or debit before it may have changed
+// the holder counts.
+func (e *effect) addSupply(symbol string, amt decimal.Decimal) {
+	in, _ := e.d.Instrument(symbol)
+	in.Supply = in.Supply.Add(amt)
+	e.d.putInstrument(in)
+}
+
+func (e *effect) mint() {
+	in, to, amt, ok := e.supplyChange(e.ins.To)
 	if !ok {
 		return
 	}
@@ -272,18 +289,11 @@ func (e *effect) mint() {
 		return
 	}
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
-	in, _ = e.d.Instrument(in.Symbol)
-	in.Supply = in.Supply.Add(amt)
-	e.d.putInstrument(in)
+	e.addSupply(in.Symbol, amt)
 }
 
 func (e *effect) burn() {
-	in, ok1 := e.instrument(e.ins.Symbol)
-	from, ok2 := e.party(e.ins.From)
-	if !ok1 || !ok2 {
-		return
-	}
-	amt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
+	in, from, amt, ok := e.supplyChange(e.ins.From)
 	if !ok {
 		return
 	}
@@ -295,9 +305,7 @@ func (e *effect) burn() {
 		return
 	}
 	e.debit(from, in, amt)
-	in, _ = e.d.Instrument(in.Symbol)
-	in.Supply = in.Supply.Sub(amt)
-	e.d.putInstrument(in)
+	e.addSupply(in.Symbol, amt.Neg())
 }
 
 // leg checks and applies one transfer leg. A refused leg records its reasons
@@ -387,10 +395,10 @@ func (e *effect) canReceive(to Party, in Instrument) bool {
 		Now: e.now, To: to.Eligibility(), Product: in.Product(),
 		HoldersAfter: in.HolderCount, NonAccreditedHoldersAfter: in.NonAccreditedHolders,
 	}
-	if h.Balance.Sign() == 0 {
+	if !h.IsHolder() {
 		r.NewHolder = true
 		r.HoldersAfter++
-		if to.nonAccredited() {
+		if to.NonAccredited() {
 			r.NonAccreditedHoldersAfter++
 		}
 	}

@@ -265,12 +265,12 @@ func Decode(data []byte) (Instruction, error) {
 	// field every time.
 	var none Instruction
 	for _, f := range none.presentFields() {
-		if _, ok := keys[f.name]; ok && !contains(allowed, f.name) {
+		if _, ok := keys[f.name]; ok && !slices.Contains(allowed, f.name) {
 			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, f.name, typ)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		if k != "id" && k != "type" && !contains(allowed, k) {
+		if k != "id" && k != "type" && !slices.Contains(allowed, k) {
 			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, k, typ)
 		}
 	}
@@ -331,7 +331,7 @@ func checkDecoded(ins Instruction) (Instruction, error) {
 		return Instruction{}, fmt.Errorf("%w: unknown type %.40q", ErrInvalid, string(ins.Type))
 	}
 	for _, f := range ins.presentFields() {
-		if f.set && !contains(allowed, f.name) {
+		if f.set && !slices.Contains(allowed, f.name) {
 			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, f.name, ins.Type)
 		}
 	}
@@ -412,15 +412,6 @@ func jsonDetail(err error) string {
 		return "unexpected end of JSON"
 	}
 	return "invalid JSON"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Encode gives the canonical bytes of an instruction: the same instruction

@@ -30,8 +30,10 @@ func (p Party) Eligibility() eligibility.Party {
 	return e
 }
 
-// nonAccredited reports whether the party counts toward non-accredited holder limits.
-func (p Party) nonAccredited() bool {
+// NonAccredited reports whether the party counts toward non-accredited holder
+// limits and Instrument.NonAccreditedHolders: a retail investor. The ledger's
+// Check counts by it too, so the count and its verification cannot disagree.
+func (p Party) NonAccredited() bool {
 	return p.Role == eligibility.RoleInvestor && p.Status == eligibility.StatusRetail
 }
 
@@ -92,6 +94,12 @@ type Holding struct {
 // Available is what may move: the balance less the frozen amount.
 func (h Holding) Available() decimal.Decimal { return h.Balance.Sub(h.Frozen) }
 
+// IsHolder reports whether the holding makes its party a holder of the
+// instrument: a positive balance. Holder counts, the limits on holders, View
+// Holders and the ledger's holders index all count by it; a frozen amount
+// alone never makes a holder, as it never exceeds the balance.
+func (h Holding) IsHolder() bool { return h.Balance.Sign() > 0 }
+
 // Loan is a margin loan in a cash instrument owed by Party to Lender.
 type Loan struct {
 	Party  string          `json:"party"`
@@ -105,12 +113,6 @@ type Price struct {
 	Symbol string          `json:"symbol"`
 	Price  decimal.Decimal `json:"price"`
 	Time   time.Time       `json:"time"`
-}
-
-// Rulebook is the rulebook in force with its YAML text and version.
-type Rulebook struct {
-	Version string `json:"version"`
-	YAML    string `json:"yaml"`
 }
 
 // View is the read side of the state that Effect decides against. ledger

@@ -1,0 +1,286 @@
+package ledger
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"slices"
+	"sort"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+// The write set is the part of txView that only Apply's view uses: the
+// changes of the batch of a log entry, merged instruction by instruction
+// (commit) over what the read side decoded, and written once, at flush, in
+// key order. Reads through the same view see them (view.go), so a later
+// instruction of the batch decides against the earlier ones. What a flush
+// wrote reaches the record caches only after the transaction commits
+// (written, publish).
+
+// cacheUpdate is a record a transaction wrote (val nil: deleted).
+type cacheUpdate struct {
+	cache    *recordCache
+	key, val []byte
+}
+
+// balanceChange is one holding's balance before and after a journal entry.
+type balanceChange struct {
+	Symbol string
+	Party  string
+	Before decimal.Decimal
+	After  decimal.Decimal
+}
+
+// historyRecord is the balance changes of one journal entry, stored under its
+// seq in the history bucket so cap tables can walk back from current balances.
+type historyRecord struct {
+	seq     uint64
+	changes []balanceChange
+}
+
+// written notes a record this transaction wrote (val nil: deleted) for the
+// cache c, which learns it only once the transaction has committed.
+func (v *txView) written(c *recordCache, key, val []byte) {
+	if c != nil {
+		v.published = append(v.published, cacheUpdate{cache: c, key: bytes.Clone(key), val: val})
+	}
+}
+
+// publish gives the cache what the committed transaction wrote.
+func (v *txView) publish() {
+	for _, u := range v.published {
+		u.cache.put(u.key, u.val)
+	}
+	v.published = nil
+}
+
+// commit merges an accepted instruction's changes into the batch cache and
+// records balance history under its journal seq.
+func (v *txView) commit(c transfer.Changes, seq uint64) {
+	for i := range c.Parties {
+		p := c.Parties[i]
+		memo(&v.parties, p.ID, &p)
+		v.dirtyParties[p.ID] = true
+	}
+	for i := range c.Instruments {
+		in := c.Instruments[i]
+		memo(&v.instruments, in.Symbol, &in)
+		v.dirtyInstruments[in.Symbol] = true
+	}
+	var changes []balanceChange
+	for i := range c.Holdings {
+		h := c.Holdings[i]
+		s := v.holding(h.Party, h.Symbol)
+		before := decimal.Zero
+		if s.h != nil {
+			before = s.h.Balance
+		}
+		if !h.Balance.Equal(before) {
+			changes = append(changes, balanceChange{Symbol: h.Symbol, Party: h.Party, Before: before, After: h.Balance})
+		}
+		s.h = &h
+		if !s.dirty {
+			s.dirty = true
+			v.dirtyHoldings = append(v.dirtyHoldings, holdingKey{h.Party, h.Symbol})
+		}
+	}
+	if len(changes) > 0 {
+		// Seqs only grow, so history stays in key order without sorting.
+		if n := len(v.history); n > 0 && v.history[n-1].seq == seq {
+			v.history[n-1].changes = append(v.history[n-1].changes, changes...)
+		} else {
+			if n > 0 && v.history[n-1].seq >= seq {
+				fail("history seq %d does not follow the last one", seq)
+			}
+			v.history = append(v.history, historyRecord{seq: seq, changes: changes})
+		}
+	}
+	if len(c.Loans) > 0 {
+		v.commitLoans(c.Loans)
+	}
+	for i := range c.Prices {
+		p := c.Prices[i]
+		memo(&v.prices, p.Symbol, &p)
+		v.dirtyPrices[p.Symbol] = true
+	}
+	if c.Rulebook != nil {
+		v.newRulebook = c.Rulebook
+	}
+}
+
+func (v *txView) commitLoans(loans []transfer.Loan) {
+	touchedLoans := map[string]bool{}
+	for _, l := range loans {
+		touchedLoans[l.Party] = true
+	}
+	for party := range touchedLoans {
+		merged := map[string]transfer.Loan{}
+		for _, l := range v.allLoans(party) {
+			merged[l.Cash+"\x00"+l.Lender] = l
+		}
+		for _, l := range loans {
+			if l.Party == party {
+				merged[l.Cash+"\x00"+l.Lender] = l
+			}
+		}
+		list := make([]transfer.Loan, 0, len(merged))
+		for _, l := range merged {
+			list = append(list, l)
+		}
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Cash != list[j].Cash {
+				return list[i].Cash < list[j].Cash
+			}
+			return list[i].Lender < list[j].Lender
+		})
+		memo(&v.loans, party, list)
+		v.dirtyLoans[party] = true
+	}
+}
+
+// sealed returns the value encoded into the arena since start. bbolt keeps
+// values (not keys) until the commit; appending to the arena never rewrites
+// bytes already handed out, so one arena serves the whole flush.
+func (v *txView) sealed(start int) []byte {
+	return v.arena[start:len(v.arena):len(v.arena)]
+}
+
+// flush writes every changed object, in key order.
+func (v *txView) flush() error {
+	if v.arena == nil {
+		// Sized to the batch: a fixed large arena made a one-instruction
+		// batch spend more on zeroing it than on the instruction. A short
+		// guess only costs a regrowth; sealed values keep the old array.
+		n := len(v.dirtyParties) + len(v.dirtyInstruments) + len(v.dirtyHoldings) + len(v.dirtyPrices)
+		for _, r := range v.history {
+			n += len(r.changes)
+		}
+		v.arena = make([]byte, 0, 160*n+len(v.dirtyLoans)*512)
+	}
+	for _, id := range sortedKeys(v.dirtyParties) {
+		start := len(v.arena)
+		v.arena = encodeParty(v.arena, v.parties[id])
+		if err := v.bParties.Put(v.keyOf(id), v.sealed(start)); err != nil {
+			return err
+		}
+		v.written(v.cParties, v.key, v.sealed(start))
+	}
+	for _, sym := range sortedKeys(v.dirtyInstruments) {
+		start := len(v.arena)
+		v.arena = encodeInstrument(v.arena, v.instruments[sym])
+		if err := v.bInstruments.Put(v.keyOf(sym), v.sealed(start)); err != nil {
+			return err
+		}
+		v.written(v.cInstruments, v.key, v.sealed(start))
+	}
+	if err := v.flushHoldings(); err != nil {
+		return err
+	}
+	for _, party := range sortedKeys(v.dirtyLoans) {
+		for _, l := range v.loans[party] {
+			key := v.keyOf(l.Party, l.Cash, l.Lender)
+			var err error
+			if l.Amount.IsZero() {
+				err = v.bLoans.Delete(key)
+			} else {
+				start := len(v.arena)
+				v.arena = encodeLoan(v.arena, &l)
+				err = v.bLoans.Put(key, v.sealed(start))
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, sym := range sortedKeys(v.dirtyPrices) {
+		start := len(v.arena)
+		v.arena = encodePrice(v.arena, v.prices[sym])
+		if err := v.bPrices.Put(v.keyOf(sym), v.sealed(start)); err != nil {
+			return err
+		}
+	}
+	// Balance history is appended by seq, so it costs sequential pages, not
+	// a random page per holding; full pages, since nothing is inserted before.
+	hist := v.tx.Bucket(bucketHistory)
+	hist.FillPercent = appendFillPercent
+	for _, r := range v.history {
+		start := len(v.arena)
+		v.arena = encodeHistory(v.arena, r.changes)
+		v.key = binary.BigEndian.AppendUint64(v.key[:0], r.seq)
+		if err := hist.Put(v.key, v.sealed(start)); err != nil {
+			return err
+		}
+	}
+	if v.newRulebook != nil {
+		if err := v.tx.Bucket(bucketMeta).Put(metaRulebook, v.newRulebook.YAML()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushHoldings writes the changed holdings in key order (party 0 symbol
+// sorts as the pair), and touches the holders index only where a holding
+// starts or stops having a positive balance: rewriting an unchanged index
+// entry would still dirty its page.
+func (v *txView) flushHoldings() error {
+	slices.SortFunc(v.dirtyHoldings, func(a, b holdingKey) int {
+		if c := cmp.Compare(a.party, b.party); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.symbol, b.symbol)
+	})
+	for _, k := range v.dirtyHoldings {
+		s := v.holdings[k]
+		h := s.h
+		var err error
+		key := v.keyOf(k.party, k.symbol)
+		switch {
+		case !h.Balance.IsZero() || !h.Frozen.IsZero():
+			start := len(v.arena)
+			v.arena = encodeHolding(v.arena, h)
+			err = v.bHoldings.Put(key, v.sealed(start))
+			v.written(v.cHoldings, key, v.sealed(start))
+			s.stored = true
+		case s.stored:
+			err = v.bHoldings.Delete(key)
+			v.written(v.cHoldings, key, nil)
+			s.stored = false
+		}
+		if err != nil {
+			return err
+		}
+		if holder := h.IsHolder(); holder != s.holder {
+			idx := v.keyOf(k.symbol, k.party)
+			if holder {
+				err = v.bHolders.Put(idx, present)
+			} else {
+				err = v.bHolders.Delete(idx)
+			}
+			if err != nil {
+				return err
+			}
+			s.holder = holder
+		}
+		s.dirty = false
+	}
+	v.dirtyHoldings = v.dirtyHoldings[:0]
+	return nil
+}
+
+// appendFillPercent is the bbolt fill percent of buckets whose keys only grow
+// (journal, history): a split leaves the left page full, since no key will
+// ever land in it again. bbolt reads it per transaction.
+const appendFillPercent = 1.0
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
