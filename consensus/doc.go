@@ -29,8 +29,9 @@
 //
 // All Node methods are safe for concurrent use. FSM methods are called by raft:
 // Apply, ApplyBatch, Snapshot and Restore from raft's single FSM goroutine, and
-// snapshot Persist concurrently with ApplyBatch. The Machine's methods are only
-// called from raft's FSM goroutine, apart from LastTime and AppliedIndex, which
-// are also called once in Open before raft starts. Every goroutine the package
-// starts is owned by the Node and stopped by Close.
+// snapshot Persist concurrently with ApplyBatch. The Machine's Apply, Snapshot
+// and Restore are only called from raft's FSM goroutine; its AppliedIndex and
+// LastTime are also called from any goroutine (readers waiting for an index,
+// the leader stamping a log entry), so they must be safe for concurrent use.
+// Every goroutine the package starts is owned by the Node and stopped by Close.
 package consensus

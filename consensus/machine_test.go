@@ -14,6 +14,10 @@ import (
 // fakeMachine is an in-memory, append-only ledger.Machine. Each item's result
 // is "<index>:<item>". It starts empty on every Open, so a restarted node
 // rebuilds it from raft's snapshot and log replay.
+//
+// Unlike ledger.Store, which clamps a stamp before its last applied time, it
+// panics on one: the FSM passes the leader's stamps through unchanged, and in
+// these tests the leader's stamps alone must never go backwards.
 type fakeMachine struct {
 	mu            sync.Mutex // guards the fields below
 	applied       uint64

@@ -164,10 +164,10 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
 	n.raft = r
-	runner := barrierRunner{raft: r, fsm: n.fsm, timeout: cfg.ApplyTimeout, spawn: n.spawn}
+	runner := barrierRunner{raft: r, timeout: cfg.ApplyTimeout, spawn: n.spawn}
 	n.barrier = &termBarrier{barrierRunner: runner}
 	n.reads = &readBarrier{barrierRunner: runner}
-	n.pipe = newPipeline(n.ctx, n.stop, r, n.fsm, n.barrier, cfg, n.logger)
+	n.pipe = newPipeline(n.ctx, n.stop, r, n.machine, n.barrier, cfg, n.logger)
 	// Published last: a reader that sees it sees the fields set above.
 	n.running.Store(r)
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tokenledger/tokenledger/ledger"
 )
 
 // The leader's write pipeline. Proposals wait in a bounded queue; one batching
@@ -120,7 +122,7 @@ type cursor struct {
 
 type pipeline struct {
 	raft         *raft.Raft
-	fsm          *FSM
+	machine      ledger.Machine // read for its last applied time only
 	barrier      *termBarrier
 	logger       *slog.Logger
 	now          func() time.Time
@@ -139,14 +141,14 @@ type pipeline struct {
 	entries   atomic.Uint64 // entries handed to raft
 }
 
-func newPipeline(ctx context.Context, stop <-chan struct{}, r *raft.Raft, f *FSM, b *termBarrier, cfg *Config, logger *slog.Logger) *pipeline {
+func newPipeline(ctx context.Context, stop <-chan struct{}, r *raft.Raft, m ledger.Machine, b *termBarrier, cfg *Config, logger *slog.Logger) *pipeline {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &pipeline{
 		raft:         r,
-		fsm:          f,
+		machine:      m,
 		barrier:      b,
 		logger:       logger,
 		now:          now,
@@ -301,11 +303,13 @@ func (p *pipeline) prepare() error {
 	return nil
 }
 
-// stamp returns max(wall clock, last stamp, last applied time), so entry times
-// never go backwards.
+// stamp returns max(wall clock, last stamp, last applied time), so the times
+// this leader writes never go backwards. It is only a best effort: the Machine
+// clamps each batch's time to its last applied time, from replicated state,
+// which is what guarantees monotonic time on every node.
 func (p *pipeline) stamp() time.Time {
 	t := p.now().UTC().Round(0)
-	if applied := p.fsm.lastApplied(); t.Before(applied) {
+	if applied := p.machine.LastTime(); t.Before(applied) {
 		t = applied
 	}
 	if t.Before(p.lastStamp) {
@@ -484,28 +488,19 @@ func (c *barrierCall) wait(ctx context.Context) error {
 	}
 }
 
-// barrierRunner is what the term and read barriers share: raft, the FSM to
-// tell, the timeout, and the node's goroutine spawner.
+// barrierRunner is what the term and read barriers share: raft, the timeout,
+// and the node's goroutine spawner.
 type barrierRunner struct {
 	raft    *raft.Raft
-	fsm     *FSM
 	timeout time.Duration
 	spawn   func(func()) bool
 }
 
-// barrier commits a raft barrier entry and tells the FSM it was applied
-// (raft never hands barrier entries to the FSM). It ends when raft answers,
-// which it always does, at the latest when raft shuts down.
+// barrier commits a raft barrier log entry. When it returns nil, every log
+// entry before the barrier has been applied to the Machine. It ends when raft
+// answers, which it always does, at the latest when raft shuts down.
 func (b barrierRunner) barrier() error {
-	fut := b.raft.Barrier(b.timeout)
-	if err := fut.Error(); err != nil {
-		return err
-	}
-	// raft.Barrier returns its log future, which knows its index.
-	idx, ok := fut.(raft.IndexFuture)
-	assert(ok, "raft.Barrier returned %T, not an IndexFuture", fut)
-	b.fsm.noteBarrier(idx.Index())
-	return nil
+	return b.raft.Barrier(b.timeout).Error()
 }
 
 // run issues the term's barrier.
