@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -201,24 +202,12 @@ func (c *cluster) converged(want []string) {
 	c.t.Helper()
 	waitFor(c.t, 10*time.Second, fmt.Sprintf("all machines to hold %d items", len(want)), func() bool {
 		for i, n := range c.nodes {
-			if n != nil && !equalStrings(c.machines[i].items(), want) {
+			if n != nil && !slices.Equal(c.machines[i].items(), want) {
 				return false
 			}
 		}
 		return true
 	})
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // propose proposes one item through node i and checks its result.

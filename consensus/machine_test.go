@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -111,12 +112,7 @@ func (m *fakeMachine) items() []string {
 func (m *fakeMachine) has(item string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, r := range m.records {
-		if string(r.Item) == item {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(m.records, func(r fakeRecord) bool { return string(r.Item) == item })
 }
 
 func (m *fakeMachine) counts() (entries, restores int, restoredIndex uint64) {

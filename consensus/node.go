@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,19 +373,9 @@ func (n *Node) admitPeer(peer string) bool {
 			return false
 		}
 		servers := f.Configuration().Servers
-		for _, s := range servers {
-			if string(s.ID) == peer {
-				return true
-			}
-		}
-		return len(servers) == 0
+		return len(servers) == 0 || slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == peer })
 	}
-	for _, p := range n.cfg.Peers {
-		if p.ID == peer {
-			return true
-		}
-	}
-	return len(n.cfg.Peers) == 0
+	return len(n.cfg.Peers) == 0 || slices.ContainsFunc(n.cfg.Peers, func(p Peer) bool { return p.ID == peer })
 }
 
 // resolvePeer returns the id of the node at a raft address, from the latest
@@ -786,10 +777,8 @@ func (n *Node) Ready() bool {
 // the API refuses to serve from it.
 func (n *Node) CaughtUp() bool { return n.caughtUp.Load() }
 
-// LeaderChanged returns a channel that is closed at the next change of leader
+// leaderChanged returns a channel that is closed at the next change of leader
 // (including to "no leader"). Take a new channel after each change.
-func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderChanged() }
-
 func (n *Node) leaderChanged() chan struct{} {
 	n.leaderMu.Lock()
 	defer n.leaderMu.Unlock()

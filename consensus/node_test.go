@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ func TestNode_SingleNode(t *testing.T) {
 	if err := n.ReadIndex(t.Context()); err != nil {
 		t.Fatalf("ReadIndex() error = %v", err)
 	}
-	if got := m.items(); !equalStrings(got, items) {
+	if got := m.items(); !slices.Equal(got, items) {
 		t.Errorf("machine items = %q, want %q", got, items)
 	}
 	st := n.Status()
@@ -89,7 +90,7 @@ func TestNode_SingleNode(t *testing.T) {
 	t.Cleanup(func() { _ = n2.Close(context.Background()) })
 	waitFor(t, 5*time.Second, "restarted n1 ready", n2.Ready)
 	want := append(append([]string(nil), items...), string(justFits))
-	if got := m2.items(); !equalStrings(got, want) {
+	if got := m2.items(); !slices.Equal(got, want) {
 		t.Errorf("after restart machine has %d items, want %d", len(got), len(want))
 	}
 	got, err = n2.Propose(t.Context(), [][]byte{[]byte("d")})
@@ -179,7 +180,7 @@ func TestCluster_ForwardGroups(t *testing.T) {
 		for i, n := range c.nodes {
 			got := c.machines[i].items()
 			sort.Strings(got)
-			if n != nil && !equalStrings(got, want) {
+			if n != nil && !slices.Equal(got, want) {
 				return false
 			}
 		}
@@ -426,7 +427,7 @@ func testMembership(t *testing.T, useTLS bool) {
 	if err := n2.ReadIndex(t.Context()); err != nil {
 		t.Fatalf("ReadIndex on joined node error = %v", err)
 	}
-	if got, want := m2.items(), []string{"first", "second"}; !equalStrings(got, want) {
+	if got, want := m2.items(), []string{"first", "second"}; !slices.Equal(got, want) {
 		t.Errorf("joined node items = %q, want %q", got, want)
 	}
 	err = n2.RemoveServer(t.Context(), "n1")

@@ -222,7 +222,7 @@ func TestCluster_TLS(t *testing.T) {
 	if err := c.nodes[other].ReadIndex(t.Context()); err != nil {
 		t.Fatalf("ReadIndex() error = %v", err)
 	}
-	if !equalStrings(c.machines[other].items(), want) {
+	if !slices.Equal(c.machines[other].items(), want) {
 		t.Errorf("after ReadIndex %s has %q, want %q", c.cfgs[other].ID, c.machines[other].items(), want)
 	}
 	c.converged(want)
