@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -135,7 +136,11 @@ func TestCluster_Forwarding(t *testing.T) {
 // to the leader in shared calls, and each, single or multi-item, still gets
 // exactly its own results.
 func TestCluster_ForwardGroups(t *testing.T) {
-	c := newCluster(t, 3, nil)
+	forwards := make([]*logCounter, 3)
+	c := newCluster(t, 3, func(i int, cfg *Config) {
+		forwards[i] = &logCounter{msg: "forwarding proposals", key: keyProposals}
+		cfg.Logger = slog.New(forwards[i])
+	})
 	leader := c.leader()
 	follower := c.follower(leader)
 	const proposers, each = 32, 8
@@ -166,8 +171,7 @@ func TestCluster_ForwardGroups(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	f := c.nodes[follower].fwd
-	calls, props := f.calls.Load(), f.proposals.Load()
+	calls, props := forwards[follower].counts()
 	t.Logf("%d proposals in %d calls to the leader", props, calls)
 	if props != proposers*each {
 		t.Errorf("forwarder carried %d proposals, want %d", props, proposers*each)

@@ -137,8 +137,7 @@ type pipeline struct {
 	stop     <-chan struct{}
 	ctx      context.Context // ends when the node closes
 
-	lastStamp time.Time     // batcher goroutine only
-	entries   atomic.Uint64 // entries handed to raft
+	lastStamp time.Time // batcher goroutine only
 }
 
 func newPipeline(ctx context.Context, stop <-chan struct{}, r *raft.Raft, m ledger.Machine, b *termBarrier, cfg *Config, logger *slog.Logger) *pipeline {
@@ -279,7 +278,6 @@ func (p *pipeline) submit(e *inflightEntry) {
 	data := encodeEntry(stamp, items)
 	assert(len(data) <= p.maxBytes, "entry of %d bytes exceeds %d", len(data), p.maxBytes)
 	e.future = p.raft.Apply(data, timeout)
-	p.entries.Add(1)
 	p.logger.Debug("entry submitted", keyItems, e.count, keyBytes, len(data))
 	p.inflight <- e
 }
