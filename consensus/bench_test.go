@@ -7,8 +7,8 @@ import (
 
 // BenchmarkPropose measures committed proposals of one 200-byte item on a
 // three-node loopback cluster: from one client, and from many concurrent
-// clients sent to the leader or to a follower (which forwards). items/entry
-// shows the batching.
+// clients sent to the leader or to a follower (which forwards). items/entry,
+// items per log entry, shows the batching.
 func BenchmarkPropose(b *testing.B) {
 	tests := []struct {
 		name     string

@@ -18,10 +18,10 @@ const (
 	MaxNodeIDBytes = 255
 
 	// minEntryBytes is the smallest MaxEntryBytes that leaves room for the
-	// entry header and a useful item.
+	// log entry header and a useful item.
 	minEntryBytes = 256
 
-	// maxEntryBytesLimit keeps entries well below what raft's transport and
+	// maxEntryBytesLimit keeps log entries well below what raft's transport and
 	// log store handle comfortably; raft suggests 512 KiB (SuggestedMaxDataSize).
 	maxEntryBytesLimit = 64 << 20
 
@@ -150,12 +150,12 @@ type Config struct {
 
 	// MaxProposalBytes is the most item bytes in one Propose call; larger
 	// proposals are refused with ErrTooLarge. A proposal larger than one
-	// entry is split across entries.
+	// log entry is split across log entries.
 	MaxProposalBytes int
 
 	// MaxInFlight is the most log entries handed to raft and not yet applied.
 	// While they commit, new proposals queue up and leave together in the
-	// next entry, so a small value gives bigger entries. On a 2-core loopback
+	// next log entry, so a small value gives bigger log entries. On a 2-core loopback
 	// cluster 1 or 2 gave the best throughput (BenchmarkPropose) and 8 or
 	// more the worst.
 	MaxInFlight int
@@ -193,7 +193,7 @@ type Config struct {
 	// Nil discards them.
 	Logger *slog.Logger
 
-	// Now is the leader's clock for entry time stamps. Nil means time.Now;
+	// Now is the leader's clock for log entry time stamps. Nil means time.Now;
 	// tests inject a clock.
 	Now func() time.Time
 }
@@ -367,7 +367,7 @@ func (c *Config) advertise() string {
 	return c.RaftAddr
 }
 
-// maxItemBytes is the largest single item that fits in one entry.
+// maxItemBytes is the largest single item that fits in one log entry.
 func (c *Config) maxItemBytes() int {
 	return c.MaxEntryBytes - MaxItemOverhead
 }

@@ -15,9 +15,9 @@
 //
 // Open starts a node and Close stops it. Propose hands opaque items to the
 // leader (directly, or forwarded by a follower), which coalesces concurrent
-// proposals into one raft log entry stamped with the leader's time, and returns
-// one result per item once the entry is committed and applied. ReadIndex makes
-// a following local read linearizable.
+// proposals into one raft log entry stamped with the leader's time, and
+// returns one result per item once the log entry is committed and applied.
+// ReadIndex makes a following local read linearizable.
 //
 // # Errors
 //

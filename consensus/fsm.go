@@ -76,7 +76,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		e, err := decodeEntry(l.Data)
+		e, err := decodeLogEntry(l.Data)
 		if err != nil {
 			panic(fmt.Sprintf("consensus: cannot apply log entry %d (term %d): %v", l.Index, l.Term, err))
 		}
@@ -130,7 +130,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	// must look again even if it went down.
 	f.notify()
 	// The header was written with the Machine's index (or, by earlier
-	// versions, an index that also counted configuration entries, so never
+	// versions, an index that also counted configuration log entries, so never
 	// a smaller one). A Machine ahead of it restored something else.
 	if got := f.machine.AppliedIndex(); got > applied {
 		return fmt.Errorf("consensus: restore: machine reflects index %d, snapshot header says %d", got, applied)

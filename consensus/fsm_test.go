@@ -17,7 +17,7 @@ func commandLog(index uint64, t time.Time, items ...string) *raft.Log {
 	for i, it := range items {
 		b[i] = []byte(it)
 	}
-	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: encodeEntry(t, b)}
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: encodeLogEntry(t, b)}
 }
 
 func TestFSM_ApplyBatch(t *testing.T) {
@@ -35,7 +35,7 @@ func TestFSM_ApplyBatch(t *testing.T) {
 		t.Fatalf("ApplyBatch returned %d responses for %d logs", len(resp), len(logs))
 	}
 	if resp[0] != nil {
-		t.Errorf("response for a configuration entry = %v, want nil", resp[0])
+		t.Errorf("response for a configuration log entry = %v, want nil", resp[0])
 	}
 	want := [][]string{nil, {"2:a", "2:b"}, {"3:c"}, {"4:d"}}
 	for i := 1; i < len(logs); i++ {
@@ -68,7 +68,7 @@ func TestFSM_ApplyBatchPanicsOnGarbage(t *testing.T) {
 	defer func() {
 		r := recover()
 		if r == nil || !strings.Contains(r.(string), "cannot apply log entry 7") {
-			t.Errorf("recover() = %v, want a panic naming entry 7", r)
+			t.Errorf("recover() = %v, want a panic naming log entry 7", r)
 		}
 	}()
 	f.ApplyBatch([]*raft.Log{{Index: 7, Type: raft.LogCommand, Data: []byte{9, 9}}})
@@ -87,11 +87,11 @@ func (s *memSink) Close() error  { return nil }
 func TestFSM_SnapshotRestore(t *testing.T) {
 	src := NewFSM(&fakeMachine{})
 	src.ApplyBatch([]*raft.Log{commandLog(3, time.Unix(10, 0), "x", "y")})
-	// A configuration entry never reaches the Machine, so it does not move
+	// A configuration log entry never reaches the Machine, so it does not move
 	// the applied index.
 	src.ApplyBatch([]*raft.Log{{Index: 4, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{})}})
 	if got := src.AppliedIndex(); got != 3 {
-		t.Errorf("AppliedIndex() after a configuration entry = %d, want 3", got)
+		t.Errorf("AppliedIndex() after a configuration log entry = %d, want 3", got)
 	}
 	snap, err := src.Snapshot()
 	if err != nil {

@@ -16,7 +16,7 @@ const heardKeyPrefix = "tokenledger/heard/"
 // heardPeers durably remembers every peer this node has exchanged raft
 // traffic with: one that dialled it for raft, or answered on a raft
 // connection it dialled. Such a peer was running raft on its state, so it
-// may have voted or acknowledged entries. If it later comes back without
+// may have voted or acknowledged log entries. If it later comes back without
 // that state, this node remembers it (rpcRemembers) even when the ledger has
 // not yet recorded it as active: that registration commits only once the
 // node serves, seconds after its first vote.

@@ -24,7 +24,7 @@ type fakeMachine struct {
 	applied       uint64
 	last          time.Time
 	records       []fakeRecord
-	entries       int    // batches applied (not skipped)
+	entries       int    // batches (log entries) applied, not skipped
 	restores      int    // successful Restore calls
 	restoredIndex uint64 // applied index after the last Restore
 }

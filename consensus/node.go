@@ -134,7 +134,7 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	if rc.NoSnapshotRestoreOnStart && !n.stateCoversSnapshot(snaps) {
 		// Raft makes a snapshot received from the leader durable before the
 		// machine restores it; a crash in between leaves a newer snapshot than
-		// the state. Skipping its restore would apply later entries on top of
+		// the state. Skipping its restore would apply later log entries on top of
 		// the old state and diverge, so restore it after all.
 		rc.NoSnapshotRestoreOnStart = false
 	}
@@ -272,9 +272,9 @@ func (n *Node) openNetwork(hcl *hclogAdapter) error {
 		// 1 turns off pipelined replication. raft v1.8.0's pipeline can
 		// deadlock when a follower answers Success=false: pipelineDecode
 		// returns while the sender is parked on an unbuffered channel, so
-		// that follower gets no more entries and Shutdown hangs (we hit it
+		// that follower gets no more log entries and Shutdown hangs (we hit it
 		// in the failover tests; grafana/pyroscope#5518 analyses it). Our
-		// entries carry many items each, so the lost overlap costs little.
+		// log entries carry many items each, so the lost overlap costs little.
 		MaxRPCsInFlight: 1,
 	})
 	return nil
@@ -404,7 +404,7 @@ func (n *Node) spawn(fn func()) bool { return n.group.start(fn) }
 
 // Close stops the node: a leader first hands leadership to another voter
 // (bounded by Config.TransferTimeout and ctx); then new and queued proposals
-// fail with ErrClosed, entries already handed to raft are waited for (bounded
+// fail with ErrClosed, log entries already handed to raft are waited for (bounded
 // by ctx, or Config.ApplyTimeout without a deadline), raft shuts down, and
 // connections and stores close. It is safe to call more than once; later
 // calls return the first call's result.
@@ -420,7 +420,7 @@ func (n *Node) shutdown(ctx context.Context, transfer bool) error {
 	n.group.close()
 	close(n.stop)
 	n.cancel()
-	// raft answers the futures of committed entries only from its FSM
+	// raft answers the futures of committed log entries only from its FSM
 	// goroutine, which at Shutdown drops the batches still queued for it, so
 	// their futures are never answered. Goroutines waiting on futures must
 	// therefore finish while raft still runs; they do within a commit or a
@@ -539,7 +539,7 @@ func (n *Node) isClosing() bool { return n.group.isClosed() }
 // produced them. On a follower the items are forwarded to the leader. Items
 // travel in log entries of at most Config.MaxBatchItems items and
 // Config.MaxEntryBytes bytes, shared with concurrent proposals; a larger
-// proposal is split across entries and is then not atomic. Items are not
+// proposal is split across log entries and is then not atomic. Items are not
 // copied; the caller must not change them until Propose returns.
 //
 // Errors: ErrTooLarge, ErrClosed, ErrNoLeader, ErrOverloaded (nothing
@@ -571,12 +571,12 @@ func (n *Node) Propose(ctx context.Context, items [][]byte) ([][]byte, error) {
 	return results, nil
 }
 
-// checkProposal returns the bytes items occupy in entries, or ErrTooLarge.
+// checkProposal returns the bytes items occupy in log entries, or ErrTooLarge.
 func (n *Node) checkProposal(items [][]byte) (int, error) {
 	size := 0
 	for i, it := range items {
 		if len(it) > n.cfg.maxItemBytes() {
-			return 0, fmt.Errorf("%w: item %d has %d bytes, at most %d fit in an entry", ErrTooLarge, i, len(it), n.cfg.maxItemBytes())
+			return 0, fmt.Errorf("%w: item %d has %d bytes, at most %d fit in a log entry", ErrTooLarge, i, len(it), n.cfg.maxItemBytes())
 		}
 		size += itemCost(len(it))
 		if size > n.cfg.MaxProposalBytes {
@@ -618,7 +618,7 @@ func (n *Node) proposeLocal(ctx context.Context, items [][]byte, size int) ([][]
 		return nil, ErrClosed
 	}
 	// The batcher took the proposal; whoever holds it reports soon (raft
-	// answers in-flight entries at the latest during shutdown), but the
+	// answers flights at the latest during shutdown), but the
 	// caller's context is the limit.
 	select {
 	case r := <-pr.done:
@@ -675,7 +675,7 @@ func (n *Node) awaitLeaderChange(ctx context.Context, changed <-chan struct{}) e
 
 // ReadIndex returns once this node's Machine reflects every write committed
 // before the call, so a local read that follows is linearizable. The leader
-// commits a barrier entry appended after the call (shared by concurrent
+// commits a barrier log entry appended after the call (shared by concurrent
 // reads); a follower asks the leader for its read index and waits until it
 // has applied that far.
 //
@@ -719,10 +719,10 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 	return index, nil
 }
 
-// readIndexLocal runs the leader's side of a read: commit a barrier entry
+// readIndexLocal runs the leader's side of a read: commit a barrier log entry
 // appended after the read arrived (see readBarrier for why not a heartbeat
 // round), check the term did not change, and return the applied index to
-// wait for. That index counts only entries the Machine sees, so a follower
+// wait for. That index counts only log entries the Machine sees, so a follower
 // can reach it.
 func (n *Node) readIndexLocal(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
@@ -755,7 +755,8 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	return n.fsm.waitApplied(ctx, index)
 }
 
-// AppliedIndex is the raft index of the last entry this node's Machine reflects.
+// AppliedIndex is the raft index of the last log entry this node's Machine
+// reflects: the last command, since configuration log entries never reach it.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // IsLeader reports whether this node is the leader right now.
@@ -957,7 +958,7 @@ type Status struct {
 	LeaderAddr   string
 	Term         uint64
 	CommitIndex  uint64
-	AppliedIndex uint64    // last entry reflected in the Machine
+	AppliedIndex uint64    // last (command) log entry reflected in the Machine
 	LastContact  time.Time // last contact with the leader; zero on the leader
 	Ready        bool
 	Servers      []Server

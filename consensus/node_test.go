@@ -117,7 +117,7 @@ func TestCluster_Forwarding(t *testing.T) {
 		c.propose(t.Context(), via, item)
 		want = append(want, item)
 	}
-	// A proposal split over several entries still returns results in order.
+	// A proposal split over several log entries still returns results in order.
 	multi := make([][]byte, 50)
 	var multiWant []string
 	for i := range multi {
@@ -192,7 +192,7 @@ func TestCluster_ForwardGroups(t *testing.T) {
 	})
 }
 
-// Ensure concurrent proposals share log entries: fewer entries are applied
+// Ensure concurrent proposals share log entries: fewer log entries are applied
 // than proposals made.
 func TestCluster_Coalescing(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.MaxInFlight = 2 })
@@ -227,9 +227,9 @@ func TestCluster_Coalescing(t *testing.T) {
 	}
 	entries, _, _ := c.machines[leader].counts()
 	if entries >= proposals {
-		t.Errorf("%d proposals took %d entries, want fewer", proposals, entries)
+		t.Errorf("%d proposals took %d log entries, want fewer", proposals, entries)
 	}
-	t.Logf("%d proposals in %d entries", proposals, entries)
+	t.Logf("%d proposals in %d log entries", proposals, entries)
 	if got := len(c.machines[leader].items()); got != proposals {
 		t.Errorf("leader applied %d items, want %d", got, proposals)
 	}
@@ -294,7 +294,7 @@ func TestCluster_ProposeDuringTransfer(t *testing.T) {
 	}
 }
 
-// Ensure a follower that missed entries compacted away on the leader catches
+// Ensure a follower that missed log entries compacted away on the leader catches
 // up by installing a snapshot.
 func TestCluster_SnapshotCatchUp(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) {
@@ -500,7 +500,7 @@ func TestConfig_Validate(t *testing.T) {
 }
 
 // Ensure the limits fit together: an item that passes the size check always
-// fits in an entry, and a full proposal fits in a forwarded request.
+// fits in a log entry, and a full proposal fits in a forwarded request.
 func TestConfig_LimitRelations(t *testing.T) {
 	cfg := DefaultConfig()
 	if got := cfg.maxItemBytes(); got <= 0 || got+MaxItemOverhead != cfg.MaxEntryBytes {
@@ -520,8 +520,8 @@ func TestConfig_LimitRelations(t *testing.T) {
 
 const binaryMaxVarint = 10
 
-// Ensure entry time stamps never go backwards, even when the leader's clock
-// does: each entry is stamped max(clock, previous stamp).
+// Ensure log entry time stamps never go backwards, even when the leader's clock
+// does: each log entry is stamped max(clock, previous stamp).
 func TestNode_StampsNeverGoBackwards(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := []time.Time{t0.Add(10 * time.Second), t0, t0.Add(20 * time.Second)}
@@ -556,7 +556,7 @@ func TestNode_StampsNeverGoBackwards(t *testing.T) {
 	}
 	for i, r := range m.records {
 		if !r.Time.Equal(want[i]) {
-			t.Errorf("entry %d stamped %v, want %v", i, r.Time, want[i])
+			t.Errorf("log entry %d stamped %v, want %v", i, r.Time, want[i])
 		}
 	}
 }
