@@ -5,17 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/tokenledger/tokenledger/consensus/internal/transport"
 )
 
 // Limits that are not configurable.
 const (
 	// MaxNodeIDBytes bounds a node id: it travels in a one-byte length prefix
 	// when a connection opens.
-	MaxNodeIDBytes = 255
+	MaxNodeIDBytes = transport.MaxIDBytes
 
 	// minEntryBytes is the smallest MaxEntryBytes that leaves room for the
 	// log entry header and a useful item.
@@ -42,9 +42,6 @@ const (
 	// maxRouteAttempts bounds how often Propose and ReadIndex try a new leader
 	// after the previous one refused.
 	maxRouteAttempts = 5
-
-	// rpcIdleTimeout closes internal RPC connections idle for this long.
-	rpcIdleTimeout = 5 * time.Minute
 )
 
 // Peer is one member of the bootstrap configuration.
@@ -372,14 +369,10 @@ func (c *Config) maxItemBytes() int {
 	return c.MaxEntryBytes - MaxItemOverhead
 }
 
+// validateID checks a node id as the transport will carry it.
 func validateID(field, id string) error {
-	switch {
-	case id == "":
-		return configError(field, "must be set")
-	case len(id) > MaxNodeIDBytes:
-		return configError(field, fmt.Sprintf("is longer than %d bytes", MaxNodeIDBytes))
-	case strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return configError(field, "contains white space or control characters")
+	if err := transport.CheckID(id); err != nil {
+		return configError(field, err.Error())
 	}
 	return nil
 }

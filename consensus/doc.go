@@ -2,9 +2,9 @@
 //
 // It owns raft itself, the raft-boltdb log and stable store, file snapshots,
 // the node-to-node transport (one TCP port, optionally mutual TLS, carrying both
-// raft traffic and an internal RPC), bootstrap, membership, the leader's time
-// stamps, proposal batching, forwarding from followers to the leader, and
-// linearizable reads (read index).
+// raft traffic and an internal RPC; in internal/transport), bootstrap,
+// membership, the leader's time stamps, proposal batching, forwarding from
+// followers to the leader, and linearizable reads (read index).
 //
 // The replicated state machine is a ledger.Machine; FSM adapts it to
 // raft.BatchingFSM and stays a thin wrapper (rqlite's store/fsm.go is the model).

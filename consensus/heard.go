@@ -2,9 +2,7 @@ package consensus
 
 import (
 	"fmt"
-	"net"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -63,25 +61,4 @@ func (h *heardPeers) has(id string) bool {
 	}
 	h.known[id] = true
 	return true
-}
-
-// heardConn records its peer on the first bytes it reads, before handing
-// them to raft: a raft connection this node dialled and the peer answered.
-type heardConn struct {
-	net.Conn
-	id     string
-	record func(id string) error
-	done   atomic.Bool
-}
-
-func (c *heardConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && !c.done.Load() {
-		if rerr := c.record(c.id); rerr != nil {
-			_ = c.Conn.Close()
-			return 0, rerr
-		}
-		c.done.Store(true)
-	}
-	return n, err
 }

@@ -45,7 +45,7 @@ func (n *Node) checkRemembered(peers []Peer) error {
 		}
 		asked++
 		go func() {
-			status, resp, _, err := n.rpc.call(ctx, p.RaftAddr, p.ID, rpcRemembers, body)
+			status, resp, _, err := n.rpc.Call(ctx, p.RaftAddr, p.ID, rpcRemembers, body)
 			if err == nil && status != statusOK {
 				err = fmt.Errorf("status %d: %s", status, resp)
 			}

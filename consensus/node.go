@@ -16,6 +16,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/consensus/internal/transport"
 	"github.com/tokenledger/tokenledger/ledger"
 )
 
@@ -47,8 +48,8 @@ type Node struct {
 	store     *raftboltdb.BoltStore
 	heard     *heardPeers
 	transport *raft.NetworkTransport
-	mux       *mux
-	rpc       *rpcClient
+	mux       *transport.Mux
+	rpc       *transport.Client
 	pipe      *pipeline
 	fwd       *forwarder
 	barrier   *termBarrier
@@ -237,10 +238,10 @@ func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore,
 // raft's transport.
 func (n *Node) openNetwork(hcl *hclogAdapter) error {
 	cfg := &n.cfg
-	var setup *tlsSetup
+	var setup *transport.TLS
 	if cfg.TLS != nil {
 		var err error
-		if setup, err = loadTLS(cfg.TLS, cfg.ID); err != nil {
+		if setup, err = transport.LoadTLS(cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.ID); err != nil {
 			return err
 		}
 	}
@@ -255,15 +256,23 @@ func (n *Node) openNetwork(hcl *hclogAdapter) error {
 			return fmt.Errorf("consensus: listen: %w", err)
 		}
 	}
-	n.mux = newMux(ln, cfg.advertise(), cfg.ID, setup, cfg, n.logger)
-	n.mux.resolve = n.resolvePeer
-	n.mux.serveRPC = n.serveRPC
-	n.mux.admit = n.admitPeer
-	n.mux.heard = n.heard.record
-	n.mux.start()
-	n.rpc = newRPCClient(n.mux, cfg.MaxForwards, n.maxResponseFrame())
+	n.mux = transport.NewMux(transport.Config{
+		Listener:        ln,
+		Advertise:       cfg.advertise(),
+		LocalID:         cfg.ID,
+		TLS:             setup,
+		DialTimeout:     cfg.DialTimeout,
+		MaxConns:        cfg.MaxConns,
+		MaxRequestBytes: n.maxRequestFrame(),
+		Logger:          n.logger,
+		Resolve:         n.resolvePeer,
+		Handle:          n.handleRPC,
+		Admit:           n.admitPeer,
+		Heard:           n.heard.record,
+	})
+	n.rpc = transport.NewClient(n.mux, cfg.MaxForwards, n.maxResponseFrame())
 	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  newRaftLayer(n.mux),
+		Stream:  transport.NewRaftLayer(n.mux),
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  hcl,
@@ -383,13 +392,13 @@ func (n *Node) transferLeadership(ctx context.Context) {
 // connection. It is idempotent.
 func (n *Node) closeNetwork() {
 	if n.rpc != nil {
-		n.rpc.close()
+		n.rpc.Close()
 	}
 	if n.transport != nil {
 		_ = n.transport.Close()
 	}
 	if n.mux != nil {
-		_ = n.mux.close()
+		_ = n.mux.Close()
 	}
 }
 
