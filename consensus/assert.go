@@ -21,6 +21,7 @@ const (
 	keyAddr      = "addr"
 	keyError     = "error"
 	keyItems     = "items"
+	keyProposals = "proposals"
 	keyBytes     = "bytes"
 	keyDataDir   = "data_dir"
 	keySelf      = "self"

@@ -5,23 +5,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/tokenledger/tokenledger/consensus/internal/transport"
 )
 
 // Limits that are not configurable.
 const (
 	// MaxNodeIDBytes bounds a node id: it travels in a one-byte length prefix
 	// when a connection opens.
-	MaxNodeIDBytes = 255
+	MaxNodeIDBytes = transport.MaxIDBytes
 
 	// minEntryBytes is the smallest MaxEntryBytes that leaves room for the
-	// entry header and a useful item.
+	// log entry header and a useful item.
 	minEntryBytes = 256
 
-	// maxEntryBytesLimit keeps entries well below what raft's transport and
+	// maxEntryBytesLimit keeps log entries well below what raft's transport and
 	// log store handle comfortably; raft suggests 512 KiB (SuggestedMaxDataSize).
 	maxEntryBytesLimit = 64 << 20
 
@@ -42,9 +42,6 @@ const (
 	// maxRouteAttempts bounds how often Propose and ReadIndex try a new leader
 	// after the previous one refused.
 	maxRouteAttempts = 5
-
-	// rpcIdleTimeout closes internal RPC connections idle for this long.
-	rpcIdleTimeout = 5 * time.Minute
 )
 
 // Peer is one member of the bootstrap configuration.
@@ -150,12 +147,12 @@ type Config struct {
 
 	// MaxProposalBytes is the most item bytes in one Propose call; larger
 	// proposals are refused with ErrTooLarge. A proposal larger than one
-	// entry is split across entries.
+	// log entry is split across log entries.
 	MaxProposalBytes int
 
 	// MaxInFlight is the most log entries handed to raft and not yet applied.
 	// While they commit, new proposals queue up and leave together in the
-	// next entry, so a small value gives bigger entries. On a 2-core loopback
+	// next log entry, so a small value gives bigger log entries. On a 2-core loopback
 	// cluster 1 or 2 gave the best throughput (BenchmarkPropose) and 8 or
 	// more the worst.
 	MaxInFlight int
@@ -193,7 +190,7 @@ type Config struct {
 	// Nil discards them.
 	Logger *slog.Logger
 
-	// Now is the leader's clock for entry time stamps. Nil means time.Now;
+	// Now is the leader's clock for log entry time stamps. Nil means time.Now;
 	// tests inject a clock.
 	Now func() time.Time
 }
@@ -367,19 +364,15 @@ func (c *Config) advertise() string {
 	return c.RaftAddr
 }
 
-// maxItemBytes is the largest single item that fits in one entry.
+// maxItemBytes is the largest single item that fits in one log entry.
 func (c *Config) maxItemBytes() int {
 	return c.MaxEntryBytes - MaxItemOverhead
 }
 
+// validateID checks a node id as the transport will carry it.
 func validateID(field, id string) error {
-	switch {
-	case id == "":
-		return configError(field, "must be set")
-	case len(id) > MaxNodeIDBytes:
-		return configError(field, fmt.Sprintf("is longer than %d bytes", MaxNodeIDBytes))
-	case strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return configError(field, "contains white space or control characters")
+	if err := transport.CheckID(id); err != nil {
+		return configError(field, err.Error())
 	}
 	return nil
 }

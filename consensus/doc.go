@@ -2,9 +2,9 @@
 //
 // It owns raft itself, the raft-boltdb log and stable store, file snapshots,
 // the node-to-node transport (one TCP port, optionally mutual TLS, carrying both
-// raft traffic and an internal RPC), bootstrap, membership, the leader's time
-// stamps, proposal batching, forwarding from followers to the leader, and
-// linearizable reads (read index).
+// raft traffic and an internal RPC; in internal/transport), bootstrap,
+// membership, the leader's time stamps, proposal batching, forwarding from
+// followers to the leader, and linearizable reads (read index).
 //
 // The replicated state machine is a ledger.Machine; FSM adapts it to
 // raft.BatchingFSM and stays a thin wrapper (rqlite's store/fsm.go is the model).
@@ -15,9 +15,9 @@
 //
 // Open starts a node and Close stops it. Propose hands opaque items to the
 // leader (directly, or forwarded by a follower), which coalesces concurrent
-// proposals into one raft log entry stamped with the leader's time, and returns
-// one result per item once the entry is committed and applied. ReadIndex makes
-// a following local read linearizable.
+// proposals into one raft log entry stamped with the leader's time, and
+// returns one result per item once the log entry is committed and applied.
+// ReadIndex makes a following local read linearizable.
 //
 // # Errors
 //
@@ -29,8 +29,9 @@
 //
 // All Node methods are safe for concurrent use. FSM methods are called by raft:
 // Apply, ApplyBatch, Snapshot and Restore from raft's single FSM goroutine, and
-// snapshot Persist concurrently with ApplyBatch. The Machine's methods are only
-// called from raft's FSM goroutine, apart from LastTime and AppliedIndex, which
-// are also called once in Open before raft starts. Every goroutine the package
-// starts is owned by the Node and stopped by Close.
+// snapshot Persist concurrently with ApplyBatch. The Machine's Apply, Snapshot
+// and Restore are only called from raft's FSM goroutine; its AppliedIndex and
+// LastTime are also called from any goroutine (readers waiting for an index,
+// the leader stamping a log entry), so they must be safe for concurrent use.
+// Every goroutine the package starts is owned by the Node and stopped by Close.
 package consensus

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -24,8 +23,6 @@ type forwarder struct {
 	queue  chan *fwdCall
 	tokens chan struct{}
 	limit  int // most item bytes of a group (Σ itemCost of the payloads)
-
-	calls, proposals atomic.Uint64 // calls made to the leader and proposals they carried
 }
 
 // maxGroupsInFlight bounds the group calls a follower has open to the leader.
@@ -164,8 +161,7 @@ func (f *forwarder) send(group []*fwdCall) {
 	ctx, cancel := context.WithDeadline(f.n.ctx, deadline)
 	defer cancel()
 	id, addr := live[0].id, live[0].addr
-	f.calls.Add(1)
-	f.proposals.Add(uint64(len(live)))
+	f.n.logger.Debug("forwarding proposals", keyPeer, id, keyProposals, len(live))
 	if len(live) == 1 {
 		c := live[0]
 		resp, err := f.n.forward(ctx, id, addr, rpcPropose, c.payload)

@@ -2,9 +2,7 @@ package consensus
 
 import (
 	"fmt"
-	"net"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -16,7 +14,7 @@ const heardKeyPrefix = "tokenledger/heard/"
 // heardPeers durably remembers every peer this node has exchanged raft
 // traffic with: one that dialled it for raft, or answered on a raft
 // connection it dialled. Such a peer was running raft on its state, so it
-// may have voted or acknowledged entries. If it later comes back without
+// may have voted or acknowledged log entries. If it later comes back without
 // that state, this node remembers it (rpcRemembers) even when the ledger has
 // not yet recorded it as active: that registration commits only once the
 // node serves, seconds after its first vote.
@@ -63,25 +61,4 @@ func (h *heardPeers) has(id string) bool {
 	}
 	h.known[id] = true
 	return true
-}
-
-// heardConn records its peer on the first bytes it reads, before handing
-// them to raft: a raft connection this node dialled and the peer answered.
-type heardConn struct {
-	net.Conn
-	id     string
-	record func(id string) error
-	done   atomic.Bool
-}
-
-func (c *heardConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && !c.done.Load() {
-		if rerr := c.record(c.id); rerr != nil {
-			_ = c.Conn.Close()
-			return 0, rerr
-		}
-		c.done.Store(true)
-	}
-	return n, err
 }

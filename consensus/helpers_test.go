@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -201,24 +203,12 @@ func (c *cluster) converged(want []string) {
 	c.t.Helper()
 	waitFor(c.t, 10*time.Second, fmt.Sprintf("all machines to hold %d items", len(want)), func() bool {
 		for i, n := range c.nodes {
-			if n != nil && !equalStrings(c.machines[i].items(), want) {
+			if n != nil && !slices.Equal(c.machines[i].items(), want) {
 				return false
 			}
 		}
 		return true
 	})
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // propose proposes one item through node i and checks its result.
@@ -244,4 +234,47 @@ func checkResults(t testing.TB, items []string, got [][]byte) {
 			t.Errorf("result %d = %q, want \"<index>:%s\"", i, got[i], item)
 		}
 	}
+}
+
+// logCounter is a slog.Handler that counts the records with message msg and
+// sums their integer attribute key, so a test can observe what a node did
+// through what it logs rather than through counters kept for tests.
+type logCounter struct {
+	msg, key string
+
+	mu      sync.Mutex // guards records and sum
+	records int64
+	sum     int64
+}
+
+func (h *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != h.msg {
+		return nil
+	}
+	var v int64
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == h.key {
+			v = a.Value.Int64()
+			return false
+		}
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records++
+	h.sum += v
+	return nil
+}
+
+func (h *logCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logCounter) WithGroup(string) slog.Handler      { return h }
+
+// counts returns how many matching records were logged and the sum of their
+// key attribute.
+func (h *logCounter) counts() (records, sum int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.records, h.sum
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,12 +15,16 @@ import (
 // fakeMachine is an in-memory, append-only ledger.Machine. Each item's result
 // is "<index>:<item>". It starts empty on every Open, so a restarted node
 // rebuilds it from raft's snapshot and log replay.
+//
+// Unlike ledger.Store, which clamps a stamp before its last applied time, it
+// panics on one: the FSM passes the leader's stamps through unchanged, and in
+// these tests the leader's stamps alone must never go backwards.
 type fakeMachine struct {
 	mu            sync.Mutex // guards the fields below
 	applied       uint64
 	last          time.Time
 	records       []fakeRecord
-	entries       int    // batches applied (not skipped)
+	entries       int    // batches (log entries) applied, not skipped
 	restores      int    // successful Restore calls
 	restoredIndex uint64 // applied index after the last Restore
 }
@@ -107,12 +112,7 @@ func (m *fakeMachine) items() []string {
 func (m *fakeMachine) has(item string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, r := range m.records {
-		if string(r.Item) == item {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(m.records, func(r fakeRecord) bool { return string(r.Item) == item })
 }
 
 func (m *fakeMachine) counts() (entries, restores int, restoredIndex uint64) {

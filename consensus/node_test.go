@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -39,7 +41,7 @@ func TestNode_SingleNode(t *testing.T) {
 	if err := n.ReadIndex(t.Context()); err != nil {
 		t.Fatalf("ReadIndex() error = %v", err)
 	}
-	if got := m.items(); !equalStrings(got, items) {
+	if got := m.items(); !slices.Equal(got, items) {
 		t.Errorf("machine items = %q, want %q", got, items)
 	}
 	st := n.Status()
@@ -89,7 +91,7 @@ func TestNode_SingleNode(t *testing.T) {
 	t.Cleanup(func() { _ = n2.Close(context.Background()) })
 	waitFor(t, 5*time.Second, "restarted n1 ready", n2.Ready)
 	want := append(append([]string(nil), items...), string(justFits))
-	if got := m2.items(); !equalStrings(got, want) {
+	if got := m2.items(); !slices.Equal(got, want) {
 		t.Errorf("after restart machine has %d items, want %d", len(got), len(want))
 	}
 	got, err = n2.Propose(t.Context(), [][]byte{[]byte("d")})
@@ -115,7 +117,7 @@ func TestCluster_Forwarding(t *testing.T) {
 		c.propose(t.Context(), via, item)
 		want = append(want, item)
 	}
-	// A proposal split over several entries still returns results in order.
+	// A proposal split over several log entries still returns results in order.
 	multi := make([][]byte, 50)
 	var multiWant []string
 	for i := range multi {
@@ -134,7 +136,11 @@ func TestCluster_Forwarding(t *testing.T) {
 // to the leader in shared calls, and each, single or multi-item, still gets
 // exactly its own results.
 func TestCluster_ForwardGroups(t *testing.T) {
-	c := newCluster(t, 3, nil)
+	forwards := make([]*logCounter, 3)
+	c := newCluster(t, 3, func(i int, cfg *Config) {
+		forwards[i] = &logCounter{msg: "forwarding proposals", key: keyProposals}
+		cfg.Logger = slog.New(forwards[i])
+	})
 	leader := c.leader()
 	follower := c.follower(leader)
 	const proposers, each = 32, 8
@@ -165,8 +171,7 @@ func TestCluster_ForwardGroups(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	f := c.nodes[follower].fwd
-	calls, props := f.calls.Load(), f.proposals.Load()
+	calls, props := forwards[follower].counts()
 	t.Logf("%d proposals in %d calls to the leader", props, calls)
 	if props != proposers*each {
 		t.Errorf("forwarder carried %d proposals, want %d", props, proposers*each)
@@ -179,7 +184,7 @@ func TestCluster_ForwardGroups(t *testing.T) {
 		for i, n := range c.nodes {
 			got := c.machines[i].items()
 			sort.Strings(got)
-			if n != nil && !equalStrings(got, want) {
+			if n != nil && !slices.Equal(got, want) {
 				return false
 			}
 		}
@@ -187,7 +192,7 @@ func TestCluster_ForwardGroups(t *testing.T) {
 	})
 }
 
-// Ensure concurrent proposals share log entries: fewer entries are applied
+// Ensure concurrent proposals share log entries: fewer log entries are applied
 // than proposals made.
 func TestCluster_Coalescing(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.MaxInFlight = 2 })
@@ -222,9 +227,9 @@ func TestCluster_Coalescing(t *testing.T) {
 	}
 	entries, _, _ := c.machines[leader].counts()
 	if entries >= proposals {
-		t.Errorf("%d proposals took %d entries, want fewer", proposals, entries)
+		t.Errorf("%d proposals took %d log entries, want fewer", proposals, entries)
 	}
-	t.Logf("%d proposals in %d entries", proposals, entries)
+	t.Logf("%d proposals in %d log entries", proposals, entries)
 	if got := len(c.machines[leader].items()); got != proposals {
 		t.Errorf("leader applied %d items, want %d", got, proposals)
 	}
@@ -289,7 +294,7 @@ func TestCluster_ProposeDuringTransfer(t *testing.T) {
 	}
 }
 
-// Ensure a follower that missed entries compacted away on the leader catches
+// Ensure a follower that missed log entries compacted away on the leader catches
 // up by installing a snapshot.
 func TestCluster_SnapshotCatchUp(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) {
@@ -426,7 +431,7 @@ func testMembership(t *testing.T, useTLS bool) {
 	if err := n2.ReadIndex(t.Context()); err != nil {
 		t.Fatalf("ReadIndex on joined node error = %v", err)
 	}
-	if got, want := m2.items(), []string{"first", "second"}; !equalStrings(got, want) {
+	if got, want := m2.items(), []string{"first", "second"}; !slices.Equal(got, want) {
 		t.Errorf("joined node items = %q, want %q", got, want)
 	}
 	err = n2.RemoveServer(t.Context(), "n1")
@@ -495,7 +500,7 @@ func TestConfig_Validate(t *testing.T) {
 }
 
 // Ensure the limits fit together: an item that passes the size check always
-// fits in an entry, and a full proposal fits in a forwarded request.
+// fits in a log entry, and a full proposal fits in a forwarded request.
 func TestConfig_LimitRelations(t *testing.T) {
 	cfg := DefaultConfig()
 	if got := cfg.maxItemBytes(); got <= 0 || got+MaxItemOverhead != cfg.MaxEntryBytes {
@@ -515,8 +520,8 @@ func TestConfig_LimitRelations(t *testing.T) {
 
 const binaryMaxVarint = 10
 
-// Ensure entry time stamps never go backwards, even when the leader's clock
-// does: each entry is stamped max(clock, previous stamp).
+// Ensure log entry time stamps never go backwards, even when the leader's clock
+// does: each log entry is stamped max(clock, previous stamp).
 func TestNode_StampsNeverGoBackwards(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := []time.Time{t0.Add(10 * time.Second), t0, t0.Add(20 * time.Second)}
@@ -551,7 +556,7 @@ func TestNode_StampsNeverGoBackwards(t *testing.T) {
 	}
 	for i, r := range m.records {
 		if !r.Time.Equal(want[i]) {
-			t.Errorf("entry %d stamped %v, want %v", i, r.Time, want[i])
+			t.Errorf("log entry %d stamped %v, want %v", i, r.Time, want[i])
 		}
 	}
 }

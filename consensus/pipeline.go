@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tokenledger/tokenledger/ledger"
 )
 
 // The leader's write pipeline. Proposals wait in a bounded queue; one batching
-// goroutine takes whatever is queued, up to one entry's worth, stamps it and
-// hands it to raft.Apply without waiting for the outcome; one resolver
-// goroutine waits for the entries in order and hands each proposer its
-// results. MaxInFlight tokens bound the entries between the two. While the
-// entries in flight are being committed, new proposals pile up in the queue
-// and go out together in the next entry, so batching needs no timer: a lone
+// goroutine takes whatever is queued, up to one log entry's worth, stamps it
+// and hands it to raft.Apply without waiting for the outcome: a flight. One
+// resolver goroutine waits for the flights in order and hands each proposer
+// its results. MaxInFlight tokens bound the flights between the two. While
+// the flights are being committed, new proposals pile up in the queue and go
+// out together in the next log entry, so batching needs no timer: a lone
 // client waits for nothing but its own commit.
 
 // Proposal states: the batcher moves queued to taken, a proposer whose context
@@ -38,7 +40,7 @@ type proposal struct {
 	done  chan proposalResult // capacity 1, written once
 
 	// Written by the resolver only, or by the batcher for a proposal that
-	// never reached an entry.
+	// never reached a log entry.
 	results [][]byte
 	handed  bool  // some part was applied
 	safeErr error // first error of a part that surely was not applied
@@ -94,7 +96,7 @@ func (p *proposal) outcome() proposalResult {
 	}
 }
 
-// segment is the part [from, to) of a proposal's items carried by one entry.
+// segment is the part [from, to) of a proposal's items carried by one flight.
 // last marks the proposal's final segment.
 type segment struct {
 	p        *proposal
@@ -102,9 +104,10 @@ type segment struct {
 	last     bool
 }
 
-// inflightEntry is one entry on its way through raft, or one that failed
-// before it got there (err set, future nil).
-type inflightEntry struct {
+// flight is one group of proposals (segments of them) on its way through raft
+// as one log entry, or one that failed before it got there (err set, future
+// nil).
+type flight struct {
 	future raft.ApplyFuture
 	err    error
 	segs   []segment
@@ -112,7 +115,7 @@ type inflightEntry struct {
 	token  bool // holds an in-flight token
 }
 
-// cursor is a proposal the batcher has taken and partly put into entries.
+// cursor is a proposal the batcher has taken and partly put into flights.
 type cursor struct {
 	p    *proposal
 	next int
@@ -120,7 +123,7 @@ type cursor struct {
 
 type pipeline struct {
 	raft         *raft.Raft
-	fsm          *FSM
+	machine      ledger.Machine // read for its last applied time only
 	barrier      *termBarrier
 	logger       *slog.Logger
 	now          func() time.Time
@@ -128,25 +131,24 @@ type pipeline struct {
 	maxBytes     int
 	applyTimeout time.Duration
 
-	queue    chan *proposal
-	budget   *budget
-	tokens   chan struct{}
-	inflight chan *inflightEntry
-	stop     <-chan struct{}
-	ctx      context.Context // ends when the node closes
+	queue   chan *proposal
+	budget  *budget
+	tokens  chan struct{}
+	flights chan *flight
+	stop    <-chan struct{}
+	ctx     context.Context // ends when the node closes
 
-	lastStamp time.Time     // batcher goroutine only
-	entries   atomic.Uint64 // entries handed to raft
+	lastStamp time.Time // batcher goroutine only
 }
 
-func newPipeline(ctx context.Context, stop <-chan struct{}, r *raft.Raft, f *FSM, b *termBarrier, cfg *Config, logger *slog.Logger) *pipeline {
+func newPipeline(ctx context.Context, stop <-chan struct{}, r *raft.Raft, m ledger.Machine, b *termBarrier, cfg *Config, logger *slog.Logger) *pipeline {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &pipeline{
 		raft:         r,
-		fsm:          f,
+		machine:      m,
 		barrier:      b,
 		logger:       logger,
 		now:          now,
@@ -156,17 +158,17 @@ func newPipeline(ctx context.Context, stop <-chan struct{}, r *raft.Raft, f *FSM
 		queue:        make(chan *proposal, cfg.QueueDepth),
 		budget:       newBudget(cfg.MaxQueueBytes),
 		tokens:       make(chan struct{}, cfg.MaxInFlight),
-		// One slot more than the tokens, for the entry failed at stop.
-		inflight: make(chan *inflightEntry, cfg.MaxInFlight+1),
-		stop:     stop,
-		ctx:      ctx,
+		// One slot more than the tokens, for the flight failed at stop.
+		flights: make(chan *flight, cfg.MaxInFlight+1),
+		stop:    stop,
+		ctx:     ctx,
 	}
 }
 
-// run is the batching goroutine. It closes p.inflight when it returns, which
-// ends the resolver once every entry is resolved.
+// run is the batching goroutine. It closes p.flights when it returns, which
+// ends the resolver once every flight is resolved.
 func (p *pipeline) run() {
-	defer close(p.inflight)
+	defer close(p.flights)
 	var carry *cursor
 	for {
 		if carry == nil {
@@ -181,20 +183,20 @@ func (p *pipeline) run() {
 				continue
 			}
 		}
-		// Wait for a token before filling the entry, so proposals arriving
+		// Wait for a token before filling the flight, so proposals arriving
 		// meanwhile join it.
 		select {
 		case p.tokens <- struct{}{}:
 		case <-p.stop:
-			p.inflight <- &inflightEntry{
+			p.flights <- &flight{
 				err:  ErrClosed,
 				segs: []segment{{p: carry.p, from: carry.next, to: len(carry.p.items), last: true}},
 			}
 			p.drain()
 			return
 		}
-		e := p.fill(&carry)
-		p.submit(e)
+		fl := p.fill(&carry)
+		p.submit(fl)
 	}
 }
 
@@ -211,20 +213,20 @@ func (p *pipeline) take(pr *proposal) *cursor {
 	return &cursor{p: pr}
 }
 
-// fill builds one entry from the carried proposal and whatever else is queued,
-// up to maxItems items and maxBytes bytes. A proposal that does not fit is
-// split: the rest stays in *carry for the next entry.
-func (p *pipeline) fill(carry **cursor) *inflightEntry {
-	e := &inflightEntry{token: true}
-	size := entryHeaderMax
+// fill builds one flight from the carried proposal and whatever else is
+// queued, up to maxItems items and maxBytes bytes of log entry. A proposal
+// that does not fit is split: the rest stays in *carry for the next flight.
+func (p *pipeline) fill(carry **cursor) *flight {
+	fl := &flight{token: true}
+	size := logEntryHeaderMax
 	for {
 		if *carry == nil {
 			select {
 			case pr := <-p.queue:
 				*carry = p.take(pr)
 			default:
-				assert(e.count > 0, "empty entry")
-				return e
+				assert(fl.count > 0, "empty flight")
+				return fl
 			}
 			if *carry == nil {
 				continue
@@ -234,35 +236,36 @@ func (p *pipeline) fill(carry **cursor) *inflightEntry {
 		from := c.next
 		for c.next < len(c.p.items) {
 			cost := itemCost(len(c.p.items[c.next]))
-			if e.count == p.maxItems || size+cost > p.maxBytes {
+			if fl.count == p.maxItems || size+cost > p.maxBytes {
 				break
 			}
 			size += cost
-			e.count++
+			fl.count++
 			c.next++
 		}
-		// checkProposal admits only items that fit in an empty entry.
-		assert(e.count > 0, "item of %d bytes does not fit in an entry", len(c.p.items[from]))
+		// checkProposal admits only items that fit in an empty log entry.
+		assert(fl.count > 0, "item of %d bytes does not fit in a log entry", len(c.p.items[from]))
 		if c.next > from {
-			e.segs = append(e.segs, segment{p: c.p, from: from, to: c.next, last: c.next == len(c.p.items)})
+			fl.segs = append(fl.segs, segment{p: c.p, from: from, to: c.next, last: c.next == len(c.p.items)})
 		}
 		if c.next < len(c.p.items) {
-			return e
+			return fl
 		}
 		*carry = nil
 	}
 }
 
-// submit stamps the entry and hands it to raft, then passes it to the resolver.
-func (p *pipeline) submit(e *inflightEntry) {
+// submit stamps the flight's log entry and hands it to raft, then passes the
+// flight to the resolver.
+func (p *pipeline) submit(fl *flight) {
 	if err := p.prepare(); err != nil {
-		e.err = err
-		p.inflight <- e
+		fl.err = err
+		p.flights <- fl
 		return
 	}
-	items := make([][]byte, 0, e.count)
+	items := make([][]byte, 0, fl.count)
 	timeout := time.Duration(0)
-	for _, s := range e.segs {
+	for _, s := range fl.segs {
 		items = append(items, s.p.items[s.from:s.to]...)
 		if d, ok := s.p.ctx.Deadline(); ok {
 			timeout = max(timeout, time.Until(d))
@@ -274,15 +277,14 @@ func (p *pipeline) submit(e *inflightEntry) {
 	// mean none at all).
 	timeout = min(max(timeout, time.Millisecond), p.applyTimeout)
 	stamp := p.stamp()
-	data := encodeEntry(stamp, items)
-	assert(len(data) <= p.maxBytes, "entry of %d bytes exceeds %d", len(data), p.maxBytes)
-	e.future = p.raft.Apply(data, timeout)
-	p.entries.Add(1)
-	p.logger.Debug("entry submitted", keyItems, e.count, keyBytes, len(data))
-	p.inflight <- e
+	data := encodeLogEntry(stamp, items)
+	assert(len(data) <= p.maxBytes, "log entry of %d bytes exceeds %d", len(data), p.maxBytes)
+	fl.future = p.raft.Apply(data, timeout)
+	p.logger.Debug("log entry submitted", keyItems, fl.count, keyBytes, len(data))
+	p.flights <- fl
 }
 
-// prepare checks leadership and, on the first entry of a term, waits for a
+// prepare checks leadership and, on the first log entry of a term, waits for a
 // barrier, so the applied time the stamp builds on includes everything the
 // previous leaders committed.
 func (p *pipeline) prepare() error {
@@ -301,11 +303,13 @@ func (p *pipeline) prepare() error {
 	return nil
 }
 
-// stamp returns max(wall clock, last stamp, last applied time), so entry times
-// never go backwards.
+// stamp returns max(wall clock, last stamp, last applied time), so the log
+// entry times this leader writes never go backwards. It is only a best
+// effort: the Machine clamps each batch's time to its last applied time, from
+// replicated state, which is what guarantees monotonic time on every node.
 func (p *pipeline) stamp() time.Time {
 	t := p.now().UTC().Round(0)
-	if applied := p.fsm.lastApplied(); t.Before(applied) {
+	if applied := p.machine.LastTime(); t.Before(applied) {
 		t = applied
 	}
 	if t.Before(p.lastStamp) {
@@ -329,7 +333,7 @@ func (p *pipeline) drain() {
 	}
 }
 
-// finishUnsent reports a taken proposal that never reached an entry.
+// finishUnsent reports a taken proposal that never reached a log entry.
 func (p *pipeline) finishUnsent(pr *proposal, err error) {
 	pr.fail(err)
 	p.finish(pr)
@@ -340,31 +344,31 @@ func (p *pipeline) finish(pr *proposal) {
 	p.budget.release(pr.size)
 }
 
-// resolve is the resolver goroutine: it waits for each entry in order and
+// resolve is the resolver goroutine: it waits for each flight in order and
 // reports to its proposers.
 func (p *pipeline) resolve() {
-	for e := range p.inflight {
-		err := e.err
+	for fl := range p.flights {
+		err := fl.err
 		var resp any
 		if err == nil {
-			if ferr := e.future.Error(); ferr != nil {
+			if ferr := fl.future.Error(); ferr != nil {
 				err = classifyApplyError(ferr)
 			} else {
-				resp = e.future.Response()
+				resp = fl.future.Response()
 			}
 		}
-		if e.token {
+		if fl.token {
 			<-p.tokens
 		}
 		results, ok := resp.([][]byte)
-		if err == nil && (!ok || len(results) != e.count) {
-			err = fmt.Errorf("%w: entry %d applied with %d results for %d items", ErrUnknownOutcome, e.future.Index(), len(results), e.count)
+		if err == nil && (!ok || len(results) != fl.count) {
+			err = fmt.Errorf("%w: log entry %d applied with %d results for %d items", ErrUnknownOutcome, fl.future.Index(), len(results), fl.count)
 		}
 		if err != nil {
-			p.logger.Debug("entry failed", keyItems, e.count, keyError, err)
+			p.logger.Debug("flight failed", keyItems, fl.count, keyError, err)
 		}
 		offset := 0
-		for _, s := range e.segs {
+		for _, s := range fl.segs {
 			n := s.to - s.from
 			if err == nil {
 				s.p.record(s, results[offset:offset+n])
@@ -380,7 +384,7 @@ func (p *pipeline) resolve() {
 }
 
 // classifyApplyError maps an error from raft.Apply's future to ours. raft
-// refuses ErrNotLeader and ErrLeadershipTransferInProgress before the entry
+// refuses ErrNotLeader and ErrLeadershipTransferInProgress before the log entry
 // is appended, and ErrEnqueueTimeout before raft saw it, so those are safe;
 // anything else (ErrLeadershipLost above all) leaves the outcome unknown.
 func classifyApplyError(err error) error {
@@ -438,7 +442,7 @@ func (b *budget) release(n int) {
 }
 
 // termBarrier runs at most one raft barrier per leadership term, shared by
-// everyone who needs it: the batcher before its first entry of the term, and
+// everyone who needs it: the batcher before its first log entry of the term, and
 // the first linearizable read. A barrier proves that everything committed by
 // earlier leaders is applied.
 type termBarrier struct {
@@ -484,28 +488,19 @@ func (c *barrierCall) wait(ctx context.Context) error {
 	}
 }
 
-// barrierRunner is what the term and read barriers share: raft, the FSM to
-// tell, the timeout, and the node's goroutine spawner.
+// barrierRunner is what the term and read barriers share: raft, the timeout,
+// and the node's goroutine spawner.
 type barrierRunner struct {
 	raft    *raft.Raft
-	fsm     *FSM
 	timeout time.Duration
 	spawn   func(func()) bool
 }
 
-// barrier commits a raft barrier entry and tells the FSM it was applied
-// (raft never hands barrier entries to the FSM). It ends when raft answers,
-// which it always does, at the latest when raft shuts down.
+// barrier commits a raft barrier log entry. When it returns nil, every log
+// entry before the barrier has been applied to the Machine. It ends when raft
+// answers, which it always does, at the latest when raft shuts down.
 func (b barrierRunner) barrier() error {
-	fut := b.raft.Barrier(b.timeout)
-	if err := fut.Error(); err != nil {
-		return err
-	}
-	// raft.Barrier returns its log future, which knows its index.
-	idx, ok := fut.(raft.IndexFuture)
-	assert(ok, "raft.Barrier returned %T, not an IndexFuture", fut)
-	b.fsm.noteBarrier(idx.Index())
-	return nil
+	return b.raft.Barrier(b.timeout).Error()
 }
 
 // run issues the term's barrier.

@@ -6,9 +6,9 @@ import (
 )
 
 // readBarrier proves leadership for linearizable reads by committing a raft
-// barrier entry that was appended after the read arrived. Concurrent reads
+// barrier log entry that was appended after the read arrived. Concurrent reads
 // share one barrier: a read joins the next barrier that has not started yet,
-// never one already in flight, so the entry that answers it was always
+// never one already in flight, so the log entry that answers it was always
 // appended after it arrived.
 //
 // Why not raft.VerifyLeader: in hashicorp/raft a verify future is counted as
@@ -17,8 +17,8 @@ import (
 // A leader frozen (SIGSTOP, a long GC or VM pause) right after sending a
 // heartbeat resumes with that old "success" waiting in its socket, counts it,
 // and answers a read from state that a newer leader has since overtaken. A
-// barrier entry cannot be committed by stale responses: commitment is counted
-// per log index, and only a follower that accepted this entry, in this term,
+// barrier log entry cannot be committed by stale responses: commitment is counted
+// per log index, and only a follower that accepted this log entry, in this term,
 // can acknowledge it. The price is one log append (and fsync) per group of
 // concurrent strong reads.
 type readBarrier struct {

@@ -20,6 +20,9 @@ func TestImportBoundaries(t *testing.T) {
 		"consensus":   {mod + "api", mod + "transfer", mod + "eligibility", "github.com/labstack/echo", "net/http"},
 		"api":         {"go.etcd.io/bbolt", "github.com/hashicorp/raft"},
 		"ui":          {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo"},
+
+		// consensus's private transport keeps consensus's boundaries.
+		"consensus/internal/transport": {mod + "api", mod + "transfer", mod + "eligibility", "github.com/labstack/echo", "net/http"},
 	}
 	allowedOwn := map[string][]string{
 		"eligibility": {},

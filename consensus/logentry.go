@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Entry encoding, version 1, the payload of every raft log entry of type
+// Log entry encoding, version 1, the payload of every raft log entry of type
 // LogCommand that this package writes:
 //
 //	version  byte     = 1
@@ -15,65 +15,66 @@ import (
 //	count    uvarint  number of items, at least 1
 //	items    count × (uvarint length, length bytes)
 //
-// Varints must be minimal, and nothing may follow the last item, so every entry
-// has exactly one encoding and decode(encode(e)) == e byte for byte.
+// Varints must be minimal, and nothing may follow the last item, so every log
+// entry has exactly one encoding and decode(encode(e)) == e byte for byte.
 const (
-	entryVersion1 byte = 1
+	logEntryVersion1 byte = 1
 
-	// entryHeaderMax is the most bytes before the first item: version, time
+	// logEntryHeaderMax is the most bytes before the first item: version, time
 	// and the longest item count.
-	entryHeaderMax = 1 + 8 + binary.MaxVarintLen64
+	logEntryHeaderMax = 1 + 8 + binary.MaxVarintLen64
 
-	// MaxItemOverhead is the most bytes an entry adds to a single item:
+	// MaxItemOverhead is the most bytes a log entry adds to a single item:
 	// the header plus the item's length prefix. An item larger than
 	// Config.MaxEntryBytes - MaxItemOverhead is refused with ErrTooLarge.
-	MaxItemOverhead = entryHeaderMax + binary.MaxVarintLen64
+	MaxItemOverhead = logEntryHeaderMax + binary.MaxVarintLen64
 )
 
-// errBadEntry is wrapped by every decoding error.
-var errBadEntry = errors.New("consensus: malformed log entry")
+// errBadLogEntry is wrapped by every decoding error.
+var errBadLogEntry = errors.New("consensus: malformed log entry")
 
-// entry is a decoded log entry.
-type entry struct {
+// logEntry is a decoded log entry: the envelope of the opaque items one raft
+// log entry carries, not the ledger's journal record of an instruction.
+type logEntry struct {
 	Time  time.Time
 	Items [][]byte
 }
 
-// itemCost is the bytes one item of n bytes adds to an entry.
+// itemCost is the bytes one item of n bytes adds to a log entry.
 func itemCost(n int) int {
 	return uvarintLen(uint64(n)) + n
 }
 
-// encodeEntry returns the version-1 encoding of the items stamped with t.
-func encodeEntry(t time.Time, items [][]byte) []byte {
-	assert(len(items) > 0, "encoding an entry without items")
+// encodeLogEntry returns the version-1 log entry of the items stamped with t.
+func encodeLogEntry(t time.Time, items [][]byte) []byte {
+	assert(len(items) > 0, "encoding a log entry without items")
 	size := 1 + 8 + uvarintLen(uint64(len(items)))
 	for _, it := range items {
 		size += itemCost(len(it))
 	}
 	b := make([]byte, 0, size)
-	b = append(b, entryVersion1)
+	b = append(b, logEntryVersion1)
 	b = binary.BigEndian.AppendUint64(b, uint64(t.UnixNano()))
 	b = appendItems(b, items)
-	assert(len(b) == size, "entry size %d, computed %d", len(b), size)
+	assert(len(b) == size, "log entry size %d, computed %d", len(b), size)
 	return b
 }
 
-// decodeEntry decodes a version-1 entry. The items are copied, so they do not
-// alias data, which raft keeps in its log cache.
-func decodeEntry(data []byte) (entry, error) {
+// decodeLogEntry decodes a version-1 log entry. The items are copied, so they
+// do not alias data, which raft keeps in its log cache.
+func decodeLogEntry(data []byte) (logEntry, error) {
 	if len(data) < 1+8 {
-		return entry{}, fmt.Errorf("%w: %d bytes is shorter than the header", errBadEntry, len(data))
+		return logEntry{}, fmt.Errorf("%w: %d bytes is shorter than the header", errBadLogEntry, len(data))
 	}
-	if data[0] != entryVersion1 {
-		return entry{}, fmt.Errorf("%w: unknown version %d", errBadEntry, data[0])
+	if data[0] != logEntryVersion1 {
+		return logEntry{}, fmt.Errorf("%w: unknown version %d", errBadLogEntry, data[0])
 	}
 	nanos := int64(binary.BigEndian.Uint64(data[1:9]))
 	items, err := decodeItems(data[9:], 1)
 	if err != nil {
-		return entry{}, err
+		return logEntry{}, err
 	}
-	return entry{Time: time.Unix(0, nanos).UTC(), Items: items}, nil
+	return logEntry{Time: time.Unix(0, nanos).UTC(), Items: items}, nil
 }
 
 // appendItems appends the item count and the length-prefixed items.
@@ -91,27 +92,27 @@ func appendItems(b []byte, items [][]byte) []byte {
 func decodeItems(b []byte, minCount uint64) ([][]byte, error) {
 	count, n, err := readUvarint(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: item count: %v", errBadEntry, err)
+		return nil, fmt.Errorf("%w: item count: %v", errBadLogEntry, err)
 	}
 	b = b[n:]
 	if count < minCount {
-		return nil, fmt.Errorf("%w: %d items, want at least %d", errBadEntry, count, minCount)
+		return nil, fmt.Errorf("%w: %d items, want at least %d", errBadLogEntry, count, minCount)
 	}
 	// Every item needs at least its one-byte length prefix, which bounds the
 	// allocation below by the input size.
 	if count > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: %d items in %d bytes", errBadEntry, count, len(b))
+		return nil, fmt.Errorf("%w: %d items in %d bytes", errBadLogEntry, count, len(b))
 	}
 	backing := make([]byte, 0, len(b))
 	items := make([][]byte, count)
 	for i := range items {
 		size, n, err := readUvarint(b)
 		if err != nil {
-			return nil, fmt.Errorf("%w: item %d length: %v", errBadEntry, i, err)
+			return nil, fmt.Errorf("%w: item %d length: %v", errBadLogEntry, i, err)
 		}
 		b = b[n:]
 		if size > uint64(len(b)) {
-			return nil, fmt.Errorf("%w: item %d of %d bytes, %d left", errBadEntry, i, size, len(b))
+			return nil, fmt.Errorf("%w: item %d of %d bytes, %d left", errBadLogEntry, i, size, len(b))
 		}
 		start := len(backing)
 		backing = append(backing, b[:size]...)
@@ -119,7 +120,7 @@ func decodeItems(b []byte, minCount uint64) ([][]byte, error) {
 		b = b[size:]
 	}
 	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errBadEntry, len(b))
+		return nil, fmt.Errorf("%w: %d trailing bytes", errBadLogEntry, len(b))
 	}
 	return items, nil
 }

@@ -1,4 +1,4 @@
-package consensus
+package transport
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"strings"
 )
 
 // Connection kinds: the first byte a dialling node writes (inside TLS, when
@@ -23,6 +23,29 @@ const (
 	connRPC  byte = 2
 )
 
+// MaxIDBytes bounds a node id: it travels in the one-byte length prefix of a
+// connection's header.
+const MaxIDBytes = 255
+
+// ErrClosed is returned by a Mux or Client that has been closed.
+var ErrClosed = errors.New("transport: closed")
+
+// CheckID returns why id cannot name a node on the wire, or nil: it must be
+// set, at most MaxIDBytes bytes, and free of white space and control
+// characters. The error's text is the bare reason ("must be set"), for the
+// caller to put after the name of what it checked.
+func CheckID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("must be set")
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf("is longer than %d bytes", MaxIDBytes)
+	case strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return errors.New("contains white space or control characters")
+	}
+	return nil
+}
+
 const (
 	// raftBacklog bounds raft connections accepted and handshaken but not yet
 	// taken by raft's transport.
@@ -31,10 +54,47 @@ const (
 	acceptBackoffMax = time.Second
 )
 
-// mux owns the node's listener and every connection on it, inbound and
-// outbound. It routes inbound connections by their first byte to raft (through
-// raftLayer) or to the RPC server, and verifies peers when TLS is on.
-type mux struct {
+// Config configures a Mux.
+type Config struct {
+	// Listener is where peers connect; the Mux owns and closes it.
+	Listener net.Listener
+	// Advertise is the address peers reach this node at, raft's address
+	// for it.
+	Advertise string
+	// LocalID is the node id this node claims when it dials.
+	LocalID string
+	// TLS enables mutual TLS; nil means plain TCP, which authenticates
+	// no one.
+	TLS *TLS
+	// DialTimeout bounds dialling a peer and the TLS handshake and header
+	// exchange on a new connection, in both directions.
+	DialTimeout time.Duration
+	// MaxConns is the most inbound connections served at once.
+	MaxConns int
+	// MaxRequestBytes is the largest RPC request body served.
+	MaxRequestBytes int
+	// Logger receives the Mux's logs; nil discards them.
+	Logger *slog.Logger
+
+	// Resolve maps a raft address to the node id expected there ("" if
+	// unknown). Required.
+	Resolve func(addr string) string
+	// Handle serves one RPC request from peer. Required.
+	Handle Handler
+	// Admit reports whether a peer whose certificate proved its id may
+	// connect (TLS only: without it an id is a mere claim); nil admits all.
+	Admit func(peerID string) bool
+	// Heard durably records a peer that exchanged raft traffic with this
+	// node; nil records nothing. A raft connection whose peer cannot be
+	// recorded is closed before raft reads from it.
+	Heard func(peerID string) error
+}
+
+// Mux owns the node's listener and every connection on it, inbound and
+// outbound. It routes inbound connections by their first byte to raft
+// (through NewRaftLayer) or to the RPC server, and verifies peers when TLS is
+// on.
+type Mux struct {
 	ln        net.Listener
 	advertise string
 	localID   string
@@ -43,20 +103,15 @@ type mux struct {
 	// same host for this node's connections in both directions; nil lets
 	// the system choose.
 	source      *net.TCPAddr
-	tls         *tlsSetup // nil means plain TCP
+	tls         *TLS // nil means plain TCP
 	dialTimeout time.Duration
 	maxConns    int
+	maxRequest  int
 	logger      *slog.Logger
-	// resolve maps a raft address to the node id expected there ("" if unknown).
-	resolve func(addr string) string
-	// serveRPC serves one internal RPC connection until it fails or closes.
-	serveRPC func(c net.Conn, peerID string)
-	// admit reports whether a peer whose certificate proved its id may
-	// connect (TLS only: without it an id is a mere claim); nil admits all.
-	admit func(peerID string) bool
-	// heard durably records a peer that exchanged raft traffic with this
-	// node (heardPeers.record); nil records nothing.
-	heard func(peerID string) error
+	resolve     func(addr string) string
+	handler     Handler
+	admit       func(peerID string) bool
+	heard       func(peerID string) error
 
 	raftCh chan net.Conn
 	done   chan struct{}
@@ -70,33 +125,45 @@ type mux struct {
 	refused atomic.Uint64 // inbound connections refused at the handshake
 }
 
-func newMux(ln net.Listener, advertise, localID string, t *tlsSetup, cfg *Config, logger *slog.Logger) *mux {
+// NewMux starts accepting connections on cfg.Listener.
+func NewMux(cfg Config) *Mux {
+	assert(cfg.Resolve != nil && cfg.Handle != nil, "mux started without handlers")
 	var source *net.TCPAddr
-	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
+	if a, ok := cfg.Listener.Addr().(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
 		source = &net.TCPAddr{IP: a.IP, Zone: a.Zone}
 	}
-	return &mux{
-		ln:          ln,
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Mux{
+		ln:          cfg.Listener,
 		source:      source,
-		advertise:   advertise,
-		localID:     localID,
-		tls:         t,
+		advertise:   cfg.Advertise,
+		localID:     cfg.LocalID,
+		tls:         cfg.TLS,
 		dialTimeout: cfg.DialTimeout,
 		maxConns:    cfg.MaxConns,
+		maxRequest:  cfg.MaxRequestBytes,
 		logger:      logger,
+		resolve:     cfg.Resolve,
+		handler:     cfg.Handle,
+		admit:       cfg.Admit,
+		heard:       cfg.Heard,
 		raftCh:      make(chan net.Conn, raftBacklog),
 		done:        make(chan struct{}),
 		conns:       make(map[*trackedConn]struct{}),
 	}
-}
-
-// start begins accepting; resolve and serveRPC must be set.
-func (m *mux) start() {
-	assert(m.resolve != nil && m.serveRPC != nil, "mux started without handlers")
 	m.wg.Go(m.acceptLoop)
+	return m
 }
 
-func (m *mux) acceptLoop() {
+// Refused is the number of inbound connections refused so far: at the
+// handshake (bad certificate, wrong id, not a member) or for exceeding
+// MaxConns.
+func (m *Mux) Refused() uint64 { return m.refused.Load() }
+
+func (m *Mux) acceptLoop() {
 	var backoff time.Duration
 	for {
 		c, err := m.ln.Accept()
@@ -137,7 +204,7 @@ func isTemporary(err error) bool {
 }
 
 // handle runs the handshake on an inbound connection and routes it.
-func (m *mux) handle(c *trackedConn) {
+func (m *Mux) handle(c *trackedConn) {
 	kind, peer, conn, err := m.accept(c)
 	if err != nil {
 		m.refused.Add(1)
@@ -166,7 +233,7 @@ func (m *mux) handle(c *trackedConn) {
 }
 
 // accept runs the server side of the handshake: TLS (if on), then the header.
-func (m *mux) accept(c *trackedConn) (kind byte, peer string, conn net.Conn, err error) {
+func (m *Mux) accept(c *trackedConn) (kind byte, peer string, conn net.Conn, err error) {
 	if err := c.SetDeadline(time.Now().Add(m.dialTimeout)); err != nil {
 		return 0, "", nil, err
 	}
@@ -192,8 +259,8 @@ func (m *mux) accept(c *trackedConn) (kind byte, peer string, conn net.Conn, err
 		return 0, "", nil, fmt.Errorf("read header: %w", err)
 	}
 	peer = string(id)
-	if err := validateID("peer id", peer); err != nil {
-		return 0, peer, nil, err
+	if err := CheckID(peer); err != nil {
+		return 0, peer, nil, fmt.Errorf("peer id %w", err)
 	}
 	if tc != nil && !certMatchesID(tc.ConnectionState().PeerCertificates[0], peer) {
 		return 0, peer, nil, fmt.Errorf("%w: claims %q", errPeerIdentity, peer)
@@ -209,9 +276,9 @@ func (m *mux) accept(c *trackedConn) (kind byte, peer string, conn net.Conn, err
 
 // dial opens a connection of the given kind to the node expectedID at addr.
 // With TLS the peer's certificate must name expectedID.
-func (m *mux) dial(ctx context.Context, kind byte, addr, expectedID string) (net.Conn, error) {
+func (m *Mux) dial(ctx context.Context, kind byte, addr, expectedID string) (net.Conn, error) {
 	if m.tls != nil && expectedID == "" {
-		return nil, fmt.Errorf("consensus: dial %s: no known node at this address", addr)
+		return nil, fmt.Errorf("transport: dial %s: no known node at this address", addr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.dialTimeout)
 	defer cancel()
@@ -221,7 +288,7 @@ func (m *mux) dial(ctx context.Context, kind byte, addr, expectedID string) (net
 	}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("consensus: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("transport: dial %s: %w", addr, err)
 	}
 	c, ok := m.track(raw, false)
 	if !ok {
@@ -230,12 +297,12 @@ func (m *mux) dial(ctx context.Context, kind byte, addr, expectedID string) (net
 	conn, err := m.handshake(ctx, c, kind, expectedID)
 	if err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("consensus: dial %s (%s): %w", addr, expectedID, err)
+		return nil, fmt.Errorf("transport: dial %s (%s): %w", addr, expectedID, err)
 	}
 	return conn, nil
 }
 
-func (m *mux) handshake(ctx context.Context, c *trackedConn, kind byte, expectedID string) (net.Conn, error) {
+func (m *Mux) handshake(ctx context.Context, c *trackedConn, kind byte, expectedID string) (net.Conn, error) {
 	deadline, _ := ctx.Deadline()
 	if err := c.SetDeadline(deadline); err != nil {
 		return nil, err
@@ -260,7 +327,7 @@ func (m *mux) handshake(ctx context.Context, c *trackedConn, kind byte, expected
 
 // track registers c so close can reach it. Inbound connections beyond
 // maxConns, and any connection after close, are closed at once.
-func (m *mux) track(c net.Conn, inbound bool) (*trackedConn, bool) {
+func (m *Mux) track(c net.Conn, inbound bool) (*trackedConn, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || (inbound && m.inbound >= m.maxConns) {
@@ -279,7 +346,7 @@ func (m *mux) track(c net.Conn, inbound bool) (*trackedConn, bool) {
 	return tc, true
 }
 
-func (m *mux) untrack(tc *trackedConn) {
+func (m *Mux) untrack(tc *trackedConn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.conns[tc]; ok {
@@ -290,15 +357,15 @@ func (m *mux) untrack(tc *trackedConn) {
 	}
 }
 
-func (m *mux) isClosed() bool {
+func (m *Mux) isClosed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.closed
 }
 
-// close stops accepting, closes every connection and waits for the mux's
-// goroutines.
-func (m *mux) close() error {
+// Close stops accepting, closes every connection and waits for the mux's
+// goroutines. It is idempotent.
+func (m *Mux) Close() error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -330,7 +397,7 @@ func (m *mux) close() error {
 // trackedConn removes itself from the mux when closed.
 type trackedConn struct {
 	net.Conn
-	m       *mux
+	m       *Mux
 	inbound bool
 	once    sync.Once
 	err     error
@@ -343,54 +410,3 @@ func (c *trackedConn) Close() error {
 	})
 	return c.err
 }
-
-// raftLayer is the raft.StreamLayer over the mux.
-type raftLayer struct {
-	m         *mux
-	closeOnce sync.Once
-	closed    chan struct{}
-}
-
-var _ raft.StreamLayer = (*raftLayer)(nil)
-
-func newRaftLayer(m *mux) *raftLayer {
-	return &raftLayer{m: m, closed: make(chan struct{})}
-}
-
-func (l *raftLayer) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.m.raftCh:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	case <-l.m.done:
-		return nil, net.ErrClosed
-	}
-}
-
-// Close stops Accept; the mux owns and closes the listener itself.
-func (l *raftLayer) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return nil
-}
-
-// Addr is the advertised address, which raft uses as this node's address.
-func (l *raftLayer) Addr() net.Addr { return advertisedAddr(l.m.advertise) }
-
-func (l *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	addr := string(address)
-	id := l.m.resolve(addr)
-	conn, err := l.m.dial(ctx, connRaft, addr, id)
-	if err != nil || l.m.heard == nil || id == "" {
-		return conn, err
-	}
-	return &heardConn{Conn: conn, id: id, record: l.m.heard}, nil
-}
-
-// advertisedAddr is a net.Addr for the configured advertise address.
-type advertisedAddr string
-
-func (a advertisedAddr) Network() string { return "tcp" }
-func (a advertisedAddr) String() string  { return string(a) }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestEntry_RoundTrip(t *testing.T) {
+func TestLogEntry_RoundTrip(t *testing.T) {
 	stamp := time.Date(2026, 11, 3, 12, 0, 0, 123456789, time.UTC)
 	tests := []struct {
 		name  string
@@ -20,10 +20,10 @@ func TestEntry_RoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			data := encodeEntry(stamp, tc.items)
-			got, err := decodeEntry(data)
+			data := encodeLogEntry(stamp, tc.items)
+			got, err := decodeLogEntry(data)
 			if err != nil {
-				t.Fatalf("decodeEntry(encodeEntry(...)) error = %v", err)
+				t.Fatalf("decodeLogEntry(encodeLogEntry(...)) error = %v", err)
 			}
 			if !got.Time.Equal(stamp) {
 				t.Errorf("time = %v, want %v", got.Time, stamp)
@@ -45,8 +45,8 @@ func TestEntry_RoundTrip(t *testing.T) {
 	}
 }
 
-func TestEntry_DecodeRejects(t *testing.T) {
-	valid := encodeEntry(time.Unix(1, 0), [][]byte{[]byte("ab")})
+func TestLogEntry_DecodeRejects(t *testing.T) {
+	valid := encodeLogEntry(time.Unix(1, 0), [][]byte{[]byte("ab")})
 	tests := []struct {
 		name string
 		data []byte
@@ -65,49 +65,49 @@ func TestEntry_DecodeRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeEntry(tc.data)
-			if !errors.Is(err, errBadEntry) {
-				t.Errorf("decodeEntry(%x) = %+v, %v; want errBadEntry", tc.data, got, err)
+			got, err := decodeLogEntry(tc.data)
+			if !errors.Is(err, errBadLogEntry) {
+				t.Errorf("decodeLogEntry(%x) = %+v, %v; want errBadLogEntry", tc.data, got, err)
 			}
 		})
 	}
 }
 
-func TestEntry_SizeBound(t *testing.T) {
-	// The batcher budgets entryHeaderMax plus itemCost per item; the real
+func TestLogEntry_SizeBound(t *testing.T) {
+	// The batcher budgets logEntryHeaderMax plus itemCost per item; the real
 	// encoding must never be larger.
 	for _, n := range []int{1, 127, 128, 10_000} {
 		items := make([][]byte, n)
-		budget := entryHeaderMax
+		budget := logEntryHeaderMax
 		for i := range items {
 			items[i] = bytes.Repeat([]byte{'q'}, i%300)
 			budget += itemCost(len(items[i]))
 		}
-		if got := len(encodeEntry(time.Now(), items)); got > budget {
+		if got := len(encodeLogEntry(time.Now(), items)); got > budget {
 			t.Errorf("%d items: encoded %d bytes, budget %d", n, got, budget)
 		}
 	}
 }
 
-func FuzzDecodeEntry(f *testing.F) {
-	f.Add(encodeEntry(time.Unix(0, 0), [][]byte{{}}))
-	f.Add(encodeEntry(time.Unix(1700000000, 5), [][]byte{[]byte("a"), []byte("bc")}))
+func FuzzDecodeLogEntry(f *testing.F) {
+	f.Add(encodeLogEntry(time.Unix(0, 0), [][]byte{{}}))
+	f.Add(encodeLogEntry(time.Unix(1700000000, 5), [][]byte{[]byte("a"), []byte("bc")}))
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := decodeEntry(data)
+		e, err := decodeLogEntry(data)
 		if err != nil {
-			if !errors.Is(err, errBadEntry) {
-				t.Fatalf("decodeEntry error %v does not wrap errBadEntry", err)
+			if !errors.Is(err, errBadLogEntry) {
+				t.Fatalf("decodeLogEntry error %v does not wrap errBadLogEntry", err)
 			}
 			return
 		}
 		if len(e.Items) == 0 {
-			t.Fatalf("decoded an entry without items")
+			t.Fatalf("decoded a log entry without items")
 		}
-		// Exactly one encoding per entry: re-encoding gives the input back.
-		if again := encodeEntry(e.Time, e.Items); !bytes.Equal(again, data) {
+		// Exactly one encoding per log entry: re-encoding gives the input back.
+		if again := encodeLogEntry(e.Time, e.Items); !bytes.Equal(again, data) {
 			t.Fatalf("re-encoded %x, input %x", again, data)
 		}
 	})
