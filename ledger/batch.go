@@ -32,6 +32,11 @@ type Snapshot interface {
 // result per item (JSON bytes); batches at or below AppliedIndex get nil results.
 // It panics when the node cannot apply (storage failure, undecodable data), so
 // the node stops and replays after a restart instead of diverging.
+//
+// AppliedIndex (the Index of the last batch applied or restored) and LastTime
+// (its clamped time) are safe to call from any goroutine while Apply runs:
+// consensus reads them for read-index waits and the leader's time stamp, and
+// keeps no copy of its own.
 type Machine interface {
 	Apply(batches []Batch) [][][]byte
 	Snapshot() (Snapshot, error)
