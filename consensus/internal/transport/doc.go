@@ -13,16 +13,6 @@
 // certificate names the id expected at that address.
 package transport
 
-import "fmt"
-
-// assert panics when cond is false. It guards invariants whose failure is a bug
-// in this package, never a condition a caller can cause.
-func assert(cond bool, format string, args ...any) {
-	if !cond {
-		panic(fmt.Sprintf("transport: assertion failed: "+format, args...))
-	}
-}
-
 // Log keys, the same as the consensus package's.
 const (
 	keyPeer    = "peer"

@@ -127,7 +127,10 @@ type Mux struct {
 
 // NewMux starts accepting connections on cfg.Listener.
 func NewMux(cfg Config) *Mux {
-	assert(cfg.Resolve != nil && cfg.Handle != nil, "mux started without handlers")
+	if cfg.Resolve == nil || cfg.Handle == nil {
+		// Only consensus builds a Mux, always with both: a bug, not an input.
+		panic("transport: mux started without handlers")
+	}
 	var source *net.TCPAddr
 	if a, ok := cfg.Listener.Addr().(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
 		source = &net.TCPAddr{IP: a.IP, Zone: a.Zone}

@@ -1,4 +1,4 @@
-module github.com/tokenledger/tokenledger/ui/browsertest
+module github.com/tokenledger/tokenledger/walkthrough
 
 go 1.26.0
 

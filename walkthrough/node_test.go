@@ -1,4 +1,4 @@
-package browsertest
+package walkthrough
 
 import (
 	"net"
@@ -14,8 +14,8 @@ import (
 // nodeID is the id the embedded single-node default gives itself.
 const nodeID = "node1"
 
-// repoRoot is the product module's directory, two levels up.
-const repoRoot = "../.."
+// repoRoot is the product module's directory, one level up.
+const repoRoot = ".."
 
 // startNode builds the product's node binary and starts it as the README's
 // first command does (the embedded default, data in dir/data), on free
@@ -102,8 +102,8 @@ func operatorKey(t *testing.T, dir string) string {
 	return strings.TrimSpace(string(key))
 }
 
-// quickstartScript returns the README's quickstart block, which the test
-// runs to give the console the quickstart's data.
+// quickstartScript returns the README's quickstart block; it skips the test
+// where the tools the block uses are missing.
 func quickstartScript(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"bash", "curl", "sed"} {
@@ -124,13 +124,16 @@ func quickstartScript(t *testing.T) string {
 	return strings.TrimSuffix(strings.TrimPrefix(block, "```sh"), "```")
 }
 
-// runQuickstart runs the script in dir against the node at apiAddr.
-func runQuickstart(t *testing.T, dir, apiAddr, script string) {
+// runQuickstart runs the script in dir against the node at apiAddr and
+// returns its output; it fails the test if the script fails.
+func runQuickstart(t *testing.T, dir, apiAddr, script string) string {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "API=http://"+apiAddr)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("quickstart failed: %v\n%s", err, out)
 	}
+	return string(out)
 }
