@@ -45,27 +45,26 @@ func openStore(t testing.TB, path string, strict bool) *Store {
 	return s
 }
 
-// mustHashes returns s's hashes and fails the test when they cannot be taken:
-// two zero Hashes compare equal, so a dropped error would let every
-// comparison of them pass.
+// mustHashes and mustVerifyJournal fail the test when the store cannot
+// answer: two zero Hashes compare equal, as do the heads of two zero
+// Verifications, so a dropped error would let every comparison of them pass.
 func mustHashes(t testing.TB, s *Store) Hashes {
 	t.Helper()
-	hs, err := s.Hashes()
-	if err != nil {
-		t.Fatalf("Hashes: %v", err)
-	}
-	return hs
+	return mustAnswer(t, "Hashes", s.Hashes)
 }
 
-// mustVerifyJournal is VerifyJournal failing the test on error, for the same
-// reason: two zero Verifications have equal heads.
 func mustVerifyJournal(t testing.TB, s *Store) Verification {
 	t.Helper()
-	v, err := s.VerifyJournal()
+	return mustAnswer(t, "VerifyJournal", s.VerifyJournal)
+}
+
+func mustAnswer[T any](t testing.TB, what string, read func() (T, error)) T {
+	t.Helper()
+	x, err := read()
 	if err != nil {
-		t.Fatalf("VerifyJournal: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	return v
+	return x
 }
 
 func hashKey(k string) string {

@@ -50,18 +50,64 @@ func editSnapshot(t *testing.T, snap []byte, edit func(tx *bolt.Tx) error) []byt
 	return out
 }
 
+// restoreSource is a store whose state the restore tests' stores do not
+// have: inst-us holds 7 REG, so a restore that took effect shows.
+func restoreSource(t *testing.T) *harness {
+	t.Helper()
+	src := newHarness(t)
+	src.world()
+	src.mustAccept("iss-1", mintBody("REG", "inst-us", "7"))
+	return src
+}
+
+// storeWithPendingWork opens a store at path holding the world and a mint
+// of 100 REG to acc-us that is not committed yet: commits are rare, so a
+// restore meets pending work, which it must replace or, failing, keep.
+func storeWithPendingWork(t *testing.T, path string, strict bool) (*Store, *harness) {
+	t.Helper()
+	s, err := Open(Config{Path: path, StrictChecks: strict, NoSync: true, CommitEvery: 1 << 20})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h := &harness{t: t, s: s, now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	h.world()
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "100"))
+	if s.wtx == nil {
+		t.Fatal("no pending write transaction before the restore")
+	}
+	return s, h
+}
+
+// checkRestoreFileGone fails the test if a restore left its temporary file
+// beside the state file.
+func checkRestoreFileGone(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path + restoreSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the restore file is left behind: %v", err)
+	}
+}
+
+// checkReopens closes s and checks that the state file it leaves at path
+// opens again with the hashes want: what a restart would find.
+func checkReopens(t *testing.T, s *Store, path string, want Hashes) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := mustHashes(t, openStore(t, path, true)); got != want {
+		t.Errorf("reopened state file hashes %+v, want %+v", got, want)
+	}
+}
+
 // TestRestoreFailureKeepsState checks that a restore failing at any step
 // leaves the store open on its old state, pending work included: it answers
 // reads as before, applies further instructions, and its file reopens with
 // them. Each case fails one step: the stream, bbolt's open, the checks,
 // loading the state, or the swap of the files.
 func TestRestoreFailureKeepsState(t *testing.T) {
-	// The source holds other balances than the stores it is restored into,
-	// so a restore that took effect would show.
-	src := newHarness(t)
-	src.world()
-	src.mustAccept("iss-1", mintBody("REG", "inst-us", "7"))
-	good := snapshotOf(t, src.s)
+	good := snapshotOf(t, restoreSource(t).s)
 
 	errSwap := errors.New("injected rename failure")
 	tests := []struct {
@@ -84,35 +130,20 @@ func TestRestoreFailureKeepsState(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
-			// Commits are rare, so the restore meets pending work, which a
-			// failed restore must not drop.
-			s, err := Open(Config{Path: path, StrictChecks: true, NoSync: true, CommitEvery: 1 << 20})
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			defer s.Close()
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
-			h.mustAccept("iss-1", mintBody("REG", "acc-us", "100"))
-			if s.wtx == nil {
-				t.Fatal("no pending write transaction before the restore")
-			}
+			s, h := storeWithPendingWork(t, path, true)
 			applied := s.AppliedIndex()
 			if tc.rename != nil {
 				s.rename = tc.rename
 			}
 
-			err = s.Restore(bytes.NewReader(tc.snap))
+			err := s.Restore(bytes.NewReader(tc.snap))
 			if err == nil {
 				t.Fatal("Restore succeeded, want an error")
 			}
 			if tc.rename != nil && !errors.Is(err, errSwap) {
 				t.Errorf("Restore = %v, want the rename's error", err)
 			}
-			if _, statErr := os.Stat(path + restoreSuffix); !errors.Is(statErr, os.ErrNotExist) {
-				t.Errorf("the restore file is left behind: %v", statErr)
-			}
+			checkRestoreFileGone(t, path)
 
 			if got := s.AppliedIndex(); got != applied {
 				t.Errorf("AppliedIndex after a failed restore = %d, want %d", got, applied)
@@ -127,18 +158,7 @@ func TestRestoreFailureKeepsState(t *testing.T) {
 				t.Errorf("Check after a failed restore: %v", errs)
 			}
 			h.mustAccept("iss-1", mintBody("REG", "acc-us", "1"))
-			want, err := s.Hashes()
-			if err != nil {
-				t.Fatalf("Hashes after a failed restore: %v", err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-
-			reopened := openStore(t, path, true)
-			if got, _ := reopened.Hashes(); got != want {
-				t.Errorf("reopened state file hashes %+v, want %+v", got, want)
-			}
+			checkReopens(t, s, path, mustHashes(t, s))
 		})
 	}
 }
@@ -147,42 +167,20 @@ func TestRestoreFailureKeepsState(t *testing.T) {
 // snapshot's state, over a store that had other state and pending work, and
 // that the state file left at the configured path holds it after a reopen.
 func TestRestoreReplacesState(t *testing.T) {
-	src := newHarness(t)
-	src.world()
-	src.mustAccept("iss-1", mintBody("REG", "inst-us", "7"))
-	want, err := src.s.Hashes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := restoreSource(t)
+	want := mustHashes(t, src.s)
 
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(Config{Path: path, NoSync: true, CommitEvery: 1 << 20})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	h := &harness{t: t, s: s, now: epoch}
-	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-	h.world()
-	h.mustAccept("iss-1", mintBody("REG", "acc-us", "100"))
-
+	s, h := storeWithPendingWork(t, path, false)
 	if err := s.Restore(bytes.NewReader(snapshotOf(t, src.s))); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	if got, _ := s.Hashes(); got != want {
+	if got := mustHashes(t, s); got != want {
 		t.Errorf("restored hashes %+v, want %+v", got, want)
 	}
 	if got := h.balance("inst-us", "REG"); got != "7" {
 		t.Errorf("inst-us REG after restore = %s, want 7", got)
 	}
-	if _, err := os.Stat(path + restoreSuffix); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the restore file is left behind: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	reopened := openStore(t, path, true)
-	if got, _ := reopened.Hashes(); got != want {
-		t.Errorf("reopened state file hashes %+v, want %+v", got, want)
-	}
+	checkRestoreFileGone(t, path)
+	checkReopens(t, s, path, want)
 }

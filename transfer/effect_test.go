@@ -66,11 +66,10 @@ func TestEffect(t *testing.T) {
 
 // Ensure that a type Effect does not know is refused, after authorization.
 func TestEffectUnknownType(t *testing.T) {
+	bogus := transfer.Instruction{Type: "bogus"}
 	runEffect(t, "bogus", []effectCase{
-		{name: "by the operator", actor: "op", ins: transfer.Instruction{Type: "bogus"},
-			refused: []string{"INVALID_INSTRUCTION instruction.type"}},
-		{name: "by an issuer", actor: "iss", ins: transfer.Instruction{Type: "bogus"},
-			refused: []string{"NOT_AUTHORIZED authorization.bogus"}},
+		refused("by the operator", "op", bogus, "INVALID_INSTRUCTION instruction.type"),
+		refused("by an issuer", "iss", bogus, "NOT_AUTHORIZED authorization.bogus"),
 	})
 }
 
@@ -147,135 +146,211 @@ func lines(ss []string) string {
 	return "  " + strings.Join(ss, "\n  ")
 }
 
+// The rows are built by accepted and refused, so each reads as one sentence:
+// its name, who submits what, and the outcome.
+
+// accepted is a row Effect must accept, writing exactly what want builds
+// from the state before.
+func accepted(name, actor string, ins transfer.Instruction, want func(w *mapView) transfer.Changes) effectCase {
+	return effectCase{name: name, actor: actor, ins: ins, want: want}
+}
+
+// refused is a row Effect must refuse with reasons, each "CODE rule", in the
+// order Effect reports them.
+func refused(name, actor string, ins transfer.Instruction, reasons ...string) effectCase {
+	return effectCase{name: name, actor: actor, ins: ins, refused: reasons}
+}
+
+// given is the row decided on the fixture as setup changes it.
+func (c effectCase) given(setup func(w *mapView)) effectCase {
+	c.setup = setup
+	return c
+}
+
+// A write is one part of a row's want: it appends the objects it names to
+// the changes, reading the state before where it starts from the fixture.
+type write func(w *mapView, c *transfer.Changes)
+
+// writes is the want made of parts; within a kind of object they come in the
+// order Changes lists them.
+func writes(parts ...write) func(w *mapView) transfer.Changes {
+	return func(w *mapView) transfer.Changes {
+		var c transfer.Changes
+		for _, part := range parts {
+			part(w, &c)
+		}
+		return c
+	}
+}
+
+// partyAs writes the fixture's party id as edits leave it; instrumentAs
+// does the same for an instrument. Without edits, the write repeats what is
+// stored.
+func partyAs(id string, edits ...func(p *transfer.Party)) write {
+	return func(w *mapView, c *transfer.Changes) { c.Parties = append(c.Parties, edited(w.party(id), edits)) }
+}
+
+func instrumentAs(symbol string, edits ...func(in *transfer.Instrument)) write {
+	return func(w *mapView, c *transfer.Changes) {
+		c.Instruments = append(c.Instruments, edited(w.instrument(symbol), edits))
+	}
+}
+
+func edited[T any](x T, edits []func(*T)) T {
+	for _, edit := range edits {
+		edit(&x)
+	}
+	return x
+}
+
+// parties, instruments, holdings, loans and prices write new objects, spelled
+// out in full.
+func parties(ps ...transfer.Party) write {
+	return func(_ *mapView, c *transfer.Changes) { c.Parties = append(c.Parties, ps...) }
+}
+
+func instruments(ins ...transfer.Instrument) write {
+	return func(_ *mapView, c *transfer.Changes) { c.Instruments = append(c.Instruments, ins...) }
+}
+
+func holdings(hs ...transfer.Holding) write {
+	return func(_ *mapView, c *transfer.Changes) { c.Holdings = append(c.Holdings, hs...) }
+}
+
+func loans(ls ...transfer.Loan) write {
+	return func(_ *mapView, c *transfer.Changes) { c.Loans = append(c.Loans, ls...) }
+}
+
+func prices(ps ...transfer.Price) write {
+	return func(_ *mapView, c *transfer.Changes) { c.Prices = append(c.Prices, ps...) }
+}
+
+// The edits of a fixture object that the rows' wants make.
+
+func status(s eligibility.Status) func(*transfer.Party) {
+	return func(p *transfer.Party) { p.Status = s }
+}
+
+func frozen(f bool) func(*transfer.Party) {
+	return func(p *transfer.Party) { p.Frozen = f }
+}
+
+func paused(p bool) func(*transfer.Instrument) {
+	return func(in *transfer.Instrument) { in.Paused = p }
+}
+
+func supply(s string) func(*transfer.Instrument) {
+	return func(in *transfer.Instrument) { in.Supply = dec(s) }
+}
+
+func maxSupply(s string) func(*transfer.Instrument) {
+	return func(in *transfer.Instrument) { in.MaxSupply = new(dec(s)) }
+}
+
+func holders(n int) func(*transfer.Instrument) {
+	return func(in *transfer.Instrument) { in.HolderCount = n }
+}
+
+func nonAccredited(n int) func(*transfer.Instrument) {
+	return func(in *transfer.Instrument) { in.NonAccreditedHolders = n }
+}
+
 func leg(symbol, from, to, amount string) transfer.Leg {
 	return transfer.Leg{Symbol: symbol, From: from, To: to, Amount: transfer.Amount(amount)}
 }
 
-// investorSpec is an investor of ret-us's kind, in custody of custodian.
+// refusedTaking are the rows of every instruction that takes units from a
+// holder (transfer, force_transfer, burn): whoever acts, the holder must
+// have them, must not be frozen, and the instrument must not be paused.
+// take builds the instruction; actor names who submits it, given the holder.
+func refusedTaking(take func(symbol, from, amount string) transfer.Instruction, actor func(from string) string) []effectCase {
+	return []effectCase{
+		refused("more than the balance", actor("ret-us"), take("REG", "ret-us", "50.01"), "INSUFFICIENT_BALANCE account.balance"),
+		refused("from a frozen party", actor("frz"), take("USD", "frz", "1"), "ACCOUNT_FROZEN account.frozen"),
+		refused("paused", actor("iss"), take("PAUSED", "iss", "1"), "INSTRUMENT_PAUSED instrument.paused"),
+	}
+}
+
+// The actors of shared rows: the holder the instruction takes from, or
+// always the same party.
+func theHolder(from string) string { return from }
+
+func always(actor string) func(from string) string { return func(string) string { return actor } }
+
+func registerOf(spec *transfer.PartySpec) transfer.Instruction {
+	return transfer.Instruction{Type: transfer.TypeRegisterParty, Party: spec}
+}
+
+// investorSpec is an investor of ret-us's kind, in custody of custodian;
+// registeredInvestor is the party register_party makes of it.
 func investorSpec(id, custodian string) *transfer.PartySpec {
 	kyc := ago(-365)
 	return &transfer.PartySpec{ID: id, Role: eligibility.RoleInvestor, Status: eligibility.StatusRetail,
 		Jurisdiction: "FR", KYCExpiresAt: &kyc, Custodian: custodian}
 }
 
+func registeredInvestor(id, custodian string) transfer.Party {
+	return transfer.Party{ID: id, Role: eligibility.RoleInvestor, Status: eligibility.StatusRetail, Jurisdiction: "FR",
+		KYCExpiresAt: new(ago(-365)), Custodian: custodian, CreatedAt: now}
+}
+
+var issuerSpec = &transfer.PartySpec{ID: "iss-3", Role: eligibility.RoleIssuer}
+
+const notAuthorizedToRegister = "NOT_AUTHORIZED authorization.register_party"
+
 var registerPartyCases = []effectCase{
-	{
-		name: "operator registers an issuer", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "iss-3", Role: eligibility.RoleIssuer}},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Parties: []transfer.Party{{ID: "iss-3", Role: eligibility.RoleIssuer, CreatedAt: now}}}
-		},
-	},
-	{
-		name: "custodian registers an investor in its custody", actor: "cus",
-		ins: transfer.Instruction{Type: transfer.TypeRegisterParty, Party: investorSpec("ret-fr", "cus")},
-		want: func(w *mapView) transfer.Changes {
-			kyc := ago(-365)
-			return transfer.Changes{Parties: []transfer.Party{{ID: "ret-fr", Role: eligibility.RoleInvestor,
-				Status: eligibility.StatusRetail, Jurisdiction: "FR", KYCExpiresAt: &kyc, Custodian: "cus", CreatedAt: now}}}
-		},
-	},
-	{
-		name: "operator registers an investor for a custodian", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeRegisterParty, Party: investorSpec("ret-fr", "cus-2")},
-		want: func(w *mapView) transfer.Changes {
-			kyc := ago(-365)
-			return transfer.Changes{Parties: []transfer.Party{{ID: "ret-fr", Role: eligibility.RoleInvestor,
-				Status: eligibility.StatusRetail, Jurisdiction: "FR", KYCExpiresAt: &kyc, Custodian: "cus-2", CreatedAt: now}}}
-		},
-	},
-	{
-		name: "an id already registered", actor: "cus",
-		ins:     transfer.Instruction{Type: transfer.TypeRegisterParty, Party: investorSpec("acc-us", "cus")},
-		refused: []string{"ALREADY_EXISTS party.unique"},
-	},
-	{
-		name: "a custodian not registered", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeRegisterParty, Party: investorSpec("ret-fr", "ghost")},
-		refused: []string{"UNKNOWN_PARTY party.exists"},
-	},
-	{
-		name: "a custodian that is an issuer", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeRegisterParty, Party: investorSpec("ret-fr", "iss")},
-		refused: []string{"INVALID_INSTRUCTION party.custodian"},
-	},
-	{
-		name: "custodian registers another custodian's investor", actor: "cus-2",
-		ins:     transfer.Instruction{Type: transfer.TypeRegisterParty, Party: investorSpec("ret-fr", "cus")},
-		refused: []string{"NOT_AUTHORIZED authorization.register_party"},
-	},
-	{
-		name: "custodian registers an issuer", actor: "cus",
-		ins:     transfer.Instruction{Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "iss-3", Role: eligibility.RoleIssuer}},
-		refused: []string{"NOT_AUTHORIZED authorization.register_party"},
-	},
-	{
-		name: "an actor not registered", actor: "ghost",
-		ins:     transfer.Instruction{Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "iss-3", Role: eligibility.RoleIssuer}},
-		refused: []string{"NOT_AUTHORIZED authorization.register_party"},
-	},
+	accepted("operator registers an issuer", "op", registerOf(issuerSpec),
+		writes(parties(transfer.Party{ID: "iss-3", Role: eligibility.RoleIssuer, CreatedAt: now}))),
+	accepted("custodian registers an investor in its custody", "cus", registerOf(investorSpec("ret-fr", "cus")),
+		writes(parties(registeredInvestor("ret-fr", "cus")))),
+	accepted("operator registers an investor for a custodian", "op", registerOf(investorSpec("ret-fr", "cus-2")),
+		writes(parties(registeredInvestor("ret-fr", "cus-2")))),
+	refused("an id already registered", "cus", registerOf(investorSpec("acc-us", "cus")), "ALREADY_EXISTS party.unique"),
+	refused("a custodian not registered", "op", registerOf(investorSpec("ret-fr", "ghost")), "UNKNOWN_PARTY party.exists"),
+	refused("a custodian that is an issuer", "op", registerOf(investorSpec("ret-fr", "iss")), "INVALID_INSTRUCTION party.custodian"),
+	refused("custodian registers another custodian's investor", "cus-2", registerOf(investorSpec("ret-fr", "cus")), notAuthorizedToRegister),
+	refused("custodian registers an issuer", "cus", registerOf(issuerSpec), notAuthorizedToRegister),
+	refused("an actor not registered", "ghost", registerOf(issuerSpec), notAuthorizedToRegister),
+}
+
+func statusUpdate(party string, s eligibility.Status) transfer.Instruction {
+	return transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: party, Status: &s}
+}
+
+func relocate(party, jurisdiction string) transfer.Instruction {
+	return transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: party, Jurisdiction: &jurisdiction}
 }
 
 var updatePartyCases = []effectCase{
-	{
-		name: "retail to accredited lowers the non-accredited counts of what it holds", actor: "cus",
-		ins: transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "ret-us", Status: new(eligibility.StatusAccredited)},
-		want: func(w *mapView) transfer.Changes {
-			p, reg, usd := w.party("ret-us"), w.instrument("REG"), w.instrument("USD")
-			p.Status = eligibility.StatusAccredited
-			reg.NonAccreditedHolders, usd.NonAccreditedHolders = 0, 0
-			return transfer.Changes{Parties: []transfer.Party{p}, Instruments: []transfer.Instrument{reg, usd}}
-		},
-	},
-	{
-		name: "accredited to retail raises them", actor: "cus",
-		ins: transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "acc-us", Status: new(eligibility.StatusRetail)},
-		want: func(w *mapView) transfer.Changes {
-			p, lock, reg := w.party("acc-us"), w.instrument("LOCK"), w.instrument("REG")
-			p.Status = eligibility.StatusRetail
-			lock.NonAccreditedHolders, reg.NonAccreditedHolders = 1, 2
-			return transfer.Changes{Parties: []transfer.Party{p}, Instruments: []transfer.Instrument{lock, reg}}
-		},
-	},
-	{
-		name: "accredited to qualified purchaser leaves the counts", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "acc-us", Status: new(eligibility.StatusQualifiedPurchaser)},
-		want: func(w *mapView) transfer.Changes {
-			p := w.party("acc-us")
-			p.Status = eligibility.StatusQualifiedPurchaser
-			return transfer.Changes{Parties: []transfer.Party{p}}
-		},
-	},
-	{
-		name: "jurisdiction and KYC", actor: "cus",
-		ins: transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "lapsed", Jurisdiction: new("CA"), KYCExpiresAt: new(ago(-30))},
-		want: func(w *mapView) transfer.Changes {
-			p := w.party("lapsed")
-			kyc := ago(-30)
-			p.Jurisdiction, p.KYCExpiresAt = "CA", &kyc
-			return transfer.Changes{Parties: []transfer.Party{p}}
-		},
-	},
-	{
-		name: "a party not registered", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "ghost", Jurisdiction: new("CA")},
-		refused: []string{"UNKNOWN_PARTY party.exists"},
-	},
-	{
-		name: "a party that is not an investor", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "iss", Jurisdiction: new("CA")},
-		refused: []string{"INVALID_INSTRUCTION party.update"},
-	},
-	{
-		name: "another custodian's investor", actor: "cus-2",
-		ins:     transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "ret-us", Jurisdiction: new("CA")},
-		refused: []string{"NOT_AUTHORIZED authorization.update_party"},
-	},
+	accepted("retail to accredited lowers the non-accredited counts of what it holds", "cus",
+		statusUpdate("ret-us", eligibility.StatusAccredited),
+		writes(partyAs("ret-us", status(eligibility.StatusAccredited)), instrumentAs("REG", nonAccredited(0)), instrumentAs("USD", nonAccredited(0)))),
+	accepted("accredited to retail raises them", "cus", statusUpdate("acc-us", eligibility.StatusRetail),
+		writes(partyAs("acc-us", status(eligibility.StatusRetail)), instrumentAs("LOCK", nonAccredited(1)), instrumentAs("REG", nonAccredited(2)))),
+	accepted("accredited to qualified purchaser leaves the counts", "op", statusUpdate("acc-us", eligibility.StatusQualifiedPurchaser),
+		writes(partyAs("acc-us", status(eligibility.StatusQualifiedPurchaser)))),
+	accepted("jurisdiction and KYC", "cus",
+		transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: "lapsed", Jurisdiction: new("CA"), KYCExpiresAt: new(ago(-30))},
+		writes(partyAs("lapsed", func(p *transfer.Party) { p.Jurisdiction, p.KYCExpiresAt = "CA", new(ago(-30)) }))),
+	refused("a party not registered", "op", relocate("ghost", "CA"), "UNKNOWN_PARTY party.exists"),
+	refused("a party that is not an investor", "op", relocate("iss", "CA"), "INVALID_INSTRUCTION party.update"),
+	refused("another custodian's investor", "cus-2", relocate("ret-us", "CA"), "NOT_AUTHORIZED authorization.update_party"),
 }
 
-// instrumentSpec is a new instrument NEW of iss with 2 decimals.
+func createOf(spec *transfer.InstrumentSpec) transfer.Instruction {
+	return transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: spec}
+}
+
+// instrumentSpec is a new instrument NEW of iss with 2 decimals; equityOf is
+// the registered equity one, changed by edit.
 func instrumentSpec(regime string, attrs transfer.AttributesSpec) *transfer.InstrumentSpec {
 	return &transfer.InstrumentSpec{Symbol: "NEW", Name: "New Co", Issuer: "iss", Decimals: 2, Regime: regime, Attributes: attrs}
+}
+
+func equityOf(edit func(s *transfer.InstrumentSpec)) *transfer.InstrumentSpec {
+	s := instrumentSpec("registered", equitySpec)
+	edit(s)
+	return s
 }
 
 var equitySpec = transfer.AttributesSpec{Underlying: eligibility.UnderlyingEnterpriseEquity, Payoff: eligibility.PayoffLinear,
@@ -301,248 +376,100 @@ func created(spec *transfer.InstrumentSpec, attrs eligibility.Attributes, class,
 }
 
 var (
-	withMaxSupply = func() *transfer.InstrumentSpec {
-		s := instrumentSpec("registered", equitySpec)
-		s.MaxSupply = amt("500")
-		return s
-	}()
-	offeredEarlier = func() *transfer.InstrumentSpec {
-		s := instrumentSpec("registered", equitySpec)
-		s.OfferingDate = new(ago(30))
-		return s
-	}()
-	leveraged = instrumentSpec("cftc", transfer.AttributesSpec{Underlying: eligibility.UnderlyingCommodity,
+	withMaxSupply  = equityOf(func(s *transfer.InstrumentSpec) { s.MaxSupply = amt("500") })
+	offeredEarlier = equityOf(func(s *transfer.InstrumentSpec) { s.OfferingDate = new(ago(30)) })
+	leveraged      = instrumentSpec("cftc", transfer.AttributesSpec{Underlying: eligibility.UnderlyingCommodity,
 		Payoff: eligibility.PayoffLinear, EmbeddedLeverage: amt("5"), EconomicPurpose: eligibility.PurposeHedging})
+	leveragedAttrs = eligibility.Attributes{Underlying: eligibility.UnderlyingCommodity, Payoff: eligibility.PayoffLinear,
+		EmbeddedLeverage: dec("5"), EconomicPurpose: eligibility.PurposeHedging}
 )
 
 var createInstrumentCases = []effectCase{
-	{
-		name: "registered equity with a max supply", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: withMaxSupply},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Instruments: []transfer.Instrument{created(withMaxSupply, equity, eligibility.ClassSecurity, eligibility.RegulatorSEC)}}
-		},
-	},
-	{
-		name: "an offering date in the past is kept", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: offeredEarlier},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Instruments: []transfer.Instrument{created(offeredEarlier, equity, eligibility.ClassSecurity, eligibility.RegulatorSEC)}}
-		},
-	},
-	{
-		name: "a leveraged commodity is a derivative", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: leveraged},
-		want: func(w *mapView) transfer.Changes {
-			attrs := eligibility.Attributes{Underlying: eligibility.UnderlyingCommodity, Payoff: eligibility.PayoffLinear,
-				EmbeddedLeverage: dec("5"), EconomicPurpose: eligibility.PurposeHedging}
-			return transfer.Changes{Instruments: []transfer.Instrument{created(leveraged, attrs, eligibility.ClassDerivative, eligibility.RegulatorCFTC)}}
-		},
-	},
-	{
-		name: "a symbol in use", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: func() *transfer.InstrumentSpec {
-			s := instrumentSpec("registered", equitySpec)
-			s.Symbol = "REG"
-			return s
-		}()},
-		refused: []string{"ALREADY_EXISTS instrument.unique"},
-	},
-	{
-		name: "an issuer not registered", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: func() *transfer.InstrumentSpec {
-			s := instrumentSpec("registered", equitySpec)
-			s.Issuer = "ghost"
-			return s
-		}()},
-		refused: []string{"UNKNOWN_PARTY party.exists"},
-	},
-	{
-		name: "an issuer that is a custodian", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: func() *transfer.InstrumentSpec {
-			s := instrumentSpec("registered", equitySpec)
-			s.Issuer = "cus"
-			return s
-		}()},
-		refused: []string{"INVALID_INSTRUCTION instrument.issuer"},
-	},
-	{
-		name: "embedded leverage below 1", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: instrumentSpec("cftc", transfer.AttributesSpec{
-			Underlying: eligibility.UnderlyingCommodity, EmbeddedLeverage: amt("0.5")})},
-		refused: []string{"INVALID_INSTRUCTION instrument.attributes"},
-	},
-	{
-		name: "an offering date in the future", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: func() *transfer.InstrumentSpec {
-			s := instrumentSpec("registered", equitySpec)
-			s.OfferingDate = new(ago(-1))
-			return s
-		}()},
-		refused: []string{"INVALID_INSTRUCTION instrument.offering_date"},
-	},
-	{
-		name: "a max supply finer than the decimals", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: func() *transfer.InstrumentSpec {
-			s := instrumentSpec("registered", equitySpec)
-			s.Decimals, s.MaxSupply = 0, amt("10.5")
-			return s
-		}()},
-		refused: []string{"BAD_AMOUNT amount.format"},
-	},
-	{
-		name: "a regime the rulebook does not define", actor: "iss",
-		ins:     transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: instrumentSpec("reg_x", equitySpec)},
-		refused: []string{"INVALID_INSTRUCTION regime"},
-	},
-	{
-		name: "a class the regime does not admit", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: instrumentSpec("registered", transfer.AttributesSpec{
-			Underlying: eligibility.UnderlyingCash, EconomicPurpose: eligibility.PurposePayment})},
-		refused: []string{"INVALID_INSTRUCTION registered.classes"},
-	},
-	{
-		name: "a prohibited event topic", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: instrumentSpec("cftc", transfer.AttributesSpec{
-			Underlying: eligibility.UnderlyingEvent, Payoff: eligibility.PayoffBinary, EventTopic: "war"})},
-		refused: []string{"GAMING_PRODUCT prohibited_topic"},
-	},
-	{
-		name: "an issuer creating for another", actor: "iss-2",
-		ins:     transfer.Instruction{Type: transfer.TypeCreateInstrument, Instrument: instrumentSpec("registered", equitySpec)},
-		refused: []string{"NOT_AUTHORIZED authorization.create_instrument"},
-	},
+	accepted("registered equity with a max supply", "iss", createOf(withMaxSupply),
+		writes(instruments(created(withMaxSupply, equity, eligibility.ClassSecurity, eligibility.RegulatorSEC)))),
+	accepted("an offering date in the past is kept", "op", createOf(offeredEarlier),
+		writes(instruments(created(offeredEarlier, equity, eligibility.ClassSecurity, eligibility.RegulatorSEC)))),
+	accepted("a leveraged commodity is a derivative", "iss", createOf(leveraged),
+		writes(instruments(created(leveraged, leveragedAttrs, eligibility.ClassDerivative, eligibility.RegulatorCFTC)))),
+	refused("a symbol in use", "iss", createOf(equityOf(func(s *transfer.InstrumentSpec) { s.Symbol = "REG" })),
+		"ALREADY_EXISTS instrument.unique"),
+	refused("an issuer not registered", "op", createOf(equityOf(func(s *transfer.InstrumentSpec) { s.Issuer = "ghost" })),
+		"UNKNOWN_PARTY party.exists"),
+	refused("an issuer that is a custodian", "op", createOf(equityOf(func(s *transfer.InstrumentSpec) { s.Issuer = "cus" })),
+		"INVALID_INSTRUCTION instrument.issuer"),
+	refused("embedded leverage below 1", "iss", createOf(instrumentSpec("cftc", transfer.AttributesSpec{
+		Underlying: eligibility.UnderlyingCommodity, EmbeddedLeverage: amt("0.5")})), "INVALID_INSTRUCTION instrument.attributes"),
+	refused("an offering date in the future", "iss", createOf(equityOf(func(s *transfer.InstrumentSpec) { s.OfferingDate = new(ago(-1)) })),
+		"INVALID_INSTRUCTION instrument.offering_date"),
+	refused("a max supply finer than the decimals", "iss",
+		createOf(equityOf(func(s *transfer.InstrumentSpec) { s.Decimals, s.MaxSupply = 0, amt("10.5") })), "BAD_AMOUNT amount.format"),
+	refused("a regime the rulebook does not define", "iss", createOf(instrumentSpec("reg_x", equitySpec)), "INVALID_INSTRUCTION regime"),
+	refused("a class the regime does not admit", "iss", createOf(instrumentSpec("registered", transfer.AttributesSpec{
+		Underlying: eligibility.UnderlyingCash, EconomicPurpose: eligibility.PurposePayment})), "INVALID_INSTRUCTION registered.classes"),
+	refused("a prohibited event topic", "iss", createOf(instrumentSpec("cftc", transfer.AttributesSpec{
+		Underlying: eligibility.UnderlyingEvent, Payoff: eligibility.PayoffBinary, EventTopic: "war"})), "GAMING_PRODUCT prohibited_topic"),
+	refused("an issuer creating for another", "iss-2", createOf(instrumentSpec("registered", equitySpec)),
+		"NOT_AUTHORIZED authorization.create_instrument"),
 }
 
+func symbolOf(typ transfer.Type, symbol string) transfer.Instruction {
+	return transfer.Instruction{Type: typ, Symbol: symbol}
+}
+
+// pauseCases and unpauseCases mirror each other: each sets the flag, and
+// setting it to what it is already is accepted, a write of the same
+// instrument, so a retried instruction does not fail.
 var pauseCases = []effectCase{
-	{
-		name: "an instrument", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypePause, Symbol: "REG"},
-		want: func(w *mapView) transfer.Changes {
-			reg := w.instrument("REG")
-			reg.Paused = true
-			return transfer.Changes{Instruments: []transfer.Instrument{reg}}
-		},
-	},
-	{
-		name: "an instrument already paused", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypePause, Symbol: "PAUSED"},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Instruments: []transfer.Instrument{w.instrument("PAUSED")}}
-		},
-	},
-	{
-		name: "an instrument that does not exist", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypePause, Symbol: "NOPE"},
-		refused: []string{"UNKNOWN_INSTRUMENT instrument.exists"},
-	},
-	{
-		name: "another issuer's instrument", actor: "iss-2",
-		ins:     transfer.Instruction{Type: transfer.TypePause, Symbol: "REG"},
-		refused: []string{"NOT_AUTHORIZED authorization.pause"},
-	},
+	accepted("an instrument", "iss", symbolOf(transfer.TypePause, "REG"), writes(instrumentAs("REG", paused(true)))),
+	accepted("an instrument already paused", "op", symbolOf(transfer.TypePause, "PAUSED"), writes(instrumentAs("PAUSED"))),
+	refused("an instrument that does not exist", "op", symbolOf(transfer.TypePause, "NOPE"), "UNKNOWN_INSTRUMENT instrument.exists"),
+	refused("another issuer's instrument", "iss-2", symbolOf(transfer.TypePause, "REG"), "NOT_AUTHORIZED authorization.pause"),
 }
 
 var unpauseCases = []effectCase{
-	{
-		name: "a paused instrument", actor: "iss",
-		ins: transfer.Instruction{Type: transfer.TypeUnpause, Symbol: "PAUSED"},
-		want: func(w *mapView) transfer.Changes {
-			p := w.instrument("PAUSED")
-			p.Paused = false
-			return transfer.Changes{Instruments: []transfer.Instrument{p}}
-		},
-	},
-	{
-		name: "an instrument not paused", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeUnpause, Symbol: "REG"},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Instruments: []transfer.Instrument{w.instrument("REG")}}
-		},
-	},
-	{
-		name: "an instrument that does not exist", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeUnpause, Symbol: "NOPE"},
-		refused: []string{"UNKNOWN_INSTRUMENT instrument.exists"},
-	},
-	{
-		name: "by a custodian", actor: "cus",
-		ins:     transfer.Instruction{Type: transfer.TypeUnpause, Symbol: "PAUSED"},
-		refused: []string{"NOT_AUTHORIZED authorization.unpause"},
-	},
+	accepted("a paused instrument", "iss", symbolOf(transfer.TypeUnpause, "PAUSED"), writes(instrumentAs("PAUSED", paused(false)))),
+	accepted("an instrument not paused", "op", symbolOf(transfer.TypeUnpause, "REG"), writes(instrumentAs("REG"))),
+	refused("an instrument that does not exist", "op", symbolOf(transfer.TypeUnpause, "NOPE"), "UNKNOWN_INSTRUMENT instrument.exists"),
+	refused("by a custodian", "cus", symbolOf(transfer.TypeUnpause, "PAUSED"), "NOT_AUTHORIZED authorization.unpause"),
+}
+
+func priceOf(symbol, price string) transfer.Instruction {
+	return transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: symbol, Price: amt(price)}
+}
+
+// priceNow writes symbol's price, stamped with the instant of the decision.
+func priceNow(symbol, price string) write {
+	return prices(transfer.Price{Symbol: symbol, Price: dec(price), Time: now})
 }
 
 var setPriceCases = []effectCase{
-	{
-		name: "by the oracle", actor: "orc",
-		ins: transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "REG", Price: amt("12.5")},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Prices: []transfer.Price{{Symbol: "REG", Price: dec("12.5"), Time: now}}}
-		},
-	},
-	{
-		name: "eighteen fraction digits, by the operator", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "LOCK", Price: amt("0.000000000000000001")},
-		want: func(w *mapView) transfer.Changes {
-			return transfer.Changes{Prices: []transfer.Price{{Symbol: "LOCK", Price: dec("0.000000000000000001"), Time: now}}}
-		},
-	},
-	{
-		name: "nineteen fraction digits", actor: "orc",
-		ins:     transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "REG", Price: amt("0.0000000000000000001")},
-		refused: []string{"BAD_AMOUNT amount.format"},
-	},
-	{
-		name: "zero", actor: "orc",
-		ins:     transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "REG", Price: amt("0")},
-		refused: []string{"BAD_AMOUNT amount.format"},
-	},
-	{
-		name: "cash", actor: "orc",
-		ins:     transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "USD", Price: amt("1")},
-		refused: []string{"INVALID_INSTRUCTION price.cash"},
-	},
-	{
-		name: "an instrument that does not exist", actor: "orc",
-		ins:     transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "NOPE", Price: amt("1")},
-		refused: []string{"UNKNOWN_INSTRUMENT instrument.exists"},
-	},
-	{
-		name: "by an investor", actor: "ret-us",
-		ins:     transfer.Instruction{Type: transfer.TypeSetPrice, Symbol: "REG", Price: amt("1")},
-		refused: []string{"NOT_AUTHORIZED authorization.set_price"},
-	},
+	accepted("by the oracle", "orc", priceOf("REG", "12.5"), writes(priceNow("REG", "12.5"))),
+	accepted("eighteen fraction digits, by the operator", "op", priceOf("LOCK", "0.000000000000000001"),
+		writes(priceNow("LOCK", "0.000000000000000001"))),
+	refused("nineteen fraction digits", "orc", priceOf("REG", "0.0000000000000000001"), "BAD_AMOUNT amount.format"),
+	refused("zero", "orc", priceOf("REG", "0"), "BAD_AMOUNT amount.format"),
+	refused("cash", "orc", priceOf("USD", "1"), "INVALID_INSTRUCTION price.cash"),
+	refused("an instrument that does not exist", "orc", priceOf("NOPE", "1"), "UNKNOWN_INSTRUMENT instrument.exists"),
+	refused("by an investor", "ret-us", priceOf("REG", "1"), "NOT_AUTHORIZED authorization.set_price"),
 }
 
 // nextRulebook is the default rulebook under another version.
 var nextRulebook = string(bytes.Replace(eligibility.Default().YAML(),
 	[]byte(`version: "2026-11-default-1"`), []byte(`version: "effect-test-2"`), 1))
 
+func rulebookOf(yaml string) transfer.Instruction {
+	return transfer.Instruction{Type: transfer.TypeSetRulebook, Rulebook: yaml}
+}
+
 var setRulebookCases = []effectCase{
-	{
-		name: "a rulebook that parses", actor: "op",
-		ins: transfer.Instruction{Type: transfer.TypeSetRulebook, Rulebook: nextRulebook},
-		want: func(w *mapView) transfer.Changes {
-			rb, err := eligibility.Parse([]byte(nextRulebook))
-			if err != nil || rb.Version() != "effect-test-2" {
-				w.tb.Fatalf("the next rulebook: version %v, %v; want effect-test-2", rb, err)
-			}
-			return transfer.Changes{Rulebook: rb}
-		},
-	},
-	{
-		name: "YAML that does not parse", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeSetRulebook, Rulebook: "schema: ["},
-		refused: []string{"RULEBOOK_INVALID rulebook.parse"},
-	},
-	{
-		name: "a rulebook with no rules", actor: "op",
-		ins:     transfer.Instruction{Type: transfer.TypeSetRulebook, Rulebook: "schema: 1\nversion: empty\n"},
-		refused: []string{"RULEBOOK_INVALID rulebook.parse"},
-	},
-	{
-		name: "by an issuer", actor: "iss",
-		ins:     transfer.Instruction{Type: transfer.TypeSetRulebook, Rulebook: nextRulebook},
-		refused: []string{"NOT_AUTHORIZED authorization.set_rulebook"},
-	},
+	accepted("a rulebook that parses", "op", rulebookOf(nextRulebook), func(w *mapView) transfer.Changes {
+		rb, err := eligibility.Parse([]byte(nextRulebook))
+		if err != nil || rb.Version() != "effect-test-2" {
+			w.tb.Fatalf("the next rulebook: version %v, %v; want effect-test-2", rb, err)
+		}
+		return transfer.Changes{Rulebook: rb}
+	}),
+	refused("YAML that does not parse", "op", rulebookOf("schema: ["), "RULEBOOK_INVALID rulebook.parse"),
+	refused("a rulebook with no rules", "op", rulebookOf("schema: 1\nversion: empty\n"), "RULEBOOK_INVALID rulebook.parse"),
+	refused("by an issuer", "iss", rulebookOf(nextRulebook), "NOT_AUTHORIZED authorization.set_rulebook"),
 }

@@ -305,6 +305,12 @@ func holding(party, symbol, balance, frozen string, lots ...transfer.Lot) transf
 	return transfer.Holding{Party: party, Symbol: symbol, Balance: dec(balance), Frozen: dec(frozen), Lots: lots}
 }
 
+// oneLot is a holding of a single lot acquired at, none of it frozen: what
+// most writes leave.
+func oneLot(party, symbol, amount string, at time.Time) transfer.Holding {
+	return holding(party, symbol, amount, "0", lot(amount, at))
+}
+
 var equity = eligibility.Attributes{Underlying: eligibility.UnderlyingEnterpriseEquity, Payoff: eligibility.PayoffLinear,
 	EmbeddedLeverage: decimal.NewFromInt(1), EconomicPurpose: eligibility.PurposeCapitalFormation}
 
@@ -452,20 +458,21 @@ func (v *mapView) pause(symbol string) {
 // from; a name the fixture lacks is a mistake in the test.
 func (v *mapView) party(id string) transfer.Party {
 	v.tb.Helper()
-	p, ok := v.parties[id]
-	if !ok {
-		v.tb.Fatalf("fixture has no party %s", id)
-	}
-	return p
+	return stored(v.tb, v.parties, "party", id)
 }
 
 func (v *mapView) instrument(symbol string) transfer.Instrument {
 	v.tb.Helper()
-	in, ok := v.instruments[symbol]
+	return stored(v.tb, v.instruments, "instrument", symbol)
+}
+
+func stored[V any](tb testing.TB, m map[string]V, kind, key string) V {
+	tb.Helper()
+	x, ok := m[key]
 	if !ok {
-		v.tb.Fatalf("fixture has no instrument %s", symbol)
+		tb.Fatalf("fixture has no %s %s", kind, key)
 	}
-	return in
+	return x
 }
 
 // addHolders makes n more accredited investors hold one unit of symbol each,
