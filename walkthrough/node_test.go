@@ -1,6 +1,7 @@
 package walkthrough
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"os"
@@ -69,15 +70,14 @@ func startNode(t *testing.T) (dir, apiAddr string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
+	// Poll, bounded by the test's own deadline for the start.
+	start, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	for !ready() {
 		select {
-		case <-deadline.C:
+		case <-start.Done():
 			t.Fatalf("the node was not ready with its operator key within 30s; its log:\n%s", logs)
-		case <-tick.C:
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return dir, apiAddr
