@@ -104,6 +104,14 @@ type Config struct {
 	// TLS enables mutual TLS 1.3 between nodes. Nil means plain TCP.
 	TLS *TLSConfig
 
+	// OnStorageFault, if set, is told of the first failed write to raft's
+	// log, stable store or snapshots, and must stop the process: the node
+	// cannot go on with a log or a vote it could not make durable. A failed
+	// term or vote write never returns to raft. Nil: raft's own handling
+	// (a follower that cannot append carries on; a vote it cannot save
+	// panics).
+	OnStorageFault func(*StorageFault)
+
 	// Listener, if set, is used instead of listening on RaftAddr; the node
 	// takes ownership and closes it. Tests and socket activation use it.
 	Listener net.Listener

@@ -125,7 +125,17 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	if err := n.openNetwork(hcl); err != nil {
 		return err
 	}
-	existing, err := raft.HasExistingState(logs, n.store, snaps)
+	var stable raft.StableStore = n.store
+	if cfg.OnStorageFault != nil {
+		f := faults{report: cfg.OnStorageFault}
+		raftDB := filepath.Join(cfg.DataDir, "raft.db")
+		logs = faultLogStore{LogStore: logs, file: raftDB, f: f}
+		// The process ends on a fault; until then raft must not go on as if
+		// a term or vote were saved.
+		stable = faultStableStore{StableStore: stable, file: raftDB, f: f, hold: func() { select {} }}
+		snaps = faultSnapshotStore{SnapshotStore: snaps, dir: filepath.Join(cfg.DataDir, "snapshots"), f: f}
+	}
+	existing, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return fmt.Errorf("consensus: inspect raft state: %w", err)
 	}
@@ -148,7 +158,7 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	}
 	if !existing && !cfg.Join {
 		servers := n.bootstrapConfiguration()
-		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.transport, servers); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, stable, snaps, n.transport, servers); err != nil {
 			return fmt.Errorf("consensus: bootstrap: %w", err)
 		}
 		n.logger.Info("bootstrapped cluster", keyServers, len(servers.Servers))
@@ -159,7 +169,7 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	if n.cfg.wrapTransport != nil {
 		trans = n.cfg.wrapTransport(trans)
 	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, trans)
+	r, err := raft.NewRaft(rc, n.fsm, logs, stable, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}

@@ -37,7 +37,24 @@ type idRecord struct {
 // commit, and raft's log, which is durable before a log entry is applied,
 // replays them. Reads see the pending calls: view reads inside the open
 // transaction.
+//
+// A storage fault (a transaction that cannot begin, write or commit) never
+// returns: the state in the file is behind what was applied, so no outcome
+// may be answered from it. Apply tells Config.OnFault, which stops the
+// process, and waits for the end; without OnFault it panics. Either way raft
+// replays the lost calls after a restart.
 func (s *Store) Apply(batches []Batch) [][][]byte {
+	results, err := s.apply(batches)
+	if err != nil {
+		if s.cfg.OnFault == nil {
+			panic(err.Error())
+		}
+		select {} // OnFault ends the process
+	}
+	return results
+}
+
+func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	results := make([][][]byte, len(batches))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -47,7 +64,7 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.broken != nil {
-		panic(fmt.Sprintf("ledger: apply after a failed commit: %v", s.broken))
+		return nil, s.broken
 	}
 	var view *txView
 	var newApplied uint64
@@ -111,7 +128,7 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	if err != nil {
 		// A node that cannot write its state must not carry on as if it had:
 		// it stops, and replays the log after a restart.
-		panic(fmt.Sprintf("ledger: apply: %v", err))
+		return nil, err
 	}
 	// What the batch wrote is now the state every later reader sees (in the
 	// open transaction), so the cache may hold it.
@@ -119,7 +136,7 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	s.pending += max(items, 1)
 	if s.pending >= s.cfg.CommitEvery {
 		if err := s.commitLocked(); err != nil {
-			panic(err.Error())
+			return nil, err
 		}
 	}
 	s.rulebook.Store(newRulebook)
@@ -127,7 +144,7 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 	if newApplied > s.applied.Load() {
 		s.applied.Store(newApplied)
 	}
-	return results
+	return results, nil
 }
 
 type applier struct {

@@ -117,20 +117,21 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	return db, st, nil
 }
 
-// checkComplete refuses a snapshot file shorter than the pages its meta page
-// counts. bbolt maps the file and reads those pages when it opens it: past
-// the end of the file that is a SIGBUS, which kills the process instead of
-// failing the restore. Opening read-only without preloading the freelist
-// reads only the meta pages.
+// checkComplete refuses a state or snapshot file shorter than the pages its
+// meta page counts, or whose meta pages do not check out. bbolt maps the file
+// and reads those pages when it opens it: past the end of the file that is a
+// SIGBUS, which kills the process instead of failing the open or the restore.
+// Opening read-only without preloading the freelist reads only the meta
+// pages, so this costs the same whatever the file's size.
 func checkComplete(path string) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
-		return fmt.Errorf("open snapshot %s: %w", path, err)
+		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer db.Close()
 	tx, err := db.Begin(false)
 	if err != nil {
-		return fmt.Errorf("read snapshot %s: %w", path, err)
+		return fmt.Errorf("read %s: %w", path, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	info, err := os.Stat(path)
@@ -138,7 +139,7 @@ func checkComplete(path string) error {
 		return err
 	}
 	if info.Size() < tx.Size() {
-		return fmt.Errorf("snapshot is truncated: %d bytes of %d", info.Size(), tx.Size())
+		return fmt.Errorf("%s is truncated: %d bytes of %d", path, info.Size(), tx.Size())
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 )
@@ -35,6 +36,11 @@ type Config struct {
 	CommitEvery int
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// OnFault, if set, is told once of a storage fault: a write transaction
+	// that could not begin, write or commit. From then on reads fail with
+	// ErrStorageFault and Apply never returns: OnFault must stop the process,
+	// which replays from raft's log after a restart. Nil: Apply panics.
+	OnFault func(error)
 }
 
 // Validate reports the first invalid field.
@@ -44,6 +50,11 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// ErrStorageFault is wrapped by every read after the state file failed a
+// write: the state in memory may be ahead of the file, and the node is
+// stopping to replay from raft's log.
+var ErrStorageFault = errors.New("ledger: state unavailable after a storage fault")
 
 // Store is the replicated state machine over bbolt. Apply, Restore and
 // Snapshot are called by consensus from one goroutine; reads may run
@@ -77,6 +88,9 @@ type Store struct {
 
 	// rename is os.Rename; tests replace it to fail Restore's swap.
 	rename func(oldpath, newpath string) error
+	// commitTx is (*bolt.Tx).Commit; tests replace it to fail a commit as a
+	// full disk does.
+	commitTx func(*bolt.Tx) error
 }
 
 var _ Machine = (*Store)(nil)
@@ -86,7 +100,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename}
+	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename, commitTx: (*bolt.Tx).Commit}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -105,7 +119,21 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// ErrDamaged is wrapped by Open's error when the state file is truncated or
+// its meta pages are corrupt (bbolt's checksums): the node must not serve it.
+// Moving the file aside lets the node rebuild its state from its latest
+// raft snapshot and log, or from the leader.
+var ErrDamaged = errors.New("ledger: state file is damaged")
+
 func openDB(path string, noSync bool) (*bolt.DB, error) {
+	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
+		if err := checkComplete(path); err != nil {
+			if errors.Is(err, berrors.ErrTimeout) {
+				return nil, fmt.Errorf("ledger: state %s is locked by another process: %w", path, err)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         5 * time.Second,
 		NoSync:          noSync,
@@ -114,6 +142,9 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 		NoFreelistSync:  true,
 	})
 	if err != nil {
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+			err = fmt.Errorf("%w: %w", ErrDamaged, err)
+		}
 		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -214,7 +245,7 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	s.wmu.Lock()
 	if s.broken != nil {
 		s.wmu.Unlock()
-		return fmt.Errorf("ledger: state unavailable after a failed commit: %w", s.broken)
+		return s.broken
 	}
 	if s.wtx != nil {
 		defer s.wmu.Unlock()
@@ -234,34 +265,48 @@ func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
 		return errors.New("ledger: store is closed")
 	}
 	if err := s.commitPending(); err != nil {
-		return fmt.Errorf("ledger: state unavailable after a failed commit: %w", err)
+		return err
 	}
 	return s.db.View(fn)
 }
 
 // inWriteTx runs fn in the open write transaction, beginning one if none is
-// open. If fn fails the transaction is rolled back with everything pending;
-// the caller panics, and raft replays the lost calls after a restart.
-// Callers hold wmu.
+// open. If fn fails the transaction is rolled back with everything pending,
+// which readers have already seen: the store is broken (see faultLocked),
+// and raft replays the lost calls after a restart. Callers hold wmu.
 func (s *Store) inWriteTx(fn func(tx *bolt.Tx) error) error {
 	if s.wtx == nil {
 		tx, err := s.db.Begin(true)
 		if err != nil {
-			return fmt.Errorf("begin: %w", err)
+			return s.faultLocked("begin", err)
 		}
 		s.wtx = tx
 	}
 	if err := fn(s.wtx); err != nil {
 		s.dropPendingLocked()
-		return err
+		return s.faultLocked("write", err)
 	}
 	return nil
 }
 
+// faultLocked marks the store broken by a failed write (step: begin, write,
+// commit): every later read fails with ErrStorageFault, and Apply stops.
+// It reports the fault once, naming the file. Callers hold wmu.
+func (s *Store) faultLocked(step string, err error) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	s.broken = fmt.Errorf("%w: %s %s: %w", ErrStorageFault, step, s.cfg.Path, err)
+	s.log.Error("state write failed; the node must stop, and replays raft's log after a restart", "step", step, "file", s.cfg.Path, "err", err)
+	if s.cfg.OnFault != nil {
+		s.cfg.OnFault(s.broken)
+	}
+	return s.broken
+}
+
 // commitLocked commits the open write transaction, if any. A failed commit
 // loses applied state that the store has already reported, so the store
-// refuses every later read and Apply (which panics: the node restarts and
-// replays). Callers hold wmu.
+// refuses every later read and Apply (faultLocked). Callers hold wmu.
 func (s *Store) commitLocked() error {
 	if s.broken != nil {
 		return s.broken
@@ -269,12 +314,10 @@ func (s *Store) commitLocked() error {
 	if s.wtx == nil {
 		return nil
 	}
-	err := s.wtx.Commit()
+	err := s.commitTx(s.wtx)
 	s.wtx, s.pending = nil, 0
 	if err != nil {
-		s.broken = fmt.Errorf("ledger: commit: %w", err)
-		s.log.Error("state commit failed; the node must restart and replay", "err", err)
-		return s.broken
+		return s.faultLocked("commit", err)
 	}
 	return nil
 }
