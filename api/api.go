@@ -124,6 +124,9 @@ type Replicator interface {
 	// CaughtUp reports whether the node has been Ready at least once since it
 	// started; before that its state may lag what it served before a restart.
 	CaughtUp() bool
+	// Failing reports whether the node hit a storage fault and is stopping;
+	// every request is then answered 503 NODE_FAILING, and Ready is false.
+	Failing() bool
 }
 
 // ClusterStatus is GET /v1/cluster.
@@ -330,9 +333,10 @@ func (s *Server) healthz(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 once the node has a leader and has caught up, 503 before.
+// readyz answers 200 once the node has a leader and has caught up, 503 before,
+// and 503 again while it trails the cluster or is stopping after a fault.
 func (s *Server) readyz(c echo.Context) error {
-	if !s.repl.Ready() {
+	if s.repl.Failing() || !s.repl.Ready() {
 		return writeJSON(c, http.StatusServiceUnavailable, map[string]any{"ready": false})
 	}
 	return writeJSON(c, http.StatusOK, map[string]any{"ready": true})

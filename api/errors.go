@@ -65,6 +65,10 @@ const (
 	// CodeTimeout (503): the request ran out of time; a write's outcome is
 	// unknown, so retry it with the same id.
 	CodeTimeout Code = "TIMEOUT"
+	// CodeNodeFailing (503): the node hit a storage fault (a disk full or
+	// failing) and is stopping; nothing was read or proposed here. Retry on
+	// another node.
+	CodeNodeFailing Code = "NODE_FAILING"
 	// CodeOverloaded (503): the leader's queue of proposals stayed full for
 	// the whole request; nothing was proposed. Retry with the same id after
 	// the Retry-After header's seconds.
@@ -98,6 +102,10 @@ func notAuthorized(message string) *Error {
 
 func notFound(message string) *Error { return newError(http.StatusNotFound, CodeNotFound, message) }
 
+// errNodeFailing answers every request of a node that is stopping after a
+// storage fault.
+var errNodeFailing = newError(http.StatusServiceUnavailable, CodeNodeFailing, "this node hit a storage fault and is stopping; send the request to another node")
+
 // errorTable maps error values to responses, first match first. detail says
 // whether the error's own text is a message for the client (the decode errors
 // of transfer, written for people) or must stay in the log.
@@ -113,6 +121,7 @@ var errorTable = []struct {
 	{transfer.ErrBadAmount, http.StatusBadRequest, CodeBadAmount, true, ""},
 	{transfer.ErrInvalid, http.StatusBadRequest, CodeInvalid, true, ""},
 	{ledger.ErrNotFound, http.StatusNotFound, CodeNotFound, false, "not found"},
+	{ledger.ErrStorageFault, http.StatusServiceUnavailable, CodeNodeFailing, false, "this node hit a storage fault and is stopping; send the request to another node"},
 	{ErrNoLeader, http.StatusServiceUnavailable, CodeNoLeader, false, "the cluster has no leader; retry with the same id"},
 	{ErrNotLeader, http.StatusServiceUnavailable, CodeNotLeader, false, "this node is not the leader; send the request to the leader (GET /v1/cluster)"},
 	{ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, false, "the leader is overloaded and proposed nothing; retry with the same id after Retry-After"},

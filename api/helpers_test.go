@@ -44,6 +44,7 @@ type fakeReplicator struct {
 	status    api.ClusterStatus
 	ready     bool
 	lagging   bool // not caught up since start
+	failing   bool // stopping after a storage fault
 	proposals atomic.Int64
 
 	submitFn    func(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
@@ -167,6 +168,12 @@ func (f *fakeReplicator) Ready() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.ready
+}
+
+func (f *fakeReplicator) Failing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failing
 }
 
 func (f *fakeReplicator) CaughtUp() bool {

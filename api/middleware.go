@@ -80,8 +80,14 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 // replays the uncommitted tail after a restart, so until then the node's
 // state may be older than what it answered before: a key created then would
 // be unknown (401) and a balance would go back in time.
+//
+// A node stopping after a storage fault answers 503 NODE_FAILING instead:
+// its state may be ahead of its files, and it is about to exit.
 func (s *Server) caughtUp(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if s.repl.Failing() {
+			return errNodeFailing
+		}
 		if !s.repl.CaughtUp() {
 			c.Response().Header().Set("Retry-After", retryAfterSeconds)
 			return newError(http.StatusServiceUnavailable, CodeNotReady, "the node is catching up with the cluster after a start; retry shortly")

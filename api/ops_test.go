@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tokenledger/tokenledger/api"
+	"github.com/tokenledger/tokenledger/ledger"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -252,4 +254,45 @@ func TestNotCaughtUp(t *testing.T) {
 	e.repl.lagging = false
 	e.repl.mu.Unlock()
 	e.must(http.StatusOK, "inv-a", "GET", "/v1/parties/inv-a/holdings", "")
+}
+
+// TestNodeFailing: a node stopping after a storage fault answers every keyed
+// route 503 NODE_FAILING (never 500), /readyz 503 and /healthz 200, and
+// changes nothing; a read that meets the ledger's own fault answers the same.
+func TestNodeFailing(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	e.world()
+	before := e.hashes()
+	e.repl.mu.Lock()
+	e.repl.failing = true
+	e.repl.mu.Unlock()
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/instructions", transferBody("REG", "inv-a", "inv-b", "1")},
+		{"POST", "/v1/instructions/batch", `{"instructions":[` + mint("REG", "inv-a", "1") + `]}`},
+		{"POST", "/v1/check", transferBody("REG", "inv-a", "inv-b", "1")},
+		{"GET", "/v1/parties/inv-a/holdings", ""},
+		{"GET", "/v1/journal", ""},
+		{"POST", "/v1/keys", `{"party_id":"inv-a"}`},
+	} {
+		r := e.as("operator", tc.method, tc.path, tc.body)
+		if r.status != http.StatusServiceUnavailable || r.errorCode() != "NODE_FAILING" {
+			t.Errorf("%s %s on a failing node: %d %s, want 503 NODE_FAILING", tc.method, tc.path, r.status, r.body)
+		}
+	}
+	if r := e.do("GET", "/readyz", "", ""); r.status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz on a failing node: %d, want 503", r.status)
+	}
+	if r := e.do("GET", "/healthz", "", ""); r.status != http.StatusOK {
+		t.Errorf("/healthz on a failing node: %d, want 200 (the process is up)", r.status)
+	}
+	if after := e.hashes(); after != before {
+		t.Errorf("state changed on a failing node: %+v -> %+v", before, after)
+	}
+
+	// The ledger's own fault, met by a read (here the key lookup of
+	// authentication), is the same 503, and no fault to log as a 500.
+	status, code, _, fault := api.ErrorResponse(fmt.Errorf("resolve key: %w", fmt.Errorf("%w: commit state.db: no space left", ledger.ErrStorageFault)))
+	if status != http.StatusServiceUnavailable || code != api.CodeNodeFailing || fault {
+		t.Errorf("a read after the ledger's storage fault: %d %s (fault %v), want 503 NODE_FAILING", status, code, fault)
+	}
 }

@@ -7,10 +7,14 @@ package consensus
 // and panics after others (a term it cannot save); neither is a clean stop.
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/hashicorp/raft"
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // StorageFault describes a failed write to one of the node's files.
@@ -125,4 +129,41 @@ func (s faultSink) Write(p []byte) (int, error) {
 
 func (s faultSink) Close() error {
 	return s.f.fail(s.dir, "snapshot", s.SnapshotSink.Close())
+}
+
+// ErrDamaged is wrapped by Open's error when raft's log file is truncated or
+// its meta pages are corrupt. The node's term and vote are in that file: it
+// must not start, and must not be started on an empty one under its id.
+var ErrDamaged = errors.New("consensus: raft log file is damaged")
+
+// checkBoltFile refuses a bbolt file shorter than the pages its meta page
+// counts, or whose meta pages fail their checksums, before it is opened for
+// writing: bbolt maps those pages, and reading past the end of the file is a
+// SIGBUS that kills the process. Only the meta pages are read, so the check
+// costs the same whatever the file's size. A missing or empty file passes.
+func checkBoltFile(path string) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && info.Size() == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: boltOpenTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("consensus: %s is locked by another process: %w", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: open %s: %w", ErrDamaged, path, err)
+	}
+	defer db.Close()
+	tx, err := db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("%w: read %s: %w", ErrDamaged, path, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if info.Size() < tx.Size() {
+		return fmt.Errorf("%w: %s is truncated: %d bytes of %d", ErrDamaged, path, info.Size(), tx.Size())
+	}
+	return nil
 }

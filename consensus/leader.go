@@ -60,13 +60,14 @@ func (n *Node) awaitLeaderChange(ctx context.Context, changed <-chan struct{}) e
 // IsLeader reports whether this node is the leader right now.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
-// Ready reports whether the node knows a leader and has applied everything
+// Ready reports whether the node knows a leader, has applied everything
 // that was committed when it learnt of that leader (checked with a read
-// index). /readyz should use it.
+// index), and has not trailed the commit index by more than ReadyLagEntries
+// for longer than ReadyLagGrace since. /readyz should use it.
 func (n *Node) Ready() bool {
 	n.leaderMu.Lock()
 	defer n.leaderMu.Unlock()
-	return n.leaderID != "" && n.ready.Load()
+	return n.leaderID != "" && n.ready.Load() && !n.lagging.Load()
 }
 
 // CaughtUp reports whether the node has been Ready at least once since it

@@ -69,6 +69,7 @@ type Node struct {
 
 	ready     atomic.Bool
 	caughtUp  atomic.Bool   // ready at least once since start; never reset
+	lagging   atomic.Bool   // the Machine trails the commit index too far, too long (watchLag)
 	readyKick chan struct{} // capacity 1
 
 	closeOnce sync.Once
@@ -196,6 +197,7 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	n.spawn(n.pipe.resolve)
 	n.spawn(func() { n.monitor(observations) })
 	n.spawn(n.readiness)
+	n.spawn(n.watchLag)
 	return nil
 }
 
@@ -218,8 +220,12 @@ func (n *Node) stateCoversSnapshot(snaps raft.SnapshotStore) bool {
 // openStores opens raft.db (log and stable store, behind a log cache) and the
 // snapshot store.
 func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore, error) {
+	raftDB := filepath.Join(n.cfg.DataDir, "raft.db")
+	if err := checkBoltFile(raftDB); err != nil {
+		return nil, nil, err
+	}
 	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(n.cfg.DataDir, "raft.db"),
+		Path: raftDB,
 		BoltOptions: &bbolt.Options{
 			Timeout: boltOpenTimeout,
 			// Skip writing the freelist on every commit (rqlite #968); it is

@@ -383,13 +383,16 @@ func (c *e2eCluster) signal(i int, sig syscall.Signal) {
 // waitExit waits, at most e2eExitTimeout, for node i's process to be reaped
 // and returns its exit error. It does not touch the test, so it may run on
 // any goroutine.
-func (c *e2eCluster) waitExit(i int) error {
+func (c *e2eCluster) waitExit(i int) error { return c.waitExitWithin(i, e2eExitTimeout) }
+
+// waitExitWithin is waitExit with its own bound.
+func (c *e2eCluster) waitExitWithin(i int, timeout time.Duration) error {
 	p := c.procs[i]
 	_, done := p.running()
 	select {
 	case <-done:
-	case <-time.After(e2eExitTimeout):
-		return fmt.Errorf("%s did not exit within %s", p.id, e2eExitTimeout)
+	case <-time.After(timeout):
+		return fmt.Errorf("%s did not exit within %s", p.id, timeout)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -413,9 +416,20 @@ func (c *e2eCluster) term(i int) error {
 }
 
 // logHas reports whether node i's log has a line containing s.
-func (c *e2eCluster) logHas(i int, s string) bool {
+func (c *e2eCluster) logHas(i int, s string) bool { return c.logLine(i, s) != "" }
+
+// logLine returns the first line of node i's log that contains s, or "".
+func (c *e2eCluster) logLine(i int, s string) string {
 	b, err := os.ReadFile(c.procs[i].logPath)
-	return err == nil && bytes.Contains(b, []byte(s))
+	if err != nil {
+		return ""
+	}
+	for line := range bytes.Lines(b) {
+		if bytes.Contains(line, []byte(s)) {
+			return strings.TrimSpace(string(line))
+		}
+	}
+	return ""
 }
 
 // killAllNow crashes every node at once and waits until all are reaped.

@@ -24,6 +24,12 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "node:", err)
 		}
+		// A storage fault has its own status (exitStorageFault), so a
+		// supervisor can tell a disk to fix from a crash to restart.
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
+		}
 		os.Exit(1)
 	}
 }

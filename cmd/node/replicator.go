@@ -42,6 +42,8 @@ type replicator struct {
 	node  raftNode
 	nodes nodeLister
 	log   *slog.Logger
+	// failing reports a storage fault the node is stopping for; nil: never.
+	failing func() bool
 	// membership serialises the membership changes made through this node,
 	// so a removal cannot land between an addition's check of the removed
 	// ids and its raft configuration change (see AddNode).
@@ -170,7 +172,9 @@ func (r *replicator) proposeNode(ctx context.Context, n ledger.NodeInfo) (code s
 
 func (r *replicator) ReadIndex(ctx context.Context) error { return mapErr(r.node.ReadIndex(ctx)) }
 
-func (r *replicator) Ready() bool { return r.node.Ready() }
+func (r *replicator) Ready() bool { return !r.Failing() && r.node.Ready() }
+
+func (r *replicator) Failing() bool { return r.failing != nil && r.failing() }
 
 func (r *replicator) CaughtUp() bool { return r.node.CaughtUp() }
 

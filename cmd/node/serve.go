@@ -149,16 +149,30 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		fmt.Printf("operator key: %s\n(saved to %s; keep it secret)\n", key, filepath.Join(o.dataDir, operatorKeyFile))
 	}
 
-	store, err := ledger.Open(ledger.Config{Path: filepath.Join(o.dataDir, "state.db"), CommitEvery: o.commitEvery, Logger: log})
+	fs := newFailStop(o.dataDir)
+	statePath := filepath.Join(o.dataDir, "state.db")
+	store, err := ledger.Open(ledger.Config{Path: statePath, CommitEvery: o.commitEvery, Logger: log, OnFault: fs.ledgerFault})
+	if errors.Is(err, ledger.ErrDamaged) {
+		return damagedStateError(log, statePath, err)
+	}
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	// After a storage fault the store stays open until the process exits:
+	// raft may still hand it a batch, which must block (OnFault), not panic
+	// on a closed store. Its uncommitted tail is lost either way and replays.
+	faulted := false
+	defer func() {
+		if !faulted {
+			store.Close()
+		}
+	}()
 
 	ccfg := consensus.DefaultConfig()
 	ccfg.ID, ccfg.RaftAddr, ccfg.RaftBind, ccfg.DataDir = o.id, o.raftAddr, o.raftBind, filepath.Join(o.dataDir, "raft")
 	ccfg.Peers, ccfg.TLS, ccfg.Logger, ccfg.Join = o.peers, o.tls, log, o.join
 	ccfg.Contacts = o.contacts
+	ccfg.OnStorageFault = fs.raftFault
 	ccfg.SnapshotThreshold = o.snapshotThreshold
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval
@@ -188,13 +202,21 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		return false
 	}
 	node, err := consensus.Open(ctx, ccfg, stateMachine(store, log))
+	if errors.Is(err, consensus.ErrDamaged) {
+		return damagedLogError(log, o.id, err)
+	}
 	if err != nil {
 		return err
 	}
 
-	srv, err := api.New(api.Config{Reader: store, Replicator: newReplicator(node, store, log), Logger: log})
+	repl := newReplicator(node, store, log)
+	repl.failing = fs.Failing
+	srv, err := api.New(api.Config{Reader: store, Replicator: repl, Logger: log})
 	if err == nil {
 		err = exportRaftMetrics(srv.Registry())
+	}
+	if err == nil {
+		err = srv.Registry().Register(fs.errors)
 	}
 	if err != nil {
 		closeNode(node, log)
@@ -225,6 +247,9 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	case <-ctx.Done():
 	case err = <-httpErr:
 		log.Error("api server stopped", "err", err)
+	case fault := <-fs.fault:
+		faulted = true
+		return failStopNode(log, fs, fault, node, httpSrv)
 	}
 	log.Info("shutting down")
 	// The stop must finish even though ctx is cancelled: it hands leadership over.
