@@ -56,6 +56,20 @@ func (c Config) Validate() error {
 // stopping to replay from raft's log.
 var ErrStorageFault = errors.New("ledger: state unavailable after a storage fault")
 
+// FaultError is the error of a failed write to the state file; it matches
+// ErrStorageFault.
+type FaultError struct {
+	Step string // begin, write or commit
+	Path string // the state file
+	Err  error
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("%v: %s %s: %v", ErrStorageFault, e.Step, e.Path, e.Err)
+}
+
+func (e *FaultError) Unwrap() []error { return []error{ErrStorageFault, e.Err} }
+
 // Store is the replicated state machine over bbolt. Apply, Restore and
 // Snapshot are called by consensus from one goroutine; reads may run
 // concurrently with them from any goroutine.
@@ -296,7 +310,7 @@ func (s *Store) faultLocked(step string, err error) error {
 	if s.broken != nil {
 		return s.broken
 	}
-	s.broken = fmt.Errorf("%w: %s %s: %w", ErrStorageFault, step, s.cfg.Path, err)
+	s.broken = &FaultError{Step: step, Path: s.cfg.Path, Err: err}
 	s.log.Error("state write failed; the node must stop, and replays raft's log after a restart", "step", step, "file", s.cfg.Path, "err", err)
 	if s.cfg.OnFault != nil {
 		s.cfg.OnFault(s.broken)
