@@ -86,3 +86,74 @@ func TestCheckBoltFile(t *testing.T) {
 		})
 	}
 }
+
+// failingLogStore fails every write, as a full disk does.
+type failingLogStore struct{ *raft.InmemStore }
+
+var errNoSpace = errors.New("no space left on device")
+
+func (failingLogStore) StoreLog(*raft.Log) error      { return errNoSpace }
+func (failingLogStore) StoreLogs([]*raft.Log) error   { return errNoSpace }
+func (failingLogStore) DeleteRange(_, _ uint64) error { return errNoSpace }
+func (failingLogStore) Set(_, _ []byte) error         { return errNoSpace }
+func (failingLogStore) SetUint64([]byte, uint64) error {
+	return errNoSpace
+}
+
+// failingSnapshots creates sinks whose writes fail.
+type failingSnapshots struct{ raft.SnapshotStore }
+
+func (failingSnapshots) Create(raft.SnapshotVersion, uint64, uint64, raft.Configuration, uint64, raft.Transport) (raft.SnapshotSink, error) {
+	return failingSink{}, nil
+}
+
+type failingSink struct{ raft.SnapshotSink }
+
+func (failingSink) Write([]byte) (int, error) { return 0, errNoSpace }
+func (failingSink) Close() error              { return errNoSpace }
+
+// TestFaultWrappers checks that every failed write to raft's storage is
+// reported with its file and kind, that the error still reaches raft, and
+// that a failed term or vote write is held (never returned to raft, which
+// would panic) once reported.
+func TestFaultWrappers(t *testing.T) {
+	var got []*StorageFault
+	f := faults{report: func(sf *StorageFault) { got = append(got, sf) }}
+	held := 0
+	store := failingLogStore{raft.NewInmemStore()}
+	logs := faultLogStore{LogStore: store, file: "raft.db", f: f}
+	stable := faultStableStore{StableStore: store, file: "raft.db", f: f, hold: func() { held++ }}
+	snaps := faultSnapshotStore{SnapshotStore: failingSnapshots{}, dir: "snapshots", f: f}
+
+	if err := logs.StoreLogs([]*raft.Log{{Index: 1}}); !errors.Is(err, errNoSpace) {
+		t.Errorf("StoreLogs: %v, want the store's error", err)
+	}
+	if err := logs.DeleteRange(1, 2); !errors.Is(err, errNoSpace) {
+		t.Errorf("DeleteRange: %v", err)
+	}
+	_ = stable.SetUint64([]byte("CurrentTerm"), 2)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, 10, 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Write([]byte("x")); !errors.Is(err, errNoSpace) {
+		t.Errorf("sink Write: %v", err)
+	}
+	want := []struct{ file, kind string }{{"raft.db", "log"}, {"raft.db", "log"}, {"raft.db", "stable"}, {"snapshots", "snapshot"}}
+	if len(got) != len(want) {
+		t.Fatalf("reported %d faults, want %d: %v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].File != w.file || got[i].Kind != w.kind || !errors.Is(got[i], errNoSpace) {
+			t.Errorf("fault %d: %v, want %s %s", i, got[i], w.kind, w.file)
+		}
+	}
+	if held != 1 {
+		t.Errorf("a failed term write was held %d times, want 1", held)
+	}
+	// Writes that succeed report nothing.
+	ok := faultLogStore{LogStore: raft.NewInmemStore(), file: "raft.db", f: f}
+	if err := ok.StoreLogs([]*raft.Log{{Index: 1}}); err != nil || len(got) != len(want) {
+		t.Errorf("a good write: %v, %d faults", err, len(got))
+	}
+}
