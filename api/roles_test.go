@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/ledger"
 )
@@ -97,6 +99,11 @@ func TestRoleMatrix(t *testing.T) {
 		{"readyz", "GET", "/readyz", nil, [...]int{ok, ok, ok, ok, ok, ok, ok, ok}},
 		{"metrics", "GET", "/metrics", nil, [...]int{ok, ok, ok, ok, ok, ok, ok, ok}},
 	}
+	var covered []string
+	for _, tc := range tests {
+		covered = append(covered, tc.method+" "+tc.path)
+	}
+	checkEveryRoute(t, e.srv, covered)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for i, role := range matrixRoles {
@@ -121,6 +128,58 @@ func TestRoleMatrix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkEveryRoute fails the test unless each route of srv but the web
+// console's (public, and tested in console_test.go) is among requests
+// ("METHOD /path?query"), each matched to the route echo would pick: a
+// static segment before a parameter.
+func checkEveryRoute(t *testing.T, srv *api.Server, requests []string) {
+	t.Helper()
+	type route struct{ method, path string }
+	var routes []route
+	for _, rt := range api.Routes(srv) {
+		if rt.Method == echo.RouteNotFound || strings.HasPrefix(rt.Path, "/ui") {
+			continue
+		}
+		routes = append(routes, route{rt.Method, rt.Path})
+	}
+	matches := func(pattern, path string) (bool, int) {
+		ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+		if len(ps) != len(xs) {
+			return false, 0
+		}
+		params := 0
+		for i := range ps {
+			switch {
+			case strings.HasPrefix(ps[i], ":") && xs[i] != "":
+				params++
+			case ps[i] != xs[i]:
+				return false, 0
+			}
+		}
+		return true, params
+	}
+	hit := map[route]bool{}
+	for _, req := range requests {
+		method, path, _ := strings.Cut(req, " ")
+		path, _, _ = strings.Cut(path, "?")
+		best, bestParams := route{}, -1
+		for _, r := range routes {
+			if ok, params := matches(r.path, path); ok && r.method == method && (bestParams < 0 || params < bestParams) {
+				best, bestParams = r, params
+			}
+		}
+		if bestParams < 0 {
+			t.Errorf("%s matches no route", req)
+		}
+		hit[best] = true
+	}
+	for _, r := range routes {
+		if !hit[r] {
+			t.Errorf("the role matrix has no row for %s %s", r.method, r.path)
+		}
 	}
 }
 
