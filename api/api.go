@@ -170,8 +170,9 @@ type Config struct {
 	// write that runs out is answered 503 TIMEOUT with its outcome unknown.
 	// Zero means DefaultRequestTimeout; at most MaxRequestTimeout.
 	RequestTimeout time.Duration
-	// Now is the clock for dry runs and lock-up figures in holdings; nil means
-	// time.Now. Writes are timed by the leader, not by this clock.
+	// Now is the clock for dry runs, lock-up figures in holdings and the
+	// refill of failed-authentication allowances; nil means time.Now. Writes
+	// are timed by the leader, not by this clock.
 	Now func() time.Time
 	// Registry receives the API's metrics and is served at /metrics; nil means
 	// a new registry of the API's own.
@@ -228,6 +229,8 @@ type Server struct {
 	repl    Replicator
 	echo    *echo.Echo
 	metrics *metrics
+	// throttle slows failed authentication per client address.
+	throttle *authThrottle
 	// routeSet holds the registered route patterns, the only route label
 	// values of the request metrics; written by New only.
 	routeSet map[string]bool
@@ -251,6 +254,9 @@ func New(cfg Config) (*Server, error) {
 		log:    cfg.Logger.With("component", "api"),
 		reader: cfg.Reader,
 		repl:   cfg.Replicator,
+		// The throttle reads Config.Now, so tests drive refills with a
+		// fake clock.
+		throttle: newAuthThrottle(cfg.Now),
 	}
 	m, err := newMetrics(cfg.Registry, cfg.Replicator, cfg.Reader)
 	if err != nil {
@@ -279,7 +285,9 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverPanic, s.observe, s.timeout)
+	// observe is outermost, so a panic's 500 is counted and logged like
+	// every other answer.
+	e.Use(s.observe, s.recoverPanic, s.timeout)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -69,13 +69,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key, ok := bearerKey(c.Request().Header.Get(echo.HeaderAuthorization))
 		if !ok {
-			return errUnauthenticated
+			return s.refuseKey(c)
 		}
 		// A key unknown, or whose party is gone (never, today),
 		// authenticates no one.
 		party, err := s.reader.KeyOwner(HashKey(key))
 		if errors.Is(err, ledger.ErrNotFound) {
-			return errUnauthenticated
+			return s.refuseKey(c)
 		}
 		if err != nil {
 			return fmt.Errorf("resolve key: %w", err)
@@ -83,6 +83,18 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(principalKey, principal{party: party})
 		return next(c)
 	}
+}
+
+// refuseKey answers a request whose key is missing or unknown: 401, or 429
+// with Retry-After once its address has failed too often (authThrottle).
+// It is reached only after the key was looked up, so a valid key is never
+// slowed by its address's failures.
+func (s *Server) refuseKey(c echo.Context) error {
+	if wait := s.throttle.fail(c.Request().RemoteAddr); wait > 0 {
+		c.Response().Header().Set("Retry-After", retryAfter(wait))
+		return errTooManyRequests
+	}
+	return errUnauthenticated
 }
 
 // bearerKey extracts the key of "Bearer <key>"; the scheme is case-insensitive.

@@ -30,7 +30,9 @@
 // # Concurrency
 //
 // A Server is safe for concurrent use once built; it keeps no mutable state of
-// its own besides Prometheus collectors. Each request runs under
+// its own besides Prometheus collectors and the table of failed
+// authentications per client address (throttle.go: one mutex, a fixed
+// capacity). Each request runs under
 // Config.RequestTimeout. A batch decodes its instructions on a bounded number of
 // goroutines it waits for before answering.
 //
@@ -39,4 +41,11 @@
 // An API key is a random secret ("tl_" and 43 base64url characters) shown once;
 // the ledger stores only HashKey(secret), the lowercase hex SHA-256. Neither a
 // key nor its hash is ever logged.
+//
+// # Access log
+//
+// Every request gets an id (X-Request-ID, the client's if it is a short safe
+// token) and one Info line "request" in the log: request_id, remote_addr,
+// party once authenticated, method, route (the pattern, never the path),
+// status, latency_ms and bytes_out. Error bodies repeat the id.
 package api

@@ -52,6 +52,11 @@ const (
 	// CodeTooLarge (413): the body is above Config.MaxBodyBytes, or a batch
 	// holds more than MaxBatchInstructions instructions.
 	CodeTooLarge Code = "TOO_LARGE"
+	// CodeTooManyRequests (429): the key is missing or unknown, and this
+	// address has failed to authenticate too often (AuthFailureBurst, then
+	// one per AuthFailureRefill); retry after the Retry-After header's
+	// seconds, with a valid key. A valid key is never refused this way.
+	CodeTooManyRequests Code = "TOO_MANY_REQUESTS"
 	// CodeInternal (500): a fault on the node; the message is generic and the
 	// cause is in the node's log.
 	CodeInternal Code = "INTERNAL"
@@ -193,23 +198,28 @@ type errorBody struct {
 type errorDetail struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// RequestID repeats the X-Request-ID of the response, so a client can
+	// quote it and an operator find the access log line; empty (and left
+	// out) for an error inside a batch's results.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // handleError is the one place errors become responses. A fault (500) is
 // logged here, once, with its cause; the client sees a generic message.
 func (s *Server) handleError(err error, c echo.Context) {
+	id := requestIDOf(c)
 	if c.Response().Committed {
-		s.log.Error("error after the response started", keyRoute, c.Path(), keyError, err)
+		s.log.Error("error after the response started", keyRequestID, id, keyRoute, c.Path(), keyError, err)
 		return
 	}
 	status, code, message, fault := errorResponse(err)
 	if fault {
-		s.log.Error("request failed", keyMethod, c.Request().Method, keyRoute, c.Path(), keyError, err)
+		s.log.Error("request failed", keyRequestID, id, keyMethod, c.Request().Method, keyRoute, c.Path(), keyError, err)
 	}
 	if code == CodeOverloaded {
 		c.Response().Header().Set("Retry-After", retryAfterSeconds)
 	}
-	if err := writeJSON(c, status, errorBody{Error: errorDetail{Code: code, Message: message}}); err != nil {
+	if err := writeJSON(c, status, errorBody{Error: errorDetail{Code: code, Message: message, RequestID: id}}); err != nil {
 		s.log.Debug("write error response", keyError, err)
 	}
 }

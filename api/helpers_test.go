@@ -191,6 +191,22 @@ type env struct {
 	srv   *api.Server
 	logs  *syncBuffer
 	keys  map[string]string // party id → key
+	// addr, when set, is the client address of every request; otherwise each
+	// request comes from an address of its own, so tests about other things
+	// are never slowed by the failed-authentication limit.
+	addr string
+}
+
+// nextAddr numbers the client addresses of requests that have none pinned.
+var nextAddr atomic.Uint32
+
+// remoteAddr is the client address of the env's next request.
+func (e *env) remoteAddr() string {
+	if e.addr != "" {
+		return e.addr
+	}
+	n := nextAddr.Add(1)
+	return fmt.Sprintf("10.%d.%d.%d:40000", byte(n>>16), byte(n>>8), byte(n))
 }
 
 // operatorKey bootstraps the ledger, as $TOKENLEDGER_BOOTSTRAP_KEY would.
@@ -231,7 +247,7 @@ func newEnv(t testing.TB, cfg api.Config) *env {
 	e := &env{t: t, store: store, repl: newFakeReplicator(store), keys: map[string]string{}}
 	logs := &syncBuffer{}
 	cfg.Reader, cfg.Replicator = store, e.repl
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return epoch }
 	}
@@ -293,6 +309,13 @@ func (e *env) request(method, path, key, body string) response {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	return e.serve(req)
+}
+
+// serve sends req through the server's handler from the env's client
+// address.
+func (e *env) serve(req *http.Request) response {
+	req.RemoteAddr = e.remoteAddr()
 	rec := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(rec, req)
 	return response{status: rec.Code, body: rec.Body.Bytes(), header: rec.Header()}
@@ -305,9 +328,7 @@ func (e *env) doHeader(method, path, authorization string) response {
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
-	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
-	return response{status: rec.Code, body: rec.Body.Bytes(), header: rec.Header()}
+	return e.serve(req)
 }
 
 // as sends a request as party (its key).

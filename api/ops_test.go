@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"regexp"
 	"sort"
@@ -119,6 +122,71 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		if !open && got != http.StatusUnauthorized {
 			t.Errorf("%s is documented with a key but answers %d without one", k, got)
+		}
+	}
+}
+
+// TestOpenAPIErrorCodes checks that the document's list of error codes is
+// the code table's: every Code constant of errors.go is in the Error
+// schema's enum and its status table, and the enum holds nothing else.
+func TestOpenAPIErrorCodes(t *testing.T) {
+	var consts []string
+	file, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range file.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for _, v := range vs.Values {
+				if lit, ok := v.(*ast.BasicLit); ok {
+					consts = append(consts, strings.Trim(lit.Value, `"`))
+				}
+			}
+		}
+	}
+	var spec struct {
+		Info struct {
+			Description string `yaml:"description"`
+		} `yaml:"info"`
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `yaml:"enum"`
+								} `yaml:"code"`
+							} `yaml:"properties"`
+						} `yaml:"error"`
+					} `yaml:"properties"`
+				} `yaml:"Error"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(api.OpenAPI(), &spec); err != nil {
+		t.Fatal(err)
+	}
+	enum := spec.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	if len(consts) < 17 {
+		t.Fatalf("found %d codes in errors.go; the parse missed them", len(consts))
+	}
+	sort.Strings(consts)
+	sort.Strings(enum)
+	if strings.Join(consts, ",") != strings.Join(enum, ",") {
+		t.Errorf("openapi.yaml's error codes %v, errors.go's %v", enum, consts)
+	}
+	for _, c := range consts {
+		if !strings.Contains(spec.Info.Description, c) {
+			t.Errorf("the status table of openapi.yaml's description lacks %s", c)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -388,13 +389,30 @@ func TestKeys(t *testing.T) {
 }
 
 // TestNoSecretsInLogs checks that neither a key nor its hash is ever logged,
-// at Debug level, across every kind of request.
+// at Debug level, across every kind of request: answered, refused (401, 403,
+// 429), failed, and with a key sent as the request id; the access log's
+// lines are among those checked.
 func TestNoSecretsInLogs(t *testing.T) {
 	e := newEnv(t, api.Config{})
 	e.world()
 	e.as("inv-a", "GET", "/v1/parties/inv-a", "")
 	e.as("inv-a", "GET", "/v1/parties/inv-b", "")
 	e.do("GET", "/v1/parties/inv-a", "tl_wrong-key", "")
+	e.addr = "192.0.2.99:1"
+	for range api.AuthFailureBurst + 1 {
+		e.do("GET", "/v1/parties/inv-a", "tl_wrong-key", "")
+	}
+	if r := e.do("GET", "/v1/parties/inv-a", "tl_wrong-key", ""); r.status != http.StatusTooManyRequests {
+		t.Errorf("a wrong key past the burst: %d, want 429", r.status)
+	}
+	e.addr = ""
+	req := httptest.NewRequest("GET", "/v1/parties/inv-a", nil)
+	req.Header.Set("Authorization", "Bearer "+e.keys["inv-a"])
+	req.Header.Set(api.HeaderRequestID, e.keys["inv-a"])
+	e.serve(req)
+	req = httptest.NewRequest("GET", "/v1/parties/inv-a", nil)
+	req.Header.Set(api.HeaderRequestID, operatorKey)
+	e.serve(req)
 	var k struct{ Key string }
 	e.must(http.StatusCreated, ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`).decode(t, &k)
 	e.keys["aud-2"] = k.Key
@@ -403,8 +421,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 	e.as(ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`)
 	logs := e.logs.String()
-	if logs == "" {
-		t.Fatal("nothing logged at Debug; the test would prove nothing")
+	if logs == "" || !strings.Contains(logs, `"msg":"request"`) || !strings.Contains(logs, `"status":429`) {
+		t.Fatal("no access log lines, or none for a 429; the test would prove nothing")
 	}
 	for party, key := range e.keys {
 		for _, secret := range []string{key, api.HashKey(key)} {
