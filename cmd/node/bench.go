@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -32,11 +34,14 @@ type benchConfig struct {
 	accounts int
 	prefix   string
 	leader   bool // send every request to the leader's API
+	// tls verifies the nodes' API certificates for https:// addresses.
+	tls *tls.Config
 }
 
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	addrs := fs.String("addrs", "http://127.0.0.1:8080", "comma-separated API base URLs; requests go round-robin")
+	addrs := fs.String("addrs", "http://127.0.0.1:8080", "comma-separated API base URLs (http:// or https://); requests go round-robin")
+	caCert := fs.String("cacert", "", "PEM file of the CA that signed the nodes' API certificates, for https:// addresses (default: the system's roots)")
 	key := fs.String("key", os.Getenv("TOKENLEDGER_KEY"), "operator key (default $TOKENLEDGER_KEY)")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
@@ -50,8 +55,12 @@ func runBench(ctx context.Context, args []string) error {
 	if *key == "" {
 		return errors.New("bench: --key or $TOKENLEDGER_KEY is required")
 	}
+	tlsCfg, err := benchTLS(*caCert)
+	if err != nil {
+		return err
+	}
 	cfg := benchConfig{addrs: strings.Split(*addrs, ","), key: *key, clients: *clients, duration: *duration,
-		batch: *batch, accounts: *accounts, prefix: *prefix, leader: *leader}
+		batch: *batch, accounts: *accounts, prefix: *prefix, leader: *leader, tls: tlsCfg}
 	if cfg.clients < 1 || cfg.batch < 1 || cfg.batch > 10_000 || cfg.accounts < 2 {
 		return errors.New("bench: clients >= 1, 1 <= batch <= 10000, accounts >= 2")
 	}
@@ -61,6 +70,24 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	fmt.Println(res)
 	return nil
+}
+
+// benchTLS is the client side of HTTPS: TLS 1.2 at least, the nodes'
+// certificates verified against caFile or, without one, the system's roots.
+func benchTLS(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --cacert: %w", err)
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("bench: --cacert %s holds no PEM certificate", caFile)
+	}
+	return cfg, nil
 }
 
 type benchResult struct {
@@ -146,7 +173,10 @@ func (c *benchClient) findLeader(ctx context.Context) (string, error) {
 			if strings.Contains(n.APIAddr, "://") {
 				return strings.TrimRight(n.APIAddr, "/"), nil
 			}
-			return "http://" + n.APIAddr, nil
+			// The leader speaks as the node asked did: HTTPS clusters
+			// serve every node's API over HTTPS.
+			scheme, _, _ := strings.Cut(c.cfg.addrs[0], "://")
+			return scheme + "://" + n.APIAddr, nil
 		}
 	}
 	return "", fmt.Errorf("bench: find the leader: no API address for leader %q", cl.Leader)
@@ -224,6 +254,7 @@ type benchConns struct {
 
 type benchConn struct {
 	host string
+	tls  *tls.Config // nil: plain HTTP
 	conn net.Conn
 	br   *bufio.Reader
 }
@@ -233,7 +264,7 @@ type benchConn struct {
 func (w *benchConns) post(ctx context.Context, i int, path string, body []byte, keep bool) (int, []byte, error) {
 	bc := &w.conns[i]
 	if bc.conn == nil {
-		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", bc.host)
+		conn, err := bc.dial(ctx)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -246,6 +277,18 @@ func (w *benchConns) post(ctx context.Context, i int, path string, body []byte, 
 	}
 	return status, out, err
 }
+
+// dial connects to the node, and completes the TLS handshake for HTTPS.
+func (bc *benchConn) dial(ctx context.Context) (net.Conn, error) {
+	d := &net.Dialer{Timeout: benchDialTimeout}
+	if bc.tls == nil {
+		return d.DialContext(ctx, "tcp", bc.host)
+	}
+	return (&tls.Dialer{NetDialer: d, Config: bc.tls}).DialContext(ctx, "tcp", bc.host)
+}
+
+// benchDialTimeout bounds a connection, its TLS handshake included.
+const benchDialTimeout = 5 * time.Second
 
 func (w *benchConns) close() {
 	for _, bc := range w.conns {
@@ -287,13 +330,16 @@ func (bc *benchConn) roundTrip(ctx context.Context, w *benchConns, path string, 
 func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 	for i, a := range cfg.addrs {
 		cfg.addrs[i] = strings.TrimRight(a, "/")
-		if !strings.HasPrefix(a, "http://") {
-			return benchResult{}, fmt.Errorf("bench: address %q: only http:// addresses are supported", a)
+		if !strings.HasPrefix(a, "http://") && !strings.HasPrefix(a, "https://") {
+			return benchResult{}, fmt.Errorf("bench: address %q: only http:// and https:// addresses are supported", a)
 		}
+	}
+	if cfg.tls == nil {
+		cfg.tls = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	c := &benchClient{cfg: cfg, auth: "Bearer " + cfg.key, http: &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients + 8, MaxConnsPerHost: cfg.clients + 8},
+		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients + 8, MaxConnsPerHost: cfg.clients + 8, TLSClientConfig: cfg.tls},
 	}}
 	if cfg.leader {
 		l, err := c.findLeader(ctx)
@@ -320,7 +366,11 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 			defer wg.Done()
 			conns := &benchConns{auth: c.auth, conns: make([]benchConn, len(c.cfg.addrs))}
 			for i, a := range c.cfg.addrs {
-				conns.conns[i].host = strings.TrimPrefix(a, "http://")
+				scheme, host, _ := strings.Cut(a, "://")
+				conns.conns[i].host = host
+				if scheme == "https" {
+					conns.conns[i].tls = cfg.tls
+				}
 			}
 			defer conns.close()
 			sym := strings.ToUpper(cfg.prefix) + "USD"

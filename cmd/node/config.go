@@ -20,8 +20,22 @@ type clusterFile struct {
 	// first bootstrapped; empty keeps the embedded default.
 	Rulebook string `yaml:"rulebook"`
 	// TLS enables mutual TLS between nodes; {id} in a path is the node id.
-	TLS   *tlsFiles  `yaml:"tls"`
-	Nodes []nodeSpec `yaml:"nodes"`
+	TLS *tlsFiles `yaml:"tls"`
+	// APITLS makes each node serve its API over HTTPS; {id} in a path is
+	// the node id.
+	APITLS *apiTLSFiles `yaml:"api_tls"`
+	Nodes  []nodeSpec   `yaml:"nodes"`
+}
+
+// apiTLSFiles are the PEM files of a node's HTTPS API (apitls.go).
+type apiTLSFiles struct {
+	// Cert and Key are the API's server certificate (with its chain) and
+	// key; `node certs` writes them as <id>-api.pem and <id>-api-key.pem.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA, if set, makes every API client present a certificate
+	// signed by it, on top of its bearer key.
+	ClientCA string `yaml:"client_ca"`
 }
 
 type tlsFiles struct {
@@ -67,6 +81,9 @@ func loadCluster(path string) (*clusterFile, error) {
 	if c.TLS != nil {
 		c.TLS.CA, c.TLS.Cert, c.TLS.Key = rel(c.TLS.CA), rel(c.TLS.Cert), rel(c.TLS.Key)
 	}
+	if a := c.APITLS; a != nil {
+		a.Cert, a.Key, a.ClientCA = rel(a.Cert), rel(a.Key), rel(a.ClientCA)
+	}
 	return &c, nil
 }
 
@@ -90,7 +107,18 @@ func (c *clusterFile) validate() error {
 	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "") {
 		return errors.New("tls: ca, cert and key are all required when tls is set")
 	}
+	if a := c.APITLS; a != nil && (a.Cert == "" || a.Key == "") {
+		return errors.New("api_tls: cert and key are both required when api_tls is set (client_ca is optional)")
+	}
 	return nil
+}
+
+// forNode returns the node's own files: {id} replaced by its id.
+func (a *apiTLSFiles) forNode(id string) *apiTLSFiles {
+	if a == nil {
+		return nil
+	}
+	return &apiTLSFiles{Cert: forNode(a.Cert, id), Key: forNode(a.Key, id), ClientCA: forNode(a.ClientCA, id)}
 }
 
 func (c *clusterFile) node(id string) (nodeSpec, error) {

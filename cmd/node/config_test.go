@@ -34,6 +34,17 @@ func TestShippedClusterFiles(t *testing.T) {
 				if got := forNode(c.TLS.Cert, "n2"); !strings.HasSuffix(got, filepath.Join("data", "certs", "n2.pem")) {
 					t.Errorf("n2's certificate resolves to %q", got)
 				}
+				// Production serves the API over HTTPS, with the files `node certs` writes.
+				if c.APITLS == nil {
+					t.Fatal("no api_tls section")
+				}
+				a := c.APITLS.forNode("n2")
+				wantCert, wantKey := apiCertFiles(filepath.Join("data", "certs"), "n2")
+				if !strings.HasSuffix(a.Cert, wantCert) || !strings.HasSuffix(a.Key, wantKey) || a.ClientCA != "" {
+					t.Errorf("n2's API files resolve to %+v, want %s and %s", a, wantCert, wantKey)
+				}
+			} else if c.APITLS != nil {
+				t.Errorf("%s: the first-run cluster file serves HTTPS; it needs no certificates", name)
 			}
 		})
 	}
@@ -51,6 +62,7 @@ nodes:
 		name, yaml, wantErr string
 	}{
 		{"valid, with a bind address", "data_dir: d\n" + nodes, ""},
+		{"valid, with HTTPS and client certificates", "data_dir: d\napi_tls: {cert: \"{id}-api.pem\", key: \"/etc/tl/{id}-api-key.pem\", client_ca: clients.pem}\n" + nodes, ""},
 		{"unknown field", "data_dir: d\nrulebok: x\n" + nodes, "rulebok"},
 		{"misspelt node field", "data_dir: d\nnodes:\n  - {id: n1, raft_adr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n", "raft_adr"},
 		{"no data_dir", nodes, "data_dir"},
@@ -59,6 +71,9 @@ nodes:
 		{"repeated id", "data_dir: d\nnodes:\n  - {id: n1, raft_addr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n  - {id: n1, raft_addr: \"127.0.0.1:7002\", api_addr: \"127.0.0.1:8082\"}\n", "repeats"},
 		{"repeated raft address", "data_dir: d\nnodes:\n  - {id: n1, raft_addr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n  - {id: n2, raft_addr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8082\"}\n", "repeats"},
 		{"half a tls section", "data_dir: d\ntls: {ca: ca.pem}\n" + nodes, "tls"},
+		{"api_tls without a key", "data_dir: d\napi_tls: {cert: c.pem}\n" + nodes, "api_tls: cert and key"},
+		{"api_tls with only a client_ca", "data_dir: d\napi_tls: {client_ca: ca.pem}\n" + nodes, "api_tls: cert and key"},
+		{"misspelt api_tls field", "data_dir: d\napi_tls: {cert: c.pem, key: k.pem, client_cert: x}\n" + nodes, "client_cert"},
 		{"not yaml", "data_dir: [\n", "cluster config"},
 	}
 	for _, tc := range tests {
@@ -74,6 +89,13 @@ nodes:
 			case tc.wantErr == "":
 				if c.Nodes[1].RaftBind != "0.0.0.0:7002" || c.DataDir != filepath.Join(filepath.Dir(path), "d") {
 					t.Errorf("loaded %+v", c)
+				}
+				if tc.name == "valid, with HTTPS and client certificates" {
+					dir := filepath.Dir(path)
+					want := apiTLSFiles{Cert: filepath.Join(dir, "n2-api.pem"), Key: "/etc/tl/n2-api-key.pem", ClientCA: filepath.Join(dir, "clients.pem")}
+					if got := c.APITLS.forNode("n2"); *got != want {
+						t.Errorf("n2's api_tls = %+v, want %+v", *got, want)
+					}
 				}
 			case err == nil || !strings.Contains(err.Error(), tc.wantErr):
 				t.Errorf("loadCluster() = %v, want an error naming %q", err, tc.wantErr)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -52,6 +53,7 @@ type nodeOptions struct {
 	peers             []consensus.Peer
 	contacts          []consensus.Peer // asked by a joining node (--join) whether they remember it
 	tls               *consensus.TLSConfig
+	apiTLS            *apiTLSFiles // nil: plain HTTP
 	rulebookFile      string
 	logLevel          slog.Level
 	snapshotThreshold uint64
@@ -128,6 +130,7 @@ func runServe(ctx context.Context, args []string) error {
 		if c.TLS != nil {
 			opts.tls = &consensus.TLSConfig{CAFile: forNode(c.TLS.CA, self.ID), CertFile: forNode(c.TLS.Cert, self.ID), KeyFile: forNode(c.TLS.Key, self.ID)}
 		}
+		opts.apiTLS = c.APITLS.forNode(self.ID)
 	} else if *id != "" {
 		opts.id = *id
 	}
@@ -137,6 +140,16 @@ func runServe(ctx context.Context, args []string) error {
 
 func serveNode(ctx context.Context, o nodeOptions) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel})).With("node", o.id)
+	// Checked before anything opens: a wrong certificate fails the start.
+	var apiTLS *tls.Config
+	if o.apiTLS != nil {
+		var err error
+		if apiTLS, err = apiTLSConfig(o.apiTLS, o.apiAddr, time.Now(), log); err != nil {
+			return err
+		}
+	} else {
+		warnPlainAPI(o.apiAddr, log)
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -227,10 +240,12 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		closeNode(node, log)
 		return fmt.Errorf("listen api %s: %w", o.apiAddr, err)
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: apiTLS,
+		// net/http's own complaints (a failed TLS handshake) join the node's log.
+		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelInfo)}
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- httpSrv.Serve(ln) }()
-	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "raft_bind", o.raftBind, "data_dir", o.dataDir, "tls", o.tls != nil)
+	go func() { httpErr <- serveAPI(httpSrv, ln) }()
+	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "raft_bind", o.raftBind, "data_dir", o.dataDir, "tls", o.tls != nil, "api_tls", apiTLS != nil)
 
 	if o.pprofAddr != "" {
 		stopProfiles := serveProfiles(o.pprofAddr, log)
