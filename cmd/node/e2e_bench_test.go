@@ -21,8 +21,8 @@ func TestE2E_Bench(t *testing.T) {
 	c.startAll()
 	leader := c.waitLeader(c.all(), e2eConvergeTimeout)
 	addrs := make([]string, len(c.procs))
-	for i, p := range c.procs {
-		addrs[i] = "http://" + p.apiAddr
+	for i := range c.procs {
+		addrs[i] = c.baseURL(i)
 	}
 	const accounts = 20
 	setupItems := uint64(3 + 2*accounts) // custodian, issuer, instrument; investors; mints

@@ -13,6 +13,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -188,9 +190,13 @@ type e2eCluster struct {
 	// net carries the raft traffic of a cluster from newNetCluster; nil:
 	// the nodes reach each other directly.
 	net *e2eNet
-	// certs holds the dev CA and node certificates of a cluster from
-	// newTLSCluster (ca.pem, <id>.pem, <id>-key.pem); "" means plain TCP.
+	// certs holds the dev CA and the certificates `node certs` made for a
+	// cluster with TLS (ca.pem, <id>.pem, <id>-key.pem, <id>-api.pem,
+	// <id>-api-key.pem); "" means none.
 	certs string
+	// scheme is how the API is reached: "https" when the nodes serve it
+	// with api_tls (the client trusts the dev CA), else "http".
+	scheme string
 }
 
 // clusterOpts choose how newClusterWith builds a cluster.
@@ -200,6 +206,9 @@ type clusterOpts struct {
 	// (the nodes' and any others the test wants) and the nodes use mutual
 	// TLS with them.
 	tlsIDs []string
+	// apiTLS has the nodes serve their API over HTTPS (api_tls) with the
+	// API certificates `node certs --config` makes for them.
+	apiTLS bool
 }
 
 // newCluster writes a cluster yaml for e2eNodes nodes on free loopback
@@ -226,7 +235,7 @@ func newClusterWith(t testing.TB, opts clusterOpts) *e2eCluster {
 		t.Fatal(e2eBuildErr)
 	}
 	dir := t.TempDir()
-	c := &e2eCluster{t: t, dir: dir, config: filepath.Join(dir, "cluster.yaml")}
+	c := &e2eCluster{t: t, dir: dir, config: filepath.Join(dir, "cluster.yaml"), scheme: "http"}
 	addrs := freeAddrs(t, e2eNodes)
 	if opts.net {
 		binds := make([]string, len(addrs))
@@ -237,14 +246,16 @@ func newClusterWith(t testing.TB, opts clusterOpts) *e2eCluster {
 	}
 	var yaml strings.Builder
 	fmt.Fprintf(&yaml, "data_dir: %s\nrulebook: \"\"\n", filepath.Join(dir, "data"))
-	if len(opts.tlsIDs) > 0 {
+	if len(opts.tlsIDs) > 0 || opts.apiTLS {
 		c.certs = filepath.Join(dir, "certs")
-		out, err := exec.Command(e2eBinary, "certs", "--dir", c.certs, "--ids", strings.Join(opts.tlsIDs, ",")).CombinedOutput()
-		if err != nil {
-			t.Fatalf("node certs: %v\n%s", err, out)
-		}
+	}
+	if len(opts.tlsIDs) > 0 {
 		fmt.Fprintf(&yaml, "tls:\n  ca: %s\n  cert: %s\n  key: %s\n", filepath.Join(c.certs, "ca.pem"),
 			filepath.Join(c.certs, "{id}.pem"), filepath.Join(c.certs, "{id}-key.pem"))
+	}
+	if opts.apiTLS {
+		c.scheme = "https"
+		fmt.Fprintf(&yaml, "api_tls:\n  cert: %s\n  key: %s\n", filepath.Join(c.certs, "{id}-api.pem"), filepath.Join(c.certs, "{id}-api-key.pem"))
 	}
 	yaml.WriteString("nodes:\n")
 	for i := range e2eNodes {
@@ -266,10 +277,26 @@ func newClusterWith(t testing.TB, opts clusterOpts) *e2eCluster {
 	if err := os.WriteFile(c.config, []byte(yaml.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if c.certs != "" {
+		// As a user runs it: the cluster file names the API hosts the API
+		// certificates must carry.
+		args := []string{"certs", "--dir", c.certs, "--config", c.config}
+		if len(opts.tlsIDs) > 0 {
+			args = append(args, "--ids", strings.Join(opts.tlsIDs, ","))
+		}
+		if out, err := exec.Command(e2eBinary, args...).CombinedOutput(); err != nil {
+			t.Fatalf("node certs: %v\n%s", err, out)
+		}
+	}
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: e2ePollTimeout}).DialContext,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     30 * time.Second,
+	}
+	if opts.apiTLS {
+		// The client verifies every node's API certificate against the
+		// dev CA, as a production client does with its own.
+		transport.TLSClientConfig = &tls.Config{RootCAs: e2eCAPool(t, c.certs), MinVersion: tls.VersionTLS12}
 	}
 	// No client-wide timeout: every request carries its own deadline.
 	c.http = &http.Client{Transport: transport}
@@ -490,8 +517,12 @@ func (c *e2eCluster) killAll() {
 var logFaults = []string{"WARNING: DATA RACE", "panic: ", "fatal error: "}
 
 // checkLogs fails the test if any node's log reports a bug in the node or
-// shows the operator key: no secret belongs in a log.
+// shows a secret: the operator key, or any line of a private key `node
+// certs` wrote (the nodes' and their APIs'). Every line is checked, the
+// access log's one line per request among them.
 func (c *e2eCluster) checkLogs() {
+	secrets := []string{e2eKey}
+	secrets = append(secrets, c.privateKeyLines()...)
 	for _, p := range c.procs {
 		f, err := os.Open(p.logPath)
 		if err != nil {
@@ -505,12 +536,46 @@ func (c *e2eCluster) checkLogs() {
 					c.t.Errorf("%s log line %d: %s (see %s)", p.id, n, sc.Text(), p.logPath)
 				}
 			}
-			if strings.Contains(sc.Text(), e2eKey) {
-				c.t.Errorf("%s log line %d shows the operator key (see %s)", p.id, n, p.logPath)
+			for k, secret := range secrets {
+				if strings.Contains(sc.Text(), secret) {
+					what := "the operator key"
+					if k > 0 {
+						what = "a line of a private key"
+					}
+					c.t.Errorf("%s log line %d shows %s (see %s)", p.id, n, what, p.logPath)
+				}
 			}
 		}
 		f.Close()
 	}
+}
+
+// privateKeyLines returns the base64 lines of every private key in the
+// cluster's certificate directory, which no log may hold.
+func (c *e2eCluster) privateKeyLines() []string {
+	if c.certs == "" {
+		return nil
+	}
+	paths, err := filepath.Glob(filepath.Join(c.certs, "*-key.pem"))
+	if err != nil || len(paths) == 0 {
+		c.t.Errorf("no private keys in %s (%v): the log check would miss them", c.certs, err)
+		return nil
+	}
+	var lines []string
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			c.t.Errorf("read %s: %v", path, err)
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "-----") {
+				lines = append(lines, line)
+			}
+		}
+	}
+	return lines
 }
 
 // dumpLogs prints the tail of every node's log.
@@ -582,7 +647,7 @@ func (c *e2eCluster) request(ctx context.Context, i int, method, path string, bo
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.procs[i].apiAddr+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.baseURL(i)+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -597,6 +662,24 @@ func (c *e2eCluster) request(ctx context.Context, i int, method, path string, bo
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	return resp.StatusCode, out, err
+}
+
+// baseURL is node i's API as a client reaches it: https:// when the
+// cluster serves it with api_tls.
+func (c *e2eCluster) baseURL(i int) string { return c.scheme + "://" + c.procs[i].apiAddr }
+
+// e2eCAPool is the dev CA of dir as a client trusts it.
+func e2eCAPool(t testing.TB, dir string) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("%s holds no certificate", filepath.Join(dir, "ca.pem"))
+	}
+	return pool
 }
 
 // getJSON reads path from node i into v, wanting 200, under e2ePollTimeout.
