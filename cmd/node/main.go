@@ -2,9 +2,9 @@
 //
 //	node                                      the embedded default: a single-node ledger in ./data
 //	node serve --config cluster.yaml --id n1  one node of a cluster
-//	node certs --dir DIR --ids n1,n2,n3       a dev CA and node certificates for mutual TLS
+//	node certs --dir DIR --config FILE        a dev CA, node certificates for mutual TLS and API certificates for HTTPS
 //	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
-//	node bench [flags]                        load a running cluster through its HTTP API
+//	node bench [flags]                        load a running cluster through its HTTP(S) API
 package main
 
 import (
