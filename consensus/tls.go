@@ -24,3 +24,19 @@ func GenerateDevCerts(dir string, nodeIDs []string, hosts []string) error {
 	}
 	return transport.GenerateDevCerts(dir, nodeIDs, hosts)
 }
+
+// GenerateAPICerts writes an HTTPS server certificate and key for each node's
+// API (APICertFiles), signed by the dev CA in dir, naming localhost,
+// 127.0.0.1, ::1 and hostsByID[id]; for server authentication only. Ids are
+// checked as GenerateDevCerts checks them.
+func GenerateAPICerts(dir string, ids []string, hostsByID map[string][]string) error {
+	for _, id := range ids {
+		if err := validateID("node id", id); err != nil {
+			return fmt.Errorf("consensus: generate API certs: %w", err)
+		}
+	}
+	return transport.GenerateAPICerts(dir, ids, hostsByID)
+}
+
+// APICertFiles are the paths of node id's API certificate and key in dir.
+func APICertFiles(dir, id string) (cert, key string) { return transport.APICertFiles(dir, id) }

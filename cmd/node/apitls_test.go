@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/consensus"
 )
 
 // apiTLSCluster is a cluster file whose nodes' API hosts `node certs
@@ -74,7 +76,7 @@ func TestAPITLSCerts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.id, func(t *testing.T) {
-			certPath, keyPath := apiCertFiles(dir, tc.id)
+			certPath, keyPath := consensus.APICertFiles(dir, tc.id)
 			pair, err := tls.LoadX509KeyPair(certPath, keyPath)
 			if err != nil {
 				t.Fatal(err)
@@ -146,7 +148,7 @@ func get(url string, tc *tls.Config) (int, string, error) {
 func TestAPITLSServes(t *testing.T) {
 	_, dir := makeAPICerts(t)
 	roots := caPool(t, dir)
-	certPath, keyPath := apiCertFiles(dir, "n1")
+	certPath, keyPath := consensus.APICertFiles(dir, "n1")
 	log := slog.New(slog.DiscardHandler)
 
 	cfg, err := apiTLSConfig(&apiTLSFiles{Cert: certPath, Key: keyPath}, "127.0.0.1:0", time.Now(), log)
@@ -205,8 +207,8 @@ func TestAPITLSServes(t *testing.T) {
 // warned about.
 func TestAPITLSConfigRefuses(t *testing.T) {
 	_, dir := makeAPICerts(t)
-	cert, key := apiCertFiles(dir, "n1")
-	_, otherKey := apiCertFiles(dir, "n2")
+	cert, key := consensus.APICertFiles(dir, "n1")
+	_, otherKey := consensus.APICertFiles(dir, "n2")
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/consensus"
 )
 
 // The cluster files the README tells users to start from load as written.
@@ -39,7 +41,7 @@ func TestShippedClusterFiles(t *testing.T) {
 					t.Fatal("no api_tls section")
 				}
 				a := c.APITLS.forNode("n2")
-				wantCert, wantKey := apiCertFiles(filepath.Join("data", "certs"), "n2")
+				wantCert, wantKey := consensus.APICertFiles(filepath.Join("data", "certs"), "n2")
 				if !strings.HasSuffix(a.Cert, wantCert) || !strings.HasSuffix(a.Key, wantKey) || a.ClientCA != "" {
 					t.Errorf("n2's API files resolve to %+v, want %s and %s", a, wantCert, wantKey)
 				}

@@ -58,7 +58,12 @@ func runCerts(args []string) error {
 	if err := consensus.GenerateDevCerts(*dir, idList, strings.Split(*hosts, ",")); err != nil {
 		return err
 	}
-	if err := writeAPICerts(*dir, idList, strings.Split(*hosts, ","), apiHosts); err != nil {
+	// Each API certificate names the common hosts and the node's own API host.
+	apiNames := map[string][]string{}
+	for _, id := range idList {
+		apiNames[id] = append(strings.Split(*hosts, ","), apiHosts[id]...)
+	}
+	if err := consensus.GenerateAPICerts(*dir, idList, apiNames); err != nil {
 		return err
 	}
 	fmt.Printf("wrote a dev CA, node certificates and API certificates for %s to %s\n", strings.Join(idList, ","), *dir)

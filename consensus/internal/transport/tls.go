@@ -238,42 +238,90 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 }
 
 func writeNodeCert(dir, id string, hosts []string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
+	return writeLeafCert(dir, leafCert{
+		file: id, commonName: id, dns: []string{id}, hosts: hosts, validity: devCertValidity,
+		usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}, ca, caKey)
+}
+
+// leafCert is one certificate the dev CA signs: written as <file>.pem and
+// <file>-key.pem, naming localhost, 127.0.0.1, ::1, dns and hosts.
+type leafCert struct {
+	file, commonName string
+	dns, hosts       []string
+	usages           []x509.ExtKeyUsage
+	validity         time.Duration
+}
+
+func writeLeafCert(dir string, c leafCert, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("transport: generate key for %s: %w", id, err)
+		return fmt.Errorf("transport: generate key for %s: %w", c.file, err)
 	}
 	serial, err := randomSerial()
 	if err != nil {
 		return err
 	}
-	dns := []string{id, "localhost"}
+	dns := append(slices.Clone(c.dns), "localhost")
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
+	for _, h := range c.hosts {
+		ip := net.ParseIP(h)
+		switch {
+		case ip != nil && !slices.ContainsFunc(ips, ip.Equal):
 			ips = append(ips, ip)
-		} else if h != "" && !slices.Contains(dns, h) {
+		case ip == nil && h != "" && !slices.Contains(dns, h):
 			dns = append(dns, h)
 		}
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: id, Organization: []string{"tokenledger"}},
+		Subject:      pkix.Name{CommonName: c.commonName, Organization: []string{"tokenledger"}},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(devCertValidity),
+		NotAfter:     now.Add(c.validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  c.usages,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("transport: create certificate for %s: %w", id, err)
+		return fmt.Errorf("transport: create certificate for %s: %w", c.file, err)
 	}
-	if err := writePEM(filepath.Join(dir, id+"-key.pem"), key, nil); err != nil {
+	if err := writePEM(filepath.Join(dir, c.file+"-key.pem"), key, nil); err != nil {
 		return err
 	}
-	return writePEM(filepath.Join(dir, id+".pem"), nil, der)
+	return writePEM(filepath.Join(dir, c.file+".pem"), nil, der)
+}
+
+// APICertFiles are the names of a node's API certificate and key in the
+// certificate directory: apart from its node certificate (<id>.pem), which
+// also authenticates it as a client to its peers and should not be handed
+// to whatever terminates HTTPS.
+func APICertFiles(dir, id string) (cert, key string) {
+	return filepath.Join(dir, id+"-api.pem"), filepath.Join(dir, id+"-api-key.pem")
+}
+
+// GenerateAPICerts writes an HTTPS server certificate for each node's API
+// (APICertFiles), signed by the dev CA in dir, which GenerateDevCerts made
+// (or makes now). Each names localhost, 127.0.0.1, ::1 and the hosts listed
+// for its id, and serves server authentication only. A dev tool, like
+// GenerateDevCerts.
+func GenerateAPICerts(dir string, ids []string, hostsByID map[string][]string) error {
+	ca, caKey, err := loadOrCreateCA(dir)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		c := leafCert{
+			file: id + "-api", commonName: id + " API", hosts: hostsByID[id], validity: devCertValidity,
+			usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		if err := writeLeafCert(dir, c, ca, caKey); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writePEM writes either a private key (mode 0600) or a certificate (0644),
