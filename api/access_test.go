@@ -70,17 +70,6 @@ func (e *env) accessLog(t *testing.T, id string) accessLine {
 	return found[0]
 }
 
-// errorRequestID is error.request_id of an error body, or "".
-func errorRequestID(r response) string {
-	var b struct {
-		Error struct {
-			RequestID string `json:"request_id"`
-		} `json:"error"`
-	}
-	_ = json.Unmarshal(r.body, &b)
-	return b.Error.RequestID
-}
-
 // TestAccessLog checks the access log's one line per request, for an
 // answer, a refusal of each kind and a throttled key. Method: send each
 // request from a known address, find its line by the X-Request-ID the
@@ -124,7 +113,7 @@ func TestAccessLog(t *testing.T) {
 				t.Errorf("X-Request-ID = %q, want 16 hex characters", id)
 			}
 			if r.status >= 400 {
-				if got := errorRequestID(r); got != id {
+				if got := r.errorDetail().RequestID; got != id {
 					t.Errorf("error body's request_id = %q, header %q: %s", got, id, r.body)
 				}
 			}
@@ -156,7 +145,7 @@ func TestAccessLog(t *testing.T) {
 		defer func() { e.repl.submitFn = nil }()
 		r := e.as("inv-a", "POST", "/v1/instructions", transferBody("REG", "inv-a", "inv-b", "1"))
 		id := r.header.Get(api.HeaderRequestID)
-		if r.status != http.StatusInternalServerError || errorRequestID(r) != id {
+		if r.status != http.StatusInternalServerError || r.errorDetail().RequestID != id {
 			t.Fatalf("status %d %s, want 500 with request id %q", r.status, r.body, id)
 		}
 		l := e.accessLog(t, id)
@@ -202,7 +191,7 @@ func TestRequestID(t *testing.T) {
 			if got := id == tc.sent; got != tc.kept {
 				t.Errorf("sent %q, answered %q; kept = %v, want %v", tc.sent, id, got, tc.kept)
 			}
-			if id == "" || errorRequestID(r) != id {
+			if id == "" || r.errorDetail().RequestID != id {
 				t.Errorf("header %q, error body %s: want the same id", id, r.body)
 			}
 			e.accessLog(t, id)

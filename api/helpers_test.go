@@ -270,16 +270,22 @@ type response struct {
 	header http.Header
 }
 
-// errorCode is the code of an error body, or "".
-func (r response) errorCode() string {
+// errorDetail is the error object of an error body; zero when there is none.
+type errorDetail struct {
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+}
+
+func (r response) errorDetail() errorDetail {
 	var b struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
+		Error errorDetail `json:"error"`
 	}
 	_ = json.Unmarshal(r.body, &b)
-	return b.Error.Code
+	return b.Error
 }
+
+// errorCode is the code of an error body, or "".
+func (r response) errorCode() string { return r.errorDetail().Code }
 
 // decode unmarshals the body into v.
 func (r response) decode(t testing.TB, v any) {

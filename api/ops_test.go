@@ -289,74 +289,64 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-// TestNotCaughtUp: until the node has caught up once since it started, every
-// keyed route answers 503 NOT_READY and changes nothing, except GET
-// /v1/cluster, which an operator needs to see why; the ops endpoints answer.
-func TestNotCaughtUp(t *testing.T) {
-	e := newEnv(t, api.Config{})
-	e.world()
-	before := e.hashes()
-	e.repl.mu.Lock()
-	e.repl.lagging = true
-	e.repl.mu.Unlock()
-	for _, tc := range []struct{ method, path, body string }{
-		{"POST", "/v1/instructions", transferBody("REG", "inv-a", "inv-b", "1")},
-		{"POST", "/v1/instructions/batch", `{"instructions":[` + mint("REG", "inv-a", "1") + `]}`},
-		{"GET", "/v1/parties/inv-a/holdings", ""},
-		{"GET", "/v1/journal", ""},
-		{"POST", "/v1/keys", `{"party_id":"inv-a"}`},
+// TestUnavailable: until the node has caught up once since it started, and
+// while it stops after a storage fault, every keyed route answers 503 with
+// the state's code (never 500) and changes nothing; /healthz answers 200.
+// Catching up leaves GET /v1/cluster open, so an operator can see why, and
+// /readyz tells a load balancer to look elsewhere either way.
+func TestUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name, code string
+		retryAfter bool
+		set        func(f *fakeReplicator, on bool)
+	}{
+		{"catching up", "NOT_READY", true, func(f *fakeReplicator, on bool) { f.lagging = on }},
+		{"failing", "NODE_FAILING", false, func(f *fakeReplicator, on bool) { f.failing = on }},
 	} {
-		r := e.as("operator", tc.method, tc.path, tc.body)
-		if r.status != http.StatusServiceUnavailable || r.errorCode() != "NOT_READY" || r.header.Get("Retry-After") == "" {
-			t.Errorf("%s %s while catching up: %d %s, want 503 NOT_READY with Retry-After", tc.method, tc.path, r.status, r.body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, api.Config{})
+			e.world()
+			before := e.hashes()
+			set := func(on bool) {
+				e.repl.mu.Lock()
+				defer e.repl.mu.Unlock()
+				tc.set(e.repl, on)
+			}
+			set(true)
+			for _, rq := range []struct{ method, path, body string }{
+				{"POST", "/v1/instructions", transferBody("REG", "inv-a", "inv-b", "1")},
+				{"POST", "/v1/instructions/batch", `{"instructions":[` + mint("REG", "inv-a", "1") + `]}`},
+				{"POST", "/v1/check", transferBody("REG", "inv-a", "inv-b", "1")},
+				{"GET", "/v1/parties/inv-a/holdings", ""},
+				{"GET", "/v1/journal", ""},
+				{"POST", "/v1/keys", `{"party_id":"inv-a"}`},
+			} {
+				r := e.as("operator", rq.method, rq.path, rq.body)
+				if r.status != http.StatusServiceUnavailable || r.errorCode() != tc.code || (r.header.Get("Retry-After") != "") != tc.retryAfter {
+					t.Errorf("%s %s: %d %s (Retry-After %q), want 503 %s", rq.method, rq.path, r.status, r.body, r.header.Get("Retry-After"), tc.code)
+				}
+			}
+			if r := e.do("GET", "/readyz", "", ""); tc.code == "NODE_FAILING" && r.status != http.StatusServiceUnavailable {
+				t.Errorf("/readyz: %d, want 503", r.status)
+			}
+			if tc.code == "NOT_READY" {
+				e.must(http.StatusOK, "operator", "GET", "/v1/cluster", "")
+			}
+			if r := e.do("GET", "/healthz", "", ""); r.status != http.StatusOK {
+				t.Errorf("/healthz: %d, want 200 (the process is up)", r.status)
+			}
+			if after := e.hashes(); after != before {
+				t.Errorf("state changed: %+v -> %+v", before, after)
+			}
+			set(false)
+			e.must(http.StatusOK, "inv-a", "GET", "/v1/parties/inv-a/holdings", "")
+		})
 	}
-	e.must(http.StatusOK, "operator", "GET", "/v1/cluster", "")
-	if r := e.do("GET", "/healthz", "", ""); r.status != http.StatusOK {
-		t.Errorf("/healthz while catching up: %d", r.status)
-	}
-	if after := e.hashes(); after != before {
-		t.Errorf("state changed while catching up: %+v -> %+v", before, after)
-	}
-	e.repl.mu.Lock()
-	e.repl.lagging = false
-	e.repl.mu.Unlock()
-	e.must(http.StatusOK, "inv-a", "GET", "/v1/parties/inv-a/holdings", "")
 }
 
-// TestNodeFailing: a node stopping after a storage fault answers every keyed
-// route 503 NODE_FAILING (never 500), /readyz 503 and /healthz 200, and
-// changes nothing; a read that meets the ledger's own fault answers the same.
-func TestNodeFailing(t *testing.T) {
-	e := newEnv(t, api.Config{})
-	e.world()
-	before := e.hashes()
-	e.repl.mu.Lock()
-	e.repl.failing = true
-	e.repl.mu.Unlock()
-	for _, tc := range []struct{ method, path, body string }{
-		{"POST", "/v1/instructions", transferBody("REG", "inv-a", "inv-b", "1")},
-		{"POST", "/v1/instructions/batch", `{"instructions":[` + mint("REG", "inv-a", "1") + `]}`},
-		{"POST", "/v1/check", transferBody("REG", "inv-a", "inv-b", "1")},
-		{"GET", "/v1/parties/inv-a/holdings", ""},
-		{"GET", "/v1/journal", ""},
-		{"POST", "/v1/keys", `{"party_id":"inv-a"}`},
-	} {
-		r := e.as("operator", tc.method, tc.path, tc.body)
-		if r.status != http.StatusServiceUnavailable || r.errorCode() != "NODE_FAILING" {
-			t.Errorf("%s %s on a failing node: %d %s, want 503 NODE_FAILING", tc.method, tc.path, r.status, r.body)
-		}
-	}
-	if r := e.do("GET", "/readyz", "", ""); r.status != http.StatusServiceUnavailable {
-		t.Errorf("/readyz on a failing node: %d, want 503", r.status)
-	}
-	if r := e.do("GET", "/healthz", "", ""); r.status != http.StatusOK {
-		t.Errorf("/healthz on a failing node: %d, want 200 (the process is up)", r.status)
-	}
-	if after := e.hashes(); after != before {
-		t.Errorf("state changed on a failing node: %+v -> %+v", before, after)
-	}
-
+// TestLedgerFaultIsUnavailable: a read that meets the ledger's own storage
+// fault answers 503 NODE_FAILING, not a 500.
+func TestLedgerFaultIsUnavailable(t *testing.T) {
 	// The ledger's own fault, met by a read (here the key lookup of
 	// authentication), is the same 503, and no fault to log as a 500.
 	status, code, _, fault := api.ErrorResponse(fmt.Errorf("resolve key: %w", fmt.Errorf("%w: commit state.db: no space left", ledger.ErrStorageFault)))
