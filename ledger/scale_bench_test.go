@@ -4,8 +4,9 @@ package ledger
 // investors, registering and minting them, and what the state file of such a
 // ledger costs to snapshot, restore, reopen and verify. Each figure the
 // README gives for them comes from these benchmarks. The 1,000,000-investor
-// sizes take tens of minutes, about 15 GB of disk and 10 GB of memory, so they
-// run only when TOKENLEDGER_BENCH_1M=1:
+// sizes take minutes each (BenchmarkStateAtScale about 8 on a 2-core VM),
+// about 12 GB of disk and 4 GB of memory, so they run only when
+// TOKENLEDGER_BENCH_1M=1:
 //
 //	go test ./ledger -run '^$' -bench BenchmarkScale -benchtime 40x -timeout 0
 //	go test ./ledger -run '^$' -bench 'BenchmarkRegisterMint|BenchmarkStateAtScale' -benchtime 1x -timeout 0
@@ -58,7 +59,7 @@ var (
 func skipHuge(b *testing.B, investors int) {
 	b.Helper()
 	if investors >= scaleHugeInvestors && os.Getenv(scaleHugeEnv) != "1" {
-		b.Skipf("%d investors take tens of minutes and about 15 GB of disk; set %s=1 to run them", investors, scaleHugeEnv)
+		b.Skipf("%d investors take minutes and up to 12 GB of disk; set %s=1 to run them", investors, scaleHugeEnv)
 	}
 }
 
