@@ -20,42 +20,15 @@ const (
 // each investor funded with cash and holding a few instruments.
 func benchStore(b *testing.B, noSync bool, commitEvery int) (*Store, uint64, time.Time) {
 	b.Helper()
-	l := openBenchLedger(b, Config{NoSync: true})
-	s, apply := l.s, func(items [][]byte) { l.apply(items) }
-	var items [][]byte
-	add := func(actor, body string) {
-		items = append(items, InstructionItem(actor, []byte(body)))
-		if len(items) == 10_000 {
-			apply(items)
-			items = nil
-		}
-	}
-	add(OperatorID, ins("register_party", party("cus-1", "custodian")))
-	add(OperatorID, ins("register_party", party("iss-1", "issuer")))
-	add(OperatorID, ins("create_instrument", instrument("USD", "unrestricted", "cash", 2, nil)))
-	statuses := []string{"retail", "accredited", "institutional"}
-	for i := 0; i < benchInvestors; i++ {
-		add("cus-1", ins("register_party", investor(fmt.Sprintf("inv-%06d", i), statuses[i%3], "US")))
-	}
-	for i := 0; i < benchInstruments; i++ {
-		add("iss-1", ins("create_instrument", instrument(fmt.Sprintf("SEC%04d", i), "registered", "enterprise_equity", 2, nil)))
-	}
-	for i := 0; i < benchInvestors; i++ {
-		id := fmt.Sprintf("inv-%06d", i)
-		add(OperatorID, mintBody("USD", id, "1000000"))
-		add("iss-1", mintBody(fmt.Sprintf("SEC%04d", i%benchInstruments), id, "1000"))
-	}
-	if len(items) > 0 {
-		apply(items)
-	}
-	s.Close()
+	l, _, _ := registerAndMint(b, b, benchInvestors, Config{NoSync: true})
+	l.s.Close()
 	// Reopen with the sync setting under test.
-	s2, err := Open(Config{Path: s.cfg.Path, NoSync: noSync, CommitEvery: commitEvery})
+	s, err := Open(Config{Path: l.s.cfg.Path, NoSync: noSync, CommitEvery: commitEvery})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { s2.Close() })
-	return s2, l.index, l.now
+	b.Cleanup(func() { s.Close() })
+	return s, l.index, l.now
 }
 
 // benchLedger is a store in the benchmark's temp dir, its operator key
@@ -136,29 +109,7 @@ func BenchmarkApply(b *testing.B) {
 }
 
 func benchInstruction(r *rand.Rand, n, i int) []byte {
-	inv := func() int { return r.Intn(benchInvestors) }
-	id := fmt.Sprintf("b-%d-%d", n, i)
-	switch k := r.Intn(10); {
-	case k < 6:
-		a, c := inv(), inv()
-		for c == a {
-			c = inv()
-		}
-		from := fmt.Sprintf("inv-%06d", a)
-		body := fmt.Sprintf(`{"id":"%s","type":"transfer","legs":[{"symbol":"USD","from":"%s","to":"inv-%06d","amount":"1.25"}]}`, id, from, c)
-		return InstructionItem(from, []byte(body))
-	case k < 8:
-		a, c := inv(), inv()
-		for c == a {
-			c = inv()
-		}
-		body := fmt.Sprintf(`{"id":"%s","type":"transfer","legs":[{"symbol":"SEC%04d","from":"inv-%06d","to":"inv-%06d","amount":"1"},{"symbol":"USD","from":"inv-%06d","to":"inv-%06d","amount":"10"}]}`,
-			id, a%benchInstruments, a, c, c, a)
-		return InstructionItem(OperatorID, []byte(body))
-	default:
-		body := fmt.Sprintf(`{"id":"%s","type":"mint","symbol":"SEC%04d","to":"inv-%06d","amount":"5"}`, id, r.Intn(benchInstruments), inv())
-		return InstructionItem("iss-1", []byte(body))
-	}
+	return mixInstruction(r, fmt.Sprintf("b-%d-%d", n, i), benchInvestors)
 }
 
 // BenchmarkApplyEntries is the shape a node's state machine sees under
