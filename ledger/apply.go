@@ -23,11 +23,14 @@ const OperatorID = "operator"
 // idRecord remembers an instruction id forever: the hash of the body first
 // seen with it and the journal seq of the outcome that body got. Outcome is
 // the JSON Apply returned: kept in memory for repeats within one call, and
-// stored only for an outcome the journal does not hold (Seq 0).
+// stored only for an outcome the journal does not hold (Seq 0). BodyServed
+// says the body is the instruction its journal entry serves, byte for byte,
+// so the stored record need not keep the hash: the entry gives it again.
 type idRecord struct {
-	BodyHash [bodyHashSize]byte
-	Seq      uint64
-	Outcome  []byte
+	BodyHash   [bodyHashSize]byte
+	Seq        uint64
+	Outcome    []byte
+	BodyServed bool
 }
 
 // Apply applies every batch above the applied index in the store's write
@@ -271,7 +274,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	}
 	a.appendJournal(index, now, actor, ins, body, out, parties)
 	result := EncodeOutcome(out)
-	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result}
+	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
 	return result
 }
@@ -377,6 +380,9 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	if rec.Seq == 0 {
 		rec.Outcome = bytes.Clone(rec.Outcome) // raw is bbolt's, valid only in this transaction
 		return rec, true
+	}
+	if rec.BodyServed {
+		rec.BodyHash = journaledBodyHash(a.journal, rec.Seq)
 	}
 	rec.Outcome = EncodeOutcome(journaledOutcome(a.journal, id, rec.Seq))
 	return rec, true

@@ -149,9 +149,7 @@ func checkIDs(tx *bolt.Tx, bad func(format string, args ...any)) {
 func journalInstructionID(val []byte) string {
 	rec, _ := decodeJournalRecord(val)
 	if rec.binary {
-		ins, err := transfer.DecodeInstructionBinary(rec.instruction)
-		assert(err == nil, "stored journal instruction: %v", err)
-		return ins.ID
+		return rec.decodeInstruction().ID
 	}
 	ins, _ := decodeServedInstruction(rec.instruction)
 	return ins.ID

@@ -31,6 +31,7 @@ const (
 	tagPrice      byte = 'R'
 	tagHistory    byte = 'B'
 	tagID         byte = 'I'
+	tagIDHash     byte = 'H'
 	tagIDOutcome  byte = 'O'
 	tagJournal    byte = 'J'
 )
@@ -747,34 +748,48 @@ func (rec *journalRecord) servedReason() *eligibility.Reason {
 	return nil
 }
 
-// ids record: tag 'I', the 32-byte sha256 of actor 0 body, then the uvarint
-// journal seq of the instruction, whose journal entry gives its outcome; or
-// tag 'O', the body hash, then the outcome's JSON, for an outcome the journal
-// does not hold (none does today; kept so a migrated store loses nothing).
+// ids record: tag 'I', then the uvarint journal seq of the instruction,
+// whose entry gives its outcome and, as it serves the body byte for byte, the
+// body hash; tag 'H', the 32-byte sha256 of actor 0 body, then the seq, for a
+// body the entry serves otherwise (compacted); or tag 'O', the body hash,
+// then the outcome's JSON, for an outcome the journal does not hold (none
+// does today; kept so a migrated store loses nothing).
 func encodeIDRecord(dst []byte, rec *idRecord) []byte {
-	if rec.Seq == 0 {
+	switch {
+	case rec.Seq == 0:
 		dst = append(dst, tagIDOutcome)
 		dst = append(dst, rec.BodyHash[:]...)
 		return append(dst, rec.Outcome...)
+	case rec.BodyServed:
+		return binary.AppendUvarint(append(dst, tagID), rec.Seq)
 	}
-	dst = append(dst, tagID)
+	dst = append(dst, tagIDHash)
 	dst = append(dst, rec.BodyHash[:]...)
 	return binary.AppendUvarint(dst, rec.Seq)
 }
 
-// decodeIDRecord decodes an ids record. Of the seq form it gives Seq (the
-// caller rebuilds the outcome from the journal), of the other Outcome, which
-// aliases val.
+// decodeIDRecord decodes an ids record. Of the seq forms it gives Seq (the
+// caller rebuilds the outcome from the journal, and the body hash too when
+// BodyServed), of the other Outcome, which aliases val.
 func decodeIDRecord(val []byte) idRecord {
-	if len(val) <= 1+bodyHashSize || (val[0] != tagID && val[0] != tagIDOutcome) {
-		fail("stored id record: tag %q, length %d", firstByte(val), len(val))
-	}
 	var rec idRecord
-	copy(rec.BodyHash[:], val[1:1+bodyHashSize])
-	rest := val[1+bodyHashSize:]
-	if val[0] == tagIDOutcome {
-		rec.Outcome = rest
-		return rec
+	rest := val
+	switch firstByte(val) {
+	case tagID:
+		rec.BodyServed = true
+		rest = val[1:]
+	case tagIDHash, tagIDOutcome:
+		if len(val) < 1+bodyHashSize {
+			fail("stored id record: %d bytes", len(val))
+		}
+		copy(rec.BodyHash[:], val[1:1+bodyHashSize])
+		rest = val[1+bodyHashSize:]
+		if val[0] == tagIDOutcome {
+			rec.Outcome = rest
+			return rec
+		}
+	default:
+		fail("stored id record: tag %q", firstByte(val))
 	}
 	seq, n := binary.Uvarint(rest)
 	if n != len(rest) || seq == 0 {

@@ -136,10 +136,7 @@ func renderJournalEntry(seq uint64, prev [sha256.Size]byte, val []byte) JournalE
 	}
 	var ins transfer.Instruction
 	if rec.binary {
-		var err error
-		if ins, err = transfer.DecodeInstructionBinary(rec.instruction); err != nil {
-			fail("stored journal entry %d: %v", seq, err)
-		}
+		ins = rec.decodeInstruction()
 		e.Instruction = transfer.AppendEncode(nil, ins)
 	} else {
 		e.Instruction = bytes.Clone(rec.instruction)
@@ -156,6 +153,23 @@ func renderJournalEntry(seq uint64, prev [sha256.Size]byte, val []byte) JournalE
 		e.Parties = sortedSet(append(e.Parties, rec.extra...))
 	}
 	return e
+}
+
+// decodeInstruction decodes a record's binary instruction.
+func (rec *journalRecord) decodeInstruction() transfer.Instruction {
+	ins, err := transfer.DecodeInstructionBinary(rec.instruction)
+	if err != nil {
+		fail("stored journal instruction: %v", err)
+	}
+	return ins
+}
+
+// servedInstruction is the instruction JSON a record's entry serves.
+func (rec *journalRecord) servedInstruction() []byte {
+	if rec.binary {
+		return transfer.AppendEncode(nil, rec.decodeInstruction())
+	}
+	return rec.instruction
 }
 
 // decodeServedInstruction decodes an instruction as served in the journal,

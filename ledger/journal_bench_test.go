@@ -22,7 +22,7 @@ const benchJournalMixed = 100
 func BenchmarkVerifyJournal(b *testing.B) {
 	s, index, now := benchStore(b, true, 20_000)
 	before := stateSize(b, s)
-	_, seqBefore := journalSize(b, s)
+	journalBefore, seqBefore := journalSize(b, s)
 	r := rand.New(rand.NewSource(1))
 	for n := 0; n < benchJournalMixed; n++ {
 		items := make([][]byte, benchBatch)
@@ -52,6 +52,7 @@ func BenchmarkVerifyJournal(b *testing.B) {
 	b.ReportMetric(float64(after)/float64(entries), "file-B/entry")
 	b.ReportMetric(float64(after-before)/float64(entries-seqBefore), "growth-B/mixed-entry")
 	b.ReportMetric(float64(journalBytes)/float64(entries), "journal+ids-B/entry")
+	b.ReportMetric(float64(journalBytes-journalBefore)/float64(entries-seqBefore), "journal+ids-growth-B/mixed-entry")
 }
 
 // stateSize is the size of the state file's pages in use up to its high

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -116,4 +117,53 @@ func TestJournalRecordsSmall(t *testing.T) {
 	if size > 120 {
 		t.Errorf("a one-leg transfer's journal record takes %d bytes, want at most 120", size)
 	}
+}
+
+// TestRepeatOutcomeFromJournal repeats instructions in later calls, where the
+// first outcome comes back from the journal entry: canonical, other and
+// compacted bodies, accepted and rejected; another body is ID_REUSED.
+func TestRepeatOutcomeFromJournal(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	bodies := []struct{ actor, body string }{
+		{OperatorID, `{"id":"m-1","type":"mint","symbol":"USD","to":"ret-us","amount":"100"}`},
+		{OperatorID, `{"id":"t-1","type":"transfer","legs":[{"symbol":"USD","from":"ret-us","to":"acc-us","amount":"1000"}]}`},
+		{OperatorID, `{ "id": "f-1", "type": "freeze", "party_id": "acc-us", "symbol": "USD" }`},
+		{OperatorID, `{"type":"mint","id":"m-2","symbol":"USD","to":"acc-us","amount":"1.50"}`},
+	}
+	first := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		h.index++
+		first[i] = h.s.Apply([]Batch{{Index: h.index, Term: 1, Time: h.now, Items: [][]byte{InstructionItem(b.actor, []byte(b.body))}}})[0][0]
+	}
+	before := mustVerifyJournal(t, h.s)
+	for i, b := range bodies {
+		h.index++
+		got := h.s.Apply([]Batch{{Index: h.index, Term: 1, Time: h.now, Items: [][]byte{InstructionItem(b.actor, []byte(b.body))}}})[0][0]
+		if !bytes.Equal(got, first[i]) {
+			t.Errorf("repeat of %s: %s, want %s", b.body, got, first[i])
+		}
+		if o, err := h.s.Outcome(mustID(t, b.body)); err != nil || !bytes.Equal(EncodeOutcome(o), first[i]) {
+			t.Errorf("Outcome of %s: %s, %v; want %s", b.body, EncodeOutcome(o), err, first[i])
+		}
+		other := h.do(b.actor, strings.Replace(b.body, `"USD"`, `"REG"`, 1))
+		if other.Error == nil || other.Error.Code != ErrCodeIDReused {
+			t.Errorf("another body under the id of %s: %+v, want ID_REUSED", b.body, other)
+		}
+		if o := h.do("iss-1", b.body); o.Error == nil || o.Error.Code != ErrCodeIDReused {
+			t.Errorf("another actor with %s: %+v, want ID_REUSED", b.body, o)
+		}
+	}
+	if after := mustVerifyJournal(t, h.s); after != before {
+		t.Errorf("repeats changed the journal: %+v, was %+v", after, before)
+	}
+}
+
+func mustID(t *testing.T, body string) string {
+	t.Helper()
+	var head struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &head); err != nil {
+		t.Fatal(err)
+	}
+	return head.ID
 }

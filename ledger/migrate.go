@@ -195,7 +195,8 @@ func migrateIDsStep(tx *bolt.Tx, limit int) (bool, error) {
 }
 
 // migrateIDRecord converts a schema 2 id record: to the journal seq when the
-// journal entry gives back its outcome byte for byte, else kept explicit.
+// journal entry gives back its outcome byte for byte (and its body hash, or
+// the hash is kept), else kept explicit.
 func migrateIDRecord(journal *bolt.Bucket, id string, old []byte) (idRecord, error) {
 	if len(old) <= 1+bodyHashSize || old[0] != tagID {
 		return idRecord{}, fmt.Errorf("schema 2 id record: tag %q, length %d", firstByte(old), len(old))
@@ -206,6 +207,7 @@ func migrateIDRecord(journal *bolt.Bucket, id string, old []byte) (idRecord, err
 	if o, err := DecodeOutcome(outcome); err == nil && o.Seq != 0 && journal.Get(seqKey(o.Seq)) != nil {
 		if bytes.Equal(EncodeOutcome(journaledOutcome(journal, id, o.Seq)), outcome) {
 			rec.Seq = o.Seq
+			rec.BodyServed = journaledBodyHash(journal, o.Seq) == rec.BodyHash
 			return rec, nil
 		}
 	}

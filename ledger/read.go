@@ -383,6 +383,23 @@ func (s *Store) Nodes() (out []NodeInfo, err error) {
 	return out, err
 }
 
+// journaledBodyHash is sha256(actor 0 body) of the instruction journaled at
+// seq, whose entry serves its body byte for byte.
+func journaledBodyHash(journal *bolt.Bucket, seq uint64) [bodyHashSize]byte {
+	v := journal.Get(seqKey(seq))
+	if v == nil {
+		fail("an id names journal entry %d, which does not exist", seq)
+	}
+	rec, _ := decodeJournalRecord(v)
+	h := sha256.New()
+	h.Write([]byte(rec.actor))
+	h.Write([]byte{0})
+	h.Write(rec.servedInstruction())
+	var sum [bodyHashSize]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
 // Outcome returns the recorded outcome of an instruction id.
 func (s *Store) Outcome(id string) (o Outcome, err error) {
 	err = s.view(func(tx *bolt.Tx) error {

@@ -50,11 +50,14 @@ var (
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
-//	id          'I' 32-byte sha256(actor 0 body), uvarint seq: the journal
-//	            entry whose status, index, seq and reasons are the outcome
-//	            Apply returned for it (EncodeOutcome gives the same bytes
-//	            again for a repeat); or 'O' the body hash, then the outcome
-//	            JSON, for an outcome the journal does not hold
+//	id          'I' uvarint seq: the journal entry whose status, index, seq
+//	            and reasons are the outcome Apply returned for it
+//	            (EncodeOutcome gives the same bytes again for a repeat), and
+//	            whose actor and served instruction are the body first seen
+//	            with the id; 'H' 32-byte sha256(actor 0 body), uvarint seq,
+//	            for a body its entry serves compacted; 'O' the body hash,
+//	            then the outcome JSON, for an outcome the journal does not
+//	            hold
 //	journal     'J' hash_version byte (1 or 2), index uvarint, time, actor,
 //	            status byte (0 accepted, 1 rejected, 2 then the status
 //	            string), uvarint n then n reasons of (code, rule, message,
