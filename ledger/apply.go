@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -20,10 +21,16 @@ import (
 const OperatorID = "operator"
 
 // idRecord remembers an instruction id forever: the hash of the body first
-// seen with it and the outcome that body got, as the JSON Apply returned.
+// seen with it and the journal seq of the outcome that body got. Outcome is
+// the JSON Apply returned: kept in memory for repeats within one call, and
+// stored only for an outcome the journal does not hold (Seq 0). BodyServed
+// says the body is the instruction its journal entry serves, byte for byte,
+// so the stored record need not keep the hash: the entry gives it again.
 type idRecord struct {
-	BodyHash [bodyHashSize]byte
-	Outcome  []byte
+	BodyHash   [bodyHashSize]byte
+	Seq        uint64
+	Outcome    []byte
+	BodyServed bool
 }
 
 // Apply applies every batch above the applied index in the store's write
@@ -93,10 +100,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		a.term = getUint(a.meta, metaAppliedTerm)
 		a.lastTime = getTime(a.meta)
 		a.seq = getUint(a.meta, metaJournalSeq)
-		a.head = string(a.meta.Get(metaJournalHead))
-		if a.head == "" {
-			a.head = ZeroHash
-		}
+		a.head = getJournalHead(a.meta)
 		for i, b := range batches {
 			// Raft replays the committed tail after a restart; applying it
 			// again would move the same shares twice.
@@ -157,8 +161,8 @@ type applier struct {
 	term     uint64
 	lastTime time.Time
 	seq      uint64
-	head     string
-	seenIDs  map[string]*idRecord // ids decided in this call, not yet in the bucket
+	head     [journalHashSize]byte // hash of the last journal entry
+	seenIDs  map[string]*idRecord  // ids decided in this call, not yet in the bucket
 	newIDs   []string
 	// arena holds the journal entries and id records of this call: bbolt
 	// keeps values until the commit (see txView.sealed); scratch is reused.
@@ -271,7 +275,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	delta, reasons := transfer.Effect(a.view, actor, ins, now)
 	a.seq++
 	out := Outcome{ID: ins.ID, Index: index, Seq: a.seq}
-	parties, symbols := names(actor, ins)
+	var parties []string // touched beyond those ins names
 	if delta == nil {
 		out.Status = StatusRejected
 		if len(reasons) == 0 {
@@ -283,24 +287,11 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		out.Status = StatusAccepted
 		changes := delta.Changes()
 		a.view.commit(changes, a.seq)
-		parties = mergeNames(parties, changes)
+		parties = changedParties(changes)
 	}
-	e := JournalEntry{
-		Seq: a.seq, Index: index, Time: now, Actor: actor, Instruction: json.RawMessage(body),
-		Status: out.Status, Reason: out.Reason, Reasons: out.Reasons,
-		Parties: parties, Symbols: symbols, PrevHash: a.head,
-	}
-	a.scratch = appendJournalEntryHead(a.scratch[:0], &e)
-	start := len(a.arena)
-	a.arena = sealJournalEntry(a.arena, a.scratch, &e)
-	// bbolt copies keys (not values), so one scratch key serves every Put.
-	a.key = binary.BigEndian.AppendUint64(a.key[:0], e.Seq)
-	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
-		panic(fmt.Sprintf("ledger: append journal: %v", err))
-	}
-	a.head = e.Hash
+	a.appendJournal(index, now, actor, ins, body, out, parties)
 	result := EncodeOutcome(out)
-	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Outcome: result}
+	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
 	return result
 }
@@ -341,10 +332,51 @@ func EncodeOutcome(o Outcome) []byte {
 	return append(b, '}')
 }
 
-// mergeNames adds the parties whose holdings an accepted instruction changed
-// (a distribution's payees, for one), so each finds the journal entry when it
-// reads its journal.
-func mergeNames(parties []string, c transfer.Changes) []string {
+// appendJournal appends the journal entry of an instruction decided as out
+// (at a.seq), and makes it the head. touched lists the parties whose
+// holdings it changed (a distribution's payees, for one), so each finds the
+// entry when it reads its journal: the record keeps those the instruction
+// does not name.
+func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched []string) {
+	rec := journalRecord{
+		version: HashV2, index: index, time: now, actor: actor, status: out.Status, reasons: out.Reasons,
+	}
+	// The served instruction is the body as encoding/json serves a raw
+	// message; a canonical body (what the API proposes) is stored binary,
+	// anything else as that text.
+	served := body
+	if needsCompact(body) {
+		served = appendRawJSON(nil, body)
+	}
+	a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
+	binStart := len(a.arena)
+	if bytes.Equal(a.scratch, served) {
+		a.arena = transfer.AppendInstruction(a.arena, ins)
+		rec.instruction, rec.binary = a.arena[binStart:], true
+	} else {
+		rec.instruction = served
+	}
+	if len(touched) > 0 {
+		named, _ := names(actor, ins)
+		rec.extra, _ = extraParties(touched, named)
+	}
+	start := len(a.arena)
+	a.arena = appendJournalBody(a.arena, &rec)
+	a.head = hashV2(a.scratch[:0], a.head, a.seq, a.arena[start:])
+	a.arena = append(a.arena, a.head[:]...)
+	// bbolt copies keys (not values), so one scratch key serves every Put.
+	a.key = binary.BigEndian.AppendUint64(a.key[:0], a.seq)
+	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
+		panic(fmt.Sprintf("ledger: append journal: %v", err))
+	}
+}
+
+// changedParties lists the parties whose holdings c changes, sorted, once each.
+func changedParties(c transfer.Changes) []string {
+	if len(c.Holdings) == 0 {
+		return nil
+	}
+	parties := make([]string, 0, len(c.Holdings))
 	for _, h := range c.Holdings {
 		parties = append(parties, h.Party)
 	}
@@ -352,17 +384,24 @@ func mergeNames(parties []string, c transfer.Changes) []string {
 }
 
 // lookupID finds the record of an instruction id decided before, in this
-// call or an earlier one.
+// call or an earlier one, with the outcome Apply returned for it.
 func (a *applier) lookupID(id string) (idRecord, bool) {
 	if rec, ok := a.seenIDs[id]; ok {
-		return idRecord{BodyHash: rec.BodyHash, Outcome: bytes.Clone(rec.Outcome)}, true
+		return idRecord{BodyHash: rec.BodyHash, Seq: rec.Seq, Outcome: bytes.Clone(rec.Outcome)}, true
 	}
 	raw := a.ids.Get([]byte(id))
 	if raw == nil {
 		return idRecord{}, false
 	}
 	rec := decodeIDRecord(raw)
-	rec.Outcome = bytes.Clone(rec.Outcome) // raw is bbolt's, valid only in this transaction
+	if rec.Seq == 0 {
+		rec.Outcome = bytes.Clone(rec.Outcome) // raw is bbolt's, valid only in this transaction
+		return rec, true
+	}
+	if rec.BodyServed {
+		rec.BodyHash = journaledBodyHash(a.journal, rec.Seq)
+	}
+	rec.Outcome = EncodeOutcome(journaledOutcome(a.journal, id, rec.Seq))
 	return rec, true
 }
 
@@ -392,5 +431,5 @@ func (a *applier) saveMeta() error {
 	if err := putUint(a.meta, metaJournalSeq, a.seq); err != nil {
 		return err
 	}
-	return a.meta.Put(metaJournalHead, []byte(a.head))
+	return a.meta.Put(metaJournalHead, []byte(hex.EncodeToString(a.head[:])))
 }

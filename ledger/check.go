@@ -120,7 +120,39 @@ func check(tx *bolt.Tx) []error {
 	if v := verifyJournal(tx); !v.OK {
 		bad("journal: %s at seq %d", v.Message, v.FirstBad)
 	}
+	checkIDs(tx, bad)
 	return errs
+}
+
+// checkIDs checks that every id record that points into the journal points
+// at an entry of that instruction id, so its outcome can be rebuilt.
+func checkIDs(tx *bolt.Tx, bad func(format string, args ...any)) {
+	journal := tx.Bucket(bucketJournal)
+	_ = tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
+		rec := decodeIDRecord(v)
+		if rec.Seq == 0 {
+			return nil
+		}
+		raw := journal.Get(seqKey(rec.Seq))
+		if raw == nil {
+			bad("id %s names journal entry %d, which does not exist", k, rec.Seq)
+			return nil
+		}
+		if id := journalInstructionID(raw); id != string(k) {
+			bad("id %s names journal entry %d, of instruction %q", k, rec.Seq, id)
+		}
+		return nil
+	})
+}
+
+// journalInstructionID is the id of a journal record's instruction.
+func journalInstructionID(val []byte) string {
+	rec, _ := decodeJournalRecord(val)
+	if rec.binary {
+		return rec.decodeInstruction().ID
+	}
+	ins, _ := decodeServedInstruction(rec.instruction)
+	return ins.ID
 }
 
 // Hashes identify the state of a replica.

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"math/big"
 	"time"
@@ -17,7 +18,8 @@ import (
 // cost more than the rules. schema.go documents each layout. Every record is
 // a function of the value alone, so equal states are equal bytes on every
 // node: decimals are canonical (see putDecimal), times are UTC, lists keep
-// their order. Journal entries stay JSON, the form an auditor hashes.
+// their order. Journal entries are binary too (journalRecord); JournalEntry
+// is their served form.
 
 // Tags open each record, so a value read from the wrong bucket, or a value of
 // another schema, fails loudly instead of decoding into nonsense.
@@ -29,6 +31,9 @@ const (
 	tagPrice      byte = 'R'
 	tagHistory    byte = 'B'
 	tagID         byte = 'I'
+	tagIDHash     byte = 'H'
+	tagIDOutcome  byte = 'O'
+	tagJournal    byte = 'J'
 )
 
 // bodyHashSize is the size of an instruction body hash in an ids record.
@@ -543,20 +548,253 @@ func decodeHistory(val []byte) []balanceChange {
 	return out
 }
 
-// ids record: tag, the 32-byte sha256 of actor 0 body, then the outcome's
-// JSON exactly as Apply returned it the first time.
-func encodeIDRecord(dst []byte, rec *idRecord) []byte {
-	dst = append(dst, tagID)
-	dst = append(dst, rec.BodyHash[:]...)
-	return append(dst, rec.Outcome...)
+// journalRecord is a journal entry as stored: what the API serves, less
+// what the key (seq), the previous record (prev_hash) and the instruction
+// (its parties and symbols) give. schema.go documents the layout.
+type journalRecord struct {
+	version byte // HashV1 or HashV2
+	index   uint64
+	time    time.Time
+	actor   string
+	status  string
+	reasons []eligibility.Reason
+	// reasonForm says where the served reason comes from; reason is set for
+	// reasonExplicit only. A v2 record is always reasonFirst.
+	reasonForm byte
+	reason     *eligibility.Reason
+	// instruction is the binary encoding (binary) or the served JSON text.
+	instruction []byte
+	binary      bool
+	// namesExplicit records parties and symbols as served (v1 records whose
+	// lists the instruction does not give); otherwise they are the
+	// instruction's names plus extra, the parties its effect also touched.
+	namesExplicit    bool
+	extra            []string
+	parties, symbols []string
 }
 
-func decodeIDRecord(val []byte) idRecord {
-	if len(val) <= bodyHashSize || val[0] != tagID {
-		fail("stored id record: tag %q, length %d", firstByte(val), len(val))
+// Forms of a journal record's reason.
+const (
+	reasonFirst    byte = 0 // the first of the reasons, or none without reasons
+	reasonNone     byte = 1 // none, though there are reasons
+	reasonExplicit byte = 2 // the reason follows
+)
+
+// Statuses of a journal record; any other is written out.
+const (
+	statusAccepted byte = 0
+	statusRejected byte = 1
+	statusOther    byte = 2
+)
+
+// Kinds of a journal record's instruction and names.
+const (
+	insBinary     byte = 0
+	insJSON       byte = 1
+	namesDerived  byte = 0
+	namesExplicit byte = 1
+)
+
+// journalHashSize is the raw hash at the end of every journal record.
+const journalHashSize = sha256.Size
+
+// appendJournalBody appends r's record without its hash: the body a v2 hash
+// covers.
+func appendJournalBody(dst []byte, r *journalRecord) []byte {
+	w := recordWriter{b: append(dst, tagJournal, r.version)}
+	w.uint(r.index)
+	w.time(r.time)
+	w.str(r.actor)
+	switch r.status {
+	case StatusAccepted:
+		w.b = append(w.b, statusAccepted)
+	case StatusRejected:
+		w.b = append(w.b, statusRejected)
+	default:
+		w.b = append(w.b, statusOther)
+		w.str(r.status)
 	}
+	w.uint(uint64(len(r.reasons)))
+	for i := range r.reasons {
+		w.reason(&r.reasons[i])
+	}
+	w.b = append(w.b, r.reasonForm)
+	if r.reasonForm == reasonExplicit {
+		w.reason(r.reason)
+	}
+	if r.binary {
+		w.b = append(w.b, insBinary)
+	} else {
+		w.b = append(w.b, insJSON)
+	}
+	w.uint(uint64(len(r.instruction)))
+	w.b = append(w.b, r.instruction...)
+	if r.namesExplicit {
+		w.b = append(w.b, namesExplicit)
+		w.strs(r.parties)
+		w.strs(r.symbols)
+	} else {
+		w.b = append(w.b, namesDerived)
+		w.strs(r.extra)
+	}
+	return w.b
+}
+
+func (w *recordWriter) reason(r *eligibility.Reason) {
+	w.str(string(r.Code))
+	w.str(r.Rule)
+	w.str(r.Message)
+	w.str(r.ERC1066)
+}
+
+func (w *recordWriter) strs(list []string) {
+	w.uint(uint64(len(list)))
+	for _, s := range list {
+		w.str(s)
+	}
+}
+
+// decodeJournalRecord decodes a journal record and returns its hash. The
+// instruction aliases val.
+func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]byte) {
+	if len(val) < 2+journalHashSize {
+		fail("stored journal record: %d bytes", len(val))
+	}
+	copy(hash[:], val[len(val)-journalHashSize:])
+	r := newRecordReader(val[:len(val)-journalHashSize], tagJournal, "journal record")
+	if rec.version = r.bytes(1)[0]; rec.version != HashV1 && rec.version != HashV2 {
+		r.fail("hash version")
+	}
+	rec.index = r.uint()
+	rec.time = r.time()
+	rec.actor = r.word()
+	switch r.bytes(1)[0] {
+	case statusAccepted:
+		rec.status = StatusAccepted
+	case statusRejected:
+		rec.status = StatusRejected
+	case statusOther:
+		rec.status = r.str()
+	default:
+		r.fail("status")
+	}
+	if n := r.uint(); n > 0 {
+		if n > uint64(len(r.b)) {
+			r.fail("reasons")
+		}
+		rec.reasons = make([]eligibility.Reason, n)
+		for i := range rec.reasons {
+			rec.reasons[i] = r.reason()
+		}
+	}
+	switch rec.reasonForm = r.bytes(1)[0]; rec.reasonForm {
+	case reasonFirst, reasonNone:
+	case reasonExplicit:
+		reason := r.reason()
+		rec.reason = &reason
+	default:
+		r.fail("reason form")
+	}
+	switch r.bytes(1)[0] {
+	case insBinary:
+		rec.binary = true
+	case insJSON:
+	default:
+		r.fail("instruction kind")
+	}
+	rec.instruction = r.bytes(r.uint())
+	switch r.bytes(1)[0] {
+	case namesDerived:
+		rec.extra = r.strs()
+	case namesExplicit:
+		rec.namesExplicit = true
+		rec.parties = r.strs()
+		rec.symbols = r.strs()
+	default:
+		r.fail("names kind")
+	}
+	r.done()
+	return rec, hash
+}
+
+func (r *recordReader) reason() eligibility.Reason {
+	return eligibility.Reason{Code: eligibility.Code(r.str()), Rule: r.str(), Message: r.str(), ERC1066: r.str()}
+}
+
+func (r *recordReader) strs() []string {
+	n := r.uint()
+	if n == 0 {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("string list")
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = r.str()
+	}
+	return out
+}
+
+// servedReason is the reason the entry serves.
+func (rec *journalRecord) servedReason() *eligibility.Reason {
+	switch {
+	case rec.reasonForm == reasonExplicit:
+		return rec.reason
+	case rec.reasonForm == reasonFirst && len(rec.reasons) > 0:
+		r := rec.reasons[0]
+		return &r
+	}
+	return nil
+}
+
+// ids record: tag 'I', then the uvarint journal seq of the instruction,
+// whose entry gives its outcome and, as it serves the body byte for byte, the
+// body hash; tag 'H', the 32-byte sha256 of actor 0 body, then the seq, for a
+// body the entry serves otherwise (compacted); or tag 'O', the body hash,
+// then the outcome's JSON, for an outcome the journal does not hold (none
+// does today; kept so a migrated store loses nothing).
+func encodeIDRecord(dst []byte, rec *idRecord) []byte {
+	switch {
+	case rec.Seq == 0:
+		dst = append(dst, tagIDOutcome)
+		dst = append(dst, rec.BodyHash[:]...)
+		return append(dst, rec.Outcome...)
+	case rec.BodyServed:
+		return binary.AppendUvarint(append(dst, tagID), rec.Seq)
+	}
+	dst = append(dst, tagIDHash)
+	dst = append(dst, rec.BodyHash[:]...)
+	return binary.AppendUvarint(dst, rec.Seq)
+}
+
+// decodeIDRecord decodes an ids record. Of the seq forms it gives Seq (the
+// caller rebuilds the outcome from the journal, and the body hash too when
+// BodyServed), of the other Outcome, which aliases val.
+func decodeIDRecord(val []byte) idRecord {
 	var rec idRecord
-	copy(rec.BodyHash[:], val[1:1+bodyHashSize])
-	rec.Outcome = val[1+bodyHashSize:]
+	rest := val
+	switch firstByte(val) {
+	case tagID:
+		rec.BodyServed = true
+		rest = val[1:]
+	case tagIDHash, tagIDOutcome:
+		if len(val) < 1+bodyHashSize {
+			fail("stored id record: %d bytes", len(val))
+		}
+		copy(rec.BodyHash[:], val[1:1+bodyHashSize])
+		rest = val[1+bodyHashSize:]
+		if val[0] == tagIDOutcome {
+			rec.Outcome = rest
+			return rec
+		}
+	default:
+		fail("stored id record: tag %q", firstByte(val))
+	}
+	seq, n := binary.Uvarint(rest)
+	if n != len(rest) || seq == 0 {
+		fail("stored id record: malformed seq %x", rest)
+	}
+	rec.Seq = seq
 	return rec
 }

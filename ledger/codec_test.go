@@ -159,10 +159,18 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("history change %d: %v, want %v", i, got[i], changes[i])
 		}
 	}
-	rec := idRecord{Outcome: []byte(`{"id":"x","status":"accepted","index":3,"seq":9}`)}
-	rec.BodyHash[0], rec.BodyHash[31] = 7, 9
-	if g := decodeIDRecord(encodeIDRecord(nil, &rec)); g.BodyHash != rec.BodyHash || !bytes.Equal(g.Outcome, rec.Outcome) {
-		t.Errorf("id record %+v, want %+v", g, rec)
+	for _, rec := range []idRecord{
+		{Outcome: []byte(`{"id":"x","error":{"code":"MALFORMED","message":"m"}}`)},
+		{Seq: 9},
+		{Seq: 1 << 40},
+		{Seq: 3, BodyServed: true},
+	} {
+		if !rec.BodyServed {
+			rec.BodyHash[0], rec.BodyHash[31] = 7, 9
+		}
+		if g := decodeIDRecord(encodeIDRecord(nil, &rec)); g.BodyHash != rec.BodyHash || g.Seq != rec.Seq || g.BodyServed != rec.BodyServed || !bytes.Equal(g.Outcome, rec.Outcome) {
+			t.Errorf("id record %+v, want %+v", g, rec)
+		}
 	}
 }
 
@@ -206,8 +214,8 @@ func TestJournalEntryJSONMatchesEncodingJSON(t *testing.T) {
 	for i, e := range entries {
 		head := appendJournalEntryHead(nil, &e)
 		stored := sealJournalEntry(nil, head, &e)
-		if want := e.ComputeHash(); e.Hash != want {
-			t.Errorf("entry %d: hash %s, want ComputeHash %s", i, e.Hash, want)
+		if want, err := ComputeHash(e); err != nil || e.Hash != want {
+			t.Errorf("entry %d: hash %s, want ComputeHash %s (%v)", i, e.Hash, want, err)
 		}
 		if want := encodeJSON(e); !bytes.Equal(stored, want) {
 			t.Errorf("entry %d:\n got %s\nwant %s", i, stored, want)

@@ -1,11 +1,14 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +18,17 @@ import (
 
 // ZeroHash is the prev_hash of the first journal entry.
 var ZeroHash = strings.Repeat("0", 64)
+
+// Hash versions of a journal entry (DESIGN.md, "The journal").
+const (
+	// HashV1: sha256(prev_hash hex ‖ the entry's JSON with prev_hash and hash
+	// empty). Entries written by schema 2 and earlier keep it.
+	HashV1 = 1
+	// HashV2: sha256(prev_hash as 32 bytes ‖ seq as 8 bytes big-endian ‖ the
+	// entry's canonical binary body), the body being the journal record
+	// schema.go documents, built from the served fields alone.
+	HashV2 = 2
+)
 
 // JournalEntry is one decided instruction in the journal, accepted or
 // rejected. It is served to auditors as is, so its JSON field names are API.
@@ -32,20 +46,167 @@ type JournalEntry struct {
 	Symbols  []string `json:"symbols,omitempty"`
 	PrevHash string   `json:"prev_hash"`
 	Hash     string   `json:"hash"`
+	// HashVersion is HashV2 for entries hashed over their binary body, and
+	// absent (0) for HashV1 entries, whose JSON it must not change.
+	HashVersion int `json:"hash_version,omitempty"`
 }
 
-// ComputeHash is sha256(prev_hash ‖ body) in hex, where body is the journal
-// entry's JSON encoding with prev_hash and hash empty. An auditor recomputes
-// it from the served journal entry alone.
-func (e JournalEntry) ComputeHash() string {
+// ComputeHash recomputes a served journal entry's hash, in hex, by its hash
+// version: the auditor's reference. It fails on an unknown version, and on a
+// v2 entry whose fields no writer could have produced (a malformed prev_hash,
+// a reason that is not the first of its reasons, parties or symbols that are
+// not those its instruction names), since no body corresponds to them.
+func ComputeHash(e JournalEntry) (string, error) {
+	switch e.HashVersion {
+	case 0, HashV1:
+		return hashV1(e), nil
+	case HashV2:
+		prev, err := hex.DecodeString(e.PrevHash)
+		if err != nil || len(prev) != sha256.Size {
+			return "", fmt.Errorf("ledger: journal entry %d: prev_hash is not 32 bytes of hex", e.Seq)
+		}
+		rec, err := recordOfEntry(&e)
+		if err != nil {
+			return "", fmt.Errorf("ledger: journal entry %d: %w", e.Seq, err)
+		}
+		sum := hashV2(nil, [sha256.Size]byte(prev), e.Seq, appendJournalBody(nil, &rec))
+		return hex.EncodeToString(sum[:]), nil
+	}
+	return "", fmt.Errorf("ledger: journal entry %d: unknown hash_version %d", e.Seq, e.HashVersion)
+}
+
+// hashV1 is sha256(prev_hash ‖ body) in hex, where body is the journal
+// entry's JSON encoding with prev_hash and hash empty.
+func hashV1(e JournalEntry) string {
 	prev := e.PrevHash
-	e.PrevHash, e.Hash = "", ""
+	e.PrevHash, e.Hash, e.HashVersion = "", "", 0
 	body, err := json.Marshal(e)
 	assert(err == nil, "encode journal entry: %v", err)
 	h := sha256.New()
 	h.Write([]byte(prev))
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hashV2 is sha256(prev ‖ seq big-endian ‖ body); buf is scratch space.
+func hashV2(buf []byte, prev [sha256.Size]byte, seq uint64, body []byte) [sha256.Size]byte {
+	buf = append(buf[:0], prev[:]...)
+	buf = binary.BigEndian.AppendUint64(buf, seq)
+	buf = append(buf, body...)
+	return sha256.Sum256(buf)
+}
+
+// recordOfEntry builds the journal record of a served v2 entry: the body its
+// hash covers. It is how the writer builds it, from the served fields alone.
+func recordOfEntry(e *JournalEntry) (journalRecord, error) {
+	rec := journalRecord{
+		version: HashV2, index: e.Index, time: e.Time, actor: e.Actor, status: e.Status, reasons: e.Reasons,
+	}
+	switch {
+	case e.Reason == nil && len(e.Reasons) == 0:
+	case e.Reason != nil && len(e.Reasons) > 0 && *e.Reason == e.Reasons[0]:
+	default:
+		return journalRecord{}, errors.New("reason is not the first of reasons")
+	}
+	ins, decoded := decodeServedInstruction(e.Instruction)
+	rec.instruction, rec.binary = servedInstructionForm(ins, decoded, e.Instruction)
+	parties, symbols := names(e.Actor, ins)
+	if !slices.Equal(symbols, e.Symbols) && (len(symbols) > 0 || len(e.Symbols) > 0) {
+		return journalRecord{}, errors.New("symbols are not those the instruction names")
+	}
+	extra, ok := extraParties(e.Parties, parties)
+	if !ok || !slices.IsSorted(e.Parties) || len(slices.Compact(slices.Clone(e.Parties))) != len(e.Parties) {
+		return journalRecord{}, errors.New("parties do not list the instruction's names, sorted, once each")
+	}
+	rec.extra = extra
+	return rec, nil
+}
+
+// renderJournalEntry is the served form of the journal record val at seq,
+// whose previous record's hash is prev.
+func renderJournalEntry(seq uint64, prev [sha256.Size]byte, val []byte) JournalEntry {
+	rec, hash := decodeJournalRecord(val)
+	e := JournalEntry{
+		Seq: seq, Index: rec.index, Time: rec.time, Actor: rec.actor, Status: rec.status,
+		Reason: rec.servedReason(), Reasons: rec.reasons,
+		PrevHash: hex.EncodeToString(prev[:]), Hash: hex.EncodeToString(hash[:]),
+	}
+	if rec.version == HashV2 {
+		e.HashVersion = HashV2
+	}
+	var ins transfer.Instruction
+	if rec.binary {
+		ins = rec.decodeInstruction()
+		e.Instruction = transfer.AppendEncode(nil, ins)
+	} else {
+		e.Instruction = bytes.Clone(rec.instruction)
+		if !rec.namesExplicit {
+			ins, _ = decodeServedInstruction(rec.instruction)
+		}
+	}
+	if rec.namesExplicit {
+		e.Parties, e.Symbols = rec.parties, rec.symbols
+		return e
+	}
+	e.Parties, e.Symbols = names(rec.actor, ins)
+	if len(rec.extra) > 0 {
+		e.Parties = sortedSet(append(e.Parties, rec.extra...))
+	}
+	return e
+}
+
+// decodeInstruction decodes a record's binary instruction.
+func (rec *journalRecord) decodeInstruction() transfer.Instruction {
+	ins, err := transfer.DecodeInstructionBinary(rec.instruction)
+	if err != nil {
+		fail("stored journal instruction: %v", err)
+	}
+	return ins
+}
+
+// servedInstruction is the instruction JSON a record's entry serves.
+func (rec *journalRecord) servedInstruction() []byte {
+	if rec.binary {
+		return transfer.AppendEncode(nil, rec.decodeInstruction())
+	}
+	return rec.instruction
+}
+
+// decodeServedInstruction decodes an instruction as served in the journal,
+// leniently: what the writer decoded strictly decodes to the same fields.
+func decodeServedInstruction(raw []byte) (transfer.Instruction, bool) {
+	var ins transfer.Instruction
+	if err := json.Unmarshal(raw, &ins); err != nil {
+		return transfer.Instruction{}, false
+	}
+	return ins, true
+}
+
+// servedInstructionForm picks how a journal record holds an instruction whose
+// served JSON is served: its binary encoding when that renders back to
+// exactly those bytes (every canonical instruction), else the JSON text.
+func servedInstructionForm(ins transfer.Instruction, decoded bool, served []byte) ([]byte, bool) {
+	if decoded {
+		bin := transfer.AppendInstruction(nil, ins)
+		if back, err := transfer.DecodeInstructionBinary(bin); err == nil && bytes.Equal(transfer.AppendEncode(nil, back), served) {
+			return bin, true
+		}
+	}
+	return served, false
+}
+
+// extraParties lists the parties of all that derived (sorted) lacks, and
+// whether all holds every one of derived.
+func extraParties(all, derived []string) (extra []string, ok bool) {
+	n := 0
+	for _, p := range all {
+		if _, found := slices.BinarySearch(derived, p); found {
+			n++
+		} else {
+			extra = append(extra, p)
+		}
+	}
+	return extra, n == len(derived)
 }
 
 // names lists the parties and symbols an instruction refers to, sorted and
@@ -86,78 +247,6 @@ func sortedSet(list []string) []string {
 	return slices.Compact(list)
 }
 
-// The state machine encodes each journal entry once, by hand, instead of
-// twice with encoding/json (once with empty hashes for ComputeHash, once to
-// store). The bytes are exactly json.Marshal's: fields in struct order,
-// omitempty as tagged, strings escaped as encoding/json escapes them (HTML
-// included), the instruction compacted; anything outside the plain cases goes
-// through encoding/json itself. TestJournalEntryJSONMatchesEncodingJSON holds
-// it to that.
-
-// hashSuffixEmpty closes a journal entry whose prev_hash and hash are empty:
-// the body ComputeHash hashes.
-const hashSuffixEmpty = `"prev_hash":"","hash":""}`
-
-// appendJournalEntryHead appends e's JSON up to, not including, "prev_hash".
-func appendJournalEntryHead(b []byte, e *JournalEntry) []byte {
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, e.Seq, 10)
-	b = append(b, `,"index":`...)
-	b = strconv.AppendUint(b, e.Index, 10)
-	b = append(b, `,"time":`...)
-	t, err := e.Time.MarshalJSON()
-	if err != nil {
-		fail("encode journal time: %v", err)
-	}
-	b = append(b, t...)
-	b = append(b, `,"actor":`...)
-	b = appendJSONString(b, e.Actor)
-	b = append(b, `,"instruction":`...)
-	b = appendRawJSON(b, e.Instruction)
-	b = append(b, `,"status":`...)
-	b = appendJSONString(b, e.Status)
-	b = append(b, ',')
-	if e.Reason != nil {
-		b = append(b, `"reason":`...)
-		b = append(b, encodeJSON(e.Reason)...)
-		b = append(b, ',')
-	}
-	if len(e.Reasons) > 0 {
-		b = append(b, `"reasons":`...)
-		b = append(b, encodeJSON(e.Reasons)...)
-		b = append(b, ',')
-	}
-	if len(e.Parties) > 0 {
-		b = append(b, `"parties":`...)
-		b = appendJSONStrings(b, e.Parties)
-		b = append(b, ',')
-	}
-	if len(e.Symbols) > 0 {
-		b = append(b, `"symbols":`...)
-		b = appendJSONStrings(b, e.Symbols)
-		b = append(b, ',')
-	}
-	return b
-}
-
-// sealJournalEntry computes the hash of a journal entry whose JSON head
-// (appendJournalEntryHead) is head, sets e.Hash, and appends the stored JSON
-// to dst: ComputeHash and json.Marshal(e) in one pass over the fields.
-func sealJournalEntry(dst, head []byte, e *JournalEntry) []byte {
-	h := sha256.New()
-	h.Write([]byte(e.PrevHash))
-	h.Write(head)
-	h.Write([]byte(hashSuffixEmpty))
-	var sum [sha256.Size]byte
-	e.Hash = hex.EncodeToString(h.Sum(sum[:0]))
-	dst = append(dst, head...)
-	dst = append(dst, `"prev_hash":`...)
-	dst = appendJSONString(dst, e.PrevHash)
-	dst = append(dst, `,"hash":`...)
-	dst = appendJSONString(dst, e.Hash)
-	return append(dst, '}')
-}
-
 // jsonPlain reports whether encoding/json writes s as is between quotes:
 // printable ASCII without the characters it escapes (quote, backslash, and
 // the HTML-sensitive <, > and &).
@@ -180,17 +269,6 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func appendJSONStrings(b []byte, list []string) []byte {
-	b = append(b, '[')
-	for i, s := range list {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s)
-	}
-	return append(b, ']')
-}
-
 // appendRawJSON appends valid JSON as json.Marshal writes a RawMessage:
 // compacted, with <, >, &, U+2028 and U+2029 escaped. Bytes without
 // whitespace or any of those come out unchanged, which is every canonical
@@ -199,11 +277,20 @@ func appendRawJSON(b []byte, raw json.RawMessage) []byte {
 	if raw == nil {
 		return append(b, "null"...)
 	}
+	if needsCompact(raw) {
+		return append(b, encodeJSON(raw)...)
+	}
+	return append(b, raw...)
+}
+
+// needsCompact reports whether json.Marshal may write raw JSON otherwise
+// than as is: when it holds whitespace or what it escapes.
+func needsCompact(raw []byte) bool {
 	for _, c := range raw {
 		switch c {
 		case ' ', '\t', '\n', '\r', '<', '>', '&', 0xe2:
-			return append(b, encodeJSON(raw)...)
+			return true
 		}
 	}
-	return append(b, raw...)
+	return false
 }

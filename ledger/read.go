@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"sort"
@@ -219,7 +221,9 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 	q.Limit = min(q.Limit, MaxJournalPage)
 	out.Entries = []JournalEntry{}
 	err = s.viewCommitted(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketJournal).Cursor()
+		journal := tx.Bucket(bucketJournal)
+		prev := journalHashAt(journal, q.After)
+		c := journal.Cursor()
 		scanned := 0
 		var lastSeen uint64
 		for k, v := c.Seek(seqKey(q.After + 1)); k != nil; k, v = c.Next() {
@@ -228,8 +232,8 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 				return nil
 			}
 			scanned++
-			var e JournalEntry
-			decodeJSON(v, &e)
+			e := renderJournalEntry(binary.BigEndian.Uint64(k), prev, v)
+			copy(prev[:], v[len(v)-journalHashSize:])
 			lastSeen = e.Seq
 			if (q.Party == "" || slices.Contains(e.Parties, q.Party)) && (q.Symbol == "" || slices.Contains(e.Symbols, q.Symbol)) {
 				out.Entries = append(out.Entries, e)
@@ -238,6 +242,31 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 		return nil
 	})
 	return out, err
+}
+
+// journalHashAt is the hash of journal entry seq, or zeros before the first.
+func journalHashAt(journal *bolt.Bucket, seq uint64) (hash [journalHashSize]byte) {
+	if seq == 0 {
+		return hash
+	}
+	if v := journal.Get(seqKey(seq)); len(v) >= journalHashSize {
+		copy(hash[:], v[len(v)-journalHashSize:])
+	}
+	return hash
+}
+
+// getJournalHead is the recorded hash of the last journal entry, zeros for
+// an empty journal.
+func getJournalHead(meta *bolt.Bucket) (head [journalHashSize]byte) {
+	v := meta.Get(metaJournalHead)
+	if v == nil {
+		return head
+	}
+	n, err := hex.Decode(head[:], v)
+	if err != nil || n != len(head) {
+		fail("stored journal head %q", v)
+	}
+	return head
 }
 
 // Verification is the result of walking the journal's hash chain.
@@ -260,32 +289,55 @@ func (s *Store) VerifyJournal() (out Verification, err error) {
 	return out, err
 }
 
+// verifyJournal walks the stored records: a v2 hash is recomputed over the
+// record's bytes as they lie in the file, without decoding them (the record
+// is the canonical body); a v1 entry is rendered and hashed as JSON. Each
+// hash covers the previous one, so the chain links by construction.
 func verifyJournal(tx *bolt.Tx) Verification {
-	prev := ZeroHash
+	var prev [journalHashSize]byte
 	var n uint64
+	buf := make([]byte, 0, 512)
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		n++
-		var e JournalEntry
-		decodeJSON(v, &e)
-		switch {
-		case e.Seq != n || binary.BigEndian.Uint64(k) != n:
-			return Verification{Length: n - 1, Head: prev, FirstBad: n, Message: "journal seqs are not contiguous"}
-		case e.PrevHash != prev:
-			return Verification{Length: n - 1, Head: prev, FirstBad: n, Message: "prev_hash does not link to the previous entry"}
-		case e.ComputeHash() != e.Hash:
-			return Verification{Length: n - 1, Head: prev, FirstBad: n, Message: "hash does not match the entry"}
+		if binary.BigEndian.Uint64(k) != n {
+			return badJournal(n, prev, "journal seqs are not contiguous")
 		}
-		prev = e.Hash
+		if len(v) < 2+journalHashSize || v[0] != tagJournal {
+			return badJournal(n, prev, "journal record is malformed")
+		}
+		body, hash := v[:len(v)-journalHashSize], v[len(v)-journalHashSize:]
+		switch v[1] {
+		case HashV2:
+			buf = append(buf[:0], prev[:]...)
+			buf = append(buf, k...)
+			buf = append(buf, body...)
+			if sha256.Sum256(buf) != [journalHashSize]byte(hash) {
+				return badJournal(n, prev, "hash does not match the entry")
+			}
+		case HashV1:
+			e := renderJournalEntry(n, prev, v)
+			if hashV1(e) != e.Hash {
+				return badJournal(n, prev, "hash does not match the entry")
+			}
+		default:
+			return badJournal(n, prev, "unknown hash version")
+		}
+		copy(prev[:], hash)
 	}
+	head := hex.EncodeToString(prev[:])
 	meta := tx.Bucket(bucketMeta)
 	if getUint(meta, metaJournalSeq) != n {
-		return Verification{Length: n, Head: prev, FirstBad: n + 1, Message: "journal length differs from the recorded seq"}
+		return Verification{Length: n, Head: head, FirstBad: n + 1, Message: "journal length differs from the recorded seq"}
 	}
-	if head := string(meta.Get(metaJournalHead)); n > 0 && head != prev {
-		return Verification{Length: n, Head: prev, FirstBad: n, Message: "recorded head differs from the last hash"}
+	if n > 0 && getJournalHead(meta) != prev {
+		return Verification{Length: n, Head: head, FirstBad: n, Message: "recorded head differs from the last hash"}
 	}
-	return Verification{OK: true, Length: n, Head: prev}
+	return Verification{OK: true, Length: n, Head: head}
+}
+
+func badJournal(n uint64, prev [journalHashSize]byte, msg string) Verification {
+	return Verification{Length: n - 1, Head: hex.EncodeToString(prev[:]), FirstBad: n, Message: msg}
 }
 
 // KeyParty resolves an API key hash to its party.
@@ -331,6 +383,23 @@ func (s *Store) Nodes() (out []NodeInfo, err error) {
 	return out, err
 }
 
+// journaledBodyHash is sha256(actor 0 body) of the instruction journaled at
+// seq, whose entry serves its body byte for byte.
+func journaledBodyHash(journal *bolt.Bucket, seq uint64) [bodyHashSize]byte {
+	v := journal.Get(seqKey(seq))
+	if v == nil {
+		fail("an id names journal entry %d, which does not exist", seq)
+	}
+	rec, _ := decodeJournalRecord(v)
+	h := sha256.New()
+	h.Write([]byte(rec.actor))
+	h.Write([]byte{0})
+	h.Write(rec.servedInstruction())
+	var sum [bodyHashSize]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
 // Outcome returns the recorded outcome of an instruction id.
 func (s *Store) Outcome(id string) (o Outcome, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
@@ -338,12 +407,30 @@ func (s *Store) Outcome(id string) (o Outcome, err error) {
 		if raw == nil {
 			return ErrNotFound
 		}
+		rec := decodeIDRecord(raw)
+		if rec.Seq != 0 {
+			o = journaledOutcome(tx.Bucket(bucketJournal), id, rec.Seq)
+			return nil
+		}
 		var err error
-		o, err = DecodeOutcome(decodeIDRecord(raw).Outcome)
+		o, err = DecodeOutcome(rec.Outcome)
 		assert(err == nil, "stored outcome of %s: %v", id, err)
 		return nil
 	})
 	return o, err
+}
+
+// journaledOutcome rebuilds the outcome Apply returned for instruction id,
+// journaled at seq: the same fields, so EncodeOutcome gives the same bytes.
+func journaledOutcome(journal *bolt.Bucket, id string, seq uint64) Outcome {
+	v := journal.Get(seqKey(seq))
+	if v == nil {
+		fail("id %s names journal entry %d, which does not exist", id, seq)
+	}
+	rec, _ := decodeJournalRecord(v)
+	o := Outcome{ID: id, Status: rec.status, Index: rec.index, Seq: seq, Reasons: rec.reasons}
+	o.Reason = rec.servedReason()
+	return o
 }
 
 // View gives a read-only transfer.View to fn, for checks before proposing

@@ -14,12 +14,12 @@ var (
 	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> loan record (binary)
 	bucketPrices      = []byte("prices")      // symbol -> price record (binary)
 	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
-	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> JournalEntry (JSON, exactly as served and hashed)
+	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal record (binary)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 )
 
-// Binary records (schema 2, codec.go). A record opens with a tag byte naming
+// Binary records (schema 3, codec.go). A record opens with a tag byte naming
 // its kind; fields follow in the order listed, with no names and no padding:
 //
 //	uvarint, varint  encoding/binary's variable-length integers
@@ -50,10 +50,35 @@ var (
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
-//	id          'I' 32-byte sha256(actor 0 body), then the outcome JSON Apply
-//	            returned for it, returned again for a repeat
+//	id          'I' uvarint seq: the journal entry whose status, index, seq
+//	            and reasons are the outcome Apply returned for it
+//	            (EncodeOutcome gives the same bytes again for a repeat), and
+//	            whose actor and served instruction are the body first seen
+//	            with the id; 'H' 32-byte sha256(actor 0 body), uvarint seq,
+//	            for a body its entry serves compacted; 'O' the body hash,
+//	            then the outcome JSON, for an outcome the journal does not
+//	            hold
+//	journal     'J' hash_version byte (1 or 2), index uvarint, time, actor,
+//	            status byte (0 accepted, 1 rejected, 2 then the status
+//	            string), uvarint n then n reasons of (code, rule, message,
+//	            erc1066), reason byte (0: the first reason, or none without
+//	            reasons; 1: none; 2: then the reason), instruction byte (0:
+//	            then uvarint length and transfer.AppendInstruction's binary
+//	            encoding; 1: then the served JSON text as a string), names
+//	            byte (0: then uvarint n and n parties beyond those the
+//	            instruction names, sorted; 1: then the served parties and
+//	            symbols, each as uvarint n and n strings), then the entry's
+//	            32-byte hash. The seq is the key; prev_hash is the hash of
+//	            the record before. Served parties and symbols under names 0
+//	            are names(actor, instruction), plus the extra parties.
+//	            Records with hash_version 2 use only the first form of each
+//	            choice their served fields allow, so the body (the record
+//	            less its hash) is a function of the served entry
+//	            (ComputeHash rebuilds it); hash_version 1 records, migrated
+//	            from schema 2, use whichever renders their JSON exactly.
 //
-// Other strings are as written. Schema 1 stored these records as JSON.
+// Other strings are as written. Schema 1 stored these records as JSON;
+// schema 2 the journal entries as JSON and id records with the outcome JSON.
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
@@ -73,15 +98,16 @@ var (
 	metaAppliedTerm  = []byte("applied_term")  // 8 bytes big-endian
 	metaLastTime     = []byte("last_time")     // RFC 3339 nano
 	metaJournalSeq   = []byte("journal_seq")   // 8 bytes big-endian
-	metaJournalHead  = []byte("journal_head")  // hex sha256
+	metaJournalHead  = []byte("journal_head")  // hex sha256 of the last journal entry
 	metaRulebook     = []byte("rulebook")      // YAML text of the rulebook in force; absent: the embedded default
 	metaSchema       = []byte("schema")        // schema version
 )
 
 // schemaVersion is bumped when the layout changes; Open refuses other versions.
 // 2: binary records (above) instead of JSON for everything but the journal,
-// keys and nodes.
-const schemaVersion = "2"
+// keys and nodes. 3: binary journal records, id records that point into the
+// journal; Open migrates a schema 2 file (migrate.go).
+const schemaVersion = "3"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

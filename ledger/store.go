@@ -161,6 +161,10 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
 	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -1,0 +1,216 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Schema 2 stored each journal entry as its served JSON and each id record as
+// 'I', the body hash and the outcome JSON. migrate rewrites both into the
+// schema 3 records, keeping every hash (the entries stay HashV1), in
+// transactions of migrateBatch records each, so a large journal never needs
+// one huge transaction:
+//
+//  1. the new records go into the journal and ids buckets nested in the
+//     migrate3 bucket, in key order; the last key there is the progress, so
+//     a migration cut short resumes where its last transaction ended;
+//  2. one final transaction deletes the old buckets, moves the new ones to
+//     the top level and records schema 3.
+//
+// Until that last transaction the old buckets and schema 2 stay as they were.
+var bucketMigrate3 = []byte("migrate3")
+
+// migrateBatch bounds the records one migration transaction writes.
+const migrateBatch = 10_000
+
+// migrate brings a schema 2 state file to schemaVersion. It leaves other
+// versions to openDB, except that it names a newer schema plainly.
+func migrate(db *bolt.DB) error {
+	var schema string
+	if err := db.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bucketMeta); meta != nil {
+			schema = string(meta.Get(metaSchema))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	switch {
+	case schema == "2":
+	case schema == "" || schema == schemaVersion:
+		return nil
+	case len(schema) > len(schemaVersion) || schema > schemaVersion:
+		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)
+	default:
+		return nil // openDB refuses it
+	}
+	for done := false; !done; {
+		if err := db.Update(func(tx *bolt.Tx) (err error) {
+			done, err = migrateJournalStep(tx, migrateBatch)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate journal to schema %s: %w", schemaVersion, err)
+		}
+	}
+	for done := false; !done; {
+		if err := db.Update(func(tx *bolt.Tx) (err error) {
+			done, err = migrateIDsStep(tx, migrateBatch)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate ids to schema %s: %w", schemaVersion, err)
+		}
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		staging := tx.Bucket(bucketMigrate3)
+		for _, name := range [][]byte{bucketJournal, bucketIDs} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return fmt.Errorf("drop schema 2 %s: %w", name, err)
+			}
+			if err := tx.MoveBucket(name, staging, nil); err != nil {
+				return fmt.Errorf("install schema %s %s: %w", schemaVersion, name, err)
+			}
+		}
+		if err := tx.DeleteBucket(bucketMigrate3); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaVersion))
+	})
+}
+
+// migrateStaging returns the staging bucket's child name, creating both.
+func migrateStaging(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	staging, err := tx.CreateBucketIfNotExists(bucketMigrate3)
+	if err != nil {
+		return nil, err
+	}
+	b, err := staging.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, err
+	}
+	b.FillPercent = appendFillPercent // written in key order
+	return b, nil
+}
+
+// migrateJournalStep converts the next limit journal entries and reports
+// whether none is left.
+func migrateJournalStep(tx *bolt.Tx, limit int) (bool, error) {
+	dst, err := migrateStaging(tx, bucketJournal)
+	if err != nil {
+		return false, err
+	}
+	var next uint64 = 1
+	if k, _ := dst.Cursor().Last(); k != nil {
+		next = binary.BigEndian.Uint64(k) + 1
+	}
+	c := tx.Bucket(bucketJournal).Cursor()
+	n := 0
+	for k, v := c.Seek(seqKey(next)); k != nil; k, v = c.Next() {
+		if n == limit {
+			return false, nil
+		}
+		n++
+		rec, err := migrateJournalEntry(v)
+		if err != nil {
+			return false, fmt.Errorf("entry %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		if err := dst.Put(k, rec); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// migrateJournalEntry converts one schema 2 journal entry, and checks that
+// the new record renders the very bytes it had.
+func migrateJournalEntry(old []byte) ([]byte, error) {
+	var e JournalEntry
+	decodeJSON(old, &e)
+	hash, err1 := hex.DecodeString(e.Hash)
+	prev, err2 := hex.DecodeString(e.PrevHash)
+	if err1 != nil || err2 != nil || len(hash) != sha256.Size || len(prev) != sha256.Size {
+		return nil, fmt.Errorf("hash or prev_hash is not 32 bytes of hex")
+	}
+	rec := journalRecord{
+		version: HashV1, index: e.Index, time: e.Time, actor: e.Actor, status: e.Status, reasons: e.Reasons,
+	}
+	switch {
+	case e.Reason == nil && len(e.Reasons) == 0:
+	case e.Reason != nil && len(e.Reasons) > 0 && *e.Reason == e.Reasons[0]:
+	case e.Reason == nil:
+		rec.reasonForm = reasonNone
+	default:
+		rec.reasonForm, rec.reason = reasonExplicit, e.Reason
+	}
+	ins, decoded := decodeServedInstruction(e.Instruction)
+	rec.instruction, rec.binary = servedInstructionForm(ins, decoded, e.Instruction)
+	parties, symbols := names(e.Actor, ins)
+	extra, ok := extraParties(e.Parties, parties)
+	if decoded && ok && slices.Equal(symbols, e.Symbols) && slices.IsSorted(e.Parties) {
+		rec.extra = extra
+	} else {
+		rec.namesExplicit, rec.parties, rec.symbols = true, e.Parties, e.Symbols
+	}
+	stored := append(appendJournalBody(nil, &rec), hash...)
+	if got := encodeJSON(renderJournalEntry(e.Seq, [sha256.Size]byte(prev), stored)); !bytes.Equal(got, old) {
+		return nil, fmt.Errorf("the new record renders %s, want %s", got, old)
+	}
+	return stored, nil
+}
+
+// migrateIDsStep converts the next limit id records, once the journal is
+// migrated, and reports whether none is left.
+func migrateIDsStep(tx *bolt.Tx, limit int) (bool, error) {
+	dst, err := migrateStaging(tx, bucketIDs)
+	if err != nil {
+		return false, err
+	}
+	journal := tx.Bucket(bucketMigrate3).Bucket(bucketJournal)
+	c := tx.Bucket(bucketIDs).Cursor()
+	k, v := c.First()
+	if last, _ := dst.Cursor().Last(); last != nil {
+		if k, v = c.Seek(last); bytes.Equal(k, last) {
+			k, v = c.Next()
+		}
+	}
+	for n := 0; k != nil; k, v = c.Next() {
+		if n == limit {
+			return false, nil
+		}
+		n++
+		rec, err := migrateIDRecord(journal, string(k), v)
+		if err != nil {
+			return false, fmt.Errorf("id %s: %w", k, err)
+		}
+		if err := dst.Put(k, encodeIDRecord(nil, &rec)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// migrateIDRecord converts a schema 2 id record: to the journal seq when the
+// journal entry gives back its outcome byte for byte (and its body hash, or
+// the hash is kept), else kept explicit.
+func migrateIDRecord(journal *bolt.Bucket, id string, old []byte) (idRecord, error) {
+	if len(old) <= 1+bodyHashSize || old[0] != tagID {
+		return idRecord{}, fmt.Errorf("schema 2 id record: tag %q, length %d", firstByte(old), len(old))
+	}
+	var rec idRecord
+	copy(rec.BodyHash[:], old[1:1+bodyHashSize])
+	outcome := old[1+bodyHashSize:]
+	if o, err := DecodeOutcome(outcome); err == nil && o.Seq != 0 && journal.Get(seqKey(o.Seq)) != nil {
+		if bytes.Equal(EncodeOutcome(journaledOutcome(journal, id, o.Seq)), outcome) {
+			rec.Seq = o.Seq
+			rec.BodyServed = journaledBodyHash(journal, o.Seq) == rec.BodyHash
+			return rec, nil
+		}
+	}
+	rec.Outcome = bytes.Clone(outcome)
+	return rec, nil
+}

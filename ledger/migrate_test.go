@@ -1,0 +1,186 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// schema2Golden is what the schema 2 code served from testdata/schema2/state.db,
+// recorded when it wrote the file (testdata/schema2/generate_test.go.txt, run
+// against that release): the journal entries exactly as stored and served,
+// the outcome JSON of every id, the verification and the business state hash.
+type schema2Golden struct {
+	Entries      []string          `json:"entries"`
+	Outcomes     map[string]string `json:"outcomes"`
+	Verification Verification      `json:"verification"`
+	State        string            `json:"state"`
+}
+
+func loadSchema2(t *testing.T) (path string, golden schema2Golden) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "schema2", "served.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &golden); err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(filepath.Join("testdata", "schema2", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "state.db")
+	if err := os.WriteFile(path, db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, golden
+}
+
+// TestMigrateSchema2 opens a state file the schema 2 release wrote and checks
+// that the migrated store serves what that release served: every journal
+// entry's JSON byte for byte (hashes included, still v1), the verification,
+// the business state, every id's outcome, and the first outcome again for a
+// repeat of each instruction. New entries then chain onto the v1 ones as v2.
+func TestMigrateSchema2(t *testing.T) {
+	path, golden := loadSchema2(t)
+	s := openStore(t, path, true)
+	checkServesSchema2(t, s, golden)
+
+	h := &harness{t: t, s: s, now: epoch.Add(1 << 40), index: s.AppliedIndex()}
+	o := h.mustAccept(OperatorID, `{"id":"after-1","type":"mint","symbol":"USD","to":"ret-us","amount":"3"}`)
+	page, err := s.Journal(JournalQuery{After: o.Seq - 1})
+	if err != nil || len(page.Entries) != 1 {
+		t.Fatalf("journal after migration: %+v, %v", page, err)
+	}
+	if e := page.Entries[0]; e.HashVersion != HashV2 || e.PrevHash != golden.Verification.Head {
+		t.Errorf("first new entry: hash_version %d, prev_hash %s; want 2 linking to %s", e.HashVersion, e.PrevHash, golden.Verification.Head)
+	}
+	if v := mustVerifyJournal(t, s); !v.OK || v.Length != golden.Verification.Length+1 {
+		t.Errorf("verify after a new entry: %+v", v)
+	}
+	checkComputeHashFromJSON(t, s)
+}
+
+// TestMigrateSchema2Resumes cuts the migration into transactions of a few
+// records, stops it after the first few, and checks that Open finishes it to
+// the same result.
+func TestMigrateSchema2Resumes(t *testing.T) {
+	path, golden := loadSchema2(t)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := db.Update(func(tx *bolt.Tx) error { _, err := migrateJournalStep(tx, 7); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for done := false; !done; {
+		if err := db.Update(func(tx *bolt.Tx) (err error) { done, err = migrateJournalStep(tx, 7); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := migrateIDsStep(tx, 5); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, path, true)
+	checkServesSchema2(t, s, golden)
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v4.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Put(metaSchema, []byte("4"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Config{Path: path, NoSync: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a schema 4 file succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open: %v; want it to say the schema is newer", err)
+	}
+}
+
+func checkServesSchema2(t *testing.T, s *Store, golden schema2Golden) {
+	t.Helper()
+	page, err := s.Journal(JournalQuery{Limit: MaxJournalPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entries) != len(golden.Entries) {
+		t.Fatalf("%d journal entries, want %d", len(page.Entries), len(golden.Entries))
+	}
+	for i, e := range page.Entries {
+		if got := encodeJSON(e); string(got) != golden.Entries[i] {
+			t.Errorf("entry %d:\n got %s\nwant %s", e.Seq, got, golden.Entries[i])
+		}
+	}
+	if v := mustVerifyJournal(t, s); v != golden.Verification {
+		t.Errorf("verification %+v, want %+v", v, golden.Verification)
+	}
+	if st := mustHashes(t, s).State; st != golden.State {
+		t.Errorf("state hash %s, want %s", st, golden.State)
+	}
+	for id, want := range golden.Outcomes {
+		o, err := s.Outcome(id)
+		if err != nil {
+			t.Fatalf("outcome of %s: %v", id, err)
+		}
+		if got := EncodeOutcome(o); string(got) != want {
+			t.Errorf("outcome of %s: %s, want %s", id, got, want)
+		}
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Errorf("Check: %v", errs)
+	}
+	// A repeat of each instruction returns its first outcome. The served
+	// instruction is the body, but for the two bodies the generator sent with
+	// whitespace and HTML characters, which the journal serves compacted.
+	compacted := map[string]bool{"c-11": true, "c-13": true}
+	index := s.AppliedIndex()
+	var items [][]byte
+	var want []string
+	for _, e := range page.Entries {
+		var head struct{ ID string }
+		if err := json.Unmarshal(e.Instruction, &head); err != nil {
+			t.Fatal(err)
+		}
+		if compacted[head.ID] {
+			continue
+		}
+		items = append(items, InstructionItem(e.Actor, e.Instruction))
+		want = append(want, golden.Outcomes[head.ID])
+	}
+	before := mustVerifyJournal(t, s)
+	res := s.Apply([]Batch{{Index: index + 1, Term: 1, Time: s.LastTime(), Items: items}})[0]
+	for i, got := range res {
+		if !bytes.Equal(got, []byte(want[i])) {
+			t.Errorf("repeat %d: %s, want %s", i, got, want[i])
+		}
+	}
+	if after := mustVerifyJournal(t, s); after != before {
+		t.Errorf("repeats changed the journal: %+v, was %+v", after, before)
+	}
+}
