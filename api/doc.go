@@ -3,7 +3,7 @@
 // error to one status and code, metrics and the served OpenAPI document. It
 // also mounts the web console (package ui) at /ui/, which needs no key: the
 // page holds no data, and calls the /v1 API with the key its user enters.
-// /work/shared/API.md is the contract; openapi.yaml describes the same routes
+// The wire contract is API.md; openapi.yaml describes the same routes
 // and a test checks the two against each other.
 //
 // # What it owns
