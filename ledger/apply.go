@@ -168,6 +168,7 @@ type applier struct {
 	// keeps values until the commit (see txView.sealed); scratch is reused.
 	arena, scratch []byte
 	key            []byte
+	idCursor       *bolt.Cursor // for ids lookups; see get
 }
 
 func (a *applier) batch(b Batch) [][]byte {
@@ -389,7 +390,8 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	if rec, ok := a.seenIDs[id]; ok {
 		return idRecord{BodyHash: rec.BodyHash, Seq: rec.Seq, Outcome: bytes.Clone(rec.Outcome)}, true
 	}
-	raw := a.ids.Get([]byte(id))
+	a.key = append(a.key[:0], id...)
+	raw := get(a.ids, &a.idCursor, a.key)
 	if raw == nil {
 		return idRecord{}, false
 	}

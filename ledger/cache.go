@@ -8,10 +8,28 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// MaxCachedRecordBytes bounds each bucket's record cache (keys and values).
-// A full cache starts over empty and refills from bbolt: the cache changes
-// the cost of Apply, never its result.
-const MaxCachedRecordBytes = 64 << 20
+// DefaultCacheBytes is Config.CacheBytes when it is 0. A ledger's working set
+// is about 60 bytes a party and 50 a holding (key, record and index entry),
+// so 512 MiB keeps every party and three holdings each of some 1.5 million
+// investors: the whole register of the sizes BenchmarkScale measures.
+const DefaultCacheBytes = 512 << 20
+
+// MinCacheBytes is the least Config.CacheBytes: two chunks for the smallest
+// share (instruments), which compaction needs (see compact).
+const MinCacheBytes = 32 * cacheChunkSize
+
+// MaxCacheBytes is the most Config.CacheBytes. A reference into a bucket's
+// cache holds a chunk number in 12 bits (4 GiB); 2 GiB also fits an int on
+// every platform.
+const MaxCacheBytes = 2 << 30
+
+// The shares of the record cache, in sixteenths of Config.CacheBytes:
+// holdings outnumber parties several times over, and instruments are few.
+const (
+	cachePartiesShare     = 4
+	cacheInstrumentsShare = 1
+	cacheHoldingsShare    = 16 - cachePartiesShare - cacheInstrumentsShare
+)
 
 // stateCache keeps the committed records of the buckets nearly every
 // instruction reads (parties, instruments, holdings) across Apply calls, so a
@@ -28,22 +46,28 @@ type stateCache struct {
 	parties, instruments, holdings *recordCache
 }
 
-func newStateCache() *stateCache {
+// newStateCache splits total bytes (Config.CacheBytes) among the buckets.
+func newStateCache(total int) *stateCache {
+	share := func(sixteenths int) int {
+		return max(total/16*sixteenths, 2*cacheChunkSize) &^ (cacheChunkSize - 1)
+	}
 	return &stateCache{
-		parties:     newRecordCache(MaxCachedRecordBytes),
-		instruments: newRecordCache(MaxCachedRecordBytes),
-		holdings:    newRecordCache(MaxCachedRecordBytes),
+		parties:     newRecordCache(share(cachePartiesShare)),
+		instruments: newRecordCache(share(cacheInstrumentsShare)),
+		holdings:    newRecordCache(share(cacheHoldingsShare)),
 	}
 }
 
-// warm loads the parties and instruments, up to the bound: nearly every
-// instruction reads some, and they are few next to holdings.
+// warm loads the parties and instruments, up to half of each cache's bound
+// (the rest is for what batches read and write): nearly every instruction
+// reads some, and they are few next to holdings.
 func (c *stateCache) warm(tx *bolt.Tx) {
 	fill := func(bucket []byte, rc *recordCache) {
 		_ = tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			if !rc.put(k, v) {
+			if rc.used()+recordSize(k, v) > rc.limit/2 {
 				return errCacheFull
 			}
+			rc.put(k, v)
 			return nil
 		})
 	}
@@ -55,16 +79,24 @@ func (c *stateCache) warm(tx *bolt.Tx) {
 var errCacheFull = errors.New("ledger: cache full")
 
 // recordCache maps the keys of one bucket to their committed values, or to
-// their absence. Records are appended to 1 MiB chunks (never moved, so
-// growing costs no copying) as uvarint key length, key, uvarint value length
-// + 1 (0: absent), value; index maps a hash of the key to its record's chunk
-// and offset. Nothing in it holds a pointer. A hash collision only costs a
-// bbolt read: get compares the stored key, and put replaces the index entry.
+// their absence. Records are appended to 1 MiB chunks as uvarint key length,
+// key, uvarint value length + 1 (0: absent), value; index maps a hash of the
+// key to its record's chunk and offset. Nothing in it holds a pointer. A
+// hash collision only costs a bbolt read: get compares the stored key, and
+// put replaces the index entry.
+//
+// A record replaced or dropped is garbage left in its chunk. When the chunks
+// reach the bound, compact copies the live records into fresh chunks and
+// lets the old ones go: a cache that started over empty instead would be
+// cold nearly always once the register outgrows it. Chunks are never
+// written again once compaction leaves them, so a value get handed out stays
+// valid: its old chunk lives on until the caller drops it.
 type recordCache struct {
 	seed   maphash.Seed
 	index  map[uint64]uint32 // chunk<<cacheChunkBits | offset
 	chunks [][]byte
 	limit  int // bytes, a multiple of the chunk size
+	live   int // bytes of the records index points to
 }
 
 const (
@@ -73,8 +105,57 @@ const (
 )
 
 func newRecordCache(limit int) *recordCache {
-	assert(limit >= cacheChunkSize && limit>>cacheChunkBits < 1<<(32-cacheChunkBits), "record cache limit %d", limit)
+	// Two chunks at least: compaction leaves at most half the bound in use,
+	// so a fresh chunk always fits after it.
+	assert(limit >= 2*cacheChunkSize && limit>>cacheChunkBits < 1<<(32-cacheChunkBits), "record cache limit %d", limit)
+	assert(limit%cacheChunkSize == 0, "record cache limit %d is not a multiple of the chunk size", limit)
 	return &recordCache{seed: maphash.MakeSeed(), index: map[uint64]uint32{}, limit: limit}
+}
+
+// recordSize is the bytes a record of key and val takes in a chunk.
+func recordSize(key, val []byte) int {
+	n := uvarintLen(uint64(len(key))) + len(key) + uvarintLen(0)
+	if val != nil {
+		n += uvarintLen(uint64(len(val))+1) - uvarintLen(0) + len(val)
+	}
+	return n
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// used is the bytes the chunks hold, garbage included.
+func (c *recordCache) used() int {
+	if n := len(c.chunks); n > 0 {
+		return (n-1)*cacheChunkSize + len(c.chunks[n-1])
+	}
+	return 0
+}
+
+// record returns the record at ref: its key, its value (nil: absent) and the
+// bytes it takes.
+func (c *recordCache) record(ref uint32) (key, val []byte, size int) {
+	return recordAt(c.chunks, ref)
+}
+
+func recordAt(chunks [][]byte, ref uint32) (key, val []byte, size int) {
+	e := chunks[ref>>cacheChunkBits][ref&(cacheChunkSize-1):]
+	n, w := binary.Uvarint(e)
+	key = e[w : w+int(n)]
+	size = w + int(n)
+	e = e[size:]
+	n, w = binary.Uvarint(e)
+	size += w
+	if n == 0 {
+		return key, nil, size
+	}
+	return key, e[w : w+int(n-1)], size + int(n-1)
 }
 
 // get returns the cached value of key (nil when absent) and whether the
@@ -88,43 +169,52 @@ func (c *recordCache) get(key []byte) (val []byte, present, known bool) {
 	if !ok {
 		return nil, false, false
 	}
-	e := c.chunks[ref>>cacheChunkBits][ref&(cacheChunkSize-1):]
-	n, w := binary.Uvarint(e)
-	if string(e[w:w+int(n)]) != string(key) {
+	k, v, _ := c.record(ref)
+	if string(k) != string(key) {
 		return nil, false, false
 	}
-	e = e[w+int(n):]
-	n, w = binary.Uvarint(e)
-	if n == 0 {
-		return nil, false, true
-	}
-	return e[w : w+int(n-1)], true, true
+	return v, v != nil, true
 }
 
-// put records val (nil: absent) as key's committed value. It reports false
-// when the cache was full and started over.
-func (c *recordCache) put(key, val []byte) bool {
+// put records val (nil: absent) as key's committed value, compacting the
+// cache first when it is full.
+func (c *recordCache) put(key, val []byte) {
 	if c == nil {
-		return true
+		return
 	}
-	need := 2*binary.MaxVarintLen32 + len(key) + len(val)
+	h := maphash.Bytes(c.seed, key)
+	need := recordSize(key, val)
+	c.forget(h) // a stale entry must not survive, whatever follows
 	if need > cacheChunkSize {
-		delete(c.index, maphash.Bytes(c.seed, key)) // too large to keep; no stale entry either
-		return true
+		return // too large to keep
 	}
-	fresh := true
 	n := len(c.chunks)
 	if n == 0 || len(c.chunks[n-1])+need > cacheChunkSize {
 		if (n+1)*cacheChunkSize > c.limit {
-			// Start over rather than compact: chunks a caller may still be
-			// decoding from are left to the garbage collector, never reused.
-			c.chunks, c.index, fresh = nil, map[uint64]uint32{}, false
+			c.compact()
 		}
 		c.chunks = append(c.chunks, make([]byte, 0, cacheChunkSize))
 		n = len(c.chunks)
 	}
+	c.index[h] = c.appendRecord(key, val)
+}
+
+// forget drops the index entry under h, if any; its record becomes garbage.
+func (c *recordCache) forget(h uint64) {
+	if ref, ok := c.index[h]; ok {
+		_, _, size := c.record(ref)
+		c.live -= size
+		delete(c.index, h)
+	}
+}
+
+// appendRecord writes a record into the last chunk, which has room for it,
+// and returns its reference.
+func (c *recordCache) appendRecord(key, val []byte) uint32 {
+	n := len(c.chunks)
 	chunk := c.chunks[n-1]
 	ref := uint32(n-1)<<cacheChunkBits | uint32(len(chunk))
+	start := len(chunk)
 	chunk = binary.AppendUvarint(chunk, uint64(len(key)))
 	chunk = append(chunk, key...)
 	if val == nil {
@@ -133,7 +223,36 @@ func (c *recordCache) put(key, val []byte) bool {
 		chunk = binary.AppendUvarint(chunk, uint64(len(val))+1)
 		chunk = append(chunk, val...)
 	}
+	if cap(chunk) != cacheChunkSize {
+		fail("record cache chunk grew past %d bytes", cacheChunkSize)
+	}
 	c.chunks[n-1] = chunk
-	c.index[maphash.Bytes(c.seed, key)] = ref
-	return fresh
+	c.live += len(chunk) - start
+	return ref
+}
+
+// compact copies the live records into fresh chunks filling at most half the
+// bound, so that the next compaction is at least half the bound of appends
+// away, whatever the working set: records past that half are dropped (which
+// ones follows the index's order, so it differs between nodes; the cache
+// changes the cost of Apply, never its result). The old chunks are left to
+// the garbage collector, never reused: a caller may still be decoding a
+// value in one.
+func (c *recordCache) compact() {
+	old := c.chunks
+	refs := c.index
+	c.chunks, c.index, c.live = nil, make(map[uint64]uint32, len(refs)), 0
+	room := c.limit / 2
+	assert(room >= cacheChunkSize, "record cache limit %d below two chunks", c.limit)
+	for h, ref := range refs {
+		key, val, size := recordAt(old, ref)
+		if c.used()+size > room {
+			break
+		}
+		n := len(c.chunks)
+		if n == 0 || len(c.chunks[n-1])+size > cacheChunkSize {
+			c.chunks = append(c.chunks, make([]byte, 0, cacheChunkSize))
+		}
+		c.index[h] = c.appendRecord(key, val)
+	}
 }

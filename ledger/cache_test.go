@@ -30,21 +30,71 @@ func TestRecordCache(t *testing.T) {
 	if _, _, known := c.get([]byte("b")); known {
 		t.Error("get(b) returned a's record")
 	}
-	// Fill past the bound: the cache starts over and stays within it.
+	// Fill past the bound: the cache compacts and stays within it.
 	big := bytes.Repeat([]byte{7}, 1000)
-	fresh := true
 	for i := 0; i < 3*cacheChunkSize/len(big); i++ {
-		fresh = c.put([]byte(fmt.Sprint(i)), big) && fresh
-	}
-	if fresh {
-		t.Error("the cache never started over")
-	}
-	if n := len(c.chunks) * cacheChunkSize; n > c.limit {
-		t.Errorf("cache holds %d bytes of chunks, limit %d", n, c.limit)
+		c.put([]byte(fmt.Sprint(i)), big)
+		if n := len(c.chunks) * cacheChunkSize; n > c.limit {
+			t.Fatalf("after %d puts the cache holds %d bytes of chunks, limit %d", i+1, n, c.limit)
+		}
 	}
 	c.put([]byte("huge"), make([]byte, cacheChunkSize))
 	if _, _, known := c.get([]byte("huge")); known {
 		t.Error("a record larger than a chunk was cached")
+	}
+}
+
+// TestRecordCacheCompacts rewrites a working set smaller than half the bound
+// many times over the bound's worth of bytes: compaction must keep every key
+// known with its latest value (a cache that started over would forget them),
+// never change a value it handed out before, and keep live in step with the
+// records the index points to.
+func TestRecordCacheCompacts(t *testing.T) {
+	c := newRecordCache(4 * cacheChunkSize)
+	const keys = 1000
+	val := func(k, round int) []byte { return fmt.Appendf(nil, "%0200d", k*1_000_000+round) }
+	held, heldWant := []byte(nil), []byte(nil)
+	for round := 0; round < 40; round++ { // 40 × 1000 × ~210 bytes: 2 bounds' worth
+		for k := 0; k < keys; k++ {
+			c.put(fmt.Appendf(nil, "k%d", k), val(k, round))
+		}
+		if round == 3 {
+			held, _, _ = c.get([]byte("k7"))
+			heldWant = bytes.Clone(held)
+		}
+		for k := 0; k < keys; k++ {
+			got, present, known := c.get(fmt.Appendf(nil, "k%d", k))
+			if !known || !present || !bytes.Equal(got, val(k, round)) {
+				t.Fatalf("round %d: get(k%d) = %.20q… %v %v, want round %d's value", round, k, got, present, known, round)
+			}
+		}
+	}
+	if !bytes.Equal(held, heldWant) {
+		t.Errorf("a value handed out before compaction changed: %.20q…, want %.20q…", held, heldWant)
+	}
+	live := 0
+	for _, ref := range c.index {
+		_, _, size := c.record(ref)
+		live += size
+	}
+	if live != c.live {
+		t.Errorf("live = %d, the index's records take %d", c.live, live)
+	}
+}
+
+// TestRecordCacheBoundsWorkingSet gives a cache more distinct keys than it
+// can hold: it stays within its bound and keeps answering what it holds.
+func TestRecordCacheBoundsWorkingSet(t *testing.T) {
+	c := newRecordCache(2 * cacheChunkSize)
+	for k := 0; k < 30_000; k++ { // ~3 bounds' worth of distinct records
+		key := fmt.Appendf(nil, "k%d", k)
+		c.put(key, bytes.Repeat([]byte{byte(k)}, 200))
+		if n := len(c.chunks) * cacheChunkSize; n > c.limit {
+			t.Fatalf("after %d puts the cache holds %d bytes of chunks, limit %d", k+1, n, c.limit)
+		}
+		if got, present, known := c.get(key); !known || !present || len(got) != 200 || got[0] != byte(k) {
+			t.Fatalf("get(%s) right after put = %v %v, want it", key, present, known)
+		}
 	}
 }
 
@@ -91,5 +141,32 @@ func TestCacheKeepsResults(t *testing.T) {
 				t.Fatalf("seed %d: warm cache hashes %+v, cold %+v", seed, hw, hc)
 			}
 		})
+	}
+}
+
+// TestConfigCacheBytes checks the bounds Validate puts on CacheBytes.
+func TestConfigCacheBytes(t *testing.T) {
+	for _, tc := range []struct {
+		bytes int
+		ok    bool
+	}{
+		{0, true},
+		{MinCacheBytes, true},
+		{MinCacheBytes - 1, false},
+		{MaxCacheBytes, true},
+		{MaxCacheBytes + 1, false},
+		{-1, false},
+	} {
+		err := Config{Path: "x", CacheBytes: tc.bytes}.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("Validate with CacheBytes %d = %v, want ok %v", tc.bytes, err, tc.ok)
+		}
+	}
+	// Every share of the largest cache stays addressable.
+	c := newStateCache(MaxCacheBytes)
+	for _, rc := range []*recordCache{c.parties, c.instruments, c.holdings} {
+		if rc.limit < 2*cacheChunkSize || rc.limit%cacheChunkSize != 0 {
+			t.Errorf("share %d of %d bytes", rc.limit, MaxCacheBytes)
+		}
 	}
 }

@@ -109,7 +109,7 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 		db.Close()
 		return nil, memState{}, fmt.Errorf("snapshot fails its checks: %v", errs[0])
 	}
-	st, err := loadState(db)
+	st, err := loadState(db, s.cfg.cacheBytes())
 	if err != nil {
 		db.Close()
 		return nil, memState{}, err

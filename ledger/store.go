@@ -34,6 +34,12 @@ type Config struct {
 	// only under consensus, whose log must keep every log entry after the
 	// last commit (Snapshot commits first, so compaction never passes it).
 	CommitEvery int
+	// CacheBytes bounds the record cache of committed parties, instruments
+	// and holdings that Apply reads through (0: DefaultCacheBytes; at least
+	// MinCacheBytes). It changes the cost of Apply, never its result: size
+	// it to the register's working set (DefaultCacheBytes says how), since a
+	// register larger than the cache sends the misses to bbolt.
+	CacheBytes int
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// OnFault, if set, is told once of a storage fault: a write transaction
@@ -43,10 +49,21 @@ type Config struct {
 	OnFault func(error)
 }
 
+// cacheBytes is CacheBytes with its default.
+func (c Config) cacheBytes() int {
+	if c.CacheBytes == 0 {
+		return DefaultCacheBytes
+	}
+	return c.CacheBytes
+}
+
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
 	if c.Path == "" {
 		return errors.New("ledger: config: Path is required")
+	}
+	if c.CacheBytes != 0 && (c.CacheBytes < MinCacheBytes || c.CacheBytes > MaxCacheBytes) {
+		return fmt.Errorf("ledger: config: CacheBytes %d outside [%d, %d]", c.CacheBytes, MinCacheBytes, MaxCacheBytes)
 	}
 	return nil
 }
@@ -123,7 +140,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := loadState(db)
+	st, err := loadState(db, cfg.cacheBytes())
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger: load state %s: %w", cfg.Path, err)
@@ -198,7 +215,7 @@ type memState struct {
 
 // loadState reads the memState of db. It changes nothing, so Restore can
 // load a new file completely before it gives up the old one.
-func loadState(db *bolt.DB) (st memState, err error) {
+func loadState(db *bolt.DB, cacheBytes int) (st memState, err error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.rulebook = eligibility.Default()
@@ -209,7 +226,7 @@ func loadState(db *bolt.DB) (st memState, err error) {
 			}
 			st.rulebook = rb
 		}
-		st.cache = newStateCache()
+		st.cache = newStateCache(cacheBytes)
 		st.cache.warm(tx)
 		st.applied = getUint(meta, metaAppliedIndex)
 		st.lastTime = getTime(meta)

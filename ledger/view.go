@@ -26,10 +26,18 @@ type txView struct {
 	// The record caches hold records as committed before this transaction;
 	// Apply's view has them (useCache), read views do not (nil). published
 	// lists what this transaction wrote, for the caches once it committed.
-	cParties, cInstruments, cHoldings *recordCache
+	rParties, rInstruments, rHoldings *recordCache
 	published                         []cacheUpdate
 
 	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *bolt.Bucket
+	// One cursor per bucket the view reads point records from, made on
+	// first use and kept for the view's life: bolt.Bucket.Get makes a cursor
+	// and grows its stack anew on every call, a handful of allocations per
+	// lookup.
+	cParties, cInstruments, cHoldings, cPrices *bolt.Cursor
+	// slots are holdingSlots made a block at a time: a batch loads a few per
+	// instruction, and one allocation each was a tenth of Apply's.
+	slots []holdingSlot
 
 	// What the view read and, in Apply's view, what the batch changed: the
 	// write set's objects live here, marked dirty below.
@@ -121,7 +129,7 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 		return *p, true
 	}
 	var p *transfer.Party
-	if raw := v.record(v.bParties, v.cParties, v.keyOf(id)); raw != nil {
+	if raw := v.record(v.bParties, &v.cParties, v.rParties, v.keyOf(id)); raw != nil {
 		p = decodeParty(v.key, raw)
 	}
 	memo(&v.parties, id, p)
@@ -139,7 +147,7 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 		return *in, true
 	}
 	var in *transfer.Instrument
-	if raw := v.record(v.bInstruments, v.cInstruments, v.keyOf(symbol)); raw != nil {
+	if raw := v.record(v.bInstruments, &v.cInstruments, v.rInstruments, v.keyOf(symbol)); raw != nil {
 		in = decodeInstrument(v.key, raw)
 	}
 	memo(&v.instruments, symbol, in)
@@ -154,8 +162,8 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	if s, ok := v.holdings[k]; ok {
 		return s
 	}
-	s := &holdingSlot{}
-	if raw := v.record(v.bHoldings, v.cHoldings, v.keyOf(party, symbol)); raw != nil {
+	s := v.newSlot()
+	if raw := v.record(v.bHoldings, &v.cHoldings, v.rHoldings, v.keyOf(party, symbol)); raw != nil {
 		s.h = decodeHolding(party, symbol, raw)
 	}
 	// The bucket stores exactly the holdings with a balance or a frozen
@@ -170,22 +178,48 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 // record reads a committed record, from the cache when it knows the key.
 // Before this transaction writes a key, bbolt holds its committed value, so
 // what it reads is fit for the cache at once.
-func (v *txView) record(b *bolt.Bucket, c *recordCache, key []byte) []byte {
+func (v *txView) record(b *bolt.Bucket, cur **bolt.Cursor, c *recordCache, key []byte) []byte {
 	if val, present, known := c.get(key); known {
 		if !present {
 			return nil
 		}
 		return val
 	}
-	val := b.Get(key)
+	val := get(b, cur, key)
 	c.put(key, val)
 	return val
 }
 
+// get is b.Get (b has no nested buckets) through *cur, a cursor over b made
+// on first use. Seek repositions from the root, so the cursor stays usable
+// after the transaction writes to b.
+func get(b *bolt.Bucket, cur **bolt.Cursor, key []byte) []byte {
+	if *cur == nil {
+		*cur = b.Cursor()
+	}
+	k, val := (*cur).Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return val
+}
+
+// newSlot returns a zero holdingSlot from the view's current block.
+func (v *txView) newSlot() *holdingSlot {
+	if len(v.slots) == cap(v.slots) {
+		v.slots = make([]holdingSlot, 0, holdingSlotBlock)
+	}
+	v.slots = v.slots[:len(v.slots)+1]
+	return &v.slots[len(v.slots)-1]
+}
+
+// holdingSlotBlock is how many holdingSlots newSlot makes at once.
+const holdingSlotBlock = 256
+
 // useCache makes the view read through c's record caches and report its
 // writes to them (publish).
 func (v *txView) useCache(c *stateCache) {
-	v.cParties, v.cInstruments, v.cHoldings = c.parties, c.instruments, c.holdings
+	v.rParties, v.rInstruments, v.rHoldings = c.parties, c.instruments, c.holdings
 }
 
 func (v *txView) Holding(party, symbol string) (transfer.Holding, bool) {
@@ -247,7 +281,7 @@ func (v *txView) Price(symbol string) (transfer.Price, bool) {
 		}
 		return *p, true
 	}
-	raw := v.bPrices.Get(v.keyOf(symbol))
+	raw := get(v.bPrices, &v.cPrices, v.keyOf(symbol))
 	if raw == nil {
 		memo(&v.prices, symbol, nil)
 		return transfer.Price{}, false

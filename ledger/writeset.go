@@ -72,7 +72,9 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	}
 	var changes []balanceChange
 	for i := range c.Holdings {
-		h := c.Holdings[i]
+		// c is the instruction's own (Delta.Changes makes it afresh), so the
+		// slot may point into it rather than copy each holding to the heap.
+		h := &c.Holdings[i]
 		s := v.holding(h.Party, h.Symbol)
 		before := decimal.Zero
 		if s.h != nil {
@@ -81,7 +83,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		if !h.Balance.Equal(before) {
 			changes = append(changes, balanceChange{Symbol: h.Symbol, Party: h.Party, Before: before, After: h.Balance})
 		}
-		s.h = &h
+		s.h = h
 		if !s.dirty {
 			s.dirty = true
 			v.dirtyHoldings = append(v.dirtyHoldings, holdingKey{h.Party, h.Symbol})
@@ -166,7 +168,7 @@ func (v *txView) flush() error {
 		if err := v.bParties.Put(v.keyOf(id), v.sealed(start)); err != nil {
 			return err
 		}
-		v.written(v.cParties, v.key, v.sealed(start))
+		v.written(v.rParties, v.key, v.sealed(start))
 	}
 	for _, sym := range sortedKeys(v.dirtyInstruments) {
 		start := len(v.arena)
@@ -174,7 +176,7 @@ func (v *txView) flush() error {
 		if err := v.bInstruments.Put(v.keyOf(sym), v.sealed(start)); err != nil {
 			return err
 		}
-		v.written(v.cInstruments, v.key, v.sealed(start))
+		v.written(v.rInstruments, v.key, v.sealed(start))
 	}
 	if err := v.flushHoldings(); err != nil {
 		return err
@@ -243,11 +245,11 @@ func (v *txView) flushHoldings() error {
 			start := len(v.arena)
 			v.arena = encodeHolding(v.arena, h)
 			err = v.bHoldings.Put(key, v.sealed(start))
-			v.written(v.cHoldings, key, v.sealed(start))
+			v.written(v.rHoldings, key, v.sealed(start))
 			s.stored = true
 		case s.stored:
 			err = v.bHoldings.Delete(key)
-			v.written(v.cHoldings, key, nil)
+			v.written(v.rHoldings, key, nil)
 			s.stored = false
 		}
 		if err != nil {

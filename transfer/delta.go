@@ -22,11 +22,59 @@ type loanKey struct{ party, cash, lender string }
 type Delta struct {
 	base        View
 	parties     map[string]Party
-	instruments map[string]Instrument
-	holdings    map[holdingKey]Holding
+	instruments []Instrument // in the order first written
+	holdings    deltaHoldings
 	loans       map[loanKey]Loan
 	prices      map[string]Price
 	rulebook    *eligibility.Rulebook
+}
+
+// deltaHoldings are the holdings a delta writes, in the order first written.
+// Most instructions write two to four, found faster in a slice than a map
+// and without a map's allocations; a distribution or split writes one per
+// holder, so past smallHoldings an index finds them.
+type deltaHoldings struct {
+	list  []Holding
+	index map[holdingKey]int // nil up to smallHoldings
+}
+
+// smallHoldings is how many holdings a delta searches in order before it
+// indexes them.
+const smallHoldings = 16
+
+// find returns the position of party's holding of symbol in the list.
+func (dh *deltaHoldings) find(party, symbol string) (int, bool) {
+	if dh.index != nil {
+		i, ok := dh.index[holdingKey{party, symbol}]
+		return i, ok
+	}
+	for i := range dh.list {
+		if dh.list[i].Party == party && dh.list[i].Symbol == symbol {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// put writes h over the holding of its party and symbol, or adds it.
+func (dh *deltaHoldings) put(h Holding) {
+	if i, ok := dh.find(h.Party, h.Symbol); ok {
+		dh.list[i] = h
+		return
+	}
+	if dh.list == nil {
+		dh.list = make([]Holding, 0, 4)
+	}
+	dh.list = append(dh.list, h)
+	switch {
+	case dh.index != nil:
+		dh.index[holdingKey{h.Party, h.Symbol}] = len(dh.list) - 1
+	case len(dh.list) > smallHoldings:
+		dh.index = make(map[holdingKey]int, 2*len(dh.list))
+		for i := range dh.list {
+			dh.index[holdingKey{dh.list[i].Party, dh.list[i].Symbol}] = i
+		}
+	}
 }
 
 // NewDelta starts an empty delta over v. Its maps are made on first write:
@@ -45,31 +93,35 @@ func (d *Delta) Party(id string) (Party, bool) {
 }
 
 func (d *Delta) Instrument(symbol string) (Instrument, bool) {
-	if in, ok := d.instruments[symbol]; ok {
-		return in, true
+	// An instruction writes an instrument or two (those it moves); a party's
+	// change of status, one per instrument it holds.
+	for i := range d.instruments {
+		if d.instruments[i].Symbol == symbol {
+			return d.instruments[i], true
+		}
 	}
 	return d.base.Instrument(symbol)
 }
 
 func (d *Delta) Holding(party, symbol string) (Holding, bool) {
-	if h, ok := d.holdings[holdingKey{party, symbol}]; ok {
-		return h, true
+	if i, ok := d.holdings.find(party, symbol); ok {
+		return d.holdings.list[i], true
 	}
 	return d.base.Holding(party, symbol)
 }
 
 func (d *Delta) PartyHoldings(party string) []Holding {
 	base := d.base.PartyHoldings(party)
-	if len(d.holdings) == 0 {
+	if len(d.holdings.list) == 0 {
 		return base
 	}
 	bySymbol := make(map[string]Holding, len(base))
 	for _, h := range base {
 		bySymbol[h.Symbol] = h
 	}
-	for k, h := range d.holdings {
-		if k.party == party {
-			bySymbol[k.symbol] = h
+	for _, h := range d.holdings.list {
+		if h.Party == party {
+			bySymbol[h.Symbol] = h
 		}
 	}
 	out := make([]Holding, 0, len(bySymbol))
@@ -84,8 +136,8 @@ func (d *Delta) PartyHoldings(party string) []Holding {
 
 func (d *Delta) Holders(symbol string) []string {
 	return MergeHolders(d.base.Holders(symbol), func(yield func(Holding) bool) {
-		for k, h := range d.holdings {
-			if k.symbol == symbol && !yield(h) {
+		for _, h := range d.holdings.list {
+			if h.Symbol == symbol && !yield(h) {
 				return
 			}
 		}
@@ -172,11 +224,14 @@ func (d *Delta) putParty(p Party) {
 	d.parties[p.ID] = p
 }
 
-func (d *Delta) putInstrument(i Instrument) {
-	if d.instruments == nil {
-		d.instruments = map[string]Instrument{}
+func (d *Delta) putInstrument(in Instrument) {
+	for i := range d.instruments {
+		if d.instruments[i].Symbol == in.Symbol {
+			d.instruments[i] = in
+			return
+		}
 	}
-	d.instruments[i.Symbol] = i
+	d.instruments = append(d.instruments, in)
 }
 
 func (d *Delta) putPrice(p Price) {
@@ -220,10 +275,7 @@ func (d *Delta) putHolding(h Holding) {
 		}
 		d.putInstrument(in)
 	}
-	if d.holdings == nil {
-		d.holdings = map[holdingKey]Holding{}
-	}
-	d.holdings[holdingKey{h.Party, h.Symbol}] = h
+	d.holdings.put(h)
 }
 
 // Changes lists what the delta writes, each kind sorted by key, so a caller
@@ -248,17 +300,11 @@ func (d *Delta) Changes() Changes {
 		slices.SortFunc(c.Parties, func(a, b Party) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	if len(d.instruments) > 0 {
-		c.Instruments = make([]Instrument, 0, len(d.instruments))
-		for _, in := range d.instruments {
-			c.Instruments = append(c.Instruments, in)
-		}
+		c.Instruments = slices.Clone(d.instruments)
 		slices.SortFunc(c.Instruments, func(a, b Instrument) int { return cmp.Compare(a.Symbol, b.Symbol) })
 	}
-	if len(d.holdings) > 0 {
-		c.Holdings = make([]Holding, 0, len(d.holdings))
-		for _, h := range d.holdings {
-			c.Holdings = append(c.Holdings, h)
-		}
+	if len(d.holdings.list) > 0 {
+		c.Holdings = slices.Clone(d.holdings.list)
 		slices.SortFunc(c.Holdings, func(a, b Holding) int {
 			if c := cmp.Compare(a.Party, b.Party); c != 0 {
 				return c
