@@ -23,10 +23,13 @@ const (
 
 	// maxEntryBytesLimit keeps log entries well below what raft's transport and
 	// log store handle comfortably; raft suggests 512 KiB (SuggestedMaxDataSize).
-	maxEntryBytesLimit = 64 << 20
+	// It leaves room under raft-wal's 64 MiB record limit (segment.MaxEntrySize)
+	// for the record's index, term and time: a longer record is written but
+	// refused as corrupt when read back.
+	maxEntryBytesLimit = 63 << 20
 
 	// logCacheEntries is the number of recent log entries kept in memory in
-	// front of the bolt log store (Vault and rqlite use 512).
+	// front of the log store (Vault and rqlite use 512).
 	logCacheEntries = 512
 
 	// snapshotsRetained is how many snapshots the file snapshot store keeps.
@@ -76,8 +79,14 @@ type Config struct {
 	// stays the address it advertises. Empty: listen on RaftAddr.
 	RaftBind string
 
-	// DataDir holds raft.db (log and stable store) and snapshots/.
+	// DataDir holds the log store (raft.db, or wal/ with wal.lock) and
+	// snapshots/.
 	DataDir string
+
+	// LogStore is the store a DataDir with no raft state gets. A DataDir
+	// that has one keeps it whatever LogStore says (DataDirLogStore);
+	// MigrateLogStore moves a raft.db into a WAL.
+	LogStore LogStore
 
 	// Peers is the bootstrap configuration, used only on the very first start
 	// (no existing raft state). It must include this node. Empty means a
@@ -199,6 +208,7 @@ type Config struct {
 // still sets ID, RaftAddr (or Listener), DataDir and usually Peers and TLS.
 func DefaultConfig() Config {
 	return Config{
+		LogStore:           LogStoreBolt,
 		HeartbeatTimeout:   time.Second,
 		ElectionTimeout:    time.Second,
 		CommitTimeout:      50 * time.Millisecond,
@@ -242,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return configError("DataDir", "must be set")
+	}
+	if c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL {
+		return configError("LogStore", fmt.Sprintf("%q is neither %q nor %q", c.LogStore, LogStoreBolt, LogStoreWAL))
 	}
 	if err := c.validatePeers(advertise); err != nil {
 		return err

@@ -7,14 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/consensus/internal/transport"
 	"github.com/tokenledger/tokenledger/ledger"
@@ -24,8 +21,8 @@ const (
 	// observationBuffer bounds raft observations not yet handled; dropped
 	// ones are harmless because each handling reads raft's current state.
 	observationBuffer = 16
-	// boltOpenTimeout bounds waiting for raft.db's file lock, so a second
-	// process on the same DataDir fails instead of hanging.
+	// boltOpenTimeout bounds waiting for the log store's file lock, so a
+	// second process on the same DataDir fails instead of hanging.
 	boltOpenTimeout = time.Second
 	// shutdownGrace bounds waiting, after raft has shut down, for goroutines
 	// still waiting on raft futures.
@@ -45,7 +42,7 @@ type Node struct {
 	// serve peers before it is: during a start they must not read raft or
 	// pipe while open writes them.
 	running   atomic.Pointer[raft.Raft]
-	store     *raftboltdb.BoltStore
+	store     raftStore
 	heard     *heardPeers
 	transport *raft.NetworkTransport
 	mux       *transport.Mux
@@ -205,22 +202,16 @@ func (n *Node) stateCoversSnapshot(snaps raft.SnapshotStore) bool {
 	return false
 }
 
-// openStores opens raft.db (log and stable store, behind a log cache) and the
-// snapshot store.
+// openStores opens the log store (log and stable store, behind a log cache)
+// and the snapshot store.
 func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore, error) {
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(n.cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{
-			Timeout: boltOpenTimeout,
-			// Skip writing the freelist on every commit (rqlite #968); it is
-			// rebuilt when the file opens.
-			NoFreelistSync: true,
-			FreelistType:   bbolt.FreelistMapType,
-		},
-	})
+	store, kind, err := openLogStore(n.cfg.DataDir, n.cfg.LogStore, hcl)
 	if err != nil {
-		return nil, nil, fmt.Errorf("consensus: open log store: %w", err)
+		return nil, nil, err
 	}
+	// A data dir keeps the store it was created with (DataDirLogStore), so
+	// the configured one may not be the one in use.
+	n.logger.Info("opened log store", keyLogStore, kind, "configured", n.cfg.LogStore)
 	n.store = store
 	n.heard = newHeardPeers(store)
 	logs, err := raft.NewLogCache(logCacheEntries, store)
