@@ -5,6 +5,7 @@
 //	node certs --dir DIR --ids n1,n2,n3       a dev CA and node certificates for mutual TLS
 //	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
 //	node bench [flags]                        load a running cluster through its HTTP API
+//	node migrate-log --data DIR               move a stopped node's raft log from raft.db into a WAL
 package main
 
 import (
@@ -42,7 +43,9 @@ func run(ctx context.Context, args []string) error {
 		return runRulebook(args)
 	case "bench":
 		return runBench(ctx, args)
+	case "migrate-log":
+		return runMigrateLog(ctx, args)
 	default:
-		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench)", cmd)
+		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench, migrate-log)", cmd)
 	}
 }

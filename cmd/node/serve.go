@@ -35,6 +35,8 @@ const (
 
 	bootstrapKeyEnv = "TOKENLEDGER_BOOTSTRAP_KEY"
 	operatorKeyFile = "operator.key"
+	// raftSubdir of a node's data dir is consensus's DataDir.
+	raftSubdir = "raft"
 
 	// shutdownTimeout bounds the whole stop: HTTP drain, leadership
 	// transfer, raft and state close.
@@ -61,6 +63,9 @@ type nodeOptions struct {
 	maxInFlight       int
 	commitEvery       int
 	join              bool
+	// logStore is the raft log store a new data dir gets; empty: the
+	// consensus default. An existing data dir keeps its own.
+	logStore consensus.LogStore
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -77,6 +82,7 @@ func runServe(ctx context.Context, args []string) error {
 	join := fs.Bool("join", false, "start a new node of the --config cluster that waits to be added with POST /v1/cluster/nodes instead of bootstrapping; a node not listed in the file takes --api-addr and --raft-addr")
 	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
+	logStore := fs.String("log-store", "", "raft log store a new data dir gets: wal or boltdb (default: the cluster file's log_store, else the built-in default); an existing data dir keeps the one it has (see migrate-log)")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -114,6 +120,7 @@ func runServe(ctx context.Context, args []string) error {
 		opts.id, opts.apiAddr, opts.raftAddr, opts.raftBind = self.ID, self.APIAddr, self.RaftAddr, self.RaftBind
 		opts.dataDir = filepath.Join(c.DataDir, self.ID)
 		opts.rulebookFile = c.Rulebook
+		opts.logStore = consensus.LogStore(c.LogStore)
 		for _, n := range c.Nodes {
 			p := consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr}
 			switch {
@@ -132,6 +139,9 @@ func runServe(ctx context.Context, args []string) error {
 		opts.id = *id
 	}
 	opts.join = *join
+	if *logStore != "" {
+		opts.logStore = consensus.LogStore(*logStore)
+	}
 	return serveNode(ctx, opts)
 }
 
@@ -156,9 +166,12 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	defer store.Close()
 
 	ccfg := consensus.DefaultConfig()
-	ccfg.ID, ccfg.RaftAddr, ccfg.RaftBind, ccfg.DataDir = o.id, o.raftAddr, o.raftBind, filepath.Join(o.dataDir, "raft")
+	ccfg.ID, ccfg.RaftAddr, ccfg.RaftBind, ccfg.DataDir = o.id, o.raftAddr, o.raftBind, filepath.Join(o.dataDir, raftSubdir)
 	ccfg.Peers, ccfg.TLS, ccfg.Logger, ccfg.Join = o.peers, o.tls, log, o.join
 	ccfg.Contacts = o.contacts
+	if o.logStore != "" {
+		ccfg.LogStore = o.logStore
+	}
 	ccfg.SnapshotThreshold = o.snapshotThreshold
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval
