@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -52,7 +53,7 @@ var stableStoreUint64Keys = []string{"CurrentTerm", "LastVoteTerm"}
 // stableStoreBytesKey reports whether key is one raft or this package writes
 // with Set: raft's vote and heardPeers' records.
 func stableStoreBytesKey(key string) bool {
-	return key == "LastVoteCand" || len(key) > len(heardKeyPrefix) && key[:len(heardKeyPrefix)] == heardKeyPrefix
+	return key == "LastVoteCand" || strings.HasPrefix(key, heardKeyPrefix)
 }
 
 // ErrLogStoreConflict is returned by Open when a data directory holds both a

@@ -348,3 +348,62 @@ func TestConfig_EntryFitsWALRecord(t *testing.T) {
 }
 
 func discardHCLog() *hclogAdapter { return newHCLogAdapter(slog.New(slog.DiscardHandler)) }
+
+// TestMigrateLogStore_Gap: raft-boltdb keeps the entries before a snapshot
+// a follower installed, with a gap after them; the WAL takes none. The
+// migration leaves them out only when a snapshot covers them.
+func TestMigrateLogStore_Gap(t *testing.T) {
+	for _, snapshotted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("snapshot=%v", snapshotted), func(t *testing.T) {
+			dir := t.TempDir()
+			store, err := openBolt(filepath.Join(dir, boltFile), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs []*raft.Log
+			for _, i := range []uint64{1, 2, 3, 21, 22, 23} {
+				logs = append(logs, &raft.Log{Index: i, Term: 2, Type: raft.LogCommand, Data: []byte{byte(i)}})
+			}
+			if err := store.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.SetUint64([]byte("CurrentTerm"), 2); err != nil {
+				t.Fatal(err)
+			}
+			_ = store.Close()
+			if snapshotted {
+				snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, discardHCLog())
+				if err != nil {
+					t.Fatal(err)
+				}
+				sink, err := snaps.Create(raft.SnapshotVersionMax, 20, 2, raft.Configuration{}, 1, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := sink.Write([]byte("state")); err != nil {
+					t.Fatal(err)
+				}
+				if err := sink.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = MigrateLogStore(t.Context(), dir, nil)
+			if !snapshotted {
+				if err == nil {
+					t.Fatal("MigrateLogStore() of a log with an uncovered gap = nil, want an error")
+				}
+				if kind, _, _ := DataDirLogStore(dir); kind != LogStoreBolt {
+					t.Errorf("after a refused migration the dir uses %q, want boltdb", kind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("MigrateLogStore() error = %v", err)
+			}
+			got, kind := readRaftState(t, dir, LogStoreBolt)
+			if kind != LogStoreWAL || got.currentTerm != 2 || len(got.logs) != 3 || !strings.HasPrefix(got.logs[0], "21/") {
+				t.Errorf("after MigrateLogStore: %v in %s with logs %v, want term 2 and entries 21..23 in wal", got, kind, got.logs)
+			}
+		})
+	}
+}

@@ -88,7 +88,11 @@ func copyToWAL(ctx context.Context, dir string, hcl *hclogAdapter, logger *slog.
 	if err != nil {
 		return fmt.Errorf("consensus: migrate %s: create %s: %w", dir, walCopyDir, err)
 	}
-	entries, err := copyLogs(ctx, dst, src)
+	first, last, err := copyRange(dir, src, hcl)
+	entries := 0
+	if err == nil {
+		entries, err = copyLogs(ctx, dst, src, first, last)
+	}
 	if err == nil {
 		err = copyStable(dst, src, keys)
 	}
@@ -132,10 +136,53 @@ func boltStableKeys(path string) ([]string, error) {
 	return keys, err
 }
 
-func copyLogs(ctx context.Context, dst, src raft.LogStore) (int, error) {
-	first, last, err := logBounds(src)
+// copyRange returns the log entries to copy: the whole log, or, if it has a
+// gap, the entries after the last one. raft-boltdb keeps a gap after a
+// follower installs a snapshot from the leader (it cannot tell raft it
+// refuses gaps, so raft leaves older entries in place); raft-wal refuses
+// gaps, and raft deletes the older entries itself in that case. They are
+// covered by the snapshot, which the copy checks before leaving them out.
+func copyRange(dir string, src raft.LogStore, hcl *hclogAdapter) (first, last uint64, err error) {
+	first, last, err = logBounds(src)
 	if err != nil || last == 0 {
+		return 0, 0, err
+	}
+	for i := last; i > first; i-- {
+		var l raft.Log
+		err := src.GetLog(i-1, &l)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, raft.ErrLogNotFound) {
+			return 0, 0, fmt.Errorf("read log entry %d: %w", i-1, err)
+		}
+		snapshot, err := latestSnapshotIndex(dir, hcl)
+		if err != nil {
+			return 0, 0, err
+		}
+		if snapshot < i-1 {
+			return 0, 0, fmt.Errorf("log entry %d is missing and the latest snapshot (index %d) does not cover the entries before it", i-1, snapshot)
+		}
+		return i, last, nil
+	}
+	return first, last, nil
+}
+
+func latestSnapshotIndex(dir string, hcl *hclogAdapter) (uint64, error) {
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, hcl)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot store: %w", err)
+	}
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
 		return 0, err
+	}
+	return metas[0].Index, nil
+}
+
+func copyLogs(ctx context.Context, dst, src raft.LogStore, first, last uint64) (int, error) {
+	if last == 0 {
+		return 0, nil
 	}
 	batch := make([]*raft.Log, 0, migrateBatchEntries)
 	copied := 0
@@ -200,12 +247,16 @@ func verifyAgainst(dir, name string, src raftStore, hcl *hclogAdapter) error {
 	if err != nil {
 		return err
 	}
+	first, last, err := copyRange(dir, src, hcl)
+	if err != nil {
+		return err
+	}
 	dst, err := openWAL(dir, name, hcl)
 	if err != nil {
 		return fmt.Errorf("reopen %s: %w", name, err)
 	}
 	defer dst.Close()
-	if err := sameLogs(dst, src); err != nil {
+	if err := sameLogs(dst, src, first, last); err != nil {
 		return fmt.Errorf("verify %s: %w", name, err)
 	}
 	if err := sameStable(dst, src, keys); err != nil {
@@ -221,11 +272,8 @@ var errUnknownStableKey = errors.New("unknown stable-store key")
 // errCopyDiffers is wrapped by every difference verification finds.
 var errCopyDiffers = errors.New("copy differs from raft.db")
 
-func sameLogs(got, want raft.LogStore) error {
-	wantFirst, wantLast, err := logBounds(want)
-	if err != nil {
-		return err
-	}
+// sameLogs checks got holds exactly want's entries wantFirst..wantLast.
+func sameLogs(got, want raft.LogStore, wantFirst, wantLast uint64) error {
 	gotFirst, gotLast, err := logBounds(got)
 	if err != nil {
 		return err
