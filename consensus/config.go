@@ -117,6 +117,12 @@ type Config struct {
 	// takes ownership and closes it. Tests and socket activation use it.
 	Listener net.Listener
 
+	// walSegmentBytes sizes the WAL's segment files (0: raft-wal's 64 MiB).
+	// The WAL drops log entries only a whole segment at a time, and serves
+	// the rest of a compacted segment, so a test that needs a leader to have
+	// forgotten entries shrinks it.
+	walSegmentBytes int
+
 	// wrapTransport lets tests interpose on raft's RPCs to inject faults
 	// (stale answers, one-way cuts) that a real network cannot be made to
 	// produce on demand.

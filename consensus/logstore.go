@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 	"go.etcd.io/bbolt"
 )
 
@@ -79,19 +78,14 @@ func (cs closers) Close() error {
 	return errors.Join(errs...)
 }
 
-// walStore is the WAL with its meta store and the lock that keeps a second
-// process out of it.
+// walStore is the WAL with the lock that keeps a second process out of it.
 type walStore struct {
 	*wal.WAL
-	// meta is closed here because raft-wal v0.4.0's Close leaves it open
-	// (fixed upstream in PR #28, untagged): its file lock would outlive the
-	// WAL and make a reopen in the same process wait forever.
-	meta *metadb.BoltMetaDB
 	lock *bbolt.DB
 }
 
 func (w *walStore) Close() error {
-	return closers{w.WAL, w.meta, w.lock}.Close()
+	return closers{w.WAL, w.lock}.Close()
 }
 
 // DataDirLogStore reports which store dir's raft state is in, and whether
@@ -119,7 +113,8 @@ func DataDirLogStore(dir string) (store LogStore, found bool, err error) {
 }
 
 // openLogStore opens the store dir already uses, or want if it has none.
-func openLogStore(dir string, want LogStore, hcl *hclogAdapter) (raftStore, LogStore, error) {
+// walSegmentBytes sizes the WAL's segment files; 0 is raft-wal's default.
+func openLogStore(dir string, want LogStore, hcl *hclogAdapter, walSegmentBytes int) (raftStore, LogStore, error) {
 	kind, found, err := DataDirLogStore(dir)
 	if err != nil {
 		return nil, "", err
@@ -132,7 +127,7 @@ func openLogStore(dir string, want LogStore, hcl *hclogAdapter) (raftStore, LogS
 	case LogStoreBolt:
 		store, err = openBolt(filepath.Join(dir, boltFile), false)
 	case LogStoreWAL:
-		store, err = openWAL(dir, walDir, hcl)
+		store, err = openWAL(dir, walDir, hcl, walSegmentBytes)
 	default:
 		err = fmt.Errorf("unknown log store %q", kind)
 	}
@@ -160,7 +155,7 @@ func openBolt(path string, readOnly bool) (*raftboltdb.BoltStore, error) {
 // wal-meta.db without a timeout, so a second process on the same directory
 // would block on its file lock forever; taking a lock of our own first, with
 // boltOpenTimeout, makes that process fail as it does with raft.db.
-func openWAL(dir, name string, hcl *hclogAdapter) (*walStore, error) {
+func openWAL(dir, name string, hcl *hclogAdapter, segmentBytes int) (*walStore, error) {
 	lock, err := bbolt.Open(filepath.Join(dir, walLockFile), 0o600, &bbolt.Options{Timeout: boltOpenTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", walLockFile, err)
@@ -170,13 +165,12 @@ func openWAL(dir, name string, hcl *hclogAdapter) (*walStore, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	meta := &metadb.BoltMetaDB{}
-	w, err := wal.Open(path, wal.WithLogger(hcl.Named("wal")), wal.WithMetaStore(meta))
+	w, err := wal.Open(path, wal.WithLogger(hcl.Named("wal")), wal.WithSegmentSize(segmentBytes))
 	if err != nil {
-		_ = closers{meta, lock}.Close()
+		_ = lock.Close()
 		return nil, err
 	}
-	return &walStore{WAL: w, meta: meta, lock: lock}, nil
+	return &walStore{WAL: w, lock: lock}, nil
 }
 
 func exists(path string) (bool, error) {

@@ -28,7 +28,7 @@ type raftState struct {
 // only if dir has none) and reads everything in it.
 func readRaftState(t testing.TB, dir string, want LogStore) (raftState, LogStore) {
 	t.Helper()
-	store, kind, err := openLogStore(dir, want, newHCLogAdapter(slog.New(slog.DiscardHandler)))
+	store, kind, err := openLogStore(dir, want, discardHCLog(), 0)
 	if err != nil {
 		t.Fatalf("openLogStore(%s) error = %v", dir, err)
 	}
@@ -193,7 +193,7 @@ func TestMigrateLogStore(t *testing.T) {
 	}{
 		{"fresh", func(*testing.T, string) {}, nil},
 		{"partial copy left behind", func(t *testing.T, dir string) {
-			w, err := openWAL(dir, walCopyDir, discardHCLog())
+			w, err := openWAL(dir, walCopyDir, discardHCLog(), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +214,7 @@ func TestMigrateLogStore(t *testing.T) {
 			}
 		}, nil},
 		{"wal differs from raft.db", func(t *testing.T, dir string) {
-			w, err := openWAL(dir, walDir, discardHCLog())
+			w, err := openWAL(dir, walDir, discardHCLog(), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,21 +314,21 @@ func TestMigrateLogStore_Refuses(t *testing.T) {
 func TestOpenLogStore_Exclusive(t *testing.T) {
 	dir := t.TempDir()
 	hcl := discardHCLog()
-	first, _, err := openLogStore(dir, LogStoreWAL, hcl)
+	first, _, err := openLogStore(dir, LogStoreWAL, hcl, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := first.SetUint64([]byte("CurrentTerm"), 7); err != nil {
 		t.Fatal(err)
 	}
-	if second, _, err := openLogStore(dir, LogStoreWAL, hcl); err == nil {
+	if second, _, err := openLogStore(dir, LogStoreWAL, hcl, 0); err == nil {
 		_ = second.Close()
 		t.Fatal("second openLogStore of an open WAL = nil error, want a lock timeout")
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, kind, err := openLogStore(dir, LogStoreBolt, hcl)
+	again, kind, err := openLogStore(dir, LogStoreBolt, hcl, 0)
 	if err != nil {
 		t.Fatalf("openLogStore after Close error = %v", err)
 	}
@@ -405,5 +405,41 @@ func TestMigrateLogStore_Gap(t *testing.T) {
 				t.Errorf("after MigrateLogStore: %v in %s with logs %v, want term 2 and entries 21..23 in wal", got, kind, got.logs)
 			}
 		})
+	}
+}
+
+// TestWAL_SuffixTruncationSurvivesRestart: a follower clears a conflicting
+// log suffix and appends the leader's entries, then restarts; every entry
+// still reads back. raft-wal v0.4.0 sealed the old tail segment without its
+// index block here, and the restarted node could read none of its older
+// entries (hashicorp/raft-wal#31, fixed in v0.4.1).
+func TestWAL_SuffixTruncationSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	entries := func(from, to, term uint64) []*raft.Log {
+		var out []*raft.Log
+		for i := from; i <= to; i++ {
+			out = append(out, &raft.Log{Index: i, Term: term, Type: raft.LogCommand, Data: []byte{byte(i)}})
+		}
+		return out
+	}
+	store, _, err := openLogStore(dir, LogStoreWAL, discardHCLog(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.StoreLogs(entries(1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DeleteRange(8, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.StoreLogs(entries(8, 12, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := readRaftState(t, dir, LogStoreWAL)
+	if len(st.logs) != 12 || !strings.HasPrefix(st.logs[6], "7/1/") || !strings.HasPrefix(st.logs[7], "8/2/") {
+		t.Errorf("after a suffix truncation and a restart the log reads %v, want 1..7 in term 1 and 8..12 in term 2", st.logs)
 	}
 }

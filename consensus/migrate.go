@@ -84,7 +84,7 @@ func copyToWAL(ctx context.Context, dir string, hcl *hclogAdapter, logger *slog.
 		return fmt.Errorf("consensus: migrate %s: open %s (is the node still running?): %w", dir, boltFile, err)
 	}
 	defer src.Close()
-	dst, err := openWAL(dir, walCopyDir, hcl)
+	dst, err := openWAL(dir, walCopyDir, hcl, 0)
 	if err != nil {
 		return fmt.Errorf("consensus: migrate %s: create %s: %w", dir, walCopyDir, err)
 	}
@@ -251,7 +251,7 @@ func verifyAgainst(dir, name string, src raftStore, hcl *hclogAdapter) error {
 	if err != nil {
 		return err
 	}
-	dst, err := openWAL(dir, name, hcl)
+	dst, err := openWAL(dir, name, hcl, 0)
 	if err != nil {
 		return fmt.Errorf("reopen %s: %w", name, err)
 	}

@@ -301,6 +301,7 @@ func TestCluster_SnapshotCatchUp(t *testing.T) {
 		cfg.SnapshotThreshold = 8
 		cfg.SnapshotInterval = 50 * time.Millisecond
 		cfg.TrailingLogs = 4
+		cfg.walSegmentBytes = 1 << 10
 	})
 	leader := c.leader()
 	lagging := c.follower(leader)
