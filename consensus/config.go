@@ -32,6 +32,12 @@ const (
 	// front of the log store (Vault and rqlite use 512).
 	logCacheEntries = 512
 
+	// minWALSegmentBytes and maxWALSegmentBytes bound WALSegmentBytes: a
+	// segment holds a header and an index besides its entries, and raft-wal
+	// records a segment's size in 32 bits.
+	minWALSegmentBytes = 1 << 10
+	maxWALSegmentBytes = 1 << 30
+
 	// snapshotsRetained is how many snapshots the file snapshot store keeps.
 	snapshotsRetained = 2
 
@@ -117,12 +123,6 @@ type Config struct {
 	// takes ownership and closes it. Tests and socket activation use it.
 	Listener net.Listener
 
-	// walSegmentBytes sizes the WAL's segment files (0: raft-wal's 64 MiB).
-	// The WAL drops log entries only a whole segment at a time, and serves
-	// the rest of a compacted segment, so a test that needs a leader to have
-	// forgotten entries shrinks it.
-	walSegmentBytes int
-
 	// wrapTransport lets tests interpose on raft's RPCs to inject faults
 	// (stale answers, one-way cuts) that a real network cannot be made to
 	// produce on demand.
@@ -137,6 +137,15 @@ type Config struct {
 	// MaxAppendEntries is the most log entries sent in one AppendEntries RPC
 	// and applied in one ApplyBatch (1..1024).
 	MaxAppendEntries int
+
+	// WALSegmentBytes is the size of the WAL's segment files; 0 means
+	// raft-wal's 64 MiB, otherwise minWALSegmentBytes..maxWALSegmentBytes. A
+	// log entry larger than a segment still goes in one. The WAL drops
+	// compacted log entries only a whole segment at a time and still serves
+	// the rest of a segment, so beyond TrailingLogs a lagging follower gets
+	// entries rather than a snapshot as long as the leader's segments hold
+	// them. Unused with raft-boltdb.
+	WALSegmentBytes int
 
 	// SnapshotThreshold is the number of new log entries that triggers a
 	// snapshot, checked every SnapshotInterval.
@@ -261,6 +270,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL {
 		return configError("LogStore", fmt.Sprintf("%q is neither %q nor %q", c.LogStore, LogStoreBolt, LogStoreWAL))
+	}
+	if c.WALSegmentBytes != 0 && (c.WALSegmentBytes < minWALSegmentBytes || c.WALSegmentBytes > maxWALSegmentBytes) {
+		return configError("WALSegmentBytes", fmt.Sprintf("must be 0 or in %d..%d", minWALSegmentBytes, maxWALSegmentBytes))
 	}
 	if err := c.validatePeers(advertise); err != nil {
 		return err

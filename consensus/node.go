@@ -205,7 +205,7 @@ func (n *Node) stateCoversSnapshot(snaps raft.SnapshotStore) bool {
 // openStores opens the log store (log and stable store, behind a log cache)
 // and the snapshot store.
 func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore, error) {
-	store, kind, err := openLogStore(n.cfg.DataDir, n.cfg.LogStore, hcl, n.cfg.walSegmentBytes)
+	store, kind, err := openLogStore(n.cfg.DataDir, n.cfg.LogStore, hcl, n.cfg.WALSegmentBytes)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -66,6 +66,8 @@ type nodeOptions struct {
 	// logStore is the raft log store a new data dir gets; empty: the
 	// consensus default. An existing data dir keeps its own.
 	logStore consensus.LogStore
+	// walSegmentBytes sizes the WAL's segment files; 0: raft-wal's default.
+	walSegmentBytes int
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -83,6 +85,7 @@ func runServe(ctx context.Context, args []string) error {
 	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
 	logStore := fs.String("log-store", "", "raft log store a new data dir gets: wal or boltdb (default: the cluster file's log_store, else the built-in default); an existing data dir keeps the one it has (see migrate-log)")
+	walSegmentBytes := fs.Int("wal-segment-bytes", 0, "size of the raft WAL's segment files (0: 64 MiB); the WAL drops compacted log entries a whole segment at a time")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -142,6 +145,7 @@ func runServe(ctx context.Context, args []string) error {
 	if *logStore != "" {
 		opts.logStore = consensus.LogStore(*logStore)
 	}
+	opts.walSegmentBytes = *walSegmentBytes
 	return serveNode(ctx, opts)
 }
 
@@ -172,6 +176,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	if o.logStore != "" {
 		ccfg.LogStore = o.logStore
 	}
+	ccfg.WALSegmentBytes = o.walSegmentBytes
 	ccfg.SnapshotThreshold = o.snapshotThreshold
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval
