@@ -223,7 +223,7 @@ type Config struct {
 // still sets ID, RaftAddr (or Listener), DataDir and usually Peers and TLS.
 func DefaultConfig() Config {
 	return Config{
-		LogStore:           LogStoreBolt,
+		LogStore:           LogStoreWAL,
 		HeartbeatTimeout:   time.Second,
 		ElectionTimeout:    time.Second,
 		CommitTimeout:      50 * time.Millisecond,
