@@ -24,6 +24,7 @@ const (
 	keyProposals = "proposals"
 	keyBytes     = "bytes"
 	keyDataDir   = "data_dir"
+	keyLogStore  = "log_store"
 	keySelf      = "self"
 	keyServers   = "servers"
 	keyChange    = "change"

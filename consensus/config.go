@@ -23,11 +23,20 @@ const (
 
 	// maxEntryBytesLimit keeps log entries well below what raft's transport and
 	// log store handle comfortably; raft suggests 512 KiB (SuggestedMaxDataSize).
-	maxEntryBytesLimit = 64 << 20
+	// It leaves room under raft-wal's 64 MiB record limit (segment.MaxEntrySize)
+	// for the record's index, term and time: a longer record is written but
+	// refused as corrupt when read back.
+	maxEntryBytesLimit = 63 << 20
 
 	// logCacheEntries is the number of recent log entries kept in memory in
-	// front of the bolt log store (Vault and rqlite use 512).
+	// front of the log store (Vault and rqlite use 512).
 	logCacheEntries = 512
+
+	// minWALSegmentBytes and maxWALSegmentBytes bound WALSegmentBytes: a
+	// segment holds a header and an index besides its entries, and raft-wal
+	// records a segment's size in 32 bits.
+	minWALSegmentBytes = 1 << 10
+	maxWALSegmentBytes = 1 << 30
 
 	// snapshotsRetained is how many snapshots the file snapshot store keeps.
 	snapshotsRetained = 2
@@ -76,8 +85,14 @@ type Config struct {
 	// stays the address it advertises. Empty: listen on RaftAddr.
 	RaftBind string
 
-	// DataDir holds raft.db (log and stable store) and snapshots/.
+	// DataDir holds the log store (raft.db, or wal/ with wal.lock) and
+	// snapshots/.
 	DataDir string
+
+	// LogStore is the store a DataDir with no raft state gets. A DataDir
+	// that has one keeps it whatever LogStore says (DataDirLogStore);
+	// MigrateLogStore moves a raft.db into a WAL.
+	LogStore LogStore
 
 	// Peers is the bootstrap configuration, used only on the very first start
 	// (no existing raft state). It must include this node. Empty means a
@@ -130,6 +145,15 @@ type Config struct {
 	// MaxAppendEntries is the most log entries sent in one AppendEntries RPC
 	// and applied in one ApplyBatch (1..1024).
 	MaxAppendEntries int
+
+	// WALSegmentBytes is the size of the WAL's segment files; 0 means
+	// raft-wal's 64 MiB, otherwise minWALSegmentBytes..maxWALSegmentBytes. A
+	// log entry larger than a segment still goes in one. The WAL drops
+	// compacted log entries only a whole segment at a time and still serves
+	// the rest of a segment, so beyond TrailingLogs a lagging follower gets
+	// entries rather than a snapshot as long as the leader's segments hold
+	// them. Unused with raft-boltdb.
+	WALSegmentBytes int
 
 	// SnapshotThreshold is the number of new log entries that triggers a
 	// snapshot, checked every SnapshotInterval.
@@ -207,6 +231,7 @@ type Config struct {
 // still sets ID, RaftAddr (or Listener), DataDir and usually Peers and TLS.
 func DefaultConfig() Config {
 	return Config{
+		LogStore:           LogStoreWAL,
 		HeartbeatTimeout:   time.Second,
 		ElectionTimeout:    time.Second,
 		CommitTimeout:      50 * time.Millisecond,
@@ -250,6 +275,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return configError("DataDir", "must be set")
+	}
+	if c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL {
+		return configError("LogStore", fmt.Sprintf("%q is neither %q nor %q", c.LogStore, LogStoreBolt, LogStoreWAL))
+	}
+	if c.WALSegmentBytes != 0 && (c.WALSegmentBytes < minWALSegmentBytes || c.WALSegmentBytes > maxWALSegmentBytes) {
+		return configError("WALSegmentBytes", fmt.Sprintf("must be 0 or in %d..%d", minWALSegmentBytes, maxWALSegmentBytes))
 	}
 	if err := c.validatePeers(advertise); err != nil {
 		return err

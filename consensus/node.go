@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/consensus/internal/transport"
 	"github.com/tokenledger/tokenledger/ledger"
@@ -24,8 +22,8 @@ const (
 	// observationBuffer bounds raft observations not yet handled; dropped
 	// ones are harmless because each handling reads raft's current state.
 	observationBuffer = 16
-	// boltOpenTimeout bounds waiting for raft.db's file lock, so a second
-	// process on the same DataDir fails instead of hanging.
+	// boltOpenTimeout bounds waiting for the log store's file lock, so a
+	// second process on the same DataDir fails instead of hanging.
 	boltOpenTimeout = time.Second
 	// shutdownGrace bounds waiting, after raft has shut down, for goroutines
 	// still waiting on raft futures.
@@ -45,7 +43,7 @@ type Node struct {
 	// serve peers before it is: during a start they must not read raft or
 	// pipe while open writes them.
 	running   atomic.Pointer[raft.Raft]
-	store     *raftboltdb.BoltStore
+	store     raftStore
 	heard     *heardPeers
 	transport *raft.NetworkTransport
 	mux       *transport.Mux
@@ -67,9 +65,11 @@ type Node struct {
 	leaderEpoch uint64
 	leaderCh    chan struct{} // closed and replaced when the leader changes
 
-	ready     atomic.Bool
-	caughtUp  atomic.Bool   // ready at least once since start; never reset
-	lagging   atomic.Bool   // the Machine trails the commit index too far, too long (watchLag)
+	ready    atomic.Bool
+	caughtUp atomic.Bool // ready at least once since start; never reset
+	lagging  atomic.Bool // the Machine trails the commit index too far, too long (watchLag)
+
+	logPath   string        // the log store's file or directory, named in storage faults
 	readyKick chan struct{} // capacity 1
 
 	closeOnce sync.Once
@@ -129,11 +129,10 @@ func (n *Node) open(raftLogger *slog.Logger) error {
 	var stable raft.StableStore = n.store
 	if cfg.OnStorageFault != nil {
 		f := faults{report: cfg.OnStorageFault}
-		raftDB := filepath.Join(cfg.DataDir, "raft.db")
-		logs = faultLogStore{LogStore: logs, file: raftDB, f: f}
+		logs = faultLogStore{LogStore: logs, file: n.logPath, f: f}
 		// The process ends on a fault; until then raft must not go on as if
 		// a term or vote were saved.
-		stable = faultStableStore{StableStore: stable, file: raftDB, f: f, hold: func() { select {} }}
+		stable = faultStableStore{StableStore: stable, file: n.logPath, f: f, hold: func() { select {} }}
 		snaps = faultSnapshotStore{SnapshotStore: snaps, dir: filepath.Join(cfg.DataDir, "snapshots"), f: f}
 	}
 	existing, err := raft.HasExistingState(logs, stable, snaps)
@@ -217,27 +216,17 @@ func (n *Node) stateCoversSnapshot(snaps raft.SnapshotStore) bool {
 	return false
 }
 
-// openStores opens raft.db (log and stable store, behind a log cache) and the
-// snapshot store.
+// openStores opens the log store (log and stable store, behind a log cache)
+// and the snapshot store.
 func (n *Node) openStores(hcl *hclogAdapter) (raft.LogStore, raft.SnapshotStore, error) {
-	raftDB := filepath.Join(n.cfg.DataDir, "raft.db")
-	if err := checkBoltFile(raftDB); err != nil {
+	store, kind, err := openLogStore(n.cfg.DataDir, n.cfg.LogStore, hcl, n.cfg.WALSegmentBytes)
+	if err != nil {
 		return nil, nil, err
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: raftDB,
-		BoltOptions: &bbolt.Options{
-			Timeout: boltOpenTimeout,
-			// Skip writing the freelist on every commit (rqlite #968); it is
-			// rebuilt when the file opens.
-			NoFreelistSync: true,
-			FreelistType:   bbolt.FreelistMapType,
-		},
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("consensus: open log store: %w", err)
-	}
-	n.store = store
+	// A data dir keeps the store it was created with (DataDirLogStore), so
+	// the configured one may not be the one in use.
+	n.logger.Info("opened log store", keyLogStore, kind, "configured", n.cfg.LogStore)
+	n.store, n.logPath = store, logStorePath(n.cfg.DataDir, kind)
 	n.heard = newHeardPeers(store)
 	logs, err := raft.NewLogCache(logCacheEntries, store)
 	if err != nil {

@@ -301,6 +301,7 @@ func TestCluster_SnapshotCatchUp(t *testing.T) {
 		cfg.SnapshotThreshold = 8
 		cfg.SnapshotInterval = 50 * time.Millisecond
 		cfg.TrailingLogs = 4
+		cfg.WALSegmentBytes = 1 << 10
 	})
 	leader := c.leader()
 	lagging := c.follower(leader)
@@ -464,6 +465,12 @@ func TestConfig_Validate(t *testing.T) {
 		{"no id", func(c *Config) { c.ID = "" }, false},
 		{"id with space", func(c *Config) { c.ID = "n 1" }, false},
 		{"no data dir", func(c *Config) { c.DataDir = "" }, false},
+		{"boltdb log store", func(c *Config) { c.LogStore = LogStoreBolt }, true},
+		{"unknown log store", func(c *Config) { c.LogStore = "rocksdb" }, false},
+		{"small WAL segments", func(c *Config) { c.WALSegmentBytes = minWALSegmentBytes }, true},
+		{"tiny WAL segments", func(c *Config) { c.WALSegmentBytes = minWALSegmentBytes - 1 }, false},
+		{"huge WAL segments", func(c *Config) { c.WALSegmentBytes = maxWALSegmentBytes + 1 }, false},
+		{"no log store", func(c *Config) { c.LogStore = "" }, false},
 		{"unspecified address", func(c *Config) { c.RaftAddr = "0.0.0.0:7000" }, false},
 		{"port zero", func(c *Config) { c.RaftAddr = "127.0.0.1:0" }, false},
 		{"bind elsewhere", func(c *Config) { c.RaftBind = "0.0.0.0:7100" }, true},

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tokenledger/tokenledger/consensus"
 )
 
 // clusterFile is cluster.yaml: the members of a cluster, where each keeps its
@@ -19,6 +21,10 @@ type clusterFile struct {
 	// Rulebook is a YAML rulebook file proposed once, when the cluster is
 	// first bootstrapped; empty keeps the embedded default.
 	Rulebook string `yaml:"rulebook"`
+	// LogStore is the raft log store a node's new data dir gets: "wal" or
+	// "boltdb"; empty keeps the built-in default. A data dir that already
+	// holds raft state keeps its store (node migrate-log moves it).
+	LogStore string `yaml:"log_store"`
 	// TLS enables mutual TLS between nodes; {id} in a path is the node id.
 	TLS *tlsFiles `yaml:"tls"`
 	// APITLS makes each node serve its API over HTTPS; {id} in a path is
@@ -103,6 +109,11 @@ func (c *clusterFile) validate() error {
 			return fmt.Errorf("nodes[%d]: id or address repeats another node's", i)
 		}
 		seen[n.ID], seen["raft "+n.RaftAddr], seen["api "+n.APIAddr] = true, true, true
+	}
+	switch consensus.LogStore(c.LogStore) {
+	case "", consensus.LogStoreWAL, consensus.LogStoreBolt:
+	default:
+		return fmt.Errorf("log_store: %q is neither %q nor %q", c.LogStore, consensus.LogStoreWAL, consensus.LogStoreBolt)
 	}
 	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "") {
 		return errors.New("tls: ca, cert and key are all required when tls is set")

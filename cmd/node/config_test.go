@@ -65,6 +65,8 @@ nodes:
 	}{
 		{"valid, with a bind address", "data_dir: d\n" + nodes, ""},
 		{"valid, with HTTPS and client certificates", "data_dir: d\napi_tls: {cert: \"{id}-api.pem\", key: \"/etc/tl/{id}-api-key.pem\", client_ca: clients.pem}\n" + nodes, ""},
+		{"valid, with a log store", "data_dir: d\nlog_store: boltdb\n" + nodes, ""},
+		{"unknown log store", "data_dir: d\nlog_store: rocksdb\n" + nodes, "log_store"},
 		{"unknown field", "data_dir: d\nrulebok: x\n" + nodes, "rulebok"},
 		{"misspelt node field", "data_dir: d\nnodes:\n  - {id: n1, raft_adr: \"127.0.0.1:7001\", api_addr: \"127.0.0.1:8081\"}\n", "raft_adr"},
 		{"no data_dir", nodes, "data_dir"},
@@ -117,5 +119,31 @@ func TestServeRefusesJoinWithoutConfig(t *testing.T) {
 	}
 	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
 		t.Errorf("data dir was touched: %v", statErr)
+	}
+}
+
+// TestMigrateLogRefuses: migrate-log names its usage, and leaves a directory
+// without raft state as it found it.
+func TestMigrateLogRefuses(t *testing.T) {
+	empty := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no data dir", nil, "usage"},
+		{"extra argument", []string{"--data", empty, "x"}, "usage"},
+		{"no raft state", []string{"--data", empty}, "not a raft data dir"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(t.Context(), append([]string{"migrate-log"}, tc.args...))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("migrate-log %v = %v, want an error naming %q", tc.args, err, tc.wantErr)
+			}
+		})
+	}
+	if entries, err := os.ReadDir(empty); err != nil || len(entries) != 0 {
+		t.Errorf("migrate-log touched %s: %v %v", empty, entries, err)
 	}
 }

@@ -29,6 +29,9 @@ const (
 	// 1 to 2 s), 32 entries kept behind it.
 	e2eSnapThreshold = 64
 	e2eSnapTrailing  = 32
+	// e2eSnapWALSegmentBytes holds a handful of the tests' log entries, so
+	// compaction deletes whole segments well before a follower's last entry.
+	e2eSnapWALSegmentBytes = 4 << 10
 	// e2eSnapMinWrites is how many instructions the writers get decided, at
 	// least, while a node is down.
 	e2eSnapMinWrites = 300
@@ -57,6 +60,10 @@ var e2eSnapArgs = []string{
 	"--snapshot-threshold", fmt.Sprint(e2eSnapThreshold),
 	"--snapshot-interval", "1s",
 	"--trailing-logs", fmt.Sprint(e2eSnapTrailing),
+	// The WAL drops compacted entries a whole segment at a time; small
+	// segments make the leader forget the entries a lagging follower misses,
+	// so it catches up through a snapshot as these tests require.
+	"--wal-segment-bytes", fmt.Sprint(e2eSnapWALSegmentBytes),
 }
 
 // TestE2E_SnapshotCatchUp: with small snapshot settings,

@@ -5,6 +5,7 @@
 //	node certs --dir DIR --config FILE        a dev CA, node certificates for mutual TLS and API certificates for HTTPS
 //	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
 //	node bench [flags]                        load a running cluster through its HTTP(S) API
+//	node migrate-log --data DIR               move a stopped node's raft log from raft.db into a WAL
 package main
 
 import (
@@ -48,7 +49,9 @@ func run(ctx context.Context, args []string) error {
 		return runRulebook(args)
 	case "bench":
 		return runBench(ctx, args)
+	case "migrate-log":
+		return runMigrateLog(ctx, args)
 	default:
-		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench)", cmd)
+		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench, migrate-log)", cmd)
 	}
 }

@@ -36,6 +36,8 @@ const (
 
 	bootstrapKeyEnv = "TOKENLEDGER_BOOTSTRAP_KEY"
 	operatorKeyFile = "operator.key"
+	// raftSubdir of a node's data dir is consensus's DataDir.
+	raftSubdir = "raft"
 
 	// shutdownTimeout bounds the whole stop: HTTP drain, leadership
 	// transfer, raft and state close.
@@ -63,6 +65,11 @@ type nodeOptions struct {
 	maxInFlight       int
 	commitEvery       int
 	join              bool
+	// logStore is the raft log store a new data dir gets; empty: the
+	// consensus default. An existing data dir keeps its own.
+	logStore consensus.LogStore
+	// walSegmentBytes sizes the WAL's segment files; 0: raft-wal's default.
+	walSegmentBytes int
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -79,6 +86,8 @@ func runServe(ctx context.Context, args []string) error {
 	join := fs.Bool("join", false, "start a new node of the --config cluster that waits to be added with POST /v1/cluster/nodes instead of bootstrapping; a node not listed in the file takes --api-addr and --raft-addr")
 	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
+	logStore := fs.String("log-store", "", "raft log store a new data dir gets: wal or boltdb (default: the cluster file's log_store, else the built-in default); an existing data dir keeps the one it has (see migrate-log)")
+	walSegmentBytes := fs.Int("wal-segment-bytes", 0, "size of the raft WAL's segment files (0: 64 MiB); the WAL drops compacted log entries a whole segment at a time")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -116,6 +125,7 @@ func runServe(ctx context.Context, args []string) error {
 		opts.id, opts.apiAddr, opts.raftAddr, opts.raftBind = self.ID, self.APIAddr, self.RaftAddr, self.RaftBind
 		opts.dataDir = filepath.Join(c.DataDir, self.ID)
 		opts.rulebookFile = c.Rulebook
+		opts.logStore = consensus.LogStore(c.LogStore)
 		for _, n := range c.Nodes {
 			p := consensus.Peer{ID: n.ID, RaftAddr: n.RaftAddr}
 			switch {
@@ -135,6 +145,10 @@ func runServe(ctx context.Context, args []string) error {
 		opts.id = *id
 	}
 	opts.join = *join
+	if *logStore != "" {
+		opts.logStore = consensus.LogStore(*logStore)
+	}
+	opts.walSegmentBytes = *walSegmentBytes
 	return serveNode(ctx, opts)
 }
 
@@ -182,10 +196,14 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 	}()
 
 	ccfg := consensus.DefaultConfig()
-	ccfg.ID, ccfg.RaftAddr, ccfg.RaftBind, ccfg.DataDir = o.id, o.raftAddr, o.raftBind, filepath.Join(o.dataDir, "raft")
+	ccfg.ID, ccfg.RaftAddr, ccfg.RaftBind, ccfg.DataDir = o.id, o.raftAddr, o.raftBind, filepath.Join(o.dataDir, raftSubdir)
 	ccfg.Peers, ccfg.TLS, ccfg.Logger, ccfg.Join = o.peers, o.tls, log, o.join
 	ccfg.Contacts = o.contacts
 	ccfg.OnStorageFault = fs.raftFault
+	if o.logStore != "" {
+		ccfg.LogStore = o.logStore
+	}
+	ccfg.WALSegmentBytes = o.walSegmentBytes
 	ccfg.SnapshotThreshold = o.snapshotThreshold
 	if o.snapshotInterval > 0 {
 		ccfg.SnapshotInterval = o.snapshotInterval

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -93,5 +96,27 @@ func runRulebook(args []string) error {
 	for _, f := range findings {
 		fmt.Printf("- %s: %s\n  rules: %s\n  resolution: %s\n  %s\n", f.Kind, f.Subject, strings.Join(f.Rules, ", "), f.Resolution, f.Message)
 	}
+	return nil
+}
+
+// runMigrateLog: `migrate-log --data DIR` moves the raft log and stable store
+// of the stopped node whose data dir is DIR (serve's --data, or a cluster
+// file's data_dir/<id>) from raft.db into a WAL, verified before raft.db is
+// renamed aside. Repeating it after an interruption finishes the job.
+func runMigrateLog(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate-log", flag.ContinueOnError)
+	dataDir := fs.String("data", "", "the stopped node's data directory (it holds state.db and raft/)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dataDir == "" || fs.NArg() > 0 {
+		return errors.New("usage: node migrate-log --data DIR")
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	raftDir := filepath.Join(*dataDir, raftSubdir)
+	if err := consensus.MigrateLogStore(ctx, raftDir, log); err != nil {
+		return err
+	}
+	fmt.Printf("%s: the raft log is in a WAL\n", raftDir)
 	return nil
 }
