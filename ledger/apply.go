@@ -369,6 +369,9 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
+	if err := appendLeaf(a.tx.Bucket(bucketTree), a.seq, a.head); err != nil {
+		panic(fmt.Sprintf("ledger: append journal tree: %v", err))
+	}
 }
 
 // changedParties lists the parties whose holdings c changes, sorted, once each.
