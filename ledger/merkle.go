@@ -53,24 +53,7 @@ func (s *Store) TreeHead() (h TreeHead, err error) {
 // ErrNotFound; a size beyond the journal, or below seq, is ErrTreeSize.
 func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uint64, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		tree := tx.Bucket(bucketTree)
-		n, err := treeSize(tree)
-		if err != nil {
-			return err
-		}
-		if size == 0 {
-			size = n
-		}
-		switch {
-		case seq == 0 || seq > n:
-			return fmt.Errorf("journal entry %d: %w", seq, ErrNotFound)
-		case size > n:
-			return fmt.Errorf("tree size %d is beyond the journal's %d entries: %w", size, n, ErrTreeSize)
-		case seq > size:
-			return fmt.Errorf("entry %d is not in the tree of size %d: %w", seq, size, ErrTreeSize)
-		}
-		at = size
-		proof, err = tlog.ProveRecord(int64(size), int64(seq-1), bucketHashes{tree})
+		proof, at, err = inclusionProof(tx.Bucket(bucketTree), seq, size)
 		return err
 	})
 	return proof, at, err
@@ -82,25 +65,50 @@ func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uin
 // journal's length, else ErrTreeSize.
 func (s *Store) ConsistencyProof(from, to uint64) (proof tlog.TreeProof, at uint64, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		tree := tx.Bucket(bucketTree)
-		n, err := treeSize(tree)
-		if err != nil {
-			return err
-		}
-		if to == 0 {
-			to = n
-		}
-		switch {
-		case to > n:
-			return fmt.Errorf("tree size %d is beyond the journal's %d entries: %w", to, n, ErrTreeSize)
-		case from == 0 || from > to:
-			return fmt.Errorf("a consistency proof runs from a size of 1 to %d, not %d: %w", to, from, ErrTreeSize)
-		}
-		at = to
-		proof, err = tlog.ProveTree(int64(to), int64(from), bucketHashes{tree})
+		proof, at, err = consistencyProof(tx.Bucket(bucketTree), from, to)
 		return err
 	})
 	return proof, at, err
+}
+
+// inclusionProof is InclusionProof over the tree bucket.
+func inclusionProof(tree *bolt.Bucket, seq, size uint64) (tlog.RecordProof, uint64, error) {
+	n, err := treeSize(tree)
+	if err != nil {
+		return nil, 0, err
+	}
+	if size == 0 {
+		size = n
+	}
+	switch {
+	case seq == 0 || seq > n:
+		return nil, 0, fmt.Errorf("journal entry %d: %w", seq, ErrNotFound)
+	case size > n:
+		return nil, 0, fmt.Errorf("tree size %d is beyond the journal's %d entries: %w", size, n, ErrTreeSize)
+	case seq > size:
+		return nil, 0, fmt.Errorf("entry %d is not in the tree of size %d: %w", seq, size, ErrTreeSize)
+	}
+	proof, err := tlog.ProveRecord(int64(size), int64(seq-1), bucketHashes{tree})
+	return proof, size, err
+}
+
+// consistencyProof is ConsistencyProof over the tree bucket.
+func consistencyProof(tree *bolt.Bucket, from, to uint64) (tlog.TreeProof, uint64, error) {
+	n, err := treeSize(tree)
+	if err != nil {
+		return nil, 0, err
+	}
+	if to == 0 {
+		to = n
+	}
+	switch {
+	case to > n:
+		return nil, 0, fmt.Errorf("tree size %d is beyond the journal's %d entries: %w", to, n, ErrTreeSize)
+	case from == 0 || from > to:
+		return nil, 0, fmt.Errorf("a consistency proof runs from a size of 1 to %d, not %d: %w", to, from, ErrTreeSize)
+	}
+	proof, err := tlog.ProveTree(int64(to), int64(from), bucketHashes{tree})
+	return proof, to, err
 }
 
 // treeHead reads the size and root of the tree in tree.
