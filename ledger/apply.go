@@ -241,6 +241,9 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 				n = prev
 			}
 		}
+		if known && n.NoteKey == "" {
+			n.NoteKey = prev.NoteKey // an operator's record of the addresses does not know the key
+		}
 		if err := nodes.Put([]byte(n.ID), encodeJSON(n)); err != nil {
 			panic(fmt.Sprintf("ledger: put node: %v", err))
 		}
