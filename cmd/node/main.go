@@ -5,6 +5,10 @@
 //	node certs --dir DIR --config FILE        a dev CA, node certificates for mutual TLS and API certificates for HTTPS
 //	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
 //	node bench [flags]                        load a running cluster through its HTTP(S) API
+//	node verify --entry E --proof P --checkpoint C --key K
+//	                                          check offline that a journal entry is in a signed checkpoint
+//	node verify --consistency P --old C1 --new C2 --key K
+//	                                          check offline that a signed checkpoint extends an earlier one
 package main
 
 import (
@@ -48,7 +52,9 @@ func run(ctx context.Context, args []string) error {
 		return runRulebook(args)
 	case "bench":
 		return runBench(ctx, args)
+	case "verify":
+		return runVerify(args, os.Stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench)", cmd)
+		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench, verify)", cmd)
 	}
 }
