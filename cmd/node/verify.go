@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -23,16 +24,17 @@ import (
 //	node verify --entry E.json --proof P.json --checkpoint C.json --key K
 //	node verify --consistency P.json --old C1.json --new C2.json --key K
 //
-// The first checks that the entry (one entry of GET /v1/journal) recomputes
-// its own hash, that the proof (GET /v1/journal/proof/{seq}) ties that hash
-// to the checkpoint's root at the checkpoint's size, and that the checkpoint
-// (GET /v1/journal/checkpoint) is signed by the key. The second checks that
+// The first checks that the entry (one entry of GET /v1/journal, or the page
+// holding it) recomputes its own hash, that the proof (GET
+// /v1/journal/proof/{seq}) ties that hash to the checkpoint's root at the
+// checkpoint's size, and that the checkpoint (GET /v1/journal/checkpoint) is
+// signed by the key. The second checks that
 // the new checkpoint's tree extends the old one's. --key may be repeated
 // (checkpoints of several nodes); each checkpoint must be signed by a given
 // key whose name is its origin.
 func runVerify(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	entry := fs.String("entry", "", "a journal entry as GET /v1/journal serves it (one entry object), in a JSON file")
+	entry := fs.String("entry", "", "a journal entry as GET /v1/journal serves it (one entry object, or the page holding it), in a JSON file")
 	proof := fs.String("proof", "", "the answer of GET /v1/journal/proof/{seq}?size=N, in a JSON file")
 	checkpoint := fs.String("checkpoint", "", "the answer of GET /v1/journal/checkpoint, in a JSON file")
 	consistency := fs.String("consistency", "", "the answer of GET /v1/journal/consistency?from=M&to=N, in a JSON file")
@@ -104,16 +106,21 @@ type checkpoint struct {
 	root   tlog.Hash
 }
 
-// verifyEntry checks entryJSON (one served journal entry) against
-// proofJSON and checkpointJSON, signed by one of keys, and returns the
-// checkpoint and the entry's seq.
+// verifyEntry checks the entry in entryJSON against proofJSON and
+// checkpointJSON, signed by one of keys, and returns the checkpoint and the
+// entry's seq. entryJSON is one served journal entry, or a journal page as
+// served that holds the proof's entry.
 func verifyEntry(entryJSON, proofJSON, checkpointJSON []byte, keys []string) (checkpoint, uint64, error) {
 	cp, err := openCheckpoint(checkpointJSON, keys)
 	if err != nil {
 		return checkpoint{}, 0, err
 	}
-	var e ledger.JournalEntry
-	if err := decodeFile(entryJSON, &e); err != nil {
+	var p api.ProofBody
+	if err := decodeFile(proofJSON, &p); err != nil {
+		return checkpoint{}, 0, fmt.Errorf("proof: %w", err)
+	}
+	e, err := decodeEntry(entryJSON, p.Seq)
+	if err != nil {
 		return checkpoint{}, 0, fmt.Errorf("entry: %w", err)
 	}
 	sum, err := ledger.ComputeHash(e)
@@ -126,10 +133,6 @@ func verifyEntry(entryJSON, proofJSON, checkpointJSON []byte, keys []string) (ch
 	hash, err := hex.DecodeString(e.Hash)
 	if err != nil || len(hash) != tlog.HashSize {
 		return checkpoint{}, 0, fmt.Errorf("entry %d: hash %q is not 32 bytes of hex", e.Seq, e.Hash)
-	}
-	var p api.ProofBody
-	if err := decodeFile(proofJSON, &p); err != nil {
-		return checkpoint{}, 0, fmt.Errorf("proof: %w", err)
 	}
 	switch {
 	case p.Seq != e.Seq:
@@ -147,6 +150,38 @@ func verifyEntry(entryJSON, proofJSON, checkpointJSON []byte, keys []string) (ch
 		return checkpoint{}, 0, fmt.Errorf("entry %d is not proved in the checkpoint's tree of %d entries: %w", e.Seq, cp.size, err)
 	}
 	return cp, e.Seq, nil
+}
+
+// decodeEntry reads one served journal entry, or from a served journal page
+// the entry of seq. The instruction is hashed as the API serves it
+// (encoding/json's compact, HTML-escaped form), so an entry a tool such as
+// jq re-indented still checks, and one whose content changed does not.
+func decodeEntry(raw []byte, seq uint64) (ledger.JournalEntry, error) {
+	var e ledger.JournalEntry
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return e, err
+	}
+	if _, isPage := probe["entries"]; isPage {
+		var page ledger.JournalPage
+		if err := decodeFile(raw, &page); err != nil {
+			return e, err
+		}
+		i := slices.IndexFunc(page.Entries, func(e ledger.JournalEntry) bool { return e.Seq == seq })
+		if i < 0 {
+			return e, fmt.Errorf("the journal page holds no entry %d, the proof's", seq)
+		}
+		e = page.Entries[i]
+	} else if err := decodeFile(raw, &e); err != nil {
+		return e, err
+	}
+	var compact, served bytes.Buffer
+	if err := json.Compact(&compact, e.Instruction); err != nil {
+		return e, fmt.Errorf("instruction: %w", err)
+	}
+	json.HTMLEscape(&served, compact.Bytes())
+	e.Instruction = served.Bytes()
+	return e, nil
 }
 
 // verifyConsistency checks that the tree of newJSON's checkpoint extends

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,11 +161,12 @@ func otherSigner(t *testing.T) note.Signer {
 
 // TestVerifyEntry checks the auditor's check of an entry against a signed
 // checkpoint. Method: every entry passes with its proof at the checkpoint's
-// size, also against an older checkpoint; then each way of lying fails: an
-// entry changed (with or without its hash recomputed), a proof changed or of
-// another entry or size, a checkpoint signed by another key, a checkpoint
-// of another root properly signed, checkpoint fields that differ from the
-// signed note, a key that is not a key.
+// size, also against an older checkpoint, and re-indented or in its page;
+// then each way of lying fails: an entry changed (with or without its hash
+// recomputed), a proof changed or of another entry or size, a page without
+// the entry, a checkpoint signed by another key, a checkpoint of another
+// root properly signed, checkpoint fields that differ from the signed note,
+// a key that is not a key.
 func TestVerifyEntry(t *testing.T) {
 	f := newJournalFixture(t)
 	oldCP := f.checkpoint()
@@ -186,6 +188,22 @@ func TestVerifyEntry(t *testing.T) {
 
 	const seq = 4
 	entry, proof := f.entry(seq), f.proof(seq, 0)
+	// The entry as a tool may have saved it: re-indented, or the whole page
+	// GET /v1/journal served.
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, entry, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.store.Journal(ledger.JournalQuery{After: seq - 2, Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, saved := range map[string][]byte{"re-indented": indented.Bytes(), "in its page": f.marshal(page)} {
+		if _, got, err := verifyEntry(saved, proof, cp, keys); err != nil || got != seq {
+			t.Errorf("entry %d %s: seq %d, %v", seq, name, got, err)
+		}
+	}
+	page.Entries = slices.DeleteFunc(page.Entries, func(e ledger.JournalEntry) bool { return e.Seq == seq })
 	tamperedEntry := edit(t, entry, func(m map[string]any) { m["time"] = "2030-01-01T00:00:00Z" })
 	// A forger who also recomputes the hash gets an entry that checks
 	// alone, but is not the entry the tree holds.
@@ -193,7 +211,6 @@ func TestVerifyEntry(t *testing.T) {
 	if err := json.Unmarshal(tamperedEntry, &forged); err != nil {
 		t.Fatal(err)
 	}
-	var err error
 	if forged.Hash, err = ledger.ComputeHash(forged); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +236,7 @@ func TestVerifyEntry(t *testing.T) {
 		{"an entry whose actor changed", edit(t, entry, func(m map[string]any) { m["actor"] = "someone-else" }), proof, cp, keys, "entry 4"},
 		{"a changed entry with its hash recomputed", rehashed, proof, cp, keys, "not proved"},
 		{"an entry with a field no entry has", edit(t, entry, func(m map[string]any) { m["note"] = "x" }), proof, cp, keys, "unknown field"},
+		{"a page without the entry", f.marshal(page), proof, cp, keys, "no entry 4"},
 		{"a changed proof", entry, tamperedProof, cp, keys, "not proved"},
 		{"a shortened proof", entry, edit(t, proof, func(m map[string]any) { m["proof"] = m["proof"].([]any)[1:] }), cp, keys, "not proved"},
 		{"the proof of another entry", entry, f.proof(seq+1, 0), cp, keys, "the proof is of entry"},
