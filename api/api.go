@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger"
@@ -91,6 +92,7 @@ type Reader interface {
 	DryRun(actor string, ins transfer.Instruction, now time.Time) (ledger.Outcome, error)
 	Rulebook() *eligibility.Rulebook
 	AppliedIndex() uint64
+	JournalTree
 }
 
 // Replicator is the cluster as the API uses it: a typed port, so the API
@@ -152,6 +154,9 @@ type NodeStatus struct {
 	APIAddr string `json:"api_addr"`
 	State   string `json:"state"`
 	Voter   bool   `json:"voter"`
+	// NoteKey is the verifier key of the node's checkpoints, from the
+	// replicated node list; empty until the node has published it.
+	NoteKey string `json:"note_key,omitempty"`
 }
 
 // Config configures a Server.
@@ -177,6 +182,9 @@ type Config struct {
 	// Registry receives the API's metrics and is served at /metrics; nil means
 	// a new registry of the API's own.
 	Registry *prometheus.Registry
+	// CheckpointSigner signs GET /v1/journal/checkpoint; its name is the
+	// checkpoints' origin. Nil: the node signs none (404).
+	CheckpointSigner note.Signer
 }
 
 // DefaultConfig returns a Config with every limit at its default; Reader and
@@ -327,6 +335,9 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/prices/:symbol", s.getPrice, auth)
 	v1.GET("/journal", s.getJournal, auth)
 	v1.GET("/journal/verify", s.verifyJournal, auth)
+	v1.GET("/journal/checkpoint", s.getCheckpoint, auth)
+	v1.GET("/journal/proof/:seq", s.getInclusionProof, auth)
+	v1.GET("/journal/consistency", s.getConsistencyProof, auth)
 	v1.POST("/classify", s.classify, auth)
 	v1.GET("/rulebook", s.getRulebook, auth)
 

@@ -15,7 +15,8 @@ import (
 )
 
 // getCluster is GET /v1/cluster: the Replicator's view, with each node's API
-// address from the replicated node list where the Replicator left it empty.
+// address from the replicated node list where the Replicator left it empty,
+// and each node's checkpoint verifier key from that list.
 func (s *Server) getCluster(c echo.Context) error {
 	if _, err := s.readQuery(c); err != nil {
 		return err
@@ -26,9 +27,10 @@ func (s *Server) getCluster(c echo.Context) error {
 		return readErr("nodes", err)
 	}
 	apiAddr := make(map[string]string, len(known))
+	noteKey := make(map[string]string, len(known))
 	for _, n := range known {
 		if !n.Removed {
-			apiAddr[n.ID] = n.APIAddr
+			apiAddr[n.ID], noteKey[n.ID] = n.APIAddr, n.NoteKey
 		}
 	}
 	nodes := make([]NodeStatus, 0, len(st.Nodes))
@@ -36,6 +38,7 @@ func (s *Server) getCluster(c echo.Context) error {
 		if n.APIAddr == "" {
 			n.APIAddr = apiAddr[n.ID]
 		}
+		n.NoteKey = noteKey[n.ID]
 		nodes = append(nodes, n)
 	}
 	st.Nodes = nodes

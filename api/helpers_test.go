@@ -251,6 +251,9 @@ func newEnv(t testing.TB, cfg api.Config) *env {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return epoch }
 	}
+	if cfg.CheckpointSigner == nil {
+		cfg.CheckpointSigner, _ = newNoteKey(t)
+	}
 	srv, err := api.New(cfg)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

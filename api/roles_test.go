@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,10 +26,10 @@ func TestRoleMatrix(t *testing.T) {
 	e := newEnv(t, api.Config{})
 	e.world()
 	e.keys["bad"] = "tl_never-issued-key"
-	e.must(http.StatusOK, "iss-2", "POST", "/v1/instructions", createInstrument("TWO", "iss-2", "registered", "enterprise_equity", 0))
+	twoSeq := e.must(http.StatusOK, "iss-2", "POST", "/v1/instructions", createInstrument("TWO", "iss-2", "registered", "enterprise_equity", 0)).seq(t)
 	// A transfer of inv-a's whose recorded outcome the matrix reads.
-	e.must(http.StatusOK, "inv-a", "POST", "/v1/instructions",
-		`{"id":"mx-transfer","type":"transfer","legs":[{"symbol":"REG","from":"inv-a","to":"inv-b","amount":"1"}]}`)
+	mxSeq := e.must(http.StatusOK, "inv-a", "POST", "/v1/instructions",
+		`{"id":"mx-transfer","type":"transfer","legs":[{"symbol":"REG","from":"inv-a","to":"inv-b","amount":"1"}]}`).seq(t)
 
 	const (
 		ok = http.StatusOK
@@ -64,6 +65,10 @@ func TestRoleMatrix(t *testing.T) {
 		{"journal of an investor", "GET", "/v1/journal?party=inv-a", nil, [...]int{ok, no, ok, ok, ok, no, un, un}},
 		{"journal of a symbol", "GET", "/v1/journal?symbol=REG", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"journal verification", "GET", "/v1/journal/verify", nil, [...]int{ok, no, no, no, ok, no, un, un}},
+		{"journal checkpoint", "GET", "/v1/journal/checkpoint", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
+		{"journal consistency", "GET", "/v1/journal/consistency?from=1", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
+		{"proof of an investor's transfer", "GET", fmt.Sprintf("/v1/journal/proof/%d", mxSeq), nil, [...]int{ok, ok, ok, ok, ok, no, un, un}},
+		{"proof of another issuer's instrument", "GET", fmt.Sprintf("/v1/journal/proof/%d", twoSeq), nil, [...]int{ok, no, no, no, ok, no, un, un}},
 		{"classify", "POST", "/v1/classify", func() string {
 			return `{"attributes":{"underlying":"enterprise_equity","payoff":"linear","expiry_days":0,"economic_purpose":"capital_formation"}}`
 		}, [...]int{ok, ok, ok, ok, ok, ok, un, un}},

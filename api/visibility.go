@@ -119,3 +119,27 @@ func (s *Server) mayReadEntry(p principal, e ledger.JournalEntry) (bool, error) 
 	}
 	return false, nil
 }
+
+// mayReadJournalEntry decides whether p may read entry e through GET
+// /v1/journal (and so its inclusion proof): as mayReadEntry, or an issuer
+// reading an entry that names one of its instruments, which scopeJournal
+// serves it by symbol.
+func (s *Server) mayReadJournalEntry(p principal, e ledger.JournalEntry) (bool, error) {
+	ok, err := s.mayReadEntry(p, e)
+	if err != nil || ok || p.role() != eligibility.RoleIssuer {
+		return ok, err
+	}
+	for _, symbol := range e.Symbols {
+		in, err := s.reader.Instrument(symbol)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("read instrument: %w", err)
+		}
+		if in.Issuer == p.id() {
+			return true, nil
+		}
+	}
+	return false, nil
+}

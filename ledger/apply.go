@@ -242,6 +242,9 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 				n = prev
 			}
 		}
+		if known && n.NoteKey == "" {
+			n.NoteKey = prev.NoteKey // an operator's record of the addresses does not know the key
+		}
 		if err := nodes.Put([]byte(n.ID), encodeJSON(n)); err != nil {
 			panic(fmt.Sprintf("ledger: put node: %v", err))
 		}
@@ -369,6 +372,9 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	a.key = binary.BigEndian.AppendUint64(a.key[:0], a.seq)
 	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
+	}
+	if err := appendLeaf(a.tx.Bucket(bucketTree), a.seq, a.head); err != nil {
+		panic(fmt.Sprintf("ledger: append journal tree: %v", err))
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 // every violation: supply equals the sum of balances per instrument; no
 // negative balance; frozen within balance; lots sum to balances; the holders
 // index and holder counts match the holdings; holdings refer to existing
-// parties and instruments; the journal chains and matches the recorded seq.
+// parties and instruments; the journal chains and matches the recorded seq,
+// and its Merkle tree holds exactly its entries.
 func (s *Store) Check() (errs []error) {
 	_ = s.viewCommitted(func(tx *bolt.Tx) error {
 		errs = check(tx)
@@ -120,6 +121,7 @@ func check(tx *bolt.Tx) []error {
 	if v := verifyJournal(tx); !v.OK {
 		bad("journal: %s at seq %d", v.Message, v.FirstBad)
 	}
+	checkTree(tx, bad)
 	checkIDs(tx, bad)
 	return errs
 }

@@ -55,6 +55,10 @@ type NodeInfo struct {
 	// holds raft state the cluster relies on (consensus.Config.Remembers).
 	// POST /v1/cluster/nodes records a node before it has run, without it.
 	Active bool `json:"active,omitempty"`
+	// NoteKey is the verifier key (golang.org/x/mod/sumdb/note format) of
+	// the key the node signs its journal checkpoints with, published by the
+	// node itself. A record without it keeps the one known before.
+	NoteKey string `json:"note_key,omitempty"`
 }
 
 // NodeItem encodes a node's addresses (or its removal).

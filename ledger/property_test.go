@@ -287,8 +287,8 @@ func runProperties(t *testing.T, seed int64, steps int) {
 // open for a random number of instructions, kills it at random points (what
 // was pending is lost, as in a SIGKILL), reopens it and carries on from its
 // durable applied index, as raft's replay would. It must end with the same
-// hashes and journal head as the store that committed every call, and reads
-// in between must see pending work.
+// hashes, journal head and tree as the store that committed every call, and
+// reads in between must see pending work.
 func crashReplay(t *testing.T, seed int64, batches []Batch, want Hashes, head string) {
 	t.Helper()
 	r := rand.New(rand.NewSource(seed))
@@ -339,6 +339,9 @@ func crashReplay(t *testing.T, seed int64, batches []Batch, want Hashes, head st
 	if errs := s.Check(); len(errs) > 0 {
 		t.Fatalf("seed %d: check after crashes: %v", seed, errs)
 	}
+	// The full hash covers the tree's stored hashes; its root must also be
+	// the tree of the journal as served.
+	checkTreeFollowsJournal(t, s)
 }
 
 // replayPrefix rebuilds the batches the harness applied before the random

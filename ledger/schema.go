@@ -17,6 +17,7 @@ var (
 	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal record (binary)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
+	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
 )
 
 // Binary records (schema 3, codec.go). A record opens with a tag byte naming
@@ -83,7 +84,7 @@ var (
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
 	bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments, bucketJournal,
-	bucketKeys, bucketLoans, bucketMeta, bucketNodes, bucketParties, bucketPrices,
+	bucketKeys, bucketLoans, bucketMeta, bucketNodes, bucketParties, bucketPrices, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.

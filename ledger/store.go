@@ -197,6 +197,9 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = buildTree(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger: init state %s: %w", path, err)

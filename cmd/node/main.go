@@ -6,6 +6,10 @@
 //	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
 //	node bench [flags]                        load a running cluster through its HTTP(S) API
 //	node migrate-log --data DIR               move a stopped node's raft log from raft.db into a WAL
+//	node verify --entry E --proof P --checkpoint C --key K
+//	                                          check offline that a journal entry is in a signed checkpoint
+//	node verify --consistency P --old C1 --new C2 --key K
+//	                                          check offline that a signed checkpoint extends an earlier one
 package main
 
 import (
@@ -51,7 +55,9 @@ func run(ctx context.Context, args []string) error {
 		return runBench(ctx, args)
 	case "migrate-log":
 		return runMigrateLog(ctx, args)
+	case "verify":
+		return runVerify(args, os.Stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench, migrate-log)", cmd)
+		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench, migrate-log, verify)", cmd)
 	}
 }

@@ -70,6 +70,7 @@ type nodeOptions struct {
 	logStore consensus.LogStore
 	// walSegmentBytes sizes the WAL's segment files; 0: raft-wal's default.
 	walSegmentBytes int
+	noteKey           string // verifier key of the node's checkpoints, published with its addresses
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -176,6 +177,12 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		fmt.Printf("operator key: %s\n(saved to %s; keep it secret)\n", key, filepath.Join(o.dataDir, operatorKeyFile))
 	}
 
+	checkpointSigner, noteKey, err := loadNoteKey(o.dataDir, o.id)
+	if err != nil {
+		return err
+	}
+	o.noteKey = noteKey
+
 	fs := newFailStop(o.dataDir)
 	statePath := filepath.Join(o.dataDir, "state.db")
 	store, err := ledger.Open(ledger.Config{Path: statePath, CommitEvery: o.commitEvery, Logger: log, OnFault: fs.ledgerFault})
@@ -242,7 +249,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 
 	repl := newReplicator(node, store, log)
 	repl.failing = fs.Failing
-	srv, err := api.New(api.Config{Reader: store, Replicator: repl, Logger: log})
+	srv, err := api.New(api.Config{Reader: store, Replicator: repl, Logger: log, CheckpointSigner: checkpointSigner})
 	if err == nil {
 		err = exportRaftMetrics(srv.Registry())
 	}
@@ -382,11 +389,11 @@ func pendingRegistrations(store *ledger.Store, o nodeOptions, keyHash string, ru
 		for _, n := range nodes {
 			// A removed node never registers again (the ledger would refuse
 			// it anyway).
-			known = known || (n.ID == o.id && (n.Removed || n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr && n.Active))
+			known = known || (n.ID == o.id && (n.Removed || n.APIAddr == o.apiAddr && n.RaftAddr == o.raftAddr && n.Active && n.NoteKey == o.noteKey))
 		}
 	}
 	if !known {
-		items = append(items, ledger.NodeItem(ledger.NodeInfo{ID: o.id, RaftAddr: o.raftAddr, APIAddr: o.apiAddr, Active: true}))
+		items = append(items, ledger.NodeItem(ledger.NodeInfo{ID: o.id, RaftAddr: o.raftAddr, APIAddr: o.apiAddr, Active: true, NoteKey: o.noteKey}))
 	}
 	if rulebookItem != nil {
 		items = append(items, rulebookItem)

@@ -1,0 +1,276 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// The journal's Merkle tree (RFC 6962, as golang.org/x/mod/sumdb/tlog builds
+// it): leaf i, from 0, is the journal entry of seq i+1, and its data is that
+// entry's 32-byte hash, so the leaf hash is SHA-256(0x00 ‖ entry hash). The
+// tree bucket keeps tlog's stored hashes, keyed by their stored-hash index
+// (8 bytes, big-endian): appending an entry writes 1 + (trailing ones of i)
+// hashes, two on average, in the journal's own transaction, and the root or
+// a proof at any size reads at most about 2·log₂ n of them.
+//
+// The tree is derived from the journal alone, so a state file written before
+// it existed (or by a build that did not keep it) is brought up to date when
+// it is opened (buildTree), in bounded transactions that resume where the
+// last one ended.
+
+// treeBuildBatch bounds the journal entries one transaction of buildTree adds.
+const treeBuildBatch = 10_000
+
+// ErrTreeSize is returned by proofs asked of a tree larger than the journal,
+// of an entry beyond the tree asked of, or of a consistency from a size of 0
+// or above the later size.
+var ErrTreeSize = errors.New("ledger: no such tree size")
+
+// TreeHead is the journal's Merkle tree at one size: Root covers the entries
+// of seq 1 to Size.
+type TreeHead struct {
+	Size uint64
+	Root tlog.Hash
+}
+
+// TreeHead is the tree over the whole journal.
+func (s *Store) TreeHead() (h TreeHead, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		h, err = treeHead(tx.Bucket(bucketTree))
+		return err
+	})
+	return h, err
+}
+
+// InclusionProof proves journal entry seq in the tree of size entries (0:
+// the whole journal), for tlog.CheckRecord with record index seq-1. It
+// returns the size it proved against. An entry the journal does not hold is
+// ErrNotFound; a size beyond the journal, or below seq, is ErrTreeSize.
+func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uint64, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		proof, at, err = inclusionProof(tx.Bucket(bucketTree), seq, size)
+		return err
+	})
+	return proof, at, err
+}
+
+// ConsistencyProof proves that the tree of size to (0: the whole journal)
+// extends the tree of size from, for tlog.CheckTree. It returns the size it
+// proved to. from must be at least 1 and at most to, and to at most the
+// journal's length, else ErrTreeSize.
+func (s *Store) ConsistencyProof(from, to uint64) (proof tlog.TreeProof, at uint64, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		proof, at, err = consistencyProof(tx.Bucket(bucketTree), from, to)
+		return err
+	})
+	return proof, at, err
+}
+
+// inclusionProof is InclusionProof over the tree bucket.
+func inclusionProof(tree *bolt.Bucket, seq, size uint64) (tlog.RecordProof, uint64, error) {
+	n, err := treeSize(tree)
+	if err != nil {
+		return nil, 0, err
+	}
+	if size == 0 {
+		size = n
+	}
+	switch {
+	case seq == 0 || seq > n:
+		return nil, 0, fmt.Errorf("journal entry %d: %w", seq, ErrNotFound)
+	case size > n:
+		return nil, 0, fmt.Errorf("tree size %d is beyond the journal's %d entries: %w", size, n, ErrTreeSize)
+	case seq > size:
+		return nil, 0, fmt.Errorf("entry %d is not in the tree of size %d: %w", seq, size, ErrTreeSize)
+	}
+	proof, err := tlog.ProveRecord(int64(size), int64(seq-1), bucketHashes{tree})
+	return proof, size, err
+}
+
+// consistencyProof is ConsistencyProof over the tree bucket.
+func consistencyProof(tree *bolt.Bucket, from, to uint64) (tlog.TreeProof, uint64, error) {
+	n, err := treeSize(tree)
+	if err != nil {
+		return nil, 0, err
+	}
+	if to == 0 {
+		to = n
+	}
+	switch {
+	case to > n:
+		return nil, 0, fmt.Errorf("tree size %d is beyond the journal's %d entries: %w", to, n, ErrTreeSize)
+	case from == 0 || from > to:
+		return nil, 0, fmt.Errorf("a consistency proof runs from a size of 1 to %d, not %d: %w", to, from, ErrTreeSize)
+	}
+	proof, err := tlog.ProveTree(int64(to), int64(from), bucketHashes{tree})
+	return proof, to, err
+}
+
+// treeHead reads the size and root of the tree in tree.
+func treeHead(tree *bolt.Bucket) (TreeHead, error) {
+	n, err := treeSize(tree)
+	if err != nil {
+		return TreeHead{}, err
+	}
+	root, err := tlog.TreeHash(int64(n), bucketHashes{tree})
+	if err != nil {
+		return TreeHead{}, fmt.Errorf("tree root at %d: %w", n, err)
+	}
+	return TreeHead{Size: n, Root: root}, nil
+}
+
+// bucketHashes is tlog's HashReader over the tree bucket.
+type bucketHashes struct{ tree *bolt.Bucket }
+
+func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		v := r.tree.Get(seqKey(uint64(x)))
+		if len(v) != tlog.HashSize {
+			return nil, fmt.Errorf("tree: stored hash %d is missing or malformed", x)
+		}
+		out[i] = tlog.Hash(v)
+	}
+	return out, nil
+}
+
+// treeSize is the number of journal entries the tree holds, from its last
+// stored-hash index: the stored hashes of n entries are indexes 0 to
+// tlog.StoredHashCount(n)-1.
+func treeSize(tree *bolt.Bucket) (uint64, error) {
+	k, _ := tree.Cursor().Last()
+	if k == nil {
+		return 0, nil
+	}
+	if len(k) != 8 {
+		return 0, fmt.Errorf("tree: key %x is not a stored-hash index", k)
+	}
+	count := int64(binary.BigEndian.Uint64(k)) + 1
+	// StoredHashCount grows by at least one per entry, so n <= count.
+	n := sort.Search(int(count)+1, func(n int) bool { return tlog.StoredHashCount(int64(n)) >= count })
+	if tlog.StoredHashCount(int64(n)) != count {
+		return 0, fmt.Errorf("tree: %d stored hashes are no whole number of entries", count)
+	}
+	return uint64(n), nil
+}
+
+// appendLeaf adds journal entry seq, whose hash is entryHash, to the tree,
+// which holds seq-1 entries. Apply calls it for every entry it appends, in
+// the same transaction.
+func appendLeaf(tree *bolt.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
+	assert(seq > 0, "tree leaf of journal seq 0")
+	n := int64(seq - 1)
+	first := tlog.StoredHashIndex(0, n)
+	// The tree must hold the entries before seq: a gap would make every
+	// later root wrong. For an odd n, tlog reads leaf n-1's hash, the one
+	// just before first, and fails without it; for an even n it reads
+	// nothing, so look. (Apply appends each seq once, and Check finds a tree
+	// that holds more than the journal.)
+	if n%2 == 0 && first > 0 && tree.Get(seqKey(uint64(first-1))) == nil {
+		return fmt.Errorf("tree: entries before %d are missing", seq)
+	}
+	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(entryHash[:]), bucketHashes{tree})
+	if err != nil {
+		return fmt.Errorf("tree: entry %d: %w", seq, err)
+	}
+	// Stored-hash indexes only grow.
+	tree.FillPercent = appendFillPercent
+	for i := range hashes {
+		// bbolt keeps the value until the commit; hashes is not reused.
+		if err := tree.Put(seqKey(uint64(first+int64(i))), hashes[i][:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildTree adds to the tree every journal entry it lacks, treeBuildBatch
+// entries per transaction: the tree's own size is the progress, so a build
+// cut short resumes where its last transaction ended.
+func buildTree(db *bolt.DB) error {
+	for {
+		behind := false
+		if err := db.View(func(tx *bolt.Tx) error {
+			n, err := treeSize(tx.Bucket(bucketTree))
+			if err != nil {
+				return err
+			}
+			k, _ := tx.Bucket(bucketJournal).Cursor().Last()
+			behind = k != nil && binary.BigEndian.Uint64(k) > n
+			return nil
+		}); err != nil {
+			return fmt.Errorf("build journal tree: %w", err)
+		}
+		if !behind {
+			return nil
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return buildTreeStep(tx, treeBuildBatch) }); err != nil {
+			return fmt.Errorf("build journal tree: %w", err)
+		}
+	}
+}
+
+// buildTreeStep adds the next limit journal entries the tree lacks.
+func buildTreeStep(tx *bolt.Tx, limit int) error {
+	tree := tx.Bucket(bucketTree)
+	n, err := treeSize(tree)
+	if err != nil {
+		return err
+	}
+	c := tx.Bucket(bucketJournal).Cursor()
+	added := 0
+	for k, v := c.Seek(seqKey(n + 1)); k != nil && added < limit; k, v = c.Next() {
+		seq := binary.BigEndian.Uint64(k)
+		if seq != n+1+uint64(added) || len(v) < journalHashSize {
+			return fmt.Errorf("journal entry %d is missing or malformed", n+1+uint64(added))
+		}
+		if err := appendLeaf(tree, seq, [journalHashSize]byte(v[len(v)-journalHashSize:])); err != nil {
+			return err
+		}
+		added++
+	}
+	return nil
+}
+
+// checkTree checks that the tree holds exactly the journal's entries:
+// recomputing each entry's stored hashes from its hash and the stored
+// hashes before them, which the entries before were checked to give, checks
+// every stored hash in one pass, reading each about twice.
+func checkTree(tx *bolt.Tx, bad func(format string, args ...any)) {
+	tree := tx.Bucket(bucketTree)
+	n, err := treeSize(tree)
+	if err != nil {
+		bad("%v", err)
+		return
+	}
+	if seq := getUint(tx.Bucket(bucketMeta), metaJournalSeq); n != seq {
+		bad("tree holds %d journal entries, the journal %d", n, seq)
+		return
+	}
+	r := bucketHashes{tree}
+	c := tx.Bucket(bucketJournal).Cursor()
+	var i int64
+	for k, v := c.First(); k != nil && i < int64(n); k, v = c.Next() {
+		if len(v) < journalHashSize {
+			return // verifyJournal reports it
+		}
+		want, err := tlog.StoredHashesForRecordHash(i, tlog.RecordHash(v[len(v)-journalHashSize:]), r)
+		if err != nil {
+			bad("tree at entry %d: %v", i+1, err)
+			return
+		}
+		first := tlog.StoredHashIndex(0, i)
+		for j := range want {
+			if got := tree.Get(seqKey(uint64(first + int64(j)))); len(got) != tlog.HashSize || tlog.Hash(got) != want[j] {
+				bad("tree: stored hash %d does not match journal entry %d", first+int64(j), i+1)
+				return
+			}
+		}
+		i++
+	}
+}

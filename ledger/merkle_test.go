@@ -1,0 +1,422 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// refRoot is RFC 6962's Merkle tree hash (section 2.1) of leaves, each
+// leaf's data being 32 bytes, computed by its recursive definition: the
+// reference the stored tree is held to, independent of tlog's bookkeeping.
+func refRoot(leaves [][journalHashSize]byte) tlog.Hash {
+	switch n := len(leaves); n {
+	case 0:
+		return sha256.Sum256(nil)
+	case 1:
+		return sha256.Sum256(append([]byte{0x00}, leaves[0][:]...))
+	default:
+		k := 1
+		for k*2 < n {
+			k *= 2
+		}
+		l, r := refRoot(leaves[:k]), refRoot(leaves[k:])
+		return sha256.Sum256(append(append([]byte{0x01}, l[:]...), r[:]...))
+	}
+}
+
+// treeDB opens a bare bbolt file with an empty tree bucket.
+func treeDB(t testing.TB) *bolt.DB {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "tree.db"), 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketTree); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// TestTreeProofs is a property test of the stored tree against tlog's
+// verification and the RFC's definition. Method: append 2,000 random leaves
+// with appendLeaf (in transactions of random sizes, as batches commit), then
+// for random sizes n ≤ 2,000: the root at n is RFC 6962's tree hash of the
+// first n leaves; for a random i < n the inclusion proof passes
+// tlog.CheckRecord, and fails for another leaf or at another index; for a
+// random m ≤ n the consistency proof passes tlog.CheckTree, and fails for
+// another old root.
+func TestTreeProofs(t *testing.T) {
+	seed := rand.Int63()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewSource(seed))
+	const total = 2000
+	leaves := make([][journalHashSize]byte, total)
+	for i := range leaves {
+		r.Read(leaves[i][:])
+	}
+	db := treeDB(t)
+	for next := 0; next < total; {
+		end := min(total, next+1+r.Intn(200))
+		if err := db.Update(func(tx *bolt.Tx) error {
+			for ; next < end; next++ {
+				if err := appendLeaf(tx.Bucket(bucketTree), uint64(next+1), leaves[next]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("seed %d: append: %v", seed, err)
+		}
+	}
+	err := db.View(func(tx *bolt.Tx) error {
+		tree := tx.Bucket(bucketTree)
+		root := func(n uint64) tlog.Hash {
+			h, err := tlog.TreeHash(int64(n), bucketHashes{tree})
+			if err != nil {
+				t.Fatalf("seed %d: TreeHash(%d): %v", seed, n, err)
+			}
+			return h
+		}
+		if got, err := treeSize(tree); err != nil || got != total {
+			t.Fatalf("seed %d: treeSize = %d, %v, want %d", seed, got, err, total)
+		}
+		for round := 0; round < 40; round++ {
+			n := uint64(1 + r.Intn(total))
+			if round == 0 {
+				n = total
+			}
+			rootN := root(n)
+			if want := refRoot(leaves[:n]); rootN != want {
+				t.Fatalf("seed %d: root at %d = %v, want %v", seed, n, rootN, want)
+			}
+			i := uint64(r.Intn(int(n)))
+			proof, at, err := inclusionProof(tree, i+1, n)
+			if err != nil || at != n {
+				t.Fatalf("seed %d: inclusionProof(%d, %d) = size %d, %v", seed, i+1, n, at, err)
+			}
+			leaf := tlog.RecordHash(leaves[i][:])
+			if err := tlog.CheckRecord(proof, int64(n), rootN, int64(i), leaf); err != nil {
+				t.Errorf("seed %d: CheckRecord(entry %d in %d): %v", seed, i+1, n, err)
+			}
+			other := tlog.RecordHash(leaves[(i+1)%total][:])
+			if err := tlog.CheckRecord(proof, int64(n), rootN, int64(i), other); err == nil && other != leaf {
+				t.Errorf("seed %d: another leaf passes as entry %d in %d", seed, i+1, n)
+			}
+			if n > 1 {
+				if err := tlog.CheckRecord(proof, int64(n), rootN, int64((i+1)%n), leaf); err == nil {
+					t.Errorf("seed %d: entry %d's proof passes at index %d in %d", seed, i+1, (i+1)%n, n)
+				}
+			}
+			m := uint64(1 + r.Intn(int(n)))
+			cproof, to, err := consistencyProof(tree, m, n)
+			if err != nil || to != n {
+				t.Fatalf("seed %d: consistencyProof(%d, %d) = size %d, %v", seed, m, n, to, err)
+			}
+			rootM := root(m)
+			if err := tlog.CheckTree(cproof, int64(n), rootN, int64(m), rootM); err != nil {
+				t.Errorf("seed %d: CheckTree(%d -> %d): %v", seed, m, n, err)
+			}
+			if m < n {
+				if err := tlog.CheckTree(cproof, int64(n), rootN, int64(m), root(m+1)); err == nil {
+					t.Errorf("seed %d: the root at %d passes as the root at %d, consistent with %d", seed, m+1, m, n)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// journalLeaves is the hash of every served journal entry, in seq order.
+func journalLeaves(t testing.TB, s *Store) [][journalHashSize]byte {
+	t.Helper()
+	var out [][journalHashSize]byte
+	for after := uint64(0); ; {
+		page, err := s.Journal(JournalQuery{After: after, Limit: MaxJournalPage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			h, err := hex.DecodeString(e.Hash)
+			if err != nil || len(h) != journalHashSize {
+				t.Fatalf("entry %d hash %q", e.Seq, e.Hash)
+			}
+			out = append(out, [journalHashSize]byte(h))
+			after = e.Seq
+		}
+		if page.Next == 0 {
+			return out
+		}
+		after = page.Next
+	}
+}
+
+// checkTreeFollowsJournal checks that s's tree head is the RFC 6962 tree
+// hash of its served journal entries' hashes.
+func checkTreeFollowsJournal(t testing.TB, s *Store) TreeHead {
+	t.Helper()
+	leaves := journalLeaves(t, s)
+	head := mustAnswer(t, "TreeHead", s.TreeHead)
+	if head.Size != uint64(len(leaves)) || head.Root != refRoot(leaves) {
+		t.Fatalf("tree head %d %v, want %d %v", head.Size, head.Root, len(leaves), refRoot(leaves))
+	}
+	return head
+}
+
+// TestTreeFollowsJournal checks the tree Apply keeps: after each instruction
+// the head is the tree of the served entries' hashes, and every entry's
+// proof passes against it; proofs asked out of range fail with the errors
+// the API maps.
+func TestTreeFollowsJournal(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	for i := 0; i < 5; i++ {
+		h.mustAccept("iss-1", mintBody("REG", "acc-us", "10"))
+		h.mustReject("cus-1", transferBody("REG", "acc-us", "inst-us", "1000"), "INSUFFICIENT_BALANCE")
+		checkTreeFollowsJournal(t, h.s)
+	}
+	head := checkTreeFollowsJournal(t, h.s)
+	leaves := journalLeaves(t, h.s)
+	for seq := uint64(1); seq <= head.Size; seq++ {
+		proof, at, err := h.s.InclusionProof(seq, 0)
+		if err != nil || at != head.Size {
+			t.Fatalf("InclusionProof(%d, 0) = size %d, %v", seq, at, err)
+		}
+		if err := tlog.CheckRecord(proof, int64(at), head.Root, int64(seq-1), tlog.RecordHash(leaves[seq-1][:])); err != nil {
+			t.Errorf("entry %d: %v", seq, err)
+		}
+	}
+	n := head.Size
+	tests := []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"entry 0", func() error { _, _, err := h.s.InclusionProof(0, 0); return err }, ErrNotFound},
+		{"entry beyond the journal", func() error { _, _, err := h.s.InclusionProof(n+1, 0); return err }, ErrNotFound},
+		{"size beyond the journal", func() error { _, _, err := h.s.InclusionProof(1, n+1); return err }, ErrTreeSize},
+		{"entry beyond the size", func() error { _, _, err := h.s.InclusionProof(3, 2); return err }, ErrTreeSize},
+		{"consistency from 0", func() error { _, _, err := h.s.ConsistencyProof(0, n); return err }, ErrTreeSize},
+		{"consistency backwards", func() error { _, _, err := h.s.ConsistencyProof(3, 2); return err }, ErrTreeSize},
+		{"consistency beyond the journal", func() error { _, _, err := h.s.ConsistencyProof(1, n+1); return err }, ErrTreeSize},
+	}
+	for _, tc := range tests {
+		if err := tc.call(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if proof, at, err := h.s.ConsistencyProof(n, 0); err != nil || at != n || len(proof) != 0 {
+		t.Errorf("ConsistencyProof(%d, 0) = %v size %d, %v; want an empty proof at %d", n, proof, at, err, n)
+	}
+}
+
+// TestTreeBuiltOnOpen opens state files whose journal has no tree (the
+// schema 2 release's golden file, and a file of this release's journal with
+// its tree dropped, as the release before the tree wrote them) and checks
+// that Open builds it, also when an earlier build was cut short, and that
+// entries applied afterwards extend it.
+func TestTreeBuiltOnOpen(t *testing.T) {
+	t.Run("schema2", func(t *testing.T) {
+		path, golden := loadSchema2(t)
+		s := openStore(t, path, true)
+		if head := checkTreeFollowsJournal(t, s); head.Size != uint64(len(golden.Entries)) {
+			t.Fatalf("tree of %d entries, the golden journal has %d", head.Size, len(golden.Entries))
+		}
+		h := &harness{t: t, s: s, now: epoch.Add(1 << 40), index: s.AppliedIndex()}
+		h.mustAccept(OperatorID, `{"id":"after-tree","type":"mint","symbol":"USD","to":"ret-us","amount":"3"}`)
+		checkTreeFollowsJournal(t, s)
+	})
+	for _, cut := range []int{0, 1, 7} {
+		t.Run(fmt.Sprintf("without a tree, %d entries built before a stop", cut), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			s, err := Open(Config{Path: path, NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &harness{t: t, s: s, now: epoch}
+			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+			h.world()
+			for i := 0; i < 20; i++ {
+				h.mustAccept("iss-1", mintBody("REG", "acc-us", "1"))
+			}
+			want := checkTreeFollowsJournal(t, s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dropTree(t, path, cut)
+			s = openStore(t, path, true)
+			if got := checkTreeFollowsJournal(t, s); got != want {
+				t.Fatalf("rebuilt tree %+v, want %+v", got, want)
+			}
+			h.s = s
+			h.mustAccept("iss-1", mintBody("REG", "acc-us", "1"))
+			checkTreeFollowsJournal(t, s)
+		})
+	}
+}
+
+// dropTree deletes the tree of the state file at path, then builds its
+// first cut entries in transactions of 3, as a build stopped early leaves it.
+func dropTree(t *testing.T, path string, cut int) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketTree) }); err != nil {
+		t.Fatal(err)
+	}
+	if cut == 0 {
+		return
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketTree); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for built := 0; built < cut; built += 3 {
+		if err := db.Update(func(tx *bolt.Tx) error { return buildTreeStep(tx, min(3, cut-built)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		n, err := treeSize(tx.Bucket(bucketTree))
+		if err == nil && n != uint64(cut) {
+			err = fmt.Errorf("tree of %d entries after the cut build, want %d", n, cut)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckFindsTreeFaults changes one stored hash, or drops the last, and
+// checks that Check reports it.
+func TestCheckFindsTreeFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(tree *bolt.Bucket) error
+	}{
+		{"a changed hash", func(tree *bolt.Bucket) error {
+			bad := make([]byte, tlog.HashSize)
+			return tree.Put(seqKey(uint64(tlog.StoredHashIndex(0, 2))), bad)
+		}},
+		{"a missing entry", func(tree *bolt.Bucket) error {
+			k, _ := tree.Cursor().Last()
+			return tree.Delete(k)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			h := &harness{t: t, s: s, now: epoch}
+			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+			h.world()
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.Update(func(tx *bolt.Tx) error { return tc.damage(tx.Bucket(bucketTree)) }); err != nil {
+				t.Fatal(err)
+			}
+			if errs := s.Check(); len(errs) == 0 {
+				t.Errorf("Check after %s found nothing", tc.name)
+			}
+		})
+	}
+}
+
+// BenchmarkInclusionProof measures an inclusion proof of a random entry in
+// a tree of 1,000,000 entries (target: at most 5 ms). The tree's stored
+// hashes are computed in memory and written straight into the bucket, as
+// Apply would have left them, without applying a million instructions.
+func BenchmarkInclusionProof(b *testing.B) {
+	const size = 1_000_000
+	db := treeDB(b)
+	stored := make([]tlog.Hash, 0, tlog.StoredHashCount(size))
+	mem := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	var leaf [journalHashSize]byte
+	for i := int64(0); i < size; i++ {
+		leaf = sha256.Sum256(leaf[:])
+		hs, err := tlog.StoredHashes(i, leaf[:], mem)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stored = append(stored, hs...)
+	}
+	const perTx = 200_000
+	for start := 0; start < len(stored); start += perTx {
+		if err := db.Update(func(tx *bolt.Tx) error {
+			tree := tx.Bucket(bucketTree)
+			tree.FillPercent = appendFillPercent
+			for i := start; i < min(start+perTx, len(stored)); i++ {
+				if err := tree.Put(seqKey(uint64(i)), stored[i][:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewSource(1))
+	b.ResetTimer()
+	for b.Loop() {
+		seq := uint64(1 + r.Intn(size))
+		err := db.View(func(tx *bolt.Tx) error {
+			_, _, err := inclusionProof(tx.Bucket(bucketTree), seq, 0)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendLeaf measures what the tree adds to each journal entry
+// Apply writes: appendLeaf on a tree of 1,000,000 entries and up, in write
+// transactions of 8,192 entries, as a node commits.
+func BenchmarkAppendLeaf(b *testing.B) {
+	db := treeDB(b)
+	var leaf [journalHashSize]byte
+	seq := uint64(0)
+	grow := func(n int) {
+		for done := 0; done < n; {
+			if err := db.Update(func(tx *bolt.Tx) error {
+				for end := min(n, done+8192); done < end; done++ {
+					seq++
+					leaf = sha256.Sum256(leaf[:])
+					if err := appendLeaf(tx.Bucket(bucketTree), seq, leaf); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	grow(1_000_000)
+	b.ResetTimer()
+	grow(b.N)
+}
