@@ -70,7 +70,7 @@ type nodeOptions struct {
 	logStore consensus.LogStore
 	// walSegmentBytes sizes the WAL's segment files; 0: raft-wal's default.
 	walSegmentBytes int
-	noteKey           string // verifier key of the node's checkpoints, published with its addresses
+	noteKey         string // verifier key of the node's checkpoints, published with its addresses
 }
 
 func runServe(ctx context.Context, args []string) error {
