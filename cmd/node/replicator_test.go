@@ -104,7 +104,7 @@ func newTestReplicator(t *testing.T) (*replicator, *fakeRaft) {
 func TestReplicatorSubmit(t *testing.T) {
 	r, f := newTestReplicator(t)
 	// The operator's first key registers the operator party.
-	o, err := r.CreateKey(t.Context(), ledger.OperatorID, api.HashKey("tl_test-key"))
+	o, err := r.CreateKey(t.Context(), ledger.KeyRequest{PartyID: ledger.OperatorID, KeyHash: api.HashKey("tl_test-key")})
 	if err != nil || o.Error != nil {
 		t.Fatalf("CreateKey: %+v, %v", o, err)
 	}
