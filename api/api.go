@@ -81,8 +81,18 @@ type Reader interface {
 	Holders(symbol string, atSeq uint64) (ledger.CapTable, error)
 	Journal(q ledger.JournalQuery) (ledger.JournalPage, error)
 	VerifyJournal() (ledger.Verification, error)
-	// KeyOwner resolves HashKey(secret) to the key's party, in one read.
-	KeyOwner(keyHash string) (transfer.Party, error)
+	// KeyOwnerAt resolves HashKey(secret) to the key's party, in one read,
+	// for a request at now: a revoked key, or one expired by now, resolves
+	// to nothing (ledger.ErrNotFound).
+	KeyOwnerAt(keyHash string, now time.Time) (transfer.Party, error)
+	// Keys lists a party's keys, or every key for party "".
+	Keys(party string) ([]ledger.KeyInfo, error)
+	// Key returns the key with a public id.
+	Key(keyID string) (ledger.KeyInfo, error)
+	// ScheduledRulebook is the rulebook set to take force later, or nil.
+	ScheduledRulebook() (*transfer.ScheduledRulebook, error)
+	// Impact lists what rb would put out of compliance at now.
+	Impact(rb *eligibility.Rulebook, now time.Time) (ledger.Impact, error)
 	Nodes() ([]ledger.NodeInfo, error)
 	// Outcome is the recorded outcome of an instruction id.
 	Outcome(id string) (ledger.Outcome, error)
@@ -104,9 +114,12 @@ type Replicator interface {
 	// Submit replicates instructions submitted by actor in one proposal and
 	// returns their outcomes, one per instruction, in order.
 	Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
-	// CreateKey replicates the registration of a key for partyID, by the
-	// key's hash only, and returns its outcome.
-	CreateKey(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error)
+	// CreateKey replicates the registration of a key, by the key's hash
+	// only, and returns its outcome.
+	CreateKey(ctx context.Context, req ledger.KeyRequest) (ledger.Outcome, error)
+	// RevokeKey replicates actor's revocation of the key keyID and returns
+	// its outcome; every node refuses the key once it applies.
+	RevokeKey(ctx context.Context, actor, keyID string) (ledger.Outcome, error)
 	// AddNode adds a node to the cluster as a voter, or updates its address,
 	// and replicates its addresses. An id the cluster removed before is
 	// refused with an error wrapping ErrNodeRemoved, and is then not in the
@@ -321,6 +334,8 @@ func (s *Server) routes() *echo.Echo {
 	// can see why it has not; everything else waits (see caughtUp).
 	auth := func(next echo.HandlerFunc) echo.HandlerFunc { return s.caughtUp(s.authenticate(next)) }
 	v1.POST("/keys", s.createKey, auth)
+	v1.GET("/keys", s.listKeys, auth)
+	v1.DELETE("/keys/:key_id", s.revokeKey, auth)
 	v1.POST("/instructions", s.submitInstruction, auth)
 	v1.POST("/instructions/batch", s.submitBatch, auth)
 	v1.GET("/instructions/:id", s.getInstruction, auth)
@@ -340,6 +355,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/journal/consistency", s.getConsistencyProof, auth)
 	v1.POST("/classify", s.classify, auth)
 	v1.GET("/rulebook", s.getRulebook, auth)
+	v1.POST("/rulebook/lint", s.lintRulebook, auth)
 
 	v1.GET("/cluster", s.getCluster, s.authenticate)
 	v1.POST("/cluster/nodes", s.addNode, auth)

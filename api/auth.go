@@ -71,9 +71,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return s.refuseKey(c)
 		}
-		// A key unknown, or whose party is gone (never, today),
-		// authenticates no one.
-		party, err := s.reader.KeyOwner(HashKey(key))
+		// A key unknown, revoked, expired, or whose party is gone (never,
+		// today), authenticates no one.
+		// Expiry is judged by this node's clock, as a certificate's is:
+		// every node refuses an expired key, forwarded requests included,
+		// since the follower authenticates before it forwards.
+		party, err := s.reader.KeyOwnerAt(HashKey(key), s.cfg.Now())
 		if errors.Is(err, ledger.ErrNotFound) {
 			return s.refuseKey(c)
 		}

@@ -7,3 +7,10 @@ func Routes(s *Server) []*echo.Route { return s.echo.Routes() }
 
 // ErrorResponse exposes the error mapping to the external tests.
 var ErrorResponse = errorResponse
+
+// ParseKeyRequest and ParseLintRequest expose the body parsers to the fuzz
+// tests.
+var (
+	ParseKeyRequest  = parseKeyRequest
+	ParseLintRequest = parseLintRequest
+)

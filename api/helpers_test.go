@@ -48,7 +48,7 @@ type fakeReplicator struct {
 	proposals atomic.Int64
 
 	submitFn    func(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
-	createKeyFn func(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error)
+	createKeyFn func(ctx context.Context, req ledger.KeyRequest) (ledger.Outcome, error)
 	readIndexFn func(ctx context.Context) error
 }
 
@@ -79,12 +79,22 @@ func (f *fakeReplicator) Submit(ctx context.Context, actor string, inss []transf
 	return f.outcomes(f.apply(items))
 }
 
-func (f *fakeReplicator) CreateKey(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error) {
+func (f *fakeReplicator) CreateKey(ctx context.Context, req ledger.KeyRequest) (ledger.Outcome, error) {
 	f.proposals.Add(1)
 	if f.createKeyFn != nil {
-		return f.createKeyFn(ctx, partyID, keyHash)
+		return f.createKeyFn(ctx, req)
 	}
-	outs, err := f.outcomes(f.apply([][]byte{ledger.KeyItem(partyID, keyHash)}))
+	return f.one(ledger.KeyRequestItem(req))
+}
+
+func (f *fakeReplicator) RevokeKey(_ context.Context, actor, keyID string) (ledger.Outcome, error) {
+	f.proposals.Add(1)
+	return f.one(ledger.RevokeKeyItem(actor, keyID))
+}
+
+// one applies one item as a log entry of its own and decodes its outcome.
+func (f *fakeReplicator) one(item []byte) (ledger.Outcome, error) {
+	outs, err := f.outcomes(f.apply([][]byte{item}))
 	if err != nil {
 		return ledger.Outcome{}, err
 	}

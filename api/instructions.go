@@ -59,6 +59,8 @@ func outcomeError(e *ledger.OpError) (int, Code, string) {
 		return http.StatusBadRequest, CodeMalformed, e.Message
 	case ledger.ErrCodeNotFound:
 		return http.StatusNotFound, CodeNotFound, e.Message
+	case ledger.ErrCodeNotAuthorized:
+		return http.StatusForbidden, CodeNotAuthorized, e.Message
 	}
 	return http.StatusInternalServerError, CodeInternal, "internal error; the cause is in the node's log"
 }
@@ -339,53 +341,4 @@ func (s *Server) check(c echo.Context) error {
 	}
 	o.Index, o.Seq = 0, 0
 	return writeJSON(c, http.StatusOK, outcomeBodyOf(ins.ID, o))
-}
-
-// keyRequest is POST /v1/keys.
-type keyRequest struct {
-	PartyID string `json:"party_id"`
-}
-
-// keyResponse shows a new key, once.
-type keyResponse struct {
-	PartyID string `json:"party_id"`
-	Key     string `json:"key"`
-}
-
-// createKey is POST /v1/keys (operator): a new key for a registered party.
-// The secret is made here; only its hash is proposed, so it exists nowhere
-// but in this response.
-func (s *Server) createKey(c echo.Context) error {
-	if err := requireRole(who(c), eligibility.RoleOperator); err != nil {
-		return err
-	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	var req keyRequest
-	if err := s.bindStrict(c, &req); err != nil {
-		return err
-	}
-	if !transfer.ValidID(req.PartyID) {
-		return invalid("party_id must match [A-Za-z0-9._:-]{1,128}")
-	}
-	if _, err := s.reader.Party(req.PartyID); err != nil {
-		return readErr("party "+req.PartyID, err)
-	}
-	key, err := NewKey()
-	if err != nil {
-		return err
-	}
-	o, err := s.repl.CreateKey(c.Request().Context(), req.PartyID, HashKey(key))
-	if err != nil {
-		return fmt.Errorf("create key: %w", err)
-	}
-	if e := o.Error; e != nil {
-		status, code, message := outcomeError(e)
-		if status == http.StatusInternalServerError {
-			return fmt.Errorf("key outcome: unexpected error code %s: %s", e.Code, e.Message)
-		}
-		return newError(status, code, message)
-	}
-	return writeJSON(c, http.StatusCreated, keyResponse{PartyID: req.PartyID, Key: key})
 }

@@ -19,14 +19,20 @@ import (
 // readBody reads the whole request body, at most Config.MaxBodyBytes; a larger
 // one is answered 413 TOO_LARGE through *http.MaxBytesError.
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	return s.readBodyLimit(c, s.cfg.MaxBodyBytes)
+}
+
+// readBodyLimit is readBody with a bound of the route's own, at most
+// Config.MaxBodyBytes.
+func (s *Server) readBodyLimit(c echo.Context, limit int64) ([]byte, error) {
 	r := c.Request()
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
 	}
 	// Sized by Content-Length when given (already bounded above): a batch
 	// body read into io.ReadAll's doubling buffer is copied a dozen times.
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+1))
-	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response().Writer, r.Body, s.cfg.MaxBodyBytes))
+	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response().Writer, r.Body, limit))
 	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -247,20 +247,6 @@ func (s *Server) classify(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, s.reader.Rulebook().Classify(attrs))
 }
 
-// rulebookBody is GET /v1/rulebook.
-type rulebookBody struct {
-	Version string `json:"version"`
-	YAML    string `json:"yaml"`
-}
-
-func (s *Server) getRulebook(c echo.Context) error {
-	if _, err := s.readQuery(c); err != nil {
-		return err
-	}
-	rb := s.reader.Rulebook()
-	return writeJSON(c, http.StatusOK, rulebookBody{Version: rb.Version(), YAML: string(rb.YAML())})
-}
-
 // getInstruction is GET /v1/instructions/{id} (an extension): the recorded
 // outcome of an instruction, for whoever may read its journal entry. An id the
 // caller may not see is as absent as one never used.

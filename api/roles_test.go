@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tokenledger/tokenledger/api"
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger"
 )
 
@@ -30,6 +31,12 @@ func TestRoleMatrix(t *testing.T) {
 	// A transfer of inv-a's whose recorded outcome the matrix reads.
 	mxSeq := e.must(http.StatusOK, "inv-a", "POST", "/v1/instructions",
 		`{"id":"mx-transfer","type":"transfer","legs":[{"symbol":"REG","from":"inv-a","to":"inv-b","amount":"1"}]}`).seq(t)
+	// A key of inv-b's that the matrix revokes.
+	var invBKey struct {
+		KeyID string `json:"key_id"`
+	}
+	e.must(http.StatusCreated, ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"inv-b"}`).decode(t, &invBKey)
+	lint := func() string { return jsonOf(t, map[string]string{"rulebook": string(eligibility.Default().YAML())}) }
 
 	const (
 		ok = http.StatusOK
@@ -80,6 +87,11 @@ func TestRoleMatrix(t *testing.T) {
 		}, [...]int{ok, no, no, no, no, no, un, un}},
 		{"remove node", "DELETE", "/v1/cluster/nodes/n2", nil, [...]int{nc, no, no, no, no, no, un, un}},
 		{"make a key", "POST", "/v1/keys", func() string { return `{"party_id":"inv-b"}` }, [...]int{cr, no, no, no, no, no, un, un}},
+		{"own keys", "GET", "/v1/keys", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
+		{"keys of another party", "GET", "/v1/keys?party=inv-b", nil, [...]int{ok, no, no, no, no, no, un, un}},
+		{"revoke another party's key", "DELETE", "/v1/keys/" + invBKey.KeyID, nil, [...]int{nc, no, no, no, no, no, un, un}},
+		{"revoke an unknown key", "DELETE", "/v1/keys/k_0000000000000000", nil, [...]int{nf, nf, nf, nf, nf, nf, un, un}},
+		{"lint a rulebook", "POST", "/v1/rulebook/lint", lint, [...]int{ok, no, no, no, ok, no, un, un}},
 		{"mint", "POST", "/v1/instructions", func() string { return mint("REG", "inv-a", "1") }, [...]int{ok, ok, no, no, no, no, un, un}},
 		{"mint of another issuer's instrument", "POST", "/v1/instructions", func() string { return mint("TWO", "inv-a", "1") }, [...]int{ok, no, no, no, no, no, un, un}},
 		{"transfer", "POST", "/v1/instructions", tr, [...]int{ok, no, ok, ok, no, no, un, un}},

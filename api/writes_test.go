@@ -416,7 +416,21 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var k struct{ Key string }
 	e.must(http.StatusCreated, ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`).decode(t, &k)
 	e.keys["aud-2"] = k.Key
-	e.repl.createKeyFn = func(context.Context, string, string) (ledger.Outcome, error) {
+	// A key with an expiry, listed, used and revoked: none of it may log the
+	// key or its hash.
+	var k3 struct {
+		Key   string `json:"key"`
+		KeyID string `json:"key_id"`
+	}
+	e.must(http.StatusCreated, ledger.OperatorID, "POST", "/v1/keys",
+		`{"party_id":"aud","expires_at":"`+epoch.Add(time.Hour).Format(time.RFC3339)+`"}`).decode(t, &k3)
+	e.keys["aud-3"] = k3.Key
+	e.must(http.StatusOK, "aud-3", "GET", "/v1/keys", "")
+	e.must(http.StatusNoContent, "aud-3", "DELETE", "/v1/keys/"+k3.KeyID, "")
+	if r := e.do("GET", "/v1/keys", k3.Key, ""); r.status != http.StatusUnauthorized {
+		t.Errorf("a revoked key: %d, want 401", r.status)
+	}
+	e.repl.createKeyFn = func(context.Context, ledger.KeyRequest) (ledger.Outcome, error) {
 		return ledger.Outcome{}, errors.New("boom")
 	}
 	e.as(ledger.OperatorID, "POST", "/v1/keys", `{"party_id":"aud"}`)

@@ -13,7 +13,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -163,6 +162,7 @@ type applier struct {
 	seq      uint64
 	head     [journalHashSize]byte // hash of the last journal entry
 	seenIDs  map[string]*idRecord  // ids decided in this call, not yet in the bucket
+	sched    schedule              // the scheduled rulebook's date (schedule.go)
 	newIDs   []string
 	// arena holds the journal entries and id records of this call: bbolt
 	// keeps values until the commit (see txView.sealed); scratch is reused.
@@ -179,6 +179,7 @@ func (a *applier) batch(b Batch) [][]byte {
 	if now.Before(a.lastTime) {
 		now = a.lastTime
 	}
+	a.promoteRulebook(now)
 	out := make([][]byte, len(b.Items))
 	for j, item := range b.Items {
 		out[j] = a.item(b.Index, now, item)
@@ -201,22 +202,9 @@ func (a *applier) item(index uint64, now time.Time, item []byte) []byte {
 func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 	switch item[0] {
 	case itemKey:
-		var k keyItem
-		if err := json.Unmarshal(item[1:], &k); err != nil || len(k.KeyHash) != 64 {
-			return opError(ErrCodeMalformed, "malformed key item")
-		}
-		if _, ok := a.view.Party(k.PartyID); !ok {
-			if k.PartyID != OperatorID {
-				return opError(ErrCodeNotFound, "party %s is not registered", k.PartyID)
-			}
-			// The first key of a new ledger creates the operator party it belongs to.
-			op := transfer.Party{ID: OperatorID, Role: eligibility.RoleOperator, CreatedAt: now}
-			a.view.commit(transfer.Changes{Parties: []transfer.Party{op}}, a.seq)
-		}
-		if err := a.tx.Bucket(bucketKeys).Put([]byte(k.KeyHash), []byte(k.PartyID)); err != nil {
-			panic(fmt.Sprintf("ledger: put key: %v", err))
-		}
-		return Outcome{Status: StatusAccepted, Index: index}
+		return a.createKey(index, now, item)
+	case itemRevokeKey:
+		return a.revokeKey(index, now, item)
 	case itemNode:
 		var n NodeInfo
 		if err := json.Unmarshal(item[1:], &n); err != nil || n.ID == "" {
@@ -291,6 +279,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		out.Status = StatusAccepted
 		changes := delta.Changes()
 		a.view.commit(changes, a.seq)
+		a.replaceSchedule(changes)
 		parties = changedParties(changes)
 	}
 	a.appendJournal(index, now, actor, ins, body, out, parties)

@@ -123,6 +123,8 @@ func check(tx *bolt.Tx) []error {
 	}
 	checkTree(tx, bad)
 	checkIDs(tx, bad)
+	checkKeys(tx, bad)
+	checkSchedule(tx, bad)
 	return errs
 }
 
@@ -208,7 +210,7 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 		now = lt
 	}
 	err = s.view(func(tx *bolt.Tx) error {
-		_, reasons := transfer.Effect(newTxView(tx, s.Rulebook()), actor, ins, now)
+		_, reasons := transfer.Effect(newTxView(tx, s.rulebookAt(tx, now)), actor, ins, now)
 		out = Outcome{ID: ins.ID, Status: StatusAccepted}
 		if len(reasons) > 0 {
 			r := reasons[0]

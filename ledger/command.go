@@ -16,6 +16,7 @@ const (
 	itemInstruction byte = 'I' // uvarint actor length, actor, canonical instruction JSON
 	itemKey         byte = 'K' // JSON keyItem
 	itemNode        byte = 'N' // JSON NodeInfo
+	itemRevokeKey   byte = 'X' // JSON revokeKeyItem
 )
 
 // ErrBadItem is returned by DecodeItem for bytes that are no item.
@@ -29,17 +30,6 @@ func InstructionItem(actor string, body []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(actor)))
 	b = append(b, actor...)
 	return append(b, body...)
-}
-
-type keyItem struct {
-	PartyID string `json:"party_id"`
-	KeyHash string `json:"key_hash"`
-}
-
-// KeyItem encodes the registration of an API key, by its hash only.
-func KeyItem(partyID, keyHash string) []byte {
-	b, _ := json.Marshal(keyItem{PartyID: partyID, KeyHash: keyHash})
-	return append([]byte{itemKey}, b...)
 }
 
 // NodeInfo is a cluster member's addresses, replicated so every node can tell
@@ -106,6 +96,9 @@ const (
 	ErrCodeIDReused  = "ID_REUSED"
 	ErrCodeMalformed = "MALFORMED"
 	ErrCodeNotFound  = "NOT_FOUND"
+	// ErrCodeNotAuthorized: a key item whose actor may not do it (a party
+	// revoking another's key), which the API should have refused.
+	ErrCodeNotAuthorized = "NOT_AUTHORIZED"
 )
 
 func opError(code, format string, args ...any) Outcome {

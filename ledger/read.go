@@ -340,35 +340,6 @@ func badJournal(n uint64, prev [journalHashSize]byte, msg string) Verification {
 	return Verification{Length: n - 1, Head: hex.EncodeToString(prev[:]), FirstBad: n, Message: msg}
 }
 
-// KeyParty resolves an API key hash to its party.
-func (s *Store) KeyParty(keyHash string) (party string, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketKeys).Get([]byte(keyHash))
-		if v == nil {
-			return ErrNotFound
-		}
-		party = string(v)
-		return nil
-	})
-	return party, err
-}
-
-// KeyOwner resolves a key hash to its party: KeyParty and Party in one read.
-func (s *Store) KeyOwner(keyHash string) (p transfer.Party, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketKeys).Get([]byte(keyHash))
-		if id == nil {
-			return ErrNotFound
-		}
-		var ok bool
-		if p, ok = newTxView(tx, s.Rulebook()).Party(string(id)); !ok {
-			return ErrNotFound
-		}
-		return nil
-	})
-	return p, err
-}
-
 // Nodes lists the cluster members' addresses as replicated, and the nodes
 // removed from it (Removed), whose ids are never taken again.
 func (s *Store) Nodes() (out []NodeInfo, err error) {

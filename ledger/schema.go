@@ -16,6 +16,8 @@ var (
 	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
 	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal record (binary)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
+	bucketKeyInfo     = []byte("keyinfo")     // key id (KeyID) -> key record (binary)
+	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
 )
@@ -59,6 +61,8 @@ var (
 //	            for a body its entry serves compacted; 'O' the body hash,
 //	            then the outcome JSON, for an outcome the journal does not
 //	            hold
+//	key         'K' key hash (hex), party, created_at time?, expires_at
+//	            time?, revoked bool, revoked_at time?        (key id: the key)
 //	journal     'J' hash_version byte (1 or 2), index uvarint, time, actor,
 //	            status byte (0 accepted, 1 rejected, 2 then the status
 //	            string), uvarint n then n reasons of (code, rule, message,
@@ -84,7 +88,8 @@ var (
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
 	bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments, bucketJournal,
-	bucketKeys, bucketLoans, bucketMeta, bucketNodes, bucketParties, bucketPrices, bucketTree,
+	bucketKeyInfo, bucketKeys, bucketLoans, bucketMeta, bucketNodes, bucketParties, bucketPartyKeys,
+	bucketPrices, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
@@ -102,6 +107,9 @@ var (
 	metaJournalHead  = []byte("journal_head")  // hex sha256 of the last journal entry
 	metaRulebook     = []byte("rulebook")      // YAML text of the rulebook in force; absent: the embedded default
 	metaSchema       = []byte("schema")        // schema version
+	// A rulebook set to take force later (schedule.go); both or neither.
+	metaScheduledRulebook = []byte("rulebook_scheduled")    // YAML text
+	metaScheduledAt       = []byte("rulebook_effective_at") // RFC 3339 nano: the first batch time it is in force at
 )
 
 // schemaVersion is bumped when the layout changes; Open refuses other versions.

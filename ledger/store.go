@@ -188,6 +188,11 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 				return err
 			}
 		}
+		// Keys registered before keys had ids get their records, the same
+		// on every node.
+		if err := indexKeys(tx); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(metaSchema); {
 		case v == nil:

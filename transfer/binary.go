@@ -43,6 +43,7 @@ import (
 //	  legs             uvarint n, n × string symbol, from, to, amount
 //	  legal_reference, price, cash_symbol, lender,
 //	  amount_per_unit, ratio, rulebook                    string
+//	  effective_at                                        time
 //
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
@@ -162,6 +163,9 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 	w.amountIf(ins.AmountPerUnit)
 	w.amountIf(ins.Ratio)
 	w.strIf(ins.Rulebook)
+	if ins.EffectiveAt != nil {
+		w.time(*ins.EffectiveAt)
+	}
 	return w.b
 }
 
@@ -266,6 +270,10 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	ins.AmountPerUnit = r.amountIf(has(16))
 	ins.Ratio = r.amountIf(has(17))
 	ins.Rulebook = r.strIf(has(18))
+	if has(19) {
+		t := r.time()
+		ins.EffectiveAt = &t
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("length")
 	}
@@ -485,7 +493,7 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
-		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" {
+		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

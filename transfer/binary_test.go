@@ -230,6 +230,10 @@ func randomInstruction(r *rand.Rand) Instruction {
 		ins.Symbol, ins.Ratio = randomSymbol(r), randomAmount(r)
 	case TypeSetRulebook:
 		ins.Rulebook = randomText(r) + "\n" + randomText(r)
+		if opt() {
+			t := time.Unix(r.Int63n(1<<33), r.Int63n(1e9)).UTC()
+			ins.EffectiveAt = &t
+		}
 	}
 	return ins
 }

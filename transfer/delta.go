@@ -27,6 +27,7 @@ type Delta struct {
 	loans       map[loanKey]Loan
 	prices      map[string]Price
 	rulebook    *eligibility.Rulebook
+	scheduled   *ScheduledRulebook
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -287,6 +288,17 @@ type Changes struct {
 	Loans       []Loan
 	Prices      []Price
 	Rulebook    *eligibility.Rulebook
+	// Scheduled is a rulebook set to take force later; the rulebook in
+	// force is unchanged. Rulebook and Scheduled are never both set, and
+	// either replaces a schedule not yet in force.
+	Scheduled *ScheduledRulebook
+}
+
+// ScheduledRulebook is a rulebook that takes force from the first batch
+// whose time is at or after EffectiveAt.
+type ScheduledRulebook struct {
+	Rulebook    *eligibility.Rulebook
+	EffectiveAt time.Time
 }
 
 // Changes returns the writes of the delta in key order.
@@ -335,6 +347,7 @@ func (d *Delta) Changes() Changes {
 		slices.SortFunc(c.Prices, func(a, b Price) int { return cmp.Compare(a.Symbol, b.Symbol) })
 	}
 	c.Rulebook = d.rulebook
+	c.Scheduled = d.scheduled
 	return c
 }
 

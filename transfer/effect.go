@@ -133,7 +133,7 @@ func (e *effect) apply() {
 			e.refuse(eligibility.CodeRulebookInvalid, "rulebook.parse", "the rulebook does not parse: %v", err)
 			return
 		}
-		e.d.rulebook = rb
+		e.setRulebook(rb)
 	default:
 		e.refuse(eligibility.CodeInvalidInstruction, "instruction.type", "unknown instruction type %q", e.ins.Type)
 	}
@@ -769,4 +769,23 @@ func dropEmptyLots(lots []Lot) []Lot {
 		}
 	}
 	return out
+}
+
+// setRulebook puts rb in force at once, or, with effective_at, schedules it
+// for the first batch whose time is at or after that instant. A date not
+// after this batch's time is refused: such a rulebook would take force at
+// once, which an instruction without effective_at says plainly.
+func (e *effect) setRulebook(rb *eligibility.Rulebook) {
+	at := e.ins.EffectiveAt
+	if at == nil {
+		e.d.rulebook = rb
+		return
+	}
+	if !at.After(e.now) {
+		e.refuse(eligibility.CodeInvalidInstruction, "set_rulebook.effective_at",
+			"effective_at %s is not after the time of this batch, %s; omit it to put the rulebook in force now",
+			at.UTC().Format(time.RFC3339Nano), e.now.UTC().Format(time.RFC3339Nano))
+		return
+	}
+	e.d.scheduled = &ScheduledRulebook{Rulebook: rb, EffectiveAt: at.UTC()}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -472,4 +473,20 @@ var setRulebookCases = []effectCase{
 	refused("YAML that does not parse", "op", rulebookOf("schema: ["), "RULEBOOK_INVALID rulebook.parse"),
 	refused("a rulebook with no rules", "op", rulebookOf("schema: 1\nversion: empty\n"), "RULEBOOK_INVALID rulebook.parse"),
 	refused("by an issuer", "iss", rulebookOf(nextRulebook), "NOT_AUTHORIZED authorization.set_rulebook"),
+	accepted("scheduled for a later date", "op", rulebookAt(nextRulebook, now.Add(time.Hour)), func(w *mapView) transfer.Changes {
+		rb, err := eligibility.Parse([]byte(nextRulebook))
+		if err != nil {
+			w.tb.Fatalf("the next rulebook: %v", err)
+		}
+		return transfer.Changes{Scheduled: &transfer.ScheduledRulebook{Rulebook: rb, EffectiveAt: now.Add(time.Hour)}}
+	}),
+	refused("scheduled for the batch's own time", "op", rulebookAt(nextRulebook, now), "INVALID_INSTRUCTION set_rulebook.effective_at"),
+	refused("scheduled in the past", "op", rulebookAt(nextRulebook, now.Add(-time.Second)), "INVALID_INSTRUCTION set_rulebook.effective_at"),
+	refused("scheduled, but does not parse", "op", rulebookAt("schema: [", now.Add(time.Hour)), "RULEBOOK_INVALID rulebook.parse"),
+}
+
+func rulebookAt(yaml string, at time.Time) transfer.Instruction {
+	ins := rulebookOf(yaml)
+	ins.EffectiveAt = &at
+	return ins
 }

@@ -70,7 +70,7 @@ var fieldsByType = map[Type][]string{
 	TypeRepay:            {"party_id", "cash_symbol", "amount", "lender"},
 	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
 	TypeSplit:            {"symbol", "ratio"},
-	TypeSetRulebook:      {"rulebook"},
+	TypeSetRulebook:      {"rulebook", "effective_at"},
 }
 
 // Types lists every instruction type, sorted.
@@ -114,6 +114,9 @@ type Instruction struct {
 	AmountPerUnit *Amount `json:"amount_per_unit,omitempty"`
 	Ratio         *Amount `json:"ratio,omitempty"`
 	Rulebook      string  `json:"rulebook,omitempty"`
+	// EffectiveAt schedules a set_rulebook: the rulebook takes force from
+	// the first batch whose time is at or after it (nil: at once).
+	EffectiveAt *time.Time `json:"effective_at,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -347,7 +350,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [19]presentField {
+func (ins *Instruction) presentFields() [20]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -368,6 +371,7 @@ func (ins *Instruction) presentFields() [19]presentField {
 		{"amount_per_unit", ins.AmountPerUnit != nil},
 		{"ratio", ins.Ratio != nil},
 		{"rulebook", ins.Rulebook != ""},
+		{"effective_at", ins.EffectiveAt != nil},
 	}
 }
 
@@ -568,6 +572,7 @@ func (ins *Instruction) normalizeTimes() {
 	}
 	utc(ins.KYCExpiresAt)
 	utc(ins.AcquiredAt)
+	utc(ins.EffectiveAt)
 	if ins.Party != nil {
 		utc(ins.Party.KYCExpiresAt)
 	}

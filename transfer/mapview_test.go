@@ -254,6 +254,9 @@ func render(tb testing.TB, c transfer.Changes) []string {
 	if c.Rulebook != nil {
 		out = append(out, "rulebook "+c.Rulebook.Version())
 	}
+	if c.Scheduled != nil {
+		out = append(out, "scheduled rulebook "+c.Scheduled.Rulebook.Version()+" at "+c.Scheduled.EffectiveAt.Format(time.RFC3339Nano))
+	}
 	return out
 }
 

@@ -3,7 +3,9 @@
 //	node                                      the embedded default: a single-node ledger in ./data
 //	node serve --config cluster.yaml --id n1  one node of a cluster
 //	node certs --dir DIR --config FILE        a dev CA, node certificates for mutual TLS and API certificates for HTTPS
-//	node rulebook lint [FILE]                 conflicts and gaps of a rulebook (default: the embedded one)
+//	node rulebook lint [--strict] [--impact --url URL --key KEY] [FILE]
+//	                                          conflicts and gaps of a rulebook (default: the embedded one),
+//	                                          and what it would put out of compliance on a node
 //	node bench [flags]                        load a running cluster through its HTTP(S) API
 //	node migrate-log --data DIR               move a stopped node's raft log from raft.db into a WAL
 //	node verify --entry E --proof P --checkpoint C --key K

@@ -103,8 +103,18 @@ func (r *replicator) Submit(ctx context.Context, actor string, inss []transfer.I
 	return r.propose(ctx, items)
 }
 
-func (r *replicator) CreateKey(ctx context.Context, partyID, keyHash string) (ledger.Outcome, error) {
-	outs, err := r.propose(ctx, [][]byte{ledger.KeyItem(partyID, keyHash)})
+func (r *replicator) CreateKey(ctx context.Context, req ledger.KeyRequest) (ledger.Outcome, error) {
+	return r.proposeOne(ctx, ledger.KeyRequestItem(req))
+}
+
+// RevokeKey replicates the revocation, which takes effect on every node as
+// it applies the log entry: each refuses the key from then on.
+func (r *replicator) RevokeKey(ctx context.Context, actor, keyID string) (ledger.Outcome, error) {
+	return r.proposeOne(ctx, ledger.RevokeKeyItem(actor, keyID))
+}
+
+func (r *replicator) proposeOne(ctx context.Context, item []byte) (ledger.Outcome, error) {
+	outs, err := r.propose(ctx, [][]byte{item})
 	if err != nil {
 		return ledger.Outcome{}, err
 	}

@@ -104,7 +104,7 @@ func newTestReplicator(t *testing.T) (*replicator, *fakeRaft) {
 func TestReplicatorSubmit(t *testing.T) {
 	r, f := newTestReplicator(t)
 	// The operator's first key registers the operator party.
-	o, err := r.CreateKey(t.Context(), ledger.OperatorID, api.HashKey("tl_test-key"))
+	o, err := r.CreateKey(t.Context(), ledger.KeyRequest{PartyID: ledger.OperatorID, KeyHash: api.HashKey("tl_test-key")})
 	if err != nil || o.Error != nil {
 		t.Fatalf("CreateKey: %+v, %v", o, err)
 	}
@@ -221,5 +221,47 @@ func TestReplicatorMembership(t *testing.T) {
 	}
 	if len(f.removed) != 2 || f.removed[1] != "n4" || f.member("n4") {
 		t.Errorf("RemoveServer calls %v, member n4 %v; want n4 taken out again", f.removed, f.member("n4"))
+	}
+}
+
+// TestReplicatorBootstrapKeyIdempotent: the registrations a node proposes on
+// every start include its operator key only until the ledger knows it, and
+// proposing it again anyway journals nothing more; once revoked, a restart
+// does not bring it back.
+func TestReplicatorBootstrapKeyIdempotent(t *testing.T) {
+	r, f := newTestReplicator(t)
+	o := nodeOptions{id: "n1", apiAddr: "127.0.0.1:8080", raftAddr: "127.0.0.1:7000"}
+	hash := api.HashKey("tl_bootstrap")
+	first := pendingRegistrations(f.store, o, hash, nil)
+	if len(first) != 2 {
+		t.Fatalf("first start proposes %d items, want the key and the node", len(first))
+	}
+	f.apply(first)
+	again := pendingRegistrations(f.store, o, hash, nil)
+	if len(again) != 0 {
+		t.Errorf("a second start proposes %d items, want none", len(again))
+	}
+	journal := func() uint64 {
+		v, err := f.store.VerifyJournal()
+		if err != nil || !v.OK {
+			t.Fatalf("VerifyJournal: %+v, %v", v, err)
+		}
+		return v.Length
+	}
+	before := journal()
+	if out, err := r.CreateKey(t.Context(), ledger.KeyRequest{PartyID: ledger.OperatorID, KeyHash: hash}); err != nil || out.Error != nil || out.Seq != 0 {
+		t.Errorf("proposing the known key again: %+v, %v; want accepted, journaling nothing", out, err)
+	}
+	if out, err := r.RevokeKey(t.Context(), ledger.OperatorID, ledger.KeyID(hash)); err != nil || out.Status != ledger.StatusAccepted || out.Seq == 0 {
+		t.Fatalf("RevokeKey: %+v, %v", out, err)
+	}
+	if got := journal(); got != before+1 {
+		t.Errorf("journal length %d, want %d: one revoke_key", got, before+1)
+	}
+	if items := pendingRegistrations(f.store, o, hash, nil); len(items) != 0 {
+		t.Errorf("after revocation a start proposes %d items, want none (the key stays revoked)", len(items))
+	}
+	if _, err := f.store.KeyOwner(hash); !errors.Is(err, ledger.ErrKeyRevoked) {
+		t.Errorf("KeyOwner of the revoked bootstrap key: %v, want ErrKeyRevoked", err)
 	}
 }

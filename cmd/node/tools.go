@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/tokenledger/tokenledger/consensus"
-	"github.com/tokenledger/tokenledger/eligibility"
 )
 
 // runCerts writes a dev CA, a certificate per node for mutual TLS between
@@ -70,32 +69,6 @@ func runCerts(args []string) error {
 		return err
 	}
 	fmt.Printf("wrote a dev CA, node certificates and API certificates for %s to %s\n", strings.Join(idList, ","), *dir)
-	return nil
-}
-
-// runRulebook: `rulebook lint [FILE]` prints the findings of Lint; it exits
-// non-zero when the file does not parse, not for findings (they resolve).
-func runRulebook(args []string) error {
-	if len(args) == 0 || args[0] != "lint" {
-		return errors.New("usage: node rulebook lint [FILE]")
-	}
-	rb := eligibility.Default()
-	name := "embedded default"
-	if len(args) > 1 {
-		text, err := os.ReadFile(args[1])
-		if err != nil {
-			return err
-		}
-		if rb, err = eligibility.Parse(text); err != nil {
-			return err
-		}
-		name = args[1]
-	}
-	findings := eligibility.Lint(rb)
-	fmt.Printf("rulebook %s (version %s): %d findings\n", name, rb.Version(), len(findings))
-	for _, f := range findings {
-		fmt.Printf("- %s: %s\n  rules: %s\n  resolution: %s\n  %s\n", f.Kind, f.Subject, strings.Join(f.Rules, ", "), f.Resolution, f.Message)
-	}
 	return nil
 }
 
