@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	gometrics "github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
@@ -189,12 +190,29 @@ func openWAL(dir, name string, hcl *hclogAdapter, segmentBytes int) (*walStore, 
 		_ = lock.Close()
 		return nil, err
 	}
-	w, err := wal.Open(path, wal.WithLogger(hcl.Named("wal")), wal.WithSegmentSize(segmentBytes))
+	// Its counters (appends, bytes, truncations, segment rotations) go to
+	// go-metrics beside raft's own, which the node exports to Prometheus.
+	w, err := wal.Open(path, wal.WithLogger(hcl.Named("wal")), wal.WithSegmentSize(segmentBytes),
+		wal.WithMetricsCollector(walMetrics{}))
 	if err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
 	return &walStore{WAL: w, lock: lock}, nil
+}
+
+// walMetrics sends raft-wal's counters and gauges to go-metrics' global
+// sink as raft_wal_<name>, read at each call: raft-wal's own collector keeps
+// the global of the moment it is built, which is before the node installs
+// its Prometheus sink.
+type walMetrics struct{}
+
+func (walMetrics) IncrementCounter(name string, delta uint64) {
+	gometrics.IncrCounter([]string{"raft", "wal", name}, float32(delta))
+}
+
+func (walMetrics) SetGauge(name string, val uint64) {
+	gometrics.SetGauge([]string{"raft", "wal", name}, float32(val))
 }
 
 func exists(path string) (bool, error) {
