@@ -121,6 +121,7 @@ func check(tx *bolt.Tx) []error {
 		bad("journal: %s at seq %d", v.Message, v.FirstBad)
 	}
 	checkIDs(tx, bad)
+	checkIndexes(tx, bad)
 	return errs
 }
 

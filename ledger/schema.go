@@ -17,6 +17,13 @@ var (
 	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal record (binary)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
+
+	// Indexes (index.go), derived from the journal and the balance history
+	// and written in the same transaction, so reads cost their answer.
+	bucketJournalParty  = []byte("journal_party")  // party 0 seq(8) -> present: entries serving the party
+	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 seq(8) -> present: entries serving the symbol
+	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry
+	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance record: the supply after that entry
 )
 
 // Binary records (schema 3, codec.go). A record opens with a tag byte naming
@@ -50,6 +57,8 @@ var (
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
+//	balance     'V' decimal: a balance or supply as it stood after the
+//	            entry of the key's seq (balances, supplies)
 //	id          'I' uvarint seq: the journal entry whose status, index, seq
 //	            and reasons are the outcome Apply returned for it
 //	            (EncodeOutcome gives the same bytes again for a repeat), and
@@ -67,10 +76,13 @@ var (
 //	            encoding; 1: then the served JSON text as a string), names
 //	            byte (0: then uvarint n and n parties beyond those the
 //	            instruction names, sorted; 1: then the served parties and
-//	            symbols, each as uvarint n and n strings), then the entry's
-//	            32-byte hash. The seq is the key; prev_hash is the hash of
-//	            the record before. Served parties and symbols under names 0
-//	            are names(actor, instruction), plus the extra parties.
+//	            symbols, each as uvarint n and n strings; 2: as 0, then
+//	            uvarint n >= 1 and n symbols beyond those the instruction
+//	            names, sorted: the symbols a recover moved), then the
+//	            entry's 32-byte hash. The seq is the key; prev_hash is the
+//	            hash of the record before. Served parties and symbols under
+//	            names 0 and 2 are names(actor, instruction), plus the extra
+//	            parties and symbols.
 //	            Records with hash_version 2 use only the first form of each
 //	            choice their served fields allow, so the body (the record
 //	            less its hash) is a function of the served entry
@@ -82,8 +94,9 @@ var (
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
-	bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments, bucketJournal,
-	bucketKeys, bucketLoans, bucketMeta, bucketNodes, bucketParties, bucketPrices,
+	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
+	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeys, bucketLoans, bucketMeta,
+	bucketNodes, bucketParties, bucketPrices, bucketSupplies,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
@@ -101,13 +114,16 @@ var (
 	metaJournalHead  = []byte("journal_head")  // hex sha256 of the last journal entry
 	metaRulebook     = []byte("rulebook")      // YAML text of the rulebook in force; absent: the embedded default
 	metaSchema       = []byte("schema")        // schema version
+	metaIndexSeq     = []byte("index_seq")     // 8 bytes big-endian: the seq the indexes are built to, while schema 3 builds them
 )
 
 // schemaVersion is bumped when the layout changes; Open refuses other versions.
 // 2: binary records (above) instead of JSON for everything but the journal,
 // keys and nodes. 3: binary journal records, id records that point into the
-// journal; Open migrates a schema 2 file (migrate.go).
-const schemaVersion = "3"
+// journal; Open migrates a schema 2 file (migrate.go). 4: the journal
+// indexes by party and symbol, and balances and supplies by seq; Open builds
+// them in a schema 3 file (index.go).
+const schemaVersion = "4"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1
