@@ -17,7 +17,9 @@ import (
 // every violation: supply equals the sum of balances per instrument; no
 // negative balance; frozen within balance; lots sum to balances; the holders
 // index and holder counts match the holdings; holdings refer to existing
-// parties and instruments; the journal chains and matches the recorded seq.
+// parties and instruments; the journal chains and matches the recorded seq;
+// the journal, balance and supply indexes are those the journal and the
+// balance history give.
 func (s *Store) Check() (errs []error) {
 	_ = s.viewCommitted(func(tx *bolt.Tx) error {
 		errs = check(tx)
