@@ -78,7 +78,7 @@ type Reader interface {
 	Instruments() ([]transfer.Instrument, error)
 	Price(symbol string) (transfer.Price, error)
 	PartyHoldings(party string, now time.Time) (ledger.Holdings, error)
-	Holders(symbol string, atSeq uint64) (ledger.CapTable, error)
+	HoldersPage(q ledger.HoldersQuery) (ledger.CapTable, error)
 	Journal(q ledger.JournalQuery) (ledger.JournalPage, error)
 	VerifyJournal() (ledger.Verification, error)
 	// KeyOwnerAt resolves HashKey(secret) to the key's party, in one read,

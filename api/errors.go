@@ -126,6 +126,7 @@ var errorTable = []struct {
 	{transfer.ErrBadAmount, http.StatusBadRequest, CodeBadAmount, true, ""},
 	{transfer.ErrInvalid, http.StatusBadRequest, CodeInvalid, true, ""},
 	{ledger.ErrNotFound, http.StatusNotFound, CodeNotFound, false, "not found"},
+	{ledger.ErrSeqAhead, http.StatusBadRequest, CodeInvalid, false, "at is beyond the end of the journal"},
 	{ledger.ErrStorageFault, http.StatusServiceUnavailable, CodeNodeFailing, false, "this node hit a storage fault and is stopping; send the request to another node"},
 	{ErrNoLeader, http.StatusServiceUnavailable, CodeNoLeader, false, "the cluster has no leader; retry with the same id"},
 	{ErrNotLeader, http.StatusServiceUnavailable, CodeNotLeader, false, "this node is not the leader; send the request to the leader (GET /v1/cluster)"},

@@ -125,27 +125,57 @@ func (s *Server) getInstrument(c echo.Context) error {
 }
 
 func (s *Server) getHolders(c echo.Context) error {
-	q, err := s.readQuery(c, "at")
+	q, err := s.readQuery(c, "at", "after", "limit")
 	if err != nil {
 		return err
 	}
-	at, err := queryUint(q, "at")
+	hq, err := holdersQuery(q)
 	if err != nil {
 		return err
 	}
-	symbol := c.Param("symbol")
-	in, err := s.reader.Instrument(symbol)
+	hq.Symbol = c.Param("symbol")
+	in, err := s.reader.Instrument(hq.Symbol)
 	if err != nil {
-		return readErr("instrument "+symbol, err)
+		return readErr("instrument "+hq.Symbol, err)
 	}
 	if err := mayReadHolders(who(c), in); err != nil {
 		return err
 	}
-	table, err := s.reader.Holders(symbol, at)
+	table, err := s.reader.HoldersPage(hq)
+	if errors.Is(err, ledger.ErrSeqAhead) {
+		return err // 400 (errorTable)
+	}
 	if err != nil {
-		return readErr("instrument "+symbol, err)
+		return readErr("instrument "+hq.Symbol, err)
 	}
 	return writeJSON(c, http.StatusOK, table)
+}
+
+// holdersQuery parses ?at=&after=&limit= of a cap table page: no at means
+// now, at=0 before the first entry; limit is 1 to ledger.MaxHoldersPage,
+// ledger.DefaultHoldersPage without one.
+func holdersQuery(q map[string]string) (ledger.HoldersQuery, error) {
+	hq := ledger.HoldersQuery{Limit: ledger.DefaultHoldersPage}
+	var err error
+	_, at := q["at"]
+	hq.Now = !at
+	if hq.At, err = queryUint(q, "at"); err != nil {
+		return hq, err
+	}
+	if v, ok := q["after"]; ok {
+		if !transfer.ValidID(v) {
+			return hq, invalid("after must be a party id, matching [A-Za-z0-9._:-]{1,128}")
+		}
+		hq.After = v
+	}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ledger.MaxHoldersPage {
+			return hq, invalid(fmt.Sprintf("limit must be an integer from 1 to %d", ledger.MaxHoldersPage))
+		}
+		hq.Limit = n
+	}
+	return hq, nil
 }
 
 func (s *Server) getPrice(c echo.Context) error {

@@ -169,6 +169,7 @@ type applier struct {
 	arena, scratch []byte
 	key            []byte
 	idCursor       *bolt.Cursor // for ids lookups; see get
+	idx            indexWriter  // the journal and balance indexes (index.go)
 }
 
 func (a *applier) batch(b Batch) [][]byte {
@@ -267,7 +268,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	delta, reasons := transfer.Effect(a.view, actor, ins, now)
 	a.seq++
 	out := Outcome{ID: ins.ID, Index: index, Seq: a.seq}
-	var parties []string // touched beyond those ins names
+	var touched touchedNames // what the effect changed, named by ins or not
 	if delta == nil {
 		out.Status = StatusRejected
 		if len(reasons) == 0 {
@@ -280,9 +281,9 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		changes := delta.Changes()
 		a.view.commit(changes, a.seq)
 		a.replaceSchedule(changes)
-		parties = changedParties(changes)
+		touched = touchedBy(changes)
 	}
-	a.appendJournal(index, now, actor, ins, body, out, parties)
+	a.appendJournal(index, now, actor, ins, body, out, touched)
 	result := EncodeOutcome(out)
 	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
@@ -326,11 +327,11 @@ func EncodeOutcome(o Outcome) []byte {
 }
 
 // appendJournal appends the journal entry of an instruction decided as out
-// (at a.seq), and makes it the head. touched lists the parties whose
-// holdings it changed (a distribution's payees, for one), so each finds the
-// entry when it reads its journal: the record keeps those the instruction
-// does not name.
-func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched []string) {
+// (at a.seq), and makes it the head, with its index entries. touched lists
+// the parties and symbols whose holdings it changed (a distribution's
+// payees, the symbols a recover moved), so each finds the entry when it
+// reads its journal: the record keeps those the instruction does not name.
+func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched touchedNames) {
 	rec := journalRecord{
 		version: HashV2, index: index, time: now, actor: actor, status: out.Status, reasons: out.Reasons,
 	}
@@ -349,9 +350,10 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	} else {
 		rec.instruction = served
 	}
-	if len(touched) > 0 {
-		named, _ := names(actor, ins)
-		rec.extra, _ = extraParties(touched, named)
+	named, namedSymbols := names(actor, ins)
+	if len(touched.parties) > 0 {
+		rec.extra, _ = extraParties(touched.parties, named)
+		rec.extraSymbols, _ = extraParties(touched.symbols, namedSymbols)
 	}
 	start := len(a.arena)
 	a.arena = appendJournalBody(a.arena, &rec)
@@ -365,18 +367,9 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	if err := appendLeaf(a.tx.Bucket(bucketTree), a.seq, a.head); err != nil {
 		panic(fmt.Sprintf("ledger: append journal tree: %v", err))
 	}
-}
-
-// changedParties lists the parties whose holdings c changes, sorted, once each.
-func changedParties(c transfer.Changes) []string {
-	if len(c.Holdings) == 0 {
-		return nil
+	if err := a.index(named, namedSymbols, &rec); err != nil {
+		panic(fmt.Sprintf("ledger: index journal entry %d: %v", a.seq, err))
 	}
-	parties := make([]string, 0, len(c.Holdings))
-	for _, h := range c.Holdings {
-		parties = append(parties, h.Party)
-	}
-	return sortedSet(parties)
 }
 
 // lookupID finds the record of an instruction id decided before, in this

@@ -18,7 +18,8 @@ import (
 // negative balance; frozen within balance; lots sum to balances; the holders
 // index and holder counts match the holdings; holdings refer to existing
 // parties and instruments; the journal chains and matches the recorded seq,
-// and its Merkle tree holds exactly its entries.
+// and its Merkle tree holds exactly its entries; the journal, balance and
+// supply indexes are those the journal and the balance history give.
 func (s *Store) Check() (errs []error) {
 	_ = s.viewCommitted(func(tx *bolt.Tx) error {
 		errs = check(tx)
@@ -125,6 +126,7 @@ func check(tx *bolt.Tx) []error {
 	checkIDs(tx, bad)
 	checkKeys(tx, bad)
 	checkSchedule(tx, bad)
+	checkIndexes(tx, bad)
 	return errs
 }
 

@@ -34,6 +34,7 @@ const (
 	tagIDHash     byte = 'H'
 	tagIDOutcome  byte = 'O'
 	tagJournal    byte = 'J'
+	tagBalance    byte = 'V'
 )
 
 // bodyHashSize is the size of an instruction body hash in an ids record.
@@ -568,8 +569,11 @@ type journalRecord struct {
 	// namesExplicit records parties and symbols as served (v1 records whose
 	// lists the instruction does not give); otherwise they are the
 	// instruction's names plus extra, the parties its effect also touched.
-	namesExplicit    bool
-	extra            []string
+	namesExplicit bool
+	extra         []string
+	// extraSymbols are the symbols the effect also moved that the
+	// instruction does not name (a recover's); see namesDerivedSymbols.
+	extraSymbols     []string
 	parties, symbols []string
 }
 
@@ -593,6 +597,10 @@ const (
 	insJSON       byte = 1
 	namesDerived  byte = 0
 	namesExplicit byte = 1
+	// namesDerivedSymbols is namesDerived with a second list, the symbols
+	// beyond those the instruction names. Written only when that list is
+	// not empty, so every record before it keeps its bytes and its hash.
+	namesDerivedSymbols byte = 2
 )
 
 // journalHashSize is the raw hash at the end of every journal record.
@@ -633,6 +641,10 @@ func appendJournalBody(dst []byte, r *journalRecord) []byte {
 		w.b = append(w.b, namesExplicit)
 		w.strs(r.parties)
 		w.strs(r.symbols)
+	} else if len(r.extraSymbols) > 0 {
+		w.b = append(w.b, namesDerivedSymbols)
+		w.strs(r.extra)
+		w.strs(r.extraSymbols)
 	} else {
 		w.b = append(w.b, namesDerived)
 		w.strs(r.extra)
@@ -706,6 +718,11 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 	switch r.bytes(1)[0] {
 	case namesDerived:
 		rec.extra = r.strs()
+	case namesDerivedSymbols:
+		rec.extra = r.strs()
+		if rec.extraSymbols = r.strs(); len(rec.extraSymbols) == 0 {
+			r.fail("extra symbols")
+		}
 	case namesExplicit:
 		rec.namesExplicit = true
 		rec.parties = r.strs()

@@ -111,15 +111,26 @@ func recordOfEntry(e *JournalEntry) (journalRecord, error) {
 	ins, decoded := decodeServedInstruction(e.Instruction)
 	rec.instruction, rec.binary = servedInstructionForm(ins, decoded, e.Instruction)
 	parties, symbols := names(e.Actor, ins)
-	if !slices.Equal(symbols, e.Symbols) && (len(symbols) > 0 || len(e.Symbols) > 0) {
-		return journalRecord{}, errors.New("symbols are not those the instruction names")
+	extraSymbols, ok := extraParties(e.Symbols, symbols)
+	if !ok || !sortedOnce(e.Symbols) {
+		return journalRecord{}, errors.New("symbols do not list the instruction's names, sorted, once each")
 	}
 	extra, ok := extraParties(e.Parties, parties)
-	if !ok || !slices.IsSorted(e.Parties) || len(slices.Compact(slices.Clone(e.Parties))) != len(e.Parties) {
+	if !ok || !sortedOnce(e.Parties) {
 		return journalRecord{}, errors.New("parties do not list the instruction's names, sorted, once each")
 	}
-	rec.extra = extra
+	rec.extra, rec.extraSymbols = extra, extraSymbols
 	return rec, nil
+}
+
+// sortedOnce reports whether list is sorted without repeats.
+func sortedOnce(list []string) bool {
+	for i := 1; i < len(list); i++ {
+		if list[i-1] >= list[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // renderJournalEntry is the served form of the journal record val at seq,
@@ -144,15 +155,37 @@ func renderJournalEntry(seq uint64, prev [sha256.Size]byte, val []byte) JournalE
 			ins, _ = decodeServedInstruction(rec.instruction)
 		}
 	}
-	if rec.namesExplicit {
-		e.Parties, e.Symbols = rec.parties, rec.symbols
-		return e
-	}
-	e.Parties, e.Symbols = names(rec.actor, ins)
-	if len(rec.extra) > 0 {
-		e.Parties = sortedSet(append(e.Parties, rec.extra...))
-	}
+	e.Parties, e.Symbols = rec.servedNames(ins)
 	return e
+}
+
+// servedNames is the parties and symbols the entry of rec serves, sorted,
+// once each; ins is rec's instruction (unused when the record lists them).
+func (rec *journalRecord) servedNames(ins transfer.Instruction) (parties, symbols []string) {
+	if rec.namesExplicit {
+		return rec.parties, rec.symbols
+	}
+	parties, symbols = names(rec.actor, ins)
+	if len(rec.extra) > 0 {
+		parties = sortedSet(append(parties, rec.extra...))
+	}
+	if len(rec.extraSymbols) > 0 {
+		symbols = sortedSet(append(symbols, rec.extraSymbols...))
+	}
+	return parties, symbols
+}
+
+// names decodes what the record needs to serve its parties and symbols.
+func (rec *journalRecord) names() (parties, symbols []string) {
+	var ins transfer.Instruction
+	switch {
+	case rec.namesExplicit:
+	case rec.binary:
+		ins = rec.decodeInstruction()
+	default:
+		ins, _ = decodeServedInstruction(rec.instruction)
+	}
+	return rec.servedNames(ins)
 }
 
 // decodeInstruction decodes a record's binary instruction.

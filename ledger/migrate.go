@@ -29,8 +29,12 @@ var bucketMigrate3 = []byte("migrate3")
 // migrateBatch bounds the records one migration transaction writes.
 const migrateBatch = 10_000
 
-// migrate brings a schema 2 state file to schemaVersion. It leaves other
-// versions to openDB, except that it names a newer schema plainly.
+// schemaBinaryJournal is the schema migrate brings a schema 2 file to,
+// before buildIndexes brings it to schemaVersion.
+const schemaBinaryJournal = "3"
+
+// migrate brings a schema 2 or 3 state file to schemaVersion. It leaves
+// other versions to openDB, except that it names a newer schema plainly.
 func migrate(db *bolt.DB) error {
 	var schema string
 	if err := db.View(func(tx *bolt.Tx) error {
@@ -43,6 +47,8 @@ func migrate(db *bolt.DB) error {
 	}
 	switch {
 	case schema == "2":
+	case schema == schemaBinaryJournal:
+		return buildIndexes(db)
 	case schema == "" || schema == schemaVersion:
 		return nil
 	case len(schema) > len(schemaVersion) || schema > schemaVersion:
@@ -55,7 +61,7 @@ func migrate(db *bolt.DB) error {
 			done, err = migrateJournalStep(tx, migrateBatch)
 			return err
 		}); err != nil {
-			return fmt.Errorf("migrate journal to schema %s: %w", schemaVersion, err)
+			return fmt.Errorf("migrate journal to schema %s: %w", schemaBinaryJournal, err)
 		}
 	}
 	for done := false; !done; {
@@ -63,24 +69,27 @@ func migrate(db *bolt.DB) error {
 			done, err = migrateIDsStep(tx, migrateBatch)
 			return err
 		}); err != nil {
-			return fmt.Errorf("migrate ids to schema %s: %w", schemaVersion, err)
+			return fmt.Errorf("migrate ids to schema %s: %w", schemaBinaryJournal, err)
 		}
 	}
-	return db.Update(func(tx *bolt.Tx) error {
+	if err := db.Update(func(tx *bolt.Tx) error {
 		staging := tx.Bucket(bucketMigrate3)
 		for _, name := range [][]byte{bucketJournal, bucketIDs} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return fmt.Errorf("drop schema 2 %s: %w", name, err)
 			}
 			if err := tx.MoveBucket(name, staging, nil); err != nil {
-				return fmt.Errorf("install schema %s %s: %w", schemaVersion, name, err)
+				return fmt.Errorf("install schema %s %s: %w", schemaBinaryJournal, name, err)
 			}
 		}
 		if err := tx.DeleteBucket(bucketMigrate3); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaVersion))
-	})
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaBinaryJournal))
+	}); err != nil {
+		return err
+	}
+	return buildIndexes(db)
 }
 
 // migrateStaging returns the staging bucket's child name, creating both.

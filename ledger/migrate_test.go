@@ -97,7 +97,7 @@ func TestMigrateSchema2Resumes(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v4.db")
+	path := filepath.Join(t.TempDir(), "v5.db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return meta.Put(metaSchema, []byte("4"))
+		return meta.Put(metaSchema, []byte("5"))
 	})
 	db.Close()
 	if err != nil {
@@ -116,7 +116,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	s, err := Open(Config{Path: path, NoSync: true})
 	if err == nil {
 		s.Close()
-		t.Fatal("Open of a schema 4 file succeeded, want an error")
+		t.Fatal("Open of a schema 5 file succeeded, want an error")
 	}
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open: %v; want it to say the schema is newer", err)

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -19,8 +17,9 @@ import (
 const (
 	DefaultJournalPage = 100
 	MaxJournalPage     = 1000
-	// MaxJournalScan bounds the entries one filtered page reads; a page that
-	// hits it returns what it found with a next cursor.
+	// MaxJournalScan bounds the index seeks of a page filtered by both a
+	// party and a symbol; a page that hits it returns what it found with a
+	// next cursor.
 	MaxJournalScan = 100_000
 )
 
@@ -141,60 +140,34 @@ type Holder struct {
 	Balance decimal.Decimal `json:"balance"`
 }
 
-// CapTable is the holders of an instrument at a journal seq.
+// CapTable is the holders of an instrument at a journal seq, or a page of
+// them (HoldersPage): Next is then the After of the following page, empty on
+// the last.
 type CapTable struct {
 	Symbol  string          `json:"symbol"`
 	Seq     uint64          `json:"seq"`
 	Supply  decimal.Decimal `json:"supply"`
 	Holders []Holder        `json:"holders"`
+	Next    string          `json:"next,omitempty"`
 }
 
-// Holders returns the cap table of symbol as it stood just after journal entry
-// at (a record date), or now when at is 0.
-func (s *Store) Holders(symbol string, at uint64) (out CapTable, err error) {
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
-		v := newTxView(tx, s.Rulebook())
-		in, ok := v.Instrument(symbol)
-		if !ok {
-			return ErrNotFound
+// Holders returns the whole cap table of symbol as it stood just after
+// journal entry at (a record date), or now when at is 0 or beyond the
+// journal's end, reading every page of HoldersPage.
+func (s *Store) Holders(symbol string, at uint64) (CapTable, error) {
+	q := HoldersQuery{Symbol: symbol, At: at, Now: at == 0, Limit: MaxHoldersPage}
+	out, err := s.HoldersPage(q)
+	if errors.Is(err, ErrSeqAhead) {
+		q.Now = true
+		out, err = s.HoldersPage(q)
+	}
+	for err == nil && out.Next != "" {
+		q.At, q.Now, q.After = out.Seq, false, out.Next
+		var page CapTable
+		if page, err = s.HoldersPage(q); err == nil {
+			out.Holders, out.Next = append(out.Holders, page.Holders...), page.Next
 		}
-		head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
-		out = CapTable{Symbol: symbol, Seq: head, Supply: in.Supply, Holders: []Holder{}}
-		if at == 0 || at >= head {
-			for _, p := range v.Holders(symbol) {
-				h, _ := v.Holding(p, symbol)
-				out.Holders = append(out.Holders, Holder{Party: p, Balance: h.Balance})
-			}
-			return nil
-		}
-		// Walk back from now to the record point, undoing each later change.
-		balances := map[string]decimal.Decimal{}
-		for _, p := range v.Holders(symbol) {
-			h, _ := v.Holding(p, symbol)
-			balances[p] = h.Balance
-		}
-		c := tx.Bucket(bucketHistory).Cursor()
-		for k, val := c.Last(); k != nil && binary.BigEndian.Uint64(k) > at; k, val = c.Prev() {
-			for _, ch := range decodeHistory(val) {
-				if ch.Symbol == symbol {
-					balances[ch.Party] = ch.Before
-				}
-			}
-		}
-		out.Seq, out.Supply = at, decimal.Zero
-		parties := make([]string, 0, len(balances))
-		for p, b := range balances {
-			if b.Sign() > 0 {
-				parties = append(parties, p)
-			}
-		}
-		sort.Strings(parties)
-		for _, p := range parties {
-			out.Holders = append(out.Holders, Holder{Party: p, Balance: balances[p]})
-			out.Supply = out.Supply.Add(balances[p])
-		}
-		return nil
-	})
+	}
 	return out, err
 }
 
@@ -221,23 +194,20 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 	q.Limit = min(q.Limit, MaxJournalPage)
 	out.Entries = []JournalEntry{}
 	err = s.viewCommitted(func(tx *bolt.Tx) error {
+		if q.Party != "" || q.Symbol != "" {
+			journalByIndex(tx, q, &out)
+			return nil
+		}
 		journal := tx.Bucket(bucketJournal)
 		prev := journalHashAt(journal, q.After)
 		c := journal.Cursor()
-		scanned := 0
-		var lastSeen uint64
 		for k, v := c.Seek(seqKey(q.After + 1)); k != nil; k, v = c.Next() {
-			if len(out.Entries) == q.Limit || scanned == MaxJournalScan {
-				out.Next = lastSeen
+			if len(out.Entries) == q.Limit {
+				out.Next = out.Entries[len(out.Entries)-1].Seq
 				return nil
 			}
-			scanned++
-			e := renderJournalEntry(binary.BigEndian.Uint64(k), prev, v)
+			out.Entries = append(out.Entries, renderJournalEntry(binary.BigEndian.Uint64(k), prev, v))
 			copy(prev[:], v[len(v)-journalHashSize:])
-			lastSeen = e.Seq
-			if (q.Party == "" || slices.Contains(e.Parties, q.Party)) && (q.Symbol == "" || slices.Contains(e.Symbols, q.Symbol)) {
-				out.Entries = append(out.Entries, e)
-			}
 		}
 		return nil
 	})

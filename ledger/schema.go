@@ -20,6 +20,13 @@ var (
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
+
+	// Indexes (index.go), derived from the journal and the balance history
+	// and written in the same transaction, so reads cost their answer.
+	bucketJournalParty  = []byte("journal_party")  // party 0 seq(8) -> present: entries serving the party
+	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 seq(8) -> present: entries serving the symbol
+	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry
+	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance record: the supply after that entry
 )
 
 // Binary records (schema 3, codec.go). A record opens with a tag byte naming
@@ -53,6 +60,8 @@ var (
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
+//	balance     'V' decimal: a balance or supply as it stood after the
+//	            entry of the key's seq (balances, supplies)
 //	id          'I' uvarint seq: the journal entry whose status, index, seq
 //	            and reasons are the outcome Apply returned for it
 //	            (EncodeOutcome gives the same bytes again for a repeat), and
@@ -72,10 +81,13 @@ var (
 //	            encoding; 1: then the served JSON text as a string), names
 //	            byte (0: then uvarint n and n parties beyond those the
 //	            instruction names, sorted; 1: then the served parties and
-//	            symbols, each as uvarint n and n strings), then the entry's
-//	            32-byte hash. The seq is the key; prev_hash is the hash of
-//	            the record before. Served parties and symbols under names 0
-//	            are names(actor, instruction), plus the extra parties.
+//	            symbols, each as uvarint n and n strings; 2: as 0, then
+//	            uvarint n >= 1 and n symbols beyond those the instruction
+//	            names, sorted: the symbols a recover moved), then the
+//	            entry's 32-byte hash. The seq is the key; prev_hash is the
+//	            hash of the record before. Served parties and symbols under
+//	            names 0 and 2 are names(actor, instruction), plus the extra
+//	            parties and symbols.
 //	            Records with hash_version 2 use only the first form of each
 //	            choice their served fields allow, so the body (the record
 //	            less its hash) is a function of the served entry
@@ -87,9 +99,9 @@ var (
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
-	bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments, bucketJournal,
-	bucketKeyInfo, bucketKeys, bucketLoans, bucketMeta, bucketNodes, bucketParties, bucketPartyKeys,
-	bucketPrices, bucketTree,
+	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
+	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
+	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
@@ -110,13 +122,16 @@ var (
 	// A rulebook set to take force later (schedule.go); both or neither.
 	metaScheduledRulebook = []byte("rulebook_scheduled")    // YAML text
 	metaScheduledAt       = []byte("rulebook_effective_at") // RFC 3339 nano: the first batch time it is in force at
+	metaIndexSeq          = []byte("index_seq")             // 8 bytes big-endian: the seq the indexes are built to, while schema 3 builds them
 )
 
 // schemaVersion is bumped when the layout changes; Open refuses other versions.
 // 2: binary records (above) instead of JSON for everything but the journal,
 // keys and nodes. 3: binary journal records, id records that point into the
-// journal; Open migrates a schema 2 file (migrate.go).
-const schemaVersion = "3"
+// journal; Open migrates a schema 2 file (migrate.go). 4: the journal
+// indexes by party and symbol, and balances and supplies by seq; Open builds
+// them in a schema 3 file (index.go).
+const schemaVersion = "4"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

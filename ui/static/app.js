@@ -23,6 +23,10 @@ const state = {
   loaded: new Set(),
   journalNext: null,
   instrument: null,
+  // holders is the cap table being paged: the seq its first page was read
+  // at (later pages pass it as at, so they agree with the first) and the
+  // next page's after, null on the last page.
+  holders: { seq: null, next: null },
 };
 
 // ---------------------------------------------------------------------------
@@ -436,17 +440,25 @@ function showInstrument(i) {
   loadHolders();
 }
 
-async function loadHolders(ev) {
+// loadHolders reads the first page of the cap table (from the form), or with
+// next the page after state.holders.next at the first page's seq.
+async function loadHolders(ev, next) {
   if (ev) ev.preventDefault();
   const out = $('holders-out');
   loading(out);
+  $('holders-next').disabled = true;
+  const query = next
+    ? { at: String(state.holders.seq), after: state.holders.next }
+    : { at: $('holders-at').value };
   try {
     const t = await call('GET', '/v1/instruments/{symbol}/holders', {
       params: { symbol: state.instrument },
-      query: { at: $('holders-at').value },
+      query,
     });
+    state.holders = { seq: t.seq, next: t.next === undefined ? null : t.next };
+    $('holders-next').disabled = state.holders.next === null;
     put(out,
-      el('h4', { text: `Cap table at journal seq ${t.seq}` }),
+      el('h4', { text: `Cap table at journal seq ${t.seq}` + (next ? `, after ${query.after}` : '') }),
       details([['Supply', t.supply]]),
       table([
         { label: 'Party', value: (h) => h.party },
@@ -678,6 +690,9 @@ function init() {
     loadInstruments();
   });
   $('holders-form').addEventListener('submit', loadHolders);
+  $('holders-next').addEventListener('click', () => {
+    if (state.holders.next !== null) loadHolders(null, true);
+  });
   $('instrument-journal').addEventListener('click', () => journalFor({ symbol: state.instrument }));
   $('journal-form').addEventListener('submit', (ev) => {
     ev.preventDefault();

@@ -1,0 +1,345 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand"
+	"slices"
+	"testing"
+
+	"github.com/shopspring/decimal"
+	bolt "go.etcd.io/bbolt"
+)
+
+// indexWorld is a random journal and, after each batch, the cap table of
+// every symbol as its holdings stood then: the reference the indexes must
+// agree with.
+type indexWorld struct {
+	h      *harness
+	r      *rand.Rand
+	tables map[uint64]map[string][]Holder // seq -> symbol -> holders (balance > 0), party order
+}
+
+// newIndexWorld applies steps random instructions, one batch each, and
+// records the reference tables from the holdings each party reads now.
+func newIndexWorld(t *testing.T, seed int64, steps int) *indexWorld {
+	h := newHarness(t)
+	h.propertyWorld()
+	w := &indexWorld{h: h, r: rand.New(rand.NewSource(seed)), tables: map[uint64]map[string][]Holder{}}
+	w.record()
+	g := newGen(seed)
+	for range steps {
+		actor, body := g.next()
+		h.apply(InstructionItem(actor, []byte(body)))
+		w.record()
+	}
+	return w
+}
+
+func (w *indexWorld) head() uint64 {
+	return mustAnswer(w.h.t, "journal", func() (Verification, error) { return w.h.s.VerifyJournal() }).Length
+}
+
+func (w *indexWorld) record() {
+	t := w.h.t
+	parties := mustAnswer(t, "parties", w.h.s.Parties)
+	tables := map[string][]Holder{}
+	for _, p := range parties { // in party order
+		hs := mustAnswer(t, "holdings", func() (Holdings, error) { return w.h.s.PartyHoldings(p.ID, w.h.now) })
+		for _, l := range hs.Holdings {
+			if l.Balance.Sign() > 0 {
+				tables[l.Symbol] = append(tables[l.Symbol], Holder{Party: p.ID, Balance: l.Balance})
+			}
+		}
+	}
+	w.tables[w.head()] = tables
+}
+
+// pages reads a whole cap table through HoldersPage with random limits.
+func (w *indexWorld) pages(t *testing.T, q HoldersQuery) (all []Holder, supply decimal.Decimal, seq uint64) {
+	t.Helper()
+	for n := 0; ; n++ {
+		q.Limit = 1 + w.r.Intn(4)
+		page, err := w.h.s.HoldersPage(q)
+		if err != nil {
+			t.Fatalf("HoldersPage(%+v): %v", q, err)
+		}
+		if len(page.Holders) > q.Limit {
+			t.Fatalf("HoldersPage(%+v): %d holders, over the limit", q, len(page.Holders))
+		}
+		if n > 0 && page.Seq != seq {
+			t.Fatalf("HoldersPage(%+v): seq %d, the first page's was %d", q, page.Seq, seq)
+		}
+		all, supply, seq = append(all, page.Holders...), page.Supply, page.Seq
+		if page.Next == "" {
+			return all, supply, seq
+		}
+		if page.Next <= q.After {
+			t.Fatalf("HoldersPage(%+v): next %q does not move on", q, page.Next)
+		}
+		q.After, q.At, q.Now = page.Next, page.Seq, false
+	}
+}
+
+func holderLines(hs []Holder) []string {
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, h.Party+":"+h.Balance.String())
+	}
+	return out
+}
+
+func sumOf(hs []Holder) decimal.Decimal {
+	sum := decimal.Zero
+	for _, h := range hs {
+		sum = sum.Add(h.Balance)
+	}
+	return sum
+}
+
+// TestHoldersPagesAgreeWithHoldings checks, for random seqs of random
+// journals, that a cap table read a page at a time with random limits is
+// the table the holdings gave at that seq (every party's own holdings, read
+// then), with the supply then; now and at the head alike; that at 0 is the
+// empty table and a seq beyond the journal ErrSeqAhead.
+func TestHoldersPagesAgreeWithHoldings(t *testing.T) {
+	seeds, steps := 4, 150
+	if testing.Short() {
+		seeds, steps = 2, 80
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			w := newIndexWorld(t, seed, steps)
+			head := w.head()
+			seqs := make([]uint64, 0, len(w.tables))
+			for seq := range w.tables {
+				seqs = append(seqs, seq)
+			}
+			slices.Sort(seqs)
+			symbols := []string{"USD", "REG", "PRIV", "CROWD", "SF2", "BTC"}
+			for range 40 {
+				seq := seqs[w.r.Intn(len(seqs))]
+				for _, sym := range symbols {
+					want := w.tables[seq][sym]
+					got, supply, gotSeq := w.pages(t, HoldersQuery{Symbol: sym, At: seq})
+					if !slices.Equal(holderLines(got), holderLines(want)) || gotSeq != seq {
+						t.Fatalf("seed %d: %s at %d = %v (seq %d), want %v", seed, sym, seq, holderLines(got), gotSeq, holderLines(want))
+					}
+					if !supply.Equal(sumOf(want)) {
+						t.Fatalf("seed %d: supply of %s at %d = %s, want %s", seed, sym, seq, supply, sumOf(want))
+					}
+				}
+			}
+			for _, sym := range symbols {
+				want := holderLines(w.tables[head][sym])
+				for _, q := range []HoldersQuery{{Symbol: sym, Now: true}, {Symbol: sym, At: head}} {
+					if got, _, seq := w.pages(t, q); !slices.Equal(holderLines(got), want) || seq != head {
+						t.Fatalf("seed %d: %+v = %v at %d, want %v at %d", seed, q, holderLines(got), seq, want, head)
+					}
+				}
+				empty, err := w.h.s.HoldersPage(HoldersQuery{Symbol: sym, At: 0})
+				if err != nil || empty.Seq != 0 || len(empty.Holders) != 0 || !empty.Supply.IsZero() || empty.Next != "" {
+					t.Fatalf("seed %d: %s at 0 = %+v, %v; want the empty table", seed, sym, empty, err)
+				}
+				if _, err := w.h.s.HoldersPage(HoldersQuery{Symbol: sym, At: head + 1}); !errors.Is(err, ErrSeqAhead) {
+					t.Fatalf("seed %d: %s at %d (beyond %d): %v, want ErrSeqAhead", seed, sym, head+1, head, err)
+				}
+			}
+			if _, err := w.h.s.HoldersPage(HoldersQuery{Symbol: "NOPE", Now: true}); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("HoldersPage of an unknown symbol: %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+// filtered reads every page of q with random limits.
+func (w *indexWorld) filtered(t *testing.T, q JournalQuery) []uint64 {
+	t.Helper()
+	var seqs []uint64
+	for {
+		q.Limit = 1 + w.r.Intn(7)
+		page, err := w.h.s.Journal(q)
+		if err != nil {
+			t.Fatalf("Journal(%+v): %v", q, err)
+		}
+		for _, e := range page.Entries {
+			seqs = append(seqs, e.Seq)
+		}
+		if page.Next == 0 {
+			return seqs
+		}
+		q.After = page.Next
+	}
+}
+
+// TestJournalIndexesAgreeWithAScan checks that every party's and symbol's
+// journal, and their intersections, read from the indexes a page at a
+// time, are the entries a scan of the whole journal selects by the parties
+// and symbols each serves; that a full page has next exactly when the
+// journal goes on; and that the indexes, dropped and rebuilt on Open as a
+// schema 3 file gets them (a few entries a transaction, cut short once),
+// answer the same.
+func TestJournalIndexesAgreeWithAScan(t *testing.T) {
+	seeds, steps := 3, 200
+	if testing.Short() {
+		seeds, steps = 1, 100
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			w := newIndexWorld(t, seed, steps)
+			var all []JournalEntry
+			for after := uint64(0); ; {
+				page, err := w.h.s.Journal(JournalQuery{After: after, Limit: MaxJournalPage})
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, page.Entries...)
+				if page.Next == 0 {
+					break
+				}
+				after = page.Next
+			}
+			parties, symbols := map[string]bool{"nobody": true}, map[string]bool{"NOPE": true}
+			for _, e := range all {
+				for _, p := range e.Parties {
+					parties[p] = true
+				}
+				for _, s := range e.Symbols {
+					symbols[s] = true
+				}
+			}
+			scan := func(party, symbol string) []uint64 {
+				var out []uint64
+				for _, e := range all {
+					if (party == "" || slices.Contains(e.Parties, party)) && (symbol == "" || slices.Contains(e.Symbols, symbol)) {
+						out = append(out, e.Seq)
+					}
+				}
+				return out
+			}
+			check := func(when string) {
+				for p := range parties {
+					if got, want := w.filtered(t, JournalQuery{Party: p}), scan(p, ""); !slices.Equal(got, want) {
+						t.Fatalf("seed %d %s: party %s: %v, want %v", seed, when, p, got, want)
+					}
+					for s := range symbols {
+						if got, want := w.filtered(t, JournalQuery{Party: p, Symbol: s}), scan(p, s); !slices.Equal(got, want) {
+							t.Fatalf("seed %d %s: party %s symbol %s: %v, want %v", seed, when, p, s, got, want)
+						}
+					}
+				}
+				for s := range symbols {
+					if got, want := w.filtered(t, JournalQuery{Symbol: s}), scan("", s); !slices.Equal(got, want) {
+						t.Fatalf("seed %d %s: symbol %s: %v, want %v", seed, when, s, got, want)
+					}
+				}
+			}
+			check("as applied")
+
+			// next: a full page has one exactly when the journal goes on.
+			last := all[len(all)-1]
+			page, err := w.h.s.Journal(JournalQuery{Party: last.Actor, After: last.Seq - 1, Limit: 1})
+			if err != nil || len(page.Entries) != 1 || page.Next != 0 {
+				t.Fatalf("the last entry's page: %+v, %v; want it alone without next", page, err)
+			}
+			first := scan(OperatorID, "")[0]
+			page, err = w.h.s.Journal(JournalQuery{Party: OperatorID, After: first - 1, Limit: 1})
+			if err != nil || len(page.Entries) != 1 || page.Next != first {
+				t.Fatalf("the operator's first page of 1: %+v, %v; want next %d", page, err, first)
+			}
+
+			// Drop the indexes, as in a schema 3 file, build some, and let Open
+			// finish.
+			path := w.h.s.cfg.Path
+			if err := w.h.s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dropIndexes(t, path, 7)
+			w.h.s = openStore(t, path, true)
+			if errs := w.h.s.Check(); len(errs) > 0 {
+				t.Fatalf("Check after rebuilding the indexes: %v", errs)
+			}
+			check("rebuilt")
+			head := w.head()
+			for _, sym := range []string{"USD", "REG", "BTC"} {
+				seq := uint64(1 + w.r.Intn(int(head)))
+				for w.tables[seq] == nil {
+					seq++
+				}
+				if got, _, _ := w.pages(t, HoldersQuery{Symbol: sym, At: seq}); !slices.Equal(holderLines(got), holderLines(w.tables[seq][sym])) {
+					t.Fatalf("seed %d rebuilt: %s at %d = %v, want %v", seed, sym, seq, holderLines(got), holderLines(w.tables[seq][sym]))
+				}
+			}
+		})
+	}
+}
+
+// dropIndexes makes the state file at path a schema 3 file, as the release
+// before the indexes wrote it, with the first steps of the index build done
+// (limit entries each), as an Open cut short leaves it.
+func dropIndexes(t *testing.T, path string, limit uint64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol, bucketBalances, bucketSupplies} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaBinaryJournal))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := db.Update(func(tx *bolt.Tx) error { _, err := buildIndexesStep(tx, limit); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		if got := getUint(tx.Bucket(bucketMeta), metaIndexSeq); got != 2*limit {
+			t.Errorf("index_seq after two steps of %d = %d", limit, got)
+		}
+		return nil
+	})
+}
+
+// TestRecoverListsTheSymbolsItMoved checks that a recover's journal entry
+// lists the symbols it moved (the instruction names none), that the symbol's
+// journal finds it, and that its hash is recomputed from what it serves.
+func TestRecoverListsTheSymbolsItMoved(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "10"))
+	h.mustAccept(OperatorID, mintBody("USD", "acc-us", "5"))
+	o := h.mustAccept(OperatorID, ins("recover", map[string]any{"from": "acc-us", "to": "qp-us"}))
+	page, err := h.s.Journal(JournalQuery{After: o.Seq - 1, Limit: 1})
+	if err != nil || len(page.Entries) != 1 {
+		t.Fatalf("Journal: %+v, %v", page, err)
+	}
+	e := page.Entries[0]
+	if want := []string{"REG", "USD"}; !slices.Equal(e.Symbols, want) {
+		t.Errorf("recover's symbols = %v, want %v", e.Symbols, want)
+	}
+	if got, err := ComputeHash(e); err != nil || got != e.Hash {
+		t.Errorf("ComputeHash(recover) = %s, %v; want %s", got, err, e.Hash)
+	}
+	raw, _ := json.Marshal(e)
+	var served JournalEntry
+	_ = json.Unmarshal(raw, &served)
+	served.Symbols = []string{"REG"}
+	if got, err := ComputeHash(served); err == nil && got == e.Hash {
+		t.Error("dropping a moved symbol keeps the hash")
+	}
+	for _, sym := range []string{"REG", "USD"} {
+		page, err := h.s.Journal(JournalQuery{Symbol: sym, After: o.Seq - 1})
+		if err != nil || len(page.Entries) != 1 || page.Entries[0].Seq != o.Seq {
+			t.Errorf("Journal(symbol %s) = %+v, %v; want the recover", sym, page, err)
+		}
+	}
+}
