@@ -139,7 +139,7 @@ func TestAccessLog(t *testing.T) {
 		})
 	}
 	t.Run("500 of a panic", func(t *testing.T) {
-		e.repl.submitFn = func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		e.repl.submitFn = func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			panic("replicator bug")
 		}
 		defer func() { e.repl.submitFn = nil }()

@@ -113,7 +113,11 @@ type Reader interface {
 type Replicator interface {
 	// Submit replicates instructions submitted by actor in one proposal and
 	// returns their outcomes, one per instruction, in order.
-	Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
+	// keyID is the id of the key that authenticated the request
+	// (ledger.KeyID): the state machine refuses the instructions, with an
+	// UNAUTHENTICATED error outcome, if that key is revoked or expired when
+	// they apply.
+	Submit(ctx context.Context, actor, keyID string, inss []transfer.Instruction) ([]ledger.Outcome, error)
 	// CreateKey replicates the registration of a key, by the key's hash
 	// only, and returns its outcome.
 	CreateKey(ctx context.Context, req ledger.KeyRequest) (ledger.Outcome, error)

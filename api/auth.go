@@ -45,6 +45,10 @@ func HashKey(key string) string {
 // principal is the authenticated party of a request.
 type principal struct {
 	party transfer.Party
+	// keyID is the public id (ledger.KeyID) of the key that authenticated
+	// the request; instructions carry it, so the state machine refuses them
+	// if the key is revoked or expired by the time they apply.
+	keyID string
 }
 
 func (p principal) id() string             { return p.party.ID }
@@ -76,14 +80,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		// Expiry is judged by this node's clock, as a certificate's is:
 		// every node refuses an expired key, forwarded requests included,
 		// since the follower authenticates before it forwards.
-		party, err := s.reader.KeyOwnerAt(HashKey(key), s.cfg.Now())
+		hash := HashKey(key)
+		party, err := s.reader.KeyOwnerAt(hash, s.cfg.Now())
 		if errors.Is(err, ledger.ErrNotFound) {
 			return s.refuseKey(c)
 		}
 		if err != nil {
 			return fmt.Errorf("resolve key: %w", err)
 		}
-		c.Set(principalKey, principal{party: party})
+		c.Set(principalKey, principal{party: party, keyID: ledger.KeyID(hash)})
 		return next(c)
 	}
 }

@@ -80,7 +80,7 @@ func FuzzRequestDecoding(f *testing.F) {
 func BenchmarkBatchOverhead(b *testing.B) {
 	e := newEnv(b, api.Config{})
 	e.world()
-	e.repl.submitFn = func(_ context.Context, _ string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
+	e.repl.submitFn = func(_ context.Context, _, _ string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
 		out := make([]ledger.Outcome, len(inss))
 		for i, ins := range inss {
 			out[i] = ledger.Outcome{ID: ins.ID, Status: ledger.StatusAccepted, Index: 1, Seq: uint64(i + 1)}

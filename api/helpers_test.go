@@ -47,7 +47,7 @@ type fakeReplicator struct {
 	failing   bool // stopping after a storage fault
 	proposals atomic.Int64
 
-	submitFn    func(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
+	submitFn    func(ctx context.Context, actor, keyID string, inss []transfer.Instruction) ([]ledger.Outcome, error)
 	createKeyFn func(ctx context.Context, req ledger.KeyRequest) (ledger.Outcome, error)
 	readIndexFn func(ctx context.Context) error
 }
@@ -67,14 +67,14 @@ func newFakeReplicator(store *ledger.Store) *fakeReplicator {
 	}
 }
 
-func (f *fakeReplicator) Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
+func (f *fakeReplicator) Submit(ctx context.Context, actor, keyID string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
 	f.proposals.Add(1)
 	if f.submitFn != nil {
-		return f.submitFn(ctx, actor, inss)
+		return f.submitFn(ctx, actor, keyID, inss)
 	}
 	items := make([][]byte, len(inss))
 	for i, ins := range inss {
-		items[i] = ledger.InstructionItem(actor, transfer.Encode(ins))
+		items[i] = ledger.KeyedInstructionItem(actor, keyID, transfer.Encode(ins))
 	}
 	return f.outcomes(f.apply(items))
 }

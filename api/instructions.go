@@ -61,6 +61,8 @@ func outcomeError(e *ledger.OpError) (int, Code, string) {
 		return http.StatusNotFound, CodeNotFound, e.Message
 	case ledger.ErrCodeNotAuthorized:
 		return http.StatusForbidden, CodeNotAuthorized, e.Message
+	case ledger.ErrCodeUnauthenticated:
+		return http.StatusUnauthorized, CodeUnauthenticated, e.Message
 	}
 	return http.StatusInternalServerError, CodeInternal, "internal error; the cause is in the node's log"
 }
@@ -313,7 +315,7 @@ func (s *Server) admit(p principal, inss []transfer.Instruction, errs []error) e
 // submit replicates the instructions, submitted by p, in one proposal and
 // returns their outcomes in order.
 func (s *Server) submit(c echo.Context, p principal, inss []transfer.Instruction) ([]ledger.Outcome, error) {
-	outs, err := s.repl.Submit(c.Request().Context(), p.id(), inss)
+	outs, err := s.repl.Submit(c.Request().Context(), p.id(), p.keyID, inss)
 	if err != nil {
 		return nil, fmt.Errorf("submit: %w", err)
 	}

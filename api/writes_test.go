@@ -254,7 +254,7 @@ func TestBatchLarge(t *testing.T) {
 // TestReplicatorErrors checks the mapping of the Replicator's failures: the
 // client learns whether to retry, and never sees internal text.
 func TestReplicatorErrors(t *testing.T) {
-	type submitFn = func(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error)
+	type submitFn = func(ctx context.Context, actor, keyID string, inss []transfer.Instruction) ([]ledger.Outcome, error)
 	tests := []struct {
 		name           string
 		submit         submitFn
@@ -262,26 +262,26 @@ func TestReplicatorErrors(t *testing.T) {
 		wantCode       string
 		wantRetryAfter bool
 	}{
-		{"no leader", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"no leader", func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, fmt.Errorf("consensus: forward: %w", api.ErrNoLeader)
 		}, http.StatusServiceUnavailable, "NO_LEADER", false},
-		{"overloaded", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"overloaded", func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, fmt.Errorf("consensus: queue full: %w", api.ErrOverloaded)
 		}, http.StatusServiceUnavailable, "OVERLOADED", true},
-		{"outcome unknown", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"outcome unknown", func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, fmt.Errorf("consensus: leadership lost: %w", api.ErrUnknownOutcome)
 		}, http.StatusServiceUnavailable, "TIMEOUT", false},
-		{"deadline", func(ctx context.Context, _ string, _ []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"deadline", func(ctx context.Context, _, _ string, _ []transfer.Instruction) ([]ledger.Outcome, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}, http.StatusServiceUnavailable, "TIMEOUT", false},
-		{"internal", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"internal", func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, errors.New("disk on fire at /secret/path")
 		}, http.StatusInternalServerError, "INTERNAL", false},
-		{"wrong outcome count", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"wrong outcome count", func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			return nil, nil
 		}, http.StatusInternalServerError, "INTERNAL", false},
-		{"panic", func(context.Context, string, []transfer.Instruction) ([]ledger.Outcome, error) {
+		{"panic", func(context.Context, string, string, []transfer.Instruction) ([]ledger.Outcome, error) {
 			panic("replicator bug at /secret/path")
 		}, http.StatusInternalServerError, "INTERNAL", false},
 	}

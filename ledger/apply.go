@@ -194,7 +194,7 @@ func (a *applier) item(index uint64, now time.Time, item []byte) []byte {
 	if len(item) == 0 {
 		return EncodeOutcome(opError(ErrCodeMalformed, "empty item"))
 	}
-	if item[0] == itemInstruction {
+	if item[0] == itemInstruction || item[0] == itemKeyedInstruction {
 		return a.instruction(index, now, item)
 	}
 	return EncodeOutcome(a.otherItem(index, now, item))
@@ -244,9 +244,18 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 }
 
 func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
-	actor, body, err := decodeInstructionItem(item)
+	actor, keyID, body, err := decodeInstructionItem(item)
 	if err != nil {
 		return EncodeOutcome(opError(ErrCodeMalformed, "%v", err))
+	}
+	if keyID != "" {
+		// The key is checked where the instruction applies, on every node
+		// alike, so a revocation or an expiry holds even for a request a
+		// follower authenticated before it learnt of it. Nothing is
+		// recorded: the id stays free for a retry with a valid key.
+		if why := a.keyRefuses(keyID, actor, now); why != "" {
+			return EncodeOutcome(opError(ErrCodeUnauthenticated, "%s", why))
+		}
 	}
 	ins, err := transfer.DecodeCanonical(body)
 	if err != nil {

@@ -14,9 +14,14 @@ import (
 // An Item is one unit of work inside a Batch. Its first byte says its kind.
 const (
 	itemInstruction byte = 'I' // uvarint actor length, actor, canonical instruction JSON
-	itemKey         byte = 'K' // JSON keyItem
-	itemNode        byte = 'N' // JSON NodeInfo
-	itemRevokeKey   byte = 'X' // JSON revokeKeyItem
+	// itemKeyedInstruction is an instruction as the API proposes it, with
+	// the id of the key that authenticated it: uvarint actor length, actor,
+	// uvarint key id length, key id, canonical instruction JSON. The state
+	// machine refuses it if that key is revoked or expired when it applies.
+	itemKeyedInstruction byte = 'J'
+	itemKey              byte = 'K' // JSON keyItem
+	itemNode             byte = 'N' // JSON NodeInfo
+	itemRevokeKey        byte = 'X' // JSON revokeKeyItem
 )
 
 // ErrBadItem is returned by DecodeItem for bytes that are no item.
@@ -29,6 +34,20 @@ func InstructionItem(actor string, body []byte) []byte {
 	b = append(b, itemInstruction)
 	b = binary.AppendUvarint(b, uint64(len(actor)))
 	b = append(b, actor...)
+	return append(b, body...)
+}
+
+// KeyedInstructionItem encodes an instruction submitted by actor through
+// the API key whose id (KeyID) is keyID. body must be the canonical encoding
+// (transfer.Encode); idempotency compares actor and body, not the key, so a
+// retry through another key of the same party finds the first outcome.
+func KeyedInstructionItem(actor, keyID string, body []byte) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(actor)+len(keyID)+len(body))
+	b = append(b, itemKeyedInstruction)
+	b = binary.AppendUvarint(b, uint64(len(actor)))
+	b = append(b, actor...)
+	b = binary.AppendUvarint(b, uint64(len(keyID)))
+	b = append(b, keyID...)
 	return append(b, body...)
 }
 
@@ -57,13 +76,29 @@ func NodeItem(n NodeInfo) []byte {
 	return append([]byte{itemNode}, b...)
 }
 
-func decodeInstructionItem(item []byte) (actor string, body []byte, err error) {
-	n, w := binary.Uvarint(item[1:])
-	if w <= 0 || n > 128 || uint64(len(item)-1-w) < n {
-		return "", nil, ErrBadItem
+// decodeInstructionItem reads an instruction item of either kind; keyID is
+// empty for an itemInstruction (proposed by a node itself, not through a key).
+func decodeInstructionItem(item []byte) (actor, keyID string, body []byte, err error) {
+	rest := item[1:]
+	field := func() (string, bool) {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > 128 || uint64(len(rest)-w) < n {
+			return "", false
+		}
+		s := string(rest[w : w+int(n)])
+		rest = rest[w+int(n):]
+		return s, true
 	}
-	start := 1 + w
-	return string(item[start : start+int(n)]), item[start+int(n):], nil
+	var ok bool
+	if actor, ok = field(); !ok {
+		return "", "", nil, ErrBadItem
+	}
+	if item[0] == itemKeyedInstruction {
+		if keyID, ok = field(); !ok || !ValidKeyID(keyID) {
+			return "", "", nil, ErrBadItem
+		}
+	}
+	return actor, keyID, rest, nil
 }
 
 // Outcome is the result of one item, as the API returns it.
@@ -99,6 +134,9 @@ const (
 	// ErrCodeNotAuthorized: a key item whose actor may not do it (a party
 	// revoking another's key), which the API should have refused.
 	ErrCodeNotAuthorized = "NOT_AUTHORIZED"
+	// ErrCodeUnauthenticated: an instruction whose key was revoked, expired
+	// or unknown when it applied.
+	ErrCodeUnauthenticated = "UNAUTHENTICATED"
 )
 
 func opError(code, format string, args ...any) Outcome {

@@ -224,10 +224,10 @@ func (a *applier) createKey(index uint64, now time.Time, item []byte) Outcome {
 // revokeKey applies a key revocation. The API checked who may revoke before
 // proposing; the state machine checks again against the state it applies
 // to, by the actor's party: the operator revokes any key, any other party
-// its own. It cannot check which key the actor's request carried (a log
-// item names the party, not its key), so a request authenticated just before
-// its own key was revoked still applies; authentication refuses it from the
-// revocation on. Revoking a revoked key changes nothing.
+// its own. Instructions carry the key that authenticated them
+// (KeyedInstructionItem), and keyRefuses turns away any that applies after
+// its key's revocation, wherever it was authenticated. Revoking a revoked
+// key changes nothing.
 func (a *applier) revokeKey(index uint64, now time.Time, item []byte) Outcome {
 	var r revokeKeyItem
 	if err := json.Unmarshal(item[1:], &r); err != nil || !ValidKeyID(r.KeyID) || !transfer.ValidID(r.Actor) {
@@ -250,6 +250,27 @@ func (a *applier) revokeKey(index uint64, now time.Time, item []byte) Outcome {
 	rec.info.Revoked, rec.info.RevokedAt = true, &revoked
 	putKeyRecord(a.tx, &rec)
 	return a.journalKeyEvent(index, now, r.Actor, keyEvent{Type: JournalRevokeKey, KeyID: r.KeyID, PartyID: rec.info.PartyID})
+}
+
+// keyRefuses says why the key keyID may not submit an instruction for actor
+// at now (the batch time), or "" when it may: it must exist, belong to
+// actor, be unrevoked and unexpired. A key registered earlier in the same
+// batch is visible, as is a revocation.
+func (a *applier) keyRefuses(keyID, actor string, now time.Time) string {
+	raw := a.tx.Bucket(bucketKeyInfo).Get([]byte(keyID))
+	if raw == nil {
+		return "the key that submitted the instruction is not registered"
+	}
+	rec := decodeKeyRecord([]byte(keyID), raw)
+	switch {
+	case rec.info.PartyID != actor:
+		return "the key that submitted the instruction is not " + actor + "'s"
+	case rec.info.Revoked:
+		return "the key that submitted the instruction was revoked"
+	case rec.info.ExpiredAt(now):
+		return "the key that submitted the instruction has expired"
+	}
+	return ""
 }
 
 // journalKeyEvent appends the journal entry of a key event, accepted, and

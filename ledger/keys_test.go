@@ -200,3 +200,57 @@ func TestKeyIDIsStable(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyedInstructions checks that an instruction carries the key that
+// authenticated it and is refused where it applies if that key is unknown,
+// another party's, revoked or expired by the batch's time: a follower that
+// authenticated it before it learnt of the revocation cannot get it
+// applied. A refusal records nothing, so the id stays free.
+func TestKeyedInstructions(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	expires := h.now.Add(time.Hour)
+	h.apply(keyRequest(OperatorID, "cus-1", "cus-secret", &expires), keyRequest(OperatorID, "iss-1", "iss-secret", nil))
+	cusKey, issKey := KeyID(hashKey("cus-secret")), KeyID(hashKey("iss-secret"))
+	register := func(id string) []byte {
+		fields := investor("inv-"+id, "retail", "US")
+		fields["id"] = id
+		return []byte(ins("register_party", fields))
+	}
+	keyed := func(actor, keyID, id string) Outcome {
+		t.Helper()
+		return h.apply(KeyedInstructionItem(actor, keyID, register(id)))[0]
+	}
+	refused := func(what string, o Outcome) {
+		t.Helper()
+		if o.Error == nil || o.Error.Code != ErrCodeUnauthenticated || o.Seq != 0 {
+			t.Errorf("%s: %+v, want an UNAUTHENTICATED error, nothing journaled", what, o)
+		}
+	}
+	if o := keyed("cus-1", cusKey, "k1"); o.Status != StatusAccepted {
+		t.Fatalf("a valid key: %+v", o)
+	}
+	refused("an unknown key", keyed("cus-1", KeyID(hashKey("nobody")), "k2"))
+	refused("another party's key", keyed("cus-1", issKey, "k2"))
+	if o := h.apply(KeyedInstructionItem("cus-1", "not-a-key-id", register("k2")))[0]; o.Error == nil || o.Error.Code != ErrCodeMalformed {
+		t.Errorf("a malformed key id: %+v, want MALFORMED", o)
+	}
+	h.now = expires // the batch's time decides, not a clock
+	refused("an expired key", keyed("cus-1", cusKey, "k2"))
+	h.apply(keyRequest(OperatorID, "cus-1", "cus-secret-2", nil))
+	cusKey2 := KeyID(hashKey("cus-secret-2"))
+	// A revocation and an instruction through the revoked key in one batch:
+	// the revocation, first, holds for the instruction.
+	res := h.apply(RevokeKeyItem(OperatorID, cusKey2), KeyedInstructionItem("cus-1", cusKey2, register("k2")))
+	refused("a key revoked earlier in the batch", res[1])
+	if _, err := h.s.Party("inv-k2"); err == nil {
+		t.Error("a refused instruction registered its party")
+	}
+	if _, err := h.s.Outcome("k2"); err == nil {
+		t.Error("a refused instruction's id was recorded")
+	}
+	h.apply(keyRequest(OperatorID, "cus-1", "cus-secret-3", nil))
+	if o := keyed("cus-1", KeyID(hashKey("cus-secret-3")), "k2"); o.Status != StatusAccepted {
+		t.Errorf("the same id through a valid key: %+v, want accepted", o)
+	}
+}

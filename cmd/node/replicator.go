@@ -95,10 +95,10 @@ func (r *replicator) propose(ctx context.Context, items [][]byte) ([]ledger.Outc
 	return outs, nil
 }
 
-func (r *replicator) Submit(ctx context.Context, actor string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
+func (r *replicator) Submit(ctx context.Context, actor, keyID string, inss []transfer.Instruction) ([]ledger.Outcome, error) {
 	items := make([][]byte, len(inss))
 	for i, ins := range inss {
-		items[i] = ledger.InstructionItem(actor, transfer.Encode(ins))
+		items[i] = ledger.KeyedInstructionItem(actor, keyID, transfer.Encode(ins))
 	}
 	return r.propose(ctx, items)
 }

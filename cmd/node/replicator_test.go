@@ -115,7 +115,8 @@ func TestReplicatorSubmit(t *testing.T) {
 		{ID: "p-1", Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "aud", Role: "auditor"}},
 		{ID: "p-2", Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "aud", Role: "auditor"}},
 	}
-	outs, err := r.Submit(t.Context(), ledger.OperatorID, inss)
+	keyID := ledger.KeyID(api.HashKey("tl_test-key"))
+	outs, err := r.Submit(t.Context(), ledger.OperatorID, keyID, inss)
 	if err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
@@ -130,6 +131,28 @@ func TestReplicatorSubmit(t *testing.T) {
 		t.Errorf("recorded outcome of p-1 %+v, %v; answered %+v", stored, err, outs[0])
 	}
 
+	// Once the key is revoked, what it submitted is refused where it
+	// applies, whatever the node that authenticated it knew, and the id
+	// stays free; another of the party's keys may then use it.
+	if out, err := r.RevokeKey(t.Context(), ledger.OperatorID, keyID); err != nil || out.Error != nil {
+		t.Fatalf("RevokeKey: %+v, %v", out, err)
+	}
+	late := []transfer.Instruction{{ID: "p-3", Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "aud-2", Role: "auditor"}}}
+	outs, err = r.Submit(t.Context(), ledger.OperatorID, keyID, late)
+	if err != nil || len(outs) != 1 || outs[0].Error == nil || outs[0].Error.Code != ledger.ErrCodeUnauthenticated {
+		t.Fatalf("a revoked key's instruction: %+v, %v; want an UNAUTHENTICATED error outcome", outs, err)
+	}
+	if _, err := f.store.Party("aud-2"); err == nil {
+		t.Error("a revoked key's instruction registered aud-2")
+	}
+	o, err = r.CreateKey(t.Context(), ledger.KeyRequest{Actor: ledger.OperatorID, PartyID: ledger.OperatorID, KeyHash: api.HashKey("tl_second-key")})
+	if err != nil || o.Error != nil {
+		t.Fatalf("CreateKey: %+v, %v", o, err)
+	}
+	outs, err = r.Submit(t.Context(), ledger.OperatorID, ledger.KeyID(api.HashKey("tl_second-key")), late)
+	if err != nil || len(outs) != 1 || outs[0].Status != ledger.StatusAccepted {
+		t.Errorf("the same id through a valid key: %+v, %v; want accepted", outs, err)
+	}
 }
 
 // TestReplicatorErrors checks how consensus failures and bad results reach
@@ -157,7 +180,7 @@ func TestReplicatorErrors(t *testing.T) {
 			r, f := newTestReplicator(t)
 			f.proposeFn = tc.propose
 			ins := transfer.Instruction{ID: "p-1", Type: transfer.TypeRegisterParty, Party: &transfer.PartySpec{ID: "aud", Role: "auditor"}}
-			_, err := r.Submit(t.Context(), ledger.OperatorID, []transfer.Instruction{ins})
+			_, err := r.Submit(t.Context(), ledger.OperatorID, "", []transfer.Instruction{ins})
 			if err == nil {
 				t.Fatal("Submit succeeded")
 			}
