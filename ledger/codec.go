@@ -3,12 +3,10 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"math/big"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -17,7 +15,7 @@ import (
 // the state machine decodes and encodes thousands of them per batch, and JSON
 // cost more than the rules. schema.go documents each layout. Every record is
 // a function of the value alone, so equal states are equal bytes on every
-// node: decimals are canonical (see putDecimal), times are UTC, lists keep
+// node: decimals are canonical (see wire.Writer.Decimal), times are UTC, lists keep
 // their order. Journal entries are binary too (journalRecord); JournalEntry
 // is their served form.
 
@@ -40,126 +38,19 @@ const (
 // bodyHashSize is the size of an instruction body hash in an ids record.
 const bodyHashSize = 32
 
-// recordWriter appends the fields of a record to b.
-type recordWriter struct{ b []byte }
+// recordWriter appends the fields of a record; wire owns the primitives.
+type recordWriter struct{ wire.Writer }
 
-func (w *recordWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
-func (w *recordWriter) int(v int64)   { w.b = binary.AppendVarint(w.b, v) }
-
-func (w *recordWriter) str(s string) {
-	w.uint(uint64(len(s)))
-	w.b = append(w.b, s...)
-}
-
-func (w *recordWriter) bool(v bool) {
-	if v {
-		w.b = append(w.b, 1)
-	} else {
-		w.b = append(w.b, 0)
-	}
-}
-
-// time writes seconds and nanoseconds since the Unix epoch; every time the
-// state holds is UTC, and decoding gives it back in UTC.
-func (w *recordWriter) time(t time.Time) {
-	w.int(t.Unix())
-	w.uint(uint64(t.Nanosecond()))
-}
-
-func (w *recordWriter) optTime(t *time.Time) {
-	w.bool(t != nil)
-	if t != nil {
-		w.time(*t)
-	}
-}
-
-// Kinds of a decimal's coefficient, in the low two bits of its header.
-const (
-	decSmall    = 0 // varint coefficient follows
-	decBigPlus  = 1 // length-prefixed big-endian magnitude follows
-	decBigMinus = 2 // same, negated
-)
-
-// decimal writes d in its canonical form: the coefficient and exponent that
-// decimal.NewFromString(d.String()) would give, that is an integer at
-// exponent 0, or else no trailing zero in the coefficient. Equal values are
-// equal bytes whatever arithmetic produced them, and decoding gives the same
-// representation the JSON layout gave. Header: uvarint(scale<<2 | kind),
-// scale = -exponent >= 0.
-func (w *recordWriter) decimal(d decimal.Decimal) {
-	exp := d.Exponent()
-	if d.NumDigits() <= 18 { // fits an int64 with room for the rescaling below
-		c := d.CoefficientInt64()
-		switch {
-		case c == 0:
-			exp = 0
-		case exp > 0:
-			for ; exp > 0 && c > -1e17 && c < 1e17; exp-- {
-				c *= 10
-			}
-		default:
-			for ; exp < 0 && c%10 == 0; exp++ {
-				c /= 10
-			}
-		}
-		if exp <= 0 {
-			w.uint(uint64(-int64(exp))<<2 | decSmall)
-			w.int(c)
-			return
-		}
-	}
-	w.bigDecimal(d)
-}
-
-func (w *recordWriter) bigDecimal(d decimal.Decimal) {
-	c, exp := d.Coefficient(), d.Exponent()
-	ten := big.NewInt(10)
-	switch {
-	case c.Sign() == 0:
-		exp = 0
-	case exp > 0:
-		c.Mul(c, new(big.Int).Exp(ten, big.NewInt(int64(exp)), nil))
-		exp = 0
-	default:
-		var q, r big.Int
-		for exp < 0 {
-			q.QuoRem(c, ten, &r)
-			if r.Sign() != 0 {
-				break
-			}
-			c.Set(&q)
-			exp++
-		}
-	}
-	kind := uint64(decBigPlus)
-	if c.Sign() < 0 {
-		kind = decBigMinus
-	}
-	if c.IsInt64() {
-		kind = decSmall
-	}
-	w.uint(uint64(-int64(exp))<<2 | kind)
-	if kind == decSmall {
-		w.int(c.Int64())
-		return
-	}
-	mag := c.Bytes()
-	w.uint(uint64(len(mag)))
-	w.b = append(w.b, mag...)
-}
-
-func (w *recordWriter) optDecimal(d *decimal.Decimal) {
-	w.bool(d != nil)
-	if d != nil {
-		w.decimal(*d)
-	}
+func newRecordWriter(dst []byte, tag byte) recordWriter {
+	return recordWriter{wire.Writer{B: append(dst, tag)}}
 }
 
 // recordReader reads the fields of a record. Stored records are written by
 // this package only, so a record that does not decode is a broken invariant:
-// the reader asserts, as decodeJSON did.
+// done asserts the whole record decoded, and fail asserts at once where
+// reading on would be unsafe.
 type recordReader struct {
-	b    []byte
+	wire.Reader
 	what string
 }
 
@@ -167,7 +58,7 @@ func newRecordReader(b []byte, tag byte, what string) recordReader {
 	if len(b) == 0 || b[0] != tag {
 		fail("stored %s: tag %q, want %q", what, firstByte(b), tag)
 	}
-	return recordReader{b: b[1:], what: what}
+	return recordReader{Reader: wire.NewReader(b[1:]), what: what}
 }
 
 func firstByte(b []byte) byte {
@@ -177,43 +68,17 @@ func firstByte(b []byte) byte {
 	return b[0]
 }
 
+// fail asserts, naming the first field that did not decode: an earlier
+// primitive's, or else field.
 func (r *recordReader) fail(field string) {
-	panic("ledger: assertion failed: stored " + r.what + ": truncated or malformed " + field)
+	r.Fail(field)
+	panic("ledger: assertion failed: stored " + r.what + ": " + r.Err().Error())
 }
-
-func (r *recordReader) uint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("uvarint")
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *recordReader) int() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("varint")
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *recordReader) bytes(n uint64) []byte {
-	if uint64(len(r.b)) < n {
-		r.fail("bytes")
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *recordReader) str() string { return string(r.bytes(r.uint())) }
 
 // word reads a string that is usually one of a few (roles, statuses,
 // jurisdictions), sharing one copy of those.
 func (r *recordReader) word() string {
-	b := r.bytes(r.uint())
+	b := r.StrBytes()
 	if w, ok := words[string(b)]; ok {
 		return w
 	}
@@ -241,70 +106,9 @@ var words = func() map[string]string {
 	return m
 }()
 
-func (r *recordReader) bool() bool {
-	b := r.bytes(1)[0]
-	if b > 1 {
-		r.fail("bool")
-	}
-	return b == 1
-}
-
-func (r *recordReader) time() time.Time {
-	sec := r.int()
-	nsec := r.uint()
-	if nsec >= 1e9 {
-		r.fail("time")
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
-}
-
-func (r *recordReader) optTime() *time.Time {
-	if !r.bool() {
-		return nil
-	}
-	t := r.time()
-	return &t
-}
-
-func (r *recordReader) decimal() decimal.Decimal {
-	h := r.uint()
-	scale := h >> 2
-	if scale > 1<<31 {
-		r.fail("decimal scale")
-	}
-	exp := int32(-int64(scale))
-	switch h & 3 {
-	case decSmall:
-		c := r.int()
-		if c == 0 && exp == 0 {
-			return zeroDecimal // most frozen amounts; decimals are never modified in place
-		}
-		return decimal.New(c, exp)
-	case decBigPlus, decBigMinus:
-		c := new(big.Int).SetBytes(r.bytes(r.uint()))
-		if h&3 == decBigMinus {
-			c.Neg(c)
-		}
-		return decimal.NewFromBigInt(c, exp)
-	}
-	r.fail("decimal kind")
-	return decimal.Decimal{}
-}
-
-// zeroDecimal is 0 as decoding "0" gives it.
-var zeroDecimal = decimal.New(0, 0)
-
-func (r *recordReader) optDecimal() *decimal.Decimal {
-	if !r.bool() {
-		return nil
-	}
-	d := r.decimal()
-	return &d
-}
-
-// done asserts the whole record was read.
+// done asserts the whole record was read, and read without error.
 func (r *recordReader) done() {
-	if len(r.b) != 0 {
+	if r.Err() != nil || r.Len() != 0 {
 		r.fail("record length")
 	}
 }
@@ -329,15 +133,15 @@ func splitKey(k []byte, n int, what string) []string {
 // Party: tag, role, status, jurisdiction, kyc_expires_at?, custodian, frozen,
 // created_at. The id is the key.
 func encodeParty(dst []byte, p *transfer.Party) []byte {
-	w := recordWriter{b: append(dst, tagParty)}
-	w.str(string(p.Role))
-	w.str(string(p.Status))
-	w.str(p.Jurisdiction)
-	w.optTime(p.KYCExpiresAt)
-	w.str(p.Custodian)
-	w.bool(p.Frozen)
-	w.time(p.CreatedAt)
-	return w.b
+	w := newRecordWriter(dst, tagParty)
+	w.Str(string(p.Role))
+	w.Str(string(p.Status))
+	w.Str(p.Jurisdiction)
+	w.OptTime(p.KYCExpiresAt)
+	w.Str(p.Custodian)
+	w.Bool(p.Frozen)
+	w.Time(p.CreatedAt)
+	return w.B
 }
 
 func decodeParty(key, val []byte) *transfer.Party {
@@ -346,10 +150,10 @@ func decodeParty(key, val []byte) *transfer.Party {
 	p.Role = eligibility.Role(r.word())
 	p.Status = eligibility.Status(r.word())
 	p.Jurisdiction = r.word()
-	p.KYCExpiresAt = r.optTime()
-	p.Custodian = r.str()
-	p.Frozen = r.bool()
-	p.CreatedAt = r.time()
+	p.KYCExpiresAt = r.OptTime()
+	p.Custodian = r.Str()
+	p.Frozen = r.Bool()
+	p.CreatedAt = r.Time()
 	r.done()
 	return p
 }
@@ -367,20 +171,20 @@ const (
 // category, classification_reasons (count+1, 0 for none), paused, supply,
 // holder_count, non_accredited_holders, created_at. The symbol is the key.
 func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
-	w := recordWriter{b: append(dst, tagInstrument)}
-	w.str(in.Name)
-	w.str(in.Issuer)
-	w.int(int64(in.Decimals))
-	w.optDecimal(in.MaxSupply)
-	w.str(in.Regime)
-	w.time(in.OfferingDate)
+	w := newRecordWriter(dst, tagInstrument)
+	w.Str(in.Name)
+	w.Str(in.Issuer)
+	w.Varint(int64(in.Decimals))
+	w.OptDecimal(in.MaxSupply)
+	w.Str(in.Regime)
+	w.Time(in.OfferingDate)
 	a := &in.Attributes
-	w.str(a.Underlying)
-	w.str(a.Payoff)
-	w.decimal(a.EmbeddedLeverage)
-	w.int(int64(a.ExpiryDays))
-	w.str(a.EconomicPurpose)
-	w.str(a.EventTopic)
+	w.Str(a.Underlying)
+	w.Str(a.Payoff)
+	w.Decimal(a.EmbeddedLeverage)
+	w.Varint(int64(a.ExpiryDays))
+	w.Str(a.EconomicPurpose)
+	w.Str(a.EventTopic)
 	var flags uint64
 	if a.CounterpartyIsPlatform {
 		flags |= attrCounterpartyIsPlatform
@@ -391,64 +195,64 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 	if a.FXMajor {
 		flags |= attrFXMajor
 	}
-	w.uint(flags)
-	w.str(in.Class)
-	w.str(in.Regulator)
-	w.str(in.Category)
+	w.Uvarint(flags)
+	w.Str(in.Class)
+	w.Str(in.Regulator)
+	w.Str(in.Category)
 	// nil and empty differ in the JSON the API serves (null and []).
 	if in.ClassificationReasons == nil {
-		w.uint(0)
+		w.Uvarint(0)
 	} else {
-		w.uint(uint64(len(in.ClassificationReasons)) + 1)
+		w.Uvarint(uint64(len(in.ClassificationReasons)) + 1)
 		for _, s := range in.ClassificationReasons {
-			w.str(s)
+			w.Str(s)
 		}
 	}
-	w.bool(in.Paused)
-	w.decimal(in.Supply)
-	w.int(int64(in.HolderCount))
-	w.int(int64(in.NonAccreditedHolders))
-	w.time(in.CreatedAt)
-	return w.b
+	w.Bool(in.Paused)
+	w.Decimal(in.Supply)
+	w.Varint(int64(in.HolderCount))
+	w.Varint(int64(in.NonAccreditedHolders))
+	w.Time(in.CreatedAt)
+	return w.B
 }
 
 func decodeInstrument(key, val []byte) *transfer.Instrument {
 	r := newRecordReader(val, tagInstrument, "instrument")
 	in := &transfer.Instrument{Symbol: string(key)}
-	in.Name = r.str()
-	in.Issuer = r.str()
-	in.Decimals = int32(r.int())
-	in.MaxSupply = r.optDecimal()
-	in.Regime = r.str()
-	in.OfferingDate = r.time()
+	in.Name = r.Str()
+	in.Issuer = r.Str()
+	in.Decimals = int32(r.Varint())
+	in.MaxSupply = r.OptDecimal()
+	in.Regime = r.Str()
+	in.OfferingDate = r.Time()
 	a := &in.Attributes
-	a.Underlying = r.str()
-	a.Payoff = r.str()
-	a.EmbeddedLeverage = r.decimal()
-	a.ExpiryDays = int(r.int())
-	a.EconomicPurpose = r.str()
-	a.EventTopic = r.str()
-	flags := r.uint()
+	a.Underlying = r.Str()
+	a.Payoff = r.Str()
+	a.EmbeddedLeverage = r.Decimal()
+	a.ExpiryDays = int(r.Varint())
+	a.EconomicPurpose = r.Str()
+	a.EventTopic = r.Str()
+	flags := r.Uvarint()
 	a.CounterpartyIsPlatform = flags&attrCounterpartyIsPlatform != 0
 	a.OutcomeControllable = flags&attrOutcomeControllable != 0
 	a.FXMajor = flags&attrFXMajor != 0
-	in.Class = r.str()
-	in.Regulator = r.str()
-	in.Category = r.str()
-	if n := r.uint(); n > 0 {
-		if n-1 > uint64(len(r.b)) {
+	in.Class = r.Str()
+	in.Regulator = r.Str()
+	in.Category = r.Str()
+	if n := r.Uvarint(); n > 0 {
+		if n-1 > uint64(r.Len()) {
 			r.fail("classification reasons")
 		}
 		in.ClassificationReasons = make([]string, n-1)
 		for i := range in.ClassificationReasons {
-			in.ClassificationReasons[i] = r.str()
+			in.ClassificationReasons[i] = r.Str()
 		}
 	}
-	in.Paused = r.bool()
-	in.Supply = r.decimal()
-	in.HolderCount = int(r.int())
-	in.NonAccreditedHolders = int(r.int())
-	in.CreatedAt = r.time()
+	in.Paused = r.Bool()
+	in.Supply = r.Decimal()
+	in.HolderCount = int(r.Varint())
+	in.NonAccreditedHolders = int(r.Varint())
+	in.CreatedAt = r.Time()
 	r.done()
 	return in
 }
@@ -456,30 +260,30 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 // Holding: tag, balance, frozen, lot count, lots (amount, acquired_at). The
 // party and symbol are the key.
 func encodeHolding(dst []byte, h *transfer.Holding) []byte {
-	w := recordWriter{b: append(dst, tagHolding)}
-	w.decimal(h.Balance)
-	w.decimal(h.Frozen)
-	w.uint(uint64(len(h.Lots)))
+	w := newRecordWriter(dst, tagHolding)
+	w.Decimal(h.Balance)
+	w.Decimal(h.Frozen)
+	w.Uvarint(uint64(len(h.Lots)))
 	for i := range h.Lots {
-		w.decimal(h.Lots[i].Amount)
-		w.time(h.Lots[i].AcquiredAt)
+		w.Decimal(h.Lots[i].Amount)
+		w.Time(h.Lots[i].AcquiredAt)
 	}
-	return w.b
+	return w.B
 }
 
 func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
 	r := newRecordReader(val, tagHolding, "holding")
 	h := &transfer.Holding{Party: party, Symbol: symbol}
-	h.Balance = r.decimal()
-	h.Frozen = r.decimal()
-	if n := r.uint(); n > 0 { // none decodes as nil, as the omitted JSON field did
-		if n > uint64(len(r.b)) {
+	h.Balance = r.Decimal()
+	h.Frozen = r.Decimal()
+	if n := r.Uvarint(); n > 0 { // none decodes as nil, as the omitted JSON field did
+		if n > uint64(r.Len()) {
 			r.fail("lots")
 		}
 		h.Lots = make([]transfer.Lot, n)
 		for i := range h.Lots {
-			h.Lots[i].Amount = r.decimal()
-			h.Lots[i].AcquiredAt = r.time()
+			h.Lots[i].Amount = r.Decimal()
+			h.Lots[i].AcquiredAt = r.Time()
 		}
 	}
 	r.done()
@@ -493,57 +297,57 @@ func decodeHoldingKV(key, val []byte) *transfer.Holding {
 
 // Loan: tag, amount. Party, cash symbol and lender are the key.
 func encodeLoan(dst []byte, l *transfer.Loan) []byte {
-	w := recordWriter{b: append(dst, tagLoan)}
-	w.decimal(l.Amount)
-	return w.b
+	w := newRecordWriter(dst, tagLoan)
+	w.Decimal(l.Amount)
+	return w.B
 }
 
 func decodeLoan(key, val []byte) transfer.Loan {
 	parts := splitKey(key, 3, "loan")
 	r := newRecordReader(val, tagLoan, "loan")
-	l := transfer.Loan{Party: parts[0], Cash: parts[1], Lender: parts[2], Amount: r.decimal()}
+	l := transfer.Loan{Party: parts[0], Cash: parts[1], Lender: parts[2], Amount: r.Decimal()}
 	r.done()
 	return l
 }
 
 // Price: tag, price, time. The symbol is the key.
 func encodePrice(dst []byte, p *transfer.Price) []byte {
-	w := recordWriter{b: append(dst, tagPrice)}
-	w.decimal(p.Price)
-	w.time(p.Time)
-	return w.b
+	w := newRecordWriter(dst, tagPrice)
+	w.Decimal(p.Price)
+	w.Time(p.Time)
+	return w.B
 }
 
 func decodePrice(key, val []byte) *transfer.Price {
 	r := newRecordReader(val, tagPrice, "price")
-	p := &transfer.Price{Symbol: string(key), Price: r.decimal(), Time: r.time()}
+	p := &transfer.Price{Symbol: string(key), Price: r.Decimal(), Time: r.Time()}
 	r.done()
 	return p
 }
 
 // History: tag, count, changes (symbol, party, before, after).
 func encodeHistory(dst []byte, changes []balanceChange) []byte {
-	w := recordWriter{b: append(dst, tagHistory)}
-	w.uint(uint64(len(changes)))
+	w := newRecordWriter(dst, tagHistory)
+	w.Uvarint(uint64(len(changes)))
 	for i := range changes {
 		c := &changes[i]
-		w.str(c.Symbol)
-		w.str(c.Party)
-		w.decimal(c.Before)
-		w.decimal(c.After)
+		w.Str(c.Symbol)
+		w.Str(c.Party)
+		w.Decimal(c.Before)
+		w.Decimal(c.After)
 	}
-	return w.b
+	return w.B
 }
 
 func decodeHistory(val []byte) []balanceChange {
 	r := newRecordReader(val, tagHistory, "history")
-	n := r.uint()
-	if n > uint64(len(r.b)) {
+	n := r.Uvarint()
+	if n > uint64(r.Len()) {
 		r.fail("history count")
 	}
 	out := make([]balanceChange, n)
 	for i := range out {
-		out[i] = balanceChange{Symbol: r.str(), Party: r.str(), Before: r.decimal(), After: r.decimal()}
+		out[i] = balanceChange{Symbol: r.Str(), Party: r.Str(), Before: r.Decimal(), After: r.Decimal()}
 	}
 	r.done()
 	return out
@@ -609,60 +413,61 @@ const journalHashSize = sha256.Size
 // appendJournalBody appends r's record without its hash: the body a v2 hash
 // covers.
 func appendJournalBody(dst []byte, r *journalRecord) []byte {
-	w := recordWriter{b: append(dst, tagJournal, r.version)}
-	w.uint(r.index)
-	w.time(r.time)
-	w.str(r.actor)
+	w := newRecordWriter(dst, tagJournal)
+	w.B = append(w.B, r.version)
+	w.Uvarint(r.index)
+	w.Time(r.time)
+	w.Str(r.actor)
 	switch r.status {
 	case StatusAccepted:
-		w.b = append(w.b, statusAccepted)
+		w.B = append(w.B, statusAccepted)
 	case StatusRejected:
-		w.b = append(w.b, statusRejected)
+		w.B = append(w.B, statusRejected)
 	default:
-		w.b = append(w.b, statusOther)
-		w.str(r.status)
+		w.B = append(w.B, statusOther)
+		w.Str(r.status)
 	}
-	w.uint(uint64(len(r.reasons)))
+	w.Uvarint(uint64(len(r.reasons)))
 	for i := range r.reasons {
 		w.reason(&r.reasons[i])
 	}
-	w.b = append(w.b, r.reasonForm)
+	w.B = append(w.B, r.reasonForm)
 	if r.reasonForm == reasonExplicit {
 		w.reason(r.reason)
 	}
 	if r.binary {
-		w.b = append(w.b, insBinary)
+		w.B = append(w.B, insBinary)
 	} else {
-		w.b = append(w.b, insJSON)
+		w.B = append(w.B, insJSON)
 	}
-	w.uint(uint64(len(r.instruction)))
-	w.b = append(w.b, r.instruction...)
+	w.Uvarint(uint64(len(r.instruction)))
+	w.B = append(w.B, r.instruction...)
 	if r.namesExplicit {
-		w.b = append(w.b, namesExplicit)
+		w.B = append(w.B, namesExplicit)
 		w.strs(r.parties)
 		w.strs(r.symbols)
 	} else if len(r.extraSymbols) > 0 {
-		w.b = append(w.b, namesDerivedSymbols)
+		w.B = append(w.B, namesDerivedSymbols)
 		w.strs(r.extra)
 		w.strs(r.extraSymbols)
 	} else {
-		w.b = append(w.b, namesDerived)
+		w.B = append(w.B, namesDerived)
 		w.strs(r.extra)
 	}
-	return w.b
+	return w.B
 }
 
 func (w *recordWriter) reason(r *eligibility.Reason) {
-	w.str(string(r.Code))
-	w.str(r.Rule)
-	w.str(r.Message)
-	w.str(r.ERC1066)
+	w.Str(string(r.Code))
+	w.Str(r.Rule)
+	w.Str(r.Message)
+	w.Str(r.ERC1066)
 }
 
 func (w *recordWriter) strs(list []string) {
-	w.uint(uint64(len(list)))
+	w.Uvarint(uint64(len(list)))
 	for _, s := range list {
-		w.str(s)
+		w.Str(s)
 	}
 }
 
@@ -674,24 +479,24 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 	}
 	copy(hash[:], val[len(val)-journalHashSize:])
 	r := newRecordReader(val[:len(val)-journalHashSize], tagJournal, "journal record")
-	if rec.version = r.bytes(1)[0]; rec.version != HashV1 && rec.version != HashV2 {
+	if rec.version = r.Byte(); rec.version != HashV1 && rec.version != HashV2 {
 		r.fail("hash version")
 	}
-	rec.index = r.uint()
-	rec.time = r.time()
+	rec.index = r.Uvarint()
+	rec.time = r.Time()
 	rec.actor = r.word()
-	switch r.bytes(1)[0] {
+	switch r.Byte() {
 	case statusAccepted:
 		rec.status = StatusAccepted
 	case statusRejected:
 		rec.status = StatusRejected
 	case statusOther:
-		rec.status = r.str()
+		rec.status = r.Str()
 	default:
 		r.fail("status")
 	}
-	if n := r.uint(); n > 0 {
-		if n > uint64(len(r.b)) {
+	if n := r.Uvarint(); n > 0 {
+		if n > uint64(r.Len()) {
 			r.fail("reasons")
 		}
 		rec.reasons = make([]eligibility.Reason, n)
@@ -699,7 +504,7 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 			rec.reasons[i] = r.reason()
 		}
 	}
-	switch rec.reasonForm = r.bytes(1)[0]; rec.reasonForm {
+	switch rec.reasonForm = r.Byte(); rec.reasonForm {
 	case reasonFirst, reasonNone:
 	case reasonExplicit:
 		reason := r.reason()
@@ -707,15 +512,15 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 	default:
 		r.fail("reason form")
 	}
-	switch r.bytes(1)[0] {
+	switch r.Byte() {
 	case insBinary:
 		rec.binary = true
 	case insJSON:
 	default:
 		r.fail("instruction kind")
 	}
-	rec.instruction = r.bytes(r.uint())
-	switch r.bytes(1)[0] {
+	rec.instruction = r.Bytes(r.Uvarint())
+	switch r.Byte() {
 	case namesDerived:
 		rec.extra = r.strs()
 	case namesDerivedSymbols:
@@ -735,20 +540,20 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 }
 
 func (r *recordReader) reason() eligibility.Reason {
-	return eligibility.Reason{Code: eligibility.Code(r.str()), Rule: r.str(), Message: r.str(), ERC1066: r.str()}
+	return eligibility.Reason{Code: eligibility.Code(r.Str()), Rule: r.Str(), Message: r.Str(), ERC1066: r.Str()}
 }
 
 func (r *recordReader) strs() []string {
-	n := r.uint()
+	n := r.Uvarint()
 	if n == 0 {
 		return nil
 	}
-	if n > uint64(len(r.b)) {
+	if n > uint64(r.Len()) {
 		r.fail("string list")
 	}
 	out := make([]string, n)
 	for i := range out {
-		out[i] = r.str()
+		out[i] = r.Str()
 	}
 	return out
 }

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -41,14 +40,14 @@ func TestDecimalCanonical(t *testing.T) {
 		var first []byte
 		for i, d := range g {
 			w := recordWriter{}
-			w.decimal(d)
+			w.Decimal(d)
 			if i == 0 {
-				first = w.b
-			} else if !bytes.Equal(w.b, first) {
-				t.Errorf("decimal %s (coefficient %s, exponent %d) encodes as %x, %s as %x", d, d.Coefficient(), d.Exponent(), w.b, g[0], first)
+				first = w.B
+			} else if !bytes.Equal(w.B, first) {
+				t.Errorf("decimal %s (coefficient %s, exponent %d) encodes as %x, %s as %x", d, d.Coefficient(), d.Exponent(), w.B, g[0], first)
 			}
-			r := recordReader{b: w.b, what: "test"}
-			got := r.decimal()
+			r := recordReader{Reader: wire.NewReader(w.B), what: "test"}
+			got := r.Decimal()
 			r.done()
 			want := decimal.RequireFromString(d.String())
 			if !got.Equal(d) || got.Exponent() != want.Exponent() || got.Coefficient().Cmp(want.Coefficient()) != 0 {
@@ -243,22 +242,7 @@ func TestOutcomeJSONMatchesEncodingJSON(t *testing.T) {
 // TestOpenRefusesOtherSchema checks that a state file of schema 1 (JSON
 // records) is refused rather than misread as binary records.
 func TestOpenRefusesOtherSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v1.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		return meta.Put(metaSchema, []byte("1"))
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeSchemaOnly(t, "1")
 	if s, err := Open(Config{Path: path, NoSync: true}); err == nil {
 		s.Close()
 		t.Fatalf("Open of a schema 1 file succeeded, want an error")

@@ -173,14 +173,14 @@ func partyBalanceAt(c *bolt.Cursor, symbol, party string, seq uint64) decimal.De
 
 // Balance record: tag, decimal.
 func encodeBalance(dst []byte, d decimal.Decimal) []byte {
-	w := recordWriter{b: append(dst, tagBalance)}
-	w.decimal(d)
-	return w.b
+	w := newRecordWriter(dst, tagBalance)
+	w.Decimal(d)
+	return w.B
 }
 
 func decodeBalance(val []byte) decimal.Decimal {
 	r := newRecordReader(val, tagBalance, "balance")
-	d := r.decimal()
+	d := r.Decimal()
 	r.done()
 	return d
 }

@@ -85,26 +85,26 @@ type keyRecord struct {
 const tagKey byte = 'K'
 
 func encodeKeyRecord(dst []byte, r *keyRecord) []byte {
-	w := recordWriter{b: append(dst, tagKey)}
-	w.str(r.hash)
-	w.str(r.info.PartyID)
-	w.optTime(r.info.CreatedAt)
-	w.optTime(r.info.ExpiresAt)
-	w.bool(r.info.Revoked)
-	w.optTime(r.info.RevokedAt)
-	return w.b
+	w := newRecordWriter(dst, tagKey)
+	w.Str(r.hash)
+	w.Str(r.info.PartyID)
+	w.OptTime(r.info.CreatedAt)
+	w.OptTime(r.info.ExpiresAt)
+	w.Bool(r.info.Revoked)
+	w.OptTime(r.info.RevokedAt)
+	return w.B
 }
 
 func decodeKeyRecord(id, val []byte) keyRecord {
 	r := newRecordReader(val, tagKey, "key")
 	var k keyRecord
-	k.hash = r.str()
+	k.hash = r.Str()
 	k.info.KeyID = string(id)
-	k.info.PartyID = r.str()
-	k.info.CreatedAt = r.optTime()
-	k.info.ExpiresAt = r.optTime()
-	k.info.Revoked = r.bool()
-	k.info.RevokedAt = r.optTime()
+	k.info.PartyID = r.Str()
+	k.info.CreatedAt = r.OptTime()
+	k.info.ExpiresAt = r.OptTime()
+	k.info.Revoked = r.Bool()
+	k.info.RevokedAt = r.OptTime()
 	r.done()
 	return k
 }

@@ -97,7 +97,22 @@ func TestMigrateSchema2Resumes(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v5.db")
+	path := writeSchemaOnly(t, "5")
+	s, err := Open(Config{Path: path, NoSync: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a schema 5 file succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open: %v; want it to say the schema is newer", err)
+	}
+}
+
+// writeSchemaOnly writes a state file holding only the meta key schema, and
+// returns its path.
+func writeSchemaOnly(t *testing.T, schema string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "v"+schema+".db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -107,20 +122,15 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return meta.Put(metaSchema, []byte("5"))
+		return meta.Put(metaSchema, []byte(schema))
 	})
-	db.Close()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(Config{Path: path, NoSync: true})
-	if err == nil {
-		s.Close()
-		t.Fatal("Open of a schema 5 file succeeded, want an error")
-	}
-	if !strings.Contains(err.Error(), "newer") {
-		t.Errorf("Open: %v; want it to say the schema is newer", err)
-	}
+	return path
 }
 
 func checkServesSchema2(t *testing.T, s *Store, golden schema2Golden) {

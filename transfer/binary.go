@@ -1,24 +1,19 @@
 package transfer
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/wire"
 )
 
 // The binary encoding of an instruction is what the ledger's journal stores
 // and hashes: a fraction of the JSON's size, and read without a parser.
-// Layout (version 1), fields with no names and no padding:
-//
-//	uvarint   encoding/binary's variable-length unsigned integer
-//	varint    encoding/binary's zig-zag signed integer
-//	string    uvarint length, then the bytes, as in the JSON value
-//	time      varint Unix seconds, uvarint nanoseconds: the instant; it
-//	          decodes in UTC, which Validate gives every instruction time
-//	X?        one byte 0 (absent) or 1 (present), then X
+// Layout (version 1), fields with no names and no padding, in package
+// wire's primitives (uvarint, varint, string, time, X? for an optional X);
+// a string is as in the JSON value, and a time decodes in UTC, which
+// Validate gives every instruction time:
 //
 //	1            version byte
 //	id           string
@@ -79,13 +74,13 @@ const (
 
 // AppendInstruction appends the binary encoding of ins to b.
 func AppendInstruction(b []byte, ins Instruction) []byte {
-	w := binWriter{b: append(b, binaryVersion)}
-	w.str(ins.ID)
+	w := binWriter{wire.Writer{B: append(b, binaryVersion)}}
+	w.Str(ins.ID)
 	if code, ok := binaryTypeCodes[ins.Type]; ok {
-		w.uint(code)
+		w.Uvarint(code)
 	} else {
-		w.uint(0)
-		w.str(string(ins.Type))
+		w.Uvarint(0)
+		w.Str(string(ins.Type))
 	}
 	var set uint64
 	for i, f := range ins.presentFields() {
@@ -93,30 +88,30 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 			set |= 1 << i
 		}
 	}
-	w.uint(set)
+	w.Uvarint(set)
 	if p := ins.Party; p != nil {
-		w.str(p.ID)
-		w.str(string(p.Role))
-		w.str(string(p.Status))
-		w.str(p.Jurisdiction)
-		w.optTime(p.KYCExpiresAt)
-		w.str(p.Custodian)
+		w.Str(p.ID)
+		w.Str(string(p.Role))
+		w.Str(string(p.Status))
+		w.Str(p.Jurisdiction)
+		w.OptTime(p.KYCExpiresAt)
+		w.Str(p.Custodian)
 	}
 	if in := ins.Instrument; in != nil {
-		w.str(in.Symbol)
-		w.str(in.Name)
-		w.str(in.Issuer)
-		w.int(int64(in.Decimals))
+		w.Str(in.Symbol)
+		w.Str(in.Name)
+		w.Str(in.Issuer)
+		w.Varint(int64(in.Decimals))
 		w.optAmount(in.MaxSupply)
-		w.str(in.Regime)
-		w.optTime(in.OfferingDate)
+		w.Str(in.Regime)
+		w.OptTime(in.OfferingDate)
 		a := &in.Attributes
-		w.str(a.Underlying)
-		w.str(a.Payoff)
+		w.Str(a.Underlying)
+		w.Str(a.Payoff)
 		w.optAmount(a.EmbeddedLeverage)
-		w.int(int64(a.ExpiryDays))
-		w.str(a.EconomicPurpose)
-		w.str(a.EventTopic)
+		w.Varint(int64(a.ExpiryDays))
+		w.Str(a.EconomicPurpose)
+		w.Str(a.EventTopic)
 		var flags uint64
 		if a.CounterpartyIsPlatform {
 			flags |= binaryCounterpartyIsPlatform
@@ -127,33 +122,33 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		if a.FXMajor {
 			flags |= binaryFXMajor
 		}
-		w.uint(flags)
+		w.Uvarint(flags)
 	}
 	w.strIf(ins.PartyID)
 	if ins.Status != nil {
-		w.str(string(*ins.Status))
+		w.Str(string(*ins.Status))
 	}
 	if ins.Jurisdiction != nil {
-		w.str(*ins.Jurisdiction)
+		w.Str(*ins.Jurisdiction)
 	}
 	if ins.KYCExpiresAt != nil {
-		w.time(*ins.KYCExpiresAt)
+		w.Time(*ins.KYCExpiresAt)
 	}
 	w.strIf(ins.Symbol)
 	w.strIf(ins.From)
 	w.strIf(ins.To)
 	w.amountIf(ins.Amount)
 	if ins.AcquiredAt != nil {
-		w.time(*ins.AcquiredAt)
+		w.Time(*ins.AcquiredAt)
 	}
 	if ins.Legs != nil {
-		w.uint(uint64(len(ins.Legs)))
+		w.Uvarint(uint64(len(ins.Legs)))
 		for i := range ins.Legs {
 			l := &ins.Legs[i]
-			w.str(l.Symbol)
-			w.str(l.From)
-			w.str(l.To)
-			w.str(string(l.Amount))
+			w.Str(l.Symbol)
+			w.Str(l.From)
+			w.Str(l.To)
+			w.Str(string(l.Amount))
 		}
 	}
 	w.strIf(ins.LegalReference)
@@ -164,66 +159,66 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 	w.amountIf(ins.Ratio)
 	w.strIf(ins.Rulebook)
 	if ins.EffectiveAt != nil {
-		w.time(*ins.EffectiveAt)
+		w.Time(*ins.EffectiveAt)
 	}
-	return w.b
+	return w.B
 }
 
 // DecodeInstructionBinary decodes what AppendInstruction wrote. Bytes that
 // are not exactly one encoding (truncated, trailing data, an unknown version
 // or field bit) are an error wrapping ErrMalformed. It does not Validate.
 func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
-	r := binReader{b: b}
-	if v := r.byte(); v != binaryVersion && r.err == nil {
+	r := binReader{wire.NewReader(b)}
+	if v := r.Byte(); v != binaryVersion && r.Err() == nil {
 		return Instruction{}, fmt.Errorf("%w: binary instruction version %d", ErrMalformed, v)
 	}
-	ins.ID = r.str()
-	if code := r.uint(); code == 0 {
+	ins.ID = r.Str()
+	if code := r.Uvarint(); code == 0 {
 		// Only a type without a code is written as a string.
-		if ins.Type = Type(r.str()); binaryTypeCodes[ins.Type] != 0 {
-			r.fail("type")
+		if ins.Type = Type(r.Str()); binaryTypeCodes[ins.Type] != 0 {
+			r.Fail("type")
 		}
 	} else if code < uint64(len(binaryTypes)) {
 		ins.Type = binaryTypes[code]
 	} else {
-		r.fail("type")
+		r.Fail("type")
 	}
 	var none Instruction
 	fields := len(none.presentFields())
-	set := r.uint()
+	set := r.Uvarint()
 	if set>>fields != 0 {
-		r.fail("field set")
+		r.Fail("field set")
 	}
 	has := func(i int) bool { return set&(1<<i) != 0 }
 	if has(0) {
 		p := &PartySpec{}
-		p.ID = r.str()
-		p.Role = eligibility.Role(r.str())
-		p.Status = eligibility.Status(r.str())
-		p.Jurisdiction = r.str()
-		p.KYCExpiresAt = r.optTime()
-		p.Custodian = r.str()
+		p.ID = r.Str()
+		p.Role = eligibility.Role(r.Str())
+		p.Status = eligibility.Status(r.Str())
+		p.Jurisdiction = r.Str()
+		p.KYCExpiresAt = r.OptTime()
+		p.Custodian = r.Str()
 		ins.Party = p
 	}
 	if has(1) {
 		in := &InstrumentSpec{}
-		in.Symbol = r.str()
-		in.Name = r.str()
-		in.Issuer = r.str()
-		in.Decimals = int32(r.int())
+		in.Symbol = r.Str()
+		in.Name = r.Str()
+		in.Issuer = r.Str()
+		in.Decimals = int32(r.Varint())
 		in.MaxSupply = r.optAmount()
-		in.Regime = r.str()
-		in.OfferingDate = r.optTime()
+		in.Regime = r.Str()
+		in.OfferingDate = r.OptTime()
 		a := &in.Attributes
-		a.Underlying = r.str()
-		a.Payoff = r.str()
+		a.Underlying = r.Str()
+		a.Payoff = r.Str()
 		a.EmbeddedLeverage = r.optAmount()
-		a.ExpiryDays = int(r.int())
-		a.EconomicPurpose = r.str()
-		a.EventTopic = r.str()
-		flags := r.uint()
+		a.ExpiryDays = int(r.Varint())
+		a.EconomicPurpose = r.Str()
+		a.EventTopic = r.Str()
+		flags := r.Uvarint()
 		if flags>>3 != 0 {
-			r.fail("attribute flags")
+			r.Fail("attribute flags")
 		}
 		a.CounterpartyIsPlatform = flags&binaryCounterpartyIsPlatform != 0
 		a.OutcomeControllable = flags&binaryOutcomeControllable != 0
@@ -232,15 +227,15 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	}
 	ins.PartyID = r.strIf(has(2))
 	if has(3) {
-		s := eligibility.Status(r.str())
+		s := eligibility.Status(r.Str())
 		ins.Status = &s
 	}
 	if has(4) {
-		s := r.str()
+		s := r.Str()
 		ins.Jurisdiction = &s
 	}
 	if has(5) {
-		t := r.time()
+		t := r.Time()
 		ins.KYCExpiresAt = &t
 	}
 	ins.Symbol = r.strIf(has(6))
@@ -248,19 +243,19 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	ins.To = r.strIf(has(8))
 	ins.Amount = r.amountIf(has(9))
 	if has(10) {
-		t := r.time()
+		t := r.Time()
 		ins.AcquiredAt = &t
 	}
 	if has(11) {
-		n := r.uint()
-		if n > uint64(len(r.b)) { // each leg takes at least four bytes
-			r.fail("legs")
+		n := r.Uvarint()
+		if n > uint64(r.Len()) { // each leg takes at least four bytes
+			r.Fail("legs")
 			n = 0
 		}
 		ins.Legs = make([]Leg, n)
 		for i := range ins.Legs {
 			l := &ins.Legs[i]
-			l.Symbol, l.From, l.To, l.Amount = r.str(), r.str(), r.str(), Amount(r.str())
+			l.Symbol, l.From, l.To, l.Amount = r.Str(), r.Str(), r.Str(), Amount(r.Str())
 		}
 	}
 	ins.LegalReference = r.strIf(has(12))
@@ -271,14 +266,14 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	ins.Ratio = r.amountIf(has(17))
 	ins.Rulebook = r.strIf(has(18))
 	if has(19) {
-		t := r.time()
+		t := r.Time()
 		ins.EffectiveAt = &t
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("length")
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("length")
 	}
-	if r.err != nil {
-		return Instruction{}, r.err
+	if err := r.err(); err != nil {
+		return Instruction{}, err
 	}
 	// A string field present but empty is not what AppendInstruction writes:
 	// presence of a string field means non-empty.
@@ -290,158 +285,58 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	return ins, nil
 }
 
-type binWriter struct{ b []byte }
-
-func (w *binWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
-func (w *binWriter) int(v int64)   { w.b = binary.AppendVarint(w.b, v) }
-
-func (w *binWriter) str(s string) {
-	w.uint(uint64(len(s)))
-	w.b = append(w.b, s...)
-}
+// binWriter adds the instruction's optional fields to wire's primitives.
+type binWriter struct{ wire.Writer }
 
 // strIf writes s if it is set (non-empty): presence is in the field set.
 func (w *binWriter) strIf(s string) {
 	if s != "" {
-		w.str(s)
+		w.Str(s)
 	}
 }
 
 // amountIf writes a if it is set (non-nil): presence is in the field set.
 func (w *binWriter) amountIf(a *Amount) {
 	if a != nil {
-		w.str(string(*a))
+		w.Str(string(*a))
 	}
-}
-
-func (w *binWriter) time(t time.Time) {
-	w.int(t.Unix())
-	w.uint(uint64(t.Nanosecond()))
-}
-
-func (w *binWriter) optTime(t *time.Time) {
-	if t == nil {
-		w.b = append(w.b, 0)
-		return
-	}
-	w.b = append(w.b, 1)
-	w.time(*t)
 }
 
 func (w *binWriter) optAmount(a *Amount) {
-	if a == nil {
-		w.b = append(w.b, 0)
-		return
+	w.Bool(a != nil)
+	if a != nil {
+		w.Str(string(*a))
 	}
-	w.b = append(w.b, 1)
-	w.str(string(*a))
 }
 
-// binReader reads fields, remembering the first error; after one every read
-// gives a zero value.
-type binReader struct {
-	b   []byte
-	err error
-}
+// binReader reads fields; after the first that does not decode every read
+// gives a zero value, and err reports it.
+type binReader struct{ wire.Reader }
 
-func (r *binReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: binary instruction: truncated or malformed %s", ErrMalformed, what)
+func (r *binReader) err() error {
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("%w: binary instruction: %v", ErrMalformed, err)
 	}
-	r.b = nil
-}
-
-func (r *binReader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail("byte")
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *binReader) uint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("uvarint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *binReader) int() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *binReader) str() string {
-	n := r.uint()
-	if n > uint64(len(r.b)) {
-		r.fail("string")
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
+	return nil
 }
 
 func (r *binReader) strIf(present bool) string {
 	if !present {
 		return ""
 	}
-	return r.str()
+	return r.Str()
 }
 
 func (r *binReader) amountIf(present bool) *Amount {
 	if !present {
 		return nil
 	}
-	a := Amount(r.str())
+	a := Amount(r.Str())
 	return &a
-}
-
-func (r *binReader) flag() bool {
-	switch r.byte() {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	r.fail("presence byte")
-	return false
-}
-
-func (r *binReader) time() time.Time {
-	sec := r.int()
-	nsec := r.uint()
-	if nsec >= 1e9 {
-		r.fail("time")
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
-}
-
-func (r *binReader) optTime() *time.Time {
-	if !r.flag() {
-		return nil
-	}
-	t := r.time()
-	return &t
 }
 
 func (r *binReader) optAmount() *Amount {
-	if !r.flag() {
-		return nil
-	}
-	a := Amount(r.str())
-	return &a
+	return r.amountIf(r.Bool())
 }
 
 // AppendEncode appends Encode(ins) to b. The shapes the state machine sees

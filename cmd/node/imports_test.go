@@ -21,6 +21,9 @@ func TestImportBoundaries(t *testing.T) {
 		"api":         {"go.etcd.io/bbolt", "github.com/hashicorp/raft"},
 		"ui":          {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo"},
 
+		// The binary primitives under transfer's and ledger's formats know nothing of either.
+		"internal/wire": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
+
 		// consensus's private transport keeps consensus's boundaries, and knows nothing of the ledger.
 		"consensus/internal/transport": {mod + "api", mod + "ledger", mod + "transfer", mod + "eligibility", "github.com/labstack/echo", "net/http"},
 	}

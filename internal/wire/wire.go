@@ -1,0 +1,295 @@
+// Package wire owns the binary primitives the journal's instruction encoding
+// (transfer) and the state's records (ledger) are built from, so the two
+// formats cannot drift apart field by field:
+//
+//	uvarint   encoding/binary's variable-length unsigned integer
+//	varint    encoding/binary's zig-zag signed integer
+//	string    uvarint length, then the bytes
+//	bool      one byte, 0 or 1
+//	time      varint Unix seconds, uvarint nanoseconds: the instant; it
+//	          decodes in UTC
+//	X?        a bool (absent or present), then X if present
+//	decimal   see Writer.Decimal
+//
+// Both formats are hashed and kept in golden files: a change to any byte
+// written here is a change of both formats.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/big"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Writer appends fields to B.
+type Writer struct{ B []byte }
+
+func (w *Writer) Uvarint(v uint64) { w.B = binary.AppendUvarint(w.B, v) }
+func (w *Writer) Varint(v int64)   { w.B = binary.AppendVarint(w.B, v) }
+
+func (w *Writer) Str(s string) {
+	w.Uvarint(uint64(len(s)))
+	w.B = append(w.B, s...)
+}
+
+func (w *Writer) Bool(v bool) {
+	if v {
+		w.B = append(w.B, 1)
+	} else {
+		w.B = append(w.B, 0)
+	}
+}
+
+// Time writes seconds and nanoseconds since the Unix epoch; the zone is not
+// written, and Reader.Time gives the instant back in UTC.
+func (w *Writer) Time(t time.Time) {
+	w.Varint(t.Unix())
+	w.Uvarint(uint64(t.Nanosecond()))
+}
+
+func (w *Writer) OptTime(t *time.Time) {
+	w.Bool(t != nil)
+	if t != nil {
+		w.Time(*t)
+	}
+}
+
+// Kinds of a decimal's coefficient, in the low two bits of its header.
+const (
+	decSmall    = 0 // varint coefficient follows
+	decBigPlus  = 1 // length-prefixed big-endian magnitude follows
+	decBigMinus = 2 // same, negated
+)
+
+// Decimal writes d in its canonical form: the coefficient and exponent that
+// decimal.NewFromString(d.String()) would give, that is an integer at
+// exponent 0, or else no trailing zero in the coefficient. Equal values are
+// equal bytes whatever arithmetic produced them, and decoding gives the same
+// representation parsing the text would. Header: uvarint(scale<<2 | kind),
+// scale = -exponent >= 0.
+func (w *Writer) Decimal(d decimal.Decimal) {
+	exp := d.Exponent()
+	if d.NumDigits() <= 18 { // fits an int64 with room for the rescaling below
+		c := d.CoefficientInt64()
+		switch {
+		case c == 0:
+			exp = 0
+		case exp > 0:
+			for ; exp > 0 && c > -1e17 && c < 1e17; exp-- {
+				c *= 10
+			}
+		default:
+			for ; exp < 0 && c%10 == 0; exp++ {
+				c /= 10
+			}
+		}
+		if exp <= 0 {
+			w.Uvarint(uint64(-int64(exp))<<2 | decSmall)
+			w.Varint(c)
+			return
+		}
+	}
+	w.bigDecimal(d)
+}
+
+func (w *Writer) bigDecimal(d decimal.Decimal) {
+	c, exp := d.Coefficient(), d.Exponent()
+	ten := big.NewInt(10)
+	switch {
+	case c.Sign() == 0:
+		exp = 0
+	case exp > 0:
+		c.Mul(c, new(big.Int).Exp(ten, big.NewInt(int64(exp)), nil))
+		exp = 0
+	default:
+		var q, r big.Int
+		for exp < 0 {
+			q.QuoRem(c, ten, &r)
+			if r.Sign() != 0 {
+				break
+			}
+			c.Set(&q)
+			exp++
+		}
+	}
+	kind := uint64(decBigPlus)
+	if c.Sign() < 0 {
+		kind = decBigMinus
+	}
+	if c.IsInt64() {
+		kind = decSmall
+	}
+	w.Uvarint(uint64(-int64(exp))<<2 | kind)
+	if kind == decSmall {
+		w.Varint(c.Int64())
+		return
+	}
+	mag := c.Bytes()
+	w.Uvarint(uint64(len(mag)))
+	w.B = append(w.B, mag...)
+}
+
+func (w *Writer) OptDecimal(d *decimal.Decimal) {
+	w.Bool(d != nil)
+	if d != nil {
+		w.Decimal(*d)
+	}
+}
+
+// Reader reads fields from the bytes it was given. It never reads past
+// them: a field that does not decode marks the reader failed (Err), and
+// from then on every read gives a zero value, so a decoder reads on and
+// checks Err once at the end.
+type Reader struct {
+	b      []byte
+	failed string // the first field that did not decode
+}
+
+func NewReader(b []byte) Reader { return Reader{b: b} }
+
+// Len is the number of bytes not read yet. A count read from the input is
+// at most Len when each of its items takes at least a byte, which bounds
+// what a decoder allocates for it.
+func (r *Reader) Len() int { return len(r.b) }
+
+// Fail marks the reader failed at field what, unless it failed already, and
+// drops what is left.
+func (r *Reader) Fail(what string) {
+	if r.failed == "" {
+		r.failed = what
+	}
+	r.b = nil
+}
+
+// Err names the first field that did not decode, or is nil.
+func (r *Reader) Err() error {
+	if r.failed == "" {
+		return nil
+	}
+	return errors.New("truncated or malformed " + r.failed)
+}
+
+func (r *Reader) Byte() byte {
+	if len(r.b) == 0 {
+		r.Fail("byte")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *Reader) Uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.Fail("uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *Reader) Varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.Fail("varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Bytes reads n bytes; they alias the input.
+func (r *Reader) Bytes(n uint64) []byte {
+	if uint64(len(r.b)) < n {
+		r.Fail("bytes")
+		return nil
+	}
+	out := r.b[:n:n]
+	r.b = r.b[n:]
+	return out
+}
+
+// StrBytes reads a string's bytes, aliasing the input.
+func (r *Reader) StrBytes() []byte {
+	n := r.Uvarint()
+	if uint64(len(r.b)) < n {
+		r.Fail("string")
+		return nil
+	}
+	out := r.b[:n:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *Reader) Str() string { return string(r.StrBytes()) }
+
+func (r *Reader) Bool() bool {
+	switch r.Byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.Fail("bool")
+	return false
+}
+
+func (r *Reader) Time() time.Time {
+	sec := r.Varint()
+	nsec := r.Uvarint()
+	if nsec >= 1e9 {
+		r.Fail("time")
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func (r *Reader) OptTime() *time.Time {
+	if !r.Bool() {
+		return nil
+	}
+	t := r.Time()
+	return &t
+}
+
+// zeroDecimal is 0 as parsing "0" gives it. Decoded decimals share it:
+// decimal values are never modified in place.
+var zeroDecimal = decimal.New(0, 0)
+
+func (r *Reader) Decimal() decimal.Decimal {
+	h := r.Uvarint()
+	scale := h >> 2
+	if scale > 1<<31 {
+		r.Fail("decimal scale")
+		return decimal.Decimal{}
+	}
+	exp := int32(-int64(scale))
+	switch h & 3 {
+	case decSmall:
+		c := r.Varint()
+		if c == 0 && exp == 0 {
+			return zeroDecimal // the commonest value by far (frozen amounts)
+		}
+		return decimal.New(c, exp)
+	case decBigPlus, decBigMinus:
+		c := new(big.Int).SetBytes(r.Bytes(r.Uvarint()))
+		if h&3 == decBigMinus {
+			c.Neg(c)
+		}
+		return decimal.NewFromBigInt(c, exp)
+	}
+	r.Fail("decimal kind")
+	return decimal.Decimal{}
+}
+
+func (r *Reader) OptDecimal() *decimal.Decimal {
+	if !r.Bool() {
+		return nil
+	}
+	d := r.Decimal()
+	return &d
+}
