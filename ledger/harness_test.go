@@ -30,6 +30,15 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
+// runSeeds runs run in a subtest per seed from 1 to seeds, named by its
+// seed so that a failure can be run again alone.
+func runSeeds(t *testing.T, seeds int, run func(t *testing.T, seed int64)) {
+	t.Helper()
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { run(t, seed) })
+	}
+}
+
 func openStore(t testing.TB, path string, strict bool) *Store {
 	t.Helper()
 	s, err := Open(Config{Path: path, StrictChecks: strict, NoSync: true})

@@ -21,13 +21,7 @@ func parseRulebook(t testing.TB, text string) *eligibility.Rulebook {
 // investors only, and a margin loan under a lower cap; the rulebook in
 // force lists nothing of the same state.
 func TestImpact(t *testing.T) {
-	h := newHarness(t)
-	h.world()
-	h.mustAccept(OperatorID, mintBody("USD", "ret-us", "1000"))
-	h.mustAccept(OperatorID, mintBody("USD", "cus-1", "100000"))
-	h.mustAccept("iss-1", mintBody("REG", "iss-1", "10000"))
-	h.mustAccept("oracle", ins("set_price", map[string]any{"symbol": "REG", "price": "1"}))
-	h.mustAccept("cus-1", ins("borrow", map[string]any{"party_id": "ret-us", "cash_symbol": "USD", "amount": "1500"}))
+	h := newBorrowerHarness(t)
 	h.mustAccept(OperatorID, ins("transfer", map[string]any{"legs": []map[string]any{
 		{"symbol": "REG", "from": "iss-1", "to": "ret-us", "amount": "2000"},
 		{"symbol": "USD", "from": "ret-us", "to": "iss-1", "amount": "2000"},

@@ -3,7 +3,6 @@ package ledger
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand"
 	"slices"
 	"testing"
@@ -108,49 +107,47 @@ func TestHoldersPagesAgreeWithHoldings(t *testing.T) {
 	if testing.Short() {
 		seeds, steps = 2, 80
 	}
-	for seed := int64(1); seed <= int64(seeds); seed++ {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := newIndexWorld(t, seed, steps)
-			head := w.head()
-			seqs := make([]uint64, 0, len(w.tables))
-			for seq := range w.tables {
-				seqs = append(seqs, seq)
-			}
-			slices.Sort(seqs)
-			symbols := []string{"USD", "REG", "PRIV", "CROWD", "SF2", "BTC"}
-			for range 40 {
-				seq := seqs[w.r.Intn(len(seqs))]
-				for _, sym := range symbols {
-					want := w.tables[seq][sym]
-					got, supply, gotSeq := w.pages(t, HoldersQuery{Symbol: sym, At: seq})
-					if !slices.Equal(holderLines(got), holderLines(want)) || gotSeq != seq {
-						t.Fatalf("seed %d: %s at %d = %v (seq %d), want %v", seed, sym, seq, holderLines(got), gotSeq, holderLines(want))
-					}
-					if !supply.Equal(sumOf(want)) {
-						t.Fatalf("seed %d: supply of %s at %d = %s, want %s", seed, sym, seq, supply, sumOf(want))
-					}
-				}
-			}
+	runSeeds(t, seeds, func(t *testing.T, seed int64) {
+		w := newIndexWorld(t, seed, steps)
+		head := w.head()
+		seqs := make([]uint64, 0, len(w.tables))
+		for seq := range w.tables {
+			seqs = append(seqs, seq)
+		}
+		slices.Sort(seqs)
+		symbols := []string{"USD", "REG", "PRIV", "CROWD", "SF2", "BTC"}
+		for range 40 {
+			seq := seqs[w.r.Intn(len(seqs))]
 			for _, sym := range symbols {
-				want := holderLines(w.tables[head][sym])
-				for _, q := range []HoldersQuery{{Symbol: sym, Now: true}, {Symbol: sym, At: head}} {
-					if got, _, seq := w.pages(t, q); !slices.Equal(holderLines(got), want) || seq != head {
-						t.Fatalf("seed %d: %+v = %v at %d, want %v at %d", seed, q, holderLines(got), seq, want, head)
-					}
+				want := w.tables[seq][sym]
+				got, supply, gotSeq := w.pages(t, HoldersQuery{Symbol: sym, At: seq})
+				if !slices.Equal(holderLines(got), holderLines(want)) || gotSeq != seq {
+					t.Fatalf("seed %d: %s at %d = %v (seq %d), want %v", seed, sym, seq, holderLines(got), gotSeq, holderLines(want))
 				}
-				empty, err := w.h.s.HoldersPage(HoldersQuery{Symbol: sym, At: 0})
-				if err != nil || empty.Seq != 0 || len(empty.Holders) != 0 || !empty.Supply.IsZero() || empty.Next != "" {
-					t.Fatalf("seed %d: %s at 0 = %+v, %v; want the empty table", seed, sym, empty, err)
-				}
-				if _, err := w.h.s.HoldersPage(HoldersQuery{Symbol: sym, At: head + 1}); !errors.Is(err, ErrSeqAhead) {
-					t.Fatalf("seed %d: %s at %d (beyond %d): %v, want ErrSeqAhead", seed, sym, head+1, head, err)
+				if !supply.Equal(sumOf(want)) {
+					t.Fatalf("seed %d: supply of %s at %d = %s, want %s", seed, sym, seq, supply, sumOf(want))
 				}
 			}
-			if _, err := w.h.s.HoldersPage(HoldersQuery{Symbol: "NOPE", Now: true}); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("HoldersPage of an unknown symbol: %v, want ErrNotFound", err)
+		}
+		for _, sym := range symbols {
+			want := holderLines(w.tables[head][sym])
+			for _, q := range []HoldersQuery{{Symbol: sym, Now: true}, {Symbol: sym, At: head}} {
+				if got, _, seq := w.pages(t, q); !slices.Equal(holderLines(got), want) || seq != head {
+					t.Fatalf("seed %d: %+v = %v at %d, want %v at %d", seed, q, holderLines(got), seq, want, head)
+				}
 			}
-		})
-	}
+			empty, err := w.h.s.HoldersPage(HoldersQuery{Symbol: sym, At: 0})
+			if err != nil || empty.Seq != 0 || len(empty.Holders) != 0 || !empty.Supply.IsZero() || empty.Next != "" {
+				t.Fatalf("seed %d: %s at 0 = %+v, %v; want the empty table", seed, sym, empty, err)
+			}
+			if _, err := w.h.s.HoldersPage(HoldersQuery{Symbol: sym, At: head + 1}); !errors.Is(err, ErrSeqAhead) {
+				t.Fatalf("seed %d: %s at %d (beyond %d): %v, want ErrSeqAhead", seed, sym, head+1, head, err)
+			}
+		}
+		if _, err := w.h.s.HoldersPage(HoldersQuery{Symbol: "NOPE", Now: true}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("HoldersPage of an unknown symbol: %v, want ErrNotFound", err)
+		}
+	})
 }
 
 // filtered reads every page of q with random limits.
@@ -185,94 +182,92 @@ func TestJournalIndexesAgreeWithAScan(t *testing.T) {
 	if testing.Short() {
 		seeds, steps = 1, 100
 	}
-	for seed := int64(1); seed <= int64(seeds); seed++ {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := newIndexWorld(t, seed, steps)
-			var all []JournalEntry
-			for after := uint64(0); ; {
-				page, err := w.h.s.Journal(JournalQuery{After: after, Limit: MaxJournalPage})
-				if err != nil {
-					t.Fatal(err)
-				}
-				all = append(all, page.Entries...)
-				if page.Next == 0 {
-					break
-				}
-				after = page.Next
-			}
-			parties, symbols := map[string]bool{"nobody": true}, map[string]bool{"NOPE": true}
-			for _, e := range all {
-				for _, p := range e.Parties {
-					parties[p] = true
-				}
-				for _, s := range e.Symbols {
-					symbols[s] = true
-				}
-			}
-			scan := func(party, symbol string) []uint64 {
-				var out []uint64
-				for _, e := range all {
-					if (party == "" || slices.Contains(e.Parties, party)) && (symbol == "" || slices.Contains(e.Symbols, symbol)) {
-						out = append(out, e.Seq)
-					}
-				}
-				return out
-			}
-			check := func(when string) {
-				for p := range parties {
-					if got, want := w.filtered(t, JournalQuery{Party: p}), scan(p, ""); !slices.Equal(got, want) {
-						t.Fatalf("seed %d %s: party %s: %v, want %v", seed, when, p, got, want)
-					}
-					for s := range symbols {
-						if got, want := w.filtered(t, JournalQuery{Party: p, Symbol: s}), scan(p, s); !slices.Equal(got, want) {
-							t.Fatalf("seed %d %s: party %s symbol %s: %v, want %v", seed, when, p, s, got, want)
-						}
-					}
-				}
-				for s := range symbols {
-					if got, want := w.filtered(t, JournalQuery{Symbol: s}), scan("", s); !slices.Equal(got, want) {
-						t.Fatalf("seed %d %s: symbol %s: %v, want %v", seed, when, s, got, want)
-					}
-				}
-			}
-			check("as applied")
-
-			// next: a full page has one exactly when the journal goes on.
-			last := all[len(all)-1]
-			page, err := w.h.s.Journal(JournalQuery{Party: last.Actor, After: last.Seq - 1, Limit: 1})
-			if err != nil || len(page.Entries) != 1 || page.Next != 0 {
-				t.Fatalf("the last entry's page: %+v, %v; want it alone without next", page, err)
-			}
-			first := scan(OperatorID, "")[0]
-			page, err = w.h.s.Journal(JournalQuery{Party: OperatorID, After: first - 1, Limit: 1})
-			if err != nil || len(page.Entries) != 1 || page.Next != first {
-				t.Fatalf("the operator's first page of 1: %+v, %v; want next %d", page, err, first)
-			}
-
-			// Drop the indexes, as in a schema 3 file, build some, and let Open
-			// finish.
-			path := w.h.s.cfg.Path
-			if err := w.h.s.Close(); err != nil {
+	runSeeds(t, seeds, func(t *testing.T, seed int64) {
+		w := newIndexWorld(t, seed, steps)
+		var all []JournalEntry
+		for after := uint64(0); ; {
+			page, err := w.h.s.Journal(JournalQuery{After: after, Limit: MaxJournalPage})
+			if err != nil {
 				t.Fatal(err)
 			}
-			dropIndexes(t, path, 7)
-			w.h.s = openStore(t, path, true)
-			if errs := w.h.s.Check(); len(errs) > 0 {
-				t.Fatalf("Check after rebuilding the indexes: %v", errs)
+			all = append(all, page.Entries...)
+			if page.Next == 0 {
+				break
 			}
-			check("rebuilt")
-			head := w.head()
-			for _, sym := range []string{"USD", "REG", "BTC"} {
-				seq := uint64(1 + w.r.Intn(int(head)))
-				for w.tables[seq] == nil {
-					seq++
-				}
-				if got, _, _ := w.pages(t, HoldersQuery{Symbol: sym, At: seq}); !slices.Equal(holderLines(got), holderLines(w.tables[seq][sym])) {
-					t.Fatalf("seed %d rebuilt: %s at %d = %v, want %v", seed, sym, seq, holderLines(got), holderLines(w.tables[seq][sym]))
+			after = page.Next
+		}
+		parties, symbols := map[string]bool{"nobody": true}, map[string]bool{"NOPE": true}
+		for _, e := range all {
+			for _, p := range e.Parties {
+				parties[p] = true
+			}
+			for _, s := range e.Symbols {
+				symbols[s] = true
+			}
+		}
+		scan := func(party, symbol string) []uint64 {
+			var out []uint64
+			for _, e := range all {
+				if (party == "" || slices.Contains(e.Parties, party)) && (symbol == "" || slices.Contains(e.Symbols, symbol)) {
+					out = append(out, e.Seq)
 				}
 			}
-		})
-	}
+			return out
+		}
+		check := func(when string) {
+			for p := range parties {
+				if got, want := w.filtered(t, JournalQuery{Party: p}), scan(p, ""); !slices.Equal(got, want) {
+					t.Fatalf("seed %d %s: party %s: %v, want %v", seed, when, p, got, want)
+				}
+				for s := range symbols {
+					if got, want := w.filtered(t, JournalQuery{Party: p, Symbol: s}), scan(p, s); !slices.Equal(got, want) {
+						t.Fatalf("seed %d %s: party %s symbol %s: %v, want %v", seed, when, p, s, got, want)
+					}
+				}
+			}
+			for s := range symbols {
+				if got, want := w.filtered(t, JournalQuery{Symbol: s}), scan("", s); !slices.Equal(got, want) {
+					t.Fatalf("seed %d %s: symbol %s: %v, want %v", seed, when, s, got, want)
+				}
+			}
+		}
+		check("as applied")
+
+		// next: a full page has one exactly when the journal goes on.
+		last := all[len(all)-1]
+		page, err := w.h.s.Journal(JournalQuery{Party: last.Actor, After: last.Seq - 1, Limit: 1})
+		if err != nil || len(page.Entries) != 1 || page.Next != 0 {
+			t.Fatalf("the last entry's page: %+v, %v; want it alone without next", page, err)
+		}
+		first := scan(OperatorID, "")[0]
+		page, err = w.h.s.Journal(JournalQuery{Party: OperatorID, After: first - 1, Limit: 1})
+		if err != nil || len(page.Entries) != 1 || page.Next != first {
+			t.Fatalf("the operator's first page of 1: %+v, %v; want next %d", page, err, first)
+		}
+
+		// Drop the indexes, as in a schema 3 file, build some, and let Open
+		// finish.
+		path := w.h.s.cfg.Path
+		if err := w.h.s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		dropIndexes(t, path, 7)
+		w.h.s = openStore(t, path, true)
+		if errs := w.h.s.Check(); len(errs) > 0 {
+			t.Fatalf("Check after rebuilding the indexes: %v", errs)
+		}
+		check("rebuilt")
+		head := w.head()
+		for _, sym := range []string{"USD", "REG", "BTC"} {
+			seq := uint64(1 + w.r.Intn(int(head)))
+			for w.tables[seq] == nil {
+				seq++
+			}
+			if got, _, _ := w.pages(t, HoldersQuery{Symbol: sym, At: seq}); !slices.Equal(holderLines(got), holderLines(w.tables[seq][sym])) {
+				t.Fatalf("seed %d rebuilt: %s at %d = %v, want %v", seed, sym, seq, holderLines(got), holderLines(w.tables[seq][sym]))
+			}
+		}
+	})
 }
 
 // dropIndexes makes the state file at path a schema 3 file, as the release

@@ -123,13 +123,22 @@ func (m *refModel) add(party, symbol string, amt decimal.Decimal) {
 	m.balance[k] = m.balance[k].Add(amt)
 }
 
-func (m *refModel) mint(symbol, to, amount string) refOutcome {
-	if codes := m.resolve(symbol, to); len(codes) > 0 {
-		return first(codes)
+// movable makes the checks every movement makes first: the names resolve
+// and the amount parses. Unless ok, refused is the outcome.
+func (m *refModel) movable(symbol, amount string, parties ...string) (amt decimal.Decimal, refused refOutcome, ok bool) {
+	if codes := m.resolve(symbol, parties...); len(codes) > 0 {
+		return decimal.Decimal{}, first(codes), false
 	}
-	amt, ok := m.amount(amount, symbol)
+	if amt, ok = m.amount(amount, symbol); !ok {
+		return decimal.Decimal{}, first([]eligibility.Code{eligibility.CodeBadAmount}), false
+	}
+	return amt, refOutcome{}, true
+}
+
+func (m *refModel) mint(symbol, to, amount string) refOutcome {
+	amt, refused, ok := m.movable(symbol, amount, to)
 	if !ok {
-		return first([]eligibility.Code{eligibility.CodeBadAmount})
+		return refused
 	}
 	var codes []eligibility.Code
 	if m.paused[symbol] {
@@ -147,12 +156,9 @@ func (m *refModel) mint(symbol, to, amount string) refOutcome {
 }
 
 func (m *refModel) burn(symbol, from, amount string) refOutcome {
-	if codes := m.resolve(symbol, from); len(codes) > 0 {
-		return first(codes)
-	}
-	amt, ok := m.amount(amount, symbol)
+	amt, refused, ok := m.movable(symbol, amount, from)
 	if !ok {
-		return first([]eligibility.Code{eligibility.CodeBadAmount})
+		return refused
 	}
 	if m.paused[symbol] {
 		return first([]eligibility.Code{eligibility.CodeInstrumentPaused})
@@ -166,12 +172,9 @@ func (m *refModel) burn(symbol, from, amount string) refOutcome {
 }
 
 func (m *refModel) transfer(symbol, from, to, amount string) refOutcome {
-	if codes := m.resolve(symbol, from, to); len(codes) > 0 {
-		return first(codes)
-	}
-	amt, ok := m.amount(amount, symbol)
+	amt, refused, ok := m.movable(symbol, amount, from, to)
 	if !ok {
-		return first([]eligibility.Code{eligibility.CodeBadAmount})
+		return refused
 	}
 	var codes []eligibility.Code
 	if m.paused[symbol] {
@@ -352,12 +355,10 @@ func TestReferenceModel(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		seeds, steps = 2, 150
 	}
-	for seed := int64(1); seed <= int64(seeds); seed++ {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Parallel()
-			runReferenceModel(t, seed, steps)
-		})
-	}
+	runSeeds(t, seeds, func(t *testing.T, seed int64) {
+		t.Parallel()
+		runReferenceModel(t, seed, steps)
+	})
 }
 
 func runReferenceModel(t *testing.T, seed int64, steps int) {

@@ -188,12 +188,10 @@ func TestProperties(t *testing.T) {
 	} else if raceEnabled {
 		seeds, steps = 8, 150
 	}
-	for seed := int64(1); seed <= int64(seeds); seed++ {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Parallel()
-			runProperties(t, seed, steps)
-		})
-	}
+	runSeeds(t, seeds, func(t *testing.T, seed int64) {
+		t.Parallel()
+		runProperties(t, seed, steps)
+	})
 }
 
 func runProperties(t *testing.T, seed int64, steps int) {
@@ -265,17 +263,9 @@ func runProperties(t *testing.T, seed int64, steps int) {
 	crashReplay(t, seed, append(prefix, log...), final, ver.Head)
 
 	// Snapshot and restore into a third store.
-	snap, err := h.s.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := snap.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	snap := snapshotOf(t, h.s)
 	restored := openStore(t, filepath.Join(t.TempDir(), "restored.db"), false)
-	if err := restored.Restore(&buf); err != nil {
+	if err := restored.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	if got := mustHashes(t, restored); got != final || restored.AppliedIndex() != h.s.AppliedIndex() {

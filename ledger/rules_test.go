@@ -265,10 +265,11 @@ func TestProductLeverage(t *testing.T) {
 	h.mustAccept("iss-1", mintBody("SF6", "inst-us", "1"))
 }
 
-// The worked example of RULES.md: a retail investor with 1,000 USD borrows
-// 1,500, then buys a security priced 1 USD for 2,500 (refused: requirement
-// 1,250 > equity 1,000) or for 2,000 (accepted: 1,000 = 1,000).
-func TestAccountLeverage_WorkedExample(t *testing.T) {
+// newBorrowerHarness gives the world of RULES.md's worked example: ret-us,
+// a retail investor, holds 1,000 USD and has borrowed 1,500 more from
+// cus-1; REG, held by its issuer, is priced 1 USD.
+func newBorrowerHarness(t *testing.T) *harness {
+	t.Helper()
 	h := newHarness(t)
 	h.world()
 	h.mustAccept(OperatorID, mintBody("USD", "ret-us", "1000"))
@@ -276,6 +277,14 @@ func TestAccountLeverage_WorkedExample(t *testing.T) {
 	h.mustAccept("iss-1", mintBody("REG", "iss-1", "10000"))
 	h.mustAccept("oracle", ins("set_price", map[string]any{"symbol": "REG", "price": "1"}))
 	h.mustAccept("cus-1", ins("borrow", map[string]any{"party_id": "ret-us", "cash_symbol": "USD", "amount": "1500"}))
+	return h
+}
+
+// The worked example of RULES.md: a retail investor with 1,000 USD borrows
+// 1,500, then buys a security priced 1 USD for 2,500 (refused: requirement
+// 1,250 > equity 1,000) or for 2,000 (accepted: 1,000 = 1,000).
+func TestAccountLeverage_WorkedExample(t *testing.T) {
+	h := newBorrowerHarness(t)
 	hs, _ := h.s.PartyHoldings("ret-us", h.now)
 	if hs.Equity.String() != "1000" || hs.Loan.String() != "1500" {
 		t.Fatalf("after borrowing: equity %s loan %s, want 1000 and 1500", hs.Equity, hs.Loan)

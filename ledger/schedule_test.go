@@ -127,22 +127,14 @@ func TestScheduledRulebookSurvivesRestartAndRestore(t *testing.T) {
 	h.world()
 	at := h.now.Add(time.Hour)
 	h.mustAccept(OperatorID, setRulebookBody(strictRulebook, &at))
-	snap, err := s.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := snap.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	snap := snapshotOf(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	reopened := openStore(t, path, true)
 	restored := openStore(t, filepath.Join(dir, "other.db"), true)
-	if err := restored.Restore(&buf); err != nil {
+	if err := restored.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	mint := mintBody("REG", "ret-us", "1") // one id for both

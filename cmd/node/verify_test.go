@@ -106,11 +106,26 @@ func (f *journalFixture) consistency(from, to uint64) []byte {
 
 // checkpoint is GET /v1/journal/checkpoint now.
 func (f *journalFixture) checkpoint() []byte {
+	head := f.treeHead()
+	return f.signed(f.signer, head.Size, head.Root)
+}
+
+func (f *journalFixture) treeHead() ledger.TreeHead {
+	f.t.Helper()
 	head, err := f.store.TreeHead()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return f.signed(f.signer, head.Size, head.Root)
+	return head
+}
+
+// grownCheckpoints checkpoints the journal, grows it by n entries and
+// checkpoints it again: the two checkpoints, and the tree heads they sign.
+func (f *journalFixture) grownCheckpoints(n int) (oldCP, newCP []byte, oldHead, head ledger.TreeHead) {
+	f.t.Helper()
+	oldCP, oldHead = f.checkpoint(), f.treeHead()
+	f.grow(n)
+	return oldCP, f.checkpoint(), oldHead, f.treeHead()
 }
 
 // signed is a checkpoint body of size and root signed by signer.
@@ -169,11 +184,7 @@ func otherSigner(t *testing.T) note.Signer {
 // a key that is not a key.
 func TestVerifyEntry(t *testing.T) {
 	f := newJournalFixture(t)
-	oldCP := f.checkpoint()
-	oldHead, _ := f.store.TreeHead()
-	f.grow(5)
-	cp := f.checkpoint()
-	head, _ := f.store.TreeHead()
+	oldCP, cp, oldHead, head := f.grownCheckpoints(5)
 	keys := []string{f.vkey}
 	for seq := uint64(1); seq <= head.Size; seq++ {
 		if _, got, err := verifyEntry(f.entry(seq), f.proof(seq, 0), cp, keys); err != nil || got != seq {
@@ -262,11 +273,7 @@ func TestVerifyEntry(t *testing.T) {
 // changed proof, an old checkpoint of another root, or another key.
 func TestVerifyConsistency(t *testing.T) {
 	f := newJournalFixture(t)
-	oldCP := f.checkpoint()
-	oldHead, _ := f.store.TreeHead()
-	f.grow(9)
-	newCP := f.checkpoint()
-	head, _ := f.store.TreeHead()
+	oldCP, newCP, oldHead, head := f.grownCheckpoints(9)
 	keys := []string{f.vkey}
 	proof := f.consistency(oldHead.Size, 0)
 	if _, _, err := verifyConsistency(proof, oldCP, newCP, keys); err != nil {
