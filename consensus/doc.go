@@ -1,7 +1,7 @@
 // Package consensus replicates the ledger with hashicorp/raft.
 //
-// It owns raft itself, the log and stable store (raft-wal, or raft-boltdb in
-// data dirs created with it; MigrateLogStore moves one), file snapshots,
+// It owns raft itself, the log and stable store (raft-boltdb, or raft-wal
+// where chosen; MigrateLogStore moves one), file snapshots,
 // the node-to-node transport (one TCP port, optionally mutual TLS, carrying both
 // raft traffic and an internal RPC; in internal/transport), bootstrap,
 // membership, the leader's time stamps, proposal batching, forwarding from

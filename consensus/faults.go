@@ -54,6 +54,16 @@ type faultLogStore struct {
 	f    faults
 }
 
+// IsMonotonic passes the wrapped store's answer on (raft.MonotonicLogStore):
+// raft-wal refuses a gap in the log, and raft must know it to clear the log
+// when it installs a snapshot instead of leaving a gap behind.
+func (s faultLogStore) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
+var _ raft.MonotonicLogStore = faultLogStore{}
+
 func (s faultLogStore) StoreLog(l *raft.Log) error {
 	return s.f.fail(s.file, "log", s.LogStore.StoreLog(l))
 }

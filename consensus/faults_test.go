@@ -157,3 +157,33 @@ func TestFaultWrappers(t *testing.T) {
 		t.Errorf("a good write: %v, %d faults", err, len(got))
 	}
 }
+
+// monotonicStore is a log store that, like raft-wal, refuses gaps.
+type monotonicStore struct{ *raft.InmemStore }
+
+func (monotonicStore) IsMonotonic() bool { return true }
+
+// TestFaultLogStoreKeepsMonotonic checks that wrapping a store that refuses
+// gaps keeps raft told so, through its log cache too: otherwise raft leaves
+// a gap after installing a snapshot and the next append fails.
+func TestFaultLogStoreKeepsMonotonic(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		inner raft.LogStore
+		want  bool
+	}{
+		{"monotonic", monotonicStore{raft.NewInmemStore()}, true},
+		{"gaps allowed", raft.NewInmemStore(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wrapped := faultLogStore{LogStore: tc.inner, file: "wal", f: faults{report: func(*StorageFault) {}}}
+			cache, err := raft.NewLogCache(16, wrapped)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cache.IsMonotonic(); got != tc.want {
+				t.Errorf("IsMonotonic through the wrapper and the cache = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

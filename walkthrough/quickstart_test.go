@@ -43,7 +43,7 @@ func TestQuickstart(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
 	}
-	for _, name := range []string{"tokenledger_raft_commitTime", "tokenledger_raft_fsm_applyBatch", "tokenledger_raft_wal_log_appends", "tokenledger_instructions_total"} {
+	for _, name := range []string{"tokenledger_raft_commitTime", "tokenledger_raft_fsm_applyBatch", "tokenledger_raft_boltdb_storeLogs", "tokenledger_instructions_total"} {
 		if !strings.Contains(string(metrics), "\n"+name+"{") && !strings.Contains(string(metrics), "\n"+name+" ") {
 			t.Errorf("/metrics has no %s", name)
 		}
