@@ -42,7 +42,7 @@ type replicator struct {
 	node  raftNode
 	nodes nodeLister
 	log   *slog.Logger
-	// failing reports a storage fault the node is stopping for; nil: never.
+	// failing reports a storage fault the node is stopping for.
 	failing func() bool
 	// membership serialises the membership changes made through this node,
 	// so a removal cannot land between an addition's check of the removed
@@ -52,8 +52,8 @@ type replicator struct {
 
 var _ api.Replicator = (*replicator)(nil)
 
-func newReplicator(node raftNode, nodes nodeLister, log *slog.Logger) *replicator {
-	return &replicator{node: node, nodes: nodes, log: log}
+func newReplicator(node raftNode, nodes nodeLister, log *slog.Logger, failing func() bool) *replicator {
+	return &replicator{node: node, nodes: nodes, log: log, failing: failing}
 }
 
 func mapErr(err error) error {
@@ -184,7 +184,7 @@ func (r *replicator) ReadIndex(ctx context.Context) error { return mapErr(r.node
 
 func (r *replicator) Ready() bool { return !r.Failing() && r.node.Ready() }
 
-func (r *replicator) Failing() bool { return r.failing != nil && r.failing() }
+func (r *replicator) Failing() bool { return r.failing() }
 
 func (r *replicator) CaughtUp() bool { return r.node.CaughtUp() }
 

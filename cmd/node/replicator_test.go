@@ -96,7 +96,7 @@ func (f *fakeRaft) member(id string) bool {
 
 func newTestReplicator(t *testing.T) (*replicator, *fakeRaft) {
 	f := newFakeRaft(t)
-	return newReplicator(f, f.store, slog.New(slog.DiscardHandler)), f
+	return newReplicator(f, f.store, slog.New(slog.DiscardHandler), func() bool { return false }), f
 }
 
 // TestReplicatorSubmit checks that instructions reach the ledger as their

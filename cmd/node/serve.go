@@ -247,8 +247,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		return err
 	}
 
-	repl := newReplicator(node, store, log)
-	repl.failing = fs.Failing
+	repl := newReplicator(node, store, log, fs.Failing)
 	srv, err := api.New(api.Config{Reader: store, Replicator: repl, Logger: log, CheckpointSigner: checkpointSigner})
 	if err == nil {
 		err = exportRaftMetrics(srv.Registry())
