@@ -3,6 +3,7 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"github.com/tokenledger/tokenledger/eligibility"
@@ -111,6 +112,35 @@ func (r *recordReader) done() {
 	if r.Err() != nil || r.Len() != 0 {
 		r.fail("record length")
 	}
+}
+
+// Optional fields. A record may end with optional fields, each written as
+// its field number (uvarint) then its value, in increasing field number, and
+// only when the value is not the zero value: a record written before a field
+// existed decodes as if it held the zero value, so adding a field needs no
+// migration, and equal values still give equal bytes. The numbers of each
+// record are listed with its layout in schema.go and never reused.
+
+// Opt writes the number of the optional field whose value follows.
+func (w *recordWriter) Opt(field uint64) { w.Uvarint(field) }
+
+// Opt reads the number of the next optional field, or 0 at the end of the
+// record. Numbers must grow: a repeated or out-of-order field is a record
+// this package did not write.
+func (r *recordReader) Opt(last uint64) uint64 {
+	if r.Err() != nil || r.Len() == 0 {
+		return 0
+	}
+	n := r.Uvarint()
+	if n <= last {
+		r.fail("optional field order")
+	}
+	return n
+}
+
+// unknownOpt asserts on an optional field number this version does not know.
+func (r *recordReader) unknownOpt(n uint64) {
+	r.fail("optional field " + strconv.FormatUint(n, 10))
 }
 
 // splitKey splits a key of n parts joined by 0x00.

@@ -43,6 +43,11 @@ var (
 //	                 an integer has scale 0, otherwise the coefficient has no
 //	                 trailing zero, so equal values are equal bytes.
 //	X?               bool present, then X when true
+//	optional fields  after the fixed fields, zero or more of (uvarint field
+//	                 number, value), numbers increasing, each written only
+//	                 when its value is not the zero value (codec.go, Opt). A
+//	                 record without them holds the zero values. Numbers are
+//	                 never reused; each record lists its own below.
 //
 //	party       'P' role, status, jurisdiction, kyc_expires_at time?, custodian,
 //	            frozen bool, created_at time                  (id: the key)
