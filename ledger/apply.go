@@ -92,6 +92,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			arena: make([]byte, 0, itemBytes+400*items),
 		}
 		a.view.useCache(s.cache)
+		a.idx.postings = &s.postings
 		view = a.view
 		// The journal only grows at its end.
 		a.journal.FillPercent = appendFillPercent
@@ -118,6 +119,9 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			return err
 		}
 		if s.cfg.StrictChecks {
+			if err := s.postings.flush(tx); err != nil {
+				return err
+			}
 			if errs := check(tx); len(errs) > 0 {
 				panic(fmt.Sprintf("ledger: state check failed after apply: %v", errs))
 			}

@@ -3,10 +3,12 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/shopspring/decimal"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tokenledger/tokenledger/transfer"
 )
@@ -46,17 +48,18 @@ func touchedBy(c transfer.Changes) touchedNames {
 	return t
 }
 
-// indexWriter holds an Apply call's index buckets and a scratch key.
+// indexWriter holds an Apply call's index buckets, the buffer the journal
+// indexes are written behind (postings.go) and a scratch key.
 type indexWriter struct {
-	party, symbol, balances, supplies *bolt.Bucket
-	key                               []byte
+	balances, supplies *bolt.Bucket
+	postings           *postingBuffer
+	key                []byte
 }
 
 func (w *indexWriter) open(tx *bolt.Tx) {
-	if w.party != nil {
+	if w.balances != nil {
 		return
 	}
-	w.party, w.symbol = tx.Bucket(bucketJournalParty), tx.Bucket(bucketJournalSymbol)
 	w.balances, w.supplies = tx.Bucket(bucketBalances), tx.Bucket(bucketSupplies)
 	// Each symbol's supplies and each party's entries only grow at the end
 	// of their key range; the ranges themselves interleave, so only the
@@ -84,28 +87,20 @@ func (a *applier) index(named, namedSymbols []string, rec *journalRecord) error 
 }
 
 // entry indexes journal entry seq under each of the lists' parties and
-// symbols; a name in two lists is written twice, to the same key.
+// symbols. The lists are each sorted and disjoint from the other of their
+// kind (names, extraParties), so each name is posted once.
 func (w *indexWriter) entry(seq uint64, named, extra, namedSymbols, extraSymbols []string) error {
 	for _, list := range [][]string{named, extra} {
 		for _, p := range list {
-			if err := w.put(w.party, seq, p); err != nil {
-				return err
-			}
+			w.postings.add(postingParty, p, seq)
 		}
 	}
 	for _, list := range [][]string{namedSymbols, extraSymbols} {
 		for _, s := range list {
-			if err := w.put(w.symbol, seq, s); err != nil {
-				return err
-			}
+			w.postings.add(postingSymbol, s, seq)
 		}
 	}
 	return nil
-}
-
-func (w *indexWriter) put(b *bolt.Bucket, seq uint64, name string) error {
-	w.key = binary.BigEndian.AppendUint64(append(append(w.key[:0], name...), 0), seq)
-	return b.Put(w.key, present)
 }
 
 // changes indexes the balance changes of entry seq and the supplies they
@@ -188,15 +183,18 @@ func decodeBalance(val []byte) decimal.Decimal {
 // indexBatch bounds the journal entries one index-building transaction reads.
 const indexBatch = 10_000
 
-// buildIndexes brings a schema 3 file to schema 4: it indexes the journal
-// and the balance history in transactions of indexBatch entries each, the
-// meta key index_seq recording the last seq done, so an Open cut short
-// resumes there; the last transaction records schema 4 and drops the key.
-// Until then the file stays schema 3, which this build does not serve.
-func buildIndexes(db *bolt.DB) error {
+// buildIndexes brings a schema 3 file to schema 5 (postingsOnly false), or
+// a schema 4 file, whose journal indexes kept a key per posting, to schema 5
+// (postingsOnly true: the balance and supply indexes stay). It indexes the
+// journal (and the balance history) in transactions of indexBatch entries
+// each, the meta key index_seq recording the last seq done, so an Open cut
+// short resumes there; the last transaction records the schema and drops
+// the key. Until then the file keeps its old schema, which this build does
+// not serve.
+func buildIndexes(db *bolt.DB, postingsOnly bool) error {
 	for done := false; !done; {
 		if err := db.Update(func(tx *bolt.Tx) (err error) {
-			done, err = buildIndexesStep(tx, indexBatch)
+			done, err = buildIndexesStep(tx, indexBatch, postingsOnly)
 			return err
 		}); err != nil {
 			return fmt.Errorf("index the journal for schema %s: %w", schemaVersion, err)
@@ -211,19 +209,28 @@ func buildIndexes(db *bolt.DB) error {
 	})
 }
 
-// buildIndexesStep indexes the next limit journal entries and their balance
-// changes, and reports whether the journal is done.
-func buildIndexesStep(tx *bolt.Tx, limit uint64) (bool, error) {
+// buildIndexesStep indexes the next limit journal entries (and, unless
+// postingsOnly, their balance changes), and reports whether the journal is
+// done. The first step of a postings rebuild drops the old journal indexes.
+func buildIndexesStep(tx *bolt.Tx, limit uint64, postingsOnly bool) (bool, error) {
+	meta := tx.Bucket(bucketMeta)
+	if postingsOnly && meta.Get(metaIndexSeq) == nil {
+		for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol} {
+			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+				return false, err
+			}
+		}
+	}
 	for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol, bucketBalances, bucketSupplies} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return false, err
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
 	from, last := getUint(meta, metaIndexSeq), getUint(meta, metaJournalSeq)
 	to := min(from+limit, last)
 	var w indexWriter
 	w.open(tx)
+	w.postings = &postingBuffer{}
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.Seek(seqKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = c.Next() {
 		rec, _ := decodeJournalRecord(v)
@@ -232,11 +239,16 @@ func buildIndexesStep(tx *bolt.Tx, limit uint64) (bool, error) {
 			return false, err
 		}
 	}
-	h := tx.Bucket(bucketHistory).Cursor()
-	for k, v := h.Seek(seqKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = h.Next() {
-		if _, err := w.changes(nil, binary.BigEndian.Uint64(k), decodeHistory(v)); err != nil {
-			return false, err
+	if !postingsOnly {
+		h := tx.Bucket(bucketHistory).Cursor()
+		for k, v := h.Seek(seqKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = h.Next() {
+			if _, err := w.changes(nil, binary.BigEndian.Uint64(k), decodeHistory(v)); err != nil {
+				return false, err
+			}
 		}
+	}
+	if err := w.postings.flush(tx); err != nil {
+		return false, err
 	}
 	if err := putUint(meta, metaIndexSeq, to); err != nil {
 		return false, err
@@ -259,12 +271,12 @@ func checkIndexes(tx *bolt.Tx, bad func(string, ...any)) {
 		rec, _ := decodeJournalRecord(v)
 		parties, symbols := rec.names()
 		for _, p := range parties {
-			if party.Get(binary.BigEndian.AppendUint64(append([]byte(p), 0), seq)) == nil {
+			if got, ok := newSeqList(party, p).seek(seq); !ok || got != seq {
 				bad("journal entry %d is not indexed under party %s", seq, p)
 			}
 		}
 		for _, s := range symbols {
-			if symbol.Get(binary.BigEndian.AppendUint64(append([]byte(s), 0), seq)) == nil {
+			if got, ok := newSeqList(symbol, s).seek(seq); !ok || got != seq {
 				bad("journal entry %d is not indexed under symbol %s", seq, s)
 			}
 		}
@@ -296,10 +308,16 @@ func checkIndexes(tx *bolt.Tx, bad func(string, ...any)) {
 		}
 		return nil
 	})
+	if n := checkPostings(party, "journal_party", bad); n != wantParty {
+		bad("index journal_party holds %d entries, the journal gives %d", n, wantParty)
+	}
+	if n := checkPostings(symbol, "journal_symbol", bad); n != wantSymbol {
+		bad("index journal_symbol holds %d entries, the journal gives %d", n, wantSymbol)
+	}
 	for _, c := range []struct {
 		name []byte
 		want int
-	}{{bucketJournalParty, wantParty}, {bucketJournalSymbol, wantSymbol}, {bucketBalances, wantBalances}, {bucketSupplies, wantSupplies}} {
+	}{{bucketBalances, wantBalances}, {bucketSupplies, wantSupplies}} {
 		// Counted by walking: Stats misses what an open write transaction holds.
 		n := 0
 		_ = tx.Bucket(c.name).ForEach(func(_, _ []byte) error { n++; return nil })

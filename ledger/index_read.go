@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
@@ -212,25 +211,4 @@ func intersect(lists []*seqList, from *uint64, seeks *int) (uint64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// seqList is one name's seqs in a journal index.
-type seqList struct {
-	c      *bolt.Cursor
-	prefix []byte
-	key    []byte
-}
-
-func newSeqList(b *bolt.Bucket, name string) *seqList {
-	return &seqList{c: b.Cursor(), prefix: append([]byte(name), 0)}
-}
-
-// seek returns the first seq of the list at or after from.
-func (l *seqList) seek(from uint64) (uint64, bool) {
-	l.key = binary.BigEndian.AppendUint64(append(l.key[:0], l.prefix...), from)
-	k, _ := l.c.Seek(l.key)
-	if k == nil || len(k) != len(l.prefix)+8 || !bytes.HasPrefix(k, l.prefix) {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(k[len(l.prefix):]), true
 }

@@ -292,7 +292,7 @@ func dropIndexes(t *testing.T, path string, limit uint64) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := db.Update(func(tx *bolt.Tx) error { _, err := buildIndexesStep(tx, limit); return err }); err != nil {
+		if err := db.Update(func(tx *bolt.Tx) error { _, err := buildIndexesStep(tx, limit, false); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,7 +33,11 @@ const migrateBatch = 10_000
 // before buildIndexes brings it to schemaVersion.
 const schemaBinaryJournal = "3"
 
-// migrate brings a schema 2 or 3 state file to schemaVersion. It leaves
+// schemaKeyedPostings is the schema whose journal indexes kept a key per
+// (name, seq); buildIndexes packs them into chunks (postings.go).
+const schemaKeyedPostings = "4"
+
+// migrate brings a schema 2, 3 or 4 state file to schemaVersion. It leaves
 // other versions to openDB, except that it names a newer schema plainly.
 func migrate(db *bolt.DB) error {
 	var schema string
@@ -48,7 +52,9 @@ func migrate(db *bolt.DB) error {
 	switch {
 	case schema == "2":
 	case schema == schemaBinaryJournal:
-		return buildIndexes(db)
+		return buildIndexes(db, false)
+	case schema == schemaKeyedPostings:
+		return buildIndexes(db, true)
 	case schema == "" || schema == schemaVersion:
 		return nil
 	case len(schema) > len(schemaVersion) || schema > schemaVersion:
@@ -89,7 +95,7 @@ func migrate(db *bolt.DB) error {
 	}); err != nil {
 		return err
 	}
-	return buildIndexes(db)
+	return buildIndexes(db, false)
 }
 
 // migrateStaging returns the staging bucket's child name, creating both.

@@ -23,8 +23,8 @@ var (
 
 	// Indexes (index.go), derived from the journal and the balance history
 	// and written in the same transaction, so reads cost their answer.
-	bucketJournalParty  = []byte("journal_party")  // party 0 seq(8) -> present: entries serving the party
-	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 seq(8) -> present: entries serving the symbol
+	bucketJournalParty  = []byte("journal_party")  // party 0 first seq(8) -> posting chunk: entries serving the party
+	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 first seq(8) -> posting chunk: entries serving the symbol
 	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry
 	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance record: the supply after that entry
 )
@@ -127,7 +127,7 @@ var (
 	// A rulebook set to take force later (schedule.go); both or neither.
 	metaScheduledRulebook = []byte("rulebook_scheduled")    // YAML text
 	metaScheduledAt       = []byte("rulebook_effective_at") // RFC 3339 nano: the first batch time it is in force at
-	metaIndexSeq          = []byte("index_seq")             // 8 bytes big-endian: the seq the indexes are built to, while schema 3 builds them
+	metaIndexSeq          = []byte("index_seq")             // 8 bytes big-endian: the seq the indexes are built to, while Open builds them (schema 3 or 4)
 )
 
 // schemaVersion is bumped when the layout changes; Open refuses other versions.
@@ -135,8 +135,9 @@ var (
 // keys and nodes. 3: binary journal records, id records that point into the
 // journal; Open migrates a schema 2 file (migrate.go). 4: the journal
 // indexes by party and symbol, and balances and supplies by seq; Open builds
-// them in a schema 3 file (index.go).
-const schemaVersion = "4"
+// them in a schema 3 file (index.go). 5: the journal indexes packed, a
+// chunk of seqs per key (postings.go); Open rebuilds them in a schema 4 file.
+const schemaVersion = "5"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

@@ -116,6 +116,9 @@ type Store struct {
 	wtx     *bolt.Tx
 	pending int
 	broken  error
+	// postings are the journal index entries applied in wtx and not yet
+	// written to it (postings.go); guarded by wmu.
+	postings postingBuffer
 
 	// rename is os.Rename; tests replace it to fail Restore's swap.
 	rename func(oldpath, newpath string) error
@@ -357,8 +360,14 @@ func (s *Store) commitLocked() error {
 	if s.wtx == nil {
 		return nil
 	}
-	err := s.commitTx(s.wtx)
+	err := s.postings.flush(s.wtx)
+	if err == nil {
+		err = s.commitTx(s.wtx)
+	} else {
+		_ = s.wtx.Rollback()
+	}
 	s.wtx, s.pending = nil, 0
+	s.postings.reset()
 	if err != nil {
 		return s.faultLocked("commit", err)
 	}
@@ -389,6 +398,7 @@ func (s *Store) dropPendingLocked() {
 		_ = s.wtx.Rollback()
 		s.wtx, s.pending = nil, 0
 	}
+	s.postings.reset()
 }
 
 func getUint(b *bolt.Bucket, key []byte) uint64 {

@@ -1,0 +1,266 @@
+package ledger
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The journal indexes (journal_party, journal_symbol) are posting lists:
+// under each name, the seqs of the entries that serve it. They are stored
+// packed, a chunk of seqs per key, and written behind: Apply adds each
+// entry's postings to a buffer in memory, and the commit writes the buffer
+// sorted by name, each name's new seqs appended to its last chunk.
+//
+// A key per (name, seq), as schema 4 kept them, cost a random page write
+// per party an entry names, and about 35 bytes a posting on disk. A chunk
+// of up to postingChunkBytes holds a seq in one to three bytes, and a name
+// touched by many entries of one commit costs one read and one write of its
+// last chunk, not one insert per entry.
+//
+// Readers of these buckets commit first (viewCommitted), so nothing reads
+// the buffer; Check under StrictChecks flushes it into the open transaction
+// before it looks.
+
+// postingChunkBytes bounds a chunk's value: a larger chunk holds more seqs
+// per key but is rewritten whole when a seq is appended.
+const postingChunkBytes = 256
+
+// tagPostings opens a chunk's value.
+const tagPostings byte = 'S'
+
+// A chunk is stored under name 0 first(8) (big-endian), the first seq it
+// holds; its value is tagPostings then, for each further seq, the uvarint
+// difference from the seq before. Seqs increase within a chunk and across
+// a name's chunks.
+
+// chunkSeqs decodes the seqs of the chunk stored under key (whose last 8
+// bytes are its first seq) into dst.
+func chunkSeqs(dst []uint64, key, val []byte) []uint64 {
+	if len(key) < 9 || len(val) == 0 || val[0] != tagPostings {
+		fail("posting chunk %q: malformed", key)
+	}
+	seq := binary.BigEndian.Uint64(key[len(key)-8:])
+	dst = append(dst, seq)
+	for b := val[1:]; len(b) > 0; {
+		d, n := binary.Uvarint(b)
+		if n <= 0 || d == 0 || seq > math.MaxUint64-d {
+			fail("posting chunk %q: malformed delta", key)
+		}
+		seq += d
+		dst = append(dst, seq)
+		b = b[n:]
+	}
+	return dst
+}
+
+// lastSeq is the last seq of the chunk stored under key.
+func lastSeq(key, val []byte) uint64 {
+	seq := binary.BigEndian.Uint64(key[len(key)-8:])
+	for b := val[1:]; len(b) > 0; {
+		d, n := binary.Uvarint(b)
+		if n <= 0 {
+			fail("posting chunk %q: malformed delta", key)
+		}
+		seq += d
+		b = b[n:]
+	}
+	return seq
+}
+
+// posting is one buffered (name, seq) of a journal index.
+type posting struct {
+	bucket   uint8 // postingParty or postingSymbol
+	name     string
+	seq      uint64
+	inserted int // order of add: names sort stably, so seqs stay in order
+}
+
+const (
+	postingParty uint8 = iota
+	postingSymbol
+)
+
+var postingBuckets = [...][]byte{postingParty: bucketJournalParty, postingSymbol: bucketJournalSymbol}
+
+// postingBuffer holds the postings applied since the last commit.
+type postingBuffer struct {
+	list  []posting
+	arena []byte // the values written by the last flush, until its commit
+	key   []byte // scratch
+}
+
+func (b *postingBuffer) add(bucket uint8, name string, seq uint64) {
+	b.list = append(b.list, posting{bucket: bucket, name: name, seq: seq, inserted: len(b.list)})
+}
+
+// reset drops the buffer: after a flush has been committed, or with the
+// transaction it was for.
+func (b *postingBuffer) reset() {
+	b.list = b.list[:0]
+	b.arena = b.arena[:0]
+}
+
+// flush writes the buffered postings into tx, name by name in key order,
+// and empties the list. The values stay in the arena, which bbolt reads
+// until the commit: appends never write over a value handed out, and a
+// grown arena leaves the old array to bbolt; reset it only after the commit.
+func (b *postingBuffer) flush(tx *bolt.Tx) error {
+	if len(b.list) == 0 {
+		return nil
+	}
+	slices.SortFunc(b.list, func(x, y posting) int {
+		if c := cmp.Compare(x.bucket, y.bucket); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.name, y.name); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.inserted, y.inserted)
+	})
+	var bk *bolt.Bucket
+	var c *bolt.Cursor // repositioned by every seek, so one serves the bucket
+	for i := 0; i < len(b.list); {
+		j := i
+		for j < len(b.list) && b.list[j].bucket == b.list[i].bucket && b.list[j].name == b.list[i].name {
+			j++
+		}
+		if i == 0 || b.list[i].bucket != b.list[i-1].bucket {
+			bk = tx.Bucket(postingBuckets[b.list[i].bucket])
+			c = bk.Cursor()
+		}
+		if err := b.appendName(bk, c, b.list[i:j]); err != nil {
+			return fmt.Errorf("index %s: %w", b.list[i].name, err)
+		}
+		i = j
+	}
+	b.list = b.list[:0]
+	return nil
+}
+
+// appendName appends one name's new postings (seqs increasing) to its
+// chunks in bk: to its last chunk while that has room, then in new chunks.
+// c is bk's cursor; bbolt copies keys, so one scratch key serves every Put.
+func (b *postingBuffer) appendName(bk *bolt.Bucket, c *bolt.Cursor, ps []posting) error {
+	b.key = append(append(b.key[:0], ps[0].name...), 0)
+	n := len(b.key)
+	b.key = binary.BigEndian.AppendUint64(b.key, math.MaxUint64)
+	prefix := b.key[:n]
+	k, v := c.Seek(b.key)
+	if k == nil {
+		k, v = c.Last()
+	} else if len(k) != n+8 || !bytes.HasPrefix(k, prefix) {
+		k, v = c.Prev()
+	}
+	open := false // b.key is the key of the chunk being written
+	var last uint64
+	start := len(b.arena)
+	if k != nil && len(k) == n+8 && bytes.HasPrefix(k, prefix) && len(v) < postingChunkBytes {
+		b.key = append(b.key[:n], k[n:]...)
+		open, last = true, lastSeq(k, v)
+		b.arena = append(b.arena, v...)
+	}
+	for _, p := range ps {
+		switch {
+		case open && p.seq == last:
+			continue // posted twice for one entry
+		case open && p.seq < last:
+			fail("index %s: seq %d does not follow %d", p.name, p.seq, last)
+		case open && len(b.arena)-start+binary.MaxVarintLen64 <= postingChunkBytes:
+			b.arena = binary.AppendUvarint(b.arena, p.seq-last)
+		default:
+			if open {
+				if err := bk.Put(b.key, b.arena[start:len(b.arena):len(b.arena)]); err != nil {
+					return err
+				}
+			}
+			b.key = binary.BigEndian.AppendUint64(b.key[:n], p.seq)
+			open, start = true, len(b.arena)
+			b.arena = append(b.arena, tagPostings)
+		}
+		last = p.seq
+	}
+	return bk.Put(b.key, b.arena[start:len(b.arena):len(b.arena)])
+}
+
+// seqList is one name's seqs in a journal index, read a chunk at a time.
+type seqList struct {
+	c      *bolt.Cursor
+	prefix []byte
+	key    []byte
+	chunk  []uint64 // the seqs of the chunk the cursor is on
+}
+
+func newSeqList(b *bolt.Bucket, name string) *seqList {
+	return &seqList{c: b.Cursor(), prefix: append([]byte(name), 0)}
+}
+
+// owns reports whether k is a chunk key of the list's name.
+func (l *seqList) owns(k []byte) bool {
+	return k != nil && len(k) == len(l.prefix)+8 && bytes.HasPrefix(k, l.prefix)
+}
+
+// seek returns the first seq of the list at or after from.
+func (l *seqList) seek(from uint64) (uint64, bool) {
+	if n := len(l.chunk); n > 0 && l.chunk[0] <= from && from <= l.chunk[n-1] {
+		i, _ := slices.BinarySearch(l.chunk, from)
+		return l.chunk[i], true
+	}
+	// The chunk holding from is the last one starting at or before it, else
+	// the first one after.
+	l.key = binary.BigEndian.AppendUint64(append(l.key[:0], l.prefix...), from)
+	k, v := l.c.Seek(l.key)
+	if !l.owns(k) || binary.BigEndian.Uint64(k[len(l.prefix):]) != from {
+		var pk, pv []byte
+		if k == nil {
+			pk, pv = l.c.Last()
+		} else {
+			pk, pv = l.c.Prev()
+		}
+		if l.owns(pk) {
+			k, v = pk, pv
+		} else {
+			k, v = l.c.Seek(l.key)
+		}
+	}
+	for ; l.owns(k); k, v = l.c.Next() {
+		l.chunk = chunkSeqs(l.chunk[:0], k, v)
+		if l.chunk[len(l.chunk)-1] >= from {
+			i, _ := slices.BinarySearch(l.chunk, from)
+			return l.chunk[i], true
+		}
+	}
+	l.chunk = l.chunk[:0]
+	return 0, false
+}
+
+// checkPostings checks bucket's chunks: well formed, seqs increasing within
+// and across a name's chunks, no chunk over the bound, and returns how many
+// seqs they hold.
+func checkPostings(b *bolt.Bucket, what string, bad func(string, ...any)) int {
+	total := 0
+	var name []byte
+	var last uint64
+	var seqs []uint64
+	_ = b.ForEach(func(k, v []byte) error {
+		if len(k) < 9 || k[len(k)-9] != 0 || len(v) == 0 || v[0] != tagPostings || len(v) > postingChunkBytes {
+			bad("%s key %q: not a posting chunk", what, k)
+			return nil
+		}
+		seqs = chunkSeqs(seqs[:0], k, v)
+		if n := k[:len(k)-9]; bytes.Equal(n, name) && seqs[0] <= last {
+			bad("%s %s: chunk at %d does not follow %d", what, n, seqs[0], last)
+		} else {
+			name = append(name[:0], n...)
+		}
+		last = seqs[len(seqs)-1]
+		total += len(seqs)
+		return nil
+	})
+	return total
+}

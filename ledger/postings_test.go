@@ -1,0 +1,101 @@
+package ledger
+
+import (
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestPostingsAgreeWithAList writes random posting lists through the
+// buffer, flushed at random points as commits would, and checks that every
+// seek answers what the plain list does, that Check's walk counts every
+// posting and finds nothing wrong, and that the chunks stay within bounds.
+func TestPostingsAgreeWithAList(t *testing.T) {
+	runSeeds(t, 5, func(t *testing.T, seed int64) {
+		r := rand.New(rand.NewSource(seed))
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "p.db"), 0o600, &bolt.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		names := []string{"a", "ab", "b", "inv-1", "inv-10", "inv-2", "USD"}
+		want := map[string][]uint64{}
+		var buf postingBuffer
+		tx, err := db.Begin(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A failure must not leave the write transaction open, or Close waits.
+		defer func() { _ = tx.Rollback() }()
+		for _, b := range postingBuckets {
+			if _, err := tx.CreateBucket(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seq := uint64(0)
+		for range 5000 {
+			// Gaps from 1 to beyond a two-byte varint, so chunks hold
+			// different numbers of seqs.
+			seq += 1 + uint64(r.Intn([]int{1, 100, 40_000}[r.Intn(3)]))
+			for _, n := range names {
+				if r.Intn(3) == 0 {
+					buf.add(postingParty, n, seq)
+					want[n] = append(want[n], seq)
+				}
+			}
+			switch r.Intn(200) {
+			case 0: // a commit
+				if err := buf.flush(tx); err != nil {
+					t.Fatal(err)
+				}
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				buf.reset()
+				if tx, err = db.Begin(true); err != nil {
+					t.Fatal(err)
+				}
+			case 1: // a strict check's flush within the transaction
+				if err := buf.flush(tx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := buf.flush(tx); err != nil {
+			t.Fatal(err)
+		}
+		b := tx.Bucket(bucketJournalParty)
+		var problems []string
+		total := checkPostings(b, "journal_party", func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) })
+		if len(problems) > 0 {
+			t.Fatalf("checkPostings: %v", problems)
+		}
+		count, chunks := 0, 0
+		_ = b.ForEach(func(k, v []byte) error { chunks++; return nil })
+		for _, n := range names {
+			count += len(want[n])
+		}
+		if total != count || chunks < 2*len(names) {
+			t.Fatalf("%d postings in %d chunks, want %d in at least %d", total, chunks, count, 2*len(names))
+		}
+		for _, n := range append(names, "", "c", "inv-") {
+			l := newSeqList(b, n)
+			list := want[n]
+			for range 300 {
+				from := uint64(r.Int63n(int64(seq + 10)))
+				if r.Intn(4) == 0 && len(list) > 0 {
+					from = list[r.Intn(len(list))] // an exact hit
+				}
+				i, _ := slices.BinarySearch(list, from)
+				got, ok := l.seek(from)
+				if wantOK := i < len(list); ok != wantOK || (ok && got != list[i]) {
+					t.Fatalf("%q seek(%d) = %d, %v; want the first of %d at or after it", n, from, got, ok, len(list))
+				}
+			}
+		}
+	})
+}
