@@ -17,6 +17,11 @@ type fileYAML struct {
 	HolderLimits   *holderLimitsYAML   `yaml:"holder_limits"`
 	Regimes        []regimeYAML        `yaml:"regimes"`
 	Leverage       *leverageYAML       `yaml:"leverage"`
+	// The risk sections (margin_yaml.go).
+	BaseCurrency              string               `yaml:"base_currency"`
+	Maintenance               *maintenanceYAML     `yaml:"maintenance"`
+	NegativeBalanceProtection *negativeBalanceYAML `yaml:"negative_balance_protection"`
+	PositionLimits            []positionLimitYAML  `yaml:"position_limits"`
 }
 
 // classificationYAML is the classification section.

@@ -30,7 +30,8 @@ import (
 //	                   embedded_leverage; varint expiry_days; string
 //	                   economic_purpose, event_topic; uvarint flags (1
 //	                   counterparty_is_platform, 2 outcome_controllable, 4
-//	                   fx_major)
+//	                   fx_major, 8 reserved for perpetual, 16 listed, 32
+//	                   currency); string currency when flag 32
 //	  party_id, status, jurisdiction                      string
 //	  kyc_expires_at                                      time
 //	  symbol, from, to, amount                            string
@@ -53,6 +54,7 @@ var binaryTypes = [...]Type{
 	5: TypeBurn, 6: TypeTransfer, 7: TypeForceTransfer, 8: TypeFreeze, 9: TypeUnfreeze,
 	10: TypePause, 11: TypeUnpause, 12: TypeRecover, 13: TypeSetPrice, 14: TypeBorrow,
 	15: TypeRepay, 16: TypeDistribute, 17: TypeSplit, 18: TypeSetRulebook,
+	19: TypeCloseOut,
 }
 
 var binaryTypeCodes = func() map[Type]uint64 {
@@ -70,7 +72,13 @@ const (
 	binaryCounterpartyIsPlatform = 1 << iota
 	binaryOutcomeControllable
 	binaryFXMajor
+	binaryPerpetual // reserved for the perpetual attribute
+	binaryListed    // the instrument's listed
+	binaryCurrency  // the instrument's currency follows the flags, as a string
 )
+
+// binaryFlagBits is how many flag bits an instrument may carry.
+const binaryFlagBits = 6
 
 // AppendInstruction appends the binary encoding of ins to b.
 func AppendInstruction(b []byte, ins Instruction) []byte {
@@ -122,7 +130,16 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		if a.FXMajor {
 			flags |= binaryFXMajor
 		}
+		if in.Listed {
+			flags |= binaryListed
+		}
+		if in.Currency != "" {
+			flags |= binaryCurrency
+		}
 		w.Uvarint(flags)
+		if in.Currency != "" {
+			w.Str(in.Currency)
+		}
 	}
 	w.strIf(ins.PartyID)
 	if ins.Status != nil {
@@ -217,12 +234,18 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		a.EconomicPurpose = r.Str()
 		a.EventTopic = r.Str()
 		flags := r.Uvarint()
-		if flags>>3 != 0 {
+		if flags>>binaryFlagBits != 0 || flags&binaryPerpetual != 0 {
 			r.Fail("attribute flags")
 		}
 		a.CounterpartyIsPlatform = flags&binaryCounterpartyIsPlatform != 0
 		a.OutcomeControllable = flags&binaryOutcomeControllable != 0
 		a.FXMajor = flags&binaryFXMajor != 0
+		in.Listed = flags&binaryListed != 0
+		if flags&binaryCurrency != 0 {
+			if in.Currency = r.Str(); in.Currency == "" {
+				r.Fail("currency")
+			}
+		}
 		ins.Instrument = in
 	}
 	ins.PartyID = r.strIf(has(2))

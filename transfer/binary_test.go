@@ -189,6 +189,10 @@ func randomInstruction(r *rand.Rand) Instruction {
 			in.Attributes.EmbeddedLeverage = ptr(Amount("2.50"))
 			in.Attributes.EventTopic = randomText(r)
 		}
+		if !opt() {
+			in.Currency = "JPY"
+		}
+		in.Listed = !opt()
 		ins.Instrument = in
 	case TypeMint:
 		ins.Symbol, ins.To, ins.Amount = randomSymbol(r), randomID(r), randomAmount(r)
@@ -221,6 +225,11 @@ func randomInstruction(r *rand.Rand) Instruction {
 		ins.Symbol, ins.Price = randomSymbol(r), randomAmount(r)
 	case TypeBorrow, TypeRepay:
 		ins.PartyID, ins.CashSymbol, ins.Amount = randomID(r), randomSymbol(r), randomAmount(r)
+		if opt() {
+			ins.Lender = randomID(r)
+		}
+	case TypeCloseOut:
+		ins.PartyID, ins.Symbol, ins.Amount = randomID(r), randomSymbol(r), randomAmount(r)
 		if opt() {
 			ins.Lender = randomID(r)
 		}

@@ -28,6 +28,7 @@ type Delta struct {
 	prices      map[string]Price
 	rulebook    *eligibility.Rulebook
 	scheduled   *ScheduledRulebook
+	writtenOff  []WriteOff // margin.go
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -292,6 +293,8 @@ type Changes struct {
 	// force is unchanged. Rulebook and Scheduled are never both set, and
 	// either replaces a schedule not yet in force.
 	Scheduled *ScheduledRulebook
+	// WrittenOff lists the loans a close_out wrote off (margin.go).
+	WrittenOff []WriteOff
 }
 
 // ScheduledRulebook is a rulebook that takes force from the first batch
@@ -348,6 +351,7 @@ func (d *Delta) Changes() Changes {
 	}
 	c.Rulebook = d.rulebook
 	c.Scheduled = d.scheduled
+	c.WrittenOff = slices.Clone(d.writtenOff)
 	return c
 }
 

@@ -50,6 +50,7 @@ var effectTables = map[transfer.Type][]effectCase{
 	transfer.TypeDistribute:       distributeCases,
 	transfer.TypeSplit:            splitCases,
 	transfer.TypeSetRulebook:      setRulebookCases,
+	transfer.TypeCloseOut:         closeOutCases,
 }
 
 // TestEffect decides every row of every table against a map-backed View:

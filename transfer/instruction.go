@@ -41,6 +41,7 @@ const (
 	TypeDistribute       Type = "distribute"
 	TypeSplit            Type = "split"
 	TypeSetRulebook      Type = "set_rulebook"
+	TypeCloseOut         Type = "close_out"
 )
 
 // Limits on an instruction's shape.
@@ -71,6 +72,7 @@ var fieldsByType = map[Type][]string{
 	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
 	TypeSplit:            {"symbol", "ratio"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
+	TypeCloseOut:         {"party_id", "symbol", "amount", "lender"},
 }
 
 // Types lists every instruction type, sorted.
@@ -147,6 +149,11 @@ type InstrumentSpec struct {
 	Regime       string         `json:"regime"`
 	OfferingDate *time.Time     `json:"offering_date,omitempty"`
 	Attributes   AttributesSpec `json:"attributes"`
+	// Currency is a cash instrument's ISO 4217 currency; empty: the base
+	// currency of the rulebook.
+	Currency string `json:"currency,omitempty"`
+	// Listed marks an instrument listed on a national exchange.
+	Listed bool `json:"listed,omitempty"`
 }
 
 // AttributesSpec is eligibility.Attributes as it travels in JSON, with the
@@ -214,7 +221,10 @@ const (
 	symbolPattern = `^[A-Z0-9][A-Z0-9.-]{0,31}$`
 )
 
-var jurisdiction = regexp.MustCompile(`^[A-Z]{2}$`)
+var (
+	jurisdiction = regexp.MustCompile(`^[A-Z]{2}$`)
+	currency     = regexp.MustCompile(`^[A-Z]{3}$`)
+)
 
 // ValidID reports whether s is a valid instruction or party id.
 func ValidID(s string) bool {
@@ -553,6 +563,13 @@ func (ins *Instruction) Validate() error {
 	case TypeSplit:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needAmount("ratio", ins.Ratio))
+	case TypeCloseOut:
+		add(needID("party_id", ins.PartyID))
+		add(needSymbol("symbol", ins.Symbol))
+		add(needAmount("amount", ins.Amount))
+		if ins.Lender != "" && !ValidID(ins.Lender) {
+			add(invalid("lender %.40q is not a valid party id", ins.Lender))
+		}
 	case TypeSetRulebook:
 		add(need("rulebook", ins.Rulebook))
 		if len(ins.Rulebook) > MaxRulebookSize {
@@ -627,6 +644,9 @@ func (s *InstrumentSpec) validate() error {
 	}
 	if _, err := s.Attributes.Attributes(); err != nil {
 		return err
+	}
+	if s.Currency != "" && !currency.MatchString(s.Currency) {
+		return invalid("instrument.currency must be an ISO 4217 code like \"JPY\"")
 	}
 	if s.MaxSupply != nil {
 		if _, err := ParsePositive(string(*s.MaxSupply), s.Decimals); err != nil {

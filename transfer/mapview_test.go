@@ -257,6 +257,9 @@ func render(tb testing.TB, c transfer.Changes) []string {
 	if c.Scheduled != nil {
 		out = append(out, "scheduled rulebook "+c.Scheduled.Rulebook.Version()+" at "+c.Scheduled.EffectiveAt.Format(time.RFC3339Nano))
 	}
+	for _, w := range c.WrittenOff {
+		add("written_off", w)
+	}
 	return out
 }
 

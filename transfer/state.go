@@ -56,10 +56,21 @@ type Instrument struct {
 	HolderCount           int                    `json:"holder_count"`
 	NonAccreditedHolders  int                    `json:"non_accredited_holders"`
 	CreatedAt             time.Time              `json:"created_at"`
+	// Currency is a cash instrument's ISO 4217 currency; empty: the base
+	// currency, whatever the rulebook names.
+	Currency string `json:"currency,omitempty"`
+	// Listed marks an instrument listed on a national exchange.
+	Listed bool `json:"listed,omitempty"`
 }
 
 // IsCash reports whether the instrument settles money.
 func (in Instrument) IsCash() bool { return in.Class == "cash" }
+
+// IsBaseCash reports whether the instrument is cash in the base currency
+// base, worth 1 per unit with no price: cash that names no currency is.
+func (in Instrument) IsBaseCash(base string) bool {
+	return in.IsCash() && (in.Currency == "" || in.Currency == base)
+}
 
 // Product gives the eligibility view of the instrument.
 func (in Instrument) Product() eligibility.Product {
