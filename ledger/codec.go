@@ -243,6 +243,15 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 	w.Varint(int64(in.HolderCount))
 	w.Varint(int64(in.NonAccreditedHolders))
 	w.Time(in.CreatedAt)
+	// Optional fields (schema.go): 1 currency, 2 listed.
+	if in.Currency != "" {
+		w.Opt(1)
+		w.Str(in.Currency)
+	}
+	if in.Listed {
+		w.Opt(2)
+		w.Bool(true)
+	}
 	return w.B
 }
 
@@ -283,6 +292,16 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	in.HolderCount = int(r.Varint())
 	in.NonAccreditedHolders = int(r.Varint())
 	in.CreatedAt = r.Time()
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		switch n {
+		case 1:
+			in.Currency = r.Str()
+		case 2:
+			in.Listed = r.Bool()
+		default:
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return in
 }

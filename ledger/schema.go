@@ -58,7 +58,8 @@ var (
 //	            outcome_controllable, 4 fx_major), class, regulator, category,
 //	            uvarint n+1 then n classification_reasons (0: null), paused
 //	            bool, supply decimal, holder_count varint,
-//	            non_accredited_holders varint, created_at time (symbol: the key)
+//	            non_accredited_holders varint, created_at time (symbol: the key);
+//	            optional fields 1 currency string, 2 listed bool
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
 //	loan        'L' amount decimal                (party, cash, lender: the key)
