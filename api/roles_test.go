@@ -62,6 +62,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"own party", "GET", "/v1/parties/orc", nil, [...]int{ok, no, no, no, ok, ok, un, un}},
 		{"holdings of an investor", "GET", "/v1/parties/inv-a/holdings", nil, [...]int{ok, no, ok, ok, ok, no, un, un}},
 		{"holdings of another custodian's investor", "GET", "/v1/parties/inv-c/holdings", nil, [...]int{ok, no, no, no, ok, no, un, un}},
+		{"margin calls", "GET", "/v1/margin-calls", nil, [...]int{ok, no, ok, no, ok, no, un, un}},
 		{"party list", "GET", "/v1/parties", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"instrument list", "GET", "/v1/instruments", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"instrument", "GET", "/v1/instruments/REG", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
