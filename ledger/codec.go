@@ -428,6 +428,8 @@ type journalRecord struct {
 	// instruction does not name (a recover's); see namesDerivedSymbols.
 	extraSymbols     []string
 	parties, symbols []string
+	// writtenOff is optional field 1: the loans a close_out wrote off.
+	writtenOff []transfer.WriteOff
 }
 
 // Forms of a journal record's reason.
@@ -502,6 +504,18 @@ func appendJournalBody(dst []byte, r *journalRecord) []byte {
 	} else {
 		w.B = append(w.B, namesDerived)
 		w.strs(r.extra)
+	}
+	// Optional fields (schema.go): 1 written_off. A record without them has
+	// the bytes, and so the hash, it had before they existed.
+	if len(r.writtenOff) > 0 {
+		w.Opt(1)
+		w.Uvarint(uint64(len(r.writtenOff)))
+		for _, wo := range r.writtenOff {
+			w.Str(wo.Party)
+			w.Str(wo.Lender)
+			w.Str(wo.Cash)
+			w.Decimal(wo.Amount)
+		}
 	}
 	return w.B
 }
@@ -584,8 +598,31 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 	default:
 		r.fail("names kind")
 	}
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		switch n {
+		case 1:
+			rec.writtenOff = r.writeOffs()
+		default:
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return rec, hash
+}
+
+// writeOffs reads the written_off field of a journal record: a count of at
+// least one, then each write-off's party, lender, cash and amount.
+func (r *recordReader) writeOffs() []transfer.WriteOff {
+	n := r.Uvarint()
+	if n == 0 || n > uint64(r.Len()) {
+		r.fail("written_off")
+		return nil
+	}
+	out := make([]transfer.WriteOff, n)
+	for i := range out {
+		out[i] = transfer.WriteOff{Party: r.Str(), Lender: r.Str(), Cash: r.Str(), Amount: r.Decimal()}
+	}
+	return out
 }
 
 func (r *recordReader) reason() eligibility.Reason {

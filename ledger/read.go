@@ -375,7 +375,7 @@ func journaledOutcome(journal *bolt.Bucket, id string, seq uint64) Outcome {
 		fail("id %s names journal entry %d, which does not exist", id, seq)
 	}
 	rec, _ := decodeJournalRecord(v)
-	o := Outcome{ID: id, Status: rec.status, Index: rec.index, Seq: seq, Reasons: rec.reasons}
+	o := Outcome{ID: id, Status: rec.status, Index: rec.index, Seq: seq, Reasons: rec.reasons, WrittenOff: rec.writtenOff}
 	o.Reason = rec.servedReason()
 	return o
 }

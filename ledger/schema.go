@@ -89,8 +89,11 @@ var (
 //	            instruction names, sorted; 1: then the served parties and
 //	            symbols, each as uvarint n and n strings; 2: as 0, then
 //	            uvarint n >= 1 and n symbols beyond those the instruction
-//	            names, sorted: the symbols a recover moved), then the
-//	            entry's 32-byte hash. The seq is the key; prev_hash is the
+//	            names, sorted: the symbols a recover moved); optional
+//	            field 1 written_off (uvarint n >= 1, then n of (party,
+//	            lender, cash_symbol, amount decimal)), written only when a
+//	            close_out wrote off a loan; then the entry's 32-byte hash,
+//	            after the optional fields. The seq is the key; prev_hash is the
 //	            hash of the record before. Served parties and symbols under
 //	            names 0 and 2 are names(actor, instruction), plus the extra
 //	            parties and symbols.
