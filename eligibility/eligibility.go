@@ -74,6 +74,10 @@ type Party struct {
 	Status       Status    // investors only
 	Jurisdiction string    // ISO 3166-1 alpha-2; "US" makes a US person. Non-investors may leave it empty.
 	KYCExpiresAt time.Time // investors only; zero means none recorded. KYC is current until this instant.
+	// AnnualIncome and NetWorth, in the base currency, size an investor's
+	// investment limits; zero means unknown, which counts as 0.
+	AnnualIncome decimal.Decimal
+	NetWorth     decimal.Decimal
 }
 
 // Product is the eligibility view of an instrument. The checks classify
@@ -86,6 +90,9 @@ type Product struct {
 	OfferingDate   time.Time
 	Attributes     Attributes
 	Classification Classification
+	// Listed marks an instrument listed on a national exchange, which some
+	// investment limits exempt.
+	Listed bool
 }
 
 // Valid reports whether r is one of the six roles.

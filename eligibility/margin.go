@@ -32,6 +32,9 @@ type riskRules struct {
 	maintenance    []maintenanceRule // in YAML order; the first that names a class wins
 	protected      []Status
 	positionLimits []positionLimit // in YAML order
+	// investmentLimits in YAML order (investment.go); at most one covers
+	// a regime and a status.
+	investmentLimits []investmentLimit
 }
 
 // maintenanceRule is the fraction of the initial requirement the accounts
@@ -231,4 +234,5 @@ func (v *validator) risk(rb *Rulebook, f *fileYAML) {
 		}
 		rb.risk.positionLimits = append(rb.risk.positionLimits, pl)
 	}
+	v.investmentLimits(rb, f.InvestmentLimits)
 }

@@ -38,7 +38,7 @@ type Rulebook struct {
 	classifiedN atomic.Int64
 }
 
-// Version is the rulebook's version string, e.g. "2026-11-default-1".
+// Version is the rulebook's version string, e.g. "2026-12-default-1".
 func (rb *Rulebook) Version() string { return rb.version }
 
 // YAML returns a copy of the text the rulebook was parsed from.

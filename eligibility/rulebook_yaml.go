@@ -18,10 +18,11 @@ type fileYAML struct {
 	Regimes        []regimeYAML        `yaml:"regimes"`
 	Leverage       *leverageYAML       `yaml:"leverage"`
 	// The risk sections (margin_yaml.go).
-	BaseCurrency              string               `yaml:"base_currency"`
-	Maintenance               *maintenanceYAML     `yaml:"maintenance"`
-	NegativeBalanceProtection *negativeBalanceYAML `yaml:"negative_balance_protection"`
-	PositionLimits            []positionLimitYAML  `yaml:"position_limits"`
+	BaseCurrency              string                `yaml:"base_currency"`
+	Maintenance               *maintenanceYAML      `yaml:"maintenance"`
+	NegativeBalanceProtection *negativeBalanceYAML  `yaml:"negative_balance_protection"`
+	PositionLimits            []positionLimitYAML   `yaml:"position_limits"`
+	InvestmentLimits          []investmentLimitYAML `yaml:"investment_limits"`
 }
 
 // classificationYAML is the classification section.

@@ -34,6 +34,7 @@ const (
 	tagIDOutcome  byte = 'O'
 	tagJournal    byte = 'J'
 	tagBalance    byte = 'V'
+	tagInvestment byte = 'W'
 )
 
 // bodyHashSize is the size of an instruction body hash in an ids record.
@@ -171,6 +172,16 @@ func encodeParty(dst []byte, p *transfer.Party) []byte {
 	w.Str(p.Custodian)
 	w.Bool(p.Frozen)
 	w.Time(p.CreatedAt)
+	// Optional fields (schema.go): 1 annual_income, 2 net_worth; written
+	// when known, zero included, so unknown stays apart from 0.
+	if p.AnnualIncome != nil {
+		w.Opt(1)
+		w.Decimal(*p.AnnualIncome)
+	}
+	if p.NetWorth != nil {
+		w.Opt(2)
+		w.Decimal(*p.NetWorth)
+	}
 	return w.B
 }
 
@@ -184,6 +195,17 @@ func decodeParty(key, val []byte) *transfer.Party {
 	p.Custodian = r.Str()
 	p.Frozen = r.Bool()
 	p.CreatedAt = r.Time()
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		d := r.Decimal()
+		switch n {
+		case 1:
+			p.AnnualIncome = &d
+		case 2:
+			p.NetWorth = &d
+		default:
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return p
 }

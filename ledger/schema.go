@@ -20,6 +20,10 @@ var (
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
+	// party 0 symbol 0 time(8, big-endian Unix nanoseconds, sign bit
+	// flipped) -> investment record (binary): what a party invested under an
+	// investment limit (investment.go). Open creates it in older files.
+	bucketInvestments = []byte("investments")
 
 	// Indexes (index.go), derived from the journal and the balance history
 	// and written in the same transaction, so reads cost their answer.
@@ -50,7 +54,8 @@ var (
 //	                 never reused; each record lists its own below.
 //
 //	party       'P' role, status, jurisdiction, kyc_expires_at time?, custodian,
-//	            frozen bool, created_at time                  (id: the key)
+//	            frozen bool, created_at time                  (id: the key);
+//	            optional fields 1 annual_income decimal, 2 net_worth decimal
 //	instrument  'N' name, issuer, decimals varint, max_supply decimal?, regime,
 //	            offering_date time, underlying, payoff, embedded_leverage
 //	            decimal, expiry_days varint, economic_purpose, event_topic,
@@ -63,6 +68,9 @@ var (
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
 //	loan        'L' amount decimal                (party, cash, lender: the key)
+//	investment  'W' value decimal, in the base currency: the sum of the
+//	            party's investments in the symbol at that time
+//	                                        (party, symbol, time: the key)
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
@@ -109,14 +117,14 @@ var (
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
 	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
-	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
+	bucketInvestments, bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
 	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
 // A rejected instruction changes none of them (it only grows the journal).
 var stateBuckets = [][]byte{
-	bucketHolders, bucketHoldings, bucketInstruments, bucketLoans, bucketParties, bucketPrices,
+	bucketHolders, bucketHoldings, bucketInstruments, bucketInvestments, bucketLoans, bucketParties, bucketPrices,
 }
 
 // Keys of the meta bucket.

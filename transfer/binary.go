@@ -40,7 +40,12 @@ import (
 //	  legal_reference, price, cash_symbol, lender,
 //	  amount_per_unit, ratio, rulebook                    string
 //	  effective_at                                        time
+//	  annual_income, net_worth, consideration             string
+//	  legs' considerations   uvarint n (the number of legs), n × string?
+//	  party's figures        string? annual_income, string? net_worth
 //
+// The last five came later: each has a bit of its own, after every field
+// before it, so an instruction without them has the bytes it had before.
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
 // instructions are equal bytes, and for an instruction that passed Validate
@@ -178,6 +183,19 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 	if ins.EffectiveAt != nil {
 		w.Time(*ins.EffectiveAt)
 	}
+	w.amountIf(ins.AnnualIncome)
+	w.amountIf(ins.NetWorth)
+	w.amountIf(ins.Consideration)
+	if ins.legConsiderations() {
+		w.Uvarint(uint64(len(ins.Legs)))
+		for i := range ins.Legs {
+			w.optAmount(ins.Legs[i].Consideration)
+		}
+	}
+	if p := ins.Party; p != nil && (p.AnnualIncome != nil || p.NetWorth != nil) {
+		w.optAmount(p.AnnualIncome)
+		w.optAmount(p.NetWorth)
+	}
 	return w.B
 }
 
@@ -292,6 +310,26 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		t := r.Time()
 		ins.EffectiveAt = &t
 	}
+	ins.AnnualIncome = r.amountIf(has(20))
+	ins.NetWorth = r.amountIf(has(21))
+	ins.Consideration = r.amountIf(has(22))
+	if has(23) {
+		if n := r.Uvarint(); n != uint64(len(ins.Legs)) {
+			r.Fail("leg considerations")
+		} else {
+			for i := range ins.Legs {
+				ins.Legs[i].Consideration = r.optAmount()
+			}
+		}
+	}
+	if has(24) {
+		if ins.Party == nil {
+			r.Fail("party figures")
+		} else {
+			ins.Party.AnnualIncome = r.optAmount()
+			ins.Party.NetWorth = r.optAmount()
+		}
+	}
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
 	}
@@ -395,7 +433,9 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 			b = append(b, l.To...)
 			b = append(b, `","amount":"`...)
 			b = append(b, l.Amount...)
-			b = append(b, `"}`...)
+			b = append(b, '"')
+			b = appendAmount(b, "consideration", l.Consideration)
+			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
@@ -405,13 +445,15 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 	b = appendField(b, "lender", ins.Lender)
 	b = appendAmount(b, "amount_per_unit", ins.AmountPerUnit)
 	b = appendAmount(b, "ratio", ins.Ratio)
+	b = appendAmount(b, "consideration", ins.Consideration)
 	return append(b, '}')
 }
 
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
-		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil {
+		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
+		ins.AnnualIncome != nil || ins.NetWorth != nil {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {
@@ -419,13 +461,16 @@ func encodePlain(ins *Instruction) bool {
 			return false
 		}
 	}
-	for _, a := range [...]*Amount{ins.Amount, ins.Price, ins.AmountPerUnit, ins.Ratio} {
+	for _, a := range [...]*Amount{ins.Amount, ins.Price, ins.AmountPerUnit, ins.Ratio, ins.Consideration} {
 		if a != nil && !jsonPlain(string(*a)) {
 			return false
 		}
 	}
 	for _, l := range ins.Legs {
 		if !jsonPlain(l.Symbol) || !jsonPlain(l.From) || !jsonPlain(l.To) || !jsonPlain(string(l.Amount)) {
+			return false
+		}
+		if l.Consideration != nil && !jsonPlain(string(*l.Consideration)) {
 			return false
 		}
 	}

@@ -156,6 +156,12 @@ func randomInstruction(r *rand.Rand) Instruction {
 	case TypeRegisterParty:
 		p := &PartySpec{ID: randomID(r), Role: eligibility.RoleInvestor, Status: eligibility.StatusRetail,
 			Jurisdiction: "US", KYCExpiresAt: ptr(randomTime(r)), Custodian: randomID(r)}
+		if opt() {
+			p.AnnualIncome = randomAmount(r)
+		}
+		if !opt() {
+			p.NetWorth = ptr(Amount("0"))
+		}
 		if !opt() {
 			p = &PartySpec{ID: randomID(r), Role: eligibility.RoleIssuer}
 			if opt() {
@@ -173,6 +179,12 @@ func randomInstruction(r *rand.Rand) Instruction {
 		}
 		if opt() {
 			ins.KYCExpiresAt = ptr(randomTime(r))
+		}
+		if !opt() {
+			ins.AnnualIncome = randomAmount(r)
+		}
+		if !opt() {
+			ins.NetWorth = randomAmount(r)
 		}
 	case TypeCreateInstrument:
 		in := &InstrumentSpec{Symbol: randomSymbol(r), Name: randomText(r), Issuer: randomID(r),
@@ -199,12 +211,18 @@ func randomInstruction(r *rand.Rand) Instruction {
 		if opt() {
 			ins.AcquiredAt = ptr(randomTime(r))
 		}
+		if !opt() {
+			ins.Consideration = randomAmount(r)
+		}
 	case TypeBurn:
 		ins.Symbol, ins.From, ins.Amount = randomSymbol(r), randomID(r), randomAmount(r)
 	case TypeTransfer, TypeForceTransfer:
 		ins.Legs = make([]Leg, 1+r.Intn(3))
 		for i := range ins.Legs {
 			ins.Legs[i] = Leg{Symbol: randomSymbol(r), From: randomID(r), To: randomID(r), Amount: *randomAmount(r)}
+			if ins.Type == TypeTransfer && !opt() {
+				ins.Legs[i].Consideration = randomAmount(r)
+			}
 		}
 		if ins.Type == TypeForceTransfer {
 			ins.LegalReference = randomText(r)

@@ -29,6 +29,7 @@ type Delta struct {
 	rulebook    *eligibility.Rulebook
 	scheduled   *ScheduledRulebook
 	writtenOff  []WriteOff // margin.go
+	investments []Investment // investment.go; in the order made
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -295,6 +296,9 @@ type Changes struct {
 	Scheduled *ScheduledRulebook
 	// WrittenOff lists the loans a close_out wrote off (margin.go).
 	WrittenOff []WriteOff
+	// Investments lists the investments the instruction made under
+	// investment limits (investment.go), by party, symbol and time.
+	Investments []Investment
 }
 
 // ScheduledRulebook is a rulebook that takes force from the first batch
@@ -352,6 +356,7 @@ func (d *Delta) Changes() Changes {
 	c.Rulebook = d.rulebook
 	c.Scheduled = d.scheduled
 	c.WrittenOff = slices.Clone(d.writtenOff)
+	c.Investments = sortedInvestments(d.investments)
 	return c
 }
 

@@ -30,6 +30,7 @@ func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eli
 			e.checkAccounts()
 		}
 		e.checkPositions()
+		e.checkInvestments()
 	}
 	if len(e.reasons) > 0 {
 		// The first reason is the one a client shows: order them by the codes'
@@ -51,6 +52,9 @@ type effect struct {
 	// their leverage; their accounts are measured once, after every leg.
 	// Made on first use: most instructions touch none.
 	touched map[string]bool
+	// pending are the investments the instruction makes under investment
+	// limits, checked after every leg (investment.go).
+	pending []pendingInvestment
 }
 
 func (e *effect) markTouched(party string) {
@@ -154,6 +158,7 @@ func (e *effect) registerParty() {
 		return
 	}
 	p := Party{ID: s.ID, Role: s.Role, Status: s.Status, Jurisdiction: s.Jurisdiction, KYCExpiresAt: s.KYCExpiresAt, Custodian: s.Custodian, CreatedAt: e.now}
+	p.AnnualIncome, p.NetWorth = baseFigure(s.AnnualIncome), baseFigure(s.NetWorth)
 	if s.Role == eligibility.RoleInvestor {
 		c, ok := e.party(s.Custodian)
 		if ok && c.Role != eligibility.RoleCustodian {
@@ -183,6 +188,12 @@ func (e *effect) updateParty() {
 	if e.ins.KYCExpiresAt != nil {
 		t := *e.ins.KYCExpiresAt
 		p.KYCExpiresAt = &t
+	}
+	if e.ins.AnnualIncome != nil {
+		p.AnnualIncome = baseFigure(e.ins.AnnualIncome)
+	}
+	if e.ins.NetWorth != nil {
+		p.NetWorth = baseFigure(e.ins.NetWorth)
 	}
 	e.d.putParty(p)
 	if wasNonAccredited == p.NonAccredited() {
@@ -303,6 +314,7 @@ func (e *effect) mint() {
 	}
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
 	e.addSupply(in.Symbol, amt)
+	e.invest(to, in, amt, e.ins.Consideration)
 }
 
 func (e *effect) burn() {
@@ -353,6 +365,9 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	}
 	e.debit(from, in, amt)
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	if !forced && from.ID == in.Issuer {
+		e.invest(to, in, amt, l.Consideration)
+	}
 }
 
 // checkLocked refuses moving amt of from's lots (oldest first) while they

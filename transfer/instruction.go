@@ -55,9 +55,9 @@ const (
 // A field of another type is as unknown as a typo: it would silently do nothing.
 var fieldsByType = map[Type][]string{
 	TypeRegisterParty:    {"party"},
-	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at"},
+	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at", "annual_income", "net_worth"},
 	TypeCreateInstrument: {"instrument"},
-	TypeMint:             {"symbol", "to", "amount", "acquired_at"},
+	TypeMint:             {"symbol", "to", "amount", "acquired_at", "consideration"},
 	TypeBurn:             {"symbol", "from", "amount"},
 	TypeTransfer:         {"legs"},
 	TypeForceTransfer:    {"legs", "legal_reference"},
@@ -119,6 +119,13 @@ type Instruction struct {
 	// EffectiveAt schedules a set_rulebook: the rulebook takes force from
 	// the first batch whose time is at or after it (nil: at once).
 	EffectiveAt *time.Time `json:"effective_at,omitempty"`
+	// AnnualIncome and NetWorth update an investor's figures (update_party),
+	// in the base currency.
+	AnnualIncome *Amount `json:"annual_income,omitempty"`
+	NetWorth     *Amount `json:"net_worth,omitempty"`
+	// Consideration is the total a mint's recipient paid, in the base
+	// currency: the value of the investment investment limits count.
+	Consideration *Amount `json:"consideration,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -127,6 +134,9 @@ type Leg struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Amount Amount `json:"amount"`
+	// Consideration is the total the receiver paid for the leg's units, in
+	// the base currency (investment limits); transfer only.
+	Consideration *Amount `json:"consideration,omitempty"`
 }
 
 // PartySpec is the party a register_party instruction creates.
@@ -137,6 +147,10 @@ type PartySpec struct {
 	Jurisdiction string             `json:"jurisdiction,omitempty"`
 	KYCExpiresAt *time.Time         `json:"kyc_expires_at,omitempty"`
 	Custodian    string             `json:"custodian,omitempty"`
+	// AnnualIncome and NetWorth size an investor's investment limits, in
+	// the base currency; absent: unknown, which counts as 0.
+	AnnualIncome *Amount `json:"annual_income,omitempty"`
+	NetWorth     *Amount `json:"net_worth,omitempty"`
 }
 
 // InstrumentSpec is the instrument a create_instrument instruction creates.
@@ -360,7 +374,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [20]presentField {
+func (ins *Instruction) presentFields() [25]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -382,7 +396,25 @@ func (ins *Instruction) presentFields() [20]presentField {
 		{"ratio", ins.Ratio != nil},
 		{"rulebook", ins.Rulebook != ""},
 		{"effective_at", ins.EffectiveAt != nil},
+		{"annual_income", ins.AnnualIncome != nil},
+		{"net_worth", ins.NetWorth != nil},
+		{"consideration", ins.Consideration != nil},
+		// Fields added to nested objects after the binary encoding was
+		// fixed: a bit each, written after every other field, so that
+		// instructions without them keep their bytes.
+		{"legs", ins.legConsiderations()},
+		{"party", ins.Party != nil && (ins.Party.AnnualIncome != nil || ins.Party.NetWorth != nil)},
 	}
+}
+
+// legConsiderations reports whether any leg names a consideration.
+func (ins *Instruction) legConsiderations() bool {
+	for i := range ins.Legs {
+		if ins.Legs[i].Consideration != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeStrict decodes into Instruction refusing unknown nested fields.
@@ -491,9 +523,11 @@ func (ins *Instruction) Validate() error {
 		add(ins.Party.validate())
 	case TypeUpdateParty:
 		add(needID("party_id", ins.PartyID))
-		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil {
-			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at"))
+		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil && ins.AnnualIncome == nil && ins.NetWorth == nil {
+			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at, annual_income, net_worth"))
 		}
+		add(baseAmount("annual_income", ins.AnnualIncome))
+		add(baseAmount("net_worth", ins.NetWorth))
 		if ins.Status != nil && !ins.Status.Valid() {
 			add(invalid("status %.40q is not one of retail, accredited, qualified_purchaser, institutional", string(*ins.Status)))
 		}
@@ -509,6 +543,7 @@ func (ins *Instruction) Validate() error {
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("to", ins.To))
 		add(needAmount("amount", ins.Amount))
+		add(baseAmount("consideration", ins.Consideration))
 	case TypeBurn:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("from", ins.From))
@@ -523,6 +558,10 @@ func (ins *Instruction) Validate() error {
 			} else if l.From == l.To {
 				add(invalid("leg %d moves from %s to itself", i, l.From))
 			}
+			if l.Consideration != nil && ins.Type == TypeForceTransfer {
+				add(invalid("leg %d: consideration is for transfer legs only; a force_transfer is not a sale", i))
+			}
+			add(baseAmount(fmt.Sprintf("legs[%d].consideration", i), l.Consideration))
 		}
 		if ins.Type == TypeForceTransfer {
 			add(need("legal_reference", ins.LegalReference))
@@ -606,8 +645,8 @@ func (p *PartySpec) validate() error {
 		return invalid("party.role %.40q is not one of operator, issuer, custodian, investor, auditor, oracle", string(p.Role))
 	}
 	if p.Role != eligibility.RoleInvestor {
-		if p.Status != "" || p.KYCExpiresAt != nil || p.Custodian != "" {
-			return invalid("status, kyc_expires_at and custodian are for investors only")
+		if p.Status != "" || p.KYCExpiresAt != nil || p.Custodian != "" || p.AnnualIncome != nil || p.NetWorth != nil {
+			return invalid("status, kyc_expires_at, custodian, annual_income and net_worth are for investors only")
 		}
 		if p.Jurisdiction != "" && !jurisdiction.MatchString(p.Jurisdiction) {
 			return invalid("party.jurisdiction must be an ISO 3166-1 alpha-2 code like \"US\"")
@@ -625,6 +664,21 @@ func (p *PartySpec) validate() error {
 	}
 	if !ValidID(p.Custodian) {
 		return invalid("an investor needs custodian, the custodian party holding the account")
+	}
+	if err := baseAmount("party.annual_income", p.AnnualIncome); err != nil {
+		return err
+	}
+	return baseAmount("party.net_worth", p.NetWorth)
+}
+
+// baseAmount checks an optional amount in the base currency: a plain
+// decimal from 0 to 10^30 with at most MaxDecimals places.
+func baseAmount(field string, a *Amount) error {
+	if a == nil {
+		return nil
+	}
+	if _, err := ParseAmount(string(*a), MaxDecimals); err != nil {
+		return invalid("%s: %v", field, err)
 	}
 	return nil
 }
