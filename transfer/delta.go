@@ -28,7 +28,7 @@ type Delta struct {
 	prices      map[string]Price
 	rulebook    *eligibility.Rulebook
 	scheduled   *ScheduledRulebook
-	writtenOff  []WriteOff // margin.go
+	writtenOff  []WriteOff   // margin.go
 	investments []Investment // investment.go; in the order made
 }
 
