@@ -78,7 +78,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"proof of an investor's transfer", "GET", fmt.Sprintf("/v1/journal/proof/%d", mxSeq), nil, [...]int{ok, ok, ok, ok, ok, no, un, un}},
 		{"proof of another issuer's instrument", "GET", fmt.Sprintf("/v1/journal/proof/%d", twoSeq), nil, [...]int{ok, no, no, no, ok, no, un, un}},
 		{"classify", "POST", "/v1/classify", func() string {
-			return `{"attributes":{"underlying":"enterprise_equity","payoff":"linear","expiry_days":0,"economic_purpose":"capital_formation"}}`
+			return `{"attributes":{"underlying":"enterprise_equity","payoff":"linear","embedded_leverage":"1","expiry_days":0,"economic_purpose":"capital_formation"}}`
 		}, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"rulebook", "GET", "/v1/rulebook", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"cluster", "GET", "/v1/cluster", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},

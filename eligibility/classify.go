@@ -74,6 +74,9 @@ func attributeProblems(a Attributes) []string {
 	if a.FXMajor && a.Underlying != UnderlyingFX {
 		out = append(out, fmt.Sprintf("fx_major applies only to underlying fx, not %q", a.Underlying))
 	}
+	if a.Perpetual && a.ExpiryDays != 0 {
+		out = append(out, fmt.Sprintf("perpetual has no expiry: expiry_days must be 0, not %d", a.ExpiryDays))
+	}
 	return out
 }
 
@@ -83,6 +86,9 @@ func derivedFeatures(n normalized) []string {
 	var out []string
 	if n.ExpiryDays > 0 {
 		out = append(out, fmt.Sprintf("expiry in %d days", n.ExpiryDays))
+	}
+	if n.Perpetual {
+		out = append(out, "a perpetual contract")
 	}
 	if n.payoff != PayoffLinear {
 		out = append(out, n.payoff+" payoff")
@@ -109,7 +115,10 @@ func (rb *Rulebook) indicators(n normalized) []string {
 		case IndicatorPlatformCounterparty:
 			on = n.CounterpartyIsPlatform
 		case IndicatorOutcomeControllable:
-			on = n.OutcomeControllable
+			// Declared, or read from the topic: an athlete's injury or
+			// conduct, or officiating, is in one person's hands.
+			_, named := rb.controllableTerm(n.EventTopic)
+			on = n.OutcomeControllable || named
 		default:
 			assert(false, "indicator %q passed validation", ind)
 		}
@@ -177,14 +186,18 @@ func (rb *Rulebook) classify(a Attributes) Classification {
 		return Classification{Reasons: probs}
 	}
 	n := normalize(a)
-	if rb.prohibited(n.topic) {
+	if topic, term, ok := rb.prohibitedMatch(a.EventTopic); ok {
+		why := fmt.Sprintf("event topic %q is prohibited (%s): refused for everyone", topic, rb.prohibitedSource)
+		if term != "" {
+			why = fmt.Sprintf("event topic %q names %q, a term of the prohibited topic %s (%s): refused for everyone",
+				n.topic, term, topic, rb.prohibitedSource)
+		}
 		return Classification{
 			Class:     ClassGaming,
 			Regulator: RegulatorNone,
 			Category:  CategoryProhibited,
 			Allowed:   false,
-			Reasons: []string{fmt.Sprintf("event topic %q is prohibited (%s): refused for everyone",
-				n.topic, rb.prohibitedSource)},
+			Reasons:   []string{why},
 		}
 	}
 	row, ok := rb.underlyings[a.Underlying]

@@ -42,6 +42,9 @@ type Attributes struct {
 	OutcomeControllable    bool            `json:"outcome_controllable,omitempty" yaml:"outcome_controllable,omitempty"`
 	// FXMajor marks an fx underlying as a major pair (higher cap); an extension.
 	FXMajor bool `json:"fx_major,omitempty" yaml:"fx_major,omitempty"`
+	// Perpetual marks a funded contract with no expiry that tracks its
+	// underlying (a perpetual future): a derivative, never plain.
+	Perpetual bool `json:"perpetual,omitempty" yaml:"perpetual,omitempty"`
 }
 
 // Classification is what the rulebook derives from Attributes (Rulebook.Classify).

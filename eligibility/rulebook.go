@@ -17,7 +17,12 @@ type Rulebook struct {
 
 	prohibitedTopics []string // normalised, in YAML order
 	prohibitedSource string
-	underlyings      map[string]underlyingRule // lookup only; never iterated
+	// vocabulary and controllable are the classification's vocabularies
+	// (topics.go), in YAML order.
+	vocabulary         []vocabulary
+	controllable       [][]string
+	controllableSource string
+	underlyings        map[string]underlyingRule // lookup only; never iterated
 
 	screen       screenRule
 	holderLimits holderLimitRule

@@ -263,6 +263,7 @@ func TestParseAccepts(t *testing.T) {
 			c := at(t, d, "classification")
 			delete(c, "prohibited_topics")
 			delete(c, "prohibited_source")
+			delete(c, "prohibited_vocabulary")
 		}},
 		{"no leverage rules", func(d map[string]any) { delete(at(t, d, "leverage"), "rules") }},
 	}

@@ -30,6 +30,9 @@ type classificationYAML struct {
 	ProhibitedTopics []string         `yaml:"prohibited_topics"`
 	ProhibitedSource string           `yaml:"prohibited_source"`
 	Underlyings      []underlyingYAML `yaml:"underlyings"`
+	// The vocabularies (topics.go).
+	ProhibitedVocabulary          []prohibitedVocabularyYAML  `yaml:"prohibited_vocabulary"`
+	OutcomeControllableVocabulary *controllableVocabularyYAML `yaml:"outcome_controllable_vocabulary"`
 }
 
 // underlyingYAML is one classification.underlyings entry.

@@ -215,6 +215,7 @@ const (
 	attrCounterpartyIsPlatform = 1 << iota
 	attrOutcomeControllable
 	attrFXMajor
+	attrPerpetual
 )
 
 // Instrument: tag, name, issuer, decimals, max_supply?, regime,
@@ -243,6 +244,9 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 	}
 	if a.OutcomeControllable {
 		flags |= attrOutcomeControllable
+	}
+	if a.Perpetual {
+		flags |= attrPerpetual
 	}
 	if a.FXMajor {
 		flags |= attrFXMajor
@@ -297,6 +301,7 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	a.CounterpartyIsPlatform = flags&attrCounterpartyIsPlatform != 0
 	a.OutcomeControllable = flags&attrOutcomeControllable != 0
 	a.FXMajor = flags&attrFXMajor != 0
+	a.Perpetual = flags&attrPerpetual != 0
 	in.Class = r.Str()
 	in.Regulator = r.Str()
 	in.Category = r.Str()

@@ -60,7 +60,7 @@ var (
 //	            offering_date time, underlying, payoff, embedded_leverage
 //	            decimal, expiry_days varint, economic_purpose, event_topic,
 //	            flags uvarint (1 counterparty_is_platform, 2
-//	            outcome_controllable, 4 fx_major), class, regulator, category,
+//	            outcome_controllable, 4 fx_major, 8 perpetual), class, regulator, category,
 //	            uvarint n+1 then n classification_reasons (0: null), paused
 //	            bool, supply decimal, holder_count varint,
 //	            non_accredited_holders varint, created_at time (symbol: the key);

@@ -30,7 +30,7 @@ import (
 //	                   embedded_leverage; varint expiry_days; string
 //	                   economic_purpose, event_topic; uvarint flags (1
 //	                   counterparty_is_platform, 2 outcome_controllable, 4
-//	                   fx_major, 8 reserved for perpetual, 16 listed, 32
+//	                   fx_major, 8 perpetual, 16 listed, 32
 //	                   currency); string currency when flag 32
 //	  party_id, status, jurisdiction                      string
 //	  kyc_expires_at                                      time
@@ -77,9 +77,9 @@ const (
 	binaryCounterpartyIsPlatform = 1 << iota
 	binaryOutcomeControllable
 	binaryFXMajor
-	binaryPerpetual // reserved for the perpetual attribute
-	binaryListed    // the instrument's listed
-	binaryCurrency  // the instrument's currency follows the flags, as a string
+	binaryPerpetual
+	binaryListed   // the instrument's listed
+	binaryCurrency // the instrument's currency follows the flags, as a string
 )
 
 // binaryFlagBits is how many flag bits an instrument may carry.
@@ -134,6 +134,9 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		}
 		if a.FXMajor {
 			flags |= binaryFXMajor
+		}
+		if a.Perpetual {
+			flags |= binaryPerpetual
 		}
 		if in.Listed {
 			flags |= binaryListed
@@ -252,12 +255,13 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		a.EconomicPurpose = r.Str()
 		a.EventTopic = r.Str()
 		flags := r.Uvarint()
-		if flags>>binaryFlagBits != 0 || flags&binaryPerpetual != 0 {
+		if flags>>binaryFlagBits != 0 {
 			r.Fail("attribute flags")
 		}
 		a.CounterpartyIsPlatform = flags&binaryCounterpartyIsPlatform != 0
 		a.OutcomeControllable = flags&binaryOutcomeControllable != 0
 		a.FXMajor = flags&binaryFXMajor != 0
+		a.Perpetual = flags&binaryPerpetual != 0
 		in.Listed = flags&binaryListed != 0
 		if flags&binaryCurrency != 0 {
 			if in.Currency = r.Str(); in.Currency == "" {

@@ -196,7 +196,7 @@ func randomInstruction(r *rand.Rand) Instruction {
 			in.OfferingDate = ptr(randomTime(r))
 		}
 		in.Attributes = AttributesSpec{Underlying: randomText(r), Payoff: randomText(r), ExpiryDays: r.Intn(400),
-			EconomicPurpose: randomText(r), CounterpartyIsPlatform: opt(), OutcomeControllable: opt(), FXMajor: opt()}
+			EconomicPurpose: randomText(r), CounterpartyIsPlatform: opt(), OutcomeControllable: opt(), FXMajor: opt(), Perpetual: !opt()}
 		if opt() {
 			in.Attributes.EmbeddedLeverage = ptr(Amount("2.50"))
 			in.Attributes.EventTopic = randomText(r)

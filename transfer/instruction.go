@@ -183,6 +183,7 @@ type AttributesSpec struct {
 	CounterpartyIsPlatform bool    `json:"counterparty_is_platform,omitempty"`
 	OutcomeControllable    bool    `json:"outcome_controllable,omitempty"`
 	FXMajor                bool    `json:"fx_major,omitempty"`
+	Perpetual              bool    `json:"perpetual,omitempty"`
 }
 
 // MaxEmbeddedLeverage bounds the leverage a product may declare.
@@ -217,6 +218,7 @@ func (a AttributesSpec) Attributes() (eligibility.Attributes, error) {
 		CounterpartyIsPlatform: a.CounterpartyIsPlatform,
 		OutcomeControllable:    a.OutcomeControllable,
 		FXMajor:                a.FXMajor,
+		Perpetual:              a.Perpetual,
 	}, nil
 }
 
@@ -307,6 +309,11 @@ func Decode(data []byte) (Instruction, error) {
 	}
 	if err := ins.Validate(); err != nil {
 		return Instruction{}, err
+	}
+	if typ == TypeCreateInstrument {
+		if err := checkInstrumentAttributes(keys["instrument"]); err != nil {
+			return Instruction{}, err
+		}
 	}
 	return ins, nil
 }
