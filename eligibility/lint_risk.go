@@ -32,7 +32,7 @@ func (rb *Rulebook) lintRisk() (conflicts, gaps []Finding) {
 		gaps = append(gaps, Finding{
 			Kind: FindingGap, Subject: "maintenance " + class, Rules: []string{},
 			Resolution: "the whole initial requirement is the maintenance requirement (fraction 1)",
-			Message: fmt.Sprintf("no maintenance rule names class %s, so an account holding it is in a margin call as soon as its equity falls below the initial requirement; add it to maintenance.rules", class),
+			Message:    fmt.Sprintf("no maintenance rule names class %s, so an account holding it is in a margin call as soon as its equity falls below the initial requirement; add it to maintenance.rules", class),
 		})
 	}
 	for _, name := range investmentRegimes {
@@ -52,7 +52,7 @@ func (rb *Rulebook) lintRisk() (conflicts, gaps []Finding) {
 			gaps = append(gaps, Finding{
 				Kind: FindingGap, Subject: "investment limit " + name + " for " + string(s), Rules: []string{},
 				Resolution: "no limit: " + string(s) + " investors may invest any amount",
-				Message: fmt.Sprintf("regime %s admits %s investors but no investment_limits entry covers them; its exemption caps what a non-accredited investor may invest", name, s),
+				Message:    fmt.Sprintf("regime %s admits %s investors but no investment_limits entry covers them; its exemption caps what a non-accredited investor may invest", name, s),
 			})
 		}
 	}
