@@ -157,6 +157,8 @@ func TestInvestmentLimit_RegATier2(t *testing.T) {
 	h.mustAccept("iss-1", mintFor("RA1", "inv", "1", "6000"))
 	retailWith(h, "nobody", "", "")
 	h.mustReject("iss-1", mintFor("RA1", "nobody", "1", "0.01"), "INVESTMENT_LIMIT")
+	// A transfer between investors is not an investment in the offering.
+	h.mustAccept("inv", transferBody("RA1", "inv", "nobody", "1"))
 }
 
 // Two mints in one batch at one time add up under one key, and the ledger
