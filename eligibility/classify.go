@@ -36,8 +36,8 @@ func normalize(a Attributes) normalized {
 
 // normalizeTopic lower-cases a topic and joins its words with "_", so
 // "Unlawful Activity" and "unlawful-activity" both read unlawful_activity.
-// Free text is not searched for the topics inside it: a topic is prohibited
-// when it is one.
+// Free text is searched for the terms of each topic's vocabulary apart
+// (topics.go).
 func normalizeTopic(t string) string {
 	f := strings.FieldsFunc(strings.ToLower(t), func(r rune) bool {
 		return r == ' ' || r == '-' || r == '_' || r == '\t'
@@ -133,10 +133,6 @@ func (rb *Rulebook) indicators(n normalized) []string {
 // class and payoff.
 func (rb *Rulebook) screened(class, payoff string) bool {
 	return slices.Contains(rb.screen.classes, class) || slices.Contains(rb.screen.payoffs, payoff)
-}
-
-func (rb *Rulebook) prohibited(topic string) bool {
-	return topic != "" && slices.Contains(rb.prohibitedTopics, topic)
 }
 
 // Classify derives a product's class, regulator and category from its
