@@ -78,6 +78,8 @@ type Reader interface {
 	Instruments() ([]transfer.Instrument, error)
 	Price(symbol string) (transfer.Price, error)
 	PartyHoldings(party string, now time.Time) (ledger.Holdings, error)
+	// MarginCalls lists the accounts in a margin call now (margin.go).
+	MarginCalls() ([]ledger.MarginAccount, error)
 	HoldersPage(q ledger.HoldersQuery) (ledger.CapTable, error)
 	Journal(q ledger.JournalQuery) (ledger.JournalPage, error)
 	VerifyJournal() (ledger.Verification, error)
@@ -348,6 +350,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/parties", s.listParties, auth)
 	v1.GET("/parties/:id", s.getParty, auth)
 	v1.GET("/parties/:id/holdings", s.getHoldings, auth)
+	v1.GET("/margin-calls", s.getMarginCalls, auth)
 	v1.GET("/instruments", s.listInstruments, auth)
 	v1.GET("/instruments/:symbol", s.getInstrument, auth)
 	v1.GET("/instruments/:symbol/holders", s.getHolders, auth)

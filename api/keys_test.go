@@ -135,7 +135,7 @@ func TestKeysExpireAndRevoke(t *testing.T) {
 func TestScheduledRulebookShown(t *testing.T) {
 	e := newEnv(t, api.Config{})
 	e.world()
-	next := strings.Replace(string(eligibility.Default().YAML()), `version: "2026-11-default-1"`, `version: "next-1"`, 1)
+	next := strings.Replace(string(eligibility.Default().YAML()), `version: "2026-12-default-1"`, `version: "next-1"`, 1)
 	at := epoch.Add(48 * time.Hour)
 	e.must(http.StatusOK, ledger.OperatorID, "POST", "/v1/instructions",
 		ins("set_rulebook", map[string]any{"rulebook": next, "effective_at": at.Format(time.RFC3339)}))
@@ -147,7 +147,7 @@ func TestScheduledRulebookShown(t *testing.T) {
 		}
 	}
 	e.must(http.StatusOK, "inv-a", "GET", "/v1/rulebook", "").decode(t, &body)
-	if body.Version != "2026-11-default-1" || body.Scheduled == nil || body.Scheduled.Version != "next-1" || !body.Scheduled.EffectiveAt.Equal(at) {
+	if body.Version != "2026-12-default-1" || body.Scheduled == nil || body.Scheduled.Version != "next-1" || !body.Scheduled.EffectiveAt.Equal(at) {
 		t.Errorf("GET /v1/rulebook = %+v, want the default in force and next-1 scheduled at %s", body, at)
 	}
 	r := e.as(ledger.OperatorID, "POST", "/v1/instructions",

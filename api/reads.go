@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -263,18 +265,35 @@ func (s *Server) classify(c echo.Context) error {
 	if _, err := s.readQuery(c); err != nil {
 		return err
 	}
-	var req classifyRequest
-	if err := s.bindStrict(c, &req); err != nil {
+	body, err := s.readBody(c)
+	if err != nil {
 		return err
 	}
-	if req.Attributes == nil {
-		return invalid("attributes is required")
+	var req classifyRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	// Every attribute that applies must be sent, with its type: one left
+	// out would read as the plain case (classify.go).
+	var raw struct {
+		Attributes json.RawMessage `json:"attributes"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return jsonError(err)
+	}
+	if err := transfer.CheckAttributesJSON("attributes", raw.Attributes); err != nil {
+		return err
 	}
 	attrs, err := req.Attributes.Attributes()
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, s.reader.Rulebook().Classify(attrs))
+	cl := s.reader.Rulebook().Classify(attrs)
+	if cl.Class == "" {
+		// Values no class fits are a malformed request, not an answer.
+		return newError(http.StatusBadRequest, CodeMalformed, "attributes: "+strings.Join(cl.Reasons, "; "))
+	}
+	return writeJSON(c, http.StatusOK, cl)
 }
 
 // getInstruction is GET /v1/instructions/{id} (an extension): the recorded

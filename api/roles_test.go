@@ -62,6 +62,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"own party", "GET", "/v1/parties/orc", nil, [...]int{ok, no, no, no, ok, ok, un, un}},
 		{"holdings of an investor", "GET", "/v1/parties/inv-a/holdings", nil, [...]int{ok, no, ok, ok, ok, no, un, un}},
 		{"holdings of another custodian's investor", "GET", "/v1/parties/inv-c/holdings", nil, [...]int{ok, no, no, no, ok, no, un, un}},
+		{"margin calls", "GET", "/v1/margin-calls", nil, [...]int{ok, no, ok, no, ok, no, un, un}},
 		{"party list", "GET", "/v1/parties", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"instrument list", "GET", "/v1/instruments", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"instrument", "GET", "/v1/instruments/REG", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
@@ -77,7 +78,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"proof of an investor's transfer", "GET", fmt.Sprintf("/v1/journal/proof/%d", mxSeq), nil, [...]int{ok, ok, ok, ok, ok, no, un, un}},
 		{"proof of another issuer's instrument", "GET", fmt.Sprintf("/v1/journal/proof/%d", twoSeq), nil, [...]int{ok, no, no, no, ok, no, un, un}},
 		{"classify", "POST", "/v1/classify", func() string {
-			return `{"attributes":{"underlying":"enterprise_equity","payoff":"linear","expiry_days":0,"economic_purpose":"capital_formation"}}`
+			return `{"attributes":{"underlying":"enterprise_equity","payoff":"linear","embedded_leverage":"1","expiry_days":0,"economic_purpose":"capital_formation"}}`
 		}, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"rulebook", "GET", "/v1/rulebook", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"cluster", "GET", "/v1/cluster", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},

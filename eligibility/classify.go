@@ -36,8 +36,8 @@ func normalize(a Attributes) normalized {
 
 // normalizeTopic lower-cases a topic and joins its words with "_", so
 // "Unlawful Activity" and "unlawful-activity" both read unlawful_activity.
-// Free text is not searched for the topics inside it: a topic is prohibited
-// when it is one.
+// Free text is searched for the terms of each topic's vocabulary apart
+// (topics.go).
 func normalizeTopic(t string) string {
 	f := strings.FieldsFunc(strings.ToLower(t), func(r rune) bool {
 		return r == ' ' || r == '-' || r == '_' || r == '\t'
@@ -74,6 +74,9 @@ func attributeProblems(a Attributes) []string {
 	if a.FXMajor && a.Underlying != UnderlyingFX {
 		out = append(out, fmt.Sprintf("fx_major applies only to underlying fx, not %q", a.Underlying))
 	}
+	if a.Perpetual && a.ExpiryDays != 0 {
+		out = append(out, fmt.Sprintf("perpetual has no expiry: expiry_days must be 0, not %d", a.ExpiryDays))
+	}
 	return out
 }
 
@@ -83,6 +86,9 @@ func derivedFeatures(n normalized) []string {
 	var out []string
 	if n.ExpiryDays > 0 {
 		out = append(out, fmt.Sprintf("expiry in %d days", n.ExpiryDays))
+	}
+	if n.Perpetual {
+		out = append(out, "a perpetual contract")
 	}
 	if n.payoff != PayoffLinear {
 		out = append(out, n.payoff+" payoff")
@@ -109,7 +115,10 @@ func (rb *Rulebook) indicators(n normalized) []string {
 		case IndicatorPlatformCounterparty:
 			on = n.CounterpartyIsPlatform
 		case IndicatorOutcomeControllable:
-			on = n.OutcomeControllable
+			// Declared, or read from the topic: an athlete's injury or
+			// conduct, or officiating, is in one person's hands.
+			_, named := rb.controllableTerm(n.EventTopic)
+			on = n.OutcomeControllable || named
 		default:
 			assert(false, "indicator %q passed validation", ind)
 		}
@@ -124,10 +133,6 @@ func (rb *Rulebook) indicators(n normalized) []string {
 // class and payoff.
 func (rb *Rulebook) screened(class, payoff string) bool {
 	return slices.Contains(rb.screen.classes, class) || slices.Contains(rb.screen.payoffs, payoff)
-}
-
-func (rb *Rulebook) prohibited(topic string) bool {
-	return topic != "" && slices.Contains(rb.prohibitedTopics, topic)
 }
 
 // Classify derives a product's class, regulator and category from its
@@ -177,14 +182,18 @@ func (rb *Rulebook) classify(a Attributes) Classification {
 		return Classification{Reasons: probs}
 	}
 	n := normalize(a)
-	if rb.prohibited(n.topic) {
+	if topic, term, ok := rb.prohibitedMatch(a.EventTopic); ok {
+		why := fmt.Sprintf("event topic %q is prohibited (%s): refused for everyone", topic, rb.prohibitedSource)
+		if term != "" {
+			why = fmt.Sprintf("event topic %q names %q, a term of the prohibited topic %s (%s): refused for everyone",
+				n.topic, term, topic, rb.prohibitedSource)
+		}
 		return Classification{
 			Class:     ClassGaming,
 			Regulator: RegulatorNone,
 			Category:  CategoryProhibited,
 			Allowed:   false,
-			Reasons: []string{fmt.Sprintf("event topic %q is prohibited (%s): refused for everyone",
-				n.topic, rb.prohibitedSource)},
+			Reasons:   []string{why},
 		}
 	}
 	row, ok := rb.underlyings[a.Underlying]

@@ -82,12 +82,74 @@ func TestClassifyTable(t *testing.T) {
 	}
 }
 
-// Ensure that free text merely mentioning a prohibited topic is not read as it.
-func TestClassifyTopicIsNotSearched(t *testing.T) {
-	a := attrs("event", "linear", "1", 0, "hedging")
-	a.EventTopic = "Will the award go to the film about war?"
-	if c := eligibility.Default().Classify(a); c.Class != "event_contract" {
-		t.Errorf("Classify(topic %q).Class = %s, want event_contract", a.EventTopic, c.Class)
+// RULES.md "Classification, harder to fool": lower-cased words and phrases
+// of a topic are matched against each prohibited topic's vocabulary, whole
+// words only (a plural allowed), so letters inside other words do not
+// count; athlete injury or conduct and officiating terms make the outcome
+// controllable.
+func TestClassifyTopicVocabulary(t *testing.T) {
+	tests := []struct {
+		topic        string
+		class        string
+		controllable bool
+	}{
+		{"War in X", "gaming", false},
+		{"Will the award go to the film about war?", "gaming", false},
+		{"Casino revenue above forecast", "gaming", false},
+		{"sports betting handle in Q3", "gaming", false},
+		{"Slots revenue", "gaming", false},
+		{"An ARMED   CONFLICT between A and B", "gaming", false},
+		{"military-strike on the border", "gaming", false},
+		{"Lottery jackpot", "gaming", false},
+		{"unlawful activity", "gaming", false},
+		{"Terrorist attack this year", "gaming", false},
+		{"warm winter in Chicago", "event_contract", false},
+		{"Award ceremony date", "event_contract", false},
+		{"Fed funds rate above 4%", "event_contract", false},
+		{"Will the star striker be injured before the final", "event_contract", true},
+		{"Number of red cards in the derby", "event_contract", true},
+		{"Will the referee award a penalty", "event_contract", true},
+	}
+	rb := eligibility.Default()
+	for _, tc := range tests {
+		t.Run(tc.topic, func(t *testing.T) {
+			a := attrs("event", "linear", "1", 0, "hedging")
+			a.EventTopic = tc.topic
+			c := rb.Classify(a)
+			if c.Class != tc.class {
+				t.Fatalf("Classify(topic %q).Class = %s, want %s (%q)", tc.topic, c.Class, tc.class, c.Reasons)
+			}
+			if tc.class != "event_contract" {
+				return
+			}
+			got := strings.Contains(strings.Join(c.Reasons, " "), "outcome_controllable")
+			if got != tc.controllable {
+				t.Errorf("Classify(topic %q) counts outcome_controllable: %v, want %v (%q)", tc.topic, got, tc.controllable, c.Reasons)
+			}
+		})
+	}
+}
+
+// RULES.md: a perpetual (no expiry, funded) is a derivative of its
+// underlying, never plain; with an expiry it is malformed.
+func TestClassifyPerpetual(t *testing.T) {
+	rb := eligibility.Default()
+	tests := []struct {
+		underlying string
+		expiry     int
+		class      string
+	}{
+		{"digital_commodity", 0, "derivative"},
+		{"index", 0, "derivative"},
+		{"enterprise_equity", 0, "security_future"},
+		{"digital_commodity", 30, ""},
+	}
+	for _, tc := range tests {
+		a := attrs(tc.underlying, "linear", "1", tc.expiry, "none")
+		a.Perpetual = true
+		if c := rb.Classify(a); c.Class != tc.class {
+			t.Errorf("Classify(perpetual %s, expiry %d).Class = %q, want %q (%q)", tc.underlying, tc.expiry, c.Class, tc.class, c.Reasons)
+		}
 	}
 }
 

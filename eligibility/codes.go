@@ -25,7 +25,10 @@ import (
 //  6. NO_LOAN, INSUFFICIENT_BALANCE, SUPPLY_CAP: amounts;
 //  7. KYC_EXPIRED, JURISDICTION_BLOCKED, INVESTOR_NOT_ELIGIBLE, LOCKUP_ACTIVE,
 //     HOLDER_LIMIT: who may hold;
-//  8. PRICE_UNAVAILABLE, LEVERAGE_EXCEEDED: how much risk the account carries.
+//  8. PRICE_UNAVAILABLE, LEVERAGE_EXCEEDED: how much risk the account carries;
+//  9. NOT_IN_MARGIN_CALL, CLOSE_OUT_EXCEEDS_LOAN, POSITION_LIMIT,
+//     INVESTMENT_LIMIT: the risk rules added later, after the older codes so
+//     that no existing code changes its place.
 //
 // Code.Precedence gives each code its place in this order.
 type Code string
@@ -95,6 +98,19 @@ const (
 	// cap (rule product_leverage), or the account's equity would be below its
 	// margin requirement after a change that added risk (rule account_leverage).
 	CodeLeverageExceeded Code = "LEVERAGE_EXCEEDED"
+	// CodeNotInMarginCall: a close_out of an account whose equity is at or
+	// above its maintenance requirement; a lender may close out only while
+	// the account is in a margin call.
+	CodeNotInMarginCall Code = "NOT_IN_MARGIN_CALL"
+	// CodeCloseOutExceedsLoan: a close_out whose units are worth more than
+	// the loan it repays; close out fewer units.
+	CodeCloseOutExceedsLoan Code = "CLOSE_OUT_EXCEEDS_LOAN"
+	// CodePositionLimit: the change would leave the party's position above a
+	// position limit of the rulebook; the rule names the limit.
+	CodePositionLimit Code = "POSITION_LIMIT"
+	// CodeInvestmentLimit: a non-accredited investor's investment would pass
+	// its limit under the regime; the message gives the remaining allowance.
+	CodeInvestmentLimit Code = "INVESTMENT_LIMIT"
 )
 
 // codeInfo is a code's place in the precedence and its ERC-1066 status byte.
@@ -127,6 +143,10 @@ var codeTable = [...]codeInfo{
 	{CodeHolderLimit, "0x06"},         // Upper Limit
 	{CodePriceUnavailable, "0x40"},    // Unavailable
 	{CodeLeverageExceeded, "0x06"},    // Upper Limit
+	{CodeNotInMarginCall, "0x10"},     // Disallowed or Stop
+	{CodeCloseOutExceedsLoan, "0x06"}, // Upper Limit
+	{CodePositionLimit, "0x06"},       // Upper Limit
+	{CodeInvestmentLimit, "0x06"},     // Upper Limit
 }
 
 // erc1066Failure is ERC-1066's generic failure byte, for codes we do not know.

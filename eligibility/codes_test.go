@@ -35,6 +35,10 @@ func TestCodes(t *testing.T) {
 		{eligibility.CodeHolderLimit, "HOLDER_LIMIT", "0x06"},
 		{eligibility.CodePriceUnavailable, "PRICE_UNAVAILABLE", "0x40"},
 		{eligibility.CodeLeverageExceeded, "LEVERAGE_EXCEEDED", "0x06"},
+		{eligibility.CodeNotInMarginCall, "NOT_IN_MARGIN_CALL", "0x10"},
+		{eligibility.CodeCloseOutExceedsLoan, "CLOSE_OUT_EXCEEDS_LOAN", "0x06"},
+		{eligibility.CodePositionLimit, "POSITION_LIMIT", "0x06"},
+		{eligibility.CodeInvestmentLimit, "INVESTMENT_LIMIT", "0x06"},
 	}
 	all := eligibility.Codes()
 	if len(all) != len(tests) {

@@ -42,6 +42,9 @@ type Attributes struct {
 	OutcomeControllable    bool            `json:"outcome_controllable,omitempty" yaml:"outcome_controllable,omitempty"`
 	// FXMajor marks an fx underlying as a major pair (higher cap); an extension.
 	FXMajor bool `json:"fx_major,omitempty" yaml:"fx_major,omitempty"`
+	// Perpetual marks a funded contract with no expiry that tracks its
+	// underlying (a perpetual future): a derivative, never plain.
+	Perpetual bool `json:"perpetual,omitempty" yaml:"perpetual,omitempty"`
 }
 
 // Classification is what the rulebook derives from Attributes (Rulebook.Classify).
@@ -74,6 +77,10 @@ type Party struct {
 	Status       Status    // investors only
 	Jurisdiction string    // ISO 3166-1 alpha-2; "US" makes a US person. Non-investors may leave it empty.
 	KYCExpiresAt time.Time // investors only; zero means none recorded. KYC is current until this instant.
+	// AnnualIncome and NetWorth, in the base currency, size an investor's
+	// investment limits; zero means unknown, which counts as 0.
+	AnnualIncome decimal.Decimal
+	NetWorth     decimal.Decimal
 }
 
 // Product is the eligibility view of an instrument. The checks classify
@@ -86,6 +93,9 @@ type Product struct {
 	OfferingDate   time.Time
 	Attributes     Attributes
 	Classification Classification
+	// Listed marks an instrument listed on a national exchange, which some
+	// investment limits exempt.
+	Listed bool
 }
 
 // Valid reports whether r is one of the six roles.

@@ -59,6 +59,10 @@ type Account struct {
 	Party     Party
 	Positions []Position
 	Loan      decimal.Decimal
+	// UnpricedLoans lists the cash symbols of loans in a foreign currency
+	// with no exchange rate: Loan leaves them out, and Measure lists them
+	// as unpriced.
+	UnpricedLoans []string
 }
 
 // Measure is an account's leverage arithmetic (DESIGN.md, "Leverage of an
@@ -83,6 +87,10 @@ type Measure struct {
 	Requirement decimal.Decimal
 	Leverage    decimal.Decimal
 	Unpriced    []string
+	// Maintenance is the maintenance requirement: each position's share of
+	// Requirement × the rulebook's maintenance fraction for its class
+	// (margin.go).
+	Maintenance decimal.Decimal
 }
 
 // embeddedLeverage reads a zero embedded leverage as 1.
@@ -116,12 +124,21 @@ func (rb *Rulebook) Measure(a Account) Measure {
 		exposure := value.Mul(embeddedLeverage(pos.EmbeddedLeverage))
 		m.Exposure = m.Exposure.Add(exposure)
 		cv, _ := rb.capFor(status, pos.Class, pos.Underlying, pos.FXMajor)
+		share := decimal.Zero
 		switch {
 		case !cv.capped:
 		case cv.max.IsZero():
-			m.Requirement = m.Requirement.Add(exposure)
+			share = exposure
 		default:
-			m.Requirement = m.Requirement.Add(divCeil(exposure, cv.max, requirementPlaces))
+			share = divCeil(exposure, cv.max, requirementPlaces)
+		}
+		m.Requirement = m.Requirement.Add(share)
+		fraction, _ := rb.MaintenanceFraction(pos.Class)
+		m.Maintenance = m.Maintenance.Add(share.Mul(fraction))
+	}
+	for _, s := range a.UnpricedLoans {
+		if !slices.Contains(m.Unpriced, s) {
+			m.Unpriced = append(m.Unpriced, s)
 		}
 	}
 	slices.Sort(m.Unpriced)
@@ -188,6 +205,11 @@ func (rb *Rulebook) CheckAccount(before, after Account) []Reason {
 			fmt.Sprintf("%s (%s) would carry %s of exposure on %s of equity; its leverage caps require equity of at least %s, %s more than it would have (the requirement goes from %s to %s, equity from %s to %s); add cash, repay the loan or take a smaller position",
 				id, after.Party.EffectiveStatus(), show(ma.Exposure), show(ma.Equity), show(ma.Requirement), show(short),
 				show(mb.Requirement), show(ma.Requirement), show(mb.Equity), show(ma.Equity))))
+	}
+	if ma.InMarginCall() && after.Loan.GreaterThan(before.Loan) {
+		out = append(out, NewReason(CodeLeverageExceeded, "maintenance_margin",
+			fmt.Sprintf("%s is in a margin call (equity %s, maintenance requirement %s, deficit %s); no further loan is accepted until it is met",
+				id, show(ma.Equity), show(ma.Maintenance), show(ma.Deficit()))))
 	}
 	SortReasons(out)
 	return out

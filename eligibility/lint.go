@@ -37,6 +37,9 @@ type Finding struct {
 //     rule covers. It resolves to leverage.default_max.
 //   - regime gaps: a regime with no receive rule. It resolves to the strictest
 //     reading: no one but the issuer may receive.
+//   - the risk sections' (lint_risk.go): position limits covering the same
+//     case, classes without a maintenance fraction, and statuses without an
+//     investment limit in a regime that needs one.
 //
 // Cases that share the same rules are reported together. Lint of nil is nil.
 func Lint(rb *Rulebook) []Finding {
@@ -49,6 +52,8 @@ func Lint(rb *Rulebook) []Finding {
 		conflicts = append(conflicts, c...)
 		gaps = append(gaps, g...)
 	}
+	c, g := rb.lintRisk() // lint_risk.go
+	conflicts = append(conflicts, c...)
 	for _, name := range rb.regimeNames {
 		if rb.regimes[name].receive != nil {
 			continue
@@ -62,6 +67,7 @@ func Lint(rb *Rulebook) []Finding {
 				name),
 		})
 	}
+	gaps = append(gaps, g...)
 	return append(conflicts, gaps...)
 }
 

@@ -17,7 +17,12 @@ type Rulebook struct {
 
 	prohibitedTopics []string // normalised, in YAML order
 	prohibitedSource string
-	underlyings      map[string]underlyingRule // lookup only; never iterated
+	// vocabulary and controllable are the classification's vocabularies
+	// (topics.go), in YAML order.
+	vocabulary         []vocabulary
+	controllable       [][]string
+	controllableSource string
+	underlyings        map[string]underlyingRule // lookup only; never iterated
 
 	screen       screenRule
 	holderLimits holderLimitRule
@@ -29,13 +34,16 @@ type Rulebook struct {
 	defaultSource string
 	leverage      []leverageRule // in YAML order
 
+	// The risk sections (margin.go).
+	risk riskRules
+
 	// classified memoizes Classify: classifyKey to Classification, at most
 	// maxClassified entries (classifiedN counts them).
 	classified  sync.Map
 	classifiedN atomic.Int64
 }
 
-// Version is the rulebook's version string, e.g. "2026-11-default-1".
+// Version is the rulebook's version string, e.g. "2026-12-default-1".
 func (rb *Rulebook) Version() string { return rb.version }
 
 // YAML returns a copy of the text the rulebook was parsed from.

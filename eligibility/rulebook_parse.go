@@ -242,10 +242,12 @@ func (v *validator) build(f *fileYAML) *Rulebook {
 	}
 	rb.version = f.Version
 	v.classification(rb, f.Classification)
+	v.vocabularies(rb, f.Classification)
 	v.screen(rb, f.GamblingScreen)
 	v.holderLimits(rb, f.HolderLimits)
 	v.regimes(rb, f.Regimes)
 	v.leverage(rb, f.Leverage)
+	v.risk(rb, f)
 	return rb
 }
 

@@ -15,7 +15,7 @@ import (
 // hands out copies of its text.
 func TestDefault(t *testing.T) {
 	rb := eligibility.Default()
-	if got, want := rb.Version(), "2026-11-default-1"; got != want {
+	if got, want := rb.Version(), "2026-12-default-1"; got != want {
 		t.Errorf("Version() = %q, want %q", got, want)
 	}
 	wantRegimes := []string{"cftc", "reg_a_tier2", "reg_cf", "reg_d_506b", "reg_d_506c", "reg_s", "registered", "rule_144a", "unrestricted"}
@@ -263,6 +263,7 @@ func TestParseAccepts(t *testing.T) {
 			c := at(t, d, "classification")
 			delete(c, "prohibited_topics")
 			delete(c, "prohibited_source")
+			delete(c, "prohibited_vocabulary")
 		}},
 		{"no leverage rules", func(d map[string]any) { delete(at(t, d, "leverage"), "rules") }},
 	}

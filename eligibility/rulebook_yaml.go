@@ -17,6 +17,12 @@ type fileYAML struct {
 	HolderLimits   *holderLimitsYAML   `yaml:"holder_limits"`
 	Regimes        []regimeYAML        `yaml:"regimes"`
 	Leverage       *leverageYAML       `yaml:"leverage"`
+	// The risk sections (margin_yaml.go).
+	BaseCurrency              string                `yaml:"base_currency"`
+	Maintenance               *maintenanceYAML      `yaml:"maintenance"`
+	NegativeBalanceProtection *negativeBalanceYAML  `yaml:"negative_balance_protection"`
+	PositionLimits            []positionLimitYAML   `yaml:"position_limits"`
+	InvestmentLimits          []investmentLimitYAML `yaml:"investment_limits"`
 }
 
 // classificationYAML is the classification section.
@@ -24,6 +30,9 @@ type classificationYAML struct {
 	ProhibitedTopics []string         `yaml:"prohibited_topics"`
 	ProhibitedSource string           `yaml:"prohibited_source"`
 	Underlyings      []underlyingYAML `yaml:"underlyings"`
+	// The vocabularies (topics.go).
+	ProhibitedVocabulary          []prohibitedVocabularyYAML  `yaml:"prohibited_vocabulary"`
+	OutcomeControllableVocabulary *controllableVocabularyYAML `yaml:"outcome_controllable_vocabulary"`
 }
 
 // underlyingYAML is one classification.underlyings entry.

@@ -292,6 +292,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	} else {
 		out.Status = StatusAccepted
 		changes := delta.Changes()
+		out.WrittenOff = changes.WrittenOff
 		a.view.commit(changes, a.seq)
 		a.replaceSchedule(changes)
 		touched = touchedBy(changes)
@@ -308,7 +309,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 // API writes an accepted write's answer with it too.
 // TestOutcomeJSONMatchesEncodingJSON holds it to encoding/json's bytes.
 func EncodeOutcome(o Outcome) []byte {
-	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil {
+	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil || len(o.WrittenOff) > 0 {
 		return encodeJSON(o)
 	}
 	b := make([]byte, 0, 64+len(o.ID))
@@ -347,6 +348,7 @@ func EncodeOutcome(o Outcome) []byte {
 func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched touchedNames) {
 	rec := journalRecord{
 		version: HashV2, index: index, time: now, actor: actor, status: out.Status, reasons: out.Reasons,
+		writtenOff: out.WrittenOff,
 	}
 	// The served instruction is the body as encoding/json serves a raw
 	// message; a canonical body (what the API proposes) is stored binary,

@@ -34,6 +34,7 @@ const (
 	tagIDOutcome  byte = 'O'
 	tagJournal    byte = 'J'
 	tagBalance    byte = 'V'
+	tagInvestment byte = 'W'
 )
 
 // bodyHashSize is the size of an instruction body hash in an ids record.
@@ -171,6 +172,16 @@ func encodeParty(dst []byte, p *transfer.Party) []byte {
 	w.Str(p.Custodian)
 	w.Bool(p.Frozen)
 	w.Time(p.CreatedAt)
+	// Optional fields (schema.go): 1 annual_income, 2 net_worth; written
+	// when known, zero included, so unknown stays apart from 0.
+	if p.AnnualIncome != nil {
+		w.Opt(1)
+		w.Decimal(*p.AnnualIncome)
+	}
+	if p.NetWorth != nil {
+		w.Opt(2)
+		w.Decimal(*p.NetWorth)
+	}
 	return w.B
 }
 
@@ -184,6 +195,17 @@ func decodeParty(key, val []byte) *transfer.Party {
 	p.Custodian = r.Str()
 	p.Frozen = r.Bool()
 	p.CreatedAt = r.Time()
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		d := r.Decimal()
+		switch n {
+		case 1:
+			p.AnnualIncome = &d
+		case 2:
+			p.NetWorth = &d
+		default:
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return p
 }
@@ -193,6 +215,7 @@ const (
 	attrCounterpartyIsPlatform = 1 << iota
 	attrOutcomeControllable
 	attrFXMajor
+	attrPerpetual
 )
 
 // Instrument: tag, name, issuer, decimals, max_supply?, regime,
@@ -222,6 +245,9 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 	if a.OutcomeControllable {
 		flags |= attrOutcomeControllable
 	}
+	if a.Perpetual {
+		flags |= attrPerpetual
+	}
 	if a.FXMajor {
 		flags |= attrFXMajor
 	}
@@ -243,6 +269,15 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 	w.Varint(int64(in.HolderCount))
 	w.Varint(int64(in.NonAccreditedHolders))
 	w.Time(in.CreatedAt)
+	// Optional fields (schema.go): 1 currency, 2 listed.
+	if in.Currency != "" {
+		w.Opt(1)
+		w.Str(in.Currency)
+	}
+	if in.Listed {
+		w.Opt(2)
+		w.Bool(true)
+	}
 	return w.B
 }
 
@@ -266,6 +301,7 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	a.CounterpartyIsPlatform = flags&attrCounterpartyIsPlatform != 0
 	a.OutcomeControllable = flags&attrOutcomeControllable != 0
 	a.FXMajor = flags&attrFXMajor != 0
+	a.Perpetual = flags&attrPerpetual != 0
 	in.Class = r.Str()
 	in.Regulator = r.Str()
 	in.Category = r.Str()
@@ -283,6 +319,16 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	in.HolderCount = int(r.Varint())
 	in.NonAccreditedHolders = int(r.Varint())
 	in.CreatedAt = r.Time()
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		switch n {
+		case 1:
+			in.Currency = r.Str()
+		case 2:
+			in.Listed = r.Bool()
+		default:
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return in
 }
@@ -409,6 +455,8 @@ type journalRecord struct {
 	// instruction does not name (a recover's); see namesDerivedSymbols.
 	extraSymbols     []string
 	parties, symbols []string
+	// writtenOff is optional field 1: the loans a close_out wrote off.
+	writtenOff []transfer.WriteOff
 }
 
 // Forms of a journal record's reason.
@@ -483,6 +531,18 @@ func appendJournalBody(dst []byte, r *journalRecord) []byte {
 	} else {
 		w.B = append(w.B, namesDerived)
 		w.strs(r.extra)
+	}
+	// Optional fields (schema.go): 1 written_off. A record without them has
+	// the bytes, and so the hash, it had before they existed.
+	if len(r.writtenOff) > 0 {
+		w.Opt(1)
+		w.Uvarint(uint64(len(r.writtenOff)))
+		for _, wo := range r.writtenOff {
+			w.Str(wo.Party)
+			w.Str(wo.Lender)
+			w.Str(wo.Cash)
+			w.Decimal(wo.Amount)
+		}
 	}
 	return w.B
 }
@@ -565,8 +625,31 @@ func decodeJournalRecord(val []byte) (rec journalRecord, hash [journalHashSize]b
 	default:
 		r.fail("names kind")
 	}
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		switch n {
+		case 1:
+			rec.writtenOff = r.writeOffs()
+		default:
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return rec, hash
+}
+
+// writeOffs reads the written_off field of a journal record: a count of at
+// least one, then each write-off's party, lender, cash and amount.
+func (r *recordReader) writeOffs() []transfer.WriteOff {
+	n := r.Uvarint()
+	if n == 0 || n > uint64(r.Len()) {
+		r.fail("written_off")
+		return nil
+	}
+	out := make([]transfer.WriteOff, n)
+	for i := range out {
+		out[i] = transfer.WriteOff{Party: r.Str(), Lender: r.Str(), Cash: r.Str(), Amount: r.Decimal()}
+	}
+	return out
 }
 
 func (r *recordReader) reason() eligibility.Reason {

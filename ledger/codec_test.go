@@ -231,6 +231,7 @@ func TestOutcomeJSONMatchesEncodingJSON(t *testing.T) {
 		{ID: "x<y>", Status: StatusAccepted, Index: 3},
 		{Status: StatusAccepted, Seq: 1},
 		{ID: "r", Status: StatusRejected, Index: 1, Seq: 2, Reason: &r, Reasons: []eligibility.Reason{r}},
+		{ID: "w", Status: StatusAccepted, Index: 1, Seq: 2, WrittenOff: []transfer.WriteOff{{Party: "p", Lender: "l", Cash: "USD", Amount: decimal.RequireFromString("12.5")}}},
 		opError(ErrCodeMalformed, "bad %q", "x"),
 	} {
 		if got, want := EncodeOutcome(o), encodeJSON(o); !bytes.Equal(got, want) {

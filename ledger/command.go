@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // An Item is one unit of work inside a Batch. Its first byte says its kind.
@@ -112,6 +113,10 @@ type Outcome struct {
 	// Error is set when the item was not decided at all: an id reused with
 	// another body (ID_REUSED), or an item that does not decode (MALFORMED).
 	Error *OpError `json:"error,omitempty"`
+	// WrittenOff lists the loans a close_out wrote off under the rulebook's
+	// negative-balance protection; absent otherwise, so every other outcome
+	// keeps its bytes.
+	WrittenOff []transfer.WriteOff `json:"written_off,omitempty"`
 }
 
 // Outcome statuses.

@@ -42,10 +42,13 @@ type JournalEntry struct {
 	Reason      *eligibility.Reason  `json:"reason,omitempty"`
 	Reasons     []eligibility.Reason `json:"reasons,omitempty"`
 	// Parties and Symbols the instruction names, for filtered journal reads.
-	Parties  []string `json:"parties,omitempty"`
-	Symbols  []string `json:"symbols,omitempty"`
-	PrevHash string   `json:"prev_hash"`
-	Hash     string   `json:"hash"`
+	Parties []string `json:"parties,omitempty"`
+	Symbols []string `json:"symbols,omitempty"`
+	// WrittenOff lists the loans a close_out wrote off; absent for every
+	// other entry, so entries written before it render and hash unchanged.
+	WrittenOff []transfer.WriteOff `json:"written_off,omitempty"`
+	PrevHash   string              `json:"prev_hash"`
+	Hash       string              `json:"hash"`
 	// HashVersion is HashV2 for entries hashed over their binary body, and
 	// absent (0) for HashV1 entries, whose JSON it must not change.
 	HashVersion int `json:"hash_version,omitempty"`
@@ -101,6 +104,7 @@ func hashV2(buf []byte, prev [sha256.Size]byte, seq uint64, body []byte) [sha256
 func recordOfEntry(e *JournalEntry) (journalRecord, error) {
 	rec := journalRecord{
 		version: HashV2, index: e.Index, time: e.Time, actor: e.Actor, status: e.Status, reasons: e.Reasons,
+		writtenOff: e.WrittenOff,
 	}
 	switch {
 	case e.Reason == nil && len(e.Reasons) == 0:
@@ -139,7 +143,7 @@ func renderJournalEntry(seq uint64, prev [sha256.Size]byte, val []byte) JournalE
 	rec, hash := decodeJournalRecord(val)
 	e := JournalEntry{
 		Seq: seq, Index: rec.index, Time: rec.time, Actor: rec.actor, Status: rec.status,
-		Reason: rec.servedReason(), Reasons: rec.reasons,
+		Reason: rec.servedReason(), Reasons: rec.reasons, WrittenOff: rec.writtenOff,
 		PrevHash: hex.EncodeToString(prev[:]), Hash: hex.EncodeToString(hash[:]),
 	}
 	if rec.version == HashV2 {

@@ -93,7 +93,11 @@ func (g *gen) next() (string, string) {
 	var actor, body string
 	switch k := g.r.Intn(100); {
 	case k < 22:
-		actor, body = "iss-1", g.body("mint", map[string]any{"symbol": sym, "to": g.pick(append(g.investors, "iss-1", "cus-1")), "amount": g.amount()})
+		fields := map[string]any{"symbol": sym, "to": g.pick(append(g.investors, "iss-1", "cus-1")), "amount": g.amount()}
+		if g.r.Intn(2) == 0 {
+			fields["consideration"] = g.amount() // Reg CF sales to retail need a value
+		}
+		actor, body = "iss-1", g.body("mint", fields)
 		if sym == "USD" {
 			actor = OperatorID
 		}

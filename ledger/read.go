@@ -100,9 +100,14 @@ type Holdings struct {
 	Loan        decimal.Decimal `json:"loan"`
 	Equity      decimal.Decimal `json:"equity"`
 	Requirement decimal.Decimal `json:"requirement"`
-	// Leverage is exposure ÷ equity; -1 means equity is not positive.
-	Leverage decimal.Decimal `json:"leverage"`
-	Unpriced []string        `json:"unpriced,omitempty"`
+	// Leverage is exposure ÷ equity; null when equity is not positive (the
+	// deficit then says how far the account is short).
+	Leverage *decimal.Decimal `json:"leverage"`
+	Unpriced []string         `json:"unpriced,omitempty"`
+	// The maintenance figures (margin.go).
+	MaintenanceRequirement decimal.Decimal `json:"maintenance_requirement"`
+	MarginCall             bool            `json:"margin_call"`
+	Deficit                decimal.Decimal `json:"deficit"`
 }
 
 // PartyHoldings returns a party's holdings; now dates the lock-up figures.
@@ -128,7 +133,8 @@ func (s *Store) PartyHoldings(party string, now time.Time) (out Holdings, err er
 		}
 		acct := transfer.AccountOf(v, p)
 		m := rb.Measure(acct)
-		out.Loan, out.Equity, out.Requirement, out.Leverage, out.Unpriced = acct.Loan, m.Equity, m.Requirement, m.Leverage, m.Unpriced
+		out.Loan, out.Equity, out.Requirement, out.Unpriced = acct.Loan, m.Equity, m.Requirement, m.Unpriced
+		out.setMargin(m)
 		return nil
 	})
 	return out, err
@@ -369,7 +375,7 @@ func journaledOutcome(journal *bolt.Bucket, id string, seq uint64) Outcome {
 		fail("id %s names journal entry %d, which does not exist", id, seq)
 	}
 	rec, _ := decodeJournalRecord(v)
-	o := Outcome{ID: id, Status: rec.status, Index: rec.index, Seq: seq, Reasons: rec.reasons}
+	o := Outcome{ID: id, Status: rec.status, Index: rec.index, Seq: seq, Reasons: rec.reasons, WrittenOff: rec.writtenOff}
 	o.Reason = rec.servedReason()
 	return o
 }

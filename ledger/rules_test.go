@@ -154,7 +154,8 @@ func TestRegATier2_Anyone(t *testing.T) {
 	h := newHarness(t)
 	h.world()
 	h.mustAccept("iss-1", ins("create_instrument", instrument("MINI", "reg_a_tier2", "real_estate", 0, nil)))
-	h.mustAccept("iss-1", mintBody("MINI", "ret-us", "10"))
+	h.mustAccept("cus-1", ins("update_party", map[string]any{"party_id": "ret-us", "net_worth": "100000"}))
+	h.mustAccept("iss-1", mintFor("MINI", "ret-us", "10", "1000"))        // within 10% of net worth
 	h.mustAccept("ret-us", transferBody("MINI", "ret-us", "ret-de", "4")) // no holding period
 }
 
@@ -162,7 +163,7 @@ func TestRegCF_ResaleRestrictions(t *testing.T) {
 	h := newHarness(t)
 	h.world()
 	h.mustAccept("iss-1", ins("create_instrument", instrument("CROWD", "reg_cf", "enterprise_equity", 0, nil)))
-	h.mustAccept("iss-1", mintBody("CROWD", "ret-us", "10"))
+	h.mustAccept("iss-1", mintFor("CROWD", "ret-us", "10", "1000")) // within the investment limit
 	h.mustReject("ret-us", transferBody("CROWD", "ret-us", "ret-de", "1"), "LOCKUP_ACTIVE")
 	h.mustAccept("ret-us", transferBody("CROWD", "ret-us", "acc-us", "1")) // to an accredited investor
 	h.mustAccept("ret-us", transferBody("CROWD", "ret-us", "iss-1", "1"))  // to the issuer
@@ -177,8 +178,10 @@ func TestHolderLimit_499NonAccredited(t *testing.T) {
 	var regs, mints [][]byte
 	for i := 0; i < 499; i++ {
 		id := fmt.Sprintf("retail-%03d", i)
-		regs = append(regs, InstructionItem("cus-1", []byte(ins("register_party", investor(id, "retail", "US")))))
-		mints = append(mints, InstructionItem("iss-1", []byte(mintBody("MINI", id, "1"))))
+		p := investor(id, "retail", "US")
+		p["party"].(map[string]any)["net_worth"] = "10000"
+		regs = append(regs, InstructionItem("cus-1", []byte(ins("register_party", p))))
+		mints = append(mints, InstructionItem("iss-1", []byte(mintFor("MINI", id, "1", "100"))))
 	}
 	h.apply(regs...)
 	for i, o := range h.apply(mints...) {

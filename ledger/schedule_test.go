@@ -17,7 +17,7 @@ import (
 // the default admits is refused under it.
 var strictRulebook = func() string {
 	y := eligibility.Default().YAML()
-	y = bytes.Replace(y, []byte(`version: "2026-11-default-1"`), []byte(`version: "strict-1"`), 1)
+	y = bytes.Replace(y, []byte(`version: "2026-12-default-1"`), []byte(`version: "strict-1"`), 1)
 	y = bytes.Replace(y, []byte("min_status: retail # anyone; registered securities trade freely"), []byte("min_status: accredited # strict"), 1)
 	if _, err := eligibility.Parse(y); err != nil || !bytes.Contains(y, []byte("# strict")) {
 		panic(fmt.Sprintf("strict rulebook: %v", err))
@@ -47,7 +47,7 @@ func TestScheduledRulebookTakesForceAtItsDate(t *testing.T) {
 	if err != nil || sched == nil || sched.Rulebook.Version() != "strict-1" || !sched.EffectiveAt.Equal(at) {
 		t.Fatalf("ScheduledRulebook = %+v, %v; want strict-1 at %s", sched, err, at)
 	}
-	if got := h.s.Rulebook().Version(); got != "2026-11-default-1" {
+	if got := h.s.Rulebook().Version(); got != "2026-12-default-1" {
 		t.Fatalf("rulebook in force %s before the date, want the default", got)
 	}
 	h.now = at.Add(-time.Nanosecond)
@@ -94,7 +94,7 @@ func TestScheduledRulebookReplaced(t *testing.T) {
 	h.mustAccept(OperatorID, setRulebookBody(strictRulebook, &first))
 	h.mustAccept(OperatorID, setRulebookBody(string(eligibility.Default().YAML()), &second))
 	sched, err := h.s.ScheduledRulebook()
-	if err != nil || sched == nil || !sched.EffectiveAt.Equal(second) || sched.Rulebook.Version() != "2026-11-default-1" {
+	if err != nil || sched == nil || !sched.EffectiveAt.Equal(second) || sched.Rulebook.Version() != "2026-12-default-1" {
 		t.Fatalf("ScheduledRulebook = %+v, %v; want the default at %s", sched, err, second)
 	}
 	// Past the first date, the strict rulebook it replaced never takes force.

@@ -20,6 +20,10 @@ var (
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
+	// party 0 symbol 0 time(8, big-endian Unix nanoseconds, sign bit
+	// flipped) -> investment record (binary): what a party invested under an
+	// investment limit (investment.go). Open creates it in older files.
+	bucketInvestments = []byte("investments")
 
 	// Indexes (index.go), derived from the journal and the balance history
 	// and written in the same transaction, so reads cost their answer.
@@ -50,18 +54,23 @@ var (
 //	                 never reused; each record lists its own below.
 //
 //	party       'P' role, status, jurisdiction, kyc_expires_at time?, custodian,
-//	            frozen bool, created_at time                  (id: the key)
+//	            frozen bool, created_at time                  (id: the key);
+//	            optional fields 1 annual_income decimal, 2 net_worth decimal
 //	instrument  'N' name, issuer, decimals varint, max_supply decimal?, regime,
 //	            offering_date time, underlying, payoff, embedded_leverage
 //	            decimal, expiry_days varint, economic_purpose, event_topic,
 //	            flags uvarint (1 counterparty_is_platform, 2
-//	            outcome_controllable, 4 fx_major), class, regulator, category,
+//	            outcome_controllable, 4 fx_major, 8 perpetual), class, regulator, category,
 //	            uvarint n+1 then n classification_reasons (0: null), paused
 //	            bool, supply decimal, holder_count varint,
-//	            non_accredited_holders varint, created_at time (symbol: the key)
+//	            non_accredited_holders varint, created_at time (symbol: the key);
+//	            optional fields 1 currency string, 2 listed bool
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
 //	loan        'L' amount decimal                (party, cash, lender: the key)
+//	investment  'W' value decimal, in the base currency: the sum of the
+//	            party's investments in the symbol at that time
+//	                                        (party, symbol, time: the key)
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
@@ -88,8 +97,11 @@ var (
 //	            instruction names, sorted; 1: then the served parties and
 //	            symbols, each as uvarint n and n strings; 2: as 0, then
 //	            uvarint n >= 1 and n symbols beyond those the instruction
-//	            names, sorted: the symbols a recover moved), then the
-//	            entry's 32-byte hash. The seq is the key; prev_hash is the
+//	            names, sorted: the symbols a recover moved); optional
+//	            field 1 written_off (uvarint n >= 1, then n of (party,
+//	            lender, cash_symbol, amount decimal)), written only when a
+//	            close_out wrote off a loan; then the entry's 32-byte hash,
+//	            after the optional fields. The seq is the key; prev_hash is the
 //	            hash of the record before. Served parties and symbols under
 //	            names 0 and 2 are names(actor, instruction), plus the extra
 //	            parties and symbols.
@@ -105,14 +117,14 @@ var (
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
 	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
-	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
+	bucketInvestments, bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
 	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
 // A rejected instruction changes none of them (it only grows the journal).
 var stateBuckets = [][]byte{
-	bucketHolders, bucketHoldings, bucketInstruments, bucketLoans, bucketParties, bucketPrices,
+	bucketHolders, bucketHoldings, bucketInstruments, bucketInvestments, bucketLoans, bucketParties, bucketPrices,
 }
 
 // Keys of the meta bucket.

@@ -46,6 +46,9 @@ type txView struct {
 	holdings    map[holdingKey]*holdingSlot
 	loans       map[string][]transfer.Loan // by party, complete list
 	prices      map[string]*transfer.Price
+	// investments by party, complete lists (investment.go); a read view
+	// does not keep them.
+	investments map[string][]transfer.Investment
 
 	// The write set: which objects the batch changed, the balance history it
 	// appends, and a rulebook it set. Empty in every view but Apply's.
@@ -54,6 +57,7 @@ type txView struct {
 	dirtyHoldings    []holdingKey // in the order first changed; sorted at flush
 	dirtyLoans       map[string]bool
 	dirtyPrices      map[string]bool
+	dirtyInvestments map[string]bool // made on first use
 	history          []historyRecord // by journal seq, ascending
 	newRulebook      *eligibility.Rulebook
 

@@ -103,6 +103,9 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	if len(c.Loans) > 0 {
 		v.commitLoans(c.Loans)
 	}
+	if len(c.Investments) > 0 {
+		v.commitInvestments(c.Investments)
+	}
 	for i := range c.Prices {
 		p := c.Prices[i]
 		memo(&v.prices, p.Symbol, &p)
@@ -203,6 +206,9 @@ func (v *txView) flush() error {
 		if err := v.bPrices.Put(v.keyOf(sym), v.sealed(start)); err != nil {
 			return err
 		}
+	}
+	if err := v.flushInvestments(); err != nil {
+		return err
 	}
 	// Balance history is appended by seq, so it costs sequential pages, not
 	// a random page per holding; full pages, since nothing is inserted before.

@@ -16,7 +16,7 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 		return notAuthorized(ins.Type, "%s is not a registered party", actor)
 	}
 	if p.Role == eligibility.RoleOperator {
-		if ins.Type == TypeBorrow || ins.Type == TypeRepay {
+		if ins.Type == TypeBorrow || ins.Type == TypeRepay || ins.Type == TypeCloseOut {
 			if ins.Lender == "" {
 				return notAuthorized(ins.Type, "the operator must name the lender of a %s", ins.Type)
 			}
@@ -79,6 +79,13 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "only %s's custodian (as the lender) or the operator may %s", ins.PartyID, ins.Type)
+	case TypeCloseOut:
+		// The lender acts for itself: whether it lent to the party is
+		// Effect's question (NO_LOAN), not a relationship of roles.
+		if p.Role == eligibility.RoleCustodian && (ins.Lender == "" || ins.Lender == actor) {
+			return nil
+		}
+		return notAuthorized(ins.Type, "only a lender to %s (as itself) or the operator may close out", ins.PartyID)
 	default: // force_transfer, recover, set_rulebook
 		return notAuthorized(ins.Type, "only the operator may %s", ins.Type)
 	}
@@ -102,7 +109,7 @@ func MayEverSubmit(role eligibility.Role, t Type) bool {
 		}
 	case eligibility.RoleCustodian:
 		switch t {
-		case TypeRegisterParty, TypeUpdateParty, TypeTransfer, TypeFreeze, TypeUnfreeze, TypeBorrow, TypeRepay:
+		case TypeRegisterParty, TypeUpdateParty, TypeTransfer, TypeFreeze, TypeUnfreeze, TypeBorrow, TypeRepay, TypeCloseOut:
 			return true
 		}
 	case eligibility.RoleInvestor:

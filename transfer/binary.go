@@ -30,7 +30,8 @@ import (
 //	                   embedded_leverage; varint expiry_days; string
 //	                   economic_purpose, event_topic; uvarint flags (1
 //	                   counterparty_is_platform, 2 outcome_controllable, 4
-//	                   fx_major)
+//	                   fx_major, 8 perpetual, 16 listed, 32
+//	                   currency); string currency when flag 32
 //	  party_id, status, jurisdiction                      string
 //	  kyc_expires_at                                      time
 //	  symbol, from, to, amount                            string
@@ -39,7 +40,12 @@ import (
 //	  legal_reference, price, cash_symbol, lender,
 //	  amount_per_unit, ratio, rulebook                    string
 //	  effective_at                                        time
+//	  annual_income, net_worth, consideration             string
+//	  legs' considerations   uvarint n (the number of legs), n × string?
+//	  party's figures        string? annual_income, string? net_worth
 //
+// The last five came later: each has a bit of its own, after every field
+// before it, so an instruction without them has the bytes it had before.
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
 // instructions are equal bytes, and for an instruction that passed Validate
@@ -53,6 +59,7 @@ var binaryTypes = [...]Type{
 	5: TypeBurn, 6: TypeTransfer, 7: TypeForceTransfer, 8: TypeFreeze, 9: TypeUnfreeze,
 	10: TypePause, 11: TypeUnpause, 12: TypeRecover, 13: TypeSetPrice, 14: TypeBorrow,
 	15: TypeRepay, 16: TypeDistribute, 17: TypeSplit, 18: TypeSetRulebook,
+	19: TypeCloseOut,
 }
 
 var binaryTypeCodes = func() map[Type]uint64 {
@@ -70,7 +77,13 @@ const (
 	binaryCounterpartyIsPlatform = 1 << iota
 	binaryOutcomeControllable
 	binaryFXMajor
+	binaryPerpetual
+	binaryListed   // the instrument's listed
+	binaryCurrency // the instrument's currency follows the flags, as a string
 )
+
+// binaryFlagBits is how many flag bits an instrument may carry.
+const binaryFlagBits = 6
 
 // AppendInstruction appends the binary encoding of ins to b.
 func AppendInstruction(b []byte, ins Instruction) []byte {
@@ -122,7 +135,19 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		if a.FXMajor {
 			flags |= binaryFXMajor
 		}
+		if a.Perpetual {
+			flags |= binaryPerpetual
+		}
+		if in.Listed {
+			flags |= binaryListed
+		}
+		if in.Currency != "" {
+			flags |= binaryCurrency
+		}
 		w.Uvarint(flags)
+		if in.Currency != "" {
+			w.Str(in.Currency)
+		}
 	}
 	w.strIf(ins.PartyID)
 	if ins.Status != nil {
@@ -160,6 +185,19 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 	w.strIf(ins.Rulebook)
 	if ins.EffectiveAt != nil {
 		w.Time(*ins.EffectiveAt)
+	}
+	w.amountIf(ins.AnnualIncome)
+	w.amountIf(ins.NetWorth)
+	w.amountIf(ins.Consideration)
+	if ins.legConsiderations() {
+		w.Uvarint(uint64(len(ins.Legs)))
+		for i := range ins.Legs {
+			w.optAmount(ins.Legs[i].Consideration)
+		}
+	}
+	if p := ins.Party; p != nil && (p.AnnualIncome != nil || p.NetWorth != nil) {
+		w.optAmount(p.AnnualIncome)
+		w.optAmount(p.NetWorth)
 	}
 	return w.B
 }
@@ -217,12 +255,19 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		a.EconomicPurpose = r.Str()
 		a.EventTopic = r.Str()
 		flags := r.Uvarint()
-		if flags>>3 != 0 {
+		if flags>>binaryFlagBits != 0 {
 			r.Fail("attribute flags")
 		}
 		a.CounterpartyIsPlatform = flags&binaryCounterpartyIsPlatform != 0
 		a.OutcomeControllable = flags&binaryOutcomeControllable != 0
 		a.FXMajor = flags&binaryFXMajor != 0
+		a.Perpetual = flags&binaryPerpetual != 0
+		in.Listed = flags&binaryListed != 0
+		if flags&binaryCurrency != 0 {
+			if in.Currency = r.Str(); in.Currency == "" {
+				r.Fail("currency")
+			}
+		}
 		ins.Instrument = in
 	}
 	ins.PartyID = r.strIf(has(2))
@@ -268,6 +313,26 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	if has(19) {
 		t := r.Time()
 		ins.EffectiveAt = &t
+	}
+	ins.AnnualIncome = r.amountIf(has(20))
+	ins.NetWorth = r.amountIf(has(21))
+	ins.Consideration = r.amountIf(has(22))
+	if has(23) {
+		if n := r.Uvarint(); n != uint64(len(ins.Legs)) {
+			r.Fail("leg considerations")
+		} else {
+			for i := range ins.Legs {
+				ins.Legs[i].Consideration = r.optAmount()
+			}
+		}
+	}
+	if has(24) {
+		if ins.Party == nil {
+			r.Fail("party figures")
+		} else {
+			ins.Party.AnnualIncome = r.optAmount()
+			ins.Party.NetWorth = r.optAmount()
+		}
 	}
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
@@ -372,7 +437,9 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 			b = append(b, l.To...)
 			b = append(b, `","amount":"`...)
 			b = append(b, l.Amount...)
-			b = append(b, `"}`...)
+			b = append(b, '"')
+			b = appendAmount(b, "consideration", l.Consideration)
+			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
@@ -382,13 +449,15 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 	b = appendField(b, "lender", ins.Lender)
 	b = appendAmount(b, "amount_per_unit", ins.AmountPerUnit)
 	b = appendAmount(b, "ratio", ins.Ratio)
+	b = appendAmount(b, "consideration", ins.Consideration)
 	return append(b, '}')
 }
 
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
-		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil {
+		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
+		ins.AnnualIncome != nil || ins.NetWorth != nil {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {
@@ -396,13 +465,16 @@ func encodePlain(ins *Instruction) bool {
 			return false
 		}
 	}
-	for _, a := range [...]*Amount{ins.Amount, ins.Price, ins.AmountPerUnit, ins.Ratio} {
+	for _, a := range [...]*Amount{ins.Amount, ins.Price, ins.AmountPerUnit, ins.Ratio, ins.Consideration} {
 		if a != nil && !jsonPlain(string(*a)) {
 			return false
 		}
 	}
 	for _, l := range ins.Legs {
 		if !jsonPlain(l.Symbol) || !jsonPlain(l.From) || !jsonPlain(l.To) || !jsonPlain(string(l.Amount)) {
+			return false
+		}
+		if l.Consideration != nil && !jsonPlain(string(*l.Consideration)) {
 			return false
 		}
 	}

@@ -156,6 +156,12 @@ func randomInstruction(r *rand.Rand) Instruction {
 	case TypeRegisterParty:
 		p := &PartySpec{ID: randomID(r), Role: eligibility.RoleInvestor, Status: eligibility.StatusRetail,
 			Jurisdiction: "US", KYCExpiresAt: ptr(randomTime(r)), Custodian: randomID(r)}
+		if opt() {
+			p.AnnualIncome = randomAmount(r)
+		}
+		if !opt() {
+			p.NetWorth = ptr(Amount("0"))
+		}
 		if !opt() {
 			p = &PartySpec{ID: randomID(r), Role: eligibility.RoleIssuer}
 			if opt() {
@@ -174,6 +180,12 @@ func randomInstruction(r *rand.Rand) Instruction {
 		if opt() {
 			ins.KYCExpiresAt = ptr(randomTime(r))
 		}
+		if !opt() {
+			ins.AnnualIncome = randomAmount(r)
+		}
+		if !opt() {
+			ins.NetWorth = randomAmount(r)
+		}
 	case TypeCreateInstrument:
 		in := &InstrumentSpec{Symbol: randomSymbol(r), Name: randomText(r), Issuer: randomID(r),
 			Decimals: int32(r.Intn(MaxDecimals + 1)), Regime: randomText(r)}
@@ -184,16 +196,23 @@ func randomInstruction(r *rand.Rand) Instruction {
 			in.OfferingDate = ptr(randomTime(r))
 		}
 		in.Attributes = AttributesSpec{Underlying: randomText(r), Payoff: randomText(r), ExpiryDays: r.Intn(400),
-			EconomicPurpose: randomText(r), CounterpartyIsPlatform: opt(), OutcomeControllable: opt(), FXMajor: opt()}
+			EconomicPurpose: randomText(r), CounterpartyIsPlatform: opt(), OutcomeControllable: opt(), FXMajor: opt(), Perpetual: !opt()}
 		if opt() {
 			in.Attributes.EmbeddedLeverage = ptr(Amount("2.50"))
 			in.Attributes.EventTopic = randomText(r)
 		}
+		if !opt() {
+			in.Currency = "JPY"
+		}
+		in.Listed = !opt()
 		ins.Instrument = in
 	case TypeMint:
 		ins.Symbol, ins.To, ins.Amount = randomSymbol(r), randomID(r), randomAmount(r)
 		if opt() {
 			ins.AcquiredAt = ptr(randomTime(r))
+		}
+		if !opt() {
+			ins.Consideration = randomAmount(r)
 		}
 	case TypeBurn:
 		ins.Symbol, ins.From, ins.Amount = randomSymbol(r), randomID(r), randomAmount(r)
@@ -201,6 +220,9 @@ func randomInstruction(r *rand.Rand) Instruction {
 		ins.Legs = make([]Leg, 1+r.Intn(3))
 		for i := range ins.Legs {
 			ins.Legs[i] = Leg{Symbol: randomSymbol(r), From: randomID(r), To: randomID(r), Amount: *randomAmount(r)}
+			if ins.Type == TypeTransfer && !opt() {
+				ins.Legs[i].Consideration = randomAmount(r)
+			}
 		}
 		if ins.Type == TypeForceTransfer {
 			ins.LegalReference = randomText(r)
@@ -221,6 +243,11 @@ func randomInstruction(r *rand.Rand) Instruction {
 		ins.Symbol, ins.Price = randomSymbol(r), randomAmount(r)
 	case TypeBorrow, TypeRepay:
 		ins.PartyID, ins.CashSymbol, ins.Amount = randomID(r), randomSymbol(r), randomAmount(r)
+		if opt() {
+			ins.Lender = randomID(r)
+		}
+	case TypeCloseOut:
+		ins.PartyID, ins.Symbol, ins.Amount = randomID(r), randomSymbol(r), randomAmount(r)
 		if opt() {
 			ins.Lender = randomID(r)
 		}

@@ -28,6 +28,8 @@ type Delta struct {
 	prices      map[string]Price
 	rulebook    *eligibility.Rulebook
 	scheduled   *ScheduledRulebook
+	writtenOff  []WriteOff   // margin.go
+	investments []Investment // investment.go; in the order made
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -292,6 +294,11 @@ type Changes struct {
 	// force is unchanged. Rulebook and Scheduled are never both set, and
 	// either replaces a schedule not yet in force.
 	Scheduled *ScheduledRulebook
+	// WrittenOff lists the loans a close_out wrote off (margin.go).
+	WrittenOff []WriteOff
+	// Investments lists the investments the instruction made under
+	// investment limits (investment.go), by party, symbol and time.
+	Investments []Investment
 }
 
 // ScheduledRulebook is a rulebook that takes force from the first batch
@@ -348,6 +355,8 @@ func (d *Delta) Changes() Changes {
 	}
 	c.Rulebook = d.rulebook
 	c.Scheduled = d.scheduled
+	c.WrittenOff = slices.Clone(d.writtenOff)
+	c.Investments = sortedInvestments(d.investments)
 	return c
 }
 

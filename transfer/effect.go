@@ -23,7 +23,14 @@ func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eli
 	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook()}
 	e.apply()
 	if len(e.reasons) == 0 {
-		e.checkAccounts()
+		// A close-out is the lender's remedy for an account already short
+		// of margin: it never raises the loan or the requirement, and the
+		// account's leverage must not stop it.
+		if ins.Type != TypeCloseOut {
+			e.checkAccounts()
+		}
+		e.checkPositions()
+		e.checkInvestments()
 	}
 	if len(e.reasons) > 0 {
 		// The first reason is the one a client shows: order them by the codes'
@@ -45,6 +52,9 @@ type effect struct {
 	// their leverage; their accounts are measured once, after every leg.
 	// Made on first use: most instructions touch none.
 	touched map[string]bool
+	// pending are the investments the instruction makes under investment
+	// limits, checked after every leg (investment.go).
+	pending []pendingInvestment
 }
 
 func (e *effect) markTouched(party string) {
@@ -127,6 +137,8 @@ func (e *effect) apply() {
 		e.distribute()
 	case TypeSplit:
 		e.split()
+	case TypeCloseOut:
+		e.closeOut()
 	case TypeSetRulebook:
 		rb, err := eligibility.Parse([]byte(e.ins.Rulebook))
 		if err != nil {
@@ -146,6 +158,7 @@ func (e *effect) registerParty() {
 		return
 	}
 	p := Party{ID: s.ID, Role: s.Role, Status: s.Status, Jurisdiction: s.Jurisdiction, KYCExpiresAt: s.KYCExpiresAt, Custodian: s.Custodian, CreatedAt: e.now}
+	p.AnnualIncome, p.NetWorth = baseFigure(s.AnnualIncome), baseFigure(s.NetWorth)
 	if s.Role == eligibility.RoleInvestor {
 		c, ok := e.party(s.Custodian)
 		if ok && c.Role != eligibility.RoleCustodian {
@@ -175,6 +188,12 @@ func (e *effect) updateParty() {
 	if e.ins.KYCExpiresAt != nil {
 		t := *e.ins.KYCExpiresAt
 		p.KYCExpiresAt = &t
+	}
+	if e.ins.AnnualIncome != nil {
+		p.AnnualIncome = baseFigure(e.ins.AnnualIncome)
+	}
+	if e.ins.NetWorth != nil {
+		p.NetWorth = baseFigure(e.ins.NetWorth)
 	}
 	e.d.putParty(p)
 	if wasNonAccredited == p.NonAccredited() {
@@ -224,6 +243,7 @@ func (e *effect) createInstrument() {
 	in := Instrument{
 		Symbol: s.Symbol, Name: s.Name, Issuer: s.Issuer, Decimals: s.Decimals, Regime: s.Regime,
 		OfferingDate: offering, Attributes: attrs, Supply: decimal.Zero, CreatedAt: e.now,
+		Currency: s.Currency, Listed: s.Listed,
 	}
 	if s.MaxSupply != nil {
 		m, ok := e.amount("instrument.max_supply", s.MaxSupply, s.Decimals)
@@ -234,6 +254,10 @@ func (e *effect) createInstrument() {
 	}
 	c := e.rb.Classify(attrs)
 	in.Class, in.Regulator, in.Category, in.ClassificationReasons = c.Class, c.Regulator, c.Category, c.Reasons
+	if in.Currency != "" && !in.IsCash() {
+		e.refuse(eligibility.CodeInvalidInstruction, "instrument.currency", "%s is a %s; only cash instruments name a currency", in.Symbol, in.Class)
+		return
+	}
 	if e.refuseAll(e.rb.CheckCreate(in.Product())) {
 		return
 	}
@@ -290,6 +314,7 @@ func (e *effect) mint() {
 	}
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
 	e.addSupply(in.Symbol, amt)
+	e.invest(to, in, amt, e.ins.Consideration)
 }
 
 func (e *effect) burn() {
@@ -340,6 +365,9 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	}
 	e.debit(from, in, amt)
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	if !forced && from.ID == in.Issuer {
+		e.invest(to, in, amt, l.Consideration)
+	}
 }
 
 // checkLocked refuses moving amt of from's lots (oldest first) while they
@@ -468,6 +496,7 @@ func (e *effect) checkAccounts() {
 // AccountOf gathers a party's positions, marks and loans for leverage.
 func AccountOf(v View, p Party) eligibility.Account {
 	a := eligibility.Account{Party: p.Eligibility(), Loan: decimal.Zero}
+	base := v.Rulebook().BaseCurrency()
 	for _, h := range v.PartyHoldings(p.ID) {
 		if h.Balance.Sign() <= 0 {
 			continue
@@ -480,15 +509,17 @@ func AccountOf(v View, p Party) eligibility.Account {
 			Symbol: in.Symbol, Class: in.Class, Underlying: in.Attributes.Underlying, FXMajor: in.Attributes.FXMajor,
 			Quantity: h.Balance, EmbeddedLeverage: in.Attributes.EmbeddedLeverage,
 		}
-		if in.IsCash() {
-			pos.Price, pos.Priced = decimal.NewFromInt(1), true
-		} else if pr, ok := v.Price(in.Symbol); ok {
-			pos.Price, pos.Priced = pr.Price, true
-		}
+		pos.Price, pos.Priced = priceOf(v, in, base)
 		a.Positions = append(a.Positions, pos)
 	}
 	for _, l := range v.Loans(p.ID) {
-		a.Loan = a.Loan.Add(l.Amount)
+		cash, _ := v.Instrument(l.Cash)
+		rate, ok := priceOf(v, cash, base)
+		if !ok {
+			a.UnpricedLoans = append(a.UnpricedLoans, l.Cash)
+			continue
+		}
+		a.Loan = a.Loan.Add(l.Amount.Mul(rate))
 	}
 	return a
 }
@@ -591,8 +622,8 @@ func (e *effect) setPrice() {
 	if !ok {
 		return
 	}
-	if in.IsCash() {
-		e.refuse(eligibility.CodeInvalidInstruction, "price.cash", "%s is cash; its price is always 1", in.Symbol)
+	if base := e.rb.BaseCurrency(); in.IsBaseCash(base) {
+		e.refuse(eligibility.CodeInvalidInstruction, "price.cash", "%s is cash in the base currency %s; its price is always 1", in.Symbol, base)
 		return
 	}
 	p, ok := e.amount("price", e.ins.Price, MaxDecimals)

@@ -50,6 +50,7 @@ var effectTables = map[transfer.Type][]effectCase{
 	transfer.TypeDistribute:       distributeCases,
 	transfer.TypeSplit:            splitCases,
 	transfer.TypeSetRulebook:      setRulebookCases,
+	transfer.TypeCloseOut:         closeOutCases,
 }
 
 // TestEffect decides every row of every table against a map-backed View:
@@ -456,7 +457,7 @@ var setPriceCases = []effectCase{
 
 // nextRulebook is the default rulebook under another version.
 var nextRulebook = string(bytes.Replace(eligibility.Default().YAML(),
-	[]byte(`version: "2026-11-default-1"`), []byte(`version: "effect-test-2"`), 1))
+	[]byte(`version: "2026-12-default-1"`), []byte(`version: "effect-test-2"`), 1))
 
 func rulebookOf(yaml string) transfer.Instruction {
 	return transfer.Instruction{Type: transfer.TypeSetRulebook, Rulebook: yaml}

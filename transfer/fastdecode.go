@@ -6,7 +6,7 @@ package transfer
 // Encode's order, no whitespace, strings of printable ASCII without escapes,
 // amounts in the plain grammar, and only these fields: id, type, party_id,
 // symbol, from, to, amount, legs, legal_reference, price, cash_symbol, lender,
-// amount_per_unit, ratio. ok is false for anything else, valid or not, and
+// amount_per_unit, ratio, consideration (a leg's too). ok is false for anything else, valid or not, and
 // the caller decodes with encoding/json, which decides. When ok is true, ins
 // is exactly what decodeStrict gives (FuzzDecodeFast holds it to that).
 func decodeFast(data []byte) (ins Instruction, ok bool) {
@@ -59,6 +59,8 @@ func decodeFast(data []byte) (ins Instruction, ok bool) {
 			ins.AmountPerUnit, ok = p.amountPtr()
 		case fastRatio:
 			ins.Ratio, ok = p.amountPtr()
+		case fastConsideration:
+			ins.Consideration, ok = p.amountPtr()
 		}
 		if !ok {
 			return Instruction{}, false
@@ -84,13 +86,14 @@ const (
 	fastLender
 	fastAmountPerUnit
 	fastRatio
+	fastConsideration
 )
 
 var fastFields = map[string]int{
 	"party_id": fastPartyID, "symbol": fastSymbol, "from": fastFrom, "to": fastTo,
 	"amount": fastAmount, "legs": fastLegs, "legal_reference": fastLegalReference,
 	"price": fastPrice, "cash_symbol": fastCashSymbol, "lender": fastLender,
-	"amount_per_unit": fastAmountPerUnit, "ratio": fastRatio,
+	"amount_per_unit": fastAmountPerUnit, "ratio": fastRatio, "consideration": fastConsideration,
 }
 
 // knownTypes maps a type's bytes to its constant without allocating.
@@ -208,7 +211,15 @@ func (p *fastParser) legs() ([]Leg, bool) {
 		if l.To, ok = p.str(); !ok || !p.lit(`,"amount":`) {
 			return nil, false
 		}
-		if l.Amount, ok = p.amount(); !ok || !p.lit(`}`) {
+		if l.Amount, ok = p.amount(); !ok {
+			return nil, false
+		}
+		if p.lit(`,"consideration":`) {
+			if l.Consideration, ok = p.amountPtr(); !ok {
+				return nil, false
+			}
+		}
+		if !p.lit(`}`) {
 			return nil, false
 		}
 		legs = append(legs, l)

@@ -41,6 +41,7 @@ const (
 	TypeDistribute       Type = "distribute"
 	TypeSplit            Type = "split"
 	TypeSetRulebook      Type = "set_rulebook"
+	TypeCloseOut         Type = "close_out"
 )
 
 // Limits on an instruction's shape.
@@ -54,9 +55,9 @@ const (
 // A field of another type is as unknown as a typo: it would silently do nothing.
 var fieldsByType = map[Type][]string{
 	TypeRegisterParty:    {"party"},
-	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at"},
+	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at", "annual_income", "net_worth"},
 	TypeCreateInstrument: {"instrument"},
-	TypeMint:             {"symbol", "to", "amount", "acquired_at"},
+	TypeMint:             {"symbol", "to", "amount", "acquired_at", "consideration"},
 	TypeBurn:             {"symbol", "from", "amount"},
 	TypeTransfer:         {"legs"},
 	TypeForceTransfer:    {"legs", "legal_reference"},
@@ -71,6 +72,7 @@ var fieldsByType = map[Type][]string{
 	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
 	TypeSplit:            {"symbol", "ratio"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
+	TypeCloseOut:         {"party_id", "symbol", "amount", "lender"},
 }
 
 // Types lists every instruction type, sorted.
@@ -117,6 +119,13 @@ type Instruction struct {
 	// EffectiveAt schedules a set_rulebook: the rulebook takes force from
 	// the first batch whose time is at or after it (nil: at once).
 	EffectiveAt *time.Time `json:"effective_at,omitempty"`
+	// AnnualIncome and NetWorth update an investor's figures (update_party),
+	// in the base currency.
+	AnnualIncome *Amount `json:"annual_income,omitempty"`
+	NetWorth     *Amount `json:"net_worth,omitempty"`
+	// Consideration is the total a mint's recipient paid, in the base
+	// currency: the value of the investment investment limits count.
+	Consideration *Amount `json:"consideration,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -125,6 +134,9 @@ type Leg struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Amount Amount `json:"amount"`
+	// Consideration is the total the receiver paid for the leg's units, in
+	// the base currency (investment limits); transfer only.
+	Consideration *Amount `json:"consideration,omitempty"`
 }
 
 // PartySpec is the party a register_party instruction creates.
@@ -135,6 +147,10 @@ type PartySpec struct {
 	Jurisdiction string             `json:"jurisdiction,omitempty"`
 	KYCExpiresAt *time.Time         `json:"kyc_expires_at,omitempty"`
 	Custodian    string             `json:"custodian,omitempty"`
+	// AnnualIncome and NetWorth size an investor's investment limits, in
+	// the base currency; absent: unknown, which counts as 0.
+	AnnualIncome *Amount `json:"annual_income,omitempty"`
+	NetWorth     *Amount `json:"net_worth,omitempty"`
 }
 
 // InstrumentSpec is the instrument a create_instrument instruction creates.
@@ -147,6 +163,11 @@ type InstrumentSpec struct {
 	Regime       string         `json:"regime"`
 	OfferingDate *time.Time     `json:"offering_date,omitempty"`
 	Attributes   AttributesSpec `json:"attributes"`
+	// Currency is a cash instrument's ISO 4217 currency; empty: the base
+	// currency of the rulebook.
+	Currency string `json:"currency,omitempty"`
+	// Listed marks an instrument listed on a national exchange.
+	Listed bool `json:"listed,omitempty"`
 }
 
 // AttributesSpec is eligibility.Attributes as it travels in JSON, with the
@@ -162,6 +183,7 @@ type AttributesSpec struct {
 	CounterpartyIsPlatform bool    `json:"counterparty_is_platform,omitempty"`
 	OutcomeControllable    bool    `json:"outcome_controllable,omitempty"`
 	FXMajor                bool    `json:"fx_major,omitempty"`
+	Perpetual              bool    `json:"perpetual,omitempty"`
 }
 
 // MaxEmbeddedLeverage bounds the leverage a product may declare.
@@ -196,6 +218,7 @@ func (a AttributesSpec) Attributes() (eligibility.Attributes, error) {
 		CounterpartyIsPlatform: a.CounterpartyIsPlatform,
 		OutcomeControllable:    a.OutcomeControllable,
 		FXMajor:                a.FXMajor,
+		Perpetual:              a.Perpetual,
 	}, nil
 }
 
@@ -214,7 +237,10 @@ const (
 	symbolPattern = `^[A-Z0-9][A-Z0-9.-]{0,31}$`
 )
 
-var jurisdiction = regexp.MustCompile(`^[A-Z]{2}$`)
+var (
+	jurisdiction = regexp.MustCompile(`^[A-Z]{2}$`)
+	currency     = regexp.MustCompile(`^[A-Z]{3}$`)
+)
 
 // ValidID reports whether s is a valid instruction or party id.
 func ValidID(s string) bool {
@@ -284,6 +310,11 @@ func Decode(data []byte) (Instruction, error) {
 	if err := ins.Validate(); err != nil {
 		return Instruction{}, err
 	}
+	if typ == TypeCreateInstrument {
+		if err := checkInstrumentAttributes(keys["instrument"]); err != nil {
+			return Instruction{}, err
+		}
+	}
 	return ins, nil
 }
 
@@ -350,7 +381,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [20]presentField {
+func (ins *Instruction) presentFields() [25]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -372,7 +403,25 @@ func (ins *Instruction) presentFields() [20]presentField {
 		{"ratio", ins.Ratio != nil},
 		{"rulebook", ins.Rulebook != ""},
 		{"effective_at", ins.EffectiveAt != nil},
+		{"annual_income", ins.AnnualIncome != nil},
+		{"net_worth", ins.NetWorth != nil},
+		{"consideration", ins.Consideration != nil},
+		// Fields added to nested objects after the binary encoding was
+		// fixed: a bit each, written after every other field, so that
+		// instructions without them keep their bytes.
+		{"legs", ins.legConsiderations()},
+		{"party", ins.Party != nil && (ins.Party.AnnualIncome != nil || ins.Party.NetWorth != nil)},
 	}
+}
+
+// legConsiderations reports whether any leg names a consideration.
+func (ins *Instruction) legConsiderations() bool {
+	for i := range ins.Legs {
+		if ins.Legs[i].Consideration != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeStrict decodes into Instruction refusing unknown nested fields.
@@ -481,9 +530,11 @@ func (ins *Instruction) Validate() error {
 		add(ins.Party.validate())
 	case TypeUpdateParty:
 		add(needID("party_id", ins.PartyID))
-		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil {
-			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at"))
+		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil && ins.AnnualIncome == nil && ins.NetWorth == nil {
+			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at, annual_income, net_worth"))
 		}
+		add(baseAmount("annual_income", ins.AnnualIncome))
+		add(baseAmount("net_worth", ins.NetWorth))
 		if ins.Status != nil && !ins.Status.Valid() {
 			add(invalid("status %.40q is not one of retail, accredited, qualified_purchaser, institutional", string(*ins.Status)))
 		}
@@ -499,6 +550,7 @@ func (ins *Instruction) Validate() error {
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("to", ins.To))
 		add(needAmount("amount", ins.Amount))
+		add(baseAmount("consideration", ins.Consideration))
 	case TypeBurn:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("from", ins.From))
@@ -513,6 +565,10 @@ func (ins *Instruction) Validate() error {
 			} else if l.From == l.To {
 				add(invalid("leg %d moves from %s to itself", i, l.From))
 			}
+			if l.Consideration != nil && ins.Type == TypeForceTransfer {
+				add(invalid("leg %d: consideration is for transfer legs only; a force_transfer is not a sale", i))
+			}
+			add(baseAmount(fmt.Sprintf("legs[%d].consideration", i), l.Consideration))
 		}
 		if ins.Type == TypeForceTransfer {
 			add(need("legal_reference", ins.LegalReference))
@@ -553,6 +609,13 @@ func (ins *Instruction) Validate() error {
 	case TypeSplit:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needAmount("ratio", ins.Ratio))
+	case TypeCloseOut:
+		add(needID("party_id", ins.PartyID))
+		add(needSymbol("symbol", ins.Symbol))
+		add(needAmount("amount", ins.Amount))
+		if ins.Lender != "" && !ValidID(ins.Lender) {
+			add(invalid("lender %.40q is not a valid party id", ins.Lender))
+		}
 	case TypeSetRulebook:
 		add(need("rulebook", ins.Rulebook))
 		if len(ins.Rulebook) > MaxRulebookSize {
@@ -589,8 +652,8 @@ func (p *PartySpec) validate() error {
 		return invalid("party.role %.40q is not one of operator, issuer, custodian, investor, auditor, oracle", string(p.Role))
 	}
 	if p.Role != eligibility.RoleInvestor {
-		if p.Status != "" || p.KYCExpiresAt != nil || p.Custodian != "" {
-			return invalid("status, kyc_expires_at and custodian are for investors only")
+		if p.Status != "" || p.KYCExpiresAt != nil || p.Custodian != "" || p.AnnualIncome != nil || p.NetWorth != nil {
+			return invalid("status, kyc_expires_at, custodian, annual_income and net_worth are for investors only")
 		}
 		if p.Jurisdiction != "" && !jurisdiction.MatchString(p.Jurisdiction) {
 			return invalid("party.jurisdiction must be an ISO 3166-1 alpha-2 code like \"US\"")
@@ -608,6 +671,21 @@ func (p *PartySpec) validate() error {
 	}
 	if !ValidID(p.Custodian) {
 		return invalid("an investor needs custodian, the custodian party holding the account")
+	}
+	if err := baseAmount("party.annual_income", p.AnnualIncome); err != nil {
+		return err
+	}
+	return baseAmount("party.net_worth", p.NetWorth)
+}
+
+// baseAmount checks an optional amount in the base currency: a plain
+// decimal from 0 to 10^30 with at most MaxDecimals places.
+func baseAmount(field string, a *Amount) error {
+	if a == nil {
+		return nil
+	}
+	if _, err := ParseAmount(string(*a), MaxDecimals); err != nil {
+		return invalid("%s: %v", field, err)
 	}
 	return nil
 }
@@ -627,6 +705,9 @@ func (s *InstrumentSpec) validate() error {
 	}
 	if _, err := s.Attributes.Attributes(); err != nil {
 		return err
+	}
+	if s.Currency != "" && !currency.MatchString(s.Currency) {
+		return invalid("instrument.currency must be an ISO 4217 code like \"JPY\"")
 	}
 	if s.MaxSupply != nil {
 		if _, err := ParsePositive(string(*s.MaxSupply), s.Decimals); err != nil {

@@ -26,6 +26,7 @@ type mapView struct {
 	holdings    map[holdingKey]transfer.Holding
 	loans       map[loanKey]transfer.Loan
 	prices      map[string]transfer.Price
+	investments []transfer.Investment // by party, symbol, time
 	rulebook    *eligibility.Rulebook
 }
 
@@ -102,6 +103,16 @@ func (v *mapView) Loans(party string) []transfer.Loan {
 	return out
 }
 
+func (v *mapView) Investments(party string) []transfer.Investment {
+	var out []transfer.Investment
+	for _, inv := range v.investments {
+		if inv.Party == party {
+			out = append(out, inv)
+		}
+	}
+	return out
+}
+
 func (v *mapView) Rulebook() *eligibility.Rulebook { return v.rulebook }
 
 // commit writes an accepted delta's changes, as the ledger does: a holding
@@ -132,6 +143,10 @@ func (v *mapView) commit(c transfer.Changes) {
 	for _, p := range c.Prices {
 		v.prices[p.Symbol] = p
 	}
+	v.investments = append(v.investments, c.Investments...)
+	slices.SortStableFunc(v.investments, func(a, b transfer.Investment) int {
+		return cmp.Or(cmp.Compare(a.Party, b.Party), cmp.Compare(a.Symbol, b.Symbol), a.Time.Compare(b.Time))
+	})
 	if c.Rulebook != nil {
 		v.rulebook = c.Rulebook
 	}
@@ -256,6 +271,12 @@ func render(tb testing.TB, c transfer.Changes) []string {
 	}
 	if c.Scheduled != nil {
 		out = append(out, "scheduled rulebook "+c.Scheduled.Rulebook.Version()+" at "+c.Scheduled.EffectiveAt.Format(time.RFC3339Nano))
+	}
+	for _, w := range c.WrittenOff {
+		add("written_off", w)
+	}
+	for _, inv := range c.Investments {
+		add("investment", inv)
 	}
 	return out
 }

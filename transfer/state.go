@@ -19,6 +19,10 @@ type Party struct {
 	Custodian    string             `json:"custodian,omitempty"`
 	Frozen       bool               `json:"frozen"`
 	CreatedAt    time.Time          `json:"created_at"`
+	// AnnualIncome and NetWorth size an investor's investment limits, in
+	// the base currency; nil: unknown, which counts as 0.
+	AnnualIncome *decimal.Decimal `json:"annual_income,omitempty"`
+	NetWorth     *decimal.Decimal `json:"net_worth,omitempty"`
 }
 
 // Eligibility gives the eligibility view of the party.
@@ -26,6 +30,12 @@ func (p Party) Eligibility() eligibility.Party {
 	e := eligibility.Party{ID: p.ID, Role: p.Role, Status: p.Status, Jurisdiction: p.Jurisdiction}
 	if p.KYCExpiresAt != nil {
 		e.KYCExpiresAt = *p.KYCExpiresAt
+	}
+	if p.AnnualIncome != nil {
+		e.AnnualIncome = *p.AnnualIncome
+	}
+	if p.NetWorth != nil {
+		e.NetWorth = *p.NetWorth
 	}
 	return e
 }
@@ -56,10 +66,21 @@ type Instrument struct {
 	HolderCount           int                    `json:"holder_count"`
 	NonAccreditedHolders  int                    `json:"non_accredited_holders"`
 	CreatedAt             time.Time              `json:"created_at"`
+	// Currency is a cash instrument's ISO 4217 currency; empty: the base
+	// currency, whatever the rulebook names.
+	Currency string `json:"currency,omitempty"`
+	// Listed marks an instrument listed on a national exchange.
+	Listed bool `json:"listed,omitempty"`
 }
 
 // IsCash reports whether the instrument settles money.
 func (in Instrument) IsCash() bool { return in.Class == "cash" }
+
+// IsBaseCash reports whether the instrument is cash in the base currency
+// base, worth 1 per unit with no price: cash that names no currency is.
+func (in Instrument) IsBaseCash(base string) bool {
+	return in.IsCash() && (in.Currency == "" || in.Currency == base)
+}
 
 // Product gives the eligibility view of the instrument.
 func (in Instrument) Product() eligibility.Product {
@@ -69,6 +90,7 @@ func (in Instrument) Product() eligibility.Product {
 		Regime:       in.Regime,
 		OfferingDate: in.OfferingDate,
 		Attributes:   in.Attributes,
+		Listed:       in.Listed,
 		Classification: eligibility.Classification{
 			Class: in.Class, Regulator: in.Regulator, Category: in.Category,
 			Allowed: in.Category != "prohibited", Reasons: in.ClassificationReasons,
@@ -128,6 +150,9 @@ type View interface {
 	Price(symbol string) (Price, bool)
 	// Loans lists the party's open loans, by cash symbol then lender.
 	Loans(party string) []Loan
+	// Investments lists the party's investments under investment limits,
+	// by symbol then time (investment.go).
+	Investments(party string) []Investment
 	Rulebook() *eligibility.Rulebook
 }
 

@@ -345,9 +345,9 @@ async function loadParties() {
   }
 }
 
-// leverage shows the API's "-1" (equity not positive) in words.
+// leverage shows a null (equity not positive; older nodes sent "-1") in words.
 function leverage(v) {
-  return v === '-1' ? el('span', { class: 'bad', text: 'n/a: equity is not positive' }) : v;
+  return v === '-1' || v == null ? el('span', { class: 'bad', text: 'n/a: equity is not positive' }) : v;
 }
 
 async function loadParty(id) {
