@@ -39,6 +39,7 @@ import (
 //	  legal_reference, price, cash_symbol, lender,
 //	  amount_per_unit, ratio, rulebook                    string
 //	  effective_at                                        time
+//	  import           no bytes: the bit is the value (true)
 //
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
@@ -269,6 +270,7 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		t := r.Time()
 		ins.EffectiveAt = &t
 	}
+	ins.Import = has(20)
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
 	}
@@ -388,7 +390,7 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
-		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil {
+		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil || ins.Import {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

@@ -56,7 +56,7 @@ var fieldsByType = map[Type][]string{
 	TypeRegisterParty:    {"party"},
 	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at"},
 	TypeCreateInstrument: {"instrument"},
-	TypeMint:             {"symbol", "to", "amount", "acquired_at"},
+	TypeMint:             {"symbol", "to", "amount", "acquired_at", "import"},
 	TypeBurn:             {"symbol", "from", "amount"},
 	TypeTransfer:         {"legs"},
 	TypeForceTransfer:    {"legs", "legal_reference"},
@@ -117,6 +117,11 @@ type Instruction struct {
 	// EffectiveAt schedules a set_rulebook: the rulebook takes force from
 	// the first batch whose time is at or after it (nil: at once).
 	EffectiveAt *time.Time `json:"effective_at,omitempty"`
+	// Import marks a mint that brings an existing register in (operator
+	// only, with AcquiredAt): the holding existed before the ledger, so
+	// receive rules and holder limits, which govern new issuance, do not
+	// apply; KYC and the holder's existence still do.
+	Import bool `json:"import,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -350,7 +355,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [20]presentField {
+func (ins *Instruction) presentFields() [21]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -372,6 +377,7 @@ func (ins *Instruction) presentFields() [20]presentField {
 		{"ratio", ins.Ratio != nil},
 		{"rulebook", ins.Rulebook != ""},
 		{"effective_at", ins.EffectiveAt != nil},
+		{"import", ins.Import},
 	}
 }
 
@@ -499,6 +505,9 @@ func (ins *Instruction) Validate() error {
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("to", ins.To))
 		add(needAmount("amount", ins.Amount))
+		if ins.Import && ins.AcquiredAt == nil {
+			add(invalid("a mint with import: true needs acquired_at, the date the holding was acquired"))
+		}
 	case TypeBurn:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("from", ins.From))
