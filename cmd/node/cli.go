@@ -35,12 +35,36 @@ func run(ctx context.Context, args []string) error {
 
 // runWith is run writing to out and errOut, for tests.
 func runWith(ctx context.Context, args []string, out, errOut io.Writer) error {
-	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "-help") {
+	root := newRootCmd(out, errOut)
+	if servesByDefault(root, args) {
 		return runServe(ctx, args)
 	}
-	root := newRootCmd(out, errOut)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
+}
+
+// servesByDefault reports whether args are serve's flags alone: no
+// arguments, or flags and no command name among them, as in
+// `node --config cluster.yaml --id n1`.
+func servesByDefault(root *cobra.Command, args []string) bool {
+	if len(args) == 0 {
+		return true
+	}
+	if !strings.HasPrefix(args[0], "-") {
+		return false
+	}
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			return false
+		}
+		for _, sub := range root.Commands() {
+			if a == sub.Name() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // newRootCmd is the command tree: the node's own commands, whose flags

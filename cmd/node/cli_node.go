@@ -73,6 +73,10 @@ verify proof SEQ
 func rulebookCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "rulebook", Short: "Show, lint and set the rulebook"}
 	lint := passthrough("lint", "Conflicts and gaps of a rulebook, and what it would put out of compliance (--impact)", func(cmd *cobra.Command, args []string) error {
+		if slices.Contains(args, "--help") || slices.Contains(args, "-h") {
+			fmt.Fprintln(cmd.OutOrStdout(), lintUsage)
+			return nil
+		}
 		return lintRulebook(cmd.Context(), cmd.OutOrStdout(), append([]string{"lint"}, args...))
 	})
 	lint.Use = "lint [--strict] [--impact --url URL --key KEY] [FILE]"

@@ -86,7 +86,6 @@ func parseCSV(r io.Reader, now time.Time) ([]importRow, []rowError, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -95,6 +94,8 @@ func parseCSV(r io.Reader, now time.Time) ([]importRow, []rowError, error) {
 			}
 			return nil, nil, err
 		}
+		// FieldPos is valid only after a record was read.
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(csvHeader) {
 			bad = append(bad, rowError{line, fmt.Sprintf("%d fields, want %d", len(rec), len(csvHeader))})
 			continue
@@ -131,6 +132,9 @@ func checkRow(rec []string, now time.Time) (importRow, []string) {
 		}
 		if rec[4] == "" {
 			msgs = append(msgs, "kyc_expires_at is required for an investor")
+		}
+		if row.custodian == "" {
+			msgs = append(msgs, "custodian is required for an investor")
 		}
 	}
 	if rec[4] != "" {
@@ -292,6 +296,11 @@ func runImport(cmd *cobra.Command, g *globals, rows []importRow, bad []rowError,
 		if i == maxRowErrors {
 			fmt.Fprintf(errOut, "... and %d more bad rows\n", len(bad)-maxRowErrors)
 			break
+		}
+		if b.line == 0 {
+			// A whole file is bad (OCF JSON that does not parse).
+			fmt.Fprintln(errOut, b.msg)
+			continue
 		}
 		fmt.Fprintf(errOut, "line %d: %s\n", b.line, b.msg)
 	}

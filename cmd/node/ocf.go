@@ -43,10 +43,9 @@ type ocfFile struct {
 type ocfObject struct {
 	ObjectType string `json:"object_type"`
 	ID         string `json:"id"`
-	// STAKEHOLDER
-	Name struct {
-		LegalName string `json:"legal_name"`
-	} `json:"name"`
+	// STAKEHOLDER (its name is an object; a stock class's is a string,
+	// and import reads neither)
+	Name      json.RawMessage `json:"name"`
 	Addresses []struct {
 		Country string `json:"country"`
 	} `json:"addresses"`
