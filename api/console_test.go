@@ -110,8 +110,14 @@ func TestConsoleCallsRealRoutes(t *testing.T) {
 		}
 	}
 	param := regexp.MustCompile(`\{([a-z_]+)\}`)
+	// Routes of API.md that a node may not serve yet: the console asks and
+	// shows "not available" on 404. Drop an entry once the route exists.
+	optional := map[string]bool{"GET /v1/margin-calls": true}
 	for _, c := range calls {
 		route := c[1] + " " + param.ReplaceAllString(c[2], ":$1")
+		if optional[route] && !real[route] {
+			continue
+		}
 		if _, ok := documented[route]; !ok {
 			t.Errorf("app.js calls %s %s, which openapi.yaml does not document", c[1], c[2])
 		}
