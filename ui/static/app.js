@@ -847,7 +847,8 @@ async function supplyChart(symbol) {
     charts.supply = new uPlot({
       width: chartWidth('chart-supply'), height: 240, legend: { show: false },
       scales: { x: { time: false }, y: { range: (u, min, max) => [0, max * 1.1 || 1] } },
-      axes: [{ label: 'journal seq' }, {}],
+      // Seqs are whole numbers: ticks only at whole steps.
+      axes: [{ label: 'journal seq', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6, 1e7] }, {}],
       series: [{}, { label: 'supply', stroke: COLORS[1], width: 2, fill: COLORS[1] + '33', paths: uPlot.paths.stepped({ align: 1 }) }],
     }, [points.map((p) => p.seq), points.map((p) => amount(p.supply))], $('chart-supply'));
     const last = points[points.length - 1];
@@ -929,9 +930,10 @@ async function lint(ev) {
     put(out,
       el('h4', { text: `${findings.length} findings` }),
       table([
-        { label: 'Severity', value: (f) => f.severity || f.level },
-        { label: 'Rule', value: (f) => f.rule || f.path },
-        { label: 'Message', value: (f) => f.message },
+        { label: 'Kind', value: (f) => f.kind },
+        { label: 'Case', value: (f) => f.subject },
+        { label: 'Rules', value: (f) => f.rules },
+        { label: 'Resolution', value: (f) => f.resolution },
       ], findings),
       el('h4', { text: `${impact.length} out of compliance today` }),
       table([
