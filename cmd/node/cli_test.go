@@ -272,6 +272,17 @@ func TestCLIImportExport(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || !last.Instruction.Import {
 		t.Errorf("the last journal line is not marked as an import: %s (%v)", lines[len(lines)-1], err)
 	}
+	// An auditor recomputes every exported entry's hash, imports included.
+	for _, line := range lines {
+		var e ledger.JournalEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("exported line %s: %v", line, err)
+		}
+		if h, err := ledger.ComputeHash(e); err != nil || h != e.Hash {
+			t.Errorf("entry %d: ComputeHash = %s, %v; the entry says %s", e.Seq, h, err, e.Hash)
+		}
+	}
+	c.must(0, op, "verify", "chain")
 	ocf := filepath.Join(dir, "ocf")
 	c.must(0, op, "export", "captable", "ACME", "--format", "ocf", "--out", ocf)
 	// The OCF export imports again as the same holdings: a new file, new
