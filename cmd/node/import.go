@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,25 +192,52 @@ func sameTime(a, b *time.Time) bool {
 	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
 
-// importPlan turns rows into instructions: the holder's register_party the
-// first time the holder appears, then the mint. Ids are the file's hash and
-// the line, so running the same file again sends the same ids and the node
-// answers the first outcomes: an interrupted import resumes, and nothing is
-// imported twice.
-func importPlan(rows []importRow, fileHash string) []client.Instruction {
+// importPlan turns rows into instructions, a batch at a time, so a large
+// file never holds all its instructions at once: the holder's
+// register_party the first time the holder appears, then the mint. Ids are
+// the file's hash and the line, so running the same file again sends the
+// same ids and the node answers the first outcomes: an interrupted import
+// resumes, and nothing is imported twice. emit gets each batch of at most
+// size instructions; the slice is reused after it returns.
+func importPlan(rows []importRow, fileHash string, size int, emit func([]client.Instruction) error) error {
 	prefix := "imp-" + fileHash[:importIDHash] + "-"
-	seen := map[string]bool{}
-	out := make([]client.Instruction, 0, 2*len(rows))
-	for _, r := range rows {
+	seen := make(map[string]bool, len(rows))
+	batch := make([]client.Instruction, 0, size)
+	add := func(ins client.Instruction) error {
+		batch = append(batch, ins)
+		if len(batch) < size {
+			return nil
+		}
+		err := emit(batch)
+		batch = batch[:0]
+		return err
+	}
+	for i := range rows {
+		r := &rows[i]
 		if !seen[r.holder] {
 			seen[r.holder] = true
-			out = append(out, client.Instruction{ID: fmt.Sprintf("%s%d-p", prefix, r.line), Type: client.TypeRegisterParty, Party: &client.PartySpec{
-				ID: r.holder, Role: r.role, Status: r.status, Jurisdiction: r.jurisdiction, KYCExpiresAt: r.kycExpires, Custodian: r.custodian}})
+			if err := add(client.Instruction{ID: prefix + strconv.Itoa(r.line) + "-p", Type: client.TypeRegisterParty, Party: &client.PartySpec{
+				ID: r.holder, Role: r.role, Status: r.status, Jurisdiction: r.jurisdiction, KYCExpiresAt: r.kycExpires, Custodian: r.custodian}}); err != nil {
+				return err
+			}
 		}
-		amt, at := r.amount, r.acquiredAt
-		out = append(out, client.Instruction{ID: fmt.Sprintf("%s%d", prefix, r.line), Type: client.TypeMint, Symbol: r.symbol, To: r.holder, Amount: &amt, AcquiredAt: &at, Import: true})
+		if err := add(client.Instruction{ID: prefix + strconv.Itoa(r.line), Type: client.TypeMint, Symbol: r.symbol, To: r.holder, Amount: &r.amount, AcquiredAt: &r.acquiredAt, Import: true}); err != nil {
+			return err
+		}
 	}
-	return out
+	if len(batch) == 0 {
+		return nil
+	}
+	return emit(batch)
+}
+
+// planSize is how many instructions importPlan makes of rows.
+func planSize(rows []importRow) int {
+	holders := make(map[string]struct{}, len(rows))
+	for i := range rows {
+		holders[rows[i].holder] = struct{}{}
+	}
+	return len(rows) + len(holders)
 }
 
 // importResult counts what an import did.
@@ -318,14 +346,12 @@ func runImport(cmd *cobra.Command, g *globals, rows []importRow, bad []rowError,
 	if err != nil {
 		return err
 	}
-	plan := importPlan(rows, hash)
-	prog := newProgress(errOut, len(plan))
-	for start := 0; start < len(plan); start += importBatch {
-		batch := plan[start:min(start+importBatch, len(plan))]
+	prog := newProgress(errOut, planSize(rows))
+	sent := 0
+	err = importPlan(rows, hash, importBatch, func(batch []client.Instruction) error {
 		outs, err := c.Batch(cmd.Context(), batch)
 		if err != nil {
-			prog.done()
-			return fmt.Errorf("import: batch at instruction %d: %w (run the same command again to resume)", start, err)
+			return fmt.Errorf("import: batch at instruction %d: %w (run the same command again to resume)", sent, err)
 		}
 		for i, o := range outs {
 			switch {
@@ -342,7 +368,13 @@ func runImport(cmd *cobra.Command, g *globals, rows []importRow, bad []rowError,
 				fmt.Fprintf(errOut, "\n%s: %v\n", o.ID, o.Err())
 			}
 		}
+		sent += len(batch)
 		prog.add(len(batch))
+		return nil
+	})
+	if err != nil {
+		prog.done()
+		return err
 	}
 	prog.done()
 	if g.json {
