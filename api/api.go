@@ -357,6 +357,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/prices/:symbol", s.getPrice, auth)
 	v1.GET("/journal", s.getJournal, auth)
 	v1.GET("/journal/verify", s.verifyJournal, auth)
+	v1.GET("/journal/stream", s.streamJournal, auth)
 	v1.GET("/journal/checkpoint", s.getCheckpoint, auth)
 	v1.GET("/journal/proof/:seq", s.getInclusionProof, auth)
 	v1.GET("/journal/consistency", s.getConsistencyProof, auth)

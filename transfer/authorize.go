@@ -49,6 +49,11 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 		}
 		return notAuthorized(ins.Type, "an issuer may create instruments only for itself")
 	case TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute:
+		if ins.Import {
+			// Bringing a register in bypasses receive rules: the operator's
+			// act alone (API.md, Users' tools and access).
+			return notAuthorized(ins.Type, "only the operator may mint with import: true")
+		}
 		if p.Role == eligibility.RoleIssuer && issuerOf(ins.Symbol) {
 			return nil
 		}

@@ -43,8 +43,9 @@ import (
 //	  annual_income, net_worth, consideration             string
 //	  legs' considerations   uvarint n (the number of legs), n × string?
 //	  party's figures        string? annual_income, string? net_worth
+//	  import           no bytes: the bit is the value (true)
 //
-// The last five came later: each has a bit of its own, after every field
+// The fields from effective_at on came later: each has a bit of its own, after every field
 // before it, so an instruction without them has the bytes it had before.
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
@@ -334,6 +335,7 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 			ins.Party.NetWorth = r.optAmount()
 		}
 	}
+	ins.Import = has(25)
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
 	}
@@ -457,7 +459,7 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
 		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
-		ins.AnnualIncome != nil || ins.NetWorth != nil {
+		ins.AnnualIncome != nil || ins.NetWorth != nil || ins.Import {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

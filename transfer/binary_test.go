@@ -210,6 +210,7 @@ func randomInstruction(r *rand.Rand) Instruction {
 		ins.Symbol, ins.To, ins.Amount = randomSymbol(r), randomID(r), randomAmount(r)
 		if opt() {
 			ins.AcquiredAt = ptr(randomTime(r))
+			ins.Import = opt()
 		}
 		if !opt() {
 			ins.Consideration = randomAmount(r)

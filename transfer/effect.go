@@ -306,7 +306,11 @@ func (e *effect) mint() {
 		}
 		acquired = a
 	}
-	if !e.canReceive(to, in) {
+	if e.ins.Import {
+		if !e.canReceiveImport(to) {
+			return
+		}
+	} else if !e.canReceive(to, in) {
 		return
 	}
 	if len(e.reasons) > 0 {

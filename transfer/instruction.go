@@ -57,7 +57,7 @@ var fieldsByType = map[Type][]string{
 	TypeRegisterParty:    {"party"},
 	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at", "annual_income", "net_worth"},
 	TypeCreateInstrument: {"instrument"},
-	TypeMint:             {"symbol", "to", "amount", "acquired_at", "consideration"},
+	TypeMint:             {"symbol", "to", "amount", "acquired_at", "consideration", "import"},
 	TypeBurn:             {"symbol", "from", "amount"},
 	TypeTransfer:         {"legs"},
 	TypeForceTransfer:    {"legs", "legal_reference"},
@@ -126,6 +126,11 @@ type Instruction struct {
 	// Consideration is the total a mint's recipient paid, in the base
 	// currency: the value of the investment investment limits count.
 	Consideration *Amount `json:"consideration,omitempty"`
+	// Import marks a mint that brings an existing register in (operator
+	// only, with AcquiredAt): the holding existed before the ledger, so
+	// receive rules and holder limits, which govern new issuance, do not
+	// apply; KYC and the holder's existence still do.
+	Import bool `json:"import,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -381,7 +386,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [25]presentField {
+func (ins *Instruction) presentFields() [26]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -411,6 +416,7 @@ func (ins *Instruction) presentFields() [25]presentField {
 		// instructions without them keep their bytes.
 		{"legs", ins.legConsiderations()},
 		{"party", ins.Party != nil && (ins.Party.AnnualIncome != nil || ins.Party.NetWorth != nil)},
+		{"import", ins.Import},
 	}
 }
 
@@ -551,6 +557,9 @@ func (ins *Instruction) Validate() error {
 		add(needID("to", ins.To))
 		add(needAmount("amount", ins.Amount))
 		add(baseAmount("consideration", ins.Consideration))
+		if ins.Import && ins.AcquiredAt == nil {
+			add(invalid("a mint with import: true needs acquired_at, the date the holding was acquired"))
+		}
 	case TypeBurn:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("from", ins.From))

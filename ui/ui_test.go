@@ -71,6 +71,9 @@ func TestServesEveryFile(t *testing.T) {
 		"index.html": "text/html; charset=utf-8",
 		"app.js":     "text/javascript; charset=utf-8",
 		"app.css":    "text/css; charset=utf-8",
+		// The vendored charting library (third_party/uplot).
+		"uPlot.iife.min.js": "text/javascript; charset=utf-8",
+		"uPlot.min.css":     "text/css; charset=utf-8",
 	}
 	files := embedded(t)
 	if len(files) != len(wantType) {

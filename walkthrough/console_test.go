@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -268,6 +269,72 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	run("the rulebook", tab("rulebook"), waitText("rulebook-out", "Version"))
 
+	// The console's pictures and tools, each screenshotted for a person to
+	// look at (the test logs where).
+	shots := screenshotDir(t)
+	run("a wide window", chromedp.EmulateViewport(1280, 1000))
+	run("the live journal shows what is committed", tab("live"), waitText("live-out", "qs-10"))
+	postJSON(t, apiAddr, key, "/v1/instructions",
+		`{"id": "console-live-1", "type": "transfer", "legs": [{"symbol": "USD", "from": "bob", "to": "alice", "amount": "0.75"}]}`, &out)
+	run("and a new entry as it commits",
+		waitText("live-out", "console-live-1"),
+		screenshot(shots, "live-journal.png"),
+	)
+	run("the ownership and supply charts",
+		tab("instruments"),
+		clickRow("instruments-out", "ACME"),
+		waitText("chart-owners-legend", "alice: 1000"),
+		waitText("chart-supply-legend", "Supply 1000"),
+		screenshot(shots, "charts.png"),
+	)
+	var canvases int
+	run("count the charts' canvases", chromedp.Evaluate(`document.querySelectorAll('#chart-owners canvas, #chart-supply canvas').length`, &canvases))
+	if canvases != 2 {
+		t.Errorf("the instrument shows %d chart canvases, want 2", canvases)
+	}
+	run("margin calls", tab("margin"), waitText("margin-out", "not available"))
+	run("classify and lint",
+		tab("tools"),
+		chromedp.Click(`#classify-form button[type=submit]`, chromedp.ByQuery),
+		waitText("classify-out", "Regulator"),
+		chromedp.Click("#lint-current", chromedp.ByID),
+		waitText("lint-yaml", "version"),
+		chromedp.Click(`#lint-form button[type=submit]`, chromedp.ByQuery),
+		waitText("lint-out", "findings"),
+	)
+	// A register to import: an instrument offered in the past, and a file
+	// with a bad row first, then the good file.
+	postJSON(t, apiAddr, key, "/v1/instructions", `{"id": "console-old", "type": "create_instrument", "instrument": {
+		"symbol": "OLDCO", "name": "Old Co common", "issuer": "iss-acme", "decimals": 0, "regime": "registered",
+		"offering_date": "2020-01-01T00:00:00Z", "attributes": {"underlying": "enterprise_equity", "payoff": "linear",
+		"embedded_leverage": "1", "expiry_days": 0, "economic_purpose": "capital_formation"}}}`, &out)
+	csvDir := t.TempDir()
+	head := "holder_id,role,status,jurisdiction,kyc_expires_at,custodian,symbol,amount,acquired_at\n"
+	badCSV := filepath.Join(csvDir, "bad.csv")
+	goodCSV := filepath.Join(csvDir, "register.csv")
+	writeFile(t, badCSV, head+"carol,investor,accredited,US,2030-01-01,cus-bank,OLDCO,500,2024-01-01\ndave,investor,rich,US,2030-01-01,cus-bank,OLDCO,x,2024-01-01\n")
+	writeFile(t, goodCSV, head+"carol,investor,accredited,US,2030-01-01,cus-bank,OLDCO,500,2024-01-01\n"+
+		"dave,investor,retail,US,2030-01-01,cus-bank,OLDCO,250,2024-06-01\nalice,investor,accredited,US,2030-01-01,cus-bank,OLDCO,100,2023-03-01\n")
+	run("an import with bad rows sends nothing",
+		chromedp.SetUploadFiles("#import-file", []string{badCSV}, chromedp.ByID),
+		chromedp.Click(`#import-form button[type=submit]`, chromedp.ByQuery),
+		waitText("import-out", "2 bad rows"),
+	)
+	run("an import",
+		chromedp.SetUploadFiles("#import-file", []string{goodCSV}, chromedp.ByID),
+		chromedp.Click(`#import-form button[type=submit]`, chromedp.ByQuery),
+		waitText("import-out", "Accepted"),
+		waitText("import-status", "6/6 instructions"), // alice is registered already
+		screenshot(shots, "tools.png"),
+	)
+	var oldco struct {
+		Supply string `json:"supply"`
+	}
+	getJSON(t, apiAddr, key, "/v1/instruments/OLDCO", &oldco)
+	if oldco.Supply != "850" {
+		t.Errorf("OLDCO supply after the console's import = %q, want 850", oldco.Supply)
+	}
+
 	var stored int
 	run("sign out",
 		chromedp.Click("#signout", chromedp.ByID),
@@ -312,6 +379,41 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	if p := problems.all(); len(p) > 0 {
 		t.Errorf("the page reported problems:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// screenshotDir is where the console's screenshots go:
+// $TOKENLEDGER_SCREENSHOTS, else a fixed folder under the temp dir, so a
+// person can open them after the run.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("TOKENLEDGER_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "tokenledger-console-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("console screenshots in %s", dir)
+	return dir
+}
+
+// screenshot saves the whole page as dir/name.
+func screenshot(dir, name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var png []byte
+		// Quality 100 is PNG; anything less is JPEG.
+		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	})
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

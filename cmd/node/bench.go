@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +18,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/client"
 )
 
 // benchConfig drives `node bench`: a load generator against running nodes'
@@ -109,63 +112,16 @@ type benchClient struct {
 	auth string // the Authorization header
 	http *http.Client
 	next atomic.Uint64
+	// api sets up and finds the leader; the timed run speaks HTTP itself
+	// (benchConns), so the generator's own cost stays small.
+	api *client.Client
 }
 
-func (c *benchClient) post(ctx context.Context, path string, body any) (int, []byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	return c.postRaw(ctx, path, b, true)
-}
-
-// postRaw sends a JSON body; keep false discards the response body, which a
-// single-instruction request needs no more of than its status.
-func (c *benchClient) postRaw(ctx context.Context, path string, body []byte, keep bool) (int, []byte, error) {
-	base := c.cfg.addrs[int(c.next.Add(1))%len(c.cfg.addrs)]
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", c.auth)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	if !keep {
-		_, err = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, nil, err
-	}
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	return resp.StatusCode, out, err
-}
-
-// findLeader asks the first address for the cluster and returns the
-// leader's API base URL.
+// findLeader asks the cluster, through the client, for the leader's API
+// base URL.
 func (c *benchClient) findLeader(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.addrs[0]+"/v1/cluster", nil)
+	cl, err := c.api.Cluster(ctx)
 	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", c.auth)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("bench: find the leader: %w", err)
-	}
-	defer resp.Body.Close()
-	var cl struct {
-		Leader string `json:"leader"`
-		Nodes  []struct {
-			ID      string `json:"id"`
-			APIAddr string `json:"api_addr"`
-		} `json:"nodes"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("bench: find the leader: status %d", resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&cl); err != nil {
 		return "", fmt.Errorf("bench: find the leader: %w", err)
 	}
 	for _, n := range cl.Nodes {
@@ -183,56 +139,47 @@ func (c *benchClient) findLeader(ctx context.Context) (string, error) {
 }
 
 // setup registers a custodian, an issuer, the investors and a cash
-// instrument, and funds every investor, in batches.
+// instrument, and funds every investor, in batches sent by the client (which
+// retries a 503 on the next node with the same ids).
 func (c *benchClient) setup(ctx context.Context) error {
 	p := c.cfg.prefix
-	var ins []map[string]any
+	var ins []client.Instruction
 	n := 0
-	add := func(m map[string]any) { n++; m["id"] = fmt.Sprintf("%s-setup-%d", p, n); ins = append(ins, m) }
-	add(map[string]any{"type": "register_party", "party": map[string]any{"id": p + "-cus", "role": "custodian"}})
-	add(map[string]any{"type": "register_party", "party": map[string]any{"id": p + "-iss", "role": "issuer"}})
+	add := func(in client.Instruction) { n++; in.ID = fmt.Sprintf("%s-setup-%d", p, n); ins = append(ins, in) }
+	add(client.Instruction{Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: p + "-cus", Role: "custodian"}})
+	add(client.Instruction{Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: p + "-iss", Role: "issuer"}})
 	if err := c.batchAll(ctx, &ins); err != nil {
 		return err
 	}
-	add(map[string]any{"type": "create_instrument", "instrument": map[string]any{"symbol": strings.ToUpper(p) + "USD", "name": "bench cash",
-		"issuer": p + "-iss", "decimals": 2, "regime": "unrestricted",
-		"attributes": map[string]any{"underlying": "cash", "payoff": "linear", "embedded_leverage": "1", "expiry_days": 0, "economic_purpose": "payment"}}})
+	one := decimal.NewFromInt(1)
+	add(client.Instruction{Type: client.TypeCreateInstrument, Instrument: &client.InstrumentSpec{Symbol: strings.ToUpper(p) + "USD", Name: "bench cash",
+		Issuer: p + "-iss", Decimals: 2, Regime: "unrestricted",
+		Attributes: client.Attributes{Underlying: "cash", Payoff: "linear", EmbeddedLeverage: &one, EconomicPurpose: "payment"}}})
+	kyc := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < c.cfg.accounts; i++ {
-		add(map[string]any{"type": "register_party", "party": map[string]any{"id": fmt.Sprintf("%s-inv-%d", p, i), "role": "investor",
-			"status": "retail", "jurisdiction": "US", "kyc_expires_at": "2099-01-01T00:00:00Z", "custodian": p + "-cus"}})
+		add(client.Instruction{Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: fmt.Sprintf("%s-inv-%d", p, i), Role: "investor",
+			Status: "retail", Jurisdiction: "US", KYCExpiresAt: &kyc, Custodian: p + "-cus"}})
 	}
 	if err := c.batchAll(ctx, &ins); err != nil {
 		return err
 	}
+	funds := decimal.NewFromInt(1_000_000_000)
 	for i := 0; i < c.cfg.accounts; i++ {
-		add(map[string]any{"type": "mint", "symbol": strings.ToUpper(p) + "USD", "to": fmt.Sprintf("%s-inv-%d", p, i), "amount": "1000000000"})
+		add(client.Instruction{Type: client.TypeMint, Symbol: strings.ToUpper(p) + "USD", To: fmt.Sprintf("%s-inv-%d", p, i), Amount: &funds})
 	}
 	return c.batchAll(ctx, &ins)
 }
 
-func (c *benchClient) batchAll(ctx context.Context, ins *[]map[string]any) error {
+func (c *benchClient) batchAll(ctx context.Context, ins *[]client.Instruction) error {
 	for len(*ins) > 0 {
 		n := min(len(*ins), 5000)
-		status, body, err := c.post(ctx, "/v1/instructions/batch", map[string]any{"instructions": (*ins)[:n]})
+		outs, err := c.api.Batch(ctx, (*ins)[:n])
 		if err != nil {
 			return fmt.Errorf("bench setup: %w", err)
 		}
-		if status != http.StatusOK {
-			return fmt.Errorf("bench setup: status %d: %.300s", status, body)
-		}
-		var out struct {
-			Results []struct {
-				Status string          `json:"status"`
-				Reason json.RawMessage `json:"reason"`
-				Error  json.RawMessage `json:"error"`
-			} `json:"results"`
-		}
-		if err := json.Unmarshal(body, &out); err != nil {
-			return fmt.Errorf("bench setup: %w", err)
-		}
-		for i, r := range out.Results {
-			if r.Status != "accepted" {
-				return fmt.Errorf("bench setup: instruction %d: %s %s%s", i, r.Status, r.Reason, r.Error)
+		for i, o := range outs {
+			if err := o.Err(); err != nil {
+				return fmt.Errorf("bench setup: instruction %d: %w", i, err)
 			}
 		}
 		*ins = (*ins)[n:]
@@ -341,6 +288,11 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients + 8, MaxConnsPerHost: cfg.clients + 8, TLSClientConfig: cfg.tls},
 	}}
+	api, err := client.New(client.Config{Nodes: cfg.addrs, Key: cfg.key, HTTPClient: c.http})
+	if err != nil {
+		return benchResult{}, err
+	}
+	c.api = api
 	if cfg.leader {
 		l, err := c.findLeader(ctx)
 		if err != nil {
@@ -348,6 +300,10 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 		}
 		c.cfg.addrs = []string{l}
 		cfg = c.cfg
+		// Setup goes to the leader too: --leader means no node forwards.
+		if c.api, err = client.New(client.Config{Nodes: cfg.addrs, Key: cfg.key, HTTPClient: c.http}); err != nil {
+			return benchResult{}, err
+		}
 	}
 	if err := c.setup(ctx); err != nil {
 		return benchResult{}, err

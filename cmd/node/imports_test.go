@@ -21,6 +21,9 @@ func TestImportBoundaries(t *testing.T) {
 		"api":         {"go.etcd.io/bbolt", "github.com/hashicorp/raft"},
 		"ui":          {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo"},
 
+		// The client speaks only the wire contract, so integrators build it without the node.
+		"client": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo"},
+
 		// The binary primitives under transfer's and ledger's formats know nothing of either.
 		"internal/wire": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
 

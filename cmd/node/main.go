@@ -12,6 +12,10 @@
 //	                                          check offline that a journal entry is in a signed checkpoint
 //	node verify --consistency P --old C1 --new C2 --key K
 //	                                          check offline that a signed checkpoint extends an earlier one
+//	node help                                 every command: the node's own, and the client commands by role
+//	                                          (party, key, instrument, mint, burn, transfer, dvp, freeze, pause,
+//	                                          holdings, captable, control-book, journal --follow, verify chain|proof,
+//	                                          classify, rulebook show|lint|set, cluster, import, export)
 package main
 
 import (
@@ -28,38 +32,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "node:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			// A command's flag set printed its --help.
+			os.Exit(exitAccepted)
 		}
+		fmt.Fprintln(os.Stderr, "node:", err)
 		// A storage fault has its own status (exitStorageFault), so a
 		// supervisor can tell a disk to fix from a crash to restart.
 		var coded interface{ ExitCode() int }
 		if errors.As(err, &coded) {
 			os.Exit(coded.ExitCode())
 		}
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, args []string) error {
-	cmd := ""
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "", "serve":
-		return runServe(ctx, args)
-	case "certs":
-		return runCerts(args)
-	case "rulebook":
-		return runRulebook(args)
-	case "bench":
-		return runBench(ctx, args)
-	case "migrate-log":
-		return runMigrateLog(ctx, args)
-	case "verify":
-		return runVerify(args, os.Stdout)
-	default:
-		return fmt.Errorf("unknown command %q (serve, certs, rulebook lint, bench, migrate-log, verify)", cmd)
+		os.Exit(exitOther)
 	}
 }

@@ -152,8 +152,11 @@ function fill(template, params) {
 
 // request sends one API call and answers {status, data, body} whatever the
 // status; data is the parsed JSON body, or null.
+// With opts.stream the answer's body is left unread: {status, response} for
+// a 200, which the caller reads as a stream (opts.signal ends it, and
+// opts.lastEventID resumes a Server-Sent Events stream after that id).
 async function request(method, template, opts = {}) {
-  const { params = {}, query = {}, body } = opts;
+  const { params = {}, query = {}, body, stream, signal, lastEventID } = opts;
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
     if (v !== undefined && v !== null && String(v).trim() !== '') q.set(k, String(v).trim());
@@ -163,12 +166,15 @@ async function request(method, template, opts = {}) {
   const url = fill(template, params) + (qs ? '?' + qs : '');
   const headers = { Authorization: 'Bearer ' + state.key };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (lastEventID) headers['Last-Event-ID'] = String(lastEventID);
   let res;
   try {
-    res = await fetch(url, { method, headers, body, cache: 'no-store', credentials: 'omit' });
+    res = await fetch(url, { method, headers, body, signal, cache: 'no-store', credentials: 'omit' });
   } catch (err) {
+    if (signal && signal.aborted) throw err;
     throw new ApiError(0, 'NETWORK', `the node did not answer: ${err.message}`);
   }
+  if (stream && res.status === 200) return { status: res.status, response: res };
   const raw = await res.text();
   let data = null;
   try {
@@ -275,6 +281,9 @@ const LOADERS = {
   journal: () => loadJournal(),
   submit: () => {},
   rulebook: loadRulebook,
+  live: () => startLive(),
+  margin: loadMarginCalls,
+  tools: () => {},
 };
 
 // showTab shows one tab and loads it the first time it is shown.
@@ -438,6 +447,7 @@ function showInstrument(i) {
   ]));
   $('holders-at').value = '';
   loadHolders();
+  loadCharts(i.symbol);
 }
 
 // loadHolders reads the first page of the cap table (from the form), or with
@@ -671,6 +681,448 @@ async function loadRulebook() {
 }
 
 // ---------------------------------------------------------------------------
+// Live journal: GET /v1/journal/stream, read with fetch so the key travels
+// in the Authorization header (EventSource cannot send one).
+
+const LIVE_ROWS = 200; // the most entries the live table keeps
+const live = { ctrl: null, last: 0, rows: [] };
+
+function stopLive() {
+  if (live.ctrl) live.ctrl.abort();
+  live.ctrl = null;
+  $('live-toggle').textContent = 'Start';
+  put($('live-status'), 'Stopped.');
+}
+
+// startLive follows the stream until stopped; a broken connection is
+// opened again after the last entry shown, so none is missed or repeated.
+async function startLive() {
+  if (live.ctrl) return;
+  const ctrl = new AbortController();
+  live.ctrl = ctrl;
+  $('live-toggle').textContent = 'Stop';
+  while (live.ctrl === ctrl) {
+    try {
+      put($('live-status'), 'Connecting…');
+      await followOnce(ctrl.signal);
+      put($('live-status'), 'The stream ended; reconnecting…');
+    } catch (err) {
+      if (ctrl.signal.aborted) return;
+      failure($('live-status'), err);
+      if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
+        live.ctrl = null;
+        $('live-toggle').textContent = 'Start';
+        return;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+// followOnce reads one connection's events.
+async function followOnce(signal) {
+  const r = await request('GET', '/v1/journal/stream', {
+    query: { party: $('live-party').value, symbol: $('live-symbol').value },
+    stream: true, signal, lastEventID: live.last,
+  });
+  if (!r.response) throw errorOf(r);
+  put($('live-status'), live.last ? `Following, after seq ${live.last}.` : 'Following.');
+  const reader = r.response.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buf.indexOf('\n\n')) >= 0) {
+      const event = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+      if (!data) continue; // a keep-alive comment
+      const entry = JSON.parse(data);
+      if (entry.seq <= live.last) continue;
+      live.last = entry.seq;
+      showLive(entry);
+    }
+  }
+}
+
+function showLive(e) {
+  live.rows.unshift(e);
+  live.rows.length = Math.min(live.rows.length, LIVE_ROWS);
+  const view = table([
+    { label: 'Seq', value: (x) => x.seq, num: true },
+    { label: 'Time', value: (x) => x.time },
+    { label: 'Actor', value: (x) => x.actor },
+    { label: 'Type', value: (x) => (x.instruction || {}).type },
+    { label: 'Id', value: (x) => (x.instruction || {}).id },
+    { label: 'Status', value: (x) => badge(x.status) },
+    { label: 'Reason', value: (x) => (x.reason ? x.reason.code : '') },
+  ], live.rows);
+  const first = view.querySelector('tbody tr');
+  if (first) first.classList.add('fresh');
+  put($('live-out'), view);
+}
+
+// ---------------------------------------------------------------------------
+// Charts of an instrument (uPlot, served by the node).
+
+const CHART_TOP = 8; // holders drawn one by one; the rest are "others"
+const SUPPLY_POINTS = 40; // journal entries sampled for the supply history
+const COLORS = ['#2563eb', '#16a34a', '#d97706', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#9ca3af'];
+const charts = { owners: null, supply: null };
+
+// amount is a decimal string as a number, for drawing only: every figure
+// shown as text stays the API's exact string.
+function amount(s) {
+  return Number(s);
+}
+
+function chartWidth(id) {
+  return Math.max(300, Math.min(640, $(id).clientWidth || 480));
+}
+
+async function loadCharts(symbol) {
+  for (const c of Object.values(charts)) if (c) c.destroy();
+  charts.owners = charts.supply = null;
+  loading($('chart-owners-legend'));
+  loading($('chart-supply-legend'));
+  if (typeof uPlot === 'undefined') {
+    put($('chart-owners-legend'), 'The charting library did not load.');
+    return;
+  }
+  await Promise.all([ownersChart(symbol), supplyChart(symbol)]);
+}
+
+async function ownersChart(symbol) {
+  const legend = $('chart-owners-legend');
+  try {
+    const t = await call('GET', '/v1/instruments/{symbol}/holders', { params: { symbol }, query: { limit: '10000' } });
+    const holders = (t.holders || []).filter((h) => amount(h.balance) > 0)
+      .sort((a, b) => amount(b.balance) - amount(a.balance));
+    const top = holders.slice(0, CHART_TOP).map((h) => ({ label: h.party, balance: h.balance }));
+    if (holders.length > CHART_TOP) {
+      const rest = holders.slice(CHART_TOP).reduce((sum, h) => sum + amount(h.balance), 0);
+      top.push({ label: `others (${holders.length - CHART_TOP})`, balance: String(rest) });
+    }
+    if (!top.length) {
+      put(legend, el('p', { class: 'muted', text: 'No holders.' }));
+      return;
+    }
+    const xs = top.map((_, i) => i);
+    const ys = top.map((h) => amount(h.balance));
+    charts.owners = new uPlot({
+      width: chartWidth('chart-owners'), height: 240, legend: { show: false },
+      scales: { x: { time: false, range: [-0.5, top.length - 0.5] }, y: { range: (u, min, max) => [0, max * 1.1 || 1] } },
+      axes: [{ values: (u, splits) => splits.map((i) => (Number.isInteger(i) && top[i] ? top[i].label : '')), rotate: 0 }, {}],
+      series: [{}, { label: 'balance', stroke: COLORS[0], fill: COLORS[0] + '99', paths: uPlot.paths.bars({ size: [0.7, 80] }), points: { show: false } }],
+    }, [xs, ys], $('chart-owners'));
+    const supply = amount(t.supply) || 1;
+    put(legend, el('ul', { class: 'legend-list' }, top.map((h, i) => el('li', {},
+      el('span', { class: `swatch c${Math.min(i, 8)}` }),
+      `${h.label}: ${h.balance} (${(100 * amount(h.balance) / supply).toFixed(1)}%)`))),
+    el('p', { class: 'muted', text: `At journal seq ${t.seq}; supply ${t.supply}.` }));
+  } catch (err) {
+    failure(legend, err);
+  }
+}
+
+async function supplyChart(symbol) {
+  const legend = $('chart-supply-legend');
+  try {
+    const page = await call('GET', '/v1/journal', { query: { symbol, limit: '1000' } });
+    const seqs = (page.entries || []).filter((e) => e.status === 'accepted').map((e) => ({ seq: e.seq, time: e.time }));
+    if (!seqs.length) {
+      put(legend, el('p', { class: 'muted', text: 'No accepted entries yet.' }));
+      return;
+    }
+    const step = Math.max(1, Math.ceil(seqs.length / SUPPLY_POINTS));
+    const picked = seqs.filter((_, i) => i % step === 0 || i === seqs.length - 1);
+    const points = [];
+    for (const p of picked) {
+      const t = await call('GET', '/v1/instruments/{symbol}/holders', { params: { symbol }, query: { at: String(p.seq), limit: '1' } });
+      points.push({ seq: p.seq, time: p.time, supply: t.supply });
+    }
+    charts.supply = new uPlot({
+      width: chartWidth('chart-supply'), height: 240, legend: { show: false },
+      scales: { x: { time: false }, y: { range: (u, min, max) => [0, max * 1.1 || 1] } },
+      // Seqs are whole numbers: ticks only at whole steps.
+      axes: [{ label: 'journal seq', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6, 1e7] }, {}],
+      series: [{}, { label: 'supply', stroke: COLORS[1], width: 2, fill: COLORS[1] + '33', paths: uPlot.paths.stepped({ align: 1 }) }],
+    }, [points.map((p) => p.seq), points.map((p) => amount(p.supply))], $('chart-supply'));
+    const last = points[points.length - 1];
+    put(legend, el('p', { class: 'muted', text: `Supply ${last.supply} at seq ${last.seq} (${last.time}); ${points.length} points from ${seqs.length} entries.` }));
+  } catch (err) {
+    failure(legend, err);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Margin calls: a node whose API has no such route answers 404.
+
+async function loadMarginCalls() {
+  const out = $('margin-out');
+  loading(out);
+  const r = await request('GET', '/v1/margin-calls').catch((err) => err);
+  if (r instanceof Error) {
+    failure(out, r);
+    return;
+  }
+  if (r.status === 404 || r.status === 405) {
+    put(out, el('p', { class: 'muted', text: 'Margin calls are not available on this node.' }));
+    return;
+  }
+  if (r.status !== 200) {
+    failure(out, errorOf(r));
+    return;
+  }
+  put(out, table([
+    { label: 'Party', value: (a) => a.party },
+    { label: 'Custodian', value: (a) => a.custodian },
+    { label: 'Equity', value: (a) => a.equity, num: true },
+    { label: 'Maintenance', value: (a) => a.maintenance_requirement, num: true },
+    { label: 'Deficit', value: (a) => a.deficit, num: true },
+    { label: 'Loans', value: (a) => (a.loans || []).map((l) => `${l.amount} ${l.cash_symbol} from ${l.lender}`) },
+  ], (r.data && r.data.accounts) || []));
+}
+
+// ---------------------------------------------------------------------------
+// Tools: classify, lint, import.
+
+async function classify(ev) {
+  ev.preventDefault();
+  const out = $('classify-out');
+  loading(out);
+  const attributes = {
+    underlying: $('cl-underlying').value.trim(),
+    payoff: $('cl-payoff').value.trim(),
+    embedded_leverage: $('cl-leverage').value.trim(),
+    expiry_days: Number($('cl-expiry').value || 0),
+    economic_purpose: $('cl-purpose').value.trim(),
+  };
+  try {
+    const c = await call('POST', '/v1/classify', { body: JSON.stringify({ attributes }) });
+    put(out, details([['Class', c.class], ['Regulator', c.regulator], ['Category', c.category], ['Allowed', c.allowed],
+      ['Because', (c.reasons || []).map((x) => (typeof x === 'string' ? x : x.message || x.code))]]));
+  } catch (err) {
+    failure(out, err);
+  }
+}
+
+async function lintCurrent() {
+  try {
+    const rb = await call('GET', '/v1/rulebook');
+    $('lint-yaml').value = rb.yaml;
+  } catch (err) {
+    failure($('lint-out'), err);
+  }
+}
+
+async function lint(ev) {
+  ev.preventDefault();
+  const out = $('lint-out');
+  loading(out);
+  try {
+    const r = await call('POST', '/v1/rulebook/lint', { body: JSON.stringify({ rulebook: $('lint-yaml').value }) });
+    const findings = r.findings || [];
+    const impact = r.impact || [];
+    put(out,
+      el('h4', { text: `${findings.length} findings` }),
+      table([
+        { label: 'Kind', value: (f) => f.kind },
+        { label: 'Case', value: (f) => f.subject },
+        { label: 'Rules', value: (f) => f.rules },
+        { label: 'Resolution', value: (f) => f.resolution },
+      ], findings),
+      el('h4', { text: `${impact.length} out of compliance today` }),
+      table([
+        { label: 'Party', value: (x) => x.party },
+        { label: 'Symbol', value: (x) => x.symbol },
+        { label: 'Rule', value: (x) => x.rule },
+        { label: 'Message', value: (x) => x.message },
+      ], impact));
+  } catch (err) {
+    failure(out, err);
+  }
+}
+
+// The import's CSV header and grammars, as `node import` checks them.
+const IMPORT_HEADER = 'holder_id,role,status,jurisdiction,kyc_expires_at,custodian,symbol,amount,acquired_at';
+const IMPORT_BATCH = 10000;
+const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const SYMBOL_RE = /^[A-Z0-9][A-Z0-9.-]{0,31}$/;
+const AMOUNT_RE = /^(0|[1-9][0-9]{0,30})(\.[0-9]{1,18})?$/;
+const ROLES = ['investor', 'issuer', 'custodian', 'operator', 'auditor', 'oracle'];
+const STATUSES = ['retail', 'accredited', 'qualified_purchaser', 'institutional'];
+
+// csvRows splits CSV text into records with their line numbers (quoted
+// fields may hold commas, quotes as "" and newlines).
+function csvRows(textIn) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  let line = 1;
+  let start = 1;
+  for (let i = 0; i < textIn.length; i++) {
+    const c = textIn[i];
+    if (quoted) {
+      if (c === '"' && textIn[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else { if (c === '\n') line++; field += c; }
+      continue;
+    }
+    if (c === '"') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; }
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && textIn[i + 1] === '\n') i++;
+      row.push(field);
+      if (row.length > 1 || row[0] !== '') rows.push({ line: start, fields: row });
+      row = []; field = ''; line++; start = line;
+    } else field += c;
+  }
+  if (field !== '' || row.length) { row.push(field); rows.push({ line: start, fields: row }); }
+  return rows;
+}
+
+function isoTime(s) {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) s += 'T00:00:00Z';
+  const t = new Date(s);
+  return Number.isNaN(t.getTime()) ? null : t.toISOString().replace('.000Z', 'Z');
+}
+
+// checkImport returns the plan's rows and every bad row's problems.
+function checkImport(rows) {
+  const bad = [];
+  const good = [];
+  const seen = new Map();
+  for (const { line, fields } of rows) {
+    const problems = [];
+    if (fields.length !== 9) {
+      bad.push({ line, msg: `${fields.length} fields, want 9` });
+      continue;
+    }
+    const [holder, role, status, jurisdiction, kyc, custodian, symbol, amt, acquired] = fields;
+    if (!ID_RE.test(holder)) problems.push(`holder_id "${holder}" is not an id`);
+    if (!ROLES.includes(role)) problems.push(`role "${role}" is not a role`);
+    if (role === 'investor') {
+      if (!STATUSES.includes(status)) problems.push(`status "${status}" is not an investor status`);
+      if (!jurisdiction) problems.push('jurisdiction is required for an investor');
+      if (!kyc) problems.push('kyc_expires_at is required for an investor');
+      if (!custodian) problems.push('custodian is required for an investor');
+    }
+    if (kyc && !isoTime(kyc)) problems.push(`kyc_expires_at "${kyc}" is not a time`);
+    if (!SYMBOL_RE.test(symbol)) problems.push(`symbol "${symbol}" is not a symbol`);
+    if (!AMOUNT_RE.test(amt) || Number(amt) === 0) problems.push(`amount "${amt}" must be a positive plain decimal`);
+    const at = isoTime(acquired);
+    if (!at) problems.push('acquired_at is required, RFC 3339 or YYYY-MM-DD');
+    else if (new Date(at) > new Date()) problems.push('acquired_at is in the future');
+    const who = [role, status, jurisdiction, kyc, custodian].join('|');
+    if (seen.has(holder) && seen.get(holder).who !== who) problems.push(`holder ${holder} is described differently on line ${seen.get(holder).line}`);
+    if (!seen.has(holder)) seen.set(holder, { who, line });
+    for (const msg of problems) bad.push({ line, msg });
+    if (!problems.length) good.push({ line, holder, role, status, jurisdiction, kyc: kyc ? isoTime(kyc) : undefined, custodian, symbol, amount: amt, acquired: at });
+  }
+  return { good, bad };
+}
+
+async function sha256Hex(buffer) {
+  const digest = await crypto.subtle.digest('SHA-256', buffer);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function importPlan(rows, hash) {
+  const prefix = `imp-${hash.slice(0, 16)}-`;
+  const registered = new Set();
+  const plan = [];
+  for (const r of rows) {
+    if (!registered.has(r.holder)) {
+      registered.add(r.holder);
+      const party = { id: r.holder, role: r.role };
+      if (r.status) party.status = r.status;
+      if (r.jurisdiction) party.jurisdiction = r.jurisdiction;
+      if (r.kyc) party.kyc_expires_at = r.kyc;
+      if (r.custodian) party.custodian = r.custodian;
+      plan.push({ id: `${prefix}${r.line}-p`, type: 'register_party', party });
+    }
+    plan.push({ id: `${prefix}${r.line}`, type: 'mint', symbol: r.symbol, to: r.holder, amount: r.amount, acquired_at: r.acquired, import: true });
+  }
+  return plan;
+}
+
+async function importRegister(ev) {
+  ev.preventDefault();
+  const out = $('import-out');
+  const status = $('import-status');
+  const bar = $('import-progress');
+  const file = $('import-file').files[0];
+  if (!file) {
+    put(status, 'Choose a CSV file first.');
+    return;
+  }
+  bar.value = 0;
+  put(out);
+  put(status, `Checking ${file.name}…`);
+  const buffer = await file.arrayBuffer();
+  const textIn = new TextDecoder().decode(buffer).replace(/^\uFEFF/, '');
+  const rows = csvRows(textIn);
+  if (!rows.length || rows[0].fields.join(',') !== IMPORT_HEADER) {
+    put(status);
+    put(out, el('div', { class: 'error', role: 'alert', text: `line 1: the header must be ${IMPORT_HEADER}` }));
+    return;
+  }
+  const { good, bad } = checkImport(rows.slice(1));
+  if (bad.length) {
+    put(status);
+    put(out, el('div', { class: 'error', role: 'alert', text: `${bad.length} bad rows; nothing was sent.` }),
+      table([{ label: 'Line', value: (b) => b.line, num: true }, { label: 'Problem', value: (b) => b.msg }], bad.slice(0, 1000)));
+    return;
+  }
+  if ($('import-dry').checked) {
+    put(status, `${good.length} rows valid; dry run, nothing sent.`);
+    return;
+  }
+  const plan = importPlan(good, await sha256Hex(buffer));
+  const counts = { accepted: 0, existing: 0, rejected: 0, errors: 0 };
+  const problems = [];
+  const started = performance.now();
+  for (let i = 0; i < plan.length; i += IMPORT_BATCH) {
+    const batch = plan.slice(i, i + IMPORT_BATCH);
+    try {
+      const r = await call('POST', '/v1/instructions/batch', { body: JSON.stringify({ instructions: batch }) });
+      r.results.forEach((o, j) => {
+        const code = o.reason ? o.reason.code : o.error ? o.error.code : '';
+        if (o.status === 'accepted') counts.accepted++;
+        else if (batch[j].type === 'register_party' && code === 'ALREADY_EXISTS') counts.existing++;
+        else {
+          if (o.status === 'rejected') counts.rejected++; else counts.errors++;
+          problems.push({ id: o.id, status: o.status, code, message: (o.reason || o.error || {}).message });
+        }
+      });
+    } catch (err) {
+      failure(out, err);
+      put(status, 'Stopped; importing the same file again resumes where it stopped.');
+      return;
+    }
+    const done = Math.min(i + IMPORT_BATCH, plan.length);
+    const secs = (performance.now() - started) / 1000;
+    const rate = done / Math.max(secs, 0.001);
+    bar.value = done / plan.length;
+    put(status, `${done}/${plan.length} instructions, ${Math.round(rate)}/s, ETA ${Math.round((plan.length - done) / rate)}s`);
+  }
+  put(out,
+    details([['Rows', good.length], ['Accepted', counts.accepted], ['Holders already registered', counts.existing],
+      ['Rejected', counts.rejected], ['Errors', counts.errors]]),
+    problems.length ? table([
+      { label: 'Id', value: (p) => p.id },
+      { label: 'Status', value: (p) => badge(p.status) },
+      { label: 'Code', value: (p) => p.code },
+      { label: 'Message', value: (p) => p.message },
+    ], problems) : null);
+}
+
+// ---------------------------------------------------------------------------
 // Wiring.
 
 function init() {
@@ -710,6 +1162,19 @@ function init() {
     send(false);
   });
   $('rulebook-refresh').addEventListener('click', loadRulebook);
+  $('live-toggle').addEventListener('click', () => (live.ctrl ? stopLive() : startLive()));
+  $('live-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    stopLive();
+    put($('live-out'));
+    live.last = 0;
+    startLive();
+  });
+  $('margin-refresh').addEventListener('click', loadMarginCalls);
+  $('classify-form').addEventListener('submit', classify);
+  $('lint-form').addEventListener('submit', lint);
+  $('lint-current').addEventListener('click', lintCurrent);
+  $('import-form').addEventListener('submit', importRegister);
 
   if (state.key) {
     // A key kept from earlier in this tab: check it is still good.
