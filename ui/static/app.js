@@ -859,7 +859,7 @@ async function supplyChart(symbol) {
 }
 
 // ---------------------------------------------------------------------------
-// Margin calls: a node whose API has no such route answers 404.
+// Margin calls: a node of a release without the route answers 404.
 
 async function loadMarginCalls() {
   const out = $('margin-out');
