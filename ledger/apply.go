@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -206,6 +207,8 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 		return a.createKey(index, now, item)
 	case itemRevokeKey:
 		return a.revokeKey(index, now, item)
+	case itemCorporateActionStep:
+		return a.step(index, now, item)
 	case itemNode:
 		var n NodeInfo
 		if err := json.Unmarshal(item[1:], &n); err != nil || n.ID == "" {
@@ -274,7 +277,16 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		return rec.Outcome // the first outcome, unchanged: nothing is applied twice
 	}
 
-	delta, reasons := transfer.Effect(a.view, actor, ins, now)
+	var delta *transfer.Delta
+	var reasons []eligibility.Reason
+	var action *corpAction // a distribute or split accepted (corpaction.go)
+	if ins.Type == transfer.TypeDistribute || ins.Type == transfer.TypeSplit {
+		delta, reasons, action = a.acceptCorporateAction(a.seq+1, actor, ins, now)
+	} else if delta, reasons = transfer.Effect(a.view, actor, ins, now); delta != nil {
+		if reasons = a.lockedBy(delta); reasons != nil {
+			delta = nil
+		}
+	}
 	a.seq++
 	out := Outcome{ID: ins.ID, Index: index, Seq: a.seq}
 	var touched touchedNames // what the effect changed, named by ins or not
@@ -291,6 +303,9 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		a.view.commit(changes, a.seq)
 		a.replaceSchedule(changes)
 		touched = touchedBy(changes)
+		if action != nil {
+			a.saveCorporateAction(action)
+		}
 	}
 	a.appendJournal(index, now, actor, ins, body, out, touched)
 	result := EncodeOutcome(out)

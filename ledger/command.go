@@ -22,6 +22,9 @@ const (
 	itemKey              byte = 'K' // JSON keyItem
 	itemNode             byte = 'N' // JSON NodeInfo
 	itemRevokeKey        byte = 'X' // JSON revokeKeyItem
+	// itemCorporateActionStep is a step of a running corporate action
+	// (corpaction.go): uvarint seq of its accepted entry, uvarint holders.
+	itemCorporateActionStep byte = 'C'
 )
 
 // ErrBadItem is returned by DecodeItem for bytes that are no item.

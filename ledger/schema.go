@@ -19,6 +19,7 @@ var (
 	bucketKeyInfo     = []byte("keyinfo")     // key id (KeyID) -> key record (binary)
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
+	bucketCorpActions = []byte("corpactions") // record-date corporate actions, their queues, lines and line trees (corpaction.go)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
 
 	// Indexes (index.go), derived from the journal and the balance history
@@ -104,7 +105,7 @@ var (
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
-	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
+	bucketBalances, bucketCorpActions, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
 	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
 }

@@ -161,6 +161,13 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 	if ins.EffectiveAt != nil {
 		w.Time(*ins.EffectiveAt)
 	}
+	if ins.RecordSeq != nil {
+		w.Uvarint(*ins.RecordSeq)
+	}
+	if l := ins.CashInLieu; l != nil {
+		w.Str(l.CashSymbol)
+		w.Str(string(l.Price))
+	}
 	return w.B
 }
 
@@ -268,6 +275,13 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	if has(19) {
 		t := r.Time()
 		ins.EffectiveAt = &t
+	}
+	if has(20) {
+		n := r.Uvarint()
+		ins.RecordSeq = &n
+	}
+	if has(21) {
+		ins.CashInLieu = &CashInLieu{CashSymbol: r.Str(), Price: Amount(r.Str())}
 	}
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
@@ -388,7 +402,8 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
-		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil {
+		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
+		ins.RecordSeq != nil || ins.CashInLieu != nil {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

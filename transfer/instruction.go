@@ -68,8 +68,8 @@ var fieldsByType = map[Type][]string{
 	TypeSetPrice:         {"symbol", "price"},
 	TypeBorrow:           {"party_id", "cash_symbol", "amount", "lender"},
 	TypeRepay:            {"party_id", "cash_symbol", "amount", "lender"},
-	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
-	TypeSplit:            {"symbol", "ratio"},
+	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit", "record_seq"},
+	TypeSplit:            {"symbol", "ratio", "record_seq", "cash_in_lieu"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
 }
 
@@ -117,6 +117,20 @@ type Instruction struct {
 	// EffectiveAt schedules a set_rulebook: the rulebook takes force from
 	// the first batch whose time is at or after it (nil: at once).
 	EffectiveAt *time.Time `json:"effective_at,omitempty"`
+	// RecordSeq is the record point of a distribute or split: the holders
+	// and balances as they stood just after that journal entry (nil: the
+	// entry before the instruction).
+	RecordSeq *uint64 `json:"record_seq,omitempty"`
+	// CashInLieu pays a split's fractional units in cash at a price;
+	// without it, fractions are cancelled.
+	CashInLieu *CashInLieu `json:"cash_in_lieu,omitempty"`
+}
+
+// CashInLieu is the cash a split pays for fractional units: price per unit
+// of the instrument, in cash_symbol.
+type CashInLieu struct {
+	CashSymbol string `json:"cash_symbol"`
+	Price      Amount `json:"price"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -350,7 +364,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [20]presentField {
+func (ins *Instruction) presentFields() [22]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -372,6 +386,8 @@ func (ins *Instruction) presentFields() [20]presentField {
 		{"ratio", ins.Ratio != nil},
 		{"rulebook", ins.Rulebook != ""},
 		{"effective_at", ins.EffectiveAt != nil},
+		{"record_seq", ins.RecordSeq != nil},
+		{"cash_in_lieu", ins.CashInLieu != nil},
 	}
 }
 
@@ -553,6 +569,10 @@ func (ins *Instruction) Validate() error {
 	case TypeSplit:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needAmount("ratio", ins.Ratio))
+		if l := ins.CashInLieu; l != nil {
+			add(needSymbol("cash_in_lieu.cash_symbol", l.CashSymbol))
+			add(needAmount("cash_in_lieu.price", &l.Price))
+		}
 	case TypeSetRulebook:
 		add(need("rulebook", ins.Rulebook))
 		if len(ins.Rulebook) > MaxRulebookSize {
