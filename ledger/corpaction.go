@@ -17,14 +17,14 @@ import (
 
 // Record-date corporate actions (distribute, split) run as bounded steps
 // through the log: accepting one records it, escrows the cash it can pay,
-// and pays the first InlineHolders holders at once; a register larger than
+// and pays the first inlineHolders holders at once; a register larger than
 // that is finished by step items (CorporateActionStepItem) the leader
 // proposes, each paying the next slice of holders in party order. See
 // DESIGN.md, "Corporate actions".
 
-// InlineHolders is how many holders the accepting apply pays itself: an
+// inlineHolders is how many holders the accepting apply pays itself: an
 // action over no more than that completes in one apply, as it always did.
-const InlineHolders = 1000
+var inlineHolders = 1000
 
 // stepScanFactor bounds the parties a step examines (those who ever held
 // the symbol, most of whom may not have held at the record point) to this
@@ -302,7 +302,7 @@ func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.I
 	d := transfer.NewDelta(a.view)
 	var first []corpLine
 	if len(queue) == 0 {
-		lines, exhausted := a.walk(act, d, InlineHolders)
+		lines, exhausted := a.walk(act, d, inlineHolders)
 		first = lines
 		if exhausted {
 			if r := a.payExact(act, d, lines, now); r != nil {
@@ -318,9 +318,8 @@ func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.I
 	var outstanding decimal.Decimal
 	var holders int64
 	if plan.Type == transfer.TypeDistribute {
-		bal := a.tx.Bucket(bucketBalances).Cursor()
-		outstanding = balanceAt(bal, append([]byte(plan.Symbol), 0), act.recordSeq).
-			Sub(partyBalanceAt(bal, plan.Symbol, plan.Issuer, act.recordSeq))
+		outstanding = supplyAt(a.tx.Bucket(bucketSupplies).Cursor(), plan.Symbol, act.recordSeq).
+			Sub(partyBalanceAt(a.tx.Bucket(bucketBalances).Cursor(), plan.Symbol, plan.Issuer, act.recordSeq))
 	} else {
 		in, _ := a.view.Instrument(plan.Symbol)
 		holders = int64(in.HolderCount)
@@ -647,4 +646,21 @@ func checkCorpLines(b *bolt.Bucket, act *corpAction, bad func(format string, arg
 			bad("corporate action %s: the root of its lines is not the recorded one (%v)", act.id, err)
 		}
 	}
+}
+
+// corpEscrow is the cash running corporate actions hold, by symbol.
+func corpEscrow(tx *bolt.Tx) map[string]decimal.Decimal {
+	escrow := map[string]decimal.Decimal{}
+	c := tx.Bucket(bucketCorpActions).Cursor()
+	for k, v := c.Seek([]byte{caAction}); k != nil && k[0] == caAction; k, v = c.Next() {
+		act := decodeCorpAction(binary.BigEndian.Uint64(k[1:]), v)
+		if act.escrow.Sign() > 0 {
+			e, ok := escrow[act.ca.Cash]
+			if !ok {
+				e = decimal.Zero
+			}
+			escrow[act.ca.Cash] = e.Add(act.escrow)
+		}
+	}
+	return escrow
 }
