@@ -110,7 +110,9 @@ func TestCorporateActionSteppedMatchesOneShot(t *testing.T) {
 			}
 		}
 		id := splitID(split)
-		a := mustAnswer(t, "action", func() (CorporateActionPage, error) { return one.s.CorporateAction(CorporateActionQuery{ID: id, Limit: 1000}) })
+		a := mustAnswer(t, "action", func() (CorporateActionPage, error) {
+			return one.s.CorporateAction(CorporateActionQuery{ID: id, Limit: 1000})
+		})
 		b := mustAnswer(t, "action", func() (CorporateActionPage, error) {
 			return stepped.s.CorporateAction(CorporateActionQuery{ID: id, Limit: 1000})
 		})
