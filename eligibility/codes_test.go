@@ -35,6 +35,7 @@ func TestCodes(t *testing.T) {
 		{eligibility.CodeHolderLimit, "HOLDER_LIMIT", "0x06"},
 		{eligibility.CodePriceUnavailable, "PRICE_UNAVAILABLE", "0x40"},
 		{eligibility.CodeLeverageExceeded, "LEVERAGE_EXCEEDED", "0x06"},
+		{eligibility.CodeCorporateActionRunning, "CORPORATE_ACTION_RUNNING", "0x44"},
 	}
 	all := eligibility.Codes()
 	if len(all) != len(tests) {
