@@ -77,6 +77,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
+	running := *s.corpRunning.Load()
 	items, itemBytes := 0, 0
 	for _, b := range batches {
 		items += len(b.Items)
@@ -90,7 +91,8 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]*idRecord, items),
 			// A journal entry carries its instruction and about 300 bytes
 			// more; an id record its outcome.
-			arena: make([]byte, 0, itemBytes+400*items),
+			arena:   make([]byte, 0, itemBytes+400*items),
+			running: running,
 		}
 		a.view.useCache(s.cache)
 		view = a.view
@@ -122,8 +124,12 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			if errs := check(tx); len(errs) > 0 {
 				panic(fmt.Sprintf("ledger: state check failed after apply: %v", errs))
 			}
+			if err := checkCorpRunning(tx, a.running); err != nil {
+				panic(fmt.Sprintf("ledger: state check failed after apply: %v", err))
+			}
 		}
 		newApplied, newTime = a.applied, a.lastTime
+		running = a.running
 		if a.view.newRulebook != nil {
 			newRulebook = a.view.newRulebook
 		}
@@ -144,6 +150,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		}
 	}
 	s.rulebook.Store(newRulebook)
+	s.corpRunning.Store(&running)
 	s.lastTime.Store(newTime.UnixNano())
 	if newApplied > s.applied.Load() {
 		s.applied.Store(newApplied)
@@ -171,6 +178,9 @@ type applier struct {
 	key            []byte
 	idCursor       *bolt.Cursor // for ids lookups; see get
 	idx            indexWriter  // the journal and balance indexes (index.go)
+	// running is the running corporate actions as this call leaves them
+	// (corpaction_running.go).
+	running corpRunning
 }
 
 func (a *applier) batch(b Batch) [][]byte {

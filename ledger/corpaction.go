@@ -207,13 +207,6 @@ func corpQueue(b *bolt.Bucket, symbol string) (seqs []uint64, types []byte) {
 	return seqs, types
 }
 
-// anyRunning says whether any corporate action runs: nearly always false,
-// one seek.
-func anyRunning(b *bolt.Bucket) bool {
-	k, _ := b.Cursor().Seek([]byte{caRunning})
-	return k != nil && k[0] == caRunning
-}
-
 // splitRunning says whether a split of symbol runs or waits: its holdings
 // may not change until it completes.
 func splitRunning(b *bolt.Bucket, symbol string) (uint64, bool) {
@@ -241,9 +234,8 @@ func refusal(code eligibility.Code, rule, format string, args ...any) []eligibil
 // of an instrument a split runs on: the split reads the holdings as they
 // stand, so none may change until it completes.
 func (a *applier) lockedBy(d *transfer.Delta) []eligibility.Reason {
-	b := a.tx.Bucket(bucketCorpActions)
-	if !anyRunning(b) {
-		return nil
+	if !a.running.any() {
+		return nil // nearly always: one load of the in-memory set
 	}
 	c := d.Changes()
 	seen := map[string]bool{}
@@ -252,7 +244,7 @@ func (a *applier) lockedBy(d *transfer.Delta) []eligibility.Reason {
 			return nil
 		}
 		seen[symbol] = true
-		if seq, ok := splitRunning(b, symbol); ok {
+		if seq, ok := a.running.splitOf(symbol); ok {
 			return refusal(eligibility.CodeCorporateActionRunning, "corporate_action.split_running",
 				"a split of %s (journal entry %d) is running; its holdings do not change until it completes", symbol, seq)
 		}
@@ -345,6 +337,7 @@ func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.I
 		a.recordLines(act, first)
 	}
 	mustPut(b, caRunningKey(plan.Symbol, seq), typeByte(plan.Type), "corporate action queue")
+	a.running = a.running.with(corpRun{symbol: plan.Symbol, seq: seq, split: plan.Type == transfer.TypeSplit})
 	return d, nil, act
 }
 
@@ -561,7 +554,8 @@ func (a *applier) step(index uint64, now time.Time, item []byte) Outcome {
 		a.finish(act, d, now, a.seq)
 		changes := d.Changes()
 		a.view.commit(changes, a.seq)
-		b.Delete(caRunningKey(act.ca.Symbol, act.seq))
+		assert(b.Delete(caRunningKey(act.ca.Symbol, act.seq)) == nil, "corporate action %s: dequeue", act.id)
+		a.running = a.running.without(act.ca.Symbol, act.seq)
 		a.journalStep(index, now, act, stepEvent{
 			Type: JournalCorporateActionDone, InstructionID: act.id, Symbol: act.ca.Symbol, Holders: act.lines,
 			Total: act.total.String(), Fractions: act.fractions.String(), LinesRoot: fmt.Sprintf("%x", act.root),

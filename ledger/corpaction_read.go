@@ -164,18 +164,11 @@ func VerifyCorporateActionLine(p CorporateActionLineProof) error {
 
 // RunningCorporateActions lists the accepted seqs of the actions steps may
 // advance now: the first running one of each instrument, oldest first.
+// It reads the in-memory set Apply publishes, so polling it costs nothing.
 func (s *Store) RunningCorporateActions() (out []uint64, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketCorpActions).Cursor()
-		last := ""
-		for k, _ := c.Seek([]byte{caRunning}); k != nil && k[0] == caRunning; k, _ = c.Next() {
-			symbol := string(k[1 : len(k)-9])
-			if symbol != last {
-				out = append(out, binary.BigEndian.Uint64(k[len(k)-8:]))
-				last = symbol
-			}
-		}
-		return nil
-	})
-	return out, err
+	r := s.corpRunning.Load()
+	if r == nil {
+		return nil, errors.New("ledger: store is closed")
+	}
+	return r.heads(), nil
 }
