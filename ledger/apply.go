@@ -315,12 +315,16 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		touched = touchedBy(changes)
 		if action != nil {
 			a.saveCorporateAction(action)
+			out.CorporateAction = summaryOf(action)
 		}
 	}
 	a.appendJournal(index, now, actor, ins, body, out, touched)
 	result := EncodeOutcome(out)
 	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
+	if action != nil && delta != nil && action.done {
+		a.journalDone(index, now, action, touchedNames{}) // after the id's record, which names the accepting entry
+	}
 	return result
 }
 
@@ -329,7 +333,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 // API writes an accepted write's answer with it too.
 // TestOutcomeJSONMatchesEncodingJSON holds it to encoding/json's bytes.
 func EncodeOutcome(o Outcome) []byte {
-	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil {
+	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil || o.CorporateAction != nil {
 		return encodeJSON(o)
 	}
 	b := make([]byte, 0, 64+len(o.ID))
@@ -425,7 +429,7 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	if rec.BodyServed {
 		rec.BodyHash = journaledBodyHash(a.journal, rec.Seq)
 	}
-	rec.Outcome = EncodeOutcome(journaledOutcome(a.journal, id, rec.Seq))
+	rec.Outcome = EncodeOutcome(journaledOutcomeTx(a.tx, id, rec.Seq))
 	return rec, true
 }
 

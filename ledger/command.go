@@ -115,6 +115,9 @@ type Outcome struct {
 	// Error is set when the item was not decided at all: an id reused with
 	// another body (ID_REUSED), or an item that does not decode (MALFORMED).
 	Error *OpError `json:"error,omitempty"`
+	// CorporateAction summarises an accepted distribute or split
+	// (corpaction_summary.go).
+	CorporateAction *CorporateActionSummary `json:"corporate_action,omitempty"`
 }
 
 // Outcome statuses.

@@ -550,20 +550,31 @@ func (a *applier) step(index uint64, now time.Time, item []byte) Outcome {
 	a.journalStep(index, now, act, stepEvent{Type: JournalCorporateActionStep, InstructionID: act.id, Symbol: act.ca.Symbol, Holders: uint64(len(lines))}, touchedBy(changes))
 	if exhausted {
 		d = transfer.NewDelta(a.view)
-		a.seq++
-		a.finish(act, d, now, a.seq)
+		a.finish(act, d, now, a.seq+1)
 		changes := d.Changes()
-		a.view.commit(changes, a.seq)
+		a.view.commit(changes, a.seq+1)
 		assert(b.Delete(caRunningKey(act.ca.Symbol, act.seq)) == nil, "corporate action %s: dequeue", act.id)
 		a.running = a.running.without(act.ca.Symbol, act.seq)
-		a.journalStep(index, now, act, stepEvent{
-			Type: JournalCorporateActionDone, InstructionID: act.id, Symbol: act.ca.Symbol, Holders: act.lines,
-			Total: act.total.String(), Fractions: act.fractions.String(), LinesRoot: fmt.Sprintf("%x", act.root),
-		}, touchedBy(changes))
+		a.journalDone(index, now, act, touchedBy(changes))
 		out.Seq = a.seq
 	}
 	putCorpAction(b, act)
 	return out
+}
+
+// journalDone appends the completion entry of act, which finish has
+// completed, as the next seq: its summary and the root of its lines, so the
+// hash chain and the journal's tree commit to every line. An action that
+// completes in its accepting apply gets one too, right after the accepting
+// entry, so every action's lines are checkable the same way.
+func (a *applier) journalDone(index uint64, now time.Time, act *corpAction, touched touchedNames) {
+	a.seq++
+	act.doneSeq = a.seq
+	a.journalStep(index, now, act, stepEvent{
+		Type: JournalCorporateActionDone, InstructionID: act.id, Symbol: act.ca.Symbol, Holders: act.lines,
+		Total: act.total.String(), Fractions: act.fractions.String(), LinesRoot: fmt.Sprintf("%x", act.root),
+	}, touched)
+	putCorpAction(a.tx.Bucket(bucketCorpActions), act)
 }
 
 // journalStep appends a step's or completion's entry, naming the parties
