@@ -16,6 +16,14 @@ import (
 // corporate action.
 var ErrNoCorporateAction = errors.New("ledger: no corporate action with that instruction id")
 
+// ErrCorporateActionRunning is returned for the proof of a line of an
+// action that has not completed: its lines have no root yet.
+var ErrCorporateActionRunning = errors.New("ledger: the corporate action is still running")
+
+// ErrNoCorporateActionLine is returned for the proof of a party's line that
+// the action does not have.
+var ErrNoCorporateActionLine = errors.New("ledger: the corporate action has no line of that party")
+
 // CorporateActionLine is one holder's line: units (held at the record
 // point for a distribution, after the split for a split) and the cash paid.
 type CorporateActionLine struct {
@@ -105,11 +113,15 @@ func (s *Store) CorporateAction(q CorporateActionQuery) (out CorporateActionPage
 // CorporateActionLineProof is the inclusion proof of party's line in the
 // tree of a completed action's lines, for `node verify`.
 type CorporateActionLineProof struct {
-	Line  CorporateActionLine `json:"line"`
-	Index uint64              `json:"index"`
-	Size  uint64              `json:"size"`
-	Root  string              `json:"root"`
-	Proof []string            `json:"proof"`
+	// ID is the action's instruction id; DoneSeq its completion's journal
+	// entry, whose instruction carries Root as lines_root.
+	ID      string              `json:"id"`
+	DoneSeq uint64              `json:"done_seq"`
+	Line    CorporateActionLine `json:"line"`
+	Index   uint64              `json:"index"`
+	Size    uint64              `json:"size"`
+	Root    string              `json:"root"`
+	Proof   []string            `json:"proof"`
 }
 
 // CorporateActionProof proves party's line of the completed action id.
@@ -122,18 +134,18 @@ func (s *Store) CorporateActionProof(id, party string) (out CorporateActionLineP
 		}
 		act := loadCorpAction(b, binary.BigEndian.Uint64(seq))
 		if !act.done {
-			return fmt.Errorf("corporate action %s is still running", id)
+			return fmt.Errorf("%w: %s", ErrCorporateActionRunning, id)
 		}
 		v := b.Get(caKey(caLine, act.seq, party))
 		if v == nil {
-			return fmt.Errorf("corporate action %s has no line of %s", id, party)
+			return fmt.Errorf("%w: %s in %s", ErrNoCorporateActionLine, party, id)
 		}
 		l := decodeCorpLine(party, v)
 		proof, err := tlog.ProveRecord(int64(act.lines), int64(l.index), caHashes{b, act.seq})
 		if err != nil {
 			return err
 		}
-		out = CorporateActionLineProof{Line: CorporateActionLine{Party: party, Units: l.units, Amount: l.amount},
+		out = CorporateActionLineProof{ID: id, DoneSeq: act.doneSeq, Line: CorporateActionLine{Party: party, Units: l.units, Amount: l.amount},
 			Index: l.index, Size: act.lines, Root: hex.EncodeToString(act.root[:])}
 		for _, h := range proof {
 			out.Proof = append(out.Proof, hex.EncodeToString(h[:]))
