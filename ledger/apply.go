@@ -291,7 +291,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	var reasons []eligibility.Reason
 	var action *corpAction // a distribute or split accepted (corpaction.go)
 	if ins.Type == transfer.TypeDistribute || ins.Type == transfer.TypeSplit {
-		delta, reasons, action = a.acceptCorporateAction(a.seq+1, actor, ins, now)
+		delta, reasons, action = a.acceptCorporateAction(a.seq+1, actor, ins, now, false)
 	} else if delta, reasons = transfer.Effect(a.view, actor, ins, now); delta != nil {
 		if reasons = a.lockedBy(delta); reasons != nil {
 			delta = nil

@@ -218,7 +218,7 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 		now = lt
 	}
 	err = s.view(func(tx *bolt.Tx) error {
-		_, reasons := transfer.Effect(newTxView(tx, s.rulebookAt(tx, now)), actor, ins, now)
+		reasons := s.dryRun(tx, actor, ins, now)
 		out = Outcome{ID: ins.ID, Status: StatusAccepted}
 		if len(reasons) > 0 {
 			r := reasons[0]

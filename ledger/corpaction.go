@@ -265,8 +265,10 @@ func (a *applier) lockedBy(d *transfer.Delta) []eligibility.Reason {
 
 // acceptCorporateAction decides a distribute or split, to be journaled at
 // seq. Accepted, it returns the delta (the escrow, and the first holders'
-// lines) and the action to record once the entry is appended.
-func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.Instruction, now time.Time) (*transfer.Delta, []eligibility.Reason, *corpAction) {
+// lines) and the action to record once the entry is appended. dry decides
+// only (POST /v1/check): it writes nothing, returns no action, and costs at
+// most what the accepting apply does, whatever the register's size.
+func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.Instruction, now time.Time, dry bool) (*transfer.Delta, []eligibility.Reason, *corpAction) {
 	plan, reasons := transfer.PlanCorporateAction(a.view, actor, ins)
 	if reasons != nil {
 		return nil, reasons, nil
@@ -300,6 +302,9 @@ func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.I
 			if r := a.payExact(act, d, lines, now); r != nil {
 				return nil, r, nil
 			}
+			if dry {
+				return d, nil, nil
+			}
 			a.recordLines(act, lines)
 			a.finish(act, d, now, seq)
 			return d, nil, act
@@ -331,6 +336,9 @@ func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.I
 		if in, _ := a.view.Instrument(plan.Symbol); in.MaxSupply != nil && plan.MaxSupply.GreaterThan(*in.MaxSupply) {
 			d.SetMaxSupply(plan.Symbol, plan.MaxSupply) // room for the split's growth from the start
 		}
+	}
+	if dry {
+		return d, nil, nil
 	}
 	if len(queue) == 0 {
 		a.payFromEscrow(act, d, first, now)
