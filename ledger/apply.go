@@ -74,6 +74,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		return nil, s.broken
 	}
 	var view *txView
+	var linesPaid int
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
@@ -129,7 +130,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			}
 		}
 		newApplied, newTime = a.applied, a.lastTime
-		running = a.running
+		running, linesPaid = a.running, a.linesPaid
 		if a.view.newRulebook != nil {
 			newRulebook = a.view.newRulebook
 		}
@@ -143,7 +144,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	// What the batch wrote is now the state every later reader sees (in the
 	// open transaction), so the cache may hold it.
 	view.publish()
-	s.pending += max(items, 1)
+	s.pending += max(items, 1) + linesPaid
 	if s.pending >= s.cfg.CommitEvery {
 		if err := s.commitLocked(); err != nil {
 			return nil, err
@@ -181,6 +182,10 @@ type applier struct {
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
+	// linesPaid counts the corporate action lines this call wrote: each
+	// weighs on the next commit about what an instruction does, so they
+	// count toward CommitEvery as instructions.
+	linesPaid int
 }
 
 func (a *applier) batch(b Batch) [][]byte {

@@ -53,8 +53,17 @@ const (
 	caByID    byte = 'I' // 'I' instruction id -> seq(8)
 	caRunning byte = 'R' // 'R' symbol 0 seq(8) -> type byte ('d', 's'): the queue of an instrument
 	caLine    byte = 'L' // 'L' seq(8) party -> line record
-	caTree    byte = 'T' // 'T' seq(8) stored-hash index(8) -> hash: the Merkle tree of the lines
 )
+
+// caTreeKey is the key in bucketCorpTree of stored hash index of the tree
+// of the lines of the action accepted at seq. The tree has a bucket of its
+// own so that it and the lines, both appended in order as steps pay
+// holders, each grow at the end of their keys: interleaved in one bucket,
+// every line would be inserted before all the hashes since the last commit,
+// which bbolt pays for by moving them (quadratic in a large action).
+func caTreeKey(seq, index uint64) []byte {
+	return binary.BigEndian.AppendUint64(seqKey(seq), index)
+}
 
 // corpAction is a corporate action's record. Seq, the journal seq of the
 // instruction that was accepted, is its key.
@@ -453,20 +462,22 @@ func (a *applier) payFromEscrow(act *corpAction, d *transfer.Delta, lines []corp
 
 // recordLines stores lines, numbered on from act.lines, and their leaves.
 func (a *applier) recordLines(act *corpAction, lines []corpLine) {
-	b := a.tx.Bucket(bucketCorpActions)
+	b, tree := a.tx.Bucket(bucketCorpActions), a.tx.Bucket(bucketCorpTree)
+	tree.FillPercent = appendFillPercent // hashes are appended in index order
 	for i := range lines {
 		l := &lines[i]
 		l.index = act.lines
 		mustPut(b, caKey(caLine, act.seq, l.party), encodeCorpLine(nil, l), "corporate action line")
 		leaf := CorporateActionLeaf(l.party, l.units.String(), l.amount.String())
-		hashes, err := tlog.StoredHashes(int64(l.index), leaf, caHashes{b, act.seq})
+		hashes, err := tlog.StoredHashes(int64(l.index), leaf, caHashes{tree, act.seq})
 		assert(err == nil, "corporate action %s line tree: %v", act.id, err)
 		first := tlog.StoredHashIndex(0, int64(l.index))
 		for j := range hashes {
-			mustPut(b, caKey(caTree, act.seq, string(seqKey(uint64(first+int64(j))))), hashes[j][:], "corporate action tree")
+			mustPut(tree, caTreeKey(act.seq, uint64(first+int64(j))), hashes[j][:], "corporate action tree")
 		}
 		act.lines++
 	}
+	a.linesPaid += len(lines)
 }
 
 // caHashes is tlog's HashReader over an action's line tree.
@@ -478,7 +489,7 @@ type caHashes struct {
 func (r caHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		v := r.b.Get(caKey(caTree, r.seq, string(seqKey(uint64(x)))))
+		v := r.b.Get(caTreeKey(r.seq, uint64(x)))
 		if len(v) != tlog.HashSize {
 			return nil, fmt.Errorf("corporate action tree: stored hash %d is missing", x)
 		}
@@ -498,7 +509,7 @@ func (a *applier) finish(act *corpAction, d *transfer.Delta, now time.Time, done
 	if act.ca.MaxSupply != nil {
 		d.SetMaxSupply(act.ca.Symbol, act.ca.MaxSupply)
 	}
-	root, err := tlog.TreeHash(int64(act.lines), caHashes{a.tx.Bucket(bucketCorpActions), act.seq})
+	root, err := tlog.TreeHash(int64(act.lines), caHashes{a.tx.Bucket(bucketCorpTree), act.seq})
 	assert(err == nil, "corporate action %s root: %v", act.id, err)
 	act.root, act.done, act.doneSeq = root, true, doneSeq
 }
@@ -654,7 +665,7 @@ func checkCorpLines(b *bolt.Bucket, act *corpAction, bad func(format string, arg
 		return
 	}
 	if act.done {
-		root, err := tlog.TreeHash(int64(n), caHashes{b, act.seq})
+		root, err := tlog.TreeHash(int64(n), caHashes{b.Tx().Bucket(bucketCorpTree), act.seq})
 		if err != nil || root != act.root {
 			bad("corporate action %s: the root of its lines is not the recorded one (%v)", act.id, err)
 		}

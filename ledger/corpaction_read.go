@@ -141,7 +141,7 @@ func (s *Store) CorporateActionProof(id, party string) (out CorporateActionLineP
 			return fmt.Errorf("%w: %s in %s", ErrNoCorporateActionLine, party, id)
 		}
 		l := decodeCorpLine(party, v)
-		proof, err := tlog.ProveRecord(int64(act.lines), int64(l.index), caHashes{b, act.seq})
+		proof, err := tlog.ProveRecord(int64(act.lines), int64(l.index), caHashes{tx.Bucket(bucketCorpTree), act.seq})
 		if err != nil {
 			return err
 		}

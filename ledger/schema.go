@@ -19,7 +19,8 @@ var (
 	bucketKeyInfo     = []byte("keyinfo")     // key id (KeyID) -> key record (binary)
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
-	bucketCorpActions = []byte("corpactions") // record-date corporate actions, their queues, lines and line trees (corpaction.go)
+	bucketCorpActions = []byte("corpactions") // record-date corporate actions, their queues and lines (corpaction.go)
+	bucketCorpTree    = []byte("corptree")    // action seq(8) stored-hash index(8) -> hash: the Merkle trees of actions' lines (corpaction.go)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
 
 	// Indexes (index.go), derived from the journal and the balance history
@@ -105,7 +106,7 @@ var (
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
-	bucketBalances, bucketCorpActions, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
+	bucketBalances, bucketCorpActions, bucketCorpTree, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
 	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
 }
