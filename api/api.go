@@ -105,6 +105,7 @@ type Reader interface {
 	Rulebook() *eligibility.Rulebook
 	AppliedIndex() uint64
 	JournalTree
+	CorporateActions
 }
 
 // Replicator is the cluster as the API uses it: a typed port, so the API
@@ -361,6 +362,8 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/journal/checkpoint", s.getCheckpoint, auth)
 	v1.GET("/journal/proof/:seq", s.getInclusionProof, auth)
 	v1.GET("/journal/consistency", s.getConsistencyProof, auth)
+	v1.GET("/corporate-actions/:id", s.getCorporateAction, auth)
+	v1.GET("/corporate-actions/:id/proof", s.getCorporateActionProof, auth)
 	v1.POST("/classify", s.classify, auth)
 	v1.GET("/rulebook", s.getRulebook, auth)
 	v1.POST("/rulebook/lint", s.lintRulebook, auth)

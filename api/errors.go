@@ -78,6 +78,11 @@ const (
 	// the whole request; nothing was proposed. Retry with the same id after
 	// the Retry-After header's seconds.
 	CodeOverloaded Code = "OVERLOADED"
+	// CodeCorporateActionRunning (409): the proof of a corporate action's
+	// line was asked for before the action completed; its lines have no
+	// root yet. (Instructions refused while a split runs carry the reason
+	// code of the same name, 422.)
+	CodeCorporateActionRunning Code = "CORPORATE_ACTION_RUNNING"
 )
 
 // retryAfterSeconds is the Retry-After of a 503 that asks the client to come

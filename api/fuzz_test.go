@@ -21,7 +21,7 @@ var codesByStatus = map[int][]string{
 	http.StatusBadRequest:            {"MALFORMED", "UNKNOWN_FIELD", "BAD_AMOUNT", "INVALID"},
 	http.StatusForbidden:             {"NOT_AUTHORIZED"},
 	http.StatusNotFound:              {"NOT_FOUND"},
-	http.StatusConflict:              {"ID_REUSED"},
+	http.StatusConflict:              {"ID_REUSED", "CORPORATE_ACTION_RUNNING"},
 	http.StatusRequestEntityTooLarge: {"TOO_LARGE"},
 }
 

@@ -34,12 +34,14 @@ type outcomeBody struct {
 	Reason  *eligibility.Reason  `json:"reason,omitempty"`
 	Reasons []eligibility.Reason `json:"reasons,omitempty"`
 	Error   *errorDetail         `json:"error,omitempty"`
+	// CorporateAction summarises an accepted distribute or split.
+	CorporateAction *ledger.CorporateActionSummary `json:"corporate_action,omitempty"`
 }
 
 // outcomeBodyOf renders a decided outcome. id fills in outcomes that carry
 // none (an Error outcome).
 func outcomeBodyOf(id string, o ledger.Outcome) outcomeBody {
-	b := outcomeBody{ID: o.ID, Status: o.Status, Index: o.Index, Seq: o.Seq, Reason: o.Reason, Reasons: o.Reasons}
+	b := outcomeBody{ID: o.ID, Status: o.Status, Index: o.Index, Seq: o.Seq, Reason: o.Reason, Reasons: o.Reasons, CorporateAction: o.CorporateAction}
 	if b.ID == "" {
 		b.ID = id
 	}
@@ -134,7 +136,7 @@ func (s *Server) submitInstruction(c echo.Context) error {
 // outcome with the same fields, which ledger.EncodeOutcome writes without
 // reflection; TestOutcomeBodyJSON holds the two to the same bytes.
 func writeOutcome(c echo.Context, status int, b outcomeBody) error {
-	if b.Reason != nil || len(b.Reasons) > 0 || b.Error != nil || b.ID == "" {
+	if b.Reason != nil || len(b.Reasons) > 0 || b.Error != nil || b.ID == "" || b.CorporateAction != nil {
 		return writeJSON(c, status, b)
 	}
 	o := ledger.Outcome{ID: b.ID, Status: b.Status, Index: b.Index, Seq: b.Seq}

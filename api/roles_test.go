@@ -31,6 +31,10 @@ func TestRoleMatrix(t *testing.T) {
 	// A transfer of inv-a's whose recorded outcome the matrix reads.
 	mxSeq := e.must(http.StatusOK, "inv-a", "POST", "/v1/instructions",
 		`{"id":"mx-transfer","type":"transfer","legs":[{"symbol":"REG","from":"inv-a","to":"inv-b","amount":"1"}]}`).seq(t)
+	// A distribution whose lines the matrix reads: inv-a and inv-b hold REG.
+	e.must(http.StatusOK, "iss-1", "POST", "/v1/instructions", mint("USD", "iss-1", "1000"))
+	e.must(http.StatusOK, "iss-1", "POST", "/v1/instructions",
+		`{"id":"mx-distribute","type":"distribute","symbol":"REG","cash_symbol":"USD","amount_per_unit":"0.01"}`)
 	// A key of inv-b's that the matrix revokes.
 	var invBKey struct {
 		KeyID string `json:"key_id"`
@@ -112,6 +116,8 @@ func TestRoleMatrix(t *testing.T) {
 		{"dry run", "POST", "/v1/check", tr, [...]int{ok, no, ok, ok, no, no, un, un}},
 		{"batch", "POST", "/v1/instructions/batch", func() string { return `{"instructions":[` + tr() + `]}` }, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"recorded outcome", "GET", "/v1/instructions/mx-transfer", nil, [...]int{ok, nf, ok, ok, ok, nf, un, un}},
+		{"corporate action", "GET", "/v1/corporate-actions/mx-distribute", nil, [...]int{ok, ok, no, ok, ok, no, un, un}},
+		{"corporate action line proof", "GET", "/v1/corporate-actions/mx-distribute/proof?party=inv-a", nil, [...]int{ok, ok, no, ok, ok, no, un, un}},
 		{"openapi", "GET", "/v1/openapi.yaml", nil, [...]int{ok, ok, ok, ok, ok, ok, ok, ok}},
 		{"healthz", "GET", "/healthz", nil, [...]int{ok, ok, ok, ok, ok, ok, ok, ok}},
 		{"readyz", "GET", "/readyz", nil, [...]int{ok, ok, ok, ok, ok, ok, ok, ok}},

@@ -111,6 +111,10 @@ const (
 	// CodeInvestmentLimit: a non-accredited investor's investment would pass
 	// its limit under the regime; the message gives the remaining allowance.
 	CodeInvestmentLimit Code = "INVESTMENT_LIMIT"
+	// CodeCorporateActionRunning: a split of the instrument is running, so
+	// its holdings do not change until it completes; or a distribution's
+	// record point falls inside that split. Retry once it is done.
+	CodeCorporateActionRunning Code = "CORPORATE_ACTION_RUNNING"
 )
 
 // codeInfo is a code's place in the precedence and its ERC-1066 status byte.
@@ -123,30 +127,31 @@ type codeInfo struct {
 // mapping. ERC-1066 (eips.ethereum.org/EIPS/eip-1066) gives a byte per
 // condition; several of our codes share one, because it is coarser.
 var codeTable = [...]codeInfo{
-	{CodeInvalidInstruction, "0x00"},  // Failure
-	{CodeBadAmount, "0x20"},           // Not Found, Unequal, or Out of Range
-	{CodeRulebookInvalid, "0x00"},     // Failure
-	{CodeNotAuthorized, "0x10"},       // Disallowed or Stop
-	{CodeUnknownParty, "0x20"},        // Not Found
-	{CodeUnknownInstrument, "0x20"},   // Not Found
-	{CodeAlreadyExists, "0x28"},       // Duplicate, Conflict, or Collision
-	{CodeGamingProduct, "0x16"},       // Revoked or Banned
-	{CodeInstrumentPaused, "0x42"},    // Paused
-	{CodeAccountFrozen, "0x16"},       // Revoked or Banned
-	{CodeNoLoan, "0x58"},              // Funds Not Required
-	{CodeInsufficientBalance, "0x54"}, // Insufficient Funds
-	{CodeSupplyCap, "0x06"},           // Upper Limit
-	{CodeKYCExpired, "0x46"},          // Expired
-	{CodeJurisdictionBlocked, "0x10"}, // Disallowed or Stop
-	{CodeInvestorNotEligible, "0x10"}, // Disallowed or Stop
-	{CodeLockupActive, "0x44"},        // Not Available Yet
-	{CodeHolderLimit, "0x06"},         // Upper Limit
-	{CodePriceUnavailable, "0x40"},    // Unavailable
-	{CodeLeverageExceeded, "0x06"},    // Upper Limit
-	{CodeNotInMarginCall, "0x10"},     // Disallowed or Stop
-	{CodeCloseOutExceedsLoan, "0x06"}, // Upper Limit
-	{CodePositionLimit, "0x06"},       // Upper Limit
-	{CodeInvestmentLimit, "0x06"},     // Upper Limit
+	{CodeInvalidInstruction, "0x00"},     // Failure
+	{CodeBadAmount, "0x20"},              // Not Found, Unequal, or Out of Range
+	{CodeRulebookInvalid, "0x00"},        // Failure
+	{CodeNotAuthorized, "0x10"},          // Disallowed or Stop
+	{CodeUnknownParty, "0x20"},           // Not Found
+	{CodeUnknownInstrument, "0x20"},      // Not Found
+	{CodeAlreadyExists, "0x28"},          // Duplicate, Conflict, or Collision
+	{CodeGamingProduct, "0x16"},          // Revoked or Banned
+	{CodeInstrumentPaused, "0x42"},       // Paused
+	{CodeAccountFrozen, "0x16"},          // Revoked or Banned
+	{CodeNoLoan, "0x58"},                 // Funds Not Required
+	{CodeInsufficientBalance, "0x54"},    // Insufficient Funds
+	{CodeSupplyCap, "0x06"},              // Upper Limit
+	{CodeKYCExpired, "0x46"},             // Expired
+	{CodeJurisdictionBlocked, "0x10"},    // Disallowed or Stop
+	{CodeInvestorNotEligible, "0x10"},    // Disallowed or Stop
+	{CodeLockupActive, "0x44"},           // Not Available Yet
+	{CodeHolderLimit, "0x06"},            // Upper Limit
+	{CodePriceUnavailable, "0x40"},       // Unavailable
+	{CodeLeverageExceeded, "0x06"},       // Upper Limit
+	{CodeNotInMarginCall, "0x10"},        // Disallowed or Stop
+	{CodeCloseOutExceedsLoan, "0x06"},    // Upper Limit
+	{CodePositionLimit, "0x06"},          // Upper Limit
+	{CodeInvestmentLimit, "0x06"},        // Upper Limit
+	{CodeCorporateActionRunning, "0x44"}, // Not Available Yet
 }
 
 // erc1066Failure is ERC-1066's generic failure byte, for codes we do not know.

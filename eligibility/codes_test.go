@@ -39,6 +39,7 @@ func TestCodes(t *testing.T) {
 		{eligibility.CodeCloseOutExceedsLoan, "CLOSE_OUT_EXCEEDS_LOAN", "0x06"},
 		{eligibility.CodePositionLimit, "POSITION_LIMIT", "0x06"},
 		{eligibility.CodeInvestmentLimit, "INVESTMENT_LIMIT", "0x06"},
+		{eligibility.CodeCorporateActionRunning, "CORPORATE_ACTION_RUNNING", "0x44"},
 	}
 	all := eligibility.Codes()
 	if len(all) != len(tests) {

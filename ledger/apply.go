@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -73,9 +74,11 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		return nil, s.broken
 	}
 	var view *txView
+	var linesPaid int
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
+	running := *s.corpRunning.Load()
 	items, itemBytes := 0, 0
 	for _, b := range batches {
 		items += len(b.Items)
@@ -89,7 +92,8 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]*idRecord, items),
 			// A journal entry carries its instruction and about 300 bytes
 			// more; an id record its outcome.
-			arena: make([]byte, 0, itemBytes+400*items),
+			arena:   make([]byte, 0, itemBytes+400*items),
+			running: running,
 		}
 		a.view.useCache(s.cache)
 		a.idx.postings = &s.postings
@@ -125,8 +129,12 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			if errs := check(tx); len(errs) > 0 {
 				panic(fmt.Sprintf("ledger: state check failed after apply: %v", errs))
 			}
+			if err := checkCorpRunning(tx, a.running); err != nil {
+				panic(fmt.Sprintf("ledger: state check failed after apply: %v", err))
+			}
 		}
 		newApplied, newTime = a.applied, a.lastTime
+		running, linesPaid = a.running, a.linesPaid
 		if a.view.newRulebook != nil {
 			newRulebook = a.view.newRulebook
 		}
@@ -140,13 +148,14 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	// What the batch wrote is now the state every later reader sees (in the
 	// open transaction), so the cache may hold it.
 	view.publish()
-	s.pending += max(items, 1)
+	s.pending += max(items, 1) + linesPaid
 	if s.pending >= s.cfg.CommitEvery {
 		if err := s.commitLocked(); err != nil {
 			return nil, err
 		}
 	}
 	s.rulebook.Store(newRulebook)
+	s.corpRunning.Store(&running)
 	s.lastTime.Store(newTime.UnixNano())
 	if newApplied > s.applied.Load() {
 		s.applied.Store(newApplied)
@@ -174,6 +183,13 @@ type applier struct {
 	key            []byte
 	idCursor       *bolt.Cursor // for ids lookups; see get
 	idx            indexWriter  // the journal and balance indexes (index.go)
+	// running is the running corporate actions as this call leaves them
+	// (corpaction_running.go).
+	running corpRunning
+	// linesPaid counts the corporate action lines this call wrote: each
+	// weighs on the next commit about what an instruction does, so they
+	// count toward CommitEvery as instructions.
+	linesPaid int
 }
 
 func (a *applier) batch(b Batch) [][]byte {
@@ -210,6 +226,8 @@ func (a *applier) otherItem(index uint64, now time.Time, item []byte) Outcome {
 		return a.createKey(index, now, item)
 	case itemRevokeKey:
 		return a.revokeKey(index, now, item)
+	case itemCorporateActionStep:
+		return a.step(index, now, item)
 	case itemNode:
 		var n NodeInfo
 		if err := json.Unmarshal(item[1:], &n); err != nil || n.ID == "" {
@@ -278,7 +296,16 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		return rec.Outcome // the first outcome, unchanged: nothing is applied twice
 	}
 
-	delta, reasons := transfer.Effect(a.view, actor, ins, now)
+	var delta *transfer.Delta
+	var reasons []eligibility.Reason
+	var action *corpAction // a distribute or split accepted (corpaction.go)
+	if ins.Type == transfer.TypeDistribute || ins.Type == transfer.TypeSplit {
+		delta, reasons, action = a.acceptCorporateAction(a.seq+1, actor, ins, now, false)
+	} else if delta, reasons = transfer.Effect(a.view, actor, ins, now); delta != nil {
+		if reasons = a.lockedBy(delta); reasons != nil {
+			delta = nil
+		}
+	}
 	a.seq++
 	out := Outcome{ID: ins.ID, Index: index, Seq: a.seq}
 	var touched touchedNames // what the effect changed, named by ins or not
@@ -296,11 +323,18 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		a.view.commit(changes, a.seq)
 		a.replaceSchedule(changes)
 		touched = touchedBy(changes)
+		if action != nil {
+			a.saveCorporateAction(action)
+			out.CorporateAction = summaryOf(action)
+		}
 	}
 	a.appendJournal(index, now, actor, ins, body, out, touched)
 	result := EncodeOutcome(out)
 	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
+	if action != nil && delta != nil && action.done {
+		a.journalDone(index, now, action, touchedNames{}) // after the id's record, which names the accepting entry
+	}
 	return result
 }
 
@@ -309,7 +343,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 // API writes an accepted write's answer with it too.
 // TestOutcomeJSONMatchesEncodingJSON holds it to encoding/json's bytes.
 func EncodeOutcome(o Outcome) []byte {
-	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil || len(o.WrittenOff) > 0 {
+	if o.Reason != nil || len(o.Reasons) > 0 || o.Error != nil || len(o.WrittenOff) > 0 || o.CorporateAction != nil {
 		return encodeJSON(o)
 	}
 	b := make([]byte, 0, 64+len(o.ID))
@@ -406,7 +440,7 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	if rec.BodyServed {
 		rec.BodyHash = journaledBodyHash(a.journal, rec.Seq)
 	}
-	rec.Outcome = EncodeOutcome(journaledOutcome(a.journal, id, rec.Seq))
+	rec.Outcome = EncodeOutcome(journaledOutcomeTx(a.tx, id, rec.Seq))
 	return rec, true
 }
 

@@ -23,6 +23,9 @@ const (
 	itemKey              byte = 'K' // JSON keyItem
 	itemNode             byte = 'N' // JSON NodeInfo
 	itemRevokeKey        byte = 'X' // JSON revokeKeyItem
+	// itemCorporateActionStep is a step of a running corporate action
+	// (corpaction.go): uvarint seq of its accepted entry, uvarint holders.
+	itemCorporateActionStep byte = 'C'
 )
 
 // ErrBadItem is returned by DecodeItem for bytes that are no item.
@@ -117,6 +120,9 @@ type Outcome struct {
 	// negative-balance protection; absent otherwise, so every other outcome
 	// keeps its bytes.
 	WrittenOff []transfer.WriteOff `json:"written_off,omitempty"`
+	// CorporateAction summarises an accepted distribute or split
+	// (corpaction_summary.go).
+	CorporateAction *CorporateActionSummary `json:"corporate_action,omitempty"`
 }
 
 // Outcome statuses.

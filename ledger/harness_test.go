@@ -18,6 +18,8 @@ type harness struct {
 	s     *Store
 	index uint64
 	now   time.Time
+	// rec, when set, collects every batch applied, for a replay.
+	rec *[]Batch
 }
 
 var epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
@@ -85,7 +87,11 @@ func hashKey(k string) string {
 func (h *harness) apply(items ...[]byte) []Outcome {
 	h.t.Helper()
 	h.index++
-	res := h.s.Apply([]Batch{{Index: h.index, Term: 1, Time: h.now, Items: items}})
+	b := Batch{Index: h.index, Term: 1, Time: h.now, Items: items}
+	if h.rec != nil {
+		*h.rec = append(*h.rec, b)
+	}
+	res := h.s.Apply([]Batch{b})
 	out := make([]Outcome, len(items))
 	for i, b := range res[0] {
 		o, err := DecodeOutcome(b)

@@ -52,6 +52,11 @@ type JournalEntry struct {
 	// HashVersion is HashV2 for entries hashed over their binary body, and
 	// absent (0) for HashV1 entries, whose JSON it must not change.
 	HashVersion int `json:"hash_version,omitempty"`
+	// CorporateAction is the summary of the distribute or split this entry
+	// accepted (corpaction_summary.go). It is derived from the state, not
+	// part of the entry's hash: the action's corporate_action_done entry
+	// commits to its totals and lines.
+	CorporateAction *CorporateActionSummary `json:"corporate_action,omitempty"`
 }
 
 // ComputeHash recomputes a served journal entry's hash, in hex, by its hash

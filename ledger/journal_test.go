@@ -65,7 +65,8 @@ func checkComputeHashFromJSON(t *testing.T, s *Store) {
 			continue
 		}
 		v2++
-		if !bytes.Contains(raw, []byte(`,"hash_version":2}`)) {
+		// A corporate action's summary, outside the hash, is served after it.
+		if !bytes.Contains(raw, []byte(`,"hash_version":2}`)) && !bytes.Contains(raw, []byte(`,"hash_version":2,"corporate_action":{`)) {
 			t.Errorf("entry %d: served JSON lacks hash_version: %s", e.Seq, raw)
 		}
 		for name, alter := range map[string]func(*JournalEntry){

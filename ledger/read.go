@@ -200,6 +200,7 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 	q.Limit = min(q.Limit, MaxJournalPage)
 	out.Entries = []JournalEntry{}
 	err = s.viewCommitted(func(tx *bolt.Tx) error {
+		defer func() { attachCorpActions(tx, out.Entries) }()
 		if q.Party != "" || q.Symbol != "" {
 			journalByIndex(tx, q, &out)
 			return nil
@@ -356,7 +357,7 @@ func (s *Store) Outcome(id string) (o Outcome, err error) {
 		}
 		rec := decodeIDRecord(raw)
 		if rec.Seq != 0 {
-			o = journaledOutcome(tx.Bucket(bucketJournal), id, rec.Seq)
+			o = journaledOutcomeTx(tx, id, rec.Seq)
 			return nil
 		}
 		var err error

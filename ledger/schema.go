@@ -19,6 +19,8 @@ var (
 	bucketKeyInfo     = []byte("keyinfo")     // key id (KeyID) -> key record (binary)
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
+	bucketCorpActions = []byte("corpactions") // record-date corporate actions, their queues and lines (corpaction.go)
+	bucketCorpTree    = []byte("corptree")    // action seq(8) stored-hash index(8) -> hash: the Merkle trees of actions' lines (corpaction.go)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
 	// party 0 symbol 0 time(8, big-endian Unix nanoseconds, sign bit
 	// flipped) -> investment record (binary): what a party invested under an
@@ -116,7 +118,7 @@ var (
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
-	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
+	bucketBalances, bucketCorpActions, bucketCorpTree, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketInvestments, bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
 	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
 }

@@ -103,6 +103,9 @@ type Store struct {
 	rulebook atomic.Pointer[eligibility.Rulebook]
 	applied  atomic.Uint64
 	lastTime atomic.Int64 // unix nanos
+	// corpRunning is the running corporate actions (corpaction_running.go),
+	// replaced only by Apply and Restore.
+	corpRunning atomic.Pointer[corpRunning]
 
 	// cacheMu guards cache; Apply holds it throughout (bbolt runs one write
 	// transaction at a time anyway), Restore replaces the cache under mu.
@@ -222,6 +225,7 @@ type memState struct {
 	applied  uint64
 	lastTime time.Time
 	cache    *stateCache
+	running  corpRunning
 }
 
 // loadState reads the memState of db. It changes nothing, so Restore can
@@ -241,6 +245,7 @@ func loadState(db *bolt.DB, cacheBytes int) (st memState, err error) {
 		st.cache.warm(tx)
 		st.applied = getUint(meta, metaAppliedIndex)
 		st.lastTime = getTime(meta)
+		st.running = loadCorpRunning(tx)
 		return nil
 	})
 	return st, err
@@ -253,6 +258,7 @@ func (s *Store) install(st memState) {
 	s.rulebook.Store(st.rulebook)
 	s.applied.Store(st.applied)
 	s.lastTime.Store(st.lastTime.UnixNano())
+	s.corpRunning.Store(&st.running)
 }
 
 // Close closes the state file.

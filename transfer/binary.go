@@ -44,6 +44,8 @@ import (
 //	  legs' considerations   uvarint n (the number of legs), n × string?
 //	  party's figures        string? annual_income, string? net_worth
 //	  import           no bytes: the bit is the value (true)
+//	  record_seq       uvarint
+//	  cash_in_lieu     string cash_symbol, string price
 //
 // The fields from effective_at on came later: each has a bit of its own, after every field
 // before it, so an instruction without them has the bytes it had before.
@@ -200,6 +202,13 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		w.optAmount(p.AnnualIncome)
 		w.optAmount(p.NetWorth)
 	}
+	if ins.RecordSeq != nil {
+		w.Uvarint(*ins.RecordSeq)
+	}
+	if l := ins.CashInLieu; l != nil {
+		w.Str(l.CashSymbol)
+		w.Str(string(l.Price))
+	}
 	return w.B
 }
 
@@ -336,6 +345,13 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		}
 	}
 	ins.Import = has(25)
+	if has(26) {
+		n := r.Uvarint()
+		ins.RecordSeq = &n
+	}
+	if has(27) {
+		ins.CashInLieu = &CashInLieu{CashSymbol: r.Str(), Price: Amount(r.Str())}
+	}
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
 	}
@@ -459,7 +475,8 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
 		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
-		ins.AnnualIncome != nil || ins.NetWorth != nil || ins.Import {
+		ins.AnnualIncome != nil || ins.NetWorth != nil || ins.Import ||
+		ins.RecordSeq != nil || ins.CashInLieu != nil {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

@@ -254,8 +254,17 @@ func randomInstruction(r *rand.Rand) Instruction {
 		}
 	case TypeDistribute:
 		ins.Symbol, ins.CashSymbol, ins.AmountPerUnit = randomSymbol(r), randomSymbol(r), randomAmount(r)
+		if opt() {
+			ins.RecordSeq = ptr(randomSeq(r))
+		}
 	case TypeSplit:
 		ins.Symbol, ins.Ratio = randomSymbol(r), randomAmount(r)
+		if opt() {
+			ins.RecordSeq = ptr(randomSeq(r))
+		}
+		if opt() {
+			ins.CashInLieu = &CashInLieu{CashSymbol: randomSymbol(r), Price: *randomAmount(r)}
+		}
 	case TypeSetRulebook:
 		ins.Rulebook = randomText(r) + "\n" + randomText(r)
 		if opt() {
@@ -264,6 +273,17 @@ func randomInstruction(r *rand.Rand) Instruction {
 		}
 	}
 	return ins
+}
+
+// randomSeq is a journal seq, 0 and the largest uint64 among them.
+func randomSeq(r *rand.Rand) uint64 {
+	switch r.Intn(4) {
+	case 0:
+		return 0
+	case 1:
+		return ^uint64(0) - uint64(r.Intn(2))
+	}
+	return uint64(r.Int63n(1 << uint(1+r.Intn(62))))
 }
 
 func randomID(r *rand.Rand) string {

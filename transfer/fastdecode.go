@@ -1,12 +1,14 @@
 package transfer
 
+import "strconv"
+
 // decodeFast decodes the canonical encoding (Encode) of the instructions the
 // state machine sees most, without reflection: it is a quarter of what
 // DecodeCanonical cost. It understands only a strict subset: the fields in
 // Encode's order, no whitespace, strings of printable ASCII without escapes,
 // amounts in the plain grammar, and only these fields: id, type, party_id,
 // symbol, from, to, amount, legs, legal_reference, price, cash_symbol, lender,
-// amount_per_unit, ratio, consideration (a leg's too). ok is false for anything else, valid or not, and
+// amount_per_unit, ratio, consideration (a leg's too), record_seq, cash_in_lieu. ok is false for anything else, valid or not, and
 // the caller decodes with encoding/json, which decides. When ok is true, ins
 // is exactly what decodeStrict gives (FuzzDecodeFast holds it to that).
 func decodeFast(data []byte) (ins Instruction, ok bool) {
@@ -61,6 +63,10 @@ func decodeFast(data []byte) (ins Instruction, ok bool) {
 			ins.Ratio, ok = p.amountPtr()
 		case fastConsideration:
 			ins.Consideration, ok = p.amountPtr()
+		case fastRecordSeq:
+			ins.RecordSeq, ok = p.uint()
+		case fastCashInLieu:
+			ins.CashInLieu, ok = p.cashInLieu()
 		}
 		if !ok {
 			return Instruction{}, false
@@ -87,6 +93,8 @@ const (
 	fastAmountPerUnit
 	fastRatio
 	fastConsideration
+	fastRecordSeq
+	fastCashInLieu
 )
 
 var fastFields = map[string]int{
@@ -94,6 +102,7 @@ var fastFields = map[string]int{
 	"amount": fastAmount, "legs": fastLegs, "legal_reference": fastLegalReference,
 	"price": fastPrice, "cash_symbol": fastCashSymbol, "lender": fastLender,
 	"amount_per_unit": fastAmountPerUnit, "ratio": fastRatio, "consideration": fastConsideration,
+	"record_seq": fastRecordSeq, "cash_in_lieu": fastCashInLieu,
 }
 
 // knownTypes maps a type's bytes to its constant without allocating.
@@ -230,4 +239,41 @@ func (p *fastParser) legs() ([]Leg, bool) {
 			return nil, false
 		}
 	}
+}
+
+// uint consumes a JSON number that is a uint64 as encoding/json reads one:
+// digits without a leading zero (0 itself aside), sign, fraction or
+// exponent, within range; anything else is left to encoding/json.
+func (p *fastParser) uint() (*uint64, bool) {
+	j := p.i
+	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+		j++
+	}
+	digits := p.b[p.i:j]
+	if len(digits) == 0 || (len(digits) > 1 && digits[0] == '0') {
+		return nil, false
+	}
+	n, err := strconv.ParseUint(string(digits), 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	p.i = j
+	return &n, true
+}
+
+// cashInLieu consumes {"cash_symbol":S,"price":P}, its fields in Encode's
+// order.
+func (p *fastParser) cashInLieu() (*CashInLieu, bool) {
+	var l CashInLieu
+	var ok bool
+	if !p.lit(`{"cash_symbol":`) {
+		return nil, false
+	}
+	if l.CashSymbol, ok = p.str(); !ok || !p.lit(`,"price":`) {
+		return nil, false
+	}
+	if l.Price, ok = p.amount(); !ok || !p.lit(`}`) {
+		return nil, false
+	}
+	return &l, true
 }

@@ -22,6 +22,9 @@ var fastSeeds = []string{
 	`{"id":"s","type":"split","symbol":"ACME","ratio":"1.5"}`,
 	`{"id":"p","type":"set_price","symbol":"ACME","price":"12.5"}`,
 	`{"id":"z","type":"freeze","party_id":"inv-a"}`,
+	`{"id":"d","type":"distribute","symbol":"ACME","cash_symbol":"USD","amount_per_unit":"0.01","record_seq":12}`,
+	`{"id":"s","type":"split","symbol":"ACME","ratio":"0.5","record_seq":0,"cash_in_lieu":{"cash_symbol":"USD","price":"3.25"}}`,
+	`{"id":"s","type":"split","symbol":"ACME","ratio":"1.5","cash_in_lieu":{"cash_symbol":"USD","price":"3"}}`,
 	`{"id":"e","type":"transfer","legs":[]}`,
 	`{"id":"","type":""}`,
 	`{"id":"x","type":"nonsense","symbol":"S"}`,
@@ -46,6 +49,19 @@ var fastSeeds = []string{
 	`{"id":"x","type":"pause","symbol":"ACME"`,
 	`{"id":"x","type":"pause","symbol":`,
 	`{"id":"x"}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":18446744073709551615}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":18446744073709551616}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":012}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":-1}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":1.0}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":1e3}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":"1"}`,
+	`{"id":"d","type":"distribute","symbol":"A","record_seq":null}`,
+	`{"id":"s","type":"split","cash_in_lieu":{"price":"1","cash_symbol":"USD"}}`,
+	`{"id":"s","type":"split","cash_in_lieu":{"cash_symbol":"USD","price":"1","x":1}}`,
+	`{"id":"s","type":"split","cash_in_lieu":{"cash_symbol":"USD"}}`,
+	`{"id":"s","type":"split","cash_in_lieu":null}`,
+	`{"id":"s","type":"split","cash_in_lieu":{"cash_symbol":"USD","price":"1e2"}}`,
 }
 
 // addSeeds adds the fast-path seeds and the instruction files of testdata,
@@ -87,7 +103,7 @@ func FuzzDecodeFast(f *testing.F) {
 // TestDecodeFastTakesCanonical checks that the canonical encodings of the
 // common instructions take the fast path at all.
 func TestDecodeFastTakesCanonical(t *testing.T) {
-	for _, s := range fastSeeds[:9] {
+	for _, s := range fastSeeds[:12] {
 		ins, err := Decode([]byte(s))
 		if err != nil {
 			t.Fatalf("Decode(%s): %v", s, err)

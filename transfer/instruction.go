@@ -69,8 +69,8 @@ var fieldsByType = map[Type][]string{
 	TypeSetPrice:         {"symbol", "price"},
 	TypeBorrow:           {"party_id", "cash_symbol", "amount", "lender"},
 	TypeRepay:            {"party_id", "cash_symbol", "amount", "lender"},
-	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
-	TypeSplit:            {"symbol", "ratio"},
+	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit", "record_seq"},
+	TypeSplit:            {"symbol", "ratio", "record_seq", "cash_in_lieu"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
 	TypeCloseOut:         {"party_id", "symbol", "amount", "lender"},
 }
@@ -131,6 +131,20 @@ type Instruction struct {
 	// receive rules and holder limits, which govern new issuance, do not
 	// apply; KYC and the holder's existence still do.
 	Import bool `json:"import,omitempty"`
+	// RecordSeq is the record point of a distribute or split: the holders
+	// and balances as they stood just after that journal entry (nil: the
+	// entry before the instruction).
+	RecordSeq *uint64 `json:"record_seq,omitempty"`
+	// CashInLieu pays a split's fractional units in cash at a price;
+	// without it, fractions are cancelled.
+	CashInLieu *CashInLieu `json:"cash_in_lieu,omitempty"`
+}
+
+// CashInLieu is the cash a split pays for fractional units: price per unit
+// of the instrument, in cash_symbol.
+type CashInLieu struct {
+	CashSymbol string `json:"cash_symbol"`
+	Price      Amount `json:"price"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -386,7 +400,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [26]presentField {
+func (ins *Instruction) presentFields() [28]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -417,6 +431,8 @@ func (ins *Instruction) presentFields() [26]presentField {
 		{"legs", ins.legConsiderations()},
 		{"party", ins.Party != nil && (ins.Party.AnnualIncome != nil || ins.Party.NetWorth != nil)},
 		{"import", ins.Import},
+		{"record_seq", ins.RecordSeq != nil},
+		{"cash_in_lieu", ins.CashInLieu != nil},
 	}
 }
 
@@ -618,6 +634,10 @@ func (ins *Instruction) Validate() error {
 	case TypeSplit:
 		add(needSymbol("symbol", ins.Symbol))
 		add(needAmount("ratio", ins.Ratio))
+		if l := ins.CashInLieu; l != nil {
+			add(needSymbol("cash_in_lieu.cash_symbol", l.CashSymbol))
+			add(needAmount("cash_in_lieu.price", &l.Price))
+		}
 	case TypeCloseOut:
 		add(needID("party_id", ins.PartyID))
 		add(needSymbol("symbol", ins.Symbol))

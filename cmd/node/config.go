@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tokenledger/tokenledger/consensus"
+	"github.com/tokenledger/tokenledger/ledger"
 )
 
 // clusterFile is cluster.yaml: the members of a cluster, where each keeps its
@@ -31,6 +32,10 @@ type clusterFile struct {
 	// the node id.
 	APITLS *apiTLSFiles `yaml:"api_tls"`
 	Nodes  []nodeSpec   `yaml:"nodes"`
+	// CorporateActionStep is how many holders each step of a large
+	// corporate action pays (0: the default, 1,000); the leader's value
+	// travels in the step, so nodes may differ.
+	CorporateActionStep int `yaml:"corporate_action_step"`
 }
 
 // apiTLSFiles are the PEM files of a node's HTTPS API (apitls.go).
@@ -115,6 +120,9 @@ func (c *clusterFile) validate() error {
 	default:
 		return fmt.Errorf("log_store: %q is neither %q nor %q", c.LogStore, consensus.LogStoreWAL, consensus.LogStoreBolt)
 	}
+	if err := validStepHolders(c.CorporateActionStep, true); err != nil {
+		return fmt.Errorf("corporate_action_step: %w", err)
+	}
 	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "") {
 		return errors.New("tls: ca, cert and key are all required when tls is set")
 	}
@@ -142,3 +150,12 @@ func (c *clusterFile) node(id string) (nodeSpec, error) {
 }
 
 func forNode(path, id string) string { return strings.ReplaceAll(path, "{id}", id) }
+
+// validStepHolders checks a step's holder count (0 stands for the default
+// where zero is allowed).
+func validStepHolders(n int, zeroOK bool) error {
+	if (n == 0 && zeroOK) || (n >= 1 && n <= ledger.MaxStepHolders) {
+		return nil
+	}
+	return fmt.Errorf("%d is not between 1 and %d", n, ledger.MaxStepHolders)
+}

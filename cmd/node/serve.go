@@ -71,6 +71,8 @@ type nodeOptions struct {
 	// walSegmentBytes sizes the WAL's segment files; 0: raft-wal's default.
 	walSegmentBytes int
 	noteKey         string // verifier key of the node's checkpoints, published with its addresses
+	// stepHolders is how many holders a corporate action step pays.
+	stepHolders int
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -89,6 +91,7 @@ func runServe(ctx context.Context, args []string) error {
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
 	logStore := fs.String("log-store", "", "raft log store a new data dir gets: wal or boltdb (default: the cluster file's log_store, else the built-in default); an existing data dir keeps the one it has (see migrate-log)")
 	walSegmentBytes := fs.Int("wal-segment-bytes", 0, "size of the raft WAL's segment files (0: 64 MiB); the WAL drops compacted log entries a whole segment at a time")
+	stepHolders := fs.Int("corporate-action-step", 0, "holders each step of a large corporate action pays, 1 to 100000 (default: the cluster file's corporate_action_step, else 1000)")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -142,6 +145,7 @@ func runServe(ctx context.Context, args []string) error {
 			opts.tls = &consensus.TLSConfig{CAFile: forNode(c.TLS.CA, self.ID), CertFile: forNode(c.TLS.Cert, self.ID), KeyFile: forNode(c.TLS.Key, self.ID)}
 		}
 		opts.apiTLS = c.APITLS.forNode(self.ID)
+		opts.stepHolders = c.CorporateActionStep
 	} else if *id != "" {
 		opts.id = *id
 	}
@@ -150,6 +154,12 @@ func runServe(ctx context.Context, args []string) error {
 		opts.logStore = consensus.LogStore(*logStore)
 	}
 	opts.walSegmentBytes = *walSegmentBytes
+	if *stepHolders != 0 {
+		if err := validStepHolders(*stepHolders, false); err != nil {
+			return fmt.Errorf("--corporate-action-step: %w", err)
+		}
+		opts.stepHolders = *stepHolders
+	}
 	return serveNode(ctx, opts)
 }
 
@@ -281,6 +291,17 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		defer close(regDone)
 		registerSelf(ctx, log, node, store, o, key)
 	}()
+	driverCtx, stopDriver := context.WithCancel(ctx)
+	driverDone := make(chan struct{})
+	go func() {
+		defer close(driverDone)
+		holders := o.stepHolders
+		if holders == 0 {
+			holders = defaultStepHolders
+		}
+		newCorpDriver(node, store, holders, log).run(driverCtx)
+	}()
+	defer func() { stopDriver(); <-driverDone }()
 
 	select {
 	case <-ctx.Done():
@@ -298,6 +319,8 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		log.Warn("api shutdown", "err", err)
 	}
 	<-regDone
+	stopDriver()
+	<-driverDone
 	if err := node.Close(sctx); err != nil {
 		log.Warn("consensus close", "err", err)
 	}

@@ -23,6 +23,7 @@ import (
 //
 //	node verify --entry E.json --proof P.json --checkpoint C.json --key K
 //	node verify --consistency P.json --old C1.json --new C2.json --key K
+//	node verify --line L.json --entry E.json --proof P.json --checkpoint C.json --key K
 //
 // The first checks that the entry (one entry of GET /v1/journal, or the page
 // holding it) recomputes its own hash, that the proof (GET
@@ -31,13 +32,17 @@ import (
 // signed by the key. The second checks that
 // the new checkpoint's tree extends the old one's. --key may be repeated
 // (checkpoints of several nodes); each checkpoint must be signed by a given
-// key whose name is its origin.
+// key whose name is its origin. The third checks a holder's line of a
+// corporate action (GET /v1/corporate-actions/{id}/proof?party=) against
+// the lines_root of the action's completion entry, itself checked as the
+// first does (verify_line.go).
 func runVerify(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	entry := fs.String("entry", "", "a journal entry as GET /v1/journal serves it (one entry object, or the page holding it), in a JSON file")
 	proof := fs.String("proof", "", "the answer of GET /v1/journal/proof/{seq}?size=N, in a JSON file")
 	checkpoint := fs.String("checkpoint", "", "the answer of GET /v1/journal/checkpoint, in a JSON file")
 	consistency := fs.String("consistency", "", "the answer of GET /v1/journal/consistency?from=M&to=N, in a JSON file")
+	line := fs.String("line", "", "with --entry, --proof and --checkpoint: the answer of GET /v1/corporate-actions/{id}/proof?party=P, whose done_seq is the entry's")
 	oldCheckpoint := fs.String("old", "", "with --consistency: the checkpoint of size M")
 	newCheckpoint := fs.String("new", "", "with --consistency: the checkpoint of size N")
 	var keys []string
@@ -54,7 +59,7 @@ func runVerify(args []string, stdout io.Writer) error {
 	if len(keys) == 0 {
 		return errors.New("verify: --key is required: the note_key GET /v1/cluster lists for the node that signed the checkpoint")
 	}
-	entryMode := *entry != "" || *proof != "" || *checkpoint != ""
+	entryMode := *entry != "" || *proof != "" || *checkpoint != "" || *line != ""
 	consistencyMode := *consistency != "" || *oldCheckpoint != "" || *newCheckpoint != ""
 	switch {
 	case entryMode == consistencyMode:
@@ -67,6 +72,17 @@ func runVerify(args []string, stdout io.Writer) error {
 		cp, seq, err := verifyEntry(files["--entry"], files["--proof"], files["--checkpoint"], keys)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
+		}
+		if *line != "" {
+			lineJSON, err := readFiles(map[string]string{"--line": *line})
+			if err != nil {
+				return err
+			}
+			p, err := verifyLine(files["--entry"], seq, lineJSON["--line"])
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			fmt.Fprintf(stdout, "ok: %s's line of corporate action %s (units %s, amount %s) is line %d of %d under lines_root %s of journal entry %d\n", p.Line.Party, p.ID, p.Line.Units, p.Line.Amount, p.Index, p.Size, p.Root, seq)
 		}
 		fmt.Fprintf(stdout, "ok: journal entry %d is in the tree of %d entries with root %x, signed by %s\n", seq, cp.size, cp.root[:], cp.origin)
 	default:
