@@ -25,6 +25,7 @@ func TestCodes(t *testing.T) {
 		{eligibility.CodeGamingProduct, "GAMING_PRODUCT", "0x16"},
 		{eligibility.CodeInstrumentPaused, "INSTRUMENT_PAUSED", "0x42"},
 		{eligibility.CodeAccountFrozen, "ACCOUNT_FROZEN", "0x16"},
+		{eligibility.CodeAccountClosed, "ACCOUNT_CLOSED", "0x16"},
 		{eligibility.CodeNoLoan, "NO_LOAN", "0x58"},
 		{eligibility.CodeInsufficientBalance, "INSUFFICIENT_BALANCE", "0x54"},
 		{eligibility.CodeSupplyCap, "SUPPLY_CAP", "0x06"},
@@ -33,6 +34,7 @@ func TestCodes(t *testing.T) {
 		{eligibility.CodeInvestorNotEligible, "INVESTOR_NOT_ELIGIBLE", "0x10"},
 		{eligibility.CodeLockupActive, "LOCKUP_ACTIVE", "0x44"},
 		{eligibility.CodeHolderLimit, "HOLDER_LIMIT", "0x06"},
+		{eligibility.CodeVolumeLimit, "VOLUME_LIMIT", "0x06"},
 		{eligibility.CodePriceUnavailable, "PRICE_UNAVAILABLE", "0x40"},
 		{eligibility.CodeLeverageExceeded, "LEVERAGE_EXCEEDED", "0x06"},
 	}

@@ -171,6 +171,7 @@ func encodeParty(dst []byte, p *transfer.Party) []byte {
 	w.Str(p.Custodian)
 	w.Bool(p.Frozen)
 	w.Time(p.CreatedAt)
+	writePartyBooks(&w, p)
 	return w.B
 }
 
@@ -184,6 +185,11 @@ func decodeParty(key, val []byte) *transfer.Party {
 	p.Custodian = r.Str()
 	p.Frozen = r.Bool()
 	p.CreatedAt = r.Time()
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		if !readPartyBooks(&r, n, p) {
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return p
 }
@@ -298,6 +304,7 @@ func encodeHolding(dst []byte, h *transfer.Holding) []byte {
 		w.Decimal(h.Lots[i].Amount)
 		w.Time(h.Lots[i].AcquiredAt)
 	}
+	writeHoldingBooks(&w, h)
 	return w.B
 }
 
@@ -314,6 +321,11 @@ func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
 		for i := range h.Lots {
 			h.Lots[i].Amount = r.Decimal()
 			h.Lots[i].AcquiredAt = r.Time()
+		}
+	}
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		if !readHoldingBooks(&r, n, h) {
+			r.unknownOpt(n)
 		}
 	}
 	r.done()

@@ -107,7 +107,7 @@ func (g *gen) next() (string, string) {
 	case k < 62:
 		actor, body = OperatorID, g.body("force_transfer", map[string]any{"legal_reference": "order", "legs": []any{g.leg()}})
 	case k < 66:
-		actor, body = "iss-1", g.body("burn", map[string]any{"symbol": sym, "from": g.pick(g.investors), "amount": g.amount()})
+		actor, body = "iss-1", g.body("burn", map[string]any{"symbol": sym, "from": g.pick(g.investors), "amount": g.amount(), "legal_reference": "order 1"})
 	case k < 70:
 		typ := []string{"freeze", "unfreeze"}[g.r.Intn(2)]
 		f := map[string]any{"party_id": inv}

@@ -51,6 +51,8 @@ var (
 //
 //	party       'P' role, status, jurisdiction, kyc_expires_at time?, custodian,
 //	            frozen bool, created_at time                  (id: the key)
+//	            optional: 10 affiliate_of (uvarint n, n strings, sorted),
+//	            11 closed bool, 12 frozen_by string
 //	instrument  'N' name, issuer, decimals varint, max_supply decimal?, regime,
 //	            offering_date time, underlying, payoff, embedded_leverage
 //	            decimal, expiry_days varint, economic_purpose, event_topic,
@@ -61,6 +63,7 @@ var (
 //	            non_accredited_holders varint, created_at time (symbol: the key)
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
+//	            optional: 10 frozen_by string
 //	loan        'L' amount decimal                (party, cash, lender: the key)
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,

@@ -15,6 +15,9 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 	if !ok {
 		return notAuthorized(ins.Type, "%s is not a registered party", actor)
 	}
+	if p.Closed {
+		return notAuthorized(ins.Type, "%s was closed by a recover", actor)
+	}
 	if p.Role == eligibility.RoleOperator {
 		if ins.Type == TypeBorrow || ins.Type == TypeRepay {
 			if ins.Lender == "" {
@@ -39,6 +42,9 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 		}
 		return notAuthorized(ins.Type, "only the operator, or a custodian for investors in its own custody, may register parties")
 	case TypeUpdateParty:
+		if ins.AffiliateOf != nil {
+			return authorizeAffiliateOf(v, p, ins)
+		}
 		if p.Role == eligibility.RoleCustodian && custodianOf(ins.PartyID) {
 			return nil
 		}
@@ -48,7 +54,10 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "an issuer may create instruments only for itself")
-	case TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute:
+	case TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeUpdateInstrument:
+		if ins.Type == TypeBurn && ins.LegalReference == "" && p.Role == eligibility.RoleIssuer && ins.From != actor {
+			return notAuthorized(ins.Type, "burning %s's units needs a legal_reference", ins.From)
+		}
 		if p.Role == eligibility.RoleIssuer && issuerOf(ins.Symbol) {
 			return nil
 		}
@@ -62,6 +71,11 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 		}
 		return nil
 	case TypeFreeze, TypeUnfreeze:
+		if frozen, owner := freezeOwnerOf(v, ins); frozen {
+			if r := freezeOwnerReason(v, actor, ins.PartyID, ins.Symbol, frozen, owner, ins.Type); r != nil {
+				return r
+			}
+		}
 		if p.Role == eligibility.RoleCustodian && custodianOf(ins.PartyID) {
 			return nil
 		}
@@ -97,7 +111,8 @@ func MayEverSubmit(role eligibility.Role, t Type) bool {
 		return true
 	case eligibility.RoleIssuer:
 		switch t {
-		case TypeCreateInstrument, TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeTransfer, TypeFreeze, TypeUnfreeze:
+		case TypeCreateInstrument, TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeTransfer, TypeFreeze, TypeUnfreeze,
+			TypeUpdateInstrument, TypeUpdateParty:
 			return true
 		}
 	case eligibility.RoleCustodian:
@@ -111,4 +126,24 @@ func MayEverSubmit(role eligibility.Role, t Type) bool {
 		return t == TypeSetPrice || t == TypeTransfer
 	}
 	return false
+}
+
+// authorizeAffiliateOf decides an update_party that sets affiliate_of: the
+// operator (returned earlier) or the issuer of every symbol it adds or
+// removes, and only that field, since an issuer attests control of its own
+// company and nothing else about the party.
+func authorizeAffiliateOf(v View, p Party, ins Instruction) *eligibility.Reason {
+	if p.Role != eligibility.RoleIssuer || ins.Status != nil || ins.Jurisdiction != nil || ins.KYCExpiresAt != nil {
+		return notAuthorized(ins.Type, "only the operator, or an issuer for its own symbols, may set affiliate_of")
+	}
+	target, ok := v.Party(ins.PartyID)
+	if !ok {
+		return nil // Effect names the unknown party
+	}
+	for _, s := range affiliateChanges(target, *ins.AffiliateOf) {
+		if in, ok := v.Instrument(s); ok && in.Issuer != p.ID {
+			return notAuthorized(ins.Type, "%s is issued by %s; only its issuer or the operator may change who is its affiliate", s, in.Issuer)
+		}
+	}
+	return nil
 }

@@ -39,6 +39,8 @@ import (
 //	  legal_reference, price, cash_symbol, lender,
 //	  amount_per_unit, ratio, rulebook                    string
 //	  effective_at                                        time
+//	  name, max_supply                                    string
+//	  affiliate_of     uvarint n, n × string
 //
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
@@ -53,6 +55,7 @@ var binaryTypes = [...]Type{
 	5: TypeBurn, 6: TypeTransfer, 7: TypeForceTransfer, 8: TypeFreeze, 9: TypeUnfreeze,
 	10: TypePause, 11: TypeUnpause, 12: TypeRecover, 13: TypeSetPrice, 14: TypeBorrow,
 	15: TypeRepay, 16: TypeDistribute, 17: TypeSplit, 18: TypeSetRulebook,
+	19: TypeUpdateInstrument,
 }
 
 var binaryTypeCodes = func() map[Type]uint64 {
@@ -161,6 +164,14 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 	if ins.EffectiveAt != nil {
 		w.Time(*ins.EffectiveAt)
 	}
+	w.strIf(ins.Name)
+	w.amountIf(ins.MaxSupply)
+	if ins.AffiliateOf != nil {
+		w.Uvarint(uint64(len(*ins.AffiliateOf)))
+		for _, s := range *ins.AffiliateOf {
+			w.Str(s)
+		}
+	}
 	return w.B
 }
 
@@ -268,6 +279,20 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	if has(19) {
 		t := r.Time()
 		ins.EffectiveAt = &t
+	}
+	ins.Name = r.strIf(has(20))
+	ins.MaxSupply = r.amountIf(has(21))
+	if has(22) {
+		n := r.Uvarint()
+		if n > uint64(r.Len()) { // each symbol takes at least one byte
+			r.Fail("affiliate_of")
+			n = 0
+		}
+		list := make([]string, n)
+		for i := range list {
+			list[i] = r.Str()
+		}
+		ins.AffiliateOf = &list
 	}
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
@@ -388,7 +413,8 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
-		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil {
+		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
+		ins.Name != "" || ins.MaxSupply != nil || ins.AffiliateOf != nil {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

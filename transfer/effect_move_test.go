@@ -102,11 +102,11 @@ func heldREG(party, balance, frozen string) write {
 var freezeCases, unfreezeCases = byType(freezingCases, transfer.TypeFreeze), byType(freezingCases, transfer.TypeUnfreeze)
 
 var freezingCases = []effectCase{
-	accepted("a whole party", "cus", freezeOf("ret-us", "", ""), writes(partyAs("ret-us", frozen(true)))),
+	accepted("a whole party", "cus", freezeOf("ret-us", "", ""), writes(partyAs("ret-us", frozen(true), frozenBy("cus")))),
 	accepted("a whole party", "cus", unfreezeOf("frz", "", ""), writes(partyAs("frz", frozen(false)))),
-	accepted("a whole holding", "cus", freezeOf("ret-us", "REG", ""), writes(heldREG("ret-us", "50", "50"))),
+	accepted("a whole holding", "cus", freezeOf("ret-us", "REG", ""), writes(heldREGBy("ret-us", "50", "50", "cus"))),
 	accepted("a whole holding", "cus", unfreezeOf("acc-us", "REG", ""), writes(heldREG("acc-us", "10", "0"))),
-	accepted("an amount, by the issuer of the symbol", "iss", freezeOf("ret-us", "REG", "20"), writes(heldREG("ret-us", "50", "20"))),
+	accepted("an amount, by the issuer of the symbol", "iss", freezeOf("ret-us", "REG", "20"), writes(heldREGBy("ret-us", "50", "20", "iss"))),
 	accepted("an amount, by the issuer of the symbol", "iss", unfreezeOf("acc-us", "REG", "3"), writes(heldREG("acc-us", "10", "1"))),
 	accepted("more, up to the balance", "op", freezeOf("acc-us", "REG", "6"), writes(heldREG("acc-us", "10", "10"))),
 	accepted("all that is frozen, by amount", "op", unfreezeOf("acc-us", "REG", "4"), writes(heldREG("acc-us", "10", "0"))),
@@ -144,25 +144,27 @@ func loan(party, cash, lender, amount string) transfer.Loan {
 
 var recoverCases = []effectCase{
 	accepted("every holding, keeping its acquisition date", "op", recoverOf("ret-us", "new"),
-		writes(instrumentAs("REG", nonAccredited(0)), instrumentAs("USD", nonAccredited(0)), holdings(oneLot("new", "REG", "50", ago(100)),
+		writes(partyAs("ret-us", closed), instrumentAs("REG", nonAccredited(0)), instrumentAs("USD", nonAccredited(0)), holdings(oneLot("new", "REG", "50", ago(100)),
 			oneLot("new", "USD", "100", ago(100)), holding("ret-us", "REG", "0", "0"), holding("ret-us", "USD", "0", "0")))),
 	accepted("lots inside their lock-up move and stay inside it", "op", recoverOf("acc-us", "new"),
-		writes(instrumentAs("LOCK"), instrumentAs("REG"), holdings(holding("acc-us", "LOCK", "0", "0"), holding("acc-us", "REG", "0", "0"),
+		writes(partyAs("acc-us", closed), instrumentAs("LOCK"), instrumentAs("REG"), holdings(holding("acc-us", "LOCK", "0", "0"), holding("acc-us", "REG", "0", "0"),
 			holding("new", "LOCK", "30", "0", lot("15", ago(400)), lot("15", ago(10))), oneLot("new", "REG", "10", ago(100))))).given(unfreezeAccUS),
 	accepted("a loan moves with the holdings", "op", recoverOf("bor", "new"),
-		writes(instrumentAs("USD"), holdings(holding("bor", "USD", "0", "0"), oneLot("new", "USD", "300", ago(100))),
+		writes(partyAs("bor", closed), instrumentAs("USD"), holdings(holding("bor", "USD", "0", "0"), oneLot("new", "USD", "300", ago(100))),
 			loans(loan("bor", "USD", "cus", "0"), loan("new", "USD", "cus", "100")))),
 	refused("a loan moved onto holdings with no price", "op", recoverOf("bor", "acc-us"), "PRICE_UNAVAILABLE account_leverage"),
 	accepted("from a party whose KYC lapsed", "op", recoverOf("lapsed", "new"),
-		writes(instrumentAs("REG"), holdings(holding("lapsed", "REG", "0", "0"), oneLot("new", "REG", "5", ago(100))))),
-	accepted("a party holding nothing", "op", recoverOf("new", "acc-de"), writes()),
+		writes(partyAs("lapsed", closed), instrumentAs("REG"), holdings(holding("lapsed", "REG", "0", "0"), oneLot("new", "REG", "5", ago(100))))),
+	accepted("a party holding nothing", "op", recoverOf("new", "acc-de"), writes(partyAs("new", closed))),
+	refused("from a party already closed", "op", recoverOf("new", "acc-de"), "ACCOUNT_CLOSED account.closed").given(closeParty("new")),
+	refused("to a closed party", "op", recoverOf("ret-us", "new"), "ACCOUNT_CLOSED account.closed").given(closeParty("new")),
 	refused("from a frozen party", "op", recoverOf("frz", "new"), "ACCOUNT_FROZEN account.frozen"),
 	refused("a frozen amount", "op", recoverOf("acc-us", "new"), "ACCOUNT_FROZEN account.frozen_amount"),
 	refused("a holding of a paused instrument", "op", recoverOf("ret-us", "new"),
 		"INSTRUMENT_PAUSED instrument.paused").given(func(w *mapView) { w.hold("ret-us", "PAUSED", "1") }),
 	refused("to a receiver that may not hold one of the instruments", "op", recoverOf("acc-us", "ret-us"),
 		"INVESTOR_NOT_ELIGIBLE reg_d_506c.receive").given(unfreezeAccUS),
-	refused("between parties not registered", "op", recoverOf("ghost", "ghost-2"), "UNKNOWN_PARTY party.exists", "UNKNOWN_PARTY party.exists"),
+	refused("between parties not registered", "op", recoverOf("ghost", "ghost-2"), "UNKNOWN_PARTY party.exists"),
 	refused("by a custodian", "cus", recoverOf("ret-us", "new"), "NOT_AUTHORIZED authorization.recover"),
 }
 

@@ -41,6 +41,7 @@ const (
 	TypeDistribute       Type = "distribute"
 	TypeSplit            Type = "split"
 	TypeSetRulebook      Type = "set_rulebook"
+	TypeUpdateInstrument Type = "update_instrument"
 )
 
 // Limits on an instruction's shape.
@@ -54,10 +55,10 @@ const (
 // A field of another type is as unknown as a typo: it would silently do nothing.
 var fieldsByType = map[Type][]string{
 	TypeRegisterParty:    {"party"},
-	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at"},
+	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at", "affiliate_of"},
 	TypeCreateInstrument: {"instrument"},
 	TypeMint:             {"symbol", "to", "amount", "acquired_at"},
-	TypeBurn:             {"symbol", "from", "amount"},
+	TypeBurn:             {"symbol", "from", "amount", "legal_reference"},
 	TypeTransfer:         {"legs"},
 	TypeForceTransfer:    {"legs", "legal_reference"},
 	TypeFreeze:           {"party_id", "symbol", "amount"},
@@ -71,6 +72,7 @@ var fieldsByType = map[Type][]string{
 	TypeDistribute:       {"symbol", "cash_symbol", "amount_per_unit"},
 	TypeSplit:            {"symbol", "ratio"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
+	TypeUpdateInstrument: {"symbol", "name", "max_supply"},
 }
 
 // Types lists every instruction type, sorted.
@@ -117,6 +119,13 @@ type Instruction struct {
 	// EffectiveAt schedules a set_rulebook: the rulebook takes force from
 	// the first batch whose time is at or after it (nil: at once).
 	EffectiveAt *time.Time `json:"effective_at,omitempty"`
+
+	// Name and MaxSupply are what update_instrument changes.
+	Name      string  `json:"name,omitempty"`
+	MaxSupply *Amount `json:"max_supply,omitempty"`
+	// AffiliateOf replaces the symbols whose issuer an update_party's party
+	// controls or is controlled by (Rule 144(a)(1)); an empty list clears it.
+	AffiliateOf *[]string `json:"affiliate_of,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -350,7 +359,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [20]presentField {
+func (ins *Instruction) presentFields() [23]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -372,6 +381,9 @@ func (ins *Instruction) presentFields() [20]presentField {
 		{"ratio", ins.Ratio != nil},
 		{"rulebook", ins.Rulebook != ""},
 		{"effective_at", ins.EffectiveAt != nil},
+		{"name", ins.Name != ""},
+		{"max_supply", ins.MaxSupply != nil},
+		{"affiliate_of", ins.AffiliateOf != nil},
 	}
 }
 
@@ -481,8 +493,11 @@ func (ins *Instruction) Validate() error {
 		add(ins.Party.validate())
 	case TypeUpdateParty:
 		add(needID("party_id", ins.PartyID))
-		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil {
-			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at"))
+		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil && ins.AffiliateOf == nil {
+			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at, affiliate_of"))
+		}
+		if ins.AffiliateOf != nil {
+			add(validAffiliateOf(*ins.AffiliateOf))
 		}
 		if ins.Status != nil && !ins.Status.Valid() {
 			add(invalid("status %.40q is not one of retail, accredited, qualified_purchaser, institutional", string(*ins.Status)))
@@ -503,6 +518,17 @@ func (ins *Instruction) Validate() error {
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("from", ins.From))
 		add(needAmount("amount", ins.Amount))
+		if len(ins.LegalReference) > MaxTextLen {
+			add(invalid("legal_reference is longer than %d bytes", MaxTextLen))
+		}
+	case TypeUpdateInstrument:
+		add(needSymbol("symbol", ins.Symbol))
+		if ins.Name == "" && ins.MaxSupply == nil {
+			add(invalid("update_instrument needs name or max_supply"))
+		}
+		if len(ins.Name) > MaxTextLen {
+			add(invalid("name is longer than %d bytes", MaxTextLen))
+		}
 	case TypeTransfer, TypeForceTransfer:
 		if len(ins.Legs) == 0 || len(ins.Legs) > MaxLegs {
 			add(invalid("legs must hold 1 to %d legs", MaxLegs))

@@ -19,6 +19,15 @@ type Party struct {
 	Custodian    string             `json:"custodian,omitempty"`
 	Frozen       bool               `json:"frozen"`
 	CreatedAt    time.Time          `json:"created_at"`
+	// FrozenBy is who placed the party's freeze: only it or the operator
+	// lifts it (separation of duties). Empty while not frozen.
+	FrozenBy string `json:"frozen_by,omitempty"`
+	// AffiliateOf lists, sorted, the symbols whose issuer the party controls
+	// or is controlled by (Rule 144(a)(1)).
+	AffiliateOf []string `json:"affiliate_of,omitempty"`
+	// Closed is set by recover on the lost party: it neither sends nor
+	// receives again, and its keys no longer authenticate.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // Eligibility gives the eligibility view of the party.
@@ -89,6 +98,9 @@ type Holding struct {
 	Balance decimal.Decimal `json:"balance"`
 	Frozen  decimal.Decimal `json:"frozen"`
 	Lots    []Lot           `json:"lots,omitempty"`
+	// FrozenBy is who placed the frozen amount: only it or the operator
+	// lifts it. Empty while nothing is frozen.
+	FrozenBy string `json:"frozen_by,omitempty"`
 }
 
 // Available is what may move: the balance less the frozen amount.

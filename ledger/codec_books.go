@@ -1,0 +1,75 @@
+package ledger
+
+import "github.com/tokenledger/tokenledger/transfer"
+
+// Optional fields of the transfer agent's books (numbers 10-19 of each
+// record; schema.go lists them with the layouts).
+const (
+	optPartyAffiliateOf uint64 = 10
+	optPartyClosed      uint64 = 11
+	optPartyFrozenBy    uint64 = 12
+
+	optHoldingFrozenBy uint64 = 10
+)
+
+// writePartyBooks appends the party's optional book fields that are set.
+func writePartyBooks(w *recordWriter, p *transfer.Party) {
+	if len(p.AffiliateOf) > 0 {
+		w.Opt(optPartyAffiliateOf)
+		w.Uvarint(uint64(len(p.AffiliateOf)))
+		for _, s := range p.AffiliateOf {
+			w.Str(s)
+		}
+	}
+	if p.Closed {
+		w.Opt(optPartyClosed)
+		w.Bool(true)
+	}
+	if p.FrozenBy != "" {
+		w.Opt(optPartyFrozenBy)
+		w.Str(p.FrozenBy)
+	}
+}
+
+// readPartyBooks reads optional field n into p, or reports it is not one
+// of the books'.
+func readPartyBooks(r *recordReader, n uint64, p *transfer.Party) bool {
+	switch n {
+	case optPartyAffiliateOf:
+		c := r.Uvarint()
+		if c == 0 || c > uint64(r.Len()) {
+			r.fail("affiliate_of")
+		}
+		p.AffiliateOf = make([]string, c)
+		for i := range p.AffiliateOf {
+			p.AffiliateOf[i] = r.Str()
+		}
+	case optPartyClosed:
+		p.Closed = r.Bool()
+	case optPartyFrozenBy:
+		p.FrozenBy = r.Str()
+	default:
+		return false
+	}
+	return true
+}
+
+// writeHoldingBooks appends the holding's optional book fields that are set.
+func writeHoldingBooks(w *recordWriter, h *transfer.Holding) {
+	if h.FrozenBy != "" {
+		w.Opt(optHoldingFrozenBy)
+		w.Str(h.FrozenBy)
+	}
+}
+
+// readHoldingBooks reads optional field n into h, or reports it is not one
+// of the books'.
+func readHoldingBooks(r *recordReader, n uint64, h *transfer.Holding) bool {
+	switch n {
+	case optHoldingFrozenBy:
+		h.FrozenBy = r.Str()
+	default:
+		return false
+	}
+	return true
+}
