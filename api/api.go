@@ -76,6 +76,9 @@ type Reader interface {
 	Parties() ([]transfer.Party, error)
 	Instrument(symbol string) (transfer.Instrument, error)
 	Instruments() ([]transfer.Instrument, error)
+	// ControlBook is an instrument's control book just after journal
+	// entry at, or now.
+	ControlBook(symbol string, at uint64, now bool) (ledger.ControlBookAt, error)
 	Price(symbol string) (transfer.Price, error)
 	PartyHoldings(party string, now time.Time) (ledger.Holdings, error)
 	HoldersPage(q ledger.HoldersQuery) (ledger.CapTable, error)
@@ -351,6 +354,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/instruments", s.listInstruments, auth)
 	v1.GET("/instruments/:symbol", s.getInstrument, auth)
 	v1.GET("/instruments/:symbol/holders", s.getHolders, auth)
+	v1.GET("/instruments/:symbol/control-book", s.getControlBook, auth)
 	v1.GET("/prices/:symbol", s.getPrice, auth)
 	v1.GET("/journal", s.getJournal, auth)
 	v1.GET("/journal/verify", s.verifyJournal, auth)

@@ -127,6 +127,7 @@ func check(tx *bolt.Tx) []error {
 	checkKeys(tx, bad)
 	checkSchedule(tx, bad)
 	checkIndexes(tx, bad)
+	checkBooks(tx, bad)
 	return errs
 }
 

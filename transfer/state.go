@@ -65,6 +65,10 @@ type Instrument struct {
 	HolderCount           int                    `json:"holder_count"`
 	NonAccreditedHolders  int                    `json:"non_accredited_holders"`
 	CreatedAt             time.Time              `json:"created_at"`
+	// ControlBook is set by reads only (ledger's Instrument and
+	// Instruments): the state never holds it, so its fields are served and
+	// never stored. Served, HolderCount counts holders other than the issuer.
+	*ControlBook
 }
 
 // IsCash reports whether the instrument settles money.

@@ -1,0 +1,147 @@
+package ledger
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/transfer"
+)
+
+func hasRule(rs []eligibility.Reason, code eligibility.Code, rule string) bool {
+	return slices.ContainsFunc(rs, func(r eligibility.Reason) bool { return r.Code == code && r.Rule == rule })
+}
+
+// TestControlBook checks the control book of API.md: authorized, issued,
+// treasury and outstanding on the instrument and at a seq, holder counts
+// without the issuer, and update_instrument's floor at what is issued.
+func TestControlBook(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", ins("update_instrument", map[string]any{"symbol": "REG", "max_supply": "1000"}))
+	h.mustAccept("iss-1", mintBody("REG", "iss-1", "600"))
+	first := h.mustAccept("iss-1", mintBody("REG", "acc-us", "100"))
+	h.mustAccept("iss-1", transferBody("REG", "iss-1", "qp-us", "50"))
+
+	in, err := h.s.Instrument("REG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := decimal.RequireFromString
+	if in.ControlBook == nil || !in.Authorized.Equal(dec("1000")) || !in.Issued.Equal(dec("700")) ||
+		!in.Treasury.Equal(dec("550")) || !in.Outstanding.Equal(dec("150")) {
+		t.Errorf("REG control book = %+v, want authorized 1000, issued 700, treasury 550, outstanding 150", in.ControlBook)
+	}
+	if in.HolderCount != 2 {
+		t.Errorf("REG holder_count = %d, want 2 (the issuer is not a holder of record)", in.HolderCount)
+	}
+
+	now, err := h.s.ControlBook("REG", 0, true)
+	if err != nil || !now.Reconciled || now.HoldersOfRecord != 2 || !now.Treasury.Equal(dec("550")) || !now.Outstanding.Equal(dec("150")) {
+		t.Errorf("ControlBook(now) = %+v, %v", now, err)
+	}
+	then, err := h.s.ControlBook("REG", first.Seq, false)
+	if err != nil || then.Seq != first.Seq || !then.Issued.Equal(dec("700")) || !then.Treasury.Equal(dec("600")) ||
+		!then.Outstanding.Equal(dec("100")) || then.HoldersOfRecord != 1 || !then.Reconciled {
+		t.Errorf("ControlBook(at %d) = %+v, %v; want issued 700, treasury 600, outstanding 100, 1 holder", first.Seq, then, err)
+	}
+	if _, err := h.s.ControlBook("REG", first.Seq+100, false); err == nil {
+		t.Error("ControlBook beyond the journal: no error")
+	}
+
+	h.mustReject("iss-1", ins("update_instrument", map[string]any{"symbol": "REG", "max_supply": "699"}), "SUPPLY_CAP")
+	h.mustAccept("iss-1", ins("update_instrument", map[string]any{"symbol": "REG", "max_supply": "700", "name": "Reg Co"}))
+	h.mustReject("iss-1", mintBody("REG", "acc-us", "1"), "SUPPLY_CAP")
+	if errs := h.s.Check(); len(errs) > 0 {
+		t.Errorf("Check: %v", errs)
+	}
+}
+
+// TestHolderLimitsLeaveOutTheIssuer checks that the 12(g) count of holders
+// of record leaves the issuer's treasury out.
+func TestHolderLimitsLeaveOutTheIssuer(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", ins("create_instrument", instrument("CF", "reg_cf", "enterprise_equity", 0, nil)))
+	h.mustAccept("iss-1", mintBody("CF", "iss-1", "10"))
+	h.mustAccept("iss-1", mintBody("CF", "acc-us", "10"))
+	in, _ := h.s.Instrument("CF")
+	if in.HolderCount != 1 {
+		t.Errorf("CF holder_count = %d, want 1", in.HolderCount)
+	}
+}
+
+// TestSeparationOfDuties drives RULES.md's separation of duties: a freeze
+// is lifted by its placer or the operator only, and an issuer burns
+// another's units only with a legal reference.
+func TestSeparationOfDuties(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept(OperatorID, mintBody("USD", "acc-us", "100"))
+	h.mustAccept("cus-1", ins("freeze", map[string]any{"party_id": "acc-us", "symbol": "USD", "amount": "40"}))
+	// iss-1 issues USD, yet may not lift the custodian's freeze.
+	o := h.mustReject("iss-1", ins("unfreeze", map[string]any{"party_id": "acc-us", "symbol": "USD"}), "NOT_AUTHORIZED")
+	if o.Reason.Rule != "freeze.owner" {
+		t.Errorf("issuer lifting a custodian's freeze: rule %q, want freeze.owner", o.Reason.Rule)
+	}
+	h.mustAccept("cus-1", ins("unfreeze", map[string]any{"party_id": "acc-us", "symbol": "USD", "amount": "10"}))
+	h.mustAccept(OperatorID, ins("unfreeze", map[string]any{"party_id": "acc-us", "symbol": "USD"}))
+	// A freeze lifted in full forgets its owner: the issuer may now freeze and lift.
+	h.mustAccept("iss-1", ins("freeze", map[string]any{"party_id": "acc-us", "symbol": "USD"}))
+	h.mustAccept("iss-1", ins("unfreeze", map[string]any{"party_id": "acc-us", "symbol": "USD"}))
+
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "10"))
+	h.mustReject("iss-1", ins("burn", map[string]any{"symbol": "REG", "from": "acc-us", "amount": "5"}), "NOT_AUTHORIZED")
+	h.mustAccept("iss-1", ins("burn", map[string]any{"symbol": "REG", "from": "acc-us", "amount": "5", "legal_reference": "court order 2026-17"}))
+	h.mustAccept("iss-1", mintBody("REG", "iss-1", "5"))
+	h.mustAccept("iss-1", ins("burn", map[string]any{"symbol": "REG", "from": "iss-1", "amount": "5"}))
+}
+
+// TestRecoverClosesTheLostAccount checks that a recovered account can
+// neither send nor receive again, and that its entry is found by symbol.
+func TestRecoverClosesTheLostAccount(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "10"))
+	o := h.mustAccept(OperatorID, ins("recover", map[string]any{"from": "acc-us", "to": "qp-us"}))
+	p, err := h.s.Party("acc-us")
+	if err != nil || !p.Closed {
+		t.Fatalf("acc-us after recover = %+v, %v; want closed", p, err)
+	}
+	h.mustReject("qp-us", transferBody("REG", "qp-us", "acc-us", "1"), "ACCOUNT_CLOSED")
+	h.mustReject("iss-1", mintBody("REG", "acc-us", "1"), "ACCOUNT_CLOSED")
+	h.mustReject(OperatorID, ins("recover", map[string]any{"from": "acc-us", "to": "inst-us"}), "ACCOUNT_CLOSED")
+	page, err := h.s.Journal(JournalQuery{Symbol: "REG", After: o.Seq - 1, Limit: 1})
+	if err != nil || len(page.Entries) != 1 || page.Entries[0].Seq != o.Seq {
+		t.Errorf("Journal(symbol REG) = %+v, %v; want the recover", page, err)
+	}
+}
+
+// TestDryRunReportsEveryRule checks POST /v1/check's contract: a frozen
+// sender who also lacks the balance is told both, and each rule once.
+func TestDryRunReportsEveryRule(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept(OperatorID, mintBody("USD", "acc-us", "10"))
+	h.mustAccept("cus-1", ins("freeze", map[string]any{"party_id": "acc-us"}))
+	two := ins("transfer", map[string]any{"legs": []map[string]any{
+		{"symbol": "USD", "from": "acc-us", "to": "qp-us", "amount": "50"},
+		{"symbol": "USD", "from": "acc-us", "to": "inst-us", "amount": "60"},
+	}})
+	instr, err := transfer.Decode([]byte(two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.s.DryRun("cus-1", instr, h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasRule(out.Reasons, eligibility.CodeAccountFrozen, "account.frozen") || !hasRule(out.Reasons, eligibility.CodeInsufficientBalance, "account.balance") {
+		t.Errorf("DryRun reasons = %+v, want ACCOUNT_FROZEN and INSUFFICIENT_BALANCE", out.Reasons)
+	}
+	if len(out.Reasons) != 2 {
+		t.Errorf("DryRun reasons = %+v, want each rule once", out.Reasons)
+	}
+}

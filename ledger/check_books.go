@@ -1,0 +1,74 @@
+package ledger
+
+import (
+	"slices"
+
+	"github.com/shopspring/decimal"
+	bolt "go.etcd.io/bbolt"
+)
+
+// checkBooks verifies the transfer agent's books: each instrument's control
+// book reconciles (treasury plus the units others hold is the issued
+// supply, and none exceeds the authorized); a freeze has an owner only
+// while something is frozen; a closed party holds nothing; affiliate_of
+// names existing symbols, sorted, each once.
+func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
+	instruments := tx.Bucket(bucketInstruments)
+	parties := tx.Bucket(bucketParties)
+	type book struct{ treasury, others decimal.Decimal }
+	books := map[string]*book{}
+	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
+		h := decodeHoldingKV(k, v)
+		if h.FrozenBy != "" && h.Frozen.Sign() == 0 {
+			bad("%s's %s names %s as the owner of a freeze of nothing", h.Party, h.Symbol, h.FrozenBy)
+		}
+		raw := instruments.Get([]byte(h.Symbol))
+		if raw == nil {
+			return nil // check reports it
+		}
+		in := decodeInstrument([]byte(h.Symbol), raw)
+		b := books[h.Symbol]
+		if b == nil {
+			b = &book{decimal.Zero, decimal.Zero}
+			books[h.Symbol] = b
+		}
+		if h.Party == in.Issuer {
+			b.treasury = b.treasury.Add(h.Balance)
+		} else {
+			b.others = b.others.Add(h.Balance)
+		}
+		if p := parties.Get([]byte(h.Party)); p != nil && decodeParty([]byte(h.Party), p).Closed && h.Balance.Sign() != 0 {
+			bad("closed party %s holds %s %s", h.Party, h.Balance, h.Symbol)
+		}
+		return nil
+	})
+	_ = instruments.ForEach(func(k, v []byte) error {
+		in := decodeInstrument(k, v)
+		b := books[in.Symbol]
+		if b == nil {
+			b = &book{decimal.Zero, decimal.Zero}
+		}
+		if issued := b.treasury.Add(b.others); !issued.Equal(in.Supply) {
+			bad("%s control book: treasury %s + outstanding %s is not issued %s", in.Symbol, b.treasury, b.others, in.Supply)
+		}
+		if in.MaxSupply != nil && in.Supply.GreaterThan(*in.MaxSupply) {
+			bad("%s control book: issued %s above authorized %s", in.Symbol, in.Supply, *in.MaxSupply)
+		}
+		return nil
+	})
+	_ = parties.ForEach(func(k, v []byte) error {
+		p := decodeParty(k, v)
+		if p.FrozenBy != "" && !p.Frozen {
+			bad("party %s names %s as the owner of a freeze it does not have", p.ID, p.FrozenBy)
+		}
+		if !slices.IsSorted(p.AffiliateOf) || len(slices.Compact(slices.Clone(p.AffiliateOf))) != len(p.AffiliateOf) {
+			bad("party %s: affiliate_of %v is not sorted and unique", p.ID, p.AffiliateOf)
+		}
+		for _, s := range p.AffiliateOf {
+			if instruments.Get([]byte(s)) == nil {
+				bad("party %s is an affiliate of unknown instrument %s", p.ID, s)
+			}
+		}
+		return nil
+	})
+}
