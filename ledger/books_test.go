@@ -145,3 +145,49 @@ func TestDryRunReportsEveryRule(t *testing.T) {
 		t.Errorf("DryRun reasons = %+v, want each rule once", out.Reasons)
 	}
 }
+
+// TestTackingAndAffiliates drives RULES.md's "Holding periods: tacking,
+// affiliates": a buyer from a non-affiliate tacks the seller's period; a
+// buyer from an affiliate starts anew; an affiliate sells at most 1% of
+// the outstanding units in 90 days; holdings show when each lot unlocks.
+func TestTackingAndAffiliates(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", ins("create_instrument", instrument("ACME", "reg_d_506c", "enterprise_equity", 0, nil)))
+	h.mustAccept("iss-1", mintBody("ACME", "acc-us", "1000"))
+	h.mustAccept("iss-1", mintBody("ACME", "iss-1", "9000"))
+	h.now = h.now.Add(370 * day)
+	// Bought from a non-affiliate who held a year: free at once, not a year later.
+	h.mustAccept("acc-us", transferBody("ACME", "acc-us", "qp-us", "100"))
+	h.mustAccept("qp-us", transferBody("ACME", "qp-us", "inst-us", "10"))
+
+	minted := h.now
+	h.mustAccept("iss-1", mintBody("ACME", "qp-us", "50"))
+	hs, err := h.s.PartyHoldings("qp-us", h.now)
+	if err != nil || len(hs.Lots) != 1 {
+		t.Fatalf("qp-us holdings = %+v, %v; want one locked lot", hs, err)
+	}
+	if l := hs.Lots[0]; l.Symbol != "ACME" || !l.Amount.Equal(decimal.NewFromInt(50)) || !l.UnlocksAt.Equal(minted.Add(365*day)) {
+		t.Errorf("qp-us's locked lot = %+v, want 50 ACME unlocking %s", l, minted.Add(365*day))
+	}
+	// A force_transfer keeps the dates: the lot is still locked after it.
+	h.mustAccept(OperatorID, ins("force_transfer", map[string]any{"legal_reference": "order 5",
+		"legs": []map[string]any{{"symbol": "ACME", "from": "qp-us", "to": "inst-us", "amount": "140"}}}))
+	if hs, _ := h.s.PartyHoldings("inst-us", h.now); len(hs.Lots) != 1 || !hs.Lots[0].UnlocksAt.Equal(minted.Add(365*day)) {
+		t.Errorf("inst-us after a force_transfer: locked lots %+v, want the minted lot's", hs.Lots)
+	}
+
+	// acc-us becomes an affiliate: outstanding 1050, so 10.5 units in 90 days.
+	h.mustAccept("iss-1", ins("update_party", map[string]any{"party_id": "acc-us", "affiliate_of": []string{"ACME"}}))
+	h.mustAccept("acc-us", transferBody("ACME", "acc-us", "acc-de", "6"))
+	if hs, _ := h.s.PartyHoldings("acc-de", h.now); len(hs.Lots) != 1 || !hs.Lots[0].UnlocksAt.Equal(h.now.Add(365*day)) {
+		t.Errorf("acc-de bought from an affiliate: locked lots %+v, want a new period from now", hs.Lots)
+	}
+	h.mustReject("acc-us", transferBody("ACME", "acc-us", "acc-de", "5"), "VOLUME_LIMIT")
+	h.mustAccept("acc-us", transferBody("ACME", "acc-us", "iss-1", "5")) // back to the issuer is no sale
+	h.now = h.now.Add(91 * day)
+	h.mustAccept("acc-us", transferBody("ACME", "acc-us", "acc-de", "5"))
+	if errs := h.s.Check(); len(errs) > 0 {
+		t.Errorf("Check: %v", errs)
+	}
+}

@@ -19,6 +19,11 @@ func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
 	books := map[string]*book{}
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		h := decodeHoldingKV(k, v)
+		for _, s := range h.Sales {
+			if s.Amount.Sign() <= 0 {
+				bad("%s's %s records a sale of %s", h.Party, h.Symbol, s.Amount)
+			}
+		}
 		if h.FrozenBy != "" && h.Frozen.Sign() == 0 {
 			bad("%s's %s names %s as the owner of a freeze of nothing", h.Party, h.Symbol, h.FrozenBy)
 		}

@@ -10,6 +10,7 @@ const (
 	optPartyFrozenBy    uint64 = 12
 
 	optHoldingFrozenBy uint64 = 10
+	optHoldingSales    uint64 = 11
 )
 
 // writePartyBooks appends the party's optional book fields that are set.
@@ -60,6 +61,14 @@ func writeHoldingBooks(w *recordWriter, h *transfer.Holding) {
 		w.Opt(optHoldingFrozenBy)
 		w.Str(h.FrozenBy)
 	}
+	if len(h.Sales) > 0 {
+		w.Opt(optHoldingSales)
+		w.Uvarint(uint64(len(h.Sales)))
+		for i := range h.Sales {
+			w.Decimal(h.Sales[i].Amount)
+			w.Time(h.Sales[i].AcquiredAt)
+		}
+	}
 }
 
 // readHoldingBooks reads optional field n into h, or reports it is not one
@@ -68,6 +77,16 @@ func readHoldingBooks(r *recordReader, n uint64, h *transfer.Holding) bool {
 	switch n {
 	case optHoldingFrozenBy:
 		h.FrozenBy = r.Str()
+	case optHoldingSales:
+		c := r.Uvarint()
+		if c == 0 || c > uint64(r.Len()) {
+			r.fail("sales")
+		}
+		h.Sales = make([]transfer.Lot, c)
+		for i := range h.Sales {
+			h.Sales[i].Amount = r.Decimal()
+			h.Sales[i].AcquiredAt = r.Time()
+		}
 	default:
 		return false
 	}

@@ -63,7 +63,8 @@ var (
 //	            non_accredited_holders varint, created_at time (symbol: the key)
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
-//	            optional: 10 frozen_by string
+//	            optional: 10 frozen_by string, 11 sales (uvarint n, n of
+//	            (amount decimal, time)): an affiliate's recent sales
 //	loan        'L' amount decimal                (party, cash, lender: the key)
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,

@@ -3,6 +3,7 @@ package transfer
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -211,4 +212,52 @@ func uniqueReasons(rs []eligibility.Reason) []eligibility.Reason {
 		}
 	}
 	return out
+}
+
+// receivedLots are the lots a leg's receiver gets for the lots taken from
+// the sender. Between two non-affiliates of the issuer the buyer tacks the
+// seller's holding period (Rule 144(d)(1), Rel. 33-8869), and a
+// force_transfer changes no one's period; units from the issuer or an
+// affiliate (or to one) start a new period at now.
+func receivedLots(from, to Party, in Instrument, taken []Lot, forced bool, now time.Time) []Lot {
+	if forced || (!from.IsAffiliate(in) && !to.IsAffiliate(in)) {
+		return taken
+	}
+	total := decimal.Zero
+	for _, l := range taken {
+		total = total.Add(l.Amount)
+	}
+	return []Lot{{Amount: total, AcquiredAt: now}}
+}
+
+// checkAffiliateSale holds an affiliate's sales (other than to the issuer)
+// to Rule 144(e)'s volume and records this one on its holding. The debit
+// that follows keeps the record (it rewrites balance and lots only).
+func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt decimal.Decimal) {
+	if in.IsCash() || from.ID == in.Issuer || to.ID == in.Issuer || !slices.Contains(from.AffiliateOf, in.Symbol) {
+		return
+	}
+	h, _ := e.d.Holding(from.ID, in.Symbol)
+	since := e.now.Add(-eligibility.AffiliateVolumeWindow)
+	sales := make([]Lot, 0, len(h.Sales)+1)
+	sold := decimal.Zero
+	for _, s := range h.Sales {
+		if s.AcquiredAt.After(since) {
+			sales = append(sales, s)
+			sold = sold.Add(s.Amount)
+		}
+	}
+	// Outstanding before this instruction, so every leg of it is measured
+	// against the same figure.
+	base, _ := e.d.base.Instrument(in.Symbol)
+	e.refuseAll(e.rb.CheckAffiliateSale(eligibility.AffiliateSale{
+		Seller: from.Eligibility(), Product: in.Product(), SoldInWindow: sold, Amount: amt,
+		Outstanding: ControlBookOf(e.d.base, base).Outstanding,
+	}))
+	h.Party, h.Symbol = from.ID, in.Symbol
+	if h.Frozen.IsZero() {
+		h.Frozen = decimal.Zero
+	}
+	h.Sales = append(sales, Lot{Amount: amt, AcquiredAt: e.now})
+	e.d.putHolding(h)
 }

@@ -73,7 +73,71 @@ var updateInstrumentCases = []effectCase{
 	refused("a custodian", "cus", updateInstrumentOf("REG", "x", ""), "NOT_AUTHORIZED authorization.update_instrument"),
 }
 
+func affiliateOf(party string, symbols ...string) transfer.Instruction {
+	list := append([]string{}, symbols...)
+	return transfer.Instruction{Type: transfer.TypeUpdateParty, PartyID: party, AffiliateOf: &list}
+}
+
+func affiliates(symbols ...string) func(*transfer.Party) {
+	return func(p *transfer.Party) { p.AffiliateOf = symbols }
+}
+
+// makeAffiliate makes party an affiliate of REG's issuer, with earlier
+// sales of REG.
+func makeAffiliate(party string, sales ...transfer.Lot) func(w *mapView) {
+	return func(w *mapView) {
+		p := w.parties[party]
+		p.AffiliateOf = []string{"REG"}
+		w.parties[party] = p
+		h := w.holdings[holdingKey{party, "REG"}]
+		h.Sales = sales
+		w.holdings[holdingKey{party, "REG"}] = h
+	}
+}
+
+// soldREG is ret-us's REG holding after an affiliate's sale, with the sales
+// on record.
+func soldREG(balance string, sales ...transfer.Lot) transfer.Holding {
+	h := oneLot("ret-us", "REG", balance, ago(100))
+	h.Sales = sales
+	return h
+}
+
+var affiliateCases = []effectCase{
+	accepted("the operator names an affiliate", "op", affiliateOf("acc-us", "REG", "LOCK"),
+		writes(partyAs("acc-us", affiliates("LOCK", "REG")))),
+	accepted("the issuer names an affiliate of its own symbol", "iss", affiliateOf("ret-us", "REG"),
+		writes(partyAs("ret-us", affiliates("REG")))),
+	accepted("an empty list clears it", "op", affiliateOf("ret-us"), writes(partyAs("ret-us", affiliates()))).given(makeAffiliate("ret-us")),
+	refused("an issuer for another's symbol", "iss-2", affiliateOf("ret-us", "REG"), "NOT_AUTHORIZED authorization.update_party"),
+	refused("a custodian", "cus", affiliateOf("ret-us", "REG"), "NOT_AUTHORIZED authorization.update_party"),
+	refused("a symbol that does not exist", "op", affiliateOf("ret-us", "NOPE"), "UNKNOWN_INSTRUMENT instrument.exists"),
+}
+
+// REG's outstanding units are 65 (105 issued, 40 in treasury): an
+// affiliate may sell 0.65 in 90 days.
+var affiliateTransferCases = []effectCase{
+	accepted("an affiliate's sale within 1% of the outstanding starts a new period and is recorded", "ret-us",
+		transferOf(leg("REG", "ret-us", "acc-de", "0.5")),
+		writes(instrumentAs("REG", holders(5)), holdings(oneLot("acc-de", "REG", "0.5", now), soldREG("49.5", lot("0.5", now))))).
+		given(makeAffiliate("ret-us")),
+	refused("an affiliate's sale above 1% of the outstanding", "ret-us", transferOf(leg("REG", "ret-us", "acc-de", "0.66")),
+		"VOLUME_LIMIT rule_144.volume_limit").given(makeAffiliate("ret-us")),
+	refused("an affiliate's sales add up over 90 days", "ret-us", transferOf(leg("REG", "ret-us", "acc-de", "0.2")),
+		"VOLUME_LIMIT rule_144.volume_limit").given(makeAffiliate("ret-us", lot("0.5", ago(89)))),
+	accepted("sales older than 90 days no longer count", "ret-us", transferOf(leg("REG", "ret-us", "acc-de", "0.6")),
+		writes(instrumentAs("REG", holders(5)), holdings(oneLot("acc-de", "REG", "0.6", now), soldREG("49.4", lot("0.6", now))))).
+		given(makeAffiliate("ret-us", lot("0.5", ago(91)))),
+	accepted("back to the issuer is not a sale the limit counts", "ret-us", transferOf(leg("REG", "ret-us", "iss", "10")),
+		writes(holdings(oneLot("iss", "REG", "50", now), oneLot("ret-us", "REG", "40", ago(100))))).given(makeAffiliate("ret-us")),
+	accepted("to an affiliate, a new holding period", "acc-us", transferOf(leg("LOCK", "acc-us", "acc-de", "15")),
+		writes(instrumentAs("LOCK", holders(2)), holdings(oneLot("acc-de", "LOCK", "15", now), oneLot("acc-us", "LOCK", "15", ago(10))))).
+		given(func(w *mapView) { p := w.parties["acc-de"]; p.AffiliateOf = []string{"LOCK"}; w.parties["acc-de"] = p }),
+}
+
 func init() {
+	effectTables[transfer.TypeUpdateParty] = append(updatePartyCases, affiliateCases...)
+	effectTables[transfer.TypeTransfer] = append(transferCases, affiliateTransferCases...)
 	effectTables[transfer.TypeUpdateInstrument] = updateInstrumentCases
 	freezeCases = append(freezeCases,
 		refused("more on a freeze another placed", "cus", freezeOf("acc-us", "REG", "1"), "NOT_AUTHORIZED freeze.owner").given(ownFreeze("iss")),

@@ -371,8 +371,11 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if !feasible {
 		return
 	}
-	e.debit(from, in, amt)
-	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	if !forced {
+		e.checkAffiliateSale(from, to, in, amt)
+	}
+	taken := e.debit(from, in, amt)
+	e.credit(to, in, receivedLots(from, to, in, taken, forced, e.now))
 }
 
 // checkLocked refuses moving amt of from's lots (oldest first) while they

@@ -105,6 +105,10 @@ type Holding struct {
 	// FrozenBy is who placed the frozen amount: only it or the operator
 	// lifts it. Empty while nothing is frozen.
 	FrozenBy string `json:"frozen_by,omitempty"`
+	// Sales are an affiliate's sales of the last AffiliateVolumeWindow,
+	// oldest first, for Rule 144(e)'s volume limit. A holding with sales is
+	// kept on record though its balance is zero.
+	Sales []Lot `json:"sales,omitempty"`
 }
 
 // Available is what may move: the balance less the frozen amount.
