@@ -191,3 +191,37 @@ func TestTackingAndAffiliates(t *testing.T) {
 		t.Errorf("Check: %v", errs)
 	}
 }
+
+// TestReg506bCountsPurchasersForGood drives RULES.md's "Counting holders":
+// a non-accredited purchaser from the issuer keeps its place in the 35
+// after it sells.
+func TestReg506bCountsPurchasersForGood(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept("iss-1", ins("create_instrument", instrument("B", "reg_d_506b", "enterprise_equity", 0, nil)))
+	buyers := make([]string, 36)
+	for i := range buyers {
+		buyers[i] = "ret-" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		h.mustAccept("cus-1", ins("register_party", investor(buyers[i], "retail", "US")))
+	}
+	for _, b := range buyers[:35] {
+		h.mustAccept("iss-1", mintBody("B", b, "1"))
+	}
+	// One sells back to the issuer: 34 hold, but 35 have bought.
+	h.now = h.now.Add(366 * day)
+	h.mustAccept(buyers[0], transferBody("B", buyers[0], "iss-1", "1"))
+	in, _ := h.s.Instrument("B")
+	if in.NonAccreditedHolders != 34 || in.NonAccreditedPurchasers != 35 {
+		t.Errorf("B: %d non-accredited holders, %d purchasers; want 34, 35", in.NonAccreditedHolders, in.NonAccreditedPurchasers)
+	}
+	o := h.mustReject("iss-1", mintBody("B", buyers[35], "1"), "HOLDER_LIMIT")
+	if o.Reason.Rule != "reg_d_506b.non_accredited_limit" {
+		t.Errorf("36th purchaser: rule %q", o.Reason.Rule)
+	}
+	// A purchaser buying again takes no new place.
+	h.mustAccept("iss-1", mintBody("B", buyers[0], "1"))
+	h.mustAccept("iss-1", mintBody("B", "acc-us", "1"))
+	if errs := h.s.Check(); len(errs) > 0 {
+		t.Errorf("Check: %v", errs)
+	}
+}

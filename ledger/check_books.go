@@ -15,7 +15,10 @@ import (
 func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
 	instruments := tx.Bucket(bucketInstruments)
 	parties := tx.Bucket(bucketParties)
-	type book struct{ treasury, others decimal.Decimal }
+	type book struct {
+		treasury, others decimal.Decimal
+		purchasers       int
+	}
 	books := map[string]*book{}
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		h := decodeHoldingKV(k, v)
@@ -34,8 +37,11 @@ func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
 		in := decodeInstrument([]byte(h.Symbol), raw)
 		b := books[h.Symbol]
 		if b == nil {
-			b = &book{decimal.Zero, decimal.Zero}
+			b = &book{treasury: decimal.Zero, others: decimal.Zero}
 			books[h.Symbol] = b
+		}
+		if h.Purchased {
+			b.purchasers++
 		}
 		if h.Party == in.Issuer {
 			b.treasury = b.treasury.Add(h.Balance)
@@ -51,7 +57,10 @@ func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
 		in := decodeInstrument(k, v)
 		b := books[in.Symbol]
 		if b == nil {
-			b = &book{decimal.Zero, decimal.Zero}
+			b = &book{treasury: decimal.Zero, others: decimal.Zero}
+		}
+		if b.purchasers != in.NonAccreditedPurchasers {
+			bad("%s counts %d non-accredited purchasers, holdings mark %d", in.Symbol, in.NonAccreditedPurchasers, b.purchasers)
 		}
 		if issued := b.treasury.Add(b.others); !issued.Equal(in.Supply) {
 			bad("%s control book: treasury %s + outstanding %s is not issued %s", in.Symbol, b.treasury, b.others, in.Supply)

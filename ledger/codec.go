@@ -249,6 +249,7 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 	w.Varint(int64(in.HolderCount))
 	w.Varint(int64(in.NonAccreditedHolders))
 	w.Time(in.CreatedAt)
+	writeInstrumentBooks(&w, in)
 	return w.B
 }
 
@@ -289,6 +290,11 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	in.HolderCount = int(r.Varint())
 	in.NonAccreditedHolders = int(r.Varint())
 	in.CreatedAt = r.Time()
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		if !readInstrumentBooks(&r, n, in) {
+			r.unknownOpt(n)
+		}
+	}
 	r.done()
 	return in
 }

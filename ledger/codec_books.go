@@ -9,8 +9,11 @@ const (
 	optPartyClosed      uint64 = 11
 	optPartyFrozenBy    uint64 = 12
 
-	optHoldingFrozenBy uint64 = 10
-	optHoldingSales    uint64 = 11
+	optHoldingFrozenBy  uint64 = 10
+	optHoldingSales     uint64 = 11
+	optHoldingPurchased uint64 = 12
+
+	optInstrumentPurchasers uint64 = 10
 )
 
 // writePartyBooks appends the party's optional book fields that are set.
@@ -69,6 +72,31 @@ func writeHoldingBooks(w *recordWriter, h *transfer.Holding) {
 			w.Time(h.Sales[i].AcquiredAt)
 		}
 	}
+	if h.Purchased {
+		w.Opt(optHoldingPurchased)
+		w.Bool(true)
+	}
+}
+
+// writeInstrumentBooks appends the instrument's optional book fields that
+// are set.
+func writeInstrumentBooks(w *recordWriter, in *transfer.Instrument) {
+	if in.NonAccreditedPurchasers != 0 {
+		w.Opt(optInstrumentPurchasers)
+		w.Uvarint(uint64(in.NonAccreditedPurchasers))
+	}
+}
+
+// readInstrumentBooks reads optional field n into in, or reports it is not
+// one of the books'.
+func readInstrumentBooks(r *recordReader, n uint64, in *transfer.Instrument) bool {
+	switch n {
+	case optInstrumentPurchasers:
+		in.NonAccreditedPurchasers = int(r.Uvarint())
+	default:
+		return false
+	}
+	return true
 }
 
 // readHoldingBooks reads optional field n into h, or reports it is not one
@@ -87,6 +115,8 @@ func readHoldingBooks(r *recordReader, n uint64, h *transfer.Holding) bool {
 			h.Sales[i].Amount = r.Decimal()
 			h.Sales[i].AcquiredAt = r.Time()
 		}
+	case optHoldingPurchased:
+		h.Purchased = r.Bool()
 	default:
 		return false
 	}

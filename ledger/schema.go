@@ -61,10 +61,12 @@ var (
 //	            uvarint n+1 then n classification_reasons (0: null), paused
 //	            bool, supply decimal, holder_count varint,
 //	            non_accredited_holders varint, created_at time (symbol: the key)
+//	            optional: 10 non_accredited_purchasers uvarint
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
 //	            optional: 10 frozen_by string, 11 sales (uvarint n, n of
-//	            (amount decimal, time)): an affiliate's recent sales
+//	            (amount decimal, time)): an affiliate's recent sales, 12
+//	            purchased bool: a non-accredited purchaser from the issuer
 //	loan        'L' amount decimal                (party, cash, lender: the key)
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,

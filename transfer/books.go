@@ -261,3 +261,20 @@ func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt decimal.D
 	h.Sales = append(sales, Lot{Amount: amt, AcquiredAt: e.now})
 	e.d.putHolding(h)
 }
+
+// notePurchase marks a non-accredited party's purchase from the issuer on
+// its holding, once, and counts it on the instrument.
+func (e *effect) notePurchase(to Party, in Instrument) {
+	if !to.NonAccredited() || to.ID == in.Issuer || !e.rb.CountsPurchasers(in.Product()) {
+		return
+	}
+	h, _ := e.d.Holding(to.ID, in.Symbol)
+	if h.Purchased {
+		return
+	}
+	h.Purchased = true
+	e.d.putHolding(h)
+	in, _ = e.d.Instrument(in.Symbol)
+	in.NonAccreditedPurchasers++
+	e.d.putInstrument(in)
+}

@@ -318,8 +318,9 @@ func (e *effect) mint() {
 		}
 		acquired = a
 	}
-	e.canReceive(to, in)
+	e.canReceiveFrom(to, in, true)
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
+	e.notePurchase(to, in)
 	e.addSupply(in.Symbol, amt)
 }
 
@@ -367,7 +368,7 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if feasible {
 		e.checkLocked(from, to, in, amt, forced)
 	}
-	e.canReceive(to, in)
+	e.canReceiveFrom(to, in, from.ID == in.Issuer)
 	if !feasible {
 		return
 	}
@@ -376,6 +377,9 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	}
 	taken := e.debit(from, in, amt)
 	e.credit(to, in, receivedLots(from, to, in, taken, forced, e.now))
+	if from.ID == in.Issuer {
+		e.notePurchase(to, in)
+	}
 }
 
 // checkLocked refuses moving amt of from's lots (oldest first) while they
@@ -424,7 +428,11 @@ func (e *effect) canSend(from Party, in Instrument, amt decimal.Decimal) bool {
 
 // canReceive checks that to may come to hold (more of) in, recording every
 // refusal; the credit can always be written.
-func (e *effect) canReceive(to Party, in Instrument) {
+func (e *effect) canReceive(to Party, in Instrument) { e.canReceiveFrom(to, in, false) }
+
+// canReceiveFrom is canReceive, told whether the units come from the
+// issuer (a purchase in the offering).
+func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 	if to.Closed {
 		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it receives nothing", to.ID)
 	}
@@ -435,6 +443,11 @@ func (e *effect) canReceive(to Party, in Instrument) {
 	r := eligibility.Receive{
 		Now: e.now, To: to.Eligibility(), Product: in.Product(),
 		HoldersAfter: HoldersOfRecord(e.d, in), NonAccreditedHoldersAfter: in.NonAccreditedHolders,
+		FromIssuer: fromIssuer, PurchasersAfter: in.NonAccreditedPurchasers,
+	}
+	if fromIssuer && to.NonAccredited() && !h.Purchased && e.rb.CountsPurchasers(in.Product()) {
+		r.NewPurchaser = true
+		r.PurchasersAfter++
 	}
 	if !h.IsHolder() {
 		r.NewHolder = true

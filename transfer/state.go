@@ -65,6 +65,9 @@ type Instrument struct {
 	HolderCount           int                    `json:"holder_count"`
 	NonAccreditedHolders  int                    `json:"non_accredited_holders"`
 	CreatedAt             time.Time              `json:"created_at"`
+	// NonAccreditedPurchasers counts the holdings marked Purchased: every
+	// non-accredited party that ever bought from the issuer.
+	NonAccreditedPurchasers int `json:"non_accredited_purchasers,omitempty"`
 	// ControlBook is set by reads only (ledger's Instrument and
 	// Instruments): the state never holds it, so its fields are served and
 	// never stored. Served, HolderCount counts holders other than the issuer.
@@ -105,6 +108,10 @@ type Holding struct {
 	// FrozenBy is who placed the frozen amount: only it or the operator
 	// lifts it. Empty while nothing is frozen.
 	FrozenBy string `json:"frozen_by,omitempty"`
+	// Purchased marks a non-accredited party that bought from the issuer:
+	// it holds one of the offering's places for non-accredited purchasers
+	// for good, so the holding stays on record at a zero balance.
+	Purchased bool `json:"purchased,omitempty"`
 	// Sales are an affiliate's sales of the last AffiliateVolumeWindow,
 	// oldest first, for Rule 144(e)'s volume limit. A holding with sales is
 	// kept on record though its balance is zero.
