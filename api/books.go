@@ -40,3 +40,32 @@ func (s *Server) getControlBook(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusOK, book)
 }
+
+// pendingBody is GET /v1/pending.
+type pendingBody struct {
+	Pending []ledger.PendingInstruction `json:"pending"`
+}
+
+// listPending is GET /v1/pending: the instructions held for a second
+// party's approval. Operator and auditors see all; any other party those
+// it submitted.
+func (s *Server) listPending(c echo.Context) error {
+	if _, err := s.readQuery(c); err != nil {
+		return err
+	}
+	all, err := s.reader.Pending()
+	if err != nil {
+		return readErr("pending", err)
+	}
+	p := who(c)
+	if !p.seesEverything() {
+		mine := all[:0]
+		for _, x := range all {
+			if x.Actor == p.id() {
+				mine = append(mine, x)
+			}
+		}
+		all = mine
+	}
+	return writeJSON(c, http.StatusOK, pendingBody{Pending: all})
+}

@@ -29,6 +29,9 @@ type Rulebook struct {
 	defaultSource string
 	leverage      []leverageRule // in YAML order
 
+	dualControl    []string // instruction types, sorted
+	dualControlTTL period
+
 	// classified memoizes Classify: classifyKey to Classification, at most
 	// maxClassified entries (classifiedN counts them).
 	classified  sync.Map

@@ -246,6 +246,7 @@ func (v *validator) build(f *fileYAML) *Rulebook {
 	v.holderLimits(rb, f.HolderLimits)
 	v.regimes(rb, f.Regimes)
 	v.leverage(rb, f.Leverage)
+	v.dualControl(rb, f)
 	return rb
 }
 

@@ -17,6 +17,8 @@ type fileYAML struct {
 	HolderLimits   *holderLimitsYAML   `yaml:"holder_limits"`
 	Regimes        []regimeYAML        `yaml:"regimes"`
 	Leverage       *leverageYAML       `yaml:"leverage"`
+	DualControl    []string            `yaml:"dual_control"`
+	DualControlTTL string              `yaml:"dual_control_ttl"`
 }
 
 // classificationYAML is the classification section.

@@ -11,7 +11,8 @@ import (
 // book reconciles (treasury plus the units others hold is the issued
 // supply, and none exceeds the authorized); a freeze has an owner only
 // while something is frozen; a closed party holds nothing; affiliate_of
-// names existing symbols, sorted, each once.
+// names existing symbols, sorted, each once; a pending instruction is what
+// its id answers.
 func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
 	instruments := tx.Bucket(bucketInstruments)
 	parties := tx.Bucket(bucketParties)
@@ -67,6 +68,22 @@ func checkBooks(tx *bolt.Tx, bad func(format string, args ...any)) {
 		}
 		if in.MaxSupply != nil && in.Supply.GreaterThan(*in.MaxSupply) {
 			bad("%s control book: issued %s above authorized %s", in.Symbol, in.Supply, *in.MaxSupply)
+		}
+		return nil
+	})
+	ids := tx.Bucket(bucketIDs)
+	_ = tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
+		var rec pendingRecord
+		decodeJSON(v, &rec)
+		if parties.Get([]byte(rec.Actor)) == nil {
+			bad("pending %s was submitted by unknown party %s", k, rec.Actor)
+		}
+		raw := ids.Get(k)
+		if raw == nil || decodeIDRecord(raw).Seq != rec.Seq {
+			bad("pending %s is not what its id answers (journal entry %d)", k, rec.Seq)
+		}
+		if !rec.CreatedAt.Before(rec.ExpiresAt) {
+			bad("pending %s expires at %s, not after it was held at %s", k, rec.ExpiresAt, rec.CreatedAt)
 		}
 		return nil
 	})

@@ -20,6 +20,7 @@ var (
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
+	bucketPending     = []byte("pending")     // instruction id -> pendingRecord (JSON): an instruction waiting for its approval (dualcontrol.go)
 
 	// Indexes (index.go), derived from the journal and the balance history
 	// and written in the same transaction, so reads cost their answer.
@@ -112,7 +113,7 @@ var (
 var allBuckets = [][]byte{
 	bucketBalances, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
-	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
+	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPending, bucketPrices, bucketSupplies, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
@@ -120,6 +121,10 @@ var allBuckets = [][]byte{
 var stateBuckets = [][]byte{
 	bucketHolders, bucketHoldings, bucketInstruments, bucketLoans, bucketParties, bucketPrices,
 }
+
+// The pending bucket is not business state: like the journal and the ids,
+// it records how instructions were decided. An approve refused because
+// the held instruction is refused still closes it.
 
 // Keys of the meta bucket.
 var (

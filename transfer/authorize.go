@@ -83,6 +83,10 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "only the operator, %s's custodian, or the issuer for its own symbol may %s", ins.PartyID, ins.Type)
+	case TypeCancel:
+		// Its proposer may withdraw a pending instruction; the ledger, which
+		// holds it, checks that the actor is.
+		return nil
 	case TypeSetPrice:
 		if p.Role == eligibility.RoleOracle {
 			return nil
@@ -93,7 +97,7 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "only %s's custodian (as the lender) or the operator may %s", ins.PartyID, ins.Type)
-	default: // force_transfer, recover, set_rulebook
+	default: // force_transfer, recover, set_rulebook, approve
 		return notAuthorized(ins.Type, "only the operator may %s", ins.Type)
 	}
 }
@@ -112,12 +116,12 @@ func MayEverSubmit(role eligibility.Role, t Type) bool {
 	case eligibility.RoleIssuer:
 		switch t {
 		case TypeCreateInstrument, TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeTransfer, TypeFreeze, TypeUnfreeze,
-			TypeUpdateInstrument, TypeUpdateParty:
+			TypeUpdateInstrument, TypeUpdateParty, TypeCancel:
 			return true
 		}
 	case eligibility.RoleCustodian:
 		switch t {
-		case TypeRegisterParty, TypeUpdateParty, TypeTransfer, TypeFreeze, TypeUnfreeze, TypeBorrow, TypeRepay:
+		case TypeRegisterParty, TypeUpdateParty, TypeTransfer, TypeFreeze, TypeUnfreeze, TypeBorrow, TypeRepay, TypeCancel:
 			return true
 		}
 	case eligibility.RoleInvestor:

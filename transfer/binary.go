@@ -41,6 +41,7 @@ import (
 //	  effective_at                                        time
 //	  name, max_supply                                    string
 //	  affiliate_of     uvarint n, n × string
+//	  instruction_id                                      string
 //
 // Amounts keep their exact text ("1.50" is not "1.5": both are canonical
 // JSON). The encoding is a function of the instruction's value, so equal
@@ -55,7 +56,7 @@ var binaryTypes = [...]Type{
 	5: TypeBurn, 6: TypeTransfer, 7: TypeForceTransfer, 8: TypeFreeze, 9: TypeUnfreeze,
 	10: TypePause, 11: TypeUnpause, 12: TypeRecover, 13: TypeSetPrice, 14: TypeBorrow,
 	15: TypeRepay, 16: TypeDistribute, 17: TypeSplit, 18: TypeSetRulebook,
-	19: TypeUpdateInstrument,
+	19: TypeUpdateInstrument, 20: TypeApprove, 21: TypeCancel,
 }
 
 var binaryTypeCodes = func() map[Type]uint64 {
@@ -172,6 +173,7 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 			w.Str(s)
 		}
 	}
+	w.strIf(ins.InstructionID)
 	return w.B
 }
 
@@ -294,6 +296,7 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 		}
 		ins.AffiliateOf = &list
 	}
+	ins.InstructionID = r.strIf(has(23))
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
 	}
@@ -414,7 +417,7 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
 		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
-		ins.Name != "" || ins.MaxSupply != nil || ins.AffiliateOf != nil {
+		ins.Name != "" || ins.MaxSupply != nil || ins.AffiliateOf != nil || ins.InstructionID != "" {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

@@ -181,6 +181,8 @@ func randomInstruction(r *rand.Rand) Instruction {
 			}
 			ins.AffiliateOf = &list
 		}
+	case TypeApprove, TypeCancel:
+		ins.InstructionID = randomID(r)
 	case TypeUpdateInstrument:
 		ins.Symbol = randomSymbol(r)
 		if opt() {

@@ -135,7 +135,19 @@ var affiliateTransferCases = []effectCase{
 		given(func(w *mapView) { p := w.parties["acc-de"]; p.AffiliateOf = []string{"LOCK"}; w.parties["acc-de"] = p }),
 }
 
+func decideOf(typ transfer.Type, id string) transfer.Instruction {
+	return transfer.Instruction{Type: typ, InstructionID: id}
+}
+
 func init() {
+	// The ledger decides what it holds pending; Effect sees only the rest.
+	effectTables[transfer.TypeApprove] = []effectCase{
+		refused("nothing pending", "op", decideOf(transfer.TypeApprove, "x-1"), "INVALID_INSTRUCTION dual_control.pending"),
+		refused("by an issuer", "iss", decideOf(transfer.TypeApprove, "x-1"), "NOT_AUTHORIZED authorization.approve"),
+	}
+	effectTables[transfer.TypeCancel] = []effectCase{
+		refused("nothing pending", "iss", decideOf(transfer.TypeCancel, "x-1"), "INVALID_INSTRUCTION dual_control.pending"),
+	}
 	effectTables[transfer.TypeUpdateParty] = append(updatePartyCases, affiliateCases...)
 	effectTables[transfer.TypeTransfer] = append(transferCases, affiliateTransferCases...)
 	effectTables[transfer.TypeUpdateInstrument] = updateInstrumentCases

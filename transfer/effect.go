@@ -160,6 +160,10 @@ func (e *effect) apply() {
 		e.split()
 	case TypeUpdateInstrument:
 		e.updateInstrument()
+	case TypeApprove, TypeCancel:
+		// The ledger decides the approval or cancellation of an instruction
+		// it holds pending; one that reaches Effect names none.
+		e.refuse(eligibility.CodeInvalidInstruction, "dual_control.pending", "instruction %s is not pending approval", e.ins.InstructionID)
 	case TypeSetRulebook:
 		rb, err := eligibility.Parse([]byte(e.ins.Rulebook))
 		if err != nil {

@@ -42,6 +42,8 @@ const (
 	TypeSplit            Type = "split"
 	TypeSetRulebook      Type = "set_rulebook"
 	TypeUpdateInstrument Type = "update_instrument"
+	TypeApprove          Type = "approve"
+	TypeCancel           Type = "cancel"
 )
 
 // Limits on an instruction's shape.
@@ -73,6 +75,8 @@ var fieldsByType = map[Type][]string{
 	TypeSplit:            {"symbol", "ratio"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
 	TypeUpdateInstrument: {"symbol", "name", "max_supply"},
+	TypeApprove:          {"instruction_id"},
+	TypeCancel:           {"instruction_id"},
 }
 
 // Types lists every instruction type, sorted.
@@ -126,6 +130,9 @@ type Instruction struct {
 	// AffiliateOf replaces the symbols whose issuer an update_party's party
 	// controls or is controlled by (Rule 144(a)(1)); an empty list clears it.
 	AffiliateOf *[]string `json:"affiliate_of,omitempty"`
+	// InstructionID names the pending instruction an approve or cancel
+	// decides.
+	InstructionID string `json:"instruction_id,omitempty"`
 }
 
 // Leg is one movement of a transfer; a transfer applies all legs or none.
@@ -359,7 +366,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [23]presentField {
+func (ins *Instruction) presentFields() [24]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -384,6 +391,7 @@ func (ins *Instruction) presentFields() [23]presentField {
 		{"name", ins.Name != ""},
 		{"max_supply", ins.MaxSupply != nil},
 		{"affiliate_of", ins.AffiliateOf != nil},
+		{"instruction_id", ins.InstructionID != ""},
 	}
 }
 
@@ -529,6 +537,8 @@ func (ins *Instruction) Validate() error {
 		if len(ins.Name) > MaxTextLen {
 			add(invalid("name is longer than %d bytes", MaxTextLen))
 		}
+	case TypeApprove, TypeCancel:
+		add(needID("instruction_id", ins.InstructionID))
 	case TypeTransfer, TypeForceTransfer:
 		if len(ins.Legs) == 0 || len(ins.Legs) > MaxLegs {
 			add(invalid("legs must hold 1 to %d legs", MaxLegs))
