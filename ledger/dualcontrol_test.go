@@ -100,3 +100,49 @@ func TestDualControl(t *testing.T) {
 		t.Errorf("journal does not verify: %+v", v)
 	}
 }
+
+// TestDualControlRoles is the role × instruction table of approve and
+// cancel: who may decide an instruction an issuer's burn left pending.
+func TestDualControlRoles(t *testing.T) {
+	tests := []struct {
+		name   string
+		typ    string
+		actor  string
+		status string
+		rule   string
+	}{
+		{"the proposer approves", "approve", "iss-1", StatusRejected, "authorization.approve"},
+		{"the operator approves", "approve", OperatorID, StatusAccepted, ""},
+		{"a second operator approves", "approve", "op-2", StatusAccepted, ""},
+		{"a custodian approves", "approve", "cus-1", StatusRejected, "authorization.approve"},
+		{"an investor approves", "approve", "acc-us", StatusRejected, "authorization.approve"},
+		{"the proposer cancels", "cancel", "iss-1", StatusAccepted, ""},
+		{"the operator cancels", "cancel", OperatorID, StatusAccepted, ""},
+		{"a second operator cancels", "cancel", "op-2", StatusAccepted, ""},
+		{"a custodian cancels", "cancel", "cus-1", StatusRejected, "dual_control.cancel"},
+		{"another issuer cancels", "cancel", "iss-2", StatusRejected, "dual_control.cancel"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.world()
+			h.mustAccept(OperatorID, ins("register_party", party("op-2", "operator")))
+			h.mustAccept(OperatorID, ins("register_party", party("iss-2", "issuer")))
+			y := string(eligibility.Default().YAML()) + "\ndual_control: [burn]\n"
+			h.mustAccept(OperatorID, setRulebookBody(y, nil))
+			h.mustAccept("iss-1", mintBody("REG", "acc-us", "10"))
+			held := h.do("iss-1", ins("burn", map[string]any{"symbol": "REG", "from": "acc-us", "amount": "2", "legal_reference": "order 4"}))
+			if held.Status != StatusPending {
+				t.Fatalf("burn = %+v, want pending", held)
+			}
+			o := h.do(tc.actor, ins(tc.typ, map[string]any{"instruction_id": held.ID}))
+			if o.Status != tc.status || (tc.rule != "" && (o.Reason == nil || o.Reason.Rule != tc.rule)) {
+				t.Errorf("%s by %s = %+v (reason %+v), want %s %s", tc.typ, tc.actor, o, o.Reason, tc.status, tc.rule)
+			}
+			pending, _ := h.s.Pending()
+			if stays := tc.status == StatusRejected; stays != (len(pending) == 1) {
+				t.Errorf("after %s by %s, pending = %+v", tc.typ, tc.actor, pending)
+			}
+		})
+	}
+}

@@ -130,6 +130,10 @@ var affiliateTransferCases = []effectCase{
 		given(makeAffiliate("ret-us", lot("0.5", ago(91)))),
 	accepted("back to the issuer is not a sale the limit counts", "ret-us", transferOf(leg("REG", "ret-us", "iss", "10")),
 		writes(holdings(oneLot("iss", "REG", "50", now), oneLot("ret-us", "REG", "40", ago(100))))).given(makeAffiliate("ret-us")),
+	accepted("the issuer's treasury is no holder of record under 12(g)", "acc-us", transferOf(leg("LOCK", "acc-us", "acc-de", "1")),
+		writes(instrumentAs("LOCK", holders(2000)), holdings(oneLot("acc-de", "LOCK", "1", ago(400)),
+			holding("acc-us", "LOCK", "29", "0", lot("14", ago(400)), lot("15", ago(10)))))).
+		given(func(w *mapView) { w.addHolders("LOCK", 1997); w.hold("iss", "LOCK", "5") }),
 	accepted("to an affiliate, a new holding period", "acc-us", transferOf(leg("LOCK", "acc-us", "acc-de", "15")),
 		writes(instrumentAs("LOCK", holders(2)), holdings(oneLot("acc-de", "LOCK", "15", now), oneLot("acc-us", "LOCK", "15", ago(10))))).
 		given(func(w *mapView) { p := w.parties["acc-de"]; p.AffiliateOf = []string{"LOCK"}; w.parties["acc-de"] = p }),
