@@ -125,9 +125,9 @@ func MayEverSubmit(role eligibility.Role, t Type) bool {
 			return true
 		}
 	case eligibility.RoleInvestor:
-		return t == TypeTransfer
+		return t == TypeTransfer || t == TypeCancel
 	case eligibility.RoleOracle:
-		return t == TypeSetPrice || t == TypeTransfer
+		return t == TypeSetPrice || t == TypeTransfer || t == TypeCancel
 	}
 	return false
 }
