@@ -213,6 +213,10 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 		now = lt
 	}
 	err = s.view(func(tx *bolt.Tx) error {
+		if o, ok := dryRunDualControl(tx, newTxView(tx, s.rulebookAt(tx, now)), actor, ins, now); ok {
+			out = o
+			return nil
+		}
 		_, reasons := transfer.Effect(newTxView(tx, s.rulebookAt(tx, now)), actor, ins, now)
 		out = Outcome{ID: ins.ID, Status: StatusAccepted}
 		if len(reasons) > 0 {

@@ -216,3 +216,53 @@ func bodyHashOf(actor string, body []byte) (h [bodyHashSize]byte) {
 	s.Sum(h[:0])
 	return h
 }
+
+// dryRunDualControl is DryRun where dual control decides: an instruction of
+// a listed type would be held pending; an approve of a held instruction
+// answers as the approval would (the held instruction decided now). ok is
+// false where Effect alone answers.
+func dryRunDualControl(tx *bolt.Tx, v *txView, actor string, ins transfer.Instruction, now time.Time) (out Outcome, ok bool) {
+	out.ID = ins.ID
+	reject := func(rs ...eligibility.Reason) (Outcome, bool) {
+		out.Status, out.Reason, out.Reasons = StatusRejected, &rs[0], rs
+		return out, true
+	}
+	switch {
+	case ins.Type == transfer.TypeApprove || ins.Type == transfer.TypeCancel:
+		raw := tx.Bucket(bucketPending).Get([]byte(ins.InstructionID))
+		if raw == nil {
+			return out, false
+		}
+		var rec pendingRecord
+		decodeJSON(raw, &rec)
+		p, _ := v.Party(actor)
+		if ins.Type == transfer.TypeCancel {
+			if actor != rec.Actor && p.Role != eligibility.RoleOperator {
+				return reject(eligibility.NewReason(eligibility.CodeNotAuthorized, "dual_control.cancel", "only "+rec.Actor+" or the operator may cancel it"))
+			}
+			out.Status = StatusAccepted
+			return out, true
+		}
+		switch {
+		case p.Role != eligibility.RoleOperator:
+			return reject(eligibility.NewReason(eligibility.CodeNotAuthorized, "authorization.approve", "only a party with role operator may approve"))
+		case actor == rec.Actor:
+			return reject(eligibility.NewReason(eligibility.CodeNotAuthorized, "dual_control.second_party", "a second party with role operator must approve it"))
+		case !now.Before(rec.ExpiresAt):
+			return reject(eligibility.NewReason(eligibility.CodeInvalidInstruction, "dual_control.expired", ins.InstructionID+" has expired"))
+		}
+		held, err := transfer.DecodeCanonical(rec.Body)
+		if err != nil {
+			fail("pending instruction %s does not decode: %v", ins.InstructionID, err)
+		}
+		if _, reasons := transfer.Effect(v, rec.Actor, held, now); len(reasons) > 0 {
+			return reject(reasons...)
+		}
+		out.Status = StatusAccepted
+		return out, true
+	case v.Rulebook().DualControl(string(ins.Type)) && transfer.Authorize(v, actor, ins) == nil:
+		out.Status = StatusPending
+		return out, true
+	}
+	return out, false
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // dualControlRulebook is the default rulebook with force_transfer and
@@ -48,6 +49,28 @@ func TestDualControl(t *testing.T) {
 		t.Errorf("repeat of the held instruction = %+v, want its first outcome", again)
 	}
 
+	// The dry run answers as the approval would.
+	dry := func(actor, body string) Outcome {
+		t.Helper()
+		instr, err := transfer.Decode([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := h.s.DryRun(actor, instr, h.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := dry("op-2", ins("approve", map[string]any{"instruction_id": held.ID})); o.Status != StatusAccepted {
+		t.Errorf("dry run of the approval = %+v, want accepted", o)
+	}
+	if o := dry(OperatorID, ins("approve", map[string]any{"instruction_id": held.ID})); o.Status != StatusRejected {
+		t.Errorf("dry run of a self-approval = %+v, want rejected", o)
+	}
+	if o := dry(OperatorID, forceBody("acc-us", "qp-us", "1")); o.Status != StatusPending {
+		t.Errorf("dry run of a force_transfer under dual control = %+v, want pending", o)
+	}
 	o := h.mustReject(OperatorID, ins("approve", map[string]any{"instruction_id": held.ID}), "NOT_AUTHORIZED")
 	if o.Reason.Rule != "dual_control.second_party" {
 		t.Errorf("self-approval: rule %q", o.Reason.Rule)
