@@ -446,7 +446,7 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 	h, _ := e.d.Holding(to.ID, in.Symbol)
 	r := eligibility.Receive{
 		Now: e.now, To: to.Eligibility(), Product: in.Product(),
-		HoldersAfter: HoldersOfRecord(e.d, in), NonAccreditedHoldersAfter: in.NonAccreditedHolders,
+		HoldersAfter: in.HolderCount, NonAccreditedHoldersAfter: in.NonAccreditedHolders,
 		FromIssuer: fromIssuer, PurchasersAfter: in.NonAccreditedPurchasers,
 	}
 	if fromIssuer && to.NonAccredited() && !h.Purchased && e.rb.CountsPurchasers(in.Product()) {
@@ -454,8 +454,10 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 		r.PurchasersAfter++
 	}
 	if !h.IsHolder() {
+		// Holder counts matter only to a new holder: only then is the
+		// issuer's treasury looked up, to leave it out.
 		r.NewHolder = true
-		r.HoldersAfter++
+		r.HoldersAfter = HoldersOfRecord(e.d, in) + 1
 		if to.NonAccredited() {
 			r.NonAccreditedHoldersAfter++
 		}
