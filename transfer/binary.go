@@ -56,7 +56,8 @@ var binaryTypes = [...]Type{
 	5: TypeBurn, 6: TypeTransfer, 7: TypeForceTransfer, 8: TypeFreeze, 9: TypeUnfreeze,
 	10: TypePause, 11: TypeUnpause, 12: TypeRecover, 13: TypeSetPrice, 14: TypeBorrow,
 	15: TypeRepay, 16: TypeDistribute, 17: TypeSplit, 18: TypeSetRulebook,
-	19: TypeUpdateInstrument, 20: TypeApprove, 21: TypeCancel,
+	// 19 is reserved (close_out).
+	20: TypeUpdateInstrument, 21: TypeApprove, 22: TypeCancel,
 }
 
 var binaryTypeCodes = func() map[Type]uint64 {
