@@ -76,6 +76,11 @@ type Reader interface {
 	Parties() ([]transfer.Party, error)
 	Instrument(symbol string) (transfer.Instrument, error)
 	Instruments() ([]transfer.Instrument, error)
+	// ControlBook is an instrument's control book just after journal
+	// entry at, or now.
+	ControlBook(symbol string, at uint64, now bool) (ledger.ControlBookAt, error)
+	// Pending lists the instructions held for a second party's approval.
+	Pending() ([]ledger.PendingInstruction, error)
 	Price(symbol string) (transfer.Price, error)
 	PartyHoldings(party string, now time.Time) (ledger.Holdings, error)
 	// MarginCalls lists the accounts in a margin call now (margin.go).
@@ -355,6 +360,8 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/instruments", s.listInstruments, auth)
 	v1.GET("/instruments/:symbol", s.getInstrument, auth)
 	v1.GET("/instruments/:symbol/holders", s.getHolders, auth)
+	v1.GET("/instruments/:symbol/control-book", s.getControlBook, auth)
+	v1.GET("/pending", s.listPending, auth)
 	v1.GET("/prices/:symbol", s.getPrice, auth)
 	v1.GET("/journal", s.getJournal, auth)
 	v1.GET("/journal/verify", s.verifyJournal, auth)

@@ -88,6 +88,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("resolve key: %w", err)
 		}
+		if party.Closed {
+			// A recovered account's keys may be in the wrong hands.
+			return s.refuseKey(c)
+		}
 		c.Set(principalKey, principal{party: party, keyID: ledger.KeyID(hash)})
 		return next(c)
 	}

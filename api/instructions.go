@@ -125,8 +125,11 @@ func (s *Server) submitInstruction(c echo.Context) error {
 	}
 	s.metrics.decided(o)
 	status := http.StatusOK
-	if o.Status == ledger.StatusRejected {
+	switch o.Status {
+	case ledger.StatusRejected:
 		status = http.StatusUnprocessableEntity
+	case ledger.StatusPending:
+		status = http.StatusAccepted // held for a second party's approval
 	}
 	return writeOutcome(c, status, outcomeBodyOf(ins.ID, o))
 }

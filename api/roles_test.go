@@ -72,6 +72,12 @@ func TestRoleMatrix(t *testing.T) {
 		{"instrument", "GET", "/v1/instruments/REG", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"cap table", "GET", "/v1/instruments/REG/holders", nil, [...]int{ok, ok, no, no, ok, no, un, un}},
 		{"cap table at a seq", "GET", "/v1/instruments/REG/holders?at=3", nil, [...]int{ok, ok, no, no, ok, no, un, un}},
+		{"control book", "GET", "/v1/instruments/REG/control-book", nil, [...]int{ok, ok, no, no, ok, no, un, un}},
+		{"pending instructions", "GET", "/v1/pending", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
+		{"control book at a seq", "GET", "/v1/instruments/REG/control-book?at=3", nil, [...]int{ok, ok, no, no, ok, no, un, un}},
+		{"update an instrument", "POST", "/v1/instructions", func() string {
+			return ins("update_instrument", map[string]any{"symbol": "REG", "name": "Renamed"})
+		}, [...]int{ok, ok, no, no, no, no, un, un}},
 		{"price", "GET", "/v1/prices/REG", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"journal", "GET", "/v1/journal", nil, [...]int{ok, ok, ok, ok, ok, ok, un, un}},
 		{"journal of an investor", "GET", "/v1/journal?party=inv-a", nil, [...]int{ok, no, ok, ok, ok, no, un, un}},

@@ -117,7 +117,8 @@ func TestOutcomes(t *testing.T) {
 		t.Errorf("Content-Type %q, want application/json", ct)
 	}
 
-	// Two legs refused at once: both are reported, the first as reason.
+	// Two legs refused at once by the same rule: the rule is reported once,
+	// naming both legs.
 	twoLegs := ins("transfer", map[string]any{"legs": []map[string]any{
 		{"symbol": "REG", "from": "inv-a", "to": "inv-b", "amount": "100000"},
 		{"symbol": "USD", "from": "inv-b", "to": "inv-a", "amount": "5"},
@@ -125,8 +126,11 @@ func TestOutcomes(t *testing.T) {
 	r = e.must(http.StatusUnprocessableEntity, "cus-1", "POST", "/v1/instructions", twoLegs)
 	var rej outcome
 	r.decode(t, &rej)
-	if rej.Status != "rejected" || rej.Index == 0 || rej.Seq != ok.Seq+1 || rej.Reason == nil || len(rej.Reasons) < 2 {
+	if rej.Status != "rejected" || rej.Index == 0 || rej.Seq != ok.Seq+1 || rej.Reason == nil || len(rej.Reasons) != 1 {
 		t.Fatalf("rejected: %s", r.body)
+	}
+	if m := rej.Reason.Message; !strings.Contains(m, "inv-a holds") || !strings.Contains(m, "inv-b holds") {
+		t.Errorf("rejected: %s, want both legs named", r.body)
 	}
 	if rej.Reason.Code != rej.Reasons[0].Code || rej.Reason.Rule == "" || rej.Reason.Message == "" || !strings.HasPrefix(rej.Reason.ERC1066, "0x") {
 		t.Errorf("rejected reason: %s", r.body)

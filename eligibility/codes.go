@@ -21,10 +21,10 @@ import (
 //  2. NOT_AUTHORIZED: the actor may not do this at all;
 //  3. UNKNOWN_PARTY, UNKNOWN_INSTRUMENT, ALREADY_EXISTS: references;
 //  4. GAMING_PRODUCT: the product is prohibited for everyone;
-//  5. INSTRUMENT_PAUSED, ACCOUNT_FROZEN: nothing may move;
+//  5. INSTRUMENT_PAUSED, ACCOUNT_FROZEN, ACCOUNT_CLOSED: nothing may move;
 //  6. NO_LOAN, INSUFFICIENT_BALANCE, SUPPLY_CAP: amounts;
 //  7. KYC_EXPIRED, JURISDICTION_BLOCKED, INVESTOR_NOT_ELIGIBLE, LOCKUP_ACTIVE,
-//     HOLDER_LIMIT: who may hold;
+//     HOLDER_LIMIT, VOLUME_LIMIT: who may hold and sell;
 //  8. PRICE_UNAVAILABLE, LEVERAGE_EXCEEDED: how much risk the account carries;
 //  9. NOT_IN_MARGIN_CALL, CLOSE_OUT_EXCEEDS_LOAN, POSITION_LIMIT,
 //     INVESTMENT_LIMIT: the risk rules added later, after the older codes so
@@ -65,6 +65,9 @@ const (
 	// CodeAccountFrozen: the party, or the amount it would move, is frozen; not
 	// even force_transfer moves it until it is unfrozen.
 	CodeAccountFrozen Code = "ACCOUNT_FROZEN"
+	// CodeAccountClosed: the party was closed by a recover (its holdings moved
+	// to a new account); it neither sends nor receives again.
+	CodeAccountClosed Code = "ACCOUNT_CLOSED"
 	// CodeNoLoan: repay names a party, lender or cash instrument with no loan
 	// outstanding.
 	CodeNoLoan Code = "NO_LOAN"
@@ -90,6 +93,9 @@ const (
 	// CodeHolderLimit: the change would add a holder beyond a holder-count limit
 	// (Exchange Act 12(g), or Reg D 506(b)'s 35 non-accredited purchasers).
 	CodeHolderLimit Code = "HOLDER_LIMIT"
+	// CodeVolumeLimit: an affiliate of the issuer would sell more than Rule
+	// 144(e)'s volume allowance (1% of the outstanding units in 90 days).
+	CodeVolumeLimit Code = "VOLUME_LIMIT"
 	// CodePriceUnavailable: the account has a loan or a leveraged product and a
 	// holding with no price, so its leverage cannot be measured; the oracle must
 	// mark the listed symbols first.
@@ -137,6 +143,7 @@ var codeTable = [...]codeInfo{
 	{CodeGamingProduct, "0x16"},          // Revoked or Banned
 	{CodeInstrumentPaused, "0x42"},       // Paused
 	{CodeAccountFrozen, "0x16"},          // Revoked or Banned
+	{CodeAccountClosed, "0x16"},          // Revoked or Banned
 	{CodeNoLoan, "0x58"},                 // Funds Not Required
 	{CodeInsufficientBalance, "0x54"},    // Insufficient Funds
 	{CodeSupplyCap, "0x06"},              // Upper Limit
@@ -145,6 +152,7 @@ var codeTable = [...]codeInfo{
 	{CodeInvestorNotEligible, "0x10"},    // Disallowed or Stop
 	{CodeLockupActive, "0x44"},           // Not Available Yet
 	{CodeHolderLimit, "0x06"},            // Upper Limit
+	{CodeVolumeLimit, "0x06"},            // Upper Limit
 	{CodePriceUnavailable, "0x40"},       // Unavailable
 	{CodeLeverageExceeded, "0x06"},       // Upper Limit
 	{CodeNotInMarginCall, "0x10"},        // Disallowed or Stop

@@ -12,7 +12,11 @@
 //
 // The checks are small, separate functions that the transfer and ledger packages
 // call on the state after a change: CheckCreate, CheckReceive, CheckKYC,
-// CheckSenderKYC, CheckLockedSend and CheckAccount. Each returns every refusal it
+// CheckSenderKYC, CheckLockedSend, CheckAccount and CheckAffiliateSale (Rule
+// 144(e)'s volume for affiliates). The rulebook also says which instruction
+// types wait for a second operator's approval (DualControl) and for how long
+// (PendingExpiry), and which regimes count non-accredited purchasers
+// (CountsPurchasers). Each check returns every refusal it
 // finds as a Reason (code, rule, message, ERC-1066 status byte), sorted by the
 // precedence stated in codes.go, so the first Reason is the one to report.
 //

@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("regimes:\n  - name: r\n    lockup: {period: 99999y}\n"))
 	f.Add([]byte("schema: 1\n---\nschema: 1\n"))
 	f.Add([]byte("\xff\xfe"))
+	f.Add(append(eligibility.DefaultYAML(), "\ndual_control: [force_transfer, recover]\ndual_control_ttl: 2d\n"...))
 	f.Add(mutate(f, func(d map[string]any) { delete(at(f, d, "regimes[name=reg_cf]"), "receive") }))
 	f.Add(mutate(f, func(d map[string]any) { at(f, d, "leverage")["default_max"] = "0" }))
 	attrs := []eligibility.Attributes{

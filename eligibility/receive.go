@@ -24,6 +24,17 @@ type Receive struct {
 	// NonAccreditedHoldersAfter is how many of those are investors whose
 	// status is retail.
 	NonAccreditedHoldersAfter int
+	// FromIssuer is true when the units come from the instrument's issuer
+	// (a purchase in the offering).
+	FromIssuer bool
+	// NewPurchaser is true when this purchase from the issuer makes To a
+	// non-accredited purchaser it was not before.
+	NewPurchaser bool
+	// PurchasersAfter is how many non-accredited parties have ever bought
+	// from the issuer, this purchase included: the count of a limit on
+	// non-accredited purchasers (Rule 506(b)(2)(i)), which a sale never
+	// lowers.
+	PurchasersAfter int
 }
 
 // CheckReceive decides whether r.To may come to hold r.Product, and returns
@@ -117,6 +128,11 @@ func (rb *Rulebook) regimeReceive(g *regime, r Receive) []Reason {
 			out = append(out, NewReason(CodeHolderLimit, g.name+".non_accredited_limit",
 				fmt.Sprintf("%s; %s would have %d non-accredited holders, and regime %s admits at most %d (%s); only accredited investors or better may become new holders",
 					to.describe(), p.Symbol, r.NonAccreditedHoldersAfter, g.name, rr.nonAccreditedMax, rr.source)))
+		}
+		if r.FromIssuer && r.NewPurchaser && r.PurchasersAfter > rr.nonAccreditedMax {
+			out = append(out, NewReason(CodeHolderLimit, g.name+".non_accredited_limit",
+				fmt.Sprintf("%s; %s would have had %d non-accredited purchasers in its offering, counted for good even after they sell, and regime %s admits at most %d (%s)",
+					to.describe(), p.Symbol, r.PurchasersAfter, g.name, rr.nonAccreditedMax, rr.source)))
 		}
 	case !status.AtLeast(rr.minStatus):
 		out = append(out, NewReason(CodeInvestorNotEligible, g.name+".receive",

@@ -35,7 +35,9 @@ type Rulebook struct {
 	leverage      []leverageRule // in YAML order
 
 	// The risk sections (margin.go).
-	risk riskRules
+	risk           riskRules
+	dualControl    []string // instruction types, sorted
+	dualControlTTL period
 
 	// classified memoizes Classify: classifyKey to Classification, at most
 	// maxClassified entries (classifiedN counts them).

@@ -248,6 +248,7 @@ func (v *validator) build(f *fileYAML) *Rulebook {
 	v.regimes(rb, f.Regimes)
 	v.leverage(rb, f.Leverage)
 	v.risk(rb, f)
+	v.dualControl(rb, f)
 	return rb
 }
 

@@ -23,6 +23,8 @@ type fileYAML struct {
 	NegativeBalanceProtection *negativeBalanceYAML  `yaml:"negative_balance_protection"`
 	PositionLimits            []positionLimitYAML   `yaml:"position_limits"`
 	InvestmentLimits          []investmentLimitYAML `yaml:"investment_limits"`
+	DualControl               []string              `yaml:"dual_control"`
+	DualControlTTL            string                `yaml:"dual_control_ttl"`
 }
 
 // classificationYAML is the classification section.

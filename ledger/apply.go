@@ -201,6 +201,7 @@ func (a *applier) batch(b Batch) [][]byte {
 		now = a.lastTime
 	}
 	a.promoteRulebook(now)
+	a.sweepPending(b.Index, now)
 	out := make([][]byte, len(b.Items))
 	for j, item := range b.Items {
 		out[j] = a.item(b.Index, now, item)
@@ -294,6 +295,9 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 			return EncodeOutcome(opError(ErrCodeIDReused, "instruction id %s was already used with another body", ins.ID))
 		}
 		return rec.Outcome // the first outcome, unchanged: nothing is applied twice
+	}
+	if result, held := a.dualControl(index, now, actor, ins, body, bodyHash); held {
+		return result
 	}
 
 	var delta *transfer.Delta

@@ -134,6 +134,7 @@ func check(tx *bolt.Tx) []error {
 	checkSchedule(tx, bad)
 	checkInvestments(tx, bad)
 	checkIndexes(tx, bad)
+	checkBooks(tx, escrow, bad)
 	return errs
 }
 
@@ -224,6 +225,10 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 		now = lt
 	}
 	err = s.view(func(tx *bolt.Tx) error {
+		if o, ok := dryRunDualControl(tx, newTxView(tx, s.rulebookAt(tx, now)), actor, ins, now); ok {
+			out = o
+			return nil
+		}
 		reasons := s.dryRun(tx, actor, ins, now)
 		out = Outcome{ID: ins.ID, Status: StatusAccepted}
 		if len(reasons) > 0 {

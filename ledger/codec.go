@@ -182,6 +182,7 @@ func encodeParty(dst []byte, p *transfer.Party) []byte {
 		w.Opt(2)
 		w.Decimal(*p.NetWorth)
 	}
+	writePartyBooks(&w, p)
 	return w.B
 }
 
@@ -196,13 +197,14 @@ func decodeParty(key, val []byte) *transfer.Party {
 	p.Frozen = r.Bool()
 	p.CreatedAt = r.Time()
 	for n := r.Opt(0); n != 0; n = r.Opt(n) {
-		d := r.Decimal()
-		switch n {
-		case 1:
+		switch {
+		case n == 1:
+			d := r.Decimal()
 			p.AnnualIncome = &d
-		case 2:
+		case n == 2:
+			d := r.Decimal()
 			p.NetWorth = &d
-		default:
+		case !readPartyBooks(&r, n, p):
 			r.unknownOpt(n)
 		}
 	}
@@ -278,6 +280,7 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 		w.Opt(2)
 		w.Bool(true)
 	}
+	writeInstrumentBooks(&w, in)
 	return w.B
 }
 
@@ -320,12 +323,12 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	in.NonAccreditedHolders = int(r.Varint())
 	in.CreatedAt = r.Time()
 	for n := r.Opt(0); n != 0; n = r.Opt(n) {
-		switch n {
-		case 1:
+		switch {
+		case n == 1:
 			in.Currency = r.Str()
-		case 2:
+		case n == 2:
 			in.Listed = r.Bool()
-		default:
+		case !readInstrumentBooks(&r, n, in):
 			r.unknownOpt(n)
 		}
 	}
@@ -344,6 +347,7 @@ func encodeHolding(dst []byte, h *transfer.Holding) []byte {
 		w.Decimal(h.Lots[i].Amount)
 		w.Time(h.Lots[i].AcquiredAt)
 	}
+	writeHoldingBooks(&w, h)
 	return w.B
 }
 
@@ -360,6 +364,11 @@ func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
 		for i := range h.Lots {
 			h.Lots[i].Amount = r.Decimal()
 			h.Lots[i].AcquiredAt = r.Time()
+		}
+	}
+	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		if !readHoldingBooks(&r, n, h) {
+			r.unknownOpt(n)
 		}
 	}
 	r.done()

@@ -301,7 +301,7 @@ func (g *refGen) next() refStep {
 			decide: func(m *refModel) refOutcome { return m.mint(sym, to, amt) }}
 	case k < 7:
 		sym, from, amt := g.symbol(), g.party(), g.amount()
-		s = refStep{body: body("burn", map[string]any{"symbol": sym, "from": from, "amount": amt}), amount: amt,
+		s = refStep{body: body("burn", map[string]any{"symbol": sym, "from": from, "amount": amt, "legal_reference": "order 1"}), amount: amt,
 			decide: func(m *refModel) refOutcome { return m.burn(sym, from, amt) }}
 	case k < 15:
 		sym, from, to, amt := g.symbol(), g.party(), g.party(), g.amount()

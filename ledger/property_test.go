@@ -111,7 +111,7 @@ func (g *gen) next() (string, string) {
 	case k < 62:
 		actor, body = OperatorID, g.body("force_transfer", map[string]any{"legal_reference": "order", "legs": []any{g.leg()}})
 	case k < 66:
-		actor, body = "iss-1", g.body("burn", map[string]any{"symbol": sym, "from": g.pick(g.investors), "amount": g.amount()})
+		actor, body = "iss-1", g.body("burn", map[string]any{"symbol": sym, "from": g.pick(g.investors), "amount": g.amount(), "legal_reference": "order 1"})
 	case k < 70:
 		typ := []string{"freeze", "unfreeze"}[g.r.Intn(2)]
 		f := map[string]any{"party_id": inv}
@@ -121,7 +121,8 @@ func (g *gen) next() (string, string) {
 				f["amount"] = g.amount()
 			}
 		}
-		actor, body = "cus-1", g.body(typ, f)
+		// Freezes by different placers: only the placer or the operator lifts one.
+		actor, body = g.pick([]string{"cus-1", "cus-1", "iss-1", OperatorID}), g.body(typ, f)
 	case k < 73:
 		actor, body = "iss-1", g.body([]string{"pause", "unpause", "unpause"}[g.r.Intn(3)], map[string]any{"symbol": sym})
 	case k < 78:
@@ -134,12 +135,17 @@ func (g *gen) next() (string, string) {
 		actor, body = "iss-1", g.body("split", map[string]any{"symbol": sym, "ratio": []string{"2", "0.5", "1.5"}[g.r.Intn(3)]})
 	case k < 94:
 		f := map[string]any{"party_id": inv}
-		if g.r.Intn(2) == 0 {
+		actor = "cus-1"
+		switch g.r.Intn(5) {
+		case 0, 1:
 			f["status"] = g.pick([]string{"retail", "accredited", "qualified_purchaser", "institutional"})
-		} else {
+		case 2, 3:
 			f["kyc_expires_at"] = epoch.Add(time.Duration(g.r.Intn(800)) * day).Format(time.RFC3339)
+		default:
+			// Affiliates of an issuer: their sales are held to Rule 144(e)'s volume.
+			actor, f["affiliate_of"] = "iss-1", []string{sym}
 		}
-		actor, body = "cus-1", g.body("update_party", f)
+		body = g.body("update_party", f)
 	case k < 96:
 		to := g.pick(g.investors)
 		actor, body = OperatorID, g.body("recover", map[string]any{"from": inv, "to": to})

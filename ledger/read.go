@@ -53,9 +53,11 @@ func (s *Store) Parties() (out []transfer.Party, err error) {
 func (s *Store) Instrument(symbol string) (in transfer.Instrument, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		var ok bool
-		if in, ok = newTxView(tx, s.Rulebook()).Instrument(symbol); !ok {
+		v := newTxView(tx, s.Rulebook())
+		if in, ok = v.Instrument(symbol); !ok {
 			return ErrNotFound
 		}
+		serveInstrument(v, &in)
 		return nil
 	})
 	return in, err
@@ -64,8 +66,11 @@ func (s *Store) Instrument(symbol string) (in transfer.Instrument, err error) {
 // Instruments lists every instrument, by symbol.
 func (s *Store) Instruments() (out []transfer.Instrument, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
+		view := newTxView(tx, s.Rulebook())
 		return tx.Bucket(bucketInstruments).ForEach(func(k, v []byte) error {
-			out = append(out, *decodeInstrument(k, v))
+			in := decodeInstrument(k, v)
+			serveInstrument(view, in)
+			out = append(out, *in)
 			return nil
 		})
 	})
@@ -108,6 +113,8 @@ type Holdings struct {
 	MaintenanceRequirement decimal.Decimal `json:"maintenance_requirement"`
 	MarginCall             bool            `json:"margin_call"`
 	Deficit                decimal.Decimal `json:"deficit"`
+	// Lots are the lots still in a holding period, with when each frees up.
+	Lots []LockedLot `json:"lots"`
 }
 
 // PartyHoldings returns a party's holdings; now dates the lock-up figures.
@@ -119,7 +126,7 @@ func (s *Store) PartyHoldings(party string, now time.Time) (out Holdings, err er
 		if !ok {
 			return ErrNotFound
 		}
-		out = Holdings{Party: party, Holdings: []HoldingLine{}}
+		out = Holdings{Party: party, Holdings: []HoldingLine{}, Lots: []LockedLot{}}
 		for _, h := range v.PartyHoldings(party) {
 			in, _ := v.Instrument(h.Symbol)
 			period := rb.HoldingPeriod(in.Product())
@@ -127,6 +134,7 @@ func (s *Store) PartyHoldings(party string, now time.Time) (out Holdings, err er
 			for _, l := range h.Lots {
 				if period > 0 && l.AcquiredAt.Add(period).After(now) {
 					locked = locked.Add(l.Amount)
+					out.Lots = append(out.Lots, LockedLot{Symbol: h.Symbol, Amount: l.Amount, AcquiredAt: l.AcquiredAt, UnlocksAt: l.AcquiredAt.Add(period)})
 				}
 			}
 			out.Holdings = append(out.Holdings, HoldingLine{Symbol: h.Symbol, Balance: h.Balance, Frozen: h.Frozen, Locked: locked})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -250,9 +251,11 @@ func TestProductLeverage(t *testing.T) {
 	h.world()
 	h.mustAccept("iss-1", ins("create_instrument", instrument("BTC3X", "cftc", "digital_commodity", 0, map[string]any{
 		"attributes": map[string]any{"embedded_leverage": "3", "economic_purpose": "none"}})))
+	// Every rule is reported: the product's leverage, and that the account
+	// (with a leveraged product and no mark) cannot be measured.
 	o := h.mustReject("iss-1", mintBody("BTC3X", "ret-us", "1"), "LEVERAGE_EXCEEDED")
-	if o.Reason.Rule != "product_leverage" {
-		t.Errorf("rule = %q, want product_leverage", o.Reason.Rule)
+	if !slices.ContainsFunc(o.Reasons, func(r eligibility.Reason) bool { return r.Rule == "product_leverage" }) {
+		t.Errorf("reasons = %+v, want one of rule product_leverage", o.Reasons)
 	}
 	// A leveraged product needs a mark before anyone can hold it.
 	h.mustReject("iss-1", mintBody("BTC3X", "inst-us", "1"), "PRICE_UNAVAILABLE")
@@ -409,7 +412,7 @@ func TestCorporateActions(t *testing.T) {
 	if h.balance("ret-us", "REG") != "25" || h.balance("acc-us", "REG") != "75" || in.Supply.String() != "100" {
 		t.Errorf("after split: %s, %s, supply %s; want 25, 75, 100", h.balance("ret-us", "REG"), h.balance("acc-us", "REG"), in.Supply)
 	}
-	h.mustAccept("iss-1", ins("burn", map[string]any{"symbol": "REG", "from": "acc-us", "amount": "75"}))
+	h.mustAccept("iss-1", ins("burn", map[string]any{"symbol": "REG", "from": "acc-us", "amount": "75", "legal_reference": "court order 17"}))
 	in, _ = h.s.Instrument("REG")
 	if in.Supply.String() != "25" || in.HolderCount != 1 {
 		t.Errorf("after burn: supply %s holders %d, want 25 and 1", in.Supply, in.HolderCount)

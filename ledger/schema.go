@@ -26,6 +26,7 @@ var (
 	// flipped) -> investment record (binary): what a party invested under an
 	// investment limit (investment.go). Open creates it in older files.
 	bucketInvestments = []byte("investments")
+	bucketPending     = []byte("pending") // instruction id -> pendingRecord (JSON): an instruction waiting for its approval (dualcontrol.go)
 
 	// Indexes (index.go), derived from the journal and the balance history
 	// and written in the same transaction, so reads cost their answer.
@@ -57,7 +58,9 @@ var (
 //
 //	party       'P' role, status, jurisdiction, kyc_expires_at time?, custodian,
 //	            frozen bool, created_at time                  (id: the key);
-//	            optional fields 1 annual_income decimal, 2 net_worth decimal
+//	            optional fields 1 annual_income decimal, 2 net_worth decimal,
+//	            10 affiliate_of (uvarint n, n strings, sorted),
+//	            11 closed bool, 12 frozen_by string
 //	instrument  'N' name, issuer, decimals varint, max_supply decimal?, regime,
 //	            offering_date time, underlying, payoff, embedded_leverage
 //	            decimal, expiry_days varint, economic_purpose, event_topic,
@@ -66,9 +69,13 @@ var (
 //	            uvarint n+1 then n classification_reasons (0: null), paused
 //	            bool, supply decimal, holder_count varint,
 //	            non_accredited_holders varint, created_at time (symbol: the key);
-//	            optional fields 1 currency string, 2 listed bool
+//	            optional fields 1 currency string, 2 listed bool,
+//	            10 non_accredited_purchasers uvarint
 //	holding     'H' balance decimal, frozen decimal, uvarint n, n lots of
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
+//	            optional: 10 frozen_by string, 11 sales (uvarint n, n of
+//	            (amount decimal, time)): an affiliate's recent sales, 12
+//	            purchased bool: a non-accredited purchaser from the issuer
 //	loan        'L' amount decimal                (party, cash, lender: the key)
 //	investment  'W' value decimal, in the base currency: the sum of the
 //	            party's investments in the symbol at that time
@@ -120,7 +127,7 @@ var (
 var allBuckets = [][]byte{
 	bucketBalances, bucketCorpActions, bucketCorpTree, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketInvestments, bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
-	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPrices, bucketSupplies, bucketTree,
+	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPending, bucketPrices, bucketSupplies, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.
@@ -128,6 +135,10 @@ var allBuckets = [][]byte{
 var stateBuckets = [][]byte{
 	bucketHolders, bucketHoldings, bucketInstruments, bucketInvestments, bucketLoans, bucketParties, bucketPrices,
 }
+
+// The pending bucket is not business state: like the journal and the ids,
+// it records how instructions were decided. An approve refused because
+// the held instruction is refused still closes it.
 
 // Keys of the meta bucket.
 var (

@@ -247,7 +247,7 @@ func (v *txView) flushHoldings() error {
 		var err error
 		key := v.keyOf(k.party, k.symbol)
 		switch {
-		case !h.Balance.IsZero() || !h.Frozen.IsZero():
+		case !h.Balance.IsZero() || !h.Frozen.IsZero() || len(h.Sales) > 0 || h.Purchased:
 			start := len(v.arena)
 			v.arena = encodeHolding(v.arena, h)
 			err = v.bHoldings.Put(key, v.sealed(start))

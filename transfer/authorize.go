@@ -15,6 +15,9 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 	if !ok {
 		return notAuthorized(ins.Type, "%s is not a registered party", actor)
 	}
+	if p.Closed {
+		return notAuthorized(ins.Type, "%s was closed by a recover", actor)
+	}
 	if p.Role == eligibility.RoleOperator {
 		if ins.Type == TypeBorrow || ins.Type == TypeRepay || ins.Type == TypeCloseOut {
 			if ins.Lender == "" {
@@ -39,6 +42,9 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 		}
 		return notAuthorized(ins.Type, "only the operator, or a custodian for investors in its own custody, may register parties")
 	case TypeUpdateParty:
+		if ins.AffiliateOf != nil {
+			return authorizeAffiliateOf(v, p, ins)
+		}
 		if p.Role == eligibility.RoleCustodian && custodianOf(ins.PartyID) {
 			return nil
 		}
@@ -48,11 +54,14 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "an issuer may create instruments only for itself")
-	case TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute:
+	case TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeUpdateInstrument:
 		if ins.Import {
 			// Bringing a register in bypasses receive rules: the operator's
 			// act alone (API.md, Users' tools and access).
 			return notAuthorized(ins.Type, "only the operator may mint with import: true")
+		}
+		if ins.Type == TypeBurn && ins.LegalReference == "" && p.Role == eligibility.RoleIssuer && ins.From != actor {
+			return notAuthorized(ins.Type, "burning %s's units needs a legal_reference", ins.From)
 		}
 		if p.Role == eligibility.RoleIssuer && issuerOf(ins.Symbol) {
 			return nil
@@ -67,6 +76,11 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 		}
 		return nil
 	case TypeFreeze, TypeUnfreeze:
+		if frozen, owner := freezeOwnerOf(v, ins); frozen {
+			if r := freezeOwnerReason(v, actor, ins.PartyID, ins.Symbol, frozen, owner, ins.Type); r != nil {
+				return r
+			}
+		}
 		if p.Role == eligibility.RoleCustodian && custodianOf(ins.PartyID) {
 			return nil
 		}
@@ -74,6 +88,10 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "only the operator, %s's custodian, or the issuer for its own symbol may %s", ins.PartyID, ins.Type)
+	case TypeCancel:
+		// Its proposer may withdraw a pending instruction; the ledger, which
+		// holds it, checks that the actor is.
+		return nil
 	case TypeSetPrice:
 		if p.Role == eligibility.RoleOracle {
 			return nil
@@ -91,7 +109,7 @@ func Authorize(v View, actor string, ins Instruction) *eligibility.Reason {
 			return nil
 		}
 		return notAuthorized(ins.Type, "only a lender to %s (as itself) or the operator may close out", ins.PartyID)
-	default: // force_transfer, recover, set_rulebook
+	default: // force_transfer, recover, set_rulebook, approve
 		return notAuthorized(ins.Type, "only the operator may %s", ins.Type)
 	}
 }
@@ -109,18 +127,39 @@ func MayEverSubmit(role eligibility.Role, t Type) bool {
 		return true
 	case eligibility.RoleIssuer:
 		switch t {
-		case TypeCreateInstrument, TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeTransfer, TypeFreeze, TypeUnfreeze:
+		case TypeCreateInstrument, TypeMint, TypeBurn, TypePause, TypeUnpause, TypeSplit, TypeDistribute, TypeTransfer, TypeFreeze, TypeUnfreeze,
+			TypeUpdateInstrument, TypeUpdateParty, TypeCancel:
 			return true
 		}
 	case eligibility.RoleCustodian:
 		switch t {
-		case TypeRegisterParty, TypeUpdateParty, TypeTransfer, TypeFreeze, TypeUnfreeze, TypeBorrow, TypeRepay, TypeCloseOut:
+		case TypeRegisterParty, TypeUpdateParty, TypeTransfer, TypeFreeze, TypeUnfreeze, TypeBorrow, TypeRepay, TypeCloseOut, TypeCancel:
 			return true
 		}
 	case eligibility.RoleInvestor:
-		return t == TypeTransfer
+		return t == TypeTransfer || t == TypeCancel
 	case eligibility.RoleOracle:
-		return t == TypeSetPrice || t == TypeTransfer
+		return t == TypeSetPrice || t == TypeTransfer || t == TypeCancel
 	}
 	return false
+}
+
+// authorizeAffiliateOf decides an update_party that sets affiliate_of: the
+// operator (returned earlier) or the issuer of every symbol it adds or
+// removes, and only that field, since an issuer attests control of its own
+// company and nothing else about the party.
+func authorizeAffiliateOf(v View, p Party, ins Instruction) *eligibility.Reason {
+	if p.Role != eligibility.RoleIssuer || ins.Status != nil || ins.Jurisdiction != nil || ins.KYCExpiresAt != nil {
+		return notAuthorized(ins.Type, "only the operator, or an issuer for its own symbols, may set affiliate_of")
+	}
+	target, ok := v.Party(ins.PartyID)
+	if !ok {
+		return nil // Effect names the unknown party
+	}
+	for _, s := range affiliateChanges(target, *ins.AffiliateOf) {
+		if in, ok := v.Instrument(s); ok && in.Issuer != p.ID {
+			return notAuthorized(ins.Type, "%s is issued by %s; only its issuer or the operator may change who is its affiliate", s, in.Issuer)
+		}
+	}
+	return nil
 }

@@ -46,6 +46,9 @@ import (
 //	  import           no bytes: the bit is the value (true)
 //	  record_seq       uvarint
 //	  cash_in_lieu     string cash_symbol, string price
+//	  name, max_supply                                    string
+//	  affiliate_of     uvarint n, n × string
+//	  instruction_id                                      string
 //
 // The fields from effective_at on came later: each has a bit of its own, after every field
 // before it, so an instruction without them has the bytes it had before.
@@ -63,6 +66,7 @@ var binaryTypes = [...]Type{
 	10: TypePause, 11: TypeUnpause, 12: TypeRecover, 13: TypeSetPrice, 14: TypeBorrow,
 	15: TypeRepay, 16: TypeDistribute, 17: TypeSplit, 18: TypeSetRulebook,
 	19: TypeCloseOut,
+	20: TypeUpdateInstrument, 21: TypeApprove, 22: TypeCancel,
 }
 
 var binaryTypeCodes = func() map[Type]uint64 {
@@ -209,6 +213,15 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		w.Str(l.CashSymbol)
 		w.Str(string(l.Price))
 	}
+	w.strIf(ins.Name)
+	w.amountIf(ins.MaxSupply)
+	if ins.AffiliateOf != nil {
+		w.Uvarint(uint64(len(*ins.AffiliateOf)))
+		for _, s := range *ins.AffiliateOf {
+			w.Str(s)
+		}
+	}
+	w.strIf(ins.InstructionID)
 	return w.B
 }
 
@@ -352,6 +365,21 @@ func DecodeInstructionBinary(b []byte) (ins Instruction, err error) {
 	if has(27) {
 		ins.CashInLieu = &CashInLieu{CashSymbol: r.Str(), Price: Amount(r.Str())}
 	}
+	ins.Name = r.strIf(has(28))
+	ins.MaxSupply = r.amountIf(has(29))
+	if has(30) {
+		n := r.Uvarint()
+		if n > uint64(r.Len()) { // each symbol takes at least one byte
+			r.Fail("affiliate_of")
+			n = 0
+		}
+		list := make([]string, n)
+		for i := range list {
+			list[i] = r.Str()
+		}
+		ins.AffiliateOf = &list
+	}
+	ins.InstructionID = r.strIf(has(31))
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("length")
 	}
@@ -476,7 +504,9 @@ func encodePlain(ins *Instruction) bool {
 	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
 		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
 		ins.AnnualIncome != nil || ins.NetWorth != nil || ins.Import ||
-		ins.RecordSeq != nil || ins.CashInLieu != nil {
+		ins.RecordSeq != nil || ins.CashInLieu != nil ||
+
+		ins.Name != "" || ins.MaxSupply != nil || ins.AffiliateOf != nil || ins.InstructionID != "" {
 		return false
 	}
 	for _, s := range [...]string{ins.ID, string(ins.Type), ins.PartyID, ins.Symbol, ins.From, ins.To, ins.LegalReference, ins.CashSymbol, ins.Lender} {

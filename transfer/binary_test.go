@@ -186,6 +186,23 @@ func randomInstruction(r *rand.Rand) Instruction {
 		if !opt() {
 			ins.NetWorth = randomAmount(r)
 		}
+		if opt() {
+			list := []string{}
+			for range r.Intn(3) {
+				list = append(list, randomSymbol(r))
+			}
+			ins.AffiliateOf = &list
+		}
+	case TypeApprove, TypeCancel:
+		ins.InstructionID = randomID(r)
+	case TypeUpdateInstrument:
+		ins.Symbol = randomSymbol(r)
+		if opt() {
+			ins.Name = randomText(r)
+		}
+		if opt() {
+			ins.MaxSupply = randomAmount(r)
+		}
 	case TypeCreateInstrument:
 		in := &InstrumentSpec{Symbol: randomSymbol(r), Name: randomText(r), Issuer: randomID(r),
 			Decimals: int32(r.Intn(MaxDecimals + 1)), Regime: randomText(r)}
@@ -217,6 +234,9 @@ func randomInstruction(r *rand.Rand) Instruction {
 		}
 	case TypeBurn:
 		ins.Symbol, ins.From, ins.Amount = randomSymbol(r), randomID(r), randomAmount(r)
+		if opt() {
+			ins.LegalReference = randomText(r)
+		}
 	case TypeTransfer, TypeForceTransfer:
 		ins.Legs = make([]Leg, 1+r.Intn(3))
 		for i := range ins.Legs {

@@ -16,23 +16,44 @@ var one = decimal.NewFromInt(1)
 // Effect decides ins, submitted by actor at now, against v. It returns the
 // writes to commit when the instruction is accepted, or every reason it was
 // refused (and a nil Delta). It is a pure function of its arguments.
+//
+// Every rule is evaluated on its own: no refusal stops another rule from
+// being checked, so the reasons are every rule that refuses, each once (the
+// first refusal of each rule and code). Only facts steer the evaluation: a
+// movement that cannot be written (a missing party or instrument, a
+// malformed amount, a balance or unfrozen amount short of it) is left out,
+// in every evaluation alike, while one a rule forbids is still made in the
+// delta, so the rules after it (account leverage) judge the state it would
+// leave. A refused instruction's delta is never committed.
 func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eligibility.Reason) {
+	return effectOnly(v, actor, ins, now, "")
+}
+
+// effectOnly is Effect keeping only the refusals of rule (all when rule is
+// empty): the instruction as that rule alone decides it.
+func effectOnly(v View, actor string, ins Instruction, now time.Time, rule string) (*Delta, []eligibility.Reason) {
 	if r := Authorize(v, actor, ins); r != nil {
+		// Authorization is a gate, not a rule among others: an actor who may
+		// not submit the instruction learns nothing more about it.
+		if rule != "" && r.Rule != rule {
+			return nil, nil
+		}
 		return nil, []eligibility.Reason{*r}
 	}
-	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook()}
+	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook(), only: rule}
 	e.apply()
-	if len(e.reasons) == 0 {
-		// A close-out is the lender's remedy for an account already short
-		// of margin: it never raises the loan or the requirement, and the
-		// account's leverage must not stop it.
-		if ins.Type != TypeCloseOut {
-			e.checkAccounts()
-		}
-		e.checkPositions()
-		e.checkInvestments()
+	// Every rule is judged on its own (a refused move is still drafted),
+	// so the account, position and investment rules run whatever else
+	// refused. A close-out is the lender's remedy for an account already
+	// short of margin: it never raises the loan or the requirement, and
+	// the account's leverage must not stop it.
+	if ins.Type != TypeCloseOut {
+		e.checkAccounts()
 	}
+	e.checkPositions()
+	e.checkInvestments()
 	if len(e.reasons) > 0 {
+		e.reasons = uniqueReasons(e.reasons)
 		// The first reason is the one a client shows: order them by the codes'
 		// stated precedence, the same on every node.
 		eligibility.SortReasons(e.reasons)
@@ -48,6 +69,8 @@ type effect struct {
 	now     time.Time
 	rb      *eligibility.Rulebook
 	reasons []eligibility.Reason
+	// only keeps the refusals of this rule alone ("": all).
+	only string
 	// touched marks parties whose positions changed in a way that can raise
 	// their leverage; their accounts are measured once, after every leg.
 	// Made on first use: most instructions touch none.
@@ -65,11 +88,21 @@ func (e *effect) markTouched(party string) {
 }
 
 func (e *effect) refuse(code eligibility.Code, rule, format string, args ...any) {
+	if e.only != "" && rule != e.only {
+		return
+	}
 	e.reasons = append(e.reasons, eligibility.NewReason(code, rule, fmt.Sprintf(format, args...)))
 }
 
+// refuseAll records rs and reports whether there were any, whatever rule
+// the evaluation keeps, so the caller's course is the same in every
+// evaluation.
 func (e *effect) refuseAll(rs []eligibility.Reason) bool {
-	e.reasons = append(e.reasons, rs...)
+	for _, r := range rs {
+		if e.only == "" || r.Rule == e.only {
+			e.reasons = append(e.reasons, r)
+		}
+	}
 	return len(rs) > 0
 }
 
@@ -139,6 +172,12 @@ func (e *effect) apply() {
 		e.split()
 	case TypeCloseOut:
 		e.closeOut()
+	case TypeUpdateInstrument:
+		e.updateInstrument()
+	case TypeApprove, TypeCancel:
+		// The ledger decides the approval or cancellation of an instruction
+		// it holds pending; one that reaches Effect names none.
+		e.refuse(eligibility.CodeInvalidInstruction, "dual_control.pending", "instruction %s is not pending approval", e.ins.InstructionID)
 	case TypeSetRulebook:
 		rb, err := eligibility.Parse([]byte(e.ins.Rulebook))
 		if err != nil {
@@ -174,8 +213,11 @@ func (e *effect) updateParty() {
 	if !ok {
 		return
 	}
-	if p.Role != eligibility.RoleInvestor {
+	if p.Role != eligibility.RoleInvestor && (e.ins.Status != nil || e.ins.Jurisdiction != nil || e.ins.KYCExpiresAt != nil) {
 		e.refuse(eligibility.CodeInvalidInstruction, "party.update", "only investors have status, jurisdiction and KYC; %s is a %s", p.ID, p.Role)
+		return
+	}
+	if e.ins.AffiliateOf != nil && !e.setAffiliateOf(&p) {
 		return
 	}
 	wasNonAccredited := p.NonAccredited()
@@ -307,17 +349,18 @@ func (e *effect) mint() {
 		acquired = a
 	}
 	if e.ins.Import {
-		if !e.canReceiveImport(to) {
-			return
-		}
-	} else if !e.canReceive(to, in) {
-		return
-	}
-	if len(e.reasons) > 0 {
-		return
+		e.canReceiveImport(to)
+	} else {
+		e.canReceiveFrom(to, in, true)
 	}
 	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
 	e.addSupply(in.Symbol, amt)
+	if e.ins.Import {
+		// A holding brought in is not a sale in the offering: it takes no
+		// purchaser's place and counts against no investment limit.
+		return
+	}
+	e.notePurchase(to, in)
 	e.invest(to, in, amt, e.ins.Consideration)
 }
 
@@ -328,7 +371,9 @@ func (e *effect) burn() {
 	}
 	if in.Paused {
 		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; unpause it to burn", in.Symbol)
-		return
+	}
+	if from.ID != in.Issuer && e.ins.LegalReference == "" {
+		e.refuse(eligibility.CodeNotAuthorized, "burn.legal_reference", "%s's units are not the issuer's own; burning them needs a legal_reference, as force_transfer does", from.ID)
 	}
 	if !e.canSend(from, in, amt) {
 		return
@@ -352,7 +397,6 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 		e.amount(fmt.Sprintf("legs[%d].amount", i), &l.Amount, in.Decimals) // names the leg in the reason
 		return
 	}
-	before := len(e.reasons)
 	if in.Paused {
 		e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; no holding of it moves until the issuer unpauses it", in.Symbol)
 	}
@@ -360,15 +404,22 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 		// A lapse never traps assets: the rulebook lets a holder send back to the issuer.
 		e.refuseAll(e.rb.CheckSenderKYC(from.Eligibility(), to.Eligibility(), in.Product(), e.now))
 	}
-	if e.canSend(from, in, amt) {
+	feasible := e.canSend(from, in, amt)
+	if feasible {
 		e.checkLocked(from, to, in, amt, forced)
 	}
-	e.canReceive(to, in)
-	if len(e.reasons) > before {
+	e.canReceiveFrom(to, in, from.ID == in.Issuer)
+	if !feasible {
 		return
 	}
-	e.debit(from, in, amt)
-	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	if !forced {
+		e.checkAffiliateSale(from, to, in, amt)
+	}
+	taken := e.debit(from, in, amt)
+	e.credit(to, in, receivedLots(from, to, in, taken, forced, e.now))
+	if from.ID == in.Issuer {
+		e.notePurchase(to, in)
+	}
 	if !forced && from.ID == in.Issuer {
 		e.invest(to, in, amt, l.Consideration)
 	}
@@ -376,7 +427,7 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 
 // checkLocked refuses moving amt of from's lots (oldest first) while they
 // are still inside their holding period, unless the rulebook grants an
-// exception; one reason per instruction is enough.
+// exception. Every locked lot is judged; Effect keeps one reason per rule.
 func (e *effect) checkLocked(from, to Party, in Instrument, amt decimal.Decimal, forced bool) {
 	period := e.rb.HoldingPeriod(in.Product())
 	if period <= 0 {
@@ -392,17 +443,19 @@ func (e *effect) checkLocked(from, to Party, in Instrument, amt decimal.Decimal,
 			Now: e.now, AcquiredAt: l.AcquiredAt, From: from.Eligibility(), To: to.Eligibility(),
 			Product: in.Product(), Forced: forced,
 		})
-		if e.refuseAll(rs) {
-			return
-		}
+		e.refuseAll(rs)
 	}
 }
 
-// canSend checks that amt of in may leave from's account at all.
+// canSend checks that amt of in may leave from's account at all. It
+// reports whether the debit can be written (the unfrozen balance covers
+// it), a fact, whichever rules refuse.
 func (e *effect) canSend(from Party, in Instrument, amt decimal.Decimal) bool {
+	if from.Closed {
+		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it sends nothing", from.ID)
+	}
 	if from.Frozen {
 		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; nothing leaves its account until it is unfrozen", from.ID)
-		return false
 	}
 	h, _ := e.d.Holding(from.ID, in.Symbol)
 	if h.Available().GreaterThanOrEqual(amt) {
@@ -416,25 +469,39 @@ func (e *effect) canSend(from Party, in Instrument, amt decimal.Decimal) bool {
 	return false
 }
 
-// canReceive checks that to may come to hold (more of) in.
-func (e *effect) canReceive(to Party, in Instrument) bool {
+// canReceive checks that to may come to hold (more of) in, recording every
+// refusal; the credit can always be written.
+func (e *effect) canReceive(to Party, in Instrument) { e.canReceiveFrom(to, in, false) }
+
+// canReceiveFrom is canReceive, told whether the units come from the
+// issuer (a purchase in the offering).
+func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
+	if to.Closed {
+		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it receives nothing", to.ID)
+	}
 	if to.Frozen {
 		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; it receives nothing until it is unfrozen", to.ID)
-		return false
 	}
 	h, _ := e.d.Holding(to.ID, in.Symbol)
 	r := eligibility.Receive{
 		Now: e.now, To: to.Eligibility(), Product: in.Product(),
 		HoldersAfter: in.HolderCount, NonAccreditedHoldersAfter: in.NonAccreditedHolders,
+		FromIssuer: fromIssuer, PurchasersAfter: in.NonAccreditedPurchasers,
+	}
+	if fromIssuer && to.NonAccredited() && !h.Purchased && e.rb.CountsPurchasers(in.Product()) {
+		r.NewPurchaser = true
+		r.PurchasersAfter++
 	}
 	if !h.IsHolder() {
+		// Holder counts matter only to a new holder: only then is the
+		// issuer's treasury looked up, to leave it out.
 		r.NewHolder = true
-		r.HoldersAfter++
+		r.HoldersAfter = HoldersOfRecord(e.d, in) + 1
 		if to.NonAccredited() {
 			r.NonAccreditedHoldersAfter++
 		}
 	}
-	return !e.refuseAll(e.rb.CheckReceive(r))
+	e.refuseAll(e.rb.CheckReceive(r))
 }
 
 func (e *effect) debit(from Party, in Instrument, amt decimal.Decimal) []Lot {
@@ -534,6 +601,10 @@ func (e *effect) freeze(freeze bool) {
 		return
 	}
 	if e.ins.Symbol == "" {
+		if !e.mayChangeFreeze(p.ID, "", p.Frozen, p.FrozenBy) {
+			return
+		}
+		p.FrozenBy = freezeOwner(freeze, p.Frozen, p.FrozenBy, e.actor)
 		p.Frozen = freeze
 		e.d.putParty(p)
 		return
@@ -544,6 +615,10 @@ func (e *effect) freeze(freeze bool) {
 	}
 	h, _ := e.d.Holding(p.ID, in.Symbol)
 	h.Party, h.Symbol = p.ID, in.Symbol
+	if !e.mayChangeFreeze(p.ID, in.Symbol, h.Frozen.Sign() > 0, h.FrozenBy) {
+		return
+	}
+	wasFrozen := h.Frozen.Sign() > 0
 	switch {
 	case e.ins.Amount == nil && freeze:
 		h.Frozen = h.Balance
@@ -568,6 +643,7 @@ func (e *effect) freeze(freeze bool) {
 			h.Frozen = h.Frozen.Sub(amt)
 		}
 	}
+	h.FrozenBy = freezeOwner(h.Frozen.Sign() > 0, wasFrozen, h.FrozenBy, e.actor)
 	e.d.putHolding(h)
 }
 
@@ -579,6 +655,9 @@ func (e *effect) recover() {
 	}
 	if from.Frozen {
 		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; unfreeze it before recovering its holdings", from.ID)
+	}
+	if from.Closed {
+		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s is already closed; its holdings moved when it was recovered", from.ID)
 		return
 	}
 	holdings := e.d.PartyHoldings(from.ID)
@@ -592,10 +671,10 @@ func (e *effect) recover() {
 		}
 		e.canReceive(to, in)
 	}
-	if len(e.reasons) > 0 {
-		return
-	}
 	for _, h := range holdings {
+		if !h.Frozen.IsZero() {
+			continue // cannot move: the frozen amount would exceed what is left
+		}
 		in, _ := e.d.Instrument(h.Symbol)
 		taken := e.debit(from, in, h.Balance)
 		// The holding period runs from the original acquisition: the owner did not change.
@@ -610,6 +689,10 @@ func (e *effect) recover() {
 		e.d.putLoan(l)
 		e.markTouched(to.ID)
 	}
+	// The lost account stays on record, closed: its keys may be in the wrong hands.
+	from, _ = e.d.Party(from.ID)
+	from.Closed = true
+	e.d.putParty(from)
 }
 
 func (e *effect) loan(party, cash, lender string) (Loan, bool) {
@@ -667,7 +750,12 @@ func (e *effect) cashLeg() (party, lender Party, cash Instrument, amt decimal.De
 
 func (e *effect) borrow() {
 	party, lender, cash, amt, ok := e.cashLeg()
-	if !ok || !e.canSend(lender, cash, amt) || !e.canReceive(party, cash) {
+	if !ok {
+		return
+	}
+	feasible := e.canSend(lender, cash, amt)
+	e.canReceive(party, cash)
+	if !feasible {
 		return
 	}
 	e.debit(lender, cash, amt)

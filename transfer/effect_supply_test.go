@@ -58,8 +58,14 @@ var mintCases = []effectCase{
 	refused("another issuer's instrument", "iss-2", mintOf("REG", "acc-de", "1"), "NOT_AUTHORIZED authorization.mint"),
 }
 
+// burnOf gives units held by anyone but the issuer a legal reference, which
+// burning them needs.
 func burnOf(symbol, from, amount string) transfer.Instruction {
-	return transfer.Instruction{Type: transfer.TypeBurn, Symbol: symbol, From: from, Amount: amt(amount)}
+	ins := transfer.Instruction{Type: transfer.TypeBurn, Symbol: symbol, From: from, Amount: amt(amount)}
+	if from != "iss" {
+		ins.LegalReference = "court order 2026-17"
+	}
+	return ins
 }
 
 // burnCases ends with the rows every instruction taking from a holder shares.
@@ -78,6 +84,12 @@ var burnCases = append([]effectCase{
 	refused("neither exists: both, by precedence", "op", burnOf("NOPE", "ghost", "1"),
 		"UNKNOWN_PARTY party.exists", "UNKNOWN_INSTRUMENT instrument.exists"),
 	refused("another issuer's instrument", "iss-2", burnOf("REG", "ret-us", "1"), "NOT_AUTHORIZED authorization.burn"),
+	accepted("the issuer's own units need no legal reference", "iss", burnOf("REG", "iss", "10"),
+		writes(instrumentAs("REG", supply("95")), holdings(oneLot("iss", "REG", "30", ago(100))))),
+	refused("an investor's units without a legal reference, by the issuer", "iss", withoutReference(burnOf("REG", "ret-us", "1")),
+		"NOT_AUTHORIZED authorization.burn"),
+	refused("an investor's units without a legal reference, by the operator", "op", withoutReference(burnOf("REG", "ret-us", "1")),
+		"NOT_AUTHORIZED burn.legal_reference"),
 }, refusedTaking(burnOf, always("iss"))...)
 
 func distributeOf(symbol, cash, perUnit string) transfer.Instruction {

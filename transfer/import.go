@@ -7,11 +7,14 @@ import "github.com/tokenledger/tokenledger/eligibility"
 // newly acquire units (receive rules, holder limits) do not apply to it; a
 // frozen account still receives nothing, and an investor's KYC must be
 // current, since the ledger may not hold units for a party it cannot
-// identify. The party's existence was checked by supplyChange.
-func (e *effect) canReceiveImport(to Party) bool {
+// identify. The party's existence was checked by supplyChange. Each rule
+// is judged on its own, as Effect's every other check is.
+func (e *effect) canReceiveImport(to Party) {
+	if to.Closed {
+		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it receives nothing", to.ID)
+	}
 	if to.Frozen {
 		e.refuse(eligibility.CodeAccountFrozen, "account.frozen", "%s is frozen; it receives nothing until it is unfrozen", to.ID)
-		return false
 	}
-	return !e.refuseAll(e.rb.CheckKYC(to.Eligibility(), e.now))
+	e.refuseAll(e.rb.CheckKYC(to.Eligibility(), e.now))
 }

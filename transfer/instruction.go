@@ -42,6 +42,9 @@ const (
 	TypeSplit            Type = "split"
 	TypeSetRulebook      Type = "set_rulebook"
 	TypeCloseOut         Type = "close_out"
+	TypeUpdateInstrument Type = "update_instrument"
+	TypeApprove          Type = "approve"
+	TypeCancel           Type = "cancel"
 )
 
 // Limits on an instruction's shape.
@@ -55,10 +58,10 @@ const (
 // A field of another type is as unknown as a typo: it would silently do nothing.
 var fieldsByType = map[Type][]string{
 	TypeRegisterParty:    {"party"},
-	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at", "annual_income", "net_worth"},
+	TypeUpdateParty:      {"party_id", "status", "jurisdiction", "kyc_expires_at", "annual_income", "net_worth", "affiliate_of"},
 	TypeCreateInstrument: {"instrument"},
 	TypeMint:             {"symbol", "to", "amount", "acquired_at", "consideration", "import"},
-	TypeBurn:             {"symbol", "from", "amount"},
+	TypeBurn:             {"symbol", "from", "amount", "legal_reference"},
 	TypeTransfer:         {"legs"},
 	TypeForceTransfer:    {"legs", "legal_reference"},
 	TypeFreeze:           {"party_id", "symbol", "amount"},
@@ -73,6 +76,9 @@ var fieldsByType = map[Type][]string{
 	TypeSplit:            {"symbol", "ratio", "record_seq", "cash_in_lieu"},
 	TypeSetRulebook:      {"rulebook", "effective_at"},
 	TypeCloseOut:         {"party_id", "symbol", "amount", "lender"},
+	TypeUpdateInstrument: {"symbol", "name", "max_supply"},
+	TypeApprove:          {"instruction_id"},
+	TypeCancel:           {"instruction_id"},
 }
 
 // Types lists every instruction type, sorted.
@@ -138,6 +144,16 @@ type Instruction struct {
 	// CashInLieu pays a split's fractional units in cash at a price;
 	// without it, fractions are cancelled.
 	CashInLieu *CashInLieu `json:"cash_in_lieu,omitempty"`
+
+	// Name and MaxSupply are what update_instrument changes.
+	Name      string  `json:"name,omitempty"`
+	MaxSupply *Amount `json:"max_supply,omitempty"`
+	// AffiliateOf replaces the symbols whose issuer an update_party's party
+	// controls or is controlled by (Rule 144(a)(1)); an empty list clears it.
+	AffiliateOf *[]string `json:"affiliate_of,omitempty"`
+	// InstructionID names the pending instruction an approve or cancel
+	// decides.
+	InstructionID string `json:"instruction_id,omitempty"`
 }
 
 // CashInLieu is the cash a split pays for fractional units: price per unit
@@ -400,7 +416,7 @@ type presentField struct {
 }
 
 // presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [28]presentField {
+func (ins *Instruction) presentFields() [32]presentField {
 	return [...]presentField{
 		{"party", ins.Party != nil},
 		{"instrument", ins.Instrument != nil},
@@ -433,6 +449,10 @@ func (ins *Instruction) presentFields() [28]presentField {
 		{"import", ins.Import},
 		{"record_seq", ins.RecordSeq != nil},
 		{"cash_in_lieu", ins.CashInLieu != nil},
+		{"name", ins.Name != ""},
+		{"max_supply", ins.MaxSupply != nil},
+		{"affiliate_of", ins.AffiliateOf != nil},
+		{"instruction_id", ins.InstructionID != ""},
 	}
 }
 
@@ -552,8 +572,11 @@ func (ins *Instruction) Validate() error {
 		add(ins.Party.validate())
 	case TypeUpdateParty:
 		add(needID("party_id", ins.PartyID))
-		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil && ins.AnnualIncome == nil && ins.NetWorth == nil {
-			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at, annual_income, net_worth"))
+		if ins.Status == nil && ins.Jurisdiction == nil && ins.KYCExpiresAt == nil && ins.AnnualIncome == nil && ins.NetWorth == nil && ins.AffiliateOf == nil {
+			add(invalid("update_party needs at least one of status, jurisdiction, kyc_expires_at, annual_income, net_worth, affiliate_of"))
+		}
+		if ins.AffiliateOf != nil {
+			add(validAffiliateOf(*ins.AffiliateOf))
 		}
 		add(baseAmount("annual_income", ins.AnnualIncome))
 		add(baseAmount("net_worth", ins.NetWorth))
@@ -580,6 +603,19 @@ func (ins *Instruction) Validate() error {
 		add(needSymbol("symbol", ins.Symbol))
 		add(needID("from", ins.From))
 		add(needAmount("amount", ins.Amount))
+		if len(ins.LegalReference) > MaxTextLen {
+			add(invalid("legal_reference is longer than %d bytes", MaxTextLen))
+		}
+	case TypeUpdateInstrument:
+		add(needSymbol("symbol", ins.Symbol))
+		if ins.Name == "" && ins.MaxSupply == nil {
+			add(invalid("update_instrument needs name or max_supply"))
+		}
+		if len(ins.Name) > MaxTextLen {
+			add(invalid("name is longer than %d bytes", MaxTextLen))
+		}
+	case TypeApprove, TypeCancel:
+		add(needID("instruction_id", ins.InstructionID))
 	case TypeTransfer, TypeForceTransfer:
 		if len(ins.Legs) == 0 || len(ins.Legs) > MaxLegs {
 			add(invalid("legs must hold 1 to %d legs", MaxLegs))

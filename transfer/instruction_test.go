@@ -88,6 +88,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"id":"m-1","type":"mint","symbol":"ACME","to":"inv-a","amount":"100"}`))
 	f.Add([]byte(`{"id":"x","type":"transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1e999999"}]}`))
+	f.Add([]byte(`{"id":"u-1","type":"update_instrument","symbol":"ACME","name":"Acme","max_supply":"5000"}`))
+	f.Add([]byte(`{"id":"u-2","type":"update_party","party_id":"inv-a","affiliate_of":["ACME","B"]}`))
+	f.Add([]byte(`{"id":"a-1","type":"approve","instruction_id":"f-1"}`))
+	f.Add([]byte(`{"id":"b-1","type":"burn","symbol":"ACME","from":"inv-a","amount":"1","legal_reference":"order"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ins, err := Decode(data)
 		if err != nil {

@@ -23,6 +23,15 @@ type Party struct {
 	// the base currency; nil: unknown, which counts as 0.
 	AnnualIncome *decimal.Decimal `json:"annual_income,omitempty"`
 	NetWorth     *decimal.Decimal `json:"net_worth,omitempty"`
+	// FrozenBy is who placed the party's freeze: only it or the operator
+	// lifts it (separation of duties). Empty while not frozen.
+	FrozenBy string `json:"frozen_by,omitempty"`
+	// AffiliateOf lists, sorted, the symbols whose issuer the party controls
+	// or is controlled by (Rule 144(a)(1)).
+	AffiliateOf []string `json:"affiliate_of,omitempty"`
+	// Closed is set by recover on the lost party: it neither sends nor
+	// receives again, and its keys no longer authenticate.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // Eligibility gives the eligibility view of the party.
@@ -71,6 +80,13 @@ type Instrument struct {
 	Currency string `json:"currency,omitempty"`
 	// Listed marks an instrument listed on a national exchange.
 	Listed bool `json:"listed,omitempty"`
+	// NonAccreditedPurchasers counts the holdings marked Purchased: every
+	// non-accredited party that ever bought from the issuer.
+	NonAccreditedPurchasers int `json:"non_accredited_purchasers,omitempty"`
+	// ControlBook is set by reads only (ledger's Instrument and
+	// Instruments): the state never holds it, so its fields are served and
+	// never stored. Served, HolderCount counts holders other than the issuer.
+	*ControlBook
 }
 
 // IsCash reports whether the instrument settles money.
@@ -111,6 +127,17 @@ type Holding struct {
 	Balance decimal.Decimal `json:"balance"`
 	Frozen  decimal.Decimal `json:"frozen"`
 	Lots    []Lot           `json:"lots,omitempty"`
+	// FrozenBy is who placed the frozen amount: only it or the operator
+	// lifts it. Empty while nothing is frozen.
+	FrozenBy string `json:"frozen_by,omitempty"`
+	// Purchased marks a non-accredited party that bought from the issuer:
+	// it holds one of the offering's places for non-accredited purchasers
+	// for good, so the holding stays on record at a zero balance.
+	Purchased bool `json:"purchased,omitempty"`
+	// Sales are an affiliate's sales of the last AffiliateVolumeWindow,
+	// oldest first, for Rule 144(e)'s volume limit. A holding with sales is
+	// kept on record though its balance is zero.
+	Sales []Lot `json:"sales,omitempty"`
 }
 
 // Available is what may move: the balance less the frozen amount.
