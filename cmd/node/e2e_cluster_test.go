@@ -794,24 +794,3 @@ func (c *e2eCluster) ids(idx []int) []string {
 	}
 	return out
 }
-
-// errorCode extracts {"error":{"code"}} from a body, or "".
-func errorCode(body []byte) string {
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	return e.Error.Code
-}
-
-// isTransient reports a failed request whose write may or may not have been
-// applied: any transport error (refused, reset, timed out: the node may have
-// died after committing) or a 503 (NO_LEADER, NOT_LEADER, TIMEOUT). The
-// client retries those with the same id.
-func isTransient(status int, err error) bool {
-	return err != nil || status == http.StatusServiceUnavailable
-}
