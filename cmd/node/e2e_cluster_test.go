@@ -7,7 +7,8 @@ package main_test
 // SIGTERM, SIGSTOP. This file holds the harness: the binary built once per
 // run, the cluster of processes, the HTTP client and the poll helper. The
 // workload and its checks are in e2e_workload_test.go, the tests in
-// e2e_faults_test.go.
+// e2e_faults_test.go; the Go clients the tests reach the API with in
+// e2e_client_test.go.
 
 import (
 	"bufio"
