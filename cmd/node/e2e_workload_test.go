@@ -92,12 +92,16 @@ type history struct {
 	failures  []string // answers no correct node gives the workload
 	minted    map[string]*big.Rat
 	writes    map[string]bool // ids of the workload's transfers, all expected accepted
+	// resent are the acknowledged ids whose answer came only after a try
+	// with no answer or a 503: the client's retries turned an unknown
+	// outcome into a decided one, which the journal must bear out.
+	resent map[string]bool
 }
 
 func newHistory() *history {
 	return &history{
 		attempted: map[string]bool{}, acked: map[string]outcome{}, unknown: map[string]bool{},
-		minted: map[string]*big.Rat{}, writes: map[string]bool{},
+		minted: map[string]*big.Rat{}, writes: map[string]bool{}, resent: map[string]bool{},
 	}
 }
 
@@ -115,6 +119,14 @@ func (h *history) ack(o outcome) {
 	}
 	h.acked[o.ID] = o
 	delete(h.unknown, o.ID)
+}
+
+// ackResent is ack for an outcome the client got only by resending.
+func (h *history) ackResent(o outcome) {
+	h.ack(o)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resent[o.ID] = true
 }
 
 func (h *history) lost(id string) {
@@ -156,8 +168,11 @@ func (h *history) ackedIDs() []string {
 func (c *e2eCluster) submit(h *history, ins client.Instruction, start int) (outcome, bool) {
 	id := ins.ID
 	h.attempt(id)
-	last := ""
-	cl := c.clientFrom(start, e2eSubmitAttempts, e2eRequestTimeout, func(a client.Attempt) { last = a.Node })
+	last, resent := "", false
+	cl := c.clientFrom(start, e2eSubmitAttempts, e2eRequestTimeout, func(a client.Attempt) {
+		last = a.Node
+		resent = resent || client.IsUnknownOutcome(a.Err)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), e2eSubmitBound)
 	defer cancel()
 	o, err := cl.Submit(ctx, ins)
@@ -171,7 +186,11 @@ func (c *e2eCluster) submit(h *history, ins client.Instruction, start int) (outc
 			h.lost(id)
 			return outcome{}, false
 		}
-		h.ack(o)
+		if resent {
+			h.ackResent(o)
+		} else {
+			h.ack(o)
+		}
 		return o, true
 	case client.IsUnknownOutcome(err):
 		h.lost(id)
@@ -200,8 +219,11 @@ func (c *e2eCluster) submitBatch(h *history, inss []client.Instruction, start in
 			h.lost(id)
 		}
 	}
-	last := ""
-	cl := c.clientFrom(start, e2eSubmitAttempts, e2eRequestTimeout, func(a client.Attempt) { last = a.Node })
+	last, resent := "", false
+	cl := c.clientFrom(start, e2eSubmitAttempts, e2eRequestTimeout, func(a client.Attempt) {
+		last = a.Node
+		resent = resent || client.IsUnknownOutcome(a.Err)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), e2eSubmitBound)
 	defer cancel()
 	results, err := cl.Batch(ctx, inss)
@@ -221,7 +243,11 @@ func (c *e2eCluster) submitBatch(h *history, inss []client.Instruction, start in
 			h.fail("batch result %d on %s: id %q, want %q", k, last, o.ID, ids[k])
 			h.lost(ids[k])
 		case (o.Status == client.StatusAccepted || o.Status == client.StatusRejected) && o.Seq > 0:
-			h.ack(o)
+			if resent {
+				h.ackResent(o)
+			} else {
+				h.ack(o)
+			}
 			decided++
 		default:
 			h.fail("batch result %d on %s: %s", k, last, describe(o))
@@ -540,8 +566,18 @@ func (c *e2eCluster) checkHistory(h *history, nodes []int) {
 			unknownLanded++
 		}
 	}
-	t.Logf("history: %d acknowledged, %d unknown (%d of them applied), journal %d entries, head %.12s",
-		len(h.acked), len(h.unknown), unknownLanded, v.Length, v.Head)
+	resentLanded := 0
+	for id := range h.resent {
+		if _, ok := landed[id]; ok {
+			resentLanded++
+		}
+	}
+	if resentLanded != len(h.resent) {
+		// checkIDs named each; this says they were the resent ones.
+		t.Errorf("%d of %d writes acknowledged after a resend are not in the journal", len(h.resent)-resentLanded, len(h.resent))
+	}
+	t.Logf("history: %d acknowledged (%d of them after a try with no answer or a 503), %d unknown (%d of them applied), journal %d entries, head %.12s",
+		len(h.acked), len(h.resent), len(h.unknown), unknownLanded, v.Length, v.Head)
 }
 
 // checkChain checks seqs run 1..n and each prev_hash is the previous hash.
