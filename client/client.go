@@ -44,6 +44,10 @@ type Config struct {
 	// Backoff is the pause before each retry after the first round over the
 	// nodes; zero means 100ms. It grows twofold up to 2s.
 	Backoff time.Duration
+	// Observe, if set, is called after every exchange with a node, on the
+	// caller's goroutine, before the client decides to retry: to log or
+	// count retries, or to learn which node answered with which status.
+	Observe func(Attempt)
 }
 
 // Client calls a cluster's API. It is safe for concurrent use.
@@ -53,6 +57,7 @@ type Client struct {
 	stream   *http.Client
 	attempts int
 	backoff  time.Duration
+	observe  func(Attempt)
 
 	mu    sync.Mutex
 	nodes []string
@@ -66,7 +71,7 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("client: config: no nodes")
 	}
-	c := &Client{key: cfg.Key, attempts: cfg.Attempts, backoff: cfg.Backoff}
+	c := &Client{key: cfg.Key, attempts: cfg.Attempts, backoff: cfg.Backoff, observe: cfg.Observe}
 	for _, n := range cfg.Nodes {
 		u, err := normalize(n)
 		if err != nil {
@@ -162,6 +167,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 		}
 		base, i := c.node(pos)
 		status, err := c.once(ctx, method, base+path, payload, out)
+		if c.observe != nil {
+			c.observe(Attempt{Node: base, Method: method, Path: path, Status: status, Err: err})
+		}
 		if err == nil {
 			c.prefer(i)
 			return status, nil
@@ -177,6 +185,10 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 		}
 		if !errors.As(err, &ae) && !isTransport(err) {
 			return status, err
+		}
+		if attempt == c.attempts-1 {
+			// No send is left to follow the leader with.
+			break
 		}
 		if leader, ok := c.followLeader(ctx, base); ok && leader != i {
 			pos = leader

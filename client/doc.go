@@ -18,6 +18,13 @@
 //	errors.Is(err, client.Code("LOCKUP_ACTIVE"))
 //	errors.Is(err, client.ErrNotFound)
 //
+// A write that failed without an answer, or whose every send was answered
+// 503, may or may not have been applied: IsUnknownOutcome says so, and
+// sending the same instruction again tells. An answer that breaks the wire
+// contract (a 422 that is not a rejection) matches ErrBadAnswer. To talk to
+// one node alone, as a test of that node does, give Config one node and
+// Attempts 1; Config.Observe sees every exchange with its HTTP status.
+//
 // # Caveats
 //
 // The client imports nothing of the node (api, ledger, consensus), so its

@@ -13,10 +13,26 @@ import (
 // the same id and body, so an instruction applies at most once.
 func (c *Client) Submit(ctx context.Context, ins Instruction) (Outcome, error) {
 	var o Outcome
-	if _, err := c.do(ctx, http.MethodPost, "/v1/instructions", ins, &o); err != nil {
+	status, err := c.do(ctx, http.MethodPost, "/v1/instructions", ins, &o)
+	if err != nil {
 		return Outcome{}, err
 	}
+	if err := checkDecided(status, ins.ID, o); err != nil {
+		return o, err
+	}
 	return o, o.Err()
+}
+
+// checkDecided checks that an answer of POST /v1/instructions is the
+// decision it claims to be: 422 if and only if rejected, for the id sent.
+func checkDecided(status int, id string, o Outcome) error {
+	if (status == http.StatusUnprocessableEntity) != (o.Status == StatusRejected) {
+		return fmt.Errorf("%w: %d with outcome %q for %s", ErrBadAnswer, status, o.Status, id)
+	}
+	if o.ID != id {
+		return fmt.Errorf("%w: outcome of %q answered for %s", ErrBadAnswer, o.ID, id)
+	}
+	return nil
 }
 
 // Batch sends up to MaxBatch instructions in one request (POST
@@ -34,7 +50,7 @@ func (c *Client) Batch(ctx context.Context, inss []Instruction) ([]Outcome, erro
 		return nil, err
 	}
 	if len(out.Results) != len(inss) {
-		return nil, fmt.Errorf("client: batch of %d answered %d results", len(inss), len(out.Results))
+		return nil, fmt.Errorf("%w: batch of %d answered %d results", ErrBadAnswer, len(inss), len(out.Results))
 	}
 	return out.Results, nil
 }

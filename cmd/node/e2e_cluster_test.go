@@ -7,7 +7,8 @@ package main_test
 // SIGTERM, SIGSTOP. This file holds the harness: the binary built once per
 // run, the cluster of processes, the HTTP client and the poll helper. The
 // workload and its checks are in e2e_workload_test.go, the tests in
-// e2e_faults_test.go.
+// e2e_faults_test.go; the Go clients the tests reach the API with in
+// e2e_client_test.go.
 
 import (
 	"bufio"
@@ -30,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/client"
 )
 
 const (
@@ -183,7 +186,11 @@ type e2eCluster struct {
 	dir    string
 	config string
 	procs  []*e2eProc
-	http   *http.Client
+	// http is the raw HTTP client, for what the Go client does not do
+	// (plain HTTP to an HTTPS API, /metrics); transport carries it and
+	// every Go client the tests make (e2e_client_test.go).
+	http      *http.Client
+	transport *http.Transport
 	// serveArgs are extra flags for every `node serve` that start runs, set
 	// before the first start; nil keeps the binary's defaults.
 	serveArgs []string
@@ -300,6 +307,7 @@ func newClusterWith(t testing.TB, opts clusterOpts) *e2eCluster {
 	}
 	// No client-wide timeout: every request carries its own deadline.
 	c.http = &http.Client{Transport: transport}
+	c.transport = transport
 	t.Cleanup(func() {
 		c.killAll()
 		transport.CloseIdleConnections()
@@ -632,7 +640,10 @@ func (c *e2eCluster) index(id string) int {
 }
 
 // request sends one request to node i with the operator key and returns the
-// status and body. timeout bounds it (0: e2eRequestTimeout).
+// status and body. timeout bounds it (0: e2eRequestTimeout). It is raw HTTP,
+// for routes and bodies the Go client has no call for (/metrics, the
+// corporate-action instructions it has no fields for); every other request
+// goes through the Go client (e2e_client_test.go).
 func (c *e2eCluster) request(ctx context.Context, i int, method, path string, body any, timeout time.Duration) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -682,17 +693,17 @@ func e2eCAPool(t testing.TB, dir string) *x509.CertPool {
 	return pool
 }
 
-// getJSON reads path from node i into v, wanting 200, under e2ePollTimeout.
+// getJSON reads path from node i into v, wanting 200, under e2ePollTimeout,
+// with the Go client's Get sent once to that node alone.
 func (c *e2eCluster) getJSON(i int, path string, v any) error {
-	status, body, err := c.request(context.Background(), i, http.MethodGet, path, nil, e2ePollTimeout)
+	status, err := c.onNode(i, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+		return cl.Get(ctx, path, v)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("GET %s on %s: %w", path, c.procs[i].id, err)
 	}
 	if status != http.StatusOK {
-		return fmt.Errorf("GET %s on %s: %d %.300s", path, c.procs[i].id, status, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s on %s: %v: %.300s", path, c.procs[i].id, err, body)
+		return fmt.Errorf("GET %s on %s: %d, want 200", path, c.procs[i].id, status)
 	}
 	return nil
 }
@@ -705,36 +716,23 @@ func (c *e2eCluster) mustGetJSON(i int, path string, v any) {
 	}
 }
 
-// clusterStatus is GET /v1/cluster.
-type clusterStatus struct {
-	ID           string `json:"id"`
-	State        string `json:"state"`
-	Leader       string `json:"leader"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Nodes        []struct {
-		ID      string `json:"id"`
-		APIAddr string `json:"api_addr"`
-		State   string `json:"state"`
-		Voter   bool   `json:"voter"`
-	} `json:"nodes"`
-}
-
-func (c *e2eCluster) status(i int) (clusterStatus, error) {
-	var s clusterStatus
+// status is GET /v1/cluster as node i answers it.
+func (c *e2eCluster) status(i int) (client.ClusterStatus, error) {
+	var s client.ClusterStatus
 	err := c.getJSON(i, "/v1/cluster", &s)
 	return s, err
 }
 
 // ready reports whether node i answers /readyz with 200.
 func (c *e2eCluster) ready(i int) error {
-	status, body, err := c.request(context.Background(), i, http.MethodGet, "/readyz", nil, e2ePollTimeout)
+	status, err := c.onNode(i, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+		return cl.Get(ctx, "/readyz", nil)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("%s /readyz: %w", c.procs[i].id, err)
 	}
 	if status != http.StatusOK {
-		return fmt.Errorf("%s /readyz: %d %s", c.procs[i].id, status, body)
+		return fmt.Errorf("%s /readyz: %d, want 200", c.procs[i].id, status)
 	}
 	return nil
 }
@@ -796,25 +794,4 @@ func (c *e2eCluster) ids(idx []int) []string {
 		out[k] = c.procs[i].id
 	}
 	return out
-}
-
-// errorCode extracts {"error":{"code"}} from a body, or "".
-func errorCode(body []byte) string {
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	return e.Error.Code
-}
-
-// isTransient reports a failed request whose write may or may not have been
-// applied: any transport error (refused, reset, timed out: the node may have
-// died after committing) or a 503 (NO_LEADER, NOT_LEADER, TIMEOUT). The
-// client retries those with the same id.
-func isTransient(status int, err error) bool {
-	return err != nil || status == http.StatusServiceUnavailable
 }

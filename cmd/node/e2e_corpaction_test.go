@@ -141,7 +141,9 @@ func (c *e2eCluster) corpSetup(i int) {
 	}
 }
 
-// corpPost posts body to node i and decodes a 200 answer into v.
+// corpPost posts body to node i and decodes a 200 answer into v. It is raw
+// HTTP: the test reads the answer's corporate_action, which the Go client's
+// Outcome does not carry.
 func (c *e2eCluster) corpPost(i int, path string, body, v any) {
 	c.t.Helper()
 	status, raw, err := c.request(context.Background(), i, http.MethodPost, path, body, 30*time.Second)

@@ -4,7 +4,7 @@ package main_test
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/client"
 )
 
 // Timeouts of the fault tests. Raft's election and heartbeat timeouts are 1 s.
@@ -50,21 +52,29 @@ func TestE2E_ClusterSurvivesLeaderKill(t *testing.T) {
 	if s, err := c.status(follower); err != nil || s.State != "Follower" {
 		t.Fatalf("%s: state %q (%v), want Follower", c.procs[follower].id, s.State, err)
 	}
+	// Sent once to the follower alone: the client must not retry it
+	// elsewhere, or the test would not know the follower forwarded it.
 	h.attempt("via-follower")
-	status, body, err := c.request(context.Background(), follower, http.MethodPost, "/v1/instructions",
-		transferOp(newRand(1), "via-follower"), 0)
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("write through follower %s: %d %s (%v), want 200", c.procs[follower].id, status, body, err)
-	}
 	var viaFollower outcome
-	if err := json.Unmarshal(body, &viaFollower); err != nil {
-		t.Fatal(err)
+	status, err := c.onNode(follower, e2eRequestTimeout, func(ctx context.Context, cl *client.Client) error {
+		var err error
+		viaFollower, err = cl.Submit(ctx, transferOp(newRand(1), "via-follower"))
+		return err
+	})
+	if err != nil || status != http.StatusOK || viaFollower.Status != client.StatusAccepted {
+		t.Fatalf("write through follower %s: %d %s (%v), want 200 accepted", c.procs[follower].id, status, describe(viaFollower), err)
 	}
 	h.ack(viaFollower)
 	var onLeader outcome
-	c.mustGetJSON(leader, "/v1/instructions/via-follower", &onLeader)
+	if _, err := c.onNode(leader, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+		var err error
+		onLeader, err = cl.InstructionOutcome(ctx, "via-follower")
+		return err
+	}); err != nil {
+		t.Fatalf("via-follower on %s: %v", c.procs[leader].id, err)
+	}
 	if onLeader.Seq != viaFollower.Seq || onLeader.Status != "accepted" {
-		t.Fatalf("leader has %v, the follower answered %v", onLeader, viaFollower)
+		t.Fatalf("leader has %s, the follower answered %s", describe(onLeader), describe(viaFollower))
 	}
 
 	w := c.startWriters(h, "lk", e2eWriters, e2eWriterMaxOps, uint64(time.Now().UnixNano()))
@@ -179,28 +189,39 @@ func TestE2E_PausedLeader(t *testing.T) {
 	probe := c.mustSubmit(h, transferOp(newRand(3), "probe"), leader, "accepted")
 
 	// Queue a strong read of the probe and a write at the frozen node; both
-	// are on the wire before it resumes.
+	// are on the wire before it resumes. Each goes through a client of the
+	// frozen node alone that sends once: a retry on another node would
+	// answer for the new leader, not the stale one.
 	type answer struct {
 		status int
-		body   []byte
+		out    outcome
 		err    error
 	}
 	read, write := make(chan answer, 1), make(chan answer, 1)
 	var sent sync.WaitGroup
-	send := func(method, path string, body any, out chan<- answer) {
+	send := func(call func(context.Context, *client.Client) (outcome, error), out chan<- answer) {
 		sent.Add(1)
 		var once sync.Once
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(sent.Done) }}
-		ctx := httptrace.WithClientTrace(context.Background(), trace)
+		ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.Background(), trace), e2eStaleTimeout)
 		go func() {
-			status, b, err := c.request(ctx, old, method, path, body, e2eStaleTimeout)
+			defer cancel()
+			var a answer
+			cl := c.nodeClient(old, e2eStaleTimeout, func(at client.Attempt) { a.status = at.Status })
+			a.out, a.err = call(ctx, cl)
 			once.Do(sent.Done) // a request that failed before it was written
-			out <- answer{status, b, err}
+			out <- a
 		}()
 	}
 	h.attempt("stale-write")
-	send(http.MethodGet, "/v1/instructions/probe?consistency=strong", nil, read)
-	send(http.MethodPost, "/v1/instructions", transferOp(newRand(4), "stale-write"), write)
+	send(func(ctx context.Context, cl *client.Client) (outcome, error) {
+		var o outcome
+		err := cl.Get(ctx, "/v1/instructions/probe?consistency=strong", &o)
+		return o, err
+	}, read)
+	send(func(ctx context.Context, cl *client.Client) (outcome, error) {
+		return cl.Submit(ctx, transferOp(newRand(4), "stale-write"))
+	}, write)
 	waitSent := make(chan struct{})
 	go func() { sent.Wait(); close(waitSent) }()
 	select {
@@ -214,31 +235,27 @@ func TestE2E_PausedLeader(t *testing.T) {
 
 	r := <-read
 	switch {
-	case r.err != nil || r.status == http.StatusServiceUnavailable:
+	case client.IsUnknownOutcome(r.err):
 		t.Logf("strong read at the old leader: %d %v (refused, which is allowed)", r.status, r.err)
-	case r.status == http.StatusOK:
-		var got outcome
-		if err := json.Unmarshal(r.body, &got); err != nil || got.Seq != probe.Seq || got.Status != probe.Status {
-			t.Errorf("strong read at the old leader: %s (%v), want %v", r.body, err, probe)
+	case r.err == nil && r.status == http.StatusOK:
+		if got := r.out; got.Seq != probe.Seq || got.Status != probe.Status {
+			t.Errorf("strong read at the old leader: %s, want %s", describe(got), describe(probe))
 		}
-		t.Logf("strong read at the old leader: %v", got)
+		t.Logf("strong read at the old leader: %s", describe(r.out))
 	default:
-		t.Errorf("strong read at the old leader: %d %s, want 200 with %v or 503 (a 404 is a stale read)", r.status, r.body, probe)
+		t.Errorf("strong read at the old leader: %d %v, want 200 with %s or 503 (a 404 is a stale read)", r.status, r.err, describe(probe))
 	}
 	wr := <-write
 	switch {
-	case wr.err != nil || wr.status == http.StatusServiceUnavailable:
+	case client.IsUnknownOutcome(wr.err):
 		h.lost("stale-write")
 		t.Logf("write at the old leader: %d %v (unknown outcome)", wr.status, wr.err)
-	case wr.status == http.StatusOK:
-		var o outcome
-		if err := json.Unmarshal(wr.body, &o); err != nil || o.ID != "stale-write" {
-			t.Fatalf("write at the old leader: %s (%v)", wr.body, err)
-		}
-		h.ack(o)
-		t.Logf("write at the old leader: %v", o)
+	case wr.err == nil && wr.status == http.StatusOK:
+		// Submit checked the outcome is of "stale-write" and agrees with 200.
+		h.ack(wr.out)
+		t.Logf("write at the old leader: %s", describe(wr.out))
 	default:
-		t.Errorf("write at the old leader: %d %s, want 200 or 503", wr.status, wr.body)
+		t.Errorf("write at the old leader: %d %s (%v), want 200 or 503", wr.status, describe(wr.out), wr.err)
 	}
 
 	waitFor(t, e2eElectionWait, c.procs[old].id+" to rejoin as a follower", func() (bool, string) {
@@ -260,20 +277,21 @@ func TestE2E_RetrySameIDAcrossNodes(t *testing.T) {
 	c := newCluster(t)
 	_, h := c.begin()
 
+	kyc := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name       string
-		ins        func(id string) map[string]any
+		ins        func(id string) client.Instruction
 		wantStatus int
 	}{
-		{"accepted transfer", func(id string) map[string]any { return transferOp(newRand(5), id) }, http.StatusOK},
-		{"rejected transfer", func(id string) map[string]any {
-			return map[string]any{"id": id, "type": "transfer", "legs": []map[string]any{
-				{"symbol": "USD", "from": investor(0), "to": investor(1), "amount": "99999999.00"}}}
+		{"accepted transfer", func(id string) client.Instruction { return transferOp(newRand(5), id) }, http.StatusOK},
+		{"rejected transfer", func(id string) client.Instruction {
+			return client.Instruction{ID: id, Type: client.TypeTransfer, Legs: []client.Leg{
+				{Symbol: "USD", From: investor(0), To: investor(1), Amount: amount("99999999.00")}}}
 		}, http.StatusUnprocessableEntity},
-		{"register party", func(id string) map[string]any {
-			return map[string]any{"id": id, "type": "register_party", "party": map[string]any{
-				"id": "p-" + id, "role": "investor", "status": "accredited", "jurisdiction": "US",
-				"kyc_expires_at": "2099-01-01T00:00:00Z", "custodian": "cus"}}
+		{"register party", func(id string) client.Instruction {
+			return client.Instruction{ID: id, Type: client.TypeRegisterParty, Party: &client.PartySpec{
+				ID: "p-" + id, Role: "investor", Status: "accredited", Jurisdiction: "US",
+				KYCExpiresAt: &kyc, Custodian: "cus"}}
 		}, http.StatusOK},
 	}
 	for _, tc := range tests {
@@ -284,32 +302,31 @@ func TestE2E_RetrySameIDAcrossNodes(t *testing.T) {
 				h.attempt(id)
 				got := c.sendEverywhere(ins)
 				for i, g := range got {
-					if g.err != nil || g.status != tc.wantStatus {
-						t.Fatalf("%s on %s: %d %s (%v), want %d", id, c.procs[i].id, g.status, g.body, g.err, tc.wantStatus)
+					// A rejection is an error of Submit; anything else is not
+					// the decision every node must give.
+					var rejected *client.RejectedError
+					decided := g.err == nil || (errors.As(g.err, &rejected) && g.status == http.StatusUnprocessableEntity)
+					if !decided || g.status != tc.wantStatus {
+						t.Fatalf("%s on %s: %d %s (%v), want %d", id, c.procs[i].id, g.status, describe(g.out), g.err, tc.wantStatus)
 					}
 				}
-				var first outcome
-				for i, g := range got {
-					var o outcome
-					if err := json.Unmarshal(g.body, &o); err != nil {
-						t.Fatal(err)
-					}
-					if i == 0 {
-						first = o
-						continue
-					}
-					if o.ID != first.ID || o.Status != first.Status || o.Seq != first.Seq || o.Index != first.Index {
-						t.Errorf("%s: %s answered %v, %s answered %v", id, c.procs[0].id, first, c.procs[i].id, o)
+				first := got[0].out
+				for i, g := range got[1:] {
+					if o := g.out; o.ID != first.ID || o.Status != first.Status || o.Seq != first.Seq || o.Index != first.Index {
+						t.Errorf("%s: %s answered %s, %s answered %s", id, c.procs[0].id, describe(first), c.procs[i+1].id, describe(o))
 					}
 				}
 				h.ack(first)
 
 				// The same id with another body: 409 everywhere, nothing applied.
-				other := map[string]any{"id": id, "type": "freeze", "party_id": investor(2)}
+				other := client.Instruction{ID: id, Type: client.TypeFreeze, PartyID: investor(2)}
 				for i := range c.procs {
-					status, body, err := c.request(context.Background(), i, http.MethodPost, "/v1/instructions", other, 0)
-					if err != nil || status != http.StatusConflict || errorCode(body) != "ID_REUSED" {
-						t.Errorf("%s reused with another body on %s: %d %s (%v), want 409 ID_REUSED", id, c.procs[i].id, status, body, err)
+					status, err := c.onNode(i, e2eRequestTimeout, func(ctx context.Context, cl *client.Client) error {
+						_, err := cl.Submit(ctx, other)
+						return err
+					})
+					if status != http.StatusConflict || !errors.Is(err, client.ErrIDReused) {
+						t.Errorf("%s reused with another body on %s: %d (%v), want 409 ID_REUSED", id, c.procs[i].id, status, err)
 					}
 				}
 			}
@@ -321,19 +338,27 @@ func TestE2E_RetrySameIDAcrossNodes(t *testing.T) {
 // reply is one node's answer.
 type reply struct {
 	status int
-	body   []byte
+	out    outcome
 	err    error
 }
 
-// sendEverywhere posts ins to every node at once, released together.
-func (c *e2eCluster) sendEverywhere(ins map[string]any) []reply {
+// sendEverywhere posts ins to every node at once, released together, each
+// through a client of that node alone that sends once: the point is that
+// three nodes answer the same id, not that one client retries it.
+func (c *e2eCluster) sendEverywhere(ins client.Instruction) []reply {
 	out := make([]reply, len(c.procs))
+	clients := make([]*client.Client, len(c.procs))
+	for i := range c.procs {
+		clients[i] = c.nodeClient(i, e2eRequestTimeout, func(a client.Attempt) { out[i].status = a.Status })
+	}
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range c.procs {
 		wg.Go(func() {
 			<-start
-			out[i].status, out[i].body, out[i].err = c.request(context.Background(), i, http.MethodPost, "/v1/instructions", ins, 0)
+			ctx, cancel := context.WithTimeout(context.Background(), e2eRequestTimeout)
+			defer cancel()
+			out[i].out, out[i].err = clients[i].Submit(ctx, ins)
 		})
 	}
 	close(start)

@@ -2,11 +2,14 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/client"
 )
 
 // TestE2E_AddAndRemoveNode grows a running cluster through the API: a fourth
@@ -28,11 +31,12 @@ func TestE2E_AddAndRemoveNode(t *testing.T) {
 	i4 := len(c.procs) - 1
 	c.start(i4)
 
-	body := map[string]string{"id": "n4", "raft_addr": n4.raftAddr, "api_addr": n4.apiAddr}
+	body := client.Node{ID: "n4", RaftAddr: n4.raftAddr, APIAddr: n4.apiAddr}
+	addN4 := func(ctx context.Context, cl *client.Client) error { return cl.AddNode(ctx, body) }
 	waitFor(t, e2eStartTimeout, "the leader to add n4", func() (bool, string) {
 		leader = c.waitLeader(c.others(i4), e2eStartTimeout)
-		status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/cluster/nodes", body, e2ePollTimeout)
-		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
+		status, err := c.onNode(leader, e2ePollTimeout, addN4)
+		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %v", status, err)
 	})
 	c.waitReady(i4)
 	waitFor(t, e2eStartTimeout, "n4 listed as a voter with its API address", func() (bool, string) {
@@ -50,9 +54,11 @@ func TestE2E_AddAndRemoveNode(t *testing.T) {
 	c.checkHistory(h, c.all())
 
 	// Remove it again; the cluster of three keeps its journal.
-	status, resp, err := c.request(context.Background(), leader, http.MethodDelete, "/v1/cluster/nodes/n4", nil, e2ePollTimeout)
+	status, err := c.onNode(leader, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+		return cl.RemoveNode(ctx, "n4")
+	})
 	if err != nil || status != http.StatusNoContent {
-		t.Fatalf("DELETE /v1/cluster/nodes/n4 = %d %s %v, want 204", status, resp, err)
+		t.Fatalf("DELETE /v1/cluster/nodes/n4 = %d %v, want 204", status, err)
 	}
 	waitFor(t, e2eStartTimeout, "n4 gone from the configuration", func() (bool, string) {
 		s, err := c.status(leader)
@@ -62,9 +68,9 @@ func TestE2E_AddAndRemoveNode(t *testing.T) {
 		return len(s.Nodes) == 3, fmt.Sprintf("%+v", s.Nodes)
 	})
 	// Its id is never taken again: a replacement joins under a new one.
-	status, resp, err = c.request(context.Background(), leader, http.MethodPost, "/v1/cluster/nodes", body, e2ePollTimeout)
-	if err != nil || status != http.StatusConflict || errorCode(resp) != "ID_REUSED" {
-		t.Errorf("POST /v1/cluster/nodes n4 again = %d %s %v, want 409 ID_REUSED", status, resp, err)
+	status, err = c.onNode(leader, e2ePollTimeout, addN4)
+	if status != http.StatusConflict || !errors.Is(err, client.ErrIDReused) {
+		t.Errorf("POST /v1/cluster/nodes n4 again = %d %v, want 409 ID_REUSED", status, err)
 	}
 	c.kill(i4)
 	c.checkHistory(h, c.others(i4))
@@ -117,10 +123,13 @@ func TestE2E_WipedNodeRefused(t *testing.T) {
 	}
 
 	// The two others still decide writes.
-	ins := map[string]any{"id": "after-wipe", "type": "register_party", "party": map[string]any{"id": "cus-after-wipe", "role": "custodian"}}
+	ins := client.Instruction{ID: "after-wipe", Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: "cus-after-wipe", Role: "custodian"}}
 	waitFor(t, e2eStartTimeout, "a write on the remaining two", func() (bool, string) {
-		status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/instructions", ins, e2ePollTimeout)
-		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
+		status, err := c.onNode(leader, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+			_, err := cl.Submit(ctx, ins)
+			return err
+		})
+		return err == nil && status == http.StatusOK, fmt.Sprintf("%d %v", status, err)
 	})
 }
 
@@ -150,9 +159,12 @@ func TestE2E_LateFirstStart(t *testing.T) {
 		}
 		return seen == len(early), fmt.Sprintf("%+v", s.Nodes)
 	})
-	ins := map[string]any{"id": "before-n3", "type": "register_party", "party": map[string]any{"id": "cus-early", "role": "custodian"}}
-	if status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/instructions", ins, e2ePollTimeout); err != nil || status != http.StatusOK {
-		t.Fatalf("write before n3 starts: %d %s %v", status, resp, err)
+	ins := client.Instruction{ID: "before-n3", Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: "cus-early", Role: "custodian"}}
+	if status, err := c.onNode(leader, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+		_, err := cl.Submit(ctx, ins)
+		return err
+	}); err != nil || status != http.StatusOK {
+		t.Fatalf("write before n3 starts: %d %v", status, err)
 	}
 	c.start(2)
 	c.waitReady(2)

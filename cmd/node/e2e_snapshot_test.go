@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/client"
 )
 
 const (
@@ -116,8 +118,10 @@ func TestE2E_SnapshotCatchUp(t *testing.T) {
 		// (TestE2E_WipedNodeRefused: it may not simply start again).
 		waitFor(t, e2eStartTimeout, "the leader to remove "+old.id, func() (bool, string) {
 			leader = c.waitLeader(c.others(follower), e2eElectionWait)
-			status, resp, err := c.request(context.Background(), leader, http.MethodDelete, "/v1/cluster/nodes/"+old.id, nil, e2ePollTimeout)
-			return err == nil && status == http.StatusNoContent, fmt.Sprintf("%d %s %v", status, resp, err)
+			status, err := c.onNode(leader, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+				return cl.RemoveNode(ctx, old.id)
+			})
+			return err == nil && status == http.StatusNoContent, fmt.Sprintf("%d %v", status, err)
 		})
 		c.writeUntilCompacted(h, "snap2", follower, target)
 		addr := freeAddrs(t, 1)[0]
@@ -129,11 +133,13 @@ func TestE2E_SnapshotCatchUp(t *testing.T) {
 		c.procs[follower] = repl
 		began := time.Now()
 		c.start(follower)
-		body := map[string]string{"id": repl.id, "raft_addr": repl.raftAddr, "api_addr": repl.apiAddr}
+		body := client.Node{ID: repl.id, RaftAddr: repl.raftAddr, APIAddr: repl.apiAddr}
 		waitFor(t, e2eStartTimeout, "the leader to add "+repl.id, func() (bool, string) {
 			leader = c.waitLeader(c.others(follower), e2eElectionWait)
-			status, resp, err := c.request(context.Background(), leader, http.MethodPost, "/v1/cluster/nodes", body, e2ePollTimeout)
-			return err == nil && status == http.StatusOK, fmt.Sprintf("%d %s %v", status, resp, err)
+			status, err := c.onNode(leader, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+				return cl.AddNode(ctx, body)
+			})
+			return err == nil && status == http.StatusOK, fmt.Sprintf("%d %v", status, err)
 		})
 		waitFor(t, e2eSnapCatchUpTimeout, repl.id+" to install a snapshot from the leader", func() (bool, string) {
 			n := c.logCount(follower, logInstalledSnapshot)

@@ -6,6 +6,9 @@ package main_test
 // instruction id the test attempted and what came back: a decided outcome
 // (200 accepted, 422 rejected: acknowledged), or nothing certain (transport
 // error, 503, timeout after bounded retries with the same id: unknown). The
+// writes go through the Go client, whose retries resend the same id and
+// body; client.IsUnknownOutcome is what tells unknown from decided, and an
+// answer that breaks the contract (client.ErrBadAnswer) is a failure. The
 // checks are Jepsen's set and bank checks over the journal every node serves:
 // every acknowledged id is there exactly once with the outcome the client was
 // told, an unknown id at most once, nothing the test never sent; the journal
@@ -15,6 +18,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -24,6 +28,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	dec "github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/client"
 )
 
 const (
@@ -34,14 +42,22 @@ const (
 	e2eMintUSD  = "100000.00"
 	e2eMintACME = "1000"
 	// e2eSubmitAttempts bounds the tries of one instruction (same id, next
-	// node each time) before its outcome is recorded as unknown.
+	// node or the leader each time: the client's retries) before its outcome
+	// is recorded as unknown.
 	e2eSubmitAttempts = 12
+	// e2eFollowLeaderMax is how long the client may spend, after a failed
+	// try, asking the node that failed where the leader is.
+	e2eFollowLeaderMax = 2 * time.Second
 	// e2eBatchEvery and e2eBatchSize: one writer request in e2eBatchEvery is
 	// a POST /v1/instructions/batch of e2eBatchSize transfers.
 	e2eBatchEvery = 5
 	e2eBatchSize  = 4
-	// e2eRetryDelayMax caps the back-off between tries.
+	// e2eRetryDelayMax is the client's first back-off after a round over
+	// every node; it doubles each round, up to the client's 2 s.
 	e2eRetryDelayMax = 400 * time.Millisecond
+	// e2eSubmitBound bounds one submit with all its tries: a request
+	// timeout and a leader look-up each, and the pauses between rounds.
+	e2eSubmitBound = e2eSubmitAttempts*(e2eRequestTimeout+e2eFollowLeaderMax) + e2eSubmitAttempts/e2eNodes*2*time.Second
 	// e2eMaxJournalPages bounds reading a journal (1000 entries a page).
 	e2eMaxJournalPages = 1000
 	// e2eConvergeTimeout bounds waiting for every node to hold the same journal.
@@ -53,28 +69,16 @@ var e2eSymbols = []string{"ACME", "USD"}
 func investor(k int) string { return fmt.Sprintf("inv-%d", k) }
 
 // outcome is an instruction's answer (API.md, Writes).
-type outcome struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Index  uint64 `json:"index"`
-	Seq    uint64 `json:"seq"`
-	Reason *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"reason"`
-	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+type outcome = client.Outcome
 
-func (o outcome) String() string {
+// describe renders an outcome for a failure message.
+func describe(o outcome) string {
 	s := fmt.Sprintf("%s %s index=%d seq=%d", o.ID, o.Status, o.Index, o.Seq)
 	if o.Reason != nil {
-		s += " reason=" + o.Reason.Code + ": " + o.Reason.Message
+		s += " reason=" + string(o.Reason.Code) + ": " + o.Reason.Message
 	}
 	if o.Error != nil {
-		s += " error=" + o.Error.Code + ": " + o.Error.Message
+		s += " error=" + string(o.Error.Code) + ": " + o.Error.Message
 	}
 	return s
 }
@@ -88,12 +92,16 @@ type history struct {
 	failures  []string // answers no correct node gives the workload
 	minted    map[string]*big.Rat
 	writes    map[string]bool // ids of the workload's transfers, all expected accepted
+	// resent are the acknowledged ids whose answer came only after a try
+	// with no answer or a 503: the client's retries turned an unknown
+	// outcome into a decided one, which the journal must bear out.
+	resent map[string]bool
 }
 
 func newHistory() *history {
 	return &history{
 		attempted: map[string]bool{}, acked: map[string]outcome{}, unknown: map[string]bool{},
-		minted: map[string]*big.Rat{}, writes: map[string]bool{},
+		minted: map[string]*big.Rat{}, writes: map[string]bool{}, resent: map[string]bool{},
 	}
 }
 
@@ -107,10 +115,18 @@ func (h *history) ack(o outcome) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if prev, ok := h.acked[o.ID]; ok && (prev.Status != o.Status || prev.Seq != o.Seq || prev.Index != o.Index) {
-		h.failures = append(h.failures, fmt.Sprintf("%s answered twice differently: %v, then %v", o.ID, prev, o))
+		h.failures = append(h.failures, fmt.Sprintf("%s answered twice differently: %s, then %s", o.ID, describe(prev), describe(o)))
 	}
 	h.acked[o.ID] = o
 	delete(h.unknown, o.ID)
+}
+
+// ackResent is ack for an outcome the client got only by resending.
+func (h *history) ackResent(o outcome) {
+	h.ack(o)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resent[o.ID] = true
 }
 
 func (h *history) lost(id string) {
@@ -145,52 +161,57 @@ func (h *history) ackedIDs() []string {
 	return ids
 }
 
-// submit sends one instruction, starting at node start, and retries with the
-// same id on the next node while the answer is transient, at most
-// e2eSubmitAttempts times. It records the answer in h and returns the
+// submit sends one instruction with the client, starting at node start; the
+// client retries with the same id and body while the outcome is unknown, at
+// most e2eSubmitAttempts times. It records the answer in h and returns the
 // outcome and whether one was decided.
-func (c *e2eCluster) submit(h *history, ins map[string]any, start int) (outcome, bool) {
-	id := ins["id"].(string)
+func (c *e2eCluster) submit(h *history, ins client.Instruction, start int) (outcome, bool) {
+	id := ins.ID
 	h.attempt(id)
-	delay := 25 * time.Millisecond
-	for attempt := range e2eSubmitAttempts {
-		node := (start + attempt) % len(c.procs)
-		status, body, err := c.request(context.Background(), node, http.MethodPost, "/v1/instructions", ins, 0)
-		if !isTransient(status, err) {
-			if status != http.StatusOK && status != http.StatusUnprocessableEntity {
-				h.fail("%s on %s: unexpected %d %.300s", id, c.procs[node].id, status, body)
-				h.lost(id)
-				return outcome{}, false
-			}
-			var o outcome
-			if err := json.Unmarshal(body, &o); err != nil || o.ID != id || o.Seq == 0 {
-				h.fail("%s on %s: malformed outcome (%v): %.300s", id, c.procs[node].id, err, body)
-				h.lost(id)
-				return outcome{}, false
-			}
-			if want := map[int]string{200: "accepted", 422: "rejected"}[status]; o.Status != want {
-				h.fail("%s on %s: status %d with outcome %v", id, c.procs[node].id, status, o)
-			}
-			h.ack(o)
-			return o, true
+	last, resent := "", false
+	cl := c.clientFrom(start, e2eSubmitAttempts, e2eRequestTimeout, func(a client.Attempt) {
+		last = a.Node
+		resent = resent || client.IsUnknownOutcome(a.Err)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), e2eSubmitBound)
+	defer cancel()
+	o, err := cl.Submit(ctx, ins)
+	var rejected *client.RejectedError
+	switch {
+	case err == nil && o.Status == client.StatusAccepted, errors.As(err, &rejected):
+		// Submit checked the status agrees with the outcome and the id is
+		// ours (else client.ErrBadAnswer).
+		if o.Seq == 0 {
+			h.fail("%s on %s: decided without a seq: %s", id, last, describe(o))
+			h.lost(id)
+			return outcome{}, false
 		}
-		// A back-off between tries of the same request, not a synchronisation.
-		t := time.NewTimer(delay)
-		<-t.C
-		delay = min(2*delay, e2eRetryDelayMax)
+		if resent {
+			h.ackResent(o)
+		} else {
+			h.ack(o)
+		}
+		return o, true
+	case client.IsUnknownOutcome(err):
+		h.lost(id)
+		return outcome{}, false
+	case err == nil:
+		h.fail("%s on %s: unexpected outcome %s", id, last, describe(o))
+	default:
+		h.fail("%s on %s: unexpected answer: %v", id, last, err)
 	}
 	h.lost(id)
 	return outcome{}, false
 }
 
-// submitBatch sends instructions in one POST /v1/instructions/batch, starting
-// at node start, and retries the whole batch, same ids, while the answer is
-// transient, like submit. It records each result in h and returns how many
-// were decided.
-func (c *e2eCluster) submitBatch(h *history, inss []map[string]any, start int) int {
+// submitBatch sends instructions in one POST /v1/instructions/batch with the
+// client, starting at node start; the client retries the whole batch, same
+// ids, while its outcome is unknown, like submit. It records each result in
+// h and returns how many were decided.
+func (c *e2eCluster) submitBatch(h *history, inss []client.Instruction, start int) int {
 	ids := make([]string, len(inss))
 	for k, ins := range inss {
-		ids[k] = ins["id"].(string)
+		ids[k] = ins.ID
 		h.attempt(ids[k])
 	}
 	lostAll := func() {
@@ -198,55 +219,54 @@ func (c *e2eCluster) submitBatch(h *history, inss []map[string]any, start int) i
 			h.lost(id)
 		}
 	}
-	body := map[string]any{"instructions": inss}
-	delay := 25 * time.Millisecond
-	for attempt := range e2eSubmitAttempts {
-		node := (start + attempt) % len(c.procs)
-		status, resp, err := c.request(context.Background(), node, http.MethodPost, "/v1/instructions/batch", body, 0)
-		if isTransient(status, err) {
-			t := time.NewTimer(delay) // a back-off, not a synchronisation
-			<-t.C
-			delay = min(2*delay, e2eRetryDelayMax)
-			continue
-		}
-		var out struct {
-			Results []outcome `json:"results"`
-		}
-		if status != http.StatusOK || json.Unmarshal(resp, &out) != nil || len(out.Results) != len(ids) {
-			h.fail("batch %s..%s on %s: unexpected %d %.300s", ids[0], ids[len(ids)-1], c.procs[node].id, status, resp)
-			lostAll()
-			return 0
-		}
-		decided := 0
-		for k, o := range out.Results {
-			switch {
-			case o.ID != ids[k]:
-				h.fail("batch result %d on %s: id %q, want %q", k, c.procs[node].id, o.ID, ids[k])
-				h.lost(ids[k])
-			case (o.Status == "accepted" || o.Status == "rejected") && o.Seq > 0:
-				h.ack(o)
-				decided++
-			default:
-				h.fail("batch result %d on %s: %v", k, c.procs[node].id, o)
-				h.lost(ids[k])
-			}
-		}
-		return decided
+	last, resent := "", false
+	cl := c.clientFrom(start, e2eSubmitAttempts, e2eRequestTimeout, func(a client.Attempt) {
+		last = a.Node
+		resent = resent || client.IsUnknownOutcome(a.Err)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), e2eSubmitBound)
+	defer cancel()
+	results, err := cl.Batch(ctx, inss)
+	if client.IsUnknownOutcome(err) {
+		lostAll()
+		return 0
 	}
-	lostAll()
-	return 0
+	if err != nil {
+		h.fail("batch %s..%s on %s: unexpected answer: %v", ids[0], ids[len(ids)-1], last, err)
+		lostAll()
+		return 0
+	}
+	decided := 0
+	for k, o := range results {
+		switch {
+		case o.ID != ids[k]:
+			h.fail("batch result %d on %s: id %q, want %q", k, last, o.ID, ids[k])
+			h.lost(ids[k])
+		case (o.Status == client.StatusAccepted || o.Status == client.StatusRejected) && o.Seq > 0:
+			if resent {
+				h.ackResent(o)
+			} else {
+				h.ack(o)
+			}
+			decided++
+		default:
+			h.fail("batch result %d on %s: %s", k, last, describe(o))
+			h.lost(ids[k])
+		}
+	}
+	return decided
 }
 
 // mustSubmit submits and fails the test unless the outcome is decided with
 // the wanted status.
-func (c *e2eCluster) mustSubmit(h *history, ins map[string]any, start int, want string) outcome {
+func (c *e2eCluster) mustSubmit(h *history, ins client.Instruction, start int, want string) outcome {
 	c.t.Helper()
 	o, ok := c.submit(h, ins, start)
 	if !ok {
-		c.t.Fatalf("%s: no decided outcome after %d tries; failures: %v", ins["id"], e2eSubmitAttempts, h.failures)
+		c.t.Fatalf("%s: no decided outcome after %d tries; failures: %v", ins.ID, e2eSubmitAttempts, h.failures)
 	}
 	if o.Status != want {
-		c.t.Fatalf("%s: %v, want %s", ins["id"], o, want)
+		c.t.Fatalf("%s: %s, want %s", ins.ID, describe(o), want)
 	}
 	return o
 }
@@ -269,28 +289,31 @@ func (c *e2eCluster) begin() (leader int, h *history) {
 func (c *e2eCluster) setup(h *history, start int) {
 	c.t.Helper()
 	n := 0
-	step := func(ins map[string]any) {
+	step := func(ins client.Instruction) {
 		n++
-		ins["id"] = fmt.Sprintf("setup-%d", n)
-		c.mustSubmit(h, ins, start, "accepted")
+		ins.ID = fmt.Sprintf("setup-%d", n)
+		c.mustSubmit(h, ins, start, client.StatusAccepted)
 	}
-	step(map[string]any{"type": "register_party", "party": map[string]any{"id": "cus", "role": "custodian"}})
-	step(map[string]any{"type": "register_party", "party": map[string]any{"id": "iss", "role": "issuer"}})
+	kyc := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	one := amount("1")
+	step(client.Instruction{Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: "cus", Role: "custodian"}})
+	step(client.Instruction{Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: "iss", Role: "issuer"}})
 	for k := range e2eInvestors {
-		step(map[string]any{"type": "register_party", "party": map[string]any{"id": investor(k), "role": "investor",
-			"status": "retail", "jurisdiction": "US", "kyc_expires_at": "2099-01-01T00:00:00Z", "custodian": "cus"}})
+		step(client.Instruction{Type: client.TypeRegisterParty, Party: &client.PartySpec{ID: investor(k), Role: "investor",
+			Status: "retail", Jurisdiction: "US", KYCExpiresAt: &kyc, Custodian: "cus"}})
 	}
-	step(map[string]any{"type": "create_instrument", "instrument": map[string]any{
-		"symbol": "ACME", "name": "Acme common", "issuer": "iss", "decimals": 0, "regime": "registered",
-		"attributes": map[string]any{"underlying": "enterprise_equity", "payoff": "linear", "embedded_leverage": "1",
-			"expiry_days": 0, "economic_purpose": "capital_formation"}}})
-	step(map[string]any{"type": "create_instrument", "instrument": map[string]any{
-		"symbol": "USD", "name": "US dollar", "issuer": "iss", "decimals": 2, "regime": "unrestricted",
-		"attributes": map[string]any{"underlying": "cash", "payoff": "linear", "embedded_leverage": "1",
-			"expiry_days": 0, "economic_purpose": "payment"}}})
+	step(client.Instruction{Type: client.TypeCreateInstrument, Instrument: &client.InstrumentSpec{
+		Symbol: "ACME", Name: "Acme common", Issuer: "iss", Decimals: 0, Regime: "registered",
+		Attributes: client.Attributes{Underlying: "enterprise_equity", Payoff: "linear", EmbeddedLeverage: &one,
+			ExpiryDays: 0, EconomicPurpose: "capital_formation"}}})
+	step(client.Instruction{Type: client.TypeCreateInstrument, Instrument: &client.InstrumentSpec{
+		Symbol: "USD", Name: "US dollar", Issuer: "iss", Decimals: 2, Regime: "unrestricted",
+		Attributes: client.Attributes{Underlying: "cash", Payoff: "linear", EmbeddedLeverage: &one,
+			ExpiryDays: 0, EconomicPurpose: "payment"}}})
+	acme, usd := amount(e2eMintACME), amount(e2eMintUSD)
 	for k := range e2eInvestors {
-		step(map[string]any{"type": "mint", "symbol": "ACME", "to": investor(k), "amount": e2eMintACME})
-		step(map[string]any{"type": "mint", "symbol": "USD", "to": investor(k), "amount": e2eMintUSD})
+		step(client.Instruction{Type: client.TypeMint, Symbol: "ACME", To: investor(k), Amount: &acme})
+		step(client.Instruction{Type: client.TypeMint, Symbol: "USD", To: investor(k), Amount: &usd})
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -306,19 +329,22 @@ func (c *e2eCluster) setup(h *history, start int) {
 // transferOp returns a workload transfer with id: cash between two investors,
 // or (one in three) delivery versus payment, ACME one way and USD the other,
 // all legs or none.
-func transferOp(rng *rand.Rand, id string) map[string]any {
+func transferOp(rng *rand.Rand, id string) client.Instruction {
 	a := rng.IntN(e2eInvestors)
 	b := (a + 1 + rng.IntN(e2eInvestors-1)) % e2eInvestors
-	cents := fmt.Sprintf("%d.%02d", 1+rng.IntN(20), rng.IntN(100))
-	legs := []map[string]any{{"symbol": "USD", "from": investor(a), "to": investor(b), "amount": cents}}
+	cents := amount(fmt.Sprintf("%d.%02d", 1+rng.IntN(20), rng.IntN(100)))
+	legs := []client.Leg{{Symbol: "USD", From: investor(a), To: investor(b), Amount: cents}}
 	if rng.IntN(3) == 0 {
-		legs = []map[string]any{
-			{"symbol": "ACME", "from": investor(a), "to": investor(b), "amount": fmt.Sprint(1 + rng.IntN(3))},
-			{"symbol": "USD", "from": investor(b), "to": investor(a), "amount": cents},
+		legs = []client.Leg{
+			{Symbol: "ACME", From: investor(a), To: investor(b), Amount: amount(fmt.Sprint(1 + rng.IntN(3)))},
+			{Symbol: "USD", From: investor(b), To: investor(a), Amount: cents},
 		}
 	}
-	return map[string]any{"id": id, "type": "transfer", "legs": legs}
+	return client.Instruction{ID: id, Type: client.TypeTransfer, Legs: legs}
 }
+
+// amount parses a decimal the test wrote itself.
+func amount(s string) dec.Decimal { return dec.RequireFromString(s) }
 
 // writers are concurrent clients sending unique-id transfers to random nodes
 // until halted or maxOps each.
@@ -351,11 +377,11 @@ func (c *e2eCluster) startWriters(h *history, prefix string, n, maxOps int, seed
 				if rng.IntN(e2eBatchEvery) == 0 {
 					size = e2eBatchSize
 				}
-				inss := make([]map[string]any, size)
+				inss := make([]client.Instruction, size)
 				h.mu.Lock()
 				for b := range inss {
 					inss[b] = transferOp(rng, fmt.Sprintf("%s-%d", id, b))
-					h.writes[inss[b]["id"].(string)] = true
+					h.writes[inss[b].ID] = true
 				}
 				h.mu.Unlock()
 				start := rng.IntN(len(c.procs))
@@ -390,7 +416,7 @@ func (w *writers) halt() {
 	close(w.stop)
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
-	limit := time.Duration(e2eSubmitAttempts) * (e2eRequestTimeout + e2eRetryDelayMax)
+	limit := e2eSubmitBound + e2eRequestTimeout
 	select {
 	case <-done:
 	case <-time.After(limit):
@@ -399,14 +425,7 @@ func (w *writers) halt() {
 }
 
 // entry is one journal entry as served.
-type entry struct {
-	Seq         uint64          `json:"seq"`
-	Index       uint64          `json:"index"`
-	Status      string          `json:"status"`
-	Instruction json.RawMessage `json:"instruction"`
-	PrevHash    string          `json:"prev_hash"`
-	Hash        string          `json:"hash"`
-}
+type entry = client.JournalEntry
 
 // instruction is the part of a journaled instruction the checks read.
 type instruction struct {
@@ -423,38 +442,28 @@ type instruction struct {
 	} `json:"legs"`
 }
 
-// journal reads node i's whole journal, page by page along `next`.
+// journal reads node i's whole journal with the client's iterator, page by
+// page along `next`, each page sent once to node i alone.
 func (c *e2eCluster) journal(i int) ([]entry, error) {
 	var all []entry
-	after := uint64(0)
-	for range e2eMaxJournalPages {
-		var page struct {
-			Entries []entry `json:"entries"`
-			Next    uint64  `json:"next"`
+	cl := c.nodeClient(i, e2ePollTimeout, nil)
+	for e, err := range cl.Journal(context.Background(), client.JournalFilter{}) {
+		if err != nil {
+			return nil, fmt.Errorf("%s journal after %d entries: %w", c.procs[i].id, len(all), err)
 		}
-		if err := c.getJSON(i, fmt.Sprintf("/v1/journal?after=%d&limit=1000", after), &page); err != nil {
-			return nil, err
+		if n := len(all); n > 0 && e.Seq <= all[n-1].Seq {
+			return nil, fmt.Errorf("%s journal: seq %d after seq %d", c.procs[i].id, e.Seq, all[n-1].Seq)
 		}
-		all = append(all, page.Entries...)
-		if page.Next == 0 {
-			return all, nil
+		all = append(all, e)
+		if len(all) > e2eMaxJournalPages*client.JournalPageSize {
+			return nil, fmt.Errorf("%s journal: more than %d pages", c.procs[i].id, e2eMaxJournalPages)
 		}
-		if page.Next <= after {
-			return nil, fmt.Errorf("%s journal: next %d does not advance past %d", c.procs[i].id, page.Next, after)
-		}
-		after = page.Next
 	}
-	return nil, fmt.Errorf("%s journal: more than %d pages", c.procs[i].id, e2eMaxJournalPages)
+	return all, nil
 }
 
 // verify is GET /v1/journal/verify.
-type verify struct {
-	OK       bool   `json:"ok"`
-	Length   uint64 `json:"length"`
-	Head     string `json:"head"`
-	FirstBad uint64 `json:"first_bad"`
-	Message  string `json:"message"`
-}
+type verify = client.Verification
 
 // waitConverged waits until every node in nodes has applied the same raft
 // index and verifies the same journal, and returns that verification. A
@@ -472,8 +481,8 @@ func (c *e2eCluster) waitConverged(nodes []int) verify {
 			if err != nil {
 				return false, err.Error()
 			}
-			var got verify
-			if err := c.getJSON(i, "/v1/journal/verify", &got); err != nil {
+			got, err := c.verifyJournal(i)
+			if err != nil {
 				return false, err.Error()
 			}
 			if !got.OK {
@@ -492,6 +501,23 @@ func (c *e2eCluster) waitConverged(nodes []int) verify {
 		return true, ""
 	})
 	return v
+}
+
+// verifyJournal is node i's verification of its journal, asked once.
+func (c *e2eCluster) verifyJournal(i int) (verify, error) {
+	var v verify
+	status, err := c.onNode(i, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+		var err error
+		v, err = cl.VerifyJournal(ctx)
+		return err
+	})
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("%d, want 200", status)
+	}
+	if err != nil {
+		return verify{}, fmt.Errorf("%s journal verify: %w", c.procs[i].id, err)
+	}
+	return v, nil
 }
 
 // checkHistory waits for nodes to converge and checks the whole history
@@ -540,8 +566,18 @@ func (c *e2eCluster) checkHistory(h *history, nodes []int) {
 			unknownLanded++
 		}
 	}
-	t.Logf("history: %d acknowledged, %d unknown (%d of them applied), journal %d entries, head %.12s",
-		len(h.acked), len(h.unknown), unknownLanded, v.Length, v.Head)
+	resentLanded := 0
+	for id := range h.resent {
+		if _, ok := landed[id]; ok {
+			resentLanded++
+		}
+	}
+	if resentLanded != len(h.resent) {
+		// checkIDs named each; this says they were the resent ones.
+		t.Errorf("%d of %d writes acknowledged after a resend are not in the journal", len(h.resent)-resentLanded, len(h.resent))
+	}
+	t.Logf("history: %d acknowledged (%d of them after a try with no answer or a 503), %d unknown (%d of them applied), journal %d entries, head %.12s",
+		len(h.acked), len(h.resent), len(h.unknown), unknownLanded, v.Length, v.Head)
 }
 
 // checkChain checks seqs run 1..n and each prev_hash is the previous hash.
@@ -593,11 +629,11 @@ func checkIDs(t testingT, h *history, entries []entry) map[string]entry {
 		e, ok := seen[id]
 		switch {
 		case !ok:
-			t.Errorf("acknowledged %v is not in the journal: lost", o)
+			t.Errorf("acknowledged %s is not in the journal: lost", describe(o))
 		case e.Seq != o.Seq || e.Index != o.Index || e.Status != o.Status:
-			t.Errorf("acknowledged %v, journal has seq %d index %d %s", o, e.Seq, e.Index, e.Status)
+			t.Errorf("acknowledged %s, journal has seq %d index %d %s", describe(o), e.Seq, e.Index, e.Status)
 		case h.writes[id] && o.Status != "accepted":
-			t.Errorf("workload transfer %v was refused; balances were ample", o)
+			t.Errorf("workload transfer %s was refused; balances were ample", describe(o))
 		}
 	}
 	return seen
@@ -616,21 +652,25 @@ func (c *e2eCluster) checkOutcomes(h *history, nodes []int, landed map[string]en
 	slices.Sort(ids)
 	for k, id := range ids {
 		i := nodes[k%len(nodes)]
-		status, body, err := c.request(context.Background(), i, http.MethodGet, "/v1/instructions/"+id, nil, e2ePollTimeout)
-		if err != nil {
+		var o outcome
+		status, err := c.onNode(i, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+			var err error
+			o, err = cl.InstructionOutcome(ctx, id)
+			return err
+		})
+		if status == 0 {
 			c.t.Errorf("GET /v1/instructions/%s on %s: %v", id, c.procs[i].id, err)
 			continue
 		}
 		e, ok := landed[id]
 		if !ok {
-			if status != http.StatusNotFound {
-				c.t.Errorf("%s: %s is not in the journal, but GET answers %d %.200s", c.procs[i].id, id, status, body)
+			if status != http.StatusNotFound || !errors.Is(err, client.ErrNotFound) {
+				c.t.Errorf("%s: %s is not in the journal, but GET answers %d %s (%v)", c.procs[i].id, id, status, describe(o), err)
 			}
 			continue
 		}
-		var o outcome
-		if status != http.StatusOK || json.Unmarshal(body, &o) != nil || o.Seq != e.Seq || o.Index != e.Index || o.Status != e.Status {
-			c.t.Errorf("%s: GET %s answers %d %.200s, journal has seq %d index %d %s", c.procs[i].id, id, status, body, e.Seq, e.Index, e.Status)
+		if err != nil || status != http.StatusOK || o.ID != id || o.Seq != e.Seq || o.Index != e.Index || o.Status != e.Status {
+			c.t.Errorf("%s: GET %s answers %d %s (%v), journal has seq %d index %d %s", c.procs[i].id, id, status, describe(o), err, e.Seq, e.Index, e.Status)
 		}
 	}
 }
@@ -690,23 +730,21 @@ func (c *e2eCluster) checkHoldings(h *history, i int, model map[string]map[strin
 	t := c.t
 	id := c.procs[i].id
 	for _, sym := range e2eSymbols {
-		var table struct {
-			Supply  string `json:"supply"`
-			Holders []struct {
-				Party   string `json:"party"`
-				Balance string `json:"balance"`
-			} `json:"holders"`
-		}
-		if err := c.getJSON(i, "/v1/instruments/"+sym+"/holders", &table); err != nil {
-			t.Error(err)
+		var table client.Register
+		if _, err := c.onNode(i, e2ePollTimeout, func(ctx context.Context, cl *client.Client) error {
+			var err error
+			table, err = cl.Register(ctx, sym, 0)
+			return err
+		}); err != nil {
+			t.Errorf("%s %s cap table: %v", id, sym, err)
 			continue
 		}
 		sum := new(big.Rat)
 		got := map[string]*big.Rat{}
 		for _, hd := range table.Holders {
-			b, ok := new(big.Rat).SetString(hd.Balance)
-			if !ok || b.Sign() < 0 {
-				t.Errorf("%s %s: %s holds %q", id, sym, hd.Party, hd.Balance)
+			b := hd.Balance.Rat()
+			if b.Sign() < 0 {
+				t.Errorf("%s %s: %s holds %s", id, sym, hd.Party, hd.Balance)
 				continue
 			}
 			sum.Add(sum, b)
@@ -714,10 +752,8 @@ func (c *e2eCluster) checkHoldings(h *history, i int, model map[string]map[strin
 				got[hd.Party] = b
 			}
 		}
-		supply, ok := new(big.Rat).SetString(table.Supply)
+		supply := table.Supply.Rat()
 		switch {
-		case !ok:
-			t.Errorf("%s %s: supply %q", id, sym, table.Supply)
 		case sum.Cmp(supply) != 0:
 			t.Errorf("%s %s: holders sum to %s, supply is %s", id, sym, decimal(sum), table.Supply)
 		case supply.Cmp(h.minted[sym]) != 0:
