@@ -25,14 +25,21 @@ type schema2Golden struct {
 
 func loadSchema2(t *testing.T) (path string, golden schema2Golden) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "schema2", "served.json"))
+	return loadFixture(t, "schema2", &golden), golden
+}
+
+// loadFixture reads testdata/dir's served.json into golden and copies its
+// state.db where the test may open and migrate it.
+func loadFixture(t *testing.T, dir string, golden any) (path string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", dir, "served.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(raw, &golden); err != nil {
+	if err := json.Unmarshal(raw, golden); err != nil {
 		t.Fatal(err)
 	}
-	db, err := os.ReadFile(filepath.Join("testdata", "schema2", "state.db"))
+	db, err := os.ReadFile(filepath.Join("testdata", dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +47,7 @@ func loadSchema2(t *testing.T) (path string, golden schema2Golden) {
 	if err := os.WriteFile(path, db, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path, golden
+	return path
 }
 
 // TestMigrateSchema2 opens a state file the schema 2 release wrote and checks
@@ -209,22 +216,7 @@ type schema4Golden struct {
 
 func loadSchema4(t *testing.T) (path string, golden schema4Golden) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "schema4", "served.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &golden); err != nil {
-		t.Fatal(err)
-	}
-	db, err := os.ReadFile(filepath.Join("testdata", "schema4", "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), "state.db")
-	if err := os.WriteFile(path, db, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, golden
+	return loadFixture(t, "schema4", &golden), golden
 }
 
 // TestMigrateSchema4 opens a file the schema 4 release wrote, its journal
