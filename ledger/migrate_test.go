@@ -25,7 +25,8 @@ type schema2Golden struct {
 
 func loadSchema2(t *testing.T) (path string, golden schema2Golden) {
 	t.Helper()
-	return loadFixture(t, "schema2", &golden), golden
+	path = loadFixture(t, "schema2", &golden)
+	return path, golden
 }
 
 // loadFixture reads testdata/dir's served.json into golden and copies its
@@ -216,7 +217,8 @@ type schema4Golden struct {
 
 func loadSchema4(t *testing.T) (path string, golden schema4Golden) {
 	t.Helper()
-	return loadFixture(t, "schema4", &golden), golden
+	path = loadFixture(t, "schema4", &golden)
+	return path, golden
 }
 
 // TestMigrateSchema4 opens a file the schema 4 release wrote, its journal
