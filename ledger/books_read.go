@@ -33,7 +33,7 @@ type ControlBookAt struct {
 	// HoldersOfRecord counts the parties other than the issuer with units.
 	HoldersOfRecord int `json:"holders_of_record"`
 	// NonAccreditedHolders counts those of them that are non-accredited,
-	// by each party's status now (statuses are not kept by seq).
+	// by each party's status at the seq.
 	NonAccreditedHolders int `json:"non_accredited_holders"`
 	// Reconciled says the holdings sum to the issued units.
 	Reconciled bool `json:"reconciled"`
@@ -41,8 +41,11 @@ type ControlBookAt struct {
 
 // ControlBook returns symbol's control book just after journal entry at,
 // or now when now is set. Issued and every holding at a past seq come from
-// the supplies and balances indexes; authorized is max_supply as it stands
-// now, which only update_instrument and split change.
+// the supplies and balances indexes; authorized and each holder's status
+// from the max_supply and status histories (books_terms.go), one seek each.
+// A store written before those histories were kept has no key for an
+// instrument or party it has not changed since: for those, today's
+// max_supply or status is the answer at every seq.
 func (s *Store) ControlBook(symbol string, at uint64, now bool) (out ControlBookAt, err error) {
 	// Every page of one table: the first fixes the seq the rest read at.
 	q := HoldersQuery{Symbol: symbol, At: at, Now: now, Limit: MaxHoldersPage}
@@ -65,6 +68,10 @@ func (s *Store) ControlBook(symbol string, at uint64, now bool) (out ControlBook
 		}
 		out = ControlBookAt{Symbol: symbol, Seq: table.Seq}
 		out.Authorized, out.Issued, out.Treasury = in.MaxSupply, table.Supply, decimal.Zero
+		caps, statuses := tx.Bucket(bucketMaxSupplyHistory).Cursor(), tx.Bucket(bucketStatusHistory).Cursor()
+		if !now {
+			out.Authorized = authorizedAt(caps, symbol, table.Seq, in.MaxSupply)
+		}
 		sum := decimal.Zero
 		for _, h := range table.Holders {
 			sum = sum.Add(h.Balance)
@@ -73,8 +80,13 @@ func (s *Store) ControlBook(symbol string, at uint64, now bool) (out ControlBook
 				continue
 			}
 			out.HoldersOfRecord++
-			if p, ok := v.Party(h.Party); ok && p.NonAccredited() {
-				out.NonAccreditedHolders++
+			if p, ok := v.Party(h.Party); ok {
+				if !now {
+					p.Status = statusAt(statuses, h.Party, table.Seq, p.Status)
+				}
+				if p.NonAccredited() {
+					out.NonAccreditedHolders++
+				}
 			}
 		}
 		if now {

@@ -12,8 +12,10 @@ import (
 // supply, and none exceeds the authorized); a freeze has an owner only
 // while something is frozen; a closed party holds nothing; affiliate_of
 // names existing symbols, sorted, each once; a pending instruction is what
-// its id answers.
+// its id answers; the max_supply and status histories end at today's
+// values.
 func checkBooks(tx *bolt.Tx, escrow map[string]decimal.Decimal, bad func(format string, args ...any)) {
+	checkTerms(tx, bad)
 	instruments := tx.Bucket(bucketInstruments)
 	parties := tx.Bucket(bucketParties)
 	type book struct {

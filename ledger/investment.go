@@ -17,9 +17,11 @@ import (
 // covered are kept: everything else a limit would never read.
 
 // addedLater reports whether a bucket came after stores whose hashes tests
-// and operators keep (the investments bucket): hashBuckets leaves it out
-// while it is empty.
-func addedLater(name []byte) bool { return bytes.Equal(name, bucketInvestments) }
+// and operators keep (the investments bucket, the terms histories):
+// hashBuckets leaves it out while it is empty.
+func addedLater(name []byte) bool {
+	return bytes.Equal(name, bucketInvestments) || bytes.Equal(name, bucketMaxSupplyHistory) || bytes.Equal(name, bucketStatusHistory)
+}
 
 // timeKeySize is the size of the time at the end of an investment key.
 const timeKeySize = 8

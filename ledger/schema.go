@@ -34,6 +34,12 @@ var (
 	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 first seq(8) -> posting chunk: entries serving the symbol
 	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry
 	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance record: the supply after that entry
+
+	// The history of the terms a control book at a seq reads (books_terms.go),
+	// written in the transaction of the entry that changed them. Open
+	// creates them empty in older files.
+	bucketMaxSupplyHistory = []byte("max_supply_history") // symbol 0 seq(8) -> authorized record: max_supply after that entry
+	bucketStatusHistory    = []byte("status_history")     // party 0 seq(8) -> status record: the party's status after that entry
 )
 
 // Binary records (schema 3, codec.go). A record opens with a tag byte naming
@@ -83,6 +89,11 @@ var (
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
 //	            after decimal)
+//	authorized  'A' max_supply decimal? (absent: no cap): an instrument's
+//	            max_supply after the entry of the key's seq
+//	            (max_supply_history; seq 0: before its first change)
+//	status      'S' status string: a party's status after the entry of the
+//	            key's seq (status_history; seq 0: before its first change)
 //	balance     'V' decimal: a balance or supply as it stood after the
 //	            entry of the key's seq (balances, supplies)
 //	id          'I' uvarint seq: the journal entry whose status, index, seq
@@ -127,7 +138,10 @@ var (
 var allBuckets = [][]byte{
 	bucketBalances, bucketCorpActions, bucketCorpTree, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketInvestments, bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
-	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPending, bucketPrices, bucketSupplies, bucketTree,
+	bucketMaxSupplyHistory,
+	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPending, bucketPrices,
+	bucketStatusHistory,
+	bucketSupplies, bucketTree,
 }
 
 // stateBuckets hold the business state: what an instruction's effect changes.

@@ -60,6 +60,7 @@ func (v *txView) publish() {
 // commit merges an accepted instruction's changes into the batch cache and
 // records balance history under its journal seq.
 func (v *txView) commit(c transfer.Changes, seq uint64) {
+	v.commitTerms(c, seq) // before the view holds the new records: it compares with the old
 	for i := range c.Parties {
 		p := c.Parties[i]
 		memo(&v.parties, p.ID, &p)
