@@ -49,9 +49,11 @@ func BenchmarkCorporateActionAtScale(b *testing.B) {
 
 const (
 	// corpBenchStep is the holders a step pays: cmd/node's default.
-	corpBenchStep = 1000
-	// corpBenchTransfers is the batch of other writes between two steps.
-	corpBenchTransfers = 100
+	corpBenchStep = 500
+	// corpBenchTransfers is the batch of other writes between two steps:
+	// one per ten holders, so the other writes an action's run carries do
+	// not depend on the step.
+	corpBenchTransfers = corpBenchStep / 10
 	// corpBenchTraders are the investors who trade while an action runs.
 	corpBenchTraders = 1000
 )
