@@ -148,7 +148,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	// What the batch wrote is now the state every later reader sees (in the
 	// open transaction), so the cache may hold it.
 	view.publish()
-	s.pending += max(items, 1) + linesPaid
+	s.pending += max(items, 1) + corpLineWeight*linesPaid
 	if s.pending >= s.cfg.CommitEvery {
 		if err := s.commitLocked(); err != nil {
 			return nil, err
@@ -186,9 +186,8 @@ type applier struct {
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
-	// linesPaid counts the corporate action lines this call wrote: each
-	// weighs on the next commit about what an instruction does, so they
-	// count toward CommitEvery as instructions.
+	// linesPaid counts the corporate action lines this call wrote: they
+	// count toward CommitEvery, corpLineWeight instructions each.
 	linesPaid int
 }
 

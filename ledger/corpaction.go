@@ -26,6 +26,18 @@ import (
 // action over no more than that completes in one apply, as it always did.
 var inlineHolders = 1000
 
+// corpLineWeight is how many instructions one corporate action line counts
+// as toward CommitEvery. A line writes its record, its leaf's hashes, the
+// holder's holding, a balance-index entry and a journal posting, mostly new
+// pages in party order, where the transfers between steps rewrite pages
+// already dirty. The step whose apply ends with the commit is the longest
+// apply while an action runs, and the commit's cost grows with the lines it
+// holds (BenchmarkCorporateActionAtScale: counted once, the CPU of such an
+// apply is about 45-55 ms, the commit's share 40-50; counted twice, about
+// 22-28 ms), so lines count double: commits come twice as often during
+// an action, each half as long.
+const corpLineWeight = 2
+
 // stepScanFactor bounds the parties a step examines (those who ever held
 // the symbol, most of whom may not have held at the record point) to this
 // many times its holders, so every step is bounded.

@@ -33,7 +33,7 @@ type clusterFile struct {
 	APITLS *apiTLSFiles `yaml:"api_tls"`
 	Nodes  []nodeSpec   `yaml:"nodes"`
 	// CorporateActionStep is how many holders each step of a large
-	// corporate action pays (0: the default, 1,000); the leader's value
+	// corporate action pays (0: the default, 500); the leader's value
 	// travels in the step, so nodes may differ.
 	CorporateActionStep int `yaml:"corporate_action_step"`
 }

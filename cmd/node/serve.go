@@ -91,7 +91,7 @@ func runServe(ctx context.Context, args []string) error {
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
 	logStore := fs.String("log-store", "", "raft log store a new data dir gets: wal or boltdb (default: the cluster file's log_store, else the built-in default); an existing data dir keeps the one it has (see migrate-log)")
 	walSegmentBytes := fs.Int("wal-segment-bytes", 0, "size of the raft WAL's segment files (0: 64 MiB); the WAL drops compacted log entries a whole segment at a time")
-	stepHolders := fs.Int("corporate-action-step", 0, "holders each step of a large corporate action pays, 1 to 100000 (default: the cluster file's corporate_action_step, else 1000)")
+	stepHolders := fs.Int("corporate-action-step", 0, "holders each step of a large corporate action pays, 1 to 100000 (default: the cluster file's corporate_action_step, else 500)")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
