@@ -287,6 +287,11 @@ func (rb *Rulebook) CheckLockedSend(s LockedSend) []Reason {
 	switch {
 	case !s.Now.Before(end), s.Forced, isIssuer(s.To, s.Product):
 		return nil
+	case isIssuer(s.From, s.Product):
+		// A holding period restricts resales; the issuer placing its own
+		// units is the offering itself (Rule 144 governs persons other than
+		// the issuer), and the buyer's period starts at the sale.
+		return nil
 	case lk.exemptMinStatus != "" && s.To.EffectiveStatus().AtLeast(lk.exemptMinStatus):
 		return nil
 	}

@@ -445,6 +445,18 @@ func TestHoldingPeriods(t *testing.T) {
 			}
 		})
 	}
+	// The issuer selling units it holds is the offering, not a resale.
+	for _, regime := range []string{"reg_cf", "reg_d_506b", "reg_d_506c"} {
+		p := regimeProduct(regime)
+		from := eligibility.Party{ID: p.Issuer, Role: eligibility.RoleIssuer}
+		if p.Issuer == "" {
+			t.Fatalf("regimeProduct(%s) names no issuer", regime)
+		}
+		s := eligibility.LockedSend{Now: now, AcquiredAt: acquired, From: from, To: retail, Product: p}
+		if got := eligibility.Default().CheckLockedSend(s); len(got) != 0 {
+			t.Errorf("%s: the issuer's own units in a holding period: %v, want none", regime, codes(got))
+		}
+	}
 	end, ok := eligibility.Default().LockupEnd(regimeProduct("reg_cf"), acquired)
 	if !ok || !end.Equal(frees) {
 		t.Errorf("LockupEnd(reg_cf) = %v, %v; want %v, true", end, ok, frees)
