@@ -153,21 +153,7 @@ func TestHoldersPagesAgreeWithHoldings(t *testing.T) {
 // filtered reads every page of q with random limits.
 func (w *indexWorld) filtered(t *testing.T, q JournalQuery) []uint64 {
 	t.Helper()
-	var seqs []uint64
-	for {
-		q.Limit = 1 + w.r.Intn(7)
-		page, err := w.h.s.Journal(q)
-		if err != nil {
-			t.Fatalf("Journal(%+v): %v", q, err)
-		}
-		for _, e := range page.Entries {
-			seqs = append(seqs, e.Seq)
-		}
-		if page.Next == 0 {
-			return seqs
-		}
-		q.After = page.Next
-	}
+	return pagedSeqs(t, w.h.s, q, func() int { return 1 + w.r.Intn(7) })
 }
 
 // TestJournalIndexesAgreeWithAScan checks that every party's and symbol's
