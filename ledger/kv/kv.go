@@ -1,0 +1,497 @@
+// Package kv puts layers of writes held in memory in front of a bbolt
+// transaction, so the ledger can apply instructions against the latest state
+// while an earlier layer is still being committed to the file.
+//
+// A Tx reads through its top layer (the one it writes), then older layers,
+// newest first, then the bbolt transaction beneath; a layer's deletion hides
+// what lies below it. Layer.WriteTo later writes a layer into a bbolt write
+// transaction, bucket by bucket in key order. Without layers (Wrap) a Tx is
+// the bbolt transaction itself, reads and writes alike.
+//
+// The types follow bbolt's names and rules (Bucket, Cursor, Get, Put,
+// Delete, Seek...) so code written against bbolt reads the same. A value
+// returned by Get or a cursor is valid while the Tx is; callers must not
+// change it. Put copies key and value, which bbolt does not promise.
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/tidwall/btree"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// entry is a layer's record of one key: a value, or its deletion.
+type entry struct {
+	val []byte
+	del bool
+}
+
+// Layer holds writes in memory, by bucket and in key order. It is written
+// by one Tx at a time and, once frozen (no Tx writes it any more), read by
+// any number.
+type Layer struct {
+	buckets map[string]*layerBucket
+	arena   []byte // keys and values are copied here; chunks are never reused
+	n       int    // entries
+	size    int    // bytes of keys and values
+}
+
+type layerBucket struct {
+	m    btree.Map[string, entry]
+	fill float64 // bbolt FillPercent when written (0: bbolt's default)
+}
+
+// NewLayer returns an empty layer.
+func NewLayer() *Layer { return &Layer{buckets: map[string]*layerBucket{}} }
+
+// Len is the number of keys the layer writes or deletes.
+func (l *Layer) Len() int { return l.n }
+
+// Size is the bytes of the keys and values the layer holds.
+func (l *Layer) Size() int { return l.size }
+
+const arenaChunk = 1 << 20
+
+// copy returns b copied into the layer's arena.
+func (l *Layer) copy(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
+	if len(b) > arenaChunk/4 {
+		return bytes.Clone(b)
+	}
+	if cap(l.arena)-len(l.arena) < len(b) {
+		l.arena = make([]byte, 0, arenaChunk)
+	}
+	off := len(l.arena)
+	l.arena = append(l.arena, b...)
+	return l.arena[off:len(l.arena):len(l.arena)]
+}
+
+func (l *Layer) bucket(name []byte, create bool) *layerBucket {
+	lb := l.buckets[string(name)]
+	if lb == nil && create {
+		lb = &layerBucket{}
+		l.buckets[string(name)] = lb
+	}
+	return lb
+}
+
+func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
+	k := l.copy(key)
+	e := entry{del: del}
+	if !del {
+		e.val = l.copy(val)
+	}
+	if _, replaced := lb.m.Set(unsafe.String(unsafe.SliceData(k), len(k)), e); !replaced {
+		l.n++
+	}
+	l.size += len(key) + len(val)
+}
+
+// WriteTo writes the layer into tx, a bbolt write transaction, bucket by
+// bucket in name order and each in key order, as bbolt writes fastest.
+// Every bucket must exist in tx.
+func (l *Layer) WriteTo(tx *bolt.Tx) error {
+	names := make([]string, 0, len(l.buckets))
+	for name := range l.buckets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		lb := l.buckets[name]
+		b := tx.Bucket([]byte(name))
+		if b == nil {
+			return fmt.Errorf("kv: write layer: no bucket %q", name)
+		}
+		if lb.fill != 0 {
+			b.FillPercent = lb.fill
+		}
+		var err error
+		lb.m.Scan(func(k string, e entry) bool {
+			key := unsafe.Slice(unsafe.StringData(k), len(k))
+			if e.del {
+				err = b.Delete(key)
+			} else {
+				err = b.Put(key, e.val)
+			}
+			if err != nil {
+				err = fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, key, err)
+			}
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tx is a bbolt transaction with layers of writes in front of it.
+type Tx struct {
+	base    *bolt.Tx
+	layers  []*Layer // read-only, oldest first
+	top     *Layer   // written by Put and Delete
+	layered bool     // false: reads and writes go straight to base
+	buckets map[string]*Bucket
+}
+
+// Wrap returns base itself as a Tx: reads and writes go to it.
+func Wrap(base *bolt.Tx) *Tx { return &Tx{base: base} }
+
+// Over returns a Tx that reads top, then layers from the last to the first,
+// then base, and writes top. A nil top makes it read-only.
+func Over(base *bolt.Tx, layers []*Layer, top *Layer) *Tx {
+	return &Tx{base: base, layers: layers, top: top, layered: true}
+}
+
+// Writable reports whether Put and Delete may be called.
+func (t *Tx) Writable() bool {
+	if t.layered {
+		return t.top != nil
+	}
+	return t.base.Writable()
+}
+
+// Bucket returns the bucket named name, or nil if the transaction beneath
+// has none: layers hold writes to existing buckets only.
+func (t *Tx) Bucket(name []byte) *Bucket {
+	if b, ok := t.buckets[string(name)]; ok {
+		return b
+	}
+	var b *Bucket
+	if base := t.base.Bucket(name); base != nil {
+		b = &Bucket{tx: t, name: name, base: base}
+		if t.layered {
+			for _, l := range t.layers {
+				if lb := l.bucket(name, false); lb != nil {
+					b.layers = append(b.layers, lb)
+				}
+			}
+		}
+	}
+	if t.buckets == nil {
+		t.buckets = map[string]*Bucket{}
+	}
+	t.buckets[string(name)] = b
+	return b
+}
+
+// Bucket is a bucket of a Tx.
+type Bucket struct {
+	tx     *Tx
+	name   []byte
+	base   *bolt.Bucket
+	layers []*layerBucket // the read-only layers that have this bucket, oldest first
+	top    *layerBucket   // made on the first write
+	// cur serves Get from base: bolt.Bucket.Get makes a cursor on every call.
+	cur *bolt.Cursor
+}
+
+// Tx is the transaction of the bucket.
+func (b *Bucket) Tx() *Tx { return b.tx }
+
+// SetFillPercent sets bbolt's FillPercent for this bucket's writes: 1.0
+// for a bucket whose keys only grow.
+func (b *Bucket) SetFillPercent(f float64) {
+	if !b.tx.layered {
+		b.base.FillPercent = f
+		return
+	}
+	if b.tx.top != nil {
+		b.topBucket().fill = f
+	}
+}
+
+func (b *Bucket) topBucket() *layerBucket {
+	if b.top == nil {
+		b.top = b.tx.top.bucket(b.name, true)
+	}
+	return b.top
+}
+
+// Get returns the value of key, or nil.
+func (b *Bucket) Get(key []byte) []byte {
+	if b.tx.layered {
+		if b.top == nil && b.tx.top != nil {
+			b.top = b.tx.top.bucket(b.name, false)
+		}
+		if b.top != nil {
+			if e, ok := b.top.m.Get(unsafe.String(unsafe.SliceData(key), len(key))); ok {
+				return e.value()
+			}
+		}
+		for i := len(b.layers) - 1; i >= 0; i-- {
+			if e, ok := b.layers[i].m.Get(unsafe.String(unsafe.SliceData(key), len(key))); ok {
+				return e.value()
+			}
+		}
+	}
+	if b.cur == nil {
+		b.cur = b.base.Cursor()
+	}
+	k, v := b.cur.Seek(key)
+	if v == nil || !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
+func (e entry) value() []byte {
+	if e.del {
+		return nil
+	}
+	return e.val
+}
+
+// ErrReadOnly is returned by a write to a read-only Tx.
+var ErrReadOnly = errors.New("kv: transaction is read-only")
+
+// Put sets key to val.
+func (b *Bucket) Put(key, val []byte) error {
+	if !b.tx.layered {
+		return b.base.Put(key, val)
+	}
+	if b.tx.top == nil {
+		return ErrReadOnly
+	}
+	// bbolt's own limits, checked now so a layer never fails to write.
+	switch {
+	case len(key) == 0:
+		return berrors.ErrKeyRequired
+	case len(key) > bolt.MaxKeySize:
+		return berrors.ErrKeyTooLarge
+	case int64(len(val)) > bolt.MaxValueSize:
+		return berrors.ErrValueTooLarge
+	}
+	b.tx.top.set(b.topBucket(), key, val, false)
+	return nil
+}
+
+// Delete removes key; removing an absent key is not an error.
+func (b *Bucket) Delete(key []byte) error {
+	if !b.tx.layered {
+		return b.base.Delete(key)
+	}
+	if b.tx.top == nil {
+		return ErrReadOnly
+	}
+	b.tx.top.set(b.topBucket(), key, nil, true)
+	return nil
+}
+
+// ForEach calls fn for every key in order, stopping at its first error.
+func (b *Bucket) ForEach(fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cursor walks a bucket in key order, merging its layers and the bucket
+// beneath: a key takes its value from the newest source that has it, and a
+// deletion hides it.
+type Cursor struct {
+	srcs []source // newest first; base is last
+	// fwd says how the sources are placed: each at its first key >= the
+	// current key (true) or at its last key <= it (false).
+	fwd bool
+	key []byte // current key; nil: off either end
+}
+
+// source is one layer's, or the base bucket's, position.
+type source interface {
+	first()
+	last()
+	seek(k []byte) // to the first key >= k
+	next()
+	prev()
+	// at returns the key at the position, nil off either end.
+	at() (key, val []byte, del bool)
+}
+
+// Cursor returns a cursor over the bucket.
+func (b *Bucket) Cursor() *Cursor {
+	c := &Cursor{}
+	if b.tx.layered {
+		if b.top == nil && b.tx.top != nil {
+			b.top = b.tx.top.bucket(b.name, false)
+		}
+		if b.top != nil && b.top.m.Len() > 0 {
+			c.srcs = append(c.srcs, newLayerSource(b.top))
+		}
+		for i := len(b.layers) - 1; i >= 0; i-- {
+			if b.layers[i].m.Len() > 0 {
+				c.srcs = append(c.srcs, newLayerSource(b.layers[i]))
+			}
+		}
+	}
+	c.srcs = append(c.srcs, &boltSource{c: b.base.Cursor()})
+	return c
+}
+
+// First moves to the first key.
+func (c *Cursor) First() ([]byte, []byte) {
+	for _, s := range c.srcs {
+		s.first()
+	}
+	c.fwd = true
+	return c.settle()
+}
+
+// Last moves to the last key.
+func (c *Cursor) Last() ([]byte, []byte) {
+	for _, s := range c.srcs {
+		s.last()
+	}
+	c.fwd = false
+	return c.settle()
+}
+
+// Seek moves to the first key >= k.
+func (c *Cursor) Seek(k []byte) ([]byte, []byte) {
+	for _, s := range c.srcs {
+		s.seek(k)
+	}
+	c.fwd = true
+	return c.settle()
+}
+
+// Next moves to the next key; nil after the last.
+func (c *Cursor) Next() ([]byte, []byte) {
+	if c.key == nil {
+		return nil, nil
+	}
+	cur := c.key
+	if !c.fwd {
+		// Each source to its first key > cur.
+		for _, s := range c.srcs {
+			s.seek(cur)
+			if k, _, _ := s.at(); k != nil && bytes.Equal(k, cur) {
+				s.next()
+			}
+		}
+		c.fwd = true
+	} else {
+		c.step(cur)
+	}
+	return c.settle()
+}
+
+// Prev moves to the previous key; nil before the first.
+func (c *Cursor) Prev() ([]byte, []byte) {
+	if c.key == nil {
+		return nil, nil
+	}
+	cur := c.key
+	if c.fwd {
+		// Each source to its last key < cur.
+		for _, s := range c.srcs {
+			s.seek(cur)
+			if k, _, _ := s.at(); k != nil {
+				s.prev()
+			} else {
+				s.last()
+			}
+		}
+		c.fwd = false
+	} else {
+		c.step(cur)
+	}
+	return c.settle()
+}
+
+// step moves every source at key k one place on, in the cursor's direction.
+func (c *Cursor) step(k []byte) {
+	for _, s := range c.srcs {
+		if sk, _, _ := s.at(); sk != nil && bytes.Equal(sk, k) {
+			if c.fwd {
+				s.next()
+			} else {
+				s.prev()
+			}
+		}
+	}
+}
+
+// settle makes the current key the nearest one in the cursor's direction
+// that a deletion does not hide, and returns it.
+func (c *Cursor) settle() ([]byte, []byte) {
+	for {
+		var best []byte
+		var val []byte
+		var del bool
+		for _, s := range c.srcs { // newest first: the first at a key wins it
+			k, v, d := s.at()
+			if k == nil {
+				continue
+			}
+			if best == nil || (c.fwd && bytes.Compare(k, best) < 0) || (!c.fwd && bytes.Compare(k, best) > 0) {
+				best, val, del = k, v, d
+			}
+		}
+		if best == nil {
+			c.key = nil
+			return nil, nil
+		}
+		if !del {
+			c.key = best
+			return best, val
+		}
+		c.step(best)
+	}
+}
+
+// layerSource walks one layer's bucket.
+type layerSource struct {
+	it    btree.MapIter[string, entry]
+	valid bool
+}
+
+func newLayerSource(lb *layerBucket) *layerSource {
+	return &layerSource{it: lb.m.Iter()}
+}
+
+func (s *layerSource) first()        { s.valid = s.it.First() }
+func (s *layerSource) last()         { s.valid = s.it.Last() }
+func (s *layerSource) seek(k []byte) { s.valid = s.it.Seek(unsafe.String(unsafe.SliceData(k), len(k))) }
+func (s *layerSource) next()         { s.valid = s.valid && s.it.Next() }
+func (s *layerSource) prev()         { s.valid = s.valid && s.it.Prev() }
+func (s *layerSource) at() ([]byte, []byte, bool) {
+	if !s.valid {
+		return nil, nil, false
+	}
+	k := s.it.Key()
+	e := s.it.Value()
+	return unsafe.Slice(unsafe.StringData(k), len(k)), e.val, e.del
+}
+
+// boltSource walks the bucket beneath.
+type boltSource struct {
+	c    *bolt.Cursor
+	k, v []byte
+}
+
+func (s *boltSource) first()        { s.k, s.v = s.c.First() }
+func (s *boltSource) last()         { s.k, s.v = s.c.Last() }
+func (s *boltSource) seek(k []byte) { s.k, s.v = s.c.Seek(k) }
+func (s *boltSource) next() {
+	if s.k != nil {
+		s.k, s.v = s.c.Next()
+	}
+}
+func (s *boltSource) prev() {
+	if s.k != nil {
+		s.k, s.v = s.c.Prev()
+	}
+}
+func (s *boltSource) at() ([]byte, []byte, bool) { return s.k, s.v, false }
