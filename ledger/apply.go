@@ -11,11 +11,14 @@ import (
 	"strconv"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
+
+// maxPendingCommits bounds the live layer at this many times CommitEvery
+// while a commit is in flight: past it Apply waits for the commit.
+const maxPendingCommits = 4
 
 // OperatorID is the party of the bootstrap operator key.
 const OperatorID = "operator"
@@ -73,6 +76,16 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	if s.broken != nil {
 		return nil, s.broken
 	}
+	if s.cfg.StrictChecks || s.pending >= maxPendingCommits*max(s.cfg.CommitEvery, 1) {
+		// StrictChecks writes the postings into live before it checks, and
+		// they append to chunks the frozen layer's postings may still have
+		// to write. And live may not outgrow the commits by far: memory.
+		// Either way wait for the commit in flight, before Apply's read
+		// transaction begins (a commit that grows the file waits for those).
+		if err := s.waitFrozenLocked(); err != nil {
+			return nil, err
+		}
+	}
 	var view *txView
 	var linesPaid int
 	var newApplied uint64
@@ -86,7 +99,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			itemBytes += len(it)
 		}
 	}
-	err := s.inWriteTx(func(tx *bolt.Tx) error {
+	err := s.inWriteTx(func(tx *kv.Tx) error {
 		a := &applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
 			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]*idRecord, items),
@@ -99,7 +112,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		a.idx.postings = &s.postings
 		view = a.view
 		// The journal only grows at its end.
-		a.journal.FillPercent = appendFillPercent
+		a.journal.SetFillPercent(appendFillPercent)
 		a.applied = getUint(a.meta, metaAppliedIndex)
 		a.term = getUint(a.meta, metaAppliedTerm)
 		a.lastTime = getTime(a.meta)
@@ -149,10 +162,13 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	// open transaction), so the cache may hold it.
 	view.publish()
 	s.pending += max(items, 1) + corpLineWeight*linesPaid
-	if s.pending >= s.cfg.CommitEvery {
+	if s.cfg.CommitEvery <= 1 {
+		// Every Apply is durable when it returns.
 		if err := s.commitLocked(); err != nil {
 			return nil, err
 		}
+	} else if s.pending >= s.cfg.CommitEvery {
+		s.freezeLocked()
 	}
 	s.rulebook.Store(newRulebook)
 	s.corpRunning.Store(&running)
@@ -164,10 +180,10 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 }
 
 type applier struct {
-	tx       *bolt.Tx
-	meta     *bolt.Bucket
-	journal  *bolt.Bucket
-	ids      *bolt.Bucket
+	tx       *kv.Tx
+	meta     *kv.Bucket
+	journal  *kv.Bucket
+	ids      *kv.Bucket
 	view     *txView
 	applied  uint64
 	term     uint64
@@ -181,8 +197,8 @@ type applier struct {
 	// keeps values until the commit (see txView.sealed); scratch is reused.
 	arena, scratch []byte
 	key            []byte
-	idCursor       *bolt.Cursor // for ids lookups; see get
-	idx            indexWriter  // the journal and balance indexes (index.go)
+	idCursor       *kv.Cursor  // for ids lookups; see get
+	idx            indexWriter // the journal and balance indexes (index.go)
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning

@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -60,7 +60,7 @@ func (s *Store) ControlBook(symbol string, at uint64, now bool) (out ControlBook
 	if err != nil {
 		return out, err
 	}
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *kv.Tx) error {
 		v := newTxView(tx, s.Rulebook())
 		in, ok := v.Instrument(symbol)
 		if !ok {

@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -85,14 +85,14 @@ func termKey(name string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(name), 0), seq)
 }
 
-func putTerm(b *bolt.Bucket, name string, seq uint64, val []byte) {
+func putTerm(b *kv.Bucket, name string, seq uint64, val []byte) {
 	if err := b.Put(termKey(name, seq), val); err != nil {
 		panic("ledger: write terms history of " + name + ": " + err.Error())
 	}
 }
 
 // hasTermsHistory reports whether the bucket holds a key for name.
-func hasTermsHistory(b *bolt.Bucket, name string) bool {
+func hasTermsHistory(b *kv.Bucket, name string) bool {
 	prefix := append([]byte(name), 0)
 	k, _ := b.Cursor().Seek(prefix)
 	return k != nil && len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix)
@@ -101,7 +101,7 @@ func hasTermsHistory(b *bolt.Bucket, name string) bool {
 // termAt is the value of name's last key with a seq <= seq, and whether the
 // history holds any key for name at all: one seek. found without ok is a
 // seq before the record existed.
-func termAt(c *bolt.Cursor, name string, seq uint64) (val []byte, ok, found bool) {
+func termAt(c *kv.Cursor, name string, seq uint64) (val []byte, ok, found bool) {
 	prefix := append([]byte(name), 0)
 	past := termKey(name, seq+1)
 	if seq == ^uint64(0) {
@@ -125,7 +125,7 @@ func termAt(c *bolt.Cursor, name string, seq uint64) (val []byte, ok, found bool
 // max_supply now, the answer for an instrument without history (written
 // before the history was kept and unchanged since). Before the instrument
 // was created there is no cap to report: nil.
-func authorizedAt(c *bolt.Cursor, symbol string, seq uint64, today *decimal.Decimal) *decimal.Decimal {
+func authorizedAt(c *kv.Cursor, symbol string, seq uint64, today *decimal.Decimal) *decimal.Decimal {
 	val, ok, found := termAt(c, symbol, seq)
 	switch {
 	case ok:
@@ -140,7 +140,7 @@ func authorizedAt(c *bolt.Cursor, symbol string, seq uint64, today *decimal.Deci
 // statusAt is party's status just after entry seq; today is its status now,
 // the answer for a party without history. Before the party was registered
 // it had no status: the zero value.
-func statusAt(c *bolt.Cursor, party string, seq uint64, today eligibility.Status) eligibility.Status {
+func statusAt(c *kv.Cursor, party string, seq uint64, today eligibility.Status) eligibility.Status {
 	val, ok, found := termAt(c, party, seq)
 	switch {
 	case ok:
@@ -183,7 +183,7 @@ func decodeStatus(val []byte) eligibility.Status {
 // checkTerms checks that each history ends at today's value: the max_supply
 // of its instrument, the status of its party, which must exist; and that
 // every key has the shape name 0 seq(8).
-func checkTerms(tx *bolt.Tx, bad func(string, ...any)) {
+func checkTerms(tx *kv.Tx, bad func(string, ...any)) {
 	parties, instruments := tx.Bucket(bucketParties), tx.Bucket(bucketInstruments)
 	lastOf := func(bucket []byte, check func(name string, last []byte)) {
 		var group string

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -67,11 +68,11 @@ func TestTermsHistoryOfOlderStores(t *testing.T) {
 	defer db.Close()
 	dec := func(s string) *decimal.Decimal { d := decimal.RequireFromString(s); return &d }
 	today := dec("77")
-	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucket(bucketMaxSupplyHistory)
-		if err != nil {
+	err = db.Update(func(btx *bolt.Tx) error {
+		if _, err := btx.CreateBucket(bucketMaxSupplyHistory); err != nil {
 			return err
 		}
+		b := kv.Wrap(btx).Bucket(bucketMaxSupplyHistory)
 		putTerm(b, "OLD", termsBaseline, encodeAuthorized(nil, nil))
 		putTerm(b, "OLD", 9, encodeAuthorized(nil, dec("100")))
 		putTerm(b, "NEW", 5, encodeAuthorized(nil, dec("50")))
@@ -93,7 +94,7 @@ func TestTermsHistoryOfOlderStores(t *testing.T) {
 		{"NEWER", 6, "none"}, {"NEWER", 7, "none"}, {"NEWER", 8, "80"}, {"NEWER", ^uint64(0), "80"},
 		{"NE", 100, "77"}, // a prefix of other names has no history of its own
 	} {
-		_ = db.View(func(tx *bolt.Tx) error {
+		_ = viewKV(db, func(tx *kv.Tx) error {
 			got := capString(authorizedAt(tx.Bucket(bucketMaxSupplyHistory).Cursor(), c.symbol, c.seq, today))
 			if got != c.want {
 				t.Errorf("authorizedAt(%s, %d) = %s, want %s", c.symbol, c.seq, got, c.want)
@@ -114,12 +115,12 @@ func TestTermsHistoryBeginsInAnOlderStore(t *testing.T) {
 	if err := h.s.commitPending(); err != nil {
 		t.Fatal(err)
 	}
-	err := h.s.db.Update(func(tx *bolt.Tx) error {
+	err := updateKV(h.s.db, func(tx *kv.Tx) error {
 		for _, name := range [][]byte{bucketMaxSupplyHistory, bucketStatusHistory} {
-			if err := tx.DeleteBucket(name); err != nil {
+			if err := tx.Bolt().DeleteBucket(name); err != nil {
 				return err
 			}
-			if _, err := tx.CreateBucket(name); err != nil {
+			if _, err := tx.Bolt().CreateBucket(name); err != nil {
 				return err
 			}
 		}
@@ -170,7 +171,7 @@ func TestCheckFindsATermsHistoryOffToday(t *testing.T) {
 			if err := h.s.commitPending(); err != nil {
 				t.Fatal(err)
 			}
-			if err := h.s.db.Update(func(tx *bolt.Tx) error {
+			if err := updateKV(h.s.db, func(tx *kv.Tx) error {
 				putTerm(tx.Bucket(c.bucket), c.name, 1<<40, c.val)
 				return nil
 			}); err != nil {
@@ -180,7 +181,7 @@ func TestCheckFindsATermsHistoryOffToday(t *testing.T) {
 				t.Error("Check found nothing")
 			}
 			// Put it right again for the cleanup's Check.
-			_ = h.s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(c.bucket).Delete(termKey(c.name, 1<<40)) })
+			_ = updateKV(h.s.db, func(tx *kv.Tx) error { return tx.Bucket(c.bucket).Delete(termKey(c.name, 1<<40)) })
 		})
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // DefaultCacheBytes is Config.CacheBytes when it is 0. A ledger's working set
@@ -61,7 +61,7 @@ func newStateCache(total int) *stateCache {
 // warm loads the parties and instruments, up to half of each cache's bound
 // (the rest is for what batches read and write): nearly every instruction
 // reads some, and they are few next to holdings.
-func (c *stateCache) warm(tx *bolt.Tx) {
+func (c *stateCache) warm(tx *kv.Tx) {
 	fill := func(bucket []byte, rc *recordCache) {
 		_ = tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 			if rc.used()+recordSize(k, v) > rc.limit/2 {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -21,14 +21,14 @@ import (
 // and its Merkle tree holds exactly its entries; the journal, balance and
 // supply indexes are those the journal and the balance history give.
 func (s *Store) Check() (errs []error) {
-	_ = s.viewCommitted(func(tx *bolt.Tx) error {
+	_ = s.viewCommitted(func(tx *kv.Tx) error {
 		errs = check(tx)
 		return nil
 	})
 	return errs
 }
 
-func check(tx *bolt.Tx) []error {
+func check(tx *kv.Tx) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	type totals struct {
@@ -140,7 +140,7 @@ func check(tx *bolt.Tx) []error {
 
 // checkIDs checks that every id record that points into the journal points
 // at an entry of that instruction id, so its outcome can be rebuilt.
-func checkIDs(tx *bolt.Tx, bad func(format string, args ...any)) {
+func checkIDs(tx *kv.Tx, bad func(format string, args ...any)) {
 	journal := tx.Bucket(bucketJournal)
 	_ = tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
 		rec := decodeIDRecord(v)
@@ -183,7 +183,7 @@ type Hashes struct {
 
 // Hashes computes both hashes in one read transaction.
 func (s *Store) Hashes() (h Hashes, err error) {
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *kv.Tx) error {
 		h.State = hashBuckets(tx, stateBuckets)
 		h.Full = hashBuckets(tx, allBuckets)
 		h.AppliedIndex = getUint(tx.Bucket(bucketMeta), metaAppliedIndex)
@@ -194,7 +194,7 @@ func (s *Store) Hashes() (h Hashes, err error) {
 
 // hashBuckets hashes bucket names, keys and values in order, each
 // length-prefixed so no two layouts hash alike.
-func hashBuckets(tx *bolt.Tx, buckets [][]byte) string {
+func hashBuckets(tx *kv.Tx, buckets [][]byte) string {
 	h := sha256.New()
 	var n [8]byte
 	write := func(b []byte) {
@@ -224,7 +224,7 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 	if lt := s.LastTime(); now.Before(lt) {
 		now = lt
 	}
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		if o, ok := dryRunDualControl(tx, newTxView(tx, s.rulebookAt(tx, now)), actor, ins, now); ok {
 			out = o
 			return nil

@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // checkBooks verifies the transfer agent's books: each instrument's control
@@ -14,7 +14,7 @@ import (
 // names existing symbols, sorted, each once; a pending instruction is what
 // its id answers; the max_supply and status histories end at today's
 // values.
-func checkBooks(tx *bolt.Tx, escrow map[string]decimal.Decimal, bad func(format string, args ...any)) {
+func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, bad func(format string, args ...any)) {
 	checkTerms(tx, bad)
 	instruments := tx.Bucket(bucketInstruments)
 	parties := tx.Bucket(bucketParties)

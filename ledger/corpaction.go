@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -204,7 +204,7 @@ func caRunningKey(symbol string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-func loadCorpAction(b *bolt.Bucket, seq uint64) *corpAction {
+func loadCorpAction(b *kv.Bucket, seq uint64) *corpAction {
 	v := b.Get(caKey(caAction, seq))
 	if v == nil {
 		return nil
@@ -212,13 +212,13 @@ func loadCorpAction(b *bolt.Bucket, seq uint64) *corpAction {
 	return decodeCorpAction(seq, v)
 }
 
-func putCorpAction(b *bolt.Bucket, c *corpAction) {
+func putCorpAction(b *kv.Bucket, c *corpAction) {
 	mustPut(b, caKey(caAction, c.seq), encodeCorpAction(nil, c), "corporate action")
 }
 
 // queue lists the seqs and types of the running actions on symbol, oldest
 // first: the first is the one steps advance.
-func corpQueue(b *bolt.Bucket, symbol string) (seqs []uint64, types []byte) {
+func corpQueue(b *kv.Bucket, symbol string) (seqs []uint64, types []byte) {
 	prefix := append(append([]byte{caRunning}, symbol...), 0)
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -230,7 +230,7 @@ func corpQueue(b *bolt.Bucket, symbol string) (seqs []uint64, types []byte) {
 
 // splitRunning says whether a split of symbol runs or waits: its holdings
 // may not change until it completes.
-func splitRunning(b *bolt.Bucket, symbol string) (uint64, bool) {
+func splitRunning(b *kv.Bucket, symbol string) (uint64, bool) {
 	seqs, types := corpQueue(b, symbol)
 	for i, t := range types {
 		if t == 's' {
@@ -475,7 +475,7 @@ func (a *applier) payFromEscrow(act *corpAction, d *transfer.Delta, lines []corp
 // recordLines stores lines, numbered on from act.lines, and their leaves.
 func (a *applier) recordLines(act *corpAction, lines []corpLine) {
 	b, tree := a.tx.Bucket(bucketCorpActions), a.tx.Bucket(bucketCorpTree)
-	tree.FillPercent = appendFillPercent // hashes are appended in index order
+	tree.SetFillPercent(appendFillPercent) // hashes are appended in index order
 	for i := range lines {
 		l := &lines[i]
 		l.index = act.lines
@@ -494,7 +494,7 @@ func (a *applier) recordLines(act *corpAction, lines []corpLine) {
 
 // caHashes is tlog's HashReader over an action's line tree.
 type caHashes struct {
-	b   *bolt.Bucket
+	b   *kv.Bucket
 	seq uint64
 }
 
@@ -624,7 +624,7 @@ func (a *applier) journalStep(index uint64, now time.Time, act *corpAction, ev s
 // lines-1 and their tree's root is the recorded one once done; its id
 // finds it. It returns the cash the running ones hold in escrow, by
 // symbol, which the supply check counts.
-func checkCorpActions(tx *bolt.Tx, bad func(format string, args ...any)) map[string]decimal.Decimal {
+func checkCorpActions(tx *kv.Tx, bad func(format string, args ...any)) map[string]decimal.Decimal {
 	b := tx.Bucket(bucketCorpActions)
 	escrow := map[string]decimal.Decimal{}
 	running := map[uint64]bool{}
@@ -660,7 +660,7 @@ func checkCorpActions(tx *bolt.Tx, bad func(format string, args ...any)) map[str
 }
 
 // checkCorpLines checks that act's lines are its leaves, in party order.
-func checkCorpLines(b *bolt.Bucket, act *corpAction, bad func(format string, args ...any)) {
+func checkCorpLines(b *kv.Bucket, act *corpAction, bad func(format string, args ...any)) {
 	prefix := caKey(caLine, act.seq)
 	c := b.Cursor()
 	n := uint64(0)
@@ -685,7 +685,7 @@ func checkCorpLines(b *bolt.Bucket, act *corpAction, bad func(format string, arg
 }
 
 // corpEscrow is the cash running corporate actions hold, by symbol.
-func corpEscrow(tx *bolt.Tx) map[string]decimal.Decimal {
+func corpEscrow(tx *kv.Tx) map[string]decimal.Decimal {
 	escrow := map[string]decimal.Decimal{}
 	c := tx.Bucket(bucketCorpActions).Cursor()
 	for k, v := c.Seek([]byte{caAction}); k != nil && k[0] == caAction; k, v = c.Next() {

@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -69,7 +69,7 @@ type CorporateActionQuery struct {
 // CorporateAction answers a page of the corporate action started by the
 // instruction q.ID.
 func (s *Store) CorporateAction(q CorporateActionQuery) (out CorporateActionPage, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketCorpActions)
 		seq := b.Get(append([]byte{caByID}, q.ID...))
 		if len(seq) != 8 {
@@ -126,7 +126,7 @@ type CorporateActionLineProof struct {
 
 // CorporateActionProof proves party's line of the completed action id.
 func (s *Store) CorporateActionProof(id, party string) (out CorporateActionLineProof, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketCorpActions)
 		seq := b.Get(append([]byte{caByID}, id...))
 		if len(seq) != 8 {

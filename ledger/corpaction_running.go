@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // The running corporate actions are kept in memory on the Store, so the
@@ -75,7 +75,7 @@ func (r corpRunning) without(symbol string, seq uint64) corpRunning {
 }
 
 // loadCorpRunning reads the queue keys of tx.
-func loadCorpRunning(tx *bolt.Tx) corpRunning {
+func loadCorpRunning(tx *kv.Tx) corpRunning {
 	var out corpRunning
 	c := tx.Bucket(bucketCorpActions).Cursor()
 	for k, v := c.Seek([]byte{caRunning}); k != nil && k[0] == caRunning; k, v = c.Next() {
@@ -90,7 +90,7 @@ func loadCorpRunning(tx *bolt.Tx) corpRunning {
 
 // checkCorpRunning reports a difference between the in-memory set and the
 // queue keys.
-func checkCorpRunning(tx *bolt.Tx, mem corpRunning) error {
+func checkCorpRunning(tx *kv.Tx, mem corpRunning) error {
 	stored := loadCorpRunning(tx)
 	if !slices.Equal(stored, mem) {
 		return fmt.Errorf("running corporate actions in memory %v, stored %v", mem, stored)

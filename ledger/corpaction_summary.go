@@ -1,8 +1,6 @@
 package ledger
 
-import (
-	bolt "go.etcd.io/bbolt"
-)
+import "github.com/tokenledger/tokenledger/ledger/kv"
 
 // CorporateActionSummary is the `corporate_action` of a distribute's or
 // split's outcome and accepting journal entry. It says what was known when
@@ -32,7 +30,7 @@ func summaryOf(act *corpAction) *CorporateActionSummary {
 
 // corpSummaryAt is the summary of the action accepted as entry seq, nil if
 // that entry started none.
-func corpSummaryAt(tx *bolt.Tx, seq uint64) *CorporateActionSummary {
+func corpSummaryAt(tx *kv.Tx, seq uint64) *CorporateActionSummary {
 	act := loadCorpAction(tx.Bucket(bucketCorpActions), seq)
 	if act == nil {
 		return nil
@@ -42,7 +40,7 @@ func corpSummaryAt(tx *bolt.Tx, seq uint64) *CorporateActionSummary {
 
 // attachCorpActions gives the accepting entries of corporate actions among
 // entries their summaries. A journal with no action costs one seek.
-func attachCorpActions(tx *bolt.Tx, entries []JournalEntry) {
+func attachCorpActions(tx *kv.Tx, entries []JournalEntry) {
 	if k, _ := tx.Bucket(bucketCorpActions).Cursor().Seek([]byte{caAction}); k == nil || k[0] != caAction {
 		return
 	}
@@ -55,7 +53,7 @@ func attachCorpActions(tx *bolt.Tx, entries []JournalEntry) {
 
 // journaledOutcomeTx is journaledOutcome with the corporate action summary
 // the outcome carried.
-func journaledOutcomeTx(tx *bolt.Tx, id string, seq uint64) Outcome {
+func journaledOutcomeTx(tx *kv.Tx, id string, seq uint64) Outcome {
 	o := journaledOutcome(tx.Bucket(bucketJournal), id, seq)
 	if o.Status == StatusAccepted {
 		o.CorporateAction = corpSummaryAt(tx, seq)

@@ -3,9 +3,8 @@ package ledger
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -15,7 +14,7 @@ import (
 // apply's bounded slice of holders, not the register; anything else by its
 // effect, then refused as Apply refuses it while a split of its instrument
 // runs.
-func (s *Store) dryRun(tx *bolt.Tx, actor string, ins transfer.Instruction, now time.Time) []eligibility.Reason {
+func (s *Store) dryRun(tx *kv.Tx, actor string, ins transfer.Instruction, now time.Time) []eligibility.Reason {
 	a := &applier{tx: tx, view: newTxView(tx, s.rulebookAt(tx, now)), running: *s.corpRunning.Load()}
 	if ins.Type == transfer.TypeDistribute || ins.Type == transfer.TypeSplit {
 		next := getUint(tx.Bucket(bucketMeta), metaJournalSeq) + 1

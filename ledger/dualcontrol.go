@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -49,7 +48,7 @@ type PendingInstruction struct {
 // Pending lists the instructions held for approval, by id.
 func (s *Store) Pending() (out []PendingInstruction, err error) {
 	out = []PendingInstruction{}
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
 			var rec pendingRecord
 			decodeJSON(v, &rec)
@@ -221,7 +220,7 @@ func bodyHashOf(actor string, body []byte) (h [bodyHashSize]byte) {
 // a listed type would be held pending; an approve of a held instruction
 // answers as the approval would (the held instruction decided now). ok is
 // false where Effect alone answers.
-func dryRunDualControl(tx *bolt.Tx, v *txView, actor string, ins transfer.Instruction, now time.Time) (out Outcome, ok bool) {
+func dryRunDualControl(tx *kv.Tx, v *txView, actor string, ins transfer.Instruction, now time.Time) (out Outcome, ok bool) {
 	out.ID = ins.ID
 	reject := func(rs ...eligibility.Reason) (Outcome, bool) {
 		out.Status, out.Reason, out.Reasons = StatusRejected, &rs[0], rs

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -55,7 +55,7 @@ type Impact struct {
 // transaction: it scans every holding.
 func (s *Store) Impact(rb *eligibility.Rulebook, now time.Time) (out Impact, err error) {
 	assert(rb != nil, "impact of no rulebook")
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *kv.Tx) error {
 		v := newTxView(tx, rb)
 		accounts := map[string]bool{} // investors whose leverage is measured
 		c := tx.Bucket(bucketHolders).Cursor()

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -51,12 +52,12 @@ func touchedBy(c transfer.Changes) touchedNames {
 // indexWriter holds an Apply call's index buckets, the buffer the journal
 // indexes are written behind (postings.go) and a scratch key.
 type indexWriter struct {
-	balances, supplies *bolt.Bucket
+	balances, supplies *kv.Bucket
 	postings           *postingBuffer
 	key                []byte
 }
 
-func (w *indexWriter) open(tx *bolt.Tx) {
+func (w *indexWriter) open(tx *kv.Tx) {
 	if w.balances != nil {
 		return
 	}
@@ -64,7 +65,7 @@ func (w *indexWriter) open(tx *bolt.Tx) {
 	// Each symbol's supplies and each party's entries only grow at the end
 	// of their key range; the ranges themselves interleave, so only the
 	// supplies of the few symbols are worth packing.
-	w.supplies.FillPercent = appendFillPercent
+	w.supplies.SetFillPercent(appendFillPercent)
 }
 
 // index writes the index entries of the journal entry a.seq, whose record
@@ -142,7 +143,7 @@ func (w *indexWriter) changes(arena []byte, seq uint64, changes []balanceChange)
 
 // balanceAt is the value of the last key prefix‖seq' with seq' <= seq in the
 // cursor's bucket (balances or supplies), zero without one: one seek.
-func balanceAt(c *bolt.Cursor, prefix []byte, seq uint64) decimal.Decimal {
+func balanceAt(c *kv.Cursor, prefix []byte, seq uint64) decimal.Decimal {
 	probe := binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq+1)
 	k, v := c.Seek(probe)
 	if k == nil {
@@ -157,12 +158,12 @@ func balanceAt(c *bolt.Cursor, prefix []byte, seq uint64) decimal.Decimal {
 }
 
 // supplyAt is symbol's supply just after entry seq.
-func supplyAt(c *bolt.Cursor, symbol string, seq uint64) decimal.Decimal {
+func supplyAt(c *kv.Cursor, symbol string, seq uint64) decimal.Decimal {
 	return balanceAt(c, append([]byte(symbol), 0), seq)
 }
 
 // partyBalanceAt is party's balance of symbol just after entry seq.
-func partyBalanceAt(c *bolt.Cursor, symbol, party string, seq uint64) decimal.Decimal {
+func partyBalanceAt(c *kv.Cursor, symbol, party string, seq uint64) decimal.Decimal {
 	return balanceAt(c, append(join(symbol, party), 0), seq)
 }
 
@@ -200,7 +201,7 @@ func buildIndexes(db *bolt.DB, postingsOnly bool) error {
 			return fmt.Errorf("index the journal for schema %s: %w", schemaVersion, err)
 		}
 	}
-	return db.Update(func(tx *bolt.Tx) error {
+	return updateKV(db, func(tx *kv.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Delete(metaIndexSeq); err != nil {
 			return err
@@ -212,20 +213,21 @@ func buildIndexes(db *bolt.DB, postingsOnly bool) error {
 // buildIndexesStep indexes the next limit journal entries (and, unless
 // postingsOnly, their balance changes), and reports whether the journal is
 // done. The first step of a postings rebuild drops the old journal indexes.
-func buildIndexesStep(tx *bolt.Tx, limit uint64, postingsOnly bool) (bool, error) {
-	meta := tx.Bucket(bucketMeta)
-	if postingsOnly && meta.Get(metaIndexSeq) == nil {
+func buildIndexesStep(btx *bolt.Tx, limit uint64, postingsOnly bool) (bool, error) {
+	if postingsOnly && btx.Bucket(bucketMeta).Get(metaIndexSeq) == nil {
 		for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol} {
-			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			if err := btx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return false, err
 			}
 		}
 	}
 	for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol, bucketBalances, bucketSupplies} {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return false, err
 		}
 	}
+	tx := kv.Wrap(btx)
+	meta := tx.Bucket(bucketMeta)
 	from, last := getUint(meta, metaIndexSeq), getUint(meta, metaJournalSeq)
 	to := min(from+limit, last)
 	var w indexWriter
@@ -262,7 +264,7 @@ func buildIndexesStep(tx *bolt.Tx, limit uint64, postingsOnly bool) (bool, error
 // it, each supply change in supplies with the running sum, and nothing else
 // is in any of them; the last balance of each holding and the last supply of
 // each instrument are those of today.
-func checkIndexes(tx *bolt.Tx, bad func(string, ...any)) {
+func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	party, symbol := tx.Bucket(bucketJournalParty), tx.Bucket(bucketJournalSymbol)
 	balances, supplies := tx.Bucket(bucketBalances), tx.Bucket(bucketSupplies)
 	var wantParty, wantSymbol, wantBalances, wantSupplies int
@@ -330,7 +332,7 @@ func checkIndexes(tx *bolt.Tx, bad func(string, ...any)) {
 
 // checkLastBalances checks that the balance index ends, for each holding and
 // instrument, at today's balance and supply.
-func checkLastBalances(tx *bolt.Tx, bad func(string, ...any)) {
+func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 	holdings := tx.Bucket(bucketHoldings)
 	var group, last []byte // the (symbol 0 party 0) of the keys seen, and the last value
 	checkGroup := func() {

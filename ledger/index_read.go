@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // Limits of a cap table page.
@@ -57,7 +57,7 @@ func (s *Store) HoldersPage(q HoldersQuery) (out CapTable, err error) {
 		q.Limit = DefaultHoldersPage
 	}
 	q.Limit = min(q.Limit, MaxHoldersPage)
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *kv.Tx) error {
 		v := newTxView(tx, s.Rulebook())
 		in, ok := v.Instrument(q.Symbol)
 		if !ok {
@@ -84,7 +84,7 @@ func (s *Store) HoldersPage(q HoldersQuery) (out CapTable, err error) {
 // follows after's, or to the range's start without after. No id contains a
 // 0 byte, so prefix‖after‖1 sorts after every key of after and before those
 // of any later party.
-func firstAfter(c *bolt.Cursor, prefix []byte, after string) (k, v []byte) {
+func firstAfter(c *kv.Cursor, prefix []byte, after string) (k, v []byte) {
 	if after == "" {
 		return c.Seek(prefix)
 	}
@@ -106,7 +106,7 @@ func nameOf(k, prefix []byte) (string, bool) {
 }
 
 // holdersNow fills out from the holders index and returns next.
-func holdersNow(tx *bolt.Tx, v *txView, out *CapTable, q HoldersQuery) string {
+func holdersNow(tx *kv.Tx, v *txView, out *CapTable, q HoldersQuery) string {
 	prefix := append([]byte(q.Symbol), 0)
 	c := tx.Bucket(bucketHolders).Cursor()
 	for k, _ := firstAfter(c, prefix, q.After); k != nil; k, _ = c.Next() {
@@ -125,7 +125,7 @@ func holdersNow(tx *bolt.Tx, v *txView, out *CapTable, q HoldersQuery) string {
 
 // holdersAt fills out with the holders at out.Seq from the balances index
 // and returns next.
-func holdersAt(tx *bolt.Tx, out *CapTable, q HoldersQuery) string {
+func holdersAt(tx *kv.Tx, out *CapTable, q HoldersQuery) string {
 	prefix := append([]byte(q.Symbol), 0)
 	b := tx.Bucket(bucketBalances)
 	parties, balances := b.Cursor(), b.Cursor()
@@ -158,7 +158,7 @@ func holdersAt(tx *bolt.Tx, out *CapTable, q HoldersQuery) string {
 // that runs out of them returns what it found. Next follows Journal's rule:
 // a page cut short, by its limit or its seeks, has one when the journal goes
 // on past what it decided.
-func journalByIndex(tx *bolt.Tx, q JournalQuery, out *JournalPage) {
+func journalByIndex(tx *kv.Tx, q JournalQuery, out *JournalPage) {
 	journal := tx.Bucket(bucketJournal)
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	var lists []*seqList

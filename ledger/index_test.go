@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -266,9 +267,9 @@ func dropIndexes(t *testing.T, path string, limit uint64) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = updateKV(db, func(tx *kv.Tx) error {
 		for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol, bucketBalances, bucketSupplies} {
-			if err := tx.DeleteBucket(name); err != nil {
+			if err := tx.Bolt().DeleteBucket(name); err != nil {
 				return err
 			}
 		}
@@ -282,7 +283,7 @@ func dropIndexes(t *testing.T, path string, limit uint64) {
 			t.Fatal(err)
 		}
 	}
-	_ = db.View(func(tx *bolt.Tx) error {
+	_ = viewKV(db, func(tx *kv.Tx) error {
 		if got := getUint(tx.Bucket(bucketMeta), metaIndexSeq); got != 2*limit {
 			t.Errorf("index_seq after two steps of %d = %d", limit, got)
 		}

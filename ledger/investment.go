@@ -5,8 +5,7 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -125,7 +124,7 @@ func (v *txView) flushInvestments() error {
 // checkInvestments verifies that every investment names a party and an
 // instrument that exist, has a value that is not negative, and has a key
 // in the canonical form.
-func checkInvestments(tx *bolt.Tx, bad func(format string, args ...any)) {
+func checkInvestments(tx *kv.Tx, bad func(format string, args ...any)) {
 	parties, instruments := tx.Bucket(bucketParties), tx.Bucket(bucketInstruments)
 	_ = tx.Bucket(bucketInvestments).ForEach(func(k, v []byte) error {
 		inv := decodeInvestment(k, v)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // benchJournalMixed is how many batches of benchInstruction's mix
@@ -59,7 +59,7 @@ func BenchmarkVerifyJournal(b *testing.B) {
 // water mark (bbolt grows the file itself in large steps).
 func stateSize(b *testing.B, s *Store) (size int64) {
 	b.Helper()
-	if err := s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil }); err != nil {
+	if err := viewKV(s.db, func(tx *kv.Tx) error { size = tx.Bolt().Size(); return nil }); err != nil {
 		b.Fatal(err)
 	}
 	return size
@@ -69,9 +69,9 @@ func stateSize(b *testing.B, s *Store) (size int64) {
 // journal's length.
 func journalSize(b *testing.B, s *Store) (size int64, entries uint64) {
 	b.Helper()
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := viewKV(s.db, func(tx *kv.Tx) error {
 		for _, name := range [][]byte{bucketJournal, bucketIDs} {
-			st := tx.Bucket(name).Stats()
+			st := tx.Bolt().Bucket(name).Stats()
 			size += int64(st.BranchAlloc + st.LeafAlloc)
 		}
 		entries = getUint(tx.Bucket(bucketMeta), metaJournalSeq)

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // TestComputeHashFromServedJSON recomputes, as an auditor would, the hash of
@@ -117,7 +116,7 @@ func TestJournalRecordsSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var size int
-	if err := h.s.view(func(tx *bolt.Tx) error { size = len(tx.Bucket(bucketJournal).Get(seqKey(o.Seq))); return nil }); err != nil {
+	if err := h.s.view(func(tx *kv.Tx) error { size = len(tx.Bucket(bucketJournal).Get(seqKey(o.Seq))); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if size > 120 {

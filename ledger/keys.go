@@ -9,9 +9,8 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -289,11 +288,11 @@ func (a *applier) journalKeyEvent(index uint64, now time.Time, actor string, ev 
 	return out
 }
 
-func putKeyRecord(tx *bolt.Tx, rec *keyRecord) {
+func putKeyRecord(tx *kv.Tx, rec *keyRecord) {
 	mustPut(tx.Bucket(bucketKeyInfo), []byte(rec.info.KeyID), encodeKeyRecord(nil, rec), "key record")
 }
 
-func mustPut(b *bolt.Bucket, k, v []byte, what string) {
+func mustPut(b *kv.Bucket, k, v []byte, what string) {
 	if err := b.Put(k, v); err != nil {
 		panic(fmt.Sprintf("ledger: put %s: %v", what, err))
 	}
@@ -303,7 +302,7 @@ func mustPut(b *bolt.Bucket, k, v []byte, what string) {
 // entries, undated, if none has any: keys registered before keys had ids.
 // Every node runs it on the same state, at Open and on Restore, so replicas
 // stay equal.
-func indexKeys(tx *bolt.Tx) error {
+func indexKeys(tx *kv.Tx) error {
 	infos := tx.Bucket(bucketKeyInfo)
 	if k, _ := infos.Cursor().First(); k != nil {
 		return nil
@@ -320,7 +319,7 @@ func indexKeys(tx *bolt.Tx) error {
 
 // checkKeys checks that the keys, keyinfo and partykeys buckets describe the
 // same keys: each hash's record under its id, naming its party.
-func checkKeys(tx *bolt.Tx, bad func(format string, args ...any)) {
+func checkKeys(tx *kv.Tx, bad func(format string, args ...any)) {
 	infos := tx.Bucket(bucketKeyInfo)
 	partyKeys := tx.Bucket(bucketPartyKeys)
 	n := 0
@@ -349,7 +348,7 @@ func checkKeys(tx *bolt.Tx, bad func(format string, args ...any)) {
 	}
 }
 
-func countKeys(b *bolt.Bucket) int {
+func countKeys(b *kv.Bucket) int {
 	n := 0
 	_ = b.ForEach(func(_, _ []byte) error { n++; return nil })
 	return n
@@ -358,7 +357,7 @@ func countKeys(b *bolt.Bucket) int {
 // KeyParty resolves an API key hash to its party, revoked or expired keys
 // included: registration asks it whether a key is already known.
 func (s *Store) KeyParty(keyHash string) (party string, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		v := tx.Bucket(bucketKeys).Get([]byte(keyHash))
 		if v == nil {
 			return ErrNotFound
@@ -391,7 +390,7 @@ func (s *Store) KeyOwnerAt(keyHash string, now time.Time) (transfer.Party, error
 }
 
 func (s *Store) keyOwner(keyHash string, now *time.Time) (p transfer.Party, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		id := tx.Bucket(bucketKeys).Get([]byte(keyHash))
 		if id == nil {
 			return ErrNotFound
@@ -417,7 +416,7 @@ func (s *Store) keyOwner(keyHash string, now *time.Time) (p transfer.Party, err 
 // Keys lists the keys of party, or of every party when party is empty, in
 // party and then key id order.
 func (s *Store) Keys(party string) (out []KeyInfo, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		infos := tx.Bucket(bucketKeyInfo)
 		var prefix []byte
 		if party != "" {
@@ -437,7 +436,7 @@ func (s *Store) Keys(party string) (out []KeyInfo, err error) {
 
 // Key returns the key whose id is keyID.
 func (s *Store) Key(keyID string) (k KeyInfo, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		raw := tx.Bucket(bucketKeyInfo).Get([]byte(keyID))
 		if raw == nil {
 			return ErrNotFound

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -154,9 +155,9 @@ func TestKeysOfAnOlderFileGetRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = updateKV(db, func(tx *kv.Tx) error {
 		for _, b := range [][]byte{bucketKeyInfo, bucketPartyKeys} {
-			if err := tx.DeleteBucket(b); err != nil {
+			if err := tx.Bolt().DeleteBucket(b); err != nil {
 				return err
 			}
 		}

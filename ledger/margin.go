@@ -2,9 +2,9 @@ package ledger
 
 import (
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -43,7 +43,7 @@ type MarginAccount struct {
 // every investor rather than keeping a list that each set_price would have
 // to update: the answer is then current after every apply by construction.
 func (s *Store) MarginCalls() (out []MarginAccount, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		rb := s.Rulebook()
 		v := newTxView(tx, rb)
 		out = []MarginAccount{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -40,7 +41,7 @@ type TreeHead struct {
 
 // TreeHead is the tree over the whole journal.
 func (s *Store) TreeHead() (h TreeHead, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		h, err = treeHead(tx.Bucket(bucketTree))
 		return err
 	})
@@ -52,7 +53,7 @@ func (s *Store) TreeHead() (h TreeHead, err error) {
 // returns the size it proved against. An entry the journal does not hold is
 // ErrNotFound; a size beyond the journal, or below seq, is ErrTreeSize.
 func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uint64, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		proof, at, err = inclusionProof(tx.Bucket(bucketTree), seq, size)
 		return err
 	})
@@ -64,7 +65,7 @@ func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uin
 // proved to. from must be at least 1 and at most to, and to at most the
 // journal's length, else ErrTreeSize.
 func (s *Store) ConsistencyProof(from, to uint64) (proof tlog.TreeProof, at uint64, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		proof, at, err = consistencyProof(tx.Bucket(bucketTree), from, to)
 		return err
 	})
@@ -72,7 +73,7 @@ func (s *Store) ConsistencyProof(from, to uint64) (proof tlog.TreeProof, at uint
 }
 
 // inclusionProof is InclusionProof over the tree bucket.
-func inclusionProof(tree *bolt.Bucket, seq, size uint64) (tlog.RecordProof, uint64, error) {
+func inclusionProof(tree *kv.Bucket, seq, size uint64) (tlog.RecordProof, uint64, error) {
 	n, err := treeSize(tree)
 	if err != nil {
 		return nil, 0, err
@@ -93,7 +94,7 @@ func inclusionProof(tree *bolt.Bucket, seq, size uint64) (tlog.RecordProof, uint
 }
 
 // consistencyProof is ConsistencyProof over the tree bucket.
-func consistencyProof(tree *bolt.Bucket, from, to uint64) (tlog.TreeProof, uint64, error) {
+func consistencyProof(tree *kv.Bucket, from, to uint64) (tlog.TreeProof, uint64, error) {
 	n, err := treeSize(tree)
 	if err != nil {
 		return nil, 0, err
@@ -112,7 +113,7 @@ func consistencyProof(tree *bolt.Bucket, from, to uint64) (tlog.TreeProof, uint6
 }
 
 // treeHead reads the size and root of the tree in tree.
-func treeHead(tree *bolt.Bucket) (TreeHead, error) {
+func treeHead(tree *kv.Bucket) (TreeHead, error) {
 	n, err := treeSize(tree)
 	if err != nil {
 		return TreeHead{}, err
@@ -125,7 +126,7 @@ func treeHead(tree *bolt.Bucket) (TreeHead, error) {
 }
 
 // bucketHashes is tlog's HashReader over the tree bucket.
-type bucketHashes struct{ tree *bolt.Bucket }
+type bucketHashes struct{ tree *kv.Bucket }
 
 func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
@@ -142,7 +143,7 @@ func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // treeSize is the number of journal entries the tree holds, from its last
 // stored-hash index: the stored hashes of n entries are indexes 0 to
 // tlog.StoredHashCount(n)-1.
-func treeSize(tree *bolt.Bucket) (uint64, error) {
+func treeSize(tree *kv.Bucket) (uint64, error) {
 	k, _ := tree.Cursor().Last()
 	if k == nil {
 		return 0, nil
@@ -162,7 +163,7 @@ func treeSize(tree *bolt.Bucket) (uint64, error) {
 // appendLeaf adds journal entry seq, whose hash is entryHash, to the tree,
 // which holds seq-1 entries. Apply calls it for every entry it appends, in
 // the same transaction.
-func appendLeaf(tree *bolt.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
+func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
 	assert(seq > 0, "tree leaf of journal seq 0")
 	n := int64(seq - 1)
 	first := tlog.StoredHashIndex(0, n)
@@ -179,7 +180,7 @@ func appendLeaf(tree *bolt.Bucket, seq uint64, entryHash [journalHashSize]byte) 
 		return fmt.Errorf("tree: entry %d: %w", seq, err)
 	}
 	// Stored-hash indexes only grow.
-	tree.FillPercent = appendFillPercent
+	tree.SetFillPercent(appendFillPercent)
 	for i := range hashes {
 		// bbolt keeps the value until the commit; hashes is not reused.
 		if err := tree.Put(seqKey(uint64(first+int64(i))), hashes[i][:]); err != nil {
@@ -195,7 +196,7 @@ func appendLeaf(tree *bolt.Bucket, seq uint64, entryHash [journalHashSize]byte) 
 func buildTree(db *bolt.DB) error {
 	for {
 		behind := false
-		if err := db.View(func(tx *bolt.Tx) error {
+		if err := viewKV(db, func(tx *kv.Tx) error {
 			n, err := treeSize(tx.Bucket(bucketTree))
 			if err != nil {
 				return err
@@ -209,14 +210,14 @@ func buildTree(db *bolt.DB) error {
 		if !behind {
 			return nil
 		}
-		if err := db.Update(func(tx *bolt.Tx) error { return buildTreeStep(tx, treeBuildBatch) }); err != nil {
+		if err := updateKV(db, func(tx *kv.Tx) error { return buildTreeStep(tx, treeBuildBatch) }); err != nil {
 			return fmt.Errorf("build journal tree: %w", err)
 		}
 	}
 }
 
 // buildTreeStep adds the next limit journal entries the tree lacks.
-func buildTreeStep(tx *bolt.Tx, limit int) error {
+func buildTreeStep(tx *kv.Tx, limit int) error {
 	tree := tx.Bucket(bucketTree)
 	n, err := treeSize(tree)
 	if err != nil {
@@ -241,7 +242,7 @@ func buildTreeStep(tx *bolt.Tx, limit int) error {
 // recomputing each entry's stored hashes from its hash and the stored
 // hashes before them, which the entries before were checked to give, checks
 // every stored hash in one pass, reading each about twice.
-func checkTree(tx *bolt.Tx, bad func(format string, args ...any)) {
+func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 	tree := tx.Bucket(bucketTree)
 	n, err := treeSize(tree)
 	if err != nil {

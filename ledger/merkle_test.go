@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -40,7 +41,7 @@ func treeDB(t testing.TB) *bolt.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketTree); return err }); err != nil {
+	if err := updateKV(db, func(tx *kv.Tx) error { _, err := tx.Bolt().CreateBucket(bucketTree); return err }); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -66,7 +67,7 @@ func TestTreeProofs(t *testing.T) {
 	db := treeDB(t)
 	for next := 0; next < total; {
 		end := min(total, next+1+r.Intn(200))
-		if err := db.Update(func(tx *bolt.Tx) error {
+		if err := updateKV(db, func(tx *kv.Tx) error {
 			for ; next < end; next++ {
 				if err := appendLeaf(tx.Bucket(bucketTree), uint64(next+1), leaves[next]); err != nil {
 					return err
@@ -77,7 +78,7 @@ func TestTreeProofs(t *testing.T) {
 			t.Fatalf("seed %d: append: %v", seed, err)
 		}
 	}
-	err := db.View(func(tx *bolt.Tx) error {
+	err := viewKV(db, func(tx *kv.Tx) error {
 		tree := tx.Bucket(bucketTree)
 		root := func(n uint64) tlog.Hash {
 			h, err := tlog.TreeHash(int64(n), bucketHashes{tree})
@@ -275,21 +276,21 @@ func dropTree(t *testing.T, path string, cut int) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketTree) }); err != nil {
+	if err := updateKV(db, func(tx *kv.Tx) error { return tx.Bolt().DeleteBucket(bucketTree) }); err != nil {
 		t.Fatal(err)
 	}
 	if cut == 0 {
 		return
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketTree); return err }); err != nil {
+	if err := updateKV(db, func(tx *kv.Tx) error { _, err := tx.Bolt().CreateBucket(bucketTree); return err }); err != nil {
 		t.Fatal(err)
 	}
 	for built := 0; built < cut; built += 3 {
-		if err := db.Update(func(tx *bolt.Tx) error { return buildTreeStep(tx, min(3, cut-built)) }); err != nil {
+		if err := updateKV(db, func(tx *kv.Tx) error { return buildTreeStep(tx, min(3, cut-built)) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	err = viewKV(db, func(tx *kv.Tx) error {
 		n, err := treeSize(tx.Bucket(bucketTree))
 		if err == nil && n != uint64(cut) {
 			err = fmt.Errorf("tree of %d entries after the cut build, want %d", n, cut)
@@ -306,13 +307,13 @@ func dropTree(t *testing.T, path string, cut int) {
 func TestCheckFindsTreeFaults(t *testing.T) {
 	tests := []struct {
 		name   string
-		damage func(tree *bolt.Bucket) error
+		damage func(tree *kv.Bucket) error
 	}{
-		{"a changed hash", func(tree *bolt.Bucket) error {
+		{"a changed hash", func(tree *kv.Bucket) error {
 			bad := make([]byte, tlog.HashSize)
 			return tree.Put(seqKey(uint64(tlog.StoredHashIndex(0, 2))), bad)
 		}},
-		{"a missing entry", func(tree *bolt.Bucket) error {
+		{"a missing entry", func(tree *kv.Bucket) error {
 			k, _ := tree.Cursor().Last()
 			return tree.Delete(k)
 		}},
@@ -330,7 +331,7 @@ func TestCheckFindsTreeFaults(t *testing.T) {
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.db.Update(func(tx *bolt.Tx) error { return tc.damage(tx.Bucket(bucketTree)) }); err != nil {
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx.Bucket(bucketTree)) }); err != nil {
 				t.Fatal(err)
 			}
 			if errs := s.Check(); len(errs) == 0 {
@@ -366,9 +367,9 @@ func BenchmarkInclusionProof(b *testing.B) {
 	}
 	const perTx = 200_000
 	for start := 0; start < len(stored); start += perTx {
-		if err := db.Update(func(tx *bolt.Tx) error {
+		if err := updateKV(db, func(tx *kv.Tx) error {
 			tree := tx.Bucket(bucketTree)
-			tree.FillPercent = appendFillPercent
+			tree.SetFillPercent(appendFillPercent)
 			for i := start; i < min(start+perTx, len(stored)); i++ {
 				if err := tree.Put(seqKey(uint64(i)), stored[i][:]); err != nil {
 					return err
@@ -383,7 +384,7 @@ func BenchmarkInclusionProof(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		seq := uint64(1 + r.Intn(size))
-		err := db.View(func(tx *bolt.Tx) error {
+		err := viewKV(db, func(tx *kv.Tx) error {
 			_, _, err := inclusionProof(tx.Bucket(bucketTree), seq, 0)
 			return err
 		})
@@ -402,7 +403,7 @@ func BenchmarkAppendLeaf(b *testing.B) {
 	seq := uint64(0)
 	grow := func(n int) {
 		for done := 0; done < n; {
-			if err := db.Update(func(tx *bolt.Tx) error {
+			if err := updateKV(db, func(tx *kv.Tx) error {
 				for end := min(n, done+8192); done < end; done++ {
 					seq++
 					leaf = sha256.Sum256(leaf[:])

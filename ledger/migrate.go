@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -220,9 +221,10 @@ func migrateIDRecord(journal *bolt.Bucket, id string, old []byte) (idRecord, err
 	copy(rec.BodyHash[:], old[1:1+bodyHashSize])
 	outcome := old[1+bodyHashSize:]
 	if o, err := DecodeOutcome(outcome); err == nil && o.Seq != 0 && journal.Get(seqKey(o.Seq)) != nil {
-		if bytes.Equal(EncodeOutcome(journaledOutcome(journal, id, o.Seq)), outcome) {
+		kvJournal := kv.WrapBucket(journal)
+		if bytes.Equal(EncodeOutcome(journaledOutcome(kvJournal, id, o.Seq)), outcome) {
 			rec.Seq = o.Seq
-			rec.BodyServed = journaledBodyHash(journal, o.Seq) == rec.BodyHash
+			rec.BodyServed = journaledBodyHash(kvJournal, o.Seq) == rec.BodyHash
 			return rec, nil
 		}
 	}

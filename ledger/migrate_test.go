@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -126,8 +127,8 @@ func writeSchemaOnly(t *testing.T, schema string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	err = updateKV(db, func(tx *kv.Tx) error {
+		meta, err := tx.Bolt().CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
 		}

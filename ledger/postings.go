@@ -8,7 +8,7 @@ import (
 	"math"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // The journal indexes (journal_party, journal_symbol) are posting lists:
@@ -110,7 +110,7 @@ func (b *postingBuffer) reset() {
 // and empties the list. The values stay in the arena, which bbolt reads
 // until the commit: appends never write over a value handed out, and a
 // grown arena leaves the old array to bbolt; reset it only after the commit.
-func (b *postingBuffer) flush(tx *bolt.Tx) error {
+func (b *postingBuffer) flush(tx *kv.Tx) error {
 	if len(b.list) == 0 {
 		return nil
 	}
@@ -123,8 +123,8 @@ func (b *postingBuffer) flush(tx *bolt.Tx) error {
 		}
 		return cmp.Compare(x.inserted, y.inserted)
 	})
-	var bk *bolt.Bucket
-	var c *bolt.Cursor // repositioned by every seek, so one serves the bucket
+	var bk *kv.Bucket
+	var c *kv.Cursor // repositioned by every seek, so one serves the bucket
 	for i := 0; i < len(b.list); {
 		j := i
 		for j < len(b.list) && b.list[j].bucket == b.list[i].bucket && b.list[j].name == b.list[i].name {
@@ -146,7 +146,7 @@ func (b *postingBuffer) flush(tx *bolt.Tx) error {
 // appendName appends one name's new postings (seqs increasing) to its
 // chunks in bk: to its last chunk while that has room, then in new chunks.
 // c is bk's cursor; bbolt copies keys, so one scratch key serves every Put.
-func (b *postingBuffer) appendName(bk *bolt.Bucket, c *bolt.Cursor, ps []posting) error {
+func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, ps []posting) error {
 	b.key = append(append(b.key[:0], ps[0].name...), 0)
 	n := len(b.key)
 	b.key = binary.BigEndian.AppendUint64(b.key, math.MaxUint64)
@@ -190,13 +190,13 @@ func (b *postingBuffer) appendName(bk *bolt.Bucket, c *bolt.Cursor, ps []posting
 
 // seqList is one name's seqs in a journal index, read a chunk at a time.
 type seqList struct {
-	c      *bolt.Cursor
+	c      *kv.Cursor
 	prefix []byte
 	key    []byte
 	chunk  []uint64 // the seqs of the chunk the cursor is on
 }
 
-func newSeqList(b *bolt.Bucket, name string) *seqList {
+func newSeqList(b *kv.Bucket, name string) *seqList {
 	return &seqList{c: b.Cursor(), prefix: append([]byte(name), 0)}
 }
 
@@ -242,7 +242,7 @@ func (l *seqList) seek(from uint64) (uint64, bool) {
 // checkPostings checks bucket's chunks: well formed, seqs increasing within
 // and across a name's chunks, no chunk over the bound, and returns how many
 // seqs they hold.
-func checkPostings(b *bolt.Bucket, what string, bad func(string, ...any)) int {
+func checkPostings(b *kv.Bucket, what string, bad func(string, ...any)) int {
 	total := 0
 	var name []byte
 	var last uint64

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -49,7 +50,7 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 			}
 			switch r.Intn(200) {
 			case 0: // a commit
-				if err := buf.flush(tx); err != nil {
+				if err := buf.flush(kv.Wrap(tx)); err != nil {
 					t.Fatal(err)
 				}
 				if err := tx.Commit(); err != nil {
@@ -60,15 +61,15 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 					t.Fatal(err)
 				}
 			case 1: // a strict check's flush within the transaction
-				if err := buf.flush(tx); err != nil {
+				if err := buf.flush(kv.Wrap(tx)); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		if err := buf.flush(tx); err != nil {
+		if err := buf.flush(kv.Wrap(tx)); err != nil {
 			t.Fatal(err)
 		}
-		b := tx.Bucket(bucketJournalParty)
+		b := kv.Wrap(tx).Bucket(bucketJournalParty)
 		var problems []string
 		total := checkPostings(b, "journal_party", func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) })
 		if len(problems) > 0 {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	bolt "go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -28,7 +28,7 @@ var ErrNotFound = errors.New("ledger: not found")
 
 // Party returns a party.
 func (s *Store) Party(id string) (p transfer.Party, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		var ok bool
 		if p, ok = newTxView(tx, s.Rulebook()).Party(id); !ok {
 			return ErrNotFound
@@ -40,7 +40,7 @@ func (s *Store) Party(id string) (p transfer.Party, err error) {
 
 // Parties lists every party, by id.
 func (s *Store) Parties() (out []transfer.Party, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		return tx.Bucket(bucketParties).ForEach(func(k, v []byte) error {
 			out = append(out, *decodeParty(k, v))
 			return nil
@@ -51,7 +51,7 @@ func (s *Store) Parties() (out []transfer.Party, err error) {
 
 // Instrument returns an instrument.
 func (s *Store) Instrument(symbol string) (in transfer.Instrument, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		var ok bool
 		v := newTxView(tx, s.Rulebook())
 		if in, ok = v.Instrument(symbol); !ok {
@@ -65,7 +65,7 @@ func (s *Store) Instrument(symbol string) (in transfer.Instrument, err error) {
 
 // Instruments lists every instrument, by symbol.
 func (s *Store) Instruments() (out []transfer.Instrument, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		view := newTxView(tx, s.Rulebook())
 		return tx.Bucket(bucketInstruments).ForEach(func(k, v []byte) error {
 			in := decodeInstrument(k, v)
@@ -79,7 +79,7 @@ func (s *Store) Instruments() (out []transfer.Instrument, err error) {
 
 // Price returns the last mark of an instrument.
 func (s *Store) Price(symbol string) (p transfer.Price, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		var ok bool
 		if p, ok = newTxView(tx, s.Rulebook()).Price(symbol); !ok {
 			return ErrNotFound
@@ -119,7 +119,7 @@ type Holdings struct {
 
 // PartyHoldings returns a party's holdings; now dates the lock-up figures.
 func (s *Store) PartyHoldings(party string, now time.Time) (out Holdings, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		rb := s.Rulebook()
 		v := newTxView(tx, rb)
 		p, ok := v.Party(party)
@@ -207,7 +207,7 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 	}
 	q.Limit = min(q.Limit, MaxJournalPage)
 	out.Entries = []JournalEntry{}
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *kv.Tx) error {
 		defer func() { attachCorpActions(tx, out.Entries) }()
 		if q.Party != "" || q.Symbol != "" {
 			journalByIndex(tx, q, &out)
@@ -230,7 +230,7 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 }
 
 // journalHashAt is the hash of journal entry seq, or zeros before the first.
-func journalHashAt(journal *bolt.Bucket, seq uint64) (hash [journalHashSize]byte) {
+func journalHashAt(journal *kv.Bucket, seq uint64) (hash [journalHashSize]byte) {
 	if seq == 0 {
 		return hash
 	}
@@ -242,7 +242,7 @@ func journalHashAt(journal *bolt.Bucket, seq uint64) (hash [journalHashSize]byte
 
 // getJournalHead is the recorded hash of the last journal entry, zeros for
 // an empty journal.
-func getJournalHead(meta *bolt.Bucket) (head [journalHashSize]byte) {
+func getJournalHead(meta *kv.Bucket) (head [journalHashSize]byte) {
 	v := meta.Get(metaJournalHead)
 	if v == nil {
 		return head
@@ -267,7 +267,7 @@ type Verification struct {
 // VerifyJournal recomputes every hash from the first journal entry and checks
 // the links.
 func (s *Store) VerifyJournal() (out Verification, err error) {
-	err = s.viewCommitted(func(tx *bolt.Tx) error {
+	err = s.viewCommitted(func(tx *kv.Tx) error {
 		out = verifyJournal(tx)
 		return nil
 	})
@@ -278,7 +278,7 @@ func (s *Store) VerifyJournal() (out Verification, err error) {
 // record's bytes as they lie in the file, without decoding them (the record
 // is the canonical body); a v1 entry is rendered and hashed as JSON. Each
 // hash covers the previous one, so the chain links by construction.
-func verifyJournal(tx *bolt.Tx) Verification {
+func verifyJournal(tx *kv.Tx) Verification {
 	var prev [journalHashSize]byte
 	var n uint64
 	buf := make([]byte, 0, 512)
@@ -328,7 +328,7 @@ func badJournal(n uint64, prev [journalHashSize]byte, msg string) Verification {
 // Nodes lists the cluster members' addresses as replicated, and the nodes
 // removed from it (Removed), whose ids are never taken again.
 func (s *Store) Nodes() (out []NodeInfo, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		return tx.Bucket(bucketNodes).ForEach(func(_, v []byte) error {
 			var n NodeInfo
 			decodeJSON(v, &n)
@@ -341,7 +341,7 @@ func (s *Store) Nodes() (out []NodeInfo, err error) {
 
 // journaledBodyHash is sha256(actor 0 body) of the instruction journaled at
 // seq, whose entry serves its body byte for byte.
-func journaledBodyHash(journal *bolt.Bucket, seq uint64) [bodyHashSize]byte {
+func journaledBodyHash(journal *kv.Bucket, seq uint64) [bodyHashSize]byte {
 	v := journal.Get(seqKey(seq))
 	if v == nil {
 		fail("an id names journal entry %d, which does not exist", seq)
@@ -358,7 +358,7 @@ func journaledBodyHash(journal *bolt.Bucket, seq uint64) [bodyHashSize]byte {
 
 // Outcome returns the recorded outcome of an instruction id.
 func (s *Store) Outcome(id string) (o Outcome, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		raw := tx.Bucket(bucketIDs).Get([]byte(id))
 		if raw == nil {
 			return ErrNotFound
@@ -378,7 +378,7 @@ func (s *Store) Outcome(id string) (o Outcome, err error) {
 
 // journaledOutcome rebuilds the outcome Apply returned for instruction id,
 // journaled at seq: the same fields, so EncodeOutcome gives the same bytes.
-func journaledOutcome(journal *bolt.Bucket, id string, seq uint64) Outcome {
+func journaledOutcome(journal *kv.Bucket, id string, seq uint64) Outcome {
 	v := journal.Get(seqKey(seq))
 	if v == nil {
 		fail("id %s names journal entry %d, which does not exist", id, seq)
@@ -392,5 +392,5 @@ func journaledOutcome(journal *bolt.Bucket, id string, seq uint64) Outcome {
 // View gives a read-only transfer.View to fn, for checks before proposing
 // (authorization, dry runs). It must not be used after fn returns.
 func (s *Store) View(fn func(v transfer.View) error) error {
-	return s.view(func(tx *bolt.Tx) error { return fn(newTxView(tx, s.Rulebook())) })
+	return s.view(func(tx *kv.Tx) error { return fn(newTxView(tx, s.Rulebook())) })
 }

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -68,14 +67,14 @@ func (a *applier) setSchedule(s *transfer.ScheduledRulebook) {
 	mustPut(a.meta, metaScheduledAt, []byte(s.EffectiveAt.UTC().Format(time.RFC3339Nano)), "scheduled rulebook date")
 }
 
-func mustDelete(b *bolt.Bucket, k []byte) {
+func mustDelete(b *kv.Bucket, k []byte) {
 	if err := b.Delete(k); err != nil {
 		panic(fmt.Sprintf("ledger: delete %s: %v", k, err))
 	}
 }
 
 // getScheduledAt reads the date of the scheduled rulebook, if any.
-func getScheduledAt(meta *bolt.Bucket) (time.Time, bool) {
+func getScheduledAt(meta *kv.Bucket) (time.Time, bool) {
 	v := meta.Get(metaScheduledAt)
 	if v == nil {
 		return time.Time{}, false
@@ -87,14 +86,14 @@ func getScheduledAt(meta *bolt.Bucket) (time.Time, bool) {
 
 // ScheduledRulebook returns the rulebook set to take force later, or nil.
 func (s *Store) ScheduledRulebook() (sched *transfer.ScheduledRulebook, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *kv.Tx) error {
 		sched, err = scheduledRulebook(tx.Bucket(bucketMeta))
 		return err
 	})
 	return sched, err
 }
 
-func scheduledRulebook(meta *bolt.Bucket) (*transfer.ScheduledRulebook, error) {
+func scheduledRulebook(meta *kv.Bucket) (*transfer.ScheduledRulebook, error) {
 	at, ok := getScheduledAt(meta)
 	if !ok {
 		return nil, nil
@@ -110,7 +109,7 @@ func scheduledRulebook(meta *bolt.Bucket) (*transfer.ScheduledRulebook, error) {
 // scheduled one once its date has come, which only the next batch makes
 // the rulebook in force. Dry runs use it, so POST /v1/check answers what a
 // write sent now would get.
-func (s *Store) rulebookAt(tx *bolt.Tx, now time.Time) *eligibility.Rulebook {
+func (s *Store) rulebookAt(tx *kv.Tx, now time.Time) *eligibility.Rulebook {
 	meta := tx.Bucket(bucketMeta)
 	if at, ok := getScheduledAt(meta); ok && !now.Before(at) {
 		if sched, err := scheduledRulebook(meta); err == nil {
@@ -122,7 +121,7 @@ func (s *Store) rulebookAt(tx *bolt.Tx, now time.Time) *eligibility.Rulebook {
 
 // checkSchedule checks that a scheduled rulebook parses and is still to
 // come: the batch at or after its date would have put it in force.
-func checkSchedule(tx *bolt.Tx, bad func(format string, args ...any)) {
+func checkSchedule(tx *kv.Tx, bad func(format string, args ...any)) {
 	meta := tx.Bucket(bucketMeta)
 	at, ok := getScheduledAt(meta)
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -104,7 +105,7 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 		return nil, memState{}, err
 	}
 	var errs []error
-	_ = db.View(func(tx *bolt.Tx) error { errs = check(tx); return nil })
+	_ = viewKV(db, func(tx *kv.Tx) error { errs = check(tx); return nil })
 	if len(errs) > 0 {
 		db.Close()
 		return nil, memState{}, fmt.Errorf("snapshot fails its checks: %v", errs[0])

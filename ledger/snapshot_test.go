@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -27,7 +28,7 @@ func snapshotOf(t *testing.T, s *Store) []byte {
 
 // editSnapshot returns snap changed by edit, made through bbolt as a broken
 // or hostile node could.
-func editSnapshot(t *testing.T, snap []byte, edit func(tx *bolt.Tx) error) []byte {
+func editSnapshot(t *testing.T, snap []byte, edit func(tx *kv.Tx) error) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "edited.db")
 	if err := os.WriteFile(path, snap, 0o600); err != nil {
@@ -37,7 +38,7 @@ func editSnapshot(t *testing.T, snap []byte, edit func(tx *bolt.Tx) error) []byt
 	if err != nil {
 		t.Fatalf("open snapshot: %v", err)
 	}
-	if err := db.Update(edit); err != nil {
+	if err := updateKV(db, edit); err != nil {
 		t.Fatalf("edit snapshot: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -74,7 +75,7 @@ func storeWithPendingWork(t *testing.T, path string, strict bool) (*Store, *harn
 	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
 	h.world()
 	h.mustAccept("iss-1", mintBody("REG", "acc-us", "100"))
-	if s.wtx == nil {
+	if s.live == nil {
 		t.Fatal("no pending write transaction before the restore")
 	}
 	return s, h
@@ -118,11 +119,11 @@ func TestRestoreFailureKeepsState(t *testing.T) {
 		{name: "truncated stream", snap: good[:len(good)-4096]},
 		{name: "not a state file", snap: bytes.Repeat([]byte("not bbolt "), 1000)},
 		{name: "empty stream", snap: nil},
-		{name: "fails the checks", snap: editSnapshot(t, good, func(tx *bolt.Tx) error {
+		{name: "fails the checks", snap: editSnapshot(t, good, func(tx *kv.Tx) error {
 			// inst-us holds REG: its holding now names an unknown party.
 			return tx.Bucket(bucketParties).Delete([]byte("inst-us"))
 		})},
-		{name: "rulebook does not parse", snap: editSnapshot(t, good, func(tx *bolt.Tx) error {
+		{name: "rulebook does not parse", snap: editSnapshot(t, good, func(tx *kv.Tx) error {
 			return tx.Bucket(bucketMeta).Put(metaRulebook, []byte("regimes: [unclosed"))
 		})},
 		{name: "swap fails", snap: good, rename: func(string, string) error { return errSwap }},

@@ -14,6 +14,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // Config configures a Store.
@@ -112,15 +113,27 @@ type Store struct {
 	cacheMu sync.Mutex
 	cache   *stateCache
 
-	// wmu guards the write transaction Apply keeps open across calls (wtx,
-	// nil when nothing is pending), how many instructions it holds, and the
-	// error of a commit that failed, after which the store refuses to go on.
-	wmu     sync.Mutex
-	wtx     *bolt.Tx
-	pending int
-	broken  error
-	// postings are the journal index entries applied in wtx and not yet
-	// written to it (postings.go); guarded by wmu.
+	// wmu guards the layers of applied state not yet in the file, the
+	// commit of one of them in flight, and the error of a commit that failed,
+	// after which the store refuses to go on. committed is signalled, under
+	// wmu, when a commit ends.
+	//
+	// Apply writes into live, in memory (package kv), over the file and the
+	// frozen layer; once CommitEvery instructions are pending, live is
+	// frozen and a goroutine commits it to the file while Apply goes on in a
+	// new live layer. So the commit (bbolt's spill, page writes and fsyncs)
+	// is never on the apply path.
+	wmu       sync.Mutex
+	committed *sync.Cond
+	live      *kv.Layer     // nil: nothing applied since the last freeze
+	frozen    *frozenLayer  // being committed; nil: none
+	pending   int           // instructions in live
+	gen       uint64        // layers frozen so far
+	done      uint64        // layers committed so far
+	broken    error
+	// postings are the journal index entries applied in live and not yet
+	// written to it (postings.go); guarded by wmu. They travel with the layer
+	// when it is frozen, and the commit writes them.
 	postings postingBuffer
 
 	// rename is os.Rename; tests replace it to fail Restore's swap.
@@ -138,6 +151,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename, commitTx: (*bolt.Tx).Commit}
+	s.committed = sync.NewCond(&s.wmu)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -188,12 +202,13 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(btx *bolt.Tx) error {
 		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			if _, err := btx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		tx := kv.Wrap(btx)
 		// Keys registered before keys had ids get their records, the same
 		// on every node.
 		if err := indexKeys(tx); err != nil {
@@ -231,7 +246,7 @@ type memState struct {
 // loadState reads the memState of db. It changes nothing, so Restore can
 // load a new file completely before it gives up the old one.
 func loadState(db *bolt.DB, cacheBytes int) (st memState, err error) {
-	err = db.View(func(tx *bolt.Tx) error {
+	err = viewKV(db, func(tx *kv.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.rulebook = eligibility.Default()
 		if text := meta.Get(metaRulebook); text != nil {
@@ -284,11 +299,10 @@ func (s *Store) LastTime() time.Time { return time.Unix(0, s.lastTime.Load()).UT
 // Rulebook is the rulebook in force.
 func (s *Store) Rulebook() *eligibility.Rulebook { return s.rulebook.Load() }
 
-// view runs fn against the latest applied state: inside the open write
-// transaction while Apply has uncommitted work (fn must only read, and holds
-// Apply off while it runs), else in a read transaction. Either way it sees
-// every Apply that returned before the call.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+// view runs fn against the latest applied state: the file as committed,
+// with the layers applied since over it. It holds Apply off while fn runs
+// (fn must only read), and sees every Apply that returned before the call.
+func (s *Store) view(fn func(tx *kv.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -299,18 +313,37 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 		s.wmu.Unlock()
 		return s.broken
 	}
-	if s.wtx != nil {
-		defer s.wmu.Unlock()
-		return fn(s.wtx)
+	layers := s.layersLocked()
+	if len(layers) == 0 {
+		s.wmu.Unlock()
+		return viewKV(s.db, fn)
 	}
-	s.wmu.Unlock()
-	return s.db.View(fn)
+	defer s.wmu.Unlock()
+	btx, err := s.db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("ledger: read state: %w", err)
+	}
+	defer func() { _ = btx.Rollback() }()
+	return fn(kv.Over(btx, layers, nil))
+}
+
+// layersLocked lists the layers not yet in the file, oldest first. Callers
+// hold wmu.
+func (s *Store) layersLocked() []*kv.Layer {
+	var ls []*kv.Layer
+	if s.frozen != nil {
+		ls = append(ls, s.frozen.layer)
+	}
+	if s.live != nil {
+		ls = append(ls, s.live)
+	}
+	return ls
 }
 
 // viewCommitted commits what is pending and runs fn in a read transaction,
 // for reads that may scan far (journal walks, cap tables, hashes, checks):
 // they must not hold Apply off while they run, as view would.
-func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
+func (s *Store) viewCommitted(fn func(tx *kv.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -319,23 +352,32 @@ func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
 	if err := s.commitPending(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return viewKV(s.db, fn)
 }
 
-// inWriteTx runs fn in the open write transaction, beginning one if none is
-// open. If fn fails the transaction is rolled back with everything pending,
-// which readers have already seen: the store is broken (see faultLocked),
-// and raft replays the lost calls after a restart. Callers hold wmu.
-func (s *Store) inWriteTx(fn func(tx *bolt.Tx) error) error {
-	if s.wtx == nil {
-		tx, err := s.db.Begin(true)
-		if err != nil {
-			return s.faultLocked("begin", err)
-		}
-		s.wtx = tx
+// inWriteTx runs fn over the live layer, making one if none is open, above
+// the frozen layer and a read transaction of the file. If fn fails, what it
+// wrote is in live, half done, and readers may have seen earlier calls: the
+// store is broken (see faultLocked), and raft replays the lost calls after
+// a restart. Callers hold wmu.
+func (s *Store) inWriteTx(fn func(tx *kv.Tx) error) error {
+	btx, err := s.db.Begin(false)
+	if err != nil {
+		return s.faultLocked("begin", err)
 	}
-	if err := fn(s.wtx); err != nil {
-		s.dropPendingLocked()
+	// The read transaction ends with the call: a commit that grows the file
+	// remaps it, which waits for every open read transaction.
+	defer func() { _ = btx.Rollback() }()
+	var frozen []*kv.Layer
+	if s.frozen != nil {
+		frozen = []*kv.Layer{s.frozen.layer}
+	}
+	if s.live == nil {
+		s.live = kv.NewLayer()
+	}
+	if err := fn(kv.Over(btx, frozen, s.live)); err != nil {
+		s.live, s.pending = nil, 0
+		s.postings.reset()
 		return s.faultLocked("write", err)
 	}
 	return nil
@@ -350,34 +392,97 @@ func (s *Store) faultLocked(step string, err error) error {
 	}
 	s.broken = &FaultError{Step: step, Path: s.cfg.Path, Err: err}
 	s.log.Error("state write failed; the node must stop, and replays raft's log after a restart", "step", step, "file", s.cfg.Path, "err", err)
+	s.committed.Broadcast()
 	if s.cfg.OnFault != nil {
 		s.cfg.OnFault(s.broken)
 	}
 	return s.broken
 }
 
-// commitLocked commits the open write transaction, if any. A failed commit
-// loses applied state that the store has already reported, so the store
-// refuses every later read and Apply (faultLocked). Callers hold wmu.
-func (s *Store) commitLocked() error {
-	if s.broken != nil {
-		return s.broken
+// frozenLayer is a layer no Apply writes any more, with its journal
+// postings, on its way into the file.
+type frozenLayer struct {
+	layer    *kv.Layer
+	postings postingBuffer
+	gen      uint64
+	db       *bolt.DB
+}
+
+// freezeLocked hands the live layer to a goroutine that commits it, if it
+// holds anything and no other commit is in flight. Callers hold wmu.
+func (s *Store) freezeLocked() {
+	if s.live == nil || s.frozen != nil || s.broken != nil {
+		return
 	}
-	if s.wtx == nil {
-		return nil
-	}
-	err := s.postings.flush(s.wtx)
-	if err == nil {
-		err = s.commitTx(s.wtx)
-	} else {
-		_ = s.wtx.Rollback()
-	}
-	s.wtx, s.pending = nil, 0
-	s.postings.reset()
+	s.gen++
+	f := &frozenLayer{layer: s.live, postings: s.postings, gen: s.gen, db: s.db}
+	s.live, s.pending, s.postings = nil, 0, postingBuffer{}
+	s.frozen = f
+	go s.commitFrozen(f)
+}
+
+// commitFrozen writes f into the file in one bbolt transaction with its
+// postings and commits it; then the next layer may go, if it is due.
+func (s *Store) commitFrozen(f *frozenLayer) {
+	step, err := s.writeFrozen(f)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.frozen = nil
 	if err != nil {
-		return s.faultLocked("commit", err)
+		s.faultLocked(step, err)
+		return
 	}
-	return nil
+	s.done = f.gen
+	if s.pending >= s.cfg.CommitEvery {
+		s.freezeLocked()
+	}
+	s.committed.Broadcast()
+}
+
+func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
+	tx, err := f.db.Begin(true)
+	if err != nil {
+		return "begin", err
+	}
+	if err := f.layer.WriteTo(tx); err != nil {
+		_ = tx.Rollback()
+		return "write", err
+	}
+	// The postings append to chunks this layer or earlier ones wrote: the
+	// file now holds them all.
+	if err := f.postings.flush(kv.Wrap(tx)); err != nil {
+		_ = tx.Rollback()
+		return "write", err
+	}
+	if err := s.commitTx(tx); err != nil {
+		return "commit", err
+	}
+	return "", nil
+}
+
+// commitLocked commits everything applied so far and waits until it is in
+// the file. A failed commit loses applied state that the store has already
+// reported, so the store refuses every later read and Apply (faultLocked).
+// Callers hold wmu; it is released while waiting.
+func (s *Store) commitLocked() error {
+	want := s.gen
+	if s.live != nil {
+		want++ // the live layer's gen once frozen: layers freeze in turn
+	}
+	for s.broken == nil && s.done < want {
+		s.freezeLocked()
+		s.committed.Wait()
+	}
+	return s.broken
+}
+
+// waitFrozenLocked waits until no commit is in flight. Callers hold wmu;
+// it is released while waiting.
+func (s *Store) waitFrozenLocked() error {
+	for s.broken == nil && s.frozen != nil {
+		s.committed.Wait()
+	}
+	return s.broken
 }
 
 // Commit makes everything applied so far durable in the state file.
@@ -390,24 +495,24 @@ func (s *Store) Commit() error {
 	return s.commitPending()
 }
 
-// commitPending commits the open write transaction, if any. Callers hold mu.
+// commitPending commits what is pending and waits for it. Callers hold mu.
 func (s *Store) commitPending() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.commitLocked()
 }
 
-// dropPendingLocked rolls the open write transaction back, losing what it
-// holds. Callers hold wmu.
+// dropPendingLocked drops the live layer, losing what it holds, after any
+// commit in flight has ended. Callers hold wmu.
 func (s *Store) dropPendingLocked() {
-	if s.wtx != nil {
-		_ = s.wtx.Rollback()
-		s.wtx, s.pending = nil, 0
+	for s.frozen != nil {
+		s.committed.Wait()
 	}
+	s.live, s.pending = nil, 0
 	s.postings.reset()
 }
 
-func getUint(b *bolt.Bucket, key []byte) uint64 {
+func getUint(b *kv.Bucket, key []byte) uint64 {
 	v := b.Get(key)
 	if len(v) != 8 {
 		return 0
@@ -415,13 +520,13 @@ func getUint(b *bolt.Bucket, key []byte) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-func putUint(b *bolt.Bucket, key []byte, v uint64) error {
+func putUint(b *kv.Bucket, key []byte, v uint64) error {
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], v)
 	return b.Put(key, buf[:])
 }
 
-func getTime(meta *bolt.Bucket) time.Time {
+func getTime(meta *kv.Bucket) time.Time {
 	v := meta.Get(metaLastTime)
 	if v == nil {
 		return time.Unix(0, 0).UTC()
@@ -458,4 +563,14 @@ func removeIfExists(path string) error {
 		return err
 	}
 	return nil
+}
+
+// viewKV runs fn in a read transaction of db.
+func viewKV(db *bolt.DB, fn func(tx *kv.Tx) error) error {
+	return db.View(func(tx *bolt.Tx) error { return fn(kv.Wrap(tx)) })
+}
+
+// updateKV runs fn in a write transaction of db, writing straight to it.
+func updateKV(db *bolt.DB, fn func(tx *kv.Tx) error) error {
+	return db.Update(func(tx *bolt.Tx) error { return fn(kv.Wrap(tx)) })
 }

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"sort"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -20,7 +19,7 @@ import (
 // set, which only Apply's view fills: commit, flush, and the hand-over of
 // written records to the caches.
 type txView struct {
-	tx       *bolt.Tx
+	tx       *kv.Tx
 	rulebook *eligibility.Rulebook
 	writable bool
 	// The record caches hold records as committed before this transaction;
@@ -29,12 +28,12 @@ type txView struct {
 	rParties, rInstruments, rHoldings *recordCache
 	published                         []cacheUpdate
 
-	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *bolt.Bucket
+	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *kv.Bucket
 	// One cursor per bucket the view reads point records from, made on
 	// first use and kept for the view's life: bolt.Bucket.Get makes a cursor
 	// and grows its stack anew on every call, a handful of allocations per
 	// lookup.
-	cParties, cInstruments, cHoldings, cPrices *bolt.Cursor
+	cParties, cInstruments, cHoldings, cPrices *kv.Cursor
 	// slots are holdingSlots made a block at a time: a batch loads a few per
 	// instruction, and one allocation each was a tenth of Apply's.
 	slots []holdingSlot
@@ -76,7 +75,7 @@ type holdingSlot struct {
 	dirty  bool
 }
 
-func newTxView(tx *bolt.Tx, rb *eligibility.Rulebook) *txView {
+func newTxView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
 	v := &txView{
 		tx: tx, rulebook: rb, writable: tx.Writable(),
 		bParties: tx.Bucket(bucketParties), bInstruments: tx.Bucket(bucketInstruments),
@@ -182,7 +181,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 // record reads a committed record, from the cache when it knows the key.
 // Before this transaction writes a key, bbolt holds its committed value, so
 // what it reads is fit for the cache at once.
-func (v *txView) record(b *bolt.Bucket, cur **bolt.Cursor, c *recordCache, key []byte) []byte {
+func (v *txView) record(b *kv.Bucket, cur **kv.Cursor, c *recordCache, key []byte) []byte {
 	if val, present, known := c.get(key); known {
 		if !present {
 			return nil
@@ -197,7 +196,7 @@ func (v *txView) record(b *bolt.Bucket, cur **bolt.Cursor, c *recordCache, key [
 // get is b.Get (b has no nested buckets) through *cur, a cursor over b made
 // on first use. Seek repositions from the root, so the cursor stays usable
 // after the transaction writes to b.
-func get(b *bolt.Bucket, cur **bolt.Cursor, key []byte) []byte {
+func get(b *kv.Bucket, cur **kv.Cursor, key []byte) []byte {
 	if *cur == nil {
 		*cur = b.Cursor()
 	}

@@ -151,6 +151,10 @@ func Over(base *bolt.Tx, layers []*Layer, top *Layer) *Tx {
 	return &Tx{base: base, layers: layers, top: top, layered: true}
 }
 
+// Bolt is the bbolt transaction beneath, for what layers do not hold:
+// making and dropping buckets.
+func (t *Tx) Bolt() *bolt.Tx { return t.base }
+
 // Writable reports whether Put and Delete may be called.
 func (t *Tx) Writable() bool {
 	if t.layered {
@@ -181,6 +185,12 @@ func (t *Tx) Bucket(name []byte) *Bucket {
 	}
 	t.buckets[string(name)] = b
 	return b
+}
+
+// WrapBucket returns base itself as a Bucket, for a bucket nested in
+// another, which a layer cannot hold.
+func WrapBucket(base *bolt.Bucket) *Bucket {
+	return &Bucket{tx: Wrap(base.Tx()), base: base}
 }
 
 // Bucket is a bucket of a Tx.
