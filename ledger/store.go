@@ -125,11 +125,11 @@ type Store struct {
 	// is never on the apply path.
 	wmu       sync.Mutex
 	committed *sync.Cond
-	live      *kv.Layer     // nil: nothing applied since the last freeze
-	frozen    *frozenLayer  // being committed; nil: none
-	pending   int           // instructions in live
-	gen       uint64        // layers frozen so far
-	done      uint64        // layers committed so far
+	live      *kv.Layer    // nil: nothing applied since the last freeze
+	frozen    *frozenLayer // being committed; nil: none
+	pending   int          // instructions in live
+	gen       uint64       // layers frozen so far
+	done      uint64       // layers committed so far
 	broken    error
 	// postings are the journal index entries applied in live and not yet
 	// written to it (postings.go); guarded by wmu. They travel with the layer
