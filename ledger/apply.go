@@ -159,7 +159,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		return nil, err
 	}
 	// What the batch wrote is now the state every later reader sees (in the
-	// open transaction), so the cache may hold it.
+	// live layer), so the cache may hold it.
 	view.publish()
 	s.pending += max(items, 1) + corpLineWeight*linesPaid
 	if s.cfg.CommitEvery <= 1 {

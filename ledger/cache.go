@@ -38,10 +38,11 @@ const (
 // objects for 100,000 parties cost more in GC marking than they saved.
 //
 // Only Apply uses it (under Store.cacheMu); reads run in their own bbolt
-// transactions, concurrently with Apply, and never see it. It only ever
-// holds committed values: a value read from bbolt inside Apply's transaction
-// before the batch wrote it is the committed one, and what a batch writes is
-// added only after its transaction commits. Restore and Close drop it.
+// transactions, concurrently with Apply, and never see it. It only holds
+// values as the last Apply that succeeded left them, whether or not their
+// layer is in the file yet: a value read inside Apply before the batch wrote
+// it is that one, and what a batch writes is added only once its Apply
+// succeeded. Restore and Close drop it.
 type stateCache struct {
 	parties, instruments, holdings *recordCache
 }

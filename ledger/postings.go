@@ -23,9 +23,10 @@ import (
 // touched by many entries of one commit costs one read and one write of its
 // last chunk, not one insert per entry.
 //
-// Readers of these buckets commit first (viewCommitted), so nothing reads
-// the buffer; Check under StrictChecks flushes it into the open transaction
-// before it looks.
+// The buffer travels with its layer (store.go), and the commit writes it
+// after the layer. Readers of these buckets commit first (viewCommitted),
+// so nothing reads the buffer; Check under StrictChecks flushes it into the
+// live layer, once no commit is in flight, before it looks.
 
 // postingChunkBytes bounds a chunk's value: a larger chunk holds more seqs
 // per key but is rewritten whole when a seq is appended.

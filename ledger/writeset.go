@@ -17,8 +17,8 @@ import (
 // (commit) over what the read side decoded, and written once, at flush, in
 // key order. Reads through the same view see them (view.go), so a later
 // instruction of the batch decides against the earlier ones. What a flush
-// wrote reaches the record caches only after the transaction commits
-// (written, publish).
+// wrote reaches the record caches only once its Apply succeeded (written,
+// publish).
 
 // cacheUpdate is a record a transaction wrote (val nil: deleted).
 type cacheUpdate struct {
