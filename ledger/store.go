@@ -190,7 +190,12 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 		NoSync:          noSync,
 		InitialMmapSize: 64 << 20,
 		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  true,
+		// The freelist is written with every commit, which runs beside
+		// Apply (a few pages on a file that mostly grows), so that Open
+		// reads it instead of walking every page of the file to rebuild it:
+		// seconds and a map of every page on a file of gigabytes. A file
+		// written without it is walked once, and has it from its next commit.
+		NoFreelistSync: false,
 	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
