@@ -219,8 +219,9 @@ func mintBody(symbol, to, amount string) string {
 	return ins("mint", map[string]any{"symbol": symbol, "to": to, "amount": amount})
 }
 
-// crash drops the store as a killed process would: the pending write
-// transaction is lost, the committed file stays.
+// crash drops the store as a killed process would: the layers not yet in
+// the file are lost, the committed file stays. A commit in flight lands
+// first: the file it leaves is one a crash just before it would have too.
 func (s *Store) crash() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
