@@ -32,6 +32,27 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
+// newLayeredHarness is newHarness over a store that commits every
+// commitEvery instructions beside Apply, without StrictChecks (which waits
+// for each commit): Apply and reads then run over a live layer of several
+// calls and a layer still being committed.
+func newLayeredHarness(t testing.TB, commitEvery int) *harness {
+	t.Helper()
+	s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true, CommitEvery: commitEvery})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if errs := s.Check(); len(errs) > 0 {
+			t.Errorf("Check after test: %v", errs)
+		}
+		s.Close()
+	})
+	h := &harness{t: t, s: s, now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	return h
+}
+
 // runSeeds runs run in a subtest per seed from 1 to seeds, named by its
 // seed so that a failure can be run again alone.
 func runSeeds(t *testing.T, seeds int, run func(t *testing.T, seed int64)) {

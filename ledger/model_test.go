@@ -362,7 +362,13 @@ func TestReferenceModel(t *testing.T) {
 }
 
 func runReferenceModel(t *testing.T, seed int64, steps int) {
+	// Odd seeds run over layers: a live layer of several calls and one
+	// being committed beside Apply; even seeds check the state after every
+	// Apply.
 	h := newHarness(t)
+	if seed%2 == 1 {
+		h = newLayeredHarness(t, 2+int(seed*7%23))
+	}
 	h.mustAccept(OperatorID, ins("register_party", party("cus-1", "custodian")))
 	h.mustAccept(OperatorID, ins("register_party", party("iss-1", "issuer")))
 	for _, p := range refParties[2:] {
