@@ -242,12 +242,17 @@ func (l *seqList) seek(from uint64) (uint64, bool) {
 
 // checkPostings checks bucket's chunks: well formed, seqs increasing within
 // and across a name's chunks, no chunk over the bound, and returns how many
-// seqs they hold.
-func checkPostings(b *kv.Bucket, what string, bad func(string, ...any)) int {
+// seqs they hold. With want, it also checks that they hold exactly want's
+// pairs: every journal entry under every name it gives, and nothing else.
+func checkPostings(b *kv.Bucket, what string, bad func(string, ...any), want *postingSet) int {
 	total := 0
 	var name []byte
 	var last uint64
 	var seqs []uint64
+	var cmp postingCompare
+	if want != nil {
+		cmp.start(want, what, bad)
+	}
 	_ = b.ForEach(func(k, v []byte) error {
 		if len(k) < 9 || k[len(k)-9] != 0 || len(v) == 0 || v[0] != tagPostings || len(v) > postingChunkBytes {
 			bad("%s key %q: not a posting chunk", what, k)
@@ -256,12 +261,129 @@ func checkPostings(b *kv.Bucket, what string, bad func(string, ...any)) int {
 		seqs = chunkSeqs(seqs[:0], k, v)
 		if n := k[:len(k)-9]; bytes.Equal(n, name) && seqs[0] <= last {
 			bad("%s %s: chunk at %d does not follow %d", what, n, seqs[0], last)
-		} else {
+		} else if !bytes.Equal(n, name) {
 			name = append(name[:0], n...)
+			if want != nil {
+				cmp.name(name)
+			}
 		}
 		last = seqs[len(seqs)-1]
 		total += len(seqs)
+		if want != nil {
+			cmp.seqs(seqs)
+		}
 		return nil
 	})
+	if want != nil {
+		cmp.end()
+	}
 	return total
+}
+
+// postingSet is the (name, seq) pairs the journal gives one index, for
+// Check: names numbered, each pair packed as id<<postingSeqBits | seq, then
+// sorted, so the index is compared in one walk in key order instead of a
+// seek per pair (most of a restore's check, which a snapshot gets).
+type postingSet struct {
+	ids   map[string]uint32
+	names []string
+	pairs []uint64
+}
+
+// postingSeqBits bounds the seqs a postingSet packs: 2^40, a trillion
+// journal entries.
+const postingSeqBits = 40
+
+func (p *postingSet) add(name string, seq uint64) {
+	assert(seq < 1<<postingSeqBits, "journal seq %d beyond the check's bound", seq)
+	id, ok := p.ids[name]
+	if !ok {
+		if p.ids == nil {
+			p.ids = map[string]uint32{}
+		}
+		id = uint32(len(p.names))
+		p.ids[name] = id
+		p.names = append(p.names, name)
+	}
+	p.pairs = append(p.pairs, uint64(id)<<postingSeqBits|seq)
+}
+
+// postingCompare walks a postingSet beside an index's chunks in key order.
+type postingCompare struct {
+	want     *postingSet
+	what     string
+	bad      func(string, ...any)
+	seen     []bool
+	id       uint32
+	known    bool
+	pos, stop int // the current name's pairs still unmatched
+}
+
+func (c *postingCompare) start(want *postingSet, what string, bad func(string, ...any)) {
+	slices.Sort(want.pairs)
+	want.pairs = slices.Compact(want.pairs)
+	*c = postingCompare{want: want, what: what, bad: bad, seen: make([]bool, len(want.names))}
+}
+
+// name moves to the next name of the index.
+func (c *postingCompare) name(n []byte) {
+	c.finish()
+	c.id, c.known = c.want.ids[string(n)]
+	if !c.known {
+		c.bad("%s %s: indexed, but no journal entry names it", c.what, n)
+		return
+	}
+	c.seen[c.id] = true
+	c.pos, c.stop = c.span(c.id)
+}
+
+// span is where id's pairs are in the sorted pairs.
+func (c *postingCompare) span(id uint32) (int, int) {
+	lo, _ := slices.BinarySearch(c.want.pairs, uint64(id)<<postingSeqBits)
+	hi, _ := slices.BinarySearch(c.want.pairs, uint64(id+1)<<postingSeqBits)
+	return lo, hi
+}
+
+// seqs matches the next seqs of the current name.
+func (c *postingCompare) seqs(seqs []uint64) {
+	if !c.known {
+		return
+	}
+	base := uint64(c.id) << postingSeqBits
+	for _, seq := range seqs {
+		for c.pos < c.stop && c.want.pairs[c.pos] < base|seq {
+			c.missing(c.want.pairs[c.pos])
+			c.pos++
+		}
+		if c.pos < c.stop && c.want.pairs[c.pos] == base|seq {
+			c.pos++
+			continue
+		}
+		c.bad("%s %s: entry %d is indexed, but does not name it", c.what, c.want.names[c.id], seq)
+	}
+}
+
+func (c *postingCompare) missing(pair uint64) {
+	c.bad("journal entry %d is not indexed in %s under %s", pair&(1<<postingSeqBits-1), c.what, c.want.names[pair>>postingSeqBits])
+}
+
+// finish reports the current name's pairs left unmatched.
+func (c *postingCompare) finish() {
+	if c.known {
+		for ; c.pos < c.stop; c.pos++ {
+			c.missing(c.want.pairs[c.pos])
+		}
+	}
+	c.known = false
+}
+
+// end reports the names the journal gives and the index lacks.
+func (c *postingCompare) end() {
+	c.finish()
+	for id, seen := range c.seen {
+		if !seen {
+			lo, _ := c.span(uint32(id))
+			c.missing(c.want.pairs[lo])
+		}
+	}
 }

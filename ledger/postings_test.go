@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -71,7 +72,7 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 		}
 		b := kv.Wrap(tx).Bucket(bucketJournalParty)
 		var problems []string
-		total := checkPostings(b, "journal_party", func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) })
+		total := checkPostings(b, "journal_party", func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }, nil)
 		if len(problems) > 0 {
 			t.Fatalf("checkPostings: %v", problems)
 		}
@@ -83,6 +84,7 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 		if total != count || chunks < 2*len(names) {
 			t.Fatalf("%d postings in %d chunks, want %d in at least %d", total, chunks, count, 2*len(names))
 		}
+		comparePostings(t, r, b, names, want, seq)
 		for _, n := range append(names, "", "c", "inv-") {
 			l := newSeqList(b, n)
 			list := want[n]
@@ -99,4 +101,63 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 			}
 		}
 	})
+}
+
+// comparePostings checks checkPostings against the journal's pairs (want):
+// exactly those pass; one pair more, one fewer, a name more or a name fewer
+// is reported.
+func comparePostings(t *testing.T, r *rand.Rand, b *kv.Bucket, names []string, want map[string][]uint64, maxSeq uint64) {
+	t.Helper()
+	set := func(edit func(n string, seqs []uint64) []uint64) *postingSet {
+		var p postingSet
+		for _, n := range names {
+			for _, seq := range edit(n, slices.Clone(want[n])) {
+				p.add(n, seq)
+			}
+		}
+		return &p
+	}
+	run := func(p *postingSet) []string {
+		var problems []string
+		checkPostings(b, "journal_party", func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }, p)
+		return problems
+	}
+	if problems := run(set(func(_ string, seqs []uint64) []uint64 { return seqs })); len(problems) > 0 {
+		t.Fatalf("the journal's own pairs: %v", problems)
+	}
+	victim := names[r.Intn(len(names))]
+	for _, tc := range []struct {
+		name string
+		p    *postingSet
+		says string
+	}{
+		{"a pair more", set(func(n string, seqs []uint64) []uint64 {
+			if n == victim {
+				seqs = append(seqs, maxSeq+1)
+			}
+			return seqs
+		}), "is not indexed"},
+		{"a pair fewer", set(func(n string, seqs []uint64) []uint64 {
+			if n == victim {
+				seqs = slices.Delete(seqs, len(seqs)/2, len(seqs)/2+1)
+			}
+			return seqs
+		}), "is indexed, but does not name it"},
+		{"a name fewer", set(func(n string, seqs []uint64) []uint64 {
+			if n == victim {
+				return nil
+			}
+			return seqs
+		}), "no journal entry names it"},
+		{"a name more", func() *postingSet {
+			p := set(func(_ string, seqs []uint64) []uint64 { return seqs })
+			p.add("zz-absent", 1)
+			return p
+		}(), "is not indexed in journal_party under zz-absent"},
+	} {
+		problems := run(tc.p)
+		if len(problems) == 0 || !strings.Contains(strings.Join(problems, "; "), tc.says) {
+			t.Errorf("%s: problems %v, want one saying %q", tc.name, problems, tc.says)
+		}
+	}
 }
