@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
@@ -29,6 +31,37 @@ func (s *Store) Check() (errs []error) {
 }
 
 func check(tx *kv.Tx) []error {
+	return append(checkExceptIndexes(tx), checkIndexErrors(tx)...)
+}
+
+// checkIndexErrors is checkIndexes' findings.
+func checkIndexErrors(tx *kv.Tx) []error {
+	var errs []error
+	checkIndexes(tx, func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) })
+	return errs
+}
+
+// checkDB checks db, which nothing else writes, in two read transactions at
+// once: the journal indexes (half the work) in one, everything else in the
+// other.
+func checkDB(db *bolt.DB) []error {
+	var indexErrs []error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := viewKV(db, func(tx *kv.Tx) error { indexErrs = checkIndexErrors(tx); return nil }); err != nil {
+			indexErrs = append(indexErrs, err)
+		}
+	})
+	var errs []error
+	if err := viewKV(db, func(tx *kv.Tx) error { errs = checkExceptIndexes(tx); return nil }); err != nil {
+		errs = append(errs, err)
+	}
+	wg.Wait()
+	return append(errs, indexErrs...)
+}
+
+// checkExceptIndexes is check without checkIndexes.
+func checkExceptIndexes(tx *kv.Tx) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	type totals struct {
@@ -133,7 +166,6 @@ func check(tx *kv.Tx) []error {
 	checkKeys(tx, bad)
 	checkSchedule(tx, bad)
 	checkInvestments(tx, bad)
-	checkIndexes(tx, bad)
 	checkBooks(tx, escrow, bad)
 	return errs
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -104,9 +103,9 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	if err != nil {
 		return nil, memState{}, err
 	}
-	var errs []error
-	_ = viewKV(db, func(tx *kv.Tx) error { errs = check(tx); return nil })
-	if len(errs) > 0 {
+	// The file is ours alone until the swap: its checks may run in two
+	// transactions at once.
+	if errs := checkDB(db); len(errs) > 0 {
 		db.Close()
 		return nil, memState{}, fmt.Errorf("snapshot fails its checks: %v", errs[0])
 	}
