@@ -120,7 +120,7 @@ func benchInstruction(r *rand.Rand, n, i int) []byte {
 
 // BenchmarkApplyEntries is the shape a node's state machine sees under
 // concurrent single-instruction requests: log entries of one-leg cash
-// transfers among 1,000 investors, the transaction committed every 8,192
+// transfers among 1,000 investors, the state committed every 32,768
 // instructions as a node does. "1-per-entry" is one client at a time, where
 // what a call costs beyond its instructions is the whole of the apply's
 // share of the latency; "50-per-entry" is many clients sharing entries.
@@ -134,7 +134,7 @@ func BenchmarkApplyEntries(b *testing.B) {
 
 func benchApplyEntries(b *testing.B, perEntry int) {
 	const accounts = 1000
-	l := openBenchLedger(b, Config{CommitEvery: 8192})
+	l := openBenchLedger(b, Config{CommitEvery: nodeCommitEvery})
 	setup := [][]byte{
 		InstructionItem(OperatorID, []byte(ins("register_party", party("cus-1", "custodian")))),
 		InstructionItem(OperatorID, []byte(ins("register_party", party("iss-1", "issuer")))),

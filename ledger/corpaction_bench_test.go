@@ -13,7 +13,7 @@ import (
 // corpBenchStep holders, each followed by a batch of corpBenchTransfers
 // transfers (of the instrument while the distribution runs, whose record
 // point is history; of cash while the split, which locks its instrument,
-// runs). fsync on, committing every 8,192 instructions as a node does. It
+// runs). fsync on, committing every 32,768 instructions as a node does. It
 // reports the time from the acceptance to the completion (total-s, the
 // interleaved transfers and the final commit included), the longest single
 // Apply in that time (max-apply-ms: the bound every other write waits at

@@ -252,3 +252,14 @@ func (s *Store) crash() {
 	_ = s.db.Close()
 	s.db, s.cache = nil, nil
 }
+
+// liveLayerSize is the bytes of keys and values the live layer holds, and
+// the instructions pending in it.
+func (s *Store) liveLayerSize() (bytes, instructions int) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.live == nil {
+		return 0, 0
+	}
+	return s.live.Size(), s.pending
+}

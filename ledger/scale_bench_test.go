@@ -32,9 +32,6 @@ const (
 	// scaleHugeEnv set to 1 enables the sizes of scaleHugeInvestors and up.
 	scaleHugeEnv       = "TOKENLEDGER_BENCH_1M"
 	scaleHugeInvestors = 1_000_000
-	// nodeCommitEvery is cmd/node's default --commit-every: these benchmarks
-	// commit the state file as a node does.
-	nodeCommitEvery = 8192
 	// scaleSetupBatch is the set-up's instructions per batch: consensus's
 	// default MaxBatchItems, the most one log entry carries.
 	scaleSetupBatch = 10_000
@@ -43,6 +40,16 @@ const (
 	// mints), for 4.3 journal entries an investor.
 	scaleMixedPerTenInvestors = 13
 )
+
+// nodeCommitEvery is cmd/node's default --commit-every: these benchmarks
+// commit the state file as a node does. TOKENLEDGER_BENCH_COMMIT_EVERY
+// sets another, to compare.
+var nodeCommitEvery = func() int {
+	if v, err := strconv.Atoi(os.Getenv("TOKENLEDGER_BENCH_COMMIT_EVERY")); err == nil && v > 0 {
+		return v
+	}
+	return 32768
+}()
 
 type scaleSize struct {
 	name      string
@@ -66,7 +73,7 @@ func skipHuge(b *testing.B, investors int) {
 // BenchmarkScale is BenchmarkApply's mix (batches of 1,000: 60% cash
 // transfers, 20% delivery-versus-payment, 20% mints, over 1,000 instruments)
 // at 10,000, 100,000 and 1,000,000 investors, fsync on and committing every
-// 8,192 instructions as a node does; the timed loop ends with the final
+// 32,768 instructions as a node does; the timed loop ends with the final
 // commit. It reports µs/instr, instr/s, allocs/instr, the bytes this process
 // passed to write calls per instruction (wB/instr, Linux only; the state
 // file is the only thing written), the CPU time the process used per
@@ -113,6 +120,7 @@ func benchMixed(b *testing.B, l *scaleLedger) {
 	for n := range b.N {
 		results[n] = l.applyMixed(batches[n])
 	}
+	layerBytes, layerInstr := l.s.liveLayerSize()
 	if err := l.s.Commit(); err != nil {
 		b.Fatal(err)
 	}
@@ -131,6 +139,10 @@ func benchMixed(b *testing.B, l *scaleLedger) {
 	if canCountCPU {
 		b.ReportMetric((cpuAfter-cpuBefore).Seconds()*1e6/instr, "cpu-µs/instr")
 	}
+	if layerInstr > 0 {
+		// The memory a pending instruction holds until its layer commits.
+		b.ReportMetric(float64(layerBytes)/float64(layerInstr), "layer-B/instr")
+	}
 	rejected := 0
 	for _, res := range results {
 		rejected += countRejected(res)
@@ -141,7 +153,7 @@ func benchMixed(b *testing.B, l *scaleLedger) {
 // BenchmarkRegisterMint sets up a ledger of 100,000 (or, with
 // TOKENLEDGER_BENCH_1M=1, 1,000,000) investors as BenchmarkScale does:
 // registering each and minting it cash and one instrument, in batches of
-// 10,000, fsync on, committing every 8,192 instructions. µs/instr and
+// 10,000, fsync on, committing every 32,768 instructions. µs/instr and
 // instr/s count the time in Apply and the final commit; ns/op is a whole
 // set-up, making the instructions included, as is cpu-µs/instr, the
 // process's CPU time per instruction.

@@ -42,7 +42,7 @@ func TestE2E_DiskFull(t *testing.T) {
 func diskFull(t *testing.T, victim string) {
 	c := newCluster(t)
 	// Frequent state commits, so the state file meets the full disk within
-	// seconds of load, as a busy node's does (it commits every 8,192
+	// seconds of load, as a busy node's does (it commits every 32,768
 	// instructions by default), as well as the raft log.
 	c.serveArgs = []string{"--commit-every", "64"}
 	for _, p := range c.procs {
