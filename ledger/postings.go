@@ -310,12 +310,12 @@ func (p *postingSet) add(name string, seq uint64) {
 
 // postingCompare walks a postingSet beside an index's chunks in key order.
 type postingCompare struct {
-	want     *postingSet
-	what     string
-	bad      func(string, ...any)
-	seen     []bool
-	id       uint32
-	known    bool
+	want      *postingSet
+	what      string
+	bad       func(string, ...any)
+	seen      []bool
+	id        uint32
+	known     bool
 	pos, stop int // the current name's pairs still unmatched
 }
 
