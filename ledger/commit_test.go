@@ -93,10 +93,7 @@ func TestCommitFaultBesideApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.commitTx = func(tx *bolt.Tx) error {
-		_ = tx.Rollback()
-		return errDiskFull
-	}
+	failCommits(s)
 	batch := func(index uint64, items ...[]byte) []Batch {
 		return []Batch{{Index: index, Term: 1, Time: epoch.Add(time.Duration(index) * time.Second), Items: items}}
 	}

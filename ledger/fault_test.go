@@ -16,6 +16,15 @@ import (
 // errDiskFull stands in for what a full disk makes a commit return.
 var errDiskFull = errors.New("write state.db: no space left on device")
 
+// failCommits makes every later commit of s's state file fail as a full
+// disk does.
+func failCommits(s *Store) {
+	s.commitTx = func(tx *bolt.Tx) error {
+		_ = tx.Rollback()
+		return errDiskFull
+	}
+}
+
 // TestCommitFault checks what a failed commit of the state file does: the
 // fault is reported once, naming the file; every later read fails with
 // ErrStorageFault instead of serving a state the file does not hold; Apply
@@ -37,10 +46,7 @@ func TestCommitFault(t *testing.T) {
 		t.Fatalf("applied %d, want 1", got)
 	}
 
-	s.commitTx = func(tx *bolt.Tx) error {
-		_ = tx.Rollback()
-		return errDiskFull
-	}
+	failCommits(s)
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
@@ -104,10 +110,7 @@ func TestCommitFaultWithoutHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.commitTx = func(tx *bolt.Tx) error {
-		_ = tx.Rollback()
-		return errDiskFull
-	}
+	failCommits(s)
 	defer func() {
 		r := recover()
 		if r == nil || !strings.Contains(fmt.Sprint(r), "no space left") {

@@ -38,16 +38,7 @@ func newHarness(t testing.TB) *harness {
 // calls and a layer still being committed.
 func newLayeredHarness(t testing.TB, commitEvery int) *harness {
 	t.Helper()
-	s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true, CommitEvery: commitEvery})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if errs := s.Check(); len(errs) > 0 {
-			t.Errorf("Check after test: %v", errs)
-		}
-		s.Close()
-	})
+	s := openStoreWith(t, Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true, CommitEvery: commitEvery})
 	h := &harness{t: t, s: s, now: epoch}
 	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
 	return h
@@ -64,7 +55,14 @@ func runSeeds(t *testing.T, seeds int, run func(t *testing.T, seed int64)) {
 
 func openStore(t testing.TB, path string, strict bool) *Store {
 	t.Helper()
-	s, err := Open(Config{Path: path, StrictChecks: strict, NoSync: true})
+	return openStoreWith(t, Config{Path: path, StrictChecks: strict, NoSync: true})
+}
+
+// openStoreWith opens a store with cfg, checked and closed when the test
+// ends.
+func openStoreWith(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
