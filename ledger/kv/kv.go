@@ -53,7 +53,8 @@ func NewLayer() *Layer { return &Layer{buckets: map[string]*layerBucket{}} }
 // Len is the number of keys the layer writes or deletes.
 func (l *Layer) Len() int { return l.n }
 
-// Size is the bytes of the keys and values the layer holds.
+// Size is the bytes of the keys and values written into the layer, a key
+// written twice counted twice: what its arena holds, roughly.
 func (l *Layer) Size() int { return l.size }
 
 const arenaChunk = 1 << 20
