@@ -112,7 +112,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		a.idx.postings = &s.postings
 		view = a.view
 		// The journal only grows at its end.
-		a.journal.SetFillPercent(appendFillPercent)
+		a.journal.SetAppendOnly()
 		a.applied = getUint(a.meta, metaAppliedIndex)
 		a.term = getUint(a.meta, metaAppliedTerm)
 		a.lastTime = getTime(a.meta)

@@ -475,7 +475,7 @@ func (a *applier) payFromEscrow(act *corpAction, d *transfer.Delta, lines []corp
 // recordLines stores lines, numbered on from act.lines, and their leaves.
 func (a *applier) recordLines(act *corpAction, lines []corpLine) {
 	b, tree := a.tx.Bucket(bucketCorpActions), a.tx.Bucket(bucketCorpTree)
-	tree.SetFillPercent(appendFillPercent) // hashes are appended in index order
+	tree.SetAppendOnly() // hashes are appended in index order
 	for i := range lines {
 		l := &lines[i]
 		l.index = act.lines

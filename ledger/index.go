@@ -65,7 +65,7 @@ func (w *indexWriter) open(tx *kv.Tx) {
 	// Each symbol's supplies and each party's entries only grow at the end
 	// of their key range; the ranges themselves interleave, so only the
 	// supplies of the few symbols are worth packing.
-	w.supplies.SetFillPercent(appendFillPercent)
+	w.supplies.SetAppendOnly()
 }
 
 // index writes the index entries of the journal entry a.seq, whose record

@@ -180,7 +180,7 @@ func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) er
 		return fmt.Errorf("tree: entry %d: %w", seq, err)
 	}
 	// Stored-hash indexes only grow.
-	tree.SetFillPercent(appendFillPercent)
+	tree.SetAppendOnly()
 	for i := range hashes {
 		// bbolt keeps the value until the commit; hashes is not reused.
 		if err := tree.Put(seqKey(uint64(first+int64(i))), hashes[i][:]); err != nil {

@@ -369,7 +369,7 @@ func BenchmarkInclusionProof(b *testing.B) {
 	for start := 0; start < len(stored); start += perTx {
 		if err := updateKV(db, func(tx *kv.Tx) error {
 			tree := tx.Bucket(bucketTree)
-			tree.SetFillPercent(appendFillPercent)
+			tree.SetAppendOnly()
 			for i := start; i < min(start+perTx, len(stored)); i++ {
 				if err := tree.Put(seqKey(uint64(i)), stored[i][:]); err != nil {
 					return err

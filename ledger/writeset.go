@@ -214,7 +214,7 @@ func (v *txView) flush() error {
 	// Balance history is appended by seq, so it costs sequential pages, not
 	// a random page per holding; full pages, since nothing is inserted before.
 	hist := v.tx.Bucket(bucketHistory)
-	hist.SetFillPercent(appendFillPercent)
+	hist.SetAppendOnly()
 	for _, r := range v.history {
 		start := len(v.arena)
 		v.arena = encodeHistory(v.arena, r.changes)

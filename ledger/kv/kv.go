@@ -43,8 +43,10 @@ type Layer struct {
 }
 
 type layerBucket struct {
-	m    btree.Map[string, entry]
-	fill float64 // bbolt FillPercent when written (0: bbolt's default)
+	m btree.Map[string, entry]
+	// appendOnly: keys only grow, so bbolt fills its pages whole
+	// (FillPercent 1) when the layer is written.
+	appendOnly bool
 }
 
 // NewLayer returns an empty layer.
@@ -111,8 +113,8 @@ func (l *Layer) WriteTo(tx *bolt.Tx) error {
 		if b == nil {
 			return fmt.Errorf("kv: write layer: no bucket %q", name)
 		}
-		if lb.fill != 0 {
-			b.FillPercent = lb.fill
+		if lb.appendOnly {
+			b.FillPercent = 1
 		}
 		var err error
 		lb.m.Scan(func(k string, e entry) bool {
@@ -208,15 +210,15 @@ type Bucket struct {
 // Tx is the transaction of the bucket.
 func (b *Bucket) Tx() *Tx { return b.tx }
 
-// SetFillPercent sets bbolt's FillPercent for this bucket's writes: 1.0
-// for a bucket whose keys only grow.
-func (b *Bucket) SetFillPercent(f float64) {
+// SetAppendOnly says the bucket's keys only grow, so bbolt may fill its
+// pages whole (FillPercent 1) instead of leaving room for inserts.
+func (b *Bucket) SetAppendOnly() {
 	if !b.tx.layered {
-		b.base.FillPercent = f
+		b.base.FillPercent = 1
 		return
 	}
 	if b.tx.top != nil {
-		b.topBucket().fill = f
+		b.topBucket().appendOnly = true
 	}
 }
 
