@@ -50,6 +50,16 @@ func TestCommitBesideApply(t *testing.T) {
 			t.Errorf("party aud-%d not readable while its layer is uncommitted: %v", i, err)
 		}
 	}
+	// A journal page by seq reads through the layers too: it does not wait
+	// for the held commit (a journal stream polls it).
+	page, err := s.Journal(JournalQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The operator's key, then the auditors.
+	if n := len(page.Entries); n != 2+more {
+		t.Errorf("journal page while a commit is held: %d entries, want %d", n, 2+more)
+	}
 	committed := make(chan error, 1)
 	go func() { committed <- s.Commit() }()
 	select {

@@ -207,7 +207,16 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 	}
 	q.Limit = min(q.Limit, MaxJournalPage)
 	out.Entries = []JournalEntry{}
-	err = s.viewCommitted(func(tx *kv.Tx) error {
+	// A page by seq reads at most q.Limit entries, so it may read through
+	// the layers not yet committed, holding Apply off that long, instead of
+	// waiting for a commit and its fsyncs: a journal stream polls it. The
+	// journal indexes are written behind, at the commit (postings.go), so a
+	// filtered page reads the file once it is committed.
+	read := s.view
+	if q.Party != "" || q.Symbol != "" {
+		read = s.viewCommitted
+	}
+	err = read(func(tx *kv.Tx) error {
 		defer func() { attachCorpActions(tx, out.Entries) }()
 		if q.Party != "" || q.Symbol != "" {
 			journalByIndex(tx, q, &out)
