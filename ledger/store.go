@@ -343,10 +343,7 @@ func (s *Store) view(fn func(tx *kv.Tx) error) error {
 // layersLocked lists the layers not yet in the file, oldest first. Callers
 // hold wmu.
 func (s *Store) layersLocked() []*kv.Layer {
-	var ls []*kv.Layer
-	if s.frozen != nil {
-		ls = append(ls, s.frozen.layer)
-	}
+	ls := s.frozenLayersLocked()
 	if s.live != nil {
 		ls = append(ls, s.live)
 	}
@@ -390,11 +387,7 @@ func (s *Store) inWriteTx(fn func(tx *kv.Tx) error) error {
 		if err != nil {
 			return s.faultLocked("begin", err)
 		}
-		var frozen []*kv.Layer
-		if s.frozen != nil {
-			frozen = []*kv.Layer{s.frozen.layer}
-		}
-		s.applyBase, s.applyTx = btx, kv.Over(btx, frozen, s.live)
+		s.applyBase, s.applyTx = btx, kv.Over(btx, s.frozenLayersLocked(), s.live)
 	}
 	err := fn(s.applyTx)
 	if s.frozen != nil {
@@ -431,6 +424,15 @@ func (s *Store) faultLocked(step string, err error) error {
 		s.cfg.OnFault(s.broken)
 	}
 	return s.broken
+}
+
+// frozenLayersLocked lists the layer being committed, if any. Callers hold
+// wmu.
+func (s *Store) frozenLayersLocked() []*kv.Layer {
+	if s.frozen == nil {
+		return nil
+	}
+	return []*kv.Layer{s.frozen.layer}
 }
 
 // frozenLayer is a layer no Apply writes any more, with its journal

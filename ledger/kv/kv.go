@@ -222,6 +222,14 @@ func (b *Bucket) SetAppendOnly() {
 	}
 }
 
+// readTop is the top layer's part of the bucket, nil while nothing wrote it.
+func (b *Bucket) readTop() *layerBucket {
+	if b.top == nil && b.tx.top != nil {
+		b.top = b.tx.top.bucket(b.name, false)
+	}
+	return b.top
+}
+
 func (b *Bucket) topBucket() *layerBucket {
 	if b.top == nil {
 		b.top = b.tx.top.bucket(b.name, true)
@@ -232,11 +240,8 @@ func (b *Bucket) topBucket() *layerBucket {
 // Get returns the value of key, or nil.
 func (b *Bucket) Get(key []byte) []byte {
 	if b.tx.layered {
-		if b.top == nil && b.tx.top != nil {
-			b.top = b.tx.top.bucket(b.name, false)
-		}
-		if b.top != nil {
-			if e, ok := b.top.m.Get(unsafe.String(unsafe.SliceData(key), len(key))); ok {
+		if top := b.readTop(); top != nil {
+			if e, ok := top.m.Get(unsafe.String(unsafe.SliceData(key), len(key))); ok {
 				return e.value()
 			}
 		}
@@ -336,11 +341,8 @@ type source interface {
 func (b *Bucket) Cursor() *Cursor {
 	c := &Cursor{}
 	if b.tx.layered {
-		if b.top == nil && b.tx.top != nil {
-			b.top = b.tx.top.bucket(b.name, false)
-		}
-		if b.top != nil && b.top.m.Len() > 0 {
-			c.srcs = append(c.srcs, newLayerSource(b.top))
+		if top := b.readTop(); top != nil && top.m.Len() > 0 {
+			c.srcs = append(c.srcs, newLayerSource(top))
 		}
 		for i := len(b.layers) - 1; i >= 0; i-- {
 			if b.layers[i].m.Len() > 0 {
