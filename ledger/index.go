@@ -186,7 +186,8 @@ const indexBatch = 10_000
 
 // buildIndexes brings a schema 3 file to schema 5 (postingsOnly false), or
 // a schema 4 file, whose journal indexes kept a key per posting, to schema 5
-// (postingsOnly true: the balance and supply indexes stay). It indexes the
+// (postingsOnly true: the balance and supply indexes stay); migrateTree then
+// brings either to schema 6. It indexes the
 // journal (and the balance history) in transactions of indexBatch entries
 // each, the meta key index_seq recording the last seq done, so an Open cut
 // short resumes there; the last transaction records the schema and drops
@@ -198,7 +199,7 @@ func buildIndexes(db *bolt.DB, postingsOnly bool) error {
 			done, err = buildIndexesStep(tx, indexBatch, postingsOnly)
 			return err
 		}); err != nil {
-			return fmt.Errorf("index the journal for schema %s: %w", schemaVersion, err)
+			return fmt.Errorf("index the journal for schema %s: %w", schemaPackedPostings, err)
 		}
 	}
 	return updateKV(db, func(tx *kv.Tx) error {
@@ -206,7 +207,7 @@ func buildIndexes(db *bolt.DB, postingsOnly bool) error {
 		if err := meta.Delete(metaIndexSeq); err != nil {
 			return err
 		}
-		return meta.Put(metaSchema, []byte(schemaVersion))
+		return meta.Put(metaSchema, []byte(schemaPackedPostings))
 	})
 }
 

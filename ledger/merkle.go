@@ -14,10 +14,17 @@ import (
 // The journal's Merkle tree (RFC 6962, as golang.org/x/mod/sumdb/tlog builds
 // it): leaf i, from 0, is the journal entry of seq i+1, and its data is that
 // entry's 32-byte hash, so the leaf hash is SHA-256(0x00 ‖ entry hash). The
-// tree bucket keeps tlog's stored hashes, keyed by their stored-hash index
-// (8 bytes, big-endian): appending an entry writes 1 + (trailing ones of i)
-// hashes, two on average, in the journal's own transaction, and the root or
-// a proof at any size reads at most about 2·log₂ n of them.
+// tree bucket keeps tlog's stored hashes in chunks of treeChunkHashes:
+// stored-hash index i is bytes 32·(i mod 16) of the value under key i/16
+// (8 bytes, big-endian). Every chunk but the last is full. Appending an entry
+// adds 1 + (trailing ones of i) hashes, two on average, to the last chunk in
+// the journal's own transaction, and the root or a proof at any size reads
+// at most about 2·log₂ n of them.
+//
+// A key per hash (schema 5) cost two keys an entry: two layer inserts, two
+// bbolt puts at the commit and 16 bytes of page header each, for 32 bytes of
+// hash. A chunk is rewritten as it fills, which in a layer replaces one
+// entry, and reaches the file once per commit.
 //
 // The tree is derived from the journal alone, so a state file written before
 // it existed (or by a build that did not keep it) is brought up to date when
@@ -26,6 +33,20 @@ import (
 
 // treeBuildBatch bounds the journal entries one transaction of buildTree adds.
 const treeBuildBatch = 10_000
+
+// treeChunkHashes is how many stored hashes one key of the tree bucket holds.
+const treeChunkHashes = 16
+
+// storedHash returns stored hash index of the tree, or nil if the tree does
+// not hold it.
+func storedHash(tree *kv.Bucket, index int64) []byte {
+	v := tree.Get(seqKey(uint64(index / treeChunkHashes)))
+	off := int(index%treeChunkHashes) * tlog.HashSize
+	if len(v) < off+tlog.HashSize {
+		return nil
+	}
+	return v[off : off+tlog.HashSize]
+}
 
 // ErrTreeSize is returned by proofs asked of a tree larger than the journal,
 // of an entry beyond the tree asked of, or of a consistency from a size of 0
@@ -131,9 +152,9 @@ type bucketHashes struct{ tree *kv.Bucket }
 func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		v := r.tree.Get(seqKey(uint64(x)))
-		if len(v) != tlog.HashSize {
-			return nil, fmt.Errorf("tree: stored hash %d is missing or malformed", x)
+		v := storedHash(r.tree, x)
+		if v == nil {
+			return nil, fmt.Errorf("tree: stored hash %d is missing", x)
 		}
 		out[i] = tlog.Hash(v)
 	}
@@ -141,17 +162,20 @@ func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // treeSize is the number of journal entries the tree holds, from its last
-// stored-hash index: the stored hashes of n entries are indexes 0 to
+// chunk: the stored hashes of n entries are indexes 0 to
 // tlog.StoredHashCount(n)-1.
 func treeSize(tree *kv.Bucket) (uint64, error) {
-	k, _ := tree.Cursor().Last()
+	k, v := tree.Cursor().Last()
 	if k == nil {
 		return 0, nil
 	}
 	if len(k) != 8 {
-		return 0, fmt.Errorf("tree: key %x is not a stored-hash index", k)
+		return 0, fmt.Errorf("tree: key %x is not a chunk number", k)
 	}
-	count := int64(binary.BigEndian.Uint64(k)) + 1
+	if len(v) == 0 || len(v)%tlog.HashSize != 0 || len(v) > treeChunkHashes*tlog.HashSize {
+		return 0, fmt.Errorf("tree: last chunk holds %d bytes, not 1 to %d hashes", len(v), treeChunkHashes)
+	}
+	count := int64(binary.BigEndian.Uint64(k))*treeChunkHashes + int64(len(v)/tlog.HashSize)
 	// StoredHashCount grows by at least one per entry, so n <= count.
 	n := sort.Search(int(count)+1, func(n int) bool { return tlog.StoredHashCount(int64(n)) >= count })
 	if tlog.StoredHashCount(int64(n)) != count {
@@ -167,23 +191,35 @@ func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) er
 	assert(seq > 0, "tree leaf of journal seq 0")
 	n := int64(seq - 1)
 	first := tlog.StoredHashIndex(0, n)
-	// The tree must hold the entries before seq: a gap would make every
-	// later root wrong. For an odd n, tlog reads leaf n-1's hash, the one
-	// just before first, and fails without it; for an even n it reads
-	// nothing, so look. (Apply appends each seq once, and Check finds a tree
-	// that holds more than the journal.)
-	if n%2 == 0 && first > 0 && tree.Get(seqKey(uint64(first-1))) == nil {
-		return fmt.Errorf("tree: entries before %d are missing", seq)
-	}
 	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(entryHash[:]), bucketHashes{tree})
 	if err != nil {
 		return fmt.Errorf("tree: entry %d: %w", seq, err)
 	}
+	// The tree must hold the entries before seq, no more and no less: a gap
+	// would make every later root wrong. tlog reads some hashes before
+	// first, not always the one just before it, so the chunks say: the one
+	// first falls in must end just before it, and a new chunk must follow
+	// a full one. (Apply appends each seq once, and Check finds a tree that
+	// holds more than the journal.)
+	if first > 0 && first%treeChunkHashes == 0 && storedHash(tree, first-1) == nil {
+		return fmt.Errorf("tree: entries before %d are missing", seq)
+	}
 	// Stored-hash indexes only grow.
 	tree.SetAppendOnly()
-	for i := range hashes {
-		// bbolt keeps the value until the commit; hashes is not reused.
-		if err := tree.Put(seqKey(uint64(first+int64(i))), hashes[i][:]); err != nil {
+	for i := 0; i < len(hashes); {
+		index := first + int64(i)
+		key := seqKey(uint64(index / treeChunkHashes))
+		old := tree.Get(key)
+		if off := int(index%treeChunkHashes) * tlog.HashSize; len(old) != off {
+			return fmt.Errorf("tree: entry %d: chunk %d holds %d bytes, not the %d before stored hash %d", seq, index/treeChunkHashes, len(old), off, index)
+		}
+		// A new value each time: bbolt keeps the value until the commit.
+		val := make([]byte, len(old), treeChunkHashes*tlog.HashSize)
+		copy(val, old)
+		for ; i < len(hashes) && (first+int64(i))/treeChunkHashes == index/treeChunkHashes; i++ {
+			val = append(val, hashes[i][:]...)
+		}
+		if err := tree.Put(key, val); err != nil {
 			return err
 		}
 	}
@@ -253,8 +289,26 @@ func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 		bad("tree holds %d journal entries, the journal %d", n, seq)
 		return
 	}
+	// Chunks are numbered from 0 without a gap, and all but the last full
+	// (treeSize checked the last).
+	var chunks uint64
+	full := treeChunkHashes * tlog.HashSize
+	before := full // the length of the chunk before
+	c := tree.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		switch {
+		case len(k) != 8 || binary.BigEndian.Uint64(k) != chunks:
+			bad("tree: chunk key %x, want chunk %d", k, chunks)
+			return
+		case before != full:
+			bad("tree: chunk %d holds %d bytes, not the %d of a full chunk", chunks-1, before, full)
+			return
+		}
+		before = len(v)
+		chunks++
+	}
 	r := bucketHashes{tree}
-	c := tx.Bucket(bucketJournal).Cursor()
+	c = tx.Bucket(bucketJournal).Cursor()
 	var i int64
 	for k, v := c.First(); k != nil && i < int64(n); k, v = c.Next() {
 		if len(v) < journalHashSize {
@@ -267,7 +321,7 @@ func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 		}
 		first := tlog.StoredHashIndex(0, i)
 		for j := range want {
-			if got := tree.Get(seqKey(uint64(first + int64(j)))); len(got) != tlog.HashSize || tlog.Hash(got) != want[j] {
+			if got := storedHash(tree, first+int64(j)); got == nil || tlog.Hash(got) != want[j] {
 				bad("tree: stored hash %d does not match journal entry %d", first+int64(j), i+1)
 				return
 			}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -310,12 +311,30 @@ func TestCheckFindsTreeFaults(t *testing.T) {
 		damage func(tree *kv.Bucket) error
 	}{
 		{"a changed hash", func(tree *kv.Bucket) error {
-			bad := make([]byte, tlog.HashSize)
-			return tree.Put(seqKey(uint64(tlog.StoredHashIndex(0, 2))), bad)
+			k, v := tree.Cursor().First()
+			bad := bytes.Clone(v)
+			bad[2*tlog.HashSize] ^= 1 // stored hash 2, of entry 2
+			return tree.Put(k, bad)
 		}},
 		{"a missing entry", func(tree *kv.Bucket) error {
-			k, _ := tree.Cursor().Last()
+			k, v := tree.Cursor().Last()
+			return tree.Put(k, v[:len(v)-tlog.HashSize])
+		}},
+		{"a missing chunk", func(tree *kv.Bucket) error {
+			k, _ := tree.Cursor().First()
 			return tree.Delete(k)
+		}},
+		{"a short chunk before the last", func(tree *kv.Bucket) error {
+			k, v := tree.Cursor().First()
+			return tree.Put(k, v[:len(v)-tlog.HashSize])
+		}},
+		{"a hash more", func(tree *kv.Bucket) error {
+			k, v := tree.Cursor().Last()
+			return tree.Put(k, append(bytes.Clone(v), make([]byte, tlog.HashSize)...))
+		}},
+		{"a torn hash", func(tree *kv.Bucket) error {
+			k, v := tree.Cursor().Last()
+			return tree.Put(k, v[:len(v)-1])
 		}},
 	}
 	for _, tc := range tests {
@@ -370,8 +389,12 @@ func BenchmarkInclusionProof(b *testing.B) {
 		if err := updateKV(db, func(tx *kv.Tx) error {
 			tree := tx.Bucket(bucketTree)
 			tree.SetAppendOnly()
-			for i := start; i < min(start+perTx, len(stored)); i++ {
-				if err := tree.Put(seqKey(uint64(i)), stored[i][:]); err != nil {
+			for i := start; i < min(start+perTx, len(stored)); i += treeChunkHashes {
+				var chunk []byte
+				for _, h := range stored[i:min(i+treeChunkHashes, len(stored))] {
+					chunk = append(chunk, h[:]...)
+				}
+				if err := tree.Put(seqKey(uint64(i/treeChunkHashes)), chunk); err != nil {
 					return err
 				}
 			}
@@ -420,4 +443,100 @@ func BenchmarkAppendLeaf(b *testing.B) {
 	grow(1_000_000)
 	b.ResetTimer()
 	grow(b.N)
+}
+
+// TestMigrateSchema5Tree writes a journal, rewrites its tree as a schema 5
+// file kept it (a key per stored hash), and checks that Open rebuilds the
+// chunked tree to the same root and state, whole or after a rebuild cut
+// short by a crash.
+func TestMigrateSchema5Tree(t *testing.T) {
+	for _, cut := range []int{-1, 0, 13} { // -1: not migrated yet; else entries rebuilt before the crash
+		t.Run(fmt.Sprintf("cut=%d", cut), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			s, err := Open(Config{Path: path, NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &harness{t: t, s: s, now: epoch}
+			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+			h.world()
+			for i := range 40 {
+				h.mustAccept(OperatorID, mintBody("USD", "ret-us", fmt.Sprint(i+1)))
+			}
+			head := mustAnswer(t, "TreeHead", s.TreeHead)
+			hashes := mustHashes(t, s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if head.Size < 3*treeChunkHashes {
+				t.Fatalf("a journal of %d entries fills too few chunks", head.Size)
+			}
+			writeSchema5Tree(t, path)
+			if cut >= 0 {
+				db, err := bolt.Open(path, 0o600, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := migrateTree(db); err != nil {
+					t.Fatal(err)
+				}
+				if cut > 0 {
+					if err := updateKV(db, func(tx *kv.Tx) error { return buildTreeStep(tx, cut) }); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s = openStore(t, path, true)
+			if got := mustAnswer(t, "TreeHead", s.TreeHead); got != head {
+				t.Errorf("tree head %+v after the migration, %+v before", got, head)
+			}
+			if got := mustHashes(t, s); got.Full != hashes.Full || got.State != hashes.State {
+				t.Errorf("hashes %+v after the migration, %+v before", got, hashes)
+			}
+			if errs := s.Check(); len(errs) > 0 {
+				t.Errorf("Check: %v", errs)
+			}
+		})
+	}
+}
+
+// writeSchema5Tree rewrites the tree of the state file at path as schema 5
+// kept it, a key per stored hash, and marks the file schema 5.
+func writeSchema5Tree(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		var hashes [][]byte
+		if err := tx.Bucket(bucketTree).ForEach(func(_, v []byte) error {
+			for off := 0; off < len(v); off += tlog.HashSize {
+				hashes = append(hashes, bytes.Clone(v[off:off+tlog.HashSize]))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketTree); err != nil {
+			return err
+		}
+		tree, err := tx.CreateBucket(bucketTree)
+		if err != nil {
+			return err
+		}
+		for i, h := range hashes {
+			if err := tree.Put(seqKey(uint64(i)), h); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaPackedPostings))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Schema 2 stored each journal entry as its served JSON and each id record as
@@ -31,16 +33,50 @@ var bucketMigrate3 = []byte("migrate3")
 const migrateBatch = 10_000
 
 // schemaBinaryJournal is the schema migrate brings a schema 2 file to,
-// before buildIndexes brings it to schemaVersion.
+// before buildIndexes brings it to schemaPackedPostings.
 const schemaBinaryJournal = "3"
 
 // schemaKeyedPostings is the schema whose journal indexes kept a key per
 // (name, seq); buildIndexes packs them into chunks (postings.go).
 const schemaKeyedPostings = "4"
 
-// migrate brings a schema 2, 3 or 4 state file to schemaVersion. It leaves
-// other versions to openDB, except that it names a newer schema plainly.
+// schemaPackedPostings is the schema whose tree bucket kept a key per
+// stored hash; migrateTree brings it to schemaVersion.
+const schemaPackedPostings = "5"
+
+// migrate brings a schema 2, 3, 4 or 5 state file to schemaVersion. It
+// leaves other versions to openDB, except that it names a newer schema
+// plainly.
 func migrate(db *bolt.DB) error {
+	if err := migrateToPackedPostings(db); err != nil {
+		return err
+	}
+	return migrateTree(db)
+}
+
+// migrateTree brings a schema 5 file to schema 6: it drops the tree, whose
+// stored hashes were a key each, in the transaction that records schema 6,
+// and openDB rebuilds it in chunks from the journal (buildTree), in bounded
+// transactions that resume after a crash. The tree derives from the journal
+// alone, so nothing is lost with it, and the roots are those of before.
+func migrateTree(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || string(meta.Get(metaSchema)) != schemaPackedPostings {
+			return nil
+		}
+		if err := tx.DeleteBucket(bucketTree); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return fmt.Errorf("drop the schema %s tree: %w", schemaPackedPostings, err)
+		}
+		if _, err := tx.CreateBucket(bucketTree); err != nil {
+			return err
+		}
+		return meta.Put(metaSchema, []byte(schemaVersion))
+	})
+}
+
+// migrateToPackedPostings brings a schema 2, 3 or 4 state file to schema 5.
+func migrateToPackedPostings(db *bolt.DB) error {
 	var schema string
 	if err := db.View(func(tx *bolt.Tx) error {
 		if meta := tx.Bucket(bucketMeta); meta != nil {
@@ -56,7 +92,7 @@ func migrate(db *bolt.DB) error {
 		return buildIndexes(db, false)
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
-	case schema == "" || schema == schemaVersion:
+	case schema == "" || schema == schemaPackedPostings || schema == schemaVersion:
 		return nil
 	case len(schema) > len(schemaVersion) || schema > schemaVersion:
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -107,11 +108,16 @@ func TestMigrateSchema2Resumes(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
-	path := writeSchemaOnly(t, "6")
+	current, err := strconv.Atoi(schemaVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := strconv.Itoa(current + 1)
+	path := writeSchemaOnly(t, newer)
 	s, err := Open(Config{Path: path, NoSync: true})
 	if err == nil {
 		s.Close()
-		t.Fatal("Open of a schema 6 file succeeded, want an error")
+		t.Fatalf("Open of a schema %s file succeeded, want an error", newer)
 	}
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open: %v; want it to say the schema is newer", err)

@@ -21,7 +21,7 @@ var (
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketCorpActions = []byte("corpactions") // record-date corporate actions, their queues and lines (corpaction.go)
 	bucketCorpTree    = []byte("corptree")    // action seq(8) stored-hash index(8) -> hash: the Merkle trees of actions' lines (corpaction.go)
-	bucketTree        = []byte("tree")        // tlog stored-hash index(8, big-endian) -> 32-byte hash: the journal's Merkle tree (merkle.go)
+	bucketTree        = []byte("tree")        // stored-hash index/16 (8, big-endian) -> up to 16 32-byte hashes: the journal's Merkle tree (merkle.go)
 	// party 0 symbol 0 time(8, big-endian Unix nanoseconds, sign bit
 	// flipped) -> investment record (binary): what a party invested under an
 	// investment limit (investment.go). Open creates it in older files.
@@ -176,7 +176,9 @@ var (
 // indexes by party and symbol, and balances and supplies by seq; Open builds
 // them in a schema 3 file (index.go). 5: the journal indexes packed, a
 // chunk of seqs per key (postings.go); Open rebuilds them in a schema 4 file.
-const schemaVersion = "5"
+// 6: the tree's stored hashes in chunks of 16 (merkle.go); Open rebuilds the
+// tree of a schema 5 file.
+const schemaVersion = "6"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1
