@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/shopspring/decimal"
 	bolt "go.etcd.io/bbolt"
@@ -260,15 +261,14 @@ func buildIndexesStep(btx *bolt.Tx, limit uint64, postingsOnly bool) (bool, erro
 }
 
 // checkIndexes checks the indexes against what they derive from: each
-// journal entry is listed under exactly the parties and symbols it serves,
-// each balance change of the history is in balances with the balance after
-// it, each supply change in supplies with the running sum, and nothing else
-// is in any of them; the last balance of each holding and the last supply of
-// each instrument are those of today.
+// journal entry is listed under exactly the parties and symbols it serves;
+// each balance change is a change, at an entry that serves the party; the
+// supplies change at exactly the entries where the balances of their symbol
+// sum to a change, by that sum (checkSupplyDeltas); and the last balance of
+// each holding and the last supply of each instrument are those of today.
 func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	party, symbol := tx.Bucket(bucketJournalParty), tx.Bucket(bucketJournalSymbol)
-	balances, supplies := tx.Bucket(bucketBalances), tx.Bucket(bucketSupplies)
-	var wantParty, wantSymbol, wantBalances, wantSupplies int
+	var wantParty, wantSymbol int
 	var partyPostings, symbolPostings postingSet
 	_ = tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		seq := binary.BigEndian.Uint64(k)
@@ -283,49 +283,114 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 		wantParty, wantSymbol = wantParty+len(parties), wantSymbol+len(symbols)
 		return nil
 	})
-	supply := map[string]decimal.Decimal{}
-	_ = tx.Bucket(bucketHistory).ForEach(func(k, v []byte) error {
-		seq := binary.BigEndian.Uint64(k)
-		delta := map[string]decimal.Decimal{}
-		for _, c := range decodeHistory(v) {
-			wantBalances++
-			got := balances.Get(binary.BigEndian.AppendUint64(append(join(c.Symbol, c.Party), 0), seq))
-			if got == nil || !decodeBalance(got).Equal(c.After) {
-				bad("balances has no %s of %s after entry %d, or another", c.Symbol, c.Party, seq)
-			}
-			delta[c.Symbol] = delta[c.Symbol].Add(c.After.Sub(c.Before))
-		}
-		for sym, d := range delta {
-			if d.IsZero() {
-				continue
-			}
-			wantSupplies++
-			supply[sym] = supply[sym].Add(d)
-			got := supplies.Get(binary.BigEndian.AppendUint64(append([]byte(sym), 0), seq))
-			if got == nil || !decodeBalance(got).Equal(supply[sym]) {
-				bad("supplies has no supply %s of %s after entry %d, or another", supply[sym], sym, seq)
-			}
-		}
-		return nil
-	})
 	if n := checkPostings(party, "journal_party", bad, &partyPostings); n != wantParty {
 		bad("index journal_party holds %d entries, the journal gives %d", n, wantParty)
 	}
 	if n := checkPostings(symbol, "journal_symbol", bad, &symbolPostings); n != wantSymbol {
 		bad("index journal_symbol holds %d entries, the journal gives %d", n, wantSymbol)
 	}
-	for _, c := range []struct {
-		name []byte
-		want int
-	}{{bucketBalances, wantBalances}, {bucketSupplies, wantSupplies}} {
-		// Counted by walking: Stats misses what an open write transaction holds.
-		n := 0
-		_ = tx.Bucket(c.name).ForEach(func(_, _ []byte) error { n++; return nil })
-		if n != c.want {
-			bad("index %s has %d keys, the journal and history give %d", c.name, n, c.want)
+	checkSupplyDeltas(tx, &partyPostings, bad)
+	checkLastBalances(tx, bad)
+}
+
+// checkSupplyDeltas checks the balances and supplies indexes against each
+// other. Each balance key must record a change from the one before it (zero
+// before the first), at an entry that serves the party (partyPostings,
+// which checkPostings sorted). For every symbol and entry, the changes of
+// all its parties' balances at that entry must sum to the change of its
+// supply there, and a supply key must record a change.
+//
+// The balances are in party order within a symbol and the supplies in seq
+// order, so rather than hold every symbol's changes by seq, each side is
+// folded into one fingerprint per symbol, Σ change × w(seq), with w a
+// pseudo-random weight from a seed drawn for this check: if some entry's
+// sums differ, the fingerprints are equal only if the weights happen to
+// solve a linear equation, a chance of about 2^-61 (Schwartz–Zippel). The
+// walk is sequential, in constant memory per symbol.
+func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ...any)) {
+	seed := rand.Uint64()
+	fromBalances, fromSupplies := map[string]decimal.Decimal{}, map[string]decimal.Decimal{}
+	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
+	var group []byte // symbol 0 party 0 of the keys seen
+	var prev decimal.Decimal
+	var posted []uint64 // the party's sorted postings not yet passed, packed with its id
+	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
+		if len(k) < 12 || k[len(k)-9] != 0 {
+			bad("balances key %q is not symbol, party, seq", k)
+			return nil
+		}
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		parts := splitKey(k[:len(k)-9], 2, "balances")
+		if prefix := k[:len(k)-8]; !bytes.Equal(prefix, group) {
+			group = append(group[:0], prefix...)
+			prev = decimal.Zero
+			posted = partyPostings.of(parts[1])
+		}
+		after := decodeBalance(v)
+		change := after.Sub(prev)
+		prev = after
+		switch {
+		case seq == 0 || seq > head:
+			bad("balances of %s for %s at entry %d, beyond the journal's %d", parts[0], parts[1], seq, head)
+		case change.IsZero():
+			bad("balances of %s for %s at entry %d records no change", parts[0], parts[1], seq)
+		}
+		for len(posted) > 0 && posted[0]&postingSeqMask < seq {
+			posted = posted[1:]
+		}
+		if len(posted) == 0 || posted[0]&postingSeqMask != seq {
+			bad("balances of %s for %s changes at entry %d, which does not serve the party", parts[0], parts[1], seq)
+		}
+		fromBalances[parts[0]] = fromBalances[parts[0]].Add(change.Mul(decimal.NewFromInt(checkWeight(seed, seq))))
+		return nil
+	})
+	var symbol []byte
+	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
+		if len(k) < 10 || k[len(k)-9] != 0 {
+			bad("supplies key %q is not symbol, seq", k)
+			return nil
+		}
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		if sym := k[:len(k)-9]; !bytes.Equal(sym, symbol) {
+			symbol = append(symbol[:0], sym...)
+			prev = decimal.Zero
+		}
+		after := decodeBalance(v)
+		change := after.Sub(prev)
+		prev = after
+		if change.IsZero() || seq == 0 || seq > head {
+			bad("supplies of %s at entry %d records no change, or is beyond the journal's %d", symbol, seq, head)
+		}
+		fromSupplies[string(symbol)] = fromSupplies[string(symbol)].Add(change.Mul(decimal.NewFromInt(checkWeight(seed, seq))))
+		return nil
+	})
+	for _, sym := range sortedKeys(mapKeys(fromBalances, fromSupplies)) {
+		if !fromBalances[sym].Equal(fromSupplies[sym]) {
+			bad("supplies of %s do not change where and by what its balances sum to", sym)
 		}
 	}
-	checkLastBalances(tx, bad)
+}
+
+// mapKeys is the set of the keys of a and b.
+func mapKeys(a, b map[string]decimal.Decimal) map[string]bool {
+	keys := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
+
+// checkWeight is entry seq's weight in checkSupplyDeltas' fingerprints:
+// splitmix64 of the seed and seq, in [1, 2^62].
+func checkWeight(seed, seq uint64) int64 {
+	z := seed + seq*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return int64(z>>2) + 1
 }
 
 // checkLastBalances checks that the balance index ends, for each holding and
@@ -333,6 +398,7 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 	holdings := tx.Bucket(bucketHoldings)
 	var group, last []byte // the (symbol 0 party 0) of the keys seen, and the last value
+	positive := 0          // groups that end above zero
 	checkGroup := func() {
 		if group == nil {
 			return
@@ -342,8 +408,12 @@ func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 		if raw := holdings.Get(join(parts[1], parts[0])); raw != nil {
 			today = decodeHolding(parts[1], parts[0], raw).Balance
 		}
-		if got := decodeBalance(last); !got.Equal(today) {
+		got := decodeBalance(last)
+		if !got.Equal(today) {
 			bad("balances ends at %s %s for %s, the holding has %s", got, parts[0], parts[1], today)
+		}
+		if got.IsPositive() {
+			positive++
 		}
 	}
 	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
@@ -359,6 +429,14 @@ func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 		return nil
 	})
 	checkGroup()
+	// Every group that ends above zero ends at its holding's balance, and
+	// the holders index is exactly the holdings above zero (check.go): as
+	// many of each means no positive holding lacks its balances.
+	holders := 0
+	_ = tx.Bucket(bucketHolders).ForEach(func(_, _ []byte) error { holders++; return nil })
+	if positive != holders {
+		bad("balances ends above zero for %d holdings, %d have a positive balance", positive, holders)
+	}
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	supplies := tx.Bucket(bucketSupplies).Cursor()
 	escrow := corpEscrow(tx)

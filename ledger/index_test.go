@@ -1,9 +1,13 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math/rand"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -268,6 +272,9 @@ func dropIndexes(t *testing.T, path string, limit uint64) {
 	}
 	defer db.Close()
 	err = updateKV(db, func(tx *kv.Tx) error {
+		if err := writeHistory(tx); err != nil {
+			return err
+		}
 		for _, name := range [][]byte{bucketJournalParty, bucketJournalSymbol, bucketBalances, bucketSupplies} {
 			if err := tx.Bolt().DeleteBucket(name); err != nil {
 				return err
@@ -289,6 +296,36 @@ func dropIndexes(t *testing.T, path string, limit uint64) {
 		}
 		return nil
 	})
+}
+
+// writeHistory writes the history bucket schemas 3 to 5 kept, each entry's
+// balance changes under its seq, from the balances index that holds them
+// too, as a schema 3 file has it.
+func writeHistory(tx *kv.Tx) error {
+	bySeq := map[uint64][]balanceChange{}
+	var group []byte
+	before := decimal.Zero
+	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
+		if prefix := k[:len(k)-8]; !bytes.Equal(prefix, group) {
+			group, before = bytes.Clone(prefix), decimal.Zero
+		}
+		parts := splitKey(k[:len(k)-9], 2, "balances")
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		after := decodeBalance(v)
+		bySeq[seq] = append(bySeq[seq], balanceChange{Symbol: parts[0], Party: parts[1], Before: before, After: after})
+		before = after
+		return nil
+	})
+	hist, err := tx.Bolt().CreateBucketIfNotExists(bucketHistory)
+	if err != nil {
+		return err
+	}
+	for _, seq := range slices.Sorted(maps.Keys(bySeq)) {
+		if err := hist.Put(seqKey(seq), encodeHistory(nil, bySeq[seq])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TestRecoverListsTheSymbolsItMoved checks that a recover's journal entry
@@ -323,5 +360,95 @@ func TestRecoverListsTheSymbolsItMoved(t *testing.T) {
 		if err != nil || len(page.Entries) != 1 || page.Entries[0].Seq != o.Seq {
 			t.Errorf("Journal(symbol %s) = %+v, %v; want the recover", sym, page, err)
 		}
+	}
+}
+
+// TestCheckFindsBalanceIndexFaults damages the balances and supplies
+// indexes one way at a time and checks that Check reports each.
+func TestCheckFindsBalanceIndexFaults(t *testing.T) {
+	type seqs struct{ m1, m2, t1, t2, m3 uint64 }
+	bal := func(party string, seq uint64) []byte {
+		return binary.BigEndian.AppendUint64(append(join("USD", party), 0), seq)
+	}
+	sup := func(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte("USD\x00"), seq) }
+	amount := func(s string) []byte { return encodeBalance(nil, decimal.RequireFromString(s)) }
+	tests := []struct {
+		name   string
+		damage func(tx *kv.Tx, q seqs) error
+	}{
+		{"a balance changed", func(tx *kv.Tx, q seqs) error {
+			return tx.Bucket(bucketBalances).Put(bal("ret-us", q.t1), amount("91"))
+		}},
+		{"a balance dropped before the last", func(tx *kv.Tx, q seqs) error {
+			return tx.Bucket(bucketBalances).Delete(bal("ret-us", q.t2))
+		}},
+		{"a holding's balances dropped", func(tx *kv.Tx, q seqs) error {
+			b := tx.Bucket(bucketBalances)
+			for _, seq := range []uint64{q.m2, q.t1, q.t2} {
+				if err := b.Delete(bal("acc-us", seq)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"a balance recorded again, unchanged", func(tx *kv.Tx, q seqs) error {
+			return tx.Bucket(bucketBalances).Put(bal("acc-us", q.m3), amount("55"))
+		}},
+		{"a change moved to an entry that does not serve the party", func(tx *kv.Tx, q seqs) error {
+			b := tx.Bucket(bucketBalances)
+			if err := b.Delete(bal("ret-us", q.t1)); err != nil {
+				return err
+			}
+			return b.Put(bal("ret-us", q.m2), amount("90"))
+		}},
+		{"a supply changed", func(tx *kv.Tx, q seqs) error {
+			return tx.Bucket(bucketSupplies).Put(sup(q.m2), amount("151"))
+		}},
+		{"a supply dropped", func(tx *kv.Tx, q seqs) error {
+			return tx.Bucket(bucketSupplies).Delete(sup(q.m2))
+		}},
+		{"a supply added where the balances sum to no change", func(tx *kv.Tx, q seqs) error {
+			return tx.Bucket(bucketSupplies).Put(sup(q.t1), amount("151"))
+		}},
+		{"a mint's supply change moved to another mint", func(tx *kv.Tx, q seqs) error {
+			b := tx.Bucket(bucketSupplies)
+			if err := b.Delete(sup(q.m2)); err != nil {
+				return err
+			}
+			// m1 now adds 150 at once, m3 still ends at 157.
+			return b.Put(sup(q.m1), amount("150"))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			h := &harness{t: t, s: s, now: epoch}
+			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+			h.world()
+			var q seqs
+			q.m1 = h.mustAccept(OperatorID, mintBody("USD", "ret-us", "100")).Seq
+			q.m2 = h.mustAccept(OperatorID, mintBody("USD", "acc-us", "50")).Seq
+			q.t1 = h.mustAccept("ret-us", transferBody("USD", "ret-us", "acc-us", "10")).Seq
+			q.t2 = h.mustAccept("acc-us", transferBody("USD", "acc-us", "ret-us", "5")).Seq
+			q.m3 = h.mustAccept(OperatorID, mintBody("USD", "ret-us", "7")).Seq
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check before the damage: %v", errs)
+			}
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx, q) }); err != nil {
+				t.Fatal(err)
+			}
+			errs := s.Check()
+			if len(errs) == 0 {
+				t.Fatalf("Check after %s found nothing", tc.name)
+			}
+			t.Logf("%s: %v", tc.name, errs)
+		})
 	}
 }

@@ -54,19 +54,23 @@ func migrate(db *bolt.DB) error {
 	return migrateTree(db)
 }
 
-// migrateTree brings a schema 5 file to schema 6: it drops the tree, whose
-// stored hashes were a key each, in the transaction that records schema 6,
+// migrateTree brings a schema 5 file to schema 6. In the transaction that
+// records schema 6 it drops the tree, whose stored hashes were a key each,
 // and openDB rebuilds it in chunks from the journal (buildTree), in bounded
-// transactions that resume after a crash. The tree derives from the journal
-// alone, so nothing is lost with it, and the roots are those of before.
+// transactions that resume after a crash: the tree derives from the journal
+// alone, so nothing is lost with it, and the roots are those of before. It
+// drops the history bucket too, whose balance changes the balances and
+// supplies indexes hold.
 func migrateTree(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || string(meta.Get(metaSchema)) != schemaPackedPostings {
 			return nil
 		}
-		if err := tx.DeleteBucket(bucketTree); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-			return fmt.Errorf("drop the schema %s tree: %w", schemaPackedPostings, err)
+		for _, name := range [][]byte{bucketTree, bucketHistory} {
+			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+				return fmt.Errorf("drop the schema %s %s: %w", schemaPackedPostings, name, err)
+			}
 		}
 		if _, err := tx.CreateBucket(bucketTree); err != nil {
 			return err

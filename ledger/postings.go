@@ -294,6 +294,9 @@ type postingSet struct {
 // journal entries.
 const postingSeqBits = 40
 
+// postingSeqMask takes the seq out of a packed pair.
+const postingSeqMask = 1<<postingSeqBits - 1
+
 func (p *postingSet) add(name string, seq uint64) {
 	assert(seq < 1<<postingSeqBits, "journal seq %d beyond the check's bound", seq)
 	id, ok := p.ids[name]
@@ -306,6 +309,19 @@ func (p *postingSet) add(name string, seq uint64) {
 		p.names = append(p.names, name)
 	}
 	p.pairs = append(p.pairs, uint64(id)<<postingSeqBits|seq)
+}
+
+// of is name's seqs, in order, once the set is sorted (postingCompare.start
+// sorts it); packed with name's id, which they all share, so comparing them
+// compares the seqs.
+func (p *postingSet) of(name string) []uint64 {
+	id, ok := p.ids[name]
+	if !ok {
+		return nil
+	}
+	lo, _ := slices.BinarySearch(p.pairs, uint64(id)<<postingSeqBits)
+	hi, _ := slices.BinarySearch(p.pairs, uint64(id+1)<<postingSeqBits)
+	return p.pairs[lo:hi]
 }
 
 // postingCompare walks a postingSet beside an index's chunks in key order.

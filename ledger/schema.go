@@ -10,7 +10,10 @@ var (
 	bucketInstruments = []byte("instruments") // symbol -> instrument record (binary)
 	bucketHoldings    = []byte("holdings")    // party 0 symbol -> holding record (binary)
 	bucketHolders     = []byte("holders")     // symbol 0 party -> present: parties with a positive balance
-	bucketHistory     = []byte("history")     // seq(8, big-endian) -> history record (binary): balances changed by that journal entry
+	// seq(8, big-endian) -> history record (binary): balances changed by
+	// that journal entry. Schemas 3 to 5 only: the balances and supplies
+	// indexes hold the same; the migration to schema 6 drops it.
+	bucketHistory     = []byte("history")
 	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> loan record (binary)
 	bucketPrices      = []byte("prices")      // symbol -> price record (binary)
 	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
@@ -88,7 +91,7 @@ var (
 //	                                        (party, symbol, time: the key)
 //	price       'R' price decimal, time time                  (symbol: the key)
 //	history     'B' uvarint n, n changes of (symbol, party, before decimal,
-//	            after decimal)
+//	            after decimal) (schemas 3 to 5)
 //	authorized  'A' max_supply decimal? (absent: no cap): an instrument's
 //	            max_supply after the entry of the key's seq
 //	            (max_supply_history; seq 0: before its first change)
@@ -136,7 +139,7 @@ var (
 
 // allBuckets in name order: the order the full state hash reads them in.
 var allBuckets = [][]byte{
-	bucketBalances, bucketCorpActions, bucketCorpTree, bucketHistory, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
+	bucketBalances, bucketCorpActions, bucketCorpTree, bucketHolders, bucketHoldings, bucketIDs, bucketInstruments,
 	bucketInvestments, bucketJournal, bucketJournalParty, bucketJournalSymbol, bucketKeyInfo, bucketKeys, bucketLoans,
 	bucketMaxSupplyHistory,
 	bucketMeta, bucketNodes, bucketParties, bucketPartyKeys, bucketPending, bucketPrices,
@@ -176,8 +179,8 @@ var (
 // indexes by party and symbol, and balances and supplies by seq; Open builds
 // them in a schema 3 file (index.go). 5: the journal indexes packed, a
 // chunk of seqs per key (postings.go); Open rebuilds them in a schema 4 file.
-// 6: the tree's stored hashes in chunks of 16 (merkle.go); Open rebuilds the
-// tree of a schema 5 file.
+// 6: the tree's stored hashes in chunks of 16 (merkle.go), and no history
+// bucket; Open rebuilds the tree of a schema 5 file and drops its history.
 const schemaVersion = "6"
 
 func join(parts ...string) []byte {

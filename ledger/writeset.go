@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"slices"
 	"sort"
 
@@ -34,8 +33,9 @@ type balanceChange struct {
 	After  decimal.Decimal
 }
 
-// historyRecord is the balance changes of one journal entry, stored under its
-// seq in the history bucket so cap tables can walk back from current balances.
+// historyRecord is the balance changes of one journal entry, which the
+// balances and supplies indexes record under its seq (index.go). Schema 5
+// also stored them in a history bucket, the same facts a second time.
 type historyRecord struct {
 	seq     uint64
 	changes []balanceChange
@@ -58,7 +58,7 @@ func (v *txView) publish() {
 }
 
 // commit merges an accepted instruction's changes into the batch cache and
-// records balance history under its journal seq.
+// records its balance changes under its journal seq, for the indexes.
 func (v *txView) commit(c transfer.Changes, seq uint64) {
 	v.commitTerms(c, seq) // before the view holds the new records: it compares with the old
 	for i := range c.Parties {
@@ -211,18 +211,6 @@ func (v *txView) flush() error {
 	if err := v.flushInvestments(); err != nil {
 		return err
 	}
-	// Balance history is appended by seq, so it costs sequential pages, not
-	// a random page per holding; full pages, since nothing is inserted before.
-	hist := v.tx.Bucket(bucketHistory)
-	hist.SetAppendOnly()
-	for _, r := range v.history {
-		start := len(v.arena)
-		v.arena = encodeHistory(v.arena, r.changes)
-		v.key = binary.BigEndian.AppendUint64(v.key[:0], r.seq)
-		if err := hist.Put(v.key, v.sealed(start)); err != nil {
-			return err
-		}
-	}
 	if v.newRulebook != nil {
 		if err := v.tx.Bucket(bucketMeta).Put(metaRulebook, v.newRulebook.YAML()); err != nil {
 			return err
@@ -281,7 +269,7 @@ func (v *txView) flushHoldings() error {
 }
 
 // appendFillPercent is the bbolt fill percent of buckets whose keys only grow
-// (journal, history): a split leaves the left page full, since no key will
+// (journal, tree): a split leaves the left page full, since no key will
 // ever land in it again. bbolt reads it per transaction.
 const appendFillPercent = 1.0
 
