@@ -197,7 +197,6 @@ type applier struct {
 	// keeps values until the commit (see txView.sealed); scratch is reused.
 	arena, scratch []byte
 	key            []byte
-	idCursor       *kv.Cursor  // for ids lookups; see get
 	idx            indexWriter // the journal and balance indexes (index.go)
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
@@ -447,7 +446,7 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 		return idRecord{BodyHash: rec.BodyHash, Seq: rec.Seq, Outcome: bytes.Clone(rec.Outcome)}, true
 	}
 	a.key = append(a.key[:0], id...)
-	raw := get(a.ids, &a.idCursor, a.key)
+	raw := a.ids.Get(a.key)
 	if raw == nil {
 		return idRecord{}, false
 	}

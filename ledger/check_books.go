@@ -23,6 +23,11 @@ func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, bad func(format st
 		purchasers       int
 	}
 	books := map[string]*book{}
+	// Holdings are keyed party first: the party's record is decoded once
+	// for its run of holdings, and each issuer once per symbol.
+	issuers := map[string]string{}
+	var party string
+	var closed bool
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		h := decodeHoldingKV(k, v)
 		for _, s := range h.Sales {
@@ -33,11 +38,15 @@ func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, bad func(format st
 		if h.FrozenBy != "" && h.Frozen.Sign() == 0 {
 			bad("%s's %s names %s as the owner of a freeze of nothing", h.Party, h.Symbol, h.FrozenBy)
 		}
-		raw := instruments.Get([]byte(h.Symbol))
-		if raw == nil {
-			return nil // check reports it
+		issuer, ok := issuers[h.Symbol]
+		if !ok {
+			raw := instruments.Get([]byte(h.Symbol))
+			if raw == nil {
+				return nil // check reports it
+			}
+			issuer = decodeInstrument([]byte(h.Symbol), raw).Issuer
+			issuers[h.Symbol] = issuer
 		}
-		in := decodeInstrument([]byte(h.Symbol), raw)
 		b := books[h.Symbol]
 		if b == nil {
 			b = &book{treasury: decimal.Zero, others: decimal.Zero}
@@ -46,12 +55,17 @@ func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, bad func(format st
 		if h.Purchased {
 			b.purchasers++
 		}
-		if h.Party == in.Issuer {
+		if h.Party == issuer {
 			b.treasury = b.treasury.Add(h.Balance)
 		} else {
 			b.others = b.others.Add(h.Balance)
 		}
-		if p := parties.Get([]byte(h.Party)); p != nil && decodeParty([]byte(h.Party), p).Closed && h.Balance.Sign() != 0 {
+		if h.Party != party {
+			party = h.Party
+			p := parties.Get([]byte(party))
+			closed = p != nil && decodeParty([]byte(party), p).Closed
+		}
+		if closed && h.Balance.Sign() != 0 {
 			bad("closed party %s holds %s %s", h.Party, h.Balance, h.Symbol)
 		}
 		return nil

@@ -192,9 +192,52 @@ func (rec *journalRecord) names() (parties, symbols []string) {
 	case rec.binary:
 		ins = rec.decodeInstruction()
 	default:
-		ins, _ = decodeServedInstruction(rec.instruction)
+		ins = decodeNamingFields(rec.instruction)
 	}
 	return rec.servedNames(ins)
+}
+
+// decodeNamingFields decodes, of an instruction's JSON, only the fields
+// names reads: its parties and symbols. Check and the index build name
+// every entry, and decoding the whole of each instruction held as JSON
+// (amounts, times, party specs) was most of their cost. TestNamingFields
+// holds it to names of the whole instruction.
+func decodeNamingFields(raw []byte) transfer.Instruction {
+	var f struct {
+		PartyID    string `json:"party_id"`
+		Symbol     string `json:"symbol"`
+		From       string `json:"from"`
+		To         string `json:"to"`
+		CashSymbol string `json:"cash_symbol"`
+		Lender     string `json:"lender"`
+		Legs       []struct {
+			Symbol string `json:"symbol"`
+			From   string `json:"from"`
+			To     string `json:"to"`
+		} `json:"legs"`
+		Party *struct {
+			ID        string `json:"id"`
+			Custodian string `json:"custodian"`
+		} `json:"party"`
+		Instrument *struct {
+			Symbol string `json:"symbol"`
+			Issuer string `json:"issuer"`
+		} `json:"instrument"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return transfer.Instruction{}
+	}
+	ins := transfer.Instruction{PartyID: f.PartyID, Symbol: f.Symbol, From: f.From, To: f.To, CashSymbol: f.CashSymbol, Lender: f.Lender}
+	for _, l := range f.Legs {
+		ins.Legs = append(ins.Legs, transfer.Leg{Symbol: l.Symbol, From: l.From, To: l.To})
+	}
+	if f.Party != nil {
+		ins.Party = &transfer.PartySpec{ID: f.Party.ID, Custodian: f.Party.Custodian}
+	}
+	if f.Instrument != nil {
+		ins.Instrument = &transfer.InstrumentSpec{Symbol: f.Instrument.Symbol, Issuer: f.Instrument.Issuer}
+	}
+	return ins
 }
 
 // decodeInstruction decodes a record's binary instruction.

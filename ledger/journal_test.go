@@ -3,11 +3,14 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestComputeHashFromServedJSON recomputes, as an auditor would, the hash of
@@ -171,4 +174,56 @@ func mustID(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return head.ID
+}
+
+// FuzzNamingFields holds decodeNamingFields to the whole decode: for any
+// JSON the whole Instruction decodes, names of the two are the same. Seeds:
+// the instructions of the schema 2 and schema 4 fixtures' journals, which
+// hold migrated and JSON-form entries, and of the harness's world.
+func FuzzNamingFields(f *testing.F) {
+	for _, dir := range []string{"schema2", "schema4"} {
+		db, err := bolt.Open(filepath.Join("testdata", dir, "state.db"), 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			f.Fatal(err)
+		}
+		_ = db.View(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketJournal).ForEach(func(_, v []byte) error {
+				switch {
+				case len(v) > 0 && v[0] == '{': // schema 2: the served entry's JSON
+					var e struct {
+						Instruction json.RawMessage `json:"instruction"`
+					}
+					if json.Unmarshal(v, &e) == nil {
+						f.Add(bytes.Clone(e.Instruction))
+					}
+				default:
+					rec, _ := decodeJournalRecord(v)
+					f.Add(bytes.Clone(rec.servedInstruction())) // the file is closed before the seeds run
+				}
+				return nil
+			})
+		})
+		db.Close()
+	}
+	for _, body := range []string{
+		ins("register_party", investor("inv-1", "retail", "US")),
+		ins("create_instrument", instrument("USD", "unrestricted", "cash", 2, nil)),
+		transferBody("USD", "a", "b", "1"),
+		mintBody("REG", "acc-us", "5"),
+		`{"id":"x","type":"borrow","party_id":"p","cash_symbol":"USD","lender":"l","amount":"1"}`,
+		`{"id":"x","type":"transfer","legs":[{"symbol":"A","from":"p","to":"q","amount":"1"},{"symbol":"B","from":"q","to":"p","amount":"2"}]}`,
+	} {
+		f.Add([]byte(body))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		full, ok := decodeServedInstruction(raw)
+		if !ok {
+			return
+		}
+		wantP, wantS := names("actor", full)
+		gotP, gotS := names("actor", decodeNamingFields(raw))
+		if !slices.Equal(gotP, wantP) || !slices.Equal(gotS, wantS) {
+			t.Fatalf("%s: names %v %v, the whole instruction's %v %v", raw, gotP, gotS, wantP, wantS)
+		}
+	})
 }

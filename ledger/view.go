@@ -29,11 +29,6 @@ type txView struct {
 	published                         []cacheUpdate
 
 	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *kv.Bucket
-	// One cursor per bucket the view reads point records from, made on
-	// first use and kept for the view's life: bolt.Bucket.Get makes a cursor
-	// and grows its stack anew on every call, a handful of allocations per
-	// lookup.
-	cParties, cInstruments, cHoldings, cPrices *kv.Cursor
 	// slots are holdingSlots made a block at a time: a batch loads a few per
 	// instruction, and one allocation each was a tenth of Apply's.
 	slots []holdingSlot
@@ -132,7 +127,7 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 		return *p, true
 	}
 	var p *transfer.Party
-	if raw := v.record(v.bParties, &v.cParties, v.rParties, v.keyOf(id)); raw != nil {
+	if raw := v.record(v.bParties, v.rParties, v.keyOf(id)); raw != nil {
 		p = decodeParty(v.key, raw)
 	}
 	memo(&v.parties, id, p)
@@ -150,7 +145,7 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 		return *in, true
 	}
 	var in *transfer.Instrument
-	if raw := v.record(v.bInstruments, &v.cInstruments, v.rInstruments, v.keyOf(symbol)); raw != nil {
+	if raw := v.record(v.bInstruments, v.rInstruments, v.keyOf(symbol)); raw != nil {
 		in = decodeInstrument(v.key, raw)
 	}
 	memo(&v.instruments, symbol, in)
@@ -166,7 +161,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 		return s
 	}
 	s := v.newSlot()
-	if raw := v.record(v.bHoldings, &v.cHoldings, v.rHoldings, v.keyOf(party, symbol)); raw != nil {
+	if raw := v.record(v.bHoldings, v.rHoldings, v.keyOf(party, symbol)); raw != nil {
 		s.h = decodeHolding(party, symbol, raw)
 	}
 	// The bucket stores exactly the holdings with a balance or a frozen
@@ -181,29 +176,18 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 // record reads a committed record, from the cache when it knows the key.
 // Before this transaction writes a key, bbolt holds its committed value, so
 // what it reads is fit for the cache at once.
-func (v *txView) record(b *kv.Bucket, cur **kv.Cursor, c *recordCache, key []byte) []byte {
+func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 	if val, present, known := c.get(key); known {
 		if !present {
 			return nil
 		}
 		return val
 	}
-	val := get(b, cur, key)
+	// Get looks the key up in each layer's btree, then seeks bbolt with a
+	// cursor the bucket keeps: cheaper than a merged cursor's seek, which
+	// positions every source.
+	val := b.Get(key)
 	c.put(key, val)
-	return val
-}
-
-// get is b.Get (b has no nested buckets) through *cur, a cursor over b made
-// on first use. Seek repositions from the root, so the cursor stays usable
-// after the transaction writes to b.
-func get(b *kv.Bucket, cur **kv.Cursor, key []byte) []byte {
-	if *cur == nil {
-		*cur = b.Cursor()
-	}
-	k, val := (*cur).Seek(key)
-	if !bytes.Equal(k, key) {
-		return nil
-	}
 	return val
 }
 
@@ -284,7 +268,7 @@ func (v *txView) Price(symbol string) (transfer.Price, bool) {
 		}
 		return *p, true
 	}
-	raw := get(v.bPrices, &v.cPrices, v.keyOf(symbol))
+	raw := v.bPrices.Get(v.keyOf(symbol))
 	if raw == nil {
 		memo(&v.prices, symbol, nil)
 		return transfer.Price{}, false
