@@ -104,8 +104,11 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 		return nil, memState{}, err
 	}
 	// The file is ours alone until the swap: its checks may run in two
-	// transactions at once.
-	if errs := checkDB(db); len(errs) > 0 {
+	// transactions at once, and nothing writes it while they read it all.
+	stop := releaseMappedPages(db, restoreReleaseInterval)
+	errs := checkDB(db)
+	stop()
+	if len(errs) > 0 {
 		db.Close()
 		return nil, memState{}, fmt.Errorf("snapshot fails its checks: %v", errs[0])
 	}
@@ -116,6 +119,11 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	}
 	return db, st, nil
 }
+
+// restoreReleaseInterval is how often a restore's check lets go of the file
+// pages it has read (releaseMappedPages): at the check's pace of a few
+// hundred megabytes a second, that bounds what it holds to tens of them.
+const restoreReleaseInterval = 100 * time.Millisecond
 
 // checkComplete refuses a state or snapshot file shorter than the pages its
 // meta page counts, or whose meta pages do not check out. bbolt maps the file

@@ -194,13 +194,15 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 // newSlot returns a zero holdingSlot from the view's current block.
 func (v *txView) newSlot() *holdingSlot {
 	if len(v.slots) == cap(v.slots) {
-		v.slots = make([]holdingSlot, 0, holdingSlotBlock)
+		// Blocks double from a few slots: a call of one instruction, as
+		// one client at a time sends, reads about four holdings.
+		v.slots = make([]holdingSlot, 0, min(max(2*cap(v.slots), 8), holdingSlotBlock))
 	}
 	v.slots = v.slots[:len(v.slots)+1]
 	return &v.slots[len(v.slots)-1]
 }
 
-// holdingSlotBlock is how many holdingSlots newSlot makes at once.
+// holdingSlotBlock is the most holdingSlots newSlot makes at once.
 const holdingSlotBlock = 256
 
 // useCache makes the view read through c's record caches and report its
