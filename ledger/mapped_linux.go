@@ -4,6 +4,8 @@ package ledger
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,15 +13,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// releaseMappedPages drops, every interval until stop is called, the pages
-// of db's file that reading it through bbolt's memory map made resident in
-// this process. A restore's check reads the whole file once: gigabytes for a
-// register of a million investors, which all stayed resident (counted in
-// the process's RSS) although each is read once and the kernel's page cache
-// keeps them anyway. The map is read-only and shared, so a page dropped
-// while a reader still uses it is read back from the page cache on its next
-// access: nothing a reader holds changes. Only for a file no one writes.
-func releaseMappedPages(db *bolt.DB, interval time.Duration) (stop func()) {
+// releaseMappedPages watches, every interval until stop is called, the
+// file pages resident in this process, and once they pass budget bytes
+// drops those of db's file that reading it through bbolt's memory map made
+// resident. A restore's check reads the whole file: gigabytes for a register
+// of a million investors, which all stayed resident (counted in the
+// process's RSS) although the kernel's page cache keeps them anyway. The map
+// is read-only and shared, so a page dropped while a reader still uses it
+// is read back from the page cache on its next access: nothing a reader
+// holds changes. Only for a file no one writes.
+//
+// Dropping on a budget rather than on every tick matters: a drop costs a
+// walk of the whole mapping and makes the readers fault their working set
+// back in, and dropping every 100 ms made a 3 GB restore three times slower.
+func releaseMappedPages(db *bolt.DB, interval time.Duration, budget int64) (stop func()) {
 	info, err := os.Stat(db.Path())
 	if err != nil || info.Size() == 0 {
 		return func() {}
@@ -38,7 +45,9 @@ func releaseMappedPages(db *bolt.DB, interval time.Duration) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				releaseMapped(start, size)
+				if residentShared() > budget {
+					releaseMapped(start, size)
+				}
 			}
 		}
 	}()
@@ -46,6 +55,24 @@ func releaseMappedPages(db *bolt.DB, interval time.Duration) (stop func()) {
 		close(done)
 		wg.Wait()
 	}
+}
+
+// residentShared is the process's resident shared (file-backed) memory in
+// bytes, from /proc/self/statm; 0 if it cannot tell.
+func residentShared() int64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(raw))
+	if len(fields) < 3 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(fields[2], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }
 
 // releaseMapped drops the resident pages of size bytes mapped from start.

@@ -69,7 +69,17 @@ func TestReleaseMappedPages(t *testing.T) {
 	if before-after < 16<<20 {
 		t.Errorf("RssFile %d → %d bytes: the release let go of less than 16 MB of a 32 MB file read whole", before, after)
 	}
-	stop := releaseMappedPages(db, time.Millisecond)
+	// Within its budget a watch lets go of nothing; over it (0), of
+	// everything, while the reads go on and see the same values.
+	readAll()
+	held := rssFile(t)
+	stop := releaseMappedPages(db, time.Millisecond, 1<<40)
+	time.Sleep(20 * time.Millisecond) // some ticks: what is measured is that nothing happens
+	stop()
+	if now := rssFile(t); now < held-8<<20 {
+		t.Errorf("RssFile %d → %d bytes under a budget it never reached", held, now)
+	}
+	stop = releaseMappedPages(db, time.Millisecond, 0)
 	for range 5 {
 		readAll()
 	}

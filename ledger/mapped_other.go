@@ -9,4 +9,4 @@ import (
 )
 
 // releaseMappedPages does nothing here: see mapped_linux.go.
-func releaseMappedPages(*bolt.DB, time.Duration) (stop func()) { return func() {} }
+func releaseMappedPages(*bolt.DB, time.Duration, int64) (stop func()) { return func() {} }

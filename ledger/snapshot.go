@@ -105,7 +105,7 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	}
 	// The file is ours alone until the swap: its checks may run in two
 	// transactions at once, and nothing writes it while they read it all.
-	stop := releaseMappedPages(db, restoreReleaseInterval)
+	stop := releaseMappedPages(db, restoreReleaseInterval, restoreResidentBudget)
 	errs := checkDB(db)
 	stop()
 	if len(errs) > 0 {
@@ -120,10 +120,14 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	return db, st, nil
 }
 
-// restoreReleaseInterval is how often a restore's check lets go of the file
-// pages it has read (releaseMappedPages): at the check's pace of a few
-// hundred megabytes a second, that bounds what it holds to tens of them.
-const restoreReleaseInterval = 100 * time.Millisecond
+// restoreReleaseInterval is how often a restore's check looks at the file
+// pages it holds, and restoreResidentBudget how many bytes of them it may
+// hold before it lets go of them (releaseMappedPages): at the check's pace
+// of a few hundred megabytes a second, it overshoots by tens of them.
+const (
+	restoreReleaseInterval = 50 * time.Millisecond
+	restoreResidentBudget  = 768 << 20
+)
 
 // checkComplete refuses a state or snapshot file shorter than the pages its
 // meta page counts, or whose meta pages do not check out. bbolt maps the file
