@@ -1,11 +1,15 @@
 package ledger
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -174,23 +178,56 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 // checkIDs checks that every id record that points into the journal points
 // at an entry of that instruction id, so its outcome can be rebuilt.
 func checkIDs(tx *kv.Tx, bad func(format string, args ...any)) {
-	journal := tx.Bucket(bucketJournal)
+	// Walked as two sorted lists rather than a journal lookup per id: ids
+	// sort by id and the journal by seq, so the lookups read the journal
+	// at random, and a restore's check of a large register spent most of
+	// its time (and of its resident pages) there. Each id is carried as a
+	// hash; a mismatch is looked up again to be named.
+	type ref struct {
+		seq uint64
+		id  uint64 // maphash of the id
+	}
+	seed := maphash.MakeSeed()
+	var refs []ref
 	_ = tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
-		rec := decodeIDRecord(v)
-		if rec.Seq == 0 {
-			return nil
-		}
-		raw := journal.Get(seqKey(rec.Seq))
-		if raw == nil {
-			bad("id %s names journal entry %d, which does not exist", k, rec.Seq)
-			return nil
-		}
-		if id := journalInstructionID(raw); id != string(k) {
-			bad("id %s names journal entry %d, of instruction %q", k, rec.Seq, id)
+		if rec := decodeIDRecord(v); rec.Seq != 0 {
+			refs = append(refs, ref{rec.Seq, maphash.Bytes(seed, k)})
 		}
 		return nil
 	})
+	slices.SortFunc(refs, func(a, b ref) int { return cmp.Compare(a.seq, b.seq) })
+	c := tx.Bucket(bucketJournal).Cursor()
+	k, v := c.First()
+	for _, r := range refs {
+		for k != nil && binary.BigEndian.Uint64(k) < r.seq {
+			k, v = c.Next()
+		}
+		if k == nil || binary.BigEndian.Uint64(k) != r.seq {
+			bad("%s names journal entry %d, which does not exist", idsNaming(tx, seed, r.id, r.seq), r.seq)
+			continue
+		}
+		if id := journalInstructionID(v); maphash.String(seed, id) != r.id {
+			bad("%s names journal entry %d, of instruction %q", idsNaming(tx, seed, r.id, r.seq), r.seq, id)
+		}
+	}
 }
+
+// idsNaming names the id of the ids bucket whose hash is h and whose record
+// names seq, for a finding of checkIDs: a walk, as findings are rare.
+func idsNaming(tx *kv.Tx, seed maphash.Seed, h, seq uint64) string {
+	name := fmt.Sprintf("an id (hash %x)", h)
+	_ = tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
+		if maphash.Bytes(seed, k) == h && decodeIDRecord(v).Seq == seq {
+			name = "id " + string(k)
+			return errStopWalk
+		}
+		return nil
+	})
+	return name
+}
+
+// errStopWalk ends a ForEach early.
+var errStopWalk = errors.New("ledger: walk stopped")
 
 // journalInstructionID is the id of a journal record's instruction. Of an
 // instruction held as its JSON text, only the id is decoded: a restore

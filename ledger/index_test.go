@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -449,6 +451,53 @@ func TestCheckFindsBalanceIndexFaults(t *testing.T) {
 				t.Fatalf("Check after %s found nothing", tc.name)
 			}
 			t.Logf("%s: %v", tc.name, errs)
+		})
+	}
+}
+
+// TestCheckFindsIDFaults points an id at the wrong journal entry, or at
+// none, and checks that Check names the id.
+func TestCheckFindsIDFaults(t *testing.T) {
+	tests := []struct {
+		name, want string
+		seq        func(own, other uint64) uint64
+	}{
+		{"another instruction's entry", "of instruction", func(_, other uint64) uint64 { return other }},
+		{"an entry beyond the journal", "which does not exist", func(_, _ uint64) uint64 { return 1 << 30 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			h := &harness{t: t, s: s, now: epoch}
+			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+			h.world()
+			own := h.mustAccept(OperatorID, ins("mint", map[string]any{"id": "mint-a", "symbol": "USD", "to": "ret-us", "amount": "1"}))
+			other := h.mustAccept(OperatorID, mintBody("USD", "ret-us", "2"))
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := updateKV(s.db, func(tx *kv.Tx) error {
+				ids := tx.Bucket(bucketIDs)
+				rec := decodeIDRecord(ids.Get([]byte("mint-a")))
+				if rec.Seq != own.Seq {
+					return fmt.Errorf("id mint-a names %d, want %d", rec.Seq, own.Seq)
+				}
+				rec.Seq = tc.seq(own.Seq, other.Seq)
+				return ids.Put([]byte("mint-a"), encodeIDRecord(nil, &rec))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			errs := s.Check()
+			if len(errs) == 0 {
+				t.Fatalf("Check after pointing an id at %s found nothing", tc.name)
+			}
+			if got := fmt.Sprint(errs); !strings.Contains(got, "id mint-a") || !strings.Contains(got, tc.want) {
+				t.Errorf("Check: %s; want it to name id mint-a and say %q", got, tc.want)
+			}
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -229,22 +230,26 @@ func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) er
 // buildTree adds to the tree every journal entry it lacks, treeBuildBatch
 // entries per transaction: the tree's own size is the progress, so a build
 // cut short resumes where its last transaction ended.
-func buildTree(db *bolt.DB) error {
-	for {
-		behind := false
+func buildTree(db *bolt.DB, log *slog.Logger) error {
+	for logged := false; ; logged = true {
+		var n, last uint64
 		if err := viewKV(db, func(tx *kv.Tx) error {
-			n, err := treeSize(tx.Bucket(bucketTree))
-			if err != nil {
+			var err error
+			if n, err = treeSize(tx.Bucket(bucketTree)); err != nil {
 				return err
 			}
-			k, _ := tx.Bucket(bucketJournal).Cursor().Last()
-			behind = k != nil && binary.BigEndian.Uint64(k) > n
+			if k, _ := tx.Bucket(bucketJournal).Cursor().Last(); k != nil {
+				last = binary.BigEndian.Uint64(k)
+			}
 			return nil
 		}); err != nil {
 			return fmt.Errorf("build journal tree: %w", err)
 		}
-		if !behind {
+		if last <= n {
 			return nil
+		}
+		if !logged {
+			log.Info("building the journal's Merkle tree", "entries", last, "in_tree", n)
 		}
 		if err := updateKV(db, func(tx *kv.Tx) error { return buildTreeStep(tx, treeBuildBatch) }); err != nil {
 			return fmt.Errorf("build journal tree: %w", err)

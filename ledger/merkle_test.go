@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -489,7 +491,14 @@ func TestMigrateSchema5Tree(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s = openStore(t, path, true)
+			var logged bytes.Buffer
+			s = openStoreWith(t, Config{Path: path, StrictChecks: true, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if want := "from_schema=5 to_schema=6"; cut < 0 && (!strings.Contains(logged.String(), "migrated the state file") || !strings.Contains(logged.String(), want)) {
+				t.Errorf("Open logged %q; want the migration, %s", logged.String(), want)
+			}
+			if want := fmt.Sprintf("entries=%d in_tree=%d", head.Size, max(cut, 0)); !strings.Contains(logged.String(), want) {
+				t.Errorf("Open logged %q; want the tree's build, %s", logged.String(), want)
+			}
 			if got := mustAnswer(t, "TreeHead", s.TreeHead); got != head {
 				t.Errorf("tree head %+v after the migration, %+v before", got, head)
 			}

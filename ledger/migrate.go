@@ -81,16 +81,7 @@ func migrateTree(db *bolt.DB) error {
 
 // migrateToPackedPostings brings a schema 2, 3 or 4 state file to schema 5.
 func migrateToPackedPostings(db *bolt.DB) error {
-	var schema string
-	if err := db.View(func(tx *bolt.Tx) error {
-		if meta := tx.Bucket(bucketMeta); meta != nil {
-			schema = string(meta.Get(metaSchema))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	switch {
+	switch schema := fileSchema(db); {
 	case schema == "2":
 	case schema == schemaBinaryJournal:
 		return buildIndexes(db, false)

@@ -99,7 +99,7 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	if err := checkComplete(path); err != nil {
 		return nil, memState{}, err
 	}
-	db, err := openDB(path, s.cfg.NoSync)
+	db, err := openDB(path, s.cfg.NoSync, s.log)
 	if err != nil {
 		return nil, memState{}, err
 	}

@@ -160,7 +160,7 @@ func Open(cfg Config) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "ledger")
-	db, err := openDB(cfg.Path, cfg.NoSync)
+	db, err := openDB(cfg.Path, cfg.NoSync, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func Open(cfg Config) (*Store, error) {
 // raft snapshot and log, or from the leader.
 var ErrDamaged = errors.New("ledger: state file is damaged")
 
-func openDB(path string, noSync bool) (*bolt.DB, error) {
+func openDB(path string, noSync bool, log *slog.Logger) (*bolt.DB, error) {
 	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
 		if err := checkComplete(path); err != nil {
 			if errors.Is(err, berrors.ErrTimeout) {
@@ -206,6 +206,13 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 			err = fmt.Errorf("%w: %w", ErrDamaged, err)
 		}
 		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
+	}
+	start := time.Now()
+	from := fileSchema(db)
+	if from != "" && from != schemaVersion {
+		// A migration reads and writes the whole file: minutes for a large
+		// register, which the operator should not take for a hang.
+		log.Info("migrating the state file", "path", path, "from_schema", from, "to_schema", schemaVersion)
 	}
 	if err := migrate(db); err != nil {
 		db.Close()
@@ -233,13 +240,27 @@ func openDB(path string, noSync bool) (*bolt.DB, error) {
 		return nil
 	})
 	if err == nil {
-		err = buildTree(db)
+		err = buildTree(db, log)
 	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger: init state %s: %w", path, err)
 	}
+	if from != "" && from != schemaVersion {
+		log.Info("migrated the state file", "path", path, "from_schema", from, "to_schema", schemaVersion, "took", time.Since(start).Round(time.Millisecond))
+	}
 	return db, nil
+}
+
+// fileSchema is the schema a state file records, "" for a new file.
+func fileSchema(db *bolt.DB) (schema string) {
+	_ = db.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bucketMeta); meta != nil {
+			schema = string(meta.Get(metaSchema))
+		}
+		return nil
+	})
+	return schema
 }
 
 // memState is what the store keeps in memory of a state file: copies of meta
