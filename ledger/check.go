@@ -77,7 +77,9 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 	bySymbol := map[string]*totals{}
 	parties := tx.Bucket(bucketParties)
 	instruments := tx.Bucket(bucketInstruments)
-	holders := tx.Bucket(bucketHolders)
+	holders := newHashedKeys()
+	_ = tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error { holders.add(k, 0); return nil })
+	holders.sort()
 	indexed := 0
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		h := decodeHoldingKV(k, v) // the key gives party and symbol
@@ -113,7 +115,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 			bySymbol[h.Symbol] = t
 		}
 		t.sum = t.sum.Add(h.Balance)
-		inIndex := holders.Get(join(h.Symbol, h.Party)) != nil
+		_, inIndex := holders.find(join(h.Symbol, h.Party))
 		if h.IsHolder() {
 			t.holders++
 			indexed++
@@ -128,9 +130,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 		}
 		return nil
 	})
-	n := 0
-	_ = holders.ForEach(func(_, _ []byte) error { n++; return nil })
-	if n != indexed {
+	if n := len(holders.items); n != indexed {
 		bad("holders index has %d entries for %d holdings with a balance", n, indexed)
 	}
 	escrow := checkCorpActions(tx, bad)
@@ -317,3 +317,53 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 	})
 	return out, err
 }
+
+// hashedKeys is a set of keys, each held as 128 bits of hash with a 64-bit
+// fingerprint of a value, sorted to be searched in memory. Check uses it
+// where it would otherwise look up, for each key of one bucket, a key of
+// another in a different order: lookups that read the other bucket at
+// random, which in a restore of a large register meant faulting its pages
+// back in each time they were let go (releaseMappedPages). Two keys share
+// a hash with a chance of about n²/2^129.
+type hashedKeys struct {
+	seed1, seed2 maphash.Seed
+	items        []hashedKey
+}
+
+type hashedKey struct{ h1, h2, val uint64 }
+
+func newHashedKeys() *hashedKeys {
+	return &hashedKeys{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed()}
+}
+
+func (k *hashedKeys) add(key []byte, val uint64) {
+	k.items = append(k.items, hashedKey{maphash.Bytes(k.seed1, key), maphash.Bytes(k.seed2, key), val})
+}
+
+// sort readies the set for find, once every key is added.
+func (k *hashedKeys) sort() {
+	slices.SortFunc(k.items, func(a, b hashedKey) int {
+		if c := cmp.Compare(a.h1, b.h1); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.h2, b.h2)
+	})
+}
+
+// find returns key's value and whether the set holds key.
+func (k *hashedKeys) find(key []byte) (uint64, bool) {
+	h1, h2 := maphash.Bytes(k.seed1, key), maphash.Bytes(k.seed2, key)
+	i, ok := slices.BinarySearchFunc(k.items, hashedKey{h1: h1, h2: h2}, func(a, b hashedKey) int {
+		if c := cmp.Compare(a.h1, b.h1); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.h2, b.h2)
+	})
+	if !ok {
+		return 0, false
+	}
+	return k.items[i].val, true
+}
+
+// fingerprint is a 64-bit hash of b under the set's first seed.
+func (k *hashedKeys) fingerprint(b []byte) uint64 { return maphash.Bytes(k.seed1, b) }

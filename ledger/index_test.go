@@ -501,3 +501,46 @@ func TestCheckFindsIDFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckFindsHoldingIndexFaults damages what Check compares each holding
+// with through in-memory sets (hashedKeys) and checks the finding names it.
+func TestCheckFindsHoldingIndexFaults(t *testing.T) {
+	tests := []struct {
+		name, want string
+		damage     func(tx *kv.Tx, last uint64) error
+	}{
+		{"the last balance changed", "balances ends at 103 USD for ret-us", func(tx *kv.Tx, last uint64) error {
+			key := binary.BigEndian.AppendUint64(append(join("USD", "ret-us"), 0), last)
+			return tx.Bucket(bucketBalances).Put(key, encodeBalance(nil, decimal.RequireFromString("103")))
+		}},
+		{"a holder dropped from the holders index", "holders index of USD/ret-us is false", func(tx *kv.Tx, _ uint64) error {
+			return tx.Bucket(bucketHolders).Delete(join("USD", "ret-us"))
+		}},
+		{"a holder the holdings do not have", "holders index has", func(tx *kv.Tx, _ uint64) error {
+			return tx.Bucket(bucketHolders).Put(join("USD", "qp-us"), present)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			h := &harness{t: t, s: s, now: epoch}
+			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+			h.world()
+			h.mustAccept(OperatorID, mintBody("USD", "ret-us", "100"))
+			last := h.mustAccept(OperatorID, mintBody("USD", "ret-us", "2")).Seq
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx, last) }); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(s.Check()); !strings.Contains(got, tc.want) {
+				t.Errorf("Check after %s: %s; want %q", tc.name, got, tc.want)
+			}
+		})
+	}
+}
