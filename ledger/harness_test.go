@@ -230,6 +230,21 @@ func (h *harness) world() {
 	h.mustAccept("iss-1", ins("create_instrument", instrument("REG", "registered", "enterprise_equity", 0, nil)))
 }
 
+// openWorld opens a store at path, without fsync or StrictChecks (the
+// tests that use it damage the file or reopen it), with the operator's key
+// and h.world applied. The caller closes it.
+func openWorld(t *testing.T, path string) (*Store, *harness) {
+	t.Helper()
+	s, err := Open(Config{Path: path, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, s: s, now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	h.world()
+	return s, h
+}
+
 func transferBody(symbol, from, to, amount string) string {
 	return ins("transfer", map[string]any{"legs": []map[string]any{{"symbol": symbol, "from": from, "to": to, "amount": amount}}})
 }

@@ -423,14 +423,8 @@ func TestCheckFindsBalanceIndexFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
 			defer s.Close()
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
 			var q seqs
 			q.m1 = h.mustAccept(OperatorID, mintBody("USD", "ret-us", "100")).Seq
 			q.m2 = h.mustAccept(OperatorID, mintBody("USD", "acc-us", "50")).Seq
@@ -467,14 +461,8 @@ func TestCheckFindsIDFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
 			defer s.Close()
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
 			own := h.mustAccept(OperatorID, ins("mint", map[string]any{"id": "mint-a", "symbol": "USD", "to": "ret-us", "amount": "1"}))
 			other := h.mustAccept(OperatorID, mintBody("USD", "ret-us", "2"))
 			if err := s.Commit(); err != nil {
@@ -522,14 +510,8 @@ func TestCheckFindsHoldingIndexFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
 			defer s.Close()
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
 			h.mustAccept(OperatorID, mintBody("USD", "ret-us", "100"))
 			last := h.mustAccept(OperatorID, mintBody("USD", "ret-us", "2")).Seq
 			if err := s.Commit(); err != nil {

@@ -244,13 +244,7 @@ func TestTreeBuiltOnOpen(t *testing.T) {
 	for _, cut := range []int{0, 1, 7} {
 		t.Run(fmt.Sprintf("without a tree, %d entries built before a stop", cut), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
-			s, err := Open(Config{Path: path, NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
+			s, h := openWorld(t, path)
 			for i := 0; i < 20; i++ {
 				h.mustAccept("iss-1", mintBody("REG", "acc-us", "1"))
 			}
@@ -341,14 +335,8 @@ func TestCheckFindsTreeFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, _ := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
 			defer s.Close()
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
 			}
@@ -455,13 +443,7 @@ func TestMigrateSchema5Tree(t *testing.T) {
 	for _, cut := range []int{-1, 0, 13} { // -1: not migrated yet; else entries rebuilt before the crash
 		t.Run(fmt.Sprintf("cut=%d", cut), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
-			s, err := Open(Config{Path: path, NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := &harness{t: t, s: s, now: epoch}
-			h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
-			h.world()
+			s, h := openWorld(t, path)
 			for i := range 40 {
 				h.mustAccept(OperatorID, mintBody("USD", "ret-us", fmt.Sprint(i+1)))
 			}
