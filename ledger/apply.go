@@ -126,6 +126,11 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			}
 			results[i] = a.batch(b)
 		}
+		if a.tree != nil {
+			if err := a.tree.flush(); err != nil {
+				return err
+			}
+		}
 		if err := a.view.flush(); err != nil {
 			return err
 		}
@@ -198,6 +203,7 @@ type applier struct {
 	arena, scratch []byte
 	key            []byte
 	idx            indexWriter // the journal and balance indexes (index.go)
+	tree           *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
@@ -431,7 +437,10 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
-	if err := appendLeaf(a.tx.Bucket(bucketTree), a.seq, a.head); err != nil {
+	if a.tree == nil {
+		a.tree = newTreeWriter(a.tx.Bucket(bucketTree))
+	}
+	if err := a.tree.append(a.seq, a.head); err != nil {
 		panic(fmt.Sprintf("ledger: append journal tree: %v", err))
 	}
 	if err := a.index(named, namedSymbols, &rec); err != nil {

@@ -186,43 +186,117 @@ func treeSize(tree *kv.Bucket) (uint64, error) {
 }
 
 // appendLeaf adds journal entry seq, whose hash is entryHash, to the tree,
-// which holds seq-1 entries. Apply calls it for every entry it appends, in
-// the same transaction.
+// which holds seq-1 entries, and writes it: a treeWriter of one entry.
 func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
+	w := newTreeWriter(tree)
+	if err := w.append(seq, entryHash); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// treeWriter appends entries to the tree, holding the chunk it appends to
+// in memory until flush, which Apply calls once per call: rewriting the
+// chunk on every entry cost an allocation and a copy of up to 512 bytes an
+// entry. Reads through it (its ReadHashes) see what it holds.
+type treeWriter struct {
+	tree  *kv.Bucket
+	chunk int64  // the chunk buf holds; -1: none
+	buf   []byte // that chunk's hashes
+	dirty bool   // buf holds hashes the bucket does not
+}
+
+const treeChunkBytes = treeChunkHashes * tlog.HashSize
+
+func newTreeWriter(tree *kv.Bucket) *treeWriter { return &treeWriter{tree: tree, chunk: -1} }
+
+// hash is stored hash index, or nil if the tree does not hold it.
+func (w *treeWriter) hash(index int64) []byte {
+	if index/treeChunkHashes != w.chunk {
+		return storedHash(w.tree, index)
+	}
+	if off := int(index%treeChunkHashes) * tlog.HashSize; len(w.buf) >= off+tlog.HashSize {
+		return w.buf[off : off+tlog.HashSize]
+	}
+	return nil
+}
+
+// ReadHashes is tlog's HashReader over the tree and what w holds.
+func (w *treeWriter) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		v := w.hash(x)
+		if v == nil {
+			return nil, fmt.Errorf("tree: stored hash %d is missing", x)
+		}
+		out[i] = tlog.Hash(v)
+	}
+	return out, nil
+}
+
+// append adds journal entry seq, whose hash is entryHash, to a tree that
+// holds seq-1 entries.
+func (w *treeWriter) append(seq uint64, entryHash [journalHashSize]byte) error {
 	assert(seq > 0, "tree leaf of journal seq 0")
 	n := int64(seq - 1)
 	first := tlog.StoredHashIndex(0, n)
-	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(entryHash[:]), bucketHashes{tree})
+	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(entryHash[:]), w)
 	if err != nil {
 		return fmt.Errorf("tree: entry %d: %w", seq, err)
 	}
 	// The tree must hold the entries before seq, no more and no less: a gap
 	// would make every later root wrong. tlog reads some hashes before
 	// first, not always the one just before it, so the chunks say: the one
-	// first falls in must end just before it, and a new chunk must follow
-	// a full one. (Apply appends each seq once, and Check finds a tree that
-	// holds more than the journal.)
-	if first > 0 && first%treeChunkHashes == 0 && storedHash(tree, first-1) == nil {
+	// first falls in must end just before it (load), and a new chunk must
+	// follow a full one. (Apply appends each seq once, and Check finds a
+	// tree that holds more than the journal.)
+	if first > 0 && first%treeChunkHashes == 0 && w.hash(first-1) == nil {
 		return fmt.Errorf("tree: entries before %d are missing", seq)
 	}
-	// Stored-hash indexes only grow.
-	tree.SetAppendOnly()
-	for i := 0; i < len(hashes); {
-		index := first + int64(i)
-		key := seqKey(uint64(index / treeChunkHashes))
-		old := tree.Get(key)
-		if off := int(index%treeChunkHashes) * tlog.HashSize; len(old) != off {
-			return fmt.Errorf("tree: entry %d: chunk %d holds %d bytes, not the %d before stored hash %d", seq, index/treeChunkHashes, len(old), off, index)
+	for i, h := range hashes {
+		if err := w.load(first + int64(i)); err != nil {
+			return fmt.Errorf("tree: entry %d: %w", seq, err)
 		}
-		// A new value each time: bbolt keeps the value until the commit.
-		val := make([]byte, len(old), treeChunkHashes*tlog.HashSize)
-		copy(val, old)
-		for ; i < len(hashes) && (first+int64(i))/treeChunkHashes == index/treeChunkHashes; i++ {
-			val = append(val, hashes[i][:]...)
+		w.buf = append(w.buf, h[:]...)
+		w.dirty = true
+		if len(w.buf) == treeChunkBytes {
+			if err := w.flush(); err != nil {
+				return err
+			}
 		}
-		if err := tree.Put(key, val); err != nil {
+	}
+	return nil
+}
+
+// load makes buf the chunk of stored hash index, which must come next in it.
+func (w *treeWriter) load(index int64) error {
+	if c := index / treeChunkHashes; c != w.chunk {
+		if err := w.flush(); err != nil {
 			return err
 		}
+		w.chunk, w.buf = c, append(make([]byte, 0, treeChunkBytes), w.tree.Get(seqKey(uint64(c)))...)
+	}
+	if off := int(index%treeChunkHashes) * tlog.HashSize; len(w.buf) != off {
+		return fmt.Errorf("chunk %d holds %d bytes, not the %d before stored hash %d", w.chunk, len(w.buf), off, index)
+	}
+	return nil
+}
+
+// flush writes the chunk w holds, if the bucket lacks some of its hashes.
+// bbolt keeps a value until the commit, and appends to buf only write past
+// what it was given; a full chunk is let go, and the next begins afresh.
+func (w *treeWriter) flush() error {
+	if !w.dirty {
+		return nil
+	}
+	// Stored-hash indexes only grow.
+	w.tree.SetAppendOnly()
+	if err := w.tree.Put(seqKey(uint64(w.chunk)), w.buf); err != nil {
+		return err
+	}
+	w.dirty = false
+	if len(w.buf) == treeChunkBytes {
+		w.chunk, w.buf = -1, nil
 	}
 	return nil
 }
@@ -265,18 +339,19 @@ func buildTreeStep(tx *kv.Tx, limit int) error {
 		return err
 	}
 	c := tx.Bucket(bucketJournal).Cursor()
+	w := newTreeWriter(tree)
 	added := 0
 	for k, v := c.Seek(seqKey(n + 1)); k != nil && added < limit; k, v = c.Next() {
 		seq := binary.BigEndian.Uint64(k)
 		if seq != n+1+uint64(added) || len(v) < journalHashSize {
 			return fmt.Errorf("journal entry %d is missing or malformed", n+1+uint64(added))
 		}
-		if err := appendLeaf(tree, seq, [journalHashSize]byte(v[len(v)-journalHashSize:])); err != nil {
+		if err := w.append(seq, [journalHashSize]byte(v[len(v)-journalHashSize:])); err != nil {
 			return err
 		}
 		added++
 	}
-	return nil
+	return w.flush()
 }
 
 // checkTree checks that the tree holds exactly the journal's entries:
