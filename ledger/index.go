@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/shopspring/decimal"
 	bolt "go.etcd.io/bbolt"
@@ -303,12 +302,16 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 // The balances are in party order within a symbol and the supplies in seq
 // order, so rather than hold every symbol's changes by seq, each side is
 // folded into one fingerprint per symbol, Σ change × w(seq), with w a
-// pseudo-random weight from a seed drawn for this check: if some entry's
+// pseudo-random weight seeded by the journal's head hash: if some entry's
 // sums differ, the fingerprints are equal only if the weights happen to
 // solve a linear equation, a chance of about 2^-61 (Schwartz–Zippel). The
-// walk is sequential, in constant memory per symbol.
+// seed comes from the state, not from a random source, so Check (which
+// Apply runs under StrictChecks) answers the same on every node and every
+// run; the head is a hash over every entry, which no damage to the indexes
+// can choose. The walk is sequential, in constant memory per symbol.
 func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ...any)) {
-	seed := rand.Uint64()
+	journalHead := getJournalHead(tx.Bucket(bucketMeta))
+	seed := binary.BigEndian.Uint64(journalHead[:8])
 	fromBalances, fromSupplies := map[string]decimal.Decimal{}, map[string]decimal.Decimal{}
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	var group []byte // symbol 0 party 0 of the keys seen
