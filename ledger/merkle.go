@@ -151,9 +151,14 @@ func treeHead(tree *kv.Bucket) (TreeHead, error) {
 type bucketHashes struct{ tree *kv.Bucket }
 
 func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	return readHashes(indexes, func(x int64) []byte { return storedHash(r.tree, x) })
+}
+
+// readHashes reads each stored hash of indexes with hash (nil: missing).
+func readHashes(indexes []int64, hash func(int64) []byte) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		v := storedHash(r.tree, x)
+		v := hash(x)
 		if v == nil {
 			return nil, fmt.Errorf("tree: stored hash %d is missing", x)
 		}
@@ -185,16 +190,6 @@ func treeSize(tree *kv.Bucket) (uint64, error) {
 	return uint64(n), nil
 }
 
-// appendLeaf adds journal entry seq, whose hash is entryHash, to the tree,
-// which holds seq-1 entries, and writes it: a treeWriter of one entry.
-func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
-	w := newTreeWriter(tree)
-	if err := w.append(seq, entryHash); err != nil {
-		return err
-	}
-	return w.flush()
-}
-
 // treeWriter appends entries to the tree, holding the chunk it appends to
 // in memory until flush, which Apply calls once per call: rewriting the
 // chunk on every entry cost an allocation and a copy of up to 512 bytes an
@@ -223,15 +218,7 @@ func (w *treeWriter) hash(index int64) []byte {
 
 // ReadHashes is tlog's HashReader over the tree and what w holds.
 func (w *treeWriter) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		v := w.hash(x)
-		if v == nil {
-			return nil, fmt.Errorf("tree: stored hash %d is missing", x)
-		}
-		out[i] = tlog.Hash(v)
-	}
-	return out, nil
+	return readHashes(indexes, w.hash)
 }
 
 // append adds journal entry seq, whose hash is entryHash, to a tree that

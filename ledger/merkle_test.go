@@ -531,3 +531,13 @@ func writeSchema5Tree(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// appendLeaf adds journal entry seq, whose hash is entryHash, to the tree,
+// which holds seq-1 entries, and writes it: a treeWriter of one entry.
+func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
+	w := newTreeWriter(tree)
+	if err := w.append(seq, entryHash); err != nil {
+		return err
+	}
+	return w.flush()
+}
