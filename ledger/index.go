@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/shopspring/decimal"
 	bolt "go.etcd.io/bbolt"
@@ -55,6 +56,7 @@ type indexWriter struct {
 	balances, supplies *kv.Bucket
 	postings           *postingBuffer
 	key                []byte
+	deltas             []balanceChange // changes' scratch, kept between entries
 }
 
 func (w *indexWriter) open(tx *kv.Tx) {
@@ -83,7 +85,7 @@ func (a *applier) index(named, namedSymbols []string, rec *journalRecord) error 
 		return nil
 	}
 	var err error
-	a.arena, err = w.changes(a.arena, a.seq, h[len(h)-1].changes)
+	a.arena, err = w.changes(a.arena, a.seq, &h[len(h)-1], &a.view.supplySought)
 	return err
 }
 
@@ -104,13 +106,15 @@ func (w *indexWriter) entry(seq uint64, named, extra, namedSymbols, extraSymbols
 	return nil
 }
 
-// changes indexes the balance changes of entry seq and the supplies they
-// change, encoding the values into arena (bbolt keeps values until the
-// commit), and returns the arena.
-func (w *indexWriter) changes(arena []byte, seq uint64, changes []balanceChange) ([]byte, error) {
-	var deltas []balanceChange // per symbol: Before unused, After the sum of after - before
-	for i := range changes {
-		c := &changes[i]
+// changes indexes the balance changes of entry seq (r) and the supplies
+// they change, encoding the values into arena (bbolt keeps values until the
+// commit), and returns the arena. sought is the symbols whose supplies it
+// seeks for the rest of the view (knownSupply).
+func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought *map[string]bool) ([]byte, error) {
+	deltas := w.deltas[:0] // per symbol: Before unused, After the sum of after - before
+	defer func() { w.deltas = deltas[:0] }()
+	for i := range r.changes {
+		c := &r.changes[i]
 		w.key = binary.BigEndian.AppendUint64(append(join(c.Symbol, c.Party), 0), seq)
 		start := len(arena)
 		arena = encodeBalance(arena, c.After)
@@ -130,7 +134,11 @@ func (w *indexWriter) changes(arena []byte, seq uint64, changes []balanceChange)
 		if d.After.IsZero() {
 			continue // a transfer moves balances, not the supply
 		}
-		supply := supplyAt(w.supplies.Cursor(), d.Symbol, seq).Add(d.After)
+		supply, ok := knownSupply(r, d.Symbol, d.After, *sought)
+		if !ok {
+			seekSupply(sought, d.Symbol)
+			supply = supplyAt(w.supplies.Cursor(), d.Symbol, seq).Add(d.After)
+		}
 		w.key = binary.BigEndian.AppendUint64(append(append(w.key[:0], d.Symbol...), 0), seq)
 		start := len(arena)
 		arena = encodeBalance(arena, supply)
@@ -138,7 +146,40 @@ func (w *indexWriter) changes(arena []byte, seq uint64, changes []balanceChange)
 			return arena, err
 		}
 	}
+	for _, sup := range r.supplies {
+		if !sup.before.Equal(sup.after) && !slices.ContainsFunc(deltas, func(d balanceChange) bool { return d.Symbol == sup.symbol && !d.After.IsZero() }) {
+			seekSupply(sought, sup.symbol) // moved without its balances
+		}
+	}
 	return arena, nil
+}
+
+// seekSupply adds symbol to sought (knownSupply).
+func seekSupply(sought *map[string]bool, symbol string) {
+	if *sought == nil {
+		*sought = map[string]bool{}
+	}
+	(*sought)[symbol] = true
+}
+
+// knownSupply is symbol's supply after entry r, which changed its balances
+// by delta, if r's instrument certainly gives the supplies index's: where
+// the instrument's supply moved by exactly delta, and did so at every
+// earlier entry of the view (sought). The view starts where instrument
+// supplies, balances and the index agree (Check holds them to it); an entry
+// that moves balances but not the instrument by as much (a corporate
+// action's step journals the two apart) leaves them apart for a while, so
+// the symbol is sought for the rest of the view.
+func knownSupply(r *historyRecord, symbol string, delta decimal.Decimal, sought map[string]bool) (decimal.Decimal, bool) {
+	if sought[symbol] {
+		return decimal.Decimal{}, false
+	}
+	for _, s := range r.supplies {
+		if s.symbol == symbol {
+			return s.after, s.before.Add(delta).Equal(s.after)
+		}
+	}
+	return decimal.Decimal{}, false
 }
 
 // balanceAt is the value of the last key prefix‖seq' with seq' <= seq in the
@@ -245,7 +286,10 @@ func buildIndexesStep(btx *bolt.Tx, limit uint64, postingsOnly bool) (bool, erro
 	if !postingsOnly {
 		h := tx.Bucket(bucketHistory).Cursor()
 		for k, v := h.Seek(seqKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = h.Next() {
-			if _, err := w.changes(nil, binary.BigEndian.Uint64(k), decodeHistory(v)); err != nil {
+			// No supplies: the migration seeks each symbol's last one.
+			r := historyRecord{seq: binary.BigEndian.Uint64(k), changes: decodeHistory(v)}
+			var sought map[string]bool
+			if _, err := w.changes(nil, r.seq, &r, &sought); err != nil {
 				return false, err
 			}
 		}

@@ -526,3 +526,66 @@ func TestCheckFindsHoldingIndexFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestSupplyIndexSeeksOnceApart: the supplies index takes an entry's supply
+// from its instrument only while the instrument has moved with the
+// balances at every entry of the view. Once an entry moved a symbol's
+// balances without its instrument, a later entry whose instrument moved by
+// exactly its own balances still has its supply sought: the instrument is
+// behind the index by the first entry's change.
+func TestSupplyIndexSeeksOnceApart(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d := decimal.RequireFromString
+	err = db.Update(func(btx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketBalances, bucketSupplies} {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		tx := kv.Wrap(btx)
+		var w indexWriter
+		w.open(tx)
+		if err := tx.Bucket(bucketSupplies).Put(binary.BigEndian.AppendUint64([]byte("USD\x00"), 1), encodeBalance(nil, d("100"))); err != nil {
+			return err
+		}
+		var sought map[string]bool
+		entries := []historyRecord{
+			// Balances move by 10, the instrument (not in the entry) does not.
+			{seq: 2, changes: []balanceChange{{Symbol: "USD", Party: "a", Before: d("0"), After: d("10")}}},
+			// Balances and instrument both move by 5; the instrument is
+			// still 10 behind the index.
+			{seq: 3, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: d("0"), After: d("5")}},
+				supplies: []symbolSupply{{symbol: "USD", before: d("100"), after: d("105")}}},
+		}
+		for i := range entries {
+			if _, err := w.changes(nil, entries[i].seq, &entries[i], &sought); err != nil {
+				return err
+			}
+		}
+		for seq, want := range map[uint64]string{2: "110", 3: "115"} {
+			if got := supplyAt(tx.Bucket(bucketSupplies).Cursor(), "USD", seq); !got.Equal(d(want)) {
+				t.Errorf("supply at %d = %s, want %s", seq, got, want)
+			}
+		}
+		// In a fresh view, an instrument that moves with its balances gives
+		// the supply without a seek: here one that disagrees with the
+		// index, so the answer shows which was taken.
+		sought = nil
+		r := historyRecord{seq: 4, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: d("5"), After: d("6")}},
+			supplies: []symbolSupply{{symbol: "USD", before: d("200"), after: d("201")}}}
+		if _, err := w.changes(nil, r.seq, &r, &sought); err != nil {
+			return err
+		}
+		if got := supplyAt(tx.Bucket(bucketSupplies).Cursor(), "USD", 4); !got.Equal(d("201")) {
+			t.Errorf("supply at 4 = %s, want the instrument's 201", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -53,6 +53,7 @@ type txView struct {
 	dirtyPrices      map[string]bool
 	dirtyInvestments map[string]bool // made on first use
 	history          []historyRecord // by journal seq, ascending
+	supplySought     map[string]bool // symbols whose supplies the index seeks (knownSupply)
 	newRulebook      *eligibility.Rulebook
 
 	key   []byte // scratch for bbolt keys, which Get and Put do not keep

@@ -39,6 +39,17 @@ type balanceChange struct {
 type historyRecord struct {
 	seq     uint64
 	changes []balanceChange
+	// supplies is, for each instrument the entry changed, its supply before
+	// and after the entry: the supplies index takes it instead of seeking
+	// the symbol's last supply where it is certainly the same
+	// (indexWriter.changes).
+	supplies []symbolSupply
+}
+
+// symbolSupply is an instrument's supply before and after a journal entry.
+type symbolSupply struct {
+	symbol        string
+	before, after decimal.Decimal
 }
 
 // written notes a record this transaction wrote (val nil: deleted) for the
@@ -61,6 +72,11 @@ func (v *txView) publish() {
 // records its balance changes under its journal seq, for the indexes.
 func (v *txView) commit(c transfer.Changes, seq uint64) {
 	v.commitTerms(c, seq) // before the view holds the new records: it compares with the old
+	var oldSupplies []decimal.Decimal
+	for i := range c.Instruments {
+		old, _ := v.Instrument(c.Instruments[i].Symbol) // zero if new
+		oldSupplies = append(oldSupplies, old.Supply)
+	}
 	for i := range c.Parties {
 		p := c.Parties[i]
 		memo(&v.parties, p.ID, &p)
@@ -92,14 +108,19 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	}
 	if len(changes) > 0 {
 		// Seqs only grow, so history stays in key order without sorting.
-		if n := len(v.history); n > 0 && v.history[n-1].seq == seq {
-			v.history[n-1].changes = append(v.history[n-1].changes, changes...)
-		} else {
+		n := len(v.history)
+		if n == 0 || v.history[n-1].seq != seq {
 			if n > 0 && v.history[n-1].seq >= seq {
 				fail("history seq %d does not follow the last one", seq)
 			}
-			v.history = append(v.history, historyRecord{seq: seq, changes: changes})
+			v.history = append(v.history, historyRecord{seq: seq})
+			n++
 		}
+		r := &v.history[n-1]
+		r.changes = append(r.changes, changes...)
+		v.noteSupplies(r, c.Instruments, oldSupplies)
+	} else {
+		v.noteSupplies(nil, c.Instruments, oldSupplies)
 	}
 	if len(c.Loans) > 0 {
 		v.commitLoans(c.Loans)
@@ -114,6 +135,27 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	}
 	if c.Rulebook != nil {
 		v.newRulebook = c.Rulebook
+	}
+}
+
+// noteSupplies records in r (nil: the commit changed no balance) the
+// supplies before and after of the instruments this commit changed (their
+// supplies were old before it), for the supplies index (indexWriter.changes).
+func (v *txView) noteSupplies(r *historyRecord, instruments []transfer.Instrument, old []decimal.Decimal) {
+	for i := range instruments {
+		in := &instruments[i]
+		if r == nil {
+			if !old[i].Equal(in.Supply) {
+				seekSupply(&v.supplySought, in.Symbol) // moved without its balances
+			}
+			continue
+		}
+		j := slices.IndexFunc(r.supplies, func(s symbolSupply) bool { return s.symbol == in.Symbol })
+		if j < 0 {
+			r.supplies = append(r.supplies, symbolSupply{symbol: in.Symbol, before: old[i]})
+			j = len(r.supplies) - 1
+		}
+		r.supplies[j].after = in.Supply // a later commit of the seq carries the later one
 	}
 }
 
