@@ -1,11 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
@@ -14,39 +14,67 @@ import (
 
 // The journal's Merkle tree (RFC 6962, as golang.org/x/mod/sumdb/tlog builds
 // it): leaf i, from 0, is the journal entry of seq i+1, and its data is that
-// entry's 32-byte hash, so the leaf hash is SHA-256(0x00 ‖ entry hash). The
-// tree bucket keeps tlog's stored hashes in chunks of treeChunkHashes:
-// stored-hash index i is bytes 32·(i mod 16) of the value under key i/16
-// (8 bytes, big-endian). Every chunk but the last is full. Appending an entry
-// adds 1 + (trailing ones of i) hashes, two on average, to the last chunk in
-// the journal's own transaction, and the root or a proof at any size reads
-// at most about 2·log₂ n of them.
+// entry's 32-byte hash, so the leaf hash is SHA-256(0x00 ‖ entry hash).
 //
-// A key per hash (schema 5) cost two keys an entry: two layer inserts, two
-// bbolt puts at the commit and 16 bytes of page header each, for 32 bytes of
-// hash. A chunk is rewritten as it fills, which in a layer replaces one
-// entry, and reaches the file once per commit.
+// The tree bucket keeps only the roots of whole subtrees of 16, 256, 4,096…
+// entries (the hashes at levels 4, 8, 12… of the tree, tier t holding level
+// 4t), in chunks of 16 per key: under {t} ‖ chunk (8 bytes, big-endian),
+// the roots chunk·16 to chunk·16+15 of tier t, every chunk but a tier's last
+// full. Every other hash is computed when asked for: one at level 4t+r
+// (r < 4) from the 2^r tier-t roots beneath it, or for t = 0 from the
+// journal's entry hashes. So the tree costs about 2 bytes an entry; tlog's
+// stored hashes (schema 6), two an entry, cost 74. A root, or a proof at any
+// size, reads at most about 8·log₁₆ n roots and 15 entries.
+//
+// Apply appends each entry's leaf hash to the leaves of the last,
+// incomplete block of 16 (key {0}: 0 to 15 hashes; absent when none); the
+// 16th completes the block, whose root goes to tier 1 and empties the key,
+// and a full chunk's root goes up a tier the same way. treeWriter holds
+// what it appends to in memory and writes it once per Apply call.
 //
 // The tree is derived from the journal alone, so a state file written before
-// it existed (or by a build that did not keep it) is brought up to date when
-// it is opened (buildTree), in bounded transactions that resume where the
-// last one ended.
+// it existed, or by a build that kept it otherwise, is brought up to date
+// when it is opened (buildTree), in bounded transactions that resume where
+// the last one ended.
 
 // treeBuildBatch bounds the journal entries one transaction of buildTree adds.
 const treeBuildBatch = 10_000
 
-// treeChunkHashes is how many stored hashes one key of the tree bucket holds.
-const treeChunkHashes = 16
+// treeFan is how many nodes of a tier one node of the next covers, and how
+// many hashes one key of the tree bucket holds: 2^treeTierLevels.
+const (
+	treeTierLevels = 4
+	treeFan        = 1 << treeTierLevels
+	treeChunkBytes = treeFan * tlog.HashSize
+)
 
-// storedHash returns stored hash index of the tree, or nil if the tree does
-// not hold it.
-func storedHash(tree *kv.Bucket, index int64) []byte {
-	v := tree.Get(seqKey(uint64(index / treeChunkHashes)))
-	off := int(index%treeChunkHashes) * tlog.HashSize
-	if len(v) < off+tlog.HashSize {
-		return nil
+// treeTailKey holds the leaf hashes of the last, incomplete block.
+var treeTailKey = []byte{0}
+
+// treeTierKey is the key of tier t's chunk.
+func treeTierKey(t int, chunk int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{byte(t)}, uint64(chunk))
+}
+
+// blockRoot is the root of the whole subtree whose treeFan nodes at one
+// level are hashes (treeChunkBytes bytes).
+func blockRoot(hashes []byte) tlog.Hash {
+	var h [treeFan]tlog.Hash
+	for i := range h {
+		h[i] = tlog.Hash(hashes[i*tlog.HashSize:])
 	}
-	return v[off : off+tlog.HashSize]
+	return subtreeRoot(h[:])
+}
+
+// subtreeRoot is the root of the whole subtree whose nodes at one level
+// are h (a power of two of them); it overwrites h.
+func subtreeRoot(h []tlog.Hash) tlog.Hash {
+	for w := len(h); w > 1; w /= 2 {
+		for j := 0; j < w/2; j++ {
+			h[j] = tlog.NodeHash(h[2*j], h[2*j+1])
+		}
+	}
+	return h[0]
 }
 
 // ErrTreeSize is returned by proofs asked of a tree larger than the journal,
@@ -64,7 +92,7 @@ type TreeHead struct {
 // TreeHead is the tree over the whole journal.
 func (s *Store) TreeHead() (h TreeHead, err error) {
 	err = s.view(func(tx *kv.Tx) error {
-		h, err = treeHead(tx.Bucket(bucketTree))
+		h, err = treeHead(treeOf(tx))
 		return err
 	})
 	return h, err
@@ -76,7 +104,7 @@ func (s *Store) TreeHead() (h TreeHead, err error) {
 // ErrNotFound; a size beyond the journal, or below seq, is ErrTreeSize.
 func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uint64, err error) {
 	err = s.view(func(tx *kv.Tx) error {
-		proof, at, err = inclusionProof(tx.Bucket(bucketTree), seq, size)
+		proof, at, err = inclusionProof(treeOf(tx), seq, size)
 		return err
 	})
 	return proof, at, err
@@ -88,15 +116,23 @@ func (s *Store) InclusionProof(seq, size uint64) (proof tlog.RecordProof, at uin
 // journal's length, else ErrTreeSize.
 func (s *Store) ConsistencyProof(from, to uint64) (proof tlog.TreeProof, at uint64, err error) {
 	err = s.view(func(tx *kv.Tx) error {
-		proof, at, err = consistencyProof(tx.Bucket(bucketTree), from, to)
+		proof, at, err = consistencyProof(treeOf(tx), from, to)
 		return err
 	})
 	return proof, at, err
 }
 
-// inclusionProof is InclusionProof over the tree bucket.
-func inclusionProof(tree *kv.Bucket, seq, size uint64) (tlog.RecordProof, uint64, error) {
-	n, err := treeSize(tree)
+// journalTree is the tree bucket and the journal its leaves come from:
+// tlog's HashReader over them.
+type journalTree struct{ tree, journal *kv.Bucket }
+
+func treeOf(tx *kv.Tx) journalTree {
+	return journalTree{tx.Bucket(bucketTree), tx.Bucket(bucketJournal)}
+}
+
+// inclusionProof is InclusionProof over the tree.
+func inclusionProof(tr journalTree, seq, size uint64) (tlog.RecordProof, uint64, error) {
+	n, err := treeSize(tr.tree)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -111,13 +147,13 @@ func inclusionProof(tree *kv.Bucket, seq, size uint64) (tlog.RecordProof, uint64
 	case seq > size:
 		return nil, 0, fmt.Errorf("entry %d is not in the tree of size %d: %w", seq, size, ErrTreeSize)
 	}
-	proof, err := tlog.ProveRecord(int64(size), int64(seq-1), bucketHashes{tree})
+	proof, err := tlog.ProveRecord(int64(size), int64(seq-1), tr)
 	return proof, size, err
 }
 
-// consistencyProof is ConsistencyProof over the tree bucket.
-func consistencyProof(tree *kv.Bucket, from, to uint64) (tlog.TreeProof, uint64, error) {
-	n, err := treeSize(tree)
+// consistencyProof is ConsistencyProof over the tree.
+func consistencyProof(tr journalTree, from, to uint64) (tlog.TreeProof, uint64, error) {
+	n, err := treeSize(tr.tree)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -130,162 +166,224 @@ func consistencyProof(tree *kv.Bucket, from, to uint64) (tlog.TreeProof, uint64,
 	case from == 0 || from > to:
 		return nil, 0, fmt.Errorf("a consistency proof runs from a size of 1 to %d, not %d: %w", to, from, ErrTreeSize)
 	}
-	proof, err := tlog.ProveTree(int64(to), int64(from), bucketHashes{tree})
+	proof, err := tlog.ProveTree(int64(to), int64(from), tr)
 	return proof, to, err
 }
 
-// treeHead reads the size and root of the tree in tree.
-func treeHead(tree *kv.Bucket) (TreeHead, error) {
-	n, err := treeSize(tree)
+// treeHead reads the size and root of the tree.
+func treeHead(tr journalTree) (TreeHead, error) {
+	n, err := treeSize(tr.tree)
 	if err != nil {
 		return TreeHead{}, err
 	}
-	root, err := tlog.TreeHash(int64(n), bucketHashes{tree})
+	root, err := tlog.TreeHash(int64(n), tr)
 	if err != nil {
 		return TreeHead{}, fmt.Errorf("tree root at %d: %w", n, err)
 	}
 	return TreeHead{Size: n, Root: root}, nil
 }
 
-// bucketHashes is tlog's HashReader over the tree bucket.
-type bucketHashes struct{ tree *kv.Bucket }
-
-func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return readHashes(indexes, func(x int64) []byte { return storedHash(r.tree, x) })
-}
-
-// readHashes reads each stored hash of indexes with hash (nil: missing).
-func readHashes(indexes []int64, hash func(int64) []byte) ([]tlog.Hash, error) {
+// ReadHashes returns tlog's stored hashes of indexes. tlog asks only for
+// roots of whole subtrees of the tree it proves, so every one is a tier's
+// root, or computed from the tier roots or the entries beneath it.
+func (tr journalTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		v := hash(x)
-		if v == nil {
-			return nil, fmt.Errorf("tree: stored hash %d is missing", x)
+		level, n := tlog.SplitStoredHashIndex(x)
+		h, err := tr.node(level, n)
+		if err != nil {
+			return nil, fmt.Errorf("tree: stored hash %d (level %d, node %d): %w", x, level, n, err)
 		}
-		out[i] = tlog.Hash(v)
+		out[i] = h
 	}
 	return out, nil
 }
 
-// treeSize is the number of journal entries the tree holds, from its last
-// chunk: the stored hashes of n entries are indexes 0 to
-// tlog.StoredHashCount(n)-1.
+// node is the root of the whole subtree of leaves n·2^level to
+// (n+1)·2^level-1.
+func (tr journalTree) node(level int, n int64) (tlog.Hash, error) {
+	t, r := level/treeTierLevels, level%treeTierLevels
+	if t > 0 && r == 0 {
+		return tr.root(t, n)
+	}
+	var h [treeFan / 2]tlog.Hash
+	w := 1 << r
+	for i := range w {
+		j := n<<r + int64(i)
+		var err error
+		if t == 0 {
+			h[i], err = tr.leaf(j)
+		} else {
+			h[i], err = tr.root(t, j)
+		}
+		if err != nil {
+			return tlog.Hash{}, err
+		}
+	}
+	return subtreeRoot(h[:w]), nil
+}
+
+// root is tier t's root i.
+func (tr journalTree) root(t int, i int64) (tlog.Hash, error) {
+	v := tr.tree.Get(treeTierKey(t, i/treeFan))
+	off := int(i%treeFan) * tlog.HashSize
+	if len(v) < off+tlog.HashSize {
+		return tlog.Hash{}, fmt.Errorf("tier %d root %d is missing", t, i)
+	}
+	return tlog.Hash(v[off:]), nil
+}
+
+// leaf is leaf i's hash, from journal entry i+1.
+func (tr journalTree) leaf(i int64) (tlog.Hash, error) {
+	v := tr.journal.Get(seqKey(uint64(i + 1)))
+	if len(v) < journalHashSize {
+		return tlog.Hash{}, fmt.Errorf("journal entry %d is missing or malformed", i+1)
+	}
+	return tlog.RecordHash(v[len(v)-journalHashSize:]), nil
+}
+
+// treeSize is the number of journal entries the tree holds: 16 a tier-1
+// root, and the leaves of the last block.
 func treeSize(tree *kv.Bucket) (uint64, error) {
-	k, v := tree.Cursor().Last()
-	if k == nil {
-		return 0, nil
+	tail := tree.Get(treeTailKey)
+	if len(tail)%tlog.HashSize != 0 || len(tail) >= treeChunkBytes {
+		return 0, fmt.Errorf("tree: the last block holds %d bytes, not 0 to %d hashes", len(tail), treeFan-1)
 	}
-	if len(k) != 8 {
-		return 0, fmt.Errorf("tree: key %x is not a chunk number", k)
+	var roots uint64
+	c := tree.Cursor()
+	if k, v := c.Seek([]byte{2}); k != nil {
+		k, v = c.Prev()
+		roots = tierCount(k, v)
+	} else if k, v := c.Last(); k != nil {
+		roots = tierCount(k, v)
 	}
-	if len(v) == 0 || len(v)%tlog.HashSize != 0 || len(v) > treeChunkHashes*tlog.HashSize {
-		return 0, fmt.Errorf("tree: last chunk holds %d bytes, not 1 to %d hashes", len(v), treeChunkHashes)
-	}
-	count := int64(binary.BigEndian.Uint64(k))*treeChunkHashes + int64(len(v)/tlog.HashSize)
-	// StoredHashCount grows by at least one per entry, so n <= count.
-	n := sort.Search(int(count)+1, func(n int) bool { return tlog.StoredHashCount(int64(n)) >= count })
-	if tlog.StoredHashCount(int64(n)) != count {
-		return 0, fmt.Errorf("tree: %d stored hashes are no whole number of entries", count)
-	}
-	return uint64(n), nil
+	return roots*treeFan + uint64(len(tail)/tlog.HashSize), nil
 }
 
-// treeWriter appends entries to the tree, holding the chunk it appends to
-// in memory until flush, which Apply calls once per call: rewriting the
-// chunk on every entry cost an allocation and a copy of up to 512 bytes an
-// entry. Reads through it (its ReadHashes) see what it holds.
+// tierCount is the number of tier-1 roots up to and with chunk k (value v),
+// or 0 if k is not a tier-1 chunk.
+func tierCount(k, v []byte) uint64 {
+	if len(k) != 9 || k[0] != 1 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[1:])*treeFan + uint64(len(v)/tlog.HashSize)
+}
+
+// treeWriter appends entries to the tree, holding the last block's leaves
+// and the chunk of each tier it appends to in memory until flush, which
+// Apply calls once per call: writing them on every entry cost an allocation
+// and a copy of up to 512 bytes an entry.
 type treeWriter struct {
-	tree  *kv.Bucket
-	chunk int64  // the chunk buf holds; -1: none
-	buf   []byte // that chunk's hashes
-	dirty bool   // buf holds hashes the bucket does not
+	tree      *kv.Bucket
+	loaded    bool
+	tail      []byte // the last block's leaf hashes
+	tailDirty bool
+	tiers     []tierChunk // tier t at t-1
 }
 
-const treeChunkBytes = treeChunkHashes * tlog.HashSize
-
-func newTreeWriter(tree *kv.Bucket) *treeWriter { return &treeWriter{tree: tree, chunk: -1} }
-
-// hash is stored hash index, or nil if the tree does not hold it.
-func (w *treeWriter) hash(index int64) []byte {
-	if index/treeChunkHashes != w.chunk {
-		return storedHash(w.tree, index)
-	}
-	if off := int(index%treeChunkHashes) * tlog.HashSize; len(w.buf) >= off+tlog.HashSize {
-		return w.buf[off : off+tlog.HashSize]
-	}
-	return nil
+// tierChunk is the chunk of a tier a treeWriter appends to.
+type tierChunk struct {
+	chunk int64  // -1: none
+	buf   []byte // that chunk's roots
+	dirty bool   // buf holds roots the bucket does not
 }
 
-// ReadHashes is tlog's HashReader over the tree and what w holds.
-func (w *treeWriter) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return readHashes(indexes, w.hash)
-}
+func newTreeWriter(tree *kv.Bucket) *treeWriter { return &treeWriter{tree: tree} }
 
 // append adds journal entry seq, whose hash is entryHash, to a tree that
 // holds seq-1 entries.
 func (w *treeWriter) append(seq uint64, entryHash [journalHashSize]byte) error {
 	assert(seq > 0, "tree leaf of journal seq 0")
-	n := int64(seq - 1)
-	first := tlog.StoredHashIndex(0, n)
-	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(entryHash[:]), w)
-	if err != nil {
-		return fmt.Errorf("tree: entry %d: %w", seq, err)
+	if !w.loaded {
+		w.tail = append(make([]byte, 0, treeChunkBytes), w.tree.Get(treeTailKey)...)
+		w.loaded = true
 	}
 	// The tree must hold the entries before seq, no more and no less: a gap
-	// would make every later root wrong. tlog reads some hashes before
-	// first, not always the one just before it, so the chunks say: the one
-	// first falls in must end just before it (load), and a new chunk must
-	// follow a full one. (Apply appends each seq once, and Check finds a
-	// tree that holds more than the journal.)
-	if first > 0 && first%treeChunkHashes == 0 && w.hash(first-1) == nil {
-		return fmt.Errorf("tree: entries before %d are missing", seq)
+	// would make every later root wrong. The last block's leaves say where
+	// in a block seq falls, and each tier's chunk where its next root
+	// falls (push). (Apply appends each seq once, and Check finds a tree
+	// that holds more or less than the journal.)
+	n := int64(seq - 1)
+	if have := len(w.tail) / tlog.HashSize; int64(have) != n%treeFan {
+		return fmt.Errorf("tree: entry %d: the last block holds %d leaves, not %d", seq, have, n%treeFan)
 	}
-	for i, h := range hashes {
-		if err := w.load(first + int64(i)); err != nil {
+	leaf := tlog.RecordHash(entryHash[:])
+	w.tail = append(w.tail, leaf[:]...)
+	w.tailDirty = true
+	if len(w.tail) == treeChunkBytes {
+		root := blockRoot(w.tail)
+		// bbolt may hold the bytes handed to it until the commit: a new
+		// block starts in a new buffer.
+		w.tail = make([]byte, 0, treeChunkBytes)
+		if err := w.push(1, n/treeFan, root); err != nil {
 			return fmt.Errorf("tree: entry %d: %w", seq, err)
 		}
-		w.buf = append(w.buf, h[:]...)
-		w.dirty = true
-		if len(w.buf) == treeChunkBytes {
-			if err := w.flush(); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
 
-// load makes buf the chunk of stored hash index, which must come next in it.
-func (w *treeWriter) load(index int64) error {
-	if c := index / treeChunkHashes; c != w.chunk {
-		if err := w.flush(); err != nil {
+// push appends root i of tier t, and the root its chunk completes to the
+// next tier.
+func (w *treeWriter) push(t int, i int64, root tlog.Hash) error {
+	for len(w.tiers) < t {
+		w.tiers = append(w.tiers, tierChunk{chunk: -1})
+	}
+	tc := &w.tiers[t-1]
+	if c := i / treeFan; c != tc.chunk {
+		if err := w.flushTier(t); err != nil {
 			return err
 		}
-		w.chunk, w.buf = c, append(make([]byte, 0, treeChunkBytes), w.tree.Get(seqKey(uint64(c)))...)
+		tc.chunk, tc.buf = c, append(make([]byte, 0, treeChunkBytes), w.tree.Get(treeTierKey(t, c))...)
 	}
-	if off := int(index%treeChunkHashes) * tlog.HashSize; len(w.buf) != off {
-		return fmt.Errorf("chunk %d holds %d bytes, not the %d before stored hash %d", w.chunk, len(w.buf), off, index)
+	if off := int(i%treeFan) * tlog.HashSize; len(tc.buf) != off {
+		return fmt.Errorf("tier %d chunk %d holds %d bytes, not the %d before root %d", t, tc.chunk, len(tc.buf), off, i)
 	}
+	tc.buf = append(tc.buf, root[:]...)
+	tc.dirty = true
+	if len(tc.buf) < treeChunkBytes {
+		return nil
+	}
+	up := blockRoot(tc.buf)
+	if err := w.flushTier(t); err != nil {
+		return err
+	}
+	// A full chunk is let go, and the next begins afresh.
+	tc.chunk, tc.buf = -1, nil
+	return w.push(t+1, i/treeFan, up)
+}
+
+// flushTier writes tier t's chunk, if the bucket lacks some of its roots.
+// bbolt keeps a value until the commit, and appends to buf only write past
+// what it was given.
+func (w *treeWriter) flushTier(t int) error {
+	tc := &w.tiers[t-1]
+	if !tc.dirty {
+		return nil
+	}
+	// Within a tier, chunk numbers only grow.
+	w.tree.SetAppendOnly()
+	if err := w.tree.Put(treeTierKey(t, tc.chunk), tc.buf); err != nil {
+		return err
+	}
+	tc.dirty = false
 	return nil
 }
 
-// flush writes the chunk w holds, if the bucket lacks some of its hashes.
-// bbolt keeps a value until the commit, and appends to buf only write past
-// what it was given; a full chunk is let go, and the next begins afresh.
+// flush writes what w holds that the bucket lacks.
 func (w *treeWriter) flush() error {
-	if !w.dirty {
+	for t := 1; t <= len(w.tiers); t++ {
+		if err := w.flushTier(t); err != nil {
+			return err
+		}
+	}
+	if !w.tailDirty {
 		return nil
 	}
-	// Stored-hash indexes only grow.
-	w.tree.SetAppendOnly()
-	if err := w.tree.Put(seqKey(uint64(w.chunk)), w.buf); err != nil {
-		return err
+	w.tailDirty = false
+	if len(w.tail) == 0 {
+		return w.tree.Delete(treeTailKey)
 	}
-	w.dirty = false
-	if len(w.buf) == treeChunkBytes {
-		w.chunk, w.buf = -1, nil
-	}
-	return nil
+	return w.tree.Put(treeTailKey, w.tail)
 }
 
 // buildTree adds to the tree every journal entry it lacks, treeBuildBatch
@@ -341,10 +439,10 @@ func buildTreeStep(tx *kv.Tx, limit int) error {
 	return w.flush()
 }
 
-// checkTree checks that the tree holds exactly the journal's entries:
-// recomputing each entry's stored hashes from its hash and the stored
-// hashes before them, which the entries before were checked to give, checks
-// every stored hash in one pass, reading each about twice.
+// checkTree checks that the tree holds exactly the journal's entries: it
+// builds the tree's records afresh from the journal's entry hashes, in
+// memory (about 2 bytes an entry), and compares them with the bucket, key
+// by key.
 func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 	tree := tx.Bucket(bucketTree)
 	n, err := treeSize(tree)
@@ -356,43 +454,84 @@ func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 		bad("tree holds %d journal entries, the journal %d", n, seq)
 		return
 	}
-	// Chunks are numbered from 0 without a gap, and all but the last full
-	// (treeSize checked the last).
-	var chunks uint64
-	full := treeChunkHashes * tlog.HashSize
-	before := full // the length of the chunk before
-	c := tree.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		switch {
-		case len(k) != 8 || binary.BigEndian.Uint64(k) != chunks:
-			bad("tree: chunk key %x, want chunk %d", k, chunks)
-			return
-		case before != full:
-			bad("tree: chunk %d holds %d bytes, not the %d of a full chunk", chunks-1, before, full)
-			return
-		}
-		before = len(v)
-		chunks++
-	}
-	r := bucketHashes{tree}
-	c = tx.Bucket(bucketJournal).Cursor()
-	var i int64
-	for k, v := c.First(); k != nil && i < int64(n); k, v = c.Next() {
+	var want treeRecords
+	c := tx.Bucket(bucketJournal).Cursor()
+	for k, v := c.First(); k != nil && uint64(len(want.tail))/tlog.HashSize+want.leaves() < n; k, v = c.Next() {
 		if len(v) < journalHashSize {
 			return // verifyJournal reports it
 		}
-		want, err := tlog.StoredHashesForRecordHash(i, tlog.RecordHash(v[len(v)-journalHashSize:]), r)
-		if err != nil {
-			bad("tree at entry %d: %v", i+1, err)
+		want.add(tlog.RecordHash(v[len(v)-journalHashSize:]))
+	}
+	keys := want.keys()
+	i := 0
+	tc := tree.Cursor()
+	for k, v := tc.First(); k != nil; k, v = tc.Next() {
+		if i == len(keys) || !bytes.Equal(k, keys[i].key) {
+			bad("tree: key %x is not one the journal's tree has", k)
 			return
 		}
-		first := tlog.StoredHashIndex(0, i)
-		for j := range want {
-			if got := storedHash(tree, first+int64(j)); got == nil || tlog.Hash(got) != want[j] {
-				bad("tree: stored hash %d does not match journal entry %d", first+int64(j), i+1)
-				return
-			}
+		if !bytes.Equal(v, keys[i].val) {
+			bad("tree: %s does not match the journal", keys[i].name)
+			return
 		}
 		i++
 	}
+	if i < len(keys) {
+		bad("tree: %s is missing", keys[i].name)
+	}
+}
+
+// treeRecords builds a tree's records in memory: the last block's leaves
+// and every tier's roots.
+type treeRecords struct {
+	tail  []byte
+	tiers [][]byte // tier t's roots at t-1
+	full  uint64   // leaves in whole blocks
+}
+
+func (r *treeRecords) leaves() uint64 { return r.full }
+
+func (r *treeRecords) add(leaf tlog.Hash) {
+	r.tail = append(r.tail, leaf[:]...)
+	if len(r.tail) < treeChunkBytes {
+		return
+	}
+	r.full += treeFan
+	root := blockRoot(r.tail)
+	r.tail = r.tail[:0]
+	for t := 1; ; t++ {
+		if len(r.tiers) < t {
+			r.tiers = append(r.tiers, nil)
+		}
+		r.tiers[t-1] = append(r.tiers[t-1], root[:]...)
+		roots := r.tiers[t-1]
+		if len(roots)%treeChunkBytes != 0 {
+			return
+		}
+		root = blockRoot(roots[len(roots)-treeChunkBytes:])
+	}
+}
+
+// treeRecord is a key of the tree bucket and its value.
+type treeRecord struct {
+	key, val []byte
+	name     string
+}
+
+// keys is the tree bucket's records, in key order.
+func (r *treeRecords) keys() []treeRecord {
+	var out []treeRecord
+	if len(r.tail) > 0 {
+		out = append(out, treeRecord{treeTailKey, r.tail, "the last block's leaves"})
+	}
+	for t, roots := range r.tiers {
+		for c := 0; c*treeChunkBytes < len(roots); c++ {
+			out = append(out, treeRecord{
+				key:  treeTierKey(t+1, int64(c)),
+				val:  roots[c*treeChunkBytes : min((c+1)*treeChunkBytes, len(roots))],
+				name: fmt.Sprintf("tier %d chunk %d", t+1, c),
+			})
+		}
+	}
+	return out
 }

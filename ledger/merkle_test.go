@@ -36,7 +36,7 @@ func refRoot(leaves [][journalHashSize]byte) tlog.Hash {
 	}
 }
 
-// treeDB opens a bare bbolt file with an empty tree bucket.
+// treeDB opens a bare bbolt file with an empty tree bucket and journal.
 func treeDB(t testing.TB) *bolt.DB {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "tree.db"), 0o600, &bolt.Options{NoSync: true})
@@ -44,7 +44,14 @@ func treeDB(t testing.TB) *bolt.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := updateKV(db, func(tx *kv.Tx) error { _, err := tx.Bolt().CreateBucket(bucketTree); return err }); err != nil {
+	err = updateKV(db, func(tx *kv.Tx) error {
+		if _, err := tx.Bolt().CreateBucket(bucketTree); err != nil {
+			return err
+		}
+		_, err := tx.Bolt().CreateBucket(bucketJournal)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -72,7 +79,7 @@ func TestTreeProofs(t *testing.T) {
 		end := min(total, next+1+r.Intn(200))
 		if err := updateKV(db, func(tx *kv.Tx) error {
 			for ; next < end; next++ {
-				if err := appendLeaf(tx.Bucket(bucketTree), uint64(next+1), leaves[next]); err != nil {
+				if err := appendLeaf(tx, uint64(next+1), leaves[next]); err != nil {
 					return err
 				}
 			}
@@ -82,15 +89,15 @@ func TestTreeProofs(t *testing.T) {
 		}
 	}
 	err := viewKV(db, func(tx *kv.Tx) error {
-		tree := tx.Bucket(bucketTree)
+		tree := treeOf(tx)
 		root := func(n uint64) tlog.Hash {
-			h, err := tlog.TreeHash(int64(n), bucketHashes{tree})
+			h, err := tlog.TreeHash(int64(n), tree)
 			if err != nil {
 				t.Fatalf("seed %d: TreeHash(%d): %v", seed, n, err)
 			}
 			return h
 		}
-		if got, err := treeSize(tree); err != nil || got != total {
+		if got, err := treeSize(tree.tree); err != nil || got != total {
 			t.Fatalf("seed %d: treeSize = %d, %v, want %d", seed, got, err, total)
 		}
 		for round := 0; round < 40; round++ {
@@ -299,46 +306,60 @@ func dropTree(t *testing.T, path string, cut int) {
 	}
 }
 
-// TestCheckFindsTreeFaults changes one stored hash, or drops the last, and
-// checks that Check reports it.
+// TestCheckFindsTreeFaults damages the tree one way at a time (a leaf or a
+// root changed, missing, torn or one more; a chunk missing; a key the tree
+// has no use for) and checks that Check reports it.
 func TestCheckFindsTreeFaults(t *testing.T) {
+	tier1 := treeTierKey(1, 0)
 	tests := []struct {
 		name   string
 		damage func(tree *kv.Bucket) error
 	}{
-		{"a changed hash", func(tree *kv.Bucket) error {
-			k, v := tree.Cursor().First()
-			bad := bytes.Clone(v)
-			bad[2*tlog.HashSize] ^= 1 // stored hash 2, of entry 2
-			return tree.Put(k, bad)
+		{"a changed leaf", func(tree *kv.Bucket) error {
+			bad := bytes.Clone(tree.Get(treeTailKey))
+			bad[tlog.HashSize] ^= 1
+			return tree.Put(treeTailKey, bad)
 		}},
-		{"a missing entry", func(tree *kv.Bucket) error {
-			k, v := tree.Cursor().Last()
-			return tree.Put(k, v[:len(v)-tlog.HashSize])
+		{"a missing leaf", func(tree *kv.Bucket) error {
+			v := tree.Get(treeTailKey)
+			return tree.Put(treeTailKey, v[:len(v)-tlog.HashSize])
 		}},
-		{"a missing chunk", func(tree *kv.Bucket) error {
-			k, _ := tree.Cursor().First()
-			return tree.Delete(k)
+		{"a leaf more", func(tree *kv.Bucket) error {
+			return tree.Put(treeTailKey, append(bytes.Clone(tree.Get(treeTailKey)), make([]byte, tlog.HashSize)...))
 		}},
-		{"a short chunk before the last", func(tree *kv.Bucket) error {
-			k, v := tree.Cursor().First()
-			return tree.Put(k, v[:len(v)-tlog.HashSize])
+		{"a torn leaf", func(tree *kv.Bucket) error {
+			v := tree.Get(treeTailKey)
+			return tree.Put(treeTailKey, v[:len(v)-1])
 		}},
-		{"a hash more", func(tree *kv.Bucket) error {
-			k, v := tree.Cursor().Last()
-			return tree.Put(k, append(bytes.Clone(v), make([]byte, tlog.HashSize)...))
+		{"a changed root", func(tree *kv.Bucket) error {
+			bad := bytes.Clone(tree.Get(tier1))
+			bad[0] ^= 1
+			return tree.Put(tier1, bad)
 		}},
-		{"a torn hash", func(tree *kv.Bucket) error {
-			k, v := tree.Cursor().Last()
-			return tree.Put(k, v[:len(v)-1])
+		{"a missing root", func(tree *kv.Bucket) error {
+			v := tree.Get(tier1)
+			return tree.Put(tier1, v[:len(v)-tlog.HashSize])
 		}},
+		{"a root more", func(tree *kv.Bucket) error {
+			return tree.Put(tier1, append(bytes.Clone(tree.Get(tier1)), make([]byte, tlog.HashSize)...))
+		}},
+		{"a missing chunk", func(tree *kv.Bucket) error { return tree.Delete(tier1) }},
+		{"a stray key", func(tree *kv.Bucket) error { return tree.Put(treeTierKey(3, 0), make([]byte, tlog.HashSize)) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _ := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
+			s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
 			defer s.Close()
+			// Two whole blocks and part of a third: tier 1 holds roots, and
+			// the last block leaves.
+			for n := mustAnswer(t, "TreeHead", s.TreeHead).Size; n < 2*treeFan || n%treeFan < 3; n++ {
+				h.mustAccept("iss-1", mintBody("REG", "acc-us", "1"))
+			}
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
+			}
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check before the damage: %v", errs)
 			}
 			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx.Bucket(bucketTree)) }); err != nil {
 				t.Fatal(err)
@@ -351,40 +372,28 @@ func TestCheckFindsTreeFaults(t *testing.T) {
 }
 
 // BenchmarkInclusionProof measures an inclusion proof of a random entry in
-// a tree of 1,000,000 entries (target: at most 5 ms). The tree's stored
-// hashes are computed in memory and written straight into the bucket, as
-// Apply would have left them, without applying a million instructions.
+// a tree of 1,000,000 entries (target: at most 5 ms). The entries (just
+// their hashes) and the tree's records are computed in memory and written
+// straight into the buckets, as Apply would have left them, without
+// applying a million instructions.
 func BenchmarkInclusionProof(b *testing.B) {
 	const size = 1_000_000
 	db := treeDB(b)
-	stored := make([]tlog.Hash, 0, tlog.StoredHashCount(size))
-	mem := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			out[i] = stored[x]
+	var recs treeRecords
+	leaves := make([][journalHashSize]byte, size)
+	for i := range leaves {
+		if i > 0 {
+			leaves[i] = sha256.Sum256(leaves[i-1][:])
 		}
-		return out, nil
-	})
-	var leaf [journalHashSize]byte
-	for i := int64(0); i < size; i++ {
-		leaf = sha256.Sum256(leaf[:])
-		hs, err := tlog.StoredHashes(i, leaf[:], mem)
-		if err != nil {
-			b.Fatal(err)
-		}
-		stored = append(stored, hs...)
+		recs.add(tlog.RecordHash(leaves[i][:]))
 	}
 	const perTx = 200_000
-	for start := 0; start < len(stored); start += perTx {
+	for start := 0; start < size; start += perTx {
 		if err := updateKV(db, func(tx *kv.Tx) error {
-			tree := tx.Bucket(bucketTree)
-			tree.SetAppendOnly()
-			for i := start; i < min(start+perTx, len(stored)); i += treeChunkHashes {
-				var chunk []byte
-				for _, h := range stored[i:min(i+treeChunkHashes, len(stored))] {
-					chunk = append(chunk, h[:]...)
-				}
-				if err := tree.Put(seqKey(uint64(i/treeChunkHashes)), chunk); err != nil {
+			journal := tx.Bucket(bucketJournal)
+			journal.SetAppendOnly()
+			for i := start; i < min(start+perTx, size); i++ {
+				if err := journal.Put(seqKey(uint64(i+1)), leaves[i][:]); err != nil {
 					return err
 				}
 			}
@@ -393,12 +402,22 @@ func BenchmarkInclusionProof(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	if err := updateKV(db, func(tx *kv.Tx) error {
+		for _, r := range recs.keys() {
+			if err := tx.Bucket(bucketTree).Put(r.key, r.val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
 	r := rand.New(rand.NewSource(1))
 	b.ResetTimer()
 	for b.Loop() {
 		seq := uint64(1 + r.Intn(size))
 		err := viewKV(db, func(tx *kv.Tx) error {
-			_, _, err := inclusionProof(tx.Bucket(bucketTree), seq, 0)
+			_, _, err := inclusionProof(treeOf(tx), seq, 0)
 			return err
 		})
 		if err != nil {
@@ -420,7 +439,7 @@ func BenchmarkAppendLeaf(b *testing.B) {
 				for end := min(n, done+8192); done < end; done++ {
 					seq++
 					leaf = sha256.Sum256(leaf[:])
-					if err := appendLeaf(tx.Bucket(bucketTree), seq, leaf); err != nil {
+					if err := appendLeaf(tx, seq, leaf); err != nil {
 						return err
 					}
 				}
@@ -435,68 +454,71 @@ func BenchmarkAppendLeaf(b *testing.B) {
 	grow(b.N)
 }
 
-// TestMigrateSchema5Tree writes a journal, rewrites its tree as a schema 5
-// file kept it (a key per stored hash), and checks that Open rebuilds the
-// chunked tree to the same root and state, whole or after a rebuild cut
-// short by a crash.
-func TestMigrateSchema5Tree(t *testing.T) {
-	for _, cut := range []int{-1, 0, 13} { // -1: not migrated yet; else entries rebuilt before the crash
-		t.Run(fmt.Sprintf("cut=%d", cut), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.db")
-			s, h := openWorld(t, path)
-			for i := range 40 {
-				h.mustAccept(OperatorID, mintBody("USD", "ret-us", fmt.Sprint(i+1)))
-			}
-			head := mustAnswer(t, "TreeHead", s.TreeHead)
-			hashes := mustHashes(t, s)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if head.Size < 3*treeChunkHashes {
-				t.Fatalf("a journal of %d entries fills too few chunks", head.Size)
-			}
-			writeSchema5Tree(t, path)
-			if cut >= 0 {
-				db, err := bolt.Open(path, 0o600, nil)
-				if err != nil {
+// TestMigrateOldTrees writes a journal, rewrites its tree as a schema 5
+// file kept it (a key per tlog stored hash) or a schema 6 file (every tlog
+// stored hash, 16 to a key), and checks that Open rebuilds the tree to the
+// same root and state, whole or after a rebuild cut short by a crash.
+func TestMigrateOldTrees(t *testing.T) {
+	for _, schema := range []string{schemaPackedPostings, schemaChunkedTree} {
+		for _, cut := range []int{-1, 0, 13} { // -1: not migrated yet; else entries rebuilt before the crash
+			t.Run(fmt.Sprintf("schema=%s/cut=%d", schema, cut), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "state.db")
+				s, h := openWorld(t, path)
+				for i := range 40 {
+					h.mustAccept(OperatorID, mintBody("USD", "ret-us", fmt.Sprint(i+1)))
+				}
+				head := mustAnswer(t, "TreeHead", s.TreeHead)
+				hashes := mustHashes(t, s)
+				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
-				if err := migrateTree(db); err != nil {
-					t.Fatal(err)
+				if head.Size < 3*treeFan {
+					t.Fatalf("a journal of %d entries fills too few chunks", head.Size)
 				}
-				if cut > 0 {
-					if err := updateKV(db, func(tx *kv.Tx) error { return buildTreeStep(tx, cut) }); err != nil {
+				writeOldTree(t, path, schema)
+				if cut >= 0 {
+					db, err := bolt.Open(path, 0o600, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := migrateTree(db); err != nil {
+						t.Fatal(err)
+					}
+					if cut > 0 {
+						if err := updateKV(db, func(tx *kv.Tx) error { return buildTreeStep(tx, cut) }); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := db.Close(); err != nil {
 						t.Fatal(err)
 					}
 				}
-				if err := db.Close(); err != nil {
-					t.Fatal(err)
+				var logged bytes.Buffer
+				s = openStoreWith(t, Config{Path: path, StrictChecks: true, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+				if want := "from_schema=" + schema + " to_schema=" + schemaVersion; cut < 0 && (!strings.Contains(logged.String(), "migrated the state file") || !strings.Contains(logged.String(), want)) {
+					t.Errorf("Open logged %q; want the migration, %s", logged.String(), want)
 				}
-			}
-			var logged bytes.Buffer
-			s = openStoreWith(t, Config{Path: path, StrictChecks: true, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-			if want := "from_schema=5 to_schema=6"; cut < 0 && (!strings.Contains(logged.String(), "migrated the state file") || !strings.Contains(logged.String(), want)) {
-				t.Errorf("Open logged %q; want the migration, %s", logged.String(), want)
-			}
-			if want := fmt.Sprintf("entries=%d in_tree=%d", head.Size, max(cut, 0)); !strings.Contains(logged.String(), want) {
-				t.Errorf("Open logged %q; want the tree's build, %s", logged.String(), want)
-			}
-			if got := mustAnswer(t, "TreeHead", s.TreeHead); got != head {
-				t.Errorf("tree head %+v after the migration, %+v before", got, head)
-			}
-			if got := mustHashes(t, s); got.Full != hashes.Full || got.State != hashes.State {
-				t.Errorf("hashes %+v after the migration, %+v before", got, hashes)
-			}
-			if errs := s.Check(); len(errs) > 0 {
-				t.Errorf("Check: %v", errs)
-			}
-		})
+				if want := fmt.Sprintf("entries=%d in_tree=%d", head.Size, max(cut, 0)); !strings.Contains(logged.String(), want) {
+					t.Errorf("Open logged %q; want the tree's build, %s", logged.String(), want)
+				}
+				if got := mustAnswer(t, "TreeHead", s.TreeHead); got != head {
+					t.Errorf("tree head %+v after the migration, %+v before", got, head)
+				}
+				if got := mustHashes(t, s); got.Full != hashes.Full || got.State != hashes.State {
+					t.Errorf("hashes %+v after the migration, %+v before", got, hashes)
+				}
+				if errs := s.Check(); len(errs) > 0 {
+					t.Errorf("Check: %v", errs)
+				}
+			})
+		}
 	}
 }
 
-// writeSchema5Tree rewrites the tree of the state file at path as schema 5
-// kept it, a key per stored hash, and marks the file schema 5.
-func writeSchema5Tree(t *testing.T, path string) {
+// writeOldTree rewrites the tree of the state file at path as schema 5
+// (a key per tlog stored hash) or schema 6 (16 stored hashes a key) kept
+// it, computed from the journal, and marks the file with that schema.
+func writeOldTree(t *testing.T, path, schema string) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -504,12 +526,20 @@ func writeSchema5Tree(t *testing.T, path string) {
 	}
 	defer db.Close()
 	err = db.Update(func(tx *bolt.Tx) error {
-		var hashes [][]byte
-		if err := tx.Bucket(bucketTree).ForEach(func(_, v []byte) error {
-			for off := 0; off < len(v); off += tlog.HashSize {
-				hashes = append(hashes, bytes.Clone(v[off:off+tlog.HashSize]))
+		var stored []tlog.Hash
+		mem := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+			out := make([]tlog.Hash, len(indexes))
+			for i, x := range indexes {
+				out[i] = stored[x]
 			}
-			return nil
+			return out, nil
+		})
+		var n int64
+		if err := tx.Bucket(bucketJournal).ForEach(func(_, v []byte) error {
+			hs, err := tlog.StoredHashes(n, v[len(v)-journalHashSize:], mem)
+			stored = append(stored, hs...)
+			n++
+			return err
 		}); err != nil {
 			return err
 		}
@@ -520,22 +550,34 @@ func writeSchema5Tree(t *testing.T, path string) {
 		if err != nil {
 			return err
 		}
-		for i, h := range hashes {
-			if err := tree.Put(seqKey(uint64(i)), h); err != nil {
+		per := 1
+		if schema == schemaChunkedTree {
+			per = 16
+		}
+		for i := 0; i < len(stored); i += per {
+			var v []byte
+			for _, h := range stored[i:min(i+per, len(stored))] {
+				v = append(v, h[:]...)
+			}
+			if err := tree.Put(seqKey(uint64(i/per)), v); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaPackedPostings))
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schema))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// appendLeaf adds journal entry seq, whose hash is entryHash, to the tree,
-// which holds seq-1 entries, and writes it: a treeWriter of one entry.
-func appendLeaf(tree *kv.Bucket, seq uint64, entryHash [journalHashSize]byte) error {
-	w := newTreeWriter(tree)
+// appendLeaf adds a journal entry of seq, whose record is just its hash
+// entryHash, and its leaf to the tree, which holds seq-1 entries: a
+// treeWriter of one entry.
+func appendLeaf(tx *kv.Tx, seq uint64, entryHash [journalHashSize]byte) error {
+	if err := tx.Bucket(bucketJournal).Put(seqKey(seq), entryHash[:]); err != nil {
+		return err
+	}
+	w := newTreeWriter(tx.Bucket(bucketTree))
 	if err := w.append(seq, entryHash); err != nil {
 		return err
 	}

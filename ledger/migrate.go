@@ -44,7 +44,11 @@ const schemaKeyedPostings = "4"
 // stored hash; migrateTree brings it to schemaVersion.
 const schemaPackedPostings = "5"
 
-// migrate brings a schema 2, 3, 4 or 5 state file to schemaVersion. It
+// schemaChunkedTree is the schema whose tree bucket kept every stored hash
+// of tlog's, 16 to a key; migrateTree brings it to schemaVersion.
+const schemaChunkedTree = "6"
+
+// migrate brings a schema 2 to 6 state file to schemaVersion. It
 // leaves other versions to openDB, except that it names a newer schema
 // plainly.
 func migrate(db *bolt.DB) error {
@@ -54,22 +58,26 @@ func migrate(db *bolt.DB) error {
 	return migrateTree(db)
 }
 
-// migrateTree brings a schema 5 file to schema 6. In the transaction that
-// records schema 6 it drops the tree, whose stored hashes were a key each,
-// and openDB rebuilds it in chunks from the journal (buildTree), in bounded
-// transactions that resume after a crash: the tree derives from the journal
-// alone, so nothing is lost with it, and the roots are those of before. It
-// drops the history bucket too, whose balance changes the balances and
-// supplies indexes hold.
+// migrateTree brings a schema 5 or 6 file to schemaVersion. In the
+// transaction that records it it drops the tree, whose stored hashes were a
+// key each (5) or every one of tlog's (6), and openDB rebuilds it from the
+// journal (buildTree), in bounded transactions that resume after a crash:
+// the tree derives from the journal alone, so nothing is lost with it, and
+// the roots are those of before. Of a schema 5 file it drops the history
+// bucket too, whose balance changes the balances and supplies indexes hold.
 func migrateTree(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if meta == nil || string(meta.Get(metaSchema)) != schemaPackedPostings {
+		if meta == nil {
+			return nil
+		}
+		schema := string(meta.Get(metaSchema))
+		if schema != schemaPackedPostings && schema != schemaChunkedTree {
 			return nil
 		}
 		for _, name := range [][]byte{bucketTree, bucketHistory} {
 			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-				return fmt.Errorf("drop the schema %s %s: %w", schemaPackedPostings, name, err)
+				return fmt.Errorf("drop the schema %s %s: %w", schema, name, err)
 			}
 		}
 		if _, err := tx.CreateBucket(bucketTree); err != nil {
@@ -87,7 +95,7 @@ func migrateToPackedPostings(db *bolt.DB) error {
 		return buildIndexes(db, false)
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
-	case schema == "" || schema == schemaPackedPostings || schema == schemaVersion:
+	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaVersion:
 		return nil
 	case len(schema) > len(schemaVersion) || schema > schemaVersion:
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)

@@ -24,7 +24,7 @@ var (
 	bucketNodes       = []byte("nodes")       // node id -> NodeInfo (JSON)
 	bucketCorpActions = []byte("corpactions") // record-date corporate actions, their queues and lines (corpaction.go)
 	bucketCorpTree    = []byte("corptree")    // action seq(8) stored-hash index(8) -> hash: the Merkle trees of actions' lines (corpaction.go)
-	bucketTree        = []byte("tree")        // stored-hash index/16 (8, big-endian) -> up to 16 32-byte hashes: the journal's Merkle tree (merkle.go)
+	bucketTree        = []byte("tree")        // {0} -> the last block's 0-15 leaf hashes; tier(1) chunk(8, big-endian) -> up to 16 32-byte roots of level 4·tier: the journal's Merkle tree (merkle.go)
 	// party 0 symbol 0 time(8, big-endian Unix nanoseconds, sign bit
 	// flipped) -> investment record (binary): what a party invested under an
 	// investment limit (investment.go). Open creates it in older files.
@@ -179,9 +179,11 @@ var (
 // indexes by party and symbol, and balances and supplies by seq; Open builds
 // them in a schema 3 file (index.go). 5: the journal indexes packed, a
 // chunk of seqs per key (postings.go); Open rebuilds them in a schema 4 file.
-// 6: the tree's stored hashes in chunks of 16 (merkle.go), and no history
-// bucket; Open rebuilds the tree of a schema 5 file and drops its history.
-const schemaVersion = "6"
+// 6: the tree's stored hashes in chunks of 16, and no history bucket; Open
+// rebuilds the tree of a schema 5 file and drops its history. 7: the tree
+// keeps only the roots of whole subtrees of 16, 256… entries (merkle.go);
+// Open rebuilds the tree of a schema 5 or 6 file.
+const schemaVersion = "7"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1
