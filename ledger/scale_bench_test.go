@@ -26,6 +26,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 const (
@@ -293,6 +295,29 @@ func benchState(b *testing.B, l *scaleLedger) {
 	b.ReportMetric(verifyTook.Seconds()*1e6/rounds/float64(entries), "verify-µs/entry")
 	b.ReportMetric(float64(entries)*rounds/verifyTook.Seconds(), "verify-entries/s")
 	rss.report(b)
+	reportBuckets(b, l.s, l.investors)
+}
+
+// reportBuckets reports the bytes of pages each bucket of s holds (branch
+// and leaf pages allocated, bbolt's bucket statistics) and the free pages,
+// per investor: where the state file's size goes.
+func reportBuckets(b *testing.B, s *Store, investors int) {
+	b.Helper()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			st := bk.Stats()
+			b.ReportMetric(float64(st.BranchAlloc+st.LeafAlloc)/float64(investors), string(name)+"-B/investor")
+			return nil
+		}); err != nil {
+			return err
+		}
+		st := s.db.Stats()
+		b.ReportMetric(float64((st.FreePageN+st.PendingPageN)*tx.DB().Info().PageSize)/float64(investors), "free-B/investor")
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 // snapshotToFile writes a snapshot of s to path as raft's file snapshot
