@@ -152,7 +152,12 @@ func (rb *Rulebook) Classify(a Attributes) Classification {
 	// answers for the attributes seen, which are few (one set per kind of
 	// instrument). The memo is bounded, so arbitrary attributes sent to
 	// POST /v1/classify cannot grow it without end.
-	k := classifyKey{a, a.EmbeddedLeverage.String()}
+	// Most products embed no leverage: their key needs no string made.
+	lev := "0"
+	if !a.EmbeddedLeverage.IsZero() {
+		lev = a.EmbeddedLeverage.String()
+	}
+	k := classifyKey{a, lev}
 	k.a.EmbeddedLeverage = decimal.Decimal{}
 	if c, ok := rb.classified.Load(k); ok {
 		return c.(Classification)

@@ -17,10 +17,11 @@ const (
 	leveragePlaces = 4
 )
 
-// capFor is the effective cap for a cell and a description of what decided it:
-// the strictest of the matching rules, or the rulebook's default_max when no
-// rule matches. An unknown status is treated as retail.
-func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (capValue, string) {
+// capFor is the effective cap for a cell and what decided it: the strictest
+// of the matching rules, or the rulebook's default_max (nil) when no rule
+// matches. An unknown status is treated as retail. capSource describes the
+// decider; only a refusal needs it, so capFor builds no string.
+func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (capValue, *leverageRule) {
 	if !s.Valid() {
 		s = StatusRetail
 	}
@@ -36,9 +37,17 @@ func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (ca
 		}
 	}
 	if best == nil {
-		return rb.defaultCap, "no rule covers the case, so leverage.default_max applies: " + rb.defaultSource
+		return rb.defaultCap, nil
 	}
-	return best.max, fmt.Sprintf("rule %s: %s", best.id, best.source)
+	return best.max, best
+}
+
+// capSource describes the decider capFor returned.
+func (rb *Rulebook) capSource(best *leverageRule) string {
+	if best == nil {
+		return "no rule covers the case, so leverage.default_max applies: " + rb.defaultSource
+	}
+	return fmt.Sprintf("rule %s: %s", best.id, best.source)
 }
 
 // Position is one holding of an account, valued at its last price.

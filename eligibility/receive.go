@@ -189,7 +189,7 @@ func (rb *Rulebook) productLeverage(c Classification, r Receive) []Reason {
 	}
 	return []Reason{NewReason(CodeLeverageExceeded, "product_leverage",
 		fmt.Sprintf("%s embeds %sx leverage (%s); %s and %s (%s), whatever cash it holds",
-			r.Product.Symbol, lev, on, r.To.describe(), limit, decider))}
+			r.Product.Symbol, lev, on, r.To.describe(), limit, rb.capSource(decider)))}
 }
 
 func (rb *Rulebook) holderLimit(r Receive) []Reason {

@@ -39,6 +39,7 @@ type txView struct {
 	instruments map[string]*transfer.Instrument
 	holdings    map[holdingKey]*holdingSlot
 	loans       map[string][]transfer.Loan // by party, complete list
+	noLoans     uint8                      // the loans bucket: 0 not looked at, 1 holds some, 2 empty
 	prices      map[string]*transfer.Price
 	// investments by party, complete lists (investment.go); a read view
 	// does not keep them.
@@ -299,6 +300,18 @@ func (v *txView) Loans(party string) []transfer.Loan {
 func (v *txView) allLoans(party string) []transfer.Loan {
 	if ls, ok := v.loans[party]; ok {
 		return ls
+	}
+	// Most registers lend nothing: one look at the bucket per view spares
+	// every party's seek (a merged cursor over the layers and bbolt).
+	// Until flush, which forgets the answer, the view writes only memo.
+	if v.noLoans == 0 {
+		v.noLoans = 1
+		if k, _ := v.bLoans.Cursor().First(); k == nil {
+			v.noLoans = 2
+		}
+	}
+	if v.noLoans == 2 {
+		return nil
 	}
 	prefix := append([]byte(party), 0)
 	var out []transfer.Loan

@@ -227,6 +227,9 @@ func (v *txView) flush() error {
 	if err := v.flushHoldings(); err != nil {
 		return err
 	}
+	if len(v.dirtyLoans) > 0 {
+		v.noLoans = 0 // the bucket changes here
+	}
 	for _, party := range sortedKeys(v.dirtyLoans) {
 		for _, l := range v.loans[party] {
 			key := v.keyOf(l.Party, l.Cash, l.Lender)
