@@ -92,7 +92,13 @@ func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
 	if !del {
 		e.val = l.copy(val)
 	}
-	if _, replaced := lb.m.Set(unsafe.String(unsafe.SliceData(k), len(k)), e); !replaced {
+	set := lb.m.Set
+	if lb.appendOnly {
+		// A key past the last goes straight onto the last leaf, without a
+		// search from the root; any other key is set as usual.
+		set = lb.m.Load
+	}
+	if _, replaced := set(unsafe.String(unsafe.SliceData(k), len(k)), e); !replaced {
 		l.n++
 	}
 	l.size += len(key) + len(val)
