@@ -491,11 +491,14 @@ func (a *applier) saveMeta() error {
 	if err := putUint(a.meta, metaAppliedTerm, a.term); err != nil {
 		return err
 	}
-	if err := a.meta.Put(metaLastTime, []byte(a.lastTime.Format(time.RFC3339Nano))); err != nil {
+	// The layer copies what Put is given, so the scratch buffer serves both.
+	a.scratch = a.lastTime.AppendFormat(a.scratch[:0], time.RFC3339Nano)
+	if err := a.meta.Put(metaLastTime, a.scratch); err != nil {
 		return err
 	}
 	if err := putUint(a.meta, metaJournalSeq, a.seq); err != nil {
 		return err
 	}
-	return a.meta.Put(metaJournalHead, []byte(hex.EncodeToString(a.head[:])))
+	a.scratch = hex.AppendEncode(a.scratch[:0], a.head[:])
+	return a.meta.Put(metaJournalHead, a.scratch)
 }

@@ -164,7 +164,7 @@ func (a *applier) record(index uint64, now time.Time, actor string, ins transfer
 // instruction held too long: the same batch on every node.
 func (a *applier) sweepPending(index uint64, now time.Time) {
 	b := a.tx.Bucket(bucketPending)
-	if k, _ := b.Cursor().First(); k == nil {
+	if b.Empty() {
 		return
 	}
 	type expired struct {

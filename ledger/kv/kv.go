@@ -267,6 +267,27 @@ func (b *Bucket) Get(key []byte) []byte {
 	return v
 }
 
+// Empty reports whether the bucket holds no key. While no layer holds a
+// write to it, that is one look at bbolt through the cursor Get keeps,
+// with no merged cursor made.
+func (b *Bucket) Empty() bool {
+	if b.tx.layered {
+		written := b.readTop() != nil && b.readTop().m.Len() > 0
+		for _, lb := range b.layers {
+			written = written || lb.m.Len() > 0
+		}
+		if written {
+			k, _ := b.Cursor().First()
+			return k == nil
+		}
+	}
+	if b.cur == nil {
+		b.cur = b.base.Cursor()
+	}
+	k, _ := b.cur.First()
+	return k == nil
+}
+
 func (e entry) value() []byte {
 	if e.del {
 		return nil

@@ -120,6 +120,9 @@ func compare(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Layer, to
 			t.Fatalf("step %d: Get(%s) = %q, want %q", step, k, got, want)
 		}
 	}
+	if k, _ := rb.Cursor().First(); (k == nil) != lb.Empty() {
+		t.Fatalf("step %d: Empty() = %v, bbolt's first key %q", step, lb.Empty(), k)
+	}
 	rc, lc := rb.Cursor(), lb.Cursor()
 	var moves []string
 	for range 30 {
@@ -197,5 +200,69 @@ func TestPutLimits(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEmpty: a bucket is empty when neither bbolt nor any layer holds a key
+// of it, whether no layer wrote it (one look at bbolt) or layers did (their
+// deletions hiding bbolt's keys, their puts filling an empty bucket).
+func TestEmpty(t *testing.T) {
+	tests := []struct {
+		name   string
+		base   []string // keys in bbolt
+		frozen []string // "+k" put, "-k" delete, in one frozen layer
+		top    []string // the same, in the top layer
+		want   bool
+	}{
+		{"nothing anywhere", nil, nil, nil, true},
+		{"a key in bbolt", []string{"a"}, nil, nil, false},
+		{"a put in the top layer", nil, nil, []string{"+a"}, false},
+		{"a put in a frozen layer", nil, []string{"+a"}, nil, false},
+		{"bbolt's only key deleted on top", []string{"a"}, nil, []string{"-a"}, true},
+		{"a frozen put deleted on top", nil, []string{"+a"}, []string{"-a"}, true},
+		{"one of two keys deleted", []string{"a", "b"}, []string{"-a"}, nil, false},
+		{"a deletion of a key bbolt lacks", nil, nil, []string{"-a"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openTestDB(t, "e.db")
+			if err := db.Update(func(tx *bolt.Tx) error {
+				for _, k := range tc.base {
+					if err := tx.Bucket(testBucket).Put([]byte(k), []byte("v")); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			apply := func(b *Bucket, ops []string) {
+				for _, op := range ops {
+					var err error
+					if op[0] == '+' {
+						err = b.Put([]byte(op[1:]), []byte("v"))
+					} else {
+						err = b.Delete([]byte(op[1:]))
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			err := db.View(func(btx *bolt.Tx) error {
+				frozen := NewLayer()
+				apply(Over(btx, nil, frozen).Bucket(testBucket), tc.frozen)
+				top := NewLayer()
+				b := Over(btx, []*Layer{frozen}, top).Bucket(testBucket)
+				apply(b, tc.top)
+				if got := b.Empty(); got != tc.want {
+					t.Errorf("Empty() = %v, want %v", got, tc.want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
