@@ -79,12 +79,9 @@ func newTxView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
 		bHoldings: tx.Bucket(bucketHoldings), bHolders: tx.Bucket(bucketHolders),
 		bLoans: tx.Bucket(bucketLoans), bPrices: tx.Bucket(bucketPrices),
 	}
-	// The memo maps are made on first use (memo): most read views serve one
-	// or two lookups, three to a request, and need few of them.
-	if v.writable {
-		v.dirtyParties, v.dirtyInstruments = map[string]bool{}, map[string]bool{}
-		v.dirtyLoans, v.dirtyPrices = map[string]bool{}, map[string]bool{}
-	}
+	// The memo maps, and the write set's, are made on first use (memo):
+	// most read views serve one or two lookups, three to a request, and
+	// most calls write few kinds of record.
 	return v
 }
 

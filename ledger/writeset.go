@@ -80,12 +80,12 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	for i := range c.Parties {
 		p := c.Parties[i]
 		memo(&v.parties, p.ID, &p)
-		v.dirtyParties[p.ID] = true
+		memo(&v.dirtyParties, p.ID, true)
 	}
 	for i := range c.Instruments {
 		in := c.Instruments[i]
 		memo(&v.instruments, in.Symbol, &in)
-		v.dirtyInstruments[in.Symbol] = true
+		memo(&v.dirtyInstruments, in.Symbol, true)
 	}
 	var changes []balanceChange
 	for i := range c.Holdings {
@@ -131,7 +131,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	for i := range c.Prices {
 		p := c.Prices[i]
 		memo(&v.prices, p.Symbol, &p)
-		v.dirtyPrices[p.Symbol] = true
+		memo(&v.dirtyPrices, p.Symbol, true)
 	}
 	if c.Rulebook != nil {
 		v.newRulebook = c.Rulebook
@@ -185,7 +185,7 @@ func (v *txView) commitLoans(loans []transfer.Loan) {
 			return list[i].Lender < list[j].Lender
 		})
 		memo(&v.loans, party, list)
-		v.dirtyLoans[party] = true
+		memo(&v.dirtyLoans, party, true)
 	}
 }
 
