@@ -27,6 +27,7 @@ type txView struct {
 	// lists what this transaction wrote, for the caches once it committed.
 	rParties, rInstruments, rHoldings *recordCache
 	published                         []cacheUpdate
+	publishedKeys                     []byte // the keys of published
 
 	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *kv.Bucket
 	// slots are holdingSlots made a block at a time: a batch loads a few per

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"cmp"
 	"slices"
 	"sort"
@@ -56,7 +55,14 @@ type symbolSupply struct {
 // cache c, which learns it only once the transaction has committed.
 func (v *txView) written(c *recordCache, key, val []byte) {
 	if c != nil {
-		v.published = append(v.published, cacheUpdate{cache: c, key: bytes.Clone(key), val: val})
+		// The keys share one buffer: what a growth leaves behind stays
+		// valid for the keys already taken from it.
+		if v.publishedKeys == nil {
+			v.publishedKeys = make([]byte, 0, 512)
+		}
+		start := len(v.publishedKeys)
+		v.publishedKeys = append(v.publishedKeys, key...)
+		v.published = append(v.published, cacheUpdate{cache: c, key: v.publishedKeys[start:len(v.publishedKeys):len(v.publishedKeys)], val: val})
 	}
 }
 
@@ -65,7 +71,7 @@ func (v *txView) publish() {
 	for _, u := range v.published {
 		u.cache.put(u.key, u.val)
 	}
-	v.published = nil
+	v.published, v.publishedKeys = nil, nil
 }
 
 // commit merges an accepted instruction's changes into the batch cache and
