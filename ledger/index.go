@@ -56,7 +56,7 @@ type indexWriter struct {
 	balances, supplies *kv.Bucket
 	postings           *postingBuffer
 	key                []byte
-	deltas             []balanceChange // changes' scratch, kept between entries
+	deltas             []symbolDelta // changes' scratch, kept between entries
 }
 
 func (w *indexWriter) open(tx *kv.Tx) {
@@ -111,35 +111,40 @@ func (w *indexWriter) entry(seq uint64, named, extra, namedSymbols, extraSymbols
 // commit), and returns the arena. sought is the symbols whose supplies it
 // seeks for the rest of the view (knownSupply).
 func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought *map[string]bool) ([]byte, error) {
-	deltas := w.deltas[:0] // per symbol: Before unused, After the sum of after - before
+	deltas := w.deltas[:0] // per symbol: the sum of after - before
 	defer func() { w.deltas = deltas[:0] }()
 	for i := range r.changes {
 		c := &r.changes[i]
-		w.key = binary.BigEndian.AppendUint64(append(join(c.Symbol, c.Party), 0), seq)
+		// The layer copies keys, so the scratch key serves every Put.
+		w.key = append(append(append(append(w.key[:0], c.Symbol...), 0), c.Party...), 0)
+		w.key = binary.BigEndian.AppendUint64(w.key, seq)
 		start := len(arena)
 		arena = encodeBalance(arena, c.After)
 		if err := w.balances.Put(w.key, arena[start:len(arena):len(arena)]); err != nil {
 			return arena, err
 		}
 		j := 0
-		for j < len(deltas) && deltas[j].Symbol != c.Symbol {
+		for j < len(deltas) && deltas[j].symbol != c.Symbol {
 			j++
 		}
 		if j == len(deltas) {
-			deltas = append(deltas, balanceChange{Symbol: c.Symbol, After: decimal.Zero})
+			deltas = append(deltas, symbolDelta{symbol: c.Symbol})
 		}
-		deltas[j].After = deltas[j].After.Add(c.After.Sub(c.Before))
+		deltas[j].sum.add(c.After, false)
+		deltas[j].sum.add(c.Before, true)
 	}
-	for _, d := range deltas {
-		if d.After.IsZero() {
+	for i := range deltas {
+		d := &deltas[i]
+		if d.sum.isZero() {
 			continue // a transfer moves balances, not the supply
 		}
-		supply, ok := knownSupply(r, d.Symbol, d.After, *sought)
+		delta := d.sum.value()
+		supply, ok := knownSupply(r, d.symbol, delta, *sought)
 		if !ok {
-			seekSupply(sought, d.Symbol)
-			supply = supplyAt(w.supplies.Cursor(), d.Symbol, seq).Add(d.After)
+			seekSupply(sought, d.symbol)
+			supply = supplyAt(w.supplies.Cursor(), d.symbol, seq).Add(delta)
 		}
-		w.key = binary.BigEndian.AppendUint64(append(append(w.key[:0], d.Symbol...), 0), seq)
+		w.key = binary.BigEndian.AppendUint64(append(append(w.key[:0], d.symbol...), 0), seq)
 		start := len(arena)
 		arena = encodeBalance(arena, supply)
 		if err := w.supplies.Put(w.key, arena[start:len(arena):len(arena)]); err != nil {
@@ -147,11 +152,17 @@ func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought
 		}
 	}
 	for _, sup := range r.supplies {
-		if !sup.before.Equal(sup.after) && !slices.ContainsFunc(deltas, func(d balanceChange) bool { return d.Symbol == sup.symbol && !d.After.IsZero() }) {
+		if !sup.before.Equal(sup.after) && !slices.ContainsFunc(deltas, func(d symbolDelta) bool { return d.symbol == sup.symbol && !d.sum.isZero() }) {
 			seekSupply(sought, sup.symbol) // moved without its balances
 		}
 	}
 	return arena, nil
+}
+
+// symbolDelta is the sum of an entry's balance changes of one symbol.
+type symbolDelta struct {
+	symbol string
+	sum    decSum
 }
 
 // seekSupply adds symbol to sought (knownSupply).

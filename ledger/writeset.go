@@ -103,7 +103,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		if s.h != nil {
 			before = s.h.Balance
 		}
-		if !h.Balance.Equal(before) {
+		if !equalAmount(h.Balance, before) {
 			changes = append(changes, balanceChange{Symbol: h.Symbol, Party: h.Party, Before: before, After: h.Balance})
 		}
 		s.h = h
@@ -142,6 +142,15 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	if c.Rulebook != nil {
 		v.newRulebook = c.Rulebook
 	}
+}
+
+// equalAmount is a.Equal(b), without the rescaling Equal allocates where
+// the exponents differ, as a new holding's zero and its first balance do.
+func equalAmount(a, b decimal.Decimal) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() && b.IsZero()
+	}
+	return a.Equal(b)
 }
 
 // noteSupplies records in r (nil: the commit changed no balance) the
