@@ -55,6 +55,7 @@ type txView struct {
 	dirtyPrices      map[string]bool
 	dirtyInvestments map[string]bool // made on first use
 	history          []historyRecord // by journal seq, ascending
+	changesScratch   []balanceChange // commit's, reused: history keeps a copy
 	supplySought     map[string]bool // symbols whose supplies the index seeks (knownSupply)
 	newRulebook      *eligibility.Rulebook
 

@@ -78,25 +78,27 @@ func (v *txView) publish() {
 // records its balance changes under its journal seq, for the indexes.
 func (v *txView) commit(c transfer.Changes, seq uint64) {
 	v.commitTerms(c, seq) // before the view holds the new records: it compares with the old
-	var oldSupplies []decimal.Decimal
+	var supplies [4]decimal.Decimal
+	oldSupplies := supplies[:0]
 	for i := range c.Instruments {
 		old, _ := v.Instrument(c.Instruments[i].Symbol) // zero if new
 		oldSupplies = append(oldSupplies, old.Supply)
 	}
+	// c is the instruction's own (Delta.Changes makes it afresh), so the
+	// memos may point into it rather than copy each record to the heap.
 	for i := range c.Parties {
-		p := c.Parties[i]
-		memo(&v.parties, p.ID, &p)
+		p := &c.Parties[i]
+		memo(&v.parties, p.ID, p)
 		memo(&v.dirtyParties, p.ID, true)
 	}
 	for i := range c.Instruments {
-		in := c.Instruments[i]
-		memo(&v.instruments, in.Symbol, &in)
+		in := &c.Instruments[i]
+		memo(&v.instruments, in.Symbol, in)
 		memo(&v.dirtyInstruments, in.Symbol, true)
 	}
-	var changes []balanceChange
+	changes := v.changesScratch[:0]
+	defer func() { v.changesScratch = changes[:0] }()
 	for i := range c.Holdings {
-		// c is the instruction's own (Delta.Changes makes it afresh), so the
-		// slot may point into it rather than copy each holding to the heap.
 		h := &c.Holdings[i]
 		s := v.holding(h.Party, h.Symbol)
 		before := decimal.Zero
@@ -135,8 +137,8 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		v.commitInvestments(c.Investments)
 	}
 	for i := range c.Prices {
-		p := c.Prices[i]
-		memo(&v.prices, p.Symbol, &p)
+		p := &c.Prices[i]
+		memo(&v.prices, p.Symbol, p)
 		memo(&v.dirtyPrices, p.Symbol, true)
 	}
 	if c.Rulebook != nil {
