@@ -202,6 +202,8 @@ type applier struct {
 	// keeps values until the commit (see txView.sealed); scratch is reused.
 	arena, scratch []byte
 	key            []byte
+	named          []string    // appendJournal's scratch
+	namedSymbols   []string    // appendJournal's scratch
 	idx            indexWriter // the journal and balance indexes (index.go)
 	tree           *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry
 	// running is the running corporate actions as this call leaves them
@@ -423,7 +425,12 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	} else {
 		rec.instruction = served
 	}
-	named, namedSymbols := names(actor, ins)
+	// The lists are read before the next entry: one buffer serves every entry.
+	if a.named == nil {
+		a.named, a.namedSymbols = make([]string, 0, 8), make([]string, 0, 4)
+	}
+	named, namedSymbols := appendNames(a.named[:0], a.namedSymbols[:0], actor, ins)
+	a.named, a.namedSymbols = named, namedSymbols
 	if len(touched.parties) > 0 {
 		rec.extra, _ = extraParties(touched.parties, named)
 		rec.extraSymbols, _ = extraParties(touched.symbols, namedSymbols)

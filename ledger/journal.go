@@ -298,10 +298,15 @@ func extraParties(all, derived []string) (extra []string, ok bool) {
 // without repeats, so the journal can be filtered by either. The actor is
 // always listed; other names only when set.
 func names(actor string, ins transfer.Instruction) (parties, symbols []string) {
-	parties = make([]string, 0, 8)
+	return appendNames(make([]string, 0, 8), make([]string, 0, 2), actor, ins)
+}
+
+// appendNames is names appended to parties and symbols (Apply's reused
+// buffers).
+func appendNames(parties, symbols []string, actor string, ins transfer.Instruction) ([]string, []string) {
 	parties = append(parties, actor)
 	parties = appendSet(parties, ins.PartyID, ins.From, ins.To, ins.Lender)
-	symbols = appendSet(make([]string, 0, 2), ins.Symbol, ins.CashSymbol)
+	symbols = appendSet(symbols, ins.Symbol, ins.CashSymbol)
 	for _, l := range ins.Legs {
 		parties = appendSet(parties, l.From, l.To)
 		symbols = appendSet(symbols, l.Symbol)
