@@ -202,10 +202,11 @@ type applier struct {
 	// keeps values until the commit (see txView.sealed); scratch is reused.
 	arena, scratch []byte
 	key            []byte
-	named          []string    // appendJournal's scratch
-	namedSymbols   []string    // appendJournal's scratch
-	idx            indexWriter // the journal and balance indexes (index.go)
-	tree           *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry
+	named          []string     // appendJournal's scratch
+	namedSymbols   []string     // appendJournal's scratch
+	touched        touchedNames // instruction's scratch
+	idx            indexWriter  // the journal and balance indexes (index.go)
+	tree           *treeWriter  // the journal's Merkle tree (merkle.go), made on the first entry
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
@@ -348,7 +349,12 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		out.WrittenOff = changes.WrittenOff
 		a.view.commit(changes, a.seq)
 		a.replaceSchedule(changes)
-		touched = touchedBy(changes)
+		// Read before the next instruction: one pair of buffers serves all.
+		if a.touched.parties == nil {
+			a.touched = touchedNames{make([]string, 0, 8), make([]string, 0, 4)}
+		}
+		a.touched = appendTouched(touchedNames{a.touched.parties[:0], a.touched.symbols[:0]}, changes)
+		touched = a.touched
 		if action != nil {
 			a.saveCorporateAction(action)
 			out.CorporateAction = summaryOf(action)

@@ -41,7 +41,12 @@ func touchedBy(c transfer.Changes) touchedNames {
 	if len(c.Holdings) == 0 {
 		return touchedNames{}
 	}
-	t := touchedNames{parties: make([]string, 0, len(c.Holdings)), symbols: make([]string, 0, 2)}
+	return appendTouched(touchedNames{parties: make([]string, 0, len(c.Holdings)), symbols: make([]string, 0, 2)}, c)
+}
+
+// appendTouched is touchedBy appended to t's lists (Apply's reused
+// buffers).
+func appendTouched(t touchedNames, c transfer.Changes) touchedNames {
 	for _, h := range c.Holdings {
 		t.parties = append(t.parties, h.Party)
 		t.symbols = append(t.symbols, h.Symbol)
