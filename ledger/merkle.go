@@ -456,7 +456,7 @@ func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 	}
 	var want treeRecords
 	c := tx.Bucket(bucketJournal).Cursor()
-	for k, v := c.First(); k != nil && uint64(len(want.tail))/tlog.HashSize+want.leaves() < n; k, v = c.Next() {
+	for k, v := c.First(); k != nil && want.size() < n; k, v = c.Next() {
 		if len(v) < journalHashSize {
 			return // verifyJournal reports it
 		}
@@ -489,7 +489,8 @@ type treeRecords struct {
 	full  uint64   // leaves in whole blocks
 }
 
-func (r *treeRecords) leaves() uint64 { return r.full }
+// size is the number of leaves added.
+func (r *treeRecords) size() uint64 { return r.full + uint64(len(r.tail)/tlog.HashSize) }
 
 func (r *treeRecords) add(leaf tlog.Hash) {
 	r.tail = append(r.tail, leaf[:]...)
