@@ -3,8 +3,6 @@ package ledger
 import (
 	"bytes"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -62,11 +60,7 @@ func TestCorporateActionCrashAndRestoreMidAction(t *testing.T) {
 		crashReplay(t, seed, batches, want, head)
 
 		// A state file opened mid-action knows what runs.
-		path := filepath.Join(t.TempDir(), "mid.db")
-		if err := os.WriteFile(path, snap, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		opened := openStore(t, path, true)
+		opened := openStore(t, snapshotFile(t, snap), true)
 		if got := mustAnswer(t, "running", opened.RunningCorporateActions); !equalSeqs(got, snapRunning) {
 			t.Fatalf("opened mid-action: running %v, want %v", got, snapRunning)
 		}

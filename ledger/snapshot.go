@@ -10,7 +10,8 @@ import (
 )
 
 type snapshot struct {
-	tx *bolt.Tx
+	tx   *bolt.Tx
+	file *os.File // the state file tx reads, opened beside bbolt's own handle
 }
 
 // Snapshot commits what is pending and opens a read transaction, and returns
@@ -28,17 +29,27 @@ func (s *Store) Snapshot() (Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: begin snapshot: %w", err)
 	}
-	return &snapshot{tx: tx}, nil
+	// A restore renames another file over the path only under s.mu, which
+	// this holds: the path names tx's file.
+	f, err := os.Open(s.db.Path())
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("ledger: snapshot: %w", err)
+	}
+	return &snapshot{tx: tx, file: f}, nil
 }
 
-// Persist streams the whole bbolt file as of the snapshot.
+// Persist writes the snapshot stream (snapshot_stream.go): the file's pages
+// as of the snapshot, less the free ones, with a checksum.
 func (sn *snapshot) Persist(w io.Writer) error {
-	_, err := sn.tx.WriteTo(w)
-	return err
+	return writeStream(w, sn.tx, sn.file)
 }
 
 // Release ends the read transaction; bbolt cannot reuse pages it pins.
-func (sn *snapshot) Release() { _ = sn.tx.Rollback() }
+func (sn *snapshot) Release() {
+	_ = sn.tx.Rollback()
+	_ = sn.file.Close()
+}
 
 // restoreSuffix names the file a snapshot is restored into, beside the state
 // file it replaces.
@@ -93,7 +104,7 @@ func (s *Store) openRestored(path string, r io.Reader) (*bolt.DB, memState, erro
 	if err := removeIfExists(path); err != nil {
 		return nil, memState{}, err
 	}
-	if err := writeFileSync(path, r); err != nil {
+	if err := writeSnapshotFile(path, r); err != nil {
 		return nil, memState{}, err
 	}
 	if err := checkComplete(path); err != nil {
@@ -154,20 +165,4 @@ func checkComplete(path string) error {
 		return fmt.Errorf("%s is truncated: %d bytes of %d", path, info.Size(), tx.Size())
 	}
 	return nil
-}
-
-func writeFileSync(path string, r io.Reader) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

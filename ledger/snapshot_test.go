@@ -27,28 +27,50 @@ func snapshotOf(t *testing.T, s *Store) []byte {
 }
 
 // editSnapshot returns snap changed by edit, made through bbolt as a broken
-// or hostile node could.
+// or hostile node could, as a stream that passes its checksum.
 func editSnapshot(t *testing.T, snap []byte, edit func(tx *kv.Tx) error) []byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "edited.db")
-	if err := os.WriteFile(path, snap, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := snapshotFile(t, snap)
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatalf("open snapshot: %v", err)
 	}
+	defer db.Close()
 	if err := updateKV(db, edit); err != nil {
 		t.Fatalf("edit snapshot: %v", err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
+	return streamOf(t, db)
+}
+
+// snapshotFile writes the snapshot stream snap into a new file, as Restore
+// does, and returns its path.
+func snapshotFile(t *testing.T, snap []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "snapshot.db")
+	if err := writeSnapshotFile(path, bytes.NewReader(snap)); err != nil {
+		t.Fatalf("write snapshot file: %v", err)
 	}
-	out, err := os.ReadFile(path)
+	return path
+}
+
+// streamOf returns the snapshot stream of the bbolt database db.
+func streamOf(t *testing.T, db *bolt.DB) []byte {
+	t.Helper()
+	tx, err := db.Begin(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	defer func() { _ = tx.Rollback() }()
+	f, err := os.Open(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if err := writeStream(&buf, tx, f); err != nil {
+		t.Fatalf("writeStream: %v", err)
+	}
+	return buf.Bytes()
 }
 
 // restoreSource is a store whose state the restore tests' stores do not
@@ -122,6 +144,10 @@ func TestRestoreFailureKeepsState(t *testing.T) {
 		{name: "fails the checks", snap: editSnapshot(t, good, func(tx *kv.Tx) error {
 			// inst-us holds REG: its holding now names an unknown party.
 			return tx.Bucket(bucketParties).Delete([]byte("inst-us"))
+		})},
+		{name: "a record that does not decode", snap: editSnapshot(t, good, func(tx *kv.Tx) error {
+			// A journal record whose tag is wrong: its reader panics.
+			return tx.Bucket(bucketJournal).Put(seqKey(1), []byte("not a journal record"))
 		})},
 		{name: "rulebook does not parse", snap: editSnapshot(t, good, func(tx *kv.Tx) error {
 			return tx.Bucket(bucketMeta).Put(metaRulebook, []byte("regimes: [unclosed"))

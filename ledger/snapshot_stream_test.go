@@ -1,0 +1,261 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// churnedSource is a store whose file holds free pages: each mint commits
+// (StrictChecks), and every commit rewrites the pages it touches elsewhere.
+func churnedSource(t *testing.T) *harness {
+	t.Helper()
+	src := restoreSource(t)
+	for i := range 40 {
+		src.mustAccept("iss-1", mintBody("REG", "inst-us", fmt.Sprint(i+1)))
+	}
+	return src
+}
+
+// streamRuns parses a snapshot stream's header and runs, and returns the
+// pages it says the file has and the pages its runs carry.
+func streamRuns(t *testing.T, stream []byte) (pages, carried uint64) {
+	t.Helper()
+	if !bytes.HasPrefix(stream, []byte(streamMagic)) {
+		t.Fatalf("stream starts %q, want %q", stream[:min(8, len(stream))], streamMagic)
+	}
+	pageSize := uint64(binary.BigEndian.Uint32(stream[8:]))
+	pages = binary.BigEndian.Uint64(stream[12:])
+	at := uint64(streamHeaderLen)
+	for {
+		first, count := binary.BigEndian.Uint64(stream[at:]), uint64(binary.BigEndian.Uint32(stream[at+8:]))
+		at += streamRunLen
+		if first == streamEnd {
+			break
+		}
+		carried += count
+		at += count * pageSize
+	}
+	if rest := uint64(len(stream)) - at; rest != sha256.Size {
+		t.Fatalf("%d bytes follow the end of the runs, want the %d of the checksum", rest, sha256.Size)
+	}
+	return pages, carried
+}
+
+// boltCheck runs bbolt's own consistency check on the file at path: every
+// page is reachable or free, none both, none twice.
+func boltCheck(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("bbolt check of %s: %v", path, err)
+	}
+}
+
+// TestSnapshotStreamLeavesOutFreePages checks that the stream carries every
+// page of the file but those its freelist lists, and that the file a
+// restore writes from it has bbolt's consistency and the source's hashes.
+func TestSnapshotStreamLeavesOutFreePages(t *testing.T) {
+	src := churnedSource(t)
+	want := mustHashes(t, src.s)
+	stream := snapshotOf(t, src.s)
+
+	var free int
+	if err := src.s.db.View(func(tx *bolt.Tx) error {
+		free = tx.DB().Stats().FreePageN + tx.DB().Stats().PendingPageN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pages, carried := streamRuns(t, stream)
+	if free == 0 {
+		t.Fatal("the source file has no free pages: the test shows nothing")
+	}
+	if carried+uint64(free) != pages {
+		t.Errorf("the stream carries %d of %d pages, the file has %d free: want %d", carried, pages, free, pages-uint64(free))
+	}
+
+	path := snapshotFile(t, stream)
+	boltCheck(t, path)
+	if info, err := os.Stat(path); err != nil || info.Size() != int64(pages)*int64(src.s.db.Info().PageSize) {
+		t.Errorf("restored file is %v bytes (%v), want %d pages", info.Size(), err, pages)
+	}
+	restored := openStore(t, path, true)
+	if got := mustHashes(t, restored); got != want {
+		t.Errorf("restored hashes %+v, want %+v", got, want)
+	}
+	if errs := restored.Check(); len(errs) > 0 {
+		t.Errorf("Check of the restored file: %v", errs)
+	}
+
+	// The restored file's free pages are holes that bbolt fills as it
+	// writes: the store applies on top of them and reopens whole.
+	h := &harness{t: t, s: restored, index: restored.AppliedIndex(), now: epoch.Add(time.Hour)}
+	for i := range 20 {
+		h.mustAccept("iss-1", mintBody("REG", "acc-us", fmt.Sprint(i+1)))
+	}
+	after := mustHashes(t, restored)
+	if err := restored.Close(); err != nil {
+		t.Fatal(err)
+	}
+	boltCheck(t, path)
+	if got := mustHashes(t, openStore(t, path, true)); got != after {
+		t.Errorf("reopened hashes %+v, want %+v", got, after)
+	}
+}
+
+// TestRestoreReadsEarlierStreams checks that a snapshot written by an
+// earlier release, the bbolt file itself, still restores.
+func TestRestoreReadsEarlierStreams(t *testing.T) {
+	src := churnedSource(t)
+	want := mustHashes(t, src.s)
+	var legacy bytes.Buffer
+	if err := src.s.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(&legacy)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, _ := storeWithPendingWork(t, path, false)
+	if err := s.Restore(bytes.NewReader(legacy.Bytes())); err != nil {
+		t.Fatalf("Restore of an earlier stream: %v", err)
+	}
+	if got := mustHashes(t, s); got != want {
+		t.Errorf("restored hashes %+v, want %+v", got, want)
+	}
+	checkReopens(t, s, path, want)
+}
+
+// reseal returns stream with its checksum made right for its body: a stream
+// malformed by its writer, not damaged on the way.
+func reseal(stream []byte) []byte {
+	body := bytes.Clone(stream[:len(stream)-sha256.Size])
+	sum := sha256.Sum256(body)
+	return append(body, sum[:]...)
+}
+
+// damagedStreams returns good changed in each way a restore must refuse,
+// by name.
+func damagedStreams(t *testing.T, good []byte) map[string][]byte {
+	t.Helper()
+	pageSize := int(binary.BigEndian.Uint32(good[8:]))
+	firstPage := streamHeaderLen + streamRunLen
+	flip := func(at int) []byte {
+		b := bytes.Clone(good)
+		b[at] ^= 0x20
+		return b
+	}
+	setU64 := func(b []byte, at int, v uint64) []byte {
+		b = bytes.Clone(b)
+		binary.BigEndian.PutUint64(b[at:], v)
+		return b
+	}
+	setU32 := func(b []byte, at int, v uint32) []byte {
+		b = bytes.Clone(b)
+		binary.BigEndian.PutUint32(b[at:], v)
+		return b
+	}
+	// The second run follows the meta pages: where it starts and its count.
+	second := firstPage + 2*pageSize
+	end := len(good) - sha256.Size - streamRunLen
+	return map[string][]byte{
+		"a byte changed in a meta page":  flip(firstPage + 20),
+		"a byte changed in a data page":  flip(second + streamRunLen + 100),
+		"a byte changed in the checksum": flip(len(good) - 1),
+		"a byte changed in the header":   flip(13),
+		"no checksum":                    good[:len(good)-sha256.Size],
+		"half a checksum":                good[:len(good)-sha256.Size/2],
+		"no end":                         good[:end],
+		"cut inside a run":               good[:second+streamRunLen+pageSize/2],
+		"cut inside the header":          good[:streamHeaderLen-3],
+		"bytes past the end":             append(bytes.Clone(good), 0),
+		"page size not a power of two":   reseal(setU32(good, 8, 3000)),
+		"page size zero":                 reseal(setU32(good, 8, 0)),
+		"fewer pages than a run reaches": reseal(setU64(good, 12, 5)),
+		"no pages":                       reseal(setU64(good, 12, 0)),
+		"first run not the meta pages":   reseal(setU64(good, streamHeaderLen, 1)),
+		"a run before the one before it": reseal(setU64(good, second, 1)),
+		"a run of no pages":              reseal(setU32(good, second+8, 0)),
+		"an end that counts pages":       reseal(setU32(good, end+8, 1)),
+		"a run past the last page":       reseal(setU64(good, second, 1<<62)),
+		"a run whose count overflows":    reseal(setU32(good, second+8, 1<<31)),
+		"the end where a run belongs":    reseal(setU64(good, second, streamEnd)),
+	}
+}
+
+// TestRestoreRefusesDamagedStreams checks that a restore refuses every
+// damaged or malformed stream and keeps the state it had.
+func TestRestoreRefusesDamagedStreams(t *testing.T) {
+	good := snapshotOf(t, churnedSource(t).s)
+	for name, stream := range damagedStreams(t, good) {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			s, h := storeWithPendingWork(t, path, true)
+			before := mustHashes(t, s)
+			err := s.Restore(bytes.NewReader(stream))
+			if err == nil {
+				t.Fatal("Restore succeeded, want an error")
+			}
+			t.Log(err)
+			checkRestoreFileGone(t, path)
+			if got := mustHashes(t, s); got != before {
+				t.Errorf("hashes after a refused restore %+v, want %+v", got, before)
+			}
+			if got := h.balance("acc-us", "REG"); got != "100" {
+				t.Errorf("acc-us REG after a refused restore = %s, want 100", got)
+			}
+		})
+	}
+}
+
+// FuzzSnapshotStream feeds readStream arbitrary streams: it must refuse or
+// accept each without panicking, and accept only a stream whose checksum
+// is right.
+func FuzzSnapshotStream(f *testing.F) {
+	h := newHarness(f)
+	h.world()
+	var good bytes.Buffer
+	snap, err := h.s.Snapshot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := snap.Persist(&good); err != nil {
+		f.Fatal(err)
+	}
+	snap.Release()
+	f.Add(good.Bytes())
+	f.Add(good.Bytes()[:streamHeaderLen+streamRunLen+10])
+	f.Add([]byte(streamMagic))
+	dir := f.TempDir()
+	n := 0
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		n++
+		path := filepath.Join(dir, fmt.Sprintf("s%d.db", n))
+		defer os.Remove(path)
+		err := writeSnapshotFile(path, bytes.NewReader(stream))
+		if err != nil || !bytes.HasPrefix(stream, []byte(streamMagic)) {
+			return
+		}
+		body, sum := stream[:len(stream)-sha256.Size], stream[len(stream)-sha256.Size:]
+		if want := sha256.Sum256(body); !bytes.Equal(sum, want[:]) {
+			t.Fatalf("accepted a stream whose checksum is %x, want %x", sum, want)
+		}
+	})
+}
