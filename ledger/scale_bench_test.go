@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenledger/tokenledger/transfer"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -496,7 +497,13 @@ func registerAndMint(owner, b *testing.B, investors int, cfg Config) (*scaleLedg
 		items = nil
 	}
 	add := func(actor, body string) {
-		items = append(items, InstructionItem(actor, []byte(body)))
+		// A node receives what the API proposes: the canonical encoding of
+		// what it decoded, which the journal keeps in binary.
+		decoded, err := transfer.Decode([]byte(body))
+		if err != nil {
+			b.Fatalf("%s: %v", body, err)
+		}
+		items = append(items, InstructionItem(actor, transfer.Encode(decoded)))
 		if len(items) == scaleSetupBatch {
 			flush()
 		}
