@@ -15,8 +15,10 @@ package ledger
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -243,6 +245,7 @@ func benchState(b *testing.B, l *scaleLedger) {
 		b.Fatal(err)
 	}
 	var snapshotTook, restoreTook, reopenTook, verifyTook time.Duration
+	var steps restoreTimes
 	var snapshotBytes int64
 	var entries uint64
 	var rss procMemory
@@ -262,8 +265,12 @@ func benchState(b *testing.B, l *scaleLedger) {
 		closeTook := time.Since(start)
 
 		var took time.Duration
-		took, rss = restoreFromFile(b, snapPath, filepath.Join(dir, "restored.db"), applied)
+		var step restoreTimes
+		took, step, rss = restoreFromFile(b, snapPath, filepath.Join(dir, "restored.db"), applied)
 		restoreTook += took
+		steps.write += step.write
+		steps.check += step.check
+		steps.load += step.load
 
 		start = time.Now()
 		s, err := Open(l.s.cfg)
@@ -292,6 +299,9 @@ func benchState(b *testing.B, l *scaleLedger) {
 	b.ReportMetric(float64(snapshotBytes), "snapshot-B")
 	b.ReportMetric(snapshotTook.Seconds()/rounds, "snapshot-s")
 	b.ReportMetric(restoreTook.Seconds()/rounds, "restore-s")
+	b.ReportMetric(steps.write.Seconds()/rounds, "restore-write-s")
+	b.ReportMetric(steps.check.Seconds()/rounds, "restore-check-s")
+	b.ReportMetric(steps.load.Seconds()/rounds, "restore-load-s")
 	b.ReportMetric(reopenTook.Seconds()/rounds, "reopen-s")
 	b.ReportMetric(verifyTook.Seconds()*1e6/rounds/float64(entries), "verify-µs/entry")
 	b.ReportMetric(float64(entries)*rounds/verifyTook.Seconds(), "verify-entries/s")
@@ -350,10 +360,12 @@ func snapshotToFile(b *testing.B, s *Store, path string) int64 {
 
 // restoreFromFile restores the snapshot at snapPath into a new store at
 // path, checks it holds the state up to applied, removes both files and
-// returns how long Restore took and the process's resident memory around it.
-func restoreFromFile(b *testing.B, snapPath, path string, applied uint64) (time.Duration, procMemory) {
+// returns how long Restore took, each of its steps as it logs them, and the
+// process's resident memory around it.
+func restoreFromFile(b *testing.B, snapPath, path string, applied uint64) (time.Duration, restoreTimes, procMemory) {
 	b.Helper()
-	s, err := Open(Config{Path: path, CommitEvery: nodeCommitEvery})
+	var steps restoreLog
+	s, err := Open(Config{Path: path, CommitEvery: nodeCommitEvery, Logger: slog.New(&steps)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -389,7 +401,39 @@ func restoreFromFile(b *testing.B, snapPath, path string, applied uint64) (time.
 			b.Fatal(err)
 		}
 	}
-	return took, m
+	if !steps.seen {
+		b.Fatal("the restore logged no steps")
+	}
+	return took, steps.took, m
+}
+
+// restoreLog is a slog handler that keeps the steps of the restore the
+// store logs.
+type restoreLog struct {
+	seen bool
+	took restoreTimes
+}
+
+func (l *restoreLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *restoreLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *restoreLog) WithGroup(string) slog.Handler            { return l }
+func (l *restoreLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "restored a snapshot" {
+		return nil
+	}
+	l.seen = true
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "write":
+			l.took.write = a.Value.Duration()
+		case "check":
+			l.took.check = a.Value.Duration()
+		case "load":
+			l.took.load = a.Value.Duration()
+		}
+		return true
+	})
+	return nil
 }
 
 // procMemory is the process's resident memory around a restore, from

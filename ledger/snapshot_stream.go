@@ -233,12 +233,21 @@ func writeSnapshotFile(path string, r io.Reader) error {
 
 // readStream writes the runs of the stream r into f, and refuses a stream
 // that is malformed, short, longer than its end, or whose checksum differs.
+// Each run is read, hashed and written a megabyte at a time: in 32 KiB
+// writes (io.Copy's) a restore took a tenth longer than the plain copy of
+// an earlier stream.
 func readStream(f *os.File, r *bufio.Reader) error {
 	sum := sha256.New()
-	tr := io.TeeReader(r, sum)
+	read := func(b []byte) error {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return noEOF(err)
+		}
+		sum.Write(b)
+		return nil
+	}
 	var head [streamHeaderLen]byte
-	if _, err := io.ReadFull(tr, head[:]); err != nil {
-		return fmt.Errorf("snapshot stream header: %w", noEOF(err))
+	if err := read(head[:]); err != nil {
+		return fmt.Errorf("snapshot stream header: %w", err)
 	}
 	pageSize := uint64(binary.BigEndian.Uint32(head[8:]))
 	pages := binary.BigEndian.Uint64(head[12:])
@@ -248,11 +257,12 @@ func readStream(f *os.File, r *bufio.Reader) error {
 	if pages < 4 || pages > math.MaxInt64/pageSize {
 		return fmt.Errorf("snapshot stream: %d pages", pages)
 	}
+	buf := make([]byte, 1<<20)
 	next := uint64(0) // the lowest page the next run may start at
 	for {
 		var run [streamRunLen]byte
-		if _, err := io.ReadFull(tr, run[:]); err != nil {
-			return fmt.Errorf("snapshot stream after page %d: %w", next, noEOF(err))
+		if err := read(run[:]); err != nil {
+			return fmt.Errorf("snapshot stream after page %d: %w", next, err)
 		}
 		first, count := binary.BigEndian.Uint64(run[:]), uint64(binary.BigEndian.Uint32(run[8:]))
 		if first == streamEnd && count == 0 {
@@ -264,16 +274,24 @@ func readStream(f *os.File, r *bufio.Reader) error {
 		case count == 0 || first < next || first > pages || count > pages-first:
 			return fmt.Errorf("snapshot stream: a run of pages %d+%d after page %d of %d", first, count, next, pages)
 		}
-		if _, err := io.CopyN(io.NewOffsetWriter(f, int64(first*pageSize)), tr, int64(count*pageSize)); err != nil {
-			return fmt.Errorf("snapshot stream: pages %d+%d: %w", first, count, noEOF(err))
+		for off, end := first*pageSize, (first+count)*pageSize; off < end; {
+			chunk := buf[:min(uint64(len(buf)), end-off)]
+			if err := read(chunk); err != nil {
+				return fmt.Errorf("snapshot stream: pages %d+%d: %w", first, count, err)
+			}
+			if _, err := f.WriteAt(chunk, int64(off)); err != nil {
+				return err
+			}
+			off += uint64(len(chunk))
 		}
 		next = first + count
 	}
+	got := sum.Sum(nil)
 	var want [sha256.Size]byte
 	if _, err := io.ReadFull(r, want[:]); err != nil {
 		return fmt.Errorf("snapshot stream checksum: %w", noEOF(err))
 	}
-	if got := sum.Sum(nil); !bytes.Equal(got, want[:]) {
+	if !bytes.Equal(got, want[:]) {
 		return fmt.Errorf("snapshot stream fails its checksum: SHA-256 %x, the stream says %x", got, want)
 	}
 	if extra, _ := io.Copy(io.Discard, r); extra > 0 {
