@@ -382,11 +382,19 @@ func restoreFromFile(b *testing.B, snapPath, path string, applied uint64) (time.
 	m := procMemory{reset: resetPeakRSS() == nil}
 	m.hwmBefore, m.ok = procStatusBytes("VmHWM")
 	m.rssBefore, _ = procStatusBytes("VmRSS")
+	minBefore, majBefore, _ := processFaults()
+	sysBefore, _ := processSystemCPU()
+	cpuBefore, _ := processCPU()
 	start := time.Now()
 	if err := s.Restore(f); err != nil {
 		b.Fatal(err)
 	}
 	took := time.Since(start)
+	minAfter, majAfter, _ := processFaults()
+	sysAfter, _ := processSystemCPU()
+	cpuAfter, _ := processCPU()
+	m.minorFaults, m.majorFaults = minAfter-minBefore, majAfter-majBefore
+	m.cpu, m.sys = cpuAfter-cpuBefore, sysAfter-sysBefore
 	m.hwmAfter, _ = procStatusBytes("VmHWM")
 	if got := s.AppliedIndex(); got != applied {
 		b.Fatalf("restored AppliedIndex = %d, want %d", got, applied)
@@ -439,13 +447,23 @@ func (l *restoreLog) Handle(_ context.Context, r slog.Record) error {
 // procMemory is the process's resident memory around a restore, from
 // /proc/self/status.
 type procMemory struct {
-	ok                   bool // /proc/self/status was read
-	reset                bool // VmHWM was reset just before the restore
-	rssBefore, hwmBefore int64
-	hwmAfter             int64
+	ok    bool // /proc/self/status was read
+	reset bool // VmHWM was reset just before the restore
+	// The restore's page faults and CPU time (all threads; sys: the
+	// kernel's share, faults included), from getrusage.
+	minorFaults, majorFaults int64
+	cpu, sys                 time.Duration
+	rssBefore, hwmBefore     int64
+	hwmAfter                 int64
 }
 
 func (m procMemory) report(b *testing.B) {
+	if m.cpu > 0 {
+		b.ReportMetric(m.cpu.Seconds(), "restore-cpu-s")
+		b.ReportMetric(m.sys.Seconds(), "restore-sys-s")
+		b.ReportMetric(float64(m.minorFaults), "restore-minflt")
+		b.ReportMetric(float64(m.majorFaults), "restore-majflt")
+	}
 	switch {
 	case !m.ok:
 		b.Log("no /proc/self/status: peak memory not measured")
