@@ -216,18 +216,24 @@ func writeSnapshotFile(path string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
-	if head, _ := br.Peek(len(streamMagic)); bytes.Equal(head, []byte(streamMagic)) {
-		err = readStream(f, br)
-	} else {
-		_, err = io.Copy(f, br)
-	}
+	err = readSnapshot(f, r)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// readSnapshot writes the snapshot stream r into the empty file f, in
+// whichever format it is.
+func readSnapshot(f *os.File, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	if head, _ := br.Peek(len(streamMagic)); bytes.Equal(head, []byte(streamMagic)) {
+		return readStream(f, br)
+	}
+	_, err := io.Copy(f, br)
 	return err
 }
 
