@@ -239,9 +239,10 @@ func readSnapshot(f *os.File, r io.Reader) error {
 
 // readStream writes the runs of the stream r into f, and refuses a stream
 // that is malformed, short, longer than its end, or whose checksum differs.
-// Each run is read, hashed and written a megabyte at a time: in 32 KiB
-// writes (io.Copy's) a restore took a tenth longer than the plain copy of
-// an earlier stream.
+// Each run is read, hashed and written a megabyte at a time. A first
+// version hashed through a reader and wrote 32 KiB at a time (io.Copy's),
+// and restored 100,000 investors about a tenth slower than the plain copy
+// of an earlier stream (three runs each).
 func readStream(f *os.File, r *bufio.Reader) error {
 	sum := sha256.New()
 	read := func(b []byte) error {
