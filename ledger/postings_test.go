@@ -161,3 +161,42 @@ func comparePostings(t *testing.T, r *rand.Rand, b *kv.Bucket, names []string, w
 		}
 	}
 }
+
+// TestPostingSetOf checks that a sorted postingSet gives each name exactly
+// its own seqs, in order and once each, against a map of the same
+// postings, over random names and seqs (repeats included).
+func TestPostingSetOf(t *testing.T) {
+	for seed := int64(1); seed <= 50; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		var set postingSet
+		want := map[string]map[uint64]bool{}
+		names := 1 + r.Intn(40)
+		for range r.Intn(400) {
+			name := fmt.Sprintf("p%d", r.Intn(names))
+			seq := uint64(1 + r.Intn(300))
+			set.add(name, seq)
+			if want[name] == nil {
+				want[name] = map[uint64]bool{}
+			}
+			want[name][seq] = true
+		}
+		set.sort()
+		for name, seqs := range want {
+			var wantSeqs []uint64
+			for s := range seqs {
+				wantSeqs = append(wantSeqs, s)
+			}
+			slices.Sort(wantSeqs)
+			var got []uint64
+			for _, p := range set.of(name) {
+				got = append(got, p&postingSeqMask)
+			}
+			if !slices.Equal(got, wantSeqs) {
+				t.Fatalf("seed %d: of(%s) = %v, want %v", seed, name, got, wantSeqs)
+			}
+		}
+		if got := set.of("absent"); got != nil {
+			t.Fatalf("seed %d: of(absent) = %v, want none", seed, got)
+		}
+	}
+}
