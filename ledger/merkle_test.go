@@ -310,42 +310,38 @@ func dropTree(t *testing.T, path string, cut int) {
 // root changed, missing, torn or one more; a chunk missing; a key the tree
 // has no use for) and checks that Check reports it.
 func TestCheckFindsTreeFaults(t *testing.T) {
-	tier1 := treeTierKey(1, 0)
-	tests := []struct {
+	type damage struct {
 		name   string
 		damage func(tree *kv.Bucket) error
-	}{
-		{"a changed leaf", func(tree *kv.Bucket) error {
-			bad := bytes.Clone(tree.Get(treeTailKey))
-			bad[tlog.HashSize] ^= 1
-			return tree.Put(treeTailKey, bad)
-		}},
-		{"a missing leaf", func(tree *kv.Bucket) error {
-			v := tree.Get(treeTailKey)
-			return tree.Put(treeTailKey, v[:len(v)-tlog.HashSize])
-		}},
-		{"a leaf more", func(tree *kv.Bucket) error {
-			return tree.Put(treeTailKey, append(bytes.Clone(tree.Get(treeTailKey)), make([]byte, tlog.HashSize)...))
-		}},
-		{"a torn leaf", func(tree *kv.Bucket) error {
+	}
+	// hashDamages changes the first hash of key's value, drops its last
+	// hash, and adds one: what may befall a leaf in the tail or a root.
+	hashDamages := func(what string, key []byte, at int) []damage {
+		return []damage{
+			{"a changed " + what, func(tree *kv.Bucket) error {
+				bad := bytes.Clone(tree.Get(key))
+				bad[at] ^= 1
+				return tree.Put(key, bad)
+			}},
+			{"a missing " + what, func(tree *kv.Bucket) error {
+				v := tree.Get(key)
+				return tree.Put(key, v[:len(v)-tlog.HashSize])
+			}},
+			{"a " + what + " more", func(tree *kv.Bucket) error {
+				return tree.Put(key, append(bytes.Clone(tree.Get(key)), make([]byte, tlog.HashSize)...))
+			}},
+		}
+	}
+	tier1 := treeTierKey(1, 0)
+	tests := append(hashDamages("leaf", treeTailKey, tlog.HashSize), hashDamages("root", tier1, 0)...)
+	tests = append(tests,
+		damage{"a torn leaf", func(tree *kv.Bucket) error {
 			v := tree.Get(treeTailKey)
 			return tree.Put(treeTailKey, v[:len(v)-1])
 		}},
-		{"a changed root", func(tree *kv.Bucket) error {
-			bad := bytes.Clone(tree.Get(tier1))
-			bad[0] ^= 1
-			return tree.Put(tier1, bad)
-		}},
-		{"a missing root", func(tree *kv.Bucket) error {
-			v := tree.Get(tier1)
-			return tree.Put(tier1, v[:len(v)-tlog.HashSize])
-		}},
-		{"a root more", func(tree *kv.Bucket) error {
-			return tree.Put(tier1, append(bytes.Clone(tree.Get(tier1)), make([]byte, tlog.HashSize)...))
-		}},
-		{"a missing chunk", func(tree *kv.Bucket) error { return tree.Delete(tier1) }},
-		{"a stray key", func(tree *kv.Bucket) error { return tree.Put(treeTierKey(3, 0), make([]byte, tlog.HashSize)) }},
-	}
+		damage{"a missing chunk", func(tree *kv.Bucket) error { return tree.Delete(tier1) }},
+		damage{"a stray key", func(tree *kv.Bucket) error { return tree.Put(treeTierKey(3, 0), make([]byte, tlog.HashSize)) }},
+	)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
