@@ -361,10 +361,12 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 //
 // The balances are in party order within a symbol and the supplies in seq
 // order, so rather than hold every symbol's changes by seq, each side is
-// folded into one fingerprint per symbol, Σ change × w(seq), with w a
-// pseudo-random weight seeded by the journal's head hash: if some entry's
-// sums differ, the fingerprints are equal only if the weights happen to
-// solve a linear equation, a chance of about 2^-61 (Schwartz–Zippel). The
+// folded into one fingerprint per symbol, Σ change × w(seq) modulo the
+// prime p of modp.go, with w a pseudo-random weight seeded by the
+// journal's head hash: if some entry's sums differ, the fingerprints are
+// equal only if the difference vanishes modulo p or the weights happen to
+// solve a linear equation modulo p, each a chance of about 2^-61
+// (Schwartz–Zippel). The
 // seed comes from the state, not from a random source, so Check (which
 // Apply runs under StrictChecks) answers the same on every node and every
 // run; the head is a hash over every entry, which no damage to the indexes
@@ -372,30 +374,44 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ...any)) {
 	journalHead := getJournalHead(tx.Bucket(bucketMeta))
 	seed := binary.BigEndian.Uint64(journalHead[:8])
-	fromBalances, fromSupplies := map[string]decimal.Decimal{}, map[string]decimal.Decimal{}
+	// The fingerprints are taken modulo p (modp.go): amounts are read from
+	// their bytes, and a symbol's running sum is kept beside the walk.
+	fromBalances, fromSupplies := map[string]uint64{}, map[string]uint64{}
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
-	var group []byte // symbol 0 party 0 of the keys seen
-	var prev decimal.Decimal
+	var group []byte  // symbol 0 party 0 of the keys seen
+	var symbol []byte // the symbol of the keys seen, and their sum below
+	var sum uint64
+	var parts []string
+	var prev uint64
 	var posted []uint64 // the party's sorted postings not yet passed, packed with its id
+	endSymbol := func(into map[string]uint64) {
+		if symbol != nil {
+			into[string(symbol)] = addModP(into[string(symbol)], sum)
+		}
+	}
 	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
 		if len(k) < 12 || k[len(k)-9] != 0 {
 			bad("balances key %q is not symbol, party, seq", k)
 			return nil
 		}
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		parts := splitKey(k[:len(k)-9], 2, "balances")
 		if prefix := k[:len(k)-8]; !bytes.Equal(prefix, group) {
 			group = append(group[:0], prefix...)
-			prev = decimal.Zero
+			parts = splitKey(k[:len(k)-9], 2, "balances")
+			prev = 0
 			posted = partyPostings.of(parts[1])
+			if string(symbol) != parts[0] {
+				endSymbol(fromBalances)
+				symbol, sum = append(symbol[:0], parts[0]...), 0
+			}
 		}
-		after := decodeBalance(v)
-		change := after.Sub(prev)
+		after, _ := balanceModP(v)
+		change := subModP(after, prev)
 		prev = after
 		switch {
 		case seq == 0 || seq > head:
 			bad("balances of %s for %s at entry %d, beyond the journal's %d", parts[0], parts[1], seq, head)
-		case change.IsZero():
+		case change == 0:
 			bad("balances of %s for %s at entry %d records no change", parts[0], parts[1], seq)
 		}
 		for len(posted) > 0 && posted[0]&postingSeqMask < seq {
@@ -404,38 +420,41 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 		if len(posted) == 0 || posted[0]&postingSeqMask != seq {
 			bad("balances of %s for %s changes at entry %d, which does not serve the party", parts[0], parts[1], seq)
 		}
-		fromBalances[parts[0]] = fromBalances[parts[0]].Add(change.Mul(decimal.NewFromInt(checkWeight(seed, seq))))
+		sum = addModP(sum, mulModP(change, checkWeightModP(seed, seq)))
 		return nil
 	})
-	var symbol []byte
+	endSymbol(fromBalances)
+	symbol = nil
 	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
 		if len(k) < 10 || k[len(k)-9] != 0 {
 			bad("supplies key %q is not symbol, seq", k)
 			return nil
 		}
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		if sym := k[:len(k)-9]; !bytes.Equal(sym, symbol) {
-			symbol = append(symbol[:0], sym...)
-			prev = decimal.Zero
+		if sym := k[:len(k)-9]; symbol == nil || !bytes.Equal(sym, symbol) {
+			endSymbol(fromSupplies)
+			symbol, sum = append(symbol[:0], sym...), 0
+			prev = 0
 		}
-		after := decodeBalance(v)
-		change := after.Sub(prev)
+		after, _ := balanceModP(v)
+		change := subModP(after, prev)
 		prev = after
-		if change.IsZero() || seq == 0 || seq > head {
+		if change == 0 || seq == 0 || seq > head {
 			bad("supplies of %s at entry %d records no change, or is beyond the journal's %d", symbol, seq, head)
 		}
-		fromSupplies[string(symbol)] = fromSupplies[string(symbol)].Add(change.Mul(decimal.NewFromInt(checkWeight(seed, seq))))
+		sum = addModP(sum, mulModP(change, checkWeightModP(seed, seq)))
 		return nil
 	})
+	endSymbol(fromSupplies)
 	for _, sym := range sortedKeys(mapKeys(fromBalances, fromSupplies)) {
-		if !fromBalances[sym].Equal(fromSupplies[sym]) {
+		if fromBalances[sym] != fromSupplies[sym] {
 			bad("supplies of %s do not change where and by what its balances sum to", sym)
 		}
 	}
 }
 
 // mapKeys is the set of the keys of a and b.
-func mapKeys(a, b map[string]decimal.Decimal) map[string]bool {
+func mapKeys[V any](a, b map[string]V) map[string]bool {
 	keys := make(map[string]bool, len(a)+len(b))
 	for k := range a {
 		keys[k] = true
@@ -446,31 +465,33 @@ func mapKeys(a, b map[string]decimal.Decimal) map[string]bool {
 	return keys
 }
 
-// checkWeight is entry seq's weight in checkSupplyDeltas' fingerprints:
-// splitmix64 of the seed and seq, in [1, 2^62].
-func checkWeight(seed, seq uint64) int64 {
+// checkWeightModP is entry seq's weight in checkSupplyDeltas' fingerprints:
+// splitmix64 of the seed and seq, taken modulo p and never 0, so that no
+// entry drops out of the sums.
+func checkWeightModP(seed, seq uint64) uint64 {
 	z := seed + seq*0x9e3779b97f4a7c15
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 	z = (z ^ z>>27) * 0x94d049bb133111eb
 	z ^= z >> 31
-	return int64(z>>2) + 1
+	if w := reduceModP(z >> 3); w != 0 {
+		return w
+	}
+	return 1
 }
 
 // checkLastBalances checks that the balance index ends, for each holding and
 // instrument, at today's balance and supply.
 func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 	// Today's balance of each holding, by (symbol, party) as the balances
-	// are keyed, so the walk below need not look each up at random.
+	// are keyed, so the walk below need not look each up at random. Each is
+	// held as its image modulo p (modp.go), read from the record's bytes.
 	today := newHashedKeys()
-	var scratch []byte
-	fingerprint := func(d decimal.Decimal) uint64 {
-		scratch = encodeBalance(scratch[:0], d)
-		return today.fingerprint(scratch)
-	}
-	zero := fingerprint(decimal.Zero)
+	var key []byte
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
-		h := decodeHoldingKV(k, v)
-		today.add(join(h.Symbol, h.Party), fingerprint(h.Balance))
+		party, symbol := holdingKeyParts(k)
+		key = append(append(append(key[:0], symbol...), 0), party...)
+		balance, _ := holdingBalanceModP(v)
+		today.add(key, balance)
 		return nil
 	})
 	today.sort()
@@ -480,16 +501,13 @@ func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 		if group == nil {
 			return
 		}
-		got := decodeBalance(last)
-		want, ok := today.find(group[:len(group)-1])
-		if !ok {
-			want = zero
-		}
-		if fingerprint(got) != want {
+		got, sign := balanceModP(last)
+		want, _ := today.find(group[:len(group)-1]) // no holding: zero, whose image is 0
+		if got != want {
 			parts := splitKey(group[:len(group)-1], 2, "balances")
-			bad("balances ends at %s %s for %s, not at the holding's balance", got, parts[0], parts[1])
+			bad("balances ends at %s %s for %s, not at the holding's balance", decodeBalance(last), parts[0], parts[1])
 		}
-		if got.IsPositive() {
+		if sign > 0 {
 			positive++
 		}
 	}
@@ -498,11 +516,11 @@ func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 			bad("balances key %q is too short", k)
 			return nil
 		}
-		if prefix := k[:len(k)-8]; !bytes.Equal(prefix, group) {
+		if prefix := k[:len(k)-8]; group == nil || !bytes.Equal(prefix, group) {
 			checkGroup()
-			group = bytes.Clone(prefix)
+			group = append(group[:0], prefix...)
 		}
-		last = bytes.Clone(v)
+		last = v // valid while the transaction is
 		return nil
 	})
 	checkGroup()

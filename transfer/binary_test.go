@@ -104,6 +104,9 @@ func FuzzDecodeInstructionBinary(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if id, err := InstructionIDBinary(data); err != nil || string(id) != ins.ID {
+			t.Fatalf("InstructionIDBinary(%x) = %q, %v; the instruction decodes with id %q", data, id, err, ins.ID)
+		}
 		b := AppendInstruction(nil, ins)
 		again, err := DecodeInstructionBinary(b)
 		if err != nil {
@@ -131,6 +134,9 @@ func checkBinaryRoundTrip(t *testing.T, ins Instruction) {
 	}
 	if again := AppendInstruction(nil, got); !bytes.Equal(again, b) {
 		t.Fatalf("binary round trip of %s encodes as %x, first %x", want, again, b)
+	}
+	if id, err := InstructionIDBinary(b); err != nil || string(id) != ins.ID {
+		t.Fatalf("InstructionIDBinary of %s = %q, %v; want %q", want, id, err, ins.ID)
 	}
 }
 
