@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shopspring/decimal"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -90,7 +89,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	type totals struct {
-		sum           decimal.Decimal
+		sum           decSum
 		holders       int
 		nonAccredited int
 	}
@@ -100,7 +99,13 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 	holders := newHashedKeys()
 	_ = tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error { holders.add(k, 0); return nil })
 	holders.sort()
+	books := newBookTally(bad)
 	indexed := 0
+	// Holdings are keyed party first: a party's record is read and decoded
+	// once for its run of holdings.
+	var party *transfer.Party
+	var partyID string
+	var key []byte
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		h := decodeHoldingKV(k, v) // the key gives party and symbol
 		if h.Party == "" || h.Symbol == "" {
@@ -112,37 +117,43 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 		if h.Frozen.IsNegative() || h.Frozen.GreaterThan(h.Balance) {
 			bad("%s has %s %s frozen of a balance of %s", h.Party, h.Frozen, h.Symbol, h.Balance)
 		}
-		lots := decimal.Zero
+		var lots decSum
 		for _, l := range h.Lots {
 			if l.Amount.Sign() <= 0 {
 				bad("%s has an empty lot of %s", h.Party, h.Symbol)
 			}
-			lots = lots.Add(l.Amount)
+			lots.add(l.Amount, false)
 		}
-		if !lots.Equal(h.Balance) {
-			bad("%s's lots of %s sum to %s, its balance is %s", h.Party, h.Symbol, lots, h.Balance)
+		if sum := lots.value(); !sum.Equal(h.Balance) {
+			bad("%s's lots of %s sum to %s, its balance is %s", h.Party, h.Symbol, sum, h.Balance)
 		}
-		praw := parties.Get([]byte(h.Party))
-		if praw == nil {
+		if h.Party != partyID {
+			partyID, party = h.Party, nil
+			if praw := parties.Get([]byte(h.Party)); praw != nil {
+				party = decodeParty([]byte(h.Party), praw)
+			}
+		}
+		if party == nil {
 			bad("holding of unknown party %s", h.Party)
 		}
-		if instruments.Get([]byte(h.Symbol)) == nil {
+		raw := instruments.Get([]byte(h.Symbol))
+		if raw == nil {
 			bad("holding of unknown instrument %s", h.Symbol)
 		}
+		books.holding(h, party, raw)
 		t := bySymbol[h.Symbol]
 		if t == nil {
-			t = &totals{sum: decimal.Zero}
+			t = &totals{}
 			bySymbol[h.Symbol] = t
 		}
-		t.sum = t.sum.Add(h.Balance)
-		_, inIndex := holders.find(join(h.Symbol, h.Party))
+		t.sum.add(h.Balance, false)
+		key = append(append(append(key[:0], h.Symbol...), 0), h.Party...)
+		_, inIndex := holders.find(key)
 		if h.IsHolder() {
 			t.holders++
 			indexed++
-			if praw != nil {
-				if decodeParty([]byte(h.Party), praw).NonAccredited() {
-					t.nonAccredited++
-				}
+			if party != nil && party.NonAccredited() {
+				t.nonAccredited++
 			}
 		}
 		if inIndex != h.IsHolder() {
@@ -158,15 +169,15 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 		in := decodeInstrument(k, v)
 		t := bySymbol[in.Symbol]
 		if t == nil {
-			t = &totals{sum: decimal.Zero}
+			t = &totals{}
 		}
 		if e, ok := escrow[in.Symbol]; ok {
 			// Cash a running corporate action holds for its holders is
 			// nobody's balance yet, and still part of the supply.
-			t.sum = t.sum.Add(e)
+			t.sum.add(e, false)
 		}
-		if !in.Supply.Equal(t.sum) {
-			bad("%s supply %s differs from the sum of balances %s", in.Symbol, in.Supply, t.sum)
+		if sum := t.sum.value(); !in.Supply.Equal(sum) {
+			bad("%s supply %s differs from the sum of balances %s", in.Symbol, in.Supply, sum)
 		}
 		if in.MaxSupply != nil && in.Supply.GreaterThan(*in.MaxSupply) {
 			bad("%s supply %s above max_supply %s", in.Symbol, in.Supply, *in.MaxSupply)
@@ -191,7 +202,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 	checkKeys(tx, bad)
 	checkSchedule(tx, bad)
 	checkInvestments(tx, bad)
-	checkBooks(tx, escrow, bad)
+	checkBooks(tx, escrow, books, bad)
 	return errs
 }
 

@@ -4,7 +4,9 @@ import (
 	"slices"
 
 	"github.com/shopspring/decimal"
+
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // checkBooks verifies the transfer agent's books: each instrument's control
@@ -13,76 +15,25 @@ import (
 // while something is frozen; a closed party holds nothing; affiliate_of
 // names existing symbols, sorted, each once; a pending instruction is what
 // its id answers; the max_supply and status histories end at today's
-// values.
-func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, bad func(format string, args ...any)) {
+// values. books holds what the walk of the holdings gathered.
+func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, books *bookTally, bad func(format string, args ...any)) {
 	checkTerms(tx, bad)
 	instruments := tx.Bucket(bucketInstruments)
 	parties := tx.Bucket(bucketParties)
-	type book struct {
-		treasury, others decimal.Decimal
-		purchasers       int
-	}
-	books := map[string]*book{}
-	// Holdings are keyed party first: the party's record is decoded once
-	// for its run of holdings, and each issuer once per symbol.
-	issuers := map[string]string{}
-	var party string
-	var closed bool
-	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
-		h := decodeHoldingKV(k, v)
-		for _, s := range h.Sales {
-			if s.Amount.Sign() <= 0 {
-				bad("%s's %s records a sale of %s", h.Party, h.Symbol, s.Amount)
-			}
-		}
-		if h.FrozenBy != "" && h.Frozen.Sign() == 0 {
-			bad("%s's %s names %s as the owner of a freeze of nothing", h.Party, h.Symbol, h.FrozenBy)
-		}
-		issuer, ok := issuers[h.Symbol]
-		if !ok {
-			raw := instruments.Get([]byte(h.Symbol))
-			if raw == nil {
-				return nil // check reports it
-			}
-			issuer = decodeInstrument([]byte(h.Symbol), raw).Issuer
-			issuers[h.Symbol] = issuer
-		}
-		b := books[h.Symbol]
-		if b == nil {
-			b = &book{treasury: decimal.Zero, others: decimal.Zero}
-			books[h.Symbol] = b
-		}
-		if h.Purchased {
-			b.purchasers++
-		}
-		if h.Party == issuer {
-			b.treasury = b.treasury.Add(h.Balance)
-		} else {
-			b.others = b.others.Add(h.Balance)
-		}
-		if h.Party != party {
-			party = h.Party
-			p := parties.Get([]byte(party))
-			closed = p != nil && decodeParty([]byte(party), p).Closed
-		}
-		if closed && h.Balance.Sign() != 0 {
-			bad("closed party %s holds %s %s", h.Party, h.Balance, h.Symbol)
-		}
-		return nil
-	})
 	_ = instruments.ForEach(func(k, v []byte) error {
 		in := decodeInstrument(k, v)
-		b := books[in.Symbol]
+		b := books.bySymbol[in.Symbol]
 		if b == nil {
-			b = &book{treasury: decimal.Zero, others: decimal.Zero}
+			b = &book{}
 		}
 		if b.purchasers != in.NonAccreditedPurchasers {
 			bad("%s counts %d non-accredited purchasers, holdings mark %d", in.Symbol, in.NonAccreditedPurchasers, b.purchasers)
 		}
 		// Cash a running corporate action holds for its holders is issued
 		// and in no holding yet.
-		if issued := b.treasury.Add(b.others).Add(escrowOf(escrow, in.Symbol)); !issued.Equal(in.Supply) {
-			bad("%s control book: treasury %s + outstanding %s is not issued %s", in.Symbol, b.treasury, b.others, in.Supply)
+		treasury, others := b.treasury.value(), b.others.value()
+		if issued := treasury.Add(others).Add(escrowOf(escrow, in.Symbol)); !issued.Equal(in.Supply) {
+			bad("%s control book: treasury %s + outstanding %s is not issued %s", in.Symbol, treasury, others, in.Supply)
 		}
 		if in.MaxSupply != nil && in.Supply.GreaterThan(*in.MaxSupply) {
 			bad("%s control book: issued %s above authorized %s", in.Symbol, in.Supply, *in.MaxSupply)
@@ -120,6 +71,62 @@ func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, bad func(format st
 		}
 		return nil
 	})
+}
+
+// bookTally is what checkBooks reads of the holdings, gathered by
+// checkExceptIndexes' walk of them (holding), so that each holding and
+// each party is decoded once for both checks.
+type bookTally struct {
+	bySymbol map[string]*book
+	issuers  map[string]string // each symbol's issuer, decoded once
+	bad      func(format string, args ...any)
+}
+
+type book struct {
+	treasury, others decSum
+	purchasers       int
+}
+
+func newBookTally(bad func(format string, args ...any)) *bookTally {
+	return &bookTally{bySymbol: map[string]*book{}, issuers: map[string]string{}, bad: bad}
+}
+
+// holding tallies h, whose party's record is p (nil: no such party, which
+// Check reports) and whose instrument's record is raw (nil: none, which
+// Check reports too).
+func (t *bookTally) holding(h *transfer.Holding, p *transfer.Party, raw []byte) {
+	for _, s := range h.Sales {
+		if s.Amount.Sign() <= 0 {
+			t.bad("%s's %s records a sale of %s", h.Party, h.Symbol, s.Amount)
+		}
+	}
+	if h.FrozenBy != "" && h.Frozen.Sign() == 0 {
+		t.bad("%s's %s names %s as the owner of a freeze of nothing", h.Party, h.Symbol, h.FrozenBy)
+	}
+	if p != nil && p.Closed && h.Balance.Sign() != 0 {
+		t.bad("closed party %s holds %s %s", h.Party, h.Balance, h.Symbol)
+	}
+	if raw == nil {
+		return
+	}
+	issuer, ok := t.issuers[h.Symbol]
+	if !ok {
+		issuer = decodeInstrument([]byte(h.Symbol), raw).Issuer
+		t.issuers[h.Symbol] = issuer
+	}
+	b := t.bySymbol[h.Symbol]
+	if b == nil {
+		b = &book{}
+		t.bySymbol[h.Symbol] = b
+	}
+	if h.Purchased {
+		b.purchasers++
+	}
+	if h.Party == issuer {
+		b.treasury.add(h.Balance, false)
+	} else {
+		b.others.add(h.Balance, false)
+	}
 }
 
 // escrowOf is symbol's escrow in m, zero without one.

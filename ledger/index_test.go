@@ -14,7 +14,9 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	"github.com/tokenledger/tokenledger/transfer"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -507,6 +509,17 @@ func TestCheckFindsHoldingIndexFaults(t *testing.T) {
 		{"a holder the holdings do not have", "holders index has", func(tx *kv.Tx, _ uint64) error {
 			return tx.Bucket(bucketHolders).Put(join("USD", "qp-us"), present)
 		}},
+		// What Check reads of a holding's party, which it decodes once for
+		// the party's run of holdings (ret-us holds USD and REG).
+		{"a party that holds closed", "closed party ret-us holds 102 USD", func(tx *kv.Tx, _ uint64) error {
+			return changeParty(tx, "ret-us", func(p *transfer.Party) { p.Closed = true })
+		}},
+		{"a holder no longer non-accredited", "USD counts 1 holders (1 non-accredited), holdings show 1 (0)", func(tx *kv.Tx, _ uint64) error {
+			return changeParty(tx, "ret-us", func(p *transfer.Party) { p.Status = eligibility.StatusAccredited })
+		}},
+		{"a holder's party gone", "holding of unknown party ret-us", func(tx *kv.Tx, _ uint64) error {
+			return tx.Bucket(bucketParties).Delete([]byte("ret-us"))
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -514,6 +527,10 @@ func TestCheckFindsHoldingIndexFaults(t *testing.T) {
 			defer s.Close()
 			h.mustAccept(OperatorID, mintBody("USD", "ret-us", "100"))
 			last := h.mustAccept(OperatorID, mintBody("USD", "ret-us", "2")).Seq
+			h.mustAccept("iss-1", mintBody("REG", "ret-us", "3"))
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check before the damage: %v", errs)
+			}
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
 			}
@@ -525,6 +542,14 @@ func TestCheckFindsHoldingIndexFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// changeParty rewrites party id's record with change made to it.
+func changeParty(tx *kv.Tx, id string, change func(*transfer.Party)) error {
+	b := tx.Bucket(bucketParties)
+	p := decodeParty([]byte(id), b.Get([]byte(id)))
+	change(p)
+	return b.Put([]byte(id), encodeParty(nil, p))
 }
 
 // TestSupplyIndexSeeksOnceApart: the supplies index takes an entry's supply
