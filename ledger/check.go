@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -98,7 +100,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 	instruments := tx.Bucket(bucketInstruments)
 	holders := newHashedKeys()
 	_ = tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error { holders.add(k, 0); return nil })
-	holders.sort()
+	holders.seal()
 	books := newBookTally(bad)
 	indexed := 0
 	// Holdings are keyed party first: a party's record is read and decoded
@@ -161,7 +163,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 		}
 		return nil
 	})
-	if n := len(holders.items); n != indexed {
+	if n := holders.len(); n != indexed {
 		bad("holders index has %d entries for %d holdings with a balance", n, indexed)
 	}
 	escrow := checkCorpActions(tx, bad)
@@ -219,7 +221,9 @@ func checkIDs(tx *kv.Tx, bad func(format string, args ...any)) {
 		id  uint64 // maphash of the id
 	}
 	seed := maphash.MakeSeed()
-	var refs []ref
+	// About an id an entry: sized once rather than grown by copies, each
+	// a fresh stretch of memory to fault in.
+	refs := make([]ref, 0, getUint(tx.Bucket(bucketMeta), metaJournalSeq))
 	_ = tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
 		if rec := decodeIDRecord(v); rec.Seq != 0 {
 			refs = append(refs, ref{rec.Seq, maphash.Bytes(seed, k)})
@@ -355,15 +359,20 @@ func (s *Store) DryRun(actor string, ins transfer.Instruction, now time.Time) (o
 }
 
 // hashedKeys is a set of keys, each held as 128 bits of hash with a 64-bit
-// fingerprint of a value, sorted to be searched in memory. Check uses it
-// where it would otherwise look up, for each key of one bucket, a key of
-// another in a different order: lookups that read the other bucket at
-// random, which in a restore of a large register meant faulting its pages
-// back in each time they were let go (releaseMappedPages). Two keys share
+// value, sorted in memory. Check uses it where it would otherwise look up,
+// for each key of one bucket, a key of another in a different order:
+// lookups that read the other bucket at random, which in a restore of a
+// large register meant faulting its pages back in each time they were let
+// go (releaseMappedPages). A binary search of millions of sorted hashes
+// missed the processor's caches at each of its twenty-odd steps, so a
+// directory of where each value of the hashes' top bits begins (4 bytes a
+// key) takes a lookup to the one or two keys it compares. Two keys share
 // a hash with a chance of about n²/2^129.
 type hashedKeys struct {
 	seed1, seed2 maphash.Seed
 	items        []hashedKey
+	dir          []uint32 // dir[j]: the first item whose h1 >> shift is j or more
+	shift        uint
 }
 
 type hashedKey struct{ h1, h2, val uint64 }
@@ -376,30 +385,48 @@ func (k *hashedKeys) add(key []byte, val uint64) {
 	k.items = append(k.items, hashedKey{maphash.Bytes(k.seed1, key), maphash.Bytes(k.seed2, key), val})
 }
 
-// sort readies the set for find, once every key is added.
-func (k *hashedKeys) sort() {
-	slices.SortFunc(k.items, func(a, b hashedKey) int {
-		if c := cmp.Compare(a.h1, b.h1); c != 0 {
-			return c
+// seal readies the set for find, once every key is added. Keys come from a
+// bucket's, once each; one added twice is held once, with either value.
+func (k *hashedKeys) seal() {
+	slices.SortFunc(k.items, compareHashed)
+	kept := k.items[:0]
+	for i, it := range k.items {
+		if i+1 == len(k.items) || compareHashed(it, k.items[i+1]) != 0 {
+			kept = append(kept, it)
 		}
-		return cmp.Compare(a.h2, b.h2)
-	})
+	}
+	k.items = kept
+	assert(len(k.items) < math.MaxUint32, "%d keys, beyond the check's bound", len(k.items))
+	b := uint(bits.Len(uint(len(k.items)))) // about a key for each value of the top b bits
+	k.shift = 64 - b
+	k.dir = make([]uint32, 1<<b+1)
+	i := 0
+	for j := range k.dir {
+		for i < len(k.items) && k.items[i].h1>>k.shift < uint64(j) {
+			i++
+		}
+		k.dir[j] = uint32(i)
+	}
 }
+
+func compareHashed(a, b hashedKey) int {
+	if c := cmp.Compare(a.h1, b.h1); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.h2, b.h2)
+}
+
+// len is the number of keys in the set, once sealed.
+func (k *hashedKeys) len() int { return len(k.items) }
 
 // find returns key's value and whether the set holds key.
 func (k *hashedKeys) find(key []byte) (uint64, bool) {
 	h1, h2 := maphash.Bytes(k.seed1, key), maphash.Bytes(k.seed2, key)
-	i, ok := slices.BinarySearchFunc(k.items, hashedKey{h1: h1, h2: h2}, func(a, b hashedKey) int {
-		if c := cmp.Compare(a.h1, b.h1); c != 0 {
-			return c
+	j := h1 >> k.shift
+	for _, e := range k.items[k.dir[j]:k.dir[j+1]] {
+		if e.h1 == h1 && e.h2 == h2 {
+			return e.val, true
 		}
-		return cmp.Compare(a.h2, b.h2)
-	})
-	if !ok {
-		return 0, false
 	}
-	return k.items[i].val, true
+	return 0, false
 }
-
-// fingerprint is a 64-bit hash of b under the set's first seed.
-func (k *hashedKeys) fingerprint(b []byte) uint64 { return maphash.Bytes(k.seed1, b) }

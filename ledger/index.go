@@ -329,6 +329,13 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	party, symbol := tx.Bucket(bucketJournalParty), tx.Bucket(bucketJournalSymbol)
 	var wantParty, wantSymbol int
 	var partyPostings, symbolPostings postingSet
+	// Entries name two or three parties and a symbol or two, nearly all:
+	// the pairs are sized once for that rather than grown by copies, each
+	// a fresh stretch of memory to fault in. What is never written is
+	// never faulted in.
+	entries := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
+	partyPostings.pairs = make([]uint64, 0, 3*entries)
+	symbolPostings.pairs = make([]uint64, 0, 2*entries)
 	_ = tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		seq := binary.BigEndian.Uint64(k)
 		rec, _ := decodeJournalRecord(v)
@@ -494,7 +501,7 @@ func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
 		today.add(key, balance)
 		return nil
 	})
-	today.sort()
+	today.seal()
 	var group, last []byte // the (symbol 0 party 0) of the keys seen, and the last value
 	positive := 0          // groups that end above zero
 	checkGroup := func() {
