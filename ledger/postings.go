@@ -372,9 +372,7 @@ func (c *postingCompare) name(n []byte) {
 
 // span is where id's pairs are in the sorted pairs.
 func (c *postingCompare) span(id uint32) (int, int) {
-	lo, _ := slices.BinarySearch(c.want.pairs, uint64(id)<<postingSeqBits)
-	hi, _ := slices.BinarySearch(c.want.pairs, uint64(id+1)<<postingSeqBits)
-	return lo, hi
+	return int(c.want.starts[id]), int(c.want.starts[id+1])
 }
 
 // seqs matches the next seqs of the current name.
