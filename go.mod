@@ -28,6 +28,7 @@ require (
 )
 
 require (
+	github.com/pierrec/lz4/v4 v4.1.33
 	github.com/spf13/cobra v1.10.2
 	github.com/tidwall/btree v1.8.2
 	golang.org/x/sys v0.48.0

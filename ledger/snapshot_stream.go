@@ -11,12 +11,20 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"runtime"
 
+	"github.com/pierrec/lz4/v4"
 	bolt "go.etcd.io/bbolt"
 )
 
 // A snapshot stream carries the state file's pages as of one read
-// transaction, less the pages bbolt's freelist holds, with a checksum:
+// transaction, less the pages bbolt's freelist holds, with a checksum, the
+// whole compressed:
+//
+//	stream   "TLSNAPv3", then one LZ4 frame (4 MiB blocks, no checksums of
+//	         its own) whose content is the page stream
+//
+// and the page stream is
 //
 //	header   "TLSNAPv2", page size (u32), pages in the file (u64)
 //	runs     first page (u64), count (u32), then count pages, in ascending,
@@ -33,10 +41,17 @@ import (
 // on its way or on disk before any of it is opened; `Check` still decides
 // whether what it holds is a sound ledger.
 //
-// Streams written before this format are the bbolt file itself, which
-// starts with page 0's id: eight zero bytes, never the magic. Restore reads
-// both.
+// The pages compress to about a quarter (a million investors: 1.79 GiB to
+// 484 MiB): the tails of part-full pages are zeros, and keys and records
+// repeat their names. A snapshot's cost is mostly writing it out, to disk
+// and to the followers it is sent to, so the leader spends CPU on LZ4, the
+// fastest of the common compressors, to write a quarter of the bytes.
+//
+// A release before this one wrote the page stream bare, and one before
+// that the bbolt file itself, which starts with page 0's id: eight zero
+// bytes, never a magic. Restore reads all three.
 const (
+	compressedMagic = "TLSNAPv3"
 	streamMagic     = "TLSNAPv2"
 	streamHeaderLen = len(streamMagic) + 4 + 8
 	streamRunLen    = 8 + 4
@@ -142,6 +157,27 @@ func isFree(free []uint64, id uint64) bool {
 // writeStream writes the snapshot stream of the file f as of tx, which must
 // be a read transaction of the bbolt database open on f.
 func writeStream(w io.Writer, tx *bolt.Tx, f io.ReaderAt) error {
+	if _, err := io.WriteString(w, compressedMagic); err != nil {
+		return err
+	}
+	zw := lz4.NewWriter(w)
+	if err := zw.Apply(lz4.BlockSizeOption(lz4.Block4Mb), lz4.ChecksumOption(false),
+		lz4.ConcurrencyOption(min(runtime.GOMAXPROCS(0), snapshotCompressors))); err != nil {
+		return fmt.Errorf("snapshot: compress: %w", err)
+	}
+	err := writePageStream(zw, tx, f)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// snapshotCompressors bounds the goroutines compressing a snapshot beside
+// Apply: LZ4 compresses a few hundred megabytes a second on one.
+const snapshotCompressors = 4
+
+// writePageStream writes the page stream of the file f as of tx.
+func writePageStream(w io.Writer, tx *bolt.Tx, f io.ReaderAt) error {
 	pageSize := tx.DB().Info().PageSize
 	metas, err := metaPages(tx, pageSize)
 	if err != nil {
@@ -230,7 +266,22 @@ func writeSnapshotFile(path string, r io.Reader) error {
 // whichever format it is.
 func readSnapshot(f *os.File, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
-	if head, _ := br.Peek(len(streamMagic)); bytes.Equal(head, []byte(streamMagic)) {
+	head, _ := br.Peek(len(streamMagic))
+	switch {
+	case bytes.Equal(head, []byte(compressedMagic)):
+		if _, err := br.Discard(len(compressedMagic)); err != nil {
+			return err
+		}
+		pages := bufio.NewReaderSize(lz4.NewReader(br), 1<<20)
+		head, err := pages.Peek(len(streamMagic))
+		if err != nil {
+			return fmt.Errorf("snapshot stream: %w", noEOF(err))
+		}
+		if !bytes.Equal(head, []byte(streamMagic)) {
+			return fmt.Errorf("snapshot stream: the compressed stream holds no page stream (it starts %q)", head)
+		}
+		return readStream(f, pages)
+	case bytes.Equal(head, []byte(streamMagic)):
 		return readStream(f, br)
 	}
 	_, err := io.Copy(f, br)
@@ -301,8 +352,15 @@ func readStream(f *os.File, r *bufio.Reader) error {
 	if !bytes.Equal(got, want[:]) {
 		return fmt.Errorf("snapshot stream fails its checksum: SHA-256 %x, the stream says %x", got, want)
 	}
-	if extra, _ := io.Copy(io.Discard, r); extra > 0 {
+	// Past the end: nothing, and nothing that fails to read (such as bytes
+	// after a compressed stream's frame that are not another frame). The
+	// LZ4 reader's WriteTo, which io.Copy uses, ends with io.EOF itself.
+	extra, err := io.Copy(io.Discard, r)
+	switch {
+	case extra > 0:
 		return fmt.Errorf("snapshot stream: %d bytes past its end", extra)
+	case err != nil && !errors.Is(err, io.EOF):
+		return fmt.Errorf("snapshot stream: past its end: %w", err)
 	}
 	// The pages no run carried past the last one are free: the file's
 	// length is the meta's page count all the same.

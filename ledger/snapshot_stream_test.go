@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierrec/lz4/v4"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -50,6 +51,37 @@ func streamRuns(t *testing.T, stream []byte) (pages, carried uint64) {
 	return pages, carried
 }
 
+// pageStreamOf returns the page stream a snapshot stream compresses.
+func pageStreamOf(t testing.TB, stream []byte) []byte {
+	t.Helper()
+	if !bytes.HasPrefix(stream, []byte(compressedMagic)) {
+		t.Fatalf("stream starts %q, want %q", stream[:min(8, len(stream))], compressedMagic)
+	}
+	pages, err := io.ReadAll(lz4.NewReader(bytes.NewReader(stream[len(compressedMagic):])))
+	if err != nil {
+		t.Fatalf("decompress the stream: %v", err)
+	}
+	return pages
+}
+
+// compressed returns a snapshot stream that compresses pages as writeStream
+// does, whatever pages holds.
+func compressed(t testing.TB, pages []byte) []byte {
+	t.Helper()
+	out := bytes.NewBufferString(compressedMagic)
+	zw := lz4.NewWriter(out)
+	if err := zw.Apply(lz4.BlockSizeOption(lz4.Block4Mb), lz4.ChecksumOption(false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(pages); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
 // boltCheck runs bbolt's own consistency check on the file at path: every
 // page is reachable or free, none both, none twice.
 func boltCheck(t *testing.T, path string) {
@@ -84,7 +116,7 @@ func TestSnapshotStreamLeavesOutFreePages(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	pages, carried := streamRuns(t, stream)
+	pages, carried := streamRuns(t, pageStreamOf(t, stream))
 	if free == 0 {
 		t.Fatal("the source file has no free pages: the test shows nothing")
 	}
@@ -133,15 +165,37 @@ func TestRestoreReadsEarlierStreams(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, _ := storeWithPendingWork(t, path, false)
-	if err := s.Restore(bytes.NewReader(legacy.Bytes())); err != nil {
-		t.Fatalf("Restore of an earlier stream: %v", err)
+	for name, stream := range map[string][]byte{
+		"the bbolt file":        legacy.Bytes(),
+		"the page stream, bare": pageStreamOf(t, snapshotOf(t, src.s)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			s, _ := storeWithPendingWork(t, path, false)
+			if err := s.Restore(bytes.NewReader(stream)); err != nil {
+				t.Fatalf("Restore of an earlier stream: %v", err)
+			}
+			if got := mustHashes(t, s); got != want {
+				t.Errorf("restored hashes %+v, want %+v", got, want)
+			}
+			checkReopens(t, s, path, want)
+		})
 	}
-	if got := mustHashes(t, s); got != want {
-		t.Errorf("restored hashes %+v, want %+v", got, want)
+}
+
+// TestSnapshotStreamIsCompressed checks that a snapshot stream is its page
+// stream compressed, and smaller.
+func TestSnapshotStreamIsCompressed(t *testing.T) {
+	stream := snapshotOf(t, churnedSource(t).s)
+	pages := pageStreamOf(t, stream)
+	if !bytes.HasPrefix(pages, []byte(streamMagic)) {
+		t.Fatalf("the compressed stream holds %q..., want a page stream", pages[:min(8, len(pages))])
 	}
-	checkReopens(t, s, path, want)
+	streamRuns(t, pages)
+	if len(stream) >= len(pages)/2 {
+		t.Errorf("the stream is %d bytes for a page stream of %d", len(stream), len(pages))
+	}
+	t.Logf("%d bytes for a page stream of %d", len(stream), len(pages))
 }
 
 // reseal returns stream with its checksum made right for its body: a stream
@@ -204,8 +258,28 @@ func damagedStreams(t *testing.T, good []byte) map[string][]byte {
 // TestRestoreRefusesDamagedStreams checks that a restore refuses every
 // damaged or malformed stream and keeps the state it had.
 func TestRestoreRefusesDamagedStreams(t *testing.T) {
-	good := snapshotOf(t, churnedSource(t).s)
-	for name, stream := range damagedStreams(t, good) {
+	stream := snapshotOf(t, churnedSource(t).s)
+	good := pageStreamOf(t, stream)
+	damaged := map[string][]byte{}
+	for name, pages := range damagedStreams(t, good) {
+		damaged[name+", bare"] = pages
+		damaged[name+", compressed"] = compressed(t, pages)
+	}
+	flip := func(at int) []byte {
+		b := bytes.Clone(stream)
+		b[at] ^= 0x20
+		return b
+	}
+	frame := len(compressedMagic)
+	damaged["a byte changed in the frame's header"] = flip(frame + 5)
+	damaged["a byte changed in the compressed pages"] = flip(len(stream) / 2)
+	damaged["the compressed stream cut"] = stream[:len(stream)/2]
+	damaged["the frame's end cut"] = stream[:len(stream)-2]
+	damaged["bytes after the frame"] = append(bytes.Clone(stream), 1, 2, 3, 4, 5, 6, 7, 8)
+	damaged["a second frame after the first"] = append(bytes.Clone(stream), compressed(t, good)[frame:]...)
+	damaged["the magic alone"] = []byte(compressedMagic)
+	damaged["a compressed bbolt file"] = compressed(t, make([]byte, 4*4096))
+	for name, stream := range damaged {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
 			s, h := storeWithPendingWork(t, path, true)
@@ -228,7 +302,8 @@ func TestRestoreRefusesDamagedStreams(t *testing.T) {
 
 // FuzzSnapshotStream feeds a restore's reading of the stream arbitrary
 // streams: it must refuse or accept each without panicking, and accept a
-// stream of this format only when its checksum is right. Minimizing a
+// stream of this format, or a page stream, only when the page stream's
+// checksum is right. Minimizing a
 // 100 KB stream takes the fuzzer minutes, so run it with
 // -fuzzminimizetime 0:
 //
@@ -245,9 +320,13 @@ func FuzzSnapshotStream(f *testing.F) {
 		f.Fatal(err)
 	}
 	snap.Release()
+	pages := pageStreamOf(f, good.Bytes())
 	f.Add(good.Bytes())
-	f.Add(good.Bytes()[:streamHeaderLen+streamRunLen+10])
+	f.Add(good.Bytes()[:len(good.Bytes())/2])
+	f.Add(pages)
+	f.Add(pages[:streamHeaderLen+streamRunLen+10])
 	f.Add([]byte(streamMagic))
+	f.Add([]byte(compressedMagic))
 	// One file, emptied for each stream: a file made, synced and removed per
 	// stream made the fuzzer's minimizing of a 100 KB stream stall on
 	// fsyncs.
@@ -264,7 +343,12 @@ func FuzzSnapshotStream(f *testing.F) {
 			t.Fatal(err)
 		}
 		err := readSnapshot(out, bytes.NewReader(stream))
-		if err != nil || !bytes.HasPrefix(stream, []byte(streamMagic)) {
+		if err != nil {
+			return
+		}
+		if bytes.HasPrefix(stream, []byte(compressedMagic)) {
+			stream = pageStreamOf(t, stream)
+		} else if !bytes.HasPrefix(stream, []byte(streamMagic)) {
 			return
 		}
 		body, sum := stream[:len(stream)-sha256.Size], stream[len(stream)-sha256.Size:]
