@@ -386,13 +386,14 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 	fromBalances, fromSupplies := map[string]uint64{}, map[string]uint64{}
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	var group []byte  // symbol 0 party 0 of the keys seen
-	var symbol []byte // the symbol of the keys seen, and their sum below
+	var symbol []byte // the symbol of the keys seen (when inSymbol), and their sum below
+	var inSymbol bool
 	var sum uint64
 	var parts []string
 	var prev uint64
 	var posted []uint64 // the party's sorted postings not yet passed, packed with its id
 	endSymbol := func(into map[string]uint64) {
-		if symbol != nil {
+		if inSymbol {
 			into[string(symbol)] = addModP(into[string(symbol)], sum)
 		}
 	}
@@ -407,9 +408,9 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 			parts = splitKey(k[:len(k)-9], 2, "balances")
 			prev = 0
 			posted = partyPostings.of(parts[1])
-			if string(symbol) != parts[0] {
+			if !inSymbol || string(symbol) != parts[0] {
 				endSymbol(fromBalances)
-				symbol, sum = append(symbol[:0], parts[0]...), 0
+				symbol, sum, inSymbol = append(symbol[:0], parts[0]...), 0, true
 			}
 		}
 		after, _ := balanceModP(v)
@@ -431,16 +432,16 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 		return nil
 	})
 	endSymbol(fromBalances)
-	symbol = nil
+	inSymbol = false
 	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
 		if len(k) < 10 || k[len(k)-9] != 0 {
 			bad("supplies key %q is not symbol, seq", k)
 			return nil
 		}
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		if sym := k[:len(k)-9]; symbol == nil || !bytes.Equal(sym, symbol) {
+		if sym := k[:len(k)-9]; !inSymbol || !bytes.Equal(sym, symbol) {
 			endSymbol(fromSupplies)
-			symbol, sum = append(symbol[:0], sym...), 0
+			symbol, sum, inSymbol = append(symbol[:0], sym...), 0, true
 			prev = 0
 		}
 		after, _ := balanceModP(v)
