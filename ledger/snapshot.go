@@ -12,6 +12,7 @@ import (
 type snapshot struct {
 	tx   *bolt.Tx
 	file *os.File // the state file tx reads, opened beside bbolt's own handle
+	bare bool     // Config.SnapshotBare
 }
 
 // Snapshot commits what is pending and opens a read transaction, and returns
@@ -36,12 +37,16 @@ func (s *Store) Snapshot() (Snapshot, error) {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("ledger: snapshot: %w", err)
 	}
-	return &snapshot{tx: tx, file: f}, nil
+	return &snapshot{tx: tx, file: f, bare: s.cfg.SnapshotBare}, nil
 }
 
 // Persist writes the snapshot stream (snapshot_stream.go): the file's pages
-// as of the snapshot, less the free ones, with a checksum.
+// as of the snapshot, less the free ones, with a checksum, compressed
+// unless the store writes them bare.
 func (sn *snapshot) Persist(w io.Writer) error {
+	if sn.bare {
+		return writePageStream(w, sn.tx, sn.file)
+	}
 	return writeStream(w, sn.tx, sn.file)
 }
 

@@ -41,6 +41,11 @@ type Config struct {
 	// it to the register's working set (DefaultCacheBytes says how), since a
 	// register larger than the cache sends the misses to bbolt.
 	CacheBytes int
+	// SnapshotBare writes snapshots as the bare page stream, which the last
+	// release reads, instead of compressed (snapshot_stream.go). For a
+	// rolling upgrade from that release, until every node runs this one: a
+	// node of the last release cannot restore a compressed snapshot.
+	SnapshotBare bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// OnFault, if set, is told once of a storage fault: a write transaction

@@ -66,6 +66,7 @@ type nodeOptions struct {
 	pprofAddr         string
 	maxInFlight       int
 	commitEvery       int
+	snapshotBare      bool // ledger.Config.SnapshotBare
 	join              bool
 	// logStore is the raft log store a new data dir gets; empty: the
 	// consensus default. An existing data dir keeps its own.
@@ -90,6 +91,7 @@ func runServe(ctx context.Context, args []string) error {
 	trailing := fs.Uint64("trailing-logs", 10240, "log entries kept after a snapshot for slow followers")
 	join := fs.Bool("join", false, "start a new node of the --config cluster that waits to be added with POST /v1/cluster/nodes instead of bootstrapping; a node not listed in the file takes --api-addr and --raft-addr")
 	maxInFlight := fs.Int("max-in-flight", 0, "log entries the leader keeps in flight (0: the consensus default)")
+	snapshotBare := fs.Bool("snapshot-bare", false, "write snapshots uncompressed, as the last release reads them: for upgrading a cluster from it with followers upgraded after the leader; drop it once every node runs this release")
 	commitEvery := fs.Int("commit-every", defaultCommitEvery, "instructions the state file gathers in one write transaction before it commits (1: every apply); raft's log replays the uncommitted tail after a crash")
 	logStore := fs.String("log-store", "", "raft log store a new data dir gets: wal or boltdb (default: the cluster file's log_store, else the built-in default); an existing data dir keeps the one it has (see migrate-log)")
 	walSegmentBytes := fs.Int("wal-segment-bytes", 0, "size of the raft WAL's segment files (0: 64 MiB); the WAL drops compacted log entries a whole segment at a time")
@@ -101,7 +103,7 @@ func runServe(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
-	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold, snapshotInterval: *snapInterval, trailingLogs: *trailing, pprofAddr: *pprofAddr, maxInFlight: *maxInFlight, commitEvery: *commitEvery}
+	opts := nodeOptions{id: defaultNodeID, dataDir: *dataDir, apiAddr: *apiAddr, raftAddr: *raftAddr, snapshotThreshold: *snapThreshold, snapshotInterval: *snapInterval, trailingLogs: *trailing, pprofAddr: *pprofAddr, maxInFlight: *maxInFlight, commitEvery: *commitEvery, snapshotBare: *snapshotBare}
 	if err := opts.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
@@ -197,7 +199,7 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 
 	fs := newFailStop(o.dataDir)
 	statePath := filepath.Join(o.dataDir, "state.db")
-	store, err := ledger.Open(ledger.Config{Path: statePath, CommitEvery: o.commitEvery, Logger: log, OnFault: fs.ledgerFault})
+	store, err := ledger.Open(ledger.Config{Path: statePath, CommitEvery: o.commitEvery, SnapshotBare: o.snapshotBare, Logger: log, OnFault: fs.ledgerFault})
 	if errors.Is(err, ledger.ErrDamaged) {
 		return damagedStateError(log, statePath, err)
 	}
