@@ -170,14 +170,7 @@ func TestRestoreReadsEarlierStreams(t *testing.T) {
 		"the page stream, bare": pageStreamOf(t, snapshotOf(t, src.s)),
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.db")
-			s, _ := storeWithPendingWork(t, path, false)
-			if err := s.Restore(bytes.NewReader(stream)); err != nil {
-				t.Fatalf("Restore of an earlier stream: %v", err)
-			}
-			if got := mustHashes(t, s); got != want {
-				t.Errorf("restored hashes %+v, want %+v", got, want)
-			}
+			s, path := restoreWithHashes(t, stream, want)
 			checkReopens(t, s, path, want)
 		})
 	}
@@ -455,12 +448,20 @@ func TestSnapshotBareIsThePageStream(t *testing.T) {
 		t.Fatalf("a bare snapshot starts %q, want %q", stream[:min(8, len(stream))], streamMagic)
 	}
 	streamRuns(t, stream)
+	restoreWithHashes(t, stream, want)
+}
+
+// restoreWithHashes restores stream over a store with pending work and
+// checks it then has the hashes want; it returns the store and its path.
+func restoreWithHashes(t *testing.T, stream []byte, want Hashes) (*Store, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, _ := storeWithPendingWork(t, path, false)
 	if err := s.Restore(bytes.NewReader(stream)); err != nil {
-		t.Fatalf("Restore of a bare snapshot: %v", err)
+		t.Fatalf("Restore: %v", err)
 	}
 	if got := mustHashes(t, s); got != want {
 		t.Errorf("restored hashes %+v, want %+v", got, want)
 	}
+	return s, path
 }
