@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"strconv"
@@ -159,6 +160,16 @@ func splitKey(k []byte, n int, what string) []string {
 		fail("stored %s key %q has %d parts, want %d", what, k, len(out), n)
 	}
 	return out
+}
+
+// holdingKeyParts splits a holdings key, party 0 symbol, as splitKey does
+// (failing the same way), without making strings of its parts.
+func holdingKeyParts(k []byte) (party, symbol []byte) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || bytes.IndexByte(k[i+1:], 0) >= 0 {
+		splitKey(k, 2, "holding") // fails, naming the key
+	}
+	return k[:i], k[i+1:]
 }
 
 // Party: tag, role, status, jurisdiction, kyc_expires_at?, custodian, frozen,

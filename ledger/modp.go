@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"math/bits"
 
 	"github.com/tokenledger/tokenledger/internal/wire"
@@ -135,14 +134,4 @@ func holdingBalanceModP(val []byte) (uint64, int) {
 		r.fail("balance")
 	}
 	return v, sign
-}
-
-// holdingKeyParts splits a holdings key, party 0 symbol, as splitKey does
-// (failing the same way), without making strings of its parts.
-func holdingKeyParts(k []byte) (party, symbol []byte) {
-	i := bytes.IndexByte(k, 0)
-	if i < 0 || bytes.IndexByte(k[i+1:], 0) >= 0 {
-		splitKey(k, 2, "holding") // fails, naming the key
-	}
-	return k[:i], k[i+1:]
 }
