@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // Writer appends fields to B.
@@ -71,28 +73,45 @@ const (
 // representation parsing the text would. Header: uvarint(scale<<2 | kind),
 // scale = -exponent >= 0.
 func (w *Writer) Decimal(d decimal.Decimal) {
-	exp := d.Exponent()
-	if d.NumDigits() <= 18 { // fits an int64 with room for the rescaling below
-		c := d.CoefficientInt64()
-		switch {
-		case c == 0:
-			exp = 0
-		case exp > 0:
-			for ; exp > 0 && c > -1e17 && c < 1e17; exp-- {
-				c *= 10
-			}
-		default:
-			for ; exp < 0 && c%10 == 0; exp++ {
-				c /= 10
-			}
+	// 18 digits fit an int64 with room for the rescaling in small.
+	if d.NumDigits() > 18 || !w.small(d.CoefficientInt64(), d.Exponent()) {
+		w.bigDecimal(d)
+	}
+}
+
+// Fixed writes d exactly as Decimal writes d.Decimal(), without building
+// one while its coefficient has at most 18 digits.
+func (w *Writer) Fixed(d fixed.Decimal) {
+	c, exp, ok := d.Small()
+	if !ok || c < -maxSmall || c > maxSmall || !w.small(c, exp) {
+		w.bigDecimal(d.Decimal())
+	}
+}
+
+// maxSmall is the largest coefficient of 18 digits.
+const maxSmall = 999_999_999_999_999_999
+
+// small writes c × 10^exp, |c| of at most 18 digits, in the canonical form
+// if its coefficient there fits an int64, and reports whether it did.
+func (w *Writer) small(c int64, exp int32) bool {
+	switch {
+	case c == 0:
+		exp = 0
+	case exp > 0:
+		for ; exp > 0 && c > -1e17 && c < 1e17; exp-- {
+			c *= 10
 		}
-		if exp <= 0 {
-			w.Uvarint(uint64(-int64(exp))<<2 | decSmall)
-			w.Varint(c)
-			return
+	default:
+		for ; exp < 0 && c%10 == 0; exp++ {
+			c /= 10
 		}
 	}
-	w.bigDecimal(d)
+	if exp > 0 {
+		return false
+	}
+	w.Uvarint(uint64(-int64(exp))<<2 | decSmall)
+	w.Varint(c)
+	return true
 }
 
 func (w *Writer) bigDecimal(d decimal.Decimal) {
@@ -284,6 +303,29 @@ func (r *Reader) Decimal() decimal.Decimal {
 	}
 	r.Fail("decimal kind")
 	return decimal.Decimal{}
+}
+
+// Fixed reads what Decimal (or Fixed) wrote, without building a decimal
+// while the coefficient is small.
+func (r *Reader) Fixed() fixed.Decimal {
+	h := r.Uvarint()
+	scale := h >> 2
+	if scale > 1<<31 {
+		r.Fail("decimal scale")
+		return fixed.Decimal{}
+	}
+	switch h & 3 {
+	case decSmall:
+		return fixed.New(r.Varint(), int32(-int64(scale)))
+	case decBigPlus, decBigMinus:
+		c := new(big.Int).SetBytes(r.Bytes(r.Uvarint()))
+		if h&3 == decBigMinus {
+			c.Neg(c)
+		}
+		return fixed.From(decimal.NewFromBigInt(c, int32(-int64(scale))))
+	}
+	r.Fail("decimal kind")
+	return fixed.Decimal{}
 }
 
 // DecimalParts reads a decimal as Decimal does, without building it: its

@@ -1,10 +1,15 @@
 package wire
 
 import (
+	"bytes"
+	"math/big"
+	"math/rand"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // TestRoundTrip writes one field of each kind and reads it back; then every
@@ -90,5 +95,44 @@ func TestFailKeepsFirst(t *testing.T) {
 	}
 	if got, want := r.Err().Error(), "truncated or malformed string"; got != want {
 		t.Errorf("err %q, want %q", got, want)
+	}
+}
+
+// TestFixedIsDecimal holds Fixed to Decimal: the same bytes for the same
+// value, whatever its representation (small with any exponent, as sums
+// leave them, or wide), and Reader.Fixed reads back the value.
+func TestFixedIsDecimal(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		for i := 0; i < 5000; i++ {
+			var c *big.Int
+			switch r.Intn(4) {
+			case 0:
+				c = big.NewInt(r.Int63n(2000) - 1000)
+			case 1:
+				c = big.NewInt(r.Int63() >> uint(r.Intn(63)))
+			case 2:
+				c = new(big.Int).Lsh(big.NewInt(r.Int63()), uint(r.Intn(80)))
+			default:
+				c = new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(r.Intn(22))), nil)
+			}
+			if r.Intn(2) == 0 {
+				c.Neg(c)
+			}
+			d := decimal.NewFromBigInt(c, int32(r.Intn(40)-25))
+			// Sums keep the exponent of their finer operand: a value with
+			// trailing zeros, held small.
+			f := fixed.From(d).Add(fixed.New(0, int32(r.Intn(6)-5)))
+			var wd, wf Writer
+			wd.Decimal(d)
+			wf.Fixed(f)
+			if !bytes.Equal(wd.B, wf.B) {
+				t.Fatalf("seed %d: %s: Fixed wrote %x, Decimal %x", seed, d, wf.B, wd.B)
+			}
+			rd := NewReader(wf.B)
+			if got := rd.Fixed(); rd.Err() != nil || !got.Decimal().Equal(d) {
+				t.Fatalf("seed %d: %s read back as %s (%v)", seed, d, got, rd.Err())
+			}
+		}
 	}
 }
