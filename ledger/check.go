@@ -124,9 +124,9 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 			if l.Amount.Sign() <= 0 {
 				bad("%s has an empty lot of %s", h.Party, h.Symbol)
 			}
-			lots.add(l.Amount, false)
+			lots.addFixed(l.Amount, false)
 		}
-		if sum := lots.value(); !sum.Equal(h.Balance) {
+		if sum := lots.value(); !sum.Equal(h.Balance.Decimal()) {
 			bad("%s's lots of %s sum to %s, its balance is %s", h.Party, h.Symbol, sum, h.Balance)
 		}
 		if h.Party != partyID {
@@ -148,7 +148,7 @@ func checkExceptIndexes(tx *kv.Tx) []error {
 			t = &totals{}
 			bySymbol[h.Symbol] = t
 		}
-		t.sum.add(h.Balance, false)
+		t.sum.addFixed(h.Balance, false)
 		key = append(append(append(key[:0], h.Symbol...), 0), h.Party...)
 		_, inIndex := holders.find(key)
 		if h.IsHolder() {

@@ -123,9 +123,9 @@ func (t *bookTally) holding(h *transfer.Holding, p *transfer.Party, raw []byte) 
 		b.purchasers++
 	}
 	if h.Party == issuer {
-		b.treasury.add(h.Balance, false)
+		b.treasury.addFixed(h.Balance, false)
 	} else {
-		b.others.add(h.Balance, false)
+		b.others.addFixed(h.Balance, false)
 	}
 }
 

@@ -351,11 +351,11 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 // party and symbol are the key.
 func encodeHolding(dst []byte, h *transfer.Holding) []byte {
 	w := newRecordWriter(dst, tagHolding)
-	w.Decimal(h.Balance)
-	w.Decimal(h.Frozen)
+	w.Fixed(h.Balance)
+	w.Fixed(h.Frozen)
 	w.Uvarint(uint64(len(h.Lots)))
 	for i := range h.Lots {
-		w.Decimal(h.Lots[i].Amount)
+		w.Fixed(h.Lots[i].Amount)
 		w.Time(h.Lots[i].AcquiredAt)
 	}
 	writeHoldingBooks(&w, h)
@@ -365,15 +365,15 @@ func encodeHolding(dst []byte, h *transfer.Holding) []byte {
 func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
 	r := newRecordReader(val, tagHolding, "holding")
 	h := &transfer.Holding{Party: party, Symbol: symbol}
-	h.Balance = r.Decimal()
-	h.Frozen = r.Decimal()
+	h.Balance = r.Fixed()
+	h.Frozen = r.Fixed()
 	if n := r.Uvarint(); n > 0 { // none decodes as nil, as the omitted JSON field did
 		if n > uint64(r.Len()) {
 			r.fail("lots")
 		}
 		h.Lots = make([]transfer.Lot, n)
 		for i := range h.Lots {
-			h.Lots[i].Amount = r.Decimal()
+			h.Lots[i].Amount = r.Fixed()
 			h.Lots[i].AcquiredAt = r.Time()
 		}
 	}
@@ -429,8 +429,8 @@ func encodeHistory(dst []byte, changes []balanceChange) []byte {
 		c := &changes[i]
 		w.Str(c.Symbol)
 		w.Str(c.Party)
-		w.Decimal(c.Before)
-		w.Decimal(c.After)
+		w.Fixed(c.Before)
+		w.Fixed(c.After)
 	}
 	return w.B
 }
@@ -443,7 +443,7 @@ func decodeHistory(val []byte) []balanceChange {
 	}
 	out := make([]balanceChange, n)
 	for i := range out {
-		out[i] = balanceChange{Symbol: r.Str(), Party: r.Str(), Before: r.Decimal(), After: r.Decimal()}
+		out[i] = balanceChange{Symbol: r.Str(), Party: r.Str(), Before: r.Fixed(), After: r.Fixed()}
 	}
 	r.done()
 	return out

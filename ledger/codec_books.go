@@ -68,7 +68,7 @@ func writeHoldingBooks(w *recordWriter, h *transfer.Holding) {
 		w.Opt(optHoldingSales)
 		w.Uvarint(uint64(len(h.Sales)))
 		for i := range h.Sales {
-			w.Decimal(h.Sales[i].Amount)
+			w.Fixed(h.Sales[i].Amount)
 			w.Time(h.Sales[i].AcquiredAt)
 		}
 	}
@@ -112,7 +112,7 @@ func readHoldingBooks(r *recordReader, n uint64, h *transfer.Holding) bool {
 		}
 		h.Sales = make([]transfer.Lot, c)
 		for i := range h.Sales {
-			h.Sales[i].Amount = r.Decimal()
+			h.Sales[i].Amount = r.Fixed()
 			h.Sales[i].AcquiredAt = r.Time()
 		}
 	case optHoldingPurchased:

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/transfer"
 )
@@ -126,29 +127,29 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 	holdings := []transfer.Holding{
-		{Party: "inv-1", Symbol: "USD", Balance: decimal.New(99999875, -2), Frozen: decimal.Zero,
-			Lots: []transfer.Lot{{Amount: decimal.New(1000000, 0), AcquiredAt: now}, {Amount: decimal.New(-125, -2), AcquiredAt: kyc}}},
-		{Party: "inv-2", Symbol: "SEC1", Balance: decimal.New(10, 1), Frozen: decimal.New(500, -2)},
+		{Party: "inv-1", Symbol: "USD", Balance: fixed.New(99999875, -2), Frozen: fixed.Zero,
+			Lots: []transfer.Lot{{Amount: fixed.New(1000000, 0), AcquiredAt: now}, {Amount: fixed.New(-125, -2), AcquiredAt: kyc}}},
+		{Party: "inv-2", Symbol: "SEC1", Balance: fixed.New(10, 1), Frozen: fixed.New(500, -2)},
 		{Party: "inv-3", Symbol: "X", Lots: []transfer.Lot{}},
 	}
 	for _, h := range holdings {
 		got := decodeHoldingKV(join(h.Party, h.Symbol), encodeHolding(nil, &h))
 		want := jsonRoundTrip(t, h)
 		sameJSON(t, "holding", *got, want)
-		sameDecimal(t, "balance", got.Balance, want.Balance)
-		sameDecimal(t, "frozen", got.Frozen, want.Frozen)
+		sameDecimal(t, "balance", got.Balance.Decimal(), want.Balance.Decimal())
+		sameDecimal(t, "frozen", got.Frozen.Decimal(), want.Frozen.Decimal())
 		if (got.Lots == nil) != (want.Lots == nil) || len(got.Lots) != len(want.Lots) {
 			t.Errorf("holding lots %v, want %v", got.Lots, want.Lots)
 		}
 		for i := range got.Lots {
-			sameDecimal(t, "lot", got.Lots[i].Amount, want.Lots[i].Amount)
+			sameDecimal(t, "lot", got.Lots[i].Amount.Decimal(), want.Lots[i].Amount.Decimal())
 		}
 	}
 	l := transfer.Loan{Party: "inv-1", Cash: "USD", Lender: "cus-1", Amount: decimal.New(2500, -1)}
 	sameJSON(t, "loan", decodeLoan(join(l.Party, l.Cash, l.Lender), encodeLoan(nil, &l)), l)
 	p := transfer.Price{Symbol: "SEC1", Price: decimal.New(1234, -3), Time: now}
 	sameJSON(t, "price", *decodePrice([]byte(p.Symbol), encodePrice(nil, &p)), p)
-	changes := []balanceChange{{Symbol: "USD", Party: "inv-1", Before: decimal.Zero, After: decimal.New(5, 0)}, {Symbol: "S", Party: "p", Before: decimal.New(125, -2), After: decimal.New(10, 0)}}
+	changes := []balanceChange{{Symbol: "USD", Party: "inv-1", Before: fixed.Zero, After: fixed.New(5, 0)}, {Symbol: "S", Party: "p", Before: fixed.New(125, -2), After: fixed.New(10, 0)}}
 	got := decodeHistory(encodeHistory(nil, changes))
 	if len(got) != len(changes) {
 		t.Fatalf("history %v, want %v", got, changes)
@@ -176,7 +177,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // TestRecordDecodeRefusesGarbage checks that a truncated or foreign value
 // fails an assertion rather than decoding.
 func TestRecordDecodeRefusesGarbage(t *testing.T) {
-	h := transfer.Holding{Party: "p", Symbol: "S", Balance: decimal.New(5, 0), Frozen: decimal.Zero}
+	h := transfer.Holding{Party: "p", Symbol: "S", Balance: fixed.New(5, 0), Frozen: fixed.Zero}
 	good := encodeHolding(nil, &h)
 	cases := map[string][]byte{
 		"empty":     nil,

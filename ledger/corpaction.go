@@ -402,7 +402,7 @@ func (a *applier) walk(act *corpAction, v transfer.View, limit int) (lines []cor
 			units = partyBalanceAt(balances, symbol, p, act.recordSeq)
 		} else {
 			h, _ := v.Holding(p, symbol)
-			units = h.Balance
+			units = h.Balance.Decimal()
 		}
 		if units.Sign() > 0 && !(act.ca.Type == transfer.TypeDistribute && p == act.ca.Issuer) {
 			lines = append(lines, corpLine{party: p, units: units})

@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"math"
 	"math/bits"
 
 	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // decSum is the exact sum of decimals added to it. While every term has
@@ -45,6 +47,34 @@ func (s *decSum) add(d decimal.Decimal, neg bool) {
 	} else {
 		s.big = s.big.Add(d)
 	}
+}
+
+// addFixed adds d, or subtracts it if neg: add without building a
+// decimal while d is held small.
+func (s *decSum) addFixed(d fixed.Decimal, neg bool) {
+	c, exp, small := d.Small()
+	if !small {
+		s.add(d.Decimal(), neg)
+		return
+	}
+	if c == 0 {
+		return
+	}
+	if !s.isBig {
+		if !s.set {
+			s.exp, s.set = exp, true
+		}
+		if exp == s.exp && c != math.MinInt64 {
+			if neg {
+				c = -c
+			}
+			if sum, ok := addInt64(s.small, c); ok {
+				s.small = sum
+				return
+			}
+		}
+	}
+	s.add(d.Decimal(), neg)
 }
 
 // addInt64 is a+b and whether it did not overflow.

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
@@ -124,7 +125,7 @@ func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought
 		w.key = append(append(append(append(w.key[:0], c.Symbol...), 0), c.Party...), 0)
 		w.key = binary.BigEndian.AppendUint64(w.key, seq)
 		start := len(arena)
-		arena = encodeBalance(arena, c.After)
+		arena = encodeFixedBalance(arena, c.After)
 		if err := w.balances.Put(w.key, arena[start:len(arena):len(arena)]); err != nil {
 			return arena, err
 		}
@@ -135,8 +136,8 @@ func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought
 		if j == len(deltas) {
 			deltas = append(deltas, symbolDelta{symbol: c.Symbol})
 		}
-		deltas[j].sum.add(c.After, false)
-		deltas[j].sum.add(c.Before, true)
+		deltas[j].sum.addFixed(c.After, false)
+		deltas[j].sum.addFixed(c.Before, true)
 	}
 	for i := range deltas {
 		d := &deltas[i]
@@ -228,6 +229,13 @@ func partyBalanceAt(c *kv.Cursor, symbol, party string, seq uint64) decimal.Deci
 func encodeBalance(dst []byte, d decimal.Decimal) []byte {
 	w := newRecordWriter(dst, tagBalance)
 	w.Decimal(d)
+	return w.B
+}
+
+// encodeFixedBalance is encodeBalance of d.Decimal(), without building it.
+func encodeFixedBalance(dst []byte, d fixed.Decimal) []byte {
+	w := newRecordWriter(dst, tagBalance)
+	w.Fixed(d)
 	return w.B
 }
 

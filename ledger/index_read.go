@@ -118,7 +118,7 @@ func holdersNow(tx *kv.Tx, v *txView, out *CapTable, q HoldersQuery) string {
 			return out.Holders[len(out.Holders)-1].Party
 		}
 		h, _ := v.Holding(p, q.Symbol)
-		out.Holders = append(out.Holders, Holder{Party: p, Balance: h.Balance})
+		out.Holders = append(out.Holders, Holder{Party: p, Balance: h.Balance.Decimal()})
 	}
 	return ""
 }

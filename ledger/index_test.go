@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 	bolt "go.etcd.io/bbolt"
@@ -316,7 +317,7 @@ func writeHistory(tx *kv.Tx) error {
 		parts := splitKey(k[:len(k)-9], 2, "balances")
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
 		after := decodeBalance(v)
-		bySeq[seq] = append(bySeq[seq], balanceChange{Symbol: parts[0], Party: parts[1], Before: before, After: after})
+		bySeq[seq] = append(bySeq[seq], balanceChange{Symbol: parts[0], Party: parts[1], Before: fixed.From(before), After: fixed.From(after)})
 		before = after
 		return nil
 	})
@@ -565,6 +566,7 @@ func TestSupplyIndexSeeksOnceApart(t *testing.T) {
 	}
 	defer db.Close()
 	d := decimal.RequireFromString
+	fd := func(s string) fixed.Decimal { return fixed.From(d(s)) }
 	err = db.Update(func(btx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketBalances, bucketSupplies} {
 			if _, err := btx.CreateBucket(name); err != nil {
@@ -580,10 +582,10 @@ func TestSupplyIndexSeeksOnceApart(t *testing.T) {
 		var sought map[string]bool
 		entries := []historyRecord{
 			// Balances move by 10, the instrument (not in the entry) does not.
-			{seq: 2, changes: []balanceChange{{Symbol: "USD", Party: "a", Before: d("0"), After: d("10")}}},
+			{seq: 2, changes: []balanceChange{{Symbol: "USD", Party: "a", Before: fd("0"), After: fd("10")}}},
 			// Balances and instrument both move by 5; the instrument is
 			// still 10 behind the index.
-			{seq: 3, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: d("0"), After: d("5")}},
+			{seq: 3, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: fd("0"), After: fd("5")}},
 				supplies: []symbolSupply{{symbol: "USD", before: d("100"), after: d("105")}}},
 		}
 		for i := range entries {
@@ -600,7 +602,7 @@ func TestSupplyIndexSeeksOnceApart(t *testing.T) {
 		// the supply without a seek: here one that disagrees with the
 		// index, so the answer shows which was taken.
 		sought = nil
-		r := historyRecord{seq: 4, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: d("5"), After: d("6")}},
+		r := historyRecord{seq: 4, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: fd("5"), After: fd("6")}},
 			supplies: []symbolSupply{{symbol: "USD", before: d("200"), after: d("201")}}}
 		if _, err := w.changes(nil, r.seq, &r, &sought); err != nil {
 			return err

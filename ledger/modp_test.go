@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -88,16 +89,16 @@ func TestHoldingBalanceModP(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		h := randomHolding(r)
 		v, sign := holdingBalanceModP(encodeHolding(nil, h))
-		if v != modPOf(h.Balance) || sign != h.Balance.Sign() {
-			t.Fatalf("%+v: image %d sign %d, want %d sign %d", h, v, sign, modPOf(h.Balance), h.Balance.Sign())
+		if v != modPOf(h.Balance.Decimal()) || sign != h.Balance.Sign() {
+			t.Fatalf("%+v: image %d sign %d, want %d sign %d", h, v, sign, modPOf(h.Balance.Decimal()), h.Balance.Sign())
 		}
 	}
 }
 
 func randomHolding(r *rand.Rand) *transfer.Holding {
-	h := &transfer.Holding{Party: "p", Symbol: "S", Balance: randomAmount(r), Frozen: randomAmount(r)}
+	h := &transfer.Holding{Party: "p", Symbol: "S", Balance: fixed.From(randomAmount(r)), Frozen: fixed.From(randomAmount(r))}
 	for range r.Intn(3) {
-		h.Lots = append(h.Lots, transfer.Lot{Amount: randomAmount(r), AcquiredAt: time.Unix(r.Int63n(1e9), 0).UTC()})
+		h.Lots = append(h.Lots, transfer.Lot{Amount: fixed.From(randomAmount(r)), AcquiredAt: time.Unix(r.Int63n(1e9), 0).UTC()})
 	}
 	return h
 }

@@ -133,11 +133,11 @@ func (s *Store) PartyHoldings(party string, now time.Time) (out Holdings, err er
 			locked := decimal.Zero
 			for _, l := range h.Lots {
 				if period > 0 && l.AcquiredAt.Add(period).After(now) {
-					locked = locked.Add(l.Amount)
-					out.Lots = append(out.Lots, LockedLot{Symbol: h.Symbol, Amount: l.Amount, AcquiredAt: l.AcquiredAt, UnlocksAt: l.AcquiredAt.Add(period)})
+					locked = locked.Add(l.Amount.Decimal())
+					out.Lots = append(out.Lots, LockedLot{Symbol: h.Symbol, Amount: l.Amount.Decimal(), AcquiredAt: l.AcquiredAt, UnlocksAt: l.AcquiredAt.Add(period)})
 				}
 			}
-			out.Holdings = append(out.Holdings, HoldingLine{Symbol: h.Symbol, Balance: h.Balance, Frozen: h.Frozen, Locked: locked})
+			out.Holdings = append(out.Holdings, HoldingLine{Symbol: h.Symbol, Balance: h.Balance.Decimal(), Frozen: h.Frozen.Decimal(), Locked: locked})
 		}
 		acct := transfer.AccountOf(v, p)
 		m := rb.Measure(acct)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -28,8 +29,8 @@ type cacheUpdate struct {
 type balanceChange struct {
 	Symbol string
 	Party  string
-	Before decimal.Decimal
-	After  decimal.Decimal
+	Before fixed.Decimal
+	After  fixed.Decimal
 }
 
 // historyRecord is the balance changes of one journal entry, which the
@@ -101,7 +102,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	for i := range c.Holdings {
 		h := &c.Holdings[i]
 		s := v.holding(h.Party, h.Symbol)
-		before := decimal.Zero
+		before := fixed.Zero
 		if s.h != nil {
 			before = s.h.Balance
 		}
@@ -148,7 +149,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 
 // equalAmount is a.Equal(b), without the rescaling Equal allocates where
 // the exponents differ, as a new holding's zero and its first balance do.
-func equalAmount(a, b decimal.Decimal) bool {
+func equalAmount(a, b fixed.Decimal) bool {
 	if a.IsZero() || b.IsZero() {
 		return a.IsZero() && b.IsZero()
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // The transfer agent's books: the control book of each instrument
@@ -30,7 +31,7 @@ type ControlBook struct {
 func ControlBookOf(v View, in Instrument) ControlBook {
 	treasury := decimal.Zero
 	if h, ok := v.Holding(in.Issuer, in.Symbol); ok {
-		treasury = h.Balance
+		treasury = h.Balance.Decimal()
 	}
 	return ControlBook{
 		Authorized:  in.MaxSupply,
@@ -223,7 +224,7 @@ func receivedLots(from, to Party, in Instrument, taken []Lot, forced bool, now t
 	if forced || (!from.IsAffiliate(in) && !to.IsAffiliate(in)) {
 		return taken
 	}
-	total := decimal.Zero
+	total := fixed.Zero
 	for _, l := range taken {
 		total = total.Add(l.Amount)
 	}
@@ -240,7 +241,7 @@ func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt decimal.D
 	h, _ := e.d.Holding(from.ID, in.Symbol)
 	since := e.now.Add(-eligibility.AffiliateVolumeWindow)
 	sales := make([]Lot, 0, len(h.Sales)+1)
-	sold := decimal.Zero
+	sold := fixed.Zero
 	for _, s := range h.Sales {
 		if s.AcquiredAt.After(since) {
 			sales = append(sales, s)
@@ -251,14 +252,14 @@ func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt decimal.D
 	// against the same figure.
 	base, _ := e.d.base.Instrument(in.Symbol)
 	e.refuseAll(e.rb.CheckAffiliateSale(eligibility.AffiliateSale{
-		Seller: from.Eligibility(), Product: in.Product(), SoldInWindow: sold, Amount: amt,
+		Seller: from.Eligibility(), Product: in.Product(), SoldInWindow: sold.Decimal(), Amount: amt,
 		Outstanding: ControlBookOf(e.d.base, base).Outstanding,
 	}))
 	h.Party, h.Symbol = from.ID, in.Symbol
 	if h.Frozen.IsZero() {
-		h.Frozen = decimal.Zero
+		h.Frozen = fixed.Zero
 	}
-	h.Sales = append(sales, Lot{Amount: amt, AcquiredAt: e.now})
+	h.Sales = append(sales, Lot{Amount: fixed.From(amt), AcquiredAt: e.now})
 	e.d.putHolding(h)
 }
 

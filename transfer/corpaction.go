@@ -6,6 +6,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // CorporateAction is a distribute or split checked against the state it was
@@ -146,7 +147,7 @@ func (d *Delta) Credit(party, symbol string, amt decimal.Decimal, now time.Time)
 	in, ok := d.Instrument(symbol)
 	assert(ok, "credit of unknown instrument %s", symbol)
 	e := &effect{d: d, now: now, rb: d.Rulebook()}
-	e.credit(p, in, []Lot{{Amount: amt, AcquiredAt: now}})
+	e.credit(p, in, []Lot{{Amount: fixed.From(amt), AcquiredAt: now}})
 }
 
 // CanDebit says why amt of symbol may not leave party's account (nil: it
@@ -155,7 +156,7 @@ func (d *Delta) CanDebit(party, symbol string, amt decimal.Decimal) []eligibilit
 	p, _ := d.Party(party)
 	in, _ := d.Instrument(symbol)
 	e := &effect{d: d, rb: d.Rulebook()}
-	e.canSend(p, in, amt)
+	e.canSend(p, in, fixed.From(amt))
 	return e.reasons
 }
 
@@ -166,7 +167,7 @@ func (d *Delta) Debit(party, symbol string, amt decimal.Decimal, now time.Time) 
 	in, ok := d.Instrument(symbol)
 	assert(ok, "debit of unknown instrument %s", symbol)
 	e := &effect{d: d, now: now, rb: d.Rulebook()}
-	e.debit(p, in, amt)
+	e.debit(p, in, fixed.From(amt))
 }
 
 // SplitHolding multiplies party's holding of symbol by ratio, rounded down
@@ -179,15 +180,15 @@ func (d *Delta) SplitHolding(party, symbol string, ratio decimal.Decimal) {
 	h, _ := d.Holding(party, symbol)
 	old := h.Balance
 	h.Party, h.Symbol = party, symbol
-	h.Balance = h.Balance.Mul(ratio).RoundDown(in.Decimals)
-	h.Frozen = h.Frozen.Mul(ratio).RoundDown(in.Decimals)
+	h.Balance = fixed.From(h.Balance.Mul(ratio).RoundDown(in.Decimals))
+	h.Frozen = fixed.From(h.Frozen.Mul(ratio).RoundDown(in.Decimals))
 	if h.Frozen.GreaterThan(h.Balance) {
 		h.Frozen = h.Balance
 	}
 	lots := make([]Lot, 0, len(h.Lots))
-	sum := decimal.Zero
+	sum := fixed.Zero
 	for _, l := range h.Lots {
-		l.Amount = l.Amount.Mul(ratio).RoundDown(in.Decimals)
+		l.Amount = fixed.From(l.Amount.Mul(ratio).RoundDown(in.Decimals))
 		sum = sum.Add(l.Amount)
 		lots = append(lots, l)
 	}
@@ -197,7 +198,7 @@ func (d *Delta) SplitHolding(party, symbol string, ratio decimal.Decimal) {
 	h.Lots = dropEmptyLots(lots)
 	d.putHolding(h)
 	in, _ = d.Instrument(symbol) // putHolding may have counted a holder less
-	in.Supply = in.Supply.Add(h.Balance.Sub(old))
+	in.Supply = in.Supply.Add(h.Balance.Sub(old).Decimal())
 	d.putInstrument(in)
 }
 

@@ -7,9 +7,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 type holdingKey struct{ party, symbol string }
@@ -361,7 +360,7 @@ func (d *Delta) Changes() Changes {
 }
 
 // takeLots removes amount from the lots oldest first and returns what was taken.
-func takeLots(lots []Lot, amount decimal.Decimal) (rest, taken []Lot) {
+func takeLots(lots []Lot, amount fixed.Decimal) (rest, taken []Lot) {
 	rest = make([]Lot, 0, len(lots))
 	left := amount
 	for _, l := range lots {
@@ -374,7 +373,7 @@ func takeLots(lots []Lot, amount decimal.Decimal) (rest, taken []Lot) {
 		default:
 			taken = append(taken, Lot{Amount: left, AcquiredAt: l.AcquiredAt})
 			rest = append(rest, Lot{Amount: l.Amount.Sub(left), AcquiredAt: l.AcquiredAt})
-			left = decimal.Zero
+			left = fixed.Zero
 		}
 	}
 	if !left.IsZero() {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // TestDeltaHoldingsPastIndex writes more holdings than a delta searches in
@@ -16,7 +16,7 @@ func TestDeltaHoldingsPastIndex(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			var dh deltaHoldings
 			put := func(i, v int) {
-				dh.put(Holding{Party: fmt.Sprintf("p%03d", n-1-i), Symbol: "S", Balance: decimal.NewFromInt(int64(v))})
+				dh.put(Holding{Party: fmt.Sprintf("p%03d", n-1-i), Symbol: "S", Balance: fixed.New(int64(v), 0)})
 			}
 			for i := range n {
 				put(i, i)
@@ -31,7 +31,7 @@ func TestDeltaHoldingsPastIndex(t *testing.T) {
 					}
 				}
 				got, ok := d.Holding(fmt.Sprintf("p%03d", n-1-i), "S")
-				if !ok || got.Balance.IntPart() != want {
+				if !ok || got.Balance.Decimal().IntPart() != want {
 					t.Errorf("holding %d = %v %v, want %d", i, got.Balance, ok, want)
 				}
 			}

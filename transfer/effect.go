@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // one is the embedded leverage of a plain product.
@@ -353,7 +354,7 @@ func (e *effect) mint() {
 	} else {
 		e.canReceiveFrom(to, in, true)
 	}
-	e.credit(to, in, []Lot{{Amount: amt, AcquiredAt: acquired}})
+	e.credit(to, in, []Lot{{Amount: fixed.From(amt), AcquiredAt: acquired}})
 	e.addSupply(in.Symbol, amt)
 	if e.ins.Import {
 		// A holding brought in is not a sale in the offering: it takes no
@@ -375,10 +376,10 @@ func (e *effect) burn() {
 	if from.ID != in.Issuer && e.ins.LegalReference == "" {
 		e.refuse(eligibility.CodeNotAuthorized, "burn.legal_reference", "%s's units are not the issuer's own; burning them needs a legal_reference, as force_transfer does", from.ID)
 	}
-	if !e.canSend(from, in, amt) {
+	if !e.canSend(from, in, fixed.From(amt)) {
 		return
 	}
-	e.debit(from, in, amt)
+	e.debit(from, in, fixed.From(amt))
 	e.addSupply(in.Symbol, amt.Neg())
 }
 
@@ -404,9 +405,11 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 		// A lapse never traps assets: the rulebook lets a holder send back to the issuer.
 		e.refuseAll(e.rb.CheckSenderKYC(from.Eligibility(), to.Eligibility(), in.Product(), e.now))
 	}
-	feasible := e.canSend(from, in, amt)
+	// The balance arithmetic runs on fixed decimals: no allocation.
+	famt := fixed.From(amt)
+	feasible := e.canSend(from, in, famt)
 	if feasible {
-		e.checkLocked(from, to, in, amt, forced)
+		e.checkLocked(from, to, in, famt, forced)
 	}
 	e.canReceiveFrom(to, in, from.ID == in.Issuer)
 	if !feasible {
@@ -415,7 +418,7 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if !forced {
 		e.checkAffiliateSale(from, to, in, amt)
 	}
-	taken := e.debit(from, in, amt)
+	taken := e.debit(from, in, famt)
 	e.credit(to, in, receivedLots(from, to, in, taken, forced, e.now))
 	if from.ID == in.Issuer {
 		e.notePurchase(to, in)
@@ -428,7 +431,7 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 // checkLocked refuses moving amt of from's lots (oldest first) while they
 // are still inside their holding period, unless the rulebook grants an
 // exception. Every locked lot is judged; Effect keeps one reason per rule.
-func (e *effect) checkLocked(from, to Party, in Instrument, amt decimal.Decimal, forced bool) {
+func (e *effect) checkLocked(from, to Party, in Instrument, amt fixed.Decimal, forced bool) {
 	period := e.rb.HoldingPeriod(in.Product())
 	if period <= 0 {
 		return
@@ -450,7 +453,7 @@ func (e *effect) checkLocked(from, to Party, in Instrument, amt decimal.Decimal,
 // canSend checks that amt of in may leave from's account at all. It
 // reports whether the debit can be written (the unfrozen balance covers
 // it), a fact, whichever rules refuse.
-func (e *effect) canSend(from Party, in Instrument, amt decimal.Decimal) bool {
+func (e *effect) canSend(from Party, in Instrument, amt fixed.Decimal) bool {
 	if from.Closed {
 		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it sends nothing", from.ID)
 	}
@@ -504,7 +507,7 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 	e.refuseAll(e.rb.CheckReceive(r))
 }
 
-func (e *effect) debit(from Party, in Instrument, amt decimal.Decimal) []Lot {
+func (e *effect) debit(from Party, in Instrument, amt fixed.Decimal) []Lot {
 	h, _ := e.d.Holding(from.ID, in.Symbol)
 	rest, taken := takeLots(h.Lots, amt)
 	h.Party, h.Symbol = from.ID, in.Symbol
@@ -519,7 +522,7 @@ func (e *effect) credit(to Party, in Instrument, lots []Lot) {
 	h, _ := e.d.Holding(to.ID, in.Symbol)
 	h.Party, h.Symbol = to.ID, in.Symbol
 	if h.Frozen.IsZero() {
-		h.Frozen = decimal.Zero
+		h.Frozen = fixed.Zero
 	}
 	for _, l := range lots {
 		h.Balance = h.Balance.Add(l.Amount)
@@ -578,7 +581,7 @@ func AccountOf(v View, p Party) eligibility.Account {
 		}
 		pos := eligibility.Position{
 			Symbol: in.Symbol, Class: in.Class, Underlying: in.Attributes.Underlying, FXMajor: in.Attributes.FXMajor,
-			Quantity: h.Balance, EmbeddedLeverage: in.Attributes.EmbeddedLeverage,
+			Quantity: h.Balance.Decimal(), EmbeddedLeverage: in.Attributes.EmbeddedLeverage,
 		}
 		pos.Price, pos.Priced = priceOf(v, in, base)
 		a.Positions = append(a.Positions, pos)
@@ -623,12 +626,13 @@ func (e *effect) freeze(freeze bool) {
 	case e.ins.Amount == nil && freeze:
 		h.Frozen = h.Balance
 	case e.ins.Amount == nil:
-		h.Frozen = decimal.Zero
+		h.Frozen = fixed.Zero
 	default:
-		amt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
+		damt, ok := e.amount("amount", e.ins.Amount, in.Decimals)
 		if !ok {
 			return
 		}
+		amt := fixed.From(damt)
 		if freeze {
 			if h.Frozen.Add(amt).GreaterThan(h.Balance) {
 				e.refuse(eligibility.CodeInsufficientBalance, "account.balance", "%s holds %s %s with %s already frozen; cannot freeze %s more", p.ID, h.Balance, in.Symbol, h.Frozen, amt)
@@ -753,13 +757,13 @@ func (e *effect) borrow() {
 	if !ok {
 		return
 	}
-	feasible := e.canSend(lender, cash, amt)
+	feasible := e.canSend(lender, cash, fixed.From(amt))
 	e.canReceive(party, cash)
 	if !feasible {
 		return
 	}
-	e.debit(lender, cash, amt)
-	e.credit(party, cash, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	e.debit(lender, cash, fixed.From(amt))
+	e.credit(party, cash, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
 	l, _ := e.loan(party.ID, cash.Symbol, lender.ID)
 	l.Amount = l.Amount.Add(amt)
 	e.d.putLoan(l)
@@ -776,11 +780,11 @@ func (e *effect) repay() {
 		e.refuse(eligibility.CodeNoLoan, "loan.balance", "%s owes %s %s to %s, less than %s", party.ID, l.Amount, cash.Symbol, lender.ID, amt)
 		return
 	}
-	if !e.canSend(party, cash, amt) {
+	if !e.canSend(party, cash, fixed.From(amt)) {
 		return
 	}
-	e.debit(party, cash, amt)
-	e.credit(lender, cash, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	e.debit(party, cash, fixed.From(amt))
+	e.credit(lender, cash, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
 	l.Amount = l.Amount.Sub(amt)
 	e.d.putLoan(l)
 }
@@ -829,15 +833,15 @@ func (e *effect) distribute() {
 		e.refuse(eligibility.CodeInvalidInstruction, "distribute.amount", "the distribution pays nothing: no holder's entitlement reaches one unit of %s", cash.Symbol)
 		return
 	}
-	if !e.canSend(issuer, cash, total) {
+	if !e.canSend(issuer, cash, fixed.From(total)) {
 		return
 	}
-	e.debit(issuer, cash, total)
+	e.debit(issuer, cash, fixed.From(total))
 	// A distribution pays the holders of record; a frozen or KYC-lapsed holder's
 	// entitlement is still credited (it cannot move it until cleared).
 	for _, p := range payouts {
 		to, _ := e.d.Party(p.party)
-		e.credit(to, cash, []Lot{{Amount: p.amount, AcquiredAt: e.now}})
+		e.credit(to, cash, []Lot{{Amount: fixed.From(p.amount), AcquiredAt: e.now}})
 	}
 }
 
@@ -859,12 +863,12 @@ func (e *effect) split() {
 		h, _ := e.d.Holding(id, in.Symbol)
 		// Fractions below the instrument's scale are dropped (no cash in lieu);
 		// the newest lot absorbs the rounding so lots still sum to the balance.
-		h.Balance = h.Balance.Mul(ratio).RoundDown(in.Decimals)
-		h.Frozen = h.Frozen.Mul(ratio).RoundDown(in.Decimals)
+		h.Balance = fixed.From(h.Balance.Mul(ratio).RoundDown(in.Decimals))
+		h.Frozen = fixed.From(h.Frozen.Mul(ratio).RoundDown(in.Decimals))
 		lots := make([]Lot, 0, len(h.Lots))
-		sum := decimal.Zero
+		sum := fixed.Zero
 		for _, l := range h.Lots {
-			l.Amount = l.Amount.Mul(ratio).RoundDown(in.Decimals)
+			l.Amount = fixed.From(l.Amount.Mul(ratio).RoundDown(in.Decimals))
 			sum = sum.Add(l.Amount)
 			lots = append(lots, l)
 		}
@@ -873,7 +877,7 @@ func (e *effect) split() {
 		}
 		h.Lots = dropEmptyLots(lots)
 		e.d.putHolding(h)
-		supply = supply.Add(h.Balance)
+		supply = supply.Add(h.Balance.Decimal())
 	}
 	in, _ = e.d.Instrument(in.Symbol)
 	in.Supply = supply

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 func lot(amount string, days int) Lot {
-	return Lot{Amount: decimal.RequireFromString(amount), AcquiredAt: t0.Add(time.Duration(days) * 24 * time.Hour)}
+	return Lot{Amount: fixed.From(decimal.RequireFromString(amount)), AcquiredAt: t0.Add(time.Duration(days) * 24 * time.Hour)}
 }
 
 func TestSeasonLots(t *testing.T) {
@@ -43,8 +44,8 @@ func TestSeasonLots(t *testing.T) {
 }
 
 // locked is what of lots is still inside period at q.
-func locked(lots []Lot, period time.Duration, q time.Time) decimal.Decimal {
-	sum := decimal.Zero
+func locked(lots []Lot, period time.Duration, q time.Time) fixed.Decimal {
+	sum := fixed.Zero
 	for _, l := range lots {
 		if l.AcquiredAt.Add(period).After(q) {
 			sum = sum.Add(l.Amount)
@@ -53,8 +54,8 @@ func locked(lots []Lot, period time.Duration, q time.Time) decimal.Decimal {
 	return sum
 }
 
-func total(lots []Lot) decimal.Decimal {
-	sum := decimal.Zero
+func total(lots []Lot) fixed.Decimal {
+	sum := fixed.Zero
 	for _, l := range lots {
 		sum = sum.Add(l.Amount)
 	}
@@ -78,11 +79,11 @@ func TestSeasonLotsProperties(t *testing.T) {
 		for step := range 300 {
 			now = now.Add(time.Duration(r.Intn(5*24)) * time.Hour)
 			if r.Intn(3) > 0 || total(plain).IsZero() {
-				l := Lot{Amount: decimal.NewFromInt(int64(1 + r.Intn(100))), AcquiredAt: now}
+				l := Lot{Amount: fixed.New(int64(1+r.Intn(100)), 0), AcquiredAt: now}
 				plain = addLot(plain, l)
 				seasoned = seasonLots(addLot(seasoned, l), period, now)
 			} else {
-				amt := decimal.NewFromInt(int64(1 + r.Intn(int(total(plain).IntPart()))))
+				amt := fixed.New(int64(1+r.Intn(int(total(plain).Decimal().IntPart()))), 0)
 				var tp, ts []Lot
 				plain, tp = takeLots(plain, amt)
 				seasoned, ts = takeLots(seasoned, amt)

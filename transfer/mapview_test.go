@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/transfer"
 )
 
@@ -175,7 +176,7 @@ func (v *mapView) invariants() []string {
 		if h.Balance.IsNegative() || h.Frozen.IsNegative() || h.Frozen.GreaterThan(h.Balance) {
 			bad("holding %v: balance %s, frozen %s", k, h.Balance, h.Frozen)
 		}
-		sum := decimal.Zero
+		sum := fixed.Zero
 		for i, l := range h.Lots {
 			if l.Amount.Sign() <= 0 || (i > 0 && l.AcquiredAt.Before(h.Lots[i-1].AcquiredAt)) {
 				bad("holding %v: lot %d is empty or out of date order: %v", k, i, h.Lots)
@@ -190,7 +191,7 @@ func (v *mapView) invariants() []string {
 			c = &count{supply: decimal.Zero}
 			counts[k.symbol] = c
 		}
-		c.supply = c.supply.Add(h.Balance)
+		c.supply = c.supply.Add(h.Balance.Decimal())
 		if h.Balance.Sign() > 0 {
 			c.holders++
 			if p.Role == eligibility.RoleInvestor && p.Status == eligibility.StatusRetail {
@@ -322,11 +323,11 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 func amt(s string) *transfer.Amount { a := transfer.Amount(s); return &a }
 
 func lot(amount string, at time.Time) transfer.Lot {
-	return transfer.Lot{Amount: dec(amount), AcquiredAt: at}
+	return transfer.Lot{Amount: fixed.From(dec(amount)), AcquiredAt: at}
 }
 
 func holding(party, symbol, balance, frozen string, lots ...transfer.Lot) transfer.Holding {
-	return transfer.Holding{Party: party, Symbol: symbol, Balance: dec(balance), Frozen: dec(frozen), Lots: lots}
+	return transfer.Holding{Party: party, Symbol: symbol, Balance: fixed.From(dec(balance)), Frozen: fixed.From(dec(frozen)), Lots: lots}
 }
 
 // oneLot is a holding of a single lot acquired at, none of it frozen: what
@@ -427,14 +428,14 @@ func (v *mapView) hold(party, symbol, amount string, lots ...transfer.Lot) {
 	v.tb.Helper()
 	p, in := v.party(party), v.instrument(symbol)
 	old := v.holdings[holdingKey{party, symbol}]
-	h := transfer.Holding{Party: party, Symbol: symbol, Balance: dec(amount), Frozen: decimal.Zero, Lots: lots}
+	h := transfer.Holding{Party: party, Symbol: symbol, Balance: fixed.From(dec(amount)), Frozen: fixed.Zero, Lots: lots}
 	if len(lots) == 0 && h.Balance.Sign() > 0 {
 		h.Lots = []transfer.Lot{lot(amount, ago(100))}
 	}
 	if !old.Frozen.IsZero() {
 		h.Frozen = old.Frozen
 	}
-	in.Supply = in.Supply.Sub(old.Balance).Add(h.Balance)
+	in.Supply = in.Supply.Sub(old.Balance.Decimal()).Add(h.Balance.Decimal())
 	step := 0
 	switch {
 	case old.Balance.Sign() <= 0 && h.Balance.Sign() > 0:
@@ -461,7 +462,7 @@ func (v *mapView) freezeAmount(party, symbol, amount string) {
 	if !ok {
 		v.tb.Fatalf("fixture: %s holds no %s to freeze", party, symbol)
 	}
-	h.Frozen = dec(amount)
+	h.Frozen = fixed.From(dec(amount))
 	v.holdings[holdingKey{party, symbol}] = h
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // WriteOff is what is left of a loan that a close_out wrote off under the
@@ -83,7 +84,7 @@ func (e *effect) closeOut() {
 		return
 	}
 	h, _ := e.d.Holding(party.ID, in.Symbol)
-	if h.Balance.LessThan(amt) {
+	if h.Balance.LessThan(fixed.From(amt)) {
 		e.refuse(eligibility.CodeInsufficientBalance, "account.balance", "%s holds %s %s, less than %s", party.ID, h.Balance, in.Symbol, amt)
 		return
 	}
@@ -121,13 +122,13 @@ func (e *effect) lenderLoan(party, lender string) (Loan, Instrument, bool) {
 // seize moves amt of in from party to lender whatever is frozen or locked:
 // a frozen amount the balance no longer covers is released with it.
 func (e *effect) seize(party, lender Party, in Instrument, amt decimal.Decimal) {
-	e.debit(party, in, amt)
+	e.debit(party, in, fixed.From(amt))
 	h, _ := e.d.Holding(party.ID, in.Symbol)
 	if h.Frozen.GreaterThan(h.Balance) {
 		h.Frozen = h.Balance
 		e.d.putHolding(h)
 	}
-	e.credit(lender, in, []Lot{{Amount: amt, AcquiredAt: e.now}})
+	e.credit(lender, in, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
 }
 
 // holdsPriced reports whether the party still holds anything with a value.
@@ -164,7 +165,7 @@ func (e *effect) checkPositions() {
 		}
 		price, priced := priceOf(e.d, in, base)
 		e.refuseAll(e.rb.CheckPosition(eligibility.PositionChange{
-			Party: p.Eligibility(), Product: in.Product(), Before: before.Balance, After: h.Balance,
+			Party: p.Eligibility(), Product: in.Product(), Before: before.Balance.Decimal(), After: h.Balance.Decimal(),
 			SupplyAfter: in.Supply, Price: price, Priced: priced,
 		}))
 	}

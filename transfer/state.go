@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // Party is a registered party.
@@ -116,17 +117,17 @@ func (in Instrument) Product() eligibility.Product {
 
 // Lot is one acquisition, tracked for holding periods.
 type Lot struct {
-	Amount     decimal.Decimal `json:"amount"`
-	AcquiredAt time.Time       `json:"acquired_at"`
+	Amount     fixed.Decimal `json:"amount"`
+	AcquiredAt time.Time     `json:"acquired_at"`
 }
 
 // Holding is a party's position in one instrument.
 type Holding struct {
-	Party   string          `json:"party"`
-	Symbol  string          `json:"symbol"`
-	Balance decimal.Decimal `json:"balance"`
-	Frozen  decimal.Decimal `json:"frozen"`
-	Lots    []Lot           `json:"lots,omitempty"`
+	Party   string        `json:"party"`
+	Symbol  string        `json:"symbol"`
+	Balance fixed.Decimal `json:"balance"`
+	Frozen  fixed.Decimal `json:"frozen"`
+	Lots    []Lot         `json:"lots,omitempty"`
 	// FrozenBy is who placed the frozen amount: only it or the operator
 	// lifts it. Empty while nothing is frozen.
 	FrozenBy string `json:"frozen_by,omitempty"`
@@ -141,7 +142,7 @@ type Holding struct {
 }
 
 // Available is what may move: the balance less the frozen amount.
-func (h Holding) Available() decimal.Decimal { return h.Balance.Sub(h.Frozen) }
+func (h Holding) Available() fixed.Decimal { return h.Balance.Sub(h.Frozen) }
 
 // IsHolder reports whether the holding makes its party a holder of the
 // instrument: a positive balance. Holder counts, the limits on holders, View
