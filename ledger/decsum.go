@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"math"
 	"math/bits"
 
 	"github.com/shopspring/decimal"
@@ -49,29 +48,24 @@ func (s *decSum) add(d decimal.Decimal, neg bool) {
 	}
 }
 
-// addFixed adds d, or subtracts it if neg: add without building a
-// decimal while d is held small.
+// addFixed adds d, or subtracts it if neg, without building a decimal
+// while the sum and d are held small. Unlike add, it takes terms at any
+// exponent: a balance of 1000000 and one of 999999.99 are stored at
+// exponents 0 and -2, and the sum moves to the finer one.
 func (s *decSum) addFixed(d fixed.Decimal, neg bool) {
-	c, exp, small := d.Small()
-	if !small {
-		s.add(d.Decimal(), neg)
-		return
-	}
-	if c == 0 {
+	if d.IsZero() {
 		return
 	}
 	if !s.isBig {
-		if !s.set {
-			s.exp, s.set = exp, true
+		sum := fixed.New(s.small, s.exp)
+		if neg {
+			sum = sum.Sub(d)
+		} else {
+			sum = sum.Add(d)
 		}
-		if exp == s.exp && c != math.MinInt64 {
-			if neg {
-				c = -c
-			}
-			if sum, ok := addInt64(s.small, c); ok {
-				s.small = sum
-				return
-			}
+		if c, exp, small := sum.Small(); small {
+			s.small, s.exp, s.set = c, exp, true
+			return
 		}
 	}
 	s.add(d.Decimal(), neg)

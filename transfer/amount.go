@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/shopspring/decimal"
+	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
 // MaxDecimals is the largest scale an instrument may have.
@@ -112,6 +113,48 @@ func ParsePositive(s string, decimals int32) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("%w: must be greater than zero", ErrBadAmount)
 	}
 	return d, nil
+}
+
+// ParsePositiveFixed is ParsePositive giving a fixed decimal: the same
+// answers and errors, and no allocation for an amount of at most 18 digits.
+func ParsePositiveFixed(s string, decimals int32) (fixed.Decimal, error) {
+	if c, frac, ok := plainDigits(s); ok && c > 0 {
+		// Trailing zeros beyond the scale are accepted, as ParseAmount's
+		// Truncate test accepts them.
+		for frac > decimals && c%10 == 0 {
+			c, frac = c/10, frac-1
+		}
+		if frac <= decimals {
+			return fixed.New(c, -frac), nil
+		}
+	}
+	d, err := ParsePositive(s, decimals)
+	if err != nil {
+		return fixed.Decimal{}, err
+	}
+	return fixed.From(d), nil
+}
+
+// plainDigits reads a plainAmount of at most 18 digits as c × 10^-frac (ok);
+// anything else is left to ParseAmount.
+func plainDigits(s string) (c int64, frac int32, ok bool) {
+	if !plainDecimal(s) {
+		return 0, 0, false
+	}
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '.':
+			frac = int32(len(s) - i - 1)
+		default:
+			digits++
+			c = c*10 + int64(s[i]-'0')
+		}
+		if digits > 18 {
+			return 0, 0, false
+		}
+	}
+	return c, frac, true
 }
 
 // CheckAmounts refuses the amounts Effect would refuse as BAD_AMOUNT: zero

@@ -86,13 +86,19 @@ func TestAmountJSON(t *testing.T) {
 }
 
 func FuzzParseAmount(f *testing.F) {
-	for _, s := range []string{"0", "1", "1250.5", "1e999999", "-0", "0.0000000000000000001", strings.Repeat("9", 40), "1.", ".1", "+1"} {
+	for _, s := range []string{"0", "1", "1250.5", "1e999999", "-0", "0.0000000000000000001", strings.Repeat("9", 40), "1.", ".1", "+1", "1.50", "0.10", "123456789012345678", "1234567890123456789", "999999999999999999.9"} {
 		f.Add(s, int32(2))
 	}
 	f.Fuzz(func(t *testing.T, s string, decimals int32) {
 		decimals = decimals % (MaxDecimals + 1)
 		if decimals < 0 {
 			decimals = -decimals
+		}
+		// The fixed parse gives ParsePositive's answer: value or error.
+		pd, perr := ParsePositive(s, decimals)
+		pf, ferr := ParsePositiveFixed(s, decimals)
+		if (perr == nil) != (ferr == nil) || (perr != nil && perr.Error() != ferr.Error()) || (perr == nil && !pf.Decimal().Equal(pd)) {
+			t.Fatalf("ParsePositiveFixed(%q, %d) = %s, %v; ParsePositive gives %s, %v", s, decimals, pf, ferr, pd, perr)
 		}
 		d, err := ParseAmount(s, decimals)
 		if err != nil {

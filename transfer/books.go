@@ -234,7 +234,7 @@ func receivedLots(from, to Party, in Instrument, taken []Lot, forced bool, now t
 // checkAffiliateSale holds an affiliate's sales (other than to the issuer)
 // to Rule 144(e)'s volume and records this one on its holding. The debit
 // that follows keeps the record (it rewrites balance and lots only).
-func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt decimal.Decimal) {
+func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt fixed.Decimal) {
 	if in.IsCash() || from.ID == in.Issuer || to.ID == in.Issuer || !slices.Contains(from.AffiliateOf, in.Symbol) {
 		return
 	}
@@ -252,14 +252,14 @@ func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt decimal.D
 	// against the same figure.
 	base, _ := e.d.base.Instrument(in.Symbol)
 	e.refuseAll(e.rb.CheckAffiliateSale(eligibility.AffiliateSale{
-		Seller: from.Eligibility(), Product: in.Product(), SoldInWindow: sold.Decimal(), Amount: amt,
+		Seller: from.Eligibility(), Product: in.Product(), SoldInWindow: sold.Decimal(), Amount: amt.Decimal(),
 		Outstanding: ControlBookOf(e.d.base, base).Outstanding,
 	}))
 	h.Party, h.Symbol = from.ID, in.Symbol
 	if h.Frozen.IsZero() {
 		h.Frozen = fixed.Zero
 	}
-	h.Sales = append(sales, Lot{Amount: fixed.From(amt), AcquiredAt: e.now})
+	h.Sales = append(sales, Lot{Amount: amt, AcquiredAt: e.now})
 	e.d.putHolding(h)
 }
 

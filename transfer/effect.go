@@ -393,7 +393,8 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if !ok1 || !ok2 || !ok3 {
 		return
 	}
-	amt, err := ParsePositive(string(l.Amount), in.Decimals)
+	// The balance arithmetic runs on fixed decimals: no allocation.
+	amt, err := ParsePositiveFixed(string(l.Amount), in.Decimals)
 	if err != nil {
 		e.amount(fmt.Sprintf("legs[%d].amount", i), &l.Amount, in.Decimals) // names the leg in the reason
 		return
@@ -405,11 +406,9 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 		// A lapse never traps assets: the rulebook lets a holder send back to the issuer.
 		e.refuseAll(e.rb.CheckSenderKYC(from.Eligibility(), to.Eligibility(), in.Product(), e.now))
 	}
-	// The balance arithmetic runs on fixed decimals: no allocation.
-	famt := fixed.From(amt)
-	feasible := e.canSend(from, in, famt)
+	feasible := e.canSend(from, in, amt)
 	if feasible {
-		e.checkLocked(from, to, in, famt, forced)
+		e.checkLocked(from, to, in, amt, forced)
 	}
 	e.canReceiveFrom(to, in, from.ID == in.Issuer)
 	if !feasible {
@@ -418,13 +417,13 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 	if !forced {
 		e.checkAffiliateSale(from, to, in, amt)
 	}
-	taken := e.debit(from, in, famt)
+	taken := e.debit(from, in, amt)
 	e.credit(to, in, receivedLots(from, to, in, taken, forced, e.now))
 	if from.ID == in.Issuer {
 		e.notePurchase(to, in)
 	}
 	if !forced && from.ID == in.Issuer {
-		e.invest(to, in, amt, l.Consideration)
+		e.invest(to, in, amt.Decimal(), l.Consideration)
 	}
 }
 
