@@ -198,12 +198,29 @@ func encodeParty(dst []byte, p *transfer.Party) []byte {
 }
 
 func decodeParty(key, val []byte) *transfer.Party {
+	p := &partyRecord{}
+	decodePartyInto(p, string(key), val)
+	return &p.Party
+}
+
+// partyRecord is a decoded party with room for its KYC expiry, which the
+// party points to: one allocation where there were two.
+type partyRecord struct {
+	transfer.Party
+	kycExpiresAt time.Time
+}
+
+// decodePartyInto decodes the party id into p, which must be zero.
+func decodePartyInto(p *partyRecord, id string, val []byte) {
 	r := newRecordReader(val, tagParty, "party")
-	p := &transfer.Party{ID: string(key)}
+	p.ID = id
 	p.Role = eligibility.Role(r.word())
 	p.Status = eligibility.Status(r.word())
 	p.Jurisdiction = r.word()
-	p.KYCExpiresAt = r.OptTime()
+	if r.Bool() { // wire's OptTime, into the record
+		p.kycExpiresAt = r.Time()
+		p.KYCExpiresAt = &p.kycExpiresAt
+	}
 	p.Custodian = r.Str()
 	p.Frozen = r.Bool()
 	p.CreatedAt = r.Time()
@@ -215,12 +232,11 @@ func decodeParty(key, val []byte) *transfer.Party {
 		case n == 2:
 			d := r.Decimal()
 			p.NetWorth = &d
-		case !readPartyBooks(&r, n, p):
+		case !readPartyBooks(&r, n, &p.Party):
 			r.unknownOpt(n)
 		}
 	}
 	r.done()
-	return p
 }
 
 // Attribute flags of an instrument record.
@@ -363,15 +379,23 @@ func encodeHolding(dst []byte, h *transfer.Holding) []byte {
 }
 
 func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
+	h := &transfer.Holding{}
+	decodeHoldingInto(h, party, symbol, val, nil)
+	return h
+}
+
+// decodeHoldingInto decodes into h, which must be zero, its lots into what
+// lots returns (nil: a slice of their own).
+func decodeHoldingInto(h *transfer.Holding, party, symbol string, val []byte, lots *lotSlab) {
 	r := newRecordReader(val, tagHolding, "holding")
-	h := &transfer.Holding{Party: party, Symbol: symbol}
+	h.Party, h.Symbol = party, symbol
 	h.Balance = r.Fixed()
 	h.Frozen = r.Fixed()
 	if n := r.Uvarint(); n > 0 { // none decodes as nil, as the omitted JSON field did
 		if n > uint64(r.Len()) {
 			r.fail("lots")
 		}
-		h.Lots = make([]transfer.Lot, n)
+		h.Lots = lots.take(int(n))
 		for i := range h.Lots {
 			h.Lots[i].Amount = r.Fixed()
 			h.Lots[i].AcquiredAt = r.Time()
@@ -383,8 +407,30 @@ func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
 		}
 	}
 	r.done()
-	return h
 }
+
+// lotSlab hands out lots a block at a time: a view decodes a few holdings
+// per instruction, each with a lot or two, and one allocation each was a
+// tenth of Apply's. A nil slab makes each slice on its own.
+type lotSlab struct{ block []transfer.Lot }
+
+// take returns n zero lots. Their capacity is n, so an append to them
+// never reaches the next holding's.
+func (s *lotSlab) take(n int) []transfer.Lot {
+	if s == nil || n > 8 {
+		return make([]transfer.Lot, n)
+	}
+	if cap(s.block)-len(s.block) < n {
+		// Blocks double from a few lots, as a call of one instruction
+		// decodes a few.
+		s.block = make([]transfer.Lot, 0, min(max(2*cap(s.block), 8), lotSlabBlock))
+	}
+	i := len(s.block)
+	s.block = s.block[:i+n]
+	return s.block[i : i+n : i+n]
+}
+
+const lotSlabBlock = 64
 
 func decodeHoldingKV(key, val []byte) *transfer.Holding {
 	parts := splitKey(key, 2, "holding")

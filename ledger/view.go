@@ -33,6 +33,9 @@ type txView struct {
 	// slots are holdingSlots made a block at a time: a batch loads a few per
 	// instruction, and one allocation each was a tenth of Apply's.
 	slots []holdingSlot
+	// partyRecords and lots are the same for decoded parties and lots.
+	partyRecords []partyRecord
+	lots         lotSlab
 
 	// What the view read and, in Apply's view, what the batch changed: the
 	// write set's objects live here, marked dirty below.
@@ -69,6 +72,7 @@ type holdingKey struct{ party, symbol string }
 // the holders index held when it was loaded, so flush writes only changes.
 type holdingSlot struct {
 	h      *transfer.Holding // nil: absent
+	loaded transfer.Holding  // the holding as read, which h points to until a commit changes it
 	stored bool              // the holdings bucket has it
 	holder bool              // the holders index lists it (a positive stored balance)
 	dirty  bool
@@ -129,7 +133,9 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 	}
 	var p *transfer.Party
 	if raw := v.record(v.bParties, v.rParties, v.keyOf(id)); raw != nil {
-		p = decodeParty(v.key, raw)
+		rec := v.newPartyRecord()
+		decodePartyInto(rec, id, raw)
+		p = &rec.Party
 	}
 	memo(&v.parties, id, p)
 	if p == nil {
@@ -163,7 +169,8 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	}
 	s := v.newSlot()
 	if raw := v.record(v.bHoldings, v.rHoldings, v.keyOf(party, symbol)); raw != nil {
-		s.h = decodeHolding(party, symbol, raw)
+		decodeHoldingInto(&s.loaded, party, symbol, raw, &v.lots)
+		s.h = &s.loaded
 	}
 	// The bucket stores exactly the holdings with a balance or a frozen
 	// amount, and the holders index exactly those with a positive balance
@@ -205,6 +212,18 @@ func (v *txView) newSlot() *holdingSlot {
 
 // holdingSlotBlock is the most holdingSlots newSlot makes at once.
 const holdingSlotBlock = 256
+
+// newPartyRecord returns a zero partyRecord from the view's current block,
+// as newSlot does for holdings.
+func (v *txView) newPartyRecord() *partyRecord {
+	if len(v.partyRecords) == cap(v.partyRecords) {
+		v.partyRecords = make([]partyRecord, 0, min(max(2*cap(v.partyRecords), 4), partyRecordBlock))
+	}
+	v.partyRecords = v.partyRecords[:len(v.partyRecords)+1]
+	return &v.partyRecords[len(v.partyRecords)-1]
+}
+
+const partyRecordBlock = 128
 
 // useCache makes the view read through c's record caches and report its
 // writes to them (publish).

@@ -629,7 +629,9 @@ func (ins *Instruction) Validate() error {
 			if l.Consideration != nil && ins.Type == TypeForceTransfer {
 				add(invalid("leg %d: consideration is for transfer legs only; a force_transfer is not a sale", i))
 			}
-			add(baseAmount(fmt.Sprintf("legs[%d].consideration", i), l.Consideration))
+			if l.Consideration != nil { // the field's name is formatted only when there is one
+				add(baseAmount(fmt.Sprintf("legs[%d].consideration", i), l.Consideration))
+			}
 		}
 		if ins.Type == TypeForceTransfer {
 			add(need("legal_reference", ins.LegalReference))
