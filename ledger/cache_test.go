@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // TestRecordCache checks hits, absences, replacement, the bound and that a
@@ -98,9 +100,87 @@ func TestRecordCacheBoundsWorkingSet(t *testing.T) {
 	}
 }
 
+// TestRecordCacheCompleteness checks what ends a cache's claim to hold
+// every key of its bucket: a record too large to keep, two keys of one
+// hash, a compaction. Anything else keeps it.
+func TestRecordCacheCompleteness(t *testing.T) {
+	tests := []struct {
+		name     string
+		change   func(c *recordCache)
+		complete bool
+	}{
+		{"puts and deletions", func(c *recordCache) {
+			c.put([]byte("a"), []byte("2"))
+			c.put([]byte("c"), nil)
+		}, true},
+		{"a record larger than a chunk", func(c *recordCache) {
+			c.put([]byte("huge"), make([]byte, cacheChunkSize))
+		}, false},
+		{"two keys of one hash", func(c *recordCache) {
+			// z takes a's hash: a's record would be dropped by z's put.
+			h := maphash.Bytes(c.seed, []byte("z"))
+			c.index[h] = c.index[maphash.Bytes(c.seed, []byte("a"))]
+			c.put([]byte("z"), []byte("9"))
+		}, false},
+		{"a compaction", func(c *recordCache) {
+			c.compact()
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newRecordCache(2 * cacheChunkSize)
+			c.put([]byte("a"), []byte("1"))
+			c.put([]byte("b"), nil)
+			c.complete = true
+			tc.change(c)
+			if c.isComplete() != tc.complete {
+				t.Errorf("complete = %v, want %v", c.isComplete(), tc.complete)
+			}
+		})
+	}
+}
+
+// TestCacheWarmIsCompleteUpToItsBound checks that warm claims a complete
+// cache when every record fit (a store opened on a small register) and not
+// when it stopped at the bound (a holdings cache already past half its
+// bound). TestCacheKeepsResults holds the answers of complete and partial
+// caches to each other.
+func TestCacheWarmIsCompleteUpToItsBound(t *testing.T) {
+	h := newHarness(t)
+	h.propertyWorld()
+	path := h.s.cfg.Path
+	h.s.Close()
+	s := openStore(t, path, true)
+	c := s.cache
+	if !c.parties.isComplete() || !c.instruments.isComplete() || !c.holdings.isComplete() {
+		t.Fatalf("complete after warm: parties %v instruments %v holdings %v, want all", c.parties.isComplete(), c.instruments.isComplete(), c.holdings.isComplete())
+	}
+	s.Close()
+	s = openStore(t, path, true)
+	// Half a tiny bound: warm stops early.
+	s.cache = newStateCache(MinCacheBytes)
+	s.cache.holdings.limit = 2 * cacheChunkSize
+	if err := s.view(func(tx *kv.Tx) error {
+		for k := 0; k < 3000; k++ {
+			// Fill the holdings cache past half its bound first.
+			s.cache.holdings.put(fmt.Appendf(nil, "filler-%d", k), bytes.Repeat([]byte{1}, 400))
+		}
+		s.cache.holdings.complete = false
+		s.cache.warm(tx)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s.cache.holdings.isComplete() {
+		t.Error("holdings complete though warm stopped at the bound")
+	}
+}
+
 // TestCacheKeepsResults applies the same random batches to a store that keeps
-// its cache and to one reopened before every batch (a cold cache each time),
-// and checks they return the same bytes and reach the same state.
+// its cache, to one reopened before every batch (its cache warmed afresh
+// each time) and to one whose caches never claim to hold every key (each
+// key they do not know is read from the file), and checks they return the
+// same bytes and reach the same state.
 func TestCacheKeepsResults(t *testing.T) {
 	seeds := int64(4)
 	if testing.Short() || raceEnabled {
@@ -113,6 +193,11 @@ func TestCacheKeepsResults(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cold.db")
 			cold := openStore(t, path, true)
 			cold.Apply(replayPrefix(t, h))
+			partial := openStore(t, filepath.Join(t.TempDir(), "partial.db"), true)
+			for _, rc := range []*recordCache{partial.cache.parties, partial.cache.instruments, partial.cache.holdings} {
+				rc.complete = false
+			}
+			partial.Apply(replayPrefix(t, h))
 			g := newGen(seed)
 			for step := 0; step < 150; step++ {
 				if g.r.Intn(8) == 0 {
@@ -129,16 +214,18 @@ func TestCacheKeepsResults(t *testing.T) {
 				cold.Close()
 				cold = openStore(t, path, true)
 				got := cold.Apply([]Batch{b})
+				part := partial.Apply([]Batch{b})
 				for i := range items {
-					if !bytes.Equal(warm[0][i], got[0][i]) {
-						t.Fatalf("seed %d step %d item %d: warm cache %s, cold %s", seed, step, i, warm[0][i], got[0][i])
+					if !bytes.Equal(warm[0][i], got[0][i]) || !bytes.Equal(warm[0][i], part[0][i]) {
+						t.Fatalf("seed %d step %d item %d: warm cache %s, cold %s, partial %s", seed, step, i, warm[0][i], got[0][i], part[0][i])
 					}
 				}
 			}
 			hw := mustHashes(t, h.s)
 			hc := mustHashes(t, cold)
-			if hw != hc {
-				t.Fatalf("seed %d: warm cache hashes %+v, cold %+v", seed, hw, hc)
+			hp := mustHashes(t, partial)
+			if hw != hc || hw != hp {
+				t.Fatalf("seed %d: warm cache hashes %+v, cold %+v, partial %+v", seed, hw, hc, hp)
 			}
 		})
 	}

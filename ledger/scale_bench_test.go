@@ -672,6 +672,9 @@ func countRejected(results [][]byte) int {
 // then TOKENLEDGER_MIX_BATCHES batches of 1,000 (default 0), committed
 // every 5,000 instructions without fsync. The count with 10 batches less
 // the count with 0 is the mix's; the README gives the commands.
+// TOKENLEDGER_MIX_REOPEN=1 closes and reopens the store before the batches,
+// as a restarted node finds it: the cache as Open warms it, not as the
+// set-up's writes left it.
 func BenchmarkMixInstructions(b *testing.B) {
 	batches := 0
 	if v := os.Getenv("TOKENLEDGER_MIX_BATCHES"); v != "" {
@@ -681,9 +684,22 @@ func BenchmarkMixInstructions(b *testing.B) {
 		}
 		batches = n
 	}
-	l, _, _ := registerAndMint(b, b, 10_000, Config{NoSync: true, CommitEvery: 5000})
+	cfg := Config{NoSync: true, CommitEvery: 5000}
+	l, _, _ := registerAndMint(b, b, 10_000, cfg)
 	if err := l.s.Commit(); err != nil {
 		b.Fatal(err)
+	}
+	if os.Getenv("TOKENLEDGER_MIX_REOPEN") == "1" {
+		cfg.Path = l.s.cfg.Path
+		if err := l.s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		s, err := Open(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		l.s = s
 	}
 	for range batches {
 		l.applyMixed(l.nextMixed())

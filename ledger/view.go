@@ -190,6 +190,8 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 			return nil
 		}
 		return val
+	} else if c.isComplete() {
+		return nil
 	}
 	// Get looks the key up in each layer's btree, then seeks bbolt with a
 	// cursor the bucket keeps: cheaper than a merged cursor's seek, which
