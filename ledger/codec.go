@@ -71,6 +71,20 @@ func firstByte(b []byte) byte {
 	return b[0]
 }
 
+// sharedStr reads a string field as a slice of src, the string of the
+// bytes the reader started on: no allocation of its own.
+func (r *recordReader) sharedStr(src string) string {
+	b := r.StrBytes()
+	if len(b) == 0 {
+		return ""
+	}
+	end := len(src) - r.Len()
+	if end < len(b) || src[end-len(b):end] != string(b) {
+		r.fail("shared string")
+	}
+	return src[end-len(b) : end]
+}
+
 // fail asserts, naming the first field that did not decode: an earlier
 // primitive's, or else field.
 func (r *recordReader) fail(field string) {
@@ -313,35 +327,39 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 
 func decodeInstrument(key, val []byte) *transfer.Instrument {
 	r := newRecordReader(val, tagInstrument, "instrument")
+	// The record as one string, whose slices are its string fields: one
+	// allocation for a dozen (Apply decodes an instrument per instruction
+	// or so).
+	src := string(val[1:])
 	in := &transfer.Instrument{Symbol: string(key)}
-	in.Name = r.Str()
-	in.Issuer = r.Str()
+	in.Name = r.sharedStr(src)
+	in.Issuer = r.sharedStr(src)
 	in.Decimals = int32(r.Varint())
 	in.MaxSupply = r.OptDecimal()
-	in.Regime = r.Str()
+	in.Regime = r.sharedStr(src)
 	in.OfferingDate = r.Time()
 	a := &in.Attributes
-	a.Underlying = r.Str()
-	a.Payoff = r.Str()
+	a.Underlying = r.sharedStr(src)
+	a.Payoff = r.sharedStr(src)
 	a.EmbeddedLeverage = r.Decimal()
 	a.ExpiryDays = int(r.Varint())
-	a.EconomicPurpose = r.Str()
-	a.EventTopic = r.Str()
+	a.EconomicPurpose = r.sharedStr(src)
+	a.EventTopic = r.sharedStr(src)
 	flags := r.Uvarint()
 	a.CounterpartyIsPlatform = flags&attrCounterpartyIsPlatform != 0
 	a.OutcomeControllable = flags&attrOutcomeControllable != 0
 	a.FXMajor = flags&attrFXMajor != 0
 	a.Perpetual = flags&attrPerpetual != 0
-	in.Class = r.Str()
-	in.Regulator = r.Str()
-	in.Category = r.Str()
+	in.Class = r.sharedStr(src)
+	in.Regulator = r.sharedStr(src)
+	in.Category = r.sharedStr(src)
 	if n := r.Uvarint(); n > 0 {
 		if n-1 > uint64(r.Len()) {
 			r.fail("classification reasons")
 		}
 		in.ClassificationReasons = make([]string, n-1)
 		for i := range in.ClassificationReasons {
-			in.ClassificationReasons[i] = r.Str()
+			in.ClassificationReasons[i] = r.sharedStr(src)
 		}
 	}
 	in.Paused = r.Bool()
@@ -352,7 +370,7 @@ func decodeInstrument(key, val []byte) *transfer.Instrument {
 	for n := r.Opt(0); n != 0; n = r.Opt(n) {
 		switch {
 		case n == 1:
-			in.Currency = r.Str()
+			in.Currency = r.sharedStr(src)
 		case n == 2:
 			in.Listed = r.Bool()
 		case !readInstrumentBooks(&r, n, in):

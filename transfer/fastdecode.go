@@ -117,6 +117,10 @@ var knownTypes = func() map[string]Type {
 type fastParser struct {
 	b []byte
 	i int
+	// s is b as one string, made on the first string field: the fields
+	// are slices of it, one allocation for all of an instruction's ids,
+	// symbols and amounts rather than one each.
+	s string
 }
 
 // lit consumes s if the input continues with it.
@@ -149,8 +153,20 @@ func (p *fastParser) raw() ([]byte, bool) {
 }
 
 func (p *fastParser) str() (string, bool) {
+	start := p.i + 1
 	s, ok := p.raw()
-	return string(s), ok
+	if !ok {
+		return "", false
+	}
+	return p.slice(start, len(s)), true
+}
+
+// slice returns b[start:start+n] as a string sharing p.s.
+func (p *fastParser) slice(start, n int) string {
+	if p.s == "" {
+		p.s = string(p.b)
+	}
+	return p.s[start : start+n]
 }
 
 func (p *fastParser) typ() (Type, bool) {
@@ -182,11 +198,12 @@ func (p *fastParser) field() (int, bool) {
 // amount consumes an amount; one outside the plain grammar is left to
 // encoding/json, whose error names it.
 func (p *fastParser) amount() (Amount, bool) {
+	start := p.i + 1
 	s, ok := p.raw()
 	if !ok || !plainDecimal(s) {
 		return "", false
 	}
-	return Amount(s), true
+	return Amount(p.slice(start, len(s))), true
 }
 
 func (p *fastParser) amountPtr() (*Amount, bool) {
