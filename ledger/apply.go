@@ -102,7 +102,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	err := s.inWriteTx(func(tx *kv.Tx) error {
 		a := &applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
-			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]*idRecord, items),
+			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]idRecord, items),
 			// A journal entry carries its instruction and about 300 bytes
 			// more; an id record its outcome.
 			arena:   make([]byte, 0, itemBytes+400*items),
@@ -195,7 +195,7 @@ type applier struct {
 	lastTime time.Time
 	seq      uint64
 	head     [journalHashSize]byte // hash of the last journal entry
-	seenIDs  map[string]*idRecord  // ids decided in this call, not yet in the bucket
+	seenIDs  map[string]idRecord   // ids decided in this call, not yet in the bucket
 	sched    schedule              // the scheduled rulebook's date (schedule.go)
 	newIDs   []string
 	// arena holds the journal entries and id records of this call: bbolt
@@ -362,7 +362,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	}
 	a.appendJournal(index, now, actor, ins, body, out, touched)
 	result := EncodeOutcome(out)
-	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
+	a.seenIDs[ins.ID] = idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
 	if action != nil && delta != nil && action.done {
 		a.journalDone(index, now, action, touchedNames{}) // after the id's record, which names the accepting entry
@@ -489,8 +489,10 @@ func (a *applier) flushIDs() error {
 	slices.Sort(a.newIDs)
 	for _, id := range a.newIDs {
 		start := len(a.arena)
-		a.arena = encodeIDRecord(a.arena, a.seenIDs[id])
-		if err := a.ids.Put([]byte(id), a.arena[start:len(a.arena):len(a.arena)]); err != nil {
+		rec := a.seenIDs[id]
+		a.arena = encodeIDRecord(a.arena, &rec)
+		a.key = append(a.key[:0], id...) // Put copies the key
+		if err := a.ids.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 			return err
 		}
 	}

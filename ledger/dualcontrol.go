@@ -155,7 +155,7 @@ func (a *applier) record(index uint64, now time.Time, actor string, ins transfer
 	a.seq++
 	out.ID, out.Index, out.Seq = ins.ID, index, a.seq
 	a.appendJournal(index, now, actor, ins, body, out, touched)
-	a.seenIDs[ins.ID] = &idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: EncodeOutcome(out), BodyServed: !needsCompact(body)}
+	a.seenIDs[ins.ID] = idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: EncodeOutcome(out), BodyServed: !needsCompact(body)}
 	a.newIDs = append(a.newIDs, ins.ID)
 	return out
 }

@@ -359,8 +359,9 @@ func (d *Delta) Changes() Changes {
 	return c
 }
 
-// takeLots removes amount from the lots oldest first and returns what was taken.
-func takeLots(lots []Lot, amount fixed.Decimal) (rest, taken []Lot) {
+// takeLots removes amount from the lots oldest first and returns what was
+// taken, appended to taken (which may be a caller's scratch: rest is new).
+func takeLots(lots []Lot, amount fixed.Decimal, taken []Lot) (rest, _ []Lot) {
 	rest = make([]Lot, 0, len(lots))
 	left := amount
 	for _, l := range lots {

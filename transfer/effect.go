@@ -42,6 +42,7 @@ func effectOnly(v View, actor string, ins Instruction, now time.Time, rule strin
 		return nil, []eligibility.Reason{*r}
 	}
 	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook(), only: rule}
+	e.lots = e.lotsBuf[:0]
 	e.apply()
 	// Every rule is judged on its own (a refused move is still drafted),
 	// so the account, position and investment rules run whatever else
@@ -79,6 +80,11 @@ type effect struct {
 	// pending are the investments the instruction makes under investment
 	// limits, checked after every leg (investment.go).
 	pending []pendingInvestment
+	// lots is scratch for the lots a debit takes, which the credit that
+	// follows copies (addLot) before the next debit reuses it; lotsBuf
+	// holds the first few without an allocation of their own.
+	lots    []Lot
+	lotsBuf [2]Lot
 }
 
 func (e *effect) markTouched(party string) {
@@ -436,7 +442,8 @@ func (e *effect) checkLocked(from, to Party, in Instrument, amt fixed.Decimal, f
 		return
 	}
 	h, _ := e.d.Holding(from.ID, in.Symbol)
-	_, lots := takeLots(h.Lots, amt)
+	_, lots := takeLots(h.Lots, amt, e.lots[:0])
+	e.lots = lots[:0]
 	for _, l := range lots {
 		if !l.AcquiredAt.Add(period).After(e.now) {
 			continue
@@ -508,7 +515,8 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 
 func (e *effect) debit(from Party, in Instrument, amt fixed.Decimal) []Lot {
 	h, _ := e.d.Holding(from.ID, in.Symbol)
-	rest, taken := takeLots(h.Lots, amt)
+	rest, taken := takeLots(h.Lots, amt, e.lots[:0])
+	e.lots = taken[:0]
 	h.Party, h.Symbol = from.ID, in.Symbol
 	h.Balance = h.Balance.Sub(amt)
 	h.Lots = seasonLots(rest, e.rb.HoldingPeriod(in.Product()), e.now)

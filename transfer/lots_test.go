@@ -85,8 +85,8 @@ func TestSeasonLotsProperties(t *testing.T) {
 			} else {
 				amt := fixed.New(int64(1+r.Intn(int(total(plain).Decimal().IntPart()))), 0)
 				var tp, ts []Lot
-				plain, tp = takeLots(plain, amt)
-				seasoned, ts = takeLots(seasoned, amt)
+				plain, tp = takeLots(plain, amt, nil)
+				seasoned, ts = takeLots(seasoned, amt, nil)
 				seasoned = seasonLots(seasoned, period, now)
 				if !locked(tp, period, now).Equal(locked(ts, period, now)) {
 					t.Fatalf("seed %d step %d: a send of %s takes %s locked, %s with seasoned lots", seed, step, amt, locked(tp, period, now), locked(ts, period, now))
