@@ -108,7 +108,7 @@ type recordCache struct {
 	// last Apply that succeeded left it: warm read the whole bucket, and
 	// since then every write reached put and nothing was dropped. A key it
 	// does not know is then absent, with no bbolt search to learn it (a
-	// mint to a new holder, a party registered). Apply's view is the only
+	// party registered, say). Apply's view is the only
 	// writer of the cached buckets (Check verifies nothing else, so a new
 	// writer must publish what it writes too); a dropped record ends it.
 	complete bool
