@@ -201,31 +201,26 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 	return val
 }
 
-// newSlot returns a zero holdingSlot from the view's current block.
-func (v *txView) newSlot() *holdingSlot {
-	if len(v.slots) == cap(v.slots) {
-		// Blocks double from a few slots: a call of one instruction, as
-		// one client at a time sends, reads about four holdings.
-		v.slots = make([]holdingSlot, 0, min(max(2*cap(v.slots), 8), holdingSlotBlock))
+// newSlot returns a zero holdingSlot from the view's current block. Blocks
+// double from a few slots: a call of one instruction, as one client at a
+// time sends, reads about four holdings.
+func (v *txView) newSlot() *holdingSlot { return nextInBlock(&v.slots, 8, 256) }
+
+// newPartyRecord returns a zero partyRecord from the view's current block.
+func (v *txView) newPartyRecord() *partyRecord { return nextInBlock(&v.partyRecords, 4, 128) }
+
+// nextInBlock returns a zero T from *block, making a new block when it is
+// full, each twice the last from first up to most. Blocks are never
+// reused: what the view handed out stays where it is.
+func nextInBlock[T any](block *[]T, first, most int) *T {
+	b := *block
+	if len(b) == cap(b) {
+		b = make([]T, 0, min(max(2*cap(b), first), most))
 	}
-	v.slots = v.slots[:len(v.slots)+1]
-	return &v.slots[len(v.slots)-1]
+	b = b[:len(b)+1]
+	*block = b
+	return &b[len(b)-1]
 }
-
-// holdingSlotBlock is the most holdingSlots newSlot makes at once.
-const holdingSlotBlock = 256
-
-// newPartyRecord returns a zero partyRecord from the view's current block,
-// as newSlot does for holdings.
-func (v *txView) newPartyRecord() *partyRecord {
-	if len(v.partyRecords) == cap(v.partyRecords) {
-		v.partyRecords = make([]partyRecord, 0, min(max(2*cap(v.partyRecords), 4), partyRecordBlock))
-	}
-	v.partyRecords = v.partyRecords[:len(v.partyRecords)+1]
-	return &v.partyRecords[len(v.partyRecords)-1]
-}
-
-const partyRecordBlock = 128
 
 // useCache makes the view read through c's record caches and report its
 // writes to them (publish).

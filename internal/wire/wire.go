@@ -308,24 +308,14 @@ func (r *Reader) Decimal() decimal.Decimal {
 // Fixed reads what Decimal (or Fixed) wrote, without building a decimal
 // while the coefficient is small.
 func (r *Reader) Fixed() fixed.Decimal {
-	h := r.Uvarint()
-	scale := h >> 2
-	if scale > 1<<31 {
-		r.Fail("decimal scale")
-		return fixed.Decimal{}
+	from := r.b
+	if h := r.Uvarint(); r.failed == "" && h&3 == decSmall && h>>2 <= 1<<31 {
+		return fixed.New(r.Varint(), int32(-int64(h>>2)))
 	}
-	switch h & 3 {
-	case decSmall:
-		return fixed.New(r.Varint(), int32(-int64(scale)))
-	case decBigPlus, decBigMinus:
-		c := new(big.Int).SetBytes(r.Bytes(r.Uvarint()))
-		if h&3 == decBigMinus {
-			c.Neg(c)
-		}
-		return fixed.From(decimal.NewFromBigInt(c, int32(-int64(scale))))
-	}
-	r.Fail("decimal kind")
-	return fixed.Decimal{}
+	// A big coefficient, or a bad header: Decimal reads it again, or
+	// fails as it does.
+	r.b = from
+	return fixed.From(r.Decimal())
 }
 
 // DecimalParts reads a decimal as Decimal does, without building it: its
