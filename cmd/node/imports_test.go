@@ -24,15 +24,18 @@ func TestImportBoundaries(t *testing.T) {
 		// The client speaks only the wire contract, so integrators build it without the node.
 		"client": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo"},
 
-		// The binary primitives under transfer's and ledger's formats know nothing of either.
-		"internal/wire": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
+		// The binary primitives under transfer's and ledger's formats know nothing of either,
+		// nor does the fixed decimal they encode (wire's one import of ours).
+		"internal/wire":  {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
+		"internal/fixed": {mod, "go.etcd.io/bbolt", "github.com/hashicorp/raft", "github.com/labstack/echo", "net/http"},
 
 		// consensus's private transport keeps consensus's boundaries, and knows nothing of the ledger.
 		"consensus/internal/transport": {mod + "api", mod + "ledger", mod + "transfer", mod + "eligibility", "github.com/labstack/echo", "net/http"},
 	}
 	allowedOwn := map[string][]string{
-		"eligibility": {},
-		"transfer":    {mod + "eligibility"},
+		"eligibility":   {},
+		"transfer":      {mod + "eligibility"},
+		"internal/wire": {mod + "internal/fixed"},
 	}
 	for pkg, bad := range forbidden {
 		p, err := build.ImportDir(filepath.Join("..", "..", pkg), 0)
