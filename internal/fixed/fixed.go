@@ -187,7 +187,6 @@ func (a Decimal) Sign() int {
 
 func (a Decimal) IsZero() bool                          { return a.Sign() == 0 }
 func (a Decimal) IsNegative() bool                      { return a.Sign() < 0 }
-func (a Decimal) IsPositive() bool                      { return a.Sign() > 0 }
 func (a Decimal) Equal(b Decimal) bool                  { return a.Cmp(b) == 0 }
 func (a Decimal) GreaterThan(b Decimal) bool            { return a.Cmp(b) > 0 }
 func (a Decimal) GreaterThanOrEqual(b Decimal) bool     { return a.Cmp(b) >= 0 }
@@ -195,7 +194,6 @@ func (a Decimal) LessThan(b Decimal) bool               { return a.Cmp(b) < 0 }
 func (a Decimal) LessThanOrEqual(b Decimal) bool        { return a.Cmp(b) <= 0 }
 func (a Decimal) String() string                        { return a.Decimal().String() }
 func (a Decimal) MarshalJSON() ([]byte, error)          { return a.Decimal().MarshalJSON() }
-func (a Decimal) StringFixed(places int32) string       { return a.Decimal().StringFixed(places) }
 func (a Decimal) Mul(b decimal.Decimal) decimal.Decimal { return a.Decimal().Mul(b) }
 
 // UnmarshalJSON reads what MarshalJSON writes (decimal's JSON).
