@@ -160,10 +160,11 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // caughtUp answers 503 NOT_READY until the node has caught up with the
-// cluster once since it started. The state file commits in groups and raft
-// replays the uncommitted tail after a restart, so until then the node's
-// state may be older than what it answered before: a key created then would
-// be unknown (401) and a balance would go back in time.
+// cluster once since it started, and while it checks a snapshot it restored
+// (its replicator's CaughtUp says both). The state file commits in groups
+// and raft replays the uncommitted tail after a restart, so until then the
+// node's state may be older than what it answered before: a key created
+// then would be unknown (401) and a balance would go back in time.
 //
 // A node stopping after a storage fault answers 503 NODE_FAILING instead:
 // its state may be ahead of its files, and it is about to exit.
@@ -174,7 +175,7 @@ func (s *Server) caughtUp(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if !s.repl.CaughtUp() {
 			c.Response().Header().Set("Retry-After", retryAfterSeconds)
-			return newError(http.StatusServiceUnavailable, CodeNotReady, "the node is catching up with the cluster after a start; retry shortly")
+			return newError(http.StatusServiceUnavailable, CodeNotReady, "the node is catching up with the cluster, or checking a snapshot it restored; retry shortly")
 		}
 		return next(c)
 	}

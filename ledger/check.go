@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,26 +63,48 @@ func checkIndexErrors(tx *kv.Tx) []error {
 }
 
 // checkDB checks db, which nothing else writes, in two read transactions at
-// once: the journal indexes (half the work) in one, everything else in the
-// other.
+// once (checkTxs).
 func checkDB(db *bolt.DB) []error {
+	a, b, err := beginCheck(db)
+	if err != nil {
+		return []error{err}
+	}
+	defer rollbackCheck(a, b)
+	return checkTxs(a, b, nil)
+}
+
+// beginCheck begins the two read transactions checkTxs reads. Begun with
+// nothing committing to db in between, they see one state.
+func beginCheck(db *bolt.DB) (a, b *bolt.Tx, err error) {
+	if a, err = db.Begin(false); err != nil {
+		return nil, nil, fmt.Errorf("begin check: %w", err)
+	}
+	if b, err = db.Begin(false); err != nil {
+		_ = a.Rollback()
+		return nil, nil, fmt.Errorf("begin check: %w", err)
+	}
+	return a, b, nil
+}
+
+func rollbackCheck(a, b *bolt.Tx) {
+	_ = a.Rollback()
+	_ = b.Rollback()
+}
+
+// checkTxs checks the state that a and b, read transactions of one file at
+// one state, see: the journal indexes (half the work) in a, everything else
+// in b, at once. Once stop (if not nil) is set, their walks of the file end
+// early, and what the check found must be discarded.
+func checkTxs(a, b *bolt.Tx, stop *atomic.Bool) []error {
+	ta, tb := kv.Wrap(a), kv.Wrap(b)
+	ta.StopWith(stop)
+	tb.StopWith(stop)
 	var indexErrs []error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := viewKV(db, func(tx *kv.Tx) error {
-			indexErrs = checkRecovering(func() []error { return checkIndexErrors(tx) })
-			return nil
-		}); err != nil {
-			indexErrs = append(indexErrs, err)
-		}
+		indexErrs = checkRecovering(func() []error { return checkIndexErrors(ta) })
 	})
-	var errs []error
-	if err := viewKV(db, func(tx *kv.Tx) error {
-		errs = checkRecovering(func() []error { return checkExceptIndexes(tx) })
-		return nil
-	}); err != nil {
-		errs = append(errs, err)
-	}
+	errs := checkRecovering(func() []error { return checkExceptIndexes(tb) })
 	wg.Wait()
 	return append(errs, indexErrs...)
 }

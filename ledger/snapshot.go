@@ -61,11 +61,13 @@ func (sn *snapshot) Release() {
 const restoreSuffix = ".restore"
 
 // Restore replaces the state with a snapshot stream. It writes the stream to
-// a new file, opens, checks and loads it while the old state still serves,
-// then renames it over the state file and only then closes the old one. A
-// failure at any step leaves the old state whole and open, pending work
-// included (a partial restore diverged rqlite), and after the rename nothing
-// can fail, so the store is never left without an open state file.
+// a new file, checking the stream's checksum, and opens and loads it while
+// the old state still serves, then renames it over the state file and only
+// then closes the old one. A failure at any step leaves the old state whole
+// and open, pending work included (a partial restore diverged rqlite), and
+// after the rename nothing can fail, so the store is never left without an
+// open state file. The check of the restored state runs beside Apply from
+// then on (restore_check.go): until it passes, Verified is false.
 func (s *Store) Restore(r io.Reader) error {
 	tmp := s.cfg.Path + restoreSuffix
 	var took restoreTimes
@@ -74,16 +76,39 @@ func (s *Store) Restore(r io.Reader) error {
 		_ = removeIfExists(tmp)
 		return fmt.Errorf("ledger: restore: %w", err)
 	}
+	fail := func(err error) error {
+		db.Close()
+		_ = removeIfExists(tmp)
+		return fmt.Errorf("ledger: restore: %w", err)
+	}
+	// Begun before anything is applied to the new file, the check's
+	// transactions see the snapshot's state.
+	a, b, err := beginCheck(db)
+	if err != nil {
+		return fail(err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The check of an earlier restore reads the file about to be replaced;
+	// if it had not passed, the old state is unverified still.
+	s.stopRestoreCheck()
+	oldUnverified := s.unverified.Load()
+	if err := markUnverified(s.cfg.Path); err != nil {
+		rollbackCheck(a, b)
+		return fail(err)
+	}
 	// The new file is open under its temporary name, and an open bbolt file
 	// may be renamed: the swap is this one rename, and until it succeeds the
 	// old file is untouched and still serves.
 	if err := s.rename(tmp, s.cfg.Path); err != nil {
-		db.Close()
-		_ = removeIfExists(tmp)
-		return fmt.Errorf("ledger: restore: %w", err)
+		rollbackCheck(a, b)
+		if oldUnverified {
+			s.recheckLocked()
+		} else if rerr := removeUnverified(s.cfg.Path); rerr != nil {
+			s.log.Warn("a restore failed, and the file marking the state unchecked stays: the next start checks it", "err", rerr)
+		}
+		return fail(err)
 	}
 	old := s.db
 	// The snapshot replaces the state: what is pending is dropped with it.
@@ -93,6 +118,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.wmu.Unlock()
 	s.db = db
 	s.install(st)
+	s.startRestoreCheck(db, a, b, st.applied)
 	if old != nil {
 		// The old file is already unlinked and nothing reads it any more, so
 		// a failed close loses nothing the store still needs.
@@ -101,22 +127,35 @@ func (s *Store) Restore(r io.Reader) error {
 		}
 	}
 	// Durations only, for the operator: nothing of the state depends on them.
-	s.log.Info("restored a snapshot", "applied_index", st.applied,
-		"write", took.write.Round(time.Millisecond), "check", took.check.Round(time.Millisecond),
-		"load", took.load.Round(time.Millisecond))
+	s.log.Info("restored a snapshot; its check runs beside Apply", "applied_index", st.applied,
+		"write", took.write.Round(time.Millisecond), "load", took.load.Round(time.Millisecond))
 	return nil
 }
 
-// restoreTimes is how long each step of a restore took: writing the stream
-// to the file (its checksum included), checking the file, and opening and
-// loading it.
-type restoreTimes struct {
-	write, check, load time.Duration
+// recheckLocked starts a check of the state file as committed, for a state
+// whose check a restore called off and then failed to replace. Callers hold
+// mu exclusively.
+func (s *Store) recheckLocked() {
+	if err := s.commitPending(); err != nil {
+		return // the store is broken: it stops, and the next Open checks
+	}
+	a, b, err := beginCheck(s.db)
+	if err != nil {
+		s.log.Warn("the state stays unchecked until the next start", "err", err)
+		return
+	}
+	s.startRestoreCheck(s.db, a, b, s.AppliedIndex())
 }
 
-// openRestored writes the snapshot stream to path and returns it open,
-// checked, and loaded. It touches nothing of the live state. On error
-// nothing is left open; the caller removes path.
+// restoreTimes is how long each step of a restore took: writing the stream
+// to the file (its checksum included), and opening and loading it.
+type restoreTimes struct {
+	write, load time.Duration
+}
+
+// openRestored writes the snapshot stream to path and returns it open and
+// loaded. It touches nothing of the live state. On error nothing is left
+// open; the caller removes path.
 func (s *Store) openRestored(path string, r io.Reader, took *restoreTimes) (*bolt.DB, memState, error) {
 	if err := removeIfExists(path); err != nil {
 		return nil, memState{}, err
@@ -130,31 +169,30 @@ func (s *Store) openRestored(path string, r io.Reader, took *restoreTimes) (*bol
 	if err := checkComplete(path); err != nil {
 		return nil, memState{}, err
 	}
-	db, err := openDB(path, s.cfg.NoSync, s.log)
+	info, err := os.Stat(path)
 	if err != nil {
 		return nil, memState{}, err
 	}
-	// The file is ours alone until the swap: its checks may run in two
-	// transactions at once, and nothing writes it while they read it all.
-	opened := time.Since(start)
-	start = time.Now()
-	stop := releaseMappedPages(db, restoreReleaseInterval, restoreResidentBudget)
-	errs := checkDB(db)
-	stop()
-	took.check = time.Since(start)
-	if len(errs) > 0 {
-		db.Close()
-		return nil, memState{}, fmt.Errorf("snapshot fails its checks: %v", errs[0])
+	// The check runs beside Apply with its read transactions open, and a
+	// commit that grows the file past what bbolt has mapped would wait for
+	// them to remap it, and Apply with it: map room to grow.
+	db, err := openDB(path, s.cfg.NoSync, int(info.Size())+restoreMmapRoom, s.log)
+	if err != nil {
+		return nil, memState{}, err
 	}
-	start = time.Now()
 	st, err := loadState(db, s.cfg.cacheBytes())
 	if err != nil {
 		db.Close()
 		return nil, memState{}, err
 	}
-	took.load = opened + time.Since(start)
+	took.load = time.Since(start)
 	return db, st, nil
 }
+
+// restoreMmapRoom is how far a restored file may grow while its check runs
+// before a commit must wait for the check to end (bbolt's remap). Address
+// space only: nothing is resident until read.
+const restoreMmapRoom = 1 << 30
 
 // restoreReleaseInterval is how often a restore's check looks at the file
 // pages it holds, and restoreResidentBudget how many bytes of them it may

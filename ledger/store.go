@@ -82,7 +82,7 @@ var ErrStorageFault = errors.New("ledger: state unavailable after a storage faul
 // FaultError is the error of a failed write to the state file; it matches
 // ErrStorageFault.
 type FaultError struct {
-	Step string // begin, write or commit
+	Step string // begin, write or commit; check: a restored state failed its checks
 	Path string // the state file
 	Err  error
 }
@@ -151,8 +151,18 @@ type Store struct {
 	applyBase *bolt.Tx
 	applyTx   *kv.Tx
 
+	// restoreCheck is the check of the last restored state while it runs
+	// beside Apply (restore_check.go); guarded by mu. unverified is set from
+	// a restore until that check passes.
+	restoreCheck *restoreCheck
+	unverified   atomic.Bool
+
 	// rename is os.Rename; tests replace it to fail Restore's swap.
 	rename func(oldpath, newpath string) error
+	// beforeRestoreCheck, if set, is called as the check of a restored
+	// state starts, with the flag that calls it off; tests hold the check
+	// there.
+	beforeRestoreCheck func(stop *atomic.Bool)
 	// commitTx is (*bolt.Tx).Commit; tests replace it to fail a commit as a
 	// full disk does.
 	commitTx func(*bolt.Tx) error
@@ -171,9 +181,13 @@ func Open(cfg Config) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "ledger")
-	db, err := openDB(cfg.Path, cfg.NoSync, s.log)
+	db, err := openDB(cfg.Path, cfg.NoSync, openMmapBytes, s.log)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkUnverified(db, cfg.Path, s.log); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: open state %s: %w", cfg.Path, err)
 	}
 	st, err := loadState(db, cfg.cacheBytes())
 	if err != nil {
@@ -191,7 +205,11 @@ func Open(cfg Config) (*Store, error) {
 // raft snapshot and log, or from the leader.
 var ErrDamaged = errors.New("ledger: state file is damaged")
 
-func openDB(path string, noSync bool, log *slog.Logger) (*bolt.DB, error) {
+// openMmapBytes is how much of the state file Open maps at first; bbolt
+// maps more as the file grows.
+const openMmapBytes = 64 << 20
+
+func openDB(path string, noSync bool, mmapBytes int, log *slog.Logger) (*bolt.DB, error) {
 	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
 		if err := checkComplete(path); err != nil {
 			if errors.Is(err, berrors.ErrTimeout) {
@@ -203,7 +221,7 @@ func openDB(path string, noSync bool, log *slog.Logger) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         5 * time.Second,
 		NoSync:          noSync,
-		InitialMmapSize: 64 << 20,
+		InitialMmapSize: mmapBytes,
 		FreelistType:    bolt.FreelistMapType,
 		// The freelist is written with every commit, which runs beside
 		// Apply (a few pages on a file that mostly grows), so that Open
@@ -324,6 +342,7 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	s.stopRestoreCheck() // its read transactions too
 	err := s.commitPending()
 	s.wmu.Lock()
 	s.endApplyTxLocked() // bbolt's Close waits for every read transaction
@@ -450,7 +469,11 @@ func (s *Store) faultLocked(step string, err error) error {
 		return s.broken
 	}
 	s.broken = &FaultError{Step: step, Path: s.cfg.Path, Err: err}
-	s.log.Error("state write failed; the node must stop, and replays raft's log after a restart", "step", step, "file", s.cfg.Path, "err", err)
+	if step == "check" {
+		s.log.Error("the restored state fails its checks; the node must stop, and will not serve this file again", "file", s.cfg.Path, "err", err)
+	} else {
+		s.log.Error("state write failed; the node must stop, and replays raft's log after a restart", "step", step, "file", s.cfg.Path, "err", err)
+	}
 	s.committed.Broadcast()
 	if s.cfg.OnFault != nil {
 		s.cfg.OnFault(s.broken)

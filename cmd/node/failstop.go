@@ -46,6 +46,7 @@ type failStop struct {
 	failing atomic.Bool
 	once    sync.Once
 	fault   chan error // the first fault; buffered
+	kind    string     // the first fault's kind; set once, before fault is sent
 	errors  *prometheus.CounterVec
 }
 
@@ -55,7 +56,7 @@ func newFailStop(dataDir string) *failStop {
 		fault:   make(chan error, 1),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tokenledger_storage_errors_total",
-			Help: "Writes to the node's files that failed, by file (state.db, raft.db, snapshots) and kind (begin, write, commit of the state; log, stable, snapshot of raft). Any increase stops the node.",
+			Help: "Writes to the node's files that failed, by file (state.db, raft.db, snapshots) and kind (begin, write, commit of the state; check: a state restored from a snapshot failed its checks; log, stable, snapshot of raft). Any increase stops the node.",
 		}, []string{"file", "kind"}),
 	}
 }
@@ -81,6 +82,7 @@ func (f *failStop) raftFault(sf *consensus.StorageFault) {
 func (f *failStop) report(file, kind string, err error) {
 	f.errors.WithLabelValues(file, kind).Inc()
 	f.once.Do(func() {
+		f.kind = kind
 		f.failing.Store(true)
 		f.fault <- &storageFaultError{err: fmt.Errorf("storage fault: %w", err)}
 	})
@@ -88,6 +90,9 @@ func (f *failStop) report(file, kind string, err error) {
 
 // advice is the one line an operator reads after a storage fault.
 func (f *failStop) advice() string {
+	if f.kind == "check" {
+		return fmt.Sprintf("the snapshot this node restored from the leader is whole but fails the state checks, so the leader's state may be damaged: keep %s for inspection, check the other nodes' journals (node verify chain), and rebuild this node only from a node whose state passes; it refuses this state file when it starts", f.dataDir)
+	}
 	return fmt.Sprintf("free space on the filesystem of %s (or repair the disk), then restart the node: it replays what it lost from raft's log and catches up with the cluster", f.dataDir)
 }
 

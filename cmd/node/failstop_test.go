@@ -60,6 +60,23 @@ func TestFailStopReportsOnce(t *testing.T) {
 	}
 }
 
+// TestFailStopAdviceForAFailedCheck checks that a restored state failing
+// its checks stops the node with advice about the snapshot's source, not
+// about free space, which would not help.
+func TestFailStopAdviceForAFailedCheck(t *testing.T) {
+	fs := newFailStop("/data/n1")
+	fs.ledgerFault(&ledger.FaultError{Step: "check", Path: "/data/n1/state.db", Err: errors.New("the snapshot restored at index 9 fails its checks")})
+	if !fs.Failing() {
+		t.Error("not failing after a failed check")
+	}
+	if err := <-fs.fault; !strings.Contains(err.Error(), "fails its checks") {
+		t.Errorf("fault %v does not say the check failed", err)
+	}
+	if a := fs.advice(); !strings.Contains(a, "leader's state may be damaged") || strings.Contains(a, "free space") {
+		t.Errorf("advice %q does not point at the snapshot's source", a)
+	}
+}
+
 // TestServeRefusesDamagedState checks that a node whose state file is cut
 // short does not start, exits with the storage-fault status, and says how to
 // recover.

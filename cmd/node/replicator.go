@@ -29,9 +29,12 @@ type raftNode interface {
 
 var _ raftNode = (*consensus.Node)(nil)
 
-// nodeLister is the replicated node list, read before a membership change.
-type nodeLister interface {
+// ledgerState is what the replicator reads of the ledger: the replicated
+// node list, read before a membership change, and whether the state has
+// passed its checks (a restored snapshot's runs beside Apply).
+type ledgerState interface {
 	Nodes() ([]ledger.NodeInfo, error)
+	Verified() bool
 }
 
 // replicator adapts a consensus.Node to the typed api.Replicator the handlers
@@ -40,7 +43,7 @@ type nodeLister interface {
 // the API's sentinels (wrapped with %w so both stay visible to errors.Is).
 type replicator struct {
 	node  raftNode
-	nodes nodeLister
+	nodes ledgerState
 	log   *slog.Logger
 	// failing reports a storage fault the node is stopping for.
 	failing func() bool
@@ -52,7 +55,7 @@ type replicator struct {
 
 var _ api.Replicator = (*replicator)(nil)
 
-func newReplicator(node raftNode, nodes nodeLister, log *slog.Logger, failing func() bool) *replicator {
+func newReplicator(node raftNode, nodes ledgerState, log *slog.Logger, failing func() bool) *replicator {
 	return &replicator{node: node, nodes: nodes, log: log, failing: failing}
 }
 
@@ -186,7 +189,10 @@ func (r *replicator) Ready() bool { return !r.Failing() && r.node.Ready() }
 
 func (r *replicator) Failing() bool { return r.failing() }
 
-func (r *replicator) CaughtUp() bool { return r.node.CaughtUp() }
+// CaughtUp is false until the node has caught up with the cluster once,
+// and while the state restored from a snapshot is still being checked: a
+// read must not serve a state that may yet fail its checks.
+func (r *replicator) CaughtUp() bool { return r.node.CaughtUp() && r.nodes.Verified() }
 
 func (r *replicator) Status() api.ClusterStatus {
 	s := r.node.Status()

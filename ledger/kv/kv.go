@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/tidwall/btree"
@@ -149,6 +150,9 @@ type Tx struct {
 	top     *Layer   // written by Put and Delete
 	layered bool     // false: reads and writes go straight to base
 	buckets map[string]*Bucket
+	// stop, once set, ends every walk of the file beneath: its cursors
+	// find no more keys (StopWith).
+	stop *atomic.Bool
 }
 
 // Wrap returns base itself as a Tx: reads and writes go to it.
@@ -159,6 +163,12 @@ func Wrap(base *bolt.Tx) *Tx { return &Tx{base: base} }
 func Over(base *bolt.Tx, layers []*Layer, top *Layer) *Tx {
 	return &Tx{base: base, layers: layers, top: top, layered: true}
 }
+
+// StopWith makes every cursor over the file beneath find no more keys once
+// stop is set, so a long read of the whole file (a restore's check) can be
+// called off from another goroutine: it then ends soon, with what it read
+// so far, which the caller must discard. Call it before the first Bucket.
+func (t *Tx) StopWith(stop *atomic.Bool) { t.stop = stop }
 
 // Bolt is the bbolt transaction beneath, for what layers do not hold:
 // making and dropping buckets.
@@ -377,7 +387,7 @@ func (b *Bucket) Cursor() *Cursor {
 			}
 		}
 	}
-	c.srcs = append(c.srcs, &boltSource{c: b.base.Cursor()})
+	c.srcs = append(c.srcs, &boltSource{c: b.base.Cursor(), stop: b.tx.stop})
 	return c
 }
 
@@ -521,19 +531,29 @@ func (s *layerSource) at() ([]byte, []byte, bool) {
 type boltSource struct {
 	c    *bolt.Cursor
 	k, v []byte
+	stop *atomic.Bool // Tx.StopWith; nil: never
 }
 
-func (s *boltSource) first()        { s.k, s.v = s.c.First() }
-func (s *boltSource) last()         { s.k, s.v = s.c.Last() }
-func (s *boltSource) seek(k []byte) { s.k, s.v = s.c.Seek(k) }
+func (s *boltSource) first()        { s.k, s.v = s.c.First(); s.stopped() }
+func (s *boltSource) last()         { s.k, s.v = s.c.Last(); s.stopped() }
+func (s *boltSource) seek(k []byte) { s.k, s.v = s.c.Seek(k); s.stopped() }
 func (s *boltSource) next() {
 	if s.k != nil {
 		s.k, s.v = s.c.Next()
+		s.stopped()
 	}
 }
 func (s *boltSource) prev() {
 	if s.k != nil {
 		s.k, s.v = s.c.Prev()
+		s.stopped()
+	}
+}
+
+// stopped puts the source off the end once its transaction is stopped.
+func (s *boltSource) stopped() {
+	if s.stop != nil && s.stop.Load() {
+		s.k, s.v = nil, nil
 	}
 }
 func (s *boltSource) at() ([]byte, []byte, bool) { return s.k, s.v, false }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -267,6 +268,59 @@ func TestEmpty(t *testing.T) {
 				return nil
 			})
 			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestStopWith checks that once a Tx's stop flag is set, every cursor over
+// the file beneath finds no more keys, and that until then it walks as
+// before.
+func TestStopWith(t *testing.T) {
+	db := openTestDB(t, "stop.db")
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(testBucket)
+		for i := range 100 {
+			if err := b.Put(fmt.Appendf(nil, "k%03d", i), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stopAt := range []int{-1, 0, 1, 50, 99} {
+		t.Run(fmt.Sprint("stop at ", stopAt), func(t *testing.T) {
+			if err := db.View(func(btx *bolt.Tx) error {
+				var stop atomic.Bool
+				tx := Wrap(btx)
+				tx.StopWith(&stop)
+				c := tx.Bucket(testBucket).Cursor()
+				n := 0
+				for k, _ := c.First(); k != nil; k, _ = c.Next() {
+					if n == stopAt {
+						stop.Store(true)
+					}
+					n++
+				}
+				want := 100
+				if stopAt >= 0 {
+					want = stopAt + 1
+				}
+				if n != want {
+					t.Errorf("walked %d keys, want %d", n, want)
+				}
+				if stopAt >= 0 {
+					if k, _ := c.Seek([]byte("k000")); k != nil {
+						t.Errorf("Seek after stop = %q, want nothing", k)
+					}
+					if k, _ := c.Last(); k != nil {
+						t.Errorf("Last after stop = %q, want nothing", k)
+					}
+				}
+				return nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 		})

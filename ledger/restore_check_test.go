@@ -1,0 +1,256 @@
+package ledger
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
+)
+
+// restoreTarget opens a store at a new path, as a node's, holding the world
+// and a committed mint of 100 REG to acc-us, and records the faults it
+// reports. It has no StrictChecks: a state that fails its checks must reach
+// the check that runs beside Apply.
+func restoreTarget(t *testing.T) (s *Store, h *harness, path string, faults chan error) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "state.db")
+	faults = make(chan error, 4)
+	s, err := Open(Config{Path: path, NoSync: true, CommitEvery: 1 << 20, OnFault: func(err error) { faults <- err }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h = &harness{t: t, s: s, now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	h.world()
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "100"))
+	return s, h, path, faults
+}
+
+func checkUnverifiedMark(t *testing.T, path string, want bool) {
+	t.Helper()
+	got, err := isUnverified(path)
+	if err != nil {
+		t.Fatalf("isUnverified: %v", err)
+	}
+	if got != want {
+		t.Errorf("state marked unchecked = %v, want %v", got, want)
+	}
+}
+
+// TestRestoreChecksBesideApply checks that a restore returns before the
+// check of the restored state, that Apply goes on while it runs, and that
+// the state is unverified, and marked so on disk, until it passes.
+func TestRestoreChecksBesideApply(t *testing.T) {
+	src := restoreSource(t)
+	want := mustHashes(t, src.s)
+	snap := snapshotOf(t, src.s)
+
+	s, h, path, faults := restoreTarget(t)
+	release := make(chan struct{})
+	s.beforeRestoreCheck = func(*atomic.Bool) { <-release }
+	if err := s.Restore(bytes.NewReader(snap)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if s.Verified() {
+		t.Error("Verified = true before the restored state was checked")
+	}
+	checkUnverifiedMark(t, path, true)
+	if got := mustHashes(t, s); got != want {
+		t.Errorf("restored hashes %+v, want the snapshot's %+v", got, want)
+	}
+	// The check is held; Apply does not wait for it.
+	h.mustAccept("iss-1", mintBody("REG", "inst-us", "3"))
+	if got := h.balance("inst-us", "REG"); got != "10" {
+		t.Errorf("inst-us REG = %s, want 10 (the snapshot's 7 and 3)", got)
+	}
+	close(release)
+	if err := s.awaitRestoreCheck(); err != nil {
+		t.Fatalf("the check of a sound snapshot: %v", err)
+	}
+	if !s.Verified() {
+		t.Error("Verified = false after the check passed")
+	}
+	checkUnverifiedMark(t, path, false)
+	select {
+	case err := <-faults:
+		t.Errorf("a sound restore reported a fault: %v", err)
+	default:
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Errorf("Check: %v", errs)
+	}
+	checkReopens(t, s, path, mustHashes(t, s))
+}
+
+// unsoundSnapshots are snapshots that arrive whole (their checksum is
+// right) but do not hold a sound ledger.
+func unsoundSnapshots(t *testing.T) map[string][]byte {
+	good := snapshotOf(t, restoreSource(t).s)
+	return map[string][]byte{
+		"fails the checks": editSnapshot(t, good, func(tx *kv.Tx) error {
+			// inst-us holds REG: its holding now names an unknown party.
+			return tx.Bucket(bucketParties).Delete([]byte("inst-us"))
+		}),
+		"a record that does not decode": editSnapshot(t, good, func(tx *kv.Tx) error {
+			// A journal record whose tag is wrong: its reader panics.
+			return tx.Bucket(bucketJournal).Put(seqKey(1), []byte("not a journal record"))
+		}),
+	}
+}
+
+// TestRestoredStateFailingItsChecksStops checks that a restored state that
+// fails its checks stops the store as a storage fault does (reads fail,
+// OnFault hears of it once, with step "check"), and that the file stays
+// marked, so the next Open refuses it instead of serving it.
+func TestRestoredStateFailingItsChecksStops(t *testing.T) {
+	for name, snap := range unsoundSnapshots(t) {
+		t.Run(name, func(t *testing.T) {
+			s, _, path, faults := restoreTarget(t)
+			if err := s.Restore(bytes.NewReader(snap)); err != nil {
+				t.Fatalf("Restore = %v; the stream is whole, so the check comes after the swap", err)
+			}
+			if err := s.awaitRestoreCheck(); err == nil {
+				t.Fatal("the check of an unsound snapshot found nothing")
+			}
+			select {
+			case err := <-faults:
+				var fe *FaultError
+				if !errors.As(err, &fe) || fe.Step != "check" || !errors.Is(err, ErrStorageFault) {
+					t.Errorf("fault = %v, want a FaultError of step check", err)
+				}
+			default:
+				t.Fatal("OnFault was not told of the failed check")
+			}
+			if s.Verified() {
+				t.Error("Verified = true after the check failed")
+			}
+			if _, err := s.Hashes(); !errors.Is(err, ErrStorageFault) {
+				t.Errorf("Hashes after the failed check = %v, want ErrStorageFault", err)
+			}
+			checkUnverifiedMark(t, path, true)
+			if err := s.Close(); err != nil {
+				t.Logf("Close: %v", err)
+			}
+			_, err := Open(Config{Path: path, NoSync: true})
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "fails its checks") {
+				t.Fatalf("Open of the unsound restored state = %v, want ErrDamaged naming the failed checks", err)
+			}
+			checkUnverifiedMark(t, path, true)
+		})
+	}
+}
+
+// waitCalledOff is a beforeRestoreCheck that holds the check until it is
+// called off. The wait is bounded: a check never called off fails the
+// test instead of hanging it.
+func waitCalledOff(t *testing.T) func(stop *atomic.Bool) {
+	return func(stop *atomic.Bool) {
+		deadline := time.Now().Add(time.Minute)
+		for !stop.Load() {
+			if time.Now().After(deadline) {
+				t.Error("the check was never called off")
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// TestCloseCallsOffTheRestoreCheck checks that Close ends a check still
+// running, and that the next Open runs it before it serves the state.
+func TestCloseCallsOffTheRestoreCheck(t *testing.T) {
+	src := restoreSource(t)
+	want := mustHashes(t, src.s)
+	s, _, path, _ := restoreTarget(t)
+	s.beforeRestoreCheck = waitCalledOff(t)
+	if err := s.Restore(bytes.NewReader(snapshotOf(t, src.s))); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checkUnverifiedMark(t, path, true)
+	reopened := openStore(t, path, false)
+	checkUnverifiedMark(t, path, false)
+	if !reopened.Verified() {
+		t.Error("Verified = false after Open checked the state")
+	}
+	if got := mustHashes(t, reopened); got != want {
+		t.Errorf("reopened hashes %+v, want the snapshot's %+v", got, want)
+	}
+}
+
+// TestRestoreCallsOffAnEarlierCheck checks that a second restore, arriving
+// while the first one's state is being checked, ends that check and checks
+// its own state.
+func TestRestoreCallsOffAnEarlierCheck(t *testing.T) {
+	src := restoreSource(t)
+	first := snapshotOf(t, src.s)
+	src.mustAccept("iss-1", mintBody("REG", "inst-us", "5"))
+	want := mustHashes(t, src.s)
+	second := snapshotOf(t, src.s)
+
+	s, h, path, faults := restoreTarget(t)
+	s.beforeRestoreCheck = waitCalledOff(t)
+	if err := s.Restore(bytes.NewReader(first)); err != nil {
+		t.Fatalf("first Restore: %v", err)
+	}
+	s.beforeRestoreCheck = nil
+	if err := s.Restore(bytes.NewReader(second)); err != nil {
+		t.Fatalf("second Restore: %v", err)
+	}
+	if err := s.awaitRestoreCheck(); err != nil {
+		t.Fatalf("the second check: %v", err)
+	}
+	if !s.Verified() {
+		t.Error("Verified = false after the second check passed")
+	}
+	checkUnverifiedMark(t, path, false)
+	if got := mustHashes(t, s); got != want {
+		t.Errorf("hashes %+v, want the second snapshot's %+v", got, want)
+	}
+	if got := h.balance("inst-us", "REG"); got != "12" {
+		t.Errorf("inst-us REG = %s, want 12", got)
+	}
+	if len(faults) > 0 {
+		t.Errorf("a fault was reported: %v", <-faults)
+	}
+}
+
+// TestFailedSwapKeepsAnUncheckedStateChecked checks that a restore whose
+// swap fails after it called off the check of an earlier restore starts
+// that check again: the state it keeps still has to pass.
+func TestFailedSwapKeepsAnUncheckedStateChecked(t *testing.T) {
+	src := restoreSource(t)
+	want := mustHashes(t, src.s)
+	snap := snapshotOf(t, src.s)
+
+	s, _, path, _ := restoreTarget(t)
+	s.beforeRestoreCheck = waitCalledOff(t)
+	if err := s.Restore(bytes.NewReader(snap)); err != nil {
+		t.Fatalf("first Restore: %v", err)
+	}
+	s.beforeRestoreCheck = nil
+	s.rename = func(string, string) error { return errors.New("injected rename failure") }
+	if err := s.Restore(bytes.NewReader(snap)); err == nil {
+		t.Fatal("second Restore succeeded, want the rename's error")
+	}
+	checkRestoreFileGone(t, path)
+	if err := s.awaitRestoreCheck(); err != nil {
+		t.Fatalf("the check started again: %v", err)
+	}
+	if !s.Verified() {
+		t.Error("Verified = false after the check started again passed")
+	}
+	checkUnverifiedMark(t, path, false)
+	if got := mustHashes(t, s); got != want {
+		t.Errorf("hashes %+v, want the first snapshot's %+v", got, want)
+	}
+}
