@@ -13,27 +13,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// releaseMappedPages watches, every interval until stop is called, the
-// file pages resident in this process, and once they pass budget bytes
-// drops those of db's file that reading it through bbolt's memory map made
-// resident. A restore's check reads the whole file: gigabytes for a register
-// of a million investors, which all stayed resident (counted in the
-// process's RSS) although the kernel's page cache keeps them anyway. The map
-// is read-only and shared, so a page dropped while a reader still uses it
-// is read back from the page cache on its next access: nothing a reader
-// holds changes. Only for a file no one writes.
+// releaseMappedPages watches, at once and then every interval until stop is
+// called, the file pages resident in this process, and once they pass
+// budget bytes drops those of the first size bytes of db's file that
+// reading it through bbolt's memory map made resident. stop returns how
+// many times it dropped them. A restore's check reads the whole file:
+// gigabytes for a register of a million investors, which all stayed
+// resident (counted in the process's RSS) although the kernel's page cache
+// keeps them anyway. The map is read-only and shared, so a page dropped
+// while a reader still uses it is read back from the page cache on its
+// next access: nothing a reader holds changes. The caller keeps bbolt from
+// remapping the file until stop returns, with a read transaction open (a
+// remap waits for every one).
+//
+// The size is the caller's (a read transaction's Size): the file may have
+// been renamed since it was opened, so its path may name another file or
+// none.
 //
 // Dropping on a budget rather than on every tick matters: a drop costs a
 // walk of the whole mapping and makes the readers fault their working set
 // back in, and dropping every 100 ms made a 3 GB restore three times slower.
-func releaseMappedPages(db *bolt.DB, interval time.Duration, budget int64) (stop func()) {
-	info, err := os.Stat(db.Path())
-	if err != nil || info.Size() == 0 {
-		return func() {}
+func releaseMappedPages(db *bolt.DB, size int64, interval time.Duration, budget int64) (stop func() (releases int)) {
+	if size <= 0 {
+		return func() int { return 0 }
 	}
 	// bbolt maps at least the file's size from Info().Data.
-	start, size := db.Info().Data, uintptr(info.Size())
+	start := db.Info().Data
 	done := make(chan struct{})
+	var released int
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -41,19 +48,21 @@ func releaseMappedPages(db *bolt.DB, interval time.Duration, budget int64) (stop
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
+			if residentShared() > budget {
+				releaseMapped(start, uintptr(size))
+				released++
+			}
 			select {
 			case <-done:
 				return
 			case <-tick.C:
-				if residentShared() > budget {
-					releaseMapped(start, size)
-				}
 			}
 		}
 	}()
-	return func() {
+	return func() int {
 		close(done)
 		wg.Wait()
+		return released
 	}
 }
 

@@ -73,17 +73,21 @@ func TestReleaseMappedPages(t *testing.T) {
 	// everything, while the reads go on and see the same values.
 	readAll()
 	held := rssFile(t)
-	stop := releaseMappedPages(db, time.Millisecond, 1<<40)
+	stop := releaseMappedPages(db, info.Size(), time.Millisecond, 1<<40)
 	time.Sleep(20 * time.Millisecond) // some ticks: what is measured is that nothing happens
-	stop()
+	if n := stop(); n != 0 {
+		t.Errorf("released %d times under a budget it never reached", n)
+	}
 	if now := rssFile(t); now < held-8<<20 {
 		t.Errorf("RssFile %d → %d bytes under a budget it never reached", held, now)
 	}
-	stop = releaseMappedPages(db, time.Millisecond, 0)
+	stop = releaseMappedPages(db, info.Size(), time.Millisecond, 0)
 	for range 5 {
 		readAll()
 	}
-	stop()
+	if n := stop(); n == 0 {
+		t.Error("never released over a budget of 0")
+	}
 }
 
 func bytesToUint(k []byte) uint64 {

@@ -34,9 +34,10 @@ const unverifiedSuffix = ".unverified"
 
 // restoreCheck is the check of a restored state running beside Apply.
 type restoreCheck struct {
-	stop atomic.Bool   // set to call the check off
-	done chan struct{} // closed when the check has ended
-	err  error         // what the check found; read after done
+	stop     atomic.Bool   // set to call the check off
+	done     chan struct{} // closed when the check has ended
+	err      error         // what the check found; read after done
+	releases int           // how often it let go of the file's pages; read after done
 }
 
 // startRestoreCheck checks db, the state just restored, in a and b: read
@@ -57,9 +58,9 @@ func (s *Store) startRestoreCheck(db *bolt.DB, a, b *bolt.Tx, applied uint64) {
 		// The check reads the whole file; its pages are let go of while
 		// a and b are open, which keeps bbolt from remapping the file
 		// under the release (a remap waits for every read transaction).
-		release := releaseMappedPages(db, restoreReleaseInterval, restoreResidentBudget)
+		release := releaseMappedPages(db, a.Size(), restoreReleaseInterval, s.releaseBudget)
 		errs := checkTxs(a, b, &rc.stop)
-		release()
+		rc.releases = release()
 		rollbackCheck(a, b)
 		took := time.Since(start).Round(time.Millisecond)
 		switch {
@@ -79,7 +80,7 @@ func (s *Store) startRestoreCheck(db *bolt.DB, a, b *bolt.Tx, applied uint64) {
 			}
 			s.unverified.Store(false)
 			// A duration only, for the operator.
-			s.log.Info("the restored snapshot passed its checks", "applied_index", applied, "check", took)
+			s.log.Info("the restored snapshot passed its checks", "applied_index", applied, "check", took, "page_releases", rc.releases)
 		}
 	}()
 }
@@ -165,7 +166,11 @@ func checkUnverified(db *bolt.DB, path string, log *slog.Logger) error {
 		return err
 	}
 	log.Info("checking a state restored from a snapshot whose check had not passed", "file", path)
-	stop := releaseMappedPages(db, restoreReleaseInterval, restoreResidentBudget)
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	stop := releaseMappedPages(db, info.Size(), restoreReleaseInterval, restoreResidentBudget)
 	errs := checkDB(db)
 	stop()
 	if len(errs) > 0 {

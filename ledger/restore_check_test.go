@@ -53,6 +53,9 @@ func TestRestoreChecksBesideApply(t *testing.T) {
 	snap := snapshotOf(t, src.s)
 
 	s, h, path, faults := restoreTarget(t)
+	// Over a budget of 0 the check lets go of the file's pages at once:
+	// the release must reach the restored file, renamed since it opened.
+	s.releaseBudget = 0
 	release := make(chan struct{})
 	s.beforeRestoreCheck = func(*atomic.Bool) { <-release }
 	if err := s.Restore(bytes.NewReader(snap)); err != nil {
@@ -76,6 +79,9 @@ func TestRestoreChecksBesideApply(t *testing.T) {
 	}
 	if !s.Verified() {
 		t.Error("Verified = false after the check passed")
+	}
+	if runtime.GOOS == "linux" && s.restoreCheck.releases == 0 {
+		t.Error("the check never let go of the restored file's pages, over a budget of 0")
 	}
 	checkUnverifiedMark(t, path, false)
 	select {

@@ -193,15 +193,16 @@ func BenchmarkRegisterMint(b *testing.B) {
 //   - snapshots it as raft does, Snapshot and Persist into a file that is
 //     synced (snapshot-s);
 //   - closes it, so that the peak memory of the restore is the restore's;
-//   - restores the snapshot into a second, empty store (restore-s: until the
-//     store applies on it; restore-write-s and restore-load-s its steps),
-//     then waits for the check of the restored state, which runs beside
-//     Apply (restore-check-s; restore-checked-s is both), resetting
+//   - restores the snapshot into a second, empty store (restore-s: until
+//     the store applies on it; restore-write-s and restore-load-s its
+//     steps), then waits for the check of the restored state, which runs
+//     beside Apply (restore-check-s; restore-checked-s is both), resetting
 //     the process's peak resident size (VmHWM) first through
-//     /proc/self/clear_refs and reading it after the check (restore-VmHWM-B, next to
-//     pre-restore-VmRSS-B, what was resident before). Where the peak cannot
-//     be reset it reports the process's VmHWM and its rise during the restore
-//     instead, and on systems without /proc/self/status neither;
+//     /proc/self/clear_refs and reading it after the check
+//     (restore-VmHWM-B, next to pre-restore-VmRSS-B, what was resident
+//     before). Where the peak cannot be reset it reports the process's
+//     VmHWM and its rise during the restore instead, and on systems
+//     without /proc/self/status neither;
 //   - opens the state file again (reopen-s counts the close too);
 //   - verifies the journal (verify-µs/entry, verify-entries/s).
 //
@@ -258,7 +259,8 @@ func benchState(b *testing.B, l *scaleLedger) {
 		snapPath := filepath.Join(dir, "snapshot")
 		start := time.Now()
 		snapshotBytes = snapshotToFile(b, l.s, snapPath)
-		snapshotTook += time.Since(start)
+		snapped := time.Since(start)
+		snapshotTook += snapped
 
 		applied := l.s.AppliedIndex()
 		start = time.Now()
@@ -272,6 +274,9 @@ func benchState(b *testing.B, l *scaleLedger) {
 		took, checked, step, rss = restoreFromFile(b, snapPath, filepath.Join(dir, "restored.db"), applied)
 		restoreTook += took
 		checkTook += checked
+		// Each round's figures, as the metrics below are their means.
+		b.Logf("round: snapshot %v, restore %v (write %v, load %v), check beside Apply %v, VmRSS before %d MB, VmHWM %d MB",
+			snapped, took, step.write, step.load, checked, rss.rssBefore>>20, rss.hwmAfter>>20)
 		steps.write += step.write
 		steps.load += step.load
 
