@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -68,8 +69,33 @@ func TestRestoreChecksBesideApply(t *testing.T) {
 	if got := mustHashes(t, s); got != want {
 		t.Errorf("restored hashes %+v, want the snapshot's %+v", got, want)
 	}
-	// The check is held; Apply does not wait for it.
+	// The check is held; Apply does not wait for it, nor does a commit
+	// that grows the file well past its size, which the file's room to
+	// grow keeps from remapping it (a remap would wait for the check's
+	// transactions: this would hang).
 	h.mustAccept("iss-1", mintBody("REG", "inst-us", "3"))
+	var regs [][]byte
+	for i := range 3000 {
+		regs = append(regs, InstructionItem("cus-1", []byte(ins("register_party", investor(fmt.Sprintf("grow-%d", i), "accredited", "US")))))
+	}
+	for _, o := range h.apply(regs...) {
+		if o.Status != StatusAccepted {
+			t.Fatalf("register: %+v", o)
+		}
+	}
+	committed := make(chan error, 1)
+	go func() { committed <- s.Commit() }()
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatalf("Commit while the check is held: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("Commit waited for the held check: bbolt remapped the restored file")
+		close(release)
+		<-committed
+		release = make(chan struct{})
+	}
 	if got := h.balance("inst-us", "REG"); got != "10" {
 		t.Errorf("inst-us REG = %s, want 10 (the snapshot's 7 and 3)", got)
 	}

@@ -157,8 +157,8 @@ type Store struct {
 	restoreCheck *restoreCheck
 	unverified   atomic.Bool
 	// releaseBudget is how many bytes of file pages the process may hold
-	// while a restored state is checked (restoreResidentBudget; tests
-	// lower it).
+	// while a restored state is checked (restoreCheckBudget; tests lower
+	// it).
 	releaseBudget int64
 
 	// rename is os.Rename; tests replace it to fail Restore's swap.
@@ -179,7 +179,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename, commitTx: (*bolt.Tx).Commit, releaseBudget: restoreResidentBudget}
+	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename, commitTx: (*bolt.Tx).Commit, releaseBudget: restoreCheckBudget}
 	s.committed = sync.NewCond(&s.wmu)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
