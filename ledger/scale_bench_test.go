@@ -194,7 +194,7 @@ func BenchmarkRegisterMint(b *testing.B) {
 //     synced (snapshot-s);
 //   - closes it, so that the peak memory of the restore is the restore's;
 //   - restores the snapshot into a second, empty store (restore-s: until
-//     the store applies on it; restore-write-s and restore-load-s its
+//     the store applies on it; restore-write-s, -open-s and -load-s its
 //     steps), then waits for the check of the restored state, which runs
 //     beside Apply (restore-check-s; restore-checked-s is both), resetting
 //     the process's peak resident size (VmHWM) first through
@@ -275,9 +275,10 @@ func benchState(b *testing.B, l *scaleLedger) {
 		restoreTook += took
 		checkTook += checked
 		// Each round's figures, as the metrics below are their means.
-		b.Logf("round: snapshot %v, restore %v (write %v, load %v), check beside Apply %v, VmRSS before %d MB, VmHWM %d MB",
-			snapped, took, step.write, step.load, checked, rss.rssBefore>>20, rss.hwmAfter>>20)
+		b.Logf("round: snapshot %v, restore %v (write %v, open %v, load %v), check beside Apply %v, VmRSS before %d MB, VmHWM %d MB",
+			snapped, took, step.write, step.open, step.load, checked, rss.rssBefore>>20, rss.hwmAfter>>20)
 		steps.write += step.write
+		steps.open += step.open
 		steps.load += step.load
 
 		start = time.Now()
@@ -310,6 +311,7 @@ func benchState(b *testing.B, l *scaleLedger) {
 	b.ReportMetric(steps.write.Seconds()/rounds, "restore-write-s")
 	b.ReportMetric(checkTook.Seconds()/rounds, "restore-check-s")
 	b.ReportMetric((restoreTook+checkTook).Seconds()/rounds, "restore-checked-s")
+	b.ReportMetric(steps.open.Seconds()/rounds, "restore-open-s")
 	b.ReportMetric(steps.load.Seconds()/rounds, "restore-load-s")
 	b.ReportMetric(reopenTook.Seconds()/rounds, "reopen-s")
 	b.ReportMetric(verifyTook.Seconds()*1e6/rounds/float64(entries), "verify-µs/entry")
@@ -448,6 +450,8 @@ func (l *restoreLog) Handle(_ context.Context, r slog.Record) error {
 		switch a.Key {
 		case "write":
 			l.took.write = a.Value.Duration()
+		case "open":
+			l.took.open = a.Value.Duration()
 		case "load":
 			l.took.load = a.Value.Duration()
 		}

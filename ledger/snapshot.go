@@ -129,7 +129,8 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	// Durations only, for the operator: nothing of the state depends on them.
 	s.log.Info("restored a snapshot; its check runs beside Apply", "applied_index", st.applied,
-		"write", took.write.Round(time.Millisecond), "load", took.load.Round(time.Millisecond))
+		"write", took.write.Round(time.Millisecond), "open", took.open.Round(time.Millisecond),
+		"load", took.load.Round(time.Millisecond))
 	return nil
 }
 
@@ -149,9 +150,10 @@ func (s *Store) recheckLocked() {
 }
 
 // restoreTimes is how long each step of a restore took: writing the stream
-// to the file (its checksum included), and opening and loading it.
+// to the file (its checksum included), opening it, and loading it (the
+// rulebook, the record cache).
 type restoreTimes struct {
-	write, load time.Duration
+	write, open, load time.Duration
 }
 
 // openRestored writes the snapshot stream to path and returns it open and
@@ -184,6 +186,8 @@ func (s *Store) openRestored(path string, r io.Reader, took *restoreTimes) (*bol
 	if err != nil {
 		return nil, memState{}, err
 	}
+	took.open = time.Since(start)
+	start = time.Now()
 	st, err := loadState(db, s.cfg.cacheBytes())
 	if err != nil {
 		db.Close()
