@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	"github.com/tokenledger/tokenledger/transfer"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestRecordCache checks hits, absences, replacement, the bound and that a
@@ -252,5 +255,56 @@ func TestConfigCacheBytes(t *testing.T) {
 		if rc.limit < 2*cacheChunkSize || rc.limit%cacheChunkSize != 0 {
 			t.Errorf("share %d of %d bytes", rc.limit, MaxCacheBytes)
 		}
+	}
+}
+
+// BenchmarkCacheWarm warms a record cache from a file of 100,000 and
+// 1,000,000 parties, as Open and a restore do (the parties are most of
+// the warm; one record each of the shape BenchmarkRegisterMint registers).
+//
+//	go test ./ledger -run '^$' -bench BenchmarkCacheWarm -benchtime 10x
+func BenchmarkCacheWarm(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("parties=%d", n), func(b *testing.B) {
+			db, err := bolt.Open(filepath.Join(b.TempDir(), "parties.db"), 0o600, &bolt.Options{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			kyc := created.AddDate(1, 0, 0)
+			if err := db.Update(func(tx *bolt.Tx) error {
+				for _, name := range [][]byte{bucketParties, bucketInstruments} {
+					if _, err := tx.CreateBucket(name); err != nil {
+						return err
+					}
+				}
+				parties := tx.Bucket(bucketParties)
+				parties.FillPercent = 1
+				var val []byte
+				for i := range n {
+					p := transfer.Party{Role: eligibility.RoleInvestor, Status: eligibility.StatusAccredited, Jurisdiction: "US",
+						KYCExpiresAt: &kyc, Custodian: "cus-1", CreatedAt: created}
+					val = encodeParty(val[:0], &p)
+					if err := parties.Put([]byte(investorID(i)), val); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				c := newStateCache(DefaultCacheBytes)
+				if err := viewKV(db, func(tx *kv.Tx) error { c.warm(tx); return nil }); err != nil {
+					b.Fatal(err)
+				}
+				if !c.parties.isComplete() {
+					b.Fatal("the warm did not read every party")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/party")
+		})
 	}
 }
