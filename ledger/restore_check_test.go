@@ -195,6 +195,34 @@ func waitCalledOff(t *testing.T) func(stop *atomic.Bool) {
 	}
 }
 
+// restoreHeld restores snap into s with its check held until it is
+// called off; the restores after it are checked as usual.
+func restoreHeld(t *testing.T, s *Store, snap []byte) {
+	t.Helper()
+	s.beforeRestoreCheck = waitCalledOff(t)
+	if err := s.Restore(bytes.NewReader(snap)); err != nil {
+		t.Fatalf("first Restore: %v", err)
+	}
+	s.beforeRestoreCheck = nil
+}
+
+// checkPasses waits for the check of the state s restored last and
+// checks that it passed: the state verified, the mark gone, the hashes
+// want.
+func checkPasses(t *testing.T, s *Store, path string, want Hashes) {
+	t.Helper()
+	if err := s.awaitRestoreCheck(); err != nil {
+		t.Fatalf("the check: %v", err)
+	}
+	if !s.Verified() {
+		t.Error("Verified = false after the check passed")
+	}
+	checkUnverifiedMark(t, path, false)
+	if got := mustHashes(t, s); got != want {
+		t.Errorf("hashes %+v, want the snapshot's %+v", got, want)
+	}
+}
+
 // TestCloseCallsOffTheRestoreCheck checks that Close ends a check still
 // running, and that the next Open runs it before it serves the state.
 func TestCloseCallsOffTheRestoreCheck(t *testing.T) {
@@ -230,24 +258,11 @@ func TestRestoreCallsOffAnEarlierCheck(t *testing.T) {
 	second := snapshotOf(t, src.s)
 
 	s, h, path, faults := restoreTarget(t)
-	s.beforeRestoreCheck = waitCalledOff(t)
-	if err := s.Restore(bytes.NewReader(first)); err != nil {
-		t.Fatalf("first Restore: %v", err)
-	}
-	s.beforeRestoreCheck = nil
+	restoreHeld(t, s, first)
 	if err := s.Restore(bytes.NewReader(second)); err != nil {
 		t.Fatalf("second Restore: %v", err)
 	}
-	if err := s.awaitRestoreCheck(); err != nil {
-		t.Fatalf("the second check: %v", err)
-	}
-	if !s.Verified() {
-		t.Error("Verified = false after the second check passed")
-	}
-	checkUnverifiedMark(t, path, false)
-	if got := mustHashes(t, s); got != want {
-		t.Errorf("hashes %+v, want the second snapshot's %+v", got, want)
-	}
+	checkPasses(t, s, path, want)
 	if got := h.balance("inst-us", "REG"); got != "12" {
 		t.Errorf("inst-us REG = %s, want 12", got)
 	}
@@ -265,24 +280,11 @@ func TestFailedSwapKeepsAnUncheckedStateChecked(t *testing.T) {
 	snap := snapshotOf(t, src.s)
 
 	s, _, path, _ := restoreTarget(t)
-	s.beforeRestoreCheck = waitCalledOff(t)
-	if err := s.Restore(bytes.NewReader(snap)); err != nil {
-		t.Fatalf("first Restore: %v", err)
-	}
-	s.beforeRestoreCheck = nil
+	restoreHeld(t, s, snap)
 	s.rename = func(string, string) error { return errors.New("injected rename failure") }
 	if err := s.Restore(bytes.NewReader(snap)); err == nil {
 		t.Fatal("second Restore succeeded, want the rename's error")
 	}
 	checkRestoreFileGone(t, path)
-	if err := s.awaitRestoreCheck(); err != nil {
-		t.Fatalf("the check started again: %v", err)
-	}
-	if !s.Verified() {
-		t.Error("Verified = false after the check started again passed")
-	}
-	checkUnverifiedMark(t, path, false)
-	if got := mustHashes(t, s); got != want {
-		t.Errorf("hashes %+v, want the first snapshot's %+v", got, want)
-	}
+	checkPasses(t, s, path, want)
 }
