@@ -68,20 +68,6 @@ func newStateCache(total int) *stateCache {
 // 10,000 investors just reopened.
 func (c *stateCache) warm(tx *kv.Tx) {
 	fill := func(bucket []byte, rc *recordCache) {
-		// The index is sized once, by a walk that counts what will fit: a
-		// map grown from empty to a million parties spent a third of the
-		// warm in rehashing.
-		n, used := 0, rc.used()
-		_ = tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			if used += recordSize(k, v); used > rc.limit/2 {
-				return errCacheFull
-			}
-			n++
-			return nil
-		})
-		if len(rc.index) == 0 {
-			rc.index = make(map[uint64]uint32, n)
-		}
 		err := tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 			if rc.used()+recordSize(k, v) > rc.limit/2 {
 				return errCacheFull
