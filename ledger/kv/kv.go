@@ -18,7 +18,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -29,13 +32,14 @@ import (
 
 // entry is a layer's record of one key: a value, or its deletion.
 type entry struct {
-	val []byte
-	del bool
+	key  string // in the layer's arena
+	val  []byte
+	hash uint64
+	del  bool
 }
 
-// Layer holds writes in memory, by bucket and in key order. It is written
-// by one Tx at a time and, once frozen (no Tx writes it any more), read by
-// any number.
+// Layer holds writes in memory, by bucket. It is written by one Tx at a time
+// and, once frozen (no Tx writes it any more), read by any number.
 type Layer struct {
 	buckets map[string]*layerBucket
 	arena   []byte // keys and values are copied here; chunks are never reused
@@ -43,11 +47,153 @@ type Layer struct {
 	size    int    // bytes of keys and values
 }
 
+// layerBucket is one bucket's writes: its entries in the order their keys
+// were first written, a hash index over them, and their key order, which is
+// built only when a cursor or WriteTo asks for it. Apply gets and puts tens
+// of thousands of keys between commits and almost never walks them, so
+// ordering each put (a btree insert, string compares from the root) cost
+// more than the put: a hash probe is one compare. The order is then made
+// once, by a sort, on the goroutine that commits the layer.
 type layerBucket struct {
-	m btree.Map[string, entry]
+	ents entries
+	// index holds, per slot, the top 32 bits of a key's hash and 1 + its
+	// entry's position (0: empty); linear probing, at most half full. No
+	// pointers: the garbage collector does not scan it.
+	index []uint64
+	// mu guards tree and inTree: a frozen layer is read by Apply and the
+	// API (one at a time, under the store's lock) while the goroutine that
+	// commits it writes it out, and both may need its order.
+	mu sync.Mutex
+	// tree orders ents[:inTree] by key (the value is the position). It is
+	// made by the first cursor and caught up by each later one.
+	tree   btree.Map[string, int32]
+	inTree int
 	// appendOnly: keys only grow, so bbolt fills its pages whole
 	// (FillPercent 1) when the layer is written.
 	appendOnly bool
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// entries is a list in blocks: growing it never copies the entries or
+// leaves a list's worth of garbage behind, as one slice growing by doubling
+// would, tens of thousands of entries in a layer's largest buckets.
+type entries struct {
+	blocks [][]entry
+	n      int
+}
+
+const entryBlock = 512
+
+func (es *entries) len() int        { return es.n }
+func (es *entries) at(i int) *entry { return &es.blocks[i/entryBlock][i%entryBlock] }
+func (es *entries) add(e entry) {
+	if es.n%entryBlock == 0 && es.n > 0 || len(es.blocks) == 0 {
+		capacity := entryBlock
+		if es.n == 0 {
+			capacity = 8 // most buckets of a layer hold a few keys; the first block grows
+		}
+		es.blocks = append(es.blocks, make([]entry, 0, capacity))
+	}
+	last := &es.blocks[len(es.blocks)-1]
+	*last = append(*last, e)
+	es.n++
+}
+
+// find returns the position of key's entry, or -1.
+func (lb *layerBucket) find(key string, h uint64) int {
+	if len(lb.index) == 0 {
+		return -1
+	}
+	mask := uint64(len(lb.index) - 1)
+	tag := h >> 32
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := lb.index[i]
+		if s == 0 {
+			return -1
+		}
+		if s>>32 == tag {
+			if at := int(uint32(s)) - 1; lb.ents.at(at).key == key {
+				return at
+			}
+		}
+	}
+}
+
+// insert adds position at, whose key is new, to the index.
+func (lb *layerBucket) insert(h uint64, at int) {
+	if 2*(lb.ents.len()+1) > len(lb.index) {
+		lb.grow()
+	}
+	mask := uint64(len(lb.index) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		if lb.index[i] == 0 {
+			lb.index[i] = h>>32<<32 | uint64(at+1)
+			return
+		}
+	}
+}
+
+func (lb *layerBucket) grow() {
+	lb.index = make([]uint64, max(64, 2*len(lb.index)))
+	mask := uint64(len(lb.index) - 1)
+	for at := range lb.ents.len() {
+		h := lb.ents.at(at).hash
+		for i := h & mask; ; i = (i + 1) & mask {
+			if lb.index[i] == 0 {
+				lb.index[i] = h>>32<<32 | uint64(at+1)
+				break
+			}
+		}
+	}
+}
+
+// get returns key's entry.
+func (lb *layerBucket) get(key []byte) (entry, bool) {
+	k := unsafe.String(unsafe.SliceData(key), len(key))
+	if at := lb.find(k, maphash.String(hashSeed, k)); at >= 0 {
+		return *lb.ents.at(at), true
+	}
+	return entry{}, false
+}
+
+// ordered returns the tree, holding every entry. Callers hold mu.
+func (lb *layerBucket) ordered() *btree.Map[string, int32] {
+	set := lb.tree.Set
+	if lb.appendOnly {
+		// A key past the last goes straight onto the last leaf, without a
+		// search from the root; any other key is set as usual.
+		set = lb.tree.Load
+	}
+	for ; lb.inTree < lb.ents.len(); lb.inTree++ {
+		set(lb.ents.at(lb.inTree).key, int32(lb.inTree))
+	}
+	return &lb.tree
+}
+
+// sorted returns the positions of every entry in key order.
+func (lb *layerBucket) sorted() []int32 {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	out := make([]int32, 0, lb.ents.len())
+	if lb.inTree > 0 {
+		lb.ordered().Scan(func(_ string, at int32) bool {
+			out = append(out, at)
+			return true
+		})
+		return out
+	}
+	for at := range lb.ents.len() {
+		out = append(out, int32(at))
+	}
+	if !lb.appendOnly || !slices.IsSortedFunc(out, lb.compare) {
+		slices.SortFunc(out, lb.compare)
+	}
+	return out
+}
+
+func (lb *layerBucket) compare(a, b int32) int {
+	return strings.Compare(lb.ents.at(int(a)).key, lb.ents.at(int(b)).key)
 }
 
 // NewLayer returns an empty layer.
@@ -88,18 +234,20 @@ func (l *Layer) bucket(name []byte, create bool) *layerBucket {
 }
 
 func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
-	k := l.copy(key)
-	e := entry{del: del}
+	k := unsafe.String(unsafe.SliceData(key), len(key))
+	h := maphash.String(hashSeed, k)
+	e := entry{del: del, hash: h}
 	if !del {
 		e.val = l.copy(val)
 	}
-	set := lb.m.Set
-	if lb.appendOnly {
-		// A key past the last goes straight onto the last leaf, without a
-		// search from the root; any other key is set as usual.
-		set = lb.m.Load
-	}
-	if _, replaced := set(unsafe.String(unsafe.SliceData(k), len(k)), e); !replaced {
+	if at := lb.find(k, h); at >= 0 {
+		e.key = lb.ents.at(at).key
+		*lb.ents.at(at) = e
+	} else {
+		c := l.copy(key)
+		e.key = unsafe.String(unsafe.SliceData(c), len(c))
+		lb.insert(h, lb.ents.len())
+		lb.ents.add(e)
 		l.n++
 	}
 	l.size += len(key) + len(val)
@@ -123,21 +271,18 @@ func (l *Layer) WriteTo(tx *bolt.Tx) error {
 		if lb.appendOnly {
 			b.FillPercent = 1
 		}
-		var err error
-		lb.m.Scan(func(k string, e entry) bool {
-			key := unsafe.Slice(unsafe.StringData(k), len(k))
+		for _, at := range lb.sorted() {
+			e := lb.ents.at(int(at))
+			key := unsafe.Slice(unsafe.StringData(e.key), len(e.key))
+			var err error
 			if e.del {
 				err = b.Delete(key)
 			} else {
 				err = b.Put(key, e.val)
 			}
 			if err != nil {
-				err = fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, key, err)
+				return fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, key, err)
 			}
-			return err == nil
-		})
-		if err != nil {
-			return err
 		}
 	}
 	return nil
@@ -257,12 +402,12 @@ func (b *Bucket) topBucket() *layerBucket {
 func (b *Bucket) Get(key []byte) []byte {
 	if b.tx.layered {
 		if top := b.readTop(); top != nil {
-			if e, ok := top.m.Get(unsafe.String(unsafe.SliceData(key), len(key))); ok {
+			if e, ok := top.get(key); ok {
 				return e.value()
 			}
 		}
 		for i := len(b.layers) - 1; i >= 0; i-- {
-			if e, ok := b.layers[i].m.Get(unsafe.String(unsafe.SliceData(key), len(key))); ok {
+			if e, ok := b.layers[i].get(key); ok {
 				return e.value()
 			}
 		}
@@ -282,9 +427,9 @@ func (b *Bucket) Get(key []byte) []byte {
 // with no merged cursor made.
 func (b *Bucket) Empty() bool {
 	if b.tx.layered {
-		written := b.readTop() != nil && b.readTop().m.Len() > 0
+		written := b.readTop() != nil && b.readTop().ents.len() > 0
 		for _, lb := range b.layers {
-			written = written || lb.m.Len() > 0
+			written = written || lb.ents.len() > 0
 		}
 		if written {
 			k, _ := b.Cursor().First()
@@ -378,11 +523,11 @@ type source interface {
 func (b *Bucket) Cursor() *Cursor {
 	c := &Cursor{}
 	if b.tx.layered {
-		if top := b.readTop(); top != nil && top.m.Len() > 0 {
+		if top := b.readTop(); top != nil && top.ents.len() > 0 {
 			c.srcs = append(c.srcs, newLayerSource(top))
 		}
 		for i := len(b.layers) - 1; i >= 0; i-- {
-			if b.layers[i].m.Len() > 0 {
+			if b.layers[i].ents.len() > 0 {
 				c.srcs = append(c.srcs, newLayerSource(b.layers[i]))
 			}
 		}
@@ -503,14 +648,18 @@ func (c *Cursor) settle() ([]byte, []byte) {
 	}
 }
 
-// layerSource walks one layer's bucket.
+// layerSource walks one layer's bucket, in the order its tree had when the
+// cursor was made.
 type layerSource struct {
-	it    btree.MapIter[string, entry]
+	lb    *layerBucket
+	it    btree.MapIter[string, int32]
 	valid bool
 }
 
 func newLayerSource(lb *layerBucket) *layerSource {
-	return &layerSource{it: lb.m.Iter()}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return &layerSource{lb: lb, it: lb.ordered().Iter()}
 }
 
 func (s *layerSource) first()        { s.valid = s.it.First() }
@@ -523,7 +672,7 @@ func (s *layerSource) at() ([]byte, []byte, bool) {
 		return nil, nil, false
 	}
 	k := s.it.Key()
-	e := s.it.Value()
+	e := s.lb.ents.at(int(s.it.Value()))
 	return unsafe.Slice(unsafe.StringData(k), len(k)), e.val, e.del
 }
 
