@@ -3,6 +3,7 @@ package transfer
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/internal/wire"
@@ -479,6 +480,24 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 	b = append(b, `","type":"`...)
 	b = append(b, ins.Type...)
 	b = append(b, '"')
+	if ps := ins.Party; ps != nil {
+		b = append(b, `,"party":{"id":"`...)
+		b = append(b, ps.ID...)
+		b = append(b, `","role":"`...)
+		b = append(b, ps.Role...)
+		b = append(b, '"')
+		b = appendField(b, "status", string(ps.Status))
+		b = appendField(b, "jurisdiction", ps.Jurisdiction)
+		if ps.KYCExpiresAt != nil {
+			b = append(b, `,"kyc_expires_at":"`...)
+			b = ps.KYCExpiresAt.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		}
+		b = appendField(b, "custodian", ps.Custodian)
+		b = appendAmount(b, "annual_income", ps.AnnualIncome)
+		b = appendAmount(b, "net_worth", ps.NetWorth)
+		b = append(b, '}')
+	}
 	b = appendField(b, "party_id", ins.PartyID)
 	b = appendField(b, "symbol", ins.Symbol)
 	b = appendField(b, "from", ins.From)
@@ -516,7 +535,24 @@ func AppendEncode(b []byte, ins Instruction) []byte {
 
 // encodePlain reports whether AppendEncode writes ins by hand.
 func encodePlain(ins *Instruction) bool {
-	if ins.Party != nil || ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
+	if ps := ins.Party; ps != nil {
+		for _, s := range [...]string{ps.ID, string(ps.Role), string(ps.Status), ps.Jurisdiction, ps.Custodian} {
+			if !jsonPlain(s) {
+				return false
+			}
+		}
+		for _, a := range [...]*Amount{ps.AnnualIncome, ps.NetWorth} {
+			if a != nil && !jsonPlain(string(*a)) {
+				return false
+			}
+		}
+		// encoding/json writes a time as AppendFormat does, but refuses a
+		// year outside 0-9999; and only UTC is written here.
+		if t := ps.KYCExpiresAt; t != nil && (t.Location() != time.UTC || t.Year() < 0 || t.Year() > 9999) {
+			return false
+		}
+	}
+	if ins.Instrument != nil || ins.Status != nil || ins.Jurisdiction != nil ||
 		ins.KYCExpiresAt != nil || ins.AcquiredAt != nil || ins.Rulebook != "" || ins.EffectiveAt != nil ||
 		ins.AnnualIncome != nil || ins.NetWorth != nil || ins.Import ||
 		ins.RecordSeq != nil || ins.CashInLieu != nil ||
