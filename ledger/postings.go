@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
@@ -75,14 +76,6 @@ func lastSeq(key, val []byte) uint64 {
 	return seq
 }
 
-// posting is one buffered (name, seq) of a journal index.
-type posting struct {
-	bucket   uint8 // postingParty or postingSymbol
-	name     string
-	seq      uint64
-	inserted int // order of add: names sort stably, so seqs stay in order
-}
-
 const (
 	postingParty uint8 = iota
 	postingSymbol
@@ -90,66 +83,107 @@ const (
 
 var postingBuckets = [...][]byte{postingParty: bucketJournalParty, postingSymbol: bucketJournalSymbol}
 
-// postingBuffer holds the postings applied since the last commit.
+// postingBuffer holds the postings applied since the last commit, by name:
+// a name's seqs are a chain through seqs and next in the order they were
+// added, so a flush sorts the names, not every posting (several an
+// instruction, each a string compare at every step of the sort). Only the
+// names hold pointers; the seqs and their chains do not.
 type postingBuffer struct {
-	list  []posting
-	arena []byte // the values written by the last flush, until its commit
-	key   []byte // scratch
+	names [len(postingBuckets)]map[string]int32 // name -> its run
+	runs  []postingRun
+	seqs  []uint64
+	next  []int32 // the next posting of the same name, -1 at the last
+	arena []byte  // the values written by the last flush, until its commit
+	key   []byte  // scratch
+	chain []uint64
+	order []int32
+}
+
+// postingRun is one name's postings: the first and last of its chain.
+type postingRun struct {
+	bucket      uint8
+	name        string
+	first, last int32
 }
 
 func (b *postingBuffer) add(bucket uint8, name string, seq uint64) {
-	b.list = append(b.list, posting{bucket: bucket, name: name, seq: seq, inserted: len(b.list)})
+	at := int32(len(b.seqs))
+	b.seqs = append(b.seqs, seq)
+	b.next = append(b.next, -1)
+	if b.names[bucket] == nil {
+		b.names[bucket] = map[string]int32{}
+	}
+	if r, ok := b.names[bucket][name]; ok {
+		b.next[b.runs[r].last] = at
+		b.runs[r].last = at
+		return
+	}
+	b.names[bucket][name] = int32(len(b.runs))
+	b.runs = append(b.runs, postingRun{bucket: bucket, name: name, first: at, last: at})
+}
+
+// empty reports whether no posting was added since the last flush.
+func (b *postingBuffer) empty() bool { return len(b.seqs) == 0 }
+
+// drop forgets the postings added, keeping the arena.
+func (b *postingBuffer) drop() {
+	for _, m := range b.names {
+		clear(m)
+	}
+	b.runs, b.seqs, b.next = b.runs[:0], b.seqs[:0], b.next[:0]
 }
 
 // reset drops the buffer: after a flush has been committed, or with the
 // transaction it was for.
 func (b *postingBuffer) reset() {
-	b.list = b.list[:0]
+	b.drop()
 	b.arena = b.arena[:0]
 }
 
 // flush writes the buffered postings into tx, name by name in key order,
-// and empties the list. The values stay in the arena, which bbolt reads
+// and empties the buffer. The values stay in the arena, which bbolt reads
 // until the commit: appends never write over a value handed out, and a
 // grown arena leaves the old array to bbolt; reset it only after the commit.
 func (b *postingBuffer) flush(tx *kv.Tx) error {
-	if len(b.list) == 0 {
+	if b.empty() {
 		return nil
 	}
-	slices.SortFunc(b.list, func(x, y posting) int {
-		if c := cmp.Compare(x.bucket, y.bucket); c != 0 {
+	b.order = b.order[:0]
+	for r := range b.runs {
+		b.order = append(b.order, int32(r))
+	}
+	slices.SortFunc(b.order, func(x, y int32) int {
+		rx, ry := &b.runs[x], &b.runs[y]
+		if c := cmp.Compare(rx.bucket, ry.bucket); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(x.name, y.name); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.inserted, y.inserted)
+		return strings.Compare(rx.name, ry.name)
 	})
 	var bk *kv.Bucket
 	var c *kv.Cursor // repositioned by every seek, so one serves the bucket
-	for i := 0; i < len(b.list); {
-		j := i
-		for j < len(b.list) && b.list[j].bucket == b.list[i].bucket && b.list[j].name == b.list[i].name {
-			j++
-		}
-		if i == 0 || b.list[i].bucket != b.list[i-1].bucket {
-			bk = tx.Bucket(postingBuckets[b.list[i].bucket])
+	for i, r := range b.order {
+		run := &b.runs[r]
+		if i == 0 || run.bucket != b.runs[b.order[i-1]].bucket {
+			bk = tx.Bucket(postingBuckets[run.bucket])
 			c = bk.Cursor()
 		}
-		if err := b.appendName(bk, c, b.list[i:j]); err != nil {
-			return fmt.Errorf("index %s: %w", b.list[i].name, err)
+		b.chain = b.chain[:0]
+		for at := run.first; at >= 0; at = b.next[at] {
+			b.chain = append(b.chain, b.seqs[at])
 		}
-		i = j
+		if err := b.appendName(bk, c, run.name, b.chain); err != nil {
+			return fmt.Errorf("index %s: %w", run.name, err)
+		}
 	}
-	b.list = b.list[:0]
+	b.drop()
 	return nil
 }
 
 // appendName appends one name's new postings (seqs increasing) to its
 // chunks in bk: to its last chunk while that has room, then in new chunks.
 // c is bk's cursor; bbolt copies keys, so one scratch key serves every Put.
-func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, ps []posting) error {
-	b.key = append(append(b.key[:0], ps[0].name...), 0)
+func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, name string, seqs []uint64) error {
+	b.key = append(append(b.key[:0], name...), 0)
 	n := len(b.key)
 	b.key = binary.BigEndian.AppendUint64(b.key, math.MaxUint64)
 	prefix := b.key[:n]
@@ -167,25 +201,25 @@ func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, ps []posting) er
 		open, last = true, lastSeq(k, v)
 		b.arena = append(b.arena, v...)
 	}
-	for _, p := range ps {
+	for _, seq := range seqs {
 		switch {
-		case open && p.seq == last:
+		case open && seq == last:
 			continue // posted twice for one entry
-		case open && p.seq < last:
-			fail("index %s: seq %d does not follow %d", p.name, p.seq, last)
+		case open && seq < last:
+			fail("index %s: seq %d does not follow %d", name, seq, last)
 		case open && len(b.arena)-start+binary.MaxVarintLen64 <= postingChunkBytes:
-			b.arena = binary.AppendUvarint(b.arena, p.seq-last)
+			b.arena = binary.AppendUvarint(b.arena, seq-last)
 		default:
 			if open {
 				if err := bk.Put(b.key, b.arena[start:len(b.arena):len(b.arena)]); err != nil {
 					return err
 				}
 			}
-			b.key = binary.BigEndian.AppendUint64(b.key[:n], p.seq)
+			b.key = binary.BigEndian.AppendUint64(b.key[:n], seq)
 			open, start = true, len(b.arena)
 			b.arena = append(b.arena, tagPostings)
 		}
-		last = p.seq
+		last = seq
 	}
 	return bk.Put(b.key, b.arena[start:len(b.arena):len(b.arena)])
 }

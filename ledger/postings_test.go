@@ -25,7 +25,7 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 		}
 		defer db.Close()
 		names := []string{"a", "ab", "b", "inv-1", "inv-10", "inv-2", "USD"}
-		want := map[string][]uint64{}
+		want, wantSymbol := map[string][]uint64{}, map[string][]uint64{}
 		var buf postingBuffer
 		tx, err := db.Begin(true)
 		if err != nil {
@@ -47,6 +47,15 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 				if r.Intn(3) == 0 {
 					buf.add(postingParty, n, seq)
 					want[n] = append(want[n], seq)
+					if r.Intn(10) == 0 {
+						buf.add(postingParty, n, seq) // a name an entry serves twice
+					}
+				}
+				// The same names in the other index, whose postings the
+				// buffer keeps apart.
+				if r.Intn(4) == 0 {
+					buf.add(postingSymbol, n, seq)
+					wantSymbol[n] = append(wantSymbol[n], seq)
 				}
 			}
 			switch r.Intn(200) {
@@ -85,22 +94,29 @@ func TestPostingsAgreeWithAList(t *testing.T) {
 			t.Fatalf("%d postings in %d chunks, want %d in at least %d", total, chunks, count, 2*len(names))
 		}
 		comparePostings(t, r, b, names, want, seq)
-		for _, n := range append(names, "", "c", "inv-") {
-			l := newSeqList(b, n)
-			list := want[n]
-			for range 300 {
-				from := uint64(r.Int63n(int64(seq + 10)))
-				if r.Intn(4) == 0 && len(list) > 0 {
-					from = list[r.Intn(len(list))] // an exact hit
-				}
-				i, _ := slices.BinarySearch(list, from)
-				got, ok := l.seek(from)
-				if wantOK := i < len(list); ok != wantOK || (ok && got != list[i]) {
-					t.Fatalf("%q seek(%d) = %d, %v; want the first of %d at or after it", n, from, got, ok, len(list))
-				}
+		seekAll(t, r, b, append(names, "", "c", "inv-"), want, seq)
+		seekAll(t, r, kv.Wrap(tx).Bucket(bucketJournalSymbol), names, wantSymbol, seq)
+	})
+}
+
+// seekAll checks seeks into each name's list in b against want.
+func seekAll(t *testing.T, r *rand.Rand, b *kv.Bucket, names []string, want map[string][]uint64, seq uint64) {
+	t.Helper()
+	for _, n := range names {
+		l := newSeqList(b, n)
+		list := want[n]
+		for range 300 {
+			from := uint64(r.Int63n(int64(seq + 10)))
+			if r.Intn(4) == 0 && len(list) > 0 {
+				from = list[r.Intn(len(list))] // an exact hit
+			}
+			i, _ := slices.BinarySearch(list, from)
+			got, ok := l.seek(from)
+			if wantOK := i < len(list); ok != wantOK || (ok && got != list[i]) {
+				t.Fatalf("%q seek(%d) = %d, %v; want the first of %d at or after it", n, from, got, ok, len(list))
 			}
 		}
-	})
+	}
 }
 
 // comparePostings checks checkPostings against the journal's pairs (want):
