@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // DefaultCacheBytes is Config.CacheBytes when it is 0. A ledger's working set
@@ -45,6 +47,39 @@ const (
 // succeeded. Restore and Close drop it.
 type stateCache struct {
 	parties, instruments, holdings *recordCache
+	// decoded holds instruments as decoded from their records, by symbol,
+	// each with the record it was decoded from: an instrument's record is
+	// read by nearly every instruction and decoding it (names, decimals,
+	// times) cost more than the rest of reading it. A record that differs
+	// from the one kept is decoded afresh. Decoded objects hold pointers,
+	// so their number is bounded (maxDecodedInstruments).
+	decoded map[string]decodedInstrument
+}
+
+// decodedInstrument is an instrument and the record it was decoded from.
+// Nothing changes the instrument: a view hands out copies, and an
+// instruction's changes are new values.
+type decodedInstrument struct {
+	raw []byte
+	in  *transfer.Instrument
+}
+
+// maxDecodedInstruments bounds stateCache.decoded: more symbols than this
+// empty it, and it fills again with those in use.
+const maxDecodedInstruments = 4096
+
+// instrument decodes the record raw of the instrument key, or returns the
+// instrument decoded from the same bytes before.
+func (c *stateCache) instrument(key, raw []byte) *transfer.Instrument {
+	if d, ok := c.decoded[string(key)]; ok && bytes.Equal(d.raw, raw) {
+		return d.in
+	}
+	in := decodeInstrument(key, raw)
+	if c.decoded == nil || len(c.decoded) >= maxDecodedInstruments {
+		c.decoded = make(map[string]decodedInstrument)
+	}
+	c.decoded[string(key)] = decodedInstrument{raw: bytes.Clone(raw), in: in}
+	return in
 }
 
 // newStateCache splits total bytes (Config.CacheBytes) among the buckets.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
@@ -306,5 +307,34 @@ func BenchmarkCacheWarm(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/party")
 		})
+	}
+}
+
+// TestDecodedInstruments checks the cache of decoded instruments: the same
+// record gives the instrument decoded before, a changed record (a new
+// supply) a fresh decode of it, and more symbols than its bound empty it
+// rather than grow it.
+func TestDecodedInstruments(t *testing.T) {
+	c := newStateCache(MinCacheBytes)
+	in := &transfer.Instrument{Symbol: "ACME", Name: "Acme", Issuer: "iss-1", Decimals: 2, Supply: decimal.RequireFromString("10")}
+	raw := encodeInstrument(nil, in)
+	first := c.instrument([]byte("ACME"), raw)
+	if first.Name != "Acme" || !first.Supply.Equal(in.Supply) {
+		t.Fatalf("decoded %+v, want %+v", first, in)
+	}
+	if again := c.instrument([]byte("ACME"), bytes.Clone(raw)); again != first {
+		t.Fatal("the same record decoded again")
+	}
+	in.Supply = decimal.RequireFromString("12.5")
+	changed := c.instrument([]byte("ACME"), encodeInstrument(nil, in))
+	if changed == first || !changed.Supply.Equal(in.Supply) || !first.Supply.Equal(decimal.RequireFromString("10")) {
+		t.Fatalf("after a change: %v (first now %v), want a new decode with supply %v", changed.Supply, first.Supply, in.Supply)
+	}
+	for i := range maxDecodedInstruments + 10 {
+		sym := fmt.Sprintf("S%d", i)
+		c.instrument([]byte(sym), encodeInstrument(nil, &transfer.Instrument{Symbol: sym}))
+		if len(c.decoded) > maxDecodedInstruments {
+			t.Fatalf("%d decoded instruments, bound %d", len(c.decoded), maxDecodedInstruments)
+		}
 	}
 }

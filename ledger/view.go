@@ -26,6 +26,7 @@ type txView struct {
 	// Apply's view has them (useCache), read views do not (nil). published
 	// lists what this transaction wrote, for the caches once it committed.
 	rParties, rInstruments, rHoldings *recordCache
+	cache                             *stateCache // Apply's, for its decoded instruments; nil in reads
 	published                         []cacheUpdate
 	publishedKeys                     []byte // the keys of published
 
@@ -153,7 +154,11 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 	}
 	var in *transfer.Instrument
 	if raw := v.record(v.bInstruments, v.rInstruments, v.keyOf(symbol)); raw != nil {
-		in = decodeInstrument(v.key, raw)
+		if v.cache != nil {
+			in = v.cache.instrument(v.key, raw)
+		} else {
+			in = decodeInstrument(v.key, raw)
+		}
 	}
 	memo(&v.instruments, symbol, in)
 	if in == nil {
@@ -226,6 +231,7 @@ func nextInBlock[T any](block *[]T, first, most int) *T {
 // writes to them (publish).
 func (v *txView) useCache(c *stateCache) {
 	v.rParties, v.rInstruments, v.rHoldings = c.parties, c.instruments, c.holdings
+	v.cache = c
 }
 
 func (v *txView) Holding(party, symbol string) (transfer.Holding, bool) {
