@@ -198,9 +198,9 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 	} else if c.isComplete() {
 		return nil
 	}
-	// Get looks the key up in each layer's btree, then seeks bbolt with a
-	// cursor the bucket keeps: cheaper than a merged cursor's seek, which
-	// positions every source.
+	// Get looks the key up in each layer's hash index, then seeks bbolt
+	// with a cursor the bucket keeps: cheaper than a merged cursor's seek,
+	// which positions every source.
 	val := b.Get(key)
 	c.put(key, val)
 	return val

@@ -310,53 +310,43 @@ func (p *fastParser) cashInLieu() (*CashInLieu, bool) {
 // Encode's order.
 func (p *fastParser) party() (*PartySpec, bool) {
 	var ps PartySpec
-	var ok bool
+	var role, status string
+	str := func(field string, dst *string) bool {
+		if !p.lit(field) {
+			return true // absent
+		}
+		var ok bool
+		*dst, ok = p.str()
+		return ok
+	}
+	amount := func(field string, dst **Amount) bool {
+		if !p.lit(field) {
+			return true
+		}
+		var ok bool
+		*dst, ok = p.amountPtr()
+		return ok
+	}
 	if !p.lit(`{"id":`) {
 		return nil, false
 	}
+	var ok bool
 	if ps.ID, ok = p.str(); !ok || !p.lit(`,"role":`) {
 		return nil, false
 	}
-	var role string
-	if role, ok = p.str(); !ok {
+	if role, ok = p.str(); !ok || !str(`,"status":`, &status) || !str(`,"jurisdiction":`, &ps.Jurisdiction) {
 		return nil, false
-	}
-	ps.Role = eligibility.Role(role)
-	if p.lit(`,"status":`) {
-		var status string
-		if status, ok = p.str(); !ok {
-			return nil, false
-		}
-		ps.Status = eligibility.Status(status)
-	}
-	if p.lit(`,"jurisdiction":`) {
-		if ps.Jurisdiction, ok = p.str(); !ok {
-			return nil, false
-		}
 	}
 	if p.lit(`,"kyc_expires_at":`) {
 		if ps.KYCExpiresAt, ok = p.time(); !ok {
 			return nil, false
 		}
 	}
-	if p.lit(`,"custodian":`) {
-		if ps.Custodian, ok = p.str(); !ok {
-			return nil, false
-		}
-	}
-	if p.lit(`,"annual_income":`) {
-		if ps.AnnualIncome, ok = p.amountPtr(); !ok {
-			return nil, false
-		}
-	}
-	if p.lit(`,"net_worth":`) {
-		if ps.NetWorth, ok = p.amountPtr(); !ok {
-			return nil, false
-		}
-	}
-	if !p.lit(`}`) {
+	if !str(`,"custodian":`, &ps.Custodian) || !amount(`,"annual_income":`, &ps.AnnualIncome) ||
+		!amount(`,"net_worth":`, &ps.NetWorth) || !p.lit(`}`) {
 		return nil, false
 	}
+	ps.Role, ps.Status = eligibility.Role(role), eligibility.Status(status)
 	return &ps, true
 }
 

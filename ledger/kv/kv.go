@@ -88,7 +88,7 @@ const entryBlock = 512
 func (es *entries) len() int        { return es.n }
 func (es *entries) at(i int) *entry { return &es.blocks[i/entryBlock][i%entryBlock] }
 func (es *entries) add(e entry) {
-	if es.n%entryBlock == 0 && es.n > 0 || len(es.blocks) == 0 {
+	if es.n%entryBlock == 0 {
 		capacity := entryBlock
 		if es.n == 0 {
 			capacity = 8 // most buckets of a layer hold a few keys; the first block grows
