@@ -37,6 +37,11 @@ const (
 	// scaleHugeEnv set to 1 enables the sizes of scaleHugeInvestors and up.
 	scaleHugeEnv       = "TOKENLEDGER_BENCH_1M"
 	scaleHugeInvestors = 1_000_000
+	// scaleRandomIDsEnv set to "random" gives every instruction of the
+	// set-up and the mix a random id, as clients that make UUIDs send,
+	// instead of ids that sort by when they were made: the ids bucket is
+	// keyed by id, so random ones land on random pages of it.
+	scaleRandomIDsEnv = "TOKENLEDGER_BENCH_IDS"
 	// scaleSetupBatch is the set-up's instructions per batch: consensus's
 	// default MaxBatchItems, the most one log entry carries.
 	scaleSetupBatch = 10_000
@@ -86,7 +91,9 @@ func skipHuge(b *testing.B, investors int) {
 // machine it moves less than the wall time) and the share of instructions
 // rejected.
 // Each size's ledger is set up once per run of the benchmark and kept for
-// its later rounds, whose instruction ids differ.
+// its later rounds, whose instruction ids differ. Instruction ids sort by
+// when they were made unless TOKENLEDGER_BENCH_IDS=random makes them random,
+// as UUIDs are.
 //
 //	go test ./ledger -run '^$' -bench BenchmarkScale -benchtime 40x -timeout 0
 func BenchmarkScale(b *testing.B) {
@@ -546,6 +553,18 @@ type scaleLedger struct {
 	investors int
 	r         *rand.Rand
 	batches   int // mixed batches made so far; they number instruction ids
+	// ids makes random instruction ids (scaleRandomIDsEnv); nil: ids in
+	// the order they are made.
+	ids *rand.Rand
+}
+
+// id is the instruction id for ordered, or a random one of 32 hex digits
+// when the ledger makes random ids.
+func (l *scaleLedger) id(ordered string) string {
+	if l.ids == nil {
+		return ordered
+	}
+	return fmt.Sprintf("%016x%016x", l.ids.Uint64(), l.ids.Uint64())
 }
 
 // registerAndMint opens a ledger with cfg in owner's temp dir and sets it up
@@ -562,6 +581,9 @@ func registerAndMint(owner, b *testing.B, investors int, cfg Config) (*scaleLedg
 		owner:       owner,
 		investors:   investors,
 		r:           rand.New(rand.NewSource(1)),
+	}
+	if os.Getenv(scaleRandomIDsEnv) == "random" {
+		l.ids = rand.New(rand.NewSource(2))
 	}
 	var took time.Duration
 	count := 0
@@ -581,6 +603,7 @@ func registerAndMint(owner, b *testing.B, investors int, cfg Config) (*scaleLedg
 		if err != nil {
 			b.Fatalf("%s: %v", body, err)
 		}
+		decoded.ID = l.id(decoded.ID)
 		items = append(items, InstructionItem(actor, transfer.Encode(decoded)))
 		if len(items) == scaleSetupBatch {
 			flush()
@@ -615,7 +638,7 @@ func registerAndMint(owner, b *testing.B, investors int, cfg Config) (*scaleLedg
 func (l *scaleLedger) nextMixed() [][]byte {
 	items := make([][]byte, benchBatch)
 	for i := range items {
-		items[i] = mixInstruction(l.r, fmt.Sprintf("m-%d-%d", l.batches, i), l.investors)
+		items[i] = mixInstruction(l.r, l.id(fmt.Sprintf("m-%d-%d", l.batches, i)), l.investors)
 	}
 	l.batches++
 	return items
