@@ -93,34 +93,40 @@ func (r *recordReader) fail(field string) {
 }
 
 // word reads a string that is usually one of a few (roles, statuses,
-// jurisdictions), sharing one copy of those.
+// jurisdictions), sharing one copy of those. A two-letter code is found by
+// its letters and the rest by a look down a short list: nearly every party
+// read decodes two or three, and a map lookup each (a hash and a compare)
+// cost more than the rest of the read.
 func (r *recordReader) word() string {
 	b := r.StrBytes()
-	if w, ok := words[string(b)]; ok {
-		return w
+	if len(b) == 2 && isUpper(b[0]) && isUpper(b[1]) {
+		return jurisdictionWords[int(b[0]-'A')*26+int(b[1]-'A')]
+	}
+	for _, w := range namedWords {
+		if string(b) == w {
+			return w
+		}
 	}
 	return string(b)
 }
 
-// words are the strings word shares: every role and status, and every
-// two-letter jurisdiction. Built once; only read after.
-var words = func() map[string]string {
-	m := map[string]string{"": ""}
-	for _, w := range []string{
-		string(eligibility.RoleOperator), string(eligibility.RoleIssuer), string(eligibility.RoleCustodian),
-		string(eligibility.RoleInvestor), string(eligibility.RoleAuditor), string(eligibility.RoleOracle),
-		string(eligibility.StatusRetail), string(eligibility.StatusAccredited),
-		string(eligibility.StatusQualifiedPurchaser), string(eligibility.StatusInstitutional),
-	} {
-		m[w] = w
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// namedWords are the roles and statuses word shares, and the empty string.
+var namedWords = [...]string{
+	"",
+	string(eligibility.RoleInvestor), string(eligibility.StatusRetail), string(eligibility.StatusAccredited),
+	string(eligibility.StatusInstitutional), string(eligibility.StatusQualifiedPurchaser),
+	string(eligibility.RoleCustodian), string(eligibility.RoleIssuer), string(eligibility.RoleOperator),
+	string(eligibility.RoleAuditor), string(eligibility.RoleOracle),
+}
+
+// jurisdictionWords are every two-letter code, AA to ZZ, by their letters.
+var jurisdictionWords = func() (t [26 * 26]string) {
+	for i := range t {
+		t[i] = string([]byte{byte('A' + i/26), byte('A' + i%26)})
 	}
-	for a := 'A'; a <= 'Z'; a++ {
-		for b := 'A'; b <= 'Z'; b++ {
-			w := string([]rune{a, b})
-			m[w] = w
-		}
-	}
-	return m
+	return t
 }()
 
 // done asserts the whole record was read, and read without error.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 
@@ -317,5 +318,29 @@ func TestKeyOwner(t *testing.T) {
 				t.Fatalf("got %+v, %v; want party %s", p, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWordsShared checks that word reads each role, status and two-letter
+// code as the one shared copy, and anything else as itself.
+func TestWordsShared(t *testing.T) {
+	read := func(s string) string {
+		w := newRecordWriter(nil, tagParty)
+		w.Str(s)
+		r := newRecordReader(w.B, tagParty, "word")
+		return r.word()
+	}
+	shared := []string{"", "US", "GB", "AA", "ZZ", string(eligibility.RoleInvestor), string(eligibility.RoleOperator),
+		string(eligibility.StatusRetail), string(eligibility.StatusQualifiedPurchaser)}
+	for _, s := range shared {
+		a, b := read(s), read(s)
+		if a != s || (s != "" && unsafe.StringData(a) != unsafe.StringData(b)) {
+			t.Errorf("word(%q) = %q, read twice as two copies", s, a)
+		}
+	}
+	for _, s := range []string{"us", "U", "USA", "A1", "investors", "retai", "Z["} {
+		if got := read(s); got != s {
+			t.Errorf("word(%q) = %q", s, got)
+		}
 	}
 }
