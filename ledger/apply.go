@@ -87,6 +87,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		}
 	}
 	var view *txView
+	var applied *applier
 	var linesPaid int
 	var newApplied uint64
 	var newTime time.Time
@@ -102,12 +103,13 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	err := s.inWriteTx(func(tx *kv.Tx) error {
 		a := &applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
-			view: newTxView(tx, s.rulebook.Load()), seenIDs: make(map[string]idRecord, items),
-			// A journal entry carries its instruction and about 300 bytes
-			// more; an id record its outcome.
-			arena:   make([]byte, 0, itemBytes+400*items),
+			view:    s.reuse.takeView(tx, s.rulebook.Load()),
 			running: running,
 		}
+		// A journal entry carries its instruction and about 300 bytes
+		// more; an id record its outcome.
+		s.reuse.take(a, items, itemBytes+400*items)
+		applied = a
 		a.view.useCache(s.cache)
 		a.idx.postings = &s.postings
 		view = a.view
@@ -166,6 +168,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	// What the batch wrote is now the state every later reader sees (in the
 	// live layer), so the cache may hold it.
 	view.publish()
+	s.reuse.keep(applied)
 	s.pending += max(items, 1) + corpLineWeight*linesPaid
 	if s.cfg.CommitEvery <= 1 {
 		// Every Apply is durable when it returns.
@@ -207,6 +210,7 @@ type applier struct {
 	touched        touchedNames // instruction's scratch
 	idx            indexWriter  // the journal and balance indexes (index.go)
 	tree           *treeWriter  // the journal's Merkle tree (merkle.go), made on the first entry
+	treeSpare      []byte       // a buffer for tree's tail, from the last call (applyReuse)
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
@@ -452,6 +456,7 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	}
 	if a.tree == nil {
 		a.tree = newTreeWriter(a.tx.Bucket(bucketTree))
+		a.tree.spare, a.treeSpare = a.treeSpare, nil
 	}
 	if err := a.tree.append(a.seq, a.head); err != nil {
 		panic(fmt.Sprintf("ledger: append journal tree: %v", err))

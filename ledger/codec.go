@@ -451,7 +451,9 @@ func (s *lotSlab) take(n int) []transfer.Lot {
 	}
 	i := len(s.block)
 	s.block = s.block[:i+n]
-	return s.block[i : i+n : i+n]
+	lots := s.block[i : i+n : i+n]
+	clear(lots) // a reused block (txView.reset) holds an earlier call's
+	return lots
 }
 
 const lotSlabBlock = 64

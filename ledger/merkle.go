@@ -279,6 +279,7 @@ type treeWriter struct {
 	tail      []byte // the last block's leaf hashes
 	tailDirty bool
 	tiers     []tierChunk // tier t at t-1
+	spare     []byte      // memory for tail, if not nil (applyReuse)
 }
 
 // tierChunk is the chunk of a tier a treeWriter appends to.
@@ -295,7 +296,10 @@ func newTreeWriter(tree *kv.Bucket) *treeWriter { return &treeWriter{tree: tree}
 func (w *treeWriter) append(seq uint64, entryHash [journalHashSize]byte) error {
 	assert(seq > 0, "tree leaf of journal seq 0")
 	if !w.loaded {
-		w.tail = append(make([]byte, 0, treeChunkBytes), w.tree.Get(treeTailKey)...)
+		if cap(w.spare) < treeChunkBytes {
+			w.spare = make([]byte, 0, treeChunkBytes)
+		}
+		w.tail = append(w.spare[:0], w.tree.Get(treeTailKey)...)
 		w.loaded = true
 	}
 	// The tree must hold the entries before seq, no more and no less: a gap

@@ -133,6 +133,7 @@ type Store struct {
 	live      *kv.Layer    // nil: nothing applied since the last freeze
 	frozen    *frozenLayer // being committed; nil: none
 	pending   int          // instructions in live
+	reuse     applyReuse   // what one Apply call hands to the next (reuse.go)
 	gen       uint64       // layers frozen so far
 	done      uint64       // layers committed so far
 	broken    error

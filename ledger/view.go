@@ -80,7 +80,13 @@ type holdingSlot struct {
 }
 
 func newTxView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
-	v := &txView{
+	v := &txView{}
+	v.init(tx, rb)
+	return v
+}
+
+func (v *txView) init(tx *kv.Tx, rb *eligibility.Rulebook) {
+	*v = txView{
 		tx: tx, rulebook: rb, writable: tx.Writable(),
 		bParties: tx.Bucket(bucketParties), bInstruments: tx.Bucket(bucketInstruments),
 		bHoldings: tx.Bucket(bucketHoldings), bHolders: tx.Bucket(bucketHolders),
@@ -89,7 +95,6 @@ func newTxView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
 	// The memo maps, and the write set's, are made on first use (memo):
 	// most read views serve one or two lookups, three to a request, and
 	// most calls write few kinds of record.
-	return v
 }
 
 // memo stores val under k in *m, making the map on first use.
@@ -215,8 +220,9 @@ func (v *txView) newSlot() *holdingSlot { return nextInBlock(&v.slots, 8, 256) }
 func (v *txView) newPartyRecord() *partyRecord { return nextInBlock(&v.partyRecords, 4, 128) }
 
 // nextInBlock returns a zero T from *block, making a new block when it is
-// full, each twice the last from first up to most. Blocks are never
-// reused: what the view handed out stays where it is.
+// full, each twice the last from first up to most. Within a call what the
+// view handed out stays where it is; the next call of Apply's view starts
+// again at the last block's beginning (reset), so a slot is zeroed here.
 func nextInBlock[T any](block *[]T, first, most int) *T {
 	b := *block
 	if len(b) == cap(b) {
@@ -224,7 +230,10 @@ func nextInBlock[T any](block *[]T, first, most int) *T {
 	}
 	b = b[:len(b)+1]
 	*block = b
-	return &b[len(b)-1]
+	p := &b[len(b)-1]
+	var zero T
+	*p = zero
+	return p
 }
 
 // useCache makes the view read through c's record caches and report its

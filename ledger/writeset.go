@@ -58,7 +58,7 @@ func (v *txView) written(c *recordCache, key, val []byte) {
 	if c != nil {
 		// The keys share one buffer: what a growth leaves behind stays
 		// valid for the keys already taken from it.
-		if v.publishedKeys == nil {
+		if cap(v.publishedKeys) == 0 {
 			v.publishedKeys = make([]byte, 0, 512)
 		}
 		start := len(v.publishedKeys)
@@ -72,7 +72,8 @@ func (v *txView) publish() {
 	for _, u := range v.published {
 		u.cache.put(u.key, u.val)
 	}
-	v.published, v.publishedKeys = nil, nil
+	clear(v.published) // drop the caches' and values' pointers
+	v.published, v.publishedKeys = v.published[:0], v.publishedKeys[:0]
 }
 
 // commit merges an accepted instruction's changes into the batch cache and
@@ -216,15 +217,16 @@ func (v *txView) sealed(start int) []byte {
 
 // flush writes every changed object, in key order.
 func (v *txView) flush() error {
-	if v.arena == nil {
-		// Sized to the batch: a fixed large arena made a one-instruction
-		// batch spend more on zeroing it than on the instruction. A short
-		// guess only costs a regrowth; sealed values keep the old array.
-		n := len(v.dirtyParties) + len(v.dirtyInstruments) + len(v.dirtyHoldings) + len(v.dirtyPrices)
-		for _, r := range v.history {
-			n += len(r.changes)
-		}
-		v.arena = make([]byte, 0, 160*n+len(v.dirtyLoans)*512)
+	// Sized to the batch: a fixed large arena made a one-instruction batch
+	// spend more on zeroing it than on the instruction. A short guess only
+	// costs a regrowth; sealed values keep the old array. Apply's view
+	// keeps its arena from call to call (reset).
+	n := len(v.dirtyParties) + len(v.dirtyInstruments) + len(v.dirtyHoldings) + len(v.dirtyPrices)
+	for _, r := range v.history {
+		n += len(r.changes)
+	}
+	if need := 160*n + len(v.dirtyLoans)*512; cap(v.arena)-len(v.arena) < need {
+		v.arena = make([]byte, 0, need)
 	}
 	for _, id := range sortedKeys(v.dirtyParties) {
 		start := len(v.arena)

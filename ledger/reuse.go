@@ -1,0 +1,152 @@
+package ledger
+
+import (
+	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/ledger/kv"
+)
+
+// applyReuse is the memory one call of Apply hands to the next: its view,
+// with the maps and blocks the view filled, and the applier's buffers. A
+// call of one instruction, as one client at a time sends, made some thirty
+// allocations only to set these up, and allocating was a quarter of its
+// time; now a call allocates them only when it outgrows what the last one
+// left. Only Apply uses it, under the store's wmu.
+//
+// Nothing a call returns or keeps may point into this memory, since the
+// next call overwrites it: outcomes are made afresh (EncodeOutcome, and
+// lookupID's clones), a layer copies what Put is given, and the record
+// caches copy what publish gives them. A call that fails hands nothing on.
+type applyReuse struct {
+	view                *txView
+	seenIDs             map[string]idRecord
+	arena, scratch, key []byte
+	newIDs              []string
+	named, namedSymbols []string
+	touched             touchedNames
+	treeTail            []byte
+	idxKey              []byte
+	idxDeltas           []symbolDelta
+}
+
+// Limits on what a call hands on, so one large batch does not keep its
+// memory for good, nor make every later call clear a large map.
+const (
+	reuseMaxEntries = 256
+	reuseMaxBytes   = 4 << 20
+)
+
+// reusedMap returns m emptied, or nil when it held more than
+// reuseMaxEntries: clearing a map costs the size it grew to.
+func reusedMap[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) > reuseMaxEntries {
+		return nil
+	}
+	clear(m)
+	return m
+}
+
+// reusedBytes returns b emptied, or nil when it is larger than reuseMaxBytes.
+func reusedBytes(b []byte) []byte {
+	if cap(b) > reuseMaxBytes {
+		return nil
+	}
+	return b[:0]
+}
+
+// reusedList returns l emptied of its elements, or nil when long.
+func reusedList[T any](l []T) []T {
+	if cap(l) > reuseMaxEntries {
+		return nil
+	}
+	clear(l[:cap(l)]) // drop what the elements point to
+	return l[:0]
+}
+
+// takeView returns Apply's view for a call over tx, as newTxView makes one,
+// keeping the memory of the last call's view.
+func (r *applyReuse) takeView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
+	v := r.view
+	r.view = nil
+	if v == nil {
+		return newTxView(tx, rb)
+	}
+	v.reset(tx, rb)
+	return v
+}
+
+// reset readies v, the view of an earlier call, for a call over tx: every
+// field is what newTxView sets, but the memo and write-set maps, the blocks
+// of slots, party records and lots, and the buffers keep their memory.
+func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
+	old := *v
+	v.init(tx, rb)
+	v.parties = reusedMap(old.parties)
+	v.instruments = reusedMap(old.instruments)
+	v.holdings = reusedMap(old.holdings)
+	v.loans = reusedMap(old.loans)
+	v.prices = reusedMap(old.prices)
+	v.investments = reusedMap(old.investments)
+	v.dirtyParties = reusedMap(old.dirtyParties)
+	v.dirtyInstruments = reusedMap(old.dirtyInstruments)
+	v.dirtyLoans = reusedMap(old.dirtyLoans)
+	v.dirtyPrices = reusedMap(old.dirtyPrices)
+	v.dirtyInvestments = reusedMap(old.dirtyInvestments)
+	v.supplySought = reusedMap(old.supplySought)
+	v.dirtyHoldings = reusedList(old.dirtyHoldings)
+	v.history = reusedList(old.history)
+	v.changesScratch = reusedList(old.changesScratch)
+	v.published = reusedList(old.published)
+	v.publishedKeys = reusedBytes(old.publishedKeys)
+	v.key = reusedBytes(old.key)
+	v.arena = reusedBytes(old.arena)
+	// The last block of each kind starts again at its beginning; the
+	// earlier ones were smaller, and go.
+	v.slots = old.slots[:0]
+	v.partyRecords = old.partyRecords[:0]
+	v.lots.block = old.lots.block[:0]
+}
+
+// take fills a's buffers from what the last call handed on.
+func (r *applyReuse) take(a *applier, items, arenaBytes int) {
+	if r.seenIDs != nil {
+		a.seenIDs, r.seenIDs = r.seenIDs, nil
+	} else {
+		a.seenIDs = make(map[string]idRecord, items)
+	}
+	if cap(r.arena) >= arenaBytes {
+		a.arena = r.arena[:0]
+	} else {
+		a.arena = make([]byte, 0, arenaBytes)
+	}
+	r.arena = nil
+	a.treeSpare, r.treeTail = r.treeTail, nil
+	a.scratch, a.key = r.scratch, r.key
+	a.newIDs = r.newIDs
+	a.named, a.namedSymbols = r.named, r.namedSymbols
+	a.touched = r.touched
+	a.idx.key, a.idx.deltas = r.idxKey, r.idxDeltas
+	r.scratch, r.key, r.newIDs, r.named, r.namedSymbols = nil, nil, nil, nil, nil
+	r.touched, r.idxKey, r.idxDeltas = touchedNames{}, nil, nil
+}
+
+// keep takes a's view and buffers, once its call has succeeded and
+// published what it wrote, for the next call.
+func (r *applyReuse) keep(a *applier) {
+	r.view = a.view
+	// Not the transaction, which the next call may not share.
+	r.view.tx, r.view.cache = nil, nil
+	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
+	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
+	r.seenIDs = reusedMap(a.seenIDs)
+	r.arena = reusedBytes(a.arena)
+	r.scratch, r.key = reusedBytes(a.scratch), reusedBytes(a.key)
+	r.newIDs = reusedList(a.newIDs)
+	r.named, r.namedSymbols = reusedList(a.named), reusedList(a.namedSymbols)
+	r.touched = touchedNames{reusedList(a.touched.parties), reusedList(a.touched.symbols)}
+	r.idxKey, r.idxDeltas = reusedBytes(a.idx.key), reusedList(a.idx.deltas)
+	if a.tree != nil {
+		r.treeTail = reusedBytes(a.tree.tail)
+	} else {
+		r.treeTail = a.treeSpare
+	}
+}
