@@ -210,7 +210,7 @@ type applier struct {
 	touched        touchedNames // instruction's scratch
 	idx            indexWriter  // the journal and balance indexes (index.go)
 	tree           *treeWriter  // the journal's Merkle tree (merkle.go), made on the first entry
-	treeSpare      []byte       // a buffer for tree's tail, from the last call (applyReuse)
+	spareTree      *treeWriter  // the last call's, for tree (applyReuse)
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
@@ -455,8 +455,8 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
 	if a.tree == nil {
-		a.tree = newTreeWriter(a.tx.Bucket(bucketTree))
-		a.tree.spare, a.treeSpare = a.treeSpare, nil
+		a.tree = a.spareTree.reset(a.tx.Bucket(bucketTree))
+		a.spareTree = nil
 	}
 	if err := a.tree.append(a.seq, a.head); err != nil {
 		panic(fmt.Sprintf("ledger: append journal tree: %v", err))
@@ -505,18 +505,21 @@ func (a *applier) flushIDs() error {
 }
 
 func (a *applier) saveMeta() error {
-	if err := putUint(a.meta, metaAppliedIndex, a.applied); err != nil {
+	// The layer copies what Put is given, so the scratch buffer serves all.
+	a.scratch = binary.BigEndian.AppendUint64(a.scratch[:0], a.applied)
+	if err := a.meta.Put(metaAppliedIndex, a.scratch); err != nil {
 		return err
 	}
-	if err := putUint(a.meta, metaAppliedTerm, a.term); err != nil {
+	a.scratch = binary.BigEndian.AppendUint64(a.scratch[:0], a.term)
+	if err := a.meta.Put(metaAppliedTerm, a.scratch); err != nil {
 		return err
 	}
-	// The layer copies what Put is given, so the scratch buffer serves both.
 	a.scratch = a.lastTime.AppendFormat(a.scratch[:0], time.RFC3339Nano)
 	if err := a.meta.Put(metaLastTime, a.scratch); err != nil {
 		return err
 	}
-	if err := putUint(a.meta, metaJournalSeq, a.seq); err != nil {
+	a.scratch = binary.BigEndian.AppendUint64(a.scratch[:0], a.seq)
+	if err := a.meta.Put(metaJournalSeq, a.scratch); err != nil {
 		return err
 	}
 	a.scratch = hex.AppendEncode(a.scratch[:0], a.head[:])

@@ -54,6 +54,12 @@ type stateCache struct {
 	// from the one kept is decoded afresh. Decoded objects hold pointers,
 	// so their number is bounded (maxDecodedInstruments).
 	decoded map[string]decodedInstrument
+	// noLoans is txView.noLoans as Apply's views last found it: whether the
+	// loans bucket holds any (1) or none (2), 0 when not known. Most
+	// registers lend nothing, and a look at the bucket was a merged cursor
+	// over the layers and the file a call. A flush that writes loans
+	// forgets it.
+	noLoans uint8
 }
 
 // decodedInstrument is an instrument and the record it was decoded from.

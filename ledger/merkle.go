@@ -291,6 +291,20 @@ type tierChunk struct {
 
 func newTreeWriter(tree *kv.Bucket) *treeWriter { return &treeWriter{tree: tree} }
 
+// reset returns w, or a new writer if w is nil, as newTreeWriter(tree)
+// makes it, keeping the memory of w's tail (applyReuse).
+func (w *treeWriter) reset(tree *kv.Bucket) *treeWriter {
+	if w == nil {
+		return newTreeWriter(tree)
+	}
+	spare := w.spare
+	if cap(w.tail) > cap(spare) {
+		spare = w.tail
+	}
+	*w = treeWriter{tree: tree, spare: reusedBytes(spare)}
+	return w
+}
+
 // append adds journal entry seq, whose hash is entryHash, to a tree that
 // holds seq-1 entries.
 func (w *treeWriter) append(seq uint64, entryHash [journalHashSize]byte) error {

@@ -23,7 +23,7 @@ type applyReuse struct {
 	newIDs              []string
 	named, namedSymbols []string
 	touched             touchedNames
-	treeTail            []byte
+	tree                *treeWriter
 	idxKey              []byte
 	idxDeltas           []symbolDelta
 }
@@ -119,7 +119,7 @@ func (r *applyReuse) take(a *applier, items, arenaBytes int) {
 		a.arena = make([]byte, 0, arenaBytes)
 	}
 	r.arena = nil
-	a.treeSpare, r.treeTail = r.treeTail, nil
+	a.spareTree, r.tree = r.tree, nil
 	a.scratch, a.key = r.scratch, r.key
 	a.newIDs = r.newIDs
 	a.named, a.namedSymbols = r.named, r.namedSymbols
@@ -144,9 +144,11 @@ func (r *applyReuse) keep(a *applier) {
 	r.named, r.namedSymbols = reusedList(a.named), reusedList(a.namedSymbols)
 	r.touched = touchedNames{reusedList(a.touched.parties), reusedList(a.touched.symbols)}
 	r.idxKey, r.idxDeltas = reusedBytes(a.idx.key), reusedList(a.idx.deltas)
-	if a.tree != nil {
-		r.treeTail = reusedBytes(a.tree.tail)
-	} else {
-		r.treeTail = a.treeSpare
+	r.tree = a.tree
+	if r.tree == nil {
+		r.tree = a.spareTree
+	}
+	if r.tree != nil {
+		r.tree.tree = nil // the transaction's
 	}
 }

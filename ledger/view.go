@@ -334,10 +334,16 @@ func (v *txView) allLoans(party string) []transfer.Loan {
 	// Most registers lend nothing: one look at the bucket per view spares
 	// every party's seek (a merged cursor over the layers and bbolt).
 	// Until flush, which forgets the answer, the view writes only memo.
+	if v.noLoans == 0 && v.cache != nil {
+		v.noLoans = v.cache.noLoans // what an earlier call of Apply found
+	}
 	if v.noLoans == 0 {
 		v.noLoans = 1
 		if k, _ := v.bLoans.Cursor().First(); k == nil {
 			v.noLoans = 2
+		}
+		if v.cache != nil {
+			v.cache.noLoans = v.noLoans
 		}
 	}
 	if v.noLoans == 2 {

@@ -249,6 +249,9 @@ func (v *txView) flush() error {
 	}
 	if len(v.dirtyLoans) > 0 {
 		v.noLoans = 0 // the bucket changes here
+		if v.cache != nil {
+			v.cache.noLoans = 0
+		}
 	}
 	for _, party := range sortedKeys(v.dirtyLoans) {
 		for _, l := range v.loans[party] {
