@@ -3,7 +3,13 @@ package ledger
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // TestApplyResultsOutliveLaterCalls holds Apply's calls to sharing no
@@ -51,4 +57,79 @@ func TestApplyResultsOutliveLaterCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestApplyKeepsItsTransactionWhileACommitWrites holds a commit after it
+// wrote the frozen layer into its transaction: Apply's calls meanwhile keep
+// one read transaction from call to call; released, the commit grows the
+// file past what is mapped, so bbolt remaps it, which waits for every read
+// transaction: the commit must end Apply's itself and finish, with no call
+// of Apply after it to end it.
+func TestApplyKeepsItsTransactionWhileACommitWrites(t *testing.T) {
+	const commitEvery = 500
+	s := openStoreWith(t, Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true, CommitEvery: commitEvery, mmapBytes: 1 << 16})
+	h := &harness{t: t, s: s, now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	h.mustAccept(OperatorID, ins("register_party", party("cus-1", "custodian")))
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	small := fileSize(t, s.cfg.Path)
+
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.beforeCommitFinish = func() {
+		once.Do(func() { // the first commit only
+			close(held)
+			<-release
+		})
+	}
+	var regs [][]byte
+	for i := range commitEvery + 1500 {
+		regs = append(regs, InstructionItem("cus-1", []byte(ins("register_party", investor(fmt.Sprintf("grow-%d", i), "accredited", "US")))))
+	}
+	for _, o := range h.apply(regs...) { // freezes the live layer: a commit starts
+		if o.Status != StatusAccepted {
+			t.Fatalf("register: %+v", o)
+		}
+	}
+	<-held
+	var txs []*kv.Tx
+	for i := range 3 {
+		h.mustAccept("cus-1", ins("register_party", investor(fmt.Sprintf("after-%d", i), "accredited", "US")))
+		s.wmu.Lock()
+		txs = append(txs, s.applyTx)
+		s.wmu.Unlock()
+	}
+	if txs[0] == nil || txs[1] != txs[0] || txs[2] != txs[0] {
+		t.Errorf("Apply's transactions during the commit: %p %p %p, want one, kept", txs[0], txs[1], txs[2])
+	}
+	close(release)
+	committed := make(chan error, 1)
+	go func() { committed <- s.Commit() }()
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the commit waited for Apply's read transaction: bbolt's remap hangs")
+	}
+	if big := fileSize(t, s.cfg.Path); big < 4*small || big < 4<<16 {
+		t.Errorf("the file grew from %d to %d bytes: too little to have remapped a map of %d", small, big, 1<<16)
+	}
+	for i := range 3 {
+		if _, err := s.Party(fmt.Sprintf("after-%d", i)); err != nil {
+			t.Errorf("after-%d: %v", i, err)
+		}
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Size()
 }

@@ -54,6 +54,10 @@ type Config struct {
 	// ErrStorageFault and Apply never returns: OnFault must stop the process,
 	// which replays from raft's log after a restart. Nil: Apply panics.
 	OnFault func(error)
+
+	// mmapBytes is how much of the file Open maps at first (0:
+	// openMmapBytes); tests lower it to make commits remap the file.
+	mmapBytes int
 }
 
 // cacheBytes is CacheBytes with its default.
@@ -172,6 +176,10 @@ type Store struct {
 	// commitTx is (*bolt.Tx).Commit; tests replace it to fail a commit as a
 	// full disk does.
 	commitTx func(*bolt.Tx) error
+	// beforeCommitFinish, if set, is called by a commit once it has written
+	// the frozen layer into its transaction, before it ends Apply's read
+	// transaction and commits; tests hold the commit there.
+	beforeCommitFinish func()
 }
 
 var _ Machine = (*Store)(nil)
@@ -187,7 +195,11 @@ func Open(cfg Config) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "ledger")
-	db, err := openDB(cfg.Path, cfg.NoSync, openMmapBytes, s.log)
+	mmapBytes := openMmapBytes
+	if cfg.mmapBytes > 0 {
+		mmapBytes = cfg.mmapBytes
+	}
+	db, err := openDB(cfg.Path, cfg.NoSync, mmapBytes, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -429,11 +441,13 @@ func (s *Store) viewCommitted(fn func(tx *kv.Tx) error) error {
 // a restart. Callers hold wmu.
 //
 // The read transaction and the view over it (applyTx) are kept from call to
-// call while no commit is in flight, which spares each call opening them
-// and their buckets anew (a third of a one-instruction call's allocations).
-// They end once a commit is in flight: one that grows the file remaps it,
-// which waits for every open read transaction, and the file it leaves is
-// newer than the transaction.
+// call, which spares each call opening them and their buckets anew (a third
+// of a one-instruction call's allocations), also while a commit writes the
+// frozen layer into its write transaction. They end when that commit comes
+// to bbolt's Commit (finishLocked): one that grows the file remaps it, which
+// waits for every open read transaction, so until the commit is over each
+// call ends its own. And once it is over, the file is newer than the
+// transaction, which still reads the frozen layer (commitFrozen ends it).
 func (s *Store) inWriteTx(fn func(tx *kv.Tx) error) error {
 	if s.live == nil {
 		s.endApplyTxLocked()
@@ -447,7 +461,7 @@ func (s *Store) inWriteTx(fn func(tx *kv.Tx) error) error {
 		s.applyBase, s.applyTx = btx, kv.Over(btx, s.frozenLayersLocked(), s.live)
 	}
 	err := fn(s.applyTx)
-	if s.frozen != nil {
+	if s.frozen != nil && s.frozen.finishing {
 		s.endApplyTxLocked()
 	}
 	if err != nil {
@@ -503,6 +517,10 @@ type frozenLayer struct {
 	postings postingBuffer
 	gen      uint64
 	db       *bolt.DB
+	// finishing is set, under wmu, once the commit comes to bbolt's
+	// Commit, which may remap the file: Apply holds no read transaction
+	// from call to call from then on (inWriteTx).
+	finishing bool
 }
 
 // freezeLocked hands the live layer to a goroutine that commits it, if it
@@ -527,6 +545,7 @@ func (s *Store) commitFrozen(f *frozenLayer) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.frozen = nil
+	s.endApplyTxLocked() // it reads the frozen layer, over the file as it was
 	if err != nil {
 		s.faultLocked(step, err)
 		return
@@ -557,6 +576,16 @@ func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
 		_ = tx.Rollback()
 		return "write", err
 	}
+	// Commit may grow the file and remap it, which waits for every read
+	// transaction: Apply's, kept from call to call, ends here, once the
+	// call under way (if any) has.
+	if s.beforeCommitFinish != nil {
+		s.beforeCommitFinish()
+	}
+	s.wmu.Lock()
+	f.finishing = true
+	s.endApplyTxLocked()
+	s.wmu.Unlock()
 	if err := s.commitTx(tx); err != nil {
 		return "commit", err
 	}
