@@ -211,6 +211,9 @@ type applier struct {
 	idx            indexWriter  // the journal and balance indexes (index.go)
 	tree           *treeWriter  // the journal's Merkle tree (merkle.go), made on the first entry
 	spareTree      *treeWriter  // the last call's, for tree (applyReuse)
+	// effects decides instructions (Effect) in memory the call reuses;
+	// nil: each its own, as a dry run's applier does.
+	effects *transfer.Scratch
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
@@ -332,7 +335,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	var action *corpAction // a distribute or split accepted (corpaction.go)
 	if ins.Type == transfer.TypeDistribute || ins.Type == transfer.TypeSplit {
 		delta, reasons, action = a.acceptCorporateAction(a.seq+1, actor, ins, now, false)
-	} else if delta, reasons = transfer.Effect(a.view, actor, ins, now); delta != nil {
+	} else if delta, reasons = a.effect(actor, ins, now); delta != nil {
 		if reasons = a.lockedBy(delta); reasons != nil {
 			delta = nil
 		}
@@ -372,6 +375,16 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 		a.journalDone(index, now, action, touchedNames{}) // after the id's record, which names the accepting entry
 	}
 	return result
+}
+
+// effect is transfer.Effect over the view, in a.effects' memory when the
+// applier has some: the Delta is good until the next instruction, and its
+// Changes until the next call.
+func (a *applier) effect(actor string, ins transfer.Instruction, now time.Time) (*transfer.Delta, []eligibility.Reason) {
+	if a.effects != nil {
+		return a.effects.Effect(a.view, actor, ins, now)
+	}
+	return transfer.Effect(a.view, actor, ins, now)
 }
 
 // EncodeOutcome is json.Marshal(o), by hand for the common outcomes (no

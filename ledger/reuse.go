@@ -3,6 +3,7 @@ package ledger
 import (
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // applyReuse is the memory one call of Apply hands to the next: its view,
@@ -26,6 +27,9 @@ type applyReuse struct {
 	tree                *treeWriter
 	idxKey              []byte
 	idxDeltas           []symbolDelta
+	// effects is the memory of the instructions' effects: each call starts
+	// it over (take), and its Changes stay put until then.
+	effects transfer.Scratch
 }
 
 // Limits on what a call hands on, so one large batch does not keep its
@@ -108,6 +112,8 @@ func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
 
 // take fills a's buffers from what the last call handed on.
 func (r *applyReuse) take(a *applier, items, arenaBytes int) {
+	r.effects.Reset()
+	a.effects = &r.effects
 	if r.seenIDs != nil {
 		a.seenIDs, r.seenIDs = r.seenIDs, nil
 	} else {

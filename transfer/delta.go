@@ -29,6 +29,11 @@ type Delta struct {
 	scheduled   *ScheduledRulebook
 	writtenOff  []WriteOff   // margin.go
 	investments []Investment // investment.go; in the order made
+	// lots and holdingsOut hand out the memory of the lots the delta
+	// writes and of the holdings its Changes list; nil (NewDelta) makes
+	// each slice on its own (Scratch).
+	lots        *lotBlock
+	holdingsOut *holdingBlock
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -322,7 +327,7 @@ func (d *Delta) Changes() Changes {
 		slices.SortFunc(c.Instruments, func(a, b Instrument) int { return cmp.Compare(a.Symbol, b.Symbol) })
 	}
 	if len(d.holdings.list) > 0 {
-		c.Holdings = slices.Clone(d.holdings.list)
+		c.Holdings = d.holdingsOut.clone(d.holdings.list)
 		slices.SortFunc(c.Holdings, func(a, b Holding) int {
 			if c := cmp.Compare(a.Party, b.Party); c != 0 {
 				return c
@@ -361,8 +366,8 @@ func (d *Delta) Changes() Changes {
 
 // takeLots removes amount from the lots oldest first and returns what was
 // taken, appended to taken (which may be a caller's scratch: rest is new).
-func takeLots(lots []Lot, amount fixed.Decimal, taken []Lot) (rest, _ []Lot) {
-	rest = make([]Lot, 0, len(lots))
+func takeLots(b *lotBlock, lots []Lot, amount fixed.Decimal, taken []Lot) (rest, _ []Lot) {
+	rest = b.make(0, len(lots))
 	left := amount
 	for _, l := range lots {
 		switch {
@@ -392,7 +397,7 @@ func takeLots(lots []Lot, amount fixed.Decimal, taken []Lot) (rest, _ []Lot) {
 // are never treated as older than they are, so nothing a longer period
 // would lock is released. With no holding period every lot is seasoned
 // and the holding keeps one.
-func seasonLots(lots []Lot, period time.Duration, now time.Time) []Lot {
+func seasonLots(b *lotBlock, lots []Lot, period time.Duration, now time.Time) []Lot {
 	n := 0
 	for n < len(lots) && !lots[n].AcquiredAt.Add(max(period, 0)).After(now) {
 		n++
@@ -404,14 +409,14 @@ func seasonLots(lots []Lot, period time.Duration, now time.Time) []Lot {
 	for _, l := range lots[1:n] {
 		merged.Amount = merged.Amount.Add(l.Amount)
 	}
-	out := make([]Lot, 0, len(lots)-n+1)
+	out := b.make(0, len(lots)-n+1)
 	out = append(out, merged)
 	return append(out, lots[n:]...)
 }
 
 // addLot appends a lot, merging with the last one when acquired at the same time.
-func addLot(lots []Lot, l Lot) []Lot {
-	out := make([]Lot, len(lots), len(lots)+1)
+func addLot(b *lotBlock, lots []Lot, l Lot) []Lot {
+	out := b.make(len(lots), len(lots)+1)
 	copy(out, lots)
 	if n := len(out); n > 0 && out[n-1].AcquiredAt.Equal(l.AcquiredAt) {
 		out[n-1].Amount = out[n-1].Amount.Add(l.Amount)

@@ -33,6 +33,11 @@ func Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eli
 // effectOnly is Effect keeping only the refusals of rule (all when rule is
 // empty): the instruction as that rule alone decides it.
 func effectOnly(v View, actor string, ins Instruction, now time.Time, rule string) (*Delta, []eligibility.Reason) {
+	return effectIn(nil, v, actor, ins, now, rule)
+}
+
+// effectIn is effectOnly over s's memory (nil: its own).
+func effectIn(s *Scratch, v View, actor string, ins Instruction, now time.Time, rule string) (*Delta, []eligibility.Reason) {
 	if r := Authorize(v, actor, ins); r != nil {
 		// Authorization is a gate, not a rule among others: an actor who may
 		// not submit the instruction learns nothing more about it.
@@ -41,7 +46,12 @@ func effectOnly(v View, actor string, ins Instruction, now time.Time, rule strin
 		}
 		return nil, []eligibility.Reason{*r}
 	}
-	e := &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook(), only: rule}
+	var e *effect
+	if s != nil {
+		e = s.effect(s.delta(v), actor, ins, now, v.Rulebook(), rule)
+	} else {
+		e = &effect{d: NewDelta(v), actor: actor, ins: ins, now: now, rb: v.Rulebook(), only: rule}
+	}
 	e.lots = e.lotsBuf[:0]
 	e.apply()
 	// Every rule is judged on its own (a refused move is still drafted),
@@ -442,7 +452,7 @@ func (e *effect) checkLocked(from, to Party, in Instrument, amt fixed.Decimal, f
 		return
 	}
 	h, _ := e.d.Holding(from.ID, in.Symbol)
-	_, lots := takeLots(h.Lots, amt, e.lots[:0])
+	_, lots := takeLots(nil, h.Lots, amt, e.lots[:0]) // only looked at
 	e.lots = lots[:0]
 	for _, l := range lots {
 		if !l.AcquiredAt.Add(period).After(e.now) {
@@ -515,11 +525,11 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 
 func (e *effect) debit(from Party, in Instrument, amt fixed.Decimal) []Lot {
 	h, _ := e.d.Holding(from.ID, in.Symbol)
-	rest, taken := takeLots(h.Lots, amt, e.lots[:0])
+	rest, taken := takeLots(e.d.lots, h.Lots, amt, e.lots[:0])
 	e.lots = taken[:0]
 	h.Party, h.Symbol = from.ID, in.Symbol
 	h.Balance = h.Balance.Sub(amt)
-	h.Lots = seasonLots(rest, e.rb.HoldingPeriod(in.Product()), e.now)
+	h.Lots = seasonLots(e.d.lots, rest, e.rb.HoldingPeriod(in.Product()), e.now)
 	e.d.putHolding(h)
 	e.touch(from.ID, in)
 	return taken
@@ -533,9 +543,9 @@ func (e *effect) credit(to Party, in Instrument, lots []Lot) {
 	}
 	for _, l := range lots {
 		h.Balance = h.Balance.Add(l.Amount)
-		h.Lots = addLot(h.Lots, l)
+		h.Lots = addLot(e.d.lots, h.Lots, l)
 	}
-	h.Lots = seasonLots(h.Lots, e.rb.HoldingPeriod(in.Product()), e.now)
+	h.Lots = seasonLots(e.d.lots, h.Lots, e.rb.HoldingPeriod(in.Product()), e.now)
 	e.d.putHolding(h)
 	e.touch(to.ID, in)
 }

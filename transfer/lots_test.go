@@ -35,7 +35,7 @@ func TestSeasonLots(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := seasonLots(tc.lots, tc.period, t0.Add(time.Duration(tc.now)*day))
+			got := seasonLots(nil, tc.lots, tc.period, t0.Add(time.Duration(tc.now)*day))
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("seasonLots() = %v, want %v", got, tc.want)
 			}
@@ -75,19 +75,20 @@ func TestSeasonLotsProperties(t *testing.T) {
 		period := time.Duration(r.Intn(4)) * 30 * day
 		longer := period + time.Duration(1+r.Intn(200))*day
 		var plain, seasoned []Lot
+		var block lotBlock // the seasoned copy's lots come from blocks, as an Apply call's do
 		now := t0
 		for step := range 300 {
 			now = now.Add(time.Duration(r.Intn(5*24)) * time.Hour)
 			if r.Intn(3) > 0 || total(plain).IsZero() {
 				l := Lot{Amount: fixed.New(int64(1+r.Intn(100)), 0), AcquiredAt: now}
-				plain = addLot(plain, l)
-				seasoned = seasonLots(addLot(seasoned, l), period, now)
+				plain = addLot(nil, plain, l)
+				seasoned = seasonLots(&block, addLot(&block, seasoned, l), period, now)
 			} else {
 				amt := fixed.New(int64(1+r.Intn(int(total(plain).Decimal().IntPart()))), 0)
 				var tp, ts []Lot
-				plain, tp = takeLots(plain, amt, nil)
-				seasoned, ts = takeLots(seasoned, amt, nil)
-				seasoned = seasonLots(seasoned, period, now)
+				plain, tp = takeLots(nil, plain, amt, nil)
+				seasoned, ts = takeLots(&block, seasoned, amt, nil)
+				seasoned = seasonLots(&block, seasoned, period, now)
 				if !locked(tp, period, now).Equal(locked(ts, period, now)) {
 					t.Fatalf("seed %d step %d: a send of %s takes %s locked, %s with seasoned lots", seed, step, amt, locked(tp, period, now), locked(ts, period, now))
 				}

@@ -1,0 +1,129 @@
+package transfer
+
+import (
+	"time"
+
+	"github.com/tokenledger/tokenledger/eligibility"
+)
+
+// Scratch is memory a run of instructions decided one after another shares,
+// as the ledger's Apply decides those of a log entry: its Effect reuses one
+// delta and its working state from instruction to instruction, and the
+// holdings and lots of the Changes each delta returns come from blocks that
+// stay where they are until Reset. Effect's own allocations were a third of
+// an instruction's.
+//
+// So a caller may keep the Changes of every instruction of the run (and
+// what they point to) until it calls Reset, but a Delta only until its next
+// call of Effect, which overwrites it. The zero Scratch is ready for use;
+// it is not safe for concurrent use.
+type Scratch struct {
+	d        Delta
+	e        effect
+	lots     lotBlock
+	holdings holdingBlock
+}
+
+// Effect is transfer.Effect over s's memory.
+func (s *Scratch) Effect(v View, actor string, ins Instruction, now time.Time) (*Delta, []eligibility.Reason) {
+	return effectIn(s, v, actor, ins, now, "")
+}
+
+// Reset starts a new run: the Changes of the last one may be overwritten.
+func (s *Scratch) Reset() {
+	s.lots.reset()
+	s.holdings.reset()
+}
+
+// delta readies s.d as NewDelta(v) makes one, keeping its memory.
+func (s *Scratch) delta(v View) *Delta {
+	d := &s.d
+	list := d.holdings.list
+	clear(list) // drop what the last delta's holdings point to
+	if cap(list) > 64 {
+		list = nil
+	}
+	parties := d.parties
+	if len(parties) > 16 {
+		parties = nil
+	}
+	clear(parties)
+	instruments := d.instruments
+	clear(instruments)
+	if cap(instruments) > 16 {
+		instruments = nil
+	}
+	*d = Delta{
+		base: v, parties: parties, instruments: instruments[:0],
+		holdings: deltaHoldings{list: list[:0]},
+		lots:     &s.lots, holdingsOut: &s.holdings,
+	}
+	return d
+}
+
+// effect readies s.e as effectIn's fresh one, keeping its memory.
+func (s *Scratch) effect(d *Delta, actor string, ins Instruction, now time.Time, rb *eligibility.Rulebook, only string) *effect {
+	e := &s.e
+	touched := e.touched
+	if len(touched) > 16 {
+		touched = nil
+	}
+	clear(touched)
+	pending := e.pending
+	clear(pending)
+	if cap(pending) > 16 {
+		pending = nil
+	}
+	*e = effect{d: d, actor: actor, ins: ins, now: now, rb: rb, only: only, touched: touched, pending: pending[:0]}
+	return e
+}
+
+// lotBlock hands out lot slices from blocks that stay where they are until
+// reset, which starts the last block over. A nil lotBlock makes each slice
+// on its own.
+type lotBlock struct{ block []Lot }
+
+// lotBlockSize is the lots of a block: an instruction's few holdings carry a
+// lot or two each.
+const lotBlockSize = 256
+
+// make returns a zeroed slice of n lots and capacity c, which an append
+// beyond c leaves for a slice of its own.
+func (b *lotBlock) make(n, c int) []Lot {
+	if b == nil || c > lotBlockSize/4 {
+		return make([]Lot, n, c)
+	}
+	if cap(b.block)-len(b.block) < c {
+		b.block = make([]Lot, 0, lotBlockSize)
+	}
+	i := len(b.block)
+	b.block = b.block[:i+c]
+	clear(b.block[i : i+c]) // a block reset holds an earlier run's lots
+	return b.block[i : i+n : i+c]
+}
+
+func (b *lotBlock) reset() { b.block = b.block[:0] }
+
+// holdingBlock is lotBlock for the holdings of Changes.
+type holdingBlock struct{ block []Holding }
+
+const holdingBlockSize = 64
+
+// clone returns a copy of hs.
+func (b *holdingBlock) clone(hs []Holding) []Holding {
+	n := len(hs)
+	if b == nil || n > holdingBlockSize/4 {
+		return append([]Holding(nil), hs...)
+	}
+	if cap(b.block)-len(b.block) < n {
+		b.block = make([]Holding, 0, holdingBlockSize)
+	}
+	i := len(b.block)
+	b.block = append(b.block, hs...)
+	return b.block[i : i+n : i+n]
+}
+
+func (b *holdingBlock) reset() {
+	clear(b.block) // drop the last run's lots and names
+	b.block = b.block[:0]
+}
