@@ -16,6 +16,8 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -186,10 +188,54 @@ func (lb *layerBucket) sorted() []int32 {
 	for at := range lb.ents.len() {
 		out = append(out, int32(at))
 	}
-	if !lb.appendOnly || !slices.IsSortedFunc(out, lb.compare) {
-		slices.SortFunc(out, lb.compare)
+	if lb.appendOnly && slices.IsSortedFunc(out, lb.compare) {
+		return out
 	}
-	return out
+	return lb.sortByPrefix(out)
+}
+
+// sortByPrefix sorts the positions at by their keys. The keys of a bucket
+// share long prefixes (a symbol, "inv-"), which every string comparison
+// would read again, through the entries, for each of the n log n
+// comparisons: it was a fifth of writing a layer. So each key's first
+// eight bytes past the prefix all share are taken once, as a big-endian
+// number, and only keys whose numbers tie are compared whole.
+func (lb *layerBucket) sortByPrefix(at []int32) []int32 {
+	if len(at) < 2 {
+		return at
+	}
+	first := lb.ents.at(int(at[0])).key
+	common := len(first)
+	for _, a := range at[1:] {
+		k := lb.ents.at(int(a)).key
+		n := min(common, len(k))
+		i := 0
+		for i < n && k[i] == first[i] {
+			i++
+		}
+		common = i
+	}
+	type sortKey struct {
+		prefix uint64
+		at     int32
+	}
+	keys := make([]sortKey, len(at))
+	for i, a := range at {
+		k := lb.ents.at(int(a)).key[common:]
+		var b [8]byte
+		copy(b[:], k) // zeros past a short key's end: the tie is compared whole
+		keys[i] = sortKey{binary.BigEndian.Uint64(b[:]), a}
+	}
+	slices.SortFunc(keys, func(x, y sortKey) int {
+		if x.prefix != y.prefix {
+			return cmp.Compare(x.prefix, y.prefix)
+		}
+		return strings.Compare(lb.ents.at(int(x.at)).key[common:], lb.ents.at(int(y.at)).key[common:])
+	})
+	for i := range keys {
+		at[i] = keys[i].at
+	}
+	return at
 }
 
 func (lb *layerBucket) compare(a, b int32) int {

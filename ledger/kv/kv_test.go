@@ -414,3 +414,41 @@ func TestFrozenLayerReadWhileWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestSortedMatchesKeyOrder holds a layer's write order (sorted, which
+// compares eight-byte numbers past the keys' common prefix before whole
+// keys) to the keys' byte order, over keys built to tie: long shared
+// prefixes, keys that are prefixes of others, zero bytes where a short key's
+// number is padded with zeros, and 0xff.
+func TestSortedMatchesKeyOrder(t *testing.T) {
+	alphabet := []byte{0x00, 0x01, 'a', 'b', 0xff}
+	for seed := uint64(1); seed <= 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 0))
+		shared := make([]byte, r.IntN(12))
+		for i := range shared {
+			shared[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		l := NewLayer()
+		lb := l.bucket(testBucket, true)
+		want := map[string]bool{}
+		for range 1 + r.IntN(200) {
+			k := slices.Clone(shared)
+			for range r.IntN(14) {
+				k = append(k, alphabet[r.IntN(len(alphabet))])
+			}
+			if len(k) == 0 {
+				k = append(k, 'a')
+			}
+			l.set(lb, k, []byte("v"), false)
+			want[string(k)] = true
+		}
+		lb.appendOnly = seed%2 == 0 // the fast path must not change the order either
+		var got []string
+		for _, at := range lb.sorted() {
+			got = append(got, lb.ents.at(int(at)).key)
+		}
+		if w := slices.Sorted(maps.Keys(want)); !slices.Equal(got, w) {
+			t.Fatalf("seed %d: sorted\n%q\nwant\n%q", seed, got, w)
+		}
+	}
+}
