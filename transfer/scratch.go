@@ -10,8 +10,9 @@ import (
 // as the ledger's Apply decides those of a log entry: its Effect reuses one
 // delta and its working state from instruction to instruction, and the
 // holdings and lots of the Changes each delta returns come from blocks that
-// stay where they are until Reset. Effect's own allocations were a third of
-// an instruction's.
+// stay where they are until Reset. Effect made six allocations an
+// instruction of its own (the delta, its working state and holdings list,
+// the Changes' copy, a debit's and a credit's lots), a third of Apply's.
 //
 // So a caller may keep the Changes of every instruction of the run (and
 // what they point to) until it calls Reset, but a Delta only until its next
