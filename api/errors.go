@@ -133,6 +133,7 @@ var errorTable = []struct {
 	{ledger.ErrNotFound, http.StatusNotFound, CodeNotFound, false, "not found"},
 	{ledger.ErrSeqAhead, http.StatusBadRequest, CodeInvalid, false, "at is beyond the end of the journal"},
 	{ledger.ErrStorageFault, http.StatusServiceUnavailable, CodeNodeFailing, false, "this node hit a storage fault and is stopping; send the request to another node"},
+	{ledger.ErrStateUnsound, http.StatusServiceUnavailable, CodeNodeFailing, false, "this node's state, restored from a snapshot, failed its checks and the node is stopping; send the request to another node"},
 	{ErrNoLeader, http.StatusServiceUnavailable, CodeNoLeader, false, "the cluster has no leader; retry with the same id"},
 	{ErrNotLeader, http.StatusServiceUnavailable, CodeNotLeader, false, "this node is not the leader; send the request to the leader (GET /v1/cluster)"},
 	{ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, false, "the leader is overloaded and proposed nothing; retry with the same id after Retry-After"},

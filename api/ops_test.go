@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -352,5 +353,13 @@ func TestLedgerFaultIsUnavailable(t *testing.T) {
 	status, code, _, fault := api.ErrorResponse(fmt.Errorf("resolve key: %w", fmt.Errorf("%w: commit state.db: no space left", ledger.ErrStorageFault)))
 	if status != http.StatusServiceUnavailable || code != api.CodeNodeFailing || fault {
 		t.Errorf("a read after the ledger's storage fault: %d %s (fault %v), want 503 NODE_FAILING", status, code, fault)
+	}
+	// A restored state that failed its checks stops the node too, and its
+	// message says so, not that the disk failed.
+	checkFault := &ledger.FaultError{Step: "check", Path: "state.db", Err: errors.New("2 findings")}
+	status, code, msg, fault := api.ErrorResponse(fmt.Errorf("read state: %w", checkFault))
+	if status != http.StatusServiceUnavailable || code != api.CodeNodeFailing || fault ||
+		!strings.Contains(msg, "failed its checks") || strings.Contains(msg, "storage fault") {
+		t.Errorf("a read after a failed check: %d %s %q (fault %v), want 503 NODE_FAILING naming the check", status, code, msg, fault)
 	}
 }

@@ -154,8 +154,9 @@ func TestRestoredStateFailingItsChecksStops(t *testing.T) {
 			select {
 			case err := <-faults:
 				var fe *FaultError
-				if !errors.As(err, &fe) || fe.Step != "check" || !errors.Is(err, ErrStorageFault) {
-					t.Errorf("fault = %v, want a FaultError of step check", err)
+				if !errors.As(err, &fe) || fe.Step != "check" || !errors.Is(err, ErrStateUnsound) ||
+					errors.Is(err, ErrStorageFault) || strings.Contains(err.Error(), "storage fault") {
+					t.Errorf("fault = %v, want a FaultError of step check, ErrStateUnsound, not a storage fault", err)
 				}
 			default:
 				t.Fatal("OnFault was not told of the failed check")
@@ -163,8 +164,8 @@ func TestRestoredStateFailingItsChecksStops(t *testing.T) {
 			if s.Verified() {
 				t.Error("Verified = true after the check failed")
 			}
-			if _, err := s.Hashes(); !errors.Is(err, ErrStorageFault) {
-				t.Errorf("Hashes after the failed check = %v, want ErrStorageFault", err)
+			if _, err := s.Hashes(); !errors.Is(err, ErrStateUnsound) {
+				t.Errorf("Hashes after the failed check = %v, want ErrStateUnsound", err)
 			}
 			checkUnverifiedMark(t, path, true)
 			if err := s.Close(); err != nil {

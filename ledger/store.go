@@ -84,19 +84,33 @@ func (c Config) Validate() error {
 // stopping to replay from raft's log.
 var ErrStorageFault = errors.New("ledger: state unavailable after a storage fault")
 
-// FaultError is the error of a failed write to the state file; it matches
-// ErrStorageFault.
+// ErrStateUnsound is wrapped by every read after a state restored from a
+// snapshot failed its checks: the disk is fine, the state is not, and the
+// node is stopping; the next Open refuses the file (ErrDamaged).
+var ErrStateUnsound = errors.New("ledger: state unavailable: the restored snapshot fails its checks")
+
+// FaultError is the error of a failed write to the state file, which matches
+// ErrStorageFault, or of a restored state that failed its checks (step
+// check), which matches ErrStateUnsound.
 type FaultError struct {
-	Step string // begin, write or commit; check: a restored state failed its checks
+	Step string // begin, write or commit, restore (the directory after a restore's rename); check: a restored state failed its checks
 	Path string // the state file
 	Err  error
 }
 
 func (e *FaultError) Error() string {
+	if e.Step == "check" {
+		return fmt.Sprintf("%v: %s: %v", ErrStateUnsound, e.Path, e.Err)
+	}
 	return fmt.Sprintf("%v: %s %s: %v", ErrStorageFault, e.Step, e.Path, e.Err)
 }
 
-func (e *FaultError) Unwrap() []error { return []error{ErrStorageFault, e.Err} }
+func (e *FaultError) Unwrap() []error {
+	if e.Step == "check" {
+		return []error{ErrStateUnsound, e.Err}
+	}
+	return []error{ErrStorageFault, e.Err}
+}
 
 // Store is the replicated state machine over bbolt. Apply, Restore and
 // Snapshot are called by consensus from one goroutine; reads may run

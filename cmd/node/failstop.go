@@ -84,7 +84,11 @@ func (f *failStop) report(file, kind string, err error) {
 	f.once.Do(func() {
 		f.kind = kind
 		f.failing.Store(true)
-		f.fault <- &storageFaultError{err: fmt.Errorf("storage fault: %w", err)}
+		what := "storage fault"
+		if kind == "check" {
+			what = "state check failed" // the disk is fine; the snapshot's state is not
+		}
+		f.fault <- &storageFaultError{err: fmt.Errorf("%s: %w", what, err)}
 	})
 }
 
@@ -98,7 +102,11 @@ func (f *failStop) advice() string {
 
 // stop logs the fault once, with what to do about it.
 func (f *failStop) stop(log *slog.Logger, err error) {
-	log.Error("storage fault: the node stops", "err", err, "action", f.advice(), "exit_code", exitStorageFault)
+	msg := "storage fault: the node stops"
+	if f.kind == "check" {
+		msg = "the restored state failed its checks: the node stops"
+	}
+	log.Error(msg, "err", err, "action", f.advice(), "exit_code", exitStorageFault)
 }
 
 // failStopNode stops a node after a storage fault: one log line with what to
