@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -288,4 +289,55 @@ func TestFailedSwapKeepsAnUncheckedStateChecked(t *testing.T) {
 	}
 	checkRestoreFileGone(t, path)
 	checkPasses(t, s, path, want)
+}
+
+// TestRestoreSyncsTheDirectory checks that a restore makes its rename
+// durable by syncing the state file's directory, and that a directory it
+// cannot sync stops the node as a storage fault: the file under the name
+// is the restored one, but a crash could bring the old one back.
+func TestRestoreSyncsTheDirectory(t *testing.T) {
+	src := restoreSource(t)
+	snap := snapshotOf(t, src.s)
+
+	s, _, path, faults := restoreTarget(t)
+	var synced []string
+	s.syncDir = func(dir string) error {
+		synced = append(synced, dir)
+		return syncDir(dir)
+	}
+	if err := s.Restore(bytes.NewReader(snap)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if !slices.Contains(synced, filepath.Dir(path)) {
+		t.Errorf("directories synced %q, want the state file's %s", synced, filepath.Dir(path))
+	}
+	if err := s.awaitRestoreCheck(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, _, _, faults2 := restoreTarget(t)
+	errDir := errors.New("directory sync failed")
+	s2.syncDir = func(string) error { return errDir }
+	err := s2.Restore(bytes.NewReader(snap))
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Step != "restore" || !errors.Is(err, ErrStorageFault) || !errors.Is(err, errDir) {
+		t.Fatalf("Restore with a directory that cannot be synced = %v, want a storage fault of step restore", err)
+	}
+	select {
+	case f := <-faults2:
+		if !errors.Is(f, errDir) {
+			t.Errorf("OnFault told %v, want the directory's error", f)
+		}
+	default:
+		t.Error("OnFault was not told of the failed directory sync")
+	}
+	if _, err := s2.Hashes(); !errors.Is(err, ErrStorageFault) {
+		t.Errorf("Hashes after the fault = %v, want ErrStorageFault", err)
+	}
+	_ = s2.awaitRestoreCheck() // its check may run on; the store is stopping
+	select {
+	case f := <-faults:
+		t.Errorf("the first store, whose directory synced, was told of a fault: %v", f)
+	default:
+	}
 }

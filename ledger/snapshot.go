@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -111,6 +112,11 @@ func (s *Store) Restore(r io.Reader) error {
 		}
 		return fail(err)
 	}
+	// The rename is durable only once the directory is: a crash before that
+	// could bring the old file back under the name. The swap is done on
+	// disk either way, so the store swaps too; a directory that cannot be
+	// synced is a storage fault, and the node stops (below).
+	dirErr := s.syncDir(filepath.Dir(s.cfg.Path))
 	old := s.db
 	// The snapshot replaces the state: what is pending is dropped with it.
 	s.wmu.Lock()
@@ -126,6 +132,12 @@ func (s *Store) Restore(r io.Reader) error {
 		if err := old.Close(); err != nil {
 			s.log.Warn("closing the state file a restore replaced failed", "err", err)
 		}
+	}
+	if dirErr != nil {
+		s.wmu.Lock()
+		err := s.faultLocked("restore", fmt.Errorf("sync the directory after renaming the restored state into place: %w", dirErr))
+		s.wmu.Unlock()
+		return fmt.Errorf("ledger: restore: %w", err)
 	}
 	// Durations only, for the operator: nothing of the state depends on them.
 	s.log.Info("restored a snapshot; its check runs beside Apply", "applied_index", st.applied,

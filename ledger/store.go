@@ -183,6 +183,9 @@ type Store struct {
 
 	// rename is os.Rename; tests replace it to fail Restore's swap.
 	rename func(oldpath, newpath string) error
+	// syncDir makes a directory's entries durable (the package's syncDir);
+	// tests replace it to fail the one after Restore's rename.
+	syncDir func(dir string) error
 	// beforeRestoreCheck, if set, is called as the check of a restored
 	// state starts, with the flag that calls it off; tests hold the check
 	// there.
@@ -203,7 +206,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename, commitTx: (*bolt.Tx).Commit, releaseBudget: restoreCheckBudget}
+	s := &Store{cfg: cfg, log: cfg.Logger, rename: os.Rename, syncDir: syncDir, commitTx: (*bolt.Tx).Commit, releaseBudget: restoreCheckBudget}
 	s.committed = sync.NewCond(&s.wmu)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
