@@ -20,12 +20,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -321,8 +323,15 @@ func newClusterWith(t testing.TB, opts clusterOpts) *e2eCluster {
 
 // freeAddrs returns n pairs of free (raft, api) addresses, one loopback host
 // per node (127.0.0.11, .12, ...) where the system allows binding them, as
-// Linux does, else 127.0.0.1. Every listener stays open until all are
-// chosen, so no port is handed out twice.
+// Linux does, else 127.0.0.1.
+//
+// The ports come from below the kernel's ephemeral range (portsBelow): a
+// port the kernel chose for a listen on port 0 was free when asked, but
+// once closed, before the node's process bound it, the kernel could hand
+// the same port to any other socket asking for one, another test's
+// included, and the node then failed to start. The kernel never picks a
+// port below its range by itself; each is checked free by binding it, and
+// this process hands each address out once.
 func freeAddrs(t testing.TB, n int) [][2]string {
 	t.Helper()
 	hosts := make([]string, n)
@@ -334,24 +343,53 @@ func freeAddrs(t testing.TB, n int) [][2]string {
 			ln.Close()
 		}
 	}
-	var open []net.Listener
-	defer func() {
-		for _, ln := range open {
-			ln.Close()
-		}
-	}()
+	lo, hi := portsBelow()
+	addrsMu.Lock()
+	defer addrsMu.Unlock()
 	out := make([][2]string, n)
 	for i := range out {
 		for j := range out[i] {
-			ln, err := net.Listen("tcp", hosts[i]+":0")
-			if err != nil {
-				t.Fatalf("free address on %s: %v", hosts[i], err)
+			for try := 0; ; try++ {
+				if try == 1000 {
+					t.Fatalf("no free port on %s in %d-%d after %d tries", hosts[i], lo, hi, try)
+				}
+				addr := net.JoinHostPort(hosts[i], fmt.Sprint(lo+rand.IntN(hi-lo)))
+				if addrsTaken[addr] {
+					continue
+				}
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					continue
+				}
+				ln.Close()
+				addrsTaken[addr] = true
+				out[i][j] = addr
+				break
 			}
-			open = append(open, ln)
-			out[i][j] = ln.Addr().String()
 		}
 	}
 	return out
+}
+
+var (
+	addrsMu    sync.Mutex
+	addrsTaken = map[string]bool{} // handed out by freeAddrs
+)
+
+// portsBelow is the range freeAddrs picks ports from: 10,000 ports ending
+// 1,000 below the start of the kernel's ephemeral range (Linux's
+// ip_local_port_range, 32768 by default), or 20000-29999 where it is not
+// known.
+func portsBelow() (lo, hi int) {
+	start := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v >= 12000 {
+				start = v
+			}
+		}
+	}
+	return start - 11000, start - 1000
 }
 
 // start starts node i from its data directory (new or existing), with its
