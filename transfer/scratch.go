@@ -39,24 +39,9 @@ func (s *Scratch) Reset() {
 // delta readies s.d as NewDelta(v) makes one, keeping its memory.
 func (s *Scratch) delta(v View) *Delta {
 	d := &s.d
-	list := d.holdings.list
-	clear(list) // drop what the last delta's holdings point to
-	if cap(list) > 64 {
-		list = nil
-	}
-	parties := d.parties
-	if len(parties) > 16 {
-		parties = nil
-	}
-	clear(parties)
-	instruments := d.instruments
-	clear(instruments)
-	if cap(instruments) > 16 {
-		instruments = nil
-	}
 	*d = Delta{
-		base: v, parties: parties, instruments: instruments[:0],
-		holdings: deltaHoldings{list: list[:0]},
+		base: v, parties: emptiedMap(d.parties), instruments: emptiedList(d.instruments),
+		holdings: deltaHoldings{list: emptiedList(d.holdings.list)},
 		lots:     &s.lots, holdingsOut: &s.holdings,
 	}
 	return d
@@ -65,18 +50,32 @@ func (s *Scratch) delta(v View) *Delta {
 // effect readies s.e as effectIn's fresh one, keeping its memory.
 func (s *Scratch) effect(d *Delta, actor string, ins Instruction, now time.Time, rb *eligibility.Rulebook, only string) *effect {
 	e := &s.e
-	touched := e.touched
-	if len(touched) > 16 {
-		touched = nil
-	}
-	clear(touched)
-	pending := e.pending
-	clear(pending)
-	if cap(pending) > 16 {
-		pending = nil
-	}
-	*e = effect{d: d, actor: actor, ins: ins, now: now, rb: rb, only: only, touched: touched, pending: pending[:0]}
+	*e = effect{d: d, actor: actor, ins: ins, now: now, rb: rb, only: only, touched: emptiedMap(e.touched), pending: emptiedList(e.pending)}
 	return e
+}
+
+// scratchMax bounds the maps and lists a Scratch keeps: one that a large
+// instruction (a distribution's) grew is let go, so that the next ones do
+// not clear it.
+const scratchMax = 64
+
+// emptiedMap returns m emptied, or nil when it grew past scratchMax.
+func emptiedMap[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) > scratchMax {
+		return nil
+	}
+	clear(m)
+	return m
+}
+
+// emptiedList returns l emptied, its elements zeroed so that they hold on
+// to nothing, or nil when it grew past scratchMax.
+func emptiedList[T any](l []T) []T {
+	if cap(l) > scratchMax {
+		return nil
+	}
+	clear(l)
+	return l[:0]
 }
 
 // lotBlock hands out lot slices from blocks that stay where they are until
