@@ -461,7 +461,7 @@ func (s *Store) viewCommitted(fn func(tx *kv.Tx) error) error {
 // call, which spares each call opening them and their buckets anew (a third
 // of a one-instruction call's allocations), also while a commit writes the
 // frozen layer into its write transaction. They end when that commit comes
-// to bbolt's Commit (finishLocked): one that grows the file remaps it, which
+// to bbolt's Commit (writeFrozen, finishing): one that grows the file remaps it, which
 // waits for every open read transaction, so until the commit is over each
 // call ends its own. And once it is over, the file is newer than the
 // transaction, which still reads the frozen layer (commitFrozen ends it).

@@ -197,7 +197,7 @@ func (lb *layerBucket) sorted() []int32 {
 // sortByPrefix sorts the positions at by their keys. The keys of a bucket
 // share long prefixes (a symbol, "inv-"), which every string comparison
 // would read again, through the entries, for each of the n log n
-// comparisons: it was a fifth of writing a layer. So each key's first
+// comparisons: it was a quarter of writing a layer. So each key's first
 // eight bytes past the prefix all share are taken once, as a big-endian
 // number, and only keys whose numbers tie are compared whole.
 func (lb *layerBucket) sortByPrefix(at []int32) []int32 {
