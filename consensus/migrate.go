@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/internal/dirsync"
 )
 
 // migrateBatchEntries bounds the log entries copied in one append to the WAL.
@@ -343,15 +345,7 @@ func renameSynced(dir, from, to string) error {
 	if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
 		return fmt.Errorf("consensus: migrate %s: %w", dir, err)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("consensus: migrate %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := dirsync.Sync(dir); err != nil {
 		return fmt.Errorf("consensus: migrate %s: sync dir: %w", dir, err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/internal/dirsync"
 )
 
 // A restored state is checked beside Apply, not before the swap: at a
@@ -180,14 +182,4 @@ func checkUnverified(db *bolt.DB, path string, log *slog.Logger) error {
 }
 
 // syncDir makes the entries of dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return dirsync.Sync(dir) }
