@@ -139,8 +139,11 @@ func (r *applyReuse) take(a *applier, items, arenaBytes int) {
 // published what it wrote, for the next call.
 func (r *applyReuse) keep(a *applier) {
 	r.view = a.view
-	// Not the transaction, which the next call may not share.
+	// Not the transaction, which the next call may not share, nor the
+	// caches, which a restore may replace before it: the view would keep
+	// them in memory.
 	r.view.tx, r.view.cache = nil, nil
+	r.view.rParties, r.view.rInstruments, r.view.rHoldings = nil, nil, nil
 	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
 	r.seenIDs = reusedMap(a.seenIDs)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
@@ -132,4 +134,41 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return info.Size()
+}
+
+// TestRestoreAndCloseLetTheOldCachesGo checks that what Apply's calls hand
+// on does not keep a state's record caches in memory once a restore has
+// replaced them or Close has dropped them: a view kept its caches, which
+// at a million investors held a restore's peak 0.9 GB higher.
+func TestRestoreAndCloseLetTheOldCachesGo(t *testing.T) {
+	src := restoreSource(t)
+	snap := snapshotOf(t, src.s)
+
+	s, h, _, _ := restoreTarget(t)
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "1")) // a call hands its view on
+	s.mu.RLock()
+	before := weak.Make(s.cache.holdings)
+	s.mu.RUnlock()
+	if err := s.Restore(bytes.NewReader(snap)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.awaitRestoreCheck(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	if before.Value() != nil {
+		t.Error("the record cache a restore replaced is still reachable")
+	}
+
+	h.mustAccept("iss-1", mintBody("REG", "acc-us", "1"))
+	s.mu.RLock()
+	before = weak.Make(s.cache.holdings)
+	s.mu.RUnlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	if before.Value() != nil {
+		t.Error("the record cache of a closed store is still reachable")
+	}
 }

@@ -364,6 +364,10 @@ func loadState(db *bolt.DB, cacheBytes int) (st memState, err error) {
 // (or have not published s yet).
 func (s *Store) install(st memState) {
 	s.cache = st.cache
+	// What the last state's calls handed on goes with it: its view points
+	// into the caches just replaced, which would stay in memory until the
+	// next call.
+	s.reuse = applyReuse{}
 	s.rulebook.Store(st.rulebook)
 	s.applied.Store(st.applied)
 	s.lastTime.Store(st.lastTime.UnixNano())
@@ -385,6 +389,7 @@ func (s *Store) Close() error {
 	err = errors.Join(err, s.db.Close())
 	s.db = nil
 	s.cache = nil // a closed store keeps no state in memory
+	s.reuse = applyReuse{}
 	return err
 }
 
