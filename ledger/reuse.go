@@ -143,7 +143,6 @@ func (r *applyReuse) keep(a *applier) {
 	// caches, which a restore may replace before it: the view would keep
 	// them in memory.
 	r.view.tx, r.view.cache = nil, nil
-	r.view.rParties, r.view.rInstruments, r.view.rHoldings = nil, nil, nil
 	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
 	r.seenIDs = reusedMap(a.seenIDs)

@@ -22,13 +22,13 @@ type txView struct {
 	tx       *kv.Tx
 	rulebook *eligibility.Rulebook
 	writable bool
-	// The record caches hold records as committed before this transaction;
-	// Apply's view has them (useCache), read views do not (nil). published
-	// lists what this transaction wrote, for the caches once it committed.
-	rParties, rInstruments, rHoldings *recordCache
-	cache                             *stateCache // Apply's, for its decoded instruments; nil in reads
-	published                         []cacheUpdate
-	publishedKeys                     []byte // the keys of published
+	// cache holds records as committed before this transaction, and
+	// decoded instruments: Apply's view has it (useCache), read views do
+	// not (nil). published lists what this transaction wrote, for the
+	// caches once it committed.
+	cache         *stateCache
+	published     []cacheUpdate
+	publishedKeys []byte // the keys of published
 
 	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *kv.Bucket
 	// slots are holdingSlots made a block at a time: a batch loads a few per
@@ -138,7 +138,7 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 		return *p, true
 	}
 	var p *transfer.Party
-	if raw := v.record(v.bParties, v.rParties, v.keyOf(id)); raw != nil {
+	if raw := v.record(v.bParties, v.partyCache(), v.keyOf(id)); raw != nil {
 		rec := v.newPartyRecord()
 		decodePartyInto(rec, id, raw)
 		p = &rec.Party
@@ -158,7 +158,7 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 		return *in, true
 	}
 	var in *transfer.Instrument
-	if raw := v.record(v.bInstruments, v.rInstruments, v.keyOf(symbol)); raw != nil {
+	if raw := v.record(v.bInstruments, v.instrumentCache(), v.keyOf(symbol)); raw != nil {
 		if v.cache != nil {
 			in = v.cache.instrument(v.key, raw)
 		} else {
@@ -178,7 +178,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 		return s
 	}
 	s := v.newSlot()
-	if raw := v.record(v.bHoldings, v.rHoldings, v.keyOf(party, symbol)); raw != nil {
+	if raw := v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)); raw != nil {
 		decodeHoldingInto(&s.loaded, party, symbol, raw, &v.lots)
 		s.h = &s.loaded
 	}
@@ -238,9 +238,29 @@ func nextInBlock[T any](block *[]T, first, most int) *T {
 
 // useCache makes the view read through c's record caches and report its
 // writes to them (publish).
-func (v *txView) useCache(c *stateCache) {
-	v.rParties, v.rInstruments, v.rHoldings = c.parties, c.instruments, c.holdings
-	v.cache = c
+func (v *txView) useCache(c *stateCache) { v.cache = c }
+
+// partyCache, instrumentCache and holdingCache are the view's record
+// caches, nil in a read view.
+func (v *txView) partyCache() *recordCache {
+	if v.cache == nil {
+		return nil
+	}
+	return v.cache.parties
+}
+
+func (v *txView) instrumentCache() *recordCache {
+	if v.cache == nil {
+		return nil
+	}
+	return v.cache.instruments
+}
+
+func (v *txView) holdingCache() *recordCache {
+	if v.cache == nil {
+		return nil
+	}
+	return v.cache.holdings
 }
 
 func (v *txView) Holding(party, symbol string) (transfer.Holding, bool) {

@@ -234,7 +234,7 @@ func (v *txView) flush() error {
 		if err := v.bParties.Put(v.keyOf(id), v.sealed(start)); err != nil {
 			return err
 		}
-		v.written(v.rParties, v.key, v.sealed(start))
+		v.written(v.partyCache(), v.key, v.sealed(start))
 	}
 	for _, sym := range sortedKeys(v.dirtyInstruments) {
 		start := len(v.arena)
@@ -242,7 +242,7 @@ func (v *txView) flush() error {
 		if err := v.bInstruments.Put(v.keyOf(sym), v.sealed(start)); err != nil {
 			return err
 		}
-		v.written(v.rInstruments, v.key, v.sealed(start))
+		v.written(v.instrumentCache(), v.key, v.sealed(start))
 	}
 	if err := v.flushHoldings(); err != nil {
 		return err
@@ -308,11 +308,11 @@ func (v *txView) flushHoldings() error {
 			start := len(v.arena)
 			v.arena = encodeHolding(v.arena, h)
 			err = v.bHoldings.Put(key, v.sealed(start))
-			v.written(v.rHoldings, key, v.sealed(start))
+			v.written(v.holdingCache(), key, v.sealed(start))
 			s.stored = true
 		case s.stored:
 			err = v.bHoldings.Delete(key)
-			v.written(v.rHoldings, key, nil)
+			v.written(v.holdingCache(), key, nil)
 			s.stored = false
 		}
 		if err != nil {
