@@ -198,19 +198,11 @@ type applier struct {
 	lastTime time.Time
 	seq      uint64
 	head     [journalHashSize]byte // hash of the last journal entry
-	seenIDs  map[string]idRecord   // ids decided in this call, not yet in the bucket
 	sched    schedule              // the scheduled rulebook's date (schedule.go)
-	newIDs   []string
-	// arena holds the journal entries and id records of this call: bbolt
-	// keeps values until the commit (see txView.sealed); scratch is reused.
-	arena, scratch []byte
-	key            []byte
-	named          []string     // appendJournal's scratch
-	namedSymbols   []string     // appendJournal's scratch
-	touched        touchedNames // instruction's scratch
-	idx            indexWriter  // the journal and balance indexes (index.go)
-	tree           *treeWriter  // the journal's Merkle tree (merkle.go), made on the first entry
-	spareTree      *treeWriter  // the last call's, for tree (applyReuse)
+	applyBuffers
+	idx       indexWriter // the journal and balance indexes (index.go)
+	tree      *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry
+	spareTree *treeWriter // the last call's, for tree (applyReuse)
 	// effects decides instructions (Effect) in memory the call reuses;
 	// nil: each its own, as a dry run's applier does.
 	effects *transfer.Scratch
@@ -220,6 +212,32 @@ type applier struct {
 	// linesPaid counts the corporate action lines this call wrote: they
 	// count toward CommitEvery, corpLineWeight instructions each.
 	linesPaid int
+}
+
+// applyBuffers is an applier's working memory, which nothing outlives the
+// call: one call hands it to the next (applyReuse).
+type applyBuffers struct {
+	seenIDs map[string]idRecord // ids decided in this call, not yet in the bucket
+	newIDs  []string
+	// arena holds the journal entries and id records of this call;
+	// scratch is reused.
+	arena, scratch []byte
+	key            []byte
+	named          []string     // appendJournal's scratch
+	namedSymbols   []string     // appendJournal's scratch
+	touched        touchedNames // instruction's scratch
+}
+
+// emptied returns b emptied for the next call, less what grew too large
+// to keep (reuse.go).
+func (b *applyBuffers) emptied() applyBuffers {
+	return applyBuffers{
+		seenIDs: reusedMap(b.seenIDs),
+		newIDs:  reusedList(b.newIDs),
+		arena:   reusedBytes(b.arena), scratch: reusedBytes(b.scratch), key: reusedBytes(b.key),
+		named: reusedList(b.named), namedSymbols: reusedList(b.namedSymbols),
+		touched: touchedNames{reusedList(b.touched.parties), reusedList(b.touched.symbols)},
+	}
 }
 
 func (a *applier) batch(b Batch) [][]byte {

@@ -61,8 +61,18 @@ func appendTouched(t touchedNames, c transfer.Changes) touchedNames {
 type indexWriter struct {
 	balances, supplies *kv.Bucket
 	postings           *postingBuffer
-	key                []byte
-	deltas             []symbolDelta // changes' scratch, kept between entries
+	indexBuffers
+}
+
+// indexBuffers is an indexWriter's working memory, handed from call to
+// call as applyBuffers is.
+type indexBuffers struct {
+	key    []byte
+	deltas []symbolDelta // changes' scratch, kept between entries
+}
+
+func (b *indexBuffers) emptied() indexBuffers {
+	return indexBuffers{key: reusedBytes(b.key), deltas: reusedList(b.deltas)}
 }
 
 func (w *indexWriter) open(tx *kv.Tx) {

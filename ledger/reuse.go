@@ -18,15 +18,10 @@ import (
 // lookupID's clones), a layer copies what Put is given, and the record
 // caches copy what publish gives them. A call that fails hands nothing on.
 type applyReuse struct {
-	view                *txView
-	seenIDs             map[string]idRecord
-	arena, scratch, key []byte
-	newIDs              []string
-	named, namedSymbols []string
-	touched             touchedNames
-	tree                *treeWriter
-	idxKey              []byte
-	idxDeltas           []symbolDelta
+	view *txView
+	bufs applyBuffers
+	idx  indexBuffers
+	tree *treeWriter
 	// effects is the memory of the instructions' effects: each call starts
 	// it over (take), and its Changes stay put until then.
 	effects transfer.Scratch
@@ -114,25 +109,15 @@ func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
 func (r *applyReuse) take(a *applier, items, arenaBytes int) {
 	r.effects.Reset()
 	a.effects = &r.effects
-	if r.seenIDs != nil {
-		a.seenIDs, r.seenIDs = r.seenIDs, nil
-	} else {
+	a.applyBuffers, r.bufs = r.bufs, applyBuffers{}
+	if a.seenIDs == nil {
 		a.seenIDs = make(map[string]idRecord, items)
 	}
-	if cap(r.arena) >= arenaBytes {
-		a.arena = r.arena[:0]
-	} else {
+	if cap(a.arena) < arenaBytes {
 		a.arena = make([]byte, 0, arenaBytes)
 	}
-	r.arena = nil
+	a.idx.indexBuffers, r.idx = r.idx, indexBuffers{}
 	a.spareTree, r.tree = r.tree, nil
-	a.scratch, a.key = r.scratch, r.key
-	a.newIDs = r.newIDs
-	a.named, a.namedSymbols = r.named, r.namedSymbols
-	a.touched = r.touched
-	a.idx.key, a.idx.deltas = r.idxKey, r.idxDeltas
-	r.scratch, r.key, r.newIDs, r.named, r.namedSymbols = nil, nil, nil, nil, nil
-	r.touched, r.idxKey, r.idxDeltas = touchedNames{}, nil, nil
 }
 
 // keep takes a's view and buffers, once its call has succeeded and
@@ -145,13 +130,8 @@ func (r *applyReuse) keep(a *applier) {
 	r.view.tx, r.view.cache = nil, nil
 	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
-	r.seenIDs = reusedMap(a.seenIDs)
-	r.arena = reusedBytes(a.arena)
-	r.scratch, r.key = reusedBytes(a.scratch), reusedBytes(a.key)
-	r.newIDs = reusedList(a.newIDs)
-	r.named, r.namedSymbols = reusedList(a.named), reusedList(a.namedSymbols)
-	r.touched = touchedNames{reusedList(a.touched.parties), reusedList(a.touched.symbols)}
-	r.idxKey, r.idxDeltas = reusedBytes(a.idx.key), reusedList(a.idx.deltas)
+	r.bufs = a.applyBuffers.emptied()
+	r.idx = a.idx.indexBuffers.emptied()
 	r.tree = a.tree
 	if r.tree == nil {
 		r.tree = a.spareTree
