@@ -214,8 +214,8 @@ type applier struct {
 	linesPaid int
 }
 
-// applyBuffers is an applier's working memory, which nothing outlives the
-// call: one call hands it to the next (applyReuse).
+// applyBuffers is an applier's working memory. Nothing the call returns or
+// keeps points into it, so one call hands it to the next (applyReuse).
 type applyBuffers struct {
 	seenIDs map[string]idRecord // ids decided in this call, not yet in the bucket
 	newIDs  []string
