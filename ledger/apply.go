@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -115,11 +114,10 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		view = a.view
 		// The journal only grows at its end.
 		a.journal.SetAppendOnly()
-		a.applied = getUint(a.meta, metaAppliedIndex)
-		a.term = getUint(a.meta, metaAppliedTerm)
-		a.lastTime = getTime(a.meta)
-		a.seq = getUint(a.meta, metaJournalSeq)
-		a.head = getJournalHead(a.meta)
+		if !s.calls.valid {
+			s.calls.load(a.meta)
+		}
+		s.calls.take(a)
 		for i, b := range batches {
 			// Raft replays the committed tail after a restart; applying it
 			// again would move the same shares twice.
@@ -128,21 +126,17 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			}
 			results[i] = a.batch(b)
 		}
-		if a.tree != nil {
-			if err := a.tree.flush(); err != nil {
-				return err
-			}
-		}
 		if err := a.view.flush(); err != nil {
 			return err
 		}
 		if err := a.flushIDs(); err != nil {
 			return err
 		}
-		if err := a.saveMeta(); err != nil {
-			return err
-		}
+		s.calls.keep(a)
 		if s.cfg.StrictChecks {
+			if err := s.calls.flushInto(tx); err != nil {
+				return err
+			}
 			if err := s.postings.flush(tx); err != nil {
 				return err
 			}
@@ -200,9 +194,8 @@ type applier struct {
 	head     [journalHashSize]byte // hash of the last journal entry
 	sched    schedule              // the scheduled rulebook's date (schedule.go)
 	applyBuffers
-	idx       indexWriter // the journal and balance indexes (index.go)
-	tree      *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry
-	spareTree *treeWriter // the last call's, for tree (applyReuse)
+	idx  indexWriter // the journal and balance indexes (index.go)
+	tree *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry; kept from call to call (callState)
 	// effects decides instructions (Effect) in memory the call reuses;
 	// nil: each its own, as a dry run's applier does.
 	effects *transfer.Scratch
@@ -486,8 +479,7 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
 	if a.tree == nil {
-		a.tree = a.spareTree.reset(a.tx.Bucket(bucketTree))
-		a.spareTree = nil
+		a.tree = newTreeWriter(a.tx.Bucket(bucketTree))
 	}
 	if err := a.tree.append(a.seq, a.head); err != nil {
 		panic(fmt.Sprintf("ledger: append journal tree: %v", err))
@@ -533,26 +525,4 @@ func (a *applier) flushIDs() error {
 		}
 	}
 	return nil
-}
-
-func (a *applier) saveMeta() error {
-	// The layer copies what Put is given, so the scratch buffer serves all.
-	a.scratch = binary.BigEndian.AppendUint64(a.scratch[:0], a.applied)
-	if err := a.meta.Put(metaAppliedIndex, a.scratch); err != nil {
-		return err
-	}
-	a.scratch = binary.BigEndian.AppendUint64(a.scratch[:0], a.term)
-	if err := a.meta.Put(metaAppliedTerm, a.scratch); err != nil {
-		return err
-	}
-	a.scratch = a.lastTime.AppendFormat(a.scratch[:0], time.RFC3339Nano)
-	if err := a.meta.Put(metaLastTime, a.scratch); err != nil {
-		return err
-	}
-	a.scratch = binary.BigEndian.AppendUint64(a.scratch[:0], a.seq)
-	if err := a.meta.Put(metaJournalSeq, a.scratch); err != nil {
-		return err
-	}
-	a.scratch = hex.AppendEncode(a.scratch[:0], a.head[:])
-	return a.meta.Put(metaJournalHead, a.scratch)
 }

@@ -279,7 +279,6 @@ type treeWriter struct {
 	tail      []byte // the last block's leaf hashes
 	tailDirty bool
 	tiers     []tierChunk // tier t at t-1
-	spare     []byte      // memory for tail, if not nil (applyReuse)
 }
 
 // tierChunk is the chunk of a tier a treeWriter appends to.
@@ -291,29 +290,12 @@ type tierChunk struct {
 
 func newTreeWriter(tree *kv.Bucket) *treeWriter { return &treeWriter{tree: tree} }
 
-// reset returns w, or a new writer if w is nil, as newTreeWriter(tree)
-// makes it, keeping the memory of w's tail (applyReuse).
-func (w *treeWriter) reset(tree *kv.Bucket) *treeWriter {
-	if w == nil {
-		return newTreeWriter(tree)
-	}
-	spare := w.spare
-	if cap(w.tail) > cap(spare) {
-		spare = w.tail
-	}
-	*w = treeWriter{tree: tree, spare: reusedBytes(spare)}
-	return w
-}
-
 // append adds journal entry seq, whose hash is entryHash, to a tree that
 // holds seq-1 entries.
 func (w *treeWriter) append(seq uint64, entryHash [journalHashSize]byte) error {
 	assert(seq > 0, "tree leaf of journal seq 0")
 	if !w.loaded {
-		if cap(w.spare) < treeChunkBytes {
-			w.spare = make([]byte, 0, treeChunkBytes)
-		}
-		w.tail = append(w.spare[:0], w.tree.Get(treeTailKey)...)
+		w.tail = append(make([]byte, 0, treeChunkBytes), w.tree.Get(treeTailKey)...)
 		w.loaded = true
 	}
 	// The tree must hold the entries before seq, no more and no less: a gap

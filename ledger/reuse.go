@@ -21,7 +21,6 @@ type applyReuse struct {
 	view *txView
 	bufs applyBuffers
 	idx  indexBuffers
-	tree *treeWriter
 	// effects is the memory of the instructions' effects: each call starts
 	// it over (take), and its Changes stay put until then.
 	effects transfer.Scratch
@@ -117,7 +116,6 @@ func (r *applyReuse) take(a *applier, items, arenaBytes int) {
 		a.arena = make([]byte, 0, arenaBytes)
 	}
 	a.idx.indexBuffers, r.idx = r.idx, indexBuffers{}
-	a.spareTree, r.tree = r.tree, nil
 }
 
 // keep takes a's view and buffers, once its call has succeeded and
@@ -132,11 +130,4 @@ func (r *applyReuse) keep(a *applier) {
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
 	r.bufs = a.applyBuffers.emptied()
 	r.idx = a.idx.indexBuffers.emptied()
-	r.tree = a.tree
-	if r.tree == nil {
-		r.tree = a.spareTree
-	}
-	if r.tree != nil {
-		r.tree.tree = nil // the transaction's
-	}
 }

@@ -153,6 +153,7 @@ type Store struct {
 	frozen    *frozenLayer // being committed; nil: none
 	pending   int          // instructions in live
 	reuse     applyReuse   // what one Apply call hands to the next (reuse.go)
+	calls     callState    // the meta counters and tree writer, from call to call (callstate.go)
 	gen       uint64       // layers frozen so far
 	done      uint64       // layers committed so far
 	broken    error
@@ -368,6 +369,7 @@ func (s *Store) install(st memState) {
 	// into the caches just replaced, which would stay in memory until the
 	// next call.
 	s.reuse = applyReuse{}
+	s.calls = callState{} // the next call reads the new state's
 	s.rulebook.Store(st.rulebook)
 	s.applied.Store(st.applied)
 	s.lastTime.Store(st.lastTime.UnixNano())
@@ -416,6 +418,10 @@ func (s *Store) view(fn func(tx *kv.Tx) error) error {
 	if s.broken != nil {
 		s.wmu.Unlock()
 		return s.broken
+	}
+	if err := s.flushCallsLocked(); err != nil {
+		s.wmu.Unlock()
+		return err
 	}
 	layers := s.layersLocked()
 	if len(layers) == 0 {
@@ -550,6 +556,11 @@ type frozenLayer struct {
 func (s *Store) freezeLocked() {
 	if s.live == nil || s.frozen != nil || s.broken != nil {
 		return
+	}
+	// The layer goes to the file with the counters and tree of the calls
+	// that wrote it.
+	if s.flushCallsLocked() != nil {
+		return // the store is broken
 	}
 	s.endApplyTxLocked()
 	s.gen++

@@ -1,0 +1,124 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
+)
+
+// callState is what every call of Apply reads first and writes last: the
+// meta counters (the applied index and term, the last time, the journal's
+// seq and head) and the writer of the journal's Merkle tree, with the last
+// block's leaves and each tier's last chunk. Each call used to read the five
+// meta keys, decode them, load the tree's last block, and at its end write
+// them all back into the live layer: a tenth of a call of one instruction,
+// as one client at a time sends. The store now keeps them in memory from
+// call to call, and writes them into the live layer only when something is
+// to read the layers (flushCallsLocked): a freeze, which hands the layer to
+// the commit; a view; a strict check. So the file gets them in the same
+// commit as the entries they count, as before, and every reader of the
+// layers sees them current.
+//
+// Only Apply writes these keys while the store runs, so the state stays
+// true until the state beneath it changes: Open and Restore (install) make
+// it invalid, and the next call loads it from the layers and the file.
+// (A Restore drops the live layer too, before it installs; a failed write
+// breaks the store, which then applies nothing more.) Guarded by wmu.
+type callState struct {
+	valid bool
+	// dirty: the live layer lacks what the state holds.
+	dirty    bool
+	applied  uint64
+	term     uint64
+	lastTime time.Time
+	seq      uint64
+	head     [journalHashSize]byte
+	// tree is nil until a call appends an entry. Its bucket is the last
+	// transaction's; each use binds the current one.
+	tree    *treeWriter
+	scratch []byte
+}
+
+// load reads the state from meta, the meta bucket of Apply's transaction.
+func (c *callState) load(meta *kv.Bucket) {
+	*c = callState{
+		valid:    true,
+		applied:  getUint(meta, metaAppliedIndex),
+		term:     getUint(meta, metaAppliedTerm),
+		lastTime: getTime(meta),
+		seq:      getUint(meta, metaJournalSeq),
+		head:     getJournalHead(meta),
+		scratch:  c.scratch,
+	}
+}
+
+// take fills a call's applier from the state.
+func (c *callState) take(a *applier) {
+	a.applied, a.term, a.lastTime, a.seq, a.head = c.applied, c.term, c.lastTime, c.seq, c.head
+	a.tree = c.tree
+	if a.tree != nil {
+		a.tree.tree = a.tx.Bucket(bucketTree)
+	}
+}
+
+// keep takes the state a call left in its applier, once the call is over.
+func (c *callState) keep(a *applier) {
+	c.applied, c.term, c.lastTime, c.seq, c.head = a.applied, a.term, a.lastTime, a.seq, a.head
+	c.tree = a.tree
+	if c.tree != nil {
+		c.tree.tree = nil // the transaction's
+	}
+	c.dirty = true
+}
+
+// flushInto writes the state into tx, over the live layer, as the five
+// meta keys and the tree's last block and chunks.
+func (c *callState) flushInto(tx *kv.Tx) error {
+	if !c.dirty {
+		return nil
+	}
+	if c.tree != nil {
+		c.tree.tree = tx.Bucket(bucketTree)
+		err := c.tree.flush()
+		c.tree.tree = nil
+		if err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	// The layer copies what Put is given, so one scratch buffer serves all.
+	c.scratch = binary.BigEndian.AppendUint64(c.scratch[:0], c.applied)
+	if err := meta.Put(metaAppliedIndex, c.scratch); err != nil {
+		return err
+	}
+	c.scratch = binary.BigEndian.AppendUint64(c.scratch[:0], c.term)
+	if err := meta.Put(metaAppliedTerm, c.scratch); err != nil {
+		return err
+	}
+	c.scratch = c.lastTime.AppendFormat(c.scratch[:0], time.RFC3339Nano)
+	if err := meta.Put(metaLastTime, c.scratch); err != nil {
+		return err
+	}
+	c.scratch = binary.BigEndian.AppendUint64(c.scratch[:0], c.seq)
+	if err := meta.Put(metaJournalSeq, c.scratch); err != nil {
+		return err
+	}
+	c.scratch = hex.AppendEncode(c.scratch[:0], c.head[:])
+	if err := meta.Put(metaJournalHead, c.scratch); err != nil {
+		return err
+	}
+	c.dirty = false
+	return nil
+}
+
+// flushCallsLocked writes the state Apply's calls keep in memory into the
+// live layer, for a reader of the layers or a freeze. A write that fails
+// breaks the store, as a failed Apply does. Callers hold wmu.
+func (s *Store) flushCallsLocked() error {
+	if !s.calls.dirty {
+		return nil
+	}
+	return s.inWriteTx(s.calls.flushInto)
+}
