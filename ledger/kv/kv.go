@@ -215,10 +215,6 @@ func (lb *layerBucket) sortByPrefix(at []int32) []int32 {
 		}
 		common = i
 	}
-	type sortKey struct {
-		prefix uint64
-		at     int32
-	}
 	keys := make([]sortKey, len(at))
 	for i, a := range at {
 		k := lb.ents.at(int(a)).key[common:]
@@ -226,16 +222,74 @@ func (lb *layerBucket) sortByPrefix(at []int32) []int32 {
 		copy(b[:], k) // zeros past a short key's end: the tie is compared whole
 		keys[i] = sortKey{binary.BigEndian.Uint64(b[:]), a}
 	}
-	slices.SortFunc(keys, func(x, y sortKey) int {
-		if x.prefix != y.prefix {
-			return cmp.Compare(x.prefix, y.prefix)
-		}
+	whole := func(x, y sortKey) int {
 		return strings.Compare(lb.ents.at(int(x.at)).key[common:], lb.ents.at(int(y.at)).key[common:])
-	})
+	}
+	if len(keys) < radixMin {
+		slices.SortFunc(keys, func(x, y sortKey) int {
+			if x.prefix != y.prefix {
+				return cmp.Compare(x.prefix, y.prefix)
+			}
+			return whole(x, y)
+		})
+	} else {
+		keys = radixSort(keys, make([]sortKey, len(keys)))
+		for i := 0; i < len(keys); {
+			j := i + 1
+			for j < len(keys) && keys[j].prefix == keys[i].prefix {
+				j++
+			}
+			if j-i > 1 {
+				slices.SortFunc(keys[i:j], whole)
+			}
+			i = j
+		}
+	}
 	for i := range keys {
 		at[i] = keys[i].at
 	}
 	return at
+}
+
+// sortKey is a position in a layer bucket's entries and the eight bytes of
+// its key past the bucket's common prefix, as a number.
+type sortKey struct {
+	prefix uint64
+	at     int32
+}
+
+// radixMin is the fewest keys sortByPrefix orders by radix: a commit's
+// large buckets hold tens of thousands, which a comparison sort took a
+// sixth of the commit's CPU to order (fifty instructions an entry); below
+// a few hundred it is as fast.
+const radixMin = 256
+
+// radixSort orders keys by prefix, a byte at a time from the lowest, each
+// pass stable; a byte every key shares costs one counting pass. It returns
+// keys or tmp (as long as keys), whichever holds the result.
+func radixSort(keys, tmp []sortKey) []sortKey {
+	src, dst := keys, tmp
+	for shift := 0; shift < 64; shift += 8 {
+		var count [256]int
+		for _, k := range src {
+			count[byte(k.prefix>>shift)]++
+		}
+		if count[byte(src[0].prefix>>shift)] == len(src) {
+			continue
+		}
+		sum := 0
+		for b, c := range count {
+			count[b] = sum
+			sum += c
+		}
+		for _, k := range src {
+			b := byte(k.prefix >> shift)
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	return src
 }
 
 func (lb *layerBucket) compare(a, b int32) int {

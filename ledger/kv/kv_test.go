@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -431,7 +432,11 @@ func TestSortedMatchesKeyOrder(t *testing.T) {
 		l := NewLayer()
 		lb := l.bucket(testBucket, true)
 		want := map[string]bool{}
-		for range 1 + r.IntN(200) {
+		n := 1 + r.IntN(200)
+		if seed%3 == 0 {
+			n = radixMin + r.IntN(3000) // sorted by radix
+		}
+		for range n {
 			k := slices.Clone(shared)
 			for range r.IntN(14) {
 				k = append(k, alphabet[r.IntN(len(alphabet))])
@@ -450,5 +455,57 @@ func TestSortedMatchesKeyOrder(t *testing.T) {
 		if w := slices.Sorted(maps.Keys(want)); !slices.Equal(got, w) {
 			t.Fatalf("seed %d: sorted\n%q\nwant\n%q", seed, got, w)
 		}
+	}
+}
+
+// TestRadixSort holds radixSort to a stable sort by prefix, over prefixes
+// whose bytes vary at some positions and are shared at others, so that it
+// takes every count of passes, odd and even.
+func TestRadixSort(t *testing.T) {
+	for seed := uint64(1); seed <= 200; seed++ {
+		r := rand.New(rand.NewPCG(seed, 1))
+		varying := r.Uint64() // a set bit: that byte varies
+		fixed := r.Uint64()
+		keys := make([]sortKey, 1+r.IntN(2000))
+		for i := range keys {
+			var p uint64
+			for b := 0; b < 64; b += 8 {
+				if varying>>b&1 == 1 {
+					p |= uint64(r.IntN(4)) << b
+				} else {
+					p |= fixed & (0xff << b)
+				}
+			}
+			keys[i] = sortKey{prefix: p, at: int32(i)}
+		}
+		want := slices.Clone(keys)
+		slices.SortStableFunc(want, func(x, y sortKey) int { return cmp.Compare(x.prefix, y.prefix) })
+		if got := radixSort(keys, make([]sortKey, len(keys))); !slices.Equal(got, want) {
+			t.Fatalf("seed %d: radixSort differs from a stable sort by prefix", seed)
+		}
+	}
+}
+
+// BenchmarkSorted orders a bucket of keys shaped like the balance index's
+// (symbol, party, seq), as a commit of fifty-instruction entries among
+// 1,000 accounts writes them.
+//
+//	go test ./ledger/kv -run '^$' -bench BenchmarkSorted
+func BenchmarkSorted(b *testing.B) {
+	for _, n := range []int{1000, 65536} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			l := NewLayer()
+			lb := l.bucket(testBucket, true)
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range n {
+				k := fmt.Appendf(nil, "USD\x00inv-%d\x00", r.IntN(1000))
+				k = append(k, 0, 0, 0, 0, 0, byte(i>>16), byte(i>>8), byte(i))
+				l.set(lb, k, []byte("v"), false)
+			}
+			b.ResetTimer()
+			for range b.N {
+				lb.sorted()
+			}
+		})
 	}
 }
