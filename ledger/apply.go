@@ -182,17 +182,13 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 }
 
 type applier struct {
-	tx       *kv.Tx
-	meta     *kv.Bucket
-	journal  *kv.Bucket
-	ids      *kv.Bucket
-	view     *txView
-	applied  uint64
-	term     uint64
-	lastTime time.Time
-	seq      uint64
-	head     [journalHashSize]byte // hash of the last journal entry
-	sched    schedule              // the scheduled rulebook's date (schedule.go)
+	tx      *kv.Tx
+	meta    *kv.Bucket
+	journal *kv.Bucket
+	ids     *kv.Bucket
+	view    *txView
+	counters
+	sched schedule // the scheduled rulebook's date (schedule.go)
 	applyBuffers
 	idx  indexWriter // the journal and balance indexes (index.go)
 	tree *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry; kept from call to call (callState)

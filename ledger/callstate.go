@@ -29,34 +29,41 @@ import (
 type callState struct {
 	valid bool
 	// dirty: the live layer lacks what the state holds.
-	dirty    bool
-	applied  uint64
-	term     uint64
-	lastTime time.Time
-	seq      uint64
-	head     [journalHashSize]byte
+	dirty bool
+	counters
 	// tree is nil until a call appends an entry. Its bucket is the last
 	// transaction's; each use binds the current one.
 	tree    *treeWriter
 	scratch []byte
 }
 
+// counters are the five meta keys a call reads first and writes last.
+type counters struct {
+	applied  uint64 // index of the last batch applied
+	term     uint64 // its raft term
+	lastTime time.Time
+	seq      uint64                // of the last journal entry
+	head     [journalHashSize]byte // hash of the last journal entry
+}
+
 // load reads the state from meta, the meta bucket of Apply's transaction.
 func (c *callState) load(meta *kv.Bucket) {
 	*c = callState{
-		valid:    true,
-		applied:  getUint(meta, metaAppliedIndex),
-		term:     getUint(meta, metaAppliedTerm),
-		lastTime: getTime(meta),
-		seq:      getUint(meta, metaJournalSeq),
-		head:     getJournalHead(meta),
-		scratch:  c.scratch,
+		valid: true,
+		counters: counters{
+			applied:  getUint(meta, metaAppliedIndex),
+			term:     getUint(meta, metaAppliedTerm),
+			lastTime: getTime(meta),
+			seq:      getUint(meta, metaJournalSeq),
+			head:     getJournalHead(meta),
+		},
+		scratch: c.scratch,
 	}
 }
 
 // take fills a call's applier from the state.
 func (c *callState) take(a *applier) {
-	a.applied, a.term, a.lastTime, a.seq, a.head = c.applied, c.term, c.lastTime, c.seq, c.head
+	a.counters = c.counters
 	a.tree = c.tree
 	if a.tree != nil {
 		a.tree.tree = a.tx.Bucket(bucketTree)
@@ -65,7 +72,7 @@ func (c *callState) take(a *applier) {
 
 // keep takes the state a call left in its applier, once the call is over.
 func (c *callState) keep(a *applier) {
-	c.applied, c.term, c.lastTime, c.seq, c.head = a.applied, a.term, a.lastTime, a.seq, a.head
+	c.counters = a.counters
 	c.tree = a.tree
 	if c.tree != nil {
 		c.tree.tree = nil // the transaction's
