@@ -105,6 +105,9 @@ func (v *txView) commitInvestments(list []transfer.Investment) {
 // flushInvestments writes the investments of every party the batch
 // invested for, in key order.
 func (v *txView) flushInvestments() error {
+	if len(v.dirtyInvestments) == 0 {
+		return nil
+	}
 	b := v.tx.Bucket(bucketInvestments)
 	for _, party := range sortedKeys(v.dirtyInvestments) {
 		for i := range v.investments[party] {

@@ -394,7 +394,11 @@ type Tx struct {
 	layers  []*Layer // read-only, oldest first
 	top     *Layer   // written by Put and Delete
 	layered bool     // false: reads and writes go straight to base
-	buckets map[string]*Bucket
+	// buckets are those asked for so far. A store names its buckets with
+	// package-level slices, so a lookup compares their addresses first: a
+	// call of Apply asks for some twenty, and a map's hashing of the names
+	// cost more than the scan.
+	buckets []*Bucket
 	// stop, once set, ends every walk of the file beneath: its cursors
 	// find no more keys (StopWith).
 	stop *atomic.Bool
@@ -430,12 +434,19 @@ func (t *Tx) Writable() bool {
 // Bucket returns the bucket named name, or nil if the transaction beneath
 // has none: layers hold writes to existing buckets only.
 func (t *Tx) Bucket(name []byte) *Bucket {
-	if b, ok := t.buckets[string(name)]; ok {
-		return b
+	for _, b := range t.buckets {
+		if unsafe.SliceData(b.name) == unsafe.SliceData(name) && len(b.name) == len(name) {
+			return b.found()
+		}
 	}
-	var b *Bucket
+	for _, b := range t.buckets {
+		if bytes.Equal(b.name, name) {
+			return b.found()
+		}
+	}
+	b := &Bucket{tx: t, name: name}
 	if base := t.base.Bucket(name); base != nil {
-		b = &Bucket{tx: t, name: name, base: base}
+		b.base = base
 		if t.layered {
 			for _, l := range t.layers {
 				if lb := l.bucket(name, false); lb != nil {
@@ -444,10 +455,15 @@ func (t *Tx) Bucket(name []byte) *Bucket {
 			}
 		}
 	}
-	if t.buckets == nil {
-		t.buckets = map[string]*Bucket{}
+	t.buckets = append(t.buckets, b)
+	return b.found()
+}
+
+// found is b, or nil for a bucket the transaction beneath does not have.
+func (b *Bucket) found() *Bucket {
+	if b.base == nil {
+		return nil
 	}
-	t.buckets[string(name)] = b
 	return b
 }
 

@@ -509,3 +509,44 @@ func BenchmarkSorted(b *testing.B) {
 		})
 	}
 }
+
+// TestBucketByName asks a Tx for buckets by the same slice, by equal
+// slices elsewhere in memory and by names the file lacks, and checks each
+// name gives one Bucket (so its layer and cursor are shared) or nil.
+func TestBucketByName(t *testing.T) {
+	db := openTestDB(t, "names.db")
+	other := []byte("other")
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket(other)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	btx, err := db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer btx.Rollback()
+	tx := Over(btx, nil, NewLayer())
+	missing := []byte("missing")
+	for round := range 3 {
+		b := tx.Bucket(testBucket)
+		if b == nil || tx.Bucket([]byte(string(testBucket))) != b || tx.Bucket(bytes.Clone(testBucket)) != b {
+			t.Fatalf("round %d: bucket %q by another slice is another Bucket or none", round, testBucket)
+		}
+		o := tx.Bucket(bytes.Clone(other))
+		if o == nil || o == b || tx.Bucket(other) != o {
+			t.Fatalf("round %d: bucket %q: %p, %q: %p", round, other, o, testBucket, b)
+		}
+		if tx.Bucket(missing) != nil || tx.Bucket([]byte("missing")) != nil || tx.Bucket(testBucket[:0]) != nil {
+			t.Fatalf("round %d: a bucket the file lacks is not nil", round)
+		}
+	}
+	// A write through one slice is read through another.
+	if err := tx.Bucket(testBucket).Put([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if got := tx.Bucket([]byte("b")).Get([]byte("k")); string(got) != "v" {
+		t.Fatalf("read %q through an equal name, want %q", got, "v")
+	}
+}
