@@ -59,6 +59,9 @@ const (
 	// streamMaxRun bounds the pages a run carries, so a run's buffer is a
 	// megabyte at bbolt's 4 KiB pages.
 	streamMaxRun = 256
+	// writebackEvery is how many bytes a restore writes before it starts
+	// their writeback (startWriteback).
+	writebackEvery = 32 << 20
 )
 
 // bbolt's file format (version 2), as far as the stream reads it: a page
@@ -331,6 +334,9 @@ func readStream(f *os.File, r *bufio.Reader) error {
 	}
 	buf := make([]byte, 1<<20)
 	next := uint64(0) // the lowest page the next run may start at
+	// Runs come in ascending order, so the bytes below the latest write
+	// are written for good: their writeback starts every writebackEvery.
+	var written int64
 	for {
 		var run [streamRunLen]byte
 		if err := read(run[:]); err != nil {
@@ -355,6 +361,10 @@ func readStream(f *os.File, r *bufio.Reader) error {
 				return err
 			}
 			off += uint64(len(chunk))
+			if int64(off)-written >= writebackEvery {
+				startWriteback(f, written, int64(off)-written)
+				written = int64(off)
+			}
 		}
 		next = first + count
 	}
