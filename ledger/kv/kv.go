@@ -356,36 +356,240 @@ func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
 // WriteTo writes the layer into tx, a bbolt write transaction, bucket by
 // bucket in name order and each in key order, as bbolt writes fastest.
 // Every bucket must exist in tx.
-func (l *Layer) WriteTo(tx *bolt.Tx) error {
+func (l *Layer) WriteTo(tx *bolt.Tx) error { return WriteLayersTo(tx, []*Layer{l}) }
+
+// WriteLayersTo writes layers, oldest first, into tx as writing each in
+// turn would, in one pass: each bucket's keys in key order, a key several
+// layers hold once, with its newest value. bbolt searches from the root
+// for every key it is given, so a key written once instead of once a
+// layer, and keys in one order instead of one order a layer, cost it
+// less. Every bucket must exist in tx.
+func WriteLayersTo(tx *bolt.Tx, layers []*Layer) error {
+	var names []string
+	for _, l := range layers {
+		for name := range l.buckets {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	type run struct {
+		lb    *layerBucket
+		order []int32
+		next  int
+	}
+	runs := make([]run, 0, len(layers))
+	for _, name := range names {
+		b := tx.Bucket([]byte(name))
+		if b == nil {
+			return fmt.Errorf("kv: write layer: no bucket %q", name)
+		}
+		runs = runs[:0]
+		appendOnly := true
+		for _, l := range layers {
+			if lb := l.buckets[name]; lb != nil {
+				runs = append(runs, run{lb: lb, order: lb.sorted()})
+				appendOnly = appendOnly && lb.appendOnly
+			}
+		}
+		if appendOnly {
+			b.FillPercent = 1
+		}
+		for {
+			// The least key at the head of a run; of equal keys, the newest
+			// layer's (the last run), the others skipped.
+			var e *entry
+			for i := range runs {
+				r := &runs[i]
+				if r.next == len(r.order) {
+					continue
+				}
+				c := r.lb.ents.at(int(r.order[r.next]))
+				switch {
+				case e == nil || c.key < e.key:
+					e = c
+				case c.key == e.key:
+					e = c
+				}
+			}
+			if e == nil {
+				break
+			}
+			key := e.key
+			for i := range runs {
+				r := &runs[i]
+				if r.next < len(r.order) && r.lb.ents.at(int(r.order[r.next])).key == key {
+					r.next++
+				}
+			}
+			k := unsafe.Slice(unsafe.StringData(key), len(key))
+			var err error
+			if e.del {
+				err = b.Delete(k)
+			} else {
+				err = b.Put(k, e.val)
+			}
+			if err != nil {
+				return fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// AppendTo appends the layer's writes to dst in the form ReadLayer reads
+// back, for a layer kept in the file before its writes go to their buckets:
+//
+//	layer   uvarint buckets, then each bucket in name order
+//	bucket  uvarint length, name, append-only byte (0 or 1),
+//	        uvarint entries, then each entry in the order first written
+//	entry   0 (put), uvarint length, key, uvarint length, value; or
+//	        1 (delete), uvarint length, key
+//
+// A frozen layer may be read (not written) while it is appended.
+func (l *Layer) AppendTo(dst []byte) []byte {
+	// Grown by doubling, dst was copied over and over: most of the time
+	// the append took, for layers of megabytes.
+	dst = slices.Grow(dst, l.AppendSize())
 	names := make([]string, 0, len(l.buckets))
 	for name := range l.buckets {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	dst = binary.AppendUvarint(dst, uint64(len(names)))
 	for _, name := range names {
 		lb := l.buckets[name]
-		b := tx.Bucket([]byte(name))
-		if b == nil {
-			return fmt.Errorf("kv: write layer: no bucket %q", name)
-		}
-		if lb.appendOnly {
-			b.FillPercent = 1
-		}
-		for _, at := range lb.sorted() {
-			e := lb.ents.at(int(at))
-			key := unsafe.Slice(unsafe.StringData(e.key), len(e.key))
-			var err error
-			if e.del {
-				err = b.Delete(key)
-			} else {
-				err = b.Put(key, e.val)
-			}
-			if err != nil {
-				return fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, key, err)
+		dst = binary.AppendUvarint(dst, uint64(len(name)))
+		dst = append(dst, name...)
+		dst = append(dst, boolByte(lb.appendOnly))
+		dst = binary.AppendUvarint(dst, uint64(lb.ents.len()))
+		for at := range lb.ents.len() {
+			e := lb.ents.at(at)
+			dst = append(dst, boolByte(e.del))
+			dst = binary.AppendUvarint(dst, uint64(len(e.key)))
+			dst = append(dst, e.key...)
+			if !e.del {
+				dst = binary.AppendUvarint(dst, uint64(len(e.val)))
+				dst = append(dst, e.val...)
 			}
 		}
 	}
-	return nil
+	return dst
+}
+
+// AppendSize bounds the bytes AppendTo appends.
+func (l *Layer) AppendSize() int {
+	n := binary.MaxVarintLen64
+	for name := range l.buckets {
+		n += 2*binary.MaxVarintLen64 + len(name) + 1
+	}
+	// Each entry: a byte and two lengths, then its key and value, which
+	// Size counts (a key written twice counted twice: an upper bound).
+	return n + l.n*(1+2*binary.MaxVarintLen64) + l.size
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ReadLayer reads a layer AppendTo wrote, all of b, refusing anything
+// else: a bucket or key twice, a key bbolt would refuse, lengths past the
+// end, bytes left over.
+func ReadLayer(b []byte) (*Layer, error) {
+	r := layerReader{b: b}
+	l := NewLayer()
+	buckets := r.uvarint()
+	for range buckets {
+		if r.err != nil {
+			break
+		}
+		name := r.bytes()
+		flag := r.byte()
+		n := r.uvarint()
+		if r.err != nil {
+			break
+		}
+		if len(name) == 0 || l.buckets[string(name)] != nil || flag > 1 {
+			return nil, fmt.Errorf("kv: read layer: bucket %q: malformed", name)
+		}
+		lb := l.bucket(name, true)
+		lb.appendOnly = flag == 1
+		for range n {
+			del := r.byte()
+			key := r.bytes()
+			var val []byte
+			if del == 0 {
+				val = r.bytes()
+			}
+			if r.err != nil {
+				break
+			}
+			k := unsafe.String(unsafe.SliceData(key), len(key))
+			if del > 1 || len(key) == 0 || len(key) > bolt.MaxKeySize || lb.find(k, maphash.String(hashSeed, k)) >= 0 {
+				return nil, fmt.Errorf("kv: read layer: bucket %q key %x: malformed", name, key)
+			}
+			l.set(lb, key, val, del == 1)
+		}
+	}
+	switch {
+	case r.err != nil:
+		return nil, fmt.Errorf("kv: read layer: %w", r.err)
+	case len(r.b) > 0:
+		return nil, fmt.Errorf("kv: read layer: %d bytes past its end", len(r.b))
+	}
+	return l, nil
+}
+
+// layerReader reads what AppendTo wrote; the first fault sticks.
+type layerReader struct {
+	b   []byte
+	err error
+}
+
+var errLayerShort = errors.New("truncated or malformed")
+
+func (r *layerReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errLayerShort
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *layerReader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.err = errLayerShort
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *layerReader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errLayerShort
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
 }
 
 // Tx is a bbolt transaction with layers of writes in front of it.

@@ -550,3 +550,68 @@ func TestBucketByName(t *testing.T) {
 		t.Fatalf("read %q through an equal name, want %q", got, "v")
 	}
 }
+
+// TestWriteLayersToMatchesInTurn writes random layers (puts and deletes,
+// keys shared among them, some buckets in only some layers, append-only
+// or not) into one file in one pass and into another a layer at a time,
+// and compares what the files hold.
+func TestWriteLayersToMatchesInTurn(t *testing.T) {
+	names := [][]byte{testBucket, []byte("c"), []byte("d")}
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		dbs := [2]*bolt.DB{openTestDB(t, "one-pass.db"), openTestDB(t, "in-turn.db")}
+		for _, db := range dbs {
+			if err := db.Update(func(tx *bolt.Tx) error {
+				for _, n := range names[1:] {
+					b, err := tx.CreateBucket(n)
+					if err != nil {
+						return err
+					}
+					if err := b.Put([]byte("k000"), []byte("under")); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		layers := make([]*Layer, 1+rng.IntN(5))
+		for i := range layers {
+			layers[i] = NewLayer()
+			for range rng.IntN(400) {
+				lb := layers[i].bucket(names[rng.IntN(len(names))], true)
+				lb.appendOnly = seed%3 == 0
+				key := fmt.Appendf(nil, "k%03d", rng.IntN(120))
+				layers[i].set(lb, key, fmt.Appendf(nil, "v%d-%d", i, rng.IntN(1000)), rng.IntN(6) == 0)
+			}
+		}
+		if err := dbs[0].Update(func(tx *bolt.Tx) error { return WriteLayersTo(tx, layers) }); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			if err := dbs[1].Update(l.WriteTo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var dumps [2][]string
+		for i, db := range dbs {
+			if err := db.View(func(tx *bolt.Tx) error {
+				for _, n := range names {
+					if err := tx.Bucket(n).ForEach(func(k, v []byte) error {
+						dumps[i] = append(dumps[i], fmt.Sprintf("%s/%s=%s", n, k, v))
+						return nil
+					}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(dumps[0], dumps[1]) {
+			t.Fatalf("seed %d: one pass wrote\n%q\nin turn\n%q", seed, dumps[0], dumps[1])
+		}
+	}
+}
