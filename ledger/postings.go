@@ -140,6 +140,95 @@ func (b *postingBuffer) reset() {
 	b.arena = b.arena[:0]
 }
 
+// appendTo appends the buffered postings to dst in the form readFrom adds
+// back: uvarint runs, then each run's bucket byte, uvarint length and
+// name, uvarint count and its seqs in the order added, each as the uvarint
+// difference from the one before (the first from 0). A staged layer keeps
+// them in the file with it (stage.go).
+func (b *postingBuffer) appendTo(dst []byte) []byte {
+	dst = slices.Grow(dst, b.appendSize())
+	dst = binary.AppendUvarint(dst, uint64(len(b.runs)))
+	for _, run := range b.runs {
+		dst = append(dst, run.bucket)
+		dst = binary.AppendUvarint(dst, uint64(len(run.name)))
+		dst = append(dst, run.name...)
+		n := 0
+		for at := run.first; at >= 0; at = b.next[at] {
+			n++
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+		last := uint64(0)
+		for at := run.first; at >= 0; at = b.next[at] {
+			dst = binary.AppendUvarint(dst, b.seqs[at]-last)
+			last = b.seqs[at]
+		}
+	}
+	return dst
+}
+
+// appendSize bounds the bytes appendTo appends.
+func (b *postingBuffer) appendSize() int {
+	n := binary.MaxVarintLen64 + len(b.seqs)*binary.MaxVarintLen64
+	for _, run := range b.runs {
+		n += 1 + 2*binary.MaxVarintLen64 + len(run.name)
+	}
+	return n
+}
+
+// readFrom adds the postings appendTo wrote, all of src, to b. It refuses
+// anything else: an unknown bucket, a name twice, lengths past the end,
+// seqs that overflow, bytes left over.
+func (b *postingBuffer) readFrom(src []byte) error {
+	bad := func(what string) error { return fmt.Errorf("staged postings: %s", what) }
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(src)
+		if n <= 0 {
+			return 0, false
+		}
+		src = src[n:]
+		return v, true
+	}
+	runs, ok := uvarint()
+	if !ok {
+		return bad("truncated")
+	}
+	seen := map[[2]string]bool{}
+	for range runs {
+		if len(src) == 0 || int(src[0]) >= len(postingBuckets) {
+			return bad("truncated, or an unknown index")
+		}
+		bucket := src[0]
+		src = src[1:]
+		n, ok := uvarint()
+		if !ok || n == 0 || n > uint64(len(src)) {
+			return bad("a name past the end")
+		}
+		name := string(src[:n])
+		src = src[n:]
+		if seen[[2]string{string(rune(bucket)), name}] {
+			return bad("a name twice")
+		}
+		seen[[2]string{string(rune(bucket)), name}] = true
+		count, ok := uvarint()
+		if !ok || count == 0 || count > uint64(len(src)) {
+			return bad("a count past the end")
+		}
+		seq := uint64(0)
+		for range count {
+			d, ok := uvarint()
+			if !ok || seq > math.MaxUint64-d {
+				return bad("a seq past the end or overflowing")
+			}
+			seq += d
+			b.add(bucket, name, seq)
+		}
+	}
+	if len(src) > 0 {
+		return bad("bytes past the end")
+	}
+	return nil
+}
+
 // flush writes the buffered postings into tx, name by name in key order,
 // and empties the buffer. The values stay in the arena, which bbolt reads
 // until the commit: appends never write over a value handed out, and a

@@ -310,7 +310,9 @@ func crashReplay(t *testing.T, seed int64, batches []Batch, want Hashes, head st
 	r := rand.New(rand.NewSource(seed))
 	path := filepath.Join(t.TempDir(), "crashy.db")
 	open := func() *Store {
-		s, err := Open(Config{Path: path, NoSync: true, CommitEvery: 1 + r.Intn(40)})
+		// Half the time the commits stage layers (stage.go), whatever the
+		// file's size.
+		s, err := Open(Config{Path: path, NoSync: true, CommitEvery: 1 + r.Intn(40), stageFrom: int64(r.Intn(2))})
 		if err != nil {
 			t.Fatalf("seed %d: reopen: %v", seed, err)
 		}

@@ -3,7 +3,6 @@ package ledger
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -193,8 +192,7 @@ func (s *Store) openRestored(path string, r io.Reader, took *restoreTimes) (*bol
 	// them to remap it, and Apply with it: map room to grow, as much as
 	// the file again (the pages commits free while the check pins them
 	// cannot be reused, so the file grows by what Apply writes).
-	mapped := info.Size() + max(info.Size(), restoreMmapRoom)
-	db, err := openDB(path, s.cfg.NoSync, int(min(mapped, int64(math.MaxInt))), s.log)
+	db, err := openDB(path, s.cfg.NoSync, mmapFor(info.Size()), s.log)
 	if err != nil {
 		return nil, memState{}, err
 	}
@@ -208,11 +206,6 @@ func (s *Store) openRestored(path string, r io.Reader, took *restoreTimes) (*bol
 	took.load = time.Since(start)
 	return db, st, nil
 }
-
-// restoreMmapRoom is how far, at least, a restored file may grow while its
-// check runs before a commit must wait for the check to end (bbolt's
-// remap). Address space only: nothing is resident until read.
-const restoreMmapRoom = 1 << 30
 
 // restoreReleaseInterval is how often a restore's check looks at the file
 // pages it holds, and restoreResidentBudget how many bytes of them it may

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,9 @@ type Config struct {
 	// which replays from raft's log after a restart. Nil: Apply panics.
 	OnFault func(error)
 
+	// stageFrom is the file size from which commits stage layers (0:
+	// stageFromBytes); tests lower it.
+	stageFrom int64
 	// mmapBytes is how much of the file Open maps at first (0:
 	// openMmapBytes); tests lower it to make commits remap the file.
 	mmapBytes int
@@ -151,22 +155,29 @@ type Store struct {
 	committed *sync.Cond
 	live      *kv.Layer    // nil: nothing applied since the last freeze
 	frozen    *frozenLayer // being committed; nil: none
-	pending   int          // instructions in live
-	reuse     applyReuse   // what one Apply call hands to the next (reuse.go)
-	calls     callState    // the meta counters and tree writer, from call to call (callstate.go)
-	gen       uint64       // layers frozen so far
-	done      uint64       // layers committed so far
-	broken    error
+	// staged are the layers committed as records and not yet written into
+	// their buckets (stage.go), oldest first; Apply and view read them.
+	staged []*frozenLayer
+	// merging is set by a caller that waits for every layer to be in its
+	// buckets (commitLocked): the next commit writes them there.
+	merging bool
+	pending int        // instructions in live
+	reuse   applyReuse // what one Apply call hands to the next (reuse.go)
+	calls   callState  // the meta counters and tree writer, from call to call (callstate.go)
+	gen     uint64     // layers frozen so far
+	done    uint64     // layers written into their buckets so far
+	broken  error
 	// postings are the journal index entries applied in live and not yet
 	// written to it (postings.go); guarded by wmu. They travel with the layer
 	// when it is frozen, and the commit writes them.
 	postings postingBuffer
-	// sparePostings is the buffer of the last layer committed, emptied, for
-	// the next live layer: a buffer grown anew per layer cost the apply
-	// path a growslice of up to a few megabytes a commit, and the
-	// collector's assists that come with it (6% of a CPU profile of
-	// BenchmarkApplyEntries' 50 instructions an entry). Guarded by wmu.
-	sparePostings postingBuffer
+	// sparePostings are the buffers of the last layers written into their
+	// buckets, emptied, for the next live layers: a buffer grown anew per
+	// layer cost the apply path a growslice of up to a few megabytes a
+	// commit, and the collector's assists that come with it (6% of a CPU
+	// profile of BenchmarkApplyEntries' 50 instructions an entry). Guarded
+	// by wmu.
+	sparePostings []postingBuffer
 	// applyBase is Apply's read transaction of the file, and applyTx its
 	// view with the layers over it, kept across calls (inWriteTx).
 	applyBase *bolt.Tx
@@ -213,9 +224,13 @@ func Open(cfg Config) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "ledger")
-	mmapBytes := openMmapBytes
-	if cfg.mmapBytes > 0 {
-		mmapBytes = cfg.mmapBytes
+	mmapBytes := cfg.mmapBytes
+	if mmapBytes == 0 {
+		var size int64
+		if info, err := os.Stat(cfg.Path); err == nil {
+			size = info.Size()
+		}
+		mmapBytes = mmapFor(size)
 	}
 	db, err := openDB(cfg.Path, cfg.NoSync, mmapBytes, s.log)
 	if err != nil {
@@ -241,9 +256,21 @@ func Open(cfg Config) (*Store, error) {
 // raft snapshot and log, or from the leader.
 var ErrDamaged = errors.New("ledger: state file is damaged")
 
-// openMmapBytes is how much of the state file Open maps at first; bbolt
-// maps more as the file grows.
-const openMmapBytes = 64 << 20
+// mmapFor is how much of a state file of size bytes Open maps at first:
+// the file and room to grow as much again, at least mmapRoom. bbolt maps
+// more once the file outgrows it, and to map anew it waits for every read
+// transaction and copies every key and value the commit in flight holds
+// out of the old map (node.dereference): in a commit that writes four
+// layers into their buckets (stage.go), millions of small copies, a
+// quarter of the allocations of BenchmarkScale on 10,000 investors until
+// Open mapped room. Address space only: nothing is resident until read.
+// (etcd maps 10 GB for the same reason.)
+func mmapFor(size int64) int {
+	return int(min(size+max(size, mmapRoom), math.MaxInt))
+}
+
+// mmapRoom is the least room to grow mmapFor maps.
+const mmapRoom = 1 << 30
 
 func openDB(path string, noSync bool, mmapBytes int, log *slog.Logger) (*bolt.DB, error) {
 	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
@@ -270,6 +297,12 @@ func openDB(path string, noSync bool, mmapBytes int, log *slog.Logger) (*bolt.DB
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
 			err = fmt.Errorf("%w: %w", ErrDamaged, err)
 		}
+		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
+	}
+	// Before anything reads the buckets: they hold the state as of the
+	// last commit only with the layers a crash left staged.
+	if err := mergeStaged(db, log); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("ledger: open state %s: %w", path, err)
 	}
 	start := time.Now()
@@ -529,13 +562,21 @@ func (s *Store) faultLocked(step string, err error) error {
 	return s.broken
 }
 
-// frozenLayersLocked lists the layer being committed, if any. Callers hold
-// wmu.
+// frozenLayersLocked lists the layers not in their buckets that Apply no
+// longer writes, oldest first: the staged ones, then the one being
+// committed, if any. Callers hold wmu.
 func (s *Store) frozenLayersLocked() []*kv.Layer {
-	if s.frozen == nil {
+	if s.frozen == nil && len(s.staged) == 0 {
 		return nil
 	}
-	return []*kv.Layer{s.frozen.layer}
+	ls := make([]*kv.Layer, 0, len(s.staged)+2)
+	for _, f := range s.staged {
+		ls = append(ls, f.layer)
+	}
+	if s.frozen != nil {
+		ls = append(ls, s.frozen.layer)
+	}
+	return ls
 }
 
 // frozenLayer is a layer no Apply writes any more, with its journal
@@ -545,6 +586,10 @@ type frozenLayer struct {
 	postings postingBuffer
 	gen      uint64
 	db       *bolt.DB
+	// merge: the commit writes the staged layers (under) and this one into
+	// their buckets; otherwise it stages this one (stage.go).
+	merge bool
+	under []*frozenLayer
 	// finishing is set, under wmu, once the commit comes to bbolt's
 	// Commit, which may remap the file: Apply holds no read transaction
 	// from call to call from then on (inWriteTx).
@@ -554,7 +599,7 @@ type frozenLayer struct {
 // freezeLocked hands the live layer to a goroutine that commits it, if it
 // holds anything and no other commit is in flight. Callers hold wmu.
 func (s *Store) freezeLocked() {
-	if s.live == nil || s.frozen != nil || s.broken != nil {
+	if s.frozen != nil || s.broken != nil {
 		return
 	}
 	// The layer goes to the file with the counters and tree of the calls
@@ -562,11 +607,27 @@ func (s *Store) freezeLocked() {
 	if s.flushCallsLocked() != nil {
 		return // the store is broken
 	}
+	merge := s.merging || len(s.staged) >= stagedLayers ||
+		// StrictChecks checks the postings in the file and live layer.
+		s.cfg.StrictChecks || !s.worthStaging()
+	if s.live == nil && !(merge && len(s.staged) > 0) {
+		return
+	}
 	s.endApplyTxLocked()
 	s.gen++
-	f := &frozenLayer{layer: s.live, postings: s.postings, gen: s.gen, db: s.db}
+	layer := s.live
+	if layer == nil {
+		layer = kv.NewLayer() // the staged layers go on their own
+	}
+	f := &frozenLayer{layer: layer, postings: s.postings, gen: s.gen, db: s.db, merge: merge}
+	if merge {
+		f.under = s.staged
+	}
 	s.live, s.pending = nil, 0
-	s.postings, s.sparePostings = s.sparePostings, postingBuffer{}
+	s.postings = postingBuffer{}
+	if n := len(s.sparePostings); n > 0 {
+		s.postings, s.sparePostings = s.sparePostings[n-1], s.sparePostings[:n-1]
+	}
 	s.frozen = f
 	go s.commitFrozen(f)
 }
@@ -583,11 +644,21 @@ func (s *Store) commitFrozen(f *frozenLayer) {
 		s.faultLocked(step, err)
 		return
 	}
-	s.done = f.gen
-	// bbolt read the postings' values from the buffer's arena until the
-	// commit, which is over.
-	f.postings.reset()
-	s.sparePostings = f.postings
+	if f.merge {
+		assert(len(s.staged) == len(f.under), "layers staged during their merge")
+		s.staged, s.merging, s.done = nil, false, f.gen
+		// bbolt read the postings' values from the buffers' arenas until
+		// the commit, which is over.
+		s.sparePostings = s.sparePostings[:0]
+		for _, u := range append(f.under, f) {
+			u.postings.reset()
+			s.sparePostings = append(s.sparePostings, u.postings)
+			u.postings = postingBuffer{}
+		}
+	} else {
+		// The layer's postings wait in memory, with it, for the merge.
+		s.staged = append(s.staged, f)
+	}
 	if s.pending >= s.cfg.CommitEvery {
 		s.freezeLocked()
 	}
@@ -599,13 +670,12 @@ func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
 	if err != nil {
 		return "begin", err
 	}
-	if err := f.layer.WriteTo(tx); err != nil {
-		_ = tx.Rollback()
-		return "write", err
+	if f.merge {
+		err = mergeTo(tx, append(f.under[:len(f.under):len(f.under)], f))
+	} else {
+		err = stageTo(tx, f)
 	}
-	// The postings append to chunks this layer or earlier ones wrote: the
-	// file now holds them all.
-	if err := f.postings.flush(kv.Wrap(tx)); err != nil {
+	if err != nil {
 		_ = tx.Rollback()
 		return "write", err
 	}
@@ -635,6 +705,7 @@ func (s *Store) commitLocked() error {
 		want++ // the live layer's gen once frozen: layers freeze in turn
 	}
 	for s.broken == nil && s.done < want {
+		s.merging = true
 		s.freezeLocked()
 		s.committed.Wait()
 	}
@@ -676,6 +747,7 @@ func (s *Store) dropPendingLocked() {
 	}
 	s.live, s.pending = nil, 0
 	s.postings.reset()
+	s.staged, s.merging = nil, false // in the file, if it stays
 }
 
 func getUint(b *kv.Bucket, key []byte) uint64 {
