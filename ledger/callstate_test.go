@@ -49,16 +49,8 @@ func TestCallStateReachesEveryReader(t *testing.T) {
 		return c
 	}
 
-	setup := [][]byte{
-		InstructionItem(OperatorID, []byte(ins("register_party", party("cus-1", "custodian")))),
-		InstructionItem(OperatorID, []byte(ins("register_party", party("iss-1", "issuer")))),
-		InstructionItem(OperatorID, []byte(ins("create_instrument", instrument("USD", "unrestricted", "cash", 2, nil)))),
-	}
 	const accounts = 20
-	for i := range accounts {
-		setup = append(setup, InstructionItem("cus-1", []byte(ins("register_party", investor(fmt.Sprintf("inv-%d", i), "retail", "US")))))
-		setup = append(setup, InstructionItem(OperatorID, []byte(mintBody("USD", fmt.Sprintf("inv-%d", i), "1000"))))
-	}
+	setup := fundedAccounts(accounts)
 	r := rand.New(rand.NewPCG(7, 8))
 	now := epoch
 	var seq uint64

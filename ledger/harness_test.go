@@ -249,6 +249,21 @@ func transferBody(symbol, from, to, amount string) string {
 	return ins("transfer", map[string]any{"legs": []map[string]any{{"symbol": symbol, "from": from, "to": to, "amount": amount}}})
 }
 
+// fundedAccounts registers a custodian, an issuer, the cash instrument
+// USD and n retail investors, inv-0 to inv-n-1, and mints each 1,000.
+func fundedAccounts(n int) [][]byte {
+	setup := [][]byte{
+		InstructionItem(OperatorID, []byte(ins("register_party", party("cus-1", "custodian")))),
+		InstructionItem(OperatorID, []byte(ins("register_party", party("iss-1", "issuer")))),
+		InstructionItem(OperatorID, []byte(ins("create_instrument", instrument("USD", "unrestricted", "cash", 2, nil)))),
+	}
+	for i := range n {
+		setup = append(setup, InstructionItem("cus-1", []byte(ins("register_party", investor(fmt.Sprintf("inv-%d", i), "retail", "US")))))
+		setup = append(setup, InstructionItem(OperatorID, []byte(mintBody("USD", fmt.Sprintf("inv-%d", i), "1000"))))
+	}
+	return setup
+}
+
 func mintBody(symbol, to, amount string) string {
 	return ins("mint", map[string]any{"symbol": symbol, "to": to, "amount": amount})
 }

@@ -17,16 +17,8 @@ import (
 // stagedCalls are calls of random transfers among 20 funded investors,
 // after one call that sets them up; some overdraw and are rejected.
 func stagedCalls(seed uint64, calls int) []Batch {
-	setup := [][]byte{
-		InstructionItem(OperatorID, []byte(ins("register_party", party("cus-1", "custodian")))),
-		InstructionItem(OperatorID, []byte(ins("register_party", party("iss-1", "issuer")))),
-		InstructionItem(OperatorID, []byte(ins("create_instrument", instrument("USD", "unrestricted", "cash", 2, nil)))),
-	}
 	const accounts = 20
-	for i := range accounts {
-		setup = append(setup, InstructionItem("cus-1", []byte(ins("register_party", investor(fmt.Sprintf("inv-%d", i), "retail", "US")))))
-		setup = append(setup, InstructionItem(OperatorID, []byte(mintBody("USD", fmt.Sprintf("inv-%d", i), "1000"))))
-	}
+	setup := fundedAccounts(accounts)
 	r := rand.New(rand.NewPCG(seed, 11))
 	out := []Batch{{Index: 1, Term: 1, Time: epoch, Items: setup}}
 	for n := 2; n <= calls; n++ {

@@ -60,7 +60,7 @@ type Config struct {
 	// stageFromBytes); tests lower it.
 	stageFrom int64
 	// mmapBytes is how much of the file Open maps at first (0:
-	// openMmapBytes); tests lower it to make commits remap the file.
+	// mmapFor); tests lower it to make commits remap the file.
 	mmapBytes int
 }
 
