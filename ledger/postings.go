@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
@@ -179,52 +180,37 @@ func (b *postingBuffer) appendSize() int {
 // anything else: an unknown bucket, a name twice, lengths past the end,
 // seqs that overflow, bytes left over.
 func (b *postingBuffer) readFrom(src []byte) error {
-	bad := func(what string) error { return fmt.Errorf("staged postings: %s", what) }
-	uvarint := func() (uint64, bool) {
-		v, n := binary.Uvarint(src)
-		if n <= 0 {
-			return 0, false
+	r := wire.NewReader(src)
+	seen := map[postingRun]bool{} // by bucket and name
+	for range r.Uvarint() {
+		bucket := r.Byte()
+		name := string(r.StrBytes())
+		count := r.Uvarint()
+		key := postingRun{bucket: bucket, name: name}
+		switch {
+		case r.Err() != nil:
+			return fmt.Errorf("staged postings: %w", r.Err())
+		case int(bucket) >= len(postingBuckets) || name == "" || seen[key]:
+			return fmt.Errorf("staged postings: index %d name %q: unknown, empty or twice", bucket, name)
+		case count == 0 || count > uint64(r.Len()):
+			return fmt.Errorf("staged postings: name %q: %d seqs", name, count)
 		}
-		src = src[n:]
-		return v, true
-	}
-	runs, ok := uvarint()
-	if !ok {
-		return bad("truncated")
-	}
-	seen := map[[2]string]bool{}
-	for range runs {
-		if len(src) == 0 || int(src[0]) >= len(postingBuckets) {
-			return bad("truncated, or an unknown index")
-		}
-		bucket := src[0]
-		src = src[1:]
-		n, ok := uvarint()
-		if !ok || n == 0 || n > uint64(len(src)) {
-			return bad("a name past the end")
-		}
-		name := string(src[:n])
-		src = src[n:]
-		if seen[[2]string{string(rune(bucket)), name}] {
-			return bad("a name twice")
-		}
-		seen[[2]string{string(rune(bucket)), name}] = true
-		count, ok := uvarint()
-		if !ok || count == 0 || count > uint64(len(src)) {
-			return bad("a count past the end")
-		}
+		seen[key] = true
 		seq := uint64(0)
 		for range count {
-			d, ok := uvarint()
-			if !ok || seq > math.MaxUint64-d {
-				return bad("a seq past the end or overflowing")
+			d := r.Uvarint()
+			if r.Err() != nil || seq > math.MaxUint64-d {
+				return fmt.Errorf("staged postings: name %q: a seq past the end or overflowing", name)
 			}
 			seq += d
 			b.add(bucket, name, seq)
 		}
 	}
-	if len(src) > 0 {
-		return bad("bytes past the end")
+	switch {
+	case r.Err() != nil:
+		return fmt.Errorf("staged postings: %w", r.Err())
+	case r.Len() > 0:
+		return fmt.Errorf("staged postings: %d bytes past the end", r.Len())
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/btree"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -500,17 +501,14 @@ func boolByte(b bool) byte {
 // else: a bucket or key twice, a key bbolt would refuse, lengths past the
 // end, bytes left over.
 func ReadLayer(b []byte) (*Layer, error) {
-	r := layerReader{b: b}
+	r := wire.NewReader(b)
 	l := NewLayer()
-	buckets := r.uvarint()
+	buckets := r.Uvarint()
 	for range buckets {
-		if r.err != nil {
-			break
-		}
-		name := r.bytes()
-		flag := r.byte()
-		n := r.uvarint()
-		if r.err != nil {
+		name := r.StrBytes()
+		flag := r.Byte()
+		n := r.Uvarint()
+		if r.Err() != nil {
 			break
 		}
 		if len(name) == 0 || l.buckets[string(name)] != nil || flag > 1 {
@@ -519,13 +517,13 @@ func ReadLayer(b []byte) (*Layer, error) {
 		lb := l.bucket(name, true)
 		lb.appendOnly = flag == 1
 		for range n {
-			del := r.byte()
-			key := r.bytes()
+			del := r.Byte()
+			key := r.StrBytes()
 			var val []byte
 			if del == 0 {
-				val = r.bytes()
+				val = r.StrBytes()
 			}
-			if r.err != nil {
+			if r.Err() != nil {
 				break
 			}
 			k := unsafe.String(unsafe.SliceData(key), len(key))
@@ -536,60 +534,12 @@ func ReadLayer(b []byte) (*Layer, error) {
 		}
 	}
 	switch {
-	case r.err != nil:
-		return nil, fmt.Errorf("kv: read layer: %w", r.err)
-	case len(r.b) > 0:
-		return nil, fmt.Errorf("kv: read layer: %d bytes past its end", len(r.b))
+	case r.Err() != nil:
+		return nil, fmt.Errorf("kv: read layer: %w", r.Err())
+	case r.Len() > 0:
+		return nil, fmt.Errorf("kv: read layer: %d bytes past its end", r.Len())
 	}
 	return l, nil
-}
-
-// layerReader reads what AppendTo wrote; the first fault sticks.
-type layerReader struct {
-	b   []byte
-	err error
-}
-
-var errLayerShort = errors.New("truncated or malformed")
-
-func (r *layerReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errLayerShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *layerReader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.err = errLayerShort
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *layerReader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errLayerShort
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
 }
 
 // Tx is a bbolt transaction with layers of writes in front of it.
