@@ -106,6 +106,9 @@ func (es *entries) add(e entry) {
 // find returns the position of key's entry, or -1.
 func (lb *layerBucket) find(key string, h uint64) int {
 	if len(lb.index) == 0 {
+		if lb.ascending() {
+			return lb.search(key)
+		}
 		return -1
 	}
 	mask := uint64(len(lb.index) - 1)
@@ -137,8 +140,39 @@ func (lb *layerBucket) insert(h uint64, at int) {
 	}
 }
 
+// ascending reports whether the bucket holds its entries in key order with
+// no index: an append-only bucket whose every key came after the last
+// (set). The journal's keys are its seqs, each past the last: its layer
+// bucket takes them with no probe of a hash index, whose slots a journal
+// of tens of thousands of entries spreads over megabytes, a cache miss a
+// put. A key out of order makes the index (set), for good.
+func (lb *layerBucket) ascending() bool {
+	return lb.appendOnly && len(lb.index) == 0 && lb.ents.len() > 0
+}
+
+// search finds key among entries in key order by bisection, or -1.
+func (lb *layerBucket) search(key string) int {
+	lo, hi := 0, lb.ents.len()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if lb.ents.at(mid).key < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < lb.ents.len() && lb.ents.at(lo).key == key {
+		return lo
+	}
+	return -1
+}
+
 func (lb *layerBucket) grow() {
-	lb.index = make([]uint64, max(64, 2*len(lb.index)))
+	size := max(64, 2*len(lb.index))
+	for size < 2*(lb.ents.len()+1) {
+		size *= 2 // an ascending bucket's first index holds all it has
+	}
+	lb.index = make([]uint64, size)
 	mask := uint64(len(lb.index) - 1)
 	for at := range lb.ents.len() {
 		h := lb.ents.at(at).hash
@@ -188,6 +222,9 @@ func (lb *layerBucket) sorted() []int32 {
 	}
 	for at := range lb.ents.len() {
 		out = append(out, int32(at))
+	}
+	if len(lb.index) == 0 && lb.appendOnly {
+		return out // ascending: in key order as written
 	}
 	if lb.appendOnly && slices.IsSortedFunc(out, lb.compare) {
 		return out
@@ -340,6 +377,17 @@ func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
 	e := entry{del: del, hash: h}
 	if !del {
 		e.val = l.copy(val)
+	}
+	if lb.appendOnly && len(lb.index) == 0 {
+		if n := lb.ents.len(); n == 0 || k > lb.ents.at(n-1).key {
+			c := l.copy(key)
+			e.key = unsafe.String(unsafe.SliceData(c), len(c))
+			lb.ents.add(e)
+			l.n++
+			l.size += len(key) + len(val)
+			return
+		}
+		lb.grow() // out of order: index what the bucket holds, then as below
 	}
 	if at := lb.find(k, h); at >= 0 {
 		e.key = lb.ents.at(at).key
