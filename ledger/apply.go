@@ -109,6 +109,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		// more; an id record its outcome.
 		s.reuse.take(a, items, itemBytes+400*items)
 		applied = a
+		a.view.presize(items)
 		a.view.useCache(s.cache)
 		a.idx.postings = &s.postings
 		view = a.view

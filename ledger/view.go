@@ -89,12 +89,45 @@ func (v *txView) init(tx *kv.Tx, rb *eligibility.Rulebook) {
 	*v = txView{
 		tx: tx, rulebook: rb, writable: tx.Writable(),
 		bParties: tx.Bucket(bucketParties), bInstruments: tx.Bucket(bucketInstruments),
-		bHoldings: tx.Bucket(bucketHoldings), bHolders: tx.Bucket(bucketHolders),
-		bLoans: tx.Bucket(bucketLoans), bPrices: tx.Bucket(bucketPrices),
+		bHoldings: tx.Bucket(bucketHoldings),
 	}
 	// The memo maps, and the write set's, are made on first use (memo):
 	// most read views serve one or two lookups, three to a request, and
-	// most calls write few kinds of record.
+	// most calls write few kinds of record. So are the buckets most calls
+	// never read (lazyBucket).
+}
+
+// lazyBucket opens the bucket name into *b on first use. Apply opens its
+// read transaction again for every call while a commit finishes, and
+// bbolt seeks a read-only transaction's buckets from the root each time it
+// is asked for one: the holders, loans and prices buckets, which most calls
+// never read, cost every such call three seeks when the view opened them
+// up front.
+func (v *txView) lazyBucket(b **kv.Bucket, name []byte) *kv.Bucket {
+	if *b == nil {
+		*b = v.tx.Bucket(name)
+	}
+	return *b
+}
+
+func (v *txView) holdersBucket() *kv.Bucket { return v.lazyBucket(&v.bHolders, bucketHolders) }
+func (v *txView) loansBucket() *kv.Bucket   { return v.lazyBucket(&v.bLoans, bucketLoans) }
+func (v *txView) pricesBucket() *kv.Bucket  { return v.lazyBucket(&v.bPrices, bucketPrices) }
+
+// presize makes the memo maps a call of many instructions fills, sized for
+// them, when the call did not inherit them: a map grown one rehash at a
+// time was a twentieth of Apply's CPU on batches of 10,000 registrations
+// and mints. A call of few instructions makes them on first use (memo).
+func (v *txView) presize(items int) {
+	if items <= reuseMaxEntries {
+		return
+	}
+	if v.parties == nil {
+		v.parties = make(map[string]*transfer.Party, items)
+	}
+	if v.holdings == nil {
+		v.holdings = make(map[holdingKey]*holdingSlot, 2*items)
+	}
 }
 
 // memo stores val under k in *m, making the map on first use.
@@ -302,7 +335,7 @@ func (v *txView) PartyHoldings(party string) []transfer.Holding {
 func (v *txView) Holders(symbol string) []string {
 	prefix := append([]byte(symbol), 0)
 	var base []string // in key order, which is party order
-	c := v.bHolders.Cursor()
+	c := v.holdersBucket().Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		base = append(base, string(k[len(prefix):]))
 	}
@@ -322,7 +355,7 @@ func (v *txView) Price(symbol string) (transfer.Price, bool) {
 		}
 		return *p, true
 	}
-	raw := v.bPrices.Get(v.keyOf(symbol))
+	raw := v.pricesBucket().Get(v.keyOf(symbol))
 	if raw == nil {
 		memo(&v.prices, symbol, nil)
 		return transfer.Price{}, false
@@ -359,7 +392,7 @@ func (v *txView) allLoans(party string) []transfer.Loan {
 	}
 	if v.noLoans == 0 {
 		v.noLoans = 1
-		if k, _ := v.bLoans.Cursor().First(); k == nil {
+		if k, _ := v.loansBucket().Cursor().First(); k == nil {
 			v.noLoans = 2
 		}
 		if v.cache != nil {
@@ -371,7 +404,7 @@ func (v *txView) allLoans(party string) []transfer.Loan {
 	}
 	prefix := append([]byte(party), 0)
 	var out []transfer.Loan
-	c := v.bLoans.Cursor()
+	c := v.loansBucket().Cursor()
 	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
 		out = append(out, decodeLoan(k, raw))
 	}

@@ -258,11 +258,11 @@ func (v *txView) flush() error {
 			key := v.keyOf(l.Party, l.Cash, l.Lender)
 			var err error
 			if l.Amount.IsZero() {
-				err = v.bLoans.Delete(key)
+				err = v.loansBucket().Delete(key)
 			} else {
 				start := len(v.arena)
 				v.arena = encodeLoan(v.arena, &l)
-				err = v.bLoans.Put(key, v.sealed(start))
+				err = v.loansBucket().Put(key, v.sealed(start))
 			}
 			if err != nil {
 				return err
@@ -272,7 +272,7 @@ func (v *txView) flush() error {
 	for _, sym := range sortedKeys(v.dirtyPrices) {
 		start := len(v.arena)
 		v.arena = encodePrice(v.arena, v.prices[sym])
-		if err := v.bPrices.Put(v.keyOf(sym), v.sealed(start)); err != nil {
+		if err := v.pricesBucket().Put(v.keyOf(sym), v.sealed(start)); err != nil {
 			return err
 		}
 	}
@@ -321,9 +321,9 @@ func (v *txView) flushHoldings() error {
 		if holder := h.IsHolder(); holder != s.holder {
 			idx := v.keyOf(k.symbol, k.party)
 			if holder {
-				err = v.bHolders.Put(idx, present)
+				err = v.holdersBucket().Put(idx, present)
 			} else {
-				err = v.bHolders.Delete(idx)
+				err = v.holdersBucket().Delete(idx)
 			}
 			if err != nil {
 				return err
