@@ -61,6 +61,23 @@ var nodeCommitEvery = func() int {
 	return 32768
 }()
 
+// scaleStageFrom is the state file size from which the scale benchmarks'
+// commits stage layers: TOKENLEDGER_BENCH_STAGE_FROM, in bytes (1: every
+// commit that may; a size past the file's: never), or the store's default.
+var scaleStageFrom = func() int64 {
+	v, _ := strconv.ParseInt(os.Getenv("TOKENLEDGER_BENCH_STAGE_FROM"), 10, 64)
+	return max(v, 0)
+}()
+
+// scaleSizes is BenchmarkScale's sizes: TOKENLEDGER_BENCH_INVESTORS=N runs
+// N investors alone, to measure a register between the usual sizes.
+func scaleSizes() []scaleSize {
+	if n, err := strconv.Atoi(os.Getenv("TOKENLEDGER_BENCH_INVESTORS")); err == nil && n > 0 {
+		return []scaleSize{{strconv.Itoa(n), n}}
+	}
+	return []scaleSize{scale10k, scale100k, scale1M}
+}
+
 type scaleSize struct {
 	name      string
 	investors int
@@ -97,12 +114,12 @@ func skipHuge(b *testing.B, investors int) {
 //
 //	go test ./ledger -run '^$' -bench BenchmarkScale -benchtime 40x -timeout 0
 func BenchmarkScale(b *testing.B) {
-	for _, size := range []scaleSize{scale10k, scale100k, scale1M} {
+	for _, size := range scaleSizes() {
 		var l *scaleLedger
 		b.Run("investors="+size.name, func(sb *testing.B) {
 			skipHuge(sb, size.investors)
 			if l == nil {
-				l, _, _ = registerAndMint(b, sb, size.investors, Config{CommitEvery: nodeCommitEvery})
+				l, _, _ = registerAndMint(b, sb, size.investors, Config{CommitEvery: nodeCommitEvery, stageFrom: scaleStageFrom})
 			}
 			benchMixed(sb, l)
 		})

@@ -619,6 +619,7 @@ func (s *Store) freezeLocked() {
 	if layer == nil {
 		layer = kv.NewLayer() // the staged layers go on their own
 	}
+	layer.Seal() // Apply reads it from now on, and never writes it
 	f := &frozenLayer{layer: layer, postings: s.postings, gen: s.gen, db: s.db, merge: merge}
 	if merge {
 		f.under = s.staged

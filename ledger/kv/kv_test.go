@@ -42,6 +42,8 @@ func openTestDB(t *testing.T, name string) *bolt.DB {
 // what it holds, and write half their keys past every key before, which the
 // hint's fast path takes.
 func TestLayersReadAsBolt(t *testing.T) {
+	defer func(n int) { sealFrom = n }(sealFrom)
+	sealFrom = 0 // every frozen bucket gets its filter
 	for seed := range uint64(20) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
@@ -101,6 +103,7 @@ func TestLayersReadAsBolt(t *testing.T) {
 				}
 				switch rng.IntN(10) {
 				case 0: // freeze
+					top.Seal()
 					frozen = append(frozen, top)
 					top = NewLayer()
 				case 1: // commit the oldest frozen layer
@@ -633,4 +636,54 @@ func TestWriteLayersToMatchesInTurn(t *testing.T) {
 			t.Fatalf("seed %d: one pass wrote\n%q\nin turn\n%q", seed, dumps[0], dumps[1])
 		}
 	}
+}
+
+// TestBloom holds the sealed buckets' filter to no false negative, and to
+// false positives near the one in a hundred its size is chosen for.
+func TestBloom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 1000, 40_000} {
+		f := newBloom(n)
+		held := make(map[uint64]bool, n)
+		for range n {
+			h := rng.Uint64()
+			held[h] = true
+			f.add(h)
+		}
+		for h := range held {
+			if !f.mayHold(h) {
+				t.Fatalf("n=%d: a hash added is denied", n)
+			}
+		}
+		const probes = 100_000
+		yes := 0
+		for range probes {
+			if h := rng.Uint64(); !held[h] && f.mayHold(h) {
+				yes++
+			}
+		}
+		if rate := float64(yes) / probes; rate > 0.03 {
+			t.Errorf("n=%d: false positives %.3f, want about 0.01", n, rate)
+		}
+	}
+}
+
+// TestSealedLayerRefusesWrites: a sealed bucket's filter would deny a key
+// written after it, so a write panics instead.
+func TestSealedLayerRefusesWrites(t *testing.T) {
+	defer func(n int) { sealFrom = n }(sealFrom)
+	sealFrom = 0
+	l := NewLayer()
+	lb := l.bucket(testBucket, true)
+	l.set(lb, []byte("a"), []byte("1"), false)
+	l.Seal()
+	if e, ok := lb.get([]byte("a")); !ok || string(e.val) != "1" {
+		t.Fatalf("sealed layer lost a: %v %q", ok, e.val)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a write to a sealed layer did not panic")
+		}
+	}()
+	l.set(lb, []byte("b"), []byte("2"), false)
 }
