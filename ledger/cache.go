@@ -141,7 +141,7 @@ var errCacheFull = errors.New("ledger: cache full")
 // valid: its old chunk lives on until the caller drops it.
 type recordCache struct {
 	seed   maphash.Seed
-	index  map[uint64]uint32 // chunk<<cacheChunkBits | offset
+	index  refIndex // a key's hash -> chunk<<cacheChunkBits | offset
 	chunks [][]byte
 	limit  int // bytes, a multiple of the chunk size
 	live   int // bytes of the records index points to
@@ -165,7 +165,7 @@ func newRecordCache(limit int) *recordCache {
 	// so a fresh chunk always fits after it.
 	assert(limit >= 2*cacheChunkSize && limit>>cacheChunkBits < 1<<(32-cacheChunkBits), "record cache limit %d", limit)
 	assert(limit%cacheChunkSize == 0, "record cache limit %d is not a multiple of the chunk size", limit)
-	return &recordCache{seed: maphash.MakeSeed(), index: map[uint64]uint32{}, limit: limit}
+	return &recordCache{seed: maphash.MakeSeed(), limit: limit}
 }
 
 // recordSize is the bytes a record of key and val takes in a chunk.
@@ -221,7 +221,7 @@ func (c *recordCache) get(key []byte) (val []byte, present, known bool) {
 	if c == nil {
 		return nil, false, false
 	}
-	ref, ok := c.index[maphash.Bytes(c.seed, key)]
+	ref, ok := c.index.get(maphash.Bytes(c.seed, key))
 	if !ok {
 		return nil, false, false
 	}
@@ -246,7 +246,7 @@ func (c *recordCache) put(key, val []byte) {
 	// One lookup, then one store that replaces the entry: a stale entry
 	// must not survive, whatever follows. (Three map operations a put, as
 	// before, were a third of warming a million parties.)
-	ref, had := c.index[h]
+	ref, had := c.index.get(h)
 	if had {
 		k, _, size := c.record(ref)
 		if c.complete && string(k) != string(key) {
@@ -258,7 +258,7 @@ func (c *recordCache) put(key, val []byte) {
 	}
 	if need > cacheChunkSize {
 		if had {
-			delete(c.index, h)
+			c.index.delete(h)
 		}
 		c.complete = false
 		return // too large to keep
@@ -267,13 +267,13 @@ func (c *recordCache) put(key, val []byte) {
 	if n == 0 || len(c.chunks[n-1])+need > cacheChunkSize {
 		if (n+1)*cacheChunkSize > c.limit {
 			if had {
-				delete(c.index, h) // compaction keeps what the index names
+				c.index.delete(h) // compaction keeps what the index names
 			}
 			c.compact()
 		}
 		c.chunks = append(c.chunks, make([]byte, 0, cacheChunkSize))
 	}
-	c.index[h] = c.appendRecord(key, val)
+	c.index.set(h, c.appendRecord(key, val))
 }
 
 // appendRecord writes a record into the last chunk, which has room for it,
@@ -309,11 +309,11 @@ func (c *recordCache) appendRecord(key, val []byte) uint32 {
 func (c *recordCache) compact() {
 	old := c.chunks
 	refs := c.index
-	c.chunks, c.index, c.live = nil, make(map[uint64]uint32, len(refs)), 0
+	c.chunks, c.index, c.live = nil, newRefIndex(refs.len()), 0
 	c.complete = false // records past the room are dropped
 	room := c.limit / 2
 	assert(room >= cacheChunkSize, "record cache limit %d below two chunks", c.limit)
-	for h, ref := range refs {
+	for h, ref := range refs.all {
 		key, val, size := recordAt(old, ref)
 		if c.used()+size > room {
 			break
@@ -322,6 +322,119 @@ func (c *recordCache) compact() {
 		if n == 0 || len(c.chunks[n-1])+size > cacheChunkSize {
 			c.chunks = append(c.chunks, make([]byte, 0, cacheChunkSize))
 		}
-		c.index[h] = c.appendRecord(key, val)
+		c.index.set(h, c.appendRecord(key, val))
+	}
+}
+
+// refIndex maps the 64-bit hash of a record's key to the record's
+// reference: open addressing with linear probing over one flat slice of
+// slots, which hold no pointer. A Go map of millions of entries, as the
+// caches of a million investors' parties and holdings are, costs a lookup
+// several dependent cache misses (its directory, then the table, then the
+// group's control word and its slot): a fifth of Apply's CPU went to map
+// lookups registering and minting 1,000,000 investors, most of it to these
+// two caches. A probe here is usually one miss.
+type refIndex struct {
+	slots []refSlot
+	n     int
+}
+
+type refSlot struct {
+	hash uint64
+	ref  uint32 // the reference + 1; 0: an empty slot
+}
+
+// newRefIndex returns an index with room for n entries before it grows.
+func newRefIndex(n int) refIndex {
+	size := 64
+	for 3*size < 4*n {
+		size *= 2
+	}
+	return refIndex{slots: make([]refSlot, size)}
+}
+
+func (x *refIndex) len() int { return x.n }
+
+func (x *refIndex) get(h uint64) (uint32, bool) {
+	if x.n == 0 {
+		return 0, false
+	}
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		if s.ref == 0 {
+			return 0, false
+		}
+		if s.hash == h {
+			return s.ref - 1, true
+		}
+	}
+}
+
+// set makes h's entry ref, replacing any it had.
+func (x *refIndex) set(h uint64, ref uint32) {
+	if 4*(x.n+1) > 3*len(x.slots) {
+		x.grow()
+	}
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		if s.ref == 0 {
+			*s = refSlot{hash: h, ref: ref + 1}
+			x.n++
+			return
+		}
+		if s.hash == h {
+			s.ref = ref + 1
+			return
+		}
+	}
+}
+
+// delete drops h's entry, if any, moving back the entries after it that
+// probing would no longer reach past the hole.
+func (x *refIndex) delete(h uint64) {
+	if x.n == 0 {
+		return
+	}
+	mask := uint64(len(x.slots) - 1)
+	i := h & mask
+	for ; x.slots[i].hash != h || x.slots[i].ref == 0; i = (i + 1) & mask {
+		if x.slots[i].ref == 0 {
+			return
+		}
+	}
+	for j := (i + 1) & mask; x.slots[j].ref != 0; j = (j + 1) & mask {
+		// The entry at j stays unless the hole at i lies between its home
+		// slot and j, cyclically.
+		home := x.slots[j].hash & mask
+		if (j-home)&mask >= (j-i)&mask {
+			x.slots[i] = x.slots[j]
+			i = j
+		}
+	}
+	x.slots[i] = refSlot{}
+	x.n--
+}
+
+// grow doubles the slots, at most three quarters full after it, and
+// places every entry again: the slots keep each whole hash, so no record
+// is read.
+func (x *refIndex) grow() {
+	old := x.slots
+	x.slots, x.n = make([]refSlot, max(64, 2*len(old))), 0
+	for _, s := range old {
+		if s.ref != 0 {
+			x.set(s.hash, s.ref-1)
+		}
+	}
+}
+
+// all yields every entry, in slot order.
+func (x *refIndex) all(yield func(h uint64, ref uint32) bool) {
+	for _, s := range x.slots {
+		if s.ref != 0 && !yield(s.hash, s.ref-1) {
+			return
+		}
 	}
 }

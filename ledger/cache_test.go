@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,7 +33,8 @@ func TestRecordCache(t *testing.T) {
 		t.Errorf("get(b) = %q %v %v, want absent known", v, present, known)
 	}
 	// A colliding hash: b's index entry pointing at a's record.
-	c.index[maphash.Bytes(c.seed, []byte("b"))] = c.index[maphash.Bytes(c.seed, []byte("a"))]
+	aRef, _ := c.index.get(maphash.Bytes(c.seed, []byte("a")))
+	c.index.set(maphash.Bytes(c.seed, []byte("b")), aRef)
 	if _, _, known := c.get([]byte("b")); known {
 		t.Error("get(b) returned a's record")
 	}
@@ -47,6 +49,64 @@ func TestRecordCache(t *testing.T) {
 	c.put([]byte("huge"), make([]byte, cacheChunkSize))
 	if _, _, known := c.get([]byte("huge")); known {
 		t.Error("a record larger than a chunk was cached")
+	}
+}
+
+// TestRefIndex holds the record caches' index to a Go map under random
+// sets, replacements and deletions, with hashes drawn so that many share
+// their low bits: long runs of probing, and deletions inside them, which
+// must move the entries after the hole back within reach.
+func TestRefIndex(t *testing.T) {
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var x refIndex
+		if seed%3 == 0 {
+			x = newRefIndex(rng.IntN(200))
+		}
+		want := map[uint64]uint32{}
+		hash := func() uint64 {
+			if rng.IntN(2) == 0 && len(want) > 0 {
+				for h := range want { // one already in: a replacement or deletion
+					return h
+				}
+			}
+			// A few low-bit patterns, so runs form whatever the size.
+			return rng.Uint64()<<8 | uint64(rng.IntN(4))
+		}
+		for step := range 3000 {
+			h := hash()
+			switch op := rng.IntN(10); {
+			case op < 6:
+				ref := rng.Uint32N(1 << 31)
+				x.set(h, ref)
+				want[h] = ref
+			case op < 9:
+				x.delete(h)
+				delete(want, h)
+			default:
+				x.delete(rng.Uint64()) // most likely absent
+			}
+			if x.len() != len(want) {
+				t.Fatalf("seed %d step %d: len %d, want %d", seed, step, x.len(), len(want))
+			}
+			if step%100 == 0 || step == 2999 {
+				for h, ref := range want {
+					if got, ok := x.get(h); !ok || got != ref {
+						t.Fatalf("seed %d step %d: get(%x) = %d %v, want %d", seed, step, h, got, ok, ref)
+					}
+				}
+				seen := 0
+				for h, ref := range x.all {
+					if want[h] != ref {
+						t.Fatalf("seed %d step %d: all yields %x=%d, want %d", seed, step, h, ref, want[h])
+					}
+					seen++
+				}
+				if seen != len(want) {
+					t.Fatalf("seed %d step %d: all yields %d entries, want %d", seed, step, seen, len(want))
+				}
+			}
+		}
 	}
 }
 
@@ -79,7 +139,7 @@ func TestRecordCacheCompacts(t *testing.T) {
 		t.Errorf("a value handed out before compaction changed: %.20q…, want %.20q…", held, heldWant)
 	}
 	live := 0
-	for _, ref := range c.index {
+	for _, ref := range c.index.all {
 		_, _, size := c.record(ref)
 		live += size
 	}
@@ -123,7 +183,8 @@ func TestRecordCacheCompleteness(t *testing.T) {
 		{"two keys of one hash", func(c *recordCache) {
 			// z takes a's hash: a's record would be dropped by z's put.
 			h := maphash.Bytes(c.seed, []byte("z"))
-			c.index[h] = c.index[maphash.Bytes(c.seed, []byte("a"))]
+			aRef, _ := c.index.get(maphash.Bytes(c.seed, []byte("a")))
+			c.index.set(h, aRef)
 			c.put([]byte("z"), []byte("9"))
 		}, false},
 		{"a compaction", func(c *recordCache) {
