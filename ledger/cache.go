@@ -332,8 +332,8 @@ func (c *recordCache) compact() {
 // caches of a million investors' parties and holdings are, costs a lookup
 // several dependent cache misses (its directory, then the table, then the
 // group's control word and its slot): a fifth of Apply's CPU went to map
-// lookups registering and minting 1,000,000 investors, most of it to these
-// two caches. A probe here is usually one miss.
+// lookups registering and minting 1,000,000 investors, about half of it to
+// these caches. A probe here is usually one miss.
 type refIndex struct {
 	slots []refSlot
 	n     int

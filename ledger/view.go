@@ -114,10 +114,11 @@ func (v *txView) holdersBucket() *kv.Bucket { return v.lazyBucket(&v.bHolders, b
 func (v *txView) loansBucket() *kv.Bucket   { return v.lazyBucket(&v.bLoans, bucketLoans) }
 func (v *txView) pricesBucket() *kv.Bucket  { return v.lazyBucket(&v.bPrices, bucketPrices) }
 
-// presize makes the memo and write-set maps a call of many instructions fills, sized for
-// them, when the call did not inherit them: a map grown one rehash at a
-// time was a twentieth of Apply's CPU on batches of 10,000 registrations
-// and mints. A call of few instructions makes them on first use (memo).
+// presize makes the memo and write-set maps a call of many instructions
+// fills, sized for them, when the call did not inherit them: a map grown
+// one rehash at a time was a twentieth of Apply's CPU on batches of 10,000
+// registrations and mints. A call of few instructions makes them on first
+// use (memo).
 func (v *txView) presize(items int) {
 	if items <= reuseMaxEntries {
 		return

@@ -206,9 +206,9 @@ func (lb *layerBucket) get(key []byte) (entry, bool) {
 // a key before the file: an instruction's new id and every record the
 // record cache lacks are asked of all of them, and with three staged
 // layers and the one being committed, those index probes, each a cache
-// miss in an index of megabytes, were most of what Apply spent more on a
-// staged file than on one that is not. A filter is a tenth of the
-// index's size. Callers seal a layer before any reader sees it as
+// miss in an index of megabytes, were about half of what Apply spent more
+// on a staged file than on one that is not. A filter is about a tenth of
+// the index's size. Callers seal a layer before any reader sees it as
 // frozen, and never write it again.
 func (l *Layer) Seal() {
 	for _, lb := range l.buckets {
