@@ -355,6 +355,14 @@ func newRefIndex(n int) refIndex {
 
 func (x *refIndex) len() int { return x.n }
 
+// clear drops every entry, keeping the slots.
+func (x *refIndex) clear() {
+	if x.n > 0 {
+		clear(x.slots)
+		x.n = 0
+	}
+}
+
 func (x *refIndex) get(h uint64) (uint32, bool) {
 	if x.n == 0 {
 		return 0, false

@@ -90,14 +90,20 @@ var postingBuckets = [...][]byte{postingParty: bucketJournalParty, postingSymbol
 // instruction, each a string compare at every step of the sort). Only the
 // names hold pointers; the seqs and their chains do not.
 type postingBuffer struct {
-	names [len(postingBuckets)]map[string]int32 // name -> its run
-	runs  []postingRun
-	seqs  []uint64
-	next  []int32 // the next posting of the same name, -1 at the last
-	arena []byte  // the values written by the last flush, until its commit
-	key   []byte  // scratch
-	chain []uint64
-	order []int32
+	// runOf finds a name's run: the hash of bucket and name in a flat
+	// table (refIndex), the name compared in its run; a name whose hash
+	// another name holds goes in the overflow map. A Go map of the tens of
+	// thousands of names a commit's entries serve cost every posting
+	// several cache misses (refIndex).
+	index    refIndex
+	overflow map[postingRun]uint32 // by bucket and name; first and last unset
+	runs     []postingRun
+	seqs     []uint64
+	next     []int32 // the next posting of the same name, -1 at the last
+	arena    []byte  // the values written by the last flush, until its commit
+	key      []byte  // scratch
+	chain    []uint64
+	order    []int32
 }
 
 // postingRun is one name's postings: the first and last of its chain.
@@ -107,20 +113,35 @@ type postingRun struct {
 	first, last int32
 }
 
+// postingSeed seeds the hashes of the buffers' names.
+var postingSeed = maphash.MakeSeed()
+
 func (b *postingBuffer) add(bucket uint8, name string, seq uint64) {
 	at := int32(len(b.seqs))
 	b.seqs = append(b.seqs, seq)
 	b.next = append(b.next, -1)
-	if b.names[bucket] == nil {
-		b.names[bucket] = map[string]int32{}
-	}
-	if r, ok := b.names[bucket][name]; ok {
-		b.next[b.runs[r].last] = at
-		b.runs[r].last = at
+	h := maphash.String(postingSeed, name) ^ uint64(bucket)*0x9e3779b97f4a7c15
+	r, ok := b.index.get(h)
+	switch {
+	case ok && b.runs[r].name == name && b.runs[r].bucket == bucket:
+	case ok: // another name holds the hash
+		key := postingRun{bucket: bucket, name: name}
+		if r, ok = b.overflow[key]; !ok {
+			if b.overflow == nil {
+				b.overflow = map[postingRun]uint32{}
+			}
+			r = uint32(len(b.runs))
+			b.overflow[key] = r
+			b.runs = append(b.runs, postingRun{bucket: bucket, name: name, first: at, last: at})
+			return
+		}
+	default:
+		b.index.set(h, uint32(len(b.runs)))
+		b.runs = append(b.runs, postingRun{bucket: bucket, name: name, first: at, last: at})
 		return
 	}
-	b.names[bucket][name] = int32(len(b.runs))
-	b.runs = append(b.runs, postingRun{bucket: bucket, name: name, first: at, last: at})
+	b.next[b.runs[r].last] = at
+	b.runs[r].last = at
 }
 
 // empty reports whether no posting was added since the last flush.
@@ -128,9 +149,8 @@ func (b *postingBuffer) empty() bool { return len(b.seqs) == 0 }
 
 // drop forgets the postings added, keeping the arena.
 func (b *postingBuffer) drop() {
-	for _, m := range b.names {
-		clear(m)
-	}
+	b.index.clear()
+	clear(b.overflow)
 	b.runs, b.seqs, b.next = b.runs[:0], b.seqs[:0], b.next[:0]
 }
 

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -214,5 +215,47 @@ func TestPostingSetOf(t *testing.T) {
 		if got := set.of("absent"); got != nil {
 			t.Fatalf("seed %d: of(absent) = %v, want none", seed, got)
 		}
+	}
+}
+
+// TestPostingBufferNamesShareAHash: a name whose hash another name already
+// holds in the buffer's table keeps postings of its own (the overflow), and
+// a name in both buckets keeps a run in each.
+func TestPostingBufferNamesShareAHash(t *testing.T) {
+	var b postingBuffer
+	b.add(postingParty, "a", 1)
+	hashOf := func(bucket uint8, name string) uint64 {
+		return maphash.String(postingSeed, name) ^ uint64(bucket)*0x9e3779b97f4a7c15
+	}
+	aRun, ok := b.index.get(hashOf(postingParty, "a"))
+	if !ok {
+		t.Fatal("a has no run")
+	}
+	b.index.set(hashOf(postingParty, "b"), aRun) // b's hash now names a's run
+	for _, p := range []struct {
+		bucket uint8
+		name   string
+		seq    uint64
+	}{{postingParty, "b", 2}, {postingParty, "a", 3}, {postingParty, "b", 4}, {postingSymbol, "a", 5}, {postingParty, "a", 6}} {
+		b.add(p.bucket, p.name, p.seq)
+	}
+	got := map[string][]uint64{}
+	for _, run := range b.runs {
+		for at := run.first; at >= 0; at = b.next[at] {
+			k := fmt.Sprint(run.bucket, run.name)
+			got[k] = append(got[k], b.seqs[at])
+		}
+	}
+	want := map[string][]uint64{"0a": {1, 3, 6}, "0b": {2, 4}, "1a": {5}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("runs %v, want %v", got, want)
+	}
+	b.drop()
+	if b.index.len() != 0 || len(b.overflow) != 0 || len(b.runs) != 0 {
+		t.Fatalf("drop left %d indexed, %d overflowing, %d runs", b.index.len(), len(b.overflow), len(b.runs))
+	}
+	b.add(postingParty, "b", 7)
+	if len(b.runs) != 1 || b.runs[0].name != "b" {
+		t.Fatalf("after drop: runs %v", b.runs)
 	}
 }
