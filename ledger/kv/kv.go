@@ -298,8 +298,8 @@ func (lb *layerBucket) sorted() []int32 {
 	for at := range lb.ents.len() {
 		out = append(out, int32(at))
 	}
-	if len(lb.index) == 0 && lb.appendOnly {
-		return out // ascending: in key order as written
+	if lb.ascending() {
+		return out // in key order as written
 	}
 	if lb.appendOnly && slices.IsSortedFunc(out, lb.compare) {
 		return out
