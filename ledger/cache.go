@@ -77,14 +77,24 @@ const maxDecodedInstruments = 4096
 // instrument decodes the record raw of the instrument key, or returns the
 // instrument decoded from the same bytes before.
 func (c *stateCache) instrument(key, raw []byte) *transfer.Instrument {
-	if d, ok := c.decoded[string(key)]; ok && bytes.Equal(d.raw, raw) {
+	d, ok := c.decoded[string(key)]
+	if ok && bytes.Equal(d.raw, raw) {
 		return d.in
 	}
-	in := decodeInstrument(key, raw)
-	if c.decoded == nil || len(c.decoded) >= maxDecodedInstruments {
-		c.decoded = make(map[string]decodedInstrument)
+	if !ok {
+		in := decodeInstrument(key, raw)
+		if c.decoded == nil || len(c.decoded) >= maxDecodedInstruments {
+			c.decoded = make(map[string]decodedInstrument)
+		}
+		c.decoded[in.Symbol] = decodedInstrument{raw: bytes.Clone(raw), in: in}
+		return in
 	}
-	c.decoded[string(key)] = decodedInstrument{raw: bytes.Clone(raw), in: in}
+	// A new version of an instrument known (every mint and every new or
+	// emptied holding changes its record): its symbol string serves as the
+	// new one's and as the map's key, and its record's copy, which nothing
+	// else holds, takes the new bytes.
+	in := decodeInstrumentNamed(d.in.Symbol, raw)
+	c.decoded[in.Symbol] = decodedInstrument{raw: append(d.raw[:0], raw...), in: in}
 	return in
 }
 

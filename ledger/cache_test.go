@@ -391,6 +391,17 @@ func TestDecodedInstruments(t *testing.T) {
 	if changed == first || !changed.Supply.Equal(in.Supply) || !first.Supply.Equal(decimal.RequireFromString("10")) {
 		t.Fatalf("after a change: %v (first now %v), want a new decode with supply %v", changed.Supply, first.Supply, in.Supply)
 	}
+	// The new version took the old one's place: its symbol, and the
+	// cache's copy of the record, which the next lookups compare with.
+	if changed.Symbol != "ACME" || changed.Name != "Acme" {
+		t.Fatalf("new version decoded as %q %q", changed.Symbol, changed.Name)
+	}
+	if again := c.instrument([]byte("ACME"), encodeInstrument(nil, in)); again != changed {
+		t.Fatal("the new version decoded again")
+	}
+	if back := c.instrument([]byte("ACME"), raw); back == changed || !back.Supply.Equal(decimal.RequireFromString("10")) {
+		t.Fatalf("the first version again: supply %v, want a new decode with 10", back.Supply)
+	}
 	for i := range maxDecodedInstruments + 10 {
 		sym := fmt.Sprintf("S%d", i)
 		c.instrument([]byte(sym), encodeInstrument(nil, &transfer.Instrument{Symbol: sym}))

@@ -332,12 +332,17 @@ func encodeInstrument(dst []byte, in *transfer.Instrument) []byte {
 }
 
 func decodeInstrument(key, val []byte) *transfer.Instrument {
+	return decodeInstrumentNamed(string(key), val)
+}
+
+// decodeInstrumentNamed is decodeInstrument with the key as a string.
+func decodeInstrumentNamed(symbol string, val []byte) *transfer.Instrument {
 	r := newRecordReader(val, tagInstrument, "instrument")
 	// The record as one string, whose slices are its string fields: one
 	// allocation for a dozen (Apply decodes an instrument per instruction
 	// or so).
 	src := string(val[1:])
-	in := &transfer.Instrument{Symbol: string(key)}
+	in := &transfer.Instrument{Symbol: symbol}
 	in.Name = r.sharedStr(src)
 	in.Issuer = r.sharedStr(src)
 	in.Decimals = int32(r.Varint())

@@ -93,6 +93,8 @@ func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
 	v.dirtyHoldings = reusedList(old.dirtyHoldings)
 	v.history = reusedList(old.history)
 	v.changesScratch = reusedList(old.changesScratch)
+	v.changePool = reusedList(old.changePool)
+	v.supplyPool = reusedList(old.supplyPool)
 	v.published = reusedList(old.published)
 	v.publishedKeys = reusedBytes(old.publishedKeys)
 	v.key = reusedBytes(old.key)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +171,28 @@ func TestRestoreAndCloseLetTheOldCachesGo(t *testing.T) {
 	runtime.GC()
 	if before.Value() != nil {
 		t.Error("the record cache of a closed store is still reachable")
+	}
+}
+
+func TestAppendPooled(t *testing.T) {
+	pool := make([]int, 0, 16) // room: nothing reallocates
+	a := appendPooled(&pool, nil, 1, 2)
+	b := appendPooled(&pool, nil, 3)
+	// Extending a list whose array the next list shares must not write
+	// over the next list's elements.
+	a = appendPooled(&pool, a, 9)
+	c := appendPooled(&pool, nil, 4, 5)
+	for _, tc := range []struct {
+		name      string
+		got, want []int
+	}{
+		{"a", a, []int{1, 2, 9}},
+		{"b", b, []int{3}},
+		{"c", c, []int{4, 5}},
+		{"pool", pool, []int{1, 2, 3, 4, 5}},
+	} {
+		if !slices.Equal(tc.got, tc.want) {
+			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
+		}
 	}
 }

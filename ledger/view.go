@@ -60,6 +60,8 @@ type txView struct {
 	dirtyInvestments map[string]bool // made on first use
 	history          []historyRecord // by journal seq, ascending
 	changesScratch   []balanceChange // commit's, reused: history keeps a copy
+	changePool       []balanceChange // history's changes (appendPooled)
+	supplyPool       []symbolSupply  // history's supplies (appendPooled)
 	supplySought     map[string]bool // symbols whose supplies the index seeks (knownSupply)
 	newRulebook      *eligibility.Rulebook
 

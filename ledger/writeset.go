@@ -127,7 +127,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 			n++
 		}
 		r := &v.history[n-1]
-		r.changes = append(r.changes, changes...)
+		r.changes = appendPooled(&v.changePool, r.changes, changes...)
 		v.noteSupplies(r, c.Instruments, oldSupplies)
 	} else {
 		v.noteSupplies(nil, c.Instruments, oldSupplies)
@@ -146,6 +146,19 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	if c.Rulebook != nil {
 		v.newRulebook = c.Rulebook
 	}
+}
+
+// appendPooled appends xs to list. A list's first elements go to the end
+// of *pool, which the call's history records share, so a record costs no
+// allocation of its own; list's capacity ends there, so a later append to
+// it copies rather than overwrite the next record's.
+func appendPooled[T any](pool *[]T, list []T, xs ...T) []T {
+	if len(list) > 0 {
+		return append(list, xs...)
+	}
+	start := len(*pool)
+	*pool = append(*pool, xs...)
+	return (*pool)[start:len(*pool):len(*pool)]
 }
 
 // equalAmount is a.Equal(b), without the rescaling Equal allocates where
@@ -171,7 +184,7 @@ func (v *txView) noteSupplies(r *historyRecord, instruments []transfer.Instrumen
 		}
 		j := slices.IndexFunc(r.supplies, func(s symbolSupply) bool { return s.symbol == in.Symbol })
 		if j < 0 {
-			r.supplies = append(r.supplies, symbolSupply{symbol: in.Symbol, before: old[i]})
+			r.supplies = appendPooled(&v.supplyPool, r.supplies, symbolSupply{symbol: in.Symbol, before: old[i]})
 			j = len(r.supplies) - 1
 		}
 		r.supplies[j].after = in.Supply // a later commit of the seq carries the later one
