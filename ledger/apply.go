@@ -102,8 +102,9 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	err := s.inWriteTx(func(tx *kv.Tx) error {
 		a := &applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
-			view:    s.reuse.takeView(tx, s.rulebook.Load()),
-			running: running,
+			view:      s.reuse.takeView(tx, s.rulebook.Load()),
+			running:   running,
+			idsInFile: s.ids,
 		}
 		// A journal entry carries its instruction and about 300 bytes
 		// more; an id record its outcome.
@@ -187,7 +188,10 @@ type applier struct {
 	meta    *kv.Bucket
 	journal *kv.Bucket
 	ids     *kv.Bucket
-	view    *txView
+	// idsInFile says which ids the file may hold (idfilter.go); nil in an
+	// applier whose ids all go to the file (a dry run's: every id may).
+	idsInFile *idFilter
+	view      *txView
 	counters
 	sched schedule // the scheduled rulebook's date (schedule.go)
 	applyBuffers
@@ -493,7 +497,10 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 		return idRecord{BodyHash: rec.BodyHash, Seq: rec.Seq, Outcome: bytes.Clone(rec.Outcome)}, true
 	}
 	a.key = append(a.key[:0], id...)
-	raw := a.ids.Get(a.key)
+	raw, decided := a.ids.GetLayered(a.key)
+	if !decided && a.idsInFile.mayHold(id) {
+		raw = a.ids.GetFile(a.key)
+	}
 	if raw == nil {
 		return idRecord{}, false
 	}
@@ -512,6 +519,9 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 // flushIDs writes the ids decided in this call, in key order.
 func (a *applier) flushIDs() error {
 	slices.Sort(a.newIDs)
+	// Before the file holds them: the filter may hold more than the file,
+	// never less.
+	a.idsInFile.addStrings(a.newIDs)
 	for _, id := range a.newIDs {
 		start := len(a.arena)
 		rec := a.seenIDs[id]

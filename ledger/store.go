@@ -140,6 +140,9 @@ type Store struct {
 	// transaction at a time anyway), Restore replaces the cache under mu.
 	cacheMu sync.Mutex
 	cache   *stateCache
+	// ids filters the instruction ids the file holds (idfilter.go); it is
+	// replaced with db, under mu.
+	ids *idFilter
 
 	// wmu guards the layers of applied state not yet in the file, the
 	// commit of one of them in flight, and the error of a commit that failed,
@@ -247,7 +250,16 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s.db = db
 	s.install(st)
+	s.ids = startIDFilter(db, st.journalSeq)
 	return s, nil
+}
+
+// startIDFilter returns the filter of db's ids, which holds about journalSeq
+// of them, filling in a goroutine of its own.
+func startIDFilter(db *bolt.DB, journalSeq uint64) *idFilter {
+	f := newIDFilter(int(min(journalSeq, 1<<30)))
+	go f.build(db)
+	return f
 }
 
 // ErrDamaged is wrapped by Open's error when the state file is truncated or
@@ -369,6 +381,9 @@ type memState struct {
 	lastTime time.Time
 	cache    *stateCache
 	running  corpRunning
+	// journalSeq is the journal's length, about as many ids as the file
+	// holds.
+	journalSeq uint64
 }
 
 // loadState reads the memState of db. It changes nothing, so Restore can
@@ -389,6 +404,7 @@ func loadState(db *bolt.DB, cacheBytes int) (st memState, err error) {
 		st.applied = getUint(meta, metaAppliedIndex)
 		st.lastTime = getTime(meta)
 		st.running = loadCorpRunning(tx)
+		st.journalSeq = getUint(meta, metaJournalSeq)
 		return nil
 	})
 	return st, err
@@ -417,6 +433,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.stopRestoreCheck() // its read transactions too
+	s.ids.close()        // and the filter's scan
 	err := s.commitPending()
 	s.wmu.Lock()
 	s.endApplyTxLocked() // bbolt's Close waits for every read transaction

@@ -76,7 +76,7 @@ type layerBucket struct {
 	appendOnly bool
 	// filter, made when the layer is sealed, answers most gets of a key
 	// the bucket lacks without its index (Layer.Seal).
-	filter bloom
+	filter Filter
 }
 
 var hashSeed = maphash.MakeSeed()
@@ -192,7 +192,7 @@ func (lb *layerBucket) grow() {
 func (lb *layerBucket) get(key []byte) (entry, bool) {
 	k := unsafe.String(unsafe.SliceData(key), len(key))
 	h := maphash.String(hashSeed, k)
-	if lb.filter != nil && !lb.filter.mayHold(h) {
+	if lb.filter != nil && !lb.filter.MayHold(h) {
 		return entry{}, false
 	}
 	if at := lb.find(k, h); at >= 0 {
@@ -215,9 +215,9 @@ func (l *Layer) Seal() {
 		if lb.filter != nil || lb.ents.len() < sealFrom {
 			continue
 		}
-		f := newBloom(lb.ents.len())
+		f := NewFilter(lb.ents.len())
 		for at := range lb.ents.len() {
-			f.add(lb.ents.at(at).hash)
+			f.Add(lb.ents.at(at).hash)
 		}
 		lb.filter = f
 	}
@@ -228,29 +228,32 @@ func (l *Layer) Seal() {
 // tests filter the small layers they make.
 var sealFrom = 1024
 
-// bloom is a blocked Bloom filter of entries' hashes: a block of 512 bits
+// Filter is a blocked Bloom filter of 64-bit hashes: a block of 512 bits
 // (one cache line) a key, chosen by the hash's top bits, in which three
 // bits from its low bits are set. At 16 bits a key its false positives are
-// about one in a hundred.
-type bloom []uint64
+// about one in a hundred. Layers filter their sealed buckets with it; a
+// store may filter what its file holds.
+type Filter []uint64
 
 const bloomBlockWords = 8
 
-func newBloom(n int) bloom {
+// NewFilter returns a filter sized for n keys.
+func NewFilter(n int) Filter {
 	blocks := 1
 	for blocks*bloomBlockWords*64 < 16*n {
 		blocks *= 2
 	}
-	return make(bloom, blocks*bloomBlockWords)
+	return make(Filter, blocks*bloomBlockWords)
 }
 
-func (f bloom) block(h uint64) []uint64 {
+func (f Filter) block(h uint64) []uint64 {
 	blocks := uint64(len(f) / bloomBlockWords)
 	i := ((h >> 32) & (blocks - 1)) * bloomBlockWords
 	return f[i : i+bloomBlockWords : i+bloomBlockWords]
 }
 
-func (f bloom) add(h uint64) {
+// Add adds h.
+func (f Filter) Add(h uint64) {
 	b := f.block(h)
 	for k := range 3 {
 		bit := (h >> (9 * k)) & 511
@@ -258,7 +261,8 @@ func (f bloom) add(h uint64) {
 	}
 }
 
-func (f bloom) mayHold(h uint64) bool {
+// MayHold is false only when h was never added.
+func (f Filter) MayHold(h uint64) bool {
 	b := f.block(h)
 	for k := range 3 {
 		bit := (h >> (9 * k)) & 511
@@ -796,18 +800,34 @@ func (b *Bucket) topBucket() *layerBucket {
 
 // Get returns the value of key, or nil.
 func (b *Bucket) Get(key []byte) []byte {
-	if b.tx.layered {
-		if top := b.readTop(); top != nil {
-			if e, ok := top.get(key); ok {
-				return e.value()
-			}
-		}
-		for i := len(b.layers) - 1; i >= 0; i-- {
-			if e, ok := b.layers[i].get(key); ok {
-				return e.value()
-			}
+	if v, ok := b.GetLayered(key); ok {
+		return v
+	}
+	return b.GetFile(key)
+}
+
+// GetLayered is Get from the layers alone: ok says a layer holds the
+// key's last write (val nil: a delete), and then the file is not asked.
+func (b *Bucket) GetLayered(key []byte) (val []byte, ok bool) {
+	if !b.tx.layered {
+		return nil, false
+	}
+	if top := b.readTop(); top != nil {
+		if e, ok := top.get(key); ok {
+			return e.value(), true
 		}
 	}
+	for i := len(b.layers) - 1; i >= 0; i-- {
+		if e, ok := b.layers[i].get(key); ok {
+			return e.value(), true
+		}
+	}
+	return nil, false
+}
+
+// GetFile is Get from the file beneath the layers alone; Get asks it when
+// no layer holds the key.
+func (b *Bucket) GetFile(key []byte) []byte {
 	if b.cur == nil {
 		b.cur = b.base.Cursor()
 	}

@@ -643,22 +643,22 @@ func TestWriteLayersToMatchesInTurn(t *testing.T) {
 func TestBloom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{1, 7, 1000, 40_000} {
-		f := newBloom(n)
+		f := NewFilter(n)
 		held := make(map[uint64]bool, n)
 		for range n {
 			h := rng.Uint64()
 			held[h] = true
-			f.add(h)
+			f.Add(h)
 		}
 		for h := range held {
-			if !f.mayHold(h) {
+			if !f.MayHold(h) {
 				t.Fatalf("n=%d: a hash added is denied", n)
 			}
 		}
 		const probes = 100_000
 		yes := 0
 		for range probes {
-			if h := rng.Uint64(); !held[h] && f.mayHold(h) {
+			if h := rng.Uint64(); !held[h] && f.MayHold(h) {
 				yes++
 			}
 		}

@@ -1,0 +1,156 @@
+package ledger
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestIDFilter holds the filter to what it must never do, deny an id it was
+// given, through several doublings, and bounds its false positives.
+func TestIDFilter(t *testing.T) {
+	var nilFilter *idFilter
+	if !nilFilter.mayHold("x") {
+		t.Error("a nil filter denies an id")
+	}
+	nilFilter.addStrings([]string{"x"}) // takes none, without a panic
+	f := newIDFilter(0)
+	if !f.mayHold("never-added") {
+		t.Error("a filter whose scan has not finished denies an id")
+	}
+	f.ready.Store(true)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 5 * idFilterFirst // four doublings
+	var strs []string
+	for i := range n {
+		id := fmt.Sprintf("id-%d-%x", i, rng.Uint64())
+		if i%2 == 0 {
+			f.add([]byte(id))
+		} else {
+			strs = append(strs, id)
+		}
+		if len(strs) == 100 {
+			f.addStrings(strs)
+			strs = strs[:0]
+		}
+	}
+	f.addStrings(strs)
+	if len(f.filters) < 3 {
+		t.Errorf("%d filters after %d ids from a first capacity of %d: it did not grow", len(f.filters), n, idFilterFirst)
+	}
+	rng = rand.New(rand.NewPCG(1, 2))
+	for i := range n {
+		if id := fmt.Sprintf("id-%d-%x", i, rng.Uint64()); !f.mayHold(id) {
+			t.Fatalf("id %d (%s) was added and is denied", i, id)
+		}
+	}
+	positives := 0
+	for i := range 100_000 {
+		if f.mayHold(fmt.Sprintf("other-%d", i)) {
+			positives++
+		}
+	}
+	// About 1% a filter, asked in turn.
+	if positives > 100_000*len(f.filters)*3/100 {
+		t.Errorf("%d of 100,000 ids never added may be held (%d filters)", positives, len(f.filters))
+	}
+}
+
+// TestIDFilterBuild scans a file's ids in several read transactions: every
+// id it holds is held once the scan is done, and a stopped scan is never
+// ready.
+func TestIDFilterBuild(t *testing.T) {
+	defer func(n int) { scanChunk = n }(scanChunk)
+	scanChunk = 7
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "ids.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ids []string
+	for i := range 100 {
+		ids = append(ids, fmt.Sprintf("%c-%d", 'a'+i%26, i))
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bucketIDs)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := b.Put([]byte(id), []byte{1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f := newIDFilter(len(ids))
+	f.build(db)
+	if !f.ready.Load() {
+		t.Fatal("the scan finished and the filter is not ready")
+	}
+	for _, id := range ids {
+		if !f.mayHold(id) {
+			t.Errorf("the file holds %s and the filter denies it", id)
+		}
+	}
+	stopped := newIDFilter(len(ids))
+	stopped.stop.Store(true)
+	stopped.build(db)
+	if stopped.ready.Load() || stopped.mayHold("never") == false {
+		t.Error("a stopped scan made its filter ready")
+	}
+}
+
+// TestRepeatAfterReopen repeats instructions after a restart, once the
+// filter has scanned the file: every id is found in the file (the first
+// outcome, or ID_REUSED for another body), and new ids apply.
+func TestRepeatAfterReopen(t *testing.T) {
+	defer func(n int) { scanChunk = n }(scanChunk)
+	scanChunk = 5 // several read transactions
+	path := filepath.Join(t.TempDir(), "state.db")
+	h := &harness{t: t, s: openStore(t, path, true), now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	h.world()
+	var bodies []string
+	var first []Outcome
+	for i := range 30 {
+		b := fmt.Sprintf(`{"id":"m-%d","type":"mint","symbol":"USD","to":"ret-us","amount":"%d"}`, i, i+1)
+		bodies = append(bodies, b)
+		first = append(first, h.mustAccept(OperatorID, b))
+	}
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.s = openStore(t, path, true)
+	<-h.s.ids.done
+	if !h.s.ids.ready.Load() {
+		t.Fatal("the reopened store's filter is not ready after its scan")
+	}
+	balance := h.balance("ret-us", "USD")
+	for i, b := range bodies {
+		if o := h.do(OperatorID, b); o.Status != first[i].Status || o.Seq != first[i].Seq {
+			t.Errorf("repeat of %s after a restart: %+v, want the first outcome %+v", b, o, first[i])
+		}
+		if o := h.do(OperatorID, strings.Replace(b, `"ret-us"`, `"acc-us"`, 1)); o.Error == nil || o.Error.Code != ErrCodeIDReused {
+			t.Errorf("another body under the id of %s after a restart: %+v, want ID_REUSED", b, o)
+		}
+	}
+	if got := h.balance("ret-us", "USD"); got != balance {
+		t.Errorf("repeats moved the balance from %s to %s", balance, got)
+	}
+	// An id applied after the scan reaches the filter from Apply itself.
+	fresh := `{"id":"m-new","type":"mint","symbol":"USD","to":"ret-us","amount":"1"}`
+	o := h.mustAccept(OperatorID, fresh)
+	if err := h.s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if again := h.do(OperatorID, fresh); again.Seq != o.Seq {
+		t.Errorf("repeat of an id applied after the scan: %+v, want the first outcome %+v", again, o)
+	}
+}
