@@ -3,8 +3,10 @@ package ledger
 import (
 	"bytes"
 	"hash/maphash"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -108,8 +110,10 @@ func (f *idFilter) mayHold(id string) bool {
 }
 
 // build adds the ids db holds, then marks f ready, unless stopped first.
-func (f *idFilter) build(db *bolt.DB) {
+func (f *idFilter) build(db *bolt.DB, log *slog.Logger) {
 	defer close(f.done)
+	start := time.Now() // for the log line alone
+	scanned := 0
 	var after []byte // the last key added; nil before the first
 	batch := make([][]byte, 0, 1024)
 	for !f.stop.Load() {
@@ -139,8 +143,10 @@ func (f *idFilter) build(db *bolt.DB) {
 		if err != nil {
 			return // a closed file: the store is closing, and stop follows
 		}
+		scanned += n
 		if n < scanChunk {
 			f.ready.Store(true)
+			log.Debug("instruction id filter ready", "ids", scanned, "filters", len(f.filters), "seconds", time.Since(start).Seconds())
 			return
 		}
 	}

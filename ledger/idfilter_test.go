@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -90,7 +91,7 @@ func TestIDFilterBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newIDFilter(len(ids))
-	f.build(db)
+	f.build(db, slog.New(slog.DiscardHandler))
 	if !f.ready.Load() {
 		t.Fatal("the scan finished and the filter is not ready")
 	}
@@ -101,7 +102,7 @@ func TestIDFilterBuild(t *testing.T) {
 	}
 	stopped := newIDFilter(len(ids))
 	stopped.stop.Store(true)
-	stopped.build(db)
+	stopped.build(db, slog.New(slog.DiscardHandler))
 	if stopped.ready.Load() || stopped.mayHold("never") == false {
 		t.Error("a stopped scan made its filter ready")
 	}

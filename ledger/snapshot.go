@@ -125,7 +125,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.ids.close() // its scan reads the old file
 	s.db = db
 	s.install(st)
-	s.ids = startIDFilter(db, st.journalSeq)
+	s.ids = startIDFilter(db, st.journalSeq, s.log)
 	s.startRestoreCheck(db, a, b, st.applied)
 	if old != nil {
 		// The old file is already unlinked and nothing reads it any more, so

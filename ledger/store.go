@@ -250,15 +250,15 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s.db = db
 	s.install(st)
-	s.ids = startIDFilter(db, st.journalSeq)
+	s.ids = startIDFilter(db, st.journalSeq, s.log)
 	return s, nil
 }
 
 // startIDFilter returns the filter of db's ids, which holds about journalSeq
 // of them, filling in a goroutine of its own.
-func startIDFilter(db *bolt.DB, journalSeq uint64) *idFilter {
+func startIDFilter(db *bolt.DB, journalSeq uint64, log *slog.Logger) *idFilter {
 	f := newIDFilter(int(min(journalSeq, 1<<30)))
-	go f.build(db)
+	go f.build(db, log)
 	return f
 }
 
