@@ -12,20 +12,22 @@ import (
 )
 
 // TestIDFilter holds the filter to what it must never do, deny an id it was
-// given, through several doublings, and bounds its false positives.
+// given, through its growths, and bounds its false positives.
 func TestIDFilter(t *testing.T) {
 	var nilFilter *idFilter
 	if !nilFilter.mayHold("x") {
 		t.Error("a nil filter denies an id")
 	}
 	nilFilter.addStrings([]string{"x"}) // takes none, without a panic
+	defer func(n int) { idFilterFirst = n }(idFilterFirst)
+	idFilterFirst = 1 << 12
 	f := newIDFilter(0)
 	if !f.mayHold("never-added") {
 		t.Error("a filter whose scan has not finished denies an id")
 	}
 	f.ready.Store(true)
 	rng := rand.New(rand.NewPCG(1, 2))
-	const n = 5 * idFilterFirst // four doublings
+	n := 25 * idFilterFirst // two fourfold growths
 	var strs []string
 	for i := range n {
 		id := fmt.Sprintf("id-%d-%x", i, rng.Uint64())
