@@ -123,7 +123,11 @@ func (f *idFilter) build(db *bolt.DB, log *slog.Logger) {
 	for !f.stop.Load() {
 		n := 0
 		err := db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketIDs).Cursor()
+			b := tx.Bucket(bucketIDs)
+			if b == nil {
+				return nil // no ids: n stays 0, and the filter is ready
+			}
+			c := b.Cursor()
 			var k []byte
 			if after == nil {
 				k, _ = c.First()
