@@ -687,3 +687,65 @@ func TestSealedLayerRefusesWrites(t *testing.T) {
 	}()
 	l.set(lb, []byte("b"), []byte("2"), false)
 }
+
+// TestGetLayeredAndFile reads a key from the layers and from the file
+// apart: the layers decide a key one of them wrote (a delete too), and say
+// nothing of one they did not; the file answers for itself alone.
+func TestGetLayeredAndFile(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "kv.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(testBucket)
+		if err != nil {
+			return err
+		}
+		for _, k := range []string{"file", "over", "gone"} {
+			if err := b.Put([]byte(k), []byte("f-"+k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	frozen, top := NewLayer(), NewLayer()
+	if err := db.View(func(btx *bolt.Tx) error {
+		if err := Over(btx, nil, frozen).Bucket(testBucket).Put([]byte("over"), []byte("l-over")); err != nil {
+			return err
+		}
+		return Over(btx, []*Layer{frozen}, top).Bucket(testBucket).Delete([]byte("gone"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(btx *bolt.Tx) error {
+		b := Over(btx, []*Layer{frozen}, top).Bucket(testBucket)
+		for _, tc := range []struct {
+			key          string
+			layered      string
+			decided      bool
+			file, merged string
+		}{
+			{"file", "", false, "f-file", "f-file"},
+			{"over", "l-over", true, "f-over", "l-over"},
+			{"gone", "", true, "f-gone", ""},
+			{"none", "", false, "", ""},
+		} {
+			v, ok := b.GetLayered([]byte(tc.key))
+			if string(v) != tc.layered || ok != tc.decided {
+				t.Errorf("GetLayered(%s) = %q, %v; want %q, %v", tc.key, v, ok, tc.layered, tc.decided)
+			}
+			if got := string(b.GetFile([]byte(tc.key))); got != tc.file {
+				t.Errorf("GetFile(%s) = %q, want %q", tc.key, got, tc.file)
+			}
+			if got := string(b.Get([]byte(tc.key))); got != tc.merged {
+				t.Errorf("Get(%s) = %q, want %q", tc.key, got, tc.merged)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
