@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -24,7 +25,7 @@ import (
 //
 // It fills from two sides. A scan of the ids bucket (build), in read
 // transactions of scanChunk keys each, beside Apply, adds the ids the file
-// held when the store opened; Apply adds every id it decides (add), before
+// held when the store opened; Apply adds every id it decides (addStrings), before
 // they reach the file. Until the scan is done (ready), every id may be in
 // the file.
 type idFilter struct {
@@ -65,22 +66,8 @@ func (f *idFilter) grow(n int) {
 	f.room, f.cap = n, n
 }
 
-func (f *idFilter) hash(id []byte) uint64 { return maphash.Bytes(f.seed, id) }
-
-// add adds ids.
-func (f *idFilter) add(ids ...[]byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, id := range ids {
-		if f.room == 0 {
-			f.grow(4 * f.cap)
-		}
-		f.filters[len(f.filters)-1].Add(f.hash(id))
-		f.room--
-	}
-}
-
-// addStrings is add of ids held as strings; a nil filter takes none.
+// addStrings adds ids; a nil filter takes none. It keeps their hashes, not
+// the strings.
 func (f *idFilter) addStrings(ids []string) {
 	if f == nil {
 		return
@@ -119,7 +106,9 @@ func (f *idFilter) build(db *bolt.DB, log *slog.Logger) {
 	start := time.Now() // for the log line alone
 	scanned := 0
 	var after []byte // the last key added; nil before the first
-	batch := make([][]byte, 0, 1024)
+	// The batch's strings are the transaction's keys, not copies: they are
+	// hashed before it ends, and not kept.
+	batch := make([]string, 0, 1024)
 	for !f.stop.Load() {
 		n := 0
 		err := db.View(func(tx *bolt.Tx) error {
@@ -135,15 +124,16 @@ func (f *idFilter) build(db *bolt.DB, log *slog.Logger) {
 				k, _ = c.Next()
 			}
 			for ; k != nil && n < scanChunk; k, _ = c.Next() {
-				batch = append(batch, k)
+				batch = append(batch, unsafe.String(unsafe.SliceData(k), len(k)))
 				n++
 				if len(batch) == cap(batch) {
-					f.add(batch...)
+					f.addStrings(batch)
 					batch = batch[:0]
 				}
 				after = k
 			}
-			f.add(batch...)
+			f.addStrings(batch)
+			clear(batch) // no string of the transaction outlives it
 			batch = batch[:0]
 			after = bytes.Clone(after) // k is the transaction's
 			return nil

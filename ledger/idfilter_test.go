@@ -31,11 +31,7 @@ func TestIDFilter(t *testing.T) {
 	var strs []string
 	for i := range n {
 		id := fmt.Sprintf("id-%d-%x", i, rng.Uint64())
-		if i%2 == 0 {
-			f.add([]byte(id))
-		} else {
-			strs = append(strs, id)
-		}
+		strs = append(strs, id)
 		if len(strs) == 100 {
 			f.addStrings(strs)
 			strs = strs[:0]
