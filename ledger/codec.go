@@ -395,6 +395,12 @@ func decodeInstrumentNamed(symbol string, val []byte) *transfer.Instrument {
 // Holding: tag, balance, frozen, lot count, lots (amount, acquired_at). The
 // party and symbol are the key.
 func encodeHolding(dst []byte, h *transfer.Holding) []byte {
+	return encodeHoldingTail(dst, h, nil)
+}
+
+// encodeHoldingTail is encodeHolding with the holding's tail of balance
+// points (balancetail.go; nil: none).
+func encodeHoldingTail(dst []byte, h *transfer.Holding, tail *balanceTail) []byte {
 	w := newRecordWriter(dst, tagHolding)
 	w.Fixed(h.Balance)
 	w.Fixed(h.Frozen)
@@ -404,18 +410,22 @@ func encodeHolding(dst []byte, h *transfer.Holding) []byte {
 		w.Time(h.Lots[i].AcquiredAt)
 	}
 	writeHoldingBooks(&w, h)
+	if tail != nil {
+		tail.write(&w)
+	}
 	return w.B
 }
 
 func decodeHolding(party, symbol string, val []byte) *transfer.Holding {
 	h := &transfer.Holding{}
-	decodeHoldingInto(h, party, symbol, val, nil)
+	decodeHoldingInto(h, party, symbol, val, nil, nil)
 	return h
 }
 
 // decodeHoldingInto decodes into h, which must be zero, its lots into what
-// lots returns (nil: a slice of their own).
-func decodeHoldingInto(h *transfer.Holding, party, symbol string, val []byte, lots *lotSlab) {
+// lots returns (nil: a slice of their own), and its tail of balance points
+// into tail (nil: skipped).
+func decodeHoldingInto(h *transfer.Holding, party, symbol string, val []byte, lots *lotSlab, tail *balanceTail) {
 	r := newRecordReader(val, tagHolding, "holding")
 	h.Party, h.Symbol = party, symbol
 	h.Balance = r.Fixed()
@@ -431,6 +441,14 @@ func decodeHoldingInto(h *transfer.Holding, party, symbol string, val []byte, lo
 		}
 	}
 	for n := r.Opt(0); n != 0; n = r.Opt(n) {
+		if n == optHoldingRecent {
+			var t balanceTail
+			t.read(&r)
+			if tail != nil {
+				*tail = t
+			}
+			continue
+		}
 		if !readHoldingBooks(&r, n, h) {
 			r.unknownOpt(n)
 		}

@@ -12,6 +12,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tokenledger/tokenledger/internal/fixed"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
@@ -101,7 +102,7 @@ func (a *applier) index(named, namedSymbols []string, rec *journalRecord) error 
 		return nil
 	}
 	var err error
-	a.arena, err = w.changes(a.arena, a.seq, &h[len(h)-1], &a.view.supplySought)
+	a.arena, err = w.changes(a.arena, a.seq, &h[len(h)-1], &a.view.supplySought, a.view)
 	return err
 }
 
@@ -125,18 +126,17 @@ func (w *indexWriter) entry(seq uint64, named, extra, namedSymbols, extraSymbols
 // changes indexes the balance changes of entry seq (r) and the supplies
 // they change, encoding the values into arena (bbolt keeps values until the
 // commit), and returns the arena. sought is the symbols whose supplies it
-// seeks for the rest of the view (knownSupply).
-func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought *map[string]bool) ([]byte, error) {
+// seeks for the rest of the view (knownSupply). A change of a holding the
+// index knows goes to the holding's tail in v, whose flush writes it with
+// the record (balancetail.go); without v (a migration), every change gets
+// its key.
+func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought *map[string]bool, v *txView) ([]byte, error) {
 	deltas := w.deltas[:0] // per symbol: the sum of after - before
 	defer func() { w.deltas = deltas[:0] }()
 	for i := range r.changes {
 		c := &r.changes[i]
-		// The layer copies keys, so the scratch key serves every Put.
-		w.key = append(append(append(append(w.key[:0], c.Symbol...), 0), c.Party...), 0)
-		w.key = binary.BigEndian.AppendUint64(w.key, seq)
-		start := len(arena)
-		arena = encodeFixedBalance(arena, c.After)
-		if err := w.balances.Put(w.key, arena[start:len(arena):len(arena)]); err != nil {
+		var err error
+		if arena, err = w.balanceChange(arena, seq, c, v); err != nil {
 			return arena, err
 		}
 		j := 0
@@ -173,6 +173,37 @@ func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought
 		}
 	}
 	return arena, nil
+}
+
+// balanceChange indexes change c of entry seq: in its holding's tail when
+// the index knows the holding, else under a key of its own.
+func (w *indexWriter) balanceChange(arena []byte, seq uint64, c *balanceChange, v *txView) ([]byte, error) {
+	var s *holdingSlot
+	if v != nil {
+		s = v.holdings[holdingKey{c.Party, c.Symbol}] // commit loaded it
+	}
+	if s != nil && s.tail.indexed {
+		t := &s.tail
+		// The tail may be the stored record's bytes: it grows by a copy.
+		start := len(arena)
+		arena = appendBalancePoint(append(arena, t.raw...), seq, c.After)
+		t.raw, t.n = arena[start:len(arena):len(arena)], t.n+1
+		if t.n < balanceChunk {
+			return arena, nil
+		}
+		var err error
+		w.key, arena, err = flushTail(w.balances, t, c.Symbol, c.Party, w.key, arena)
+		return arena, err
+	}
+	// The layer copies keys, so the scratch key serves every Put.
+	w.key = append(append(append(append(w.key[:0], c.Symbol...), 0), c.Party...), 0)
+	w.key = binary.BigEndian.AppendUint64(w.key, seq)
+	start := len(arena)
+	arena = encodeFixedBalance(arena, c.After)
+	if s != nil {
+		s.tail.indexed = true
+	}
+	return arena, w.balances.Put(w.key, arena[start:len(arena):len(arena)])
 }
 
 // symbolDelta is the sum of an entry's balance changes of one symbol.
@@ -222,7 +253,7 @@ func balanceAt(c *kv.Cursor, prefix []byte, seq uint64) decimal.Decimal {
 	if k == nil || len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
 		return decimal.Zero
 	}
-	return decodeBalance(v)
+	return balanceValueAt(v, seq)
 }
 
 // supplyAt is symbol's supply just after entry seq.
@@ -230,8 +261,14 @@ func supplyAt(c *kv.Cursor, symbol string, seq uint64) decimal.Decimal {
 	return balanceAt(c, append([]byte(symbol), 0), seq)
 }
 
-// partyBalanceAt is party's balance of symbol just after entry seq.
-func partyBalanceAt(c *kv.Cursor, symbol, party string, seq uint64) decimal.Decimal {
+// partyBalanceAt is party's balance of symbol just after entry seq, from
+// its holding's tail or else the index (c).
+func partyBalanceAt(c *kv.Cursor, tail *balanceTail, symbol, party string, seq uint64) decimal.Decimal {
+	if tail.n > 0 {
+		if d, ok := pointAt(tail.raw, tail.n, seq, "holding"); ok {
+			return d
+		}
+	}
 	return balanceAt(c, append(join(symbol, party), 0), seq)
 }
 
@@ -323,7 +360,7 @@ func buildIndexesStep(btx *bolt.Tx, limit uint64, postingsOnly bool) (bool, erro
 			// No supplies: the migration seeks each symbol's last one.
 			r := historyRecord{seq: binary.BigEndian.Uint64(k), changes: decodeHistory(v)}
 			var sought map[string]bool
-			if _, err := w.changes(nil, r.seq, &r, &sought); err != nil {
+			if _, err := w.changes(nil, r.seq, &r, &sought, nil); err != nil {
 				return false, err
 			}
 		}
@@ -373,8 +410,9 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	if n := checkPostings(symbol, "journal_symbol", bad, &symbolPostings); n != wantSymbol {
 		bad("index journal_symbol holds %d entries, the journal gives %d", n, wantSymbol)
 	}
-	checkSupplyDeltas(tx, &partyPostings, bad)
-	checkLastBalances(tx, bad)
+	last := newLastBalances(tx, bad)
+	checkSupplyDeltas(tx, &partyPostings, last.end, bad)
+	last.finish(tx)
 }
 
 // checkSupplyDeltas checks the balances and supplies indexes against each
@@ -396,14 +434,14 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 // Apply runs under StrictChecks) answers the same on every node and every
 // run; the head is a hash over every entry, which no damage to the indexes
 // can choose. The walk is sequential, in constant memory per symbol.
-func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ...any)) {
+func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, endGroup func(group, last []byte), bad func(string, ...any)) {
 	journalHead := getJournalHead(tx.Bucket(bucketMeta))
 	seed := binary.BigEndian.Uint64(journalHead[:8])
 	// The fingerprints are taken modulo p (modp.go): amounts are read from
 	// their bytes, and a symbol's running sum is kept beside the walk.
 	fromBalances, fromSupplies := map[string]uint64{}, map[string]uint64{}
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
-	var group []byte  // symbol 0 party 0 of the keys seen
+	var group []byte  // symbol 0 party 0 of the points seen
 	var symbol []byte // the symbol of the keys seen (when inSymbol), and their sum below
 	var inSymbol bool
 	var sum uint64
@@ -415,15 +453,10 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 			into[string(symbol)] = addModP(into[string(symbol)], sum)
 		}
 	}
-	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
-		if len(k) < 12 || k[len(k)-9] != 0 {
-			bad("balances key %q is not symbol, party, seq", k)
-			return nil
-		}
-		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		if prefix := k[:len(k)-8]; !bytes.Equal(prefix, group) {
-			group = append(group[:0], prefix...)
-			parts = splitKey(k[:len(k)-9], 2, "balances")
+	walkBalancePoints(tx, bad, func(g []byte, seq uint64, r *wire.Reader) {
+		if !bytes.Equal(g, group) {
+			group = append(group[:0], g...)
+			parts = splitKey(g[:len(g)-1], 2, "balances")
 			prev = 0
 			posted = partyPostings.of(parts[1])
 			if !inSymbol || string(symbol) != parts[0] {
@@ -431,7 +464,7 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 				symbol, sum, inSymbol = append(symbol[:0], parts[0]...), 0, true
 			}
 		}
-		after, _ := balanceModP(v)
+		after, _ := readDecimalModP(r)
 		change := subModP(after, prev)
 		prev = after
 		switch {
@@ -447,8 +480,7 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, bad func(string, ..
 			bad("balances of %s for %s changes at entry %d, which does not serve the party", parts[0], parts[1], seq)
 		}
 		sum = addModP(sum, mulModP(change, checkWeightModP(seed, seq)))
-		return nil
-	})
+	}, endGroup)
 	endSymbol(fromBalances)
 	inSymbol = false
 	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
@@ -505,58 +537,57 @@ func checkWeightModP(seed, seq uint64) uint64 {
 	return 1
 }
 
-// checkLastBalances checks that the balance index ends, for each holding and
-// instrument, at today's balance and supply.
-func checkLastBalances(tx *kv.Tx, bad func(string, ...any)) {
-	// Today's balance of each holding, by (symbol, party) as the balances
-	// are keyed, so the walk below need not look each up at random. Each is
-	// held as its image modulo p (modp.go), read from the record's bytes.
-	today := newHashedKeys()
+// lastBalances checks that the balance index ends, for each holding and
+// instrument, at today's balance and supply: end takes each holding's last
+// point from the walk, finish the rest.
+type lastBalances struct {
+	// today is the balance of each holding, by (symbol, party) as the
+	// balances are keyed, so the walk need not look each up at random. Each
+	// is held as its image modulo p (modp.go), read from the record's bytes.
+	today    *hashedKeys
+	positive int // holdings whose points end above zero
+	bad      func(string, ...any)
+}
+
+func newLastBalances(tx *kv.Tx, bad func(string, ...any)) *lastBalances {
+	l := &lastBalances{today: newHashedKeys(), bad: bad}
 	var key []byte
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		party, symbol := holdingKeyParts(k)
 		key = append(append(append(key[:0], symbol...), 0), party...)
 		balance, _ := holdingBalanceModP(v)
-		today.add(key, balance)
+		l.today.add(key, balance)
 		return nil
 	})
-	today.seal()
-	var group, last []byte // the (symbol 0 party 0) of the keys seen, and the last value
-	positive := 0          // groups that end above zero
-	checkGroup := func() {
-		if group == nil {
-			return
-		}
-		got, sign := balanceModP(last)
-		want, _ := today.find(group[:len(group)-1]) // no holding: zero, whose image is 0
-		if got != want {
-			parts := splitKey(group[:len(group)-1], 2, "balances")
-			bad("balances ends at %s %s for %s, not at the holding's balance", decodeBalance(last), parts[0], parts[1])
-		}
-		if sign > 0 {
-			positive++
-		}
+	l.today.seal()
+	return l
+}
+
+// end checks the holding group (symbol 0 party 0) whose last point's
+// balance is last.
+func (l *lastBalances) end(group, last []byte) {
+	r := wire.NewReader(last)
+	got, sign := readDecimalModP(&r)
+	want, _ := l.today.find(group[:len(group)-1]) // no holding: zero, whose image is 0
+	if got != want {
+		parts := splitKey(group[:len(group)-1], 2, "balances")
+		r = wire.NewReader(last)
+		l.bad("balances ends at %s %s for %s, not at the holding's balance", r.Decimal(), parts[0], parts[1])
 	}
-	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
-		if len(k) < 10 {
-			bad("balances key %q is too short", k)
-			return nil
-		}
-		if prefix := k[:len(k)-8]; group == nil || !bytes.Equal(prefix, group) {
-			checkGroup()
-			group = append(group[:0], prefix...)
-		}
-		last = v // valid while the transaction is
-		return nil
-	})
-	checkGroup()
+	if sign > 0 {
+		l.positive++
+	}
+}
+
+func (l *lastBalances) finish(tx *kv.Tx) {
+	bad := l.bad
 	// Every group that ends above zero ends at its holding's balance, and
 	// the holders index is exactly the holdings above zero (check.go): as
 	// many of each means no positive holding lacks its balances.
 	holders := 0
 	_ = tx.Bucket(bucketHolders).ForEach(func(_, _ []byte) error { holders++; return nil })
-	if positive != holders {
-		bad("balances ends above zero for %d holdings, %d have a positive balance", positive, holders)
+	if l.positive != holders {
+		bad("balances ends above zero for %d holdings, %d have a positive balance", l.positive, holders)
 	}
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	supplies := tx.Bucket(bucketSupplies).Cursor()

@@ -129,6 +129,8 @@ func holdersAt(tx *kv.Tx, out *CapTable, q HoldersQuery) string {
 	prefix := append([]byte(q.Symbol), 0)
 	b := tx.Bucket(bucketBalances)
 	parties, balances := b.Cursor(), b.Cursor()
+	holdings := tx.Bucket(bucketHoldings)
+	var key []byte
 	last := ""
 	examined := 0
 	for k, _ := firstAfter(parties, prefix, q.After); k != nil; {
@@ -140,7 +142,9 @@ func holdersAt(tx *kv.Tx, out *CapTable, q HoldersQuery) string {
 			return last
 		}
 		examined++
-		if bal := partyBalanceAt(balances, q.Symbol, p, out.Seq); bal.Sign() > 0 {
+		key = append(append(append(key[:0], p...), 0), q.Symbol...)
+		tail := holdingTail(holdings.Get(key))
+		if bal := partyBalanceAt(balances, &tail, q.Symbol, p, out.Seq); bal.Sign() > 0 {
 			out.Holders = append(out.Holders, Holder{Party: p, Balance: bal})
 		}
 		last = p

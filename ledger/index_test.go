@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/internal/fixed"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 	bolt "go.etcd.io/bbolt"
@@ -304,23 +305,33 @@ func dropIndexes(t *testing.T, path string, limit uint64) {
 }
 
 // writeHistory writes the history bucket schemas 3 to 5 kept, each entry's
-// balance changes under its seq, from the balances index that holds them
-// too, as a schema 3 file has it.
+// balance changes under its seq, from the balances index and the holdings'
+// tails that hold them too, and takes the tails out of the holdings, as a
+// schema 3 file has them.
 func writeHistory(tx *kv.Tx) error {
 	bySeq := map[uint64][]balanceChange{}
 	var group []byte
 	before := decimal.Zero
-	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
-		if prefix := k[:len(k)-8]; !bytes.Equal(prefix, group) {
-			group, before = bytes.Clone(prefix), decimal.Zero
+	walkBalancePoints(tx, func(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }, func(g []byte, seq uint64, r *wire.Reader) {
+		if !bytes.Equal(g, group) {
+			group, before = bytes.Clone(g), decimal.Zero
 		}
-		parts := splitKey(k[:len(k)-9], 2, "balances")
-		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		after := decodeBalance(v)
+		parts := splitKey(g[:len(g)-1], 2, "balances")
+		after := r.Decimal()
 		bySeq[seq] = append(bySeq[seq], balanceChange{Symbol: parts[0], Party: parts[1], Before: fixed.From(before), After: fixed.From(after)})
 		before = after
+	}, func(_, _ []byte) {})
+	holdings := tx.Bucket(bucketHoldings)
+	var keys, vals [][]byte
+	_ = holdings.ForEach(func(k, v []byte) error {
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, encodeHolding(nil, decodeHoldingKV(k, v)))
 		return nil
 	})
+	for i := range keys {
+		if err := holdings.Put(keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
 	hist, err := tx.Bolt().CreateBucketIfNotExists(bucketHistory)
 	if err != nil {
 		return err
@@ -440,6 +451,13 @@ func TestCheckFindsBalanceIndexFaults(t *testing.T) {
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
 			}
+			// Each balance under a key of its own, for the damage to find.
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return spillTails(tx) }); err != nil {
+				t.Fatal(err)
+			}
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check of the balances each under its key: %v", errs)
+			}
 			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx, q) }); err != nil {
 				t.Fatal(err)
 			}
@@ -535,6 +553,9 @@ func TestCheckFindsHoldingIndexFaults(t *testing.T) {
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
 			}
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return spillTails(tx) }); err != nil {
+				t.Fatal(err)
+			}
 			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx, last) }); err != nil {
 				t.Fatal(err)
 			}
@@ -589,7 +610,7 @@ func TestSupplyIndexSeeksOnceApart(t *testing.T) {
 				supplies: []symbolSupply{{symbol: "USD", before: d("100"), after: d("105")}}},
 		}
 		for i := range entries {
-			if _, err := w.changes(nil, entries[i].seq, &entries[i], &sought); err != nil {
+			if _, err := w.changes(nil, entries[i].seq, &entries[i], &sought, nil); err != nil {
 				return err
 			}
 		}
@@ -604,7 +625,7 @@ func TestSupplyIndexSeeksOnceApart(t *testing.T) {
 		sought = nil
 		r := historyRecord{seq: 4, changes: []balanceChange{{Symbol: "USD", Party: "b", Before: fd("5"), After: fd("6")}},
 			supplies: []symbolSupply{{symbol: "USD", before: d("200"), after: d("201")}}}
-		if _, err := w.changes(nil, r.seq, &r, &sought); err != nil {
+		if _, err := w.changes(nil, r.seq, &r, &sought, nil); err != nil {
 			return err
 		}
 		if got := supplyAt(tx.Bucket(bucketSupplies).Cursor(), "USD", 4); !got.Equal(d("201")) {

@@ -48,14 +48,29 @@ const schemaPackedPostings = "5"
 // of tlog's, 16 to a key; migrateTree brings it to schemaVersion.
 const schemaChunkedTree = "6"
 
-// migrate brings a schema 2 to 6 state file to schemaVersion. It
+// schemaKeyedBalances is the schema whose balances index kept a key per
+// balance change, and whose holding records had no tail of them
+// (balancetail.go). Its file is a schema 8 file as it stands: a key of one
+// balance is still one, and a holding without a tail gets one from its next
+// change. So the migration records the schema, and old records stay.
+const schemaKeyedBalances = "7"
+
+// migrate brings a schema 2 to 7 state file to schemaVersion. It
 // leaves other versions to openDB, except that it names a newer schema
 // plainly.
 func migrate(db *bolt.DB) error {
 	if err := migrateToPackedPostings(db); err != nil {
 		return err
 	}
-	return migrateTree(db)
+	if err := migrateTree(db); err != nil {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bucketMeta); meta != nil && string(meta.Get(metaSchema)) == schemaKeyedBalances {
+			return meta.Put(metaSchema, []byte(schemaVersion))
+		}
+		return nil
+	})
 }
 
 // migrateTree brings a schema 5 or 6 file to schemaVersion. In the
@@ -95,7 +110,7 @@ func migrateToPackedPostings(db *bolt.DB) error {
 		return buildIndexes(db, false)
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
-	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaVersion:
+	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaKeyedBalances || schema == schemaVersion:
 		return nil
 	case len(schema) > len(schemaVersion) || schema > schemaVersion:
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)

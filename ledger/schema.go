@@ -35,7 +35,7 @@ var (
 	// and written in the same transaction, so reads cost their answer.
 	bucketJournalParty  = []byte("journal_party")  // party 0 first seq(8) -> posting chunk: entries serving the party
 	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 first seq(8) -> posting chunk: entries serving the symbol
-	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry
+	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry; or balance chunk: the balances after that entry and later ones (balancetail.go)
 	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance record: the supply after that entry
 
 	// The history of the terms a control book at a seq reads (books_terms.go),
@@ -84,7 +84,11 @@ var (
 //	            (amount decimal, acquired_at time)     (party, symbol: the key)
 //	            optional: 10 frozen_by string, 11 sales (uvarint n, n of
 //	            (amount decimal, time)): an affiliate's recent sales, 12
-//	            purchased bool: a non-accredited purchaser from the issuer
+//	            purchased bool: a non-accredited purchaser from the issuer,
+//	            13 recent (uvarint n+1, n points of (seq uvarint, balance
+//	            decimal), seqs rising): the balance changes the balances
+//	            index has not taken yet; present when the index holds a
+//	            key of the holding (balancetail.go)
 //	loan        'L' amount decimal                (party, cash, lender: the key)
 //	investment  'W' value decimal, in the base currency: the sum of the
 //	            party's investments in the symbol at that time
@@ -99,6 +103,9 @@ var (
 //	            key's seq (status_history; seq 0: before its first change)
 //	balance     'V' decimal: a balance or supply as it stood after the
 //	            entry of the key's seq (balances, supplies)
+//	balance chunk 'C' uvarint n >= 1, n points of (seq uvarint, balance
+//	            decimal): a holding's balances after each of n entries, the
+//	            first the key's seq, seqs rising (balances)
 //	id          'I' uvarint seq: the journal entry whose status, index, seq
 //	            and reasons are the outcome Apply returned for it
 //	            (EncodeOutcome gives the same bytes again for a repeat), and
@@ -182,8 +189,10 @@ var (
 // 6: the tree's stored hashes in chunks of 16, and no history bucket; Open
 // rebuilds the tree of a schema 5 file and drops its history. 7: the tree
 // keeps only the roots of whole subtrees of 16, 256… entries (merkle.go);
-// Open rebuilds the tree of a schema 5 or 6 file.
-const schemaVersion = "7"
+// Open rebuilds the tree of a schema 5 or 6 file. 8: a holding's recent
+// balance changes in its record, the balances index taking them a chunk at
+// a time (balancetail.go); a schema 7 file is one as it stands.
+const schemaVersion = "8"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

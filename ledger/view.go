@@ -30,7 +30,7 @@ type txView struct {
 	published     []cacheUpdate
 	publishedKeys []byte // the keys of published
 
-	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices *kv.Bucket
+	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices, bBalances *kv.Bucket
 	// slots are holdingSlots made a block at a time: a batch loads a few per
 	// instruction, and one allocation each was a tenth of Apply's.
 	slots []holdingSlot
@@ -79,6 +79,7 @@ type holdingSlot struct {
 	stored bool              // the holdings bucket has it
 	holder bool              // the holders index lists it (a positive stored balance)
 	dirty  bool
+	tail   balanceTail // its recent balance points (balancetail.go)
 }
 
 func newTxView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
@@ -115,6 +116,9 @@ func (v *txView) lazyBucket(b **kv.Bucket, name []byte) *kv.Bucket {
 func (v *txView) holdersBucket() *kv.Bucket { return v.lazyBucket(&v.bHolders, bucketHolders) }
 func (v *txView) loansBucket() *kv.Bucket   { return v.lazyBucket(&v.bLoans, bucketLoans) }
 func (v *txView) pricesBucket() *kv.Bucket  { return v.lazyBucket(&v.bPrices, bucketPrices) }
+func (v *txView) balancesBucket() *kv.Bucket {
+	return v.lazyBucket(&v.bBalances, bucketBalances)
+}
 
 // presize makes the memo and write-set maps a call of many instructions
 // fills, sized for them, when the call did not inherit them: a map grown
@@ -218,7 +222,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	}
 	s := v.newSlot()
 	if raw := v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)); raw != nil {
-		decodeHoldingInto(&s.loaded, party, symbol, raw, &v.lots)
+		decodeHoldingInto(&s.loaded, party, symbol, raw, &v.lots, &s.tail)
 		s.h = &s.loaded
 	}
 	// The bucket stores exactly the holdings with a balance or a frozen
@@ -228,6 +232,16 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	s.holder = s.stored && s.h.IsHolder()
 	memo(&v.holdings, k, s)
 	return s
+}
+
+// balanceTail is the tail of party's holding of symbol as the call stands
+// (balancetail.go): its slot's, or else its record's.
+func (v *txView) balanceTail(party, symbol string) *balanceTail {
+	if s, ok := v.holdings[holdingKey{party, symbol}]; ok {
+		return &s.tail
+	}
+	t := holdingTail(v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)))
+	return &t
 }
 
 // record reads a committed record, from the cache when it knows the key.

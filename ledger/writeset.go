@@ -317,16 +317,22 @@ func (v *txView) flushHoldings() error {
 		var err error
 		key := v.keyOf(k.party, k.symbol)
 		switch {
-		case !h.Balance.IsZero() || !h.Frozen.IsZero() || len(h.Sales) > 0 || h.Purchased:
+		case h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero() || len(h.Sales) > 0 || h.Purchased):
 			start := len(v.arena)
-			v.arena = encodeHolding(v.arena, h)
+			v.arena = encodeHoldingTail(v.arena, h, &s.tail)
 			err = v.bHoldings.Put(key, v.sealed(start))
 			v.written(v.holdingCache(), key, v.sealed(start))
 			s.stored = true
-		case s.stored:
-			err = v.bHoldings.Delete(key)
-			v.written(v.holdingCache(), key, nil)
-			s.stored = false
+		default:
+			if s.stored {
+				err = v.bHoldings.Delete(key)
+				v.written(v.holdingCache(), key, nil)
+				s.stored = false
+			}
+			// The record's tail goes to the index (key was the scratch's).
+			if err == nil {
+				v.key, v.arena, err = flushTail(v.balancesBucket(), &s.tail, k.symbol, k.party, v.key, v.arena)
+			}
 		}
 		if err != nil {
 			return err

@@ -174,6 +174,9 @@ func NewReader(b []byte) Reader { return Reader{b: b} }
 // what a decoder allocates for it.
 func (r *Reader) Len() int { return len(r.b) }
 
+// Rest is what is left to read, shared with the reader's input.
+func (r *Reader) Rest() []byte { return r.b }
+
 // Fail marks the reader failed at field what, unless it failed already, and
 // drops what is left.
 func (r *Reader) Fail(what string) {

@@ -1,0 +1,230 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/internal/fixed"
+	"github.com/tokenledger/tokenledger/internal/wire"
+	"github.com/tokenledger/tokenledger/ledger/kv"
+)
+
+// spillTails moves every point of the holdings' tails and of the balances
+// chunks to a balances key of its own, as schema 7 kept them: a layout
+// schema 8 reads too (a holding keeps its field, with an empty tail). Tests
+// that damage one balance key use it to find each point under its own.
+func spillTails(tx *kv.Tx) error {
+	type point struct {
+		key, val []byte
+	}
+	var points []point
+	var chunks [][]byte
+	walkBalancePoints(tx, func(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }, func(g []byte, seq uint64, r *wire.Reader) {
+		points = append(points, point{binary.BigEndian.AppendUint64(bytes.Clone(g), seq), encodeBalance(nil, r.Decimal())})
+	}, func(_, _ []byte) {})
+	b := tx.Bucket(bucketBalances)
+	_ = b.ForEach(func(k, v []byte) error {
+		if v[0] == tagBalanceChunk {
+			chunks = append(chunks, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range chunks {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, p := range points {
+		if err := b.Put(p.key, p.val); err != nil {
+			return err
+		}
+	}
+	holdings := tx.Bucket(bucketHoldings)
+	var keys, vals [][]byte
+	_ = holdings.ForEach(func(k, v []byte) error {
+		t := holdingTail(v)
+		if t.n > 0 {
+			t.n, t.raw = 0, nil
+			keys, vals = append(keys, bytes.Clone(k)), append(vals, encodeHoldingTail(nil, decodeHoldingKV(k, v), &t))
+		}
+		return nil
+	})
+	for i := range keys {
+		if err := holdings.Put(keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tailsWorld is a store whose holding ret-us/USD changed often enough to
+// fill its tail twice over and leave some in it, and whose acc-us/USD was
+// emptied with a tail.
+func tailsWorld(t *testing.T) (*Store, *harness, []uint64) {
+	t.Helper()
+	s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
+	t.Cleanup(func() { s.Close() })
+	var seqs []uint64
+	seqs = append(seqs, h.mustAccept(OperatorID, mintBody("USD", "ret-us", "1000")).Seq)
+	for i := range 2*balanceChunk + 3 {
+		seqs = append(seqs, h.mustAccept(OperatorID, mintBody("USD", "ret-us", fmt.Sprint(i+1))).Seq)
+	}
+	h.mustAccept(OperatorID, mintBody("USD", "acc-us", "10"))
+	h.mustAccept(OperatorID, mintBody("USD", "acc-us", "5"))
+	h.mustAccept("acc-us", transferBody("USD", "acc-us", "ret-us", "15"))
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check: %v", errs)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return s, h, seqs
+}
+
+// TestBalanceTails checks the layout: the first change of a holding under
+// a key of its own, each full tail as one chunk, the rest in the record; an
+// emptied holding's tail in the index; and a balance at every seq read
+// back, through a cap table at that seq.
+func TestBalanceTails(t *testing.T) {
+	s, h, seqs := tailsWorld(t)
+	err := viewKV(s.db, func(tx *kv.Tx) error {
+		var got []string
+		_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
+			parts := splitKey(k[:len(k)-9], 2, "balances")
+			n := 1
+			if v[0] == tagBalanceChunk {
+				r := wire.NewReader(v[1:])
+				n = int(r.Uvarint())
+			}
+			got = append(got, fmt.Sprintf("%s/%s@%d:%d", parts[0], parts[1], binary.BigEndian.Uint64(k[len(k)-8:]), n))
+			return nil
+		})
+		// acc-us: its first mint alone, then the second and the transfer
+		// that emptied it as one chunk. ret-us: its first mint alone, two
+		// chunks, and the transfer in
+		want := []string{
+			fmt.Sprintf("USD/acc-us@%d:1", seqs[len(seqs)-1]+1),
+			fmt.Sprintf("USD/acc-us@%d:2", seqs[len(seqs)-1]+2),
+			fmt.Sprintf("USD/ret-us@%d:1", seqs[0]),
+			fmt.Sprintf("USD/ret-us@%d:%d", seqs[1], balanceChunk),
+			fmt.Sprintf("USD/ret-us@%d:%d", seqs[1+balanceChunk], balanceChunk),
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("balances keys %v, want %v", got, want)
+		}
+		tail := holdingTail(tx.Bucket(bucketHoldings).Get(join("ret-us", "USD")))
+		if !tail.indexed || tail.n != 4 || firstPointSeq(tail.raw) != seqs[1+2*balanceChunk] {
+			t.Errorf("ret-us's tail: %d points from %d (indexed %v), want 4 from %d", tail.n, firstPointSeq(tail.raw), tail.indexed, seqs[1+2*balanceChunk])
+		}
+		if tx.Bucket(bucketHoldings).Get(join("acc-us", "USD")) != nil {
+			t.Error("acc-us's emptied holding is still stored")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decimal.Zero
+	for i, seq := range seqs {
+		if i == 0 {
+			want = decimal.RequireFromString("1000")
+		} else {
+			want = want.Add(decimal.NewFromInt(int64(i)))
+		}
+		page, err := h.s.HoldersPage(HoldersQuery{Symbol: "USD", At: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Holders) != 1 || page.Holders[0].Party != "ret-us" || !page.Holders[0].Balance.Equal(want) {
+			t.Fatalf("cap table at %d: %+v, want ret-us %s", seq, page.Holders, want)
+		}
+	}
+	last := seqs[len(seqs)-1]
+	for seq, want := range map[uint64]string{last + 1: "10", last + 2: "15", last + 3: "0"} {
+		page, err := h.s.HoldersPage(HoldersQuery{Symbol: "USD", At: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "0"
+		for _, hd := range page.Holders {
+			if hd.Party == "acc-us" {
+				got = hd.Balance.String()
+			}
+		}
+		if got != want {
+			t.Errorf("acc-us at %d: %s, want %s", seq, got, want)
+		}
+	}
+}
+
+// TestCheckFindsBalanceTailFaults damages the tails and chunks and checks
+// that Check names each fault.
+func TestCheckFindsBalanceTailFaults(t *testing.T) {
+	retUSD := join("ret-us", "USD")
+	setTail := func(tx *kv.Tx, change func(*balanceTail)) error {
+		b := tx.Bucket(bucketHoldings)
+		v := b.Get(retUSD)
+		t := holdingTail(v)
+		change(&t)
+		return b.Put(retUSD, encodeHoldingTail(nil, decodeHoldingKV(retUSD, v), &t))
+	}
+	tests := []struct {
+		name, want string
+		damage     func(tx *kv.Tx, seqs []uint64) error
+	}{
+		{"a tail point changed", "balances ends at", func(tx *kv.Tx, seqs []uint64) error {
+			return setTail(tx, func(t *balanceTail) {
+				// The same seqs, the last balance one more.
+				r := wire.NewReader(t.raw)
+				var raw []byte
+				for i := range t.n {
+					seq, d := r.Uvarint(), r.Fixed()
+					if i == t.n-1 {
+						d = d.Add(fixed.New(1, 0))
+					}
+					raw = appendBalancePoint(raw, seq, d)
+				}
+				t.raw = raw
+			})
+		}},
+		{"a tail dropped", "balances ends at", func(tx *kv.Tx, _ []uint64) error {
+			return setTail(tx, func(t *balanceTail) { t.n, t.raw = 0, nil })
+		}},
+		{"a tail point the index holds too", "follows entry", func(tx *kv.Tx, seqs []uint64) error {
+			return setTail(tx, func(t *balanceTail) {
+				t.raw, t.n = appendBalancePoint(nil, seqs[2*balanceChunk], fixed.New(1, 0)), 1
+			})
+		}},
+		{"a tail without the index's keys", "say the balances index holds them", func(tx *kv.Tx, _ []uint64) error {
+			b := tx.Bucket(bucketHoldings)
+			v := b.Get(retUSD)
+			return b.Put(join("ret-us", "REG"), encodeHoldingTail(nil, decodeHoldingKV(join("ret-us", "REG"), v), &balanceTail{indexed: true}))
+		}},
+		{"a chunk that starts past its key", "starts at entry", func(tx *kv.Tx, seqs []uint64) error {
+			b := tx.Bucket(bucketBalances)
+			key := binary.BigEndian.AppendUint64(append(join("USD", "ret-us"), 0), seqs[1])
+			v := bytes.Clone(b.Get(key))
+			if err := b.Delete(key); err != nil {
+				return err
+			}
+			return b.Put(binary.BigEndian.AppendUint64(append(join("USD", "ret-us"), 0), seqs[1]-1), v)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, seqs := tailsWorld(t)
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx, seqs) }); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(s.Check()); !strings.Contains(got, tc.want) {
+				t.Errorf("Check after %s: %s; want %q", tc.name, got, tc.want)
+			}
+		})
+	}
+}
