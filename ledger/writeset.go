@@ -103,6 +103,17 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 	for i := range c.Holdings {
 		h := &c.Holdings[i]
 		s := v.holding(h.Party, h.Symbol)
+		if s.tail.indexed && !storedHolding(s.h) {
+			// An earlier entry of the call left the holding empty: its
+			// record is gone as of that entry, and so is its tail, as if
+			// the call had ended there (balancetail.go). Calls group log
+			// entries as the node found them; the state may not show how.
+			// A put does no I/O (that is the commit's), so it fails only
+			// on a broken invariant.
+			if err := v.dropTail(s, h.Symbol, h.Party); err != nil {
+				fail("write the balances of %s/%s: %v", h.Party, h.Symbol, err)
+			}
+		}
 		before := fixed.Zero
 		if s.h != nil {
 			before = s.h.Balance
@@ -317,7 +328,7 @@ func (v *txView) flushHoldings() error {
 		var err error
 		key := v.keyOf(k.party, k.symbol)
 		switch {
-		case h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero() || len(h.Sales) > 0 || h.Purchased):
+		case storedHolding(h):
 			start := len(v.arena)
 			v.arena = encodeHoldingTail(v.arena, h, &s.tail)
 			err = v.bHoldings.Put(key, v.sealed(start))
@@ -331,7 +342,7 @@ func (v *txView) flushHoldings() error {
 			}
 			// The record's tail goes to the index (key was the scratch's).
 			if err == nil {
-				v.key, v.arena, err = flushTail(v.balancesBucket(), &s.tail, k.symbol, k.party, v.key, v.arena)
+				err = v.dropTail(s, k.symbol, k.party)
 			}
 		}
 		if err != nil {
@@ -353,6 +364,22 @@ func (v *txView) flushHoldings() error {
 	}
 	v.dirtyHoldings = v.dirtyHoldings[:0]
 	return nil
+}
+
+// storedHolding reports whether the holdings bucket keeps h: a balance, a
+// frozen amount or a book (sales, purchased) to remember.
+func storedHolding(h *transfer.Holding) bool {
+	return h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero() || len(h.Sales) > 0 || h.Purchased)
+}
+
+// dropTail writes the tail of s, a holding whose record goes, to the
+// balances index, and forgets that the index holds the holding: the next
+// change gets a key of its own, as one after the record's deletion does.
+func (v *txView) dropTail(s *holdingSlot, symbol, party string) error {
+	var err error
+	v.key, v.arena, err = flushTail(v.balancesBucket(), &s.tail, symbol, party, v.key, v.arena)
+	s.tail.indexed = false
+	return err
 }
 
 // appendFillPercent is the bbolt fill percent of buckets whose keys only grow
