@@ -14,6 +14,7 @@ import (
 	"github.com/tokenledger/tokenledger/internal/fixed"
 	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/ledger/kv"
+	"github.com/tokenledger/tokenledger/transfer"
 )
 
 // spillTails moves every point of the holdings' tails and of the balances
@@ -266,5 +267,52 @@ func TestBalanceTailsIgnoreCallGrouping(t *testing.T) {
 			t.Fatalf("seed %d: grouped into calls, the state hashes %+v, want %+v", seed, got, want)
 		}
 		s.Close()
+	}
+}
+
+// TestHoldingTailSkipsTheRecord checks that holdingTail, which skips a
+// holding record's other fields to find its tail, finds what the full
+// decoding does, whichever fields the record holds, and that both give
+// back the points written.
+func TestHoldingTailSkipsTheRecord(t *testing.T) {
+	at := epoch.Add(3 * day)
+	lots := []transfer.Lot{{Amount: fixed.New(5, 0), AcquiredAt: at}, {Amount: fixed.New(123456789, -4), AcquiredAt: at.Add(day)}}
+	var raw []byte
+	for i := range 5 {
+		raw = appendBalancePoint(raw, uint64(100+i*7), fixed.New(int64(1000*i+1), -2))
+	}
+	holdings := []transfer.Holding{
+		{Balance: fixed.New(17, 0)},
+		{Balance: fixed.New(17, 0), Frozen: fixed.New(2, 0), Lots: lots, FrozenBy: "cus-1"},
+		{Balance: fixed.New(0, 0), Sales: lots, Purchased: true},
+		{Balance: fixed.From(decimal.RequireFromString("123456789012345678901234567890.5")), Lots: lots, Sales: lots[:1], FrozenBy: "x"},
+	}
+	tails := []*balanceTail{nil, {indexed: true}, {indexed: true, n: 5, raw: raw}}
+	for i, h := range holdings {
+		for j, tail := range tails {
+			v := encodeHoldingTail(nil, &h, tail)
+			got := holdingTail(v)
+			var full balanceTail
+			var dec transfer.Holding
+			decodeHoldingInto(&dec, "p", "s", v, nil, &full)
+			want := balanceTail{}
+			if tail != nil {
+				want = *tail
+			}
+			for name, tl := range map[string]balanceTail{"holdingTail": got, "decodeHoldingInto": full} {
+				if tl.indexed != want.indexed || tl.n != want.n || !bytes.Equal(tl.raw, want.raw) {
+					t.Errorf("holding %d tail %d: %s gives %+v, want %+v", i, j, name, tl, want)
+				}
+			}
+			if !dec.Balance.Equal(h.Balance) || len(dec.Lots) != len(h.Lots) || dec.FrozenBy != h.FrozenBy || len(dec.Sales) != len(h.Sales) || dec.Purchased != h.Purchased {
+				t.Errorf("holding %d tail %d decodes as %+v, want %+v", i, j, dec, h)
+			}
+		}
+	}
+	for seq, want := range map[uint64]string{99: "", 100: "0.01", 106: "0.01", 107: "10.01", 128: "40.01", 1 << 40: "40.01"} {
+		d, ok := pointAt(raw, 5, seq, "test")
+		if got := map[bool]string{true: d.String(), false: ""}[ok]; got != want {
+			t.Errorf("point at %d: %q, want %q", seq, got, want)
+		}
 	}
 }

@@ -411,7 +411,8 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 		bad("index journal_symbol holds %d entries, the journal gives %d", n, wantSymbol)
 	}
 	last := newLastBalances(tx, bad)
-	checkSupplyDeltas(tx, &partyPostings, last.end, bad)
+	tailed := checkSupplyDeltas(tx, &partyPostings, last.end, bad)
+	checkIndexedHoldings(last.indexed, tailed, bad)
 	last.finish(tx)
 }
 
@@ -434,7 +435,7 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 // Apply runs under StrictChecks) answers the same on every node and every
 // run; the head is a hash over every entry, which no damage to the indexes
 // can choose. The walk is sequential, in constant memory per symbol.
-func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, endGroup func(group, last []byte), bad func(string, ...any)) {
+func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, endGroup func(group, last []byte), bad func(string, ...any)) (tailed int) {
 	journalHead := getJournalHead(tx.Bucket(bucketMeta))
 	seed := binary.BigEndian.Uint64(journalHead[:8])
 	// The fingerprints are taken modulo p (modp.go): amounts are read from
@@ -453,7 +454,7 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, endGroup func(group
 			into[string(symbol)] = addModP(into[string(symbol)], sum)
 		}
 	}
-	walkBalancePoints(tx, bad, func(g []byte, seq uint64, r *wire.Reader) {
+	tailed = walkBalancePoints(tx, bad, func(g []byte, seq uint64, r *wire.Reader) {
 		if !bytes.Equal(g, group) {
 			group = append(group[:0], g...)
 			parts = splitKey(g[:len(g)-1], 2, "balances")
@@ -509,6 +510,7 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, endGroup func(group
 			bad("supplies of %s do not change where and by what its balances sum to", sym)
 		}
 	}
+	return tailed
 }
 
 // mapKeys is the set of the keys of a and b.
@@ -546,6 +548,7 @@ type lastBalances struct {
 	// is held as its image modulo p (modp.go), read from the record's bytes.
 	today    *hashedKeys
 	positive int // holdings whose points end above zero
+	indexed  int // holdings whose record says the balances index holds them
 	bad      func(string, ...any)
 }
 
@@ -557,6 +560,9 @@ func newLastBalances(tx *kv.Tx, bad func(string, ...any)) *lastBalances {
 		key = append(append(append(key[:0], symbol...), 0), party...)
 		balance, _ := holdingBalanceModP(v)
 		l.today.add(key, balance)
+		if holdingTail(v).indexed {
+			l.indexed++
+		}
 		return nil
 	})
 	l.today.seal()
