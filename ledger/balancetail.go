@@ -218,9 +218,11 @@ func flushTail(b *kv.Bucket, t *balanceTail, symbol, party string, key, arena []
 // do not rise through a holding's keys and on through its tail. It returns
 // the holdings found in the index whose record says the index holds them
 // (checkIndexedHoldings compares them with all that say so).
-func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), visit func(group []byte, seq uint64, r *wire.Reader), end func(group, last []byte)) (tailed int) {
-	holdings := tx.Bucket(bucketHoldings)
-	var group, hkey, last []byte
+//
+// tailOf gives the tail of a group's holding (Check's from its one scan of
+// the holdings, lastBalances.tailOf; storedTail looks each up).
+func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), tailOf func(group []byte) balanceTail, visit func(group []byte, seq uint64, r *wire.Reader), end func(group, last []byte)) (tailed int) {
+	var group, last []byte
 	var prev uint64
 	point := func(seq uint64, r *wire.Reader) {
 		if seq <= prev {
@@ -235,9 +237,7 @@ func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), visit func(group []b
 		if group == nil {
 			return
 		}
-		at := bytes.IndexByte(group, 0)
-		hkey = append(append(append(hkey[:0], group[at+1:len(group)-1]...), 0), group[:at]...)
-		if t := holdingTail(holdings.Get(hkey)); t.indexed {
+		if t := tailOf(group); t.indexed {
 			tailed++
 			r := wire.NewReader(t.raw)
 			for range t.n {
@@ -284,6 +284,18 @@ func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), visit func(group []b
 	})
 	endGroup()
 	return tailed
+}
+
+// storedTail is a tailOf for walkBalancePoints that reads the tail of each
+// group's holding from tx: a look-up a holding, at random.
+func storedTail(tx *kv.Tx) func(group []byte) balanceTail {
+	holdings := tx.Bucket(bucketHoldings)
+	var key []byte
+	return func(group []byte) balanceTail {
+		at := bytes.IndexByte(group, 0)
+		key = append(append(append(key[:0], group[at+1:len(group)-1]...), 0), group[:at]...)
+		return holdingTail(holdings.Get(key))
+	}
 }
 
 // checkIndexedHoldings reports to bad unless indexed, the holdings whose

@@ -27,7 +27,7 @@ func spillTails(tx *kv.Tx) error {
 	}
 	var points []point
 	var chunks [][]byte
-	walkBalancePoints(tx, func(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }, func(g []byte, seq uint64, r *wire.Reader) {
+	walkBalancePoints(tx, func(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }, storedTail(tx), func(g []byte, seq uint64, r *wire.Reader) {
 		points = append(points, point{binary.BigEndian.AppendUint64(bytes.Clone(g), seq), encodeBalance(nil, r.Decimal())})
 	}, func(_, _ []byte) {})
 	b := tx.Bucket(bucketBalances)

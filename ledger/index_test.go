@@ -312,7 +312,7 @@ func writeHistory(tx *kv.Tx) error {
 	bySeq := map[uint64][]balanceChange{}
 	var group []byte
 	before := decimal.Zero
-	walkBalancePoints(tx, func(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }, func(g []byte, seq uint64, r *wire.Reader) {
+	walkBalancePoints(tx, func(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }, storedTail(tx), func(g []byte, seq uint64, r *wire.Reader) {
 		if !bytes.Equal(g, group) {
 			group, before = bytes.Clone(g), decimal.Zero
 		}
