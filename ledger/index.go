@@ -410,8 +410,14 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	if n := checkPostings(symbol, "journal_symbol", bad, &symbolPostings); n != wantSymbol {
 		bad("index journal_symbol holds %d entries, the journal gives %d", n, wantSymbol)
 	}
-	last := newLastBalances(tx, bad)
-	tailed := checkSupplyDeltas(tx, &partyPostings, last.tailOf, last.end, bad)
+	// Two walks of the balances, as the postings (which the first needs)
+	// and today's balances (the second) are each a large set: not both in
+	// memory at once. The tails, a small set, serve both.
+	tails := scanTails(tx)
+	checkSupplyDeltas(tx, &partyPostings, tails.of, bad)
+	last := newLastBalances(tx, tails, bad)
+	quiet := func(string, ...any) {} // the first walk reported the layout
+	tailed := walkBalancePoints(tx, quiet, last.tailOf, func(_ []byte, _ uint64, r *wire.Reader) { r.DecimalParts() }, last.end)
 	checkIndexedHoldings(last.indexed, tailed, bad)
 	last.finish(tx)
 }
@@ -435,7 +441,7 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 // Apply runs under StrictChecks) answers the same on every node and every
 // run; the head is a hash over every entry, which no damage to the indexes
 // can choose. The walk is sequential, in constant memory per symbol.
-func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group []byte) balanceTail, endGroup func(group, last []byte), bad func(string, ...any)) (tailed int) {
+func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group []byte) balanceTail, bad func(string, ...any)) {
 	journalHead := getJournalHead(tx.Bucket(bucketMeta))
 	seed := binary.BigEndian.Uint64(journalHead[:8])
 	// The fingerprints are taken modulo p (modp.go): amounts are read from
@@ -454,7 +460,7 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group [
 			into[string(symbol)] = addModP(into[string(symbol)], sum)
 		}
 	}
-	tailed = walkBalancePoints(tx, bad, tailOf, func(g []byte, seq uint64, r *wire.Reader) {
+	walkBalancePoints(tx, bad, tailOf, func(g []byte, seq uint64, r *wire.Reader) {
 		if !bytes.Equal(g, group) {
 			group = append(group[:0], g...)
 			parts = splitKey(g[:len(g)-1], 2, "balances")
@@ -481,7 +487,7 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group [
 			bad("balances of %s for %s changes at entry %d, which does not serve the party", parts[0], parts[1], seq)
 		}
 		sum = addModP(sum, mulModP(change, checkWeightModP(seed, seq)))
-	}, endGroup)
+	}, func(_, _ []byte) {})
 	endSymbol(fromBalances)
 	inSymbol = false
 	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
@@ -510,7 +516,6 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group [
 			bad("supplies of %s do not change where and by what its balances sum to", sym)
 		}
 	}
-	return tailed
 }
 
 // mapKeys is the set of the keys of a and b.
@@ -549,59 +554,83 @@ type lastBalances struct {
 	// The top bit of a value says the holding's record says the balances
 	// index holds it (balancetail.go); images modulo p take 61 bits.
 	today    *hashedKeys
+	tails    *heldTails
 	positive int // holdings whose points end above zero
 	indexed  int // holdings whose record says the balances index holds them
-	// tails finds the tails of the holdings that have one, copied into
-	// tailBytes: the value is the copy's offset << 8 | its points. Most
-	// holdings have none or a short one (10 bytes an investor of
-	// BenchmarkStateAtScale's register), and a look-up of each holding at
-	// its group of the walk, at random, took a restore's check at
-	// 1,000,000 investors from 18.7 to 26.4 s.
-	tails     *hashedKeys
-	tailBytes []byte
-	bad       func(string, ...any)
+	bad      func(string, ...any)
 }
 
 const indexedBit = 1 << 63
 
-func newLastBalances(tx *kv.Tx, bad func(string, ...any)) *lastBalances {
-	l := &lastBalances{today: newHashedKeys(), tails: newHashedKeys(), bad: bad}
+func newLastBalances(tx *kv.Tx, tails *heldTails, bad func(string, ...any)) *lastBalances {
+	l := &lastBalances{today: newHashedKeys(), tails: tails, bad: bad}
 	var key []byte
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		party, symbol := holdingKeyParts(k)
 		key = append(append(append(key[:0], symbol...), 0), party...)
 		balance, _ := holdingBalanceModP(v)
-		t := holdingTail(v)
-		if t.indexed {
+		if holdingTail(v).indexed {
 			balance |= indexedBit
 			l.indexed++
 		}
 		l.today.add(key, balance)
-		if t.n > 0 {
-			l.tails.add(key, uint64(len(l.tailBytes))<<8|uint64(t.n))
-			l.tailBytes = binary.AppendUvarint(l.tailBytes, uint64(len(t.raw)))
-			l.tailBytes = append(l.tailBytes, t.raw...)
-		}
 		return nil
 	})
 	l.today.seal()
-	l.tails.seal()
 	return l
 }
 
-// tailOf is the tail of the holding of group (symbol 0 party 0).
+// tailOf is the tail of the holding of group (symbol 0 party 0), and
+// whether its record says the index holds it.
 func (l *lastBalances) tailOf(group []byte) balanceTail {
-	key := group[:len(group)-1]
-	if v, _ := l.today.find(key); v&indexedBit == 0 {
+	if v, _ := l.today.find(group[:len(group)-1]); v&indexedBit == 0 {
 		return balanceTail{}
 	}
-	t := balanceTail{indexed: true}
-	if v, ok := l.tails.find(key); ok {
-		size, w := binary.Uvarint(l.tailBytes[v>>8:])
-		from := int(v>>8) + w
-		t.n, t.raw = int(v&0xff), l.tailBytes[from:from+int(size)]
-	}
+	t := l.tails.of(group)
+	t.indexed = true
 	return t
+}
+
+// heldTails is the tails of the holdings that have one, from one scan of
+// the holdings, copied into bytes: set's value is the copy's offset << 8 |
+// its points. Most holdings have none or a short one (10 bytes an
+// investor of BenchmarkStateAtScale's register). A look-up of each holding
+// as its group of the walk ends, at random, took a restore's check at
+// 1,000,000 investors from 18.7 to 26.4 s.
+type heldTails struct {
+	set   *hashedKeys
+	bytes []byte
+}
+
+func scanTails(tx *kv.Tx) *heldTails {
+	t := &heldTails{set: newHashedKeys()}
+	var key []byte
+	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
+		tail := holdingTail(v)
+		if tail.n == 0 {
+			return nil
+		}
+		party, symbol := holdingKeyParts(k)
+		key = append(append(append(key[:0], symbol...), 0), party...)
+		t.set.add(key, uint64(len(t.bytes))<<8|uint64(tail.n))
+		t.bytes = binary.AppendUvarint(t.bytes, uint64(len(tail.raw)))
+		t.bytes = append(t.bytes, tail.raw...)
+		return nil
+	})
+	t.set.seal()
+	return t
+}
+
+// of is the tail of the holding of group (symbol 0 party 0), with its
+// points; indexed when it has some.
+func (t *heldTails) of(group []byte) balanceTail {
+	v, ok := t.set.find(group[:len(group)-1])
+	if !ok {
+		return balanceTail{}
+	}
+	size, w := binary.Uvarint(t.bytes[v>>8:])
+	from := int(v>>8) + w
+	return balanceTail{indexed: true, n: int(v & 0xff), raw: t.bytes[from : from+int(size)]}
 }
 
 // end checks the holding group (symbol 0 party 0) whose last point's
