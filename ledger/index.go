@@ -412,10 +412,10 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	}
 	// Two walks of the balances, as the postings (which the first needs)
 	// and today's balances (the second) are each a large set: not both in
-	// memory at once. The tails, a small set, serve both.
-	tails := scanTails(tx)
-	checkSupplyDeltas(tx, &partyPostings, tails.of, bad)
-	last := newLastBalances(tx, tails, bad)
+	// memory at once. The first takes the tails' points from a set of
+	// their own; the second needs only where they end, today's balance.
+	checkSupplyDeltas(tx, &partyPostings, scanTails(tx).of, bad)
+	last := newLastBalances(tx, bad)
 	quiet := func(string, ...any) {} // the first walk reported the layout
 	tailed := walkBalancePoints(tx, quiet, last.tailOf, func(_ []byte, _ uint64, r *wire.Reader) { r.DecimalParts() }, last.end)
 	checkIndexedHoldings(last.indexed, tailed, bad)
@@ -551,44 +551,67 @@ type lastBalances struct {
 	// today is the balance of each holding, by (symbol, party) as the
 	// balances are keyed, so the walk need not look each up at random. Each
 	// is held as its image modulo p (modp.go), read from the record's bytes.
-	// The top bit of a value says the holding's record says the balances
-	// index holds it (balancetail.go); images modulo p take 61 bits.
+	// Images modulo p take 61 bits; the top three of a value say what
+	// else the walk needs of the holding (the bits below).
 	today    *hashedKeys
-	tails    *heldTails
 	positive int // holdings whose points end above zero
 	indexed  int // holdings whose record says the balances index holds them
 	bad      func(string, ...any)
 }
 
-const indexedBit = 1 << 63
+const (
+	indexedBit  = 1 << 63 // the record says the balances index holds the holding
+	tailBit     = 1 << 62 // the record has a tail, which ends at its balance (checked)
+	positiveBit = 1 << 61 // the balance is above zero
+	imageBits   = positiveBit - 1
+)
 
-func newLastBalances(tx *kv.Tx, tails *heldTails, bad func(string, ...any)) *lastBalances {
-	l := &lastBalances{today: newHashedKeys(), tails: tails, bad: bad}
+func newLastBalances(tx *kv.Tx, bad func(string, ...any)) *lastBalances {
+	l := &lastBalances{today: newHashedKeys(), bad: bad}
 	var key []byte
 	_ = tx.Bucket(bucketHoldings).ForEach(func(k, v []byte) error {
 		party, symbol := holdingKeyParts(k)
 		key = append(append(append(key[:0], symbol...), 0), party...)
-		balance, _ := holdingBalanceModP(v)
-		if holdingTail(v).indexed {
-			balance |= indexedBit
+		balance, sign := holdingBalanceModP(v)
+		val := balance
+		if sign > 0 {
+			val |= positiveBit
+		}
+		t := holdingTail(v)
+		if t.indexed {
+			val |= indexedBit
 			l.indexed++
 		}
-		l.today.add(key, balance)
+		if t.n > 0 {
+			// The tail's last point is the balance; the first walk
+			// checked the points before it.
+			val |= tailBit
+			r := wire.NewReader(t.raw)
+			var last uint64
+			var at []byte
+			for range t.n {
+				r.Uvarint()
+				at = r.Rest()
+				last, _ = readDecimalModP(&r)
+			}
+			if last != balance {
+				d := wire.NewReader(at)
+				bad("balances ends at %s %s for %s, not at the holding's balance", d.Decimal(), symbol, party)
+			}
+		}
+		l.today.add(key, val)
 		return nil
 	})
 	l.today.seal()
 	return l
 }
 
-// tailOf is the tail of the holding of group (symbol 0 party 0), and
-// whether its record says the index holds it.
+// tailOf is, for the second walk, whether the record of the holding of
+// group (symbol 0 party 0) says the index holds it: its points the first
+// walk took, and where they end, today's balance, the scan.
 func (l *lastBalances) tailOf(group []byte) balanceTail {
-	if v, _ := l.today.find(group[:len(group)-1]); v&indexedBit == 0 {
-		return balanceTail{}
-	}
-	t := l.tails.of(group)
-	t.indexed = true
-	return t
+	v, _ := l.today.find(group[:len(group)-1])
+	return balanceTail{indexed: v&indexedBit != 0}
 }
 
 // heldTails is the tails of the holdings that have one, from one scan of
@@ -636,10 +659,17 @@ func (t *heldTails) of(group []byte) balanceTail {
 // end checks the holding group (symbol 0 party 0) whose last point's
 // balance is last.
 func (l *lastBalances) end(group, last []byte) {
+	want, _ := l.today.find(group[:len(group)-1]) // no holding: zero, whose image is 0
+	if want&tailBit != 0 {
+		// The holding's points end in its tail, at its balance.
+		if want&positiveBit != 0 {
+			l.positive++
+		}
+		return
+	}
 	r := wire.NewReader(last)
 	got, sign := readDecimalModP(&r)
-	want, _ := l.today.find(group[:len(group)-1]) // no holding: zero, whose image is 0
-	if got != want&^indexedBit {
+	if got != want&imageBits {
 		parts := splitKey(group[:len(group)-1], 2, "balances")
 		r = wire.NewReader(last)
 		l.bad("balances ends at %s %s for %s, not at the holding's balance", r.Decimal(), parts[0], parts[1])
