@@ -337,7 +337,7 @@ func (a *applier) acceptCorporateAction(seq uint64, actor string, ins transfer.I
 	var holders int64
 	if plan.Type == transfer.TypeDistribute {
 		outstanding = supplyAt(a.tx.Bucket(bucketSupplies).Cursor(), plan.Symbol, act.recordSeq).
-			Sub(partyBalanceAt(a.tx.Bucket(bucketBalances).Cursor(), a.view.balanceTail(plan.Issuer, plan.Symbol), plan.Symbol, plan.Issuer, act.recordSeq))
+			Sub(partyBalanceAt(a.tx.Bucket(bucketBalances).Cursor(), a.view.tailOf(plan.Issuer, plan.Symbol), plan.Symbol, plan.Issuer, act.recordSeq))
 	} else {
 		in, _ := a.view.Instrument(plan.Symbol)
 		holders = int64(in.HolderCount)
@@ -399,7 +399,7 @@ func (a *applier) walk(act *corpAction, v transfer.View, limit int) (lines []cor
 		examined++
 		var units decimal.Decimal
 		if act.ca.Type == transfer.TypeDistribute {
-			units = partyBalanceAt(balances, a.view.balanceTail(p, symbol), symbol, p, act.recordSeq)
+			units = partyBalanceAt(balances, a.view.tailOf(p, symbol), symbol, p, act.recordSeq)
 		} else {
 			h, _ := v.Holding(p, symbol)
 			units = h.Balance.Decimal()

@@ -243,17 +243,26 @@ func knownSupply(r *historyRecord, symbol string, delta decimal.Decimal, sought 
 // balanceAt is the value of the last key prefix‖seq' with seq' <= seq in the
 // cursor's bucket (balances or supplies), zero without one: one seek.
 func balanceAt(c *kv.Cursor, prefix []byte, seq uint64) decimal.Decimal {
+	d, _ := balanceBefore(c, prefix, seq)
+	return d
+}
+
+// balanceBefore is balanceAt, and whether the range of prefix has a key
+// past seq as well.
+func balanceBefore(c *kv.Cursor, prefix []byte, seq uint64) (_ decimal.Decimal, later bool) {
 	probe := binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq+1)
+	inRange := func(k []byte) bool { return len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix) }
 	k, v := c.Seek(probe)
 	if k == nil {
 		k, v = c.Last()
 	} else {
+		later = inRange(k)
 		k, v = c.Prev()
 	}
-	if k == nil || len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
-		return decimal.Zero
+	if k == nil || !inRange(k) {
+		return decimal.Zero, later
 	}
-	return balanceValueAt(v, seq)
+	return balanceValueAt(v, seq), later
 }
 
 // supplyAt is symbol's supply just after entry seq.
@@ -262,14 +271,20 @@ func supplyAt(c *kv.Cursor, symbol string, seq uint64) decimal.Decimal {
 }
 
 // partyBalanceAt is party's balance of symbol just after entry seq, from
-// its holding's tail or else the index (c).
-func partyBalanceAt(c *kv.Cursor, tail *balanceTail, symbol, party string, seq uint64) decimal.Decimal {
-	if tail.n > 0 {
-		if d, ok := pointAt(tail.raw, tail.n, seq, "holding"); ok {
-			return d
+// the index (c) or else its holding's tail, which tail reads: only when the
+// index has no key of the holding past seq, since a tail starts past every
+// key.
+func partyBalanceAt(c *kv.Cursor, tail func() balanceTail, symbol, party string, seq uint64) decimal.Decimal {
+	d, later := balanceBefore(c, append(join(symbol, party), 0), seq)
+	if later {
+		return d
+	}
+	if t := tail(); t.n > 0 {
+		if td, ok := pointAt(t.raw, t.n, seq, "holding"); ok {
+			return td
 		}
 	}
-	return balanceAt(c, append(join(symbol, party), 0), seq)
+	return d
 }
 
 // Balance record: tag, decimal.

@@ -142,9 +142,11 @@ func holdersAt(tx *kv.Tx, out *CapTable, q HoldersQuery) string {
 			return last
 		}
 		examined++
-		key = append(append(append(key[:0], p...), 0), q.Symbol...)
-		tail := holdingTail(holdings.Get(key))
-		if bal := partyBalanceAt(balances, &tail, q.Symbol, p, out.Seq); bal.Sign() > 0 {
+		tail := func() balanceTail {
+			key = append(append(append(key[:0], p...), 0), q.Symbol...)
+			return holdingTail(holdings.Get(key))
+		}
+		if bal := partyBalanceAt(balances, tail, q.Symbol, p, out.Seq); bal.Sign() > 0 {
 			out.Holders = append(out.Holders, Holder{Party: p, Balance: bal})
 		}
 		last = p

@@ -234,14 +234,15 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	return s
 }
 
-// balanceTail is the tail of party's holding of symbol as the call stands
+// tailOf reads the tail of party's holding of symbol as the call stands
 // (balancetail.go): its slot's, or else its record's.
-func (v *txView) balanceTail(party, symbol string) *balanceTail {
-	if s, ok := v.holdings[holdingKey{party, symbol}]; ok {
-		return &s.tail
+func (v *txView) tailOf(party, symbol string) func() balanceTail {
+	return func() balanceTail {
+		if s, ok := v.holdings[holdingKey{party, symbol}]; ok {
+			return s.tail
+		}
+		return holdingTail(v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)))
 	}
-	t := holdingTail(v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)))
-	return &t
 }
 
 // record reads a committed record, from the cache when it knows the key.
