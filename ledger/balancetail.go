@@ -33,7 +33,8 @@ import (
 //     a chunk first.
 //
 // So a party's balance at seq is in its tail, when the tail starts at or
-// before seq, and otherwise in the index's last key at or before seq.
+// before seq, and otherwise in the index's last key at or before seq; when
+// the index has a key past seq, the tail (past every key) cannot hold it.
 
 const (
 	// optHoldingRecent is the holding record's optional field of its tail:
