@@ -220,8 +220,8 @@ func flushTail(b *kv.Bucket, t *balanceTail, symbol, party string, key, arena []
 // the holdings found in the index whose record says the index holds them
 // (checkIndexedHoldings compares them with all that say so).
 //
-// tailOf gives the tail of a group's holding (Check's from its one scan of
-// the holdings, lastBalances.tailOf; storedTail looks each up).
+// tailOf gives the tail of a group's holding (Check's from its scans of
+// the holdings: heldTails.of, lastBalances.tailOf).
 func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), tailOf func(group []byte) balanceTail, visit func(group []byte, seq uint64, r *wire.Reader), end func(group, last []byte)) (tailed int) {
 	var group, last []byte
 	var prev uint64
@@ -285,18 +285,6 @@ func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), tailOf func(group []
 	})
 	endGroup()
 	return tailed
-}
-
-// storedTail is a tailOf for walkBalancePoints that reads the tail of each
-// group's holding from tx: a look-up a holding, at random.
-func storedTail(tx *kv.Tx) func(group []byte) balanceTail {
-	holdings := tx.Bucket(bucketHoldings)
-	var key []byte
-	return func(group []byte) balanceTail {
-		at := bytes.IndexByte(group, 0)
-		key = append(append(append(key[:0], group[at+1:len(group)-1]...), 0), group[:at]...)
-		return holdingTail(holdings.Get(key))
-	}
 }
 
 // checkIndexedHoldings reports to bad unless indexed, the holdings whose

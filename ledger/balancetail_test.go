@@ -316,3 +316,16 @@ func TestHoldingTailSkipsTheRecord(t *testing.T) {
 		}
 	}
 }
+
+// storedTail is a tailOf for walkBalancePoints that reads the tail of each
+// group's holding from tx, a look-up a holding: the tests' walks, which
+// need no set of the tails.
+func storedTail(tx *kv.Tx) func(group []byte) balanceTail {
+	holdings := tx.Bucket(bucketHoldings)
+	var key []byte
+	return func(group []byte) balanceTail {
+		at := bytes.IndexByte(group, 0)
+		key = append(append(append(key[:0], group[at+1:len(group)-1]...), 0), group[:at]...)
+		return holdingTail(holdings.Get(key))
+	}
+}
