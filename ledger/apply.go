@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -128,6 +127,11 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			}
 			results[i] = a.batch(b)
 		}
+		if a.chunk != nil {
+			if err := a.chunk.flush(a.journal); err != nil {
+				return err
+			}
+		}
 		if err := a.view.flush(); err != nil {
 			return err
 		}
@@ -197,6 +201,9 @@ type applier struct {
 	applyBuffers
 	idx  indexWriter // the journal and balance indexes (index.go)
 	tree *treeWriter // the journal's Merkle tree (merkle.go), made on the first entry; kept from call to call (callState)
+	// chunk is the journal's last chunk (journalchunk.go), taken up on the
+	// first entry; kept from call to call (callState).
+	chunk *journalChunk
 	// effects decides instructions (Effect) in memory the call reuses;
 	// nil: each its own, as a dry run's applier does.
 	effects *transfer.Scratch
@@ -474,9 +481,10 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	a.arena = appendJournalBody(a.arena, &rec)
 	a.head = hashV2(a.scratch[:0], a.head, a.seq, a.arena[start:])
 	a.arena = append(a.arena, a.head[:]...)
-	// bbolt copies keys (not values), so one scratch key serves every Put.
-	a.key = binary.BigEndian.AppendUint64(a.key[:0], a.seq)
-	if err := a.journal.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
+	if a.chunk == nil {
+		a.chunk = loadJournalChunk(a.journal, a.seq-1)
+	}
+	if err := a.chunk.add(a.journal, a.seq, a.arena[start:]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}
 	if a.tree == nil {

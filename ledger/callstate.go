@@ -33,7 +33,10 @@ type callState struct {
 	counters
 	// tree is nil until a call appends an entry. Its bucket is the last
 	// transaction's; each use binds the current one.
-	tree    *treeWriter
+	tree *treeWriter
+	// chunk is the journal's last chunk, nil until a call appends an entry.
+	// Each call puts it into the live layer as it ends.
+	chunk   *journalChunk
 	scratch []byte
 }
 
@@ -64,7 +67,7 @@ func (c *callState) load(meta *kv.Bucket) {
 // take fills a call's applier from the state.
 func (c *callState) take(a *applier) {
 	a.counters = c.counters
-	a.tree = c.tree
+	a.tree, a.chunk = c.tree, c.chunk
 	if a.tree != nil {
 		a.tree.tree = a.tx.Bucket(bucketTree)
 	}
@@ -73,7 +76,7 @@ func (c *callState) take(a *applier) {
 // keep takes the state a call left in its applier, once the call is over.
 func (c *callState) keep(a *applier) {
 	c.counters = a.counters
-	c.tree = a.tree
+	c.tree, c.chunk = a.tree, a.chunk
 	if c.tree != nil {
 		c.tree.tree = nil // the transaction's
 	}

@@ -254,13 +254,13 @@ func checkIDs(tx *kv.Tx, bad func(format string, args ...any)) {
 		return nil
 	})
 	slices.SortFunc(refs, func(a, b ref) int { return cmp.Compare(a.seq, b.seq) })
-	c := tx.Bucket(bucketJournal).Cursor()
-	k, v := c.First()
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
+	seq, v := jc.first()
 	for _, r := range refs {
-		for k != nil && binary.BigEndian.Uint64(k) < r.seq {
-			k, v = c.Next()
+		for v != nil && seq < r.seq {
+			seq, v = jc.next()
 		}
-		if k == nil || binary.BigEndian.Uint64(k) != r.seq {
+		if v == nil || seq != r.seq {
 			bad("%s names journal entry %d, which does not exist", idsNaming(tx, seed, r.id, r.seq), r.seq)
 			continue
 		}

@@ -361,11 +361,11 @@ func buildIndexesStep(btx *bolt.Tx, limit uint64, postingsOnly bool) (bool, erro
 	var w indexWriter
 	w.open(tx)
 	w.postings = &postingBuffer{}
-	c := tx.Bucket(bucketJournal).Cursor()
-	for k, v := c.Seek(seqKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = c.Next() {
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
+	for seq, v := jc.seek(from + 1); v != nil && seq <= to; seq, v = jc.next() {
 		rec, _ := decodeJournalRecord(v)
 		parties, symbols := rec.names()
-		if err := w.entry(binary.BigEndian.Uint64(k), parties, nil, symbols, nil); err != nil {
+		if err := w.entry(seq, parties, nil, symbols, nil); err != nil {
 			return false, err
 		}
 	}
@@ -406,8 +406,8 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 	entries := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	partyPostings.pairs = make([]uint64, 0, entries*9/4)
 	symbolPostings.pairs = make([]uint64, 0, entries)
-	_ = tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
-		seq := binary.BigEndian.Uint64(k)
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
+	for seq, v := jc.first(); v != nil; seq, v = jc.next() {
 		rec, _ := decodeJournalRecord(v)
 		parties, symbols := rec.names()
 		for _, p := range parties {
@@ -417,8 +417,7 @@ func checkIndexes(tx *kv.Tx, bad func(string, ...any)) {
 			symbolPostings.add(s, seq)
 		}
 		wantParty, wantSymbol = wantParty+len(parties), wantSymbol+len(symbols)
-		return nil
-	})
+	}
 	if n := checkPostings(party, "journal_party", bad, &partyPostings); n != wantParty {
 		bad("index journal_party holds %d entries, the journal gives %d", n, wantParty)
 	}

@@ -190,7 +190,7 @@ func journalByIndex(tx *kv.Tx, q JournalQuery, out *JournalPage) {
 			}
 			continue
 		}
-		out.Entries = append(out.Entries, renderJournalEntry(seq, journalHashAt(journal, seq-1), journal.Get(seqKey(seq))))
+		out.Entries = append(out.Entries, renderJournalEntry(seq, journalHashAt(journal, seq-1), journalRecordAt(journal, seq)))
 		from = seq + 1
 	}
 }

@@ -235,7 +235,7 @@ func (tr journalTree) root(t int, i int64) (tlog.Hash, error) {
 
 // leaf is leaf i's hash, from journal entry i+1.
 func (tr journalTree) leaf(i int64) (tlog.Hash, error) {
-	v := tr.journal.Get(seqKey(uint64(i + 1)))
+	v := journalRecordAt(tr.journal, uint64(i+1))
 	if len(v) < journalHashSize {
 		return tlog.Hash{}, fmt.Errorf("journal entry %d is missing or malformed", i+1)
 	}
@@ -397,9 +397,7 @@ func buildTree(db *bolt.DB, log *slog.Logger) error {
 			if n, err = treeSize(tx.Bucket(bucketTree)); err != nil {
 				return err
 			}
-			if k, _ := tx.Bucket(bucketJournal).Cursor().Last(); k != nil {
-				last = binary.BigEndian.Uint64(k)
-			}
+			last, _ = newJournalCursor(tx.Bucket(bucketJournal)).last()
 			return nil
 		}); err != nil {
 			return fmt.Errorf("build journal tree: %w", err)
@@ -423,11 +421,10 @@ func buildTreeStep(tx *kv.Tx, limit int) error {
 	if err != nil {
 		return err
 	}
-	c := tx.Bucket(bucketJournal).Cursor()
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
 	w := newTreeWriter(tree)
 	added := 0
-	for k, v := c.Seek(seqKey(n + 1)); k != nil && added < limit; k, v = c.Next() {
-		seq := binary.BigEndian.Uint64(k)
+	for seq, v := jc.seek(n + 1); v != nil && added < limit; seq, v = jc.next() {
 		if seq != n+1+uint64(added) || len(v) < journalHashSize {
 			return fmt.Errorf("journal entry %d is missing or malformed", n+1+uint64(added))
 		}
@@ -455,8 +452,8 @@ func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 		return
 	}
 	var want treeRecords
-	c := tx.Bucket(bucketJournal).Cursor()
-	for k, v := c.First(); k != nil && want.size() < n; k, v = c.Next() {
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
+	for _, v := jc.first(); v != nil && want.size() < n; _, v = jc.next() {
 		if len(v) < journalHashSize {
 			return // verifyJournal reports it
 		}

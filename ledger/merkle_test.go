@@ -570,7 +570,9 @@ func writeOldTree(t *testing.T, path, schema string) {
 // entryHash, and its leaf to the tree, which holds seq-1 entries: a
 // treeWriter of one entry.
 func appendLeaf(tx *kv.Tx, seq uint64, entryHash [journalHashSize]byte) error {
-	if err := tx.Bucket(bucketJournal).Put(seqKey(seq), entryHash[:]); err != nil {
+	// A record of its own, as schemas 3 to 8 kept an entry: the tree
+	// reads its last 32 bytes.
+	if err := tx.Bucket(bucketJournal).Put(seqKey(seq), append([]byte{tagJournal}, entryHash[:]...)); err != nil {
 		return err
 	}
 	w := newTreeWriter(tx.Bucket(bucketTree))

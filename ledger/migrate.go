@@ -55,7 +55,13 @@ const schemaChunkedTree = "6"
 // change. So the migration records the schema, and old records stay.
 const schemaKeyedBalances = "7"
 
-// migrate brings a schema 2 to 7 state file to schemaVersion. It
+// schemaKeyedJournal is the schema whose journal kept a key per entry. Its
+// file is a schema 9 file as it stands: a value of one record is read as
+// that entry (journalchunk.go), and the entries after it go into chunks.
+// So the migration records the schema, and old records stay.
+const schemaKeyedJournal = "8"
+
+// migrate brings a schema 2 to 8 state file to schemaVersion. It
 // leaves other versions to openDB, except that it names a newer schema
 // plainly.
 func migrate(db *bolt.DB) error {
@@ -66,7 +72,11 @@ func migrate(db *bolt.DB) error {
 		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error {
-		if meta := tx.Bucket(bucketMeta); meta != nil && string(meta.Get(metaSchema)) == schemaKeyedBalances {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal {
 			return meta.Put(metaSchema, []byte(schemaVersion))
 		}
 		return nil
@@ -110,7 +120,8 @@ func migrateToPackedPostings(db *bolt.DB) error {
 		return buildIndexes(db, false)
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
-	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaKeyedBalances || schema == schemaVersion:
+	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaKeyedBalances ||
+		schema == schemaKeyedJournal || schema == schemaVersion:
 		return nil
 	case len(schema) > len(schemaVersion) || schema > schemaVersion:
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)

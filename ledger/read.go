@@ -224,13 +224,13 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 		}
 		journal := tx.Bucket(bucketJournal)
 		prev := journalHashAt(journal, q.After)
-		c := journal.Cursor()
-		for k, v := c.Seek(seqKey(q.After + 1)); k != nil; k, v = c.Next() {
+		jc := newJournalCursor(journal)
+		for seq, v := jc.seek(q.After + 1); v != nil; seq, v = jc.next() {
 			if len(out.Entries) == q.Limit {
 				out.Next = out.Entries[len(out.Entries)-1].Seq
 				return nil
 			}
-			out.Entries = append(out.Entries, renderJournalEntry(binary.BigEndian.Uint64(k), prev, v))
+			out.Entries = append(out.Entries, renderJournalEntry(seq, prev, v))
 			copy(prev[:], v[len(v)-journalHashSize:])
 		}
 		return nil
@@ -243,7 +243,7 @@ func journalHashAt(journal *kv.Bucket, seq uint64) (hash [journalHashSize]byte) 
 	if seq == 0 {
 		return hash
 	}
-	if v := journal.Get(seqKey(seq)); len(v) >= journalHashSize {
+	if v := journalRecordAt(journal, seq); len(v) >= journalHashSize {
 		copy(hash[:], v[len(v)-journalHashSize:])
 	}
 	return hash
@@ -291,20 +291,24 @@ func verifyJournal(tx *kv.Tx) Verification {
 	var prev [journalHashSize]byte
 	var n uint64
 	buf := make([]byte, 0, 512)
-	c := tx.Bucket(bucketJournal).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
+	for seq, v := jc.first(); v != nil; seq, v = jc.next() {
 		n++
-		if binary.BigEndian.Uint64(k) != n {
+		if seq != n {
 			return badJournal(n, prev, "journal seqs are not contiguous")
 		}
 		if len(v) < 2+journalHashSize || v[0] != tagJournal {
 			return badJournal(n, prev, "journal record is malformed")
 		}
+		if jc.opens && jc.chunked && jc.prevChunked && chunkJoins(jc.prevLen, len(v)) {
+			// Where chunks end is the entries' alone (journalchunk.go).
+			return badJournal(n, prev, "journal chunk ends before the entry that would fill it")
+		}
 		body, hash := v[:len(v)-journalHashSize], v[len(v)-journalHashSize:]
 		switch v[1] {
 		case HashV2:
 			buf = append(buf[:0], prev[:]...)
-			buf = append(buf, k...)
+			buf = binary.BigEndian.AppendUint64(buf, seq)
 			buf = append(buf, body...)
 			if sha256.Sum256(buf) != [journalHashSize]byte(hash) {
 				return badJournal(n, prev, "hash does not match the entry")
@@ -351,7 +355,7 @@ func (s *Store) Nodes() (out []NodeInfo, err error) {
 // journaledBodyHash is sha256(actor 0 body) of the instruction journaled at
 // seq, whose entry serves its body byte for byte.
 func journaledBodyHash(journal *kv.Bucket, seq uint64) [bodyHashSize]byte {
-	v := journal.Get(seqKey(seq))
+	v := journalRecordAt(journal, seq)
 	if v == nil {
 		fail("an id names journal entry %d, which does not exist", seq)
 	}
@@ -388,7 +392,7 @@ func (s *Store) Outcome(id string) (o Outcome, err error) {
 // journaledOutcome rebuilds the outcome Apply returned for instruction id,
 // journaled at seq: the same fields, so EncodeOutcome gives the same bytes.
 func journaledOutcome(journal *kv.Bucket, id string, seq uint64) Outcome {
-	v := journal.Get(seqKey(seq))
+	v := journalRecordAt(journal, seq)
 	if v == nil {
 		fail("id %s names journal entry %d, which does not exist", id, seq)
 	}

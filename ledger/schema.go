@@ -17,7 +17,7 @@ var (
 	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> loan record (binary)
 	bucketPrices      = []byte("prices")      // symbol -> price record (binary)
 	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
-	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal record (binary)
+	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal chunk: the entries from that seq on (journalchunk.go); or journal record: that entry (schemas 3 to 8)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketKeyInfo     = []byte("keyinfo")     // key id (KeyID) -> key record (binary)
 	bucketPartyKeys   = []byte("partykeys")   // party 0 key id -> present
@@ -191,8 +191,11 @@ var (
 // keeps only the roots of whole subtrees of 16, 256… entries (merkle.go);
 // Open rebuilds the tree of a schema 5 or 6 file. 8: a holding's recent
 // balance changes in its record, the balances index taking them a chunk at
-// a time (balancetail.go); a schema 7 file is one as it stands.
-const schemaVersion = "8"
+// a time (balancetail.go); a schema 7 file is one as it stands. 9: the
+// journal's entries in chunks, a key for each (journalchunk.go); a schema 7
+// or 8 file is one as it stands, its keys of one record each read as they
+// were.
+const schemaVersion = "9"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

@@ -461,11 +461,21 @@ func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
 		e.val = l.copy(val)
 	}
 	if lb.appendOnly && len(lb.index) == 0 {
-		if n := lb.ents.len(); n == 0 || k > lb.ents.at(n-1).key {
+		n := lb.ents.len()
+		if n == 0 || k > lb.ents.at(n-1).key {
 			c := l.copy(key)
 			e.key = unsafe.String(unsafe.SliceData(c), len(c))
 			lb.ents.add(e)
 			l.n++
+			l.size += len(key) + len(val)
+			return
+		}
+		if last := lb.ents.at(n - 1); k == last.key {
+			// The last key again (a journal's open chunk): in place, so
+			// the bucket stays in order without an index. A tree built
+			// for a cursor holds positions, which do not move.
+			e.key = last.key
+			*last = e
 			l.size += len(key) + len(val)
 			return
 		}

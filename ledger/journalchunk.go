@@ -1,0 +1,245 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
+)
+
+// Journal chunks (schema 9). A key per journal entry cost each commit a
+// bbolt Put per instruction: a search from the root, a copy of the key and
+// value, four or five allocations, and 24 bytes of page element and key an
+// entry. So the journal keeps its entries in chunks: a key, the seq of the
+// chunk's first entry, holds that entry and the ones after it, as long as
+// the chunk stays within journalChunkBytes. Four chunks of that size and
+// their page elements fill a 4 KiB page; a larger chunk, which bbolt lays
+// over pages of its own, would leave most of its last page empty, and
+// bbolt puts at least two keys on a page.
+//
+// Where a chunk ends is a function of the entries alone: an entry joins the
+// last chunk when the chunk with it stays within journalChunkBytes, and
+// starts the next one otherwise. So every node lays out the same journal
+// in the same bytes, however raft's log entries were grouped into calls of
+// Apply, and whenever the node restarted: the last chunk in the file is
+// taken up again where it ended (loadJournalChunk).
+//
+// A value that does not open with tagJournalChunk is one journal record,
+// the entry of its key: what schemas 3 to 8 wrote, which a schema 9 file
+// keeps (the migration rewrites nothing). Each record in a chunk is
+// exactly the record of schema.go, hash included, so everything that reads
+// a record (rendering, the hash chain, Check) reads it as before.
+//
+//	journal chunk  tagJournalChunk, then n >= 1 of (uvarint length, journal
+//	               record): the entries of seqs key, key+1, … key+n-1
+
+const (
+	tagJournalChunk byte = 'G'
+	// journalChunkBytes bounds a chunk's value: 4 values of it, each with
+	// bbolt's 16-byte element and an 8-byte key, and the 16-byte page
+	// header fill a 4,096-byte page.
+	journalChunkBytes = (4096-16)/4 - 16 - 8
+)
+
+// journalChunk is the journal's last chunk as Apply builds it, kept from
+// call to call (callState). Each call puts it into the journal bucket as it
+// ends (flush), so the layers always hold the journal whole.
+type journalChunk struct {
+	first uint64 // seq of its first entry; 0: no chunk open
+	next  uint64 // seq the next entry must have
+	buf   []byte // the chunk's value
+	dirty bool   // buf holds entries the bucket does not
+}
+
+// loadJournalChunk takes up the journal's last value, if it is a chunk,
+// for the entries after seq, the journal's last.
+func loadJournalChunk(journal *kv.Bucket, seq uint64) *journalChunk {
+	c := &journalChunk{next: seq + 1}
+	k, v := journal.Cursor().Last()
+	if k == nil || len(v) == 0 || v[0] != tagJournalChunk {
+		return c
+	}
+	first := binary.BigEndian.Uint64(k)
+	n, ok := chunkEntries(v)
+	assert(ok && first+uint64(n) == seq+1, "journal chunk at %d holds %d entries, the journal ends at %d", first, n, seq)
+	c.first, c.buf = first, append(c.buf[:0], v...)
+	return c
+}
+
+// chunkJoins reports whether an entry of recLen bytes joins a chunk of
+// chunkLen bytes.
+func chunkJoins(chunkLen, recLen int) bool {
+	return chunkLen+uvarintLen(uint64(recLen))+recLen <= journalChunkBytes
+}
+
+// add appends the record of entry seq, putting the chunk it closes.
+func (c *journalChunk) add(journal *kv.Bucket, seq uint64, rec []byte) error {
+	assert(seq == c.next, "journal entry %d appended after %d", seq, c.next-1)
+	if c.first != 0 && !chunkJoins(len(c.buf), len(rec)) {
+		if err := c.flush(journal); err != nil {
+			return err
+		}
+		c.first = 0
+	}
+	if c.first == 0 {
+		c.first = seq
+		c.buf = append(c.buf[:0], tagJournalChunk)
+	}
+	c.buf = binary.AppendUvarint(c.buf, uint64(len(rec)))
+	c.buf = append(c.buf, rec...)
+	c.next, c.dirty = seq+1, true
+	return nil
+}
+
+// flush puts the chunk, if it holds entries the bucket does not. The bucket
+// copies it, so buf is the chunk's again.
+func (c *journalChunk) flush(journal *kv.Bucket) error {
+	if !c.dirty {
+		return nil
+	}
+	var key [8]byte
+	binary.BigEndian.PutUint64(key[:], c.first)
+	if err := journal.Put(key[:], c.buf); err != nil {
+		return fmt.Errorf("journal chunk at %d: %w", c.first, err)
+	}
+	c.dirty = false
+	return nil
+}
+
+// chunkEntries counts a chunk's entries, and reports whether its lengths
+// frame it exactly.
+func chunkEntries(v []byte) (int, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	n := 0
+	for rest := v[1:]; len(rest) > 0; n++ {
+		l, w := binary.Uvarint(rest)
+		if w <= 0 || l > uint64(len(rest)-w) {
+			return n, false
+		}
+		rest = rest[w+int(l):]
+	}
+	return n, n > 0
+}
+
+// journalCursor walks the journal entry by entry, across its values.
+type journalCursor struct {
+	c    *kv.Cursor
+	seq  uint64 // of the entry last returned
+	rest []byte // the entries of its chunk after it
+	// opens: the entry last returned is the first of its value; valueLen
+	// and chunked are that value's length and whether it is a chunk, and
+	// prevLen and prevChunked the value's before it, when the walk stepped
+	// from there (prevLen 0 otherwise): Check's test of where chunks end.
+	opens       bool
+	chunked     bool
+	valueLen    int
+	prevChunked bool
+	prevLen     int
+}
+
+func newJournalCursor(journal *kv.Bucket) *journalCursor {
+	return &journalCursor{c: journal.Cursor()}
+}
+
+// enter makes the value v at key k the current one and returns its first
+// entry: its seq and record, (0, nil) when k is nil. A chunk framed
+// wrongly gives what is left of it as one record, which no record check
+// passes.
+func (jc *journalCursor) enter(k, v []byte) (uint64, []byte) {
+	jc.prevChunked, jc.prevLen = jc.chunked, jc.valueLen
+	if k == nil {
+		jc.rest, jc.valueLen = nil, 0
+		return 0, nil
+	}
+	jc.seq, jc.opens = binary.BigEndian.Uint64(k), true
+	jc.valueLen, jc.chunked = len(v), len(v) > 0 && v[0] == tagJournalChunk
+	if !jc.chunked {
+		jc.rest = nil
+		return jc.seq, v
+	}
+	jc.rest = v[1:]
+	return jc.seq, jc.take()
+}
+
+// take cuts the next record from rest.
+func (jc *journalCursor) take() []byte {
+	l, w := binary.Uvarint(jc.rest)
+	if w <= 0 || l > uint64(len(jc.rest)-w) {
+		rec := jc.rest
+		jc.rest = nil
+		return rec
+	}
+	rec := jc.rest[w : w+int(l) : w+int(l)]
+	jc.rest = jc.rest[w+int(l):]
+	return rec
+}
+
+// first moves to the journal's first entry.
+func (jc *journalCursor) first() (uint64, []byte) {
+	jc.valueLen = 0
+	return jc.enter(jc.c.First())
+}
+
+// next moves to the entry after the current one; (0, nil) past the last.
+func (jc *journalCursor) next() (uint64, []byte) {
+	if len(jc.rest) > 0 {
+		jc.seq++
+		jc.opens = false
+		return jc.seq, jc.take()
+	}
+	return jc.enter(jc.c.Next())
+}
+
+// seek moves to entry seq, or the first after it the journal holds.
+func (jc *journalCursor) seek(seq uint64) (uint64, []byte) {
+	jc.valueLen = 0
+	k, v := jc.c.Seek(seqKey(seq))
+	if k == nil || binary.BigEndian.Uint64(k) > seq {
+		// The value before may hold seq.
+		var pk, pv []byte
+		if k == nil {
+			pk, pv = jc.c.Last()
+		} else {
+			pk, pv = jc.c.Prev()
+		}
+		if pk != nil {
+			k, v = pk, pv
+		} else {
+			k, v = jc.c.Seek(seqKey(seq))
+		}
+	}
+	s, rec := jc.enter(k, v)
+	for rec != nil && s < seq {
+		s, rec = jc.next()
+	}
+	return s, rec
+}
+
+// last moves to the journal's last entry.
+func (jc *journalCursor) last() (uint64, []byte) {
+	jc.valueLen = 0
+	s, rec := jc.enter(jc.c.Last())
+	for len(jc.rest) > 0 {
+		s, rec = jc.next()
+	}
+	return s, rec
+}
+
+// journalRecordAt is the record of journal entry seq, nil if the journal
+// does not hold it.
+func journalRecordAt(journal *kv.Bucket, seq uint64) []byte {
+	key := seqKey(seq)
+	if v := journal.Get(key); v != nil {
+		// The first entry of its value: a key's own.
+		var jc journalCursor
+		_, rec := jc.enter(key, v)
+		return rec
+	}
+	s, rec := newJournalCursor(journal).seek(seq)
+	if s != seq {
+		return nil
+	}
+	return rec
+}

@@ -1,0 +1,432 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
+	bolt "go.etcd.io/bbolt"
+)
+
+// chunksWorld applies entries of many sizes, a few bigger than a chunk
+// (a set_rulebook refused with a long text), in calls of one to five
+// entries, and commits. It returns the harness and the journal's length.
+func chunksWorld(t *testing.T, path string, r *rand.Rand) (*Store, *harness) {
+	t.Helper()
+	s, h := openWorld(t, path)
+	t.Cleanup(func() { s.Close() })
+	h.mustAccept(OperatorID, mintBody("USD", "ret-us", "1000000"))
+	for i := 0; i < 150; {
+		var items [][]byte
+		for n := 1 + r.Intn(5); n > 0; n-- {
+			actor, body := chunkyEntry(r)
+			items = append(items, InstructionItem(actor, []byte(body)))
+			i++
+		}
+		h.apply(items...)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return s, h
+}
+
+// chunkyEntry is an instruction whose journal entry takes from about 100
+// bytes to a few thousand: transfers with ids of any length, set_rulebook
+// refused from an investor (its text journaled), and now and then one
+// longer than a chunk.
+func chunkyEntry(r *rand.Rand) (actor, body string) {
+	switch k := r.Intn(20); {
+	case k == 0:
+		return "ret-us", setRulebookBody(strings.Repeat("x", journalChunkBytes+r.Intn(2000)), nil)
+	case k < 6:
+		return "ret-us", setRulebookBody(strings.Repeat("x", r.Intn(600)), nil)
+	default:
+		id := fmt.Sprintf("t-%d-%s", nextID.Add(1), strings.Repeat("i", r.Intn(60)))
+		return "ret-us", ins("transfer", map[string]any{"id": id, "legs": []map[string]any{{"symbol": "USD", "from": "ret-us", "to": "acc-us", "amount": "0.01"}}})
+	}
+}
+
+// journalLayout is the journal bucket's keys and values as they lie.
+type journalValue struct {
+	key uint64
+	val []byte
+}
+
+func journalLayout(t *testing.T, s *Store) []journalValue {
+	t.Helper()
+	var out []journalValue
+	if err := viewKV(s.db, func(tx *kv.Tx) error {
+		return tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
+			out = append(out, journalValue{binary.BigEndian.Uint64(k), bytes.Clone(v)})
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestJournalChunks checks the layout a journal written by Apply has: every
+// value a chunk, keyed by its first entry's seq, the seqs running on from
+// chunk to chunk; each chunk within journalChunkBytes unless it holds one
+// entry; and each chunk ended by an entry that would not have fitted. Then
+// that every reader finds every entry: a look-up of each seq, a cursor
+// seeking each, the last, pages of the journal from each seq, and the
+// hash chain.
+func TestJournalChunks(t *testing.T) {
+	for seed := range int64(3) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			s, _ := chunksWorld(t, filepath.Join(t.TempDir(), "state.db"), rand.New(rand.NewSource(seed)))
+			layout := journalLayout(t, s)
+			var records [][]byte // records[seq-1]
+			big := 0
+			for i, jv := range layout {
+				if len(jv.val) == 0 || jv.val[0] != tagJournalChunk {
+					t.Fatalf("value at %d is not a chunk: %q", jv.key, firstByte(jv.val))
+				}
+				if jv.key != uint64(len(records))+1 {
+					t.Fatalf("chunk at %d follows entry %d", jv.key, len(records))
+				}
+				n, ok := chunkEntries(jv.val)
+				if !ok {
+					t.Fatalf("chunk at %d is not framed", jv.key)
+				}
+				if n > 1 && len(jv.val) > journalChunkBytes {
+					t.Errorf("chunk at %d: %d entries in %d bytes", jv.key, n, len(jv.val))
+				}
+				if n == 1 && len(jv.val) > journalChunkBytes {
+					big++
+				}
+				jc := journalCursor{}
+				for _, rec := jc.enter(binary.BigEndian.AppendUint64(nil, jv.key), jv.val); rec != nil; {
+					records = append(records, rec)
+					if len(jc.rest) == 0 {
+						break
+					}
+					_, rec = jc.next()
+				}
+				if i+1 < len(layout) {
+					if next := layout[i+1].val; chunkJoins(len(jv.val), len(firstRecord(next))) {
+						t.Errorf("chunk at %d ends, yet the next entry (%d bytes) fits in it", jv.key, len(firstRecord(next)))
+					}
+				}
+			}
+			if big == 0 {
+				t.Error("no entry larger than a chunk")
+			}
+			if len(layout) > len(records)/2 {
+				t.Errorf("%d chunks for %d entries", len(layout), len(records))
+			}
+			seq := uint64(len(records))
+			if v := mustVerifyJournal(t, s); !v.OK || v.Length != seq {
+				t.Fatalf("VerifyJournal: %+v, want %d entries", v, seq)
+			}
+			if err := viewKV(s.db, func(tx *kv.Tx) error {
+				journal := tx.Bucket(bucketJournal)
+				for i, want := range records {
+					at := uint64(i + 1)
+					if got := journalRecordAt(journal, at); !bytes.Equal(got, want) {
+						t.Fatalf("journalRecordAt(%d) = %x, want %x", at, got, want)
+					}
+					if got, rec := newJournalCursor(journal).seek(at); got != at || !bytes.Equal(rec, want) {
+						t.Fatalf("seek(%d) = %d", at, got)
+					}
+				}
+				if got := journalRecordAt(journal, seq+1); got != nil {
+					t.Errorf("journalRecordAt past the end = %x", got)
+				}
+				if got, rec := newJournalCursor(journal).seek(seq + 1); rec != nil {
+					t.Errorf("seek past the end = %d", got)
+				}
+				if got, rec := newJournalCursor(journal).seek(0); got != 1 || !bytes.Equal(rec, records[0]) {
+					t.Errorf("seek(0) = %d", got)
+				}
+				if got, rec := newJournalCursor(journal).last(); got != seq || !bytes.Equal(rec, records[seq-1]) {
+					t.Errorf("last = %d, want %d", got, seq)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			all := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
+			for after := uint64(0); after < seq; after += 7 {
+				page := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{After: after, Limit: 5}) })
+				for i, e := range page.Entries {
+					if want := all.Entries[after+uint64(i)]; e.Seq != want.Seq || e.Hash != want.Hash || e.PrevHash != want.PrevHash {
+						t.Fatalf("page after %d, entry %d: %d %s, want %d %s", after, i, e.Seq, e.Hash, want.Seq, want.Hash)
+					}
+				}
+			}
+		})
+	}
+}
+
+// firstRecord is the first record of a journal value.
+func firstRecord(v []byte) []byte {
+	var jc journalCursor
+	_, rec := jc.enter(make([]byte, 8), v)
+	return rec
+}
+
+// TestJournalChunkTakenUpAfterReopen applies the same batches to a store
+// that stays open and to one closed and reopened between them, and at
+// random crashed (its layers lost) and replayed: the journal's last chunk,
+// taken up from the file after each, must end as it would have, so the
+// files hash alike.
+func TestJournalChunkTakenUpAfterReopen(t *testing.T) {
+	s0, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s0.Close()
+	var log []Batch
+	h.rec = &log
+	r := rand.New(rand.NewSource(8))
+	h.mustAccept(OperatorID, mintBody("USD", "ret-us", "1000000"))
+	for range 200 {
+		if o := h.do(chunkyEntry(r)); o.Seq == 0 {
+			t.Fatalf("not journaled: %+v", o)
+		}
+	}
+	want := mustHashes(t, h.s)
+	prefix := replayPrefix(t, h)
+	path := filepath.Join(t.TempDir(), "reopened.db")
+	open := func() *Store {
+		s, err := Open(Config{Path: path, NoSync: true, StrictChecks: true, CommitEvery: 1 + r.Intn(8)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	defer func() { s.Close() }()
+	s.Apply(prefix)
+	reopened, crashed := 0, 0
+	for i := 0; i < len(log); {
+		n := min(1+r.Intn(4), len(log)-i)
+		s.Apply(log[i : i+n])
+		i += n
+		switch r.Intn(4) {
+		case 0:
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = open()
+			reopened++
+		case 1:
+			// Lose what is not committed, and replay it, as raft does
+			// (Apply skips the batches the file holds).
+			s.crash()
+			s = open()
+			s.Apply(prefix)
+			s.Apply(log[:i])
+			crashed++
+		}
+	}
+	if reopened == 0 || crashed == 0 {
+		t.Fatalf("reopened %d times, crashed %d", reopened, crashed)
+	}
+	if got := mustHashes(t, s); got != want {
+		t.Fatalf("reopened between calls, the state hashes %+v, want %+v", got, want)
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check: %v", errs)
+	}
+}
+
+// oneRecordPerKey rewrites the journal as schemas 3 to 8 kept it: a key
+// per entry, its record the value.
+func oneRecordPerKey(tx *kv.Tx) error {
+	journal := tx.Bucket(bucketJournal)
+	var keys, vals [][]byte
+	jc := newJournalCursor(journal)
+	for seq, rec := jc.first(); rec != nil; seq, rec = jc.next() {
+		keys, vals = append(keys, seqKey(seq)), append(vals, bytes.Clone(rec))
+	}
+	var old [][]byte
+	_ = journal.ForEach(func(k, _ []byte) error { old = append(old, bytes.Clone(k)); return nil })
+	for _, k := range old {
+		if err := journal.Delete(k); err != nil {
+			return err
+		}
+	}
+	for i := range keys {
+		if err := journal.Put(keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestJournalOfOneRecordPerKeyOpens checks the upgrade: a schema 8 file,
+// whose journal keeps a key per entry, opens as schema 9 without a
+// rewrite; every entry reads as before (pages, the chain, an id's first
+// outcome); the entries after it go into chunks from the next seq on; and
+// Check passes throughout.
+func TestJournalOfOneRecordPerKeyOpens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, h := chunksWorld(t, path, rand.New(rand.NewSource(3)))
+	firstBody := transferBody("USD", "ret-us", "acc-us", "1")
+	first := h.mustAccept("ret-us", firstBody)
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	before := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(btx *bolt.Tx) error {
+		if err := oneRecordPerKey(kv.Wrap(btx)); err != nil {
+			return err
+		}
+		return btx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaKeyedJournal))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path, true)
+	h.s = s
+	if got := fileSchema(s.db); got != schemaVersion {
+		t.Errorf("schema after open: %q, want %q", got, schemaVersion)
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check after the upgrade: %v", errs)
+	}
+	after := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
+	if len(after.Entries) != len(before.Entries) || after.Entries[len(after.Entries)-1].Hash != before.Entries[len(before.Entries)-1].Hash {
+		t.Fatalf("the journal read %d entries ending %s, before %d", len(after.Entries), after.Entries[len(after.Entries)-1].Hash, len(before.Entries))
+	}
+	if o := h.do("ret-us", firstBody); o.Seq != first.Seq || o.Status != StatusAccepted {
+		t.Errorf("a repeat of entry %d's id: %+v", first.Seq, o)
+	}
+	old := uint64(len(before.Entries))
+	for range 40 {
+		h.mustAccept("ret-us", transferBody("USD", "ret-us", "acc-us", "0.01"))
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check after new entries: %v", errs)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	layout := journalLayout(t, s)
+	var chunks int
+	for _, jv := range layout {
+		isChunk := jv.val[0] == tagJournalChunk
+		switch {
+		case jv.key <= old && isChunk, jv.key > old && !isChunk:
+			t.Errorf("value at %d: tag %q, the old journal ending at %d", jv.key, jv.val[0], old)
+		case isChunk:
+			chunks++
+			if chunks == 1 && jv.key != old+1 {
+				t.Errorf("the first chunk is at %d, want %d", jv.key, old+1)
+			}
+		}
+	}
+	if v := mustVerifyJournal(t, s); !v.OK || v.Length != old+40 {
+		t.Errorf("VerifyJournal: %+v", v)
+	}
+	if chunks == 0 || chunks > 20 {
+		t.Errorf("%d chunks for 40 entries", chunks)
+	}
+}
+
+// TestCheckFindsJournalChunkFaults damages the chunks of a committed
+// journal; VerifyJournal and Check each name the damage.
+func TestCheckFindsJournalChunkFaults(t *testing.T) {
+	// second returns the key and value of the journal's second chunk.
+	second := func(tx *kv.Tx) ([]byte, []byte) {
+		c := tx.Bucket(bucketJournal).Cursor()
+		c.First()
+		k, v := c.Next()
+		return bytes.Clone(k), bytes.Clone(v)
+	}
+	tests := []struct {
+		name, want string
+		damage     func(tx *kv.Tx) error
+	}{
+		{"a chunk split in two", "ends before the entry that would fill it", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			jc := journalCursor{}
+			seq, rec := jc.enter(k, v)
+			head := append(binary.AppendUvarint([]byte{tagJournalChunk}, uint64(len(rec))), rec...)
+			if err := tx.Bucket(bucketJournal).Put(k, head); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketJournal).Put(seqKey(seq+1), append([]byte{tagJournalChunk}, jc.rest...))
+		}},
+		{"an entry dropped", "hash does not match the entry", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			jc := journalCursor{}
+			_, rec := jc.enter(k, v)
+			_, _ = jc.next() // the second entry goes
+			return tx.Bucket(bucketJournal).Put(k, append(append(binary.AppendUvarint([]byte{tagJournalChunk}, uint64(len(rec))), rec...), jc.rest...))
+		}},
+		{"a length past the chunk's end", "malformed", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			return tx.Bucket(bucketJournal).Put(k, append(append([]byte{tagJournalChunk}, binary.AppendUvarint(nil, uint64(len(v)))...), v[1:]...))
+		}},
+		{"a chunk under the wrong key", "not contiguous", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			if err := tx.Bucket(bucketJournal).Delete(k); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketJournal).Put(seqKey(binary.BigEndian.Uint64(k)+1), v)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := chunksWorld(t, filepath.Join(t.TempDir(), "state.db"), rand.New(rand.NewSource(1)))
+			if err := updateKV(s.db, func(tx *kv.Tx) error { return tc.damage(tx) }); err != nil {
+				t.Fatal(err)
+			}
+			if v := mustVerifyJournal(t, s); v.OK || !strings.Contains(v.Message, tc.want) {
+				t.Errorf("VerifyJournal after %s: %+v; want %q", tc.name, v, tc.want)
+			}
+			if got := fmt.Sprint(s.Check()); !strings.Contains(got, tc.want) && !strings.Contains(got, "stopped at damaged data") {
+				t.Errorf("Check after %s: %s; want %q", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzJournalCursor walks any value as a journal value: the cursor never
+// reads past it, ends, and gives a chunk framed exactly its entries.
+func FuzzJournalCursor(f *testing.F) {
+	f.Add([]byte{tagJournalChunk, 2, 'J', 1})
+	f.Add([]byte{tagJournalChunk, 0x80})
+	f.Add([]byte{tagJournalChunk})
+	f.Add([]byte{tagJournal, 2, 3})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		var jc journalCursor
+		total := 0
+		n := 0
+		for seq, rec := jc.enter(seqKey(5), v); rec != nil; {
+			if seq != 5+uint64(n) {
+				t.Fatalf("entry %d at seq %d", n, seq)
+			}
+			total += len(rec)
+			n++
+			if len(jc.rest) == 0 {
+				break
+			}
+			seq, rec = jc.next()
+		}
+		if total > len(v) || n > max(1, len(v)) {
+			t.Fatalf("%d entries of %d bytes from a value of %d", n, total, len(v))
+		}
+		if want, ok := chunkEntries(v); len(v) > 0 && v[0] == tagJournalChunk && ok && want != n {
+			t.Fatalf("the cursor gives %d entries, the framing %d", n, want)
+		}
+	})
+}
