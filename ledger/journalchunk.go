@@ -49,6 +49,7 @@ type journalChunk struct {
 	next  uint64 // seq the next entry must have
 	buf   []byte // the chunk's value
 	dirty bool   // buf holds entries the bucket does not
+	key   [8]byte
 }
 
 // loadJournalChunk takes up the journal's last value, if it is a chunk,
@@ -74,7 +75,11 @@ func chunkJoins(chunkLen, recLen int) bool {
 
 // add appends the record of entry seq, putting the chunk it closes.
 func (c *journalChunk) add(journal *kv.Bucket, seq uint64, rec []byte) error {
-	assert(seq == c.next, "journal entry %d appended after %d", seq, c.next-1)
+	if seq != c.next {
+		// Not assert: its arguments, boxed on every call, would cost the
+		// append two allocations.
+		fail("journal entry %d appended after %d", seq, c.next-1)
+	}
 	if c.first != 0 && !chunkJoins(len(c.buf), len(rec)) {
 		if err := c.flush(journal); err != nil {
 			return err
@@ -97,9 +102,10 @@ func (c *journalChunk) flush(journal *kv.Bucket) error {
 	if !c.dirty {
 		return nil
 	}
-	var key [8]byte
-	binary.BigEndian.PutUint64(key[:], c.first)
-	if err := journal.Put(key[:], c.buf); err != nil {
+	// The chunk's own key array: one on the stack would escape to the
+	// heap through Put, an allocation a chunk.
+	binary.BigEndian.PutUint64(c.key[:], c.first)
+	if err := journal.Put(c.key[:], c.buf); err != nil {
 		return fmt.Errorf("journal chunk at %d: %w", c.first, err)
 	}
 	c.dirty = false

@@ -452,7 +452,11 @@ func (p *postingSet) hash(name string) nameHash {
 }
 
 func (p *postingSet) add(name string, seq uint64) {
-	assert(seq < 1<<postingSeqBits, "journal seq %d beyond the check's bound", seq)
+	if seq >= 1<<postingSeqBits {
+		// Not assert: its argument, boxed on every call, would cost each
+		// posting an allocation.
+		fail("journal seq %d beyond the check's bound", seq)
+	}
 	h := p.hash(name)
 	id, ok := p.ids[h]
 	if !ok {

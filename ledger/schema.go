@@ -140,6 +140,11 @@ var (
 //	            less its hash) is a function of the served entry
 //	            (ComputeHash rebuilds it); hash_version 1 records, migrated
 //	            from schema 2, use whichever renders their JSON exactly.
+//	journal chunk 'G', then n >= 1 of (uvarint length, journal record):
+//	            the entries of seqs key, key+1, … key+n-1, within 996
+//	            bytes unless n is 1 (journalchunk.go). Schemas 3 to 8 kept
+//	            a journal record under each entry's seq, which schema 9
+//	            reads as it stands.
 //
 // Other strings are as written. Schema 1 stored these records as JSON;
 // schema 2 the journal entries as JSON and id records with the outcome JSON.
