@@ -152,12 +152,16 @@ func (rb *Rulebook) Classify(a Attributes) Classification {
 	// answers for the attributes seen, which are few (one set per kind of
 	// instrument). The memo is bounded, so arbitrary attributes sent to
 	// POST /v1/classify cannot grow it without end.
-	// Most products embed no leverage: their key needs no string made.
-	lev := "0"
-	if !a.EmbeddedLeverage.IsZero() {
-		lev = a.EmbeddedLeverage.String()
+	// The leverage's coefficient and exponent key it with no string made
+	// (a string was an allocation a leg for a leveraged product); one of
+	// more than 18 digits by its string. Two forms of one value (2, 2.0)
+	// are two keys, each remembering the same answer.
+	k := classifyKey{a: a}
+	if lev := a.EmbeddedLeverage; lev.NumDigits() <= 18 {
+		k.coef, k.exp = lev.CoefficientInt64(), lev.Exponent()
+	} else {
+		k.leverage = lev.String()
 	}
-	k := classifyKey{a, lev}
 	k.a.EmbeddedLeverage = decimal.Decimal{}
 	if c, ok := rb.classified.Load(k); ok {
 		return c.(Classification)
@@ -175,10 +179,14 @@ func (rb *Rulebook) Classify(a Attributes) Classification {
 // maxClassified bounds Rulebook.classified.
 const maxClassified = 4096
 
-// classifyKey is Attributes in comparable form: the leverage as its decimal
-// string (decimal.Decimal holds a pointer), a zero Decimal in its place.
+// classifyKey is Attributes in comparable form: the leverage as its
+// coefficient and exponent, or its decimal string when the coefficient
+// has more than 18 digits (decimal.Decimal holds a pointer), a zero
+// Decimal in its place.
 type classifyKey struct {
 	a        Attributes
+	coef     int64
+	exp      int32
 	leverage string
 }
 

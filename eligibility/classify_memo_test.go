@@ -11,16 +11,18 @@ import (
 
 // TestClassifyMemo holds the memoized Classify to a fresh classification for
 // random attributes, including leverages written differently with the same
-// value ("2", "2.0"), which share a memo entry.
+// value ("2", "2.0"), each form keyed on its own, and leverages whose
+// coefficients pass 18 digits, keyed by their strings.
 func TestClassifyMemo(t *testing.T) {
 	rb := fresh(t)
 	pick := func(r *rand.Rand, xs ...string) string { return xs[r.IntN(len(xs))] }
 	for seed := range uint64(2000) {
 		r := rand.New(rand.NewPCG(seed, 1))
 		a := Attributes{
-			Underlying:             pick(r, "", "cash", "enterprise_equity", "event", "fx", "crypto", "commodity", "bogus"),
-			Payoff:                 pick(r, "", "linear", "binary", "option"),
-			EmbeddedLeverage:       decimal.RequireFromString(pick(r, "0", "1", "1.0", "2", "2.00", "0.5", "3.5", "100", "101", "-1")),
+			Underlying: pick(r, "", "cash", "enterprise_equity", "event", "fx", "crypto", "commodity", "bogus"),
+			Payoff:     pick(r, "", "linear", "binary", "option"),
+			EmbeddedLeverage: decimal.RequireFromString(pick(r, "0", "1", "1.0", "2", "2.00", "0.5", "3.5", "100", "101", "-1",
+				"0.1234567890123456789012", "1234567890123456789012", "1.000000000000000001")),
 			ExpiryDays:             r.IntN(402) - 1,
 			EconomicPurpose:        pick(r, "", "payment", "hedging", "capital_formation", "entertainment"),
 			EventTopic:             pick(r, "", "election", "sports", "weather"),
@@ -62,5 +64,23 @@ func TestClassifyMemoBounded(t *testing.T) {
 	}
 	if n := rb.classifiedN.Load(); n != maxClassified {
 		t.Fatalf("memo holds %d entries, want the bound %d", n, maxClassified)
+	}
+}
+
+// TestClassifyMemoKeysLeverage classifies attributes that differ only in
+// their leverage, in turn and again, so a memo key that lost the leverage
+// (of any form, an 18-digit coefficient or longer) would hand one
+// leverage's answer to another.
+func TestClassifyMemoKeysLeverage(t *testing.T) {
+	rb := fresh(t)
+	levs := []string{"0", "1", "2", "2.0", "0.2", "0.5", "150", "-1",
+		"123456789012345678", "1234567890123456789012", "0.1234567890123456789012", "1.000000000000000001"}
+	for round := range 2 {
+		for _, lev := range levs {
+			a := Attributes{Underlying: "crypto", Payoff: "linear", EmbeddedLeverage: decimal.RequireFromString(lev), ExpiryDays: 30, EconomicPurpose: "hedging"}
+			if got, want := rb.Classify(a), rb.classify(a); !reflect.DeepEqual(got, want) {
+				t.Fatalf("round %d: Classify(leverage %s) = %+v, fresh %+v", round, lev, got, want)
+			}
+		}
 	}
 }

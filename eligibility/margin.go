@@ -107,13 +107,10 @@ type PositionChange struct {
 // position. The issuer is exempt. A max_value limit needs a price: without
 // one the change is PRICE_UNAVAILABLE.
 func (rb *Rulebook) CheckPosition(c PositionChange) []Reason {
-	if !c.After.GreaterThan(c.Before) || isIssuer(c.Party, c.Product) {
+	if !c.After.GreaterThan(c.Before) || !rb.PositionLimited(c.Party, c.Product) {
 		return nil
 	}
-	cl, ok := rb.decisionClass(c.Product)
-	if !ok {
-		return nil
-	}
+	cl, _ := rb.decisionClass(c.Product)
 	status := c.Party.EffectiveStatus()
 	var out []Reason
 	for i := range rb.risk.positionLimits {
@@ -146,6 +143,28 @@ func (rb *Rulebook) CheckPosition(c PositionChange) []Reason {
 	}
 	SortReasons(out)
 	return out
+}
+
+// PositionLimited reports whether a position limit applies to the party's
+// positions in the product: when it does not, CheckPosition refuses no
+// change of them, so a caller may skip building the change (its decimals,
+// a position's price). CheckPosition asks it too.
+func (rb *Rulebook) PositionLimited(party Party, p Product) bool {
+	if len(rb.risk.positionLimits) == 0 || isIssuer(party, p) {
+		return false
+	}
+	cl, ok := rb.decisionClass(p)
+	if !ok {
+		return false
+	}
+	status := party.EffectiveStatus()
+	for i := range rb.risk.positionLimits {
+		pl := &rb.risk.positionLimits[i]
+		if slices.Contains(pl.classes, cl.Class) && slices.Contains(pl.statuses, status) {
+			return true
+		}
+	}
+	return false
 }
 
 // risk validates and compiles the risk sections. Every one may be absent:

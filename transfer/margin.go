@@ -163,9 +163,15 @@ func (e *effect) checkPositions() {
 		if !ok {
 			continue
 		}
+		party, product := p.Eligibility(), in.Product()
+		if !e.rb.PositionLimited(party, product) {
+			// Nothing to check: no decimals made (two allocations a
+			// position), no price read.
+			continue
+		}
 		price, priced := priceOf(e.d, in, base)
 		e.refuseAll(e.rb.CheckPosition(eligibility.PositionChange{
-			Party: p.Eligibility(), Product: in.Product(), Before: before.Balance.Decimal(), After: h.Balance.Decimal(),
+			Party: party, Product: product, Before: before.Balance.Decimal(), After: h.Balance.Decimal(),
 			SupplyAfter: in.Supply, Price: price, Priced: priced,
 		}))
 	}
