@@ -365,6 +365,17 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 			}
 			return tx.Bucket(bucketJournal).Put(seqKey(seq+1), append([]byte{tagJournalChunk}, jc.rest...))
 		}},
+		{"two chunks in one", "more entries than fit", func(tx *kv.Tx) error {
+			c := tx.Bucket(bucketJournal).Cursor()
+			k, v := c.First()
+			k, v = bytes.Clone(k), bytes.Clone(v)
+			k2, v2 := c.Next()
+			k2, v2 = bytes.Clone(k2), bytes.Clone(v2)
+			if err := tx.Bucket(bucketJournal).Delete(k2); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketJournal).Put(k, append(v, v2[1:]...))
+		}},
 		{"an entry dropped", "hash does not match the entry", func(tx *kv.Tx) error {
 			k, v := second(tx)
 			jc := journalCursor{}

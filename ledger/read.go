@@ -300,9 +300,12 @@ func verifyJournal(tx *kv.Tx) Verification {
 		if len(v) < 2+journalHashSize || v[0] != tagJournal {
 			return badJournal(n, prev, "journal record is malformed")
 		}
+		// Where chunks end is the entries' alone (journalchunk.go).
 		if jc.opens && jc.chunked && jc.prevChunked && chunkJoins(jc.prevLen, len(v)) {
-			// Where chunks end is the entries' alone (journalchunk.go).
 			return badJournal(n, prev, "journal chunk ends before the entry that would fill it")
+		}
+		if !jc.opens && jc.chunked && jc.valueLen > journalChunkBytes {
+			return badJournal(n, prev, "journal chunk holds more entries than fit in it")
 		}
 		body, hash := v[:len(v)-journalHashSize], v[len(v)-journalHashSize:]
 		switch v[1] {
