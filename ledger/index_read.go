@@ -165,7 +165,8 @@ func holdersAt(tx *kv.Tx, out *CapTable, q HoldersQuery) string {
 // a page cut short, by its limit or its seeks, has one when the journal goes
 // on past what it decided.
 func journalByIndex(tx *kv.Tx, q JournalQuery, out *JournalPage) {
-	journal := tx.Bucket(bucketJournal)
+	// The entries come in rising seqs: one cursor reads each chunk once.
+	jc := newJournalCursor(tx.Bucket(bucketJournal))
 	head := getUint(tx.Bucket(bucketMeta), metaJournalSeq)
 	var lists []*seqList
 	if q.Party != "" {
@@ -190,7 +191,8 @@ func journalByIndex(tx *kv.Tx, q JournalQuery, out *JournalPage) {
 			}
 			continue
 		}
-		out.Entries = append(out.Entries, renderJournalEntry(seq, journalHashAt(journal, seq-1), journalRecordAt(journal, seq)))
+		prev, rec := jc.withPrev(seq)
+		out.Entries = append(out.Entries, renderJournalEntry(seq, prev, rec))
 		from = seq + 1
 	}
 }

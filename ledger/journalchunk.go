@@ -133,6 +133,7 @@ func chunkEntries(v []byte) (int, bool) {
 type journalCursor struct {
 	c    *kv.Cursor
 	seq  uint64 // of the entry last returned
+	cur  []byte // its record
 	rest []byte // the entries of its chunk after it
 	// opens: the entry last returned is the first of its value; valueLen
 	// and chunked are that value's length and whether it is a chunk, and
@@ -162,7 +163,7 @@ func (jc *journalCursor) enter(k, v []byte) (uint64, []byte) {
 	jc.seq, jc.opens = binary.BigEndian.Uint64(k), true
 	jc.valueLen, jc.chunked = len(v), len(v) > 0 && v[0] == tagJournalChunk
 	if !jc.chunked {
-		jc.rest = nil
+		jc.rest, jc.cur = nil, v
 		return jc.seq, v
 	}
 	jc.rest = v[1:]
@@ -173,13 +174,12 @@ func (jc *journalCursor) enter(k, v []byte) (uint64, []byte) {
 func (jc *journalCursor) take() []byte {
 	l, w := binary.Uvarint(jc.rest)
 	if w <= 0 || l > uint64(len(jc.rest)-w) {
-		rec := jc.rest
-		jc.rest = nil
-		return rec
+		jc.cur, jc.rest = jc.rest, nil
+		return jc.cur
 	}
-	rec := jc.rest[w : w+int(l) : w+int(l)]
+	jc.cur = jc.rest[w : w+int(l) : w+int(l)]
 	jc.rest = jc.rest[w+int(l):]
-	return rec
+	return jc.cur
 }
 
 // first moves to the journal's first entry.
@@ -221,6 +221,40 @@ func (jc *journalCursor) seek(seq uint64) (uint64, []byte) {
 		s, rec = jc.next()
 	}
 	return s, rec
+}
+
+// advance moves on to entry seq, or the first after it the journal holds:
+// through the current chunk when seq is in it, with a seek otherwise. A
+// reader of entries in rising seqs (a filtered page) so reads each chunk
+// once, not once an entry.
+func (jc *journalCursor) advance(seq uint64) (uint64, []byte) {
+	if jc.valueLen > 0 && jc.cur != nil && jc.seq <= seq {
+		for jc.seq < seq && len(jc.rest) > 0 {
+			jc.next()
+		}
+		switch {
+		case jc.seq == seq:
+			return seq, jc.cur
+		case jc.seq+1 == seq:
+			return jc.next() // the next value's first entry, or past the end
+		}
+	}
+	return jc.seek(seq)
+}
+
+// withPrev is entry seq's record and the hash of the entry before it
+// (zeros before the first), advancing the cursor to seq; a nil record
+// when the journal does not hold seq.
+func (jc *journalCursor) withPrev(seq uint64) (prev [journalHashSize]byte, rec []byte) {
+	if seq > 1 {
+		if s, v := jc.advance(seq - 1); s == seq-1 && len(v) >= journalHashSize {
+			copy(prev[:], v[len(v)-journalHashSize:])
+		}
+	}
+	if s, v := jc.advance(seq); s == seq {
+		rec = v
+	}
+	return prev, rec
 }
 
 // last moves to the journal's last entry.

@@ -138,6 +138,23 @@ func TestJournalChunks(t *testing.T) {
 						t.Fatalf("seek(%d) = %d", at, got)
 					}
 				}
+				// A reader of rising seqs, with gaps of any length, on one
+				// cursor: each record and the hash before it.
+				r := rand.New(rand.NewSource(seed))
+				jc := newJournalCursor(journal)
+				for at := uint64(1 + r.Intn(3)); at <= seq; at += uint64(1 + r.Intn(12)) {
+					prev, rec := jc.withPrev(at)
+					var want [journalHashSize]byte
+					if at > 1 {
+						copy(want[:], records[at-2][len(records[at-2])-journalHashSize:])
+					}
+					if !bytes.Equal(rec, records[at-1]) || prev != want {
+						t.Fatalf("withPrev(%d) = %x after %x, want %x after %x", at, rec, prev, records[at-1], want)
+					}
+				}
+				if _, rec := jc.withPrev(seq + 1); rec != nil {
+					t.Errorf("withPrev past the end = %x", rec)
+				}
 				if got := journalRecordAt(journal, seq+1); got != nil {
 					t.Errorf("journalRecordAt past the end = %x", got)
 				}

@@ -208,15 +208,16 @@ func (tr journalTree) node(level int, n int64) (tlog.Hash, error) {
 	}
 	var h [treeFan / 2]tlog.Hash
 	w := 1 << r
+	if t == 0 {
+		if err := tr.leaves(n<<r, h[:w]); err != nil {
+			return tlog.Hash{}, err
+		}
+		return subtreeRoot(h[:w]), nil
+	}
 	for i := range w {
 		j := n<<r + int64(i)
 		var err error
-		if t == 0 {
-			h[i], err = tr.leaf(j)
-		} else {
-			h[i], err = tr.root(t, j)
-		}
-		if err != nil {
+		if h[i], err = tr.root(t, j); err != nil {
 			return tlog.Hash{}, err
 		}
 	}
@@ -240,6 +241,27 @@ func (tr journalTree) leaf(i int64) (tlog.Hash, error) {
 		return tlog.Hash{}, fmt.Errorf("journal entry %d is missing or malformed", i+1)
 	}
 	return tlog.RecordHash(v[len(v)-journalHashSize:]), nil
+}
+
+// leaves fills h with the hashes of leaves first, first+1, …: one cursor
+// walks the journal's chunks that hold them, where a look-up a leaf would
+// seek the chunk again for each.
+func (tr journalTree) leaves(first int64, h []tlog.Hash) error {
+	if len(h) == 1 {
+		var err error
+		h[0], err = tr.leaf(first)
+		return err
+	}
+	jc := newJournalCursor(tr.journal)
+	for i := range h {
+		seq := uint64(first+int64(i)) + 1
+		s, v := jc.advance(seq)
+		if s != seq || len(v) < journalHashSize {
+			return fmt.Errorf("journal entry %d is missing or malformed", seq)
+		}
+		h[i] = tlog.RecordHash(v[len(v)-journalHashSize:])
+	}
+	return nil
 }
 
 // treeSize is the number of journal entries the tree holds: 16 a tier-1
