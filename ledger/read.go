@@ -222,10 +222,13 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 			journalByIndex(tx, q, &out)
 			return nil
 		}
-		journal := tx.Bucket(bucketJournal)
-		prev := journalHashAt(journal, q.After)
-		jc := newJournalCursor(journal)
-		for seq, v := jc.seek(q.After + 1); v != nil; seq, v = jc.next() {
+		// One cursor gives the hash before the page and its entries.
+		jc := newJournalCursor(tx.Bucket(bucketJournal))
+		prev, v := jc.withPrev(q.After + 1)
+		if v == nil {
+			return nil // no entry past q.After
+		}
+		for seq := q.After + 1; v != nil; seq, v = jc.next() {
 			if len(out.Entries) == q.Limit {
 				out.Next = out.Entries[len(out.Entries)-1].Seq
 				return nil
@@ -236,17 +239,6 @@ func (s *Store) Journal(q JournalQuery) (out JournalPage, err error) {
 		return nil
 	})
 	return out, err
-}
-
-// journalHashAt is the hash of journal entry seq, or zeros before the first.
-func journalHashAt(journal *kv.Bucket, seq uint64) (hash [journalHashSize]byte) {
-	if seq == 0 {
-		return hash
-	}
-	if v := journalRecordAt(journal, seq); len(v) >= journalHashSize {
-		copy(hash[:], v[len(v)-journalHashSize:])
-	}
-	return hash
 }
 
 // getJournalHead is the recorded hash of the last journal entry, zeros for
