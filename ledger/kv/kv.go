@@ -74,6 +74,10 @@ type layerBucket struct {
 	// appendOnly: keys only grow, so bbolt fills its pages whole
 	// (FillPercent 1) when the layer is written.
 	appendOnly bool
+	// arena holds the values of an append-only bucket's keys put in order,
+	// apart from the layer's other writes, so that the last one ends it
+	// and may grow in place (Layer.extend).
+	arena []byte
 	// filter, made when the layer is sealed, answers most gets of a key
 	// the bucket lacks without its index (Layer.Seal).
 	filter Filter
@@ -426,19 +430,41 @@ func (l *Layer) Size() int { return l.size }
 const arenaChunk = 1 << 20
 
 // copy returns b copied into the layer's arena.
-func (l *Layer) copy(b []byte) []byte {
+func (l *Layer) copy(b []byte) []byte { return copyInto(&l.arena, b) }
+
+// copyInto returns b copied into *arena, which it replaces with a fresh
+// chunk when b does not fit: chunks are never written again.
+func copyInto(arena *[]byte, b []byte) []byte {
 	if len(b) == 0 {
 		return []byte{}
 	}
 	if len(b) > arenaChunk/4 {
 		return bytes.Clone(b)
 	}
-	if cap(l.arena)-len(l.arena) < len(b) {
-		l.arena = make([]byte, 0, arenaChunk)
+	if cap(*arena)-len(*arena) < len(b) {
+		*arena = make([]byte, 0, arenaChunk)
 	}
-	off := len(l.arena)
-	l.arena = append(l.arena, b...)
-	return l.arena[off:len(l.arena):len(l.arena)]
+	off := len(*arena)
+	*arena = append(*arena, b...)
+	return (*arena)[off:len(*arena):len(*arena)]
+}
+
+// extend returns val in lb's arena, where old is the value of the last key
+// of lb, an append-only bucket, and val its new one. When val starts with
+// old and old ends the arena, only val's further bytes are appended, after
+// old's: a value put again a little longer each time (a journal's open
+// chunk, once a call) costs its new bytes and not a copy of the whole. The
+// bytes old handed out stay as they were.
+func (l *Layer) extend(lb *layerBucket, old, val []byte) []byte {
+	add := len(val) - len(old)
+	if n := len(lb.arena); len(old) > 0 && add >= 0 && n >= len(old) && cap(lb.arena)-n >= add &&
+		unsafe.SliceData(old) == unsafe.SliceData(lb.arena[n-len(old):]) && bytes.Equal(val[:len(old)], old) {
+		lb.arena = append(lb.arena, val[len(old):]...)
+		l.size += add
+		return lb.arena[n-len(old) : len(lb.arena) : len(lb.arena)]
+	}
+	l.size += len(val)
+	return copyInto(&lb.arena, val)
 }
 
 func (l *Layer) bucket(name []byte, create bool) *layerBucket {
@@ -457,29 +483,34 @@ func (l *Layer) set(lb *layerBucket, key, val []byte, del bool) {
 	k := unsafe.String(unsafe.SliceData(key), len(key))
 	h := maphash.String(hashSeed, k)
 	e := entry{del: del, hash: h}
-	if !del {
-		e.val = l.copy(val)
-	}
 	if lb.appendOnly && len(lb.index) == 0 {
 		n := lb.ents.len()
 		if n == 0 || k > lb.ents.at(n-1).key {
 			c := l.copy(key)
 			e.key = unsafe.String(unsafe.SliceData(c), len(c))
+			if !del {
+				e.val = l.extend(lb, nil, val)
+			}
 			lb.ents.add(e)
 			l.n++
-			l.size += len(key) + len(val)
+			l.size += len(key)
 			return
 		}
 		if last := lb.ents.at(n - 1); k == last.key {
 			// The last key again (a journal's open chunk): in place, so
 			// the bucket stays in order without an index. A tree built
 			// for a cursor holds positions, which do not move.
+			if !del {
+				e.val = l.extend(lb, last.val, val)
+			}
 			e.key = last.key
 			*last = e
-			l.size += len(key) + len(val)
 			return
 		}
 		lb.grow() // out of order: index what the bucket holds, then as below
+	}
+	if !del {
+		e.val = l.copy(val)
 	}
 	if at := lb.find(k, h); at >= 0 {
 		e.key = lb.ents.at(at).key

@@ -79,11 +79,31 @@ func TestLayersReadAsBolt(t *testing.T) {
 				var k, v []byte
 				k = key()
 				del := rng.IntN(3) == 0
+				var cur []byte // ref's value of k, as the step begins
+				if err := ref.View(func(tx *bolt.Tx) error {
+					cur = bytes.Clone(tx.Bucket(testBucket).Get(k))
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
 				if !del {
 					v = fmt.Appendf(nil, "v%d", step)
-					if rng.IntN(10) == 0 {
+					lastAgain := appendOnly && string(k) == fmt.Sprintf("z%04d", next)
+					switch r := rng.IntN(10); {
+					case r == 0:
 						v = []byte{}
+					case cur != nil && (r <= 3 || lastAgain && r <= 7):
+						// The value before and more: the last key's is
+						// extended in place.
+						v = fmt.Appendf(bytes.Clone(cur), "+%d", step)
 					}
+				}
+				var seen []byte // the layered bucket's value of k, handed out before the put
+				if err := db.View(func(btx *bolt.Tx) error {
+					seen = Over(btx, frozen, top).Bucket(testBucket).Get(k)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
 				}
 				if err := ref.Update(func(tx *bolt.Tx) error {
 					if del {
@@ -104,6 +124,9 @@ func TestLayersReadAsBolt(t *testing.T) {
 					return b.Put(k, v)
 				}); err != nil {
 					t.Fatal(err)
+				}
+				if !bytes.Equal(seen, cur) {
+					t.Fatalf("step %d: a value of %s handed out before a put is %q after it, want %q", step, k, seen, cur)
 				}
 				switch rng.IntN(10) {
 				case 0: // freeze
@@ -749,6 +772,84 @@ func TestGetLayeredAndFile(t *testing.T) {
 			}
 		}
 		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLastValueExtendedInPlace sets the last key of an append-only bucket
+// again and again, each value the one before and more, as Apply puts a
+// journal's open chunk once a call: the layer must take only the new bytes
+// each time, leave every value it handed out as it was, and read and write
+// the last value whole.
+func TestLastValueExtendedInPlace(t *testing.T) {
+	db := openTestDB(t, "layered.db")
+	top := NewLayer()
+	type handedOut struct{ got, was []byte } // a value Get returned, and a copy as it was then
+	var handed []handedOut
+	want := map[string][]byte{}
+	err := db.View(func(btx *bolt.Tx) error {
+		b := Over(btx, nil, top).Bucket(testBucket)
+		b.SetAppendOnly()
+		var val []byte
+		for i := range 200 {
+			key := fmt.Appendf(nil, "z%04d", i/50)
+			if i%50 == 0 {
+				val = fmt.Appendf(nil, "chunk %d:", i) // the next key, afresh
+			}
+			more := fmt.Sprintf(" entry %d", i)
+			val = append(val, more...)
+			arena := func() int {
+				if lb := top.bucket(testBucket, false); lb != nil {
+					return len(lb.arena)
+				}
+				return 0
+			}
+			before := arena()
+			if err := b.Put(key, val); err != nil {
+				return err
+			}
+			want[string(key)] = bytes.Clone(val)
+			grew := arena() - before
+			switch {
+			case i%50 == 0 && grew != len(val):
+				t.Fatalf("put %d, a new key: the bucket's arena grew by %d bytes, want the value's %d", i, grew, len(val))
+			case i%50 != 0 && grew != len(more):
+				t.Fatalf("put %d, the last value and more: the bucket's arena grew by %d bytes, want the %d new ones", i, grew, len(more))
+			}
+			got := b.Get(key)
+			if !bytes.Equal(got, val) {
+				t.Fatalf("put %d: Get = %q, want %q", i, got, val)
+			}
+			handed = append(handed, handedOut{got, bytes.Clone(got)})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range handed {
+		if !bytes.Equal(h.got, h.was) {
+			t.Fatalf("value %d handed out: now %q, was %q", i, h.got, h.was)
+		}
+	}
+	top.Seal()
+	if err := db.Update(top.WriteTo); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		n := 0
+		err := tx.Bucket(testBucket).ForEach(func(k, v []byte) error {
+			n++
+			if !bytes.Equal(v, want[string(k)]) {
+				t.Errorf("file: %s = %q, want %q", k, v, want[string(k)])
+			}
+			return nil
+		})
+		if n != len(want) {
+			t.Errorf("file holds %d keys, want %d", n, len(want))
+		}
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
