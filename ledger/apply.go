@@ -99,7 +99,8 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		}
 	}
 	err := s.inWriteTx(func(tx *kv.Tx) error {
-		a := &applier{
+		a := s.reuse.takeApplier()
+		*a = applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
 			view:      s.reuse.takeView(tx, s.rulebook.Load()),
 			running:   running,

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -226,4 +227,51 @@ func FuzzNamingFields(f *testing.F) {
 			t.Fatalf("%s: names %v %v, the whole instruction's %v %v", raw, gotP, gotS, wantP, wantS)
 		}
 	})
+}
+
+// TestNeedsCompact holds needsCompact to what it stands for: a raw message
+// it passes is one encoding/json writes as is. Bodies are built from
+// fragments that json.Marshal keeps and ones it rewrites (whitespace, the
+// HTML characters, U+2028), and every valid one is checked; some must pass
+// and some not, or the check proves nothing.
+func TestNeedsCompact(t *testing.T) {
+	parts := []string{`"a"`, `1`, `"x y"`, ` `, "\t", "\n", "\r", `"<"`, `">"`, `"&"`, "\"\u2028\"", "\"\u00e9\"", `"\u0041"`, `null`, `[]`, `{}`, `,`, `:`}
+	passed, flagged := 0, 0
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		b.WriteString(`{"k":[`)
+		for j := range 1 + r.IntN(4) {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		b.WriteString(`]}`)
+		raw := []byte(b.String())
+		if !json.Valid(raw) {
+			continue
+		}
+		out, err := json.Marshal(json.RawMessage(raw))
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if needsCompact(raw) {
+			flagged++
+			continue
+		}
+		passed++
+		if !bytes.Equal(out, raw) {
+			t.Fatalf("needsCompact(%q) = false, but encoding/json writes %q", raw, out)
+		}
+	}
+	if passed == 0 || flagged == 0 {
+		t.Fatalf("%d bodies passed and %d were flagged: the check needs both", passed, flagged)
+	}
+	for c := range 256 {
+		want := strings.ContainsRune(" \t\n\r<>&", rune(c)) || c == 0xe2
+		if got := needsCompact([]byte{'"', byte(c), '"'}); got != want {
+			t.Errorf("needsCompact of byte %#x = %v, want %v", c, got, want)
+		}
+	}
 }
