@@ -60,6 +60,8 @@ type stateCache struct {
 	// over the layers and the file a call. A flush that writes loans
 	// forgets it.
 	noLoans uint8
+	// names is the strings the views share (internTable).
+	names internTable
 }
 
 // decodedInstrument is an instrument and the record it was decoded from.

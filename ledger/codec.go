@@ -219,7 +219,7 @@ func encodeParty(dst []byte, p *transfer.Party) []byte {
 
 func decodeParty(key, val []byte) *transfer.Party {
 	p := &partyRecord{}
-	decodePartyInto(p, string(key), val)
+	decodePartyInto(p, string(key), val, nil)
 	return &p.Party
 }
 
@@ -230,8 +230,9 @@ type partyRecord struct {
 	kycExpiresAt time.Time
 }
 
-// decodePartyInto decodes the party id into p, which must be zero.
-func decodePartyInto(p *partyRecord, id string, val []byte) {
+// decodePartyInto decodes the party id into p, which must be zero. Its
+// custodian's id is shared through names when there is one.
+func decodePartyInto(p *partyRecord, id string, val []byte, names *internTable) {
 	r := newRecordReader(val, tagParty, "party")
 	p.ID = id
 	p.Role = eligibility.Role(r.word())
@@ -241,7 +242,7 @@ func decodePartyInto(p *partyRecord, id string, val []byte) {
 		p.kycExpiresAt = r.Time()
 		p.KYCExpiresAt = &p.kycExpiresAt
 	}
-	p.Custodian = r.Str()
+	p.Custodian = names.of(r.StrBytes())
 	p.Frozen = r.Bool()
 	p.CreatedAt = r.Time()
 	for n := r.Opt(0); n != 0; n = r.Opt(n) {
@@ -257,6 +258,33 @@ func decodePartyInto(p *partyRecord, id string, val []byte) {
 		}
 	}
 	r.done()
+}
+
+// internTable shares one copy of strings that many records repeat: the
+// custodians of investors, a handful for a register of millions. A view
+// decodes every party it reads afresh, and the custodian's id was an
+// allocation each, about one an instruction. Apply's alone (the record
+// cache's), so it needs no lock.
+type internTable struct{ m map[string]string }
+
+// maxInterned bounds an internTable: past it, it starts over.
+const maxInterned = 256
+
+// of returns b as a string, the table's copy when it has one. A nil table
+// shares nothing.
+func (t *internTable) of(b []byte) string {
+	if t == nil {
+		return string(b)
+	}
+	if s, ok := t.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if t.m == nil || len(t.m) == maxInterned {
+		t.m = make(map[string]string)
+	}
+	t.m[s] = s
+	return s
 }
 
 // Attribute flags of an instrument record.

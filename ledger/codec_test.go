@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"reflect"
 	"testing"
@@ -341,6 +342,38 @@ func TestWordsShared(t *testing.T) {
 	for _, s := range []string{"us", "U", "USA", "A1", "investors", "retai", "Z["} {
 		if got := read(s); got != s {
 			t.Errorf("word(%q) = %q", s, got)
+		}
+	}
+}
+
+// TestInternTable holds the table to handing out the bytes' string, one
+// copy of each while it is within its bound, and to starting over past it.
+func TestInternTable(t *testing.T) {
+	var nilTable *internTable
+	if got := nilTable.of([]byte("cus-1")); got != "cus-1" {
+		t.Fatalf("nil table: %q", got)
+	}
+	var tab internTable
+	buf := []byte("cus-1")
+	first := tab.of(buf)
+	buf[4] = '2' // the table's copy must not alias the bytes it was given
+	if first != "cus-1" {
+		t.Fatalf("first = %q after its bytes changed", first)
+	}
+	second := tab.of([]byte("cus-1"))
+	if second != "cus-1" || unsafe.StringData(second) != unsafe.StringData(first) {
+		t.Fatalf("the same bytes again gave another copy")
+	}
+	if got := tab.of(buf); got != "cus-2" || unsafe.StringData(got) == unsafe.StringData(first) {
+		t.Fatalf("other bytes gave %q", got)
+	}
+	for i := range 3 * maxInterned {
+		s := tab.of(fmt.Appendf(nil, "p-%d", i))
+		if s != fmt.Sprintf("p-%d", i) {
+			t.Fatalf("%d: %q", i, s)
+		}
+		if len(tab.m) > maxInterned {
+			t.Fatalf("%d strings held, bound %d", len(tab.m), maxInterned)
 		}
 	}
 }

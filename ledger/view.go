@@ -183,7 +183,7 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 	var p *transfer.Party
 	if raw := v.record(v.bParties, v.partyCache(), v.keyOf(id)); raw != nil {
 		rec := v.newPartyRecord()
-		decodePartyInto(rec, id, raw)
+		decodePartyInto(rec, id, raw, v.names())
 		p = &rec.Party
 	}
 	memo(&v.parties, id, p)
@@ -301,6 +301,14 @@ func (v *txView) partyCache() *recordCache {
 		return nil
 	}
 	return v.cache.parties
+}
+
+// names is the table of strings Apply's views share, nil in a read view.
+func (v *txView) names() *internTable {
+	if v.cache == nil {
+		return nil
+	}
+	return &v.cache.names
 }
 
 func (v *txView) instrumentCache() *recordCache {
