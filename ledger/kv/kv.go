@@ -429,12 +429,18 @@ func (l *Layer) Size() int { return l.size }
 
 const arenaChunk = 1 << 20
 
+// bucketArenaFirst is the first chunk of an append-only bucket's arena,
+// which doubles from there up to arenaChunk: a store that commits every
+// call makes a layer a call, which should not cost a chunk a bucket.
+const bucketArenaFirst = 4 << 10
+
 // copy returns b copied into the layer's arena.
-func (l *Layer) copy(b []byte) []byte { return copyInto(&l.arena, b) }
+func (l *Layer) copy(b []byte) []byte { return copyInto(&l.arena, b, arenaChunk) }
 
 // copyInto returns b copied into *arena, which it replaces with a fresh
-// chunk when b does not fit: chunks are never written again.
-func copyInto(arena *[]byte, b []byte) []byte {
+// chunk of size bytes, or twice b's, when b does not fit: chunks are never
+// written again.
+func copyInto(arena *[]byte, b []byte, size int) []byte {
 	if len(b) == 0 {
 		return []byte{}
 	}
@@ -442,7 +448,7 @@ func copyInto(arena *[]byte, b []byte) []byte {
 		return bytes.Clone(b)
 	}
 	if cap(*arena)-len(*arena) < len(b) {
-		*arena = make([]byte, 0, arenaChunk)
+		*arena = make([]byte, 0, max(size, 2*len(b)))
 	}
 	off := len(*arena)
 	*arena = append(*arena, b...)
@@ -464,7 +470,7 @@ func (l *Layer) extend(lb *layerBucket, old, val []byte) []byte {
 		return lb.arena[n-len(old) : len(lb.arena) : len(lb.arena)]
 	}
 	l.size += len(val)
-	return copyInto(&lb.arena, val)
+	return copyInto(&lb.arena, val, min(arenaChunk, max(bucketArenaFirst, 2*cap(lb.arena))))
 }
 
 func (l *Layer) bucket(name []byte, create bool) *layerBucket {
