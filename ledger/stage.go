@@ -121,18 +121,7 @@ func mergeTo(tx *bolt.Tx, layers []*frozenLayer) error {
 	for i, f := range layers {
 		ls[i] = f.layer
 	}
-	if err := kv.WriteLayersTo(tx, ls); err != nil {
-		return err
-	}
-	// The layers hold no postings chunks (only a strict check writes them
-	// into a layer, and it stages nothing), so each layer's postings,
-	// appended in turn to the chunks the file holds, come after them all.
-	for _, f := range layers {
-		if err := f.postings.flush(kv.Wrap(tx)); err != nil {
-			return err
-		}
-	}
-	return dropStaged(tx)
+	return finishMerge(tx, kv.NewLayersWriter(ls), layers)
 }
 
 func dropStaged(tx *bolt.Tx) error {

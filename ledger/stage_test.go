@@ -338,3 +338,96 @@ func bucketDump(t *testing.T, l *kv.Layer, buckets [][]byte) []string {
 	}
 	return out
 }
+
+// TestMergeInSlicesAfterACrash merges staged layers a few keys a
+// transaction and copies the file after a slice that is not a merge's
+// last, as a crash there leaves it: the buckets partly merged, the
+// applied index not moved, every layer merged still in its record. Each
+// copy must open at the state of its last committed layer (the hashes
+// and check of a store that applied the same calls and committed each),
+// and raft's replay from there must end where the reference ends.
+func TestMergeInSlicesAfterACrash(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			batches := stagedCalls(seed, 90)
+			// The reference's hashes after each call: a crashed file must
+			// open at one of them.
+			ref := openStoreWith(t, Config{Path: filepath.Join(t.TempDir(), "ref.db"), NoSync: true, CommitEvery: 1})
+			refAt := make([]Hashes, len(batches)+1)
+			for i := range batches {
+				ref.Apply(batches[i : i+1])
+				h, err := ref.Hashes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				refAt[i+1] = h
+			}
+			want := refAt[len(batches)]
+			dir := t.TempDir()
+			path := filepath.Join(dir, "sliced.db")
+			s, err := Open(Config{Path: path, NoSync: true, CommitEvery: 3, stageFrom: 1, mergeSlice: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var images []string
+			slicesSeen := 0
+			s.afterMergeSlice = func() {
+				// The commit goroutine, between two transactions of its
+				// merge: the file's last commit is a slice's, as a crash
+				// would leave it.
+				slicesSeen++
+				image := filepath.Join(dir, fmt.Sprintf("crash-%d.db", len(images)))
+				if err := s.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(image, 0o600) }); err != nil {
+					t.Error(err)
+					return
+				}
+				images = append(images, image)
+			}
+			for i := range batches {
+				s.Apply(batches[i : i+1])
+			}
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			s.afterMergeSlice = nil
+			if got, err := s.Hashes(); err != nil || got != want {
+				t.Fatalf("merged in slices: hashes %+v (%v), want %+v", got, err, want)
+			}
+			_ = s.Close()
+			refHead := mustVerifyJournal(t, ref).Head
+			if slicesSeen == 0 || len(images) == 0 {
+				t.Fatalf("%d slices committed before a merge's last, %d copies: nothing was tested", slicesSeen, len(images))
+			}
+			for n, image := range images {
+				merged, staged := fileApplied(t, image)
+				if !staged {
+					t.Fatalf("image %d: no staged records between two slices of a merge", n)
+				}
+				c, err := Open(Config{Path: image, NoSync: true, CommitEvery: 3, stageFrom: 1, mergeSlice: 8})
+				if err != nil {
+					t.Fatalf("image %d: %v", n, err)
+				}
+				durable := c.AppliedIndex()
+				if durable <= merged {
+					t.Fatalf("image %d: opened at %d over buckets at %d: the staged layers were lost", n, durable, merged)
+				}
+				if c.hasStagedRecords() {
+					t.Fatalf("image %d: staged records left after Open", n)
+				}
+				if got, err := c.Hashes(); err != nil || got != refAt[durable] {
+					t.Fatalf("image %d: opened at %d with hashes %+v (%v), want %+v", n, durable, got, err, refAt[durable])
+				}
+				if errs := c.Check(); len(errs) > 0 {
+					t.Fatalf("image %d: check after opening: %v", n, errs)
+				}
+				for i := durable; i < uint64(len(batches)); i++ {
+					c.Apply(batches[i : i+1])
+				}
+				if got, err := c.Hashes(); err != nil || got != want || mustVerifyJournal(t, c).Head != refHead {
+					t.Fatalf("image %d: after replaying from %d: hashes %+v (%v), want %+v", n, durable, got, err, want)
+				}
+				_ = c.Close()
+			}
+		})
+	}
+}

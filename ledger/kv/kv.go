@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -543,33 +544,95 @@ func (l *Layer) WriteTo(tx *bolt.Tx) error { return WriteLayersTo(tx, []*Layer{l
 // layer, and keys in one order instead of one order a layer, cost it
 // less. Every bucket must exist in tx.
 func WriteLayersTo(tx *bolt.Tx, layers []*Layer) error {
-	var names []string
+	return NewLayersWriter(layers).Finish(tx)
+}
+
+// LayersWriter writes layers into their buckets as WriteLayersTo does,
+// over one transaction or several: Write writes the next keys in bucket
+// name and key order, up to a number of them, into one transaction, and
+// Finish writes what is left, the held-back buckets last. A key is
+// written once, with its newest value, whichever transaction writes it.
+// The layers must not change until the last write is committed.
+type LayersWriter struct {
+	layers   []*Layer
+	names    []string // buckets in the order written: name order, held-back ones last
+	held     int      // names[held:] are written by Finish only
+	at       int      // names[at] is the bucket being written
+	runs     []layerRun
+	started  bool // runs are names[at]'s
+	finished bool
+}
+
+// layerRun is one layer's keys of a bucket, in key order, and the next
+// of them to write.
+type layerRun struct {
+	lb    *layerBucket
+	order []int32
+	next  int
+}
+
+// NewLayersWriter returns a writer of layers, oldest first, whose buckets
+// named in holdBack are written by Finish alone, after every other one.
+func NewLayersWriter(layers []*Layer, holdBack ...string) *LayersWriter {
+	var names, held []string
 	for _, l := range layers {
 		for name := range l.buckets {
-			if !slices.Contains(names, name) {
+			switch {
+			case slices.Contains(names, name), slices.Contains(held, name):
+			case slices.Contains(holdBack, name):
+				held = append(held, name)
+			default:
 				names = append(names, name)
 			}
 		}
 	}
 	slices.Sort(names)
-	type run struct {
-		lb    *layerBucket
-		order []int32
-		next  int
+	slices.Sort(held)
+	return &LayersWriter{layers: layers, names: append(names, held...), held: len(names)}
+}
+
+// Write writes up to maxKeys keys of the buckets not held back into tx,
+// and reports whether any of theirs remain.
+func (w *LayersWriter) Write(tx *bolt.Tx, maxKeys int) (more bool, err error) {
+	if w.finished {
+		return false, errors.New("kv: write layers: written already")
 	}
-	runs := make([]run, 0, len(layers))
-	for _, name := range names {
+	return w.write(tx, w.held, maxKeys)
+}
+
+// Finish writes every key not yet written into tx, the held-back buckets
+// last. The writer is done.
+func (w *LayersWriter) Finish(tx *bolt.Tx) error {
+	if w.finished {
+		return errors.New("kv: write layers: written already")
+	}
+	w.finished = true
+	_, err := w.write(tx, len(w.names), math.MaxInt)
+	return err
+}
+
+// write writes up to maxKeys keys of names[:end] into tx, and reports
+// whether keys of them remain.
+func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
+	written := 0
+	for ; w.at < end; w.at, w.started = w.at+1, false {
+		name := w.names[w.at]
 		b := tx.Bucket([]byte(name))
 		if b == nil {
-			return fmt.Errorf("kv: write layer: no bucket %q", name)
+			return false, fmt.Errorf("kv: write layer: no bucket %q", name)
 		}
-		runs = runs[:0]
 		appendOnly := true
-		for _, l := range layers {
-			if lb := l.buckets[name]; lb != nil {
-				runs = append(runs, run{lb: lb, order: lb.sorted()})
-				appendOnly = appendOnly && lb.appendOnly
+		if !w.started {
+			w.runs = w.runs[:0]
+			for _, l := range w.layers {
+				if lb := l.buckets[name]; lb != nil {
+					w.runs = append(w.runs, layerRun{lb: lb, order: lb.sorted()})
+				}
 			}
+			w.started = true
+		}
+		for i := range w.runs {
+			appendOnly = appendOnly && w.runs[i].lb.appendOnly
 		}
 		if appendOnly {
 			b.FillPercent = 1
@@ -578,8 +641,8 @@ func WriteLayersTo(tx *bolt.Tx, layers []*Layer) error {
 			// The least key at the head of a run; of equal keys, the newest
 			// layer's (the last run), the others skipped.
 			var e *entry
-			for i := range runs {
-				r := &runs[i]
+			for i := range w.runs {
+				r := &w.runs[i]
 				if r.next == len(r.order) {
 					continue
 				}
@@ -594,9 +657,12 @@ func WriteLayersTo(tx *bolt.Tx, layers []*Layer) error {
 			if e == nil {
 				break
 			}
+			if written == maxKeys {
+				return true, nil
+			}
 			key := e.key
-			for i := range runs {
-				r := &runs[i]
+			for i := range w.runs {
+				r := &w.runs[i]
 				if r.next < len(r.order) && r.lb.ents.at(int(r.order[r.next])).key == key {
 					r.next++
 				}
@@ -609,11 +675,12 @@ func WriteLayersTo(tx *bolt.Tx, layers []*Layer) error {
 				err = b.Put(k, e.val)
 			}
 			if err != nil {
-				return fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, k, err)
+				return false, fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, k, err)
 			}
+			written++
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // AppendTo appends the layer's writes to dst in the form ReadLayer reads

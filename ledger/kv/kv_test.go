@@ -602,13 +602,15 @@ func TestBucketByName(t *testing.T) {
 
 // TestWriteLayersToMatchesInTurn writes random layers (puts and deletes,
 // keys shared among them, some buckets in only some layers, append-only
-// or not) into one file in one pass and into another a layer at a time,
-// and compares what the files hold.
+// or not) into one file in one pass, into another a layer at a time, and
+// into a third in transactions of a few keys each (LayersWriter) with a
+// bucket held back for the last, and compares what the files hold. Until
+// the last transaction the held-back bucket must hold what it held.
 func TestWriteLayersToMatchesInTurn(t *testing.T) {
 	names := [][]byte{testBucket, []byte("c"), []byte("d")}
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 9))
-		dbs := [2]*bolt.DB{openTestDB(t, "one-pass.db"), openTestDB(t, "in-turn.db")}
+		dbs := [3]*bolt.DB{openTestDB(t, "one-pass.db"), openTestDB(t, "in-turn.db"), openTestDB(t, "sliced.db")}
 		for _, db := range dbs {
 			if err := db.Update(func(tx *bolt.Tx) error {
 				for _, n := range names[1:] {
@@ -643,7 +645,47 @@ func TestWriteLayersToMatchesInTurn(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var dumps [2][]string
+		held := names[rng.IntN(len(names))]
+		heldDump := func() (d []string) {
+			if err := dbs[2].View(func(tx *bolt.Tx) error {
+				if b := tx.Bucket(held); b != nil {
+					return b.ForEach(func(k, v []byte) error {
+						d = append(d, fmt.Sprintf("%s=%s", k, v))
+						return nil
+					})
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		if err := dbs[2].Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(testBucket)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		before := heldDump()
+		w := NewLayersWriter(layers, string(held))
+		for more := true; more; {
+			if err := dbs[2].Update(func(tx *bolt.Tx) (err error) {
+				more, err = w.Write(tx, 1+rng.IntN(40))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := heldDump(); !slices.Equal(got, before) {
+				t.Fatalf("seed %d: bucket %s held back, written before the last transaction: %q, was %q", seed, held, got, before)
+			}
+		}
+		if err := dbs[2].Update(w.Finish); err != nil {
+			t.Fatal(err)
+		}
+		if err := dbs[2].Update(func(tx *bolt.Tx) error { _, err := w.Write(tx, 1); return err }); err == nil {
+			t.Fatalf("seed %d: a finished writer wrote again", seed)
+		}
+		var dumps [3][]string
 		for i, db := range dbs {
 			if err := db.View(func(tx *bolt.Tx) error {
 				for _, n := range names {
@@ -661,6 +703,9 @@ func TestWriteLayersToMatchesInTurn(t *testing.T) {
 		}
 		if !slices.Equal(dumps[0], dumps[1]) {
 			t.Fatalf("seed %d: one pass wrote\n%q\nin turn\n%q", seed, dumps[0], dumps[1])
+		}
+		if !slices.Equal(dumps[0], dumps[2]) {
+			t.Fatalf("seed %d: one pass wrote\n%q\nin slices\n%q", seed, dumps[0], dumps[2])
 		}
 	}
 }
