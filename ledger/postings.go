@@ -240,44 +240,102 @@ func (b *postingBuffer) readFrom(src []byte) error {
 // until the commit: appends never write over a value handed out, and a
 // grown arena leaves the old array to bbolt; reset it only after the commit.
 func (b *postingBuffer) flush(tx *kv.Tx) error {
-	if b.empty() {
-		return nil
+	_, err := newPostingsWriter([]*postingBuffer{b}, false).write(tx, math.MaxInt)
+	return err
+}
+
+// postingsWriter writes the postings of several buffers, a layer's each,
+// oldest first, name by name in key order, each name's seqs of every
+// buffer in one append to its chunks: in one transaction or over several
+// (mergeInSlices), each name whole in one of them. The last buffer's
+// arena holds the values written until the last commit.
+type postingsWriter struct {
+	bufs  []*postingBuffer
+	heads []int // each buffer's next run, an index into its order
+	// posted: a name's seqs its chunks hold already are skipped, not
+	// refused. A crash between two slices of a merge leaves the names
+	// written so far in the file, and Open writes the merge again.
+	posted bool
+}
+
+func newPostingsWriter(bufs []*postingBuffer, posted bool) *postingsWriter {
+	for _, b := range bufs {
+		b.sortRuns()
 	}
+	return &postingsWriter{bufs: bufs, heads: make([]int, len(bufs)), posted: posted}
+}
+
+// sortRuns orders the runs by bucket and name.
+func (b *postingBuffer) sortRuns() {
 	b.order = b.order[:0]
 	for r := range b.runs {
 		b.order = append(b.order, int32(r))
 	}
-	slices.SortFunc(b.order, func(x, y int32) int {
-		rx, ry := &b.runs[x], &b.runs[y]
-		if c := cmp.Compare(rx.bucket, ry.bucket); c != 0 {
-			return c
-		}
-		return strings.Compare(rx.name, ry.name)
-	})
+	slices.SortFunc(b.order, func(x, y int32) int { return compareRuns(&b.runs[x], &b.runs[y]) })
+}
+
+func compareRuns(x, y *postingRun) int {
+	if c := cmp.Compare(x.bucket, y.bucket); c != 0 {
+		return c
+	}
+	return strings.Compare(x.name, y.name)
+}
+
+// write appends up to maxNames names' postings to their chunks in tx and
+// reports whether names remain. Once none do, the buffers are emptied.
+func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
+	scratch := w.bufs[len(w.bufs)-1]
 	var bk *kv.Bucket
 	var c *kv.Cursor // repositioned by every seek, so one serves the bucket
-	for i, r := range b.order {
-		run := &b.runs[r]
-		if i == 0 || run.bucket != b.runs[b.order[i-1]].bucket {
-			bk = tx.Bucket(postingBuckets[run.bucket])
+	open := -1       // the bucket bk is
+	for written := 0; ; written++ {
+		var least *postingRun
+		for i, b := range w.bufs {
+			if w.heads[i] < len(b.order) {
+				if r := &b.runs[b.order[w.heads[i]]]; least == nil || compareRuns(r, least) < 0 {
+					least = r
+				}
+			}
+		}
+		if least == nil {
+			break
+		}
+		if written == maxNames {
+			return true, nil
+		}
+		bucket, name := least.bucket, least.name
+		scratch.chain = scratch.chain[:0]
+		for i, b := range w.bufs {
+			if w.heads[i] == len(b.order) {
+				continue
+			}
+			if r := &b.runs[b.order[w.heads[i]]]; r.bucket == bucket && r.name == name {
+				for at := r.first; at >= 0; at = b.next[at] {
+					scratch.chain = append(scratch.chain, b.seqs[at])
+				}
+				w.heads[i]++
+			}
+		}
+		if int(bucket) != open {
+			bk = tx.Bucket(postingBuckets[bucket])
 			c = bk.Cursor()
+			open = int(bucket)
 		}
-		b.chain = b.chain[:0]
-		for at := run.first; at >= 0; at = b.next[at] {
-			b.chain = append(b.chain, b.seqs[at])
-		}
-		if err := b.appendName(bk, c, run.name, b.chain); err != nil {
-			return fmt.Errorf("index %s: %w", run.name, err)
+		if err := scratch.appendName(bk, c, name, scratch.chain, w.posted); err != nil {
+			return false, fmt.Errorf("index %s: %w", name, err)
 		}
 	}
-	b.drop()
-	return nil
+	for _, b := range w.bufs {
+		b.drop()
+	}
+	return false, nil
 }
 
 // appendName appends one name's new postings (seqs increasing) to its
 // chunks in bk: to its last chunk while that has room, then in new chunks.
 // c is bk's cursor; bbolt copies keys, so one scratch key serves every Put.
-func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, name string, seqs []uint64) error {
+// With posted, seqs up to the last its chunks hold are skipped.
+func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, name string, seqs []uint64, posted bool) error {
 	b.key = append(append(b.key[:0], name...), 0)
 	n := len(b.key)
 	b.key = binary.BigEndian.AppendUint64(b.key, math.MaxUint64)
@@ -295,6 +353,15 @@ func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, name string, seq
 		b.key = append(b.key[:n], k[n:]...)
 		open, last = true, lastSeq(k, v)
 		b.arena = append(b.arena, v...)
+	}
+	if posted && open {
+		for len(seqs) > 0 && seqs[0] <= last {
+			seqs = seqs[1:]
+		}
+		if len(seqs) == 0 {
+			b.arena = b.arena[:start]
+			return nil
+		}
 	}
 	for _, seq := range seqs {
 		switch {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -258,4 +259,114 @@ func TestPostingBufferNamesShareAHash(t *testing.T) {
 	if len(b.runs) != 1 || b.runs[0].name != "b" {
 		t.Fatalf("after drop: runs %v", b.runs)
 	}
+}
+
+// TestPostingsWriterInSlices writes the postings of several layers'
+// buffers three ways: each buffer flushed in turn in one transaction; one
+// writer over all of them in transactions of a few names; and such a
+// writer stopped after some transactions, as a crash stops a merge in
+// slices, then a writer that skips what the chunks hold (posted) over all
+// of them again. The three files must hold the same chunks.
+func TestPostingsWriterInSlices(t *testing.T) {
+	runSeeds(t, 10, func(t *testing.T, seed int64) {
+		r := rand.New(rand.NewSource(seed))
+		type posting struct {
+			bucket uint8
+			name   string
+			seq    uint64
+		}
+		layers := make([][]posting, 1+r.Intn(4))
+		seq := uint64(0)
+		for i := range layers {
+			for range r.Intn(300) {
+				seq += 1 + uint64(r.Intn(3))
+				layers[i] = append(layers[i], posting{uint8(r.Intn(2)), fmt.Sprintf("inv-%d", r.Intn(40)), seq})
+			}
+		}
+		buffers := func() []*postingBuffer {
+			bufs := make([]*postingBuffer, len(layers))
+			for i, l := range layers {
+				bufs[i] = &postingBuffer{}
+				for _, p := range l {
+					bufs[i].add(p.bucket, p.name, p.seq)
+				}
+			}
+			return bufs
+		}
+		open := func(name string) *bolt.DB {
+			db, err := bolt.Open(filepath.Join(t.TempDir(), name), 0o600, &bolt.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if err := db.Update(func(tx *bolt.Tx) error {
+				for _, b := range postingBuckets {
+					bk, err := tx.CreateBucket(b)
+					if err != nil {
+						return err
+					}
+					// A chunk the file held before the layers.
+					if err := bk.Put(append([]byte("inv-1\x00"), make([]byte, 8)...), []byte{tagPostings}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return db
+		}
+		update := func(db *bolt.DB, fn func(tx *kv.Tx) error) {
+			t.Helper()
+			if err := db.Update(func(tx *bolt.Tx) error { return fn(kv.Wrap(tx)) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inTurn, sliced, crashed := open("in-turn.db"), open("sliced.db"), open("crashed.db")
+		update(inTurn, func(tx *kv.Tx) error {
+			for _, b := range buffers() {
+				if err := b.flush(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		w := newPostingsWriter(buffers(), false)
+		for more := true; more; {
+			update(sliced, func(tx *kv.Tx) (err error) {
+				more, err = w.write(tx, 1+r.Intn(10))
+				return err
+			})
+		}
+		w = newPostingsWriter(buffers(), false)
+		for range r.Intn(6) {
+			update(crashed, func(tx *kv.Tx) (err error) {
+				_, err = w.write(tx, 1+r.Intn(10))
+				return err
+			})
+		}
+		update(crashed, func(tx *kv.Tx) error {
+			_, err := newPostingsWriter(buffers(), true).write(tx, math.MaxInt)
+			return err
+		})
+		dump := func(db *bolt.DB) (out []string) {
+			_ = db.View(func(tx *bolt.Tx) error {
+				for _, b := range postingBuckets {
+					_ = tx.Bucket(b).ForEach(func(k, v []byte) error {
+						out = append(out, fmt.Sprintf("%s %q=%x", b, k, v))
+						return nil
+					})
+				}
+				return nil
+			})
+			return out
+		}
+		want := dump(inTurn)
+		if got := dump(sliced); !slices.Equal(got, want) {
+			t.Fatalf("in slices:\n%q\nin turn:\n%q", got, want)
+		}
+		if got := dump(crashed); !slices.Equal(got, want) {
+			t.Fatalf("stopped, then written again:\n%q\nin turn:\n%q", got, want)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -114,14 +115,28 @@ func encodeStaged(f *frozenLayer, base uint64) []byte {
 	return f.postings.appendTo(rec)
 }
 
-// mergeTo writes layers, oldest first, into their buckets in tx, each
-// with its postings after it, and drops the staged records.
-func mergeTo(tx *bolt.Tx, layers []*frozenLayer) error {
+// mergeTo writes layers, oldest first, into their buckets in tx, then
+// their postings, name by name, and drops the staged records. With posted,
+// postings the index holds already are skipped: a merge in slices may
+// have written some before a crash (mergeInSlices).
+func mergeTo(tx *bolt.Tx, layers []*frozenLayer, posted bool) error {
 	ls := make([]*kv.Layer, len(layers))
+	bufs := make([]*postingBuffer, len(layers))
 	for i, f := range layers {
-		ls[i] = f.layer
+		ls[i], bufs[i] = f.layer, &f.postings
 	}
-	return finishMerge(tx, kv.NewLayersWriter(ls), layers)
+	if err := kv.WriteLayersTo(tx, ls); err != nil {
+		return err
+	}
+	// The layers hold no postings chunks (only a strict check writes them
+	// into a layer, and it stages nothing), so the postings, appended to
+	// the chunks the file holds, come after them all.
+	if len(layers) > 0 {
+		if _, err := newPostingsWriter(bufs, posted).write(kv.Wrap(tx), math.MaxInt); err != nil {
+			return err
+		}
+	}
+	return dropStaged(tx)
 }
 
 func dropStaged(tx *bolt.Tx) error {
@@ -164,7 +179,7 @@ func mergeStaged(db *bolt.DB, log *slog.Logger) error {
 		if len(layers) > 0 {
 			log.Info("writing the layers staged before a restart into their buckets", "layers", len(layers))
 		}
-		return mergeTo(tx, layers)
+		return mergeTo(tx, layers, true)
 	})
 }
 

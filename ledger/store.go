@@ -614,6 +614,9 @@ type frozenLayer struct {
 	// their buckets; otherwise it stages this one (stage.go).
 	merge bool
 	under []*frozenLayer
+	// sliced: the merge writes its keys over several transactions
+	// (mergeInSlices), in a file large enough to stage layers.
+	sliced bool
 	// finishing is set, under wmu, once the commit comes to bbolt's
 	// Commit, which may remap the file: Apply holds no read transaction
 	// from call to call from then on (inWriteTx).
@@ -631,9 +634,9 @@ func (s *Store) freezeLocked() {
 	if s.flushCallsLocked() != nil {
 		return // the store is broken
 	}
-	merge := s.merging || len(s.staged) >= stagedLayers ||
-		// StrictChecks checks the postings in the file and live layer.
-		s.cfg.StrictChecks || !s.worthStaging()
+	// StrictChecks checks the postings in the file and live layer.
+	stage := !s.cfg.StrictChecks && s.worthStaging()
+	merge := s.merging || len(s.staged) >= stagedLayers || !stage
 	if s.live == nil && !(merge && len(s.staged) > 0) {
 		return
 	}
@@ -644,7 +647,7 @@ func (s *Store) freezeLocked() {
 		layer = kv.NewLayer() // the staged layers go on their own
 	}
 	layer.Seal() // Apply reads it from now on, and never writes it
-	f := &frozenLayer{layer: layer, postings: s.postings, gen: s.gen, db: s.db, merge: merge}
+	f := &frozenLayer{layer: layer, postings: s.postings, gen: s.gen, db: s.db, merge: merge, sliced: merge && stage}
 	if merge {
 		f.under = s.staged
 	}
@@ -691,7 +694,7 @@ func (s *Store) commitFrozen(f *frozenLayer) {
 }
 
 func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
-	if f.merge && len(f.under) > 0 {
+	if f.sliced {
 		return s.mergeInSlices(f)
 	}
 	tx, err := f.db.Begin(true)
@@ -699,7 +702,7 @@ func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
 		return "begin", err
 	}
 	if f.merge {
-		err = mergeTo(tx, []*frozenLayer{f})
+		err = mergeTo(tx, []*frozenLayer{f}, false)
 	} else {
 		err = stageTo(tx, f)
 	}
@@ -728,13 +731,14 @@ func (s *Store) finishWrite(f *frozenLayer, tx *bolt.Tx) (string, error) {
 	return "", nil
 }
 
-// mergeSliceKeys is how many keys one transaction of a merge writes into
-// their buckets (mergeInSlices).
-const mergeSliceKeys = 1 << 17
+// mergeSliceKeys is how many keys, and then journal index names, one
+// transaction of a merge writes (mergeInSlices).
+const mergeSliceKeys = 1 << 15
 
 // mergeInSlices writes the staged layers under f and f itself into their
-// buckets, mergeSliceKeys keys a transaction, the meta bucket (the applied
-// index) and the postings with the last, which drops the staged records.
+// buckets, mergeSliceKeys keys a transaction, then their journal postings
+// as many names a transaction, and with the last the meta bucket (the
+// applied index), dropping the staged records.
 //
 // Why in slices: bbolt frees a page a commit rewrites only once the commit
 // is over, so the file must hold the old and the new copy of every page
@@ -747,34 +751,43 @@ const mergeSliceKeys = 1 << 17
 // A crash between two slices leaves the buckets partly merged under an
 // applied index that has not moved, with every layer still in its staged
 // record: f is staged in the first slice's transaction. Open then writes
-// the records over the buckets again (mergeStaged), and writing a key's
-// newest value twice is writing it once; the postings, appended to their
-// chunks and so not written twice safely, go with the last slice alone.
-// A merge that fits one slice is one transaction, as before.
+// the records over the buckets again (mergeStaged): a key's newest value
+// written twice is written once, and a name's postings its chunks hold
+// already are skipped. A merge that fits one slice is one transaction.
 func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
 	layers := append(f.under[:len(f.under):len(f.under)], f)
-	ls := make([]*kv.Layer, len(layers))
-	for i, l := range layers {
-		ls[i] = l.layer
-	}
-	w := kv.NewLayersWriter(ls, string(bucketMeta))
 	keys := s.cfg.mergeSlice
 	if keys <= 0 {
 		keys = mergeSliceKeys
 	}
+	most := 0 // what the merge writes at most: keys several layers hold count once a layer
+	for _, l := range layers {
+		most += l.layer.Len() + len(l.postings.runs)
+	}
+	if most <= keys {
+		tx, err := f.db.Begin(true)
+		if err != nil {
+			return "begin", err
+		}
+		if err := mergeTo(tx, layers, false); err != nil {
+			_ = tx.Rollback()
+			return "write", err
+		}
+		return s.finishWrite(f, tx)
+	}
+	ls := make([]*kv.Layer, len(layers))
+	bufs := make([]*postingBuffer, len(layers))
+	for i, l := range layers {
+		ls[i], bufs[i] = l.layer, &l.postings
+	}
+	w := kv.NewLayersWriter(ls, string(bucketMeta))
+	var pw *postingsWriter
 	for slice := 0; ; slice++ {
 		tx, err := f.db.Begin(true)
 		if err != nil {
 			return "begin", err
 		}
-		more, err := w.Write(tx, keys)
-		switch {
-		case err != nil:
-		case more && slice == 0:
-			err = stageTo(tx, f) // before any slice is in the file
-		case !more:
-			err = finishMerge(tx, w, layers)
-		}
+		more, err := s.mergeSlice(tx, f, slice, w, &pw, bufs, keys)
 		if err != nil {
 			_ = tx.Rollback()
 			return "write", err
@@ -791,21 +804,29 @@ func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
 	}
 }
 
-// finishMerge writes what w has left (the meta bucket among it), then the
-// layers' postings, oldest first, and drops the staged records.
-func finishMerge(tx *bolt.Tx, w *kv.LayersWriter, layers []*frozenLayer) error {
-	if err := w.Finish(tx); err != nil {
-		return err
-	}
-	// The layers hold no postings chunks (only a strict check writes them
-	// into a layer, and it stages nothing), so each layer's postings,
-	// appended in turn to the chunks the file holds, come after them all.
-	for _, f := range layers {
-		if err := f.postings.flush(kv.Wrap(tx)); err != nil {
-			return err
+// mergeSlice writes the next slice of a merge into tx: f's staged record
+// first if it is the first slice, then up to keys keys of the layers, and
+// once they are written up to keys names of their postings; the last
+// slice writes the meta bucket and drops the staged records.
+func (s *Store) mergeSlice(tx *bolt.Tx, f *frozenLayer, slice int, w *kv.LayersWriter, pw **postingsWriter, bufs []*postingBuffer, keys int) (more bool, err error) {
+	if slice == 0 {
+		if err := stageTo(tx, f); err != nil { // before any slice is in the file
+			return false, err
 		}
 	}
-	return dropStaged(tx)
+	if *pw == nil {
+		if more, err = w.Write(tx, keys); err != nil || more {
+			return more, err
+		}
+		*pw = newPostingsWriter(bufs, false)
+	}
+	if more, err = (*pw).write(kv.Wrap(tx), keys); err != nil || more {
+		return more, err
+	}
+	if err := w.Finish(tx); err != nil {
+		return false, err
+	}
+	return false, dropStaged(tx)
 }
 
 // commitLocked commits everything applied so far and waits until it is in
