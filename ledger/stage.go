@@ -72,6 +72,11 @@ const (
 	stagedPartBytes = 256 << 10
 	// stagedVersion opens a record.
 	stagedVersion byte = 1
+	// stagedSlicedVersion opens the record of a layer staged by the first
+	// slice of a merge in slices (mergeInSlices): the same layout. A
+	// release that does not know it refuses the file, as it would find
+	// the buckets partly merged and some names' postings written already.
+	stagedSlicedVersion byte = 2
 )
 
 // A staged record is stagedVersion, the applied index of the buckets it
@@ -80,8 +85,9 @@ const (
 // (postingBuffer.appendTo).
 const stagedHeader = 1 + 8 + 8
 
-// stageTo writes f's layer and postings into tx as a staged record.
-func stageTo(tx *bolt.Tx, f *frozenLayer) error {
+// stageTo writes f's layer and postings into tx as a staged record that
+// opens with version.
+func stageTo(tx *bolt.Tx, f *frozenLayer, version byte) error {
 	b, err := tx.CreateBucketIfNotExists(bucketStaged)
 	if err != nil {
 		return err
@@ -90,7 +96,7 @@ func stageTo(tx *bolt.Tx, f *frozenLayer) error {
 	if v := tx.Bucket(bucketMeta).Get(metaAppliedIndex); len(v) == 8 {
 		base = binary.BigEndian.Uint64(v)
 	}
-	rec := encodeStaged(f, base)
+	rec := encodeStaged(f, base, version)
 	// bbolt reads the values handed to Put until the commit: rec stays.
 	for part := 0; len(rec) > 0; part++ {
 		n := min(len(rec), stagedPartBytes)
@@ -104,10 +110,10 @@ func stageTo(tx *bolt.Tx, f *frozenLayer) error {
 }
 
 // encodeStaged is f's staged record, staged over buckets at applied index
-// base.
-func encodeStaged(f *frozenLayer, base uint64) []byte {
+// base, opening with version.
+func encodeStaged(f *frozenLayer, base uint64, version byte) []byte {
 	rec := make([]byte, 0, stagedHeader+f.layer.AppendSize()+f.postings.appendSize())
-	rec = append(rec, stagedVersion)
+	rec = append(rec, version)
 	rec = binary.BigEndian.AppendUint64(rec, base)
 	rec = append(rec, make([]byte, 8)...) // the layer's length, below
 	rec = f.layer.AppendTo(rec)
@@ -224,7 +230,7 @@ func readStaged(b *bolt.Bucket) (layers []*frozenLayer, bases []uint64, err erro
 }
 
 func readStagedRecord(rec []byte) (*frozenLayer, uint64, error) {
-	if len(rec) == 0 || rec[0] != stagedVersion {
+	if len(rec) == 0 || (rec[0] != stagedVersion && rec[0] != stagedSlicedVersion) {
 		return nil, 0, errors.New("not a staged layer of this release")
 	}
 	if len(rec) < stagedHeader {

@@ -291,7 +291,7 @@ func encodeStagedRecord(t *testing.T, f *frozenLayer, base uint64) []byte {
 	if n, most := len(f.postings.appendTo(nil)), f.postings.appendSize(); n > most {
 		t.Fatalf("postings appended %d bytes, more than appendSize's %d", n, most)
 	}
-	return encodeStaged(f, base)
+	return encodeStaged(f, base, stagedVersion)
 }
 
 func openTestBolt(t *testing.T, buckets [][]byte) *bolt.DB {
@@ -403,6 +403,11 @@ func TestMergeInSlicesAfterACrash(t *testing.T) {
 				if !staged {
 					t.Fatalf("image %d: no staged records between two slices of a merge", n)
 				}
+				// A release that knows only the first version must refuse
+				// the file, not write its records again.
+				if !slices.Contains(stagedVersions(t, image), stagedSlicedVersion) {
+					t.Fatalf("image %d: staged records %v, none of version %d", n, stagedVersions(t, image), stagedSlicedVersion)
+				}
 				c, err := Open(Config{Path: image, NoSync: true, CommitEvery: 3, stageFrom: 1, mergeSlice: 8})
 				if err != nil {
 					t.Fatalf("image %d: %v", n, err)
@@ -430,4 +435,24 @@ func TestMergeInSlicesAfterACrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stagedVersions lists the version bytes of the staged records in the
+// file at path.
+func stagedVersions(t *testing.T, path string) (versions []byte) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_ = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStaged).ForEach(func(k, v []byte) error {
+			if binary.BigEndian.Uint32(k[8:]) == 0 && len(v) > 0 {
+				versions = append(versions, v[0])
+			}
+			return nil
+		})
+	})
+	return versions
 }

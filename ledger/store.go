@@ -704,7 +704,7 @@ func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
 	if f.merge {
 		err = mergeTo(tx, []*frozenLayer{f}, false)
 	} else {
-		err = stageTo(tx, f)
+		err = stageTo(tx, f, stagedVersion)
 	}
 	if err != nil {
 		_ = tx.Rollback()
@@ -810,7 +810,7 @@ func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
 // slice writes the meta bucket and drops the staged records.
 func (s *Store) mergeSlice(tx *bolt.Tx, f *frozenLayer, slice int, w *kv.LayersWriter, pw **postingsWriter, bufs []*postingBuffer, keys int) (more bool, err error) {
 	if slice == 0 {
-		if err := stageTo(tx, f); err != nil { // before any slice is in the file
+		if err := stageTo(tx, f, stagedSlicedVersion); err != nil { // before any slice is in the file
 			return false, err
 		}
 	}
