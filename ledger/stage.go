@@ -131,7 +131,7 @@ func mergeTo(tx *bolt.Tx, layers []*frozenLayer, posted bool) error {
 	for i, f := range layers {
 		ls[i], bufs[i] = f.layer, &f.postings
 	}
-	if err := kv.WriteLayersTo(tx, ls); err != nil {
+	if err := newLayersWriter(ls).Finish(tx); err != nil {
 		return err
 	}
 	// The layers hold no postings chunks (only a strict check writes them
@@ -143,6 +143,17 @@ func mergeTo(tx *bolt.Tx, layers []*frozenLayer, posted bool) error {
 		}
 	}
 	return dropStaged(tx)
+}
+
+// newLayersWriter returns a writer of layers into their buckets, holding
+// back the buckets named, that fills the pages of the keys appended to
+// the buckets whose values are written once (kv.LayersWriter.FillTails):
+// the balance index's chunks, holders, ids, status and max_supply
+// history. Holdings, parties and postings chunks are rewritten larger.
+func newLayersWriter(ls []*kv.Layer, holdBack ...string) *kv.LayersWriter {
+	w := kv.NewLayersWriter(ls, holdBack...)
+	w.FillTails(string(bucketBalances), string(bucketHolders), string(bucketIDs), string(bucketStatusHistory), string(bucketMaxSupplyHistory))
+	return w
 }
 
 func dropStaged(tx *bolt.Tx) error {

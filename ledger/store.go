@@ -780,7 +780,7 @@ func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
 	for i, l := range layers {
 		ls[i], bufs[i] = l.layer, &l.postings
 	}
-	w := kv.NewLayersWriter(ls, string(bucketMeta))
+	w := newLayersWriter(ls, string(bucketMeta))
 	var pw *postingsWriter
 	for slice := 0; ; slice++ {
 		tx, err := f.db.Begin(true)

@@ -561,7 +561,30 @@ type LayersWriter struct {
 	runs     []layerRun
 	started  bool // runs are names[at]'s
 	finished bool
+	// last is names[at]'s last key before the writer wrote into it (nil:
+	// it was empty); inTail is set once the keys written go past it.
+	last   []byte
+	inTail bool
+	// fillTails names the buckets whose keys past their last are written
+	// in transactions of their own, their pages filled (FillTails).
+	fillTails []string
 }
+
+// FillTails has the writer write the keys past each named bucket's last
+// key in transactions of their own, which fill their pages to
+// tailFillPercent instead of bbolt's half: Write ends its transaction
+// where they start; Finish, which cannot, fills them when they are all it
+// writes of the bucket. For buckets whose values are written once: a page
+// filled that far splits again at the first value that grows.
+func (w *LayersWriter) FillTails(names ...string) { w.fillTails = append(w.fillTails, names...) }
+
+// tailFillPercent is how full bbolt fills the pages of keys written past a
+// bucket's last key, in a transaction of their own (FillTails): as etcd's
+// backend fills pages of keys it appends. bbolt splits a page at half its
+// size by default, and pages that only ever receive keys at their end, as
+// a register whose parties are numbered in order gives some buckets, stay
+// half empty.
+const tailFillPercent = 0.9
 
 // layerRun is one layer's keys of a bucket, in key order, and the next
 // of them to write.
@@ -630,13 +653,23 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 				}
 			}
 			w.started = true
+			k, _ := b.Cursor().Last()
+			w.last, w.inTail = append(w.last[:0], k...), false
+			if k == nil {
+				w.last = nil
+			}
 		}
 		for i := range w.runs {
 			appendOnly = appendOnly && w.runs[i].lb.appendOnly
 		}
-		if appendOnly {
+		switch {
+		case appendOnly:
 			b.FillPercent = 1
+		case w.inTail:
+			b.FillPercent = tailFillPercent
 		}
+		fillTail := !appendOnly && slices.Contains(w.fillTails, name)
+		here := 0 // keys of this bucket written in tx
 		for {
 			// The least key at the head of a run; of equal keys, the newest
 			// layer's (the last run), the others skipped.
@@ -660,6 +693,20 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 			if written == maxKeys {
 				return true, nil
 			}
+			if fillTail && !w.inTail && (w.last == nil || e.key > string(w.last)) {
+				// The keys past the bucket's last go in a transaction of
+				// their own, which fills their pages: bbolt takes one fill
+				// for every page of a bucket a commit splits. Finish, which
+				// cannot end its transaction, fills them only when they
+				// are all the bucket's keys it writes.
+				if here > 0 && maxKeys != math.MaxInt {
+					return true, nil
+				}
+				if here == 0 {
+					w.inTail = true
+					b.FillPercent = tailFillPercent
+				}
+			}
 			key := e.key
 			for i := range w.runs {
 				r := &w.runs[i]
@@ -678,6 +725,7 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 				return false, fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, k, err)
 			}
 			written++
+			here++
 		}
 	}
 	return false, nil

@@ -899,3 +899,113 @@ func TestLastValueExtendedInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTailKeysFillTheirPages writes layers that append keys past a
+// bucket's last (as parties numbered in order are registered) and
+// rewrite some before it, once in one transaction and once in slices.
+// Both must leave the same keys; in slices the appended keys' pages are
+// filled to tailFillPercent, not to bbolt's half, so the bucket takes
+// fewer leaf pages, and the keys before the tail were written in a
+// transaction of their own.
+func TestTailKeysFillTheirPages(t *testing.T) {
+	dbs := [2]*bolt.DB{openTestDB(t, "one-pass.db"), openTestDB(t, "sliced.db")}
+	for _, db := range dbs {
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(testBucket)
+			for i := range 1000 {
+				if err := b.Put(fmt.Appendf(nil, "k%06d", i), []byte("under-0123456789")); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	layers := make([]*Layer, 3)
+	for i := range layers {
+		layers[i] = NewLayer()
+		lb := layers[i].bucket(testBucket, true)
+		for j := range 4000 {
+			layers[i].set(lb, fmt.Appendf(nil, "k%06d", 1000+i*4000+j), []byte("appended-0123456"), false)
+		}
+		for j := range 50 {
+			layers[i].set(lb, fmt.Appendf(nil, "k%06d", j*19), fmt.Appendf(nil, "rewritten-%d", i), false)
+		}
+	}
+	if err := dbs[0].Update(func(tx *bolt.Tx) error { return WriteLayersTo(tx, layers) }); err != nil {
+		t.Fatal(err)
+	}
+	w := NewLayersWriter(layers)
+	w.FillTails(string(testBucket))
+	var sizes []int
+	for more := true; more; {
+		if err := dbs[1].Update(func(tx *bolt.Tx) (err error) {
+			before := tx.Bucket(testBucket).Stats().KeyN
+			more, err = w.Write(tx, 1000)
+			sizes = append(sizes, tx.Bucket(testBucket).Stats().KeyN-before)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The 150 rewritten keys, before the tail, end their transaction.
+	if len(sizes) < 2 || sizes[0] != 0 {
+		t.Fatalf("transactions added %v keys: want the rewrites alone first", sizes)
+	}
+	var dumps [2][]string
+	var leaves [2]int
+	for i, db := range dbs {
+		if err := db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(testBucket)
+			leaves[i] = b.Stats().LeafPageN
+			return b.ForEach(func(k, v []byte) error {
+				dumps[i] = append(dumps[i], fmt.Sprintf("%s=%s", k, v))
+				return nil
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(dumps[0], dumps[1]) {
+		t.Fatal("written in slices, the bucket holds other keys than written in one pass")
+	}
+	if leaves[1]*10 > leaves[0]*7 {
+		t.Fatalf("%d leaf pages in slices against %d in one pass: the appended keys' pages are not filled", leaves[1], leaves[0])
+	}
+	t.Logf("leaf pages: one pass %d, in slices %d", leaves[0], leaves[1])
+
+	// One transaction (Finish) fills them when the appended keys are all
+	// it writes of the bucket.
+	appended := make([]*Layer, len(layers))
+	for i := range appended {
+		appended[i] = NewLayer()
+		lb := appended[i].bucket(testBucket, true)
+		for j := range 4000 {
+			appended[i].set(lb, fmt.Appendf(nil, "k%06d", 1000+i*4000+j), []byte("appended-0123456"), false)
+		}
+	}
+	plain, filled := openTestDB(t, "plain.db"), openTestDB(t, "filled.db")
+	for _, db := range []*bolt.DB{plain, filled} {
+		if err := db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(testBucket).Put([]byte("k000000"), []byte("under"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := plain.Update(func(tx *bolt.Tx) error { return WriteLayersTo(tx, appended) }); err != nil {
+		t.Fatal(err)
+	}
+	fw := NewLayersWriter(appended)
+	fw.FillTails(string(testBucket))
+	if err := filled.Update(fw.Finish); err != nil {
+		t.Fatal(err)
+	}
+	leafPages := func(db *bolt.DB) (n int) {
+		_ = db.View(func(tx *bolt.Tx) error { n = tx.Bucket(testBucket).Stats().LeafPageN; return nil })
+		return n
+	}
+	if p, f := leafPages(plain), leafPages(filled); f*10 > p*7 {
+		t.Fatalf("appended in one transaction: %d leaf pages filled against %d plain", f, p)
+	}
+}
