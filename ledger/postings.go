@@ -240,6 +240,9 @@ func (b *postingBuffer) readFrom(src []byte) error {
 // until the commit: appends never write over a value handed out, and a
 // grown arena leaves the old array to bbolt; reset it only after the commit.
 func (b *postingBuffer) flush(tx *kv.Tx) error {
+	if b.empty() {
+		return nil
+	}
 	_, err := newPostingsWriter([]*postingBuffer{b}, false).write(tx, math.MaxInt)
 	return err
 }

@@ -787,7 +787,7 @@ func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
 		if err != nil {
 			return "begin", err
 		}
-		more, err := s.mergeSlice(tx, f, slice, w, &pw, bufs, keys)
+		more, err := mergeSlice(tx, f, slice, w, &pw, bufs, keys)
 		if err != nil {
 			_ = tx.Rollback()
 			return "write", err
@@ -808,7 +808,7 @@ func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
 // first if it is the first slice, then up to keys keys of the layers, and
 // once they are written up to keys names of their postings; the last
 // slice writes the meta bucket and drops the staged records.
-func (s *Store) mergeSlice(tx *bolt.Tx, f *frozenLayer, slice int, w *kv.LayersWriter, pw **postingsWriter, bufs []*postingBuffer, keys int) (more bool, err error) {
+func mergeSlice(tx *bolt.Tx, f *frozenLayer, slice int, w *kv.LayersWriter, pw **postingsWriter, bufs []*postingBuffer, keys int) (more bool, err error) {
 	if slice == 0 {
 		if err := stageTo(tx, f, stagedSlicedVersion); err != nil { // before any slice is in the file
 			return false, err

@@ -561,8 +561,9 @@ type LayersWriter struct {
 	runs     []layerRun
 	started  bool // runs are names[at]'s
 	finished bool
-	// last is names[at]'s last key before the writer wrote into it (nil:
-	// it was empty); inTail is set once the keys written go past it.
+	// last is names[at]'s last key before the writer wrote into it (empty:
+	// the bucket was, or it fills no tail); inTail is set once the keys
+	// written go past it.
 	last   []byte
 	inTail bool
 	// fillTails names the buckets whose keys past their last are written
@@ -653,10 +654,10 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 				}
 			}
 			w.started = true
-			k, _ := b.Cursor().Last()
-			w.last, w.inTail = append(w.last[:0], k...), false
-			if k == nil {
-				w.last = nil
+			w.last, w.inTail = w.last[:0], false
+			if slices.Contains(w.fillTails, name) {
+				k, _ := b.Cursor().Last()
+				w.last = append(w.last, k...)
 			}
 		}
 		for i := range w.runs {
@@ -693,7 +694,7 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 			if written == maxKeys {
 				return true, nil
 			}
-			if fillTail && !w.inTail && (w.last == nil || e.key > string(w.last)) {
+			if fillTail && !w.inTail && e.key > string(w.last) {
 				// The keys past the bucket's last go in a transaction of
 				// their own, which fills their pages: bbolt takes one fill
 				// for every page of a bucket a commit splits. Finish, which
