@@ -262,6 +262,20 @@ func TestStagedRecordsReadBack(t *testing.T) {
 		if again := encodeStagedRecord(t, back, 42); !bytes.Equal(again, rec) {
 			t.Fatalf("seed %d: the record read back encodes differently", seed)
 		}
+		// A merge in slices stages the same layout under its own version;
+		// a version this release does not know is refused.
+		sliced := encodeStaged(f, 42, stagedSlicedVersion)
+		if !bytes.Equal(sliced[1:], rec[1:]) || sliced[0] != stagedSlicedVersion {
+			t.Fatalf("seed %d: a sliced merge's record differs from a staged one past its version", seed)
+		}
+		if back, _, err := readStagedRecord(sliced); err != nil {
+			t.Fatalf("seed %d: a sliced merge's record: %v", seed, err)
+		} else if got, want := bucketDump(t, back.layer, bucketNames), bucketDump(t, f.layer, bucketNames); !slices.Equal(got, want) {
+			t.Fatalf("seed %d: a sliced merge's record writes %q, want %q", seed, got, want)
+		}
+		if _, _, err := readStagedRecord(append([]byte{stagedSlicedVersion + 1}, rec[1:]...)); err == nil {
+			t.Fatalf("seed %d: a record of an unknown version read", seed)
+		}
 		if got, want := bucketDump(t, back.layer, bucketNames), bucketDump(t, f.layer, bucketNames); !slices.Equal(got, want) {
 			t.Fatalf("seed %d: layer read back writes %q, want %q", seed, got, want)
 		}
