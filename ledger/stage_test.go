@@ -57,19 +57,28 @@ func (s *Store) hasStagedRecords() (found bool) {
 // staged records.
 func fileApplied(t *testing.T, path string) (applied uint64, staged bool) {
 	t.Helper()
+	viewFile(t, path, func(tx *bolt.Tx) {
+		if v := tx.Bucket(bucketMeta).Get(metaAppliedIndex); len(v) == 8 {
+			applied = binary.BigEndian.Uint64(v)
+		}
+		staged = tx.Bucket(bucketStaged) != nil
+	})
+	return applied, staged
+}
+
+// viewFile runs fn in a read transaction of the file at path, opened
+// read-only.
+func viewFile(t *testing.T, path string, fn func(tx *bolt.Tx)) {
+	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	_ = db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(metaAppliedIndex); len(v) == 8 {
-			applied = binary.BigEndian.Uint64(v)
-		}
-		staged = tx.Bucket(bucketStaged) != nil
+		fn(tx)
 		return nil
 	})
-	return applied, staged
 }
 
 // TestStagedLayersAfterACrash applies random calls to a store that
@@ -455,13 +464,8 @@ func TestMergeInSlicesAfterACrash(t *testing.T) {
 // file at path.
 func stagedVersions(t *testing.T, path string) (versions []byte) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_ = db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketStaged).ForEach(func(k, v []byte) error {
+	viewFile(t, path, func(tx *bolt.Tx) {
+		_ = tx.Bucket(bucketStaged).ForEach(func(k, v []byte) error {
 			if binary.BigEndian.Uint32(k[8:]) == 0 && len(v) > 0 {
 				versions = append(versions, v[0])
 			}
