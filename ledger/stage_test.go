@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -473,4 +474,45 @@ func stagedVersions(t *testing.T, path string) (versions []byte) {
 		})
 	})
 	return versions
+}
+
+// TestMergeInOneTransactionKeepsStagedLayers stages layers, then has the
+// next commits find the file too small to stage (as a failed stat of it
+// would): that commit merges in one transaction, and it must write the
+// staged layers under its own, not drop their records.
+func TestMergeInOneTransactionKeepsStagedLayers(t *testing.T) {
+	batches := stagedCalls(4, 60)
+	ref := openStoreWith(t, Config{Path: filepath.Join(t.TempDir(), "ref.db"), NoSync: true, CommitEvery: 1})
+	ref.Apply(batches)
+	s, err := Open(Config{Path: filepath.Join(t.TempDir(), "s.db"), NoSync: true, CommitEvery: 3, stageFrom: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	i := 0
+	for ; i < len(batches) && (i < 20 || s.stagedState() == 0); i++ {
+		s.Apply(batches[i : i+1])
+	}
+	if s.stagedState() == 0 {
+		t.Fatal("no layer staged")
+	}
+	s.wmu.Lock()
+	s.cfg.stageFrom = math.MaxInt64
+	s.wmu.Unlock()
+	for ; i < len(batches); i++ {
+		s.Apply(batches[i : i+1])
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Hashes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Hashes(); err != nil || got != want {
+		t.Fatalf("hashes %+v (%v), want %+v", got, err, want)
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("check: %v", errs)
+	}
 }

@@ -694,15 +694,24 @@ func (s *Store) commitFrozen(f *frozenLayer) {
 }
 
 func (s *Store) writeFrozen(f *frozenLayer) (string, error) {
-	if f.sliced {
-		return s.mergeInSlices(f)
+	layers := append(f.under[:len(f.under):len(f.under)], f)
+	keys := s.cfg.mergeSlice
+	if keys <= 0 {
+		keys = mergeSliceKeys
+	}
+	most := 0 // what a merge writes at most: keys several layers hold count once a layer
+	for _, l := range layers {
+		most += l.layer.Len() + len(l.postings.runs)
+	}
+	if f.sliced && most > keys {
+		return s.mergeInSlices(f, layers, keys)
 	}
 	tx, err := f.db.Begin(true)
 	if err != nil {
 		return "begin", err
 	}
 	if f.merge {
-		err = mergeTo(tx, []*frozenLayer{f}, false)
+		err = mergeTo(tx, layers, false)
 	} else {
 		err = stageTo(tx, f, stagedVersion)
 	}
@@ -753,28 +762,9 @@ const mergeSliceKeys = 1 << 15
 // record: f is staged in the first slice's transaction. Open then writes
 // the records over the buckets again (mergeStaged): a key's newest value
 // written twice is written once, and a name's postings its chunks hold
-// already are skipped. A merge that fits one slice is one transaction.
-func (s *Store) mergeInSlices(f *frozenLayer) (string, error) {
-	layers := append(f.under[:len(f.under):len(f.under)], f)
-	keys := s.cfg.mergeSlice
-	if keys <= 0 {
-		keys = mergeSliceKeys
-	}
-	most := 0 // what the merge writes at most: keys several layers hold count once a layer
-	for _, l := range layers {
-		most += l.layer.Len() + len(l.postings.runs)
-	}
-	if most <= keys {
-		tx, err := f.db.Begin(true)
-		if err != nil {
-			return "begin", err
-		}
-		if err := mergeTo(tx, layers, false); err != nil {
-			_ = tx.Rollback()
-			return "write", err
-		}
-		return s.finishWrite(f, tx)
-	}
+// already are skipped. A merge that fits one slice is one transaction
+// (writeFrozen).
+func (s *Store) mergeInSlices(f *frozenLayer, layers []*frozenLayer, keys int) (string, error) {
 	ls := make([]*kv.Layer, len(layers))
 	bufs := make([]*postingBuffer, len(layers))
 	for i, l := range layers {
