@@ -63,7 +63,10 @@ func (s *Store) Apply(batches []Batch) [][][]byte {
 }
 
 func (s *Store) apply(batches []Batch) ([][][]byte, error) {
-	results := make([][][]byte, len(batches))
+	// One array holds every batch's outcomes (results[i] is a slice of
+	// it), so a call allocates twice for them however many entries it has.
+	var results [][][]byte
+	var outcomes [][]byte
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	assert(s.db != nil, "apply on a closed store")
@@ -90,13 +93,25 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	var newApplied uint64
 	var newTime time.Time
 	var newRulebook = s.rulebook.Load()
-	running := *s.corpRunning.Load()
+	runningBefore := *s.corpRunning.Load()
+	running := runningBefore
 	items, itemBytes := 0, 0
 	for _, b := range batches {
 		items += len(b.Items)
 		for _, it := range b.Items {
 			itemBytes += len(it)
 		}
+	}
+	if len(batches) == 1 && items == 1 {
+		// A call of one entry of one instruction, the shape of a node
+		// serving single-instruction clients: one allocation for both.
+		one := new(struct {
+			results  [1][][]byte
+			outcomes [1][]byte
+		})
+		results, outcomes = one.results[:], one.outcomes[:]
+	} else {
+		results, outcomes = make([][][]byte, len(batches)), make([][]byte, items)
 	}
 	err := s.inWriteTx(func(tx *kv.Tx) error {
 		a := s.reuse.takeApplier()
@@ -126,7 +141,10 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			if b.Index <= a.applied {
 				continue
 			}
-			results[i] = a.batch(b)
+			out := outcomes[:len(b.Items):len(b.Items)]
+			outcomes = outcomes[len(b.Items):]
+			a.batch(b, out)
+			results[i] = out
 		}
 		if a.chunk != nil {
 			if err := a.chunk.flush(a.journal); err != nil {
@@ -180,7 +198,12 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		s.freezeLocked()
 	}
 	s.rulebook.Store(newRulebook)
-	s.corpRunning.Store(&running)
+	if !sameRunning(running, runningBefore) {
+		// A call rarely starts or ends a corporate action: storing the
+		// queue only when it changed keeps the call from allocating it.
+		changed := running
+		s.corpRunning.Store(&changed)
+	}
 	s.lastTime.Store(newTime.UnixNano())
 	if newApplied > s.applied.Load() {
 		s.applied.Store(newApplied)
@@ -242,7 +265,8 @@ func (b *applyBuffers) emptied() applyBuffers {
 	}
 }
 
-func (a *applier) batch(b Batch) [][]byte {
+// batch applies b, writing each item's outcome into out, which is as long.
+func (a *applier) batch(b Batch, out [][]byte) {
 	// Time comes from the batch of the log entry. The leader never stamps an
 	// earlier time, but a new leader's clock may lag; clamping keeps time
 	// monotonic and depends only on replicated data.
@@ -252,12 +276,10 @@ func (a *applier) batch(b Batch) [][]byte {
 	}
 	a.promoteRulebook(now)
 	a.sweepPending(b.Index, now)
-	out := make([][]byte, len(b.Items))
 	for j, item := range b.Items {
 		out[j] = a.item(b.Index, now, item)
 	}
 	a.applied, a.term, a.lastTime = b.Index, b.Term, now
-	return out
 }
 
 // item decides one item and returns its outcome's JSON.

@@ -107,3 +107,9 @@ func (r corpRunning) splitOf(symbol string) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// sameRunning says whether a and b are the same queue: with and without
+// copy, so a queue a call changed never shares b's array and length.
+func sameRunning(a, b corpRunning) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}

@@ -429,7 +429,10 @@ func (s *Store) install(st memState) {
 	s.rulebook.Store(st.rulebook)
 	s.applied.Store(st.applied)
 	s.lastTime.Store(st.lastTime.UnixNano())
-	s.corpRunning.Store(&st.running)
+	// A copy of its own: a pointer into st would keep st, its caches
+	// included, for as long as the queue stays unchanged.
+	running := st.running
+	s.corpRunning.Store(&running)
 }
 
 // Close closes the state file.
