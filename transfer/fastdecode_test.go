@@ -232,3 +232,17 @@ func TestDecodeEncodedTakesCanonical(t *testing.T) {
 		t.Fatal("decodeFast refuses a canonical transfer")
 	}
 }
+
+// BenchmarkDecodeEncoded is what the API spends on an instruction's body
+// before it proposes it: a canonical one-leg transfer, as node bench sends.
+//
+//	go test ./transfer -run '^$' -bench DecodeEncoded -benchmem
+func BenchmarkDecodeEncoded(b *testing.B) {
+	body := []byte(`{"id":"b1796623165-123-456","type":"transfer","legs":[{"symbol":"USD","from":"inv-12","to":"inv-345","amount":"0.01"}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, enc, err := DecodeEncoded(body); err != nil || len(enc) != len(body) {
+			b.Fatalf("DecodeEncoded = %s, %v", enc, err)
+		}
+	}
+}
