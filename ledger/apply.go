@@ -409,9 +409,9 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 			out.CorporateAction = summaryOf(action)
 		}
 	}
-	a.appendJournal(index, now, actor, ins, body, out, touched)
+	bodyServed := a.appendJournal(index, now, actor, ins, body, out, touched)
 	result := EncodeOutcome(out)
-	a.seenIDs[ins.ID] = idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: !needsCompact(body)}
+	a.seenIDs[ins.ID] = idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: result, BodyServed: bodyServed}
 	a.newIDs = append(a.newIDs, ins.ID)
 	if action != nil && delta != nil && action.done {
 		a.journalDone(index, now, action, touchedNames{}) // after the id's record, which names the accepting entry
@@ -470,7 +470,9 @@ func EncodeOutcome(o Outcome) []byte {
 // the parties and symbols whose holdings it changed (a distribution's
 // payees, the symbols a recover moved), so each finds the entry when it
 // reads its journal: the record keeps those the instruction does not name.
-func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched touchedNames) {
+// bodyServed says whether the journal serves body as it is, not compacted:
+// what the id's record notes, without a second scan of the body.
+func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched touchedNames) (bodyServed bool) {
 	rec := journalRecord{
 		version: HashV2, index: index, time: now, actor: actor, status: out.Status, reasons: out.Reasons,
 		writtenOff: out.WrittenOff,
@@ -478,8 +480,8 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	// The served instruction is the body as encoding/json serves a raw
 	// message; a canonical body (what the API proposes) is stored binary,
 	// anything else as that text.
-	served := body
-	if needsCompact(body) {
+	served, bodyServed := body, !needsCompact(body)
+	if !bodyServed {
 		served = appendRawJSON(nil, body)
 	}
 	a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
@@ -519,6 +521,7 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	if err := a.index(named, namedSymbols, &rec); err != nil {
 		panic(fmt.Sprintf("ledger: index journal entry %d: %v", a.seq, err))
 	}
+	return bodyServed
 }
 
 // lookupID finds the record of an instruction id decided before, in this
