@@ -569,6 +569,9 @@ type LayersWriter struct {
 	// fillTails names the buckets whose keys past their last are written
 	// in transactions of their own, their pages filled (FillTails).
 	fillTails []string
+	fillRuns  []string // buckets whose runs are filled too (FillRuns)
+	// peek is inRuns's copy of the runs, whose heads it moves.
+	peek []layerRun
 }
 
 // FillTails has the writer write the keys past each named bucket's last
@@ -578,6 +581,25 @@ type LayersWriter struct {
 // writes of the bucket. For buckets whose values are written once: a page
 // filled that far splits again at the first value that grows.
 func (w *LayersWriter) FillTails(names ...string) { w.fillTails = append(w.fillTails, names...) }
+
+// FillRuns is FillTails, and more: a transaction whose keys of a named
+// bucket are all new and lie in runs, at least minGapRun of them between
+// two keys the bucket holds (or past its last), fills their pages too,
+// wherever the runs are. A register's parties, numbered in order, sort
+// before the operator's id, so their keys in a party-keyed history are
+// never past the bucket's last. For buckets whose keys come in runs and
+// seldom one at a time: a filled page splits at the first key inserted
+// into it.
+func (w *LayersWriter) FillRuns(names ...string) {
+	w.fillTails = append(w.fillTails, names...)
+	w.fillRuns = append(w.fillRuns, names...)
+}
+
+// minGapRun is how many new keys a gap between two keys of a bucket must
+// receive in a transaction for inRuns: about a third of a page of small
+// keys. A run that long makes pages of its own, which a fill of
+// tailFillPercent packs; fewer keys land on pages that later ones split.
+const minGapRun = 32
 
 // tailFillPercent is how full bbolt fills the pages of keys written past a
 // bucket's last key, in a transaction of their own (FillTails): as etcd's
@@ -635,6 +657,66 @@ func (w *LayersWriter) Finish(tx *bolt.Tx) error {
 	return err
 }
 
+// headOf returns the least key at the heads of runs: of equal keys, the
+// newest layer's (the last run). Nil when every run is written.
+func headOf(runs []layerRun) *entry {
+	var e *entry
+	for i := range runs {
+		r := &runs[i]
+		if r.next == len(r.order) {
+			continue
+		}
+		if c := r.lb.ents.at(int(r.order[r.next])); e == nil || c.key <= e.key {
+			e = c
+		}
+	}
+	return e
+}
+
+// skipHead moves every run whose head holds key past it.
+func skipHead(runs []layerRun, key string) {
+	for i := range runs {
+		r := &runs[i]
+		if r.next < len(r.order) && r.lb.ents.at(int(r.order[r.next])).key == key {
+			r.next++
+		}
+	}
+}
+
+// inRuns reports whether the next n keys of the bucket's runs (those a
+// transaction is about to write into b) are all new, each gap between
+// two keys b holds that receives any receiving at least minGapRun, or
+// lying past b's last key. It stops at the first key that settles it no.
+func (w *LayersWriter) inRuns(b *bolt.Bucket, n int) bool {
+	runs := append(w.peek[:0], w.runs...) // heads of its own to move
+	w.peek = runs
+	c := b.Cursor()
+	var gapEnd []byte // the bucket's first key past the gap; nil: past its last
+	inGap, any := 0, false
+	for range n {
+		e := headOf(runs)
+		if e == nil {
+			break
+		}
+		skipHead(runs, e.key)
+		if e.del {
+			return false
+		}
+		if !any || (gapEnd != nil && e.key >= string(gapEnd)) {
+			if any && inGap < minGapRun {
+				return false
+			}
+			k, _ := c.Seek(unsafe.Slice(unsafe.StringData(e.key), len(e.key)))
+			if k != nil && string(k) == e.key {
+				return false // a key b holds: rewritten, not new
+			}
+			gapEnd, inGap, any = k, 0, true
+		}
+		inGap++
+	}
+	return any && (gapEnd == nil || inGap >= minGapRun)
+}
+
 // write writes up to maxKeys keys of names[:end] into tx, and reports
 // whether keys of them remain.
 func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
@@ -670,24 +752,15 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 			b.FillPercent = tailFillPercent
 		}
 		fillTail := !appendOnly && slices.Contains(w.fillTails, name)
+		if fillTail && slices.Contains(w.fillRuns, name) && w.inRuns(b, maxKeys-written) {
+			// Every key this transaction writes of the bucket makes pages
+			// of its own: filled, with no transaction ended for a tail.
+			b.FillPercent = tailFillPercent
+			fillTail = false
+		}
 		here := 0 // keys of this bucket written in tx
 		for {
-			// The least key at the head of a run; of equal keys, the newest
-			// layer's (the last run), the others skipped.
-			var e *entry
-			for i := range w.runs {
-				r := &w.runs[i]
-				if r.next == len(r.order) {
-					continue
-				}
-				c := r.lb.ents.at(int(r.order[r.next]))
-				switch {
-				case e == nil || c.key < e.key:
-					e = c
-				case c.key == e.key:
-					e = c
-				}
-			}
+			e := headOf(w.runs)
 			if e == nil {
 				break
 			}
@@ -709,12 +782,7 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 				}
 			}
 			key := e.key
-			for i := range w.runs {
-				r := &w.runs[i]
-				if r.next < len(r.order) && r.lb.ents.at(int(r.order[r.next])).key == key {
-					r.next++
-				}
-			}
+			skipHead(w.runs, key)
 			k := unsafe.Slice(unsafe.StringData(key), len(key))
 			var err error
 			if e.del {

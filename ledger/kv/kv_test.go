@@ -1009,3 +1009,116 @@ func TestTailKeysFillTheirPages(t *testing.T) {
 		t.Fatalf("appended in one transaction: %d leaf pages filled against %d plain", f, p)
 	}
 }
+
+// TestRunsInAGapFillTheirPages checks that keys a transaction writes in
+// long runs between two keys a bucket holds fill their pages as keys past
+// its last do, in one transaction and in slices, and that keys scattered
+// one to a gap are written as bbolt lays them out by default.
+func TestRunsInAGapFillTheirPages(t *testing.T) {
+	leafPages := func(db *bolt.DB) (n int) {
+		_ = db.View(func(tx *bolt.Tx) error { n = tx.Bucket(testBucket).Stats().LeafPageN; return nil })
+		return n
+	}
+	dump := func(db *bolt.DB) (out []string) {
+		_ = db.View(func(tx *bolt.Tx) error {
+			return tx.Bucket(testBucket).ForEach(func(k, v []byte) error {
+				out = append(out, string(k)+"="+string(v))
+				return nil
+			})
+		})
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		held   func(i int) string // the bucket's keys before, 2,000 of them
+		fresh  func(i int) string // the layers' keys, 12,000 of them
+		filled bool
+	}{
+		// A register's parties sort before the operator's history key.
+		{"one gap", func(i int) string { return fmt.Sprintf("a%06d", i) }, func(i int) string { return fmt.Sprintf("m%06d", i) }, true},
+		// Runs of 40 between each pair of held keys.
+		{"runs of 40", func(i int) string { return fmt.Sprintf("k%06d", i*1000) }, func(i int) string { return fmt.Sprintf("k%06d", (i/40)*1000+1+i%40) }, true},
+		// Runs of 40, but three keys in the first gap: the transaction
+		// fills none.
+		{"a short gap among runs", func(i int) string { return fmt.Sprintf("k%06d", i*1000) }, func(i int) string {
+			if i < 3 {
+				return fmt.Sprintf("k%06d", 1+i)
+			}
+			return fmt.Sprintf("k%06d", ((i-3)/40+1)*1000+1+(i-3)%40)
+		}, false},
+		// Runs of 40 and one held key rewritten: its page may grow.
+		{"a key rewritten among runs", func(i int) string { return fmt.Sprintf("k%06d", i*1000) }, func(i int) string {
+			if i == 0 {
+				return "k000000"
+			}
+			return fmt.Sprintf("k%06d", ((i-1)/40+1)*1000+1+(i-1)%40)
+		}, false},
+		// Six keys a gap: every page the commit touches would split again.
+		{"six a gap", func(i int) string { return fmt.Sprintf("k%06d", i*100) }, func(i int) string { return fmt.Sprintf("k%06d", (i/6)*100+1+i%6) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names := []string{"plain.db", "one.db", "sliced.db"}
+			dbs := make([]*bolt.DB, len(names))
+			for i, n := range names {
+				dbs[i] = openTestDB(t, n)
+				if err := dbs[i].Update(func(tx *bolt.Tx) error {
+					b := tx.Bucket(testBucket)
+					for j := range 2000 {
+						if err := b.Put([]byte(tc.held(j)), []byte("held-0123456789")); err != nil {
+							return err
+						}
+					}
+					// The outlier past every key: no fresh key is past the last.
+					return b.Put([]byte("zz-operator"), []byte("held"))
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			layers := make([]*Layer, 2)
+			for i := range layers {
+				layers[i] = NewLayer()
+				lb := layers[i].bucket(testBucket, true)
+				for j := i; j < 12000; j += 2 {
+					layers[i].set(lb, []byte(tc.fresh(j)), []byte("fresh-0123456789"), false)
+				}
+			}
+			if err := dbs[0].Update(func(tx *bolt.Tx) error { return WriteLayersTo(tx, layers) }); err != nil {
+				t.Fatal(err)
+			}
+			one := NewLayersWriter(layers)
+			one.FillRuns(string(testBucket))
+			if err := dbs[1].Update(one.Finish); err != nil {
+				t.Fatal(err)
+			}
+			sliced := NewLayersWriter(layers)
+			sliced.FillRuns(string(testBucket))
+			for more := true; more; {
+				if err := dbs[2].Update(func(tx *bolt.Tx) (err error) {
+					more, err = sliced.Write(tx, 3000)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := dump(dbs[0])
+			if len(want) < 14000 {
+				t.Fatalf("%d keys written in one pass, want 14,000 or more", len(want))
+			}
+			for _, db := range dbs[1:] {
+				if got := dump(db); !slices.Equal(got, want) {
+					t.Fatalf("%s holds other keys than written in one pass", db.Path())
+				}
+			}
+			plain, one1, sliced1 := leafPages(dbs[0]), leafPages(dbs[1]), leafPages(dbs[2])
+			t.Logf("leaf pages: plain %d, one transaction %d, in slices %d", plain, one1, sliced1)
+			for _, got := range []int{one1, sliced1} {
+				switch {
+				case tc.filled && got*10 > plain*7:
+					t.Errorf("%d leaf pages against %d plain: the runs' pages are not filled", got, plain)
+				case !tc.filled && got != plain:
+					t.Errorf("%d leaf pages against %d plain: keys scattered over gaps were filled", got, plain)
+				}
+			}
+		})
+	}
+}
