@@ -149,17 +149,19 @@ func mergeTo(tx *bolt.Tx, layers []*frozenLayer, posted bool) error {
 // back the buckets named, that fills the pages of the keys appended to
 // the buckets whose values are written once (kv.LayersWriter.FillTails):
 // the balance index's chunks, holders, ids, status and max_supply
-// history. Holdings, parties and postings chunks are rewritten larger.
-// Ids and the terms histories also fill runs of keys amid the bucket's
-// (FillRuns): a party's status history sorts by its id, so a register's
-// new parties form one run before "operator". Holders and balances do
-// not: a transfer to a new holder inserts one key amid a symbol's, which
-// splits a filled page (at 1,000,000 investors and BenchmarkScale's mix,
-// holders took 118 bytes an investor with runs filled, 108 without).
+// history. Holdings and postings chunks are rewritten larger. Ids, the
+// terms histories and parties also fill runs of keys amid the bucket's
+// (FillRuns): a register's new parties sort before "operator", and so do
+// their status histories, one run each. A party record is rewritten
+// seldom, and bbolt splits a page only when it overflows. Holders and
+// balances do not: a transfer to a new holder inserts one key amid a
+// symbol's, which splits a filled page (at 1,000,000 investors and
+// BenchmarkScale's mix, holders took 118 bytes an investor with runs
+// filled, 108 without).
 func newLayersWriter(ls []*kv.Layer, holdBack ...string) *kv.LayersWriter {
 	w := kv.NewLayersWriter(ls, holdBack...)
 	w.FillTails(string(bucketBalances), string(bucketHolders))
-	w.FillRuns(string(bucketIDs), string(bucketStatusHistory), string(bucketMaxSupplyHistory))
+	w.FillRuns(string(bucketIDs), string(bucketStatusHistory), string(bucketMaxSupplyHistory), string(bucketParties))
 	return w
 }
 
