@@ -692,7 +692,7 @@ func (w *LayersWriter) inRuns(b *bolt.Bucket, n int) bool {
 	w.peek = runs
 	c := b.Cursor()
 	var gapEnd []byte // the bucket's first key past the gap; nil: past its last
-	inGap, any := 0, false
+	inGap, seen := 0, false
 	for range n {
 		e := headOf(runs)
 		if e == nil {
@@ -702,19 +702,19 @@ func (w *LayersWriter) inRuns(b *bolt.Bucket, n int) bool {
 		if e.del {
 			return false
 		}
-		if !any || (gapEnd != nil && e.key >= string(gapEnd)) {
-			if any && inGap < minGapRun {
+		if !seen || (gapEnd != nil && e.key >= string(gapEnd)) {
+			if seen && inGap < minGapRun {
 				return false
 			}
 			k, _ := c.Seek(unsafe.Slice(unsafe.StringData(e.key), len(e.key)))
 			if k != nil && string(k) == e.key {
 				return false // a key b holds: rewritten, not new
 			}
-			gapEnd, inGap, any = k, 0, true
+			gapEnd, inGap, seen = k, 0, true
 		}
 		inGap++
 	}
-	return any && (gapEnd == nil || inGap >= minGapRun)
+	return seen && (gapEnd == nil || inGap >= minGapRun)
 }
 
 // write writes up to maxKeys keys of names[:end] into tx, and reports
