@@ -502,13 +502,13 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 		rec.extra, _ = extraParties(touched.parties, named)
 		rec.extraSymbols, _ = extraParties(touched.symbols, namedSymbols)
 	}
+	if a.chunk == nil {
+		a.chunk = loadJournalChunk(a.journal, a.seq-1, a.head)
+	}
 	start := len(a.arena)
 	a.arena = appendJournalBody(a.arena, &rec)
 	a.head = hashV2(a.scratch[:0], a.head, a.seq, a.arena[start:])
 	a.arena = append(a.arena, a.head[:]...)
-	if a.chunk == nil {
-		a.chunk = loadJournalChunk(a.journal, a.seq-1)
-	}
 	if err := a.chunk.add(a.journal, a.seq, a.arena[start:]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -24,17 +25,37 @@ import (
 // Apply, and whenever the node restarted: the last chunk in the file is
 // taken up again where it ended (loadJournalChunk).
 //
-// A value that does not open with tagJournalChunk is one journal record,
-// the entry of its key: what schemas 3 to 8 wrote, which a schema 9 file
-// keeps (the migration rewrites nothing). Each record in a chunk is
-// exactly the record of schema.go, hash included, so everything that reads
-// a record (rendering, the hash chain, Check) reads it as before.
+// A chunk does not store its entries' hashes (schema 10). An entry's hash
+// is sha256(prev ‖ seq ‖ body) (hashV2), and its body is its record less
+// the hash: so a chunk stores the hash of the entry before its first, and
+// each entry's body, and a reader recomputes the hashes as it walks the
+// chunk, each from the one before. Stored, the hash was 32 of a record's
+// 114 bytes or so; the chunk's one costs 32 bytes for the ten or eleven
+// entries it holds. What the cursor hands out is the record as the writer
+// built it, body and hash (journalCursor), so everything that reads a
+// record (rendering, the hash chain, Check) reads it as before. A body
+// changed in the file changes every hash after it in its chunk, and the
+// next chunk's stored hash (or, for the last chunk, the head the meta
+// bucket records) no longer matches: verifyJournal finds it there.
 //
-//	journal chunk  tagJournalChunk, then n >= 1 of (uvarint length, journal
-//	               record): the entries of seqs key, key+1, … key+n-1
+// A value that opens with tagHashedChunk is a chunk of schema 9: the same
+// but for the stored prev, each record with its hash. A value that opens
+// with neither is one journal record, the entry of its key: what schemas 3
+// to 8 wrote. A schema 9 or older file keeps them (the migration rewrites
+// nothing), and the entries after them go into chunks of this form.
+//
+//	journal chunk  tagJournalChunk, the 32-byte hash of the entry before
+//	               seq key (zeros for seq 1), then n >= 1 of (uvarint
+//	               length, journal record less its hash): the entries of
+//	               seqs key, key+1, … key+n-1
+//	hashed chunk   tagHashedChunk, then n >= 1 of (uvarint length, journal
+//	               record) (schema 9)
 
 const (
-	tagJournalChunk byte = 'G'
+	tagJournalChunk byte = 'g'
+	tagHashedChunk  byte = 'G'
+	// chunkHeader is a journal chunk's bytes before its first entry.
+	chunkHeader = 1 + journalHashSize
 	// journalChunkBytes bounds a chunk's value: 4 values of it, each with
 	// bbolt's 16-byte element and an 8-byte key, and the 16-byte page
 	// header fill a 4,096-byte page.
@@ -49,13 +70,16 @@ type journalChunk struct {
 	next  uint64 // seq the next entry must have
 	buf   []byte // the chunk's value
 	dirty bool   // buf holds entries the bucket does not
-	key   [8]byte
+	// last is the hash of entry next-1: the prev of a chunk opened next.
+	last [journalHashSize]byte
+	key  [8]byte
 }
 
-// loadJournalChunk takes up the journal's last value, if it is a chunk,
-// for the entries after seq, the journal's last.
-func loadJournalChunk(journal *kv.Bucket, seq uint64) *journalChunk {
-	c := &journalChunk{next: seq + 1}
+// loadJournalChunk takes up the journal's last value, if it is a chunk of
+// this form, for the entries after seq, the journal's last, whose hash is
+// head. After a value of an older form, the next entry opens a chunk.
+func loadJournalChunk(journal *kv.Bucket, seq uint64, head [journalHashSize]byte) *journalChunk {
+	c := &journalChunk{next: seq + 1, last: head}
 	k, v := journal.Cursor().Last()
 	if k == nil || len(v) == 0 || v[0] != tagJournalChunk {
 		return c
@@ -67,20 +91,22 @@ func loadJournalChunk(journal *kv.Bucket, seq uint64) *journalChunk {
 	return c
 }
 
-// chunkJoins reports whether an entry of recLen bytes joins a chunk of
-// chunkLen bytes.
+// chunkJoins reports whether an entry whose stored form is recLen bytes
+// joins a chunk of chunkLen bytes.
 func chunkJoins(chunkLen, recLen int) bool {
 	return chunkLen+uvarintLen(uint64(recLen))+recLen <= journalChunkBytes
 }
 
-// add appends the record of entry seq, putting the chunk it closes.
+// add appends entry seq, whose record (body and hash) is rec, putting the
+// chunk it closes.
 func (c *journalChunk) add(journal *kv.Bucket, seq uint64, rec []byte) error {
 	if seq != c.next {
 		// Not assert: its arguments, boxed on every call, would cost the
 		// append two allocations.
 		fail("journal entry %d appended after %d", seq, c.next-1)
 	}
-	if c.first != 0 && !chunkJoins(len(c.buf), len(rec)) {
+	body := rec[:len(rec)-journalHashSize]
+	if c.first != 0 && !chunkJoins(len(c.buf), len(body)) {
 		if err := c.flush(journal); err != nil {
 			return err
 		}
@@ -88,10 +114,11 @@ func (c *journalChunk) add(journal *kv.Bucket, seq uint64, rec []byte) error {
 	}
 	if c.first == 0 {
 		c.first = seq
-		c.buf = append(c.buf[:0], tagJournalChunk)
+		c.buf = append(append(c.buf[:0], tagJournalChunk), c.last[:]...)
 	}
-	c.buf = binary.AppendUvarint(c.buf, uint64(len(rec)))
-	c.buf = append(c.buf, rec...)
+	c.buf = binary.AppendUvarint(c.buf, uint64(len(body)))
+	c.buf = append(c.buf, body...)
+	copy(c.last[:], rec[len(body):])
 	c.next, c.dirty = seq+1, true
 	return nil
 }
@@ -112,14 +139,27 @@ func (c *journalChunk) flush(journal *kv.Bucket) error {
 	return nil
 }
 
+// chunkBody is a chunk's entries, past its tag (and prev): nil, false for
+// a value that is no chunk or too short for its header.
+func chunkBody(v []byte) ([]byte, bool) {
+	switch {
+	case len(v) > 0 && v[0] == tagHashedChunk:
+		return v[1:], true
+	case len(v) >= chunkHeader && v[0] == tagJournalChunk:
+		return v[chunkHeader:], true
+	}
+	return nil, false
+}
+
 // chunkEntries counts a chunk's entries, and reports whether its lengths
 // frame it exactly.
 func chunkEntries(v []byte) (int, bool) {
-	if len(v) == 0 {
+	rest, ok := chunkBody(v)
+	if !ok {
 		return 0, false
 	}
 	n := 0
-	for rest := v[1:]; len(rest) > 0; n++ {
+	for ; len(rest) > 0; n++ {
 		l, w := binary.Uvarint(rest)
 		if w <= 0 || l > uint64(len(rest)-w) {
 			return n, false
@@ -129,21 +169,35 @@ func chunkEntries(v []byte) (int, bool) {
 	return n, n > 0
 }
 
-// journalCursor walks the journal entry by entry, across its values.
+// journalCursor walks the journal entry by entry, across its values. It
+// hands out each entry's record, body and hash, as the writer built it:
+// from a chunk of this form (tagJournalChunk), a copy with the hash it
+// recomputes, valid as long as the caller holds it.
 type journalCursor struct {
 	c    *kv.Cursor
 	seq  uint64 // of the entry last returned
 	cur  []byte // its record
 	rest []byte // the entries of its chunk after it
+	// stored is the length of the entry's stored form: its record, or in a
+	// chunk of this form its body.
+	stored int
 	// opens: the entry last returned is the first of its value; valueLen
-	// and chunked are that value's length and whether it is a chunk, and
-	// prevLen and prevChunked the value's before it, when the walk stepped
-	// from there (prevLen 0 otherwise): Check's test of where chunks end.
-	opens       bool
-	chunked     bool
-	valueLen    int
-	prevChunked bool
-	prevLen     int
+	// and kind are that value's length and its tag when it is a chunk (0
+	// otherwise), and prevLen and prevKind the value's before it, when the
+	// walk stepped from there (prevLen 0 otherwise): Check's test of where
+	// chunks end.
+	opens    bool
+	kind     byte
+	valueLen int
+	prevKind byte
+	prevLen  int
+	// chunkPrev is the hash a chunk of this form stores of the entry before
+	// it, and chain the hash of the entry last returned from it.
+	chunkPrev, chain [journalHashSize]byte
+	// slab holds the records recomputed from the current chunk; a chunk's
+	// records never outgrow it, so those handed out stay as they were.
+	slab    []byte
+	scratch []byte // hashV2's
 }
 
 func newJournalCursor(journal *kv.Bucket) *journalCursor {
@@ -155,36 +209,59 @@ func newJournalCursor(journal *kv.Bucket) *journalCursor {
 // wrongly gives what is left of it as one record, which no record check
 // passes.
 func (jc *journalCursor) enter(k, v []byte) (uint64, []byte) {
-	jc.prevChunked, jc.prevLen = jc.chunked, jc.valueLen
+	jc.prevKind, jc.prevLen = jc.kind, jc.valueLen
 	if k == nil {
-		jc.rest, jc.valueLen = nil, 0
+		jc.rest, jc.valueLen, jc.kind = nil, 0, 0
 		return 0, nil
 	}
 	jc.seq, jc.opens = binary.BigEndian.Uint64(k), true
-	jc.valueLen, jc.chunked = len(v), len(v) > 0 && v[0] == tagJournalChunk
-	if !jc.chunked {
-		jc.rest, jc.cur = nil, v
+	jc.valueLen, jc.kind = len(v), 0
+	rest, ok := chunkBody(v)
+	if !ok {
+		jc.rest, jc.cur, jc.stored = nil, v, len(v)
 		return jc.seq, v
 	}
-	jc.rest = v[1:]
+	jc.kind, jc.rest = v[0], rest
+	if jc.kind == tagJournalChunk {
+		jc.chunkPrev = [journalHashSize]byte(v[1:chunkHeader])
+		jc.chain = jc.chunkPrev
+		// Each record is its stored length and a hash longer: n framed
+		// entries give len(rest) + 32·n bytes at most, and one unframed
+		// rest no more than that.
+		n, _ := chunkEntries(v)
+		jc.slab = make([]byte, 0, len(rest)+journalHashSize*(n+1))
+	}
 	return jc.seq, jc.take()
 }
 
-// take cuts the next record from rest.
+// take cuts the next record from rest: in a chunk of this form, its body
+// then the hash recomputed over it.
 func (jc *journalCursor) take() []byte {
 	l, w := binary.Uvarint(jc.rest)
 	if w <= 0 || l > uint64(len(jc.rest)-w) {
 		jc.cur, jc.rest = jc.rest, nil
+		jc.stored = len(jc.cur)
 		return jc.cur
 	}
-	jc.cur = jc.rest[w : w+int(l) : w+int(l)]
+	body := jc.rest[w : w+int(l) : w+int(l)]
 	jc.rest = jc.rest[w+int(l):]
+	jc.stored = len(body)
+	if jc.kind != tagJournalChunk {
+		jc.cur = body
+		return body
+	}
+	jc.scratch = binary.BigEndian.AppendUint64(append(jc.scratch[:0], jc.chain[:]...), jc.seq)
+	jc.scratch = append(jc.scratch, body...)
+	jc.chain = sha256.Sum256(jc.scratch) // hashV2
+	start := len(jc.slab)
+	jc.slab = append(append(jc.slab, body...), jc.chain[:]...)
+	jc.cur = jc.slab[start:len(jc.slab):len(jc.slab)]
 	return jc.cur
 }
 
 // first moves to the journal's first entry.
 func (jc *journalCursor) first() (uint64, []byte) {
-	jc.valueLen = 0
+	jc.valueLen, jc.kind = 0, 0
 	return jc.enter(jc.c.First())
 }
 
@@ -200,7 +277,7 @@ func (jc *journalCursor) next() (uint64, []byte) {
 
 // seek moves to entry seq, or the first after it the journal holds.
 func (jc *journalCursor) seek(seq uint64) (uint64, []byte) {
-	jc.valueLen = 0
+	jc.valueLen, jc.kind = 0, 0
 	k, v := jc.c.Seek(seqKey(seq))
 	if k == nil || binary.BigEndian.Uint64(k) > seq {
 		// The value before may hold seq.
@@ -259,7 +336,7 @@ func (jc *journalCursor) withPrev(seq uint64) (prev [journalHashSize]byte, rec [
 
 // last moves to the journal's last entry.
 func (jc *journalCursor) last() (uint64, []byte) {
-	jc.valueLen = 0
+	jc.valueLen, jc.kind = 0, 0
 	s, rec := jc.enter(jc.c.Last())
 	for len(jc.rest) > 0 {
 		s, rec = jc.next()

@@ -90,6 +90,9 @@ func TestJournalChunks(t *testing.T) {
 				if len(jv.val) == 0 || jv.val[0] != tagJournalChunk {
 					t.Fatalf("value at %d is not a chunk: %q", jv.key, firstByte(jv.val))
 				}
+				if i == 0 && !bytes.Equal(jv.val[1:chunkHeader], make([]byte, journalHashSize)) {
+					t.Errorf("the first chunk's prev is %x, not zeros", jv.val[1:chunkHeader])
+				}
 				if jv.key != uint64(len(records))+1 {
 					t.Fatalf("chunk at %d follows entry %d", jv.key, len(records))
 				}
@@ -112,8 +115,12 @@ func TestJournalChunks(t *testing.T) {
 					_, rec = jc.next()
 				}
 				if i+1 < len(layout) {
-					if next := layout[i+1].val; chunkJoins(len(jv.val), len(firstRecord(next))) {
+					if next := layout[i+1].val; chunkJoins(len(jv.val), len(firstRecord(next))-journalHashSize) {
 						t.Errorf("chunk at %d ends, yet the next entry (%d bytes) fits in it", jv.key, len(firstRecord(next)))
+					}
+					// Its stored hash of the entry before it is that entry's.
+					if prev := records[len(records)-1]; !bytes.Equal(layout[i+1].val[1:chunkHeader], prev[len(prev)-journalHashSize:]) {
+						t.Errorf("chunk at %d: stored prev %x, entry %d's hash %x", layout[i+1].key, layout[i+1].val[1:chunkHeader], len(records), prev[len(prev)-journalHashSize:])
 					}
 				}
 			}
@@ -182,6 +189,11 @@ func TestJournalChunks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendFramed appends rec to a chunk: its length, then it.
+func appendFramed(chunk, rec []byte) []byte {
+	return append(binary.AppendUvarint(chunk, uint64(len(rec))), rec...)
 }
 
 // firstRecord is the first record of a journal value.
@@ -257,11 +269,35 @@ func TestJournalChunkTakenUpAfterReopen(t *testing.T) {
 // oneRecordPerKey rewrites the journal as schemas 3 to 8 kept it: a key
 // per entry, its record the value.
 func oneRecordPerKey(tx *kv.Tx) error {
+	return rewriteJournal(tx, func(recs [][]byte) [][]byte { return recs })
+}
+
+// hashedChunks rewrites the journal as schema 9 kept it: chunks of
+// records, hashes included, each ended by the entry that would not fit.
+func hashedChunks(tx *kv.Tx) error {
+	return rewriteJournal(tx, func(recs [][]byte) [][]byte {
+		out := make([][]byte, len(recs))
+		var open int // seq-1 of the chunk being built
+		for i, rec := range recs {
+			if i > 0 && chunkJoins(len(out[open]), len(rec)) {
+				out[open] = appendFramed(out[open], rec)
+				continue
+			}
+			open = i
+			out[i] = appendFramed([]byte{tagHashedChunk}, rec)
+		}
+		return out
+	})
+}
+
+// rewriteJournal puts layout(records) in place of the journal: its i-th
+// value, when not nil, under seq i+1.
+func rewriteJournal(tx *kv.Tx, layout func(records [][]byte) [][]byte) error {
 	journal := tx.Bucket(bucketJournal)
-	var keys, vals [][]byte
+	var recs [][]byte
 	jc := newJournalCursor(journal)
-	for seq, rec := jc.first(); rec != nil; seq, rec = jc.next() {
-		keys, vals = append(keys, seqKey(seq)), append(vals, bytes.Clone(rec))
+	for _, rec := jc.first(); rec != nil; _, rec = jc.next() {
+		recs = append(recs, bytes.Clone(rec))
 	}
 	var old [][]byte
 	_ = journal.ForEach(func(k, _ []byte) error { old = append(old, bytes.Clone(k)); return nil })
@@ -270,91 +306,118 @@ func oneRecordPerKey(tx *kv.Tx) error {
 			return err
 		}
 	}
-	for i := range keys {
-		if err := journal.Put(keys[i], vals[i]); err != nil {
+	for i, v := range layout(recs) {
+		if v == nil {
+			continue
+		}
+		if err := journal.Put(seqKey(uint64(i+1)), v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// TestJournalOfOneRecordPerKeyOpens checks the upgrade: a schema 8 file,
-// whose journal keeps a key per entry, opens as schema 9 without a
-// rewrite; every entry reads as before (pages, the chain, an id's first
-// outcome); the entries after it go into chunks from the next seq on; and
-// Check passes throughout.
-func TestJournalOfOneRecordPerKeyOpens(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, h := chunksWorld(t, path, rand.New(rand.NewSource(3)))
-	firstBody := transferBody("USD", "ret-us", "acc-us", "1")
-	first := h.mustAccept("ret-us", firstBody)
-	if err := s.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	before := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(btx *bolt.Tx) error {
-		if err := oneRecordPerKey(kv.Wrap(btx)); err != nil {
-			return err
-		}
-		return btx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaKeyedJournal))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = openStore(t, path, true)
-	h.s = s
-	if got := fileSchema(s.db); got != schemaVersion {
-		t.Errorf("schema after open: %q, want %q", got, schemaVersion)
-	}
-	if errs := s.Check(); len(errs) > 0 {
-		t.Fatalf("Check after the upgrade: %v", errs)
-	}
-	after := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
-	if len(after.Entries) != len(before.Entries) || after.Entries[len(after.Entries)-1].Hash != before.Entries[len(before.Entries)-1].Hash {
-		t.Fatalf("the journal read %d entries ending %s, before %d", len(after.Entries), after.Entries[len(after.Entries)-1].Hash, len(before.Entries))
-	}
-	if o := h.do("ret-us", firstBody); o.Seq != first.Seq || o.Status != StatusAccepted {
-		t.Errorf("a repeat of entry %d's id: %+v", first.Seq, o)
-	}
-	old := uint64(len(before.Entries))
-	for range 40 {
-		h.mustAccept("ret-us", transferBody("USD", "ret-us", "acc-us", "0.01"))
-	}
-	if errs := s.Check(); len(errs) > 0 {
-		t.Fatalf("Check after new entries: %v", errs)
-	}
-	if err := s.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	layout := journalLayout(t, s)
-	var chunks int
-	for _, jv := range layout {
-		isChunk := jv.val[0] == tagJournalChunk
-		switch {
-		case jv.key <= old && isChunk, jv.key > old && !isChunk:
-			t.Errorf("value at %d: tag %q, the old journal ending at %d", jv.key, jv.val[0], old)
-		case isChunk:
-			chunks++
-			if chunks == 1 && jv.key != old+1 {
-				t.Errorf("the first chunk is at %d, want %d", jv.key, old+1)
+// TestOlderJournalsOpen checks the upgrades: a schema 8 file, whose
+// journal keeps a key per entry, and a schema 9 file, whose chunks keep
+// each entry's hash, open as this schema without a rewrite; every entry
+// reads as before (pages, the chain, an id's first outcome); the entries
+// after them go into chunks of this schema from the next seq on; and Check
+// passes throughout.
+func TestOlderJournalsOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		schema  string
+		rewrite func(*kv.Tx) error
+		tag     byte // of the old values; 0: any but a chunk's
+	}{
+		{"one record a key", schemaKeyedJournal, oneRecordPerKey, 0},
+		{"chunks with hashes", schemaHashedChunks, hashedChunks, tagHashedChunk},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			s, h := chunksWorld(t, path, rand.New(rand.NewSource(3)))
+			firstBody := transferBody("USD", "ret-us", "acc-us", "1")
+			first := h.mustAccept("ret-us", firstBody)
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	if v := mustVerifyJournal(t, s); !v.OK || v.Length != old+40 {
-		t.Errorf("VerifyJournal: %+v", v)
-	}
-	if chunks == 0 || chunks > 20 {
-		t.Errorf("%d chunks for 40 entries", chunks)
+			before := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(btx *bolt.Tx) error {
+				if err := tc.rewrite(kv.Wrap(btx)); err != nil {
+					return err
+				}
+				return btx.Bucket(bucketMeta).Put(metaSchema, []byte(tc.schema))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s = openStore(t, path, true)
+			h.s = s
+			if got := fileSchema(s.db); got != schemaVersion {
+				t.Errorf("schema after open: %q, want %q", got, schemaVersion)
+			}
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check after the upgrade: %v", errs)
+			}
+			after := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: MaxJournalPage}) })
+			if len(after.Entries) != len(before.Entries) || after.Entries[len(after.Entries)-1].Hash != before.Entries[len(before.Entries)-1].Hash {
+				t.Fatalf("the journal read %d entries ending %s, before %d", len(after.Entries), after.Entries[len(after.Entries)-1].Hash, len(before.Entries))
+			}
+			if o := h.do("ret-us", firstBody); o.Seq != first.Seq || o.Status != StatusAccepted {
+				t.Errorf("a repeat of entry %d's id: %+v", first.Seq, o)
+			}
+			old := uint64(len(before.Entries))
+			for range 40 {
+				h.mustAccept("ret-us", transferBody("USD", "ret-us", "acc-us", "0.01"))
+			}
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check after new entries: %v", errs)
+			}
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			layout := journalLayout(t, s)
+			var chunks, olds int
+			for _, jv := range layout {
+				isChunk := jv.val[0] == tagJournalChunk
+				isOld := tc.tag == 0 && jv.val[0] == tagJournal || tc.tag != 0 && jv.val[0] == tc.tag
+				switch {
+				case jv.key <= old && !isOld, jv.key > old && !isChunk:
+					t.Errorf("value at %d: tag %q, the old journal ending at %d", jv.key, jv.val[0], old)
+				case isChunk:
+					chunks++
+					if chunks == 1 && jv.key != old+1 {
+						t.Errorf("the first chunk is at %d, want %d", jv.key, old+1)
+					}
+				default:
+					olds++
+				}
+			}
+			if tc.tag != 0 && (olds == 0 || olds > int(old)/2) {
+				t.Errorf("%d old chunks for %d entries", olds, old)
+			}
+			if v := mustVerifyJournal(t, s); !v.OK || v.Length != old+40 {
+				t.Errorf("VerifyJournal: %+v", v)
+			}
+			if chunks == 0 || chunks > 20 {
+				t.Errorf("%d chunks for 40 entries", chunks)
+			}
+			// The old values' rule of where chunks end holds among them,
+			// and the first chunk of this schema is not held to it.
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check at the end: %v", errs)
+			}
+		})
 	}
 }
 
@@ -376,11 +439,12 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 			k, v := second(tx)
 			jc := journalCursor{}
 			seq, rec := jc.enter(k, v)
-			head := append(binary.AppendUvarint([]byte{tagJournalChunk}, uint64(len(rec))), rec...)
+			body, hash := rec[:len(rec)-journalHashSize], rec[len(rec)-journalHashSize:]
+			head := appendFramed(bytes.Clone(v[:chunkHeader]), body)
 			if err := tx.Bucket(bucketJournal).Put(k, head); err != nil {
 				return err
 			}
-			return tx.Bucket(bucketJournal).Put(seqKey(seq+1), append([]byte{tagJournalChunk}, jc.rest...))
+			return tx.Bucket(bucketJournal).Put(seqKey(seq+1), append(append([]byte{tagJournalChunk}, hash...), jc.rest...))
 		}},
 		{"two chunks in one", "more entries than fit", func(tx *kv.Tx) error {
 			c := tx.Bucket(bucketJournal).Cursor()
@@ -391,18 +455,41 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 			if err := tx.Bucket(bucketJournal).Delete(k2); err != nil {
 				return err
 			}
-			return tx.Bucket(bucketJournal).Put(k, append(v, v2[1:]...))
+			return tx.Bucket(bucketJournal).Put(k, append(v, v2[chunkHeader:]...))
 		}},
-		{"an entry dropped", "hash does not match the entry", func(tx *kv.Tx) error {
+		{"an entry dropped", "not contiguous", func(tx *kv.Tx) error {
 			k, v := second(tx)
 			jc := journalCursor{}
 			_, rec := jc.enter(k, v)
 			_, _ = jc.next() // the second entry goes
-			return tx.Bucket(bucketJournal).Put(k, append(append(binary.AppendUvarint([]byte{tagJournalChunk}, uint64(len(rec))), rec...), jc.rest...))
+			head := appendFramed(bytes.Clone(v[:chunkHeader]), rec[:len(rec)-journalHashSize])
+			return tx.Bucket(bucketJournal).Put(k, append(head, jc.rest...))
+		}},
+		{"a body changed", "hash of the entry before it does not match", func(tx *kv.Tx) error {
+			// The last byte of the chunk's last entry: the chunk still
+			// frames, and only the next chunk's prev can tell.
+			k, v := second(tx)
+			v[len(v)-1] ^= 1
+			return tx.Bucket(bucketJournal).Put(k, v)
+		}},
+		{"the last chunk's body changed", "recorded head differs", func(tx *kv.Tx) error {
+			k, v := tx.Bucket(bucketJournal).Cursor().Last()
+			k, v = bytes.Clone(k), bytes.Clone(v)
+			v[len(v)-1] ^= 1
+			return tx.Bucket(bucketJournal).Put(k, v)
+		}},
+		{"a chunk's prev changed", "hash of the entry before it does not match", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			v[1] ^= 1
+			return tx.Bucket(bucketJournal).Put(k, v)
 		}},
 		{"a length past the chunk's end", "malformed", func(tx *kv.Tx) error {
 			k, v := second(tx)
-			return tx.Bucket(bucketJournal).Put(k, append(append([]byte{tagJournalChunk}, binary.AppendUvarint(nil, uint64(len(v)))...), v[1:]...))
+			return tx.Bucket(bucketJournal).Put(k, append(append(bytes.Clone(v[:chunkHeader]), binary.AppendUvarint(nil, uint64(len(v)))...), v[chunkHeader:]...))
+		}},
+		{"a chunk without its prev", "malformed", func(tx *kv.Tx) error {
+			k, _ := second(tx)
+			return tx.Bucket(bucketJournal).Put(k, []byte{tagJournalChunk, 1, 2})
 		}},
 		{"a chunk under the wrong key", "not contiguous", func(tx *kv.Tx) error {
 			k, v := second(tx)
@@ -429,32 +516,57 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 }
 
 // FuzzJournalCursor walks any value as a journal value: the cursor never
-// reads past it, ends, and gives a chunk framed exactly its entries.
+// reads past it, ends, gives a chunk framed exactly its entries, and gives
+// each entry of a chunk of this form its body and the hash that chains it
+// to the chunk's prev.
 func FuzzJournalCursor(f *testing.F) {
-	f.Add([]byte{tagJournalChunk, 2, 'J', 1})
-	f.Add([]byte{tagJournalChunk, 0x80})
+	prev := bytes.Repeat([]byte{7}, journalHashSize)
+	f.Add(append(append([]byte{tagJournalChunk}, prev...), 2, 'J', 2, 1, 'J'))
+	f.Add(append(append([]byte{tagJournalChunk}, prev...), 0x80))
+	f.Add(append([]byte{tagJournalChunk}, prev[:5]...))
 	f.Add([]byte{tagJournalChunk})
+	f.Add([]byte{tagHashedChunk, 2, 'J', 1})
+	f.Add([]byte{tagHashedChunk, 0x80})
+	f.Add([]byte{tagHashedChunk})
 	f.Add([]byte{tagJournal, 2, 3})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		var jc journalCursor
-		total := 0
+		stored := 0
 		n := 0
+		var records [][]byte
 		for seq, rec := jc.enter(seqKey(5), v); rec != nil; {
 			if seq != 5+uint64(n) {
 				t.Fatalf("entry %d at seq %d", n, seq)
 			}
-			total += len(rec)
+			stored += jc.stored
+			records = append(records, rec)
 			n++
 			if len(jc.rest) == 0 {
 				break
 			}
 			seq, rec = jc.next()
 		}
-		if total > len(v) || n > max(1, len(v)) {
-			t.Fatalf("%d entries of %d bytes from a value of %d", n, total, len(v))
+		if stored > len(v) || n > max(1, len(v)) {
+			t.Fatalf("%d entries of %d bytes from a value of %d", n, stored, len(v))
 		}
-		if want, ok := chunkEntries(v); len(v) > 0 && v[0] == tagJournalChunk && ok && want != n {
+		want, framed := chunkEntries(v)
+		isChunk := len(v) > 0 && (v[0] == tagHashedChunk || v[0] == tagJournalChunk && len(v) >= chunkHeader)
+		if isChunk && framed && want != n {
 			t.Fatalf("the cursor gives %d entries, the framing %d", n, want)
+		}
+		if !isChunk || !framed || v[0] != tagJournalChunk {
+			return
+		}
+		chain := [journalHashSize]byte(v[1:chunkHeader])
+		rest := v[chunkHeader:]
+		for i, rec := range records {
+			l, w := binary.Uvarint(rest)
+			body := rest[w : w+int(l)]
+			rest = rest[w+int(l):]
+			chain = hashV2(nil, chain, 5+uint64(i), body)
+			if !bytes.Equal(rec, append(bytes.Clone(body), chain[:]...)) {
+				t.Fatalf("entry %d: %x, want its body %x and hash %x", i, rec, body, chain)
+			}
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	bolt "go.etcd.io/bbolt"
@@ -61,7 +62,14 @@ const schemaKeyedBalances = "7"
 // So the migration records the schema, and old records stay.
 const schemaKeyedJournal = "8"
 
-// migrate brings a schema 2 to 8 state file to schemaVersion. It
+// schemaHashedChunks is the schema whose journal chunks stored each
+// entry's hash. Its file is a schema 10 file as it stands: a chunk of that
+// form is read as it was (journalchunk.go), and the entries after it go
+// into chunks without them. So the migration records the schema, and old
+// chunks stay.
+const schemaHashedChunks = "9"
+
+// migrate brings a schema 2 to 9 state file to schemaVersion. It
 // leaves other versions to openDB, except that it names a newer schema
 // plainly.
 func migrate(db *bolt.DB) error {
@@ -76,7 +84,7 @@ func migrate(db *bolt.DB) error {
 		if meta == nil {
 			return nil
 		}
-		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal {
+		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal || s == schemaHashedChunks {
 			return meta.Put(metaSchema, []byte(schemaVersion))
 		}
 		return nil
@@ -121,9 +129,9 @@ func migrateToPackedPostings(db *bolt.DB) error {
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
 	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaKeyedBalances ||
-		schema == schemaKeyedJournal || schema == schemaVersion:
+		schema == schemaKeyedJournal || schema == schemaHashedChunks || schema == schemaVersion:
 		return nil
-	case len(schema) > len(schemaVersion) || schema > schemaVersion:
+	case newerSchema(schema):
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)
 	default:
 		return nil // openDB refuses it
@@ -295,4 +303,12 @@ func migrateIDRecord(journal *bolt.Bucket, id string, old []byte) (idRecord, err
 	}
 	rec.Outcome = bytes.Clone(outcome)
 	return rec, nil
+}
+
+// newerSchema reports whether schema names a version after this build's:
+// a decimal number, compared as one ("10" follows "9").
+func newerSchema(schema string) bool {
+	n, err := strconv.Atoi(schema)
+	current, _ := strconv.Atoi(schemaVersion)
+	return err == nil && n > current
 }

@@ -278,7 +278,11 @@ func (s *Store) VerifyJournal() (out Verification, err error) {
 // verifyJournal walks the stored records: a v2 hash is recomputed over the
 // record's bytes as they lie in the file, without decoding them (the record
 // is the canonical body); a v1 entry is rendered and hashed as JSON. Each
-// hash covers the previous one, so the chain links by construction.
+// hash covers the previous one, so the chain links by construction. The
+// entries of a chunk that stores no hashes get theirs from the cursor,
+// which recomputes them so: there the test is that the chunk's stored hash
+// of the entry before it is that entry's, and at the end, as everywhere,
+// that the last hash is the head the meta bucket records.
 func verifyJournal(tx *kv.Tx) Verification {
 	var prev [journalHashSize]byte
 	var n uint64
@@ -293,22 +297,29 @@ func verifyJournal(tx *kv.Tx) Verification {
 			return badJournal(n, prev, "journal record is malformed")
 		}
 		// Where chunks end is the entries' alone (journalchunk.go).
-		if jc.opens && jc.chunked && jc.prevChunked && chunkJoins(jc.prevLen, len(v)) {
+		if jc.opens && jc.kind != 0 && jc.prevKind == jc.kind && chunkJoins(jc.prevLen, jc.stored) {
 			return badJournal(n, prev, "journal chunk ends before the entry that would fill it")
 		}
-		if !jc.opens && jc.chunked && jc.valueLen > journalChunkBytes {
+		if !jc.opens && jc.kind != 0 && jc.valueLen > journalChunkBytes {
 			return badJournal(n, prev, "journal chunk holds more entries than fit in it")
 		}
 		body, hash := v[:len(v)-journalHashSize], v[len(v)-journalHashSize:]
-		switch v[1] {
-		case HashV2:
+		switch {
+		case jc.kind == tagJournalChunk && v[1] == HashV2:
+			// The cursor recomputed the hash over the body, from the hash
+			// before it in the chunk: only where the chunk opens can it
+			// differ from prev, its stored hash of the entry before.
+			if jc.opens && jc.chunkPrev != prev {
+				return badJournal(n, prev, "journal chunk's hash of the entry before it does not match that entry")
+			}
+		case v[1] == HashV2:
 			buf = append(buf[:0], prev[:]...)
 			buf = binary.BigEndian.AppendUint64(buf, seq)
 			buf = append(buf, body...)
 			if sha256.Sum256(buf) != [journalHashSize]byte(hash) {
 				return badJournal(n, prev, "hash does not match the entry")
 			}
-		case HashV1:
+		case v[1] == HashV1:
 			e := renderJournalEntry(n, prev, v)
 			if hashV1(e) != e.Hash {
 				return badJournal(n, prev, "hash does not match the entry")

@@ -140,11 +140,13 @@ var (
 //	            less its hash) is a function of the served entry
 //	            (ComputeHash rebuilds it); hash_version 1 records, migrated
 //	            from schema 2, use whichever renders their JSON exactly.
-//	journal chunk 'G', then n >= 1 of (uvarint length, journal record):
-//	            the entries of seqs key, key+1, … key+n-1, within 996
-//	            bytes unless n is 1 (journalchunk.go). Schemas 3 to 8 kept
-//	            a journal record under each entry's seq, which schema 9
-//	            reads as it stands.
+//	journal chunk 'g', the 32-byte hash of the entry before seq key (zeros
+//	            for seq 1), then n >= 1 of (uvarint length, journal record
+//	            less its hash): the entries of seqs key, key+1, … key+n-1,
+//	            within 996 bytes unless n is 1 (journalchunk.go). Schema 9
+//	            wrote 'G', then n >= 1 of (uvarint length, journal record),
+//	            and schemas 3 to 8 a journal record under each entry's seq:
+//	            schema 10 reads both as they stand.
 //
 // Other strings are as written. Schema 1 stored these records as JSON;
 // schema 2 the journal entries as JSON and id records with the outcome JSON.
@@ -199,8 +201,10 @@ var (
 // a time (balancetail.go); a schema 7 file is one as it stands. 9: the
 // journal's entries in chunks, a key for each (journalchunk.go); a schema 7
 // or 8 file is one as it stands, its keys of one record each read as they
-// were.
-const schemaVersion = "9"
+// were. 10: the journal's chunks without their entries' hashes, which a
+// reader recomputes (journalchunk.go); a schema 7, 8 or 9 file is one as
+// it stands, its older values read as they were.
+const schemaVersion = "10"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1
