@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/shopspring/decimal"
@@ -27,7 +28,8 @@ import (
 //   - balances keeps each balance change under (symbol, party, seq), so a
 //     party's balance at a record date is one seek, and the parties who
 //     ever held a symbol are the keys' party parts, in party order;
-//   - supplies keeps each supply change under (symbol, seq).
+//   - supplies keeps each supply change under (symbol, seq), in chunks of
+//     supplyChunk changes under the seq of each chunk's first.
 //
 // Apply writes them beside the journal entry and the balance history, in the
 // same transaction. A schema 3 file gets them on Open (buildIndexes), and
@@ -62,6 +64,9 @@ func appendTouched(t touchedNames, c transfer.Changes) touchedNames {
 type indexWriter struct {
 	balances, supplies *kv.Bucket
 	postings           *postingBuffer
+	// lastSupply is each symbol's last supplies value as this writer has
+	// read or written it (supplyChange).
+	lastSupply map[string]supplyTail
 	indexBuffers
 }
 
@@ -160,10 +165,8 @@ func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought
 			seekSupply(sought, d.symbol)
 			supply = supplyAt(w.supplies.Cursor(), d.symbol, seq).Add(delta)
 		}
-		w.key = binary.BigEndian.AppendUint64(append(append(w.key[:0], d.symbol...), 0), seq)
-		start := len(arena)
-		arena = encodeBalance(arena, supply)
-		if err := w.supplies.Put(w.key, arena[start:len(arena):len(arena)]); err != nil {
+		var err error
+		if arena, err = w.supplyChange(arena, d.symbol, seq, supply); err != nil {
 			return arena, err
 		}
 	}
@@ -204,6 +207,78 @@ func (w *indexWriter) balanceChange(arena []byte, seq uint64, c *balanceChange, 
 		s.tail.indexed = true
 	}
 	return arena, w.balances.Put(w.key, arena[start:len(arena):len(arena)])
+}
+
+// Supplies in chunks (schema 10). A key a supply change cost the file some
+// 40–75 bytes a change, for a point of about 8: a mint's new key amid its
+// symbol's, on a page half filled. So a symbol's changes go supplyChunk at
+// a time into one value, a balance chunk (tagBalanceChunk) under the seq
+// of its first, which each change rewrites until it is full; the next
+// change opens the next. Where a chunk ends is a function of the changes
+// alone, every node laying them out in the same bytes. The supply at a seq
+// is still one seek: the last key at or before it, then the last point at
+// or before it in its value (balanceValueAt), as for the balances. A file
+// of schema 9 or before keeps its values of one change each; a symbol's
+// next change after them opens a chunk.
+const supplyChunk = 16
+
+// supplyTail is a symbol's last supplies value: its key and, when it is a
+// chunk with room, its points.
+type supplyTail struct {
+	key    []byte
+	points []byte // n points; nil: the next change opens a chunk
+	n      int
+}
+
+// supplyChange indexes symbol's supply after entry seq.
+func (w *indexWriter) supplyChange(arena []byte, symbol string, seq uint64, supply decimal.Decimal) ([]byte, error) {
+	t, ok := w.lastSupply[symbol]
+	if !ok {
+		t = lastSupplyValue(w.supplies.Cursor(), symbol)
+		if w.lastSupply == nil {
+			w.lastSupply = map[string]supplyTail{}
+		}
+	}
+	if t.points == nil || t.n >= supplyChunk {
+		t = supplyTail{key: binary.BigEndian.AppendUint64(append([]byte(symbol), 0), seq)}
+	}
+	// The points so far are in the arena (or the file): the value copies
+	// them, then the new one.
+	start := len(arena)
+	arena = append(binary.AppendUvarint(append(arena, tagBalanceChunk), uint64(t.n+1)), t.points...)
+	pointAt := len(arena)
+	pw := wire.Writer{B: binary.AppendUvarint(arena, seq)}
+	pw.Decimal(supply)
+	arena = pw.B
+	val := arena[start:len(arena):len(arena)]
+	t.points, t.n = val[pointAt-start-len(t.points):], t.n+1
+	w.lastSupply[symbol] = t
+	return arena, w.supplies.Put(t.key, val)
+}
+
+// lastSupplyValue is symbol's last supplies value: one seek.
+func lastSupplyValue(c *kv.Cursor, symbol string) supplyTail {
+	probe := binary.BigEndian.AppendUint64(append([]byte(symbol), 0), math.MaxUint64)
+	k, v := c.Seek(probe)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if k == nil || len(k) != len(symbol)+9 || string(k[:len(symbol)]) != symbol || k[len(symbol)] != 0 {
+		return supplyTail{}
+	}
+	t := supplyTail{key: bytes.Clone(k)}
+	if len(v) == 0 || v[0] != tagBalanceChunk {
+		return t // a value of one change (schema 9 or before): closed
+	}
+	r := newRecordReader(v, tagBalanceChunk, "supplies chunk")
+	n := r.Uvarint()
+	if n == 0 || n > uint64(r.Len()) {
+		r.fail("points")
+	}
+	t.n, t.points = int(n), bytes.Clone(r.Rest())
+	return t
 }
 
 // symbolDelta is the sum of an entry's balance changes of one symbol.
@@ -504,6 +579,17 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group [
 	}, func(_, _ []byte) {})
 	endSymbol(fromBalances)
 	inSymbol = false
+	var lastSeq uint64   // the symbol's last point's
+	var openChunk []byte // the key of the symbol's chunk before, if it had room
+	point := func(seq uint64, after uint64) {
+		change := subModP(after, prev)
+		prev = after
+		if change == 0 || seq <= lastSeq || seq > head {
+			bad("supplies of %s at entry %d records no change, follows entry %d or is beyond the journal's %d", symbol, seq, lastSeq, head)
+		}
+		lastSeq = seq
+		sum = addModP(sum, mulModP(change, checkWeightModP(seed, seq)))
+	}
 	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
 		if len(k) < 10 || k[len(k)-9] != 0 {
 			bad("supplies key %q is not symbol, seq", k)
@@ -513,15 +599,39 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group [
 		if sym := k[:len(k)-9]; !inSymbol || !bytes.Equal(sym, symbol) {
 			endSymbol(fromSupplies)
 			symbol, sum, inSymbol = append(symbol[:0], sym...), 0, true
-			prev = 0
+			prev, lastSeq, openChunk = 0, 0, nil
 		}
-		after, _ := balanceModP(v)
-		change := subModP(after, prev)
-		prev = after
-		if change == 0 || seq == 0 || seq > head {
-			bad("supplies of %s at entry %d records no change, or is beyond the journal's %d", symbol, seq, head)
+		// Where a chunk ends is its points' alone (supplyChunk): only a
+		// symbol's last chunk has room.
+		if openChunk != nil {
+			bad("supplies chunk %q ends before it is full", openChunk)
+			openChunk = nil
 		}
-		sum = addModP(sum, mulModP(change, checkWeightModP(seed, seq)))
+		if len(v) == 0 || v[0] != tagBalanceChunk {
+			after, _ := balanceModP(v)
+			point(seq, after)
+			return nil
+		}
+		r := wire.NewReader(v[1:])
+		n := r.Uvarint()
+		if n == 0 || n > supplyChunk || n > uint64(r.Len()) {
+			bad("supplies chunk %q holds %d points", k, n)
+			return nil
+		}
+		for i := range n {
+			s := r.Uvarint()
+			if i == 0 && s != seq {
+				bad("supplies chunk %q starts at entry %d", k, s)
+			}
+			after, _ := readDecimalModP(&r)
+			point(s, after)
+		}
+		if r.Err() != nil || r.Len() != 0 {
+			bad("supplies value of %q does not decode", k)
+		}
+		if n < supplyChunk {
+			openChunk = bytes.Clone(k)
+		}
 		return nil
 	})
 	endSymbol(fromSupplies)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -451,8 +452,14 @@ func TestCheckFindsBalanceIndexFaults(t *testing.T) {
 			if err := s.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			// Each balance under a key of its own, for the damage to find.
-			if err := updateKV(s.db, func(tx *kv.Tx) error { return spillTails(tx) }); err != nil {
+			// Each balance and supply under a key of its own, for the
+			// damage to find.
+			if err := updateKV(s.db, func(tx *kv.Tx) error {
+				if err := spillTails(tx); err != nil {
+					return err
+				}
+				return spillSupplies(tx)
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if errs := s.Check(); len(errs) > 0 {
@@ -466,6 +473,267 @@ func TestCheckFindsBalanceIndexFaults(t *testing.T) {
 				t.Fatalf("Check after %s found nothing", tc.name)
 			}
 			t.Logf("%s: %v", tc.name, errs)
+		})
+	}
+}
+
+// supplyPoint is one change in the supplies index.
+type supplyPoint struct {
+	key    []byte // symbol 0 seq
+	supply decimal.Decimal
+}
+
+// supplyPoints is the supplies index, change by change.
+func supplyPoints(tx *kv.Tx) []supplyPoint {
+	var out []supplyPoint
+	_ = tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
+		if v[0] != tagBalanceChunk {
+			out = append(out, supplyPoint{bytes.Clone(k), decodeBalance(v)})
+			return nil
+		}
+		r := wire.NewReader(v[1:])
+		for range r.Uvarint() {
+			seq := r.Uvarint()
+			out = append(out, supplyPoint{binary.BigEndian.AppendUint64(bytes.Clone(k[:len(k)-8]), seq), r.Decimal()})
+		}
+		return nil
+	})
+	return out
+}
+
+// putSupplies replaces the supplies index with values: each a key and its
+// points, one point giving a value of one change (schema 9) unless chunk.
+func putSupplies(tx *kv.Tx, values [][]supplyPoint, chunk bool) error {
+	b := tx.Bucket(bucketSupplies)
+	var old [][]byte
+	_ = b.ForEach(func(k, _ []byte) error { old = append(old, bytes.Clone(k)); return nil })
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, ps := range values {
+		var v []byte
+		if len(ps) == 1 && !chunk {
+			v = encodeBalance(nil, ps[0].supply)
+		} else {
+			w := wire.Writer{B: binary.AppendUvarint([]byte{tagBalanceChunk}, uint64(len(ps)))}
+			for _, p := range ps {
+				w.B = binary.AppendUvarint(w.B, binary.BigEndian.Uint64(p.key[len(p.key)-8:]))
+				w.Decimal(p.supply)
+			}
+			v = w.B
+		}
+		if err := b.Put(ps[0].key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spillSupplies puts each supply change under a key of its own, as schema
+// 9 kept them.
+func spillSupplies(tx *kv.Tx) error {
+	var values [][]supplyPoint
+	for _, p := range supplyPoints(tx) {
+		values = append(values, []supplyPoint{p})
+	}
+	return putSupplies(tx, values, false)
+}
+
+// supplyWorld mints USD 2·supplyChunk+5 times, with a transfer after
+// each, and commits. It returns the mints' seqs.
+func supplyWorld(t *testing.T) (*Store, *harness, []uint64) {
+	t.Helper()
+	s, h := openWorld(t, filepath.Join(t.TempDir(), "state.db"))
+	t.Cleanup(func() { s.Close() })
+	var seqs []uint64
+	for i := range 2*supplyChunk + 5 {
+		seqs = append(seqs, h.mustAccept(OperatorID, mintBody("USD", "ret-us", fmt.Sprint(i+1))).Seq)
+		h.mustAccept("ret-us", transferBody("USD", "ret-us", "acc-us", "1"))
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return s, h, seqs
+}
+
+// usdSupplies is the USD values of the supplies index: their keys, and
+// each change.
+func usdSupplies(t *testing.T, s *Store) (keys [][]byte, points []supplyPoint) {
+	t.Helper()
+	usd := []byte("USD\x00")
+	if err := viewKV(s.db, func(tx *kv.Tx) error {
+		_ = tx.Bucket(bucketSupplies).ForEach(func(k, _ []byte) error {
+			if bytes.HasPrefix(k, usd) {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, p := range supplyPoints(tx) {
+			if bytes.HasPrefix(p.key, usd) {
+				points = append(points, p)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return keys, points
+}
+
+// TestSupplyChunks checks the supplies index's layout: a symbol's changes
+// supplyChunk to a value under the seq of its first; that the supply at
+// each seq reads as minted; and that a file whose supplies were kept a key
+// a change (schema 9) goes on in chunks after them, Check passing
+// throughout.
+func TestSupplyChunks(t *testing.T) {
+	s, h, seqs := supplyWorld(t)
+	keys, usd := usdSupplies(t, s)
+	if len(usd) < len(seqs) {
+		t.Fatalf("%d USD supply changes, %d mints", len(usd), len(seqs))
+	}
+	if want := (len(usd) + supplyChunk - 1) / supplyChunk; len(keys) != want {
+		t.Errorf("%d USD supplies values for %d changes, want %d", len(keys), len(usd), want)
+	}
+	for i, k := range keys {
+		if !bytes.Equal(k, usd[i*supplyChunk].key) {
+			t.Errorf("value %d at %x, its first change at %x", i, k, usd[i*supplyChunk].key)
+		}
+	}
+	supplyAtSeq := func(seq uint64) decimal.Decimal {
+		var d decimal.Decimal
+		if err := viewKV(s.db, func(tx *kv.Tx) error {
+			d = supplyAt(tx.Bucket(bucketSupplies).Cursor(), "USD", seq)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// Before the first mint the supply was the set-up's; each mint i adds
+	// i+1, the transfer after it nothing.
+	base := supplyAtSeq(seqs[0] - 1)
+	for i, seq := range seqs {
+		want := base.Add(decimal.NewFromInt(int64((i + 1) * (i + 2) / 2)))
+		for _, at := range []uint64{seq, seq + 1} {
+			if got := supplyAtSeq(at); !got.Equal(want) {
+				t.Fatalf("supply of USD at %d: %s, want %s", at, got, want)
+			}
+		}
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check: %v", errs)
+	}
+
+	// A schema 9 file: a key a change. New changes go into chunks after.
+	if err := updateKV(s.db, func(tx *kv.Tx) error { return spillSupplies(tx) }); err != nil {
+		t.Fatal(err)
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check of the supplies a key a change: %v", errs)
+	}
+	_, before := usdSupplies(t, s)
+	more := supplyChunk + 2
+	for i := range more {
+		h.mustAccept(OperatorID, mintBody("USD", "acc-us", fmt.Sprint(i+1)))
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check after changes in chunks: %v", errs)
+	}
+	keys, after := usdSupplies(t, s)
+	if want := len(before) + 2; len(keys) != want || len(after) != len(before)+more {
+		t.Errorf("%d values for %d changes, want %d for %d", len(keys), len(after), want, len(before)+more)
+	}
+	if got, want := supplyAtSeq(math.MaxUint32), after[len(after)-1].supply; !got.Equal(want) {
+		t.Errorf("supply of USD now %s, want %s", got, want)
+	}
+}
+
+// TestCheckFindsSupplyChunkFaults lays the supplies index out wrongly, one
+// way at a time, and checks that Check names each.
+func TestCheckFindsSupplyChunkFaults(t *testing.T) {
+	// chunks lays points out as the writer does, supplyChunk to a value.
+	chunks := func(ps []supplyPoint) [][]supplyPoint {
+		var out [][]supplyPoint
+		for i, p := range ps {
+			sym := p.key[:len(p.key)-8]
+			if i == 0 || !bytes.Equal(sym, ps[i-1].key[:len(ps[i-1].key)-8]) || len(out[len(out)-1]) == supplyChunk {
+				out = append(out, nil)
+			}
+			out[len(out)-1] = append(out[len(out)-1], p)
+		}
+		return out
+	}
+	full := func(v [][]supplyPoint) int {
+		i := slices.IndexFunc(v, func(c []supplyPoint) bool { return len(c) == supplyChunk })
+		if i < 0 || i+1 >= len(v) {
+			panic("no full chunk with one after it")
+		}
+		return i
+	}
+	tests := []struct {
+		name, want string
+		damage     func(v [][]supplyPoint) [][]supplyPoint
+	}{
+		{"as written", "", func(v [][]supplyPoint) [][]supplyPoint { return v }},
+		{"a chunk split", "ends before it is full", func(v [][]supplyPoint) [][]supplyPoint {
+			i := full(v)
+			c := v[i]
+			return slices.Insert(slices.Delete(v, i, i+1), i, c[:3], c[3:])
+		}},
+		{"two chunks in one", "holds", func(v [][]supplyPoint) [][]supplyPoint {
+			i := full(v)
+			v[i] = append(slices.Clone(v[i]), v[i+1]...)
+			return slices.Delete(v, i+1, i+2)
+		}},
+		{"a change dropped", "do not change where and by what", func(v [][]supplyPoint) [][]supplyPoint {
+			i := full(v)
+			v[i] = slices.Delete(slices.Clone(v[i]), 5, 6)
+			return v
+		}},
+		{"a change altered", "do not change where and by what", func(v [][]supplyPoint) [][]supplyPoint {
+			i := full(v)
+			v[i] = slices.Clone(v[i])
+			v[i][5].supply = v[i][5].supply.Add(decimal.NewFromInt(1))
+			return v
+		}},
+		{"a change recorded twice", "records no change", func(v [][]supplyPoint) [][]supplyPoint {
+			// In the symbol's last chunk, which has room.
+			i := full(v)
+			sym := v[i][0].key[:len(v[i][0].key)-8]
+			for i+1 < len(v) && bytes.HasPrefix(v[i+1][0].key, sym) {
+				i++
+			}
+			c := v[i]
+			p := c[len(c)-1]
+			seq := binary.BigEndian.Uint64(p.key[len(p.key)-8:])
+			p.key = binary.BigEndian.AppendUint64(bytes.Clone(p.key[:len(p.key)-8]), seq+1)
+			v[i] = append(slices.Clone(c), p)
+			return v
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _ := supplyWorld(t)
+			if err := updateKV(s.db, func(tx *kv.Tx) error {
+				return putSupplies(tx, tc.damage(chunks(supplyPoints(tx))), true)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			errs := fmt.Sprint(s.Check())
+			if tc.want == "" {
+				if errs != "[]" {
+					t.Fatalf("Check of the layout rewritten as written: %s", errs)
+				}
+				return
+			}
+			if !strings.Contains(errs, tc.want) {
+				t.Errorf("Check after %s: %s; want %q", tc.name, errs, tc.want)
+			}
 		})
 	}
 }

@@ -36,7 +36,7 @@ var (
 	bucketJournalParty  = []byte("journal_party")  // party 0 first seq(8) -> posting chunk: entries serving the party
 	bucketJournalSymbol = []byte("journal_symbol") // symbol 0 first seq(8) -> posting chunk: entries serving the symbol
 	bucketBalances      = []byte("balances")       // symbol 0 party 0 seq(8) -> balance record: the balance after that entry; or balance chunk: the balances after that entry and later ones (balancetail.go)
-	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance record: the supply after that entry
+	bucketSupplies      = []byte("supplies")       // symbol 0 seq(8) -> balance chunk: the supplies after that entry and later ones, supplyChunk of them but in a symbol's last (index.go); or balance record: the supply after that entry (schemas 4 to 9)
 
 	// The history of the terms a control book at a seq reads (books_terms.go),
 	// written in the transaction of the entry that changed them. Open
@@ -104,8 +104,9 @@ var (
 //	balance     'V' decimal: a balance or supply as it stood after the
 //	            entry of the key's seq (balances, supplies)
 //	balance chunk 'C' uvarint n >= 1, n points of (seq uvarint, balance
-//	            decimal): a holding's balances after each of n entries, the
-//	            first the key's seq, seqs rising (balances)
+//	            decimal): a holding's balances, or a symbol's supplies,
+//	            after each of n entries, the first the key's seq, seqs
+//	            rising (balances, supplies)
 //	id          'I' uvarint seq: the journal entry whose status, index, seq
 //	            and reasons are the outcome Apply returned for it
 //	            (EncodeOutcome gives the same bytes again for a repeat), and
@@ -202,8 +203,9 @@ var (
 // journal's entries in chunks, a key for each (journalchunk.go); a schema 7
 // or 8 file is one as it stands, its keys of one record each read as they
 // were. 10: the journal's chunks without their entries' hashes, which a
-// reader recomputes (journalchunk.go); a schema 7, 8 or 9 file is one as
-// it stands, its older values read as they were.
+// reader recomputes (journalchunk.go), and the supplies in chunks of
+// supplyChunk changes (index.go); a schema 7, 8 or 9 file is one as it
+// stands, its older values read as they were.
 const schemaVersion = "10"
 
 func join(parts ...string) []byte {
