@@ -66,7 +66,8 @@ type indexWriter struct {
 	postings           *postingBuffer
 	// lastSupply is each symbol's last supplies value as this writer has
 	// read or written it (supplyChange).
-	lastSupply map[string]supplyTail
+	lastSupply   map[string]supplyTail
+	supplyCursor *kv.Cursor
 	indexBuffers
 }
 
@@ -234,10 +235,11 @@ type supplyTail struct {
 func (w *indexWriter) supplyChange(arena []byte, symbol string, seq uint64, supply decimal.Decimal) ([]byte, error) {
 	t, ok := w.lastSupply[symbol]
 	if !ok {
-		t = lastSupplyValue(w.supplies.Cursor(), symbol)
 		if w.lastSupply == nil {
-			w.lastSupply = map[string]supplyTail{}
+			w.lastSupply, w.supplyCursor = map[string]supplyTail{}, w.supplies.Cursor()
 		}
+		w.key = binary.BigEndian.AppendUint64(append(append(w.key[:0], symbol...), 0), math.MaxUint64)
+		t = lastSupplyValue(w.supplyCursor, w.key, len(symbol))
 	}
 	if t.points == nil || t.n >= supplyChunk {
 		t = supplyTail{key: binary.BigEndian.AppendUint64(append([]byte(symbol), 0), seq)}
@@ -256,19 +258,20 @@ func (w *indexWriter) supplyChange(arena []byte, symbol string, seq uint64, supp
 	return arena, w.supplies.Put(t.key, val)
 }
 
-// lastSupplyValue is symbol's last supplies value: one seek.
-func lastSupplyValue(c *kv.Cursor, symbol string) supplyTail {
-	probe := binary.BigEndian.AppendUint64(append([]byte(symbol), 0), math.MaxUint64)
+// lastSupplyValue is the last supplies value of the symbol of probe
+// (symbol 0 and the largest seq; the symbol is symLen bytes): one seek.
+// Its key and points are the transaction's, valid while it is.
+func lastSupplyValue(c *kv.Cursor, probe []byte, symLen int) supplyTail {
 	k, v := c.Seek(probe)
 	if k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
 	}
-	if k == nil || len(k) != len(symbol)+9 || string(k[:len(symbol)]) != symbol || k[len(symbol)] != 0 {
+	if k == nil || len(k) != symLen+9 || !bytes.Equal(k[:symLen+1], probe[:symLen+1]) {
 		return supplyTail{}
 	}
-	t := supplyTail{key: bytes.Clone(k)}
+	t := supplyTail{key: k}
 	if len(v) == 0 || v[0] != tagBalanceChunk {
 		return t // a value of one change (schema 9 or before): closed
 	}
@@ -277,7 +280,7 @@ func lastSupplyValue(c *kv.Cursor, symbol string) supplyTail {
 	if n == 0 || n > uint64(r.Len()) {
 		r.fail("points")
 	}
-	t.n, t.points = int(n), bytes.Clone(r.Rest())
+	t.n, t.points = int(n), r.Rest()
 	return t
 }
 
