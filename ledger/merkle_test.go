@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -376,30 +377,42 @@ func BenchmarkInclusionProof(b *testing.B) {
 	const size = 1_000_000
 	db := treeDB(b)
 	var recs treeRecords
-	leaves := make([][journalHashSize]byte, size)
-	for i := range leaves {
-		if i > 0 {
-			leaves[i] = sha256.Sum256(leaves[i-1][:])
-		}
-		recs.add(tlog.RecordHash(leaves[i][:]))
-	}
 	// The journal in chunks as Apply writes it, of records about the size
-	// of a one-leg transfer's (the tree reads each record's last 32 bytes).
-	const perTx = 200_000
-	chunk := &journalChunk{next: 1}
+	// of a one-leg transfer's, each hash over the one before and the body
+	// (the tree reads each record's last 32 bytes, which the journal's
+	// cursor recomputes so).
+	leaves := make([][journalHashSize]byte, size)
 	rec := make([]byte, 1+80+journalHashSize)
 	rec[0] = tagJournal
+	var prev [journalHashSize]byte
+	for i := range leaves {
+		binary.BigEndian.PutUint64(rec[1:], uint64(i))
+		leaves[i] = hashV2(nil, prev, uint64(i+1), rec[:1+80])
+		prev = leaves[i]
+		recs.add(tlog.RecordHash(leaves[i][:]))
+	}
+	const perTx = 200_000
+	chunk := &journalChunk{next: 1}
 	for start := 0; start < size; start += perTx {
-		if err := updateKV(db, func(tx *kv.Tx) error {
+		// Through a layer, as Apply writes: the layer copies each chunk
+		// put, which the chunk then reuses (bbolt keeps the bytes handed
+		// to Put until the commit).
+		if err := db.Update(func(btx *bolt.Tx) error {
+			layer := kv.NewLayer()
+			tx := kv.Over(btx, nil, layer)
 			journal := tx.Bucket(bucketJournal)
 			journal.SetAppendOnly()
 			for i := start; i < min(start+perTx, size); i++ {
+				binary.BigEndian.PutUint64(rec[1:], uint64(i))
 				copy(rec[1+80:], leaves[i][:])
 				if err := chunk.add(journal, uint64(i+1), rec); err != nil {
 					return err
 				}
 			}
-			return chunk.flush(journal)
+			if err := chunk.flush(journal); err != nil {
+				return err
+			}
+			return layer.WriteTo(btx)
 		}); err != nil {
 			b.Fatal(err)
 		}
@@ -408,6 +421,22 @@ func BenchmarkInclusionProof(b *testing.B) {
 		for _, r := range recs.keys() {
 			if err := tx.Bucket(bucketTree).Put(r.key, r.val); err != nil {
 				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// The proofs prove: the leaves the journal gives are the tree's.
+	root := refRoot(leaves)
+	if err := viewKV(db, func(tx *kv.Tx) error {
+		for _, seq := range []uint64{1, 17, 4099, size / 2, size} {
+			proof, _, err := inclusionProof(treeOf(tx), seq, 0)
+			if err != nil {
+				return err
+			}
+			if err := tlog.CheckRecord(proof, size, root, int64(seq-1), tlog.RecordHash(leaves[seq-1][:])); err != nil {
+				return fmt.Errorf("entry %d: %w", seq, err)
 			}
 		}
 		return nil
