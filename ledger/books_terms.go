@@ -20,13 +20,18 @@ import (
 //   - max_supply_history: symbol 0 seq -> authorized record, written when an
 //     instrument is created and whenever an accepted instruction leaves it
 //     with another max_supply (update_instrument, split);
-//   - status_history: party 0 seq -> status record, written when a party is
-//     registered and whenever its status changes (update_party).
+//   - status_history: party 0 seq -> status record, written whenever a
+//     party's status changes (update_party).
 //
-// The first change of a record that a store written before this history
-// already held also writes the value before it under seq 0, so every seq
-// since then has its value. A name the history has no key for is a record
-// written before it and unchanged since: its value at any seq is today's.
+// The first change of a record that has no key yet also writes the value
+// before it under seq 0, so every seq since then has its value. A name the
+// history has no key for is a record unchanged since it was written: its
+// value at any seq is today's. A party's registration writes no key (schema
+// 10; before, it wrote one under its seq, 53 bytes an investor at
+// 1,000,000): the status it registered with is the one it has had at every
+// seq it held anything, which is what the control book asks (statusAt, of
+// holders). An instrument's creation still writes its key, so a book at a
+// seq before the instrument existed reports no cap, not today's.
 
 // Tags of the history records (schema.go).
 const (
@@ -63,11 +68,11 @@ func (v *txView) commitTerms(c transfer.Changes, seq uint64) {
 	for i := range c.Parties {
 		p := &c.Parties[i]
 		old, existed := v.Party(p.ID)
-		if existed && old.Status == p.Status {
+		if !existed || old.Status == p.Status {
 			continue
 		}
 		b := v.tx.Bucket(bucketStatusHistory)
-		if existed && !hasTermsHistory(b, p.ID) {
+		if !hasTermsHistory(b, p.ID) {
 			putTerm(b, p.ID, termsBaseline, encodeStatus(nil, old.Status))
 		}
 		putTerm(b, p.ID, seq, encodeStatus(nil, p.Status))
@@ -138,8 +143,9 @@ func authorizedAt(c *kv.Cursor, symbol string, seq uint64, today *decimal.Decima
 }
 
 // statusAt is party's status just after entry seq; today is its status now,
-// the answer for a party without history. Before the party was registered
-// it had no status: the zero value.
+// the answer for a party without history (registered and unchanged since).
+// Before a party with a key for its registration (schema 9 and before)
+// was registered it had no status: the zero value.
 func statusAt(c *kv.Cursor, party string, seq uint64, today eligibility.Status) eligibility.Status {
 	val, ok, found := termAt(c, party, seq)
 	switch {

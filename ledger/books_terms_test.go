@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"encoding/binary"
+	"maps"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -183,5 +185,54 @@ func TestCheckFindsATermsHistoryOffToday(t *testing.T) {
 			// Put it right again for the cleanup's Check.
 			_ = updateKV(h.s.db, func(tx *kv.Tx) error { return tx.Bucket(c.bucket).Delete(termKey(c.name, 1<<40)) })
 		})
+	}
+}
+
+// TestRegistrationWritesNoStatusHistory checks that a party's
+// registration leaves the status history without a key for it, and that
+// its first status change writes the registered status under seq 0 and the
+// new one under the change's seq, which the control book reads at the seqs
+// around the change.
+func TestRegistrationWritesNoStatusHistory(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	h.mustAccept(OperatorID, ins("register_party", investor("inv-late", "retail", "US")))
+	minted := h.mustAccept("iss-1", mintBody("REG", "inv-late", "10"))
+	keysOf := func() map[uint64]string {
+		out := map[uint64]string{}
+		if err := h.s.view(func(tx *kv.Tx) error {
+			prefix := []byte("inv-late\x00")
+			c := tx.Bucket(bucketStatusHistory).Cursor()
+			for k, v := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+				out[binary.BigEndian.Uint64(k[len(prefix):])] = string(decodeStatus(v))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := keysOf(); len(got) != 0 {
+		t.Fatalf("status history after registering: %v, want none", got)
+	}
+	changed := h.mustAccept(OperatorID, ins("update_party", map[string]any{"party_id": "inv-late", "status": "accredited"}))
+	if got, want := keysOf(), map[uint64]string{termsBaseline: "retail", changed.Seq: "accredited"}; !maps.Equal(got, want) {
+		t.Fatalf("status history after the change: %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		at            uint64
+		nonAccredited int
+	}{{minted.Seq, 1}, {changed.Seq - 1, 1}, {changed.Seq, 0}} {
+		book, err := h.s.ControlBook("REG", c.at, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ret-us and acc-us hold none of REG in the world; inv-late alone.
+		if book.NonAccreditedHolders != c.nonAccredited {
+			t.Errorf("at %d: non_accredited_holders = %d, want %d", c.at, book.NonAccreditedHolders, c.nonAccredited)
+		}
+	}
+	if errs := h.s.Check(); len(errs) > 0 {
+		t.Errorf("Check: %v", errs)
 	}
 }
