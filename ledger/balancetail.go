@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 
 	"github.com/shopspring/decimal"
 
@@ -262,17 +263,8 @@ func walkBalancePoints(tx *kv.Tx, bad func(string, ...any), tailOf func(group []
 		case tagBalance:
 			point(seq, &r)
 		case tagBalanceChunk:
-			n := r.Uvarint()
-			if n == 0 || n > uint64(r.Len()) {
-				bad("balances chunk %q holds %d points", k, n)
+			if chunkPoints(&r, "balances", k, seq, math.MaxUint64, bad, point) == 0 {
 				return nil
-			}
-			for i := range n {
-				s := r.Uvarint()
-				if i == 0 && s != seq {
-					bad("balances chunk %q starts at entry %d", k, s)
-				}
-				point(s, &r)
 			}
 		default:
 			bad("balances value of %q has tag %q", k, tag)
@@ -294,4 +286,24 @@ func checkIndexedHoldings(indexed, tailed int, bad func(string, ...any)) {
 	if indexed != tailed {
 		bad("%d holdings say the balances index holds them, the index holds %d of them", indexed, tailed)
 	}
+}
+
+// chunkPoints reads a balance chunk's points from r, past its tag: their
+// count, then each point's seq, the first the key's seq, handing each to
+// point, which reads its balance. It returns the count, 0 when it is out
+// of range (1 to limit, within the value) and nothing was read.
+func chunkPoints(r *wire.Reader, what string, k []byte, seq, limit uint64, bad func(string, ...any), point func(seq uint64, r *wire.Reader)) uint64 {
+	n := r.Uvarint()
+	if n == 0 || n > limit || n > uint64(r.Len()) {
+		bad("%s chunk %q holds %d points", what, k, n)
+		return 0
+	}
+	for i := range n {
+		s := r.Uvarint()
+		if i == 0 && s != seq {
+			bad("%s chunk %q starts at entry %d", what, k, s)
+		}
+		point(s, r)
+	}
+	return n
 }

@@ -616,18 +616,12 @@ func checkSupplyDeltas(tx *kv.Tx, partyPostings *postingSet, tailOf func(group [
 			return nil
 		}
 		r := wire.NewReader(v[1:])
-		n := r.Uvarint()
-		if n == 0 || n > supplyChunk || n > uint64(r.Len()) {
-			bad("supplies chunk %q holds %d points", k, n)
-			return nil
-		}
-		for i := range n {
-			s := r.Uvarint()
-			if i == 0 && s != seq {
-				bad("supplies chunk %q starts at entry %d", k, s)
-			}
-			after, _ := readDecimalModP(&r)
+		n := chunkPoints(&r, "supplies", k, seq, supplyChunk, bad, func(s uint64, r *wire.Reader) {
+			after, _ := readDecimalModP(r)
 			point(s, after)
+		})
+		if n == 0 {
+			return nil
 		}
 		if r.Err() != nil || r.Len() != 0 {
 			bad("supplies value of %q does not decode", k)
