@@ -297,3 +297,164 @@ func pagedSeqs(t *testing.T, s *Store, q JournalQuery, limit func() int) []uint6
 	t.Fatalf("Journal(%+v): no last page", q)
 	return nil
 }
+
+// schema9Golden is what the schema 9 release served from
+// testdata/schema9/state.db (testdata/schema9/generate_test.go.txt wrote
+// both): the business state hash, every journal entry as served, and cap
+// tables and control books at past seqs, which read the supplies index and
+// the status history.
+type schema9Golden struct {
+	State   string            `json:"state"`
+	Journal []json.RawMessage `json:"journal"`
+	Tables  []json.RawMessage `json:"tables"`
+	Books   []json.RawMessage `json:"books"`
+}
+
+// TestMigrateSchema9 opens a file the schema 9 release wrote (journal
+// chunks holding each entry's hash, a supplies key a change, a status
+// history key at each registration) and checks that it serves what that
+// release served: every journal entry's JSON byte for byte, the journal's
+// verification, the business state, the cap tables and control books of
+// past seqs. Then it goes on, in schema 10's forms after the old ones, and
+// still serves the old seqs as before; so after a reopen too.
+func TestMigrateSchema9(t *testing.T) {
+	var golden schema9Golden
+	path := loadFixture(t, "schema9", &golden)
+	// The fixture holds each old form.
+	var hashedChunks, supplyKeys, statusKeys int
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		_ = tx.Bucket(bucketJournal).ForEach(func(_, v []byte) error {
+			if v[0] == tagHashedChunk {
+				hashedChunks++
+			}
+			return nil
+		})
+		_ = tx.Bucket(bucketSupplies).ForEach(func(_, v []byte) error {
+			if v[0] == tagBalance {
+				supplyKeys++
+			}
+			return nil
+		})
+		_ = tx.Bucket(bucketStatusHistory).ForEach(func(k, _ []byte) error {
+			if bytes.HasPrefix(k, []byte("late-us\x00")) {
+				statusKeys++
+			}
+			return nil
+		})
+		if got := string(tx.Bucket(bucketMeta).Get(metaSchema)); got != schemaHashedChunks {
+			t.Errorf("fixture schema %q", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if hashedChunks < 10 || supplyKeys < 10 || statusKeys != 1 {
+		t.Fatalf("fixture: %d hashed chunks, %d supply keys, %d status keys of a registration", hashedChunks, supplyKeys, statusKeys)
+	}
+
+	s := openStore(t, path, true)
+	served := func() {
+		t.Helper()
+		if got := fileSchema(s.db); got != schemaVersion {
+			t.Errorf("schema %q, want %q", got, schemaVersion)
+		}
+		page := mustAnswer(t, "journal", func() (JournalPage, error) {
+			return s.Journal(JournalQuery{Limit: len(golden.Journal)})
+		})
+		if len(page.Entries) != len(golden.Journal) {
+			t.Fatalf("%d entries, schema 9 served %d", len(page.Entries), len(golden.Journal))
+		}
+		for i, e := range page.Entries {
+			if got, _ := json.Marshal(e); !bytes.Equal(got, golden.Journal[i]) {
+				t.Fatalf("entry %d: %s, schema 9 served %s", i+1, got, golden.Journal[i])
+			}
+		}
+		for _, raw := range golden.Tables {
+			var want CapTable
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			got := mustAnswer(t, "holders", func() (CapTable, error) {
+				return s.HoldersPage(HoldersQuery{Symbol: want.Symbol, At: want.Seq, Limit: MaxHoldersPage})
+			})
+			if g, _ := json.Marshal(got); !bytes.Equal(g, raw) {
+				t.Fatalf("cap table of %s at %d: %s, schema 9 served %s", want.Symbol, want.Seq, g, raw)
+			}
+		}
+		for _, raw := range golden.Books {
+			var want ControlBookAt
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			got := mustAnswer(t, "control book", func() (ControlBookAt, error) { return s.ControlBook(want.Symbol, want.Seq, false) })
+			if g, _ := json.Marshal(got); !bytes.Equal(g, raw) {
+				t.Fatalf("control book of %s at %d: %s, schema 9 served %s", want.Symbol, want.Seq, g, raw)
+			}
+		}
+	}
+	served()
+	if got := mustHashes(t, s).State; got != golden.State {
+		t.Errorf("state hash %s, schema 9 served %s", got, golden.State)
+	}
+	if len(golden.Tables) < 20 || len(golden.Books) < 20 {
+		t.Fatalf("golden: %d tables, %d books", len(golden.Tables), len(golden.Books))
+	}
+
+	// Go on: new entries, supply changes and status changes in schema 10's
+	// forms after the old ones.
+	h := &harness{t: t, s: s, now: s.LastTime()}
+	h.index = s.AppliedIndex()
+	// Past the fixture's instruction ids, which the same counter made.
+	nextID.Add(1_000_000)
+	h.mustAccept(OperatorID, ins("update_party", map[string]any{"party_id": "late-us", "status": "accredited"}))
+	h.mustAccept(OperatorID, ins("register_party", investor("later-us", "retail", "US")))
+	h.mustAccept(OperatorID, ins("update_party", map[string]any{"party_id": "later-us", "status": "accredited"}))
+	g := newGen(10)
+	for range 200 {
+		actor, body := g.next()
+		h.apply(InstructionItem(actor, []byte(body)))
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if v := mustVerifyJournal(t, s); !v.OK {
+		t.Fatalf("VerifyJournal after new entries: %+v", v)
+	}
+	var chunks int
+	for _, jv := range journalLayout(t, s) {
+		if jv.val[0] == tagJournalChunk {
+			chunks++
+		}
+	}
+	if chunks == 0 {
+		t.Error("no journal chunk of schema 10 after new entries")
+	}
+	page := mustAnswer(t, "journal", func() (JournalPage, error) { return s.Journal(JournalQuery{Limit: len(golden.Journal)}) })
+	for i, e := range page.Entries {
+		if got, _ := json.Marshal(e); !bytes.Equal(got, golden.Journal[i]) {
+			t.Fatalf("after new entries, entry %d: %s, schema 9 served %s", i+1, got, golden.Journal[i])
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, path, true)
+	for _, raw := range golden.Tables {
+		var want CapTable
+		_ = json.Unmarshal(raw, &want)
+		got := mustAnswer(t, "holders", func() (CapTable, error) {
+			return s.HoldersPage(HoldersQuery{Symbol: want.Symbol, At: want.Seq, Limit: MaxHoldersPage})
+		})
+		if g, _ := json.Marshal(got); !bytes.Equal(g, raw) {
+			t.Fatalf("after new entries, cap table of %s at %d: %s, schema 9 served %s", want.Symbol, want.Seq, g, raw)
+		}
+	}
+	if errs := s.Check(); len(errs) > 0 {
+		t.Fatalf("Check after reopening: %v", errs)
+	}
+}
