@@ -491,6 +491,19 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 			k, _ := second(tx)
 			return tx.Bucket(bucketJournal).Put(k, []byte{tagJournalChunk, 1, 2})
 		}},
+		{"a chunk of schema 9's form after this one's", "older form", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			jc := journalCursor{}
+			old := []byte{tagHashedChunk}
+			for _, rec := jc.enter(k, v); rec != nil; {
+				old = appendFramed(old, rec)
+				if len(jc.rest) == 0 {
+					break
+				}
+				_, rec = jc.next()
+			}
+			return tx.Bucket(bucketJournal).Put(k, old)
+		}},
 		{"a chunk under the wrong key", "not contiguous", func(tx *kv.Tx) error {
 			k, v := second(tx)
 			if err := tx.Bucket(bucketJournal).Delete(k); err != nil {

@@ -286,6 +286,7 @@ func (s *Store) VerifyJournal() (out Verification, err error) {
 func verifyJournal(tx *kv.Tx) Verification {
 	var prev [journalHashSize]byte
 	var n uint64
+	var newForm bool // a chunk of this release's form was seen
 	buf := make([]byte, 0, 512)
 	jc := newJournalCursor(tx.Bucket(bucketJournal))
 	for seq, v := jc.first(); v != nil; seq, v = jc.next() {
@@ -295,6 +296,13 @@ func verifyJournal(tx *kv.Tx) Verification {
 		}
 		if len(v) < 2+journalHashSize || v[0] != tagJournal {
 			return badJournal(n, prev, "journal record is malformed")
+		}
+		// This release writes chunks of one form only, after whatever an
+		// older one left.
+		if jc.kind == tagJournalChunk {
+			newForm = true
+		} else if newForm {
+			return badJournal(n, prev, "journal value of an older form after a chunk of this one")
 		}
 		// Where chunks end is the entries' alone (journalchunk.go).
 		if jc.opens && jc.kind != 0 && jc.prevKind == jc.kind && chunkJoins(jc.prevLen, jc.stored) {
