@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -44,16 +45,27 @@ import (
 // to 8 wrote. A schema 9 or older file keeps them (the migration rewrites
 // nothing), and the entries after them go into chunks of this form.
 //
+// An entry whose index and time are those of the entry before it in its
+// chunk (the instructions of one raft entry share both) is stored short:
+// tagShortEntry, its hash version, then its body after the time. The
+// reader puts the index and time of the entry before back (ten bytes or
+// so of the 80 a transfer's body takes). Every such entry is stored short,
+// and a chunk's first entry never is, so the stored bytes are a function of
+// the entries, as where chunks end is.
+//
 //	journal chunk  tagJournalChunk, the 32-byte hash of the entry before
 //	               seq key (zeros for seq 1), then n >= 1 of (uvarint
-//	               length, journal record less its hash): the entries of
-//	               seqs key, key+1, … key+n-1
+//	               length, stored entry): the entries of seqs key, key+1,
+//	               … key+n-1; a stored entry is the journal record less its
+//	               hash, or its short form
 //	hashed chunk   tagHashedChunk, then n >= 1 of (uvarint length, journal
 //	               record) (schema 9)
 
 const (
 	tagJournalChunk byte = 'g'
 	tagHashedChunk  byte = 'G'
+	// tagShortEntry opens an entry stored without its index and time.
+	tagShortEntry byte = 'j'
 	// chunkHeader is a journal chunk's bytes before its first entry.
 	chunkHeader = 1 + journalHashSize
 	// journalChunkBytes bounds a chunk's value: 4 values of it, each with
@@ -72,7 +84,33 @@ type journalChunk struct {
 	dirty bool   // buf holds entries the bucket does not
 	// last is the hash of entry next-1: the prev of a chunk opened next.
 	last [journalHashSize]byte
-	key  [8]byte
+	// lastIT is the index and time of entry next-1, when it is in the
+	// chunk: what the next entry's must be to be stored short.
+	lastIT []byte
+	key    [8]byte
+}
+
+// indexTimeEnd is where a journal body's time ends: after its tag, hash
+// version, uvarint index, varint seconds and uvarint nanoseconds; 0 when
+// the body does not hold them.
+func indexTimeEnd(body []byte) int {
+	at := 2
+	if len(body) < at {
+		return 0
+	}
+	for i := range 3 {
+		var w int
+		if i == 1 {
+			_, w = binary.Varint(body[at:])
+		} else {
+			_, w = binary.Uvarint(body[at:])
+		}
+		if w <= 0 {
+			return 0
+		}
+		at += w
+	}
+	return at
 }
 
 // loadJournalChunk takes up the journal's last value, if it is a chunk of
@@ -88,6 +126,14 @@ func loadJournalChunk(journal *kv.Bucket, seq uint64, head [journalHashSize]byte
 	n, ok := chunkEntries(v)
 	assert(ok && first+uint64(n) == seq+1, "journal chunk at %d holds %d entries, the journal ends at %d", first, n, seq)
 	c.first, c.buf = first, append(c.buf[:0], v...)
+	var jc journalCursor
+	_, rec := jc.enter(k, v)
+	for len(jc.rest) > 0 {
+		_, rec = jc.next()
+	}
+	if end := indexTimeEnd(rec); end > 0 {
+		c.lastIT = append(c.lastIT[:0], rec[2:end]...)
+	}
 	return c
 }
 
@@ -106,18 +152,33 @@ func (c *journalChunk) add(journal *kv.Bucket, seq uint64, rec []byte) error {
 		fail("journal entry %d appended after %d", seq, c.next-1)
 	}
 	body := rec[:len(rec)-journalHashSize]
-	if c.first != 0 && !chunkJoins(len(c.buf), len(body)) {
+	end := indexTimeEnd(body)
+	short := c.first != 0 && end > 0 && c.lastIT != nil && bytes.Equal(body[2:end], c.lastIT)
+	stored := len(body)
+	if short {
+		stored = 2 + len(body) - end
+	}
+	if c.first != 0 && !chunkJoins(len(c.buf), stored) {
 		if err := c.flush(journal); err != nil {
 			return err
 		}
-		c.first = 0
+		c.first, short, stored = 0, false, len(body)
 	}
 	if c.first == 0 {
 		c.first = seq
 		c.buf = append(append(c.buf[:0], tagJournalChunk), c.last[:]...)
 	}
-	c.buf = binary.AppendUvarint(c.buf, uint64(len(body)))
-	c.buf = append(c.buf, body...)
+	c.buf = binary.AppendUvarint(c.buf, uint64(stored))
+	if short {
+		c.buf = append(append(c.buf, tagShortEntry, body[1]), body[end:]...)
+	} else {
+		c.buf = append(c.buf, body...)
+	}
+	if end > 0 {
+		c.lastIT = append(c.lastIT[:0], body[2:end]...)
+	} else {
+		c.lastIT = c.lastIT[:0:0]
+	}
 	copy(c.last[:], rec[len(body):])
 	c.next, c.dirty = seq+1, true
 	return nil
@@ -198,6 +259,14 @@ type journalCursor struct {
 	// records never outgrow it, so those handed out stay as they were.
 	slab    []byte
 	scratch []byte // hashV2's
+	// lastIT is the index and time of the entry last returned from a chunk
+	// of this form (nil: none yet, or it had none); short says that entry
+	// was stored short, and sameIT that its index and time were lastIT's
+	// before it: Check's test that every entry that could be is.
+	lastIT        []byte
+	short, sameIT bool
+	// prevLastIT is lastIT as the value before this one left it.
+	prevLastIT []byte
 }
 
 func newJournalCursor(journal *kv.Bucket) *journalCursor {
@@ -209,7 +278,7 @@ func newJournalCursor(journal *kv.Bucket) *journalCursor {
 // wrongly gives what is left of it as one record, which no record check
 // passes.
 func (jc *journalCursor) enter(k, v []byte) (uint64, []byte) {
-	jc.prevKind, jc.prevLen = jc.kind, jc.valueLen
+	jc.prevKind, jc.prevLen, jc.prevLastIT = jc.kind, jc.valueLen, jc.lastIT
 	if k == nil {
 		jc.rest, jc.valueLen, jc.kind = nil, 0, 0
 		return 0, nil
@@ -225,11 +294,13 @@ func (jc *journalCursor) enter(k, v []byte) (uint64, []byte) {
 	if jc.kind == tagJournalChunk {
 		jc.chunkPrev = [journalHashSize]byte(v[1:chunkHeader])
 		jc.chain = jc.chunkPrev
-		// Each record is its stored length and a hash longer: n framed
+		// Each record is its stored length and a hash longer (n framed
 		// entries give len(rest) + 32·n bytes at most, and one unframed
-		// rest no more than that.
+		// rest no more than that), and a short one its index and time
+		// (three varints) longer still.
 		n, _ := chunkEntries(v)
-		jc.slab = make([]byte, 0, len(rest)+journalHashSize*(n+1))
+		jc.slab = make([]byte, 0, len(rest)+(journalHashSize+3*binary.MaxVarintLen64)*(n+1))
+		jc.lastIT = nil
 	}
 	return jc.seq, jc.take()
 }
@@ -250,13 +321,45 @@ func (jc *journalCursor) take() []byte {
 		jc.cur = body
 		return body
 	}
-	jc.scratch = binary.BigEndian.AppendUint64(append(jc.scratch[:0], jc.chain[:]...), jc.seq)
-	jc.scratch = append(jc.scratch, body...)
-	jc.chain = sha256.Sum256(jc.scratch) // hashV2
 	start := len(jc.slab)
-	jc.slab = append(append(jc.slab, body...), jc.chain[:]...)
+	jc.short = len(body) >= 2 && body[0] == tagShortEntry
+	if jc.short {
+		if jc.lastIT == nil {
+			// Nothing to take the index and time from: what is left of
+			// the chunk as one record, which no record check passes.
+			jc.cur, jc.rest = body, nil
+			return body
+		}
+		jc.slab = append(append(append(jc.slab, tagJournal, body[1]), jc.lastIT...), body[2:]...)
+		jc.sameIT = true
+	} else {
+		jc.slab = append(jc.slab, body...)
+		end := indexTimeEnd(body)
+		jc.sameIT = end > 0 && jc.lastIT != nil && bytes.Equal(body[2:end], jc.lastIT)
+		if end > 0 {
+			jc.lastIT = body[2:end:end]
+		} else {
+			jc.lastIT = nil
+		}
+	}
+	full := jc.slab[start:]
+	jc.scratch = binary.BigEndian.AppendUint64(append(jc.scratch[:0], jc.chain[:]...), jc.seq)
+	jc.scratch = append(jc.scratch, full...)
+	jc.chain = sha256.Sum256(jc.scratch) // hashV2
+	jc.slab = append(jc.slab, jc.chain[:]...)
 	jc.cur = jc.slab[start:len(jc.slab):len(jc.slab)]
 	return jc.cur
+}
+
+// joinLen is how long the current entry, the first of its chunk, would be
+// stored at the end of the chunk before: short if its index and time are
+// that chunk's last entry's.
+func (jc *journalCursor) joinLen() int {
+	body := jc.cur[:max(len(jc.cur)-journalHashSize, 0)]
+	if end := indexTimeEnd(body); end > 0 && jc.prevLastIT != nil && bytes.Equal(body[2:end], jc.prevLastIT) {
+		return 2 + len(body) - end
+	}
+	return jc.stored
 }
 
 // first moves to the journal's first entry.

@@ -3,9 +3,11 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,6 +129,29 @@ func TestJournalChunks(t *testing.T) {
 			if big == 0 {
 				t.Error("no entry larger than a chunk")
 			}
+			// Entries of one call share their index and time: after the
+			// first of a chunk they are stored short, and every record
+			// the cursor gave back is whole (the chain, checked below,
+			// covers the bodies it rebuilt).
+			short := 0
+			for _, jv := range layout {
+				for i, e := range storedEntries(jv.val) {
+					if e[0] == tagShortEntry {
+						short++
+						if i == 0 {
+							t.Errorf("chunk at %d opens with a short entry", jv.key)
+						}
+					}
+				}
+			}
+			if short == 0 {
+				t.Error("no entry stored short")
+			}
+			for i, rec := range records {
+				if rec[0] != tagJournal || indexTimeEnd(rec) == 0 {
+					t.Fatalf("record %d as the cursor gives it: %x", i+1, rec)
+				}
+			}
 			if len(layout) > len(records)/2 {
 				t.Errorf("%d chunks for %d entries", len(layout), len(records))
 			}
@@ -189,6 +214,21 @@ func TestJournalChunks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storedEntries is a chunk's stored entries, as they lie.
+func storedEntries(v []byte) [][]byte {
+	rest, ok := chunkBody(v)
+	var out [][]byte
+	for ok && len(rest) > 0 {
+		l, w := binary.Uvarint(rest)
+		if w <= 0 || l > uint64(len(rest)-w) {
+			break
+		}
+		out = append(out, rest[w:w+int(l)])
+		rest = rest[w+int(l):]
+	}
+	return out
 }
 
 // appendFramed appends rec to a chunk: its length, then it.
@@ -504,6 +544,45 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 			}
 			return tx.Bucket(bucketJournal).Put(k, old)
 		}},
+		{"an entry stored whole where it could be short", "stored whole", func(tx *kv.Tx) error {
+			// The first short entry of a chunk with room for it whole.
+			c := tx.Bucket(bucketJournal).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				entries := storedEntries(v)
+				i := slices.IndexFunc(entries, func(e []byte) bool { return e[0] == tagShortEntry })
+				if i < 0 || len(v)+3*binary.MaxVarintLen64 > journalChunkBytes {
+					continue
+				}
+				k, v = bytes.Clone(k), bytes.Clone(v)
+				jc := journalCursor{}
+				out := bytes.Clone(v[:chunkHeader])
+				j := 0
+				for _, rec := jc.enter(k, v); rec != nil; j++ {
+					if j == i {
+						out = appendFramed(out, rec[:len(rec)-journalHashSize])
+					} else {
+						out = appendFramed(out, storedEntries(v)[j])
+					}
+					if len(jc.rest) == 0 {
+						break
+					}
+					_, rec = jc.next()
+				}
+				return tx.Bucket(bucketJournal).Put(k, out)
+			}
+			return errors.New("no short entry in a chunk with room")
+		}},
+		{"a chunk opening with a short entry", "malformed", func(tx *kv.Tx) error {
+			k, v := second(tx)
+			entries := storedEntries(v)
+			first := entries[0]
+			end := indexTimeEnd(first)
+			out := appendFramed(bytes.Clone(v[:chunkHeader]), append([]byte{tagShortEntry, first[1]}, first[end:]...))
+			for _, e := range entries[1:] {
+				out = appendFramed(out, e)
+			}
+			return tx.Bucket(bucketJournal).Put(k, out)
+		}},
 		{"a chunk under the wrong key", "not contiguous", func(tx *kv.Tx) error {
 			k, v := second(tx)
 			if err := tx.Bucket(bucketJournal).Delete(k); err != nil {
@@ -535,6 +614,9 @@ func TestCheckFindsJournalChunkFaults(t *testing.T) {
 func FuzzJournalCursor(f *testing.F) {
 	prev := bytes.Repeat([]byte{7}, journalHashSize)
 	f.Add(append(append([]byte{tagJournalChunk}, prev...), 2, 'J', 2, 1, 'J'))
+	// A whole entry, then one short: tag, version, index 7, time 9 s 0 ns.
+	f.Add(append(append([]byte{tagJournalChunk}, prev...), 6, 'J', 2, 7, 18, 0, 'a', 3, tagShortEntry, 2, 'b'))
+	f.Add(append(append([]byte{tagJournalChunk}, prev...), 3, tagShortEntry, 2, 'b'))
 	f.Add(append(append([]byte{tagJournalChunk}, prev...), 0x80))
 	f.Add(append([]byte{tagJournalChunk}, prev[:5]...))
 	f.Add([]byte{tagJournalChunk})
@@ -571,11 +653,24 @@ func FuzzJournalCursor(f *testing.F) {
 			return
 		}
 		chain := [journalHashSize]byte(v[1:chunkHeader])
-		rest := v[chunkHeader:]
-		for i, rec := range records {
-			l, w := binary.Uvarint(rest)
-			body := rest[w : w+int(l)]
-			rest = rest[w+int(l):]
+		var lastIT []byte // the index and time of the entry before, in the chunk
+		for i, stored := range storedEntries(v) {
+			rec := records[i]
+			body := stored
+			if len(stored) >= 2 && stored[0] == tagShortEntry {
+				if lastIT == nil {
+					// Nothing to rebuild it from: given as it lies, the last.
+					if !bytes.Equal(rec, stored) || i != len(records)-1 {
+						t.Fatalf("entry %d, short and first: %x of %d records", i, rec, len(records))
+					}
+					return
+				}
+				body = append(append([]byte{tagJournal, stored[1]}, lastIT...), stored[2:]...)
+			} else if end := indexTimeEnd(stored); end > 0 {
+				lastIT = stored[2:end]
+			} else {
+				lastIT = nil
+			}
 			chain = hashV2(nil, chain, 5+uint64(i), body)
 			if !bytes.Equal(rec, append(bytes.Clone(body), chain[:]...)) {
 				t.Fatalf("entry %d: %x, want its body %x and hash %x", i, rec, body, chain)

@@ -305,8 +305,17 @@ func verifyJournal(tx *kv.Tx) Verification {
 			return badJournal(n, prev, "journal value of an older form after a chunk of this one")
 		}
 		// Where chunks end is the entries' alone (journalchunk.go).
-		if jc.opens && jc.kind != 0 && jc.prevKind == jc.kind && chunkJoins(jc.prevLen, jc.stored) {
+		stored := jc.stored
+		if jc.kind == tagJournalChunk && jc.opens {
+			stored = jc.joinLen()
+		}
+		if jc.opens && jc.kind != 0 && jc.prevKind == jc.kind && chunkJoins(jc.prevLen, stored) {
 			return badJournal(n, prev, "journal chunk ends before the entry that would fill it")
+		}
+		// An entry whose index and time repeat its chunk's entry before it
+		// is stored short (journalchunk.go).
+		if jc.kind == tagJournalChunk && !jc.opens && jc.sameIT && !jc.short {
+			return badJournal(n, prev, "journal entry stored whole where its index and time repeat the entry's before it")
 		}
 		if !jc.opens && jc.kind != 0 && jc.valueLen > journalChunkBytes {
 			return badJournal(n, prev, "journal chunk holds more entries than fit in it")
