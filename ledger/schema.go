@@ -143,8 +143,11 @@ var (
 //	            from schema 2, use whichever renders their JSON exactly.
 //	journal chunk 'g', the 32-byte hash of the entry before seq key (zeros
 //	            for seq 1), then n >= 1 of (uvarint length, journal record
-//	            less its hash): the entries of seqs key, key+1, … key+n-1,
-//	            within 996 bytes unless n is 1 (journalchunk.go). Schema 9
+//	            less its hash; or, for an entry whose index and time are
+//	            the entry's before it in the chunk, 'j', its hash version,
+//	            then the record after its time, less its hash): the
+//	            entries of seqs key, key+1, … key+n-1, within 996 bytes
+//	            unless n is 1 (journalchunk.go). Schema 9
 //	            wrote 'G', then n >= 1 of (uvarint length, journal record),
 //	            and schemas 3 to 8 a journal record under each entry's seq:
 //	            schema 10 reads both as they stand.
