@@ -184,8 +184,10 @@ func (c *journalChunk) add(journal *kv.Bucket, seq uint64, rec []byte) error {
 	return nil
 }
 
-// flush puts the chunk, if it holds entries the bucket does not. The bucket
-// copies it, so buf is the chunk's again.
+// flush puts the chunk, if it holds entries the bucket does not. A layer
+// copies it, so buf is the chunk's again; bbolt alone (a migration, a
+// benchmark's bare transaction) reads it until the commit, so it gets a
+// copy of its own.
 func (c *journalChunk) flush(journal *kv.Bucket) error {
 	if !c.dirty {
 		return nil
@@ -193,7 +195,11 @@ func (c *journalChunk) flush(journal *kv.Bucket) error {
 	// The chunk's own key array: one on the stack would escape to the
 	// heap through Put, an allocation a chunk.
 	binary.BigEndian.PutUint64(c.key[:], c.first)
-	if err := journal.Put(c.key[:], c.buf); err != nil {
+	val := c.buf
+	if !journal.CopiesValues() {
+		val = bytes.Clone(val)
+	}
+	if err := journal.Put(c.key[:], val); err != nil {
 		return fmt.Errorf("journal chunk at %d: %w", c.first, err)
 	}
 	c.dirty = false

@@ -678,3 +678,52 @@ func FuzzJournalCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestJournalChunkOnBareBbolt appends entries through a transaction
+// without layers, whose Put keeps the bytes it is handed until the commit:
+// each chunk put must keep its own bytes while the chunk's buffer goes on.
+func TestJournalChunkOnBareBbolt(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "j.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var want [][]byte
+	chunk := &journalChunk{next: 1}
+	if err := db.Update(func(btx *bolt.Tx) error {
+		if _, err := btx.CreateBucket(bucketJournal); err != nil {
+			return err
+		}
+		journal := kv.Wrap(btx).Bucket(bucketJournal)
+		var prev [journalHashSize]byte
+		for seq := uint64(1); seq <= 100; seq++ {
+			body := append([]byte{tagJournal, HashV2}, fmt.Sprintf("entry %d %s", seq, strings.Repeat("x", int(seq%40)))...)
+			h := hashV2(nil, prev, seq, body)
+			rec := append(body, h[:]...)
+			want = append(want, rec)
+			if err := chunk.add(journal, seq, rec); err != nil {
+				return err
+			}
+			prev = h
+		}
+		return chunk.flush(journal)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := viewKV(db, func(tx *kv.Tx) error {
+		jc := newJournalCursor(tx.Bucket(bucketJournal))
+		n := 0
+		for seq, rec := jc.first(); rec != nil; seq, rec = jc.next() {
+			if seq != uint64(n+1) || !bytes.Equal(rec, want[n]) {
+				t.Fatalf("entry %d at seq %d: %q, want %q", n+1, seq, rec, want[n])
+			}
+			n++
+		}
+		if n != len(want) {
+			t.Fatalf("%d entries, want %d", n, len(want))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1002,6 +1002,10 @@ type Bucket struct {
 // Tx is the transaction of the bucket.
 func (b *Bucket) Tx() *Tx { return b.tx }
 
+// CopiesValues reports whether Put copies the value it is handed, as a
+// layer does; bbolt itself (Wrap) keeps reading it until the commit.
+func (b *Bucket) CopiesValues() bool { return b.tx.layered }
+
 // SetAppendOnly says the bucket's keys only grow, so bbolt may fill its
 // pages whole (FillPercent 1) instead of leaving room for inserts.
 func (b *Bucket) SetAppendOnly() {
