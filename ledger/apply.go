@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -77,6 +79,19 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 	if s.broken != nil {
 		return nil, s.broken
 	}
+	if !s.idx.isBuilt() {
+		// Until the id index holds the file's journal, an id it lacks
+		// may have been decided: wait, with no read transaction of
+		// Apply's open (a commit that grows the file waits for those,
+		// and the scan's next one waits for that commit).
+		s.endApplyTxLocked()
+		if !s.idx.wait() {
+			return nil, errors.New("ledger: apply: the instruction id index was stopped")
+		}
+	}
+	if s.idx.err != nil { // set before the index was built
+		return nil, s.faultLocked("index", s.idx.err)
+	}
 	if s.cfg.StrictChecks || s.pending >= maxPendingCommits*max(s.cfg.CommitEvery, 1) {
 		// StrictChecks writes the postings into live before it checks, and
 		// they append to chunks the frozen layer's postings may still have
@@ -120,6 +135,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			view:      s.reuse.takeView(tx, s.rulebook.Load()),
 			running:   running,
 			idsInFile: s.ids,
+			ids2seq:   s.idx,
 		}
 		// A journal entry carries its instruction and about 300 bytes
 		// more; an id record its outcome.
@@ -219,7 +235,9 @@ type applier struct {
 	// idsInFile says which ids the file may hold (idfilter.go); nil in an
 	// applier whose ids all go to the file (a dry run's: every id may).
 	idsInFile *idFilter
-	view      *txView
+	// ids2seq finds the journal entries of an id (idindex.go), built.
+	ids2seq *idIndex
+	view    *txView
 	counters
 	sched schedule // the scheduled rulebook's date (schedule.go)
 	applyBuffers
@@ -244,6 +262,8 @@ type applier struct {
 type applyBuffers struct {
 	seenIDs map[string]idRecord // ids decided in this call, not yet in the bucket
 	newIDs  []string
+	// idHashes and idSeqs are flushIDs' entries for the id index.
+	idHashes, idSeqs []uint64
 	// arena holds the journal entries and id records of this call;
 	// scratch is reused.
 	arena, scratch []byte
@@ -257,9 +277,10 @@ type applyBuffers struct {
 // to keep (reuse.go).
 func (b *applyBuffers) emptied() applyBuffers {
 	return applyBuffers{
-		seenIDs: reusedMap(b.seenIDs),
-		newIDs:  reusedList(b.newIDs),
-		arena:   reusedBytes(b.arena), scratch: reusedBytes(b.scratch), key: reusedBytes(b.key),
+		seenIDs:  reusedMap(b.seenIDs),
+		newIDs:   reusedList(b.newIDs),
+		idHashes: reusedList(b.idHashes), idSeqs: reusedList(b.idSeqs),
+		arena: reusedBytes(b.arena), scratch: reusedBytes(b.scratch), key: reusedBytes(b.key),
 		named: reusedList(b.named), namedSymbols: reusedList(b.namedSymbols),
 		touched: touchedNames{reusedList(b.touched.parties), reusedList(b.touched.symbols)},
 	}
@@ -535,13 +556,21 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	if !decided && a.idsInFile.mayHold(id) {
 		raw = a.ids.GetFile(a.key)
 	}
-	if raw == nil {
-		return idRecord{}, false
-	}
-	rec := decodeIDRecord(raw)
-	if rec.Seq == 0 {
-		rec.Outcome = bytes.Clone(rec.Outcome) // raw is bbolt's, valid only in this transaction
-		return rec, true
+	var rec idRecord
+	if raw != nil {
+		rec = decodeIDRecord(raw)
+		if rec.Seq == 0 {
+			rec.Outcome = bytes.Clone(rec.Outcome) // raw is bbolt's, valid only in this transaction
+			return rec, true
+		}
+	} else {
+		// The journal answers for an id whose entry serves its body as it
+		// came (flushIDs).
+		seq := a.ids2seq.latest(a.key, func(seq uint64) bool { return journalEntryHasID(a.journal, seq, a.key) })
+		if seq == 0 {
+			return idRecord{}, false
+		}
+		rec = idRecord{Seq: seq, BodyServed: true}
 	}
 	if rec.BodyServed {
 		rec.BodyHash = journaledBodyHash(a.journal, rec.Seq)
@@ -550,13 +579,41 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	return rec, true
 }
 
-// flushIDs writes the ids decided in this call, in key order.
+// flushIDs records the ids decided in this call: in the id index those
+// whose journal entry serves the body as it came (a canonical body: what
+// the API proposes), and in the ids bucket, in key order, the others,
+// whose body hash or outcome the journal cannot give back.
 func (a *applier) flushIDs() error {
 	slices.Sort(a.newIDs)
+	filed, indexed := a.newIDs[:0], a.idHashes[:0]
+	a.idSeqs = a.idSeqs[:0]
+	for _, id := range a.newIDs {
+		rec := a.seenIDs[id]
+		if rec.Seq == 0 || !rec.BodyServed {
+			filed = append(filed, id)
+			continue
+		}
+		indexed = append(indexed, a.ids2seq.hash(unsafe.Slice(unsafe.StringData(id), len(id))))
+		a.idSeqs = append(a.idSeqs, rec.Seq)
+		// A record of the id written before schema 11 (a held
+		// instruction's, now decided) would answer first: it goes.
+		a.key = append(a.key[:0], id...)
+		raw, decided := a.ids.GetLayered(a.key)
+		if !decided && a.idsInFile.mayHold(id) {
+			raw = a.ids.GetFile(a.key)
+		}
+		if raw != nil {
+			if err := a.ids.Delete(a.key); err != nil {
+				return err
+			}
+		}
+	}
+	a.idHashes = indexed
+	a.ids2seq.addAll(indexed, a.idSeqs)
 	// Before the file holds them: the filter may hold more than the file,
 	// never less.
-	a.idsInFile.addStrings(a.newIDs)
-	for _, id := range a.newIDs {
+	a.idsInFile.addStrings(filed)
+	for _, id := range filed {
 		start := len(a.arena)
 		rec := a.seenIDs[id]
 		a.arena = encodeIDRecord(a.arena, &rec)

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/shopspring/decimal"
@@ -40,16 +41,23 @@ func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, books *bookTally, 
 		}
 		return nil
 	})
-	ids := tx.Bucket(bucketIDs)
+	ids, journal := tx.Bucket(bucketIDs), tx.Bucket(bucketJournal)
 	_ = tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
 		var rec pendingRecord
 		decodeJSON(v, &rec)
 		if parties.Get([]byte(rec.Actor)) == nil {
 			bad("pending %s was submitted by unknown party %s", k, rec.Actor)
 		}
-		raw := ids.Get(k)
-		if raw == nil || decodeIDRecord(raw).Seq != rec.Seq {
-			bad("pending %s is not what its id answers (journal entry %d)", k, rec.Seq)
+		// Its id answers with the entry that held it: a record of the
+		// ids bucket, or (schema 11) the journal's entry of the id held.
+		if raw := ids.Get(k); raw != nil {
+			if decodeIDRecord(raw).Seq != rec.Seq {
+				bad("pending %s is not what its id answers (journal entry %d)", k, rec.Seq)
+			}
+		} else if v := journalRecordAt(journal, rec.Seq); v == nil || !bytes.Equal(journalInstructionID(v), k) {
+			bad("pending %s names journal entry %d, not an entry of its id", k, rec.Seq)
+		} else if jr, _ := decodeJournalRecord(v); jr.status != StatusPending {
+			bad("pending %s names journal entry %d, whose status is %s", k, rec.Seq, jr.status)
 		}
 		if !rec.CreatedAt.Before(rec.ExpiresAt) {
 			bad("pending %s expires at %s, not after it was held at %s", k, rec.ExpiresAt, rec.CreatedAt)

@@ -69,7 +69,14 @@ const schemaKeyedJournal = "8"
 // chunks stay.
 const schemaHashedChunks = "9"
 
-// migrate brings a schema 2 to 9 state file to schemaVersion. It
+// schemaKeyedIDs is the schema whose ids bucket held a record of every
+// instruction id. Its file is a schema 11 file as it stands: its records
+// answer for their ids before the id index does (apply.go, lookupID), the
+// index covers its journal like any other, and ids decided after it go to
+// the index. So the migration records the schema, and old records stay.
+const schemaKeyedIDs = "10"
+
+// migrate brings a schema 2 to 10 state file to schemaVersion. It
 // leaves other versions to openDB, except that it names a newer schema
 // plainly.
 func migrate(db *bolt.DB) error {
@@ -84,7 +91,7 @@ func migrate(db *bolt.DB) error {
 		if meta == nil {
 			return nil
 		}
-		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal || s == schemaHashedChunks {
+		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal || s == schemaHashedChunks || s == schemaKeyedIDs {
 			return meta.Put(metaSchema, []byte(schemaVersion))
 		}
 		return nil
@@ -129,7 +136,7 @@ func migrateToPackedPostings(db *bolt.DB) error {
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
 	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaKeyedBalances ||
-		schema == schemaKeyedJournal || schema == schemaHashedChunks || schema == schemaVersion:
+		schema == schemaKeyedJournal || schema == schemaHashedChunks || schema == schemaKeyedIDs || schema == schemaVersion:
 		return nil
 	case newerSchema(schema):
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)

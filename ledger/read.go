@@ -394,22 +394,52 @@ func journaledBodyHash(journal *kv.Bucket, seq uint64) [bodyHashSize]byte {
 
 // Outcome returns the recorded outcome of an instruction id.
 func (s *Store) Outcome(id string) (o Outcome, err error) {
-	err = s.view(func(tx *kv.Tx) error {
+	// The id index is waited for with no read transaction open: a commit
+	// that grows the file waits for those, and the index's scan for it.
+	for range 8 { // a restore starts a new index: each try waits for one
+		var building *idIndex
+		err = s.outcome(id, &o, &building)
+		if building == nil {
+			return o, err
+		}
+		building.wait()
+	}
+	return Outcome{}, errors.New("ledger: outcome: the instruction id index is still being built")
+}
+
+// outcome is Outcome's try: it sets building, and reads nothing, while the
+// id index is not built.
+func (s *Store) outcome(id string, o *Outcome, building **idIndex) error {
+	return s.view(func(tx *kv.Tx) error {
 		raw := tx.Bucket(bucketIDs).Get([]byte(id))
 		if raw == nil {
-			return ErrNotFound
+			// The journal answers for most ids (flushIDs). Entries
+			// newer than this view are not in it, and do not answer.
+			if !s.idx.isBuilt() {
+				*building = s.idx
+				return nil
+			}
+			if s.idx.err != nil {
+				return s.idx.err
+			}
+			journal := tx.Bucket(bucketJournal)
+			seq := s.idx.latest([]byte(id), func(seq uint64) bool { return journalEntryHasID(journal, seq, []byte(id)) })
+			if seq == 0 {
+				return ErrNotFound
+			}
+			*o = journaledOutcomeTx(tx, id, seq)
+			return nil
 		}
 		rec := decodeIDRecord(raw)
 		if rec.Seq != 0 {
-			o = journaledOutcomeTx(tx, id, rec.Seq)
+			*o = journaledOutcomeTx(tx, id, rec.Seq)
 			return nil
 		}
 		var err error
-		o, err = DecodeOutcome(rec.Outcome)
+		*o, err = DecodeOutcome(rec.Outcome)
 		assert(err == nil, "stored outcome of %s: %v", id, err)
 		return nil
 	})
-	return o, err
 }
 
 // journaledOutcome rebuilds the outcome Apply returned for instruction id,

@@ -16,7 +16,7 @@ var (
 	bucketHistory     = []byte("history")
 	bucketLoans       = []byte("loans")       // party 0 cash 0 lender -> loan record (binary)
 	bucketPrices      = []byte("prices")      // symbol -> price record (binary)
-	bucketIDs         = []byte("ids")         // instruction id -> id record (binary)
+	bucketIDs         = []byte("ids")         // instruction id -> id record (binary): since schema 11 only of an id whose journal entry does not give its body hash back
 	bucketJournal     = []byte("journal")     // seq(8, big-endian) -> journal chunk: the entries from that seq on (journalchunk.go); or journal record: that entry (schemas 3 to 8)
 	bucketKeys        = []byte("keys")        // sha256(key) hex -> party id
 	bucketKeyInfo     = []byte("keyinfo")     // key id (KeyID) -> key record (binary)
@@ -208,8 +208,12 @@ var (
 // were. 10: the journal's chunks without their entries' hashes, which a
 // reader recomputes (journalchunk.go), and the supplies in chunks of
 // supplyChunk changes (index.go); a schema 7, 8 or 9 file is one as it
-// stands, its older values read as they were.
-const schemaVersion = "10"
+// stands, its older values read as they were. 11: no record in the ids
+// bucket for an id whose journal entry serves its body as it came (nearly
+// every id): an index in memory finds the id's entries, built from the
+// journal at open (idindex.go); a schema 7 to 10 file is one as it stands,
+// its records of the ids bucket answering first.
+const schemaVersion = "11"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

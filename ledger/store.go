@@ -98,23 +98,30 @@ var ErrStateUnsound = errors.New("ledger: state unavailable: the restored snapsh
 
 // FaultError is the error of a failed write to the state file, which matches
 // ErrStorageFault, or of a restored state that failed its checks (step
-// check), which matches ErrStateUnsound.
+// check), which matches ErrStateUnsound; one the id index's scan could not
+// read (step index) matches ErrStorageFault and ErrDamaged.
 type FaultError struct {
-	Step string // begin, write or commit, restore (the directory after a restore's rename); check: a restored state failed its checks
+	Step string // begin, write or commit, restore (the directory after a restore's rename); check: a restored state failed its checks; index: a journal entry the id index read does not decode
 	Path string // the state file
 	Err  error
 }
 
 func (e *FaultError) Error() string {
-	if e.Step == "check" {
+	switch e.Step {
+	case "check":
 		return fmt.Sprintf("%v: %s: %v", ErrStateUnsound, e.Path, e.Err)
+	case "index":
+		return fmt.Sprintf("%v: %v: %s: %v", ErrStorageFault, ErrDamaged, e.Path, e.Err)
 	}
 	return fmt.Sprintf("%v: %s %s: %v", ErrStorageFault, e.Step, e.Path, e.Err)
 }
 
 func (e *FaultError) Unwrap() []error {
-	if e.Step == "check" {
+	switch e.Step {
+	case "check":
 		return []error{ErrStateUnsound, e.Err}
+	case "index":
+		return []error{ErrStorageFault, ErrDamaged, e.Err}
 	}
 	return []error{ErrStorageFault, e.Err}
 }
@@ -146,6 +153,9 @@ type Store struct {
 	// ids filters the instruction ids the file holds (idfilter.go); it is
 	// replaced with db, under mu.
 	ids *idFilter
+	// idx finds the journal entries of an instruction id (idindex.go);
+	// replaced with db, under mu.
+	idx *idIndex
 
 	// wmu guards the layers of applied state not yet in the file, the
 	// commit of one of them in flight, and the error of a commit that failed,
@@ -258,6 +268,7 @@ func Open(cfg Config) (*Store, error) {
 	s.db = db
 	s.install(st)
 	s.ids = startIDFilter(db, st.journalSeq, s.log)
+	s.idx = startIDIndex(db, st.journalSeq, s.log)
 	return s, nil
 }
 
@@ -444,6 +455,7 @@ func (s *Store) Close() error {
 	}
 	s.stopRestoreCheck() // its read transactions too
 	s.ids.close()        // and the filter's scan
+	s.idx.close()        // and the id index's
 	err := s.commitPending()
 	s.wmu.Lock()
 	s.endApplyTxLocked() // bbolt's Close waits for every read transaction
@@ -577,9 +589,12 @@ func (s *Store) faultLocked(step string, err error) error {
 		return s.broken
 	}
 	s.broken = &FaultError{Step: step, Path: s.cfg.Path, Err: err}
-	if step == "check" {
+	switch step {
+	case "check":
 		s.log.Error("the restored state fails its checks; the node must stop, and will not serve this file again", "file", s.cfg.Path, "err", err)
-	} else {
+	case "index":
+		s.log.Error("the state file's journal does not decode; the node must stop", "file", s.cfg.Path, "err", err)
+	default:
 		s.log.Error("state write failed; the node must stop, and replays raft's log after a restart", "step", step, "file", s.cfg.Path, "err", err)
 	}
 	s.committed.Broadcast()
