@@ -293,9 +293,9 @@ var errStopWalk = errors.New("ledger: walk stopped")
 // as JSON text, register_party bodies and migrated entries), then half of
 // what was left of it (of binary ones). It may alias val.
 func journalInstructionID(val []byte) []byte {
-	rec, _ := decodeJournalRecord(val)
-	if rec.binary {
-		id, err := transfer.InstructionIDBinary(rec.instruction)
+	instruction, binary := journalInstruction(val)
+	if binary {
+		id, err := transfer.InstructionIDBinary(instruction)
 		if err != nil {
 			fail("stored journal instruction: %v", err)
 		}
@@ -304,10 +304,66 @@ func journalInstructionID(val []byte) []byte {
 	var ins struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(rec.instruction, &ins); err != nil {
+	if err := json.Unmarshal(instruction, &ins); err != nil {
 		return nil
 	}
 	return []byte(ins.ID)
+}
+
+// journalInstruction is a journal record's instruction and whether it is
+// held binary, read past the fields before it without decoding them: the
+// id index's scan reads every entry's id at open, and a whole decode (the
+// reasons and names it allocates) was most of that. It aliases val. A
+// record that ends before its instruction does fails.
+func journalInstruction(val []byte) (instruction []byte, binary bool) {
+	if len(val) < 2+journalHashSize {
+		fail("stored journal record: %d bytes", len(val))
+	}
+	r := newRecordReader(val[:len(val)-journalHashSize], tagJournal, "journal record")
+	if v := r.Byte(); v != HashV1 && v != HashV2 {
+		r.fail("hash version")
+	}
+	r.Uvarint() // index
+	r.Time()
+	r.StrBytes() // actor
+	switch r.Byte() {
+	case statusAccepted, statusRejected:
+	case statusOther:
+		r.StrBytes()
+	default:
+		r.fail("status")
+	}
+	skipReason := func() {
+		for range 4 { // code, rule, message, ERC-1066
+			r.StrBytes()
+		}
+	}
+	n := r.Uvarint()
+	if n > uint64(r.Len()) {
+		r.fail("reasons")
+	}
+	for range n {
+		skipReason()
+	}
+	switch r.Byte() {
+	case reasonFirst, reasonNone:
+	case reasonExplicit:
+		skipReason()
+	default:
+		r.fail("reason form")
+	}
+	switch r.Byte() {
+	case insBinary:
+		binary = true
+	case insJSON:
+	default:
+		r.fail("instruction kind")
+	}
+	instruction = r.Bytes(r.Uvarint())
+	if r.Err() != nil {
+		r.fail("instruction")
+	}
+	return instruction, binary
 }
 
 // Hashes identify the state of a replica.

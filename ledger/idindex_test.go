@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
@@ -308,4 +309,49 @@ func TestIDIndexFaultsOnDamagedJournal(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Apply over a journal the index cannot read reported no fault")
 	}
+}
+
+// FuzzJournalInstruction holds journalInstruction, which skips to a
+// record's instruction, to decodeJournalRecord: whatever the whole decode
+// accepts, the skip reads the same instruction and kind from.
+func FuzzJournalInstruction(f *testing.F) {
+	reason := eligibility.Reason{Code: "LIMIT", Rule: "r.1", Message: "too much", ERC1066: "0x50"}
+	for _, rec := range []journalRecord{
+		{version: HashV2, index: 7, time: epoch, actor: "operator", status: StatusAccepted, binary: true, instruction: []byte{1, 2, 3}},
+		{version: HashV2, index: 9, time: epoch.Add(time.Second), actor: "cus-1", status: StatusRejected,
+			reasons: []eligibility.Reason{reason, reason}, instruction: []byte(`{"id":"x"}`), extra: []string{"a"}},
+		{version: HashV1, index: 1, time: epoch, actor: "a", status: "pending", reasonForm: reasonExplicit, reason: &reason,
+			instruction: []byte(`{"id":"y"}`), namesExplicit: true, parties: []string{"p"}, symbols: []string{"S"}},
+	} {
+		f.Add(append(appendJournalBody(nil, &rec), make([]byte, journalHashSize)...))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		var whole journalRecord
+		wholeOK := func() (ok bool) {
+			defer func() {
+				if recover() != nil {
+					ok = false
+				}
+			}()
+			whole, _ = decodeJournalRecord(v)
+			return true
+		}()
+		var ins []byte
+		var bin bool
+		skipOK := func() (ok bool) {
+			defer func() {
+				if recover() != nil {
+					ok = false
+				}
+			}()
+			ins, bin = journalInstruction(v)
+			return true
+		}()
+		if !wholeOK {
+			return
+		}
+		if !skipOK || !bytes.Equal(ins, whole.instruction) || bin != whole.binary {
+			t.Fatalf("skip gave %q binary %v (ok %v), the whole decode %q binary %v", ins, bin, skipOK, whole.instruction, whole.binary)
+		}
+	})
 }
