@@ -34,6 +34,9 @@ type idRecord struct {
 	Seq        uint64
 	Outcome    []byte
 	BodyServed bool
+	// Replaces: the id had a record before this call (a held
+	// instruction's, now decided), which flushIDs replaces.
+	Replaces bool
 }
 
 // Apply applies every batch above the applied index in the store's write
@@ -595,6 +598,9 @@ func (a *applier) flushIDs() error {
 		}
 		indexed = append(indexed, a.ids2seq.hash(unsafe.Slice(unsafe.StringData(id), len(id))))
 		a.idSeqs = append(a.idSeqs, rec.Seq)
+		if !rec.Replaces {
+			continue // lookupID found no record of it
+		}
 		// A record of the id written before schema 11 (a held
 		// instruction's, now decided) would answer first: it goes.
 		a.key = append(a.key[:0], id...)

@@ -144,6 +144,9 @@ func (a *applier) closePending(index uint64, now time.Time, id string, rec pendi
 		out.Status, out.Reason, out.Reasons = StatusRejected, &r, []eligibility.Reason{r}
 	}
 	a.record(index, now, rec.Actor, held, rec.Body, bodyHashOf(rec.Actor, rec.Body), out, touchedNames{})
+	r := a.seenIDs[id]
+	r.Replaces = true
+	a.seenIDs[id] = r
 	if err := a.tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
 		panic(fmt.Sprintf("ledger: delete pending %s: %v", id, err))
 	}
