@@ -249,7 +249,7 @@ func checkIDs(tx *kv.Tx, bad func(format string, args ...any)) {
 	// memory to fault in. A file of schema 11 holds few (the journal
 	// answers for the rest): a restore's check of 1,000,000 investors
 	// reserved 69 MB for none.
-	refs := make([]ref, 0, min(getUint(tx.Bucket(bucketMeta), metaJournalSeq), checkIDsReserve(tx)))
+	refs := make([]ref, 0, idsHeld(tx.Bucket(bucketIDs), getUint(tx.Bucket(bucketMeta), metaJournalSeq)))
 	_ = tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
 		if rec := decodeIDRecord(v); rec.Seq != 0 {
 			refs = append(refs, ref{rec.Seq, maphash.Bytes(seed, k)})
@@ -273,21 +273,22 @@ func checkIDs(tx *kv.Tx, bad func(format string, args ...any)) {
 	}
 }
 
-// checkIDsReserve is how many id records checkIDs reserves room for: the
-// bucket's, counted, when it holds fewer than checkIDsCounted (schema 11's
-// ids are in the journal); as many as the journal has entries otherwise.
-func checkIDsReserve(tx *kv.Tx) uint64 {
+// idsHeld is about how many records the ids bucket holds, for what sizes
+// itself by them: counted, when fewer than idsCounted (schema 11 leaves
+// most ids to the journal); otherwise entries, the journal's length, as a
+// file of schema 10 or before holds a record of about every entry.
+func idsHeld(ids *kv.Bucket, entries uint64) uint64 {
 	n := uint64(0)
-	c := tx.Bucket(bucketIDs).Cursor()
+	c := ids.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if n++; n == checkIDsCounted {
-			return math.MaxUint64
+		if n++; n == idsCounted {
+			return max(entries, n)
 		}
 	}
 	return n
 }
 
-const checkIDsCounted = 4096
+const idsCounted = 4096
 
 // idsNaming names the id of the ids bucket whose hash is h and whose record
 // names seq, for a finding of checkIDs: a walk, as findings are rare.

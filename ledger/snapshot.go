@@ -126,7 +126,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.idx.close() // so does this one's
 	s.db = db
 	s.install(st)
-	s.ids = startIDFilter(db, st.journalSeq, s.log)
+	s.ids = startIDFilter(db, st.idsHeld, s.log)
 	s.idx = startIDIndex(db, st.journalSeq, s.log)
 	s.startRestoreCheck(db, a, b, st.applied)
 	if old != nil {

@@ -267,15 +267,15 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s.db = db
 	s.install(st)
-	s.ids = startIDFilter(db, st.journalSeq, s.log)
+	s.ids = startIDFilter(db, st.idsHeld, s.log)
 	s.idx = startIDIndex(db, st.journalSeq, s.log)
 	return s, nil
 }
 
-// startIDFilter returns the filter of db's ids, which holds about journalSeq
-// of them, filling in a goroutine of its own.
-func startIDFilter(db *bolt.DB, journalSeq uint64, log *slog.Logger) *idFilter {
-	f := newIDFilter(int(min(journalSeq, 1<<30)))
+// startIDFilter returns the filter of db's ids, which holds about held of
+// them, filling in a goroutine of its own.
+func startIDFilter(db *bolt.DB, held uint64, log *slog.Logger) *idFilter {
+	f := newIDFilter(int(min(held, 1<<30)))
 	go f.build(db, log)
 	return f
 }
@@ -399,9 +399,9 @@ type memState struct {
 	lastTime time.Time
 	cache    *stateCache
 	running  corpRunning
-	// journalSeq is the journal's length, about as many ids as the file
-	// holds.
-	journalSeq uint64
+	// journalSeq is the journal's length, which the id index's scan
+	// reads; idsHeld about how many records the ids bucket holds (idsHeld).
+	journalSeq, idsHeld uint64
 }
 
 // loadState reads the memState of db. It changes nothing, so Restore can
@@ -423,6 +423,7 @@ func loadState(db *bolt.DB, cacheBytes int) (st memState, err error) {
 		st.lastTime = getTime(meta)
 		st.running = loadCorpRunning(tx)
 		st.journalSeq = getUint(meta, metaJournalSeq)
+		st.idsHeld = idsHeld(tx.Bucket(bucketIDs), st.journalSeq)
 		return nil
 	})
 	return st, err
