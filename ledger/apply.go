@@ -506,7 +506,11 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	// anything else as that text.
 	served, bodyServed := body, !needsCompact(body)
 	if !bodyServed {
+		// A space or an ampersand inside a string (a party's name, a
+		// legal reference) survives the compaction: such a body is
+		// served as it came too, and its id needs no record (flushIDs).
 		served = appendRawJSON(nil, body)
+		bodyServed = bytes.Equal(served, body)
 	}
 	a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
 	binStart := len(a.arena)
@@ -587,7 +591,6 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 // the API proposes), and in the ids bucket, in key order, the others,
 // whose body hash or outcome the journal cannot give back.
 func (a *applier) flushIDs() error {
-	slices.Sort(a.newIDs)
 	filed, indexed := a.newIDs[:0], a.idHashes[:0]
 	a.idSeqs = a.idSeqs[:0]
 	for _, id := range a.newIDs {
@@ -616,6 +619,7 @@ func (a *applier) flushIDs() error {
 	}
 	a.idHashes = indexed
 	a.ids2seq.addAll(indexed, a.idSeqs)
+	slices.Sort(filed)
 	// Before the file holds them: the filter may hold more than the file,
 	// never less.
 	a.idsInFile.addStrings(filed)
