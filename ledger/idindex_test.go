@@ -327,26 +327,10 @@ func FuzzJournalInstruction(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v []byte) {
 		var whole journalRecord
-		wholeOK := func() (ok bool) {
-			defer func() {
-				if recover() != nil {
-					ok = false
-				}
-			}()
-			whole, _ = decodeJournalRecord(v)
-			return true
-		}()
+		wholeOK := returns(func() { whole, _ = decodeJournalRecord(v) })
 		var ins []byte
 		var bin bool
-		skipOK := func() (ok bool) {
-			defer func() {
-				if recover() != nil {
-					ok = false
-				}
-			}()
-			ins, bin = journalInstruction(v)
-			return true
-		}()
+		skipOK := returns(func() { ins, bin = journalInstruction(v) })
 		if !wholeOK {
 			return
 		}
@@ -354,4 +338,15 @@ func FuzzJournalInstruction(f *testing.F) {
 			t.Fatalf("skip gave %q binary %v (ok %v), the whole decode %q binary %v", ins, bin, skipOK, whole.instruction, whole.binary)
 		}
 	})
+}
+
+// returns reports whether fn returned rather than panicked.
+func returns(fn func()) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	fn()
+	return true
 }
