@@ -264,6 +264,6 @@ func (x *idIndex) close() {
 // journalEntryHasID says whether the journal holds entry seq and its
 // instruction's id is id.
 func journalEntryHasID(journal *kv.Bucket, seq uint64, id []byte) bool {
-	v := journalRecordAt(journal, seq)
+	v := journalRecordAtWith(journal, seq, true) // the id is all it reads
 	return v != nil && bytes.Equal(journalInstructionID(v), id)
 }

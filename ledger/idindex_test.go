@@ -350,3 +350,34 @@ func returns(fn func()) (ok bool) {
 	fn()
 	return true
 }
+
+// BenchmarkOutcome is GET /v1/instructions/{id}'s read: the outcome of one
+// of 20,000 decided instruction ids, at random, from the file.
+//
+//	go test ./ledger -run '^$' -bench BenchmarkOutcome -benchmem
+func BenchmarkOutcome(b *testing.B) {
+	h := &harness{t: b, s: openStore(b, filepath.Join(b.TempDir(), "state.db"), false), now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	h.world()
+	const n = 20_000
+	items := make([][]byte, 0, 1000)
+	for i := range n {
+		items = append(items, InstructionItem(OperatorID, fmt.Appendf(nil, `{"id":"o-%d","type":"mint","symbol":"USD","to":"ret-us","amount":"1"}`, i)))
+		if len(items) == cap(items) {
+			h.apply(items...)
+			items = items[:0]
+		}
+	}
+	if err := h.s.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		id := fmt.Sprintf("o-%d", r.Intn(n))
+		if o, err := h.s.Outcome(id); err != nil || o.Status != StatusAccepted {
+			b.Fatalf("Outcome(%s) = %+v, %v", id, o, err)
+		}
+	}
+}

@@ -463,14 +463,22 @@ func (jc *journalCursor) last() (uint64, []byte) {
 // journalRecordAt is the record of journal entry seq, nil if the journal
 // does not hold it.
 func journalRecordAt(journal *kv.Bucket, seq uint64) []byte {
+	return journalRecordAtWith(journal, seq, false)
+}
+
+// journalRecordAtWith is journalRecordAt, the record's hash left zero when
+// noHash is set (a reader of its other fields: the id index's).
+func journalRecordAtWith(journal *kv.Bucket, seq uint64, noHash bool) []byte {
 	key := seqKey(seq)
 	if v := journal.Get(key); v != nil {
 		// The first entry of its value: a key's own.
-		var jc journalCursor
+		jc := journalCursor{noHash: noHash}
 		_, rec := jc.enter(key, v)
 		return rec
 	}
-	s, rec := newJournalCursor(journal).seek(seq)
+	jc := newJournalCursor(journal)
+	jc.noHash = noHash
+	s, rec := jc.seek(seq)
 	if s != seq {
 		return nil
 	}
