@@ -54,7 +54,7 @@ func checkBooks(tx *kv.Tx, escrow map[string]decimal.Decimal, books *bookTally, 
 			if decodeIDRecord(raw).Seq != rec.Seq {
 				bad("pending %s is not what its id answers (journal entry %d)", k, rec.Seq)
 			}
-		} else if v := journalRecordAt(journal, rec.Seq); v == nil || !bytes.Equal(journalInstructionID(v), k) {
+		} else if v := journalRecordAtWith(journal, rec.Seq, true); v == nil || !bytes.Equal(journalInstructionID(v), k) {
 			bad("pending %s names journal entry %d, not an entry of its id", k, rec.Seq)
 		} else if jr, _ := decodeJournalRecord(v); jr.status != StatusPending {
 			bad("pending %s names journal entry %d, whose status is %s", k, rec.Seq, jr.status)

@@ -378,7 +378,7 @@ func (s *Store) Nodes() (out []NodeInfo, err error) {
 // journaledBodyHash is sha256(actor 0 body) of the instruction journaled at
 // seq, whose entry serves its body byte for byte.
 func journaledBodyHash(journal *kv.Bucket, seq uint64) [bodyHashSize]byte {
-	v := journalRecordAt(journal, seq)
+	v := journalRecordAtWith(journal, seq, true) // its served instruction is all it reads
 	if v == nil {
 		fail("an id names journal entry %d, which does not exist", seq)
 	}
@@ -445,7 +445,7 @@ func (s *Store) outcome(id string, o *Outcome, building **idIndex) error {
 // journaledOutcome rebuilds the outcome Apply returned for instruction id,
 // journaled at seq: the same fields, so EncodeOutcome gives the same bytes.
 func journaledOutcome(journal *kv.Bucket, id string, seq uint64) Outcome {
-	v := journalRecordAt(journal, seq)
+	v := journalRecordAtWith(journal, seq, true) // an outcome holds no hash
 	if v == nil {
 		fail("id %s names journal entry %d, which does not exist", id, seq)
 	}
