@@ -113,6 +113,13 @@ func checkTxs(a, b *bolt.Tx, stop *atomic.Bool) []error {
 func checkExceptIndexes(tx *kv.Tx) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	// The holdings' chunks, as the file holds them: a reader of a chunk
+	// out of order would miss keys rather than fail.
+	if file := tx.Bolt().Bucket(bucketHoldings); !kv.IsPacked(file) {
+		bad("the holdings bucket is not packed")
+	} else if err := kv.CheckPacked(file); err != nil {
+		bad("holdings: %v", err)
+	}
 	type totals struct {
 		sum           decSum
 		holders       int

@@ -76,7 +76,15 @@ const schemaHashedChunks = "9"
 // the index. So the migration records the schema, and old records stay.
 const schemaKeyedIDs = "10"
 
-// migrate brings a schema 2 to 10 state file to schemaVersion. It
+// schemaPlainHoldings is the schema whose holdings bucket kept a bbolt key
+// a holding. Open packs that bucket (kv.Pack, in openDB) of it and of
+// every older schema; the rest of its file is a schema 12 file as it
+// stands. A file's holdings say themselves whether they are packed, so a
+// crash after the schema is recorded and before they are packed leaves a
+// file the next open packs.
+const schemaPlainHoldings = "11"
+
+// migrate brings a schema 2 to 11 state file to schemaVersion. It
 // leaves other versions to openDB, except that it names a newer schema
 // plainly.
 func migrate(db *bolt.DB) error {
@@ -91,7 +99,7 @@ func migrate(db *bolt.DB) error {
 		if meta == nil {
 			return nil
 		}
-		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal || s == schemaHashedChunks || s == schemaKeyedIDs {
+		if s := string(meta.Get(metaSchema)); s == schemaKeyedBalances || s == schemaKeyedJournal || s == schemaHashedChunks || s == schemaKeyedIDs || s == schemaPlainHoldings {
 			return meta.Put(metaSchema, []byte(schemaVersion))
 		}
 		return nil
@@ -136,7 +144,8 @@ func migrateToPackedPostings(db *bolt.DB) error {
 	case schema == schemaKeyedPostings:
 		return buildIndexes(db, true)
 	case schema == "" || schema == schemaPackedPostings || schema == schemaChunkedTree || schema == schemaKeyedBalances ||
-		schema == schemaKeyedJournal || schema == schemaHashedChunks || schema == schemaKeyedIDs || schema == schemaVersion:
+		schema == schemaKeyedJournal || schema == schemaHashedChunks || schema == schemaKeyedIDs || schema == schemaPlainHoldings ||
+		schema == schemaVersion:
 		return nil
 	case newerSchema(schema):
 		return fmt.Errorf("state schema %q is newer than this build's %q: run a newer release", schema, schemaVersion)

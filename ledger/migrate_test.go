@@ -321,7 +321,7 @@ func TestMigrateSchema9(t *testing.T) {
 	var golden schema9Golden
 	path := loadFixture(t, "schema9", &golden)
 	// The fixture holds each old form.
-	var hashedChunks, supplyKeys, statusKeys int
+	var hashedChunks, supplyKeys, statusKeys, plainHoldings int
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -348,13 +348,17 @@ func TestMigrateSchema9(t *testing.T) {
 		if got := string(tx.Bucket(bucketMeta).Get(metaSchema)); got != schemaHashedChunks {
 			t.Errorf("fixture schema %q", got)
 		}
+		if kv.IsPacked(tx.Bucket(bucketHoldings)) {
+			t.Error("fixture: its holdings are packed")
+		}
+		plainHoldings = tx.Bucket(bucketHoldings).Stats().KeyN
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	if hashedChunks < 10 || supplyKeys < 10 || statusKeys != 1 {
-		t.Fatalf("fixture: %d hashed chunks, %d supply keys, %d status keys of a registration", hashedChunks, supplyKeys, statusKeys)
+	if hashedChunks < 10 || supplyKeys < 10 || statusKeys != 1 || plainHoldings < 10 {
+		t.Fatalf("fixture: %d hashed chunks, %d supply keys, %d status keys of a registration, %d holdings", hashedChunks, supplyKeys, statusKeys, plainHoldings)
 	}
 
 	s := openStore(t, path, true)
@@ -363,6 +367,17 @@ func TestMigrateSchema9(t *testing.T) {
 		if got := fileSchema(s.db); got != schemaVersion {
 			t.Errorf("schema %q, want %q", got, schemaVersion)
 		}
+		// Schema 12: the holdings packed, every one of them still read.
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketHoldings)
+			if !kv.IsPacked(b) {
+				t.Error("the holdings are not packed")
+			}
+			if chunks := b.Stats().KeyN; chunks*4 > plainHoldings {
+				t.Errorf("%d holdings in %d chunks", plainHoldings, chunks)
+			}
+			return nil
+		})
 		page := mustAnswer(t, "journal", func() (JournalPage, error) {
 			return s.Journal(JournalQuery{Limit: len(golden.Journal)})
 		})

@@ -8,7 +8,7 @@ var (
 	bucketMeta        = []byte("meta")        // fixed keys below
 	bucketParties     = []byte("parties")     // party id -> party record (binary)
 	bucketInstruments = []byte("instruments") // symbol -> instrument record (binary)
-	bucketHoldings    = []byte("holdings")    // party 0 symbol -> holding record (binary)
+	bucketHoldings    = []byte("holdings")    // party 0 symbol -> holding record (binary); since schema 12 packed, many keys to a bbolt value (kv/packed.go)
 	bucketHolders     = []byte("holders")     // symbol 0 party -> present: parties with a positive balance
 	// seq(8, big-endian) -> history record (binary): balances changed by
 	// that journal entry. Schemas 3 to 5 only: the balances and supplies
@@ -212,8 +212,10 @@ var (
 // bucket for an id whose journal entry serves its body as it came (nearly
 // every id): an index in memory finds the id's entries, built from the
 // journal at open (idindex.go); a schema 7 to 10 file is one as it stands,
-// its records of the ids bucket answering first.
-const schemaVersion = "11"
+// its records of the ids bucket answering first. 12: the holdings bucket
+// packed, a run of holdings to a bbolt value (kv/packed.go); Open packs the
+// holdings of a schema 7 to 11 file.
+const schemaVersion = "12"
 
 func join(parts ...string) []byte {
 	n := len(parts) - 1

@@ -742,6 +742,13 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 				w.last = append(w.last, k...)
 			}
 		}
+		if isPacked(b) {
+			more, err := w.writePacked(b, name, &written, maxKeys)
+			if more || err != nil {
+				return more, err
+			}
+			continue
+		}
 		for i := range w.runs {
 			appendOnly = appendOnly && w.runs[i].lb.appendOnly
 		}
@@ -796,6 +803,34 @@ func (w *LayersWriter) write(tx *bolt.Tx, end, maxKeys int) (bool, error) {
 			written++
 			here++
 		}
+	}
+	return false, nil
+}
+
+// writePacked writes the runs of the packed bucket b, up to maxKeys keys
+// counted in *written, a chunk at a time, and reports whether keys remain.
+func (w *LayersWriter) writePacked(b *bolt.Bucket, name string, written *int, maxKeys int) (bool, error) {
+	pw := newPackedWriter(b)
+	for {
+		e := headOf(w.runs)
+		if e == nil {
+			break
+		}
+		if *written == maxKeys {
+			if err := pw.flush(); err != nil {
+				return false, fmt.Errorf("kv: write layer: bucket %q: %w", name, err)
+			}
+			return true, nil
+		}
+		key := e.key
+		skipHead(w.runs, key)
+		if err := pw.change(keyBytes(key), e.val, e.del); err != nil {
+			return false, fmt.Errorf("kv: write layer: bucket %q key %x: %w", name, key, err)
+		}
+		*written++
+	}
+	if err := pw.flush(); err != nil {
+		return false, fmt.Errorf("kv: write layer: bucket %q: %w", name, err)
 	}
 	return false, nil
 }
@@ -961,7 +996,7 @@ func (t *Tx) Bucket(name []byte) *Bucket {
 	}
 	b := &Bucket{tx: t, name: name}
 	if base := t.base.Bucket(name); base != nil {
-		b.base = base
+		b.base, b.packed = base, isPacked(base)
 		if t.layered {
 			for _, l := range t.layers {
 				if lb := l.bucket(name, false); lb != nil {
@@ -985,7 +1020,7 @@ func (b *Bucket) found() *Bucket {
 // WrapBucket returns base itself as a Bucket, for a bucket nested in
 // another, which a layer cannot hold.
 func WrapBucket(base *bolt.Bucket) *Bucket {
-	return &Bucket{tx: Wrap(base.Tx()), base: base}
+	return &Bucket{tx: Wrap(base.Tx()), base: base, packed: isPacked(base)}
 }
 
 // Bucket is a bucket of a Tx.
@@ -997,6 +1032,8 @@ type Bucket struct {
 	top    *layerBucket   // made on the first write
 	// cur serves Get from base: bolt.Bucket.Get makes a cursor on every call.
 	cur *bolt.Cursor
+	// packed says base keeps its keys in chunks (packed.go).
+	packed bool
 }
 
 // Tx is the transaction of the bucket.
@@ -1066,6 +1103,9 @@ func (b *Bucket) GetFile(key []byte) []byte {
 	if b.cur == nil {
 		b.cur = b.base.Cursor()
 	}
+	if b.packed {
+		return getPacked(b.cur, key)
+	}
 	k, v := b.cur.Seek(key)
 	if v == nil || !bytes.Equal(k, key) {
 		return nil
@@ -1107,6 +1147,9 @@ var ErrReadOnly = errors.New("kv: transaction is read-only")
 // Put sets key to val.
 func (b *Bucket) Put(key, val []byte) error {
 	if !b.tx.layered {
+		if b.packed {
+			return putPacked(b.base, key, val, false)
+		}
 		return b.base.Put(key, val)
 	}
 	if b.tx.top == nil {
@@ -1128,6 +1171,9 @@ func (b *Bucket) Put(key, val []byte) error {
 // Delete removes key; removing an absent key is not an error.
 func (b *Bucket) Delete(key []byte) error {
 	if !b.tx.layered {
+		if b.packed {
+			return putPacked(b.base, key, nil, true)
+		}
 		return b.base.Delete(key)
 	}
 	if b.tx.top == nil {
@@ -1183,7 +1229,11 @@ func (b *Bucket) Cursor() *Cursor {
 			}
 		}
 	}
-	c.srcs = append(c.srcs, &boltSource{c: b.base.Cursor(), stop: b.tx.stop})
+	if b.packed {
+		c.srcs = append(c.srcs, &packedSource{boltSource: boltSource{c: b.base.Cursor(), stop: b.tx.stop}})
+	} else {
+		c.srcs = append(c.srcs, &boltSource{c: b.base.Cursor(), stop: b.tx.stop})
+	}
 	return c
 }
 

@@ -1,0 +1,342 @@
+package kv
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestPackedReadsAsPlain writes the same random puts and deletes into a
+// plain bbolt bucket and into a packed one: through layers frozen and
+// written at random points, in transactions of a random number of keys
+// (LayersWriter.Write), and now and then straight into the file (Wrap). After
+// every step a Get of every key and a walk of cursor moves read the same
+// from both, and the packed bucket's chunks check (CheckPacked). Values of
+// up to 300 bytes over 300 keys split chunks, and runs of deletes empty
+// them.
+func TestPackedReadsAsPlain(t *testing.T) {
+	for seed := range uint64(12) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 11))
+			ref := openTestDB(t, "ref.db")
+			db := openTestDB(t, "packed.db")
+			keys := make([][]byte, 300)
+			for i := range keys {
+				keys[i] = fmt.Appendf(nil, "p%03d\x00s%d", i, i%7)
+			}
+			// Some seeds start from a filled plain bucket that Pack
+			// rewrites; the others from an empty packed one.
+			prefill := seed%3 == 0
+			for _, d := range []*bolt.DB{ref, db} {
+				if err := d.Update(func(tx *bolt.Tx) error {
+					if prefill {
+						for i, k := range keys {
+							if i%3 != 0 {
+								if err := tx.Bucket(testBucket).Put(k, fmt.Appendf(nil, "init%d", i)); err != nil {
+									return err
+								}
+							}
+						}
+					}
+					if d == db {
+						return Pack(tx, testBucket)
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var frozen []*Layer
+			top := NewLayer()
+			var writer *LayersWriter // writing frozen[0] over several transactions
+			value := func(step int) []byte {
+				v := fmt.Appendf(nil, "v%d-", step)
+				switch rng.IntN(6) {
+				case 0:
+					return []byte{}
+				case 1:
+					return append(v, strings.Repeat("x", rng.IntN(300))...)
+				}
+				return v
+			}
+			for step := range 400 {
+				// A run of neighbouring keys now and then, so that one
+				// chunk takes many changes at once.
+				n := 1
+				if rng.IntN(8) == 0 {
+					n = 1 + rng.IntN(40)
+				}
+				first := rng.IntN(len(keys))
+				del := rng.IntN(3) == 0
+				direct := rng.IntN(12) == 0 && len(frozen) == 0 && writer == nil && top.Len() == 0
+				for i := range n {
+					k := keys[(first+i)%len(keys)]
+					v := value(step)
+					if err := ref.Update(func(tx *bolt.Tx) error {
+						if del {
+							return tx.Bucket(testBucket).Delete(k)
+						}
+						return tx.Bucket(testBucket).Put(k, v)
+					}); err != nil {
+						t.Fatal(err)
+					}
+					if direct {
+						if err := db.Update(func(btx *bolt.Tx) error {
+							b := Wrap(btx).Bucket(testBucket)
+							if del {
+								return b.Delete(k)
+							}
+							return b.Put(k, v)
+						}); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					if err := db.View(func(btx *bolt.Tx) error {
+						b := Over(btx, frozen, top).Bucket(testBucket)
+						if del {
+							return b.Delete(k)
+						}
+						return b.Put(k, v)
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch rng.IntN(6) {
+				case 0:
+					top.Seal()
+					frozen = append(frozen, top)
+					top = NewLayer()
+				case 1, 2:
+					if len(frozen) == 0 {
+						break
+					}
+					if writer == nil {
+						writer = NewLayersWriter(frozen[:1])
+					}
+					var more bool
+					if err := db.Update(func(tx *bolt.Tx) error {
+						if rng.IntN(2) == 0 {
+							var err error
+							more, err = writer.Write(tx, 1+rng.IntN(60))
+							return err
+						}
+						return writer.Finish(tx)
+					}); err != nil {
+						t.Fatal(err)
+					}
+					if !more {
+						frozen, writer = frozen[1:], nil
+					}
+				}
+				if writer != nil {
+					// Half written: reads see the layer over the file.
+					comparePacked(t, rng, ref, db, frozen, top, keys, step)
+					continue
+				}
+				comparePacked(t, rng, ref, db, frozen, top, keys, step)
+				if err := db.View(func(tx *bolt.Tx) error { return CheckPacked(tx.Bucket(testBucket)) }); err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+			}
+			if err := db.View(func(tx *bolt.Tx) error {
+				if !IsPacked(tx.Bucket(testBucket)) {
+					t.Fatal("the bucket is no longer packed")
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// comparePacked reads ref and the packed db alike: every key by Get, keys
+// between them by Get, then a walk of cursor moves.
+func comparePacked(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Layer, top *Layer, keys [][]byte, step int) {
+	t.Helper()
+	rtx, err := ref.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtx.Rollback()
+	btx, err := db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer btx.Rollback()
+	rb := rtx.Bucket(testBucket)
+	pb := Over(btx, frozen, top).Bucket(testBucket)
+	if len(frozen) == 0 && top.Len() == 0 && rng.IntN(2) == 0 {
+		pb = Wrap(btx).Bucket(testBucket)
+	}
+	probe := func(k []byte) {
+		if want, got := rb.Get(k), pb.Get(k); !bytes.Equal(want, got) || (want == nil) != (got == nil) {
+			t.Fatalf("step %d: Get(%q) = %q, want %q", step, k, got, want)
+		}
+	}
+	for _, k := range keys {
+		probe(k)
+		probe(append(k[:len(k):len(k)], 'x'))
+	}
+	probe([]byte("a"))
+	probe([]byte("z"))
+	if k, _ := rb.Cursor().First(); (k == nil) != pb.Empty() {
+		t.Fatalf("step %d: Empty() = %v, bbolt's first key %q", step, pb.Empty(), k)
+	}
+	rc, pc := rb.Cursor(), pb.Cursor()
+	var moves []string
+	for range 60 {
+		var rk, rv, pk, pv []byte
+		switch rng.IntN(5) {
+		case 0:
+			moves = append(moves, "First")
+			rk, rv = rc.First()
+			pk, pv = pc.First()
+		case 1:
+			moves = append(moves, "Last")
+			rk, rv = rc.Last()
+			pk, pv = pc.Last()
+		case 2:
+			s := keys[rng.IntN(len(keys))]
+			if rng.IntN(2) == 0 {
+				s = append(s[:len(s):len(s)], 'x')
+			}
+			moves = append(moves, "Seek "+string(s))
+			rk, rv = rc.Seek(s)
+			pk, pv = pc.Seek(s)
+		case 3, 4:
+			if rng.IntN(2) == 0 {
+				moves = append(moves, "Next")
+				rk, rv = rc.Next()
+				pk, pv = pc.Next()
+			} else {
+				moves = append(moves, "Prev")
+				rk, rv = rc.Prev()
+				pk, pv = pc.Prev()
+			}
+		}
+		if rk == nil {
+			if pk != nil {
+				t.Fatalf("step %d: %v: got %q, want the end", step, moves, pk)
+			}
+			rc, pc = rb.Cursor(), pb.Cursor()
+			continue
+		}
+		if !bytes.Equal(rk, pk) || !bytes.Equal(rv, pv) {
+			t.Fatalf("step %d: %v: got %q=%q, want %q=%q", step, moves, pk, pv, rk, rv)
+		}
+	}
+	var rn, pn int
+	_ = rb.ForEach(func(k, v []byte) error { rn++; return nil })
+	_ = pb.ForEach(func(k, v []byte) error { pn++; return nil })
+	if rn != pn {
+		t.Fatalf("step %d: ForEach found %d keys, want %d", step, pn, rn)
+	}
+}
+
+// TestPackedChunksStayBounded fills a packed bucket in one commit and
+// checks that no chunk is past packedMaxBytes and that the bucket has far
+// fewer bbolt keys than keys.
+func TestPackedChunksStayBounded(t *testing.T) {
+	db := openTestDB(t, "packed.db")
+	const n = 5000
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := Pack(tx, testBucket); err != nil {
+			return err
+		}
+		l := NewLayer()
+		b := Over(tx, nil, l).Bucket(testBucket)
+		for i := range n {
+			if err := b.Put(fmt.Appendf(nil, "party-%06d\x00SYM", (i*7919)%n), []byte("a holding's record, about forty bytes..")); err != nil {
+				return err
+			}
+		}
+		return l.WriteTo(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(testBucket)
+		if err := CheckPacked(b); err != nil {
+			return err
+		}
+		chunks := 0
+		if err := b.ForEach(func(k, v []byte) error {
+			chunks++
+			if len(v) > packedMaxBytes {
+				t.Errorf("chunk %q holds %d bytes, past %d", k, len(v), packedMaxBytes)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if chunks*10 > n {
+			t.Errorf("%d keys in %d chunks: fewer than ten a chunk", n, chunks)
+		}
+		count := 0
+		_ = Wrap(tx).Bucket(testBucket).ForEach(func(k, v []byte) error { count++; return nil })
+		if count != n {
+			t.Errorf("ForEach found %d keys, want %d", count, n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedChunk: a chunk that does not decode panics a reader (as the
+// ledger's damaged records do, stopping Apply) and fails CheckPacked; a
+// chunk out of order fails CheckPacked.
+func TestDamagedChunk(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fence string
+		val   []byte
+	}{
+		{"truncated", "k", appendChunk(nil, []chunkEntry{{[]byte("k"), []byte("value")}})[:5]},
+		{"empty", "k", []byte{0}},
+		{"below its fence", "m", appendChunk(nil, []chunkEntry{{[]byte("a"), []byte("v")}})},
+		{"out of order", "k", appendChunk(nil, []chunkEntry{{[]byte("l"), []byte("v")}, {[]byte("k"), []byte("v")}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openTestDB(t, "packed.db")
+			if err := db.Update(func(tx *bolt.Tx) error {
+				if err := Pack(tx, testBucket); err != nil {
+					return err
+				}
+				return tx.Bucket(testBucket).Put([]byte(tc.fence), tc.val)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_ = db.View(func(tx *bolt.Tx) error {
+				if err := CheckPacked(tx.Bucket(testBucket)); err == nil {
+					t.Error("CheckPacked found nothing wrong")
+				}
+				return nil
+			})
+		})
+	}
+	db := openTestDB(t, "packed.db")
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := Pack(tx, testBucket); err != nil {
+			return err
+		}
+		return tx.Bucket(testBucket).Put([]byte("k"), []byte{1, 9})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		defer func() {
+			if recover() == nil {
+				t.Error("a Get of a damaged chunk did not panic")
+			}
+		}()
+		Wrap(tx).Bucket(testBucket).Get([]byte("k"))
+		return nil
+	})
+}
