@@ -113,12 +113,14 @@ func checkTxs(a, b *bolt.Tx, stop *atomic.Bool) []error {
 func checkExceptIndexes(tx *kv.Tx) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	// The holdings' chunks, as the file holds them: a reader of a chunk
-	// out of order would miss keys rather than fail.
-	if file := tx.Bolt().Bucket(bucketHoldings); !kv.IsPacked(file) {
-		bad("the holdings bucket is not packed")
-	} else if err := kv.CheckPacked(file); err != nil {
-		bad("holdings: %v", err)
+	// The packed buckets' chunks, as the file holds them: a reader of a
+	// chunk out of order would miss keys rather than fail.
+	for _, name := range packedBuckets {
+		if file := tx.Bolt().Bucket(name); !kv.IsPacked(file) {
+			bad("the %s bucket is not packed", name)
+		} else if err := kv.CheckPacked(file); err != nil {
+			bad("%s: %v", name, err)
+		}
 	}
 	type totals struct {
 		sum           decSum

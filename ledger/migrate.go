@@ -76,12 +76,12 @@ const schemaHashedChunks = "9"
 // the index. So the migration records the schema, and old records stay.
 const schemaKeyedIDs = "10"
 
-// schemaPlainHoldings is the schema whose holdings bucket kept a bbolt key
-// a holding. Open packs that bucket (kv.Pack, in openDB) of it and of
-// every older schema; the rest of its file is a schema 12 file as it
-// stands. A file's holdings say themselves whether they are packed, so a
-// crash after the schema is recorded and before they are packed leaves a
-// file the next open packs.
+// schemaPlainHoldings is the schema whose holdings, holders and balances
+// kept a bbolt key a key. Open packs those buckets (kv.Pack, in openDB) of
+// it and of every older schema; the rest of its file is a schema 12 file
+// as it stands. A bucket says itself whether it is packed, so a crash
+// after the schema is recorded and before they are packed leaves a file
+// the next open packs.
 const schemaPlainHoldings = "11"
 
 // migrate brings a schema 2 to 11 state file to schemaVersion. It

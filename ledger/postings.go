@@ -290,7 +290,17 @@ func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 	scratch := w.bufs[len(w.bufs)-1]
 	var bk *kv.Bucket
 	var c *kv.Cursor // repositioned by every seek, so one serves the bucket
-	open := -1       // the bucket bk is
+	// Names come in key order, so their chunks are put in it: a packed
+	// bucket's writer rewrites each of its chunks once (a name reads
+	// only its own keys, which no put before it changed).
+	var sw *kv.SortedWriter
+	open := -1 // the bucket bk is
+	flush := func() error {
+		if sw == nil {
+			return nil
+		}
+		return sw.Flush()
+	}
 	for written := 0; ; written++ {
 		var least *postingRun
 		for i, b := range w.bufs {
@@ -304,7 +314,7 @@ func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 			break
 		}
 		if written == maxNames {
-			return true, nil
+			return true, flush()
 		}
 		bucket, name := least.bucket, least.name
 		scratch.chain = scratch.chain[:0]
@@ -320,13 +330,19 @@ func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 			}
 		}
 		if int(bucket) != open {
+			if err := flush(); err != nil {
+				return false, fmt.Errorf("index %s: %w", postingBuckets[open], err)
+			}
 			bk = tx.Bucket(postingBuckets[bucket])
-			c = bk.Cursor()
+			c, sw = bk.Cursor(), bk.SortedWriter()
 			open = int(bucket)
 		}
-		if err := scratch.appendName(bk, c, name, scratch.chain, w.posted); err != nil {
+		if err := scratch.appendName(sw, c, name, scratch.chain, w.posted); err != nil {
 			return false, fmt.Errorf("index %s: %w", name, err)
 		}
+	}
+	if err := flush(); err != nil {
+		return false, fmt.Errorf("index %s: %w", postingBuckets[open], err)
 	}
 	for _, b := range w.bufs {
 		b.drop()
@@ -338,7 +354,7 @@ func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 // chunks in bk: to its last chunk while that has room, then in new chunks.
 // c is bk's cursor; bbolt copies keys, so one scratch key serves every Put.
 // With posted, seqs up to the last its chunks hold are skipped.
-func (b *postingBuffer) appendName(bk *kv.Bucket, c *kv.Cursor, name string, seqs []uint64, posted bool) error {
+func (b *postingBuffer) appendName(bk *kv.SortedWriter, c *kv.Cursor, name string, seqs []uint64, posted bool) error {
 	b.key = append(append(b.key[:0], name...), 0)
 	n := len(b.key)
 	b.key = binary.BigEndian.AppendUint64(b.key, math.MaxUint64)

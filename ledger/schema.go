@@ -9,7 +9,7 @@ var (
 	bucketParties     = []byte("parties")     // party id -> party record (binary)
 	bucketInstruments = []byte("instruments") // symbol -> instrument record (binary)
 	bucketHoldings    = []byte("holdings")    // party 0 symbol -> holding record (binary); since schema 12 packed, many keys to a bbolt value (kv/packed.go)
-	bucketHolders     = []byte("holders")     // symbol 0 party -> present: parties with a positive balance
+	bucketHolders     = []byte("holders")     // symbol 0 party -> present: parties with a positive balance; packed since schema 12
 	// seq(8, big-endian) -> history record (binary): balances changed by
 	// that journal entry. Schemas 3 to 5 only: the balances and supplies
 	// indexes hold the same; the migration to schema 6 drops it.
@@ -165,6 +165,11 @@ var allBuckets = [][]byte{
 	bucketSupplies, bucketTree,
 }
 
+// packedBuckets keep their keys many to a bbolt value (kv/packed.go, since
+// schema 12): those whose keys a commit rewrites at random, a page each
+// when kept a key each. Open packs them in older files.
+var packedBuckets = [][]byte{bucketBalances, bucketHolders, bucketHoldings, bucketJournalParty, bucketJournalSymbol}
+
 // stateBuckets hold the business state: what an instruction's effect changes.
 // A rejected instruction changes none of them (it only grows the journal).
 var stateBuckets = [][]byte{
@@ -212,9 +217,9 @@ var (
 // bucket for an id whose journal entry serves its body as it came (nearly
 // every id): an index in memory finds the id's entries, built from the
 // journal at open (idindex.go); a schema 7 to 10 file is one as it stands,
-// its records of the ids bucket answering first. 12: the holdings bucket
-// packed, a run of holdings to a bbolt value (kv/packed.go); Open packs the
-// holdings of a schema 7 to 11 file.
+// its records of the ids bucket answering first. 12: the holdings, holders
+// and balances buckets packed, a run of keys to a bbolt value
+// (kv/packed.go, packedBuckets); Open packs them in a schema 7 to 11 file.
 const schemaVersion = "12"
 
 func join(parts ...string) []byte {

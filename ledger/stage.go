@@ -148,19 +148,17 @@ func mergeTo(tx *bolt.Tx, layers []*frozenLayer, posted bool) error {
 // newLayersWriter returns a writer of layers into their buckets, holding
 // back the buckets named, that fills the pages of the keys appended to
 // the buckets whose values are written once (kv.LayersWriter.FillTails):
-// the balance index's chunks, holders, ids, status and max_supply
-// history. Holdings and postings chunks are rewritten larger. Ids, the
-// terms histories and parties also fill runs of keys amid the bucket's
-// (FillRuns): a register's new parties sort before "operator", and so do
-// their status histories, one run each. A party record is rewritten
-// seldom, and bbolt splits a page only when it overflows. Holders and
-// balances do not: a transfer to a new holder inserts one key amid a
-// symbol's, which splits a filled page (at 1,000,000 investors and
-// BenchmarkScale's mix, holders took 118 bytes an investor with runs
-// filled, 108 without).
+// ids, status and max_supply history. Postings chunks are rewritten
+// larger. Ids, the terms histories and parties also fill runs of keys amid
+// the bucket's (FillRuns): a register's new parties sort before
+// "operator", and so do their status histories, one run each. A party
+// record is rewritten seldom, and bbolt splits a page only when it
+// overflows. The packed buckets (packedBuckets: holdings, holders,
+// balances) are written a chunk at a time, which fills are no part of;
+// a file of schema 11 or before, whose balances and holders filled their
+// tails, is packed at open before anything writes it.
 func newLayersWriter(ls []*kv.Layer, holdBack ...string) *kv.LayersWriter {
 	w := kv.NewLayersWriter(ls, holdBack...)
-	w.FillTails(string(bucketBalances), string(bucketHolders))
 	w.FillRuns(string(bucketIDs), string(bucketStatusHistory), string(bucketMaxSupplyHistory), string(bucketParties))
 	return w
 }

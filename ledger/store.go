@@ -352,10 +352,12 @@ func openDB(path string, noSync bool, mmapBytes int, log *slog.Logger) (*bolt.DB
 				return err
 			}
 		}
-		// A new file's holdings, and those of a file of schema 11 or
-		// before, which migrate left as they were.
-		if err := kv.Pack(btx, bucketHoldings); err != nil {
-			return err
+		// A new file's packed buckets, and those of a file of schema 11
+		// or before, which migrate left as they were.
+		for _, name := range packedBuckets {
+			if err := kv.Pack(btx, name); err != nil {
+				return err
+			}
 		}
 		tx := kv.Wrap(btx)
 		// Keys registered before keys had ids get their records, the same

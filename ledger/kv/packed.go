@@ -490,3 +490,46 @@ func CheckPacked(b *bolt.Bucket) (err error) {
 
 // keyBytes is a layer entry's key as bytes, without a copy.
 func keyBytes(k string) []byte { return unsafe.Slice(unsafe.StringData(k), len(k)) }
+
+// SortedWriter puts keys into a bucket in ascending order. Into a packed
+// bucket straight beneath (Wrap) it gathers the keys of a chunk and
+// rewrites the chunk once, at the first key past it or at Flush, instead
+// of once a key; into any other bucket each Put is the bucket's. Reads of
+// the bucket before Flush may not see the puts: a caller that reads only
+// keys past those it has put (as a writer of one name's keys at a time,
+// names in order) reads what it would have. Values must stay unchanged
+// until the transaction commits, as bbolt's own Put asks; keys are copied.
+type SortedWriter struct {
+	b    *Bucket
+	pw   *packedWriter
+	last []byte // the last key put, in pw's arena
+}
+
+// SortedWriter returns a writer of b's keys in ascending order.
+func (b *Bucket) SortedWriter() *SortedWriter {
+	w := &SortedWriter{b: b}
+	if !b.tx.layered && b.packed {
+		w.pw = newPackedWriter(b.base)
+	}
+	return w
+}
+
+// Put sets key to val. key must follow every key put before it.
+func (w *SortedWriter) Put(key, val []byte) error {
+	if w.pw == nil {
+		return w.b.Put(key, val)
+	}
+	if w.last != nil && bytes.Compare(key, w.last) <= 0 {
+		return fmt.Errorf("kv: sorted put of %x after %x", key, w.last)
+	}
+	w.last = w.pw.keep(key)
+	return w.pw.change(w.last, val, false)
+}
+
+// Flush writes what Put gathered.
+func (w *SortedWriter) Flush() error {
+	if w.pw == nil {
+		return nil
+	}
+	return w.pw.flush()
+}

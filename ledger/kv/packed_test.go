@@ -340,3 +340,92 @@ func TestDamagedChunk(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSortedWriter puts random runs of ascending keys, some new and some
+// already held, through a SortedWriter into a packed bucket and straight
+// into a plain one, reading keys past the last put between puts (as the
+// journal postings' writer does); after Flush the buckets read the same.
+// A key that does not follow the last put is refused.
+func TestSortedWriter(t *testing.T) {
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		ref := openTestDB(t, "ref.db")
+		db := openTestDB(t, "packed.db")
+		if err := db.Update(func(tx *bolt.Tx) error { return Pack(tx, testBucket) }); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 20 {
+			var keys []int
+			var vals [][]byte
+			for k := rng.IntN(20); k < 3000; k += 1 + rng.IntN(200) {
+				keys = append(keys, k)
+				vals = append(vals, fmt.Appendf(nil, "r%d-%s", round, strings.Repeat("v", rng.IntN(80))))
+			}
+			// The packed one first: ref still holds the round before.
+			for _, d := range []*bolt.DB{db, ref} {
+				if err := d.Update(func(btx *bolt.Tx) error {
+					b := Wrap(btx).Bucket(testBucket)
+					w := b.SortedWriter()
+					for i, k := range keys {
+						key := fmt.Appendf(nil, "n%05d", k)
+						past := fmt.Appendf(nil, "n%05d", k+1+rng.IntN(50))
+						want := btx.Bucket(testBucket).Get(past)
+						if d == db {
+							want = nil
+							_ = ref.View(func(rtx *bolt.Tx) error {
+								want = bytes.Clone(rtx.Bucket(testBucket).Get(past))
+								return nil
+							})
+						}
+						if got := b.Get(past); d == db && !bytes.Equal(got, want) {
+							t.Fatalf("seed %d round %d: Get(%s) between puts = %q, want %q", seed, round, past, got, want)
+						}
+						if err := w.Put(key, vals[i]); err != nil {
+							return err
+						}
+					}
+					return w.Flush()
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.View(func(tx *bolt.Tx) error { return CheckPacked(tx.Bucket(testBucket)) }); err != nil {
+				t.Fatal(err)
+			}
+			probes := make([][]byte, 0, 3200)
+			for k := range 3200 {
+				probes = append(probes, fmt.Appendf(nil, "n%05d", k))
+			}
+			comparePacked(t, rng, ref, db, nil, NewLayer(), probes, round)
+			var rn, pn []string
+			_ = ref.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(testBucket).ForEach(func(k, v []byte) error { rn = append(rn, string(k)+"="+string(v)); return nil })
+			})
+			_ = db.View(func(tx *bolt.Tx) error {
+				return Wrap(tx).Bucket(testBucket).ForEach(func(k, v []byte) error { pn = append(pn, string(k)+"="+string(v)); return nil })
+			})
+			if strings.Join(rn, ",") != strings.Join(pn, ",") {
+				t.Fatalf("seed %d round %d: the packed bucket holds %d keys unlike the plain one's %d", seed, round, len(pn), len(rn))
+			}
+		}
+	}
+	db := openTestDB(t, "order.db")
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := Pack(tx, testBucket); err != nil {
+			return err
+		}
+		w := Wrap(tx).Bucket(testBucket).SortedWriter()
+		if err := w.Put([]byte("b"), []byte("1")); err != nil {
+			return err
+		}
+		if err := w.Put([]byte("b"), []byte("2")); err == nil {
+			t.Error("a key put twice was taken")
+		}
+		if err := w.Put([]byte("a"), []byte("3")); err == nil {
+			t.Error("a key before the last was taken")
+		}
+		return w.Flush()
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
