@@ -533,3 +533,37 @@ func (w *SortedWriter) Flush() error {
 	}
 	return w.pw.flush()
 }
+
+// Unpack rewrites the packed bucket name of tx as a plain one, a bbolt key
+// a key: what Pack undoes, for a file a release before packing is to read
+// and for tests of the upgrade. A plain bucket is left as it is.
+func Unpack(tx *bolt.Tx, name []byte) error {
+	b := tx.Bucket(name)
+	if b == nil {
+		return fmt.Errorf("kv: unpack %q: no such bucket", name)
+	}
+	if !isPacked(b) {
+		return nil
+	}
+	var ents []chunkEntry
+	var arena []byte
+	c := b.Cursor()
+	for fence, v := c.First(); fence != nil; fence, v = c.Next() {
+		for _, e := range decodeChunk(nil, fence, v) {
+			ents = append(ents, chunkEntry{key: copyInto(&arena, e.key, arenaChunk), val: copyInto(&arena, e.val, arenaChunk)})
+		}
+	}
+	if err := tx.DeleteBucket(name); err != nil {
+		return fmt.Errorf("kv: unpack %q: %w", name, err)
+	}
+	nb, err := tx.CreateBucket(name)
+	if err != nil {
+		return fmt.Errorf("kv: unpack %q: %w", name, err)
+	}
+	for _, e := range ents {
+		if err := nb.Put(e.key, e.val); err != nil {
+			return fmt.Errorf("kv: unpack %q: %w", name, err)
+		}
+	}
+	return nil
+}

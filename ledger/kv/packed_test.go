@@ -151,6 +151,37 @@ func TestPackedReadsAsPlain(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			// Unpacked, the bucket holds ref's keys a bbolt key each.
+			for writer != nil || len(frozen) > 0 {
+				if writer == nil {
+					writer = NewLayersWriter(frozen[:1])
+				}
+				if err := db.Update(writer.Finish); err != nil {
+					t.Fatal(err)
+				}
+				frozen, writer = frozen[1:], nil
+			}
+			if err := db.Update(func(tx *bolt.Tx) error {
+				if err := top.WriteTo(tx); err != nil {
+					return err
+				}
+				return Unpack(tx, testBucket)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var want, got []string
+			_ = ref.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(testBucket).ForEach(func(k, v []byte) error { want = append(want, fmt.Sprintf("%q=%q", k, v)); return nil })
+			})
+			_ = db.View(func(tx *bolt.Tx) error {
+				if IsPacked(tx.Bucket(testBucket)) {
+					t.Error("unpacked, the bucket is still packed")
+				}
+				return tx.Bucket(testBucket).ForEach(func(k, v []byte) error { got = append(got, fmt.Sprintf("%q=%q", k, v)); return nil })
+			})
+			if strings.Join(want, ",") != strings.Join(got, ",") {
+				t.Fatalf("unpacked: %d keys unlike the plain bucket's %d", len(got), len(want))
+			}
 		})
 	}
 }
