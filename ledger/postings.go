@@ -288,13 +288,11 @@ func compareRuns(x, y *postingRun) int {
 // reports whether names remain. Once none do, the buffers are emptied.
 func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 	scratch := w.bufs[len(w.bufs)-1]
-	var bk *kv.Bucket
-	var c *kv.Cursor // repositioned by every seek, so one serves the bucket
 	// Names come in key order, so their chunks are put in it: a packed
 	// bucket's writer rewrites each of its chunks once (a name reads
 	// only its own keys, which no put before it changed).
 	var sw *kv.SortedWriter
-	open := -1 // the bucket bk is
+	open := -1 // the bucket sw writes
 	flush := func() error {
 		if sw == nil {
 			return nil
@@ -333,11 +331,10 @@ func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 			if err := flush(); err != nil {
 				return false, fmt.Errorf("index %s: %w", postingBuckets[open], err)
 			}
-			bk = tx.Bucket(postingBuckets[bucket])
-			c, sw = bk.Cursor(), bk.SortedWriter()
+			sw = tx.Bucket(postingBuckets[bucket]).SortedWriter()
 			open = int(bucket)
 		}
-		if err := scratch.appendName(sw, c, name, scratch.chain, w.posted); err != nil {
+		if err := scratch.appendName(sw, name, scratch.chain, w.posted); err != nil {
 			return false, fmt.Errorf("index %s: %w", name, err)
 		}
 	}
@@ -352,18 +349,16 @@ func (w *postingsWriter) write(tx *kv.Tx, maxNames int) (more bool, err error) {
 
 // appendName appends one name's new postings (seqs increasing) to its
 // chunks in bk: to its last chunk while that has room, then in new chunks.
-// c is bk's cursor; bbolt copies keys, so one scratch key serves every Put.
-// With posted, seqs up to the last its chunks hold are skipped.
-func (b *postingBuffer) appendName(bk *kv.SortedWriter, c *kv.Cursor, name string, seqs []uint64, posted bool) error {
+// Puts copy keys, so one scratch key serves every Put. With posted, seqs up
+// to the last its chunks hold are skipped.
+func (b *postingBuffer) appendName(bk *kv.SortedWriter, name string, seqs []uint64, posted bool) error {
 	b.key = append(append(b.key[:0], name...), 0)
 	n := len(b.key)
 	b.key = binary.BigEndian.AppendUint64(b.key, math.MaxUint64)
 	prefix := b.key[:n]
-	k, v := c.Seek(b.key)
-	if k == nil {
-		k, v = c.Last()
-	} else if len(k) != n+8 || !bytes.HasPrefix(k, prefix) {
-		k, v = c.Prev()
+	k, v, err := bk.Floor(b.key) // the name's last chunk, if it has any
+	if err != nil {
+		return err
 	}
 	open := false // b.key is the key of the chunk being written
 	var last uint64

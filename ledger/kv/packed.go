@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
@@ -185,6 +186,7 @@ func chunkGet(fence, v, key []byte) []byte {
 // serves one transaction.
 type packedWriter struct {
 	b       *bolt.Bucket
+	c       *bolt.Cursor // repositioned by every seek, so one serves every chunk
 	arena   []byte
 	old     []chunkEntry
 	merged  []chunkEntry
@@ -197,35 +199,85 @@ type packedWriter struct {
 
 func newPackedWriter(b *bolt.Bucket) *packedWriter { return &packedWriter{b: b} }
 
-// inRange reports whether key belongs to the chunk being gathered.
+// inRange reports whether key belongs to the chunk being gathered: at or
+// past its fence (a new chunk has none: no chunk is before it) and before
+// the next chunk's.
 func (w *packedWriter) inRange(key []byte) bool {
-	return w.open && (w.next == nil || bytes.Compare(key, w.next) < 0)
+	return w.open && (w.fence == nil || bytes.Compare(key, w.fence) >= 0) && (w.next == nil || bytes.Compare(key, w.next) < 0)
 }
 
 // change records key's new value (del: its deletion). Keys must come in
 // ascending order.
 func (w *packedWriter) change(key, val []byte, del bool) error {
-	if !w.inRange(key) {
-		if err := w.flush(); err != nil {
-			return err
-		}
-		fence, v, next := findChunk(w.b.Cursor(), key)
-		w.old = w.old[:0]
-		if fence != nil {
-			w.old = decodeChunk(w.old, fence, v)
-			w.fence = w.keep(fence)
-		} else {
-			w.fence = nil
-		}
-		w.next = nil
-		if next != nil {
-			w.next = w.keep(next)
-		}
-		w.open = true
+	if err := w.load(key); err != nil {
+		return err
 	}
 	w.pending = append(w.pending, chunkEntry{key: key, val: val})
 	w.dels = append(w.dels, del)
 	return nil
+}
+
+// load makes the chunk that key belongs to the one being gathered,
+// writing the one before, unless key is in its range already.
+func (w *packedWriter) load(key []byte) error {
+	if w.inRange(key) {
+		return nil
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if w.c == nil {
+		w.c = w.b.Cursor()
+	}
+	fence, v, next := findChunk(w.c, key)
+	w.old = w.old[:0]
+	if fence != nil {
+		w.old = decodeChunk(w.old, fence, v)
+		w.fence = w.keep(fence)
+	} else {
+		w.fence = nil
+	}
+	w.next = nil
+	if next != nil {
+		w.next = w.keep(next)
+	}
+	w.open = true
+	return nil
+}
+
+// floor returns the greatest key at or below key, and its value, as the
+// file holds them (nil: none). It loads key's chunk, so a put of key next
+// finds it gathered.
+func (w *packedWriter) floor(key []byte) (k, v []byte, err error) {
+	if err := w.load(key); err != nil {
+		return nil, nil, err
+	}
+	// The entries of the chunk past key start at i.
+	i, _ := slices.BinarySearchFunc(w.old, key, func(e chunkEntry, k []byte) int { return bytes.Compare(e.key, k) })
+	if i < len(w.old) && bytes.Equal(w.old[i].key, key) {
+		return w.old[i].key, w.old[i].val, nil
+	}
+	if i > 0 {
+		return w.old[i-1].key, w.old[i-1].val, nil
+	}
+	// Every key of the chunk is past key: the chunk before holds the
+	// floor, if any chunk does. It was written before this one was
+	// loaded, so the file has it as it now stands.
+	if w.fence == nil {
+		return nil, nil, nil // no chunk's fence is at or below key
+	}
+	w.c.Seek(w.fence)
+	return lastOfChunk(w.c.Prev())
+}
+
+// lastOfChunk is the last entry of the chunk at fence (none for nil).
+func lastOfChunk(fence, v []byte) (k, val []byte, err error) {
+	if fence == nil {
+		return nil, nil, nil
+	}
+	ents := decodeChunk(nil, fence, v)
+	e := ents[len(ents)-1]
+	return e.key, e.val, nil
 }
 
 // keep copies b into the arena: a cursor's bytes do not outlive the
@@ -502,7 +554,8 @@ func keyBytes(k string) []byte { return unsafe.Slice(unsafe.StringData(k), len(k
 type SortedWriter struct {
 	b    *Bucket
 	pw   *packedWriter
-	last []byte // the last key put, in pw's arena
+	last []byte  // the last key put, in pw's arena
+	c    *Cursor // Floor's, without pw: repositioned by every seek
 }
 
 // SortedWriter returns a writer of b's keys in ascending order.
@@ -524,6 +577,34 @@ func (w *SortedWriter) Put(key, val []byte) error {
 	}
 	w.last = w.pw.keep(key)
 	return w.pw.change(w.last, val, false)
+}
+
+// Floor returns the greatest key at or below key and its value, or nil,
+// as the bucket stood before this writer's puts: key must follow every
+// key put, and a key Floor returns may be one of theirs as it was. The
+// key and value are valid until the next Put. In a packed bucket it reads
+// the chunk the next Put of key gathers into, so a writer that reads a
+// name's last key, then puts the name's keys, reads each chunk once.
+func (w *SortedWriter) Floor(key []byte) (k, v []byte, err error) {
+	if w.last != nil && bytes.Compare(key, w.last) <= 0 {
+		return nil, nil, fmt.Errorf("kv: sorted floor of %x after a put of %x", key, w.last)
+	}
+	if w.pw != nil {
+		return w.pw.floor(key)
+	}
+	if w.c == nil {
+		w.c = w.b.Cursor()
+	}
+	k, v = w.c.Seek(key)
+	switch {
+	case k != nil && bytes.Equal(k, key):
+		return k, v, nil
+	case k == nil:
+		k, v = w.c.Last()
+	default:
+		k, v = w.c.Prev()
+	}
+	return k, v, nil
 }
 
 // Flush writes what Put gathered.

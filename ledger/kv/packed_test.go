@@ -460,3 +460,197 @@ func TestSortedWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzPackedChunk: the entries of a chunk decodeChunk reads without
+// panicking encode and decode back to themselves, and chunkGet finds each of its keys' values (the
+// first of equal keys, in a chunk that CheckPacked would refuse) and
+// nothing for a key it lacks; a chunk it refuses, chunkGet refuses too or
+// finds nothing past the damage.
+func FuzzPackedChunk(f *testing.F) {
+	f.Add(appendChunk(nil, []chunkEntry{{[]byte("a"), []byte("1")}, {[]byte("b"), nil}}))
+	f.Add(appendChunk(nil, []chunkEntry{{[]byte("party\x00SYM"), []byte("holding record")}}))
+	f.Add([]byte{0})
+	f.Add([]byte{1, 5, 'a'})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		var ents []chunkEntry
+		if !panics(func() { ents = decodeChunk(nil, []byte("fence"), v) }) {
+			// Lengths may take more bytes than they need; the entries
+			// encode and decode back to themselves.
+			again := decodeChunk(nil, []byte("fence"), appendChunk(nil, ents))
+			if len(again) != len(ents) {
+				t.Fatalf("decoded %d entries, %d once encoded again", len(ents), len(again))
+			}
+			for i := range ents {
+				if !bytes.Equal(again[i].key, ents[i].key) || !bytes.Equal(again[i].val, ents[i].val) {
+					t.Fatalf("entry %d: %q=%q, %q=%q once encoded again", i, ents[i].key, ents[i].val, again[i].key, again[i].val)
+				}
+			}
+			sorted := true
+			for i := 1; i < len(ents); i++ {
+				sorted = sorted && bytes.Compare(ents[i-1].key, ents[i].key) < 0
+			}
+			if sorted {
+				for _, e := range ents {
+					if got := chunkGet([]byte("fence"), v, e.key); !bytes.Equal(got, e.val) || got == nil {
+						t.Fatalf("chunkGet(%q) = %q, want %q", e.key, got, e.val)
+					}
+					if got := chunkGet([]byte("fence"), v, append(bytes.Clone(e.key), 0)); got != nil && !slicesHaveKey(ents, append(bytes.Clone(e.key), 0)) {
+						t.Fatalf("chunkGet found %q for a key the chunk lacks", got)
+					}
+				}
+			}
+		}
+	})
+}
+
+func slicesHaveKey(ents []chunkEntry, key []byte) bool {
+	for _, e := range ents {
+		if bytes.Equal(e.key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// panics reports whether fn panics.
+func panics(fn func()) (did bool) {
+	defer func() { did = recover() != nil }()
+	fn()
+	return false
+}
+
+// TestSortedWriterFloor writes as the journal postings' writer does: for
+// names in order, the greatest key at or below the name's last possible
+// key (Floor), then, when that key is the name's, the key again with a
+// longer value and, now and then, keys past it. A packed bucket and a
+// plain one, each through its SortedWriter, answer every Floor alike and
+// end up alike, their chunks in order: a name's last key may lie in the
+// chunk before the one its Floor loaded.
+func TestSortedWriterFloor(t *testing.T) {
+	for seed := range uint64(10) {
+		rng := rand.New(rand.NewPCG(seed, 5))
+		ref := openTestDB(t, "ref.db")
+		db := openTestDB(t, "packed.db")
+		if err := db.Update(func(tx *bolt.Tx) error { return Pack(tx, testBucket) }); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 15 {
+			// Each name's puts: a longer value for its last key, then
+			// some new keys past it.
+			type step struct {
+				name   string
+				grow   []byte
+				extras int
+			}
+			var steps []step
+			for n := rng.IntN(5); n < 400; n += 1 + rng.IntN(30) {
+				steps = append(steps, step{fmt.Sprintf("name%04d", n), []byte(strings.Repeat("s", 1+rng.IntN(40))), rng.IntN(3)})
+			}
+			var floors [2][]string
+			for i, d := range []*bolt.DB{ref, db} {
+				if err := d.Update(func(btx *bolt.Tx) error {
+					w := Wrap(btx).Bucket(testBucket).SortedWriter()
+					for _, st := range steps {
+						prefix := []byte(st.name + "\x00")
+						k, v, err := w.Floor(append(bytes.Clone(prefix), 0xff, 0xff))
+						if err != nil {
+							return err
+						}
+						// A floor of another name's may be its key as it
+						// stood before the puts or after them; only the
+						// name's own is the caller's.
+						if k != nil && bytes.HasPrefix(k, prefix) {
+							floors[i] = append(floors[i], fmt.Sprintf("%q=%q", k, v))
+						} else {
+							floors[i] = append(floors[i], "none")
+						}
+						last := 0
+						if k != nil && bytes.HasPrefix(k, prefix) {
+							fmt.Sscanf(string(k[len(prefix):]), "%d", &last)
+							if err := w.Put(bytes.Clone(k), append(bytes.Clone(v), st.grow...)); err != nil {
+								return err
+							}
+						}
+						for e := range st.extras {
+							if err := w.Put(fmt.Appendf(bytes.Clone(prefix), "%06d", last+1+e), []byte(fmt.Sprintf("r%d", round))); err != nil {
+								return err
+							}
+						}
+					}
+					return w.Flush()
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, want := strings.Join(floors[1], " "), strings.Join(floors[0], " "); got != want {
+				t.Fatalf("seed %d round %d: floors %s, want %s", seed, round, got, want)
+			}
+			if err := db.View(func(tx *bolt.Tx) error { return CheckPacked(tx.Bucket(testBucket)) }); err != nil {
+				t.Fatalf("seed %d round %d: %v", seed, round, err)
+			}
+			var rn, pn []string
+			_ = ref.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(testBucket).ForEach(func(k, v []byte) error { rn = append(rn, fmt.Sprintf("%q=%q", k, v)); return nil })
+			})
+			_ = db.View(func(tx *bolt.Tx) error {
+				return Wrap(tx).Bucket(testBucket).ForEach(func(k, v []byte) error { pn = append(pn, fmt.Sprintf("%q=%q", k, v)); return nil })
+			})
+			if strings.Join(rn, ",") != strings.Join(pn, ",") {
+				t.Fatalf("seed %d round %d: the packed bucket holds %d keys unlike the plain one's %d", seed, round, len(pn), len(rn))
+			}
+		}
+	}
+}
+
+// TestFloorInTheChunkBefore: a chunk whose fence is below its first key
+// (its first keys deleted) sends a Floor between the two to the chunk
+// before, and a put of a key below the fence goes into that chunk, not
+// the one Floor loaded.
+func TestFloorInTheChunkBefore(t *testing.T) {
+	db := openTestDB(t, "packed.db")
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := Pack(tx, testBucket); err != nil {
+			return err
+		}
+		b := tx.Bucket(testBucket)
+		if err := b.Put([]byte("a"), appendChunk(nil, []chunkEntry{{[]byte("a"), []byte("1")}, {[]byte("c"), []byte("2")}})); err != nil {
+			return err
+		}
+		return b.Put([]byte("m"), appendChunk(nil, []chunkEntry{{[]byte("p"), []byte("3")}}))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		w := Wrap(tx).Bucket(testBucket).SortedWriter()
+		k, v, err := w.Floor([]byte("n"))
+		if err != nil {
+			return err
+		}
+		if string(k) != "c" || string(v) != "2" {
+			t.Errorf("Floor(n) = %q=%q, want c=2", k, v)
+		}
+		if err := w.Put([]byte("d"), []byte("4")); err != nil {
+			return err
+		}
+		if err := w.Put([]byte("q"), []byte("5")); err != nil {
+			return err
+		}
+		return w.Flush()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		if err := CheckPacked(tx.Bucket(testBucket)); err != nil {
+			return err
+		}
+		b := Wrap(tx).Bucket(testBucket)
+		for k, want := range map[string]string{"a": "1", "c": "2", "d": "4", "p": "3", "q": "5"} {
+			if got := b.Get([]byte(k)); string(got) != want {
+				t.Errorf("Get(%s) = %q, want %q", k, got, want)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
