@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"time"
 )
 
@@ -42,13 +43,13 @@ type logEntry struct {
 
 // itemCost is the bytes one item of n bytes adds to a log entry.
 func itemCost(n int) int {
-	return uvarintLen(uint64(n)) + n
+	return wire.UvarintLen(uint64(n)) + n
 }
 
 // encodeLogEntry returns the version-1 log entry of the items stamped with t.
 func encodeLogEntry(t time.Time, items [][]byte) []byte {
 	assert(len(items) > 0, "encoding a log entry without items")
-	size := 1 + 8 + uvarintLen(uint64(len(items)))
+	size := 1 + 8 + wire.UvarintLen(uint64(len(items)))
 	for _, it := range items {
 		size += itemCost(len(it))
 	}
@@ -133,17 +134,8 @@ func readUvarint(b []byte) (uint64, int, error) {
 		return 0, 0, errors.New("truncated varint")
 	case n < 0:
 		return 0, 0, errors.New("varint overflows 64 bits")
-	case n != uvarintLen(v):
+	case n != wire.UvarintLen(v):
 		return 0, 0, errors.New("varint is not minimal")
 	}
 	return v, n, nil
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
 }

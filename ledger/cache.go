@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"hash/maphash"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -182,18 +183,9 @@ func newRecordCache(limit int) *recordCache {
 
 // recordSize is the bytes a record of key and val takes in a chunk.
 func recordSize(key, val []byte) int {
-	n := uvarintLen(uint64(len(key))) + len(key) + uvarintLen(0)
+	n := wire.UvarintLen(uint64(len(key))) + len(key) + wire.UvarintLen(0)
 	if val != nil {
-		n += uvarintLen(uint64(len(val))+1) - uvarintLen(0) + len(val)
-	}
-	return n
-}
-
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
+		n += wire.UvarintLen(uint64(len(val))+1) - wire.UvarintLen(0) + len(val)
 	}
 	return n
 }

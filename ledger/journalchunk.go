@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"github.com/tokenledger/tokenledger/internal/wire"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
@@ -140,7 +141,7 @@ func loadJournalChunk(journal *kv.Bucket, seq uint64, head [journalHashSize]byte
 // chunkJoins reports whether an entry whose stored form is recLen bytes
 // joins a chunk of chunkLen bytes.
 func chunkJoins(chunkLen, recLen int) bool {
-	return chunkLen+uvarintLen(uint64(recLen))+recLen <= journalChunkBytes
+	return chunkLen+wire.UvarintLen(uint64(recLen))+recLen <= journalChunkBytes
 }
 
 // add appends entry seq, whose record (body and hash) is rec, putting the

@@ -26,6 +26,16 @@ import (
 	"github.com/tokenledger/tokenledger/internal/fixed"
 )
 
+// UvarintLen is the bytes binary.AppendUvarint writes for x.
+func UvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
 // Writer appends fields to B.
 type Writer struct{ B []byte }
 

@@ -151,16 +151,8 @@ func TestLayersReadAsBolt(t *testing.T) {
 // z<ascending> by Get, then a walk of cursor moves.
 func compare(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Layer, top *Layer, step, ascending int) {
 	t.Helper()
-	rtx, err := ref.Begin(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rtx.Rollback()
-	btx, err := db.Begin(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer btx.Rollback()
+	rtx, btx, done := readBoth(t, ref, db)
+	defer done()
 	rb := rtx.Bucket(testBucket)
 	lb := Over(btx, frozen, top).Bucket(testBucket)
 	if rng.IntN(2) == 0 {
@@ -188,9 +180,39 @@ func compare(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Layer, to
 	if k, _ := rb.Cursor().First(); (k == nil) != lb.Empty() {
 		t.Fatalf("step %d: Empty() = %v, bbolt's first key %q", step, lb.Empty(), k)
 	}
+	walkAlike(t, rng, step, 30, rb, lb, func() []byte {
+		s := fmt.Appendf(nil, "k%02d", rng.IntN(42))
+		if rng.IntN(2) == 0 {
+			s = append(s, 'x')
+		}
+		return s
+	})
+}
+
+// readBoth begins a read transaction of each db; done rolls both back
+// (held open, they would block a later commit that grows the file).
+func readBoth(t *testing.T, ref, db *bolt.DB) (rtx, btx *bolt.Tx, done func()) {
+	t.Helper()
+	rtx, err := ref.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	btx, err = db.Begin(false)
+	if err != nil {
+		_ = rtx.Rollback()
+		t.Fatal(err)
+	}
+	return rtx, btx, func() { _ = rtx.Rollback(); _ = btx.Rollback() }
+}
+
+// walkAlike makes the same random cursor moves (First, Last, Seek to a key
+// seekTo picks, Next, Prev) over a bbolt bucket and a kv one, and fails at
+// the first that reads otherwise.
+func walkAlike(t *testing.T, rng *rand.Rand, step, n int, rb *bolt.Bucket, lb *Bucket, seekTo func() []byte) {
+	t.Helper()
 	rc, lc := rb.Cursor(), lb.Cursor()
 	var moves []string
-	for range 30 {
+	for range n {
 		var rk, rv, lk, lv []byte
 		switch op := rng.IntN(5); op {
 		case 0:
@@ -202,10 +224,7 @@ func compare(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Layer, to
 			rk, rv = rc.Last()
 			lk, lv = lc.Last()
 		case 2:
-			s := fmt.Appendf(nil, "k%02d", rng.IntN(42))
-			if rng.IntN(2) == 0 {
-				s = append(s, 'x')
-			}
+			s := seekTo()
 			moves = append(moves, "Seek "+string(s))
 			rk, rv = rc.Seek(s)
 			lk, lv = lc.Seek(s)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"slices"
 	"unsafe"
 
@@ -89,16 +90,7 @@ func chunkField(v []byte) (field, rest []byte, ok bool) {
 
 // entrySize is the bytes an entry takes in a chunk.
 func entrySize(e chunkEntry) int {
-	return uvarintLen(uint64(len(e.key))) + len(e.key) + uvarintLen(uint64(len(e.val))) + len(e.val)
-}
-
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
+	return wire.UvarintLen(uint64(len(e.key))) + len(e.key) + wire.UvarintLen(uint64(len(e.val))) + len(e.val)
 }
 
 func appendChunk(dst []byte, ents []chunkEntry) []byte {
@@ -339,7 +331,7 @@ func (w *packedWriter) flush() error {
 			fence = w.fence
 		}
 		start := len(w.arena)
-		need := uvarintLen(uint64(i+1-from)) + acc
+		need := wire.UvarintLen(uint64(i+1-from)) + acc
 		if cap(w.arena)-start < need {
 			w.arena = make([]byte, 0, max(arenaChunk, need))
 			start = 0
@@ -468,7 +460,7 @@ func Pack(tx *bolt.Tx, name []byte) error {
 			return
 		}
 		start := len(arena)
-		need := uvarintLen(uint64(len(ents))) + size
+		need := wire.UvarintLen(uint64(len(ents))) + size
 		if cap(arena)-start < need {
 			arena = make([]byte, 0, max(arenaChunk, need))
 			start = 0

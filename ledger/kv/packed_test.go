@@ -190,16 +190,8 @@ func TestPackedReadsAsPlain(t *testing.T) {
 // between them by Get, then a walk of cursor moves.
 func comparePacked(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Layer, top *Layer, keys [][]byte, step int) {
 	t.Helper()
-	rtx, err := ref.Begin(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rtx.Rollback()
-	btx, err := db.Begin(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer btx.Rollback()
+	rtx, btx, done := readBoth(t, ref, db)
+	defer done()
 	rb := rtx.Bucket(testBucket)
 	pb := Over(btx, frozen, top).Bucket(testBucket)
 	if len(frozen) == 0 && top.Len() == 0 && rng.IntN(2) == 0 {
@@ -219,49 +211,13 @@ func comparePacked(t *testing.T, rng *rand.Rand, ref, db *bolt.DB, frozen []*Lay
 	if k, _ := rb.Cursor().First(); (k == nil) != pb.Empty() {
 		t.Fatalf("step %d: Empty() = %v, bbolt's first key %q", step, pb.Empty(), k)
 	}
-	rc, pc := rb.Cursor(), pb.Cursor()
-	var moves []string
-	for range 60 {
-		var rk, rv, pk, pv []byte
-		switch rng.IntN(5) {
-		case 0:
-			moves = append(moves, "First")
-			rk, rv = rc.First()
-			pk, pv = pc.First()
-		case 1:
-			moves = append(moves, "Last")
-			rk, rv = rc.Last()
-			pk, pv = pc.Last()
-		case 2:
-			s := keys[rng.IntN(len(keys))]
-			if rng.IntN(2) == 0 {
-				s = append(s[:len(s):len(s)], 'x')
-			}
-			moves = append(moves, "Seek "+string(s))
-			rk, rv = rc.Seek(s)
-			pk, pv = pc.Seek(s)
-		case 3, 4:
-			if rng.IntN(2) == 0 {
-				moves = append(moves, "Next")
-				rk, rv = rc.Next()
-				pk, pv = pc.Next()
-			} else {
-				moves = append(moves, "Prev")
-				rk, rv = rc.Prev()
-				pk, pv = pc.Prev()
-			}
+	walkAlike(t, rng, step, 60, rb, pb, func() []byte {
+		s := keys[rng.IntN(len(keys))]
+		if rng.IntN(2) == 0 {
+			s = append(s[:len(s):len(s)], 'x')
 		}
-		if rk == nil {
-			if pk != nil {
-				t.Fatalf("step %d: %v: got %q, want the end", step, moves, pk)
-			}
-			rc, pc = rb.Cursor(), pb.Cursor()
-			continue
-		}
-		if !bytes.Equal(rk, pk) || !bytes.Equal(rv, pv) {
-			t.Fatalf("step %d: %v: got %q=%q, want %q=%q", step, moves, pk, pv, rk, rv)
-		}
-	}
+		return s
+	})
 	var rn, pn int
 	_ = rb.ForEach(func(k, v []byte) error { rn++; return nil })
 	_ = pb.ForEach(func(k, v []byte) error { pn++; return nil })
