@@ -76,8 +76,8 @@ const schemaHashedChunks = "9"
 // the index. So the migration records the schema, and old records stay.
 const schemaKeyedIDs = "10"
 
-// schemaPlainHoldings is the schema whose holdings, holders and balances
-// kept a bbolt key a key. Open packs those buckets (kv.Pack, in openDB) of
+// schemaPlainHoldings is the schema whose holdings, holders, balances and
+// journal postings kept a bbolt key a key. Open packs those buckets (kv.Pack, in openDB) of
 // it and of every older schema; the rest of its file is a schema 12 file
 // as it stands. A bucket says itself whether it is packed, so a crash
 // after the schema is recorded and before they are packed leaves a file

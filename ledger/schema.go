@@ -217,9 +217,10 @@ var (
 // bucket for an id whose journal entry serves its body as it came (nearly
 // every id): an index in memory finds the id's entries, built from the
 // journal at open (idindex.go); a schema 7 to 10 file is one as it stands,
-// its records of the ids bucket answering first. 12: the holdings, holders
-// and balances buckets packed, a run of keys to a bbolt value
-// (kv/packed.go, packedBuckets); Open packs them in a schema 7 to 11 file.
+// its records of the ids bucket answering first. 12: the holdings, holders,
+// balances and journal postings buckets packed, a run of keys to a bbolt
+// value (kv/packed.go, packedBuckets); Open packs them in a schema 7 to 11
+// file.
 const schemaVersion = "12"
 
 func join(parts ...string) []byte {
