@@ -475,6 +475,27 @@ func TestMigrateSchema9(t *testing.T) {
 	}
 }
 
+// unpackFile turns the closed state file at path into one of plain
+// buckets (kv.Unpack of packedBuckets) that records schema.
+func unpackFile(tb testing.TB, path, schema string) {
+	tb.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range packedBuckets {
+			if err := kv.Unpack(tx, name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schema))
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // TestOpenPacksSchema11 writes a register, turns its file into a schema 11
 // one (the packed buckets a bbolt key a key, kv.Unpack; the schema
 // recorded as 11) and opens it: Open packs those buckets, and the store
@@ -519,21 +540,7 @@ func TestOpenPacksSchema11(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Update(func(tx *bolt.Tx) error {
-				for _, name := range packedBuckets {
-					if err := kv.Unpack(tx, name); err != nil {
-						return err
-					}
-				}
-				return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schema))
-			}); err != nil {
-				t.Fatal(err)
-			}
-			db.Close()
+			unpackFile(t, path, schema)
 
 			s = openStore(t, path, true)
 			if got := fileSchema(s.db); got != schemaVersion {

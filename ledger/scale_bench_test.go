@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tokenledger/tokenledger/ledger/kv"
 	"log/slog"
 	"math/rand"
 	"os"
@@ -367,23 +366,7 @@ func reportUpgrade(b *testing.B, l *scaleLedger) {
 	if err := l.s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, name := range packedBuckets {
-			if err := kv.Unpack(tx, name); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaPlainHoldings))
-	}); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
+	unpackFile(b, cfg.Path, schemaPlainHoldings)
 	start := time.Now()
 	s, err := Open(cfg)
 	if err != nil {
