@@ -71,6 +71,7 @@ type stateCache struct {
 type decodedInstrument struct {
 	raw []byte
 	in  *transfer.Instrument
+	at  int // where raw's counters begin (decodeInstrumentAt)
 }
 
 // maxDecodedInstruments bounds stateCache.decoded: more symbols than this
@@ -85,19 +86,20 @@ func (c *stateCache) instrument(key, raw []byte) *transfer.Instrument {
 		return d.in
 	}
 	if !ok {
-		in := decodeInstrument(key, raw)
+		in, at := decodeInstrumentAt(string(key), raw)
 		if c.decoded == nil || len(c.decoded) >= maxDecodedInstruments {
 			c.decoded = make(map[string]decodedInstrument)
 		}
-		c.decoded[in.Symbol] = decodedInstrument{raw: bytes.Clone(raw), in: in}
+		c.decoded[in.Symbol] = decodedInstrument{raw: bytes.Clone(raw), in: in, at: at}
 		return in
 	}
 	// A new version of an instrument known (every mint and every new or
 	// emptied holding changes its record): its symbol string serves as the
-	// new one's and as the map's key, and its record's copy, which nothing
-	// else holds, takes the new bytes.
-	in := decodeInstrumentNamed(d.in.Symbol, raw)
-	c.decoded[in.Symbol] = decodedInstrument{raw: append(d.raw[:0], raw...), in: in}
+	// new one's and as the map's key, its fields before the counters are
+	// the old one's when their bytes are, and its record's copy, which
+	// nothing else holds, takes the new bytes.
+	in, at := redecodeInstrument(d.in, d.raw, d.at, raw)
+	c.decoded[in.Symbol] = decodedInstrument{raw: append(d.raw[:0], raw...), in: in, at: at}
 	return in
 }
 

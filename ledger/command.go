@@ -82,14 +82,20 @@ func NodeItem(n NodeInfo) []byte {
 
 // decodeInstructionItem reads an instruction item of either kind; keyID is
 // empty for an itemInstruction (proposed by a node itself, not through a key).
-func decodeInstructionItem(item []byte) (actor, keyID string, body []byte, err error) {
+// Its strings are in arena's text when arena is set.
+func decodeInstructionItem(item []byte, arena *transfer.DecodeArena) (actor, keyID string, body []byte, err error) {
 	rest := item[1:]
 	field := func() (string, bool) {
 		n, w := binary.Uvarint(rest)
 		if w <= 0 || n > 128 || uint64(len(rest)-w) < n {
 			return "", false
 		}
-		s := string(rest[w : w+int(n)])
+		var s string
+		if arena != nil {
+			s = arena.String(rest[w : w+int(n)])
+		} else {
+			s = string(rest[w : w+int(n)])
+		}
 		rest = rest[w+int(n):]
 		return s, true
 	}

@@ -29,11 +29,12 @@ type Delta struct {
 	scheduled   *ScheduledRulebook
 	writtenOff  []WriteOff   // margin.go
 	investments []Investment // investment.go; in the order made
-	// lots and holdingsOut hand out the memory of the lots the delta
-	// writes and of the holdings its Changes list; nil (NewDelta) makes
-	// each slice on its own (Scratch).
-	lots        *lotBlock
-	holdingsOut *holdingBlock
+	// lots, holdingsOut and instrumentsOut hand out the memory of the
+	// lots the delta writes and of the holdings and instruments its
+	// Changes list; nil (NewDelta) makes each slice on its own (Scratch).
+	lots           *lotBlock
+	holdingsOut    *outBlock[Holding]
+	instrumentsOut *outBlock[Instrument]
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -323,7 +324,7 @@ func (d *Delta) Changes() Changes {
 		slices.SortFunc(c.Parties, func(a, b Party) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	if len(d.instruments) > 0 {
-		c.Instruments = slices.Clone(d.instruments)
+		c.Instruments = d.instrumentsOut.clone(d.instruments)
 		slices.SortFunc(c.Instruments, func(a, b Instrument) int { return cmp.Compare(a.Symbol, b.Symbol) })
 	}
 	if len(d.holdings.list) > 0 {

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,7 +20,12 @@ import (
 // the caller decodes with encoding/json, which decides. When ok is true, ins
 // is exactly what decodeStrict gives (FuzzDecodeFast holds it to that).
 func decodeFast(data []byte) (ins Instruction, ok bool) {
-	p := fastParser{b: data}
+	return decodeFastIn(data, nil)
+}
+
+// decodeFastIn is decodeFast in arena's memory (nil: its own allocations).
+func decodeFastIn(data []byte, arena *DecodeArena) (ins Instruction, ok bool) {
+	p := fastParser{b: data, arena: arena}
 	if !p.lit(`{"id":`) {
 		return Instruction{}, false
 	}
@@ -131,6 +137,8 @@ type fastParser struct {
 	// are slices of it, one allocation for all of an instruction's ids,
 	// symbols and amounts rather than one each.
 	s string
+	// arena, when set, holds s, the legs and the amounts.
+	arena *DecodeArena
 }
 
 // lit consumes s if the input continues with it.
@@ -174,7 +182,11 @@ func (p *fastParser) str() (string, bool) {
 // slice returns b[start:start+n] as a string sharing p.s.
 func (p *fastParser) slice(start, n int) string {
 	if p.s == "" {
-		p.s = string(p.b)
+		if p.arena != nil {
+			p.s = p.arena.String(p.b)
+		} else {
+			p.s = string(p.b)
+		}
 	}
 	return p.s[start : start+n]
 }
@@ -221,16 +233,29 @@ func (p *fastParser) amountPtr() (*Amount, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &a, true
+	if p.arena != nil {
+		return p.arena.amount(a), true
+	}
+	own := a // a of its own, or a would escape on the arena's path too
+	return &own, true
 }
 
 func (p *fastParser) legs() ([]Leg, bool) {
 	if !p.lit(`[`) {
 		return nil, false
 	}
-	legs := []Leg{} // "legs":[] is present and empty, as encoding/json decodes it
 	if p.lit(`]`) {
-		return legs, true
+		return []Leg{}, true // present and empty, as encoding/json decodes it
+	}
+	// Gathered here, then copied to the arena, whose legs are never
+	// written once handed out.
+	var buf [4]Leg
+	legs := buf[:0]
+	done := func() ([]Leg, bool) {
+		if p.arena != nil {
+			return p.arena.legSlice(legs), true
+		}
+		return slices.Clone(legs), true
 	}
 	for {
 		var l Leg
@@ -260,7 +285,7 @@ func (p *fastParser) legs() ([]Leg, bool) {
 		}
 		legs = append(legs, l)
 		if p.lit(`]`) {
-			return legs, true
+			return done()
 		}
 		if !p.lit(`,`) || len(legs) > MaxLegs { // more legs fail Validate; let encoding/json say so
 			return nil, false

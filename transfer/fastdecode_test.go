@@ -116,7 +116,55 @@ func FuzzDecodeFast(f *testing.F) {
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("decodeFast(%s) = %+v, decodeStrict = %+v", data, fast, slow)
 		}
+		var arena DecodeArena
+		if inArena, ok := decodeFastIn(data, &arena); !ok || !reflect.DeepEqual(inArena, slow) {
+			t.Fatalf("decodeFastIn(%s) = %+v, %v; decodeStrict = %+v", data, inArena, ok, slow)
+		}
 	})
+}
+
+// TestDecodeArenaKeepsWhatItHandedOut decodes thousands of instructions
+// into one arena, across many of its blocks, and checks at the end that
+// each still reads as it decoded on its own: the arena never writes what
+// it handed out. It also checks that an append to a decoded leg list does
+// not reach the next instruction's legs.
+func TestDecodeArenaKeepsWhatItHandedOut(t *testing.T) {
+	var arena DecodeArena
+	var kept []Instruction
+	var bodies [][]byte
+	for i := range 3000 {
+		s := fastSeeds[i%15]
+		body := Encode(mustDecode(t, s))
+		ins, err := arena.DecodeCanonical(body)
+		if err != nil {
+			t.Fatalf("DecodeCanonical(%s): %v", body, err)
+		}
+		kept = append(kept, ins)
+		bodies = append(bodies, body)
+	}
+	for _, ins := range kept {
+		if len(ins.Legs) > 0 {
+			_ = append(ins.Legs, Leg{Symbol: "OVERWRITE", From: "x", To: "y", Amount: "1"})
+		}
+	}
+	for i, ins := range kept {
+		want, err := DecodeCanonical(bodies[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ins, want) {
+			t.Fatalf("instruction %d changed after later decodes: %+v, decoded alone %+v", i, ins, want)
+		}
+	}
+}
+
+func mustDecode(t *testing.T, s string) Instruction {
+	t.Helper()
+	ins, err := Decode([]byte(s))
+	if err != nil {
+		t.Fatalf("Decode(%s): %v", s, err)
+	}
+	return ins
 }
 
 // TestDecodeFastTakesCanonical checks that the canonical encodings of the

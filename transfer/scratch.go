@@ -22,7 +22,8 @@ type Scratch struct {
 	d        Delta
 	e        effect
 	lots     lotBlock
-	holdings holdingBlock
+	holdings outBlock[Holding]
+	instrs   outBlock[Instrument]
 }
 
 // Effect is transfer.Effect over s's memory.
@@ -34,6 +35,7 @@ func (s *Scratch) Effect(v View, actor string, ins Instruction, now time.Time) (
 func (s *Scratch) Reset() {
 	s.lots.reset()
 	s.holdings.reset()
+	s.instrs.reset()
 }
 
 // delta readies s.d as NewDelta(v) makes one, keeping its memory.
@@ -42,7 +44,7 @@ func (s *Scratch) delta(v View) *Delta {
 	*d = Delta{
 		base: v, parties: emptiedMap(d.parties), instruments: emptiedList(d.instruments),
 		holdings: deltaHoldings{list: emptiedList(d.holdings.list)},
-		lots:     &s.lots, holdingsOut: &s.holdings,
+		lots:     &s.lots, holdingsOut: &s.holdings, instrumentsOut: &s.instrs,
 	}
 	return d
 }
@@ -104,26 +106,26 @@ func (b *lotBlock) make(n, c int) []Lot {
 
 func (b *lotBlock) reset() { b.block = b.block[:0] }
 
-// holdingBlock is lotBlock for the holdings of Changes.
-type holdingBlock struct{ block []Holding }
+// outBlock is lotBlock for the holdings and instruments of Changes.
+type outBlock[T any] struct{ block []T }
 
-const holdingBlockSize = 64
+const outBlockSize = 64
 
-// clone returns a copy of hs.
-func (b *holdingBlock) clone(hs []Holding) []Holding {
-	n := len(hs)
-	if b == nil || n > holdingBlockSize/4 {
-		return append([]Holding(nil), hs...)
+// clone returns a copy of xs.
+func (b *outBlock[T]) clone(xs []T) []T {
+	n := len(xs)
+	if b == nil || n > outBlockSize/4 {
+		return append([]T(nil), xs...)
 	}
 	if cap(b.block)-len(b.block) < n {
-		b.block = make([]Holding, 0, holdingBlockSize)
+		b.block = make([]T, 0, outBlockSize)
 	}
 	i := len(b.block)
-	b.block = append(b.block, hs...)
+	b.block = append(b.block, xs...)
 	return b.block[i : i+n : i+n]
 }
 
-func (b *holdingBlock) reset() {
+func (b *outBlock[T]) reset() {
 	clear(b.block) // drop the last run's lots and names
 	b.block = b.block[:0]
 }
