@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -239,6 +241,34 @@ func TestOutcomeJSONMatchesEncodingJSON(t *testing.T) {
 	} {
 		if got, want := EncodeOutcome(o), encodeJSON(o); !bytes.Equal(got, want) {
 			t.Errorf("outcome %d: got %s, want %s", i, got, want)
+		}
+	}
+}
+
+// TestOutcomeArena checks that outcomes encoded into one arena, across
+// many of its blocks and with ids long and escaped, are EncodeOutcome's
+// bytes, and still are once later ones have been encoded.
+func TestOutcomeArena(t *testing.T) {
+	var arena outcomeArena
+	r := eligibility.NewReason(eligibility.CodeAccountFrozen, "account.frozen", "frozen")
+	var outs []Outcome
+	var got [][]byte
+	for i := range 5000 {
+		o := Outcome{ID: fmt.Sprintf("id-%d", i), Status: StatusAccepted, Index: uint64(i), Seq: math.MaxUint64 - uint64(i)}
+		switch i % 7 {
+		case 1:
+			o.ID = strings.Repeat("<&>", 40) // escaped: six bytes a byte
+		case 2:
+			o.Status, o.Reason, o.Reasons = StatusRejected, &r, []eligibility.Reason{r} // not plain
+		case 3:
+			o.ID = ""
+		}
+		outs = append(outs, o)
+		got = append(got, arena.encode(o))
+	}
+	for i, o := range outs {
+		if want := EncodeOutcome(o); !bytes.Equal(got[i], want) {
+			t.Fatalf("outcome %d: %s, want %s", i, got[i], want)
 		}
 	}
 }
