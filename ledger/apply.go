@@ -146,6 +146,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		applied = a
 		a.view.presize(items)
 		a.view.useCache(s.cache)
+		a.view.holdingsInFile = s.holdings
 		a.idx.postings = &s.postings
 		view = a.view
 		// The journal only grows at its end.
@@ -235,9 +236,9 @@ type applier struct {
 	meta    *kv.Bucket
 	journal *kv.Bucket
 	ids     *kv.Bucket
-	// idsInFile says which ids the file may hold (idfilter.go); nil in an
+	// idsInFile says which ids the file may hold (keyfilter.go); nil in an
 	// applier whose ids all go to the file (a dry run's: every id may).
-	idsInFile *idFilter
+	idsInFile *keyFilter
 	// ids2seq finds the journal entries of an id (idindex.go), built.
 	ids2seq *idIndex
 	view    *txView

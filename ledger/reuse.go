@@ -142,6 +142,7 @@ func (r *applyReuse) keep(a *applier) {
 	r.view.tx, r.view.cache = nil, nil
 	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
+	r.view.holdingsInFile = nil // a restore replaces it
 	r.bufs = a.applyBuffers.emptied()
 	r.idx = a.idx.indexBuffers.emptied()
 	// Nor what the applier points to, the transaction first.

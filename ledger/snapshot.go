@@ -123,10 +123,11 @@ func (s *Store) Restore(r io.Reader) error {
 	s.broken = nil
 	s.wmu.Unlock()
 	s.ids.close() // its scan reads the old file
+	s.holdings.close()
 	s.idx.close() // so does this one's
 	s.db = db
 	s.install(st)
-	s.ids = startIDFilter(db, st.idsHeld, s.log)
+	s.startKeyFilters(db, st)
 	s.idx = startIDIndex(db, st.journalSeq, s.log)
 	s.startRestoreCheck(db, a, b, st.applied)
 	if old != nil {

@@ -150,9 +150,9 @@ type Store struct {
 	// transaction at a time anyway), Restore replaces the cache under mu.
 	cacheMu sync.Mutex
 	cache   *stateCache
-	// ids filters the instruction ids the file holds (idfilter.go); it is
-	// replaced with db, under mu.
-	ids *idFilter
+	// ids and holdings filter the instruction ids and the holdings the file
+	// holds (keyfilter.go); they are replaced with db, under mu.
+	ids, holdings *keyFilter
 	// idx finds the journal entries of an instruction id (idindex.go);
 	// replaced with db, under mu.
 	idx *idIndex
@@ -267,15 +267,24 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s.db = db
 	s.install(st)
-	s.ids = startIDFilter(db, st.idsHeld, s.log)
+	s.startKeyFilters(db, st)
 	s.idx = startIDIndex(db, st.journalSeq, s.log)
 	return s, nil
 }
 
-// startIDFilter returns the filter of db's ids, which holds about held of
-// them, filling in a goroutine of its own.
-func startIDFilter(db *bolt.DB, held uint64, log *slog.Logger) *idFilter {
-	f := newIDFilter(int(min(held, 1<<30)))
+// startKeyFilters starts the filters of db's ids and holdings, which fill
+// in goroutines of their own. The ids are about st.idsHeld; the holdings
+// are not counted (a count is a scan), so their filter starts at its
+// least size and grows.
+func (s *Store) startKeyFilters(db *bolt.DB, st memState) {
+	s.ids = startKeyFilter(db, bucketIDs, "instruction ids", st.idsHeld, s.log)
+	s.holdings = startKeyFilter(db, bucketHoldings, "holdings", 0, s.log)
+}
+
+// startKeyFilter returns the filter of bucket's keys in db, which holds
+// about held of them, filling in a goroutine of its own.
+func startKeyFilter(db *bolt.DB, bucket []byte, what string, held uint64, log *slog.Logger) *keyFilter {
+	f := newKeyFilter(bucket, what, int(min(held, 1<<30)))
 	go f.build(db, log)
 	return f
 }
@@ -462,8 +471,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.stopRestoreCheck() // its read transactions too
-	s.ids.close()        // and the filter's scan
-	s.idx.close()        // and the id index's
+	s.ids.close()        // and the filters' scans
+	s.holdings.close()
+	s.idx.close() // and the id index's
 	err := s.commitPending()
 	s.wmu.Lock()
 	s.endApplyTxLocked() // bbolt's Close waits for every read transaction

@@ -31,6 +31,10 @@ type txView struct {
 	publishedKeys []byte // the keys of published
 
 	bParties, bInstruments, bHoldings, bHolders, bLoans, bPrices, bBalances *kv.Bucket
+	// holdingsInFile says which holdings the file may hold (keyfilter.go):
+	// Apply's view has it, and adds every holding it writes; a view
+	// without it asks the file for every holding no layer holds.
+	holdingsInFile *keyFilter
 	// slots are holdingSlots made a block at a time: a batch loads a few per
 	// instruction, and one allocation each was a tenth of Apply's.
 	slots []holdingSlot
@@ -259,8 +263,16 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 	}
 	// Get looks the key up in each layer's hash index, then seeks bbolt
 	// with a cursor the bucket keeps: cheaper than a merged cursor's seek,
-	// which positions every source.
-	val := b.Get(key)
+	// which positions every source. A holding the filter says the file
+	// does not hold is absent without the seek, and not put in the cache:
+	// the filter answers again as fast.
+	val, inLayer := b.GetLayered(key)
+	if !inLayer {
+		if b == v.bHoldings && !v.holdingsInFile.mayHoldKey(key) {
+			return nil
+		}
+		val = b.GetFile(key)
+	}
 	c.put(key, val)
 	return val
 }

@@ -331,6 +331,9 @@ func (v *txView) flushHoldings() error {
 		case storedHolding(h):
 			start := len(v.arena)
 			v.arena = encodeHoldingTail(v.arena, h, &s.tail)
+			// In the filter before any layer has it, so it is in the
+			// filter once the file has it.
+			v.holdingsInFile.addKey(key)
 			err = v.bHoldings.Put(key, v.sealed(start))
 			v.written(v.holdingCache(), key, v.sealed(start))
 			s.stored = true

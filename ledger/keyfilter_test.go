@@ -9,25 +9,27 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
 // TestIDFilter holds the filter to what it must never do, deny an id it was
 // given, through its growths, and bounds its false positives.
 func TestIDFilter(t *testing.T) {
-	var nilFilter *idFilter
+	var nilFilter *keyFilter
 	if !nilFilter.mayHold("x") {
 		t.Error("a nil filter denies an id")
 	}
 	nilFilter.addStrings([]string{"x"}) // takes none, without a panic
-	defer func(n int) { idFilterFirst = n }(idFilterFirst)
-	idFilterFirst = 1 << 12
-	f := newIDFilter(0)
+	defer func(n int) { keyFilterFirst = n }(keyFilterFirst)
+	keyFilterFirst = 1 << 12
+	f := newKeyFilter(bucketIDs, "instruction ids", 0)
 	if !f.mayHold("never-added") {
 		t.Error("a filter whose scan has not finished denies an id")
 	}
 	f.ready.Store(true)
 	rng := rand.New(rand.NewPCG(1, 2))
-	n := 25 * idFilterFirst // two fourfold growths
+	n := 25 * keyFilterFirst // two fourfold growths
 	var strs []string
 	for i := range n {
 		id := fmt.Sprintf("id-%d-%x", i, rng.Uint64())
@@ -39,7 +41,7 @@ func TestIDFilter(t *testing.T) {
 	}
 	f.addStrings(strs)
 	if len(f.filters) < 3 {
-		t.Errorf("%d filters after %d ids from a first capacity of %d: it did not grow", len(f.filters), n, idFilterFirst)
+		t.Errorf("%d filters after %d ids from a first capacity of %d: it did not grow", len(f.filters), n, keyFilterFirst)
 	}
 	rng = rand.New(rand.NewPCG(1, 2))
 	for i := range n {
@@ -88,7 +90,7 @@ func TestIDFilterBuild(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f := newIDFilter(len(ids))
+	f := newKeyFilter(bucketIDs, "instruction ids", len(ids))
 	f.build(db, slog.New(slog.DiscardHandler))
 	if !f.ready.Load() {
 		t.Fatal("the scan finished and the filter is not ready")
@@ -98,7 +100,7 @@ func TestIDFilterBuild(t *testing.T) {
 			t.Errorf("the file holds %s and the filter denies it", id)
 		}
 	}
-	stopped := newIDFilter(len(ids))
+	stopped := newKeyFilter(bucketIDs, "instruction ids", len(ids))
 	stopped.stop.Store(true)
 	stopped.build(db, slog.New(slog.DiscardHandler))
 	if stopped.ready.Load() || stopped.mayHold("never") == false {
@@ -151,5 +153,80 @@ func TestRepeatAfterReopen(t *testing.T) {
 	}
 	if again := h.do(OperatorID, fresh); again.Seq != o.Seq {
 		t.Errorf("repeat of an id applied after the scan: %+v, want the first outcome %+v", again, o)
+	}
+}
+
+// TestHoldingsFilterAfterReopen reopens a store whose file holds 300
+// holdings, waits for the holdings filter's scan (many read transactions
+// of the packed bucket), and checks that the filter holds every holding
+// the file holds; that Apply reads them (a transfer to each adds to its
+// balance, where a holding the filter wrongly denied would be replaced by
+// the amount received); that holdings never held are denied, so the file
+// is not asked for them; and that a holding Apply writes is held at once.
+func TestHoldingsFilterAfterReopen(t *testing.T) {
+	defer func(n int) { scanChunk = n }(scanChunk)
+	scanChunk = 7
+	path := filepath.Join(t.TempDir(), "state.db")
+	h := &harness{t: t, s: openStore(t, path, true), now: epoch}
+	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
+	const n = 300
+	for i, o := range h.apply(fundedAccounts(n)...) {
+		if o.Status != StatusAccepted {
+			t.Fatalf("set-up item %d: %+v", i, o)
+		}
+	}
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.s = openStore(t, path, true)
+	f := h.s.holdings
+	<-f.done
+	if !f.ready.Load() {
+		t.Fatal("the reopened store's holdings filter is not ready after its scan")
+	}
+	held := 0
+	if err := viewKV(h.s.db, func(tx *kv.Tx) error {
+		c := tx.Bucket(bucketHoldings).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			held++
+			if !f.mayHoldKey(k) {
+				t.Errorf("the file holds the holding %q and the filter denies it", k)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if held != n {
+		t.Fatalf("the file holds %d holdings, want %d", held, n)
+	}
+	denied := 0
+	for i := range 100 {
+		if !f.mayHoldKey(join(fmt.Sprintf("inv-%d", i), "NEVER")) {
+			denied++
+		}
+	}
+	if denied < 90 {
+		t.Errorf("the filter denies %d of 100 holdings never held, want about all", denied)
+	}
+	for i := 0; i < n; i += 2 {
+		h.mustAccept(OperatorID, transferBody("USD", fmt.Sprintf("inv-%d", i), fmt.Sprintf("inv-%d", i+1), "1"))
+	}
+	for i := range n {
+		want := "999"
+		if i%2 == 1 {
+			want = "1001"
+		}
+		if got := h.balance(fmt.Sprintf("inv-%d", i), "USD"); got != want {
+			t.Fatalf("inv-%d holds %s USD after the transfers, want %s", i, got, want)
+		}
+	}
+	h.mustAccept("cus-1", ins("register_party", investor("late", "retail", "US")))
+	h.mustAccept(OperatorID, mintBody("USD", "late", "5"))
+	if !f.mayHoldKey(join("late", "USD")) {
+		t.Error("a holding Apply wrote is denied by the filter before its commit")
+	}
+	if errs := h.s.Check(); len(errs) > 0 {
+		t.Fatal(errs)
 	}
 }
