@@ -46,9 +46,10 @@ type keyFilter struct {
 	// filters grow fourfold: keys are added to the last, which holds up to
 	// its capacity; a lookup asks each, a cache miss each for a new key,
 	// so there are few (a Bloom filter cannot be resized, and a rescan
-	// of the file would miss the ids still in layers). From an empty
-	// file, 1,000,000 ids take one filter and 5,000,000 two; a reopened
-	// store starts with one sized for twice the ids its file holds.
+	// of the file would miss the keys still in layers). From an empty
+	// file, 1,000,000 keys take one filter and 5,000,000 two; a reopened
+	// store starts with one sized for twice the keys its file holds, when
+	// it knows how many (the ids).
 	filters []kv.Filter
 	room    int // how many more keys the last filter takes at 16 bits each
 	cap     int // the last filter's capacity
