@@ -185,7 +185,7 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 		return *p, true
 	}
 	var p *transfer.Party
-	if raw := v.record(v.bParties, v.partyCache(), v.keyOf(id)); raw != nil {
+	if raw := v.record(v.bParties, v.partyCache(), nil, v.keyOf(id)); raw != nil {
 		rec := v.newPartyRecord()
 		decodePartyInto(rec, id, raw, v.names())
 		p = &rec.Party
@@ -205,7 +205,7 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 		return *in, true
 	}
 	var in *transfer.Instrument
-	if raw := v.record(v.bInstruments, v.instrumentCache(), v.keyOf(symbol)); raw != nil {
+	if raw := v.record(v.bInstruments, v.instrumentCache(), nil, v.keyOf(symbol)); raw != nil {
 		if v.cache != nil {
 			in = v.cache.instrument(v.key, raw)
 		} else {
@@ -225,7 +225,7 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 		return s
 	}
 	s := v.newSlot()
-	if raw := v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)); raw != nil {
+	if raw := v.holdingRecord(party, symbol); raw != nil {
 		decodeHoldingInto(&s.loaded, party, symbol, raw, &v.lots, &s.tail)
 		s.h = &s.loaded
 	}
@@ -245,14 +245,20 @@ func (v *txView) tailOf(party, symbol string) func() balanceTail {
 		if s, ok := v.holdings[holdingKey{party, symbol}]; ok {
 			return s.tail
 		}
-		return holdingTail(v.record(v.bHoldings, v.holdingCache(), v.keyOf(party, symbol)))
+		return holdingTail(v.holdingRecord(party, symbol))
 	}
+}
+
+// holdingRecord reads the committed record of party's holding of symbol.
+func (v *txView) holdingRecord(party, symbol string) []byte {
+	return v.record(v.bHoldings, v.holdingCache(), v.holdingsInFile, v.keyOf(party, symbol))
 }
 
 // record reads a committed record, from the cache when it knows the key.
 // Before this transaction writes a key, bbolt holds its committed value, so
-// what it reads is fit for the cache at once.
-func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
+// what it reads is fit for the cache at once. inFile, when set, is the
+// filter of the keys the file holds of b (keyfilter.go).
+func (v *txView) record(b *kv.Bucket, c *recordCache, inFile *keyFilter, key []byte) []byte {
 	if val, present, known := c.get(key); known {
 		if !present {
 			return nil
@@ -263,12 +269,12 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, key []byte) []byte {
 	}
 	// Get looks the key up in each layer's hash index, then seeks bbolt
 	// with a cursor the bucket keeps: cheaper than a merged cursor's seek,
-	// which positions every source. A holding the filter says the file
-	// does not hold is absent without the seek, and not put in the cache:
-	// the filter answers again as fast.
+	// which positions every source. A key the filter says the file does
+	// not hold is absent without the seek, and not put in the cache: the
+	// filter answers again as fast.
 	val, inLayer := b.GetLayered(key)
 	if !inLayer {
-		if b == v.bHoldings && !v.holdingsInFile.mayHoldKey(key) {
+		if !inFile.mayHoldKey(key) {
 			return nil
 		}
 		val = b.GetFile(key)
