@@ -331,9 +331,16 @@ func (v *txView) flushHoldings() error {
 		case storedHolding(h):
 			start := len(v.arena)
 			v.arena = encodeHoldingTail(v.arena, h, &s.tail)
-			// In the filter before any layer has it, so it is in the
-			// filter once the file has it.
-			v.holdingsInFile.addKey(key)
+			// A new holding goes in the filter before any layer has it,
+			// so it is in the filter once the file has it. One stored
+			// already is there (its first write added it, or the scan of
+			// the file finds it): adding it again at every write spent
+			// the filter's room on repeats, and a long-running node's
+			// filters grew fourfold, again and again, with its writes
+			// rather than its holdings.
+			if !s.stored {
+				v.holdingsInFile.addKey(key)
+			}
 			err = v.bHoldings.Put(key, v.sealed(start))
 			v.written(v.holdingCache(), key, v.sealed(start))
 			s.stored = true
