@@ -64,7 +64,7 @@ func (s *Store) Pending() (out []PendingInstruction, err error) {
 // instruction of a listed type, and approves or cancels one held. held is
 // false for everything else, which takes the ordinary path (an approve or
 // cancel of nothing held included: Effect refuses it).
-func (a *applier) dualControl(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, bodyHash [bodyHashSize]byte) (result []byte, held bool) {
+func (a *applier) dualControl(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte) (result []byte, held bool) {
 	rb := a.view.Rulebook()
 	switch {
 	case ins.Type == transfer.TypeApprove || ins.Type == transfer.TypeCancel:
@@ -72,12 +72,12 @@ func (a *applier) dualControl(index uint64, now time.Time, actor string, ins tra
 		if !ok {
 			return nil, false
 		}
-		return a.decidePending(index, now, actor, ins, body, bodyHash, rec), true
+		return a.decidePending(index, now, actor, ins, body, bodyHashOf(actor, body), rec), true
 	case rb.DualControl(string(ins.Type)):
 		if transfer.Authorize(a.view, actor, ins) != nil {
 			return nil, false // refused as ever, without waiting for anyone
 		}
-		out := a.record(index, now, actor, ins, body, bodyHash, Outcome{Status: StatusPending}, touchedNames{})
+		out := a.record(index, now, actor, ins, body, bodyHashOf(actor, body), Outcome{Status: StatusPending}, touchedNames{})
 		a.putPending(ins.ID, pendingRecord{Actor: actor, Body: body, CreatedAt: now, ExpiresAt: rb.PendingExpiry(now), Seq: out.Seq})
 		return EncodeOutcome(out), true
 	}

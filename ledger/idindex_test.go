@@ -136,6 +136,28 @@ func TestIDsAnsweredByJournal(t *testing.T) {
 		t.Fatalf("an id twice in one call: %+v", pair)
 	}
 	all = append(all, decided{same, pair[0]})
+	// And one with another body, or from another actor, is ID_REUSED:
+	// for a body the journal serves (its hash taken only when compared)
+	// and for one it compacts (its hash kept).
+	for _, first := range []string{
+		`{"id":"twice-served","type":"mint","symbol":"USD","to":"ret-us","amount":"4"}`,
+		`{"id": "twice-spaced", "type": "mint", "symbol": "USD", "to": "ret-us", "amount": "4"}`,
+	} {
+		other := strings.Replace(first, `"4"`, `"6"`, 1)
+		got := h.apply(InstructionItem(OperatorID, []byte(first)), InstructionItem(OperatorID, []byte(other)),
+			InstructionItem("iss-1", []byte(first)), InstructionItem(OperatorID, []byte(first)))
+		if got[0].Status != StatusAccepted {
+			t.Fatalf("%s: %+v", first, got[0])
+		}
+		for i, o := range got[1:3] {
+			if o.Error == nil || o.Error.Code != ErrCodeIDReused {
+				t.Errorf("%s, item %d in the same call: %+v, want ID_REUSED", first, i+1, o)
+			}
+		}
+		if got[3].Seq != got[0].Seq || got[3].Status != got[0].Status {
+			t.Errorf("%s repeated in the same call: %+v, want %+v", first, got[3], got[0])
+		}
+	}
 	if err := h.s.Commit(); err != nil {
 		t.Fatal(err)
 	}
