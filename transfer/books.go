@@ -115,7 +115,7 @@ func (e *effect) setAffiliateOf(p *Party) bool {
 
 // IsAffiliate reports whether p is an affiliate of symbol's issuer. The
 // issuer itself counts as one: its units come from the issuer.
-func (p Party) IsAffiliate(in Instrument) bool {
+func (p *Party) IsAffiliate(in *Instrument) bool {
 	return p.ID == in.Issuer || slices.Contains(p.AffiliateOf, in.Symbol)
 }
 
@@ -220,7 +220,7 @@ func uniqueReasons(rs []eligibility.Reason) []eligibility.Reason {
 // seller's holding period (Rule 144(d)(1), Rel. 33-8869), and a
 // force_transfer changes no one's period; units from the issuer or an
 // affiliate (or to one) start a new period at now.
-func receivedLots(from, to Party, in Instrument, taken []Lot, forced bool, now time.Time) []Lot {
+func receivedLots(from, to *Party, in *Instrument, taken []Lot, forced bool, now time.Time) []Lot {
 	if forced || (!from.IsAffiliate(in) && !to.IsAffiliate(in)) {
 		return taken
 	}
@@ -234,7 +234,7 @@ func receivedLots(from, to Party, in Instrument, taken []Lot, forced bool, now t
 // checkAffiliateSale holds an affiliate's sales (other than to the issuer)
 // to Rule 144(e)'s volume and records this one on its holding. The debit
 // that follows keeps the record (it rewrites balance and lots only).
-func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt fixed.Decimal) {
+func (e *effect) checkAffiliateSale(from, to *Party, in *Instrument, amt fixed.Decimal) {
 	if in.IsCash() || from.ID == in.Issuer || to.ID == in.Issuer || !slices.Contains(from.AffiliateOf, in.Symbol) {
 		return
 	}
@@ -265,7 +265,7 @@ func (e *effect) checkAffiliateSale(from, to Party, in Instrument, amt fixed.Dec
 
 // notePurchase marks a non-accredited party's purchase from the issuer on
 // its holding, once, and counts it on the instrument.
-func (e *effect) notePurchase(to Party, in Instrument) {
+func (e *effect) notePurchase(to *Party, in *Instrument) {
 	if !to.NonAccredited() || to.ID == in.Issuer || !e.rb.CountsPurchasers(in.Product()) {
 		return
 	}
@@ -275,7 +275,7 @@ func (e *effect) notePurchase(to Party, in Instrument) {
 	}
 	h.Purchased = true
 	e.d.putHolding(h)
-	in, _ = e.d.Instrument(in.Symbol)
-	in.NonAccreditedPurchasers++
-	e.d.putInstrument(in)
+	cur, _ := e.d.Instrument(in.Symbol) // in is as the leg read it, before the credit
+	cur.NonAccreditedPurchasers++
+	e.d.putInstrument(cur)
 }

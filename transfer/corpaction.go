@@ -147,7 +147,7 @@ func (d *Delta) Credit(party, symbol string, amt decimal.Decimal, now time.Time)
 	in, ok := d.Instrument(symbol)
 	assert(ok, "credit of unknown instrument %s", symbol)
 	e := &effect{d: d, now: now, rb: d.Rulebook()}
-	e.credit(p, in, []Lot{{Amount: fixed.From(amt), AcquiredAt: now}})
+	e.credit(&p, &in, []Lot{{Amount: fixed.From(amt), AcquiredAt: now}})
 }
 
 // CanDebit says why amt of symbol may not leave party's account (nil: it
@@ -156,7 +156,7 @@ func (d *Delta) CanDebit(party, symbol string, amt decimal.Decimal) []eligibilit
 	p, _ := d.Party(party)
 	in, _ := d.Instrument(symbol)
 	e := &effect{d: d, rb: d.Rulebook()}
-	e.canSend(p, in, fixed.From(amt))
+	e.canSend(&p, &in, fixed.From(amt))
 	return e.reasons
 }
 
@@ -167,7 +167,7 @@ func (d *Delta) Debit(party, symbol string, amt decimal.Decimal, now time.Time) 
 	in, ok := d.Instrument(symbol)
 	assert(ok, "debit of unknown instrument %s", symbol)
 	e := &effect{d: d, now: now, rb: d.Rulebook()}
-	e.debit(p, in, fixed.From(amt))
+	e.debit(&p, &in, fixed.From(amt))
 }
 
 // SplitHolding multiplies party's holding of symbol by ratio, rounded down

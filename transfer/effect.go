@@ -368,17 +368,17 @@ func (e *effect) mint() {
 	if e.ins.Import {
 		e.canReceiveImport(to)
 	} else {
-		e.canReceiveFrom(to, in, true)
+		e.canReceiveFrom(&to, &in, true)
 	}
-	e.credit(to, in, []Lot{{Amount: fixed.From(amt), AcquiredAt: acquired}})
+	e.credit(&to, &in, []Lot{{Amount: fixed.From(amt), AcquiredAt: acquired}})
 	e.addSupply(in.Symbol, amt)
 	if e.ins.Import {
 		// A holding brought in is not a sale in the offering: it takes no
 		// purchaser's place and counts against no investment limit.
 		return
 	}
-	e.notePurchase(to, in)
-	e.invest(to, in, amt, e.ins.Consideration)
+	e.notePurchase(&to, &in)
+	e.invest(&to, &in, amt, e.ins.Consideration)
 }
 
 func (e *effect) burn() {
@@ -392,10 +392,10 @@ func (e *effect) burn() {
 	if from.ID != in.Issuer && e.ins.LegalReference == "" {
 		e.refuse(eligibility.CodeNotAuthorized, "burn.legal_reference", "%s's units are not the issuer's own; burning them needs a legal_reference, as force_transfer does", from.ID)
 	}
-	if !e.canSend(from, in, fixed.From(amt)) {
+	if !e.canSend(&from, &in, fixed.From(amt)) {
 		return
 	}
-	e.debit(from, in, fixed.From(amt))
+	e.debit(&from, &in, fixed.From(amt))
 	e.addSupply(in.Symbol, amt.Neg())
 }
 
@@ -422,31 +422,31 @@ func (e *effect) leg(i int, l Leg, forced bool) {
 		// A lapse never traps assets: the rulebook lets a holder send back to the issuer.
 		e.refuseAll(e.rb.CheckSenderKYC(from.Eligibility(), to.Eligibility(), in.Product(), e.now))
 	}
-	feasible := e.canSend(from, in, amt)
+	feasible := e.canSend(&from, &in, amt)
 	if feasible {
-		e.checkLocked(from, to, in, amt, forced)
+		e.checkLocked(&from, &to, &in, amt, forced)
 	}
-	e.canReceiveFrom(to, in, from.ID == in.Issuer)
+	e.canReceiveFrom(&to, &in, from.ID == in.Issuer)
 	if !feasible {
 		return
 	}
 	if !forced {
-		e.checkAffiliateSale(from, to, in, amt)
+		e.checkAffiliateSale(&from, &to, &in, amt)
 	}
-	taken := e.debit(from, in, amt)
-	e.credit(to, in, receivedLots(from, to, in, taken, forced, e.now))
+	taken := e.debit(&from, &in, amt)
+	e.credit(&to, &in, receivedLots(&from, &to, &in, taken, forced, e.now))
 	if from.ID == in.Issuer {
-		e.notePurchase(to, in)
+		e.notePurchase(&to, &in)
 	}
 	if !forced && from.ID == in.Issuer {
-		e.invest(to, in, amt.Decimal(), l.Consideration)
+		e.invest(&to, &in, amt.Decimal(), l.Consideration)
 	}
 }
 
 // checkLocked refuses moving amt of from's lots (oldest first) while they
 // are still inside their holding period, unless the rulebook grants an
 // exception. Every locked lot is judged; Effect keeps one reason per rule.
-func (e *effect) checkLocked(from, to Party, in Instrument, amt fixed.Decimal, forced bool) {
+func (e *effect) checkLocked(from, to *Party, in *Instrument, amt fixed.Decimal, forced bool) {
 	period := e.rb.HoldingPeriod(in.Product())
 	if period <= 0 {
 		return
@@ -469,7 +469,7 @@ func (e *effect) checkLocked(from, to Party, in Instrument, amt fixed.Decimal, f
 // canSend checks that amt of in may leave from's account at all. It
 // reports whether the debit can be written (the unfrozen balance covers
 // it), a fact, whichever rules refuse.
-func (e *effect) canSend(from Party, in Instrument, amt fixed.Decimal) bool {
+func (e *effect) canSend(from *Party, in *Instrument, amt fixed.Decimal) bool {
 	if from.Closed {
 		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it sends nothing", from.ID)
 	}
@@ -490,11 +490,11 @@ func (e *effect) canSend(from Party, in Instrument, amt fixed.Decimal) bool {
 
 // canReceive checks that to may come to hold (more of) in, recording every
 // refusal; the credit can always be written.
-func (e *effect) canReceive(to Party, in Instrument) { e.canReceiveFrom(to, in, false) }
+func (e *effect) canReceive(to *Party, in *Instrument) { e.canReceiveFrom(to, in, false) }
 
 // canReceiveFrom is canReceive, told whether the units come from the
 // issuer (a purchase in the offering).
-func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
+func (e *effect) canReceiveFrom(to *Party, in *Instrument, fromIssuer bool) {
 	if to.Closed {
 		e.refuse(eligibility.CodeAccountClosed, "account.closed", "%s was closed by a recover; it receives nothing", to.ID)
 	}
@@ -515,7 +515,7 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 		// Holder counts matter only to a new holder: only then is the
 		// issuer's treasury looked up, to leave it out.
 		r.NewHolder = true
-		r.HoldersAfter = HoldersOfRecord(e.d, in) + 1
+		r.HoldersAfter = HoldersOfRecord(e.d, *in) + 1
 		if to.NonAccredited() {
 			r.NonAccreditedHoldersAfter++
 		}
@@ -523,7 +523,7 @@ func (e *effect) canReceiveFrom(to Party, in Instrument, fromIssuer bool) {
 	e.refuseAll(e.rb.CheckReceive(r))
 }
 
-func (e *effect) debit(from Party, in Instrument, amt fixed.Decimal) []Lot {
+func (e *effect) debit(from *Party, in *Instrument, amt fixed.Decimal) []Lot {
 	h, _ := e.d.Holding(from.ID, in.Symbol)
 	rest, taken := takeLots(e.d.lots, h.Lots, amt, e.lots[:0])
 	e.lots = taken[:0]
@@ -535,7 +535,7 @@ func (e *effect) debit(from Party, in Instrument, amt fixed.Decimal) []Lot {
 	return taken
 }
 
-func (e *effect) credit(to Party, in Instrument, lots []Lot) {
+func (e *effect) credit(to *Party, in *Instrument, lots []Lot) {
 	h, _ := e.d.Holding(to.ID, in.Symbol)
 	h.Party, h.Symbol = to.ID, in.Symbol
 	if h.Frozen.IsZero() {
@@ -554,7 +554,7 @@ func (e *effect) credit(to Party, in Instrument, lots []Lot) {
 // no loan holding only products within their caps cannot exceed its
 // requirement (equity is the full value), so only loans and leveraged
 // products need the measurement.
-func (e *effect) touch(party string, in Instrument) {
+func (e *effect) touch(party string, in *Instrument) {
 	if e.touched[party] {
 		return
 	}
@@ -690,16 +690,16 @@ func (e *effect) recover() {
 		if in.Paused {
 			e.refuse(eligibility.CodeInstrumentPaused, "instrument.paused", "%s is paused; no holding of it moves until the issuer unpauses it", in.Symbol)
 		}
-		e.canReceive(to, in)
+		e.canReceive(&to, &in)
 	}
 	for _, h := range holdings {
 		if !h.Frozen.IsZero() {
 			continue // cannot move: the frozen amount would exceed what is left
 		}
 		in, _ := e.d.Instrument(h.Symbol)
-		taken := e.debit(from, in, h.Balance)
+		taken := e.debit(&from, &in, h.Balance)
 		// The holding period runs from the original acquisition: the owner did not change.
-		e.credit(to, in, taken)
+		e.credit(&to, &in, taken)
 	}
 	for _, l := range e.d.Loans(from.ID) {
 		moved := l
@@ -774,13 +774,13 @@ func (e *effect) borrow() {
 	if !ok {
 		return
 	}
-	feasible := e.canSend(lender, cash, fixed.From(amt))
-	e.canReceive(party, cash)
+	feasible := e.canSend(&lender, &cash, fixed.From(amt))
+	e.canReceive(&party, &cash)
 	if !feasible {
 		return
 	}
-	e.debit(lender, cash, fixed.From(amt))
-	e.credit(party, cash, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
+	e.debit(&lender, &cash, fixed.From(amt))
+	e.credit(&party, &cash, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
 	l, _ := e.loan(party.ID, cash.Symbol, lender.ID)
 	l.Amount = l.Amount.Add(amt)
 	e.d.putLoan(l)
@@ -797,11 +797,11 @@ func (e *effect) repay() {
 		e.refuse(eligibility.CodeNoLoan, "loan.balance", "%s owes %s %s to %s, less than %s", party.ID, l.Amount, cash.Symbol, lender.ID, amt)
 		return
 	}
-	if !e.canSend(party, cash, fixed.From(amt)) {
+	if !e.canSend(&party, &cash, fixed.From(amt)) {
 		return
 	}
-	e.debit(party, cash, fixed.From(amt))
-	e.credit(lender, cash, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
+	e.debit(&party, &cash, fixed.From(amt))
+	e.credit(&lender, &cash, []Lot{{Amount: fixed.From(amt), AcquiredAt: e.now}})
 	l.Amount = l.Amount.Sub(amt)
 	e.d.putLoan(l)
 }
@@ -850,15 +850,15 @@ func (e *effect) distribute() {
 		e.refuse(eligibility.CodeInvalidInstruction, "distribute.amount", "the distribution pays nothing: no holder's entitlement reaches one unit of %s", cash.Symbol)
 		return
 	}
-	if !e.canSend(issuer, cash, fixed.From(total)) {
+	if !e.canSend(&issuer, &cash, fixed.From(total)) {
 		return
 	}
-	e.debit(issuer, cash, fixed.From(total))
+	e.debit(&issuer, &cash, fixed.From(total))
 	// A distribution pays the holders of record; a frozen or KYC-lapsed holder's
 	// entitlement is still credited (it cannot move it until cleared).
 	for _, p := range payouts {
 		to, _ := e.d.Party(p.party)
-		e.credit(to, cash, []Lot{{Amount: fixed.From(p.amount), AcquiredAt: e.now}})
+		e.credit(&to, &cash, []Lot{{Amount: fixed.From(p.amount), AcquiredAt: e.now}})
 	}
 }
 

@@ -43,14 +43,14 @@ func baseFigure(a *Amount) *decimal.Decimal {
 // invest records units of in that party received from its issuer, when an
 // investment limit of the rulebook covers them: their value is the
 // consideration if the instruction names one, else units × price.
-func (e *effect) invest(to Party, in Instrument, units decimal.Decimal, consideration *Amount) {
+func (e *effect) invest(to *Party, in *Instrument, units decimal.Decimal, consideration *Amount) {
 	if !e.rb.InvestmentLimited(to.Eligibility(), in.Product()) {
 		return
 	}
-	inv := pendingInvestment{party: to, in: in, priced: true}
+	inv := pendingInvestment{party: *to, in: *in, priced: true}
 	if consideration != nil {
 		inv.value = *baseFigure(consideration)
-	} else if price, ok := priceOf(e.d, in, e.rb.BaseCurrency()); ok {
+	} else if price, ok := priceOf(e.d, *in, e.rb.BaseCurrency()); ok {
 		inv.value = units.Mul(price)
 	} else {
 		inv.priced = false

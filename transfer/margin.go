@@ -96,7 +96,7 @@ func (e *effect) closeOut() {
 			"%s %s is worth %s %s, more than the %s %s %s owes %s; close out fewer units", amt, in.Symbol, repaid, cash.Symbol, loan.Amount, cash.Symbol, party.ID, lender.ID)
 		return
 	}
-	e.seize(party, lender, in, amt)
+	e.seize(&party, &lender, &in, amt)
 	loan.Amount = loan.Amount.Sub(repaid)
 	if e.rb.ProtectsFromNegative(party.Eligibility().EffectiveStatus()) && loan.Amount.Sign() > 0 && !e.holdsPriced(party.ID) {
 		e.d.writtenOff = append(e.d.writtenOff, WriteOff{Party: party.ID, Lender: lender.ID, Cash: cash.Symbol, Amount: loan.Amount})
@@ -121,7 +121,7 @@ func (e *effect) lenderLoan(party, lender string) (Loan, Instrument, bool) {
 
 // seize moves amt of in from party to lender whatever is frozen or locked:
 // a frozen amount the balance no longer covers is released with it.
-func (e *effect) seize(party, lender Party, in Instrument, amt decimal.Decimal) {
+func (e *effect) seize(party, lender *Party, in *Instrument, amt decimal.Decimal) {
 	e.debit(party, in, fixed.From(amt))
 	h, _ := e.d.Holding(party.ID, in.Symbol)
 	if h.Frozen.GreaterThan(h.Balance) {
