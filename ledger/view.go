@@ -12,7 +12,7 @@ import (
 
 // txView is transfer.View over a bbolt transaction. In a write transaction it
 // also caches what it decoded and what a batch changed, so a batch decodes
-// each object once and writes it once, at flush, in key order.
+// each object once and writes it once, at flush.
 //
 // This file holds its read side, which every view has: lookups through the
 // memo maps, the record caches and the buckets. writeset.go holds the write
@@ -58,7 +58,7 @@ type txView struct {
 	// appends, and a rulebook it set. Empty in every view but Apply's.
 	dirtyParties     map[string]bool
 	dirtyInstruments map[string]bool
-	dirtyHoldings    []holdingKey // in the order first changed; sorted at flush
+	dirtyHoldings    []holdingKey // in the order first changed
 	dirtyLoans       map[string]bool
 	dirtyPrices      map[string]bool
 	dirtyInvestments map[string]bool // made on first use
