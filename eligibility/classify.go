@@ -163,17 +163,48 @@ func (rb *Rulebook) Classify(a Attributes) Classification {
 		k.leverage = lev.String()
 	}
 	k.a.EmbeddedLeverage = decimal.Decimal{}
-	if c, ok := rb.classified.Load(k); ok {
-		return c.(Classification)
+	// The few attribute sets in use answer from a small table compared
+	// field by field: the map's hash of the whole key (five strings,
+	// through an interface) was most of a classification.
+	slot := &rb.recent[k.slot()]
+	if e := slot.Load(); e != nil && e.k == k {
+		return e.c
 	}
-	c := rb.classify(a)
-	c.Reasons = slices.Clip(c.Reasons) // shared: an append must copy
-	if rb.classifiedN.Load() < maxClassified {
-		if _, loaded := rb.classified.LoadOrStore(k, c); !loaded {
-			rb.classifiedN.Add(1)
+	var c Classification
+	if m, ok := rb.classified.Load(k); ok {
+		c = m.(Classification)
+	} else {
+		c = rb.classify(a)
+		c.Reasons = slices.Clip(c.Reasons) // shared: an append must copy
+		if rb.classifiedN.Load() < maxClassified {
+			if _, loaded := rb.classified.LoadOrStore(k, c); !loaded {
+				rb.classifiedN.Add(1)
+			}
 		}
 	}
+	slot.Store(&classified{k: k, c: c})
 	return c
+}
+
+// recentClassified is the size of Rulebook.recent.
+const recentClassified = 8
+
+// classified is an entry of Rulebook.recent.
+type classified struct {
+	k classifyKey
+	c Classification
+}
+
+// slot picks k's entry in Rulebook.recent from its cheapest fields.
+func (k *classifyKey) slot() int {
+	h := uint(len(k.a.Underlying)) + 3*uint(len(k.a.Payoff)) + 5*uint(len(k.a.EconomicPurpose)) +
+		7*uint(len(k.a.EventTopic)) + 11*uint(k.a.ExpiryDays) + 13*uint(k.coef) + 17*uint(k.exp) + 19*uint(len(k.leverage))
+	for i, b := range [...]bool{k.a.CounterpartyIsPlatform, k.a.OutcomeControllable, k.a.FXMajor, k.a.Perpetual} {
+		if b {
+			h += 23 << i
+		}
+	}
+	return int(h % recentClassified)
 }
 
 // maxClassified bounds Rulebook.classified.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -82,5 +83,40 @@ func TestClassifyMemoKeysLeverage(t *testing.T) {
 				t.Fatalf("round %d: Classify(leverage %s) = %+v, fresh %+v", round, lev, got, want)
 			}
 		}
+	}
+}
+
+// TestClassifyMemoConcurrent classifies a few attribute sets, more than
+// the table of recent answers has slots, from several goroutines at once:
+// each answer is still the set's own (the API classifies beside Apply).
+func TestClassifyMemoConcurrent(t *testing.T) {
+	rb := fresh(t)
+	var sets []Attributes
+	var want []Classification
+	for i := range 3 * recentClassified {
+		a := Attributes{Underlying: []string{"cash", "enterprise_equity", "fx", "crypto"}[i%4], Payoff: "linear",
+			EmbeddedLeverage: decimal.NewFromInt(int64(1 + i%5)), ExpiryDays: i, EconomicPurpose: "hedging"}
+		sets = append(sets, a)
+		want = append(want, rb.classify(a))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 2000 {
+				i := (n*7 + g) % len(sets)
+				if got := rb.Classify(sets[i]); !reflect.DeepEqual(got, want[i]) {
+					errs <- fmt.Sprintf("goroutine %d: Classify(%+v) = %+v, want %+v", g, sets[i], got, want[i])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -43,6 +43,9 @@ type Rulebook struct {
 	// maxClassified entries (classifiedN counts them).
 	classified  sync.Map
 	classifiedN atomic.Int64
+	// recent holds the last classification in each of a few slots, in
+	// front of classified (Classify).
+	recent [recentClassified]atomic.Pointer[classified]
 }
 
 // Version is the rulebook's version string, e.g. "2026-12-default-1".
