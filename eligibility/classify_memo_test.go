@@ -87,17 +87,37 @@ func TestClassifyMemoKeysLeverage(t *testing.T) {
 }
 
 // TestClassifyMemoConcurrent classifies a few attribute sets, more than
-// the table of recent answers has slots, from several goroutines at once:
-// each answer is still the set's own (the API classifies beside Apply).
+// the table of recent answers has slots, some differing only in their
+// leverage, from several goroutines at once: each answer is still the
+// set's own (the API classifies beside Apply).
 func TestClassifyMemoConcurrent(t *testing.T) {
 	rb := fresh(t)
 	var sets []Attributes
 	var want []Classification
-	for i := range 3 * recentClassified {
-		a := Attributes{Underlying: []string{"cash", "enterprise_equity", "fx", "crypto"}[i%4], Payoff: "linear",
-			EmbeddedLeverage: decimal.NewFromInt(int64(1 + i%5)), ExpiryDays: i, EconomicPurpose: "hedging"}
-		sets = append(sets, a)
-		want = append(want, rb.classify(a))
+	// Sets that differ only in their leverage, some sharing a slot of the
+	// table and classified apart: its key must tell them apart.
+	for _, u := range []string{"cash", "enterprise_equity", "fx", "crypto"} {
+		for l := range 40 {
+			a := Attributes{Underlying: u, Payoff: "linear", EmbeddedLeverage: decimal.NewFromInt(int64(1 + l*5)), EconomicPurpose: "hedging"}
+			sets = append(sets, a)
+			want = append(want, rb.classify(a))
+		}
+	}
+	slotOf := func(a Attributes) int {
+		k := classifyKey{a: a, coef: a.EmbeddedLeverage.CoefficientInt64(), exp: a.EmbeddedLeverage.Exponent()}
+		k.a.EmbeddedLeverage = decimal.Decimal{}
+		return k.slot()
+	}
+	apart := 0
+	for i := range sets {
+		for j := range i {
+			if slotOf(sets[i]) == slotOf(sets[j]) && !reflect.DeepEqual(want[i], want[j]) {
+				apart++
+			}
+		}
+	}
+	if apart == 0 {
+		t.Fatal("no two sets share a slot and are classified apart")
 	}
 	var wg sync.WaitGroup
 	errs := make(chan string, 4)
