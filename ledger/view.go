@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"unsafe"
 
 	"github.com/tokenledger/tokenledger/eligibility"
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -47,9 +48,15 @@ type txView struct {
 	parties     map[string]*transfer.Party // nil value: known absent
 	instruments map[string]*transfer.Instrument
 	holdings    map[holdingKey]*holdingSlot
-	loans       map[string][]transfer.Loan // by party, complete list
-	noLoans     uint8                      // the loans bucket: 0 not looked at, 1 holds some, 2 empty
-	prices      map[string]*transfer.Price
+	// recent are the last holdings looked up, in front of holdings: a leg
+	// asks for its two holdings five times or more (checks, debit,
+	// credit), and the map's hash of two strings a time was a thirtieth
+	// of a transfer's apply.
+	recent     [4]recentHolding
+	recentNext int
+	loans      map[string][]transfer.Loan // by party, complete list
+	noLoans    uint8                      // the loans bucket: 0 not looked at, 1 holds some, 2 empty
+	prices     map[string]*transfer.Price
 	// investments by party, complete lists (investment.go); a read view
 	// does not keep them.
 	investments map[string][]transfer.Investment
@@ -219,11 +226,41 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 	return *in, true
 }
 
+// recentHolding is an entry of txView.recent.
+type recentHolding struct {
+	holdingKey
+	s *holdingSlot
+}
+
 func (v *txView) holding(party, symbol string) *holdingSlot {
-	k := holdingKey{party, symbol}
-	if s, ok := v.holdings[k]; ok {
-		return s
+	for i := range v.recent {
+		// An instruction's strings are slices of its body, so a holding
+		// asked for again comes with the same bytes: compared by where
+		// they are, which costs no comparison of their contents. Equal
+		// strings elsewhere go on to the map.
+		if r := &v.recent[i]; r.s != nil && sameBytes(r.party, party) && sameBytes(r.symbol, symbol) {
+			return r.s
+		}
 	}
+	k := holdingKey{party, symbol}
+	s, ok := v.holdings[k]
+	if !ok {
+		s = v.load(k)
+	}
+	v.recent[v.recentNext] = recentHolding{k, s}
+	v.recentNext = (v.recentNext + 1) % len(v.recent)
+	return s
+}
+
+// sameBytes reports whether a and b are the same bytes in memory, which
+// makes them equal (equal strings may still be apart).
+func sameBytes(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// load reads the holding k from the layers or the file into a new slot.
+func (v *txView) load(k holdingKey) *holdingSlot {
+	party, symbol := k.party, k.symbol
 	s := v.newSlot()
 	if raw := v.holdingRecord(party, symbol); raw != nil {
 		decodeHoldingInto(&s.loaded, party, symbol, raw, &v.lots, &s.tail)
