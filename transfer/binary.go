@@ -103,13 +103,7 @@ func AppendInstruction(b []byte, ins Instruction) []byte {
 		w.Uvarint(0)
 		w.Str(string(ins.Type))
 	}
-	var set uint64
-	for i, f := range ins.presentFields() {
-		if f.set {
-			set |= 1 << i
-		}
-	}
-	w.Uvarint(set)
+	w.Uvarint(ins.presentSet())
 	if p := ins.Party; p != nil {
 		w.Str(p.ID)
 		w.Str(string(p.Role))

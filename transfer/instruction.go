@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/bits"
 	"regexp"
 	"slices"
 	"sort"
@@ -399,14 +400,15 @@ func DecodeEncoded(data []byte) (Instruction, []byte, error) {
 // Validate. For a canonical encoding, whose keys are exactly the fields set,
 // it refuses what Decode's key check refuses.
 func checkDecoded(ins Instruction) (Instruction, error) {
-	allowed, ok := fieldsByType[ins.Type]
+	allowed, ok := allowedSets[ins.Type]
 	if !ok {
 		return Instruction{}, fmt.Errorf("%w: unknown type %.40q", ErrInvalid, string(ins.Type))
 	}
-	for _, f := range ins.presentFields() {
-		if f.set && !slices.Contains(allowed, f.name) {
-			return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, f.name, ins.Type)
-		}
+	// The first field not allowed in presentFields' order, as a loop over
+	// them would name it.
+	if extra := ins.presentSet() &^ allowed; extra != 0 {
+		name := presentFieldNames[bits.TrailingZeros64(extra)]
+		return Instruction{}, fmt.Errorf("%w: %.40q is not a field of %s", ErrUnknownField, name, ins.Type)
 	}
 	if err := ins.Validate(); err != nil {
 		return Instruction{}, err
@@ -458,6 +460,57 @@ func (ins *Instruction) presentFields() [32]presentField {
 		{"affiliate_of", ins.AffiliateOf != nil},
 		{"instruction_id", ins.InstructionID != ""},
 	}
+}
+
+// presentFieldNames are presentFields' names, in its order.
+var presentFieldNames = func() (names [32]string) {
+	var none Instruction
+	for i, f := range none.presentFields() {
+		names[i] = f.name
+	}
+	return names
+}()
+
+// allowedSets is fieldsByType as bit sets over presentFields' order: a
+// field named twice there (legs, party) is allowed under both bits.
+var allowedSets = func() map[Type]uint64 {
+	m := make(map[Type]uint64, len(fieldsByType))
+	for t, allowed := range fieldsByType {
+		var set uint64
+		for i, name := range presentFieldNames {
+			if slices.Contains(allowed, name) {
+				set |= 1 << i
+			}
+		}
+		m[t] = set
+	}
+	return m
+}()
+
+// presentSet is presentFields as a bit set, bit i set when field i is:
+// checkDecoded and AppendInstruction ask it of every instruction, and
+// building the names each time cost more than the checks. TestPresentSet
+// holds it to presentFields.
+func (ins *Instruction) presentSet() uint64 {
+	return bit(0, ins.Party != nil) | bit(1, ins.Instrument != nil) | bit(2, ins.PartyID != "") |
+		bit(3, ins.Status != nil) | bit(4, ins.Jurisdiction != nil) | bit(5, ins.KYCExpiresAt != nil) |
+		bit(6, ins.Symbol != "") | bit(7, ins.From != "") | bit(8, ins.To != "") |
+		bit(9, ins.Amount != nil) | bit(10, ins.AcquiredAt != nil) | bit(11, ins.Legs != nil) |
+		bit(12, ins.LegalReference != "") | bit(13, ins.Price != nil) | bit(14, ins.CashSymbol != "") |
+		bit(15, ins.Lender != "") | bit(16, ins.AmountPerUnit != nil) | bit(17, ins.Ratio != nil) |
+		bit(18, ins.Rulebook != "") | bit(19, ins.EffectiveAt != nil) | bit(20, ins.AnnualIncome != nil) |
+		bit(21, ins.NetWorth != nil) | bit(22, ins.Consideration != nil) | bit(23, ins.legConsiderations()) |
+		bit(24, ins.Party != nil && (ins.Party.AnnualIncome != nil || ins.Party.NetWorth != nil)) |
+		bit(25, ins.Import) | bit(26, ins.RecordSeq != nil) | bit(27, ins.CashInLieu != nil) |
+		bit(28, ins.Name != "") | bit(29, ins.MaxSupply != nil) | bit(30, ins.AffiliateOf != nil) |
+		bit(31, ins.InstructionID != "")
+}
+
+func bit(i uint, set bool) uint64 {
+	if set {
+		return 1 << i
+	}
+	return 0
 }
 
 // legConsiderations reports whether any leg names a consideration.
