@@ -184,7 +184,7 @@ func (w *indexWriter) changes(arena []byte, seq uint64, r *historyRecord, sought
 func (w *indexWriter) balanceChange(arena []byte, seq uint64, c *balanceChange, v *txView) ([]byte, error) {
 	var s *holdingSlot
 	if v != nil {
-		s = v.holdings[holdingKey{c.Party, c.Symbol}] // commit loaded it
+		s = v.slotOf(c.Party, c.Symbol) // commit loaded it
 	}
 	if s != nil && s.tail.indexed {
 		t := &s.tail

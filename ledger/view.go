@@ -65,7 +65,7 @@ type txView struct {
 	// appends, and a rulebook it set. Empty in every view but Apply's.
 	dirtyParties     map[string]bool
 	dirtyInstruments map[string]bool
-	dirtyHoldings    []holdingKey // in the order first changed
+	dirtyHoldings    []dirtyHolding // in the order first changed
 	dirtyLoans       map[string]bool
 	dirtyPrices      map[string]bool
 	dirtyInvestments map[string]bool // made on first use
@@ -81,6 +81,13 @@ type txView struct {
 }
 
 type holdingKey struct{ party, symbol string }
+
+// dirtyHolding is a holding the batch changed, with its slot: the flush
+// reads the slot without a search of the map.
+type dirtyHolding struct {
+	holdingKey
+	s *holdingSlot
+}
 
 // holdingSlot is one holding as the batch sees it, with what the bucket and
 // the holders index held when it was loaded, so flush writes only changes.
@@ -233,6 +240,17 @@ type recentHolding struct {
 }
 
 func (v *txView) holding(party, symbol string) *holdingSlot {
+	if s := v.slotOf(party, symbol); s != nil {
+		return s
+	}
+	k := holdingKey{party, symbol}
+	s := v.load(k)
+	v.remember(k, s)
+	return s
+}
+
+// slotOf is the slot of a holding this view has loaded, or nil.
+func (v *txView) slotOf(party, symbol string) *holdingSlot {
 	for i := range v.recent {
 		// An instruction's strings are slices of its body, so a holding
 		// asked for again comes with the same bytes: compared by where
@@ -244,12 +262,16 @@ func (v *txView) holding(party, symbol string) *holdingSlot {
 	}
 	k := holdingKey{party, symbol}
 	s, ok := v.holdings[k]
-	if !ok {
-		s = v.load(k)
+	if ok {
+		v.remember(k, s)
 	}
+	return s
+}
+
+// remember puts the slot s of k in the table of recent ones.
+func (v *txView) remember(k holdingKey, s *holdingSlot) {
 	v.recent[v.recentNext] = recentHolding{k, s}
 	v.recentNext = (v.recentNext + 1) % len(v.recent)
-	return s
 }
 
 // sameBytes reports whether a and b are the same bytes in memory, which
@@ -405,7 +427,7 @@ func (v *txView) PartyHoldings(party string) []transfer.Holding {
 		if k.party != party || seen[k.symbol] {
 			continue
 		}
-		if h := v.holdings[k].h; h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero()) {
+		if h := k.s.h; h != nil && (!h.Balance.IsZero() || !h.Frozen.IsZero()) {
 			out = append(out, *h)
 		}
 	}
@@ -425,7 +447,7 @@ func (v *txView) Holders(symbol string) []string {
 	}
 	return transfer.MergeHolders(base, func(yield func(transfer.Holding) bool) {
 		for _, k := range v.dirtyHoldings {
-			if k.symbol == symbol && !yield(*v.holdings[k].h) {
+			if k.symbol == symbol && !yield(*k.s.h) {
 				return
 			}
 		}

@@ -123,7 +123,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		s.h = h
 		if !s.dirty {
 			s.dirty = true
-			v.dirtyHoldings = append(v.dirtyHoldings, holdingKey{h.Party, h.Symbol})
+			v.dirtyHoldings = append(v.dirtyHoldings, dirtyHolding{holdingKey{h.Party, h.Symbol}, s})
 		}
 	}
 	if len(changes) > 0 {
@@ -317,7 +317,7 @@ func (v *txView) flush() error {
 // sort here (a fortieth of a call of fifty transfers) bought nothing.
 func (v *txView) flushHoldings() error {
 	for _, k := range v.dirtyHoldings {
-		s := v.holdings[k]
+		s := k.s
 		h := s.h
 		var err error
 		key := v.keyOf(k.party, k.symbol)
