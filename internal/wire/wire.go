@@ -214,7 +214,18 @@ func (r *Reader) Byte() byte {
 	return c
 }
 
+// Uvarint reads a uvarint. One of a byte (lengths, small counts, field
+// numbers: most of what a record holds) is read inline, without the
+// general loop's call.
 func (r *Reader) Uvarint() uint64 {
+	if b := r.b; len(b) > 0 && b[0] < 0x80 {
+		r.b = b[1:]
+		return uint64(b[0])
+	}
+	return r.uvarint()
+}
+
+func (r *Reader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.Fail("uvarint")
@@ -224,7 +235,16 @@ func (r *Reader) Uvarint() uint64 {
 	return v
 }
 
+// Varint reads a varint, one of a byte inline as Uvarint does.
 func (r *Reader) Varint() int64 {
+	if b := r.b; len(b) > 0 && b[0] < 0x80 {
+		r.b = b[1:]
+		return int64(b[0]>>1) ^ -int64(b[0]&1) // zigzag
+	}
+	return r.varint()
+}
+
+func (r *Reader) varint() int64 {
 	v, n := binary.Varint(r.b)
 	if n <= 0 {
 		r.Fail("varint")

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 	"math/big"
 	"math/rand"
 	"testing"
@@ -133,6 +135,42 @@ func TestFixedIsDecimal(t *testing.T) {
 			if got := rd.Fixed(); rd.Err() != nil || !got.Decimal().Equal(d) {
 				t.Fatalf("seed %d: %s read back as %s (%v)", seed, d, got, rd.Err())
 			}
+		}
+	}
+}
+
+// TestVarintsAsBinary holds the Reader's varints, their one-byte path and
+// the general one, to encoding/binary's: every value of one and two bytes
+// and the edges of each length, then a truncated varint fails.
+func TestVarintsAsBinary(t *testing.T) {
+	var values []uint64
+	for v := range uint64(1 << 14) {
+		values = append(values, v)
+	}
+	for shift := 14; shift < 64; shift += 7 {
+		values = append(values, 1<<shift-1, 1<<shift, 1<<shift+1)
+	}
+	values = append(values, math.MaxUint64)
+	for _, v := range values {
+		b := binary.AppendUvarint(nil, v)
+		r := NewReader(append(b, 0xAA))
+		if got := r.Uvarint(); got != v || r.Err() != nil || r.Len() != 1 {
+			t.Fatalf("Uvarint of %x = %d (%v, %d left), want %d", b, got, r.Err(), r.Len(), v)
+		}
+		for _, x := range []int64{int64(v), -int64(v)} {
+			b := binary.AppendVarint(nil, x)
+			r := NewReader(append(b, 0xAA))
+			if got := r.Varint(); got != x || r.Err() != nil || r.Len() != 1 {
+				t.Fatalf("Varint of %x = %d (%v, %d left), want %d", b, got, r.Err(), r.Len(), x)
+			}
+		}
+	}
+	for _, b := range [][]byte{nil, {0x80}, {0xff, 0xff}} {
+		if r := NewReader(b); r.Uvarint() != 0 || r.Err() == nil {
+			t.Errorf("Uvarint of %x did not fail", b)
+		}
+		if r := NewReader(b); r.Varint() != 0 || r.Err() == nil {
+			t.Errorf("Varint of %x did not fail", b)
 		}
 	}
 }
