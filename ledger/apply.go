@@ -270,6 +270,7 @@ type applier struct {
 	// JSON in blocks kept from call to call (applyReuse); nil: each its own.
 	decoded  *transfer.DecodeArena
 	outcomes *outcomeArena
+	keys     *keyMemo // the key records the calls decoded last (nil: none kept)
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/eligibility"
@@ -106,6 +107,41 @@ func decodeKeyRecord(id, val []byte) keyRecord {
 	k.info.RevokedAt = r.OptTime()
 	r.done()
 	return k
+}
+
+// keyMemo holds the key records Apply decoded last, each with the bytes it
+// was decoded from: nearly every instruction names its key, most of them
+// one of a few, and decoding its record (five allocations: the hash, the
+// party, three times) was a thirtieth of a follower's apply. A record
+// whose bytes changed (a revocation) is decoded afresh, so the memo
+// changes what a check costs, never its answer.
+type keyMemo struct {
+	ents [4]keyMemoEntry
+	next int
+}
+
+type keyMemoEntry struct {
+	id  string
+	raw []byte // nil: unused
+	rec keyRecord
+}
+
+// record returns decodeKeyRecord(id, raw), from m when it holds it. A nil
+// memo decodes every time. The record is shared: callers only read it.
+func (m *keyMemo) record(id string, raw []byte) keyRecord {
+	if m == nil {
+		return decodeKeyRecord([]byte(id), raw)
+	}
+	for i := range m.ents {
+		if e := &m.ents[i]; e.raw != nil && e.id == id && bytes.Equal(e.raw, raw) {
+			return e.rec
+		}
+	}
+	rec := decodeKeyRecord([]byte(id), raw)
+	// Copies: raw is bbolt's, valid only in its transaction.
+	m.ents[m.next] = keyMemoEntry{id: strings.Clone(id), raw: bytes.Clone(raw), rec: rec}
+	m.next = (m.next + 1) % len(m.ents)
+	return rec
 }
 
 // KeyRequest is the registration of an API key, by its hash only.
@@ -260,7 +296,7 @@ func (a *applier) keyRefuses(keyID, actor string, now time.Time) string {
 	if raw == nil {
 		return "the key that submitted the instruction is not registered"
 	}
-	rec := decodeKeyRecord([]byte(keyID), raw)
+	rec := a.keys.record(keyID, raw)
 	switch {
 	case rec.info.PartyID != actor:
 		return "the key that submitted the instruction is not " + actor + "'s"

@@ -251,7 +251,17 @@ func TestKeyedInstructions(t *testing.T) {
 		t.Error("a refused instruction's id was recorded")
 	}
 	h.apply(keyRequest(OperatorID, "cus-1", "cus-secret-3", nil))
-	if o := keyed("cus-1", KeyID(hashKey("cus-secret-3")), "k2"); o.Status != StatusAccepted {
+	cusKey3 := KeyID(hashKey("cus-secret-3"))
+	if o := keyed("cus-1", cusKey3, "k2"); o.Status != StatusAccepted {
 		t.Errorf("the same id through a valid key: %+v, want accepted", o)
 	}
+	// A key used, then revoked in the same batch and used again: Apply
+	// remembers the records it decoded, never past a change of their bytes.
+	res = h.apply(KeyedInstructionItem("cus-1", cusKey3, register("k3")), RevokeKeyItem(OperatorID, cusKey3),
+		KeyedInstructionItem("cus-1", cusKey3, register("k4")))
+	if res[0].Status != StatusAccepted {
+		t.Errorf("a valid key before its revocation: %+v, want accepted", res[0])
+	}
+	refused("a key used, then revoked, in one batch", res[2])
+	refused("a key used, then revoked, in a later batch", keyed("cus-1", cusKey3, "k5"))
 }

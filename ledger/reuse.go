@@ -28,6 +28,7 @@ type applyReuse struct {
 	// what they handed out, so they may be kept whole.
 	decoded  transfer.DecodeArena
 	outcomes outcomeArena
+	keys     keyMemo
 	// applier is the memory of the call's applier, which each call sets
 	// whole: allocating its 500 bytes afresh was 5% of a call of one
 	// instruction.
@@ -121,7 +122,7 @@ func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
 func (r *applyReuse) take(a *applier, items, arenaBytes int) {
 	r.effects.Reset()
 	a.effects = &r.effects
-	a.decoded, a.outcomes = &r.decoded, &r.outcomes
+	a.decoded, a.outcomes, a.keys = &r.decoded, &r.outcomes, &r.keys
 	a.applyBuffers, r.bufs = r.bufs, applyBuffers{}
 	if a.seenIDs == nil {
 		a.seenIDs = make(map[string]idRecord, items)
