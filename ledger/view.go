@@ -156,6 +156,12 @@ func (v *txView) presize(items int) {
 	if v.dirtyParties == nil {
 		v.dirtyParties = make(map[string]bool, items)
 	}
+	// Two balance changes an instruction (a one-leg transfer's): grown
+	// by doubling from a few, the pool of a call of 64,000 instructions
+	// was copied over a dozen times.
+	if cap(v.changePool) < 2*items {
+		v.changePool = make([]balanceChange, 0, 2*items)
+	}
 }
 
 // memo stores val under k in *m, making the map on first use.
