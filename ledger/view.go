@@ -52,7 +52,7 @@ type txView struct {
 	// asks for its two holdings five times or more (checks, debit,
 	// credit), and the map's hash of two strings a time was a thirtieth
 	// of a transfer's apply.
-	recent     [4]recentHolding
+	recent     [4]keyedSlot
 	recentNext int
 	loans      map[string][]transfer.Loan // by party, complete list
 	noLoans    uint8                      // the loans bucket: 0 not looked at, 1 holds some, 2 empty
@@ -65,7 +65,7 @@ type txView struct {
 	// appends, and a rulebook it set. Empty in every view but Apply's.
 	dirtyParties     map[string]bool
 	dirtyInstruments map[string]bool
-	dirtyHoldings    []dirtyHolding // in the order first changed
+	dirtyHoldings    []keyedSlot // in the order first changed
 	dirtyLoans       map[string]bool
 	dirtyPrices      map[string]bool
 	dirtyInvestments map[string]bool // made on first use
@@ -82,9 +82,10 @@ type txView struct {
 
 type holdingKey struct{ party, symbol string }
 
-// dirtyHolding is a holding the batch changed, with its slot: the flush
-// reads the slot without a search of the map.
-type dirtyHolding struct {
+// keyedSlot is a holding's key and slot: the changed holdings keep theirs
+// (dirtyHoldings), so the flush reads them without a search of the map,
+// and so do the recent ones (recent).
+type keyedSlot struct {
 	holdingKey
 	s *holdingSlot
 }
@@ -239,12 +240,6 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 	return *in, true
 }
 
-// recentHolding is an entry of txView.recent.
-type recentHolding struct {
-	holdingKey
-	s *holdingSlot
-}
-
 func (v *txView) holding(party, symbol string) *holdingSlot {
 	if s := v.slotOf(party, symbol); s != nil {
 		return s
@@ -276,7 +271,7 @@ func (v *txView) slotOf(party, symbol string) *holdingSlot {
 
 // remember puts the slot s of k in the table of recent ones.
 func (v *txView) remember(k holdingKey, s *holdingSlot) {
-	v.recent[v.recentNext] = recentHolding{k, s}
+	v.recent[v.recentNext] = keyedSlot{k, s}
 	v.recentNext = (v.recentNext + 1) % len(v.recent)
 }
 

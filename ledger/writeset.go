@@ -123,7 +123,7 @@ func (v *txView) commit(c transfer.Changes, seq uint64) {
 		s.h = h
 		if !s.dirty {
 			s.dirty = true
-			v.dirtyHoldings = append(v.dirtyHoldings, dirtyHolding{holdingKey{h.Party, h.Symbol}, s})
+			v.dirtyHoldings = append(v.dirtyHoldings, keyedSlot{holdingKey{h.Party, h.Symbol}, s})
 		}
 	}
 	if len(changes) > 0 {
