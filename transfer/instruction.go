@@ -421,55 +421,28 @@ type presentField struct {
 	set  bool
 }
 
-// presentFields tells, for each type-specific field, whether it is set.
-func (ins *Instruction) presentFields() [32]presentField {
-	return [...]presentField{
-		{"party", ins.Party != nil},
-		{"instrument", ins.Instrument != nil},
-		{"party_id", ins.PartyID != ""},
-		{"status", ins.Status != nil},
-		{"jurisdiction", ins.Jurisdiction != nil},
-		{"kyc_expires_at", ins.KYCExpiresAt != nil},
-		{"symbol", ins.Symbol != ""},
-		{"from", ins.From != ""},
-		{"to", ins.To != ""},
-		{"amount", ins.Amount != nil},
-		{"acquired_at", ins.AcquiredAt != nil},
-		{"legs", ins.Legs != nil},
-		{"legal_reference", ins.LegalReference != ""},
-		{"price", ins.Price != nil},
-		{"cash_symbol", ins.CashSymbol != ""},
-		{"lender", ins.Lender != ""},
-		{"amount_per_unit", ins.AmountPerUnit != nil},
-		{"ratio", ins.Ratio != nil},
-		{"rulebook", ins.Rulebook != ""},
-		{"effective_at", ins.EffectiveAt != nil},
-		{"annual_income", ins.AnnualIncome != nil},
-		{"net_worth", ins.NetWorth != nil},
-		{"consideration", ins.Consideration != nil},
-		// Fields added to nested objects after the binary encoding was
-		// fixed: a bit each, written after every other field, so that
-		// instructions without them keep their bytes.
-		{"legs", ins.legConsiderations()},
-		{"party", ins.Party != nil && (ins.Party.AnnualIncome != nil || ins.Party.NetWorth != nil)},
-		{"import", ins.Import},
-		{"record_seq", ins.RecordSeq != nil},
-		{"cash_in_lieu", ins.CashInLieu != nil},
-		{"name", ins.Name != ""},
-		{"max_supply", ins.MaxSupply != nil},
-		{"affiliate_of", ins.AffiliateOf != nil},
-		{"instruction_id", ins.InstructionID != ""},
+// presentFields tells, for each type-specific field, whether it is set: a
+// field's name and bit of presentSet.
+func (ins *Instruction) presentFields() (out [32]presentField) {
+	set := ins.presentSet()
+	for i, name := range presentFieldNames {
+		out[i] = presentField{name, set&(1<<i) != 0}
 	}
+	return out
 }
 
-// presentFieldNames are presentFields' names, in its order.
-var presentFieldNames = func() (names [32]string) {
-	var none Instruction
-	for i, f := range none.presentFields() {
-		names[i] = f.name
-	}
-	return names
-}()
+// presentFieldNames names presentSet's bits, in its order. Fields added to
+// nested objects after the binary encoding was fixed have a bit each after
+// every other field (a leg's consideration under "legs", a party's incomes
+// under "party"), so that instructions without them keep their bytes.
+var presentFieldNames = [32]string{
+	"party", "instrument", "party_id", "status", "jurisdiction", "kyc_expires_at",
+	"symbol", "from", "to", "amount", "acquired_at", "legs",
+	"legal_reference", "price", "cash_symbol", "lender", "amount_per_unit", "ratio",
+	"rulebook", "effective_at", "annual_income", "net_worth", "consideration", "legs",
+	"party", "import", "record_seq", "cash_in_lieu", "name", "max_supply",
+	"affiliate_of", "instruction_id",
+}
 
 // allowedSets is fieldsByType as bit sets over presentFields' order: a
 // field named twice there (legs, party) is allowed under both bits.
@@ -487,10 +460,10 @@ var allowedSets = func() map[Type]uint64 {
 	return m
 }()
 
-// presentSet is presentFields as a bit set, bit i set when field i is:
+// presentSet has bit i set when the field presentFieldNames[i] is:
 // checkDecoded and AppendInstruction ask it of every instruction, and
 // building the names each time cost more than the checks. TestPresentSet
-// holds it to presentFields.
+// holds each bit to its field's name.
 func (ins *Instruction) presentSet() uint64 {
 	return bit(0, ins.Party != nil) | bit(1, ins.Instrument != nil) | bit(2, ins.PartyID != "") |
 		bit(3, ins.Status != nil) | bit(4, ins.Jurisdiction != nil) | bit(5, ins.KYCExpiresAt != nil) |
