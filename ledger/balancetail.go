@@ -94,8 +94,8 @@ func (t *balanceTail) write(w *recordWriter) {
 func skipBalancePoints(r *wire.Reader, n int) []byte {
 	start := r.Rest()
 	for range n {
-		r.Uvarint()
-		r.DecimalParts()
+		r.SkipUvarint()
+		r.SkipDecimal()
 	}
 	return start[:len(start)-r.Len()]
 }

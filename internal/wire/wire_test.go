@@ -151,17 +151,23 @@ func TestVarintsAsBinary(t *testing.T) {
 		values = append(values, 1<<shift-1, 1<<shift, 1<<shift+1)
 	}
 	values = append(values, math.MaxUint64)
+	// Each value is read with 0 to 9 bytes after it: a varint that ends
+	// in the first eight bytes of eight or more is read by one load
+	// (uvarint8), any other a byte at a time.
+	tail := []byte{0xAA, 0x80, 0xff, 0x01, 0x7f, 0x80, 0x80, 0x80, 0x00}
 	for _, v := range values {
-		b := binary.AppendUvarint(nil, v)
-		r := NewReader(append(b, 0xAA))
-		if got := r.Uvarint(); got != v || r.Err() != nil || r.Len() != 1 {
-			t.Fatalf("Uvarint of %x = %d (%v, %d left), want %d", b, got, r.Err(), r.Len(), v)
-		}
-		for _, x := range []int64{int64(v), -int64(v)} {
-			b := binary.AppendVarint(nil, x)
-			r := NewReader(append(b, 0xAA))
-			if got := r.Varint(); got != x || r.Err() != nil || r.Len() != 1 {
-				t.Fatalf("Varint of %x = %d (%v, %d left), want %d", b, got, r.Err(), r.Len(), x)
+		for extra := 0; extra <= len(tail); extra++ {
+			b := binary.AppendUvarint(nil, v)
+			r := NewReader(append(b, tail[:extra]...))
+			if got := r.Uvarint(); got != v || r.Err() != nil || r.Len() != extra {
+				t.Fatalf("Uvarint of %x = %d (%v, %d left), want %d", b, got, r.Err(), r.Len(), v)
+			}
+			for _, x := range []int64{int64(v), -int64(v)} {
+				b := binary.AppendVarint(nil, x)
+				r := NewReader(append(b, tail[:extra]...))
+				if got := r.Varint(); got != x || r.Err() != nil || r.Len() != extra {
+					t.Fatalf("Varint of %x = %d (%v, %d left), want %d", b, got, r.Err(), r.Len(), x)
+				}
 			}
 		}
 	}
@@ -171,6 +177,98 @@ func TestVarintsAsBinary(t *testing.T) {
 		}
 		if r := NewReader(b); r.Varint() != 0 || r.Err() == nil {
 			t.Errorf("Varint of %x did not fail", b)
+		}
+	}
+}
+
+// TestVarintBytesAsBinary reads random bytes, and varints written longer
+// than they need (a continuation byte of zeros), as encoding/binary does:
+// the same value, the same length, or both fail.
+func TestVarintBytesAsBinary(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for range 200_000 {
+		b := make([]byte, r.Intn(12))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+			if r.Intn(3) > 0 {
+				b[i] |= 0x80 // long runs of continuation bytes
+			}
+		}
+		checkVarintBytes(t, b)
+	}
+	for n := 1; n <= 11; n++ {
+		b := append(bytes.Repeat([]byte{0x80}, n-1), 0)
+		checkVarintBytes(t, append(b, 1, 2, 3, 4, 5, 6, 7, 8))
+	}
+}
+
+// FuzzVarintBytes holds the Reader's varints to encoding/binary's on any
+// bytes.
+func FuzzVarintBytes(f *testing.F) {
+	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) { checkVarintBytes(t, b) })
+}
+
+func checkVarintBytes(t *testing.T, b []byte) {
+	t.Helper()
+	wantU, nU := binary.Uvarint(b)
+	ru := NewReader(b)
+	gotU := ru.Uvarint()
+	if nU <= 0 {
+		if ru.Err() == nil {
+			t.Fatalf("Uvarint of %x = %d, want an error", b, gotU)
+		}
+	} else if gotU != wantU || ru.Err() != nil || ru.Len() != len(b)-nU {
+		t.Fatalf("Uvarint of %x = %d (%v, %d left), want %d (%d left)", b, gotU, ru.Err(), ru.Len(), wantU, len(b)-nU)
+	}
+	sk := NewReader(b)
+	sk.SkipUvarint()
+	if (sk.Err() != nil) != (nU <= 0) || (nU > 0 && sk.Len() != len(b)-nU) {
+		t.Fatalf("SkipUvarint of %x: %v, %d left; Uvarint: n = %d", b, sk.Err(), sk.Len(), nU)
+	}
+	wantS, nS := binary.Varint(b)
+	rs := NewReader(b)
+	gotS := rs.Varint()
+	if nS <= 0 {
+		if rs.Err() == nil {
+			t.Fatalf("Varint of %x = %d, want an error", b, gotS)
+		}
+	} else if gotS != wantS || rs.Err() != nil || rs.Len() != len(b)-nS {
+		t.Fatalf("Varint of %x = %d (%v, %d left), want %d (%d left)", b, gotS, rs.Err(), rs.Len(), wantS, len(b)-nS)
+	}
+}
+
+// TestSkipDecimal passes over what DecimalParts reads, stopping where it
+// stops and failing where it fails: decimals as written, then random bytes.
+func TestSkipDecimal(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	var inputs [][]byte
+	for _, s := range []string{"0", "-0.01", "1000000.00", "123456789012345678901234567890.5", "-98765432109876543210", "1e-40"} {
+		var w Writer
+		w.Decimal(decimal.RequireFromString(s))
+		inputs = append(inputs, append(w.B, 0xAA, 0x80, 0x01))
+	}
+	for range 100_000 {
+		b := make([]byte, r.Intn(14))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+			if r.Intn(3) > 0 {
+				b[i] |= 0x80
+			}
+		}
+		if len(b) > 0 && r.Intn(2) == 0 {
+			b[0] &= 0x7c // a small decimal's header: its coefficient follows
+		}
+		inputs = append(inputs, b)
+	}
+	for _, b := range inputs {
+		want := NewReader(b)
+		want.DecimalParts()
+		got := NewReader(b)
+		got.SkipDecimal()
+		if (got.Err() == nil) != (want.Err() == nil) || (want.Err() == nil && got.Len() != want.Len()) {
+			t.Fatalf("SkipDecimal of %x: %v, %d left; DecimalParts: %v, %d left", b, got.Err(), got.Len(), want.Err(), want.Len())
 		}
 	}
 }
