@@ -219,11 +219,21 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 }
 
 func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
+	in, ok := v.InstrumentRef(symbol)
+	if !ok {
+		return transfer.Instrument{}, false
+	}
+	return *in, true
+}
+
+var _ transfer.InstrumentRefView = (*txView)(nil)
+
+// InstrumentRef is Instrument without the copy (transfer.InstrumentRefView):
+// the view's decoded instrument, which nothing writes through (commit
+// replaces it).
+func (v *txView) InstrumentRef(symbol string) (*transfer.Instrument, bool) {
 	if in, ok := v.instruments[symbol]; ok {
-		if in == nil {
-			return transfer.Instrument{}, false
-		}
-		return *in, true
+		return in, in != nil
 	}
 	var in *transfer.Instrument
 	if raw := v.record(v.bInstruments, v.instrumentCache(), nil, v.keyOf(symbol)); raw != nil {
@@ -234,10 +244,7 @@ func (v *txView) Instrument(symbol string) (transfer.Instrument, bool) {
 		}
 	}
 	memo(&v.instruments, symbol, in)
-	if in == nil {
-		return transfer.Instrument{}, false
-	}
-	return *in, true
+	return in, in != nil
 }
 
 func (v *txView) holding(party, symbol string) *holdingSlot {

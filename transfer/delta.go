@@ -35,6 +35,23 @@ type Delta struct {
 	lots           *lotBlock
 	holdingsOut    *outBlock[Holding]
 	instrumentsOut *outBlock[Instrument]
+	// read is the instrument last read from the base: an instruction
+	// reads its instrument four times or more (its leg, the positions it
+	// changes, a holder counted), each a copy of the whole instrument
+	// through the base's interface. The base does not change while a
+	// delta lives: nothing reaches it until the caller commits the delta,
+	// and a delta is not used after that.
+	read baseInstrument
+}
+
+// baseInstrument is a read of the base's instrument symbol: in is what the
+// base answered (nil: no such instrument), the base's own
+// (InstrumentRefView) or else own.
+type baseInstrument struct {
+	symbol string
+	in     *Instrument
+	own    Instrument
+	set    bool
 }
 
 // deltaHoldings are the holdings a delta writes, in the order first written.
@@ -101,14 +118,37 @@ func (d *Delta) Party(id string) (Party, bool) {
 }
 
 func (d *Delta) Instrument(symbol string) (Instrument, bool) {
+	in, ok := d.instrumentRef(symbol)
+	if !ok {
+		return Instrument{}, false
+	}
+	return *in, true
+}
+
+// instrumentRef is Instrument without the copy, for reading only: the
+// instrument is the delta's, valid until its next write or its next read of
+// an instrument.
+func (d *Delta) instrumentRef(symbol string) (*Instrument, bool) {
 	// An instruction writes an instrument or two (those it moves); a party's
 	// change of status, one per instrument it holds.
 	for i := range d.instruments {
 		if d.instruments[i].Symbol == symbol {
-			return d.instruments[i], true
+			return &d.instruments[i], true
 		}
 	}
-	return d.base.Instrument(symbol)
+	r := &d.read
+	if !r.set || r.symbol != symbol {
+		r.symbol, r.set, r.in = symbol, true, nil
+		if rv, ok := d.base.(InstrumentRefView); ok {
+			if in, found := rv.InstrumentRef(symbol); found {
+				r.in = in
+			}
+		} else if in, found := d.base.Instrument(symbol); found {
+			r.own = in
+			r.in = &r.own
+		}
+	}
+	return r.in, r.in != nil
 }
 
 func (d *Delta) Holding(party, symbol string) (Holding, bool) {

@@ -151,14 +151,14 @@ func (e *effect) holdsPriced(party string) bool {
 func (e *effect) checkPositions() {
 	base := e.rb.BaseCurrency()
 	for _, h := range e.d.holdings.list {
-		in, _ := e.d.Instrument(h.Symbol)
-		if in.IsCash() {
+		if in, ok := e.d.instrumentRef(h.Symbol); ok && in.IsCash() {
 			continue
 		}
 		before, _ := e.d.base.Holding(h.Party, h.Symbol)
 		if !h.Balance.GreaterThan(before.Balance) {
 			continue
 		}
+		in, _ := e.d.Instrument(h.Symbol)
 		p, ok := e.d.Party(h.Party)
 		if !ok {
 			continue

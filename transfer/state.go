@@ -184,6 +184,15 @@ type View interface {
 	Rulebook() *eligibility.Rulebook
 }
 
+// InstrumentRefView is a View that also hands out its instruments by
+// reference, which Delta prefers: an instrument is some 400 bytes, copied at
+// each read. The instrument is the view's, for reading only, and stays as it
+// is while a Delta over the view lives.
+type InstrumentRefView interface {
+	View
+	InstrumentRef(symbol string) (*Instrument, bool)
+}
+
 // assert panics when a condition that the code guarantees does not hold.
 //
 // Its arguments are evaluated, and boxed, even when cond holds: on hot paths
