@@ -63,6 +63,8 @@ type stateCache struct {
 	noLoans uint8
 	// names is the strings the views share (internTable).
 	names internTable
+	// memo is parties and holdings as last decoded (decodedMemo).
+	memo decodedMemo
 }
 
 // decodedInstrument is an instrument and the record it was decoded from.

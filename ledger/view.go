@@ -208,7 +208,12 @@ func (v *txView) Party(id string) (transfer.Party, bool) {
 	var p *transfer.Party
 	if raw := v.record(v.bParties, v.partyCache(), nil, v.keyOf(id)); raw != nil {
 		rec := v.newPartyRecord()
-		decodePartyInto(rec, id, raw, v.names())
+		if m := v.memo(); m == nil {
+			decodePartyInto(rec, id, raw, v.names())
+		} else if !m.party(raw, id, rec) {
+			decodePartyInto(rec, id, raw, v.names())
+			m.keepParty(raw, rec)
+		}
 		p = &rec.Party
 	}
 	memo(&v.parties, id, p)
@@ -386,6 +391,14 @@ func (v *txView) partyCache() *recordCache {
 		return nil
 	}
 	return v.cache.parties
+}
+
+// memo is the decoded parties Apply's views share, nil in a read view.
+func (v *txView) memo() *decodedMemo {
+	if v.cache == nil {
+		return nil
+	}
+	return &v.cache.memo
 }
 
 // names is the table of strings Apply's views share, nil in a read view.
