@@ -93,10 +93,7 @@ func (t *balanceTail) write(w *recordWriter) {
 // skipBalancePoints reads n points from r and returns their bytes.
 func skipBalancePoints(r *wire.Reader, n int) []byte {
 	start := r.Rest()
-	for range n {
-		r.SkipUvarint()
-		r.SkipDecimal()
-	}
+	r.SkipUvarintDecimals(n)
 	return start[:len(start)-r.Len()]
 }
 

@@ -255,6 +255,45 @@ func (r *Reader) SkipUvarint() {
 	r.uvarint()
 }
 
+// SkipUvarintDecimals passes over n pairs of a uvarint and a decimal (a
+// holding's recent balances: a seq and a balance each), failing as
+// reading them would. Pairs of short varints and a small decimal, nearly
+// all of them, are passed over in one loop over the bytes; from the first
+// other pair on, each field is read as SkipUvarint and SkipDecimal read
+// it.
+func (r *Reader) SkipUvarintDecimals(n int) {
+	b, i := r.b, 0
+	for ; n > 0; n-- {
+		j := i
+		for j < len(b) && b[j] >= 0x80 {
+			j++
+		}
+		// Nine bytes or fewer never overflow; longer ones, and a
+		// truncated one, are the general path's to judge.
+		if j >= len(b) || j-i > 8 {
+			break
+		}
+		j++
+		if j >= len(b) || b[j] >= 0x80 || b[j]&3 != decSmall { // a one-byte small decimal's header
+			break
+		}
+		j++
+		k := j
+		for k < len(b) && b[k] >= 0x80 {
+			k++
+		}
+		if k >= len(b) || k-j > 8 {
+			break
+		}
+		i = k + 1
+	}
+	r.b = b[i:]
+	for ; n > 0; n-- {
+		r.SkipUvarint()
+		r.SkipDecimal()
+	}
+}
+
 // SkipDecimal passes over a decimal, failing as DecimalParts does.
 func (r *Reader) SkipDecimal() {
 	from := r.b

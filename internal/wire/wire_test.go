@@ -272,3 +272,74 @@ func TestSkipDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipUvarintDecimals passes over pairs of a uvarint and a decimal as
+// reading each field in turn does: the same bytes left, or both fail. The
+// inputs are pairs as written (short and long varints, small and big
+// decimals), cut anywhere, and random bytes.
+func TestSkipUvarintDecimals(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	decimals := []string{"0", "1000000", "0.01", "-12.5", "123456789012345678901234567890", "99999999999999999.9"}
+	for range 50_000 {
+		var w Writer
+		pairs := r.Intn(6)
+		for range pairs {
+			switch r.Intn(4) {
+			case 0:
+				w.Uvarint(uint64(r.Intn(128)))
+			case 1:
+				w.Uvarint(uint64(r.Int63()))
+			case 2:
+				w.Uvarint(math.MaxUint64 >> uint(r.Intn(64)))
+			default:
+				w.B = append(w.B, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02) // too long: overflows
+			}
+			w.Decimal(decimal.RequireFromString(decimals[r.Intn(len(decimals))]))
+		}
+		b := w.B
+		switch r.Intn(4) {
+		case 0:
+			b = b[:r.Intn(len(b)+1)]
+		case 1:
+			for i := range b {
+				if r.Intn(8) == 0 {
+					b[i] = byte(r.Uint32())
+				}
+			}
+		}
+		b = append(b, 0xAA)
+		n := pairs + r.Intn(2) - r.Intn(2)
+		if n < 0 {
+			n = 0
+		}
+		want := NewReader(b)
+		for range n {
+			want.Uvarint()
+			want.DecimalParts()
+		}
+		got := NewReader(b)
+		got.SkipUvarintDecimals(n)
+		if (got.Err() == nil) != (want.Err() == nil) || (want.Err() == nil && got.Len() != want.Len()) {
+			t.Fatalf("%d pairs of %x: skipped to %d left (%v), read to %d left (%v)", n, b, got.Len(), got.Err(), want.Len(), want.Err())
+		}
+	}
+}
+
+// FuzzSkipUvarintDecimals holds SkipUvarintDecimals to reading the fields
+// one by one, on any bytes.
+func FuzzSkipUvarintDecimals(f *testing.F) {
+	f.Add([]byte{0x05, 0x08, 0x02, 0x81, 0x01, 0x00, 0x00}, uint8(2))
+	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02, 0x00, 0x00}, uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, n uint8) {
+		want := NewReader(b)
+		for range int(n) {
+			want.Uvarint()
+			want.DecimalParts()
+		}
+		got := NewReader(b)
+		got.SkipUvarintDecimals(int(n))
+		if (got.Err() == nil) != (want.Err() == nil) || (want.Err() == nil && got.Len() != want.Len()) {
+			t.Fatalf("%d pairs of %x: skipped to %d left (%v), read to %d left (%v)", n, b, got.Len(), got.Err(), want.Len(), want.Err())
+		}
+	})
+}
