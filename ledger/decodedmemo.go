@@ -33,8 +33,12 @@ type decodedMemo struct {
 	parties []memoParty
 }
 
-// memoSlots is the memo's slots, a power of two: about 1 MB when full.
+// memoSlots is the memo's slots, a power of two: about 1.4 MB when full.
 const memoSlots = 4096
+
+// memoRecordBytes is the room a slot has for its record's copy: a party's
+// record is some 40 to 120 bytes.
+const memoRecordBytes = 128
 
 // memoParty is a party record as decoded, without its id.
 type memoParty struct {
@@ -69,7 +73,13 @@ func (m *decodedMemo) party(raw []byte, id string, p *partyRecord) bool {
 // keepParty keeps p, as decodePartyInto decoded it from record raw.
 func (m *decodedMemo) keepParty(raw []byte, p *partyRecord) {
 	if m.parties == nil {
+		// Each slot's copy starts in one array, so filling the memo is
+		// not an allocation a slot; a longer record gets its own.
 		m.parties = make([]memoParty, memoSlots)
+		space := make([]byte, memoSlots*memoRecordBytes)
+		for i := range m.parties {
+			m.parties[i].raw = space[i*memoRecordBytes : i*memoRecordBytes : (i+1)*memoRecordBytes]
+		}
 	}
 	s := &m.parties[memoSlot(raw, len(m.parties))]
 	s.raw = append(s.raw[:0], raw...)
