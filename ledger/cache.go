@@ -63,7 +63,7 @@ type stateCache struct {
 	noLoans uint8
 	// names is the strings the views share (internTable).
 	names internTable
-	// memo is parties and holdings as last decoded (decodedMemo).
+	// memo is parties as last decoded (decodedMemo).
 	memo decodedMemo
 }
 

@@ -242,9 +242,7 @@ func (r *Reader) uvarint() uint64 {
 
 // SkipUvarint passes over a uvarint (or a varint: the same bytes), failing
 // as Uvarint does. One that ends in the first eight bytes of eight or more
-// is found from one load without decoding it: a holding's record is read
-// once a transfer, and passing over its recent balances a varint at a
-// time was a tenth of reading it.
+// is found from one load without decoding it.
 func (r *Reader) SkipUvarint() {
 	if b := r.b; len(b) >= 8 {
 		if stop := ^binary.LittleEndian.Uint64(b) & 0x8080808080808080; stop != 0 {

@@ -214,14 +214,7 @@ func checkVarintBytes(t *testing.T, b []byte) {
 	t.Helper()
 	wantU, nU := binary.Uvarint(b)
 	ru := NewReader(b)
-	gotU := ru.Uvarint()
-	if nU <= 0 {
-		if ru.Err() == nil {
-			t.Fatalf("Uvarint of %x = %d, want an error", b, gotU)
-		}
-	} else if gotU != wantU || ru.Err() != nil || ru.Len() != len(b)-nU {
-		t.Fatalf("Uvarint of %x = %d (%v, %d left), want %d (%d left)", b, gotU, ru.Err(), ru.Len(), wantU, len(b)-nU)
-	}
+	checkReadAsBinary(t, "Uvarint", b, ru.Uvarint(), &ru, wantU, nU)
 	sk := NewReader(b)
 	sk.SkipUvarint()
 	if (sk.Err() != nil) != (nU <= 0) || (nU > 0 && sk.Len() != len(b)-nU) {
@@ -229,13 +222,21 @@ func checkVarintBytes(t *testing.T, b []byte) {
 	}
 	wantS, nS := binary.Varint(b)
 	rs := NewReader(b)
-	gotS := rs.Varint()
-	if nS <= 0 {
-		if rs.Err() == nil {
-			t.Fatalf("Varint of %x = %d, want an error", b, gotS)
+	checkReadAsBinary(t, "Varint", b, rs.Varint(), &rs, wantS, nS)
+}
+
+// checkReadAsBinary fails t unless reading b gave what encoding/binary
+// gives: want, with n bytes read, or an error where n <= 0.
+func checkReadAsBinary[T uint64 | int64](t *testing.T, what string, b []byte, got T, r *Reader, want T, n int) {
+	t.Helper()
+	if n <= 0 {
+		if r.Err() == nil {
+			t.Fatalf("%s of %x = %d, want an error", what, b, got)
 		}
-	} else if gotS != wantS || rs.Err() != nil || rs.Len() != len(b)-nS {
-		t.Fatalf("Varint of %x = %d (%v, %d left), want %d (%d left)", b, gotS, rs.Err(), rs.Len(), wantS, len(b)-nS)
+		return
+	}
+	if got != want || r.Err() != nil || r.Len() != len(b)-n {
+		t.Fatalf("%s of %x = %d (%v, %d left), want %d (%d left)", what, b, got, r.Err(), r.Len(), want, len(b)-n)
 	}
 }
 
