@@ -20,10 +20,7 @@ type normalized struct {
 }
 
 func normalize(a Attributes) normalized {
-	n := normalized{Attributes: a, leverage: a.EmbeddedLeverage, payoff: a.Payoff, purpose: a.EconomicPurpose}
-	if n.leverage.IsZero() {
-		n.leverage = decimal.NewFromInt(1)
-	}
+	n := normalized{Attributes: a, leverage: a.leverage(), payoff: a.Payoff, purpose: a.EconomicPurpose}
 	if n.payoff == "" {
 		n.payoff = PayoffLinear
 	}
@@ -33,6 +30,18 @@ func normalize(a Attributes) normalized {
 	n.topic = normalizeTopic(a.EventTopic)
 	return n
 }
+
+// leverage is the product's embedded leverage, 1 where none is stated.
+func (a Attributes) leverage() decimal.Decimal {
+	if a.EmbeddedLeverage.IsZero() {
+		return unitLeverage
+	}
+	return a.EmbeddedLeverage
+}
+
+// unitLeverage is 1: decimals are values, never changed in place, so one
+// serves every product without leverage.
+var unitLeverage = decimal.NewFromInt(1)
 
 // normalizeTopic lower-cases a topic and joins its words with "_", so
 // "Unlawful Activity" and "unlawful-activity" both read unlawful_activity.

@@ -26,6 +26,36 @@ func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (ca
 		s = StatusRetail
 	}
 	key := leverageKey(underlying, fxMajor)
+	// Every leg asks for its receiver's cap, and the questions are few (a
+	// status, a class, an underlying): the last answer of each slot is
+	// kept, where the walk of the rules compared a rule's lists of
+	// strings each time. A rulebook never changes, so neither does an
+	// answer.
+	slot := &rb.recentCaps[(len(s)+3*len(class)+5*len(key))%recentCaps]
+	if a := slot.Load(); a != nil && a.s == s && a.class == class && a.key == key {
+		return a.cv, a.best
+	}
+	cv, best := rb.walkCaps(s, class, key)
+	slot.Store(&capAnswer{s: Status(strings.Clone(string(s))), class: strings.Clone(class), key: strings.Clone(key), cv: cv, best: best})
+	return cv, best
+}
+
+// recentCaps is the size of Rulebook.recentCaps.
+const recentCaps = 8
+
+// capAnswer is an entry of Rulebook.recentCaps: capFor's answer to s,
+// class and key. Its strings are its own (a caller's may be a request's
+// bytes).
+type capAnswer struct {
+	s          Status
+	class, key string
+	cv         capValue
+	best       *leverageRule
+}
+
+// walkCaps is capFor's answer from the rules: the strictest cap of those
+// that match, or the default.
+func (rb *Rulebook) walkCaps(s Status, class, key string) (capValue, *leverageRule) {
 	var best *leverageRule
 	for i := range rb.leverage {
 		lr := &rb.leverage[i]

@@ -173,7 +173,7 @@ func (rb *Rulebook) gamblingScreen(c Classification, r Receive) []Reason {
 
 func (rb *Rulebook) productLeverage(c Classification, r Receive) []Reason {
 	a := r.Product.Attributes
-	lev := normalize(a).leverage
+	lev := a.leverage() // not all of normalize: its topic is a lower-casing and a join
 	status := r.To.EffectiveStatus()
 	cv, decider := rb.capFor(status, c.Class, a.Underlying, a.FXMajor)
 	if !cv.capped || !lev.GreaterThan(cv.max) {
