@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -141,100 +142,69 @@ func TestClassifyMemoConcurrent(t *testing.T) {
 	}
 }
 
-// TestCapForMemoConcurrent asks capFor, from four goroutines, every cap the
-// default rulebook's leverage rules can give (each status, class and
-// underlying they name, and some they do not), and checks each answer
-// against a walk of the rules. Questions that share a slot of the table
-// and are answered apart must exist, or the test shows nothing.
-func TestCapForMemoConcurrent(t *testing.T) {
-	rb := fresh(t)
-	type question struct {
-		s          Status
-		class, u   string
-		fx         bool
-		wantCap    string
-		wantRuleID string
+// TestCapTableAsWalk asks capFor every cap a rulebook's leverage rules
+// can give (each status, valid or not, each class and underlying the rules
+// name and some they do not) and checks each against a walk of the rules,
+// for the default rulebook and one whose rules overlap and leave
+// underlyings out.
+func TestCapTableAsWalk(t *testing.T) {
+	// A rule of no underlying, over classes other rules cap too.
+	text := strings.Replace(string(DefaultYAML()), "  rules:\n", `  rules:
+    - id: test_overlap
+      classes: [derivative, security, security_future]
+      statuses: [retail, institutional]
+      max: "1.5"
+      source: "test"
+`, 1)
+	overlapping, err := Parse([]byte(text))
+	if err != nil {
+		t.Fatal(err)
 	}
-	classes := []string{"cash", "no_such_class"}
-	for _, lr := range rb.leverage {
-		classes = append(classes, lr.classes...)
+	if len(overlapping.leverage) != len(fresh(t).leverage)+1 {
+		t.Fatal("the overlapping rule was not added")
 	}
-	var qs []question
-	for _, s := range []Status{StatusRetail, StatusAccredited, StatusInstitutional, StatusQualifiedPurchaser, "no_such_status"} {
-		for _, class := range classes {
-			for _, u := range append([]string{"", "no_such_underlying"}, underlyingNames...) {
-				for _, fx := range []bool{false, true} {
-					q := question{s: s, class: class, u: u, fx: fx}
-					ns := s
-					if !ns.Valid() {
-						ns = StatusRetail
+	for name, rb := range map[string]*Rulebook{"default": fresh(t), "overlapping": overlapping} {
+		if rb.caps == nil {
+			t.Fatalf("%s: no cap table", name)
+		}
+		classes := []string{"cash", "no_such_class", ""}
+		keys := append([]string{"", "no_such_underlying", "fx_major", "fx_other"}, underlyingNames...)
+		for _, lr := range rb.leverage {
+			classes = append(classes, lr.classes...)
+			keys = append(keys, lr.underlyings...)
+		}
+		asked := 0
+		for _, s := range []Status{StatusRetail, StatusAccredited, StatusInstitutional, StatusQualifiedPurchaser, "no_such_status", ""} {
+			ns := s
+			if !ns.Valid() {
+				ns = StatusRetail
+			}
+			for _, class := range classes {
+				for _, u := range keys {
+					for _, fx := range []bool{false, true} {
+						wantCV, wantBest := rb.walkCaps(ns, class, leverageKey(u, fx))
+						cv, best := rb.capFor(s, class, u, fx)
+						if cv.String() != wantCV.String() || best != wantBest {
+							t.Fatalf("%s: capFor(%q, %q, %q, %v) = %s by %p, the rules give %s by %p", name, s, class, u, fx, cv, best, wantCV, wantBest)
+						}
+						asked++
 					}
-					cv, best := rb.walkCaps(ns, class, leverageKey(u, fx))
-					q.wantCap = cv.String()
-					if best != nil {
-						q.wantRuleID = best.id
-					}
-					qs = append(qs, q)
 				}
 			}
 		}
-	}
-	slotOf := func(q question) int {
-		s := q.s
-		if !s.Valid() {
-			s = StatusRetail
-		}
-		return (len(s) + 3*len(q.class) + 5*len(leverageKey(q.u, q.fx))) % recentCaps
-	}
-	apart := 0
-	for i := range qs {
-		for j := range i {
-			if slotOf(qs[i]) == slotOf(qs[j]) && (qs[i].wantCap != qs[j].wantCap || qs[i].wantRuleID != qs[j].wantRuleID) {
-				apart++
-			}
+		if capped := countCapped(rb); capped == 0 || asked < 100 {
+			t.Fatalf("%s: %d questions, %d capped answers in the table: the test shows nothing", name, asked, capped)
 		}
 	}
-	if apart == 0 {
-		t.Fatal("no two questions share a slot and are answered apart")
-	}
-	// A slot holding an answer to another status, class or underlying is
-	// not taken for this question's.
-	q := qs[0]
-	planted := capValue{capped: true, max: decimal.NewFromInt(12345)}
-	for _, other := range []capAnswer{
-		{s: StatusInstitutional, class: q.class, key: leverageKey(q.u, q.fx)},
-		{s: q.s, class: "other_class", key: leverageKey(q.u, q.fx)},
-		{s: q.s, class: q.class, key: "other_key"},
-	} {
-		other.cv = planted
-		rb.recentCaps[slotOf(q)].Store(&other)
-		if cv, _ := rb.capFor(q.s, q.class, q.u, q.fx); cv.String() != q.wantCap {
-			t.Fatalf("capFor(%s, %s, %s) took the answer to %+v: %s, want %s", q.s, q.class, q.u, other, cv, q.wantCap)
+}
+
+// countCapped is how many of the table's answers are caps.
+func countCapped(rb *Rulebook) int {
+	n := 0
+	for _, a := range rb.caps.answers {
+		if a.cv.capped {
+			n++
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make(chan string, 4)
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range 5000 {
-				q := qs[(n*7+g*13)%len(qs)]
-				cv, best := rb.capFor(q.s, q.class, q.u, q.fx)
-				id := ""
-				if best != nil {
-					id = best.id
-				}
-				if cv.String() != q.wantCap || id != q.wantRuleID {
-					errs <- fmt.Sprintf("goroutine %d: capFor(%s, %s, %s, %v) = %s by %q, want %s by %q", g, q.s, q.class, q.u, q.fx, cv, id, q.wantCap, q.wantRuleID)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
+	return n
 }

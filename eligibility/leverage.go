@@ -26,31 +26,73 @@ func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (ca
 		s = StatusRetail
 	}
 	key := leverageKey(underlying, fxMajor)
-	// Every leg asks for its receiver's cap, and the questions are few (a
-	// status, a class, an underlying): the last answer of each slot is
-	// kept, where the walk of the rules compared a rule's lists of
-	// strings each time. A rulebook never changes, so neither does an
-	// answer.
-	slot := &rb.recentCaps[(len(s)+3*len(class)+5*len(key))%recentCaps]
-	if a := slot.Load(); a != nil && a.s == s && a.class == class && a.key == key {
+	if t := rb.caps; t != nil {
+		// Every leg asks for its receiver's cap: the answers are read from
+		// the table built with the rulebook, where the walk of the rules
+		// compared each rule's lists of strings each time.
+		a := &t.answers[(s.Rank()*(len(t.classes)+1)+indexOr(t.classes, class))*(len(t.keys)+1)+indexOr(t.keys, key)]
 		return a.cv, a.best
 	}
-	cv, best := rb.walkCaps(s, class, key)
-	slot.Store(&capAnswer{s: Status(strings.Clone(string(s))), class: strings.Clone(class), key: strings.Clone(key), cv: cv, best: best})
-	return cv, best
+	return rb.walkCaps(s, class, key)
 }
 
-// recentCaps is the size of Rulebook.recentCaps.
-const recentCaps = 8
+// capTable is every answer capFor can give, built once a rulebook (a
+// rulebook never changes): by status, then by each class a leverage rule
+// names and one for any other, then by each underlying a rule names and
+// one for any other. A class no rule names matches no rule; an underlying
+// no rule names matches only the rules that name none.
+type capTable struct {
+	classes, keys []string
+	answers       []capAnswer
+}
 
-// capAnswer is an entry of Rulebook.recentCaps: capFor's answer to s,
-// class and key. Its strings are its own (a caller's may be a request's
-// bytes).
+// capAnswer is one answer of capTable.
 type capAnswer struct {
-	s          Status
-	class, key string
-	cv         capValue
-	best       *leverageRule
+	cv   capValue
+	best *leverageRule
+}
+
+// noKey stands for a class or underlying no rule names: a rulebook's
+// names come from its vocabulary, which has no such byte.
+const noKey = "\x00"
+
+// buildCaps fills rb.caps from rb.leverage.
+func (rb *Rulebook) buildCaps() {
+	t := &capTable{}
+	for _, lr := range rb.leverage {
+		for _, c := range lr.classes {
+			if !slices.Contains(t.classes, c) {
+				t.classes = append(t.classes, c)
+			}
+		}
+		for _, u := range lr.underlyings {
+			if !slices.Contains(t.keys, u) {
+				t.keys = append(t.keys, u)
+			}
+		}
+	}
+	for _, s := range []Status{StatusRetail, StatusAccredited, StatusQualifiedPurchaser, StatusInstitutional} {
+		if s.Rank() != len(t.answers)/((len(t.classes)+1)*(len(t.keys)+1)) {
+			panic("eligibility: statuses out of rank order")
+		}
+		for _, c := range append(slices.Clone(t.classes), noKey) {
+			for _, k := range append(slices.Clone(t.keys), noKey) {
+				cv, best := rb.walkCaps(s, c, k)
+				t.answers = append(t.answers, capAnswer{cv, best})
+			}
+		}
+	}
+	rb.caps = t
+}
+
+// indexOr is where s is in list, or len(list) when it is not there.
+func indexOr(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return len(list)
 }
 
 // walkCaps is capFor's answer from the rules: the strictest cap of those

@@ -46,8 +46,9 @@ type Rulebook struct {
 	// recent holds the last classification in each of a few slots, in
 	// front of classified (Classify).
 	recent [recentClassified]atomic.Pointer[classified]
-	// recentCaps holds capFor's last answers, one a slot (capFor).
-	recentCaps [recentCaps]atomic.Pointer[capAnswer]
+	// caps is every answer capFor gives (capTable), built with the
+	// rulebook; nil: capFor walks the rules.
+	caps *capTable
 }
 
 // Version is the rulebook's version string, e.g. "2026-12-default-1".

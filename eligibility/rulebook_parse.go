@@ -247,6 +247,7 @@ func (v *validator) build(f *fileYAML) *Rulebook {
 	v.holderLimits(rb, f.HolderLimits)
 	v.regimes(rb, f.Regimes)
 	v.leverage(rb, f.Leverage)
+	rb.buildCaps()
 	v.risk(rb, f)
 	v.dualControl(rb, f)
 	return rb
