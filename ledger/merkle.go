@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -64,6 +65,16 @@ func blockRoot(hashes []byte) tlog.Hash {
 		h[i] = tlog.Hash(hashes[i*tlog.HashSize:])
 	}
 	return subtreeRoot(h[:])
+}
+
+// entryLeaf is the tree's leaf of a journal entry whose hash is h:
+// tlog.RecordHash(h), SHA-256(0x00 || h) (RFC 6962), without the digest
+// RecordHash allocates through sha256.New, once an entry Apply appends and
+// once a leaf Check and the proofs read.
+func entryLeaf(h *[journalHashSize]byte) tlog.Hash {
+	var buf [1 + journalHashSize]byte // buf[0] is the leaf's prefix, 0
+	copy(buf[1:], h[:])
+	return sha256.Sum256(buf[:])
 }
 
 // subtreeRoot is the root of the whole subtree whose nodes at one level
@@ -240,7 +251,7 @@ func (tr journalTree) leaf(i int64) (tlog.Hash, error) {
 	if len(v) < journalHashSize {
 		return tlog.Hash{}, fmt.Errorf("journal entry %d is missing or malformed", i+1)
 	}
-	return tlog.RecordHash(v[len(v)-journalHashSize:]), nil
+	return entryLeaf((*[journalHashSize]byte)(v[len(v)-journalHashSize:])), nil
 }
 
 // leaves fills h with the hashes of leaves first, first+1, …: one cursor
@@ -259,7 +270,7 @@ func (tr journalTree) leaves(first int64, h []tlog.Hash) error {
 		if s != seq || len(v) < journalHashSize {
 			return fmt.Errorf("journal entry %d is missing or malformed", seq)
 		}
-		h[i] = tlog.RecordHash(v[len(v)-journalHashSize:])
+		h[i] = entryLeaf((*[journalHashSize]byte)(v[len(v)-journalHashSize:]))
 	}
 	return nil
 }
@@ -329,7 +340,7 @@ func (w *treeWriter) append(seq uint64, entryHash [journalHashSize]byte) error {
 	if have := len(w.tail) / tlog.HashSize; int64(have) != n%treeFan {
 		return fmt.Errorf("tree: entry %d: the last block holds %d leaves, not %d", seq, have, n%treeFan)
 	}
-	leaf := tlog.RecordHash(entryHash[:])
+	leaf := entryLeaf(&entryHash)
 	w.tail = append(w.tail, leaf[:]...)
 	w.tailDirty = true
 	if len(w.tail) == treeChunkBytes {
@@ -479,7 +490,7 @@ func checkTree(tx *kv.Tx, bad func(format string, args ...any)) {
 		if len(v) < journalHashSize {
 			return // verifyJournal reports it
 		}
-		want.add(tlog.RecordHash(v[len(v)-journalHashSize:]))
+		want.add(entryLeaf((*[journalHashSize]byte)(v[len(v)-journalHashSize:])))
 	}
 	keys := want.keys()
 	i := 0

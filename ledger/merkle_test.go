@@ -616,3 +616,16 @@ func appendLeaf(tx *kv.Tx, seq uint64, entryHash [journalHashSize]byte) error {
 	}
 	return w.flush()
 }
+
+// TestEntryLeafIsRecordHash holds the tree's leaves to tlog's: the proofs
+// an auditor checks with tlog hash the leaves with RecordHash.
+func TestEntryLeafIsRecordHash(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	for range 1000 {
+		var h [journalHashSize]byte
+		r.Read(h[:])
+		if got, want := entryLeaf(&h), tlog.RecordHash(h[:]); got != want {
+			t.Fatalf("leaf of %x = %x, tlog's %x", h, got, want)
+		}
+	}
+}
