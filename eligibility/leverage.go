@@ -72,9 +72,7 @@ func (rb *Rulebook) buildCaps() {
 		}
 	}
 	for _, s := range []Status{StatusRetail, StatusAccredited, StatusQualifiedPurchaser, StatusInstitutional} {
-		if s.Rank() != len(t.answers)/((len(t.classes)+1)*(len(t.keys)+1)) {
-			panic("eligibility: statuses out of rank order")
-		}
+		assert(s.Rank() == len(t.answers)/((len(t.classes)+1)*(len(t.keys)+1)), "cap table: status %s out of rank order", s)
 		for _, c := range append(slices.Clone(t.classes), noKey) {
 			for _, k := range append(slices.Clone(t.keys), noKey) {
 				cv, best := rb.walkCaps(s, c, k)
