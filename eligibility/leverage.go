@@ -25,15 +25,13 @@ func (rb *Rulebook) capFor(s Status, class, underlying string, fxMajor bool) (ca
 	if !s.Valid() {
 		s = StatusRetail
 	}
-	key := leverageKey(underlying, fxMajor)
-	if t := rb.caps; t != nil {
-		// Every leg asks for its receiver's cap: the answers are read from
-		// the table built with the rulebook, where the walk of the rules
-		// compared each rule's lists of strings each time.
-		a := &t.answers[(s.Rank()*(len(t.classes)+1)+indexOr(t.classes, class))*(len(t.keys)+1)+indexOr(t.keys, key)]
-		return a.cv, a.best
-	}
-	return rb.walkCaps(s, class, key)
+	// Every leg asks for its receiver's cap: the answers are read from the
+	// table built with the rulebook (Parse, the only maker of rulebooks),
+	// where the walk of the rules compared each rule's lists of strings
+	// each time.
+	t, key := rb.caps, leverageKey(underlying, fxMajor)
+	a := &t.answers[(s.Rank()*(len(t.classes)+1)+indexOr(t.classes, class))*(len(t.keys)+1)+indexOr(t.keys, key)]
+	return a.cv, a.best
 }
 
 // capTable is every answer capFor can give, built once a rulebook (a

@@ -47,7 +47,7 @@ type Rulebook struct {
 	// front of classified (Classify).
 	recent [recentClassified]atomic.Pointer[classified]
 	// caps is every answer capFor gives (capTable), built with the
-	// rulebook; nil: capFor walks the rules.
+	// rulebook.
 	caps *capTable
 }
 
