@@ -24,7 +24,7 @@ func benchStore(b *testing.B, noSync bool, commitEvery int) (*Store, uint64, tim
 	l, _, _ := registerAndMint(b, b, benchInvestors, Config{NoSync: true})
 	l.s.Close()
 	// Reopen with the sync setting under test.
-	s, err := Open(Config{Path: l.s.cfg.Path, NoSync: noSync, CommitEvery: commitEvery})
+	s, err := Open(Config{Path: l.s.cfg.Path, NoSync: noSync, CommitEvery: commitEvery, stageFrom: scaleStageFrom})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func BenchmarkApplyEntries(b *testing.B) {
 
 func benchApplyEntries(b *testing.B, perEntry int) {
 	const accounts = 1000
-	l := openBenchLedger(b, Config{CommitEvery: nodeCommitEvery})
+	l := openBenchLedger(b, Config{CommitEvery: nodeCommitEvery, stageFrom: scaleStageFrom})
 	setup := [][]byte{
 		InstructionItem(OperatorID, []byte(ins("register_party", party("cus-1", "custodian")))),
 		InstructionItem(OperatorID, []byte(ins("register_party", party("iss-1", "issuer")))),

@@ -62,8 +62,9 @@ var nodeCommitEvery = func() int {
 }()
 
 // scaleStageFrom is the state file size from which the scale benchmarks'
-// commits stage layers: TOKENLEDGER_BENCH_STAGE_FROM, in bytes (1: every
-// commit that may; a size past the file's: never), or the store's default.
+// commits, and BenchmarkApply's and BenchmarkApplyEntries', stage layers:
+// TOKENLEDGER_BENCH_STAGE_FROM, in bytes (1: every commit that may; a size
+// past the file's: never), or the store's default.
 var scaleStageFrom = func() int64 {
 	v, _ := strconv.ParseInt(os.Getenv("TOKENLEDGER_BENCH_STAGE_FROM"), 10, 64)
 	return max(v, 0)
