@@ -152,6 +152,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 			running:   running,
 			idsInFile: s.ids,
 			ids2seq:   s.idx,
+			strict:    s.cfg.StrictChecks,
 		}
 		// A journal entry carries its instruction and about 300 bytes
 		// more; an id record its outcome.
@@ -271,6 +272,9 @@ type applier struct {
 	decoded  *transfer.DecodeArena
 	outcomes *outcomeArena
 	keys     *keyMemo // the key records the calls decoded last (nil: none kept)
+	// strict is Config.StrictChecks: appendJournal checks what the decoder
+	// told it.
+	strict bool
 	// running is the running corporate actions as this call leaves them
 	// (corpaction_running.go).
 	running corpRunning
@@ -395,7 +399,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 			return EncodeOutcome(opError(ErrCodeUnauthenticated, "%s", why))
 		}
 	}
-	ins, err := a.decode(body)
+	ins, encoded, err := a.decode(body)
 	if err != nil {
 		return EncodeOutcome(opError(ErrCodeMalformed, "%v", err))
 	}
@@ -449,7 +453,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 			out.CorporateAction = summaryOf(action)
 		}
 	}
-	bodyServed := a.appendJournal(index, now, actor, ins, body, out, touched)
+	bodyServed := a.appendJournal(index, now, actor, ins, body, encoded, out, touched)
 	result := a.outcomes.encode(out)
 	rec := idRecord{Seq: a.seq, Outcome: result, BodyServed: bodyServed}
 	if bodyServed {
@@ -476,12 +480,15 @@ func (a *applier) effect(actor string, ins transfer.Instruction, now time.Time) 
 	return transfer.Effect(a.view, actor, ins, now)
 }
 
-// decode decodes an instruction's body, in the call's arena when it has one.
-func (a *applier) decode(body []byte) (transfer.Instruction, error) {
+// decode decodes an instruction's body, in the call's arena when it has
+// one, and reports whether the body is known to be AppendEncode's bytes of
+// it (transfer.DecodeArena.DecodeCanonicalEncoded).
+func (a *applier) decode(body []byte) (ins transfer.Instruction, encoded bool, err error) {
 	if a.decoded != nil {
-		return a.decoded.DecodeCanonical(body)
+		return a.decoded.DecodeCanonicalEncoded(body)
 	}
-	return transfer.DecodeCanonical(body)
+	ins, err = transfer.DecodeCanonical(body)
+	return ins, false, err
 }
 
 // EncodeOutcome is json.Marshal(o), by hand for the common outcomes (no
@@ -565,8 +572,10 @@ func appendPlainOutcome(b []byte, o Outcome) []byte {
 // payees, the symbols a recover moved), so each finds the entry when it
 // reads its journal: the record keeps those the instruction does not name.
 // bodyServed says whether the journal serves body as it is, not compacted:
-// what the id's record notes, without a second scan of the body.
-func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, out Outcome, touched touchedNames) (bodyServed bool) {
+// what the id's record notes, without a second scan of the body. encoded
+// says the decoder saw that body is AppendEncode's bytes of ins; false: not
+// known.
+func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, encoded bool, out Outcome, touched touchedNames) (bodyServed bool) {
 	rec := journalRecord{
 		version: HashV2, index: index, time: now, actor: actor, status: out.Status, reasons: out.Reasons,
 		writtenOff: out.WrittenOff,
@@ -582,9 +591,21 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 		served = appendRawJSON(nil, body)
 		bodyServed = bytes.Equal(served, body)
 	}
-	a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
+	// A canonical body is kept in binary. Served as it came, a body the
+	// decoder saw is AppendEncode's bytes is not encoded again to compare:
+	// that encoding was a twentieth of a transfer's apply. Under
+	// StrictChecks it is, and the two must agree.
+	canonical := encoded && bodyServed
+	if !canonical || a.strict {
+		a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
+		same := bytes.Equal(a.scratch, served)
+		if canonical && !same {
+			fail("instruction %s: the decoder called its body encoded; AppendEncode writes %s", ins.ID, a.scratch)
+		}
+		canonical = same
+	}
 	binStart := len(a.arena)
-	if bytes.Equal(a.scratch, served) {
+	if canonical {
 		a.arena = transfer.AppendInstruction(a.arena, ins)
 		rec.instruction, rec.binary = a.arena[binStart:], true
 	} else {

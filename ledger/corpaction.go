@@ -618,7 +618,7 @@ func (a *applier) journalStep(index uint64, now time.Time, act *corpAction, ev s
 	ins, decoded := decodeServedInstruction(body)
 	assert(decoded, "corporate action event %s does not decode as a served instruction", body)
 	out := Outcome{Status: StatusAccepted, Index: index, Seq: a.seq}
-	a.appendJournal(index, now, act.actor, ins, body, out, touched)
+	a.appendJournal(index, now, act.actor, ins, body, false, out, touched)
 }
 
 // checkCorpActions checks every corporate action: a running one is queued

@@ -157,7 +157,7 @@ func (a *applier) closePending(index uint64, now time.Time, id string, rec pendi
 func (a *applier) record(index uint64, now time.Time, actor string, ins transfer.Instruction, body []byte, bodyHash [bodyHashSize]byte, out Outcome, touched touchedNames) Outcome {
 	a.seq++
 	out.ID, out.Index, out.Seq = ins.ID, index, a.seq
-	bodyServed := a.appendJournal(index, now, actor, ins, body, out, touched)
+	bodyServed := a.appendJournal(index, now, actor, ins, body, false, out, touched)
 	a.seenIDs[ins.ID] = idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: EncodeOutcome(out), BodyServed: bodyServed}
 	a.newIDs = append(a.newIDs, ins.ID)
 	return out

@@ -320,7 +320,7 @@ func (a *applier) journalKeyEvent(index uint64, now time.Time, actor string, ev 
 	assert(decoded && ins.PartyID == ev.PartyID, "key event %s does not decode as a served instruction", body)
 	a.seq++
 	out := Outcome{Status: StatusAccepted, Index: index, Seq: a.seq}
-	a.appendJournal(index, now, actor, ins, body, out, touchedNames{})
+	a.appendJournal(index, now, actor, ins, body, false, out, touchedNames{})
 	return out
 }
 

@@ -60,12 +60,22 @@ func (a *DecodeArena) amount(x Amount) *Amount {
 
 // DecodeCanonical is the package's DecodeCanonical in a's memory.
 func (a *DecodeArena) DecodeCanonical(data []byte) (Instruction, error) {
-	ins, ok := decodeFastIn(data, a)
+	ins, _, err := a.DecodeCanonicalEncoded(data)
+	return ins, err
+}
+
+// DecodeCanonicalEncoded is DecodeCanonical, and reports too whether data
+// is exactly AppendEncode of the instruction (encoded), as the fast decoder
+// sees while it reads: a caller that needs to know, as the journal does to
+// keep a body in binary, need not encode it again to compare. false is
+// "not known", never "differs": the caller then encodes and compares.
+func (a *DecodeArena) DecodeCanonicalEncoded(data []byte) (ins Instruction, encoded bool, err error) {
+	ins, ok, encoded := decodeFastEncoded(data, a)
 	if !ok {
-		var err error
 		if ins, err = decodeStrict(data); err != nil {
-			return Instruction{}, err
+			return Instruction{}, false, err
 		}
 	}
-	return checkDecoded(ins)
+	ins, err = checkDecoded(ins)
+	return ins, encoded && err == nil, err
 }

@@ -25,7 +25,29 @@ func decodeFast(data []byte) (ins Instruction, ok bool) {
 
 // decodeFastIn is decodeFast in arena's memory (nil: its own allocations).
 func decodeFastIn(data []byte, arena *DecodeArena) (ins Instruction, ok bool) {
-	p := fastParser{b: data, arena: arena}
+	ins, ok, _ = decodeFastEncoded(data, arena)
+	return ins, ok
+}
+
+// decodeFastEncoded is decodeFastIn, and reports too whether data is
+// exactly AppendEncode of what it decoded (encoded), which a caller would
+// otherwise learn by encoding and comparing. encoded is false, and the
+// caller compares, when the fast decoder accepted a form AppendEncode does
+// not write: a string holding <, > or & (which it escapes), an omitempty
+// string field present and empty (which it omits), a time whose fraction
+// ends in a zero (which it trims), and a record_seq or cash_in_lieu (which
+// AppendEncode leaves to encoding/json). FuzzDecodeFast holds encoded to
+// AppendEncode's bytes.
+func decodeFastEncoded(data []byte, arena *DecodeArena) (ins Instruction, ok, encoded bool) {
+	p := fastParser{b: data, arena: arena, encoded: true}
+	if ins, ok = p.instruction(); !ok {
+		return Instruction{}, false, false
+	}
+	return ins, true, p.encoded
+}
+
+// instruction reads the whole input as one instruction.
+func (p *fastParser) instruction() (ins Instruction, ok bool) {
 	if !p.lit(`{"id":`) {
 		return Instruction{}, false
 	}
@@ -53,25 +75,25 @@ func decodeFastIn(data []byte, arena *DecodeArena) (ins Instruction, ok bool) {
 		case fastParty:
 			ins.Party, ok = p.party()
 		case fastPartyID:
-			ins.PartyID, ok = p.str()
+			ins.PartyID, ok = p.omitEmpty()
 		case fastSymbol:
-			ins.Symbol, ok = p.str()
+			ins.Symbol, ok = p.omitEmpty()
 		case fastFrom:
-			ins.From, ok = p.str()
+			ins.From, ok = p.omitEmpty()
 		case fastTo:
-			ins.To, ok = p.str()
+			ins.To, ok = p.omitEmpty()
 		case fastAmount:
 			ins.Amount, ok = p.amountPtr()
 		case fastLegs:
 			ins.Legs, ok = p.legs()
 		case fastLegalReference:
-			ins.LegalReference, ok = p.str()
+			ins.LegalReference, ok = p.omitEmpty()
 		case fastPrice:
 			ins.Price, ok = p.amountPtr()
 		case fastCashSymbol:
-			ins.CashSymbol, ok = p.str()
+			ins.CashSymbol, ok = p.omitEmpty()
 		case fastLender:
-			ins.Lender, ok = p.str()
+			ins.Lender, ok = p.omitEmpty()
 		case fastAmountPerUnit:
 			ins.AmountPerUnit, ok = p.amountPtr()
 		case fastRatio:
@@ -80,8 +102,10 @@ func decodeFastIn(data []byte, arena *DecodeArena) (ins Instruction, ok bool) {
 			ins.Consideration, ok = p.amountPtr()
 		case fastRecordSeq:
 			ins.RecordSeq, ok = p.uint()
+			p.encoded = false
 		case fastCashInLieu:
 			ins.CashInLieu, ok = p.cashInLieu()
+			p.encoded = false
 		}
 		if !ok {
 			return Instruction{}, false
@@ -139,6 +163,9 @@ type fastParser struct {
 	s string
 	// arena, when set, holds s, the legs and the amounts.
 	arena *DecodeArena
+	// encoded stays true while what was read is as AppendEncode writes it
+	// (decodeFastEncoded).
+	encoded bool
 }
 
 // lit consumes s if the input continues with it.
@@ -158,16 +185,51 @@ func (p *fastParser) raw() ([]byte, bool) {
 		return nil, false
 	}
 	for j := p.i + 1; j < len(p.b); j++ {
-		switch c := p.b[j]; {
-		case c == '"':
+		switch strBytes[p.b[j]] {
+		case strQuote:
 			s := p.b[p.i+1 : j]
 			p.i = j + 1
 			return s, true
-		case c < 0x20 || c > 0x7e || c == '\\':
+		case strRefused:
 			return nil, false
+		case strEscaped:
+			p.encoded = false
 		}
 	}
 	return nil, false
+}
+
+// What raw makes of a byte of a string: most are plain; the quote ends it;
+// control bytes, the backslash and non-ASCII send the string to
+// encoding/json; <, > and & it reads, but AppendEncode writes them escaped.
+const (
+	strPlain = iota
+	strQuote
+	strRefused
+	strEscaped
+)
+
+var strBytes = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '"':
+			t[c] = strQuote
+		case c < 0x20 || c > 0x7e || c == '\\':
+			t[c] = strRefused
+		case c == '<' || c == '>' || c == '&':
+			t[c] = strEscaped
+		}
+	}
+	return t
+}()
+
+// omitEmpty is str for a field AppendEncode omits when empty.
+func (p *fastParser) omitEmpty() (string, bool) {
+	s, ok := p.str()
+	if s == "" {
+		p.encoded = false
+	}
+	return s, ok
 }
 
 func (p *fastParser) str() (string, bool) {
@@ -341,7 +403,7 @@ func (p *fastParser) party() (*PartySpec, bool) {
 			return true // absent
 		}
 		var ok bool
-		*dst, ok = p.str()
+		*dst, ok = p.omitEmpty()
 		return ok
 	}
 	amount := func(field string, dst **Amount) bool {
@@ -383,6 +445,9 @@ func (p *fastParser) time() (*time.Time, bool) {
 	if !ok || !utcTime(s) {
 		return nil, false
 	}
+	if fractionEndsInZero(s) {
+		p.encoded = false // AppendEncode trims the fraction's zeros
+	}
 	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
 		return nil, false
@@ -415,4 +480,11 @@ func utcTime(s []byte) bool {
 		}
 	}
 	return true
+}
+
+// fractionEndsInZero reports whether the time s (utcTime's form) has a
+// fraction whose last digit is 0.
+func fractionEndsInZero(s []byte) bool {
+	const seconds = len("2006-01-02T15:04:05")
+	return len(s) > seconds+1 && s[len(s)-2] == '0'
 }

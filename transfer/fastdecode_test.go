@@ -106,6 +106,7 @@ func FuzzDecodeFast(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, ok := decodeFast(data)
+		checkEncodedFlag(t, data, fast, ok)
 		slow, err := decodeStrict(data)
 		if !ok {
 			return
@@ -291,6 +292,80 @@ func BenchmarkDecodeEncoded(b *testing.B) {
 	for b.Loop() {
 		if _, enc, err := DecodeEncoded(body); err != nil || len(enc) != len(body) {
 			b.Fatalf("DecodeEncoded = %s, %v", enc, err)
+		}
+	}
+}
+
+// checkEncodedFlag holds decodeFastEncoded's encoded to AppendEncode's bytes
+// for data, which decodeFast read as fast (ok): set only when AppendEncode
+// writes data exactly, and set whenever it does, a record_seq or a
+// cash_in_lieu aside (left to the caller's comparison on purpose).
+func checkEncodedFlag(t *testing.T, data []byte, fast Instruction, ok bool) {
+	t.Helper()
+	_, okE, encoded := decodeFastEncoded(data, nil)
+	if okE != ok {
+		t.Fatalf("decodeFastEncoded(%s) ok = %v, decodeFast's %v", data, okE, ok)
+	}
+	if !ok {
+		if encoded {
+			t.Fatalf("decodeFastEncoded(%s) refused the body and called it encoded", data)
+		}
+		return
+	}
+	enc := AppendEncode(nil, fast)
+	same := bytes.Equal(enc, data)
+	if encoded && !same {
+		t.Fatalf("decodeFastEncoded(%s) says encoded; AppendEncode writes %s", data, enc)
+	}
+	if same && !encoded && fast.RecordSeq == nil && fast.CashInLieu == nil {
+		t.Fatalf("decodeFastEncoded(%s) is AppendEncode's bytes but says not encoded", data)
+	}
+}
+
+// TestDecodeFastEncoded names the forms the fast decoder reads that
+// AppendEncode writes otherwise, and some it writes as they are.
+func TestDecodeFastEncoded(t *testing.T) {
+	for _, tc := range []struct {
+		body    string
+		encoded bool
+	}{
+		{`{"id":"m-1","type":"mint","symbol":"ACME","to":"inv-a","amount":"100"}`, true},
+		{`{"id":"dvp","type":"transfer","legs":[{"symbol":"SEC0001","from":"a","to":"b","amount":"1","consideration":"10"},{"symbol":"USD","from":"b","to":"a","amount":"10"}]}`, true},
+		{`{"id":"e","type":"transfer","legs":[]}`, true},
+		{`{"id":"r","type":"register_party","party":{"id":"inv-b","role":"investor","status":"accredited","jurisdiction":"GB","kyc_expires_at":"2031-06-30T23:59:59.123456789Z","custodian":"cus-2","annual_income":"250000","net_worth":"1000000.5"}}`, true},
+		{`{"id":"r","type":"register_party","party":{"id":"a","role":"investor","status":"retail","kyc_expires_at":"2030-01-01T00:00:10Z"}}`, true},
+		// Escaped by AppendEncode.
+		{`{"id":"a<b","type":"mint","symbol":"ACME","to":"inv-a","amount":"100"}`, false},
+		{`{"id":"f","type":"force_transfer","legs":[{"symbol":"A","from":"a","to":"b","amount":"1"}],"legal_reference":"Smith & Co"}`, false},
+		{`{"id":"m","type":"mint","symbol":"ACME","to":"in>v","amount":"100"}`, false},
+		// Omitted by AppendEncode when empty.
+		{`{"id":"z","type":"freeze","party_id":""}`, false},
+		{`{"id":"r","type":"register_party","party":{"id":"a","role":"investor","status":""}}`, false},
+		{`{"id":"r","type":"register_party","party":{"id":"a","role":"investor","custodian":""}}`, false},
+		// Trimmed by AppendEncode.
+		{`{"id":"r","type":"register_party","party":{"id":"a","role":"investor","kyc_expires_at":"2030-01-01T00:00:00.500Z"}}`, false},
+		{`{"id":"r","type":"register_party","party":{"id":"a","role":"investor","kyc_expires_at":"2030-01-01T00:00:00.0Z"}}`, false},
+		// Left to encoding/json by AppendEncode.
+		{`{"id":"d","type":"distribute","symbol":"ACME","cash_symbol":"USD","amount_per_unit":"0.01","record_seq":12}`, false},
+		{`{"id":"s","type":"split","symbol":"ACME","ratio":"1.5","cash_in_lieu":{"cash_symbol":"USD","price":"3"}}`, false},
+	} {
+		data := []byte(tc.body)
+		fast, ok := decodeFast(data)
+		if !ok {
+			t.Fatalf("decodeFast(%s) refused it", data)
+		}
+		checkEncodedFlag(t, data, fast, ok)
+		if _, _, encoded := decodeFastEncoded(data, nil); encoded != tc.encoded {
+			t.Errorf("decodeFastEncoded(%s) encoded = %v, want %v", data, encoded, tc.encoded)
+		}
+		// DecodeCanonicalEncoded passes it on for a valid instruction.
+		var arena DecodeArena
+		ins, encoded, err := arena.DecodeCanonicalEncoded(data)
+		if want := tc.encoded && err == nil; encoded != want {
+			t.Errorf("DecodeCanonicalEncoded(%s) encoded = %v, want %v (err %v)", data, encoded, want, err)
+		}
+		if err == nil && !reflect.DeepEqual(ins, fast) {
+			t.Errorf("DecodeCanonicalEncoded(%s) = %+v, decodeFast = %+v", data, ins, fast)
 		}
 	}
 }

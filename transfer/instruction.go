@@ -376,12 +376,19 @@ func DecodeCanonical(data []byte) (Instruction, error) {
 // encoding, which the caller needs anyway, proves it canonical.
 // FuzzDecodeEncoded holds both paths to Decode's results and errors.
 func DecodeEncoded(data []byte) (Instruction, []byte, error) {
-	if ins, ok := decodeFast(data); ok {
+	if ins, ok, encoded := decodeFastEncoded(data, nil); ok {
 		// AppendEncode writes what Encode does (FuzzInstructionBinary holds
 		// it to that) without encoding/json's reflection, which was most of
-		// what a request's decoding cost the leader. A canonical body is
-		// as long as its encoding: one allocation.
-		if enc := AppendEncode(make([]byte, 0, len(data)), ins); bytes.Equal(enc, data) {
+		// what a request's decoding cost the leader; where the fast decoder
+		// saw the body is its encoding, it is not encoded again. A
+		// canonical body is as long as its encoding: one allocation.
+		var enc []byte
+		if encoded {
+			enc = bytes.Clone(data)
+		} else if enc = AppendEncode(make([]byte, 0, len(data)), ins); !bytes.Equal(enc, data) {
+			enc = nil
+		}
+		if enc != nil {
 			ins, err := checkDecoded(ins)
 			if err != nil {
 				return Instruction{}, nil, err
