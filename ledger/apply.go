@@ -582,27 +582,28 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	}
 	// The served instruction is the body as encoding/json serves a raw
 	// message; a canonical body (what the API proposes) is stored binary,
-	// anything else as that text.
-	served, bodyServed := body, !needsCompact(body)
-	if !bodyServed {
-		// A space or an ampersand inside a string (a party's name, a
-		// legal reference) survives the compaction: such a body is
-		// served as it came too, and its id needs no record (flushIDs).
-		served = appendRawJSON(nil, body)
-		bodyServed = bytes.Equal(served, body)
-	}
-	// A canonical body is kept in binary. Served as it came, a body the
-	// decoder saw is AppendEncode's bytes is not encoded again to compare:
-	// that encoding was a twentieth of a transfer's apply. Under
-	// StrictChecks it is, and the two must agree.
-	canonical := encoded && bodyServed
-	if !canonical || a.strict {
-		a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
-		same := bytes.Equal(a.scratch, served)
-		if canonical && !same {
-			fail("instruction %s: the decoder called its body encoded; AppendEncode writes %s", ins.ID, a.scratch)
+	// anything else as that text. A body the decoder saw is AppendEncode's
+	// bytes (encoded) is both: it has no whitespace outside its strings, no
+	// <, > or & and no byte past ASCII, so encoding/json serves it as it
+	// is. It is neither scanned for what a compaction would change nor
+	// encoded again to compare, which were a twentieth of a transfer's
+	// apply; under StrictChecks both are done, and must agree.
+	served, bodyServed, canonical := body, true, encoded
+	if !encoded || a.strict {
+		s, sameServed := body, !needsCompact(body)
+		if !sameServed {
+			// A space or an ampersand inside a string (a party's name, a
+			// legal reference) survives the compaction: such a body is
+			// served as it came too, and its id needs no record (flushIDs).
+			s = appendRawJSON(nil, body)
+			sameServed = bytes.Equal(s, body)
 		}
-		canonical = same
+		a.scratch = transfer.AppendEncode(a.scratch[:0], ins)
+		same := bytes.Equal(a.scratch, s)
+		if encoded && !(sameServed && same) {
+			fail("instruction %s: the decoder called its body encoded; served as %s, AppendEncode writes %s", ins.ID, s, a.scratch)
+		}
+		served, bodyServed, canonical = s, sameServed, same
 	}
 	binStart := len(a.arena)
 	if canonical {

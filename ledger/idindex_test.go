@@ -105,12 +105,19 @@ func latestOfHash(x *idIndex, h uint64, has func(uint64) bool) uint64 {
 // another body is ID_REUSED, Outcome finds it) in the same call, after a
 // commit, after a restart (the index rebuilt from the journal, in several
 // read transactions) and after a restore; a body the journal serves
-// otherwise keeps its record.
+// otherwise keeps its record. Without StrictChecks too, whose appendJournal
+// takes the decoder's word that a body is canonical.
 func TestIDsAnsweredByJournal(t *testing.T) {
 	defer func(n int) { scanChunk = n }(scanChunk)
 	scanChunk = 7
+	for _, strict := range []bool{true, false} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) { testIDsAnsweredByJournal(t, strict) })
+	}
+}
+
+func testIDsAnsweredByJournal(t *testing.T, strict bool) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	h := &harness{t: t, s: openStore(t, path, true), now: epoch}
+	h := &harness{t: t, s: openStore(t, path, strict), now: epoch}
 	h.apply(KeyItem(OperatorID, hashKey("operator-secret")))
 	h.world()
 	type decided struct {
@@ -172,6 +179,20 @@ func TestIDsAnsweredByJournal(t *testing.T) {
 			t.Errorf("ids bucket holds %s: %v, want %v (only an id whose body the journal serves compacted)", d.first.ID, !want, want)
 		}
 	}
+	// Every body here is kept in binary: the spaced one's compaction, which
+	// the journal serves, is canonical too.
+	if err := h.s.db.View(func(tx *bolt.Tx) error {
+		journal := kv.Wrap(tx).Bucket(bucketJournal)
+		for _, d := range all {
+			_, binary := journalInstruction(journalRecordAt(journal, d.first.Seq))
+			if !binary {
+				t.Errorf("journal entry %d (%s) is not in binary", d.first.Seq, d.first.ID)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	check := func(when string) {
 		t.Helper()
@@ -199,7 +220,7 @@ func TestIDsAnsweredByJournal(t *testing.T) {
 	if err := h.s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h.s = openStore(t, path, true)
+	h.s = openStore(t, path, strict)
 	check("after a restart")
 	if n := h.s.idx.len(); n < len(all) {
 		t.Errorf("the rebuilt index holds %d entries, want at least %d", n, len(all))
@@ -214,7 +235,7 @@ func TestIDsAnsweredByJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap.Release()
-	restored := openStore(t, filepath.Join(t.TempDir(), "restored.db"), true)
+	restored := openStore(t, filepath.Join(t.TempDir(), "restored.db"), strict)
 	if err := restored.Restore(&buf); err != nil {
 		t.Fatal(err)
 	}
