@@ -329,7 +329,7 @@ func (rb *Rulebook) CheckCreate(p Product) []Reason {
 		out = append(out, NewReason(CodeGamingProduct, "prohibited_topic",
 			fmt.Sprintf("instrument %s: %s; it cannot be created", p.Symbol, c.Reasons[0])))
 	}
-	g, ok := rb.regimes[p.Regime]
+	g, ok := rb.regime(p.Regime)
 	if !ok {
 		out = append(out, unknownRegime(p, rb.regimeNames))
 		SortReasons(out)

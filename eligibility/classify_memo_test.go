@@ -208,3 +208,23 @@ func countCapped(rb *Rulebook) int {
 	}
 	return n
 }
+
+// TestRegimeTableAsMap holds the regime lookup of every instruction
+// (regime, strtab) to the rulebook's map of regimes, for the default
+// rulebook's names and others.
+func TestRegimeTableAsMap(t *testing.T) {
+	rb := fresh(t)
+	if !rb.regimeTable.Separated() {
+		t.Error("the default rulebook's regimes fall back to a map")
+	}
+	names := []string{"", "reg_d", "reg_d_506", "REG_S", "reg_s ", "cftcx"}
+	for name := range rb.regimes {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		want, wantOK := rb.regimes[name]
+		if got, ok := rb.regime(name); got != want || ok != wantOK {
+			t.Errorf("regime(%q) = %p, %v; the map gives %p, %v", name, got, ok, want, wantOK)
+		}
+	}
+}

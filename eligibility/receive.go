@@ -77,7 +77,7 @@ func (rb *Rulebook) CheckReceive(r Receive) []Reason {
 			fmt.Sprintf("instrument %s is a prohibited product; no one may hold it", p.Symbol)))
 	}
 	out = append(out, rb.CheckKYC(r.To, r.Now)...)
-	g, known := rb.regimes[p.Regime]
+	g, known := rb.regime(p.Regime)
 	if !known {
 		out = append(out, unknownRegime(p, rb.regimeNames))
 	} else {
@@ -251,7 +251,7 @@ func (rb *Rulebook) CheckSenderKYC(from, to Party, p Product, now time.Time) []R
 // calendar months vary: use it to find the lots that may still be locked, and
 // let CheckLockedSend decide on the exact calendar date.
 func (rb *Rulebook) HoldingPeriod(p Product) time.Duration {
-	g, ok := rb.regimes[p.Regime]
+	g, ok := rb.regime(p.Regime)
 	if !ok || g.lockup == nil {
 		return 0
 	}
@@ -278,7 +278,7 @@ type LockedSend struct {
 // "rule_144.holding_period", "reg_cf.resale") and a message naming the date the
 // lot frees.
 func (rb *Rulebook) CheckLockedSend(s LockedSend) []Reason {
-	g, ok := rb.regimes[s.Product.Regime]
+	g, ok := rb.regime(s.Product.Regime)
 	if !ok || g.lockup == nil {
 		return nil
 	}
@@ -303,3 +303,6 @@ func (rb *Rulebook) CheckLockedSend(s LockedSend) []Reason {
 		fmt.Sprintf("%s's lot of %s acquired on %s is in its %s holding period (%s) until %s; before then it may go only %s, or by force_transfer",
 			s.From.ID, s.Product.Symbol, when(s.AcquiredAt), lk.period, lk.source, when(end), may))}
 }
+
+// regime returns the rule of the regime name, as rb.regimes holds it.
+func (rb *Rulebook) regime(name string) (*regime, bool) { return rb.regimeTable.Get(name) }

@@ -2,6 +2,7 @@ package eligibility
 
 import (
 	"bytes"
+	"github.com/tokenledger/tokenledger/internal/strtab"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,8 +28,10 @@ type Rulebook struct {
 	screen       screenRule
 	holderLimits holderLimitRule
 
-	regimes     map[string]*regime // lookup only; never iterated
-	regimeNames []string           // sorted
+	regimes map[string]*regime // lookup only; never iterated
+	// regimeTable is regimes for the lookups of every instruction (regime).
+	regimeTable *strtab.Table[*regime]
+	regimeNames []string // sorted
 
 	defaultCap    capValue
 	defaultSource string

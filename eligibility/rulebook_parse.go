@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/tokenledger/tokenledger/internal/strtab"
 	"io"
 	"regexp"
 	"slices"
@@ -246,6 +247,7 @@ func (v *validator) build(f *fileYAML) *Rulebook {
 	v.screen(rb, f.GamblingScreen)
 	v.holderLimits(rb, f.HolderLimits)
 	v.regimes(rb, f.Regimes)
+	rb.regimeTable = strtab.New(rb.regimes)
 	v.leverage(rb, f.Leverage)
 	rb.buildCaps()
 	v.risk(rb, f)

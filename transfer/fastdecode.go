@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"github.com/tokenledger/tokenledger/internal/strtab"
 	"slices"
 	"strconv"
 	"time"
@@ -137,21 +138,21 @@ const (
 	fastCashInLieu
 )
 
-var fastFields = map[string]int{
+var fastFields = strtab.New(map[string]int{
 	"party": fastParty, "party_id": fastPartyID, "symbol": fastSymbol, "from": fastFrom, "to": fastTo,
 	"amount": fastAmount, "legs": fastLegs, "legal_reference": fastLegalReference,
 	"price": fastPrice, "cash_symbol": fastCashSymbol, "lender": fastLender,
 	"amount_per_unit": fastAmountPerUnit, "ratio": fastRatio, "consideration": fastConsideration,
 	"record_seq": fastRecordSeq, "cash_in_lieu": fastCashInLieu,
-}
+})
 
 // knownTypes maps a type's bytes to its constant without allocating.
-var knownTypes = func() map[string]Type {
+var knownTypes = func() *strtab.Table[Type] {
 	m := map[string]Type{}
 	for t := range fieldsByType {
 		m[string(t)] = t
 	}
-	return m
+	return strtab.New(m)
 }()
 
 type fastParser struct {
@@ -258,7 +259,7 @@ func (p *fastParser) typ() (Type, bool) {
 	if !ok {
 		return "", false
 	}
-	if t, known := knownTypes[string(s)]; known {
+	if t, known := knownTypes.GetBytes(s); known {
 		return t, true
 	}
 	return Type(s), true
@@ -268,7 +269,7 @@ func (p *fastParser) typ() (Type, bool) {
 func (p *fastParser) field() (int, bool) {
 	for j := p.i; j < len(p.b); j++ {
 		if p.b[j] == '"' {
-			f, known := fastFields[string(p.b[p.i:j])]
+			f, known := fastFields.GetBytes(p.b[p.i:j])
 			if !known || j+1 >= len(p.b) || p.b[j+1] != ':' {
 				return 0, false
 			}

@@ -369,3 +369,30 @@ func TestDecodeFastEncoded(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeTablesSeparated checks that the tables of types and field names
+// the decoder, the checks and the binary encoding look up every
+// instruction find their keys without a map (strtab), and hold every type.
+func TestTypeTablesSeparated(t *testing.T) {
+	for name, sep := range map[string]bool{
+		"knownTypes": knownTypes.Separated(), "allowedSets": allowedSets.Separated(),
+		"binaryTypeCodes": binaryTypeCodes.Separated(), "fastFields": fastFields.Separated(),
+	} {
+		if !sep {
+			t.Errorf("%s falls back to a map", name)
+		}
+	}
+	for typ := range fieldsByType {
+		if got, ok := knownTypes.Get(string(typ)); !ok || got != typ {
+			t.Errorf("knownTypes(%s) = %q, %v", typ, got, ok)
+		}
+		if _, ok := allowedSets.Get(string(typ)); !ok {
+			t.Errorf("allowedSets has no %s", typ)
+		}
+	}
+	for code, typ := range binaryTypes {
+		if typ != "" && binaryTypeCode(typ) != uint64(code) {
+			t.Errorf("binaryTypeCode(%s) = %d, want %d", typ, binaryTypeCode(typ), code)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tokenledger/tokenledger/internal/strtab"
 	"io"
 	"maps"
 	"math/bits"
@@ -407,7 +408,7 @@ func DecodeEncoded(data []byte) (Instruction, []byte, error) {
 // Validate. For a canonical encoding, whose keys are exactly the fields set,
 // it refuses what Decode's key check refuses.
 func checkDecoded(ins Instruction) (Instruction, error) {
-	allowed, ok := allowedSets[ins.Type]
+	allowed, ok := allowedSets.Get(string(ins.Type))
 	if !ok {
 		return Instruction{}, fmt.Errorf("%w: unknown type %.40q", ErrInvalid, string(ins.Type))
 	}
@@ -453,8 +454,8 @@ var presentFieldNames = [32]string{
 
 // allowedSets is fieldsByType as bit sets over presentFields' order: a
 // field named twice there (legs, party) is allowed under both bits.
-var allowedSets = func() map[Type]uint64 {
-	m := make(map[Type]uint64, len(fieldsByType))
+var allowedSets = func() *strtab.Table[uint64] {
+	m := make(map[string]uint64, len(fieldsByType))
 	for t, allowed := range fieldsByType {
 		var set uint64
 		for i, name := range presentFieldNames {
@@ -462,9 +463,9 @@ var allowedSets = func() map[Type]uint64 {
 				set |= 1 << i
 			}
 		}
-		m[t] = set
+		m[string(t)] = set
 	}
-	return m
+	return strtab.New(m)
 }()
 
 // presentSet has bit i set when the field presentFieldNames[i] is:
