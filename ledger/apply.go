@@ -627,7 +627,7 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 	}
 	start := len(a.arena)
 	a.arena = appendJournalBody(a.arena, &rec)
-	a.head = hashV2(a.scratch[:0], a.head, a.seq, a.arena[start:])
+	a.head = hashV2Into(&a.scratch, a.head, a.seq, a.arena[start:])
 	a.arena = append(a.arena, a.head[:]...)
 	if err := a.chunk.add(a.journal, a.seq, a.arena[start:]); err != nil {
 		panic(fmt.Sprintf("ledger: append journal: %v", err))

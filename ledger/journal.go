@@ -98,10 +98,17 @@ func hashV1(e JournalEntry) string {
 
 // hashV2 is sha256(prev ‖ seq big-endian ‖ body); buf is scratch space.
 func hashV2(buf []byte, prev [sha256.Size]byte, seq uint64, body []byte) [sha256.Size]byte {
-	buf = append(buf[:0], prev[:]...)
-	buf = binary.BigEndian.AppendUint64(buf, seq)
-	buf = append(buf, body...)
-	return sha256.Sum256(buf)
+	return hashV2Into(&buf, prev, seq, body)
+}
+
+// hashV2Into is hashV2 with *buf as its scratch space, left grown for the
+// next entry's.
+func hashV2Into(buf *[]byte, prev [sha256.Size]byte, seq uint64, body []byte) [sha256.Size]byte {
+	b := append((*buf)[:0], prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = append(b, body...)
+	*buf = b
+	return sha256.Sum256(b)
 }
 
 // recordOfEntry builds the journal record of a served v2 entry: the body its

@@ -196,3 +196,60 @@ func TestAppendPooled(t *testing.T) {
 		}
 	}
 }
+
+// TestOneTransferAllocations counts what a call of one transfer allocates
+// once the store has warmed up: a count (testing.AllocsPerRun), not a
+// time. A buffer Apply keeps from call to call that stops being kept, or
+// a step that starts to allocate for every instruction, shows here: the
+// journal hash's scratch space, once not kept, made it four a call.
+func TestOneTransferAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	path := filepath.Join(t.TempDir(), "s.db")
+	cfg := Config{Path: path, NoSync: true, CommitEvery: 1 << 30}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index uint64
+	apply := func(items [][]byte) [][]byte {
+		index++
+		return s.Apply([]Batch{{Index: index, Term: 1, Time: epoch.Add(time.Duration(index) * time.Millisecond), Items: items}})[0]
+	}
+	apply([][]byte{KeyItem(OperatorID, hashKey("k"))})
+	apply(fundedAccounts(100))
+	// Opened again, Apply's buffers start empty and grow only by what
+	// canonical transfers ask of them, as a node's do.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStoreWith(t, cfg)
+	const warm, runs = 1000, 2000
+	items := make([][]byte, warm+runs+1)
+	for i := range items {
+		body := fmt.Sprintf(`{"id":"t-%d","type":"transfer","legs":[{"symbol":"USD","from":"inv-%d","to":"inv-%d","amount":"0.01"}]}`, i, i%100, (i+1+i/100)%100)
+		items[i] = InstructionItem(OperatorID, []byte(body))
+	}
+	accepted := []byte(`"status":"accepted"`)
+	for i := range warm {
+		if r := apply(items[i : i+1]); !bytes.Contains(r[0], accepted) {
+			t.Fatalf("transfer %d: %s", i, r[0])
+		}
+	}
+	n := warm
+	got := testing.AllocsPerRun(runs, func() {
+		if r := apply(items[n : n+1]); !bytes.Contains(r[0], accepted) {
+			t.Fatalf("transfer %d: %s", n, r[0])
+		}
+		n++
+	})
+	t.Logf("%.2f allocations a call", got)
+	if got > maxOneTransferAllocs {
+		t.Errorf("a call of one transfer makes %.2f allocations, more than %.1f", got, maxOneTransferAllocs)
+	}
+}
+
+// maxOneTransferAllocs is what TestOneTransferAllocations allows: the call's
+// result list, with room for the blocks that fill now and then.
+const maxOneTransferAllocs = 1.5
