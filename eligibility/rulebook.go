@@ -2,12 +2,13 @@ package eligibility
 
 import (
 	"bytes"
-	"github.com/tokenledger/tokenledger/internal/strtab"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/tokenledger/tokenledger/internal/strtab"
 )
 
 // Rulebook is a parsed, validated rulebook. It is immutable after Parse and

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"github.com/tokenledger/tokenledger/internal/strtab"
 	"io"
 	"regexp"
 	"slices"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tokenledger/tokenledger/internal/strtab"
 )
 
 // Limits on a rulebook. Parse refuses anything larger; a test asserts the

@@ -2,11 +2,11 @@ package transfer
 
 import (
 	"fmt"
-	"github.com/tokenledger/tokenledger/internal/strtab"
 	"strconv"
 	"time"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/strtab"
 	"github.com/tokenledger/tokenledger/internal/wire"
 )
 

@@ -1,12 +1,12 @@
 package transfer
 
 import (
-	"github.com/tokenledger/tokenledger/internal/strtab"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/strtab"
 )
 
 // decodeFast decodes the canonical encoding (Encode) of the instructions the

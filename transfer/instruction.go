@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tokenledger/tokenledger/internal/strtab"
 	"io"
 	"maps"
 	"math/bits"
@@ -18,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tokenledger/tokenledger/eligibility"
+	"github.com/tokenledger/tokenledger/internal/strtab"
 )
 
 // Type names an instruction.
