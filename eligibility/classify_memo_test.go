@@ -209,22 +209,28 @@ func countCapped(rb *Rulebook) int {
 	return n
 }
 
-// TestRegimeTableAsMap holds the regime lookup of every instruction
-// (regime, strtab) to the rulebook's map of regimes, for the default
-// rulebook's names and others.
-func TestRegimeTableAsMap(t *testing.T) {
+// TestRegimeLookup holds the regime lookup of every instruction (regime,
+// strtab) to the rulebook's regimes: each of the default rulebook's names
+// finds its own, and names near them none.
+func TestRegimeLookup(t *testing.T) {
 	rb := fresh(t)
-	if !rb.regimeTable.Separated() {
+	if !rb.regimes.Separated() {
 		t.Error("the default rulebook's regimes fall back to a map")
 	}
-	names := []string{"", "reg_d", "reg_d_506", "REG_S", "reg_s ", "cftcx"}
-	for name := range rb.regimes {
-		names = append(names, name)
+	if rb.regimes.Len() != len(rb.regimeNames) || len(rb.regimeNames) == 0 {
+		t.Fatalf("%d regimes in the table, %d names", rb.regimes.Len(), len(rb.regimeNames))
 	}
-	for _, name := range names {
-		want, wantOK := rb.regimes[name]
-		if got, ok := rb.regime(name); got != want || ok != wantOK {
-			t.Errorf("regime(%q) = %p, %v; the map gives %p, %v", name, got, ok, want, wantOK)
+	for _, name := range rb.regimeNames {
+		if g, ok := rb.regime(name); !ok || g.name != name {
+			t.Errorf("regime(%q) = %+v, %v", name, g, ok)
 		}
+		for _, near := range []string{name + "x", name[:len(name)-1], strings.ToUpper(name), " " + name} {
+			if g, ok := rb.regime(near); ok {
+				t.Errorf("regime(%q) = %s, want none", near, g.name)
+			}
+		}
+	}
+	if _, ok := rb.regime(""); ok {
+		t.Error(`regime("") found one`)
 	}
 }

@@ -33,7 +33,7 @@ func (rb *Rulebook) MaxLeverage(s Status, class, underlying string, fxMajor bool
 // LockupEnd is the exact instant (UTC) a lot of p acquired at acquiredAt frees;
 // ok is false when the regime has no holding period.
 func (rb *Rulebook) LockupEnd(p Product, acquiredAt time.Time) (end time.Time, ok bool) {
-	g, known := rb.regimes[p.Regime]
+	g, known := rb.regime(p.Regime)
 	if !known || g.lockup == nil {
 		return time.Time{}, false
 	}

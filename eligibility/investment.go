@@ -181,7 +181,7 @@ func (v *validator) investmentLimits(rb *Rulebook, list []investmentLimitYAML) {
 	for i, r := range list {
 		p := fmt.Sprintf("investment_limits[%d]", i)
 		l := investmentLimit{regime: r.Regime, scope: r.Scope, unlessListed: r.UnlessListed, source: v.source(p+".source", r.Source)}
-		if rb.regimes[r.Regime] == nil {
+		if _, known := rb.regime(r.Regime); !known {
 			v.fail(p+".regime", "%q is not a regime of this rulebook", r.Regime)
 		}
 		if len(r.Statuses) == 0 {

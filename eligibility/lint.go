@@ -55,7 +55,7 @@ func Lint(rb *Rulebook) []Finding {
 	c, g := rb.lintRisk() // lint_risk.go
 	conflicts = append(conflicts, c...)
 	for _, name := range rb.regimeNames {
-		if rb.regimes[name].receive != nil {
+		if g, _ := rb.regime(name); g.receive != nil {
 			continue
 		}
 		gaps = append(gaps, Finding{

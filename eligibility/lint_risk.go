@@ -36,8 +36,8 @@ func (rb *Rulebook) lintRisk() (conflicts, gaps []Finding) {
 		})
 	}
 	for _, name := range investmentRegimes {
-		g := rb.regimes[name]
-		if g == nil || g.receive == nil {
+		g, known := rb.regime(name)
+		if !known || g.receive == nil {
 			continue
 		}
 		for _, s := range Statuses() {

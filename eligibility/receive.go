@@ -304,5 +304,5 @@ func (rb *Rulebook) CheckLockedSend(s LockedSend) []Reason {
 			s.From.ID, s.Product.Symbol, when(s.AcquiredAt), lk.period, lk.source, when(end), may))}
 }
 
-// regime returns the rule of the regime name, as rb.regimes holds it.
-func (rb *Rulebook) regime(name string) (*regime, bool) { return rb.regimeTable.Get(name) }
+// regime returns the rule of the regime name.
+func (rb *Rulebook) regime(name string) (*regime, bool) { return rb.regimes.Get(name) }

@@ -29,9 +29,8 @@ type Rulebook struct {
 	screen       screenRule
 	holderLimits holderLimitRule
 
-	regimes map[string]*regime // lookup only; never iterated
-	// regimeTable is regimes for the lookups of every instruction (regime).
-	regimeTable *strtab.Table[*regime]
+	// regimes finds a regime by name (regime); regimeNames lists them.
+	regimes     *strtab.Table[*regime]
 	regimeNames []string // sorted
 
 	defaultCap    capValue

@@ -234,7 +234,6 @@ func (v *validator) capValue(path, s string) capValue {
 func (v *validator) build(f *fileYAML) *Rulebook {
 	rb := &Rulebook{
 		underlyings: map[string]underlyingRule{},
-		regimes:     map[string]*regime{},
 	}
 	if f.Schema != SchemaVersion {
 		v.fail("schema", "is %d; this build reads schema %d", f.Schema, SchemaVersion)
@@ -248,7 +247,6 @@ func (v *validator) build(f *fileYAML) *Rulebook {
 	v.screen(rb, f.GamblingScreen)
 	v.holderLimits(rb, f.HolderLimits)
 	v.regimes(rb, f.Regimes)
-	rb.regimeTable = strtab.New(rb.regimes)
 	v.leverage(rb, f.Leverage)
 	rb.buildCaps()
 	v.risk(rb, f)
@@ -366,6 +364,10 @@ func (v *validator) holderLimits(rb *Rulebook, h *holderLimitsYAML) {
 }
 
 func (v *validator) regimes(rb *Rulebook, rs []regimeYAML) {
+	byName := map[string]*regime{}
+	// Whatever is valid goes in the table, so later checks of a rulebook
+	// that fails here still find its regimes.
+	defer func() { rb.regimes = strtab.New(byName) }()
 	if len(rs) == 0 {
 		v.fail("regimes", "is required: at least one regime")
 		return
@@ -380,7 +382,7 @@ func (v *validator) regimes(rb *Rulebook, rs []regimeYAML) {
 			v.fail(p+".name", "%q is not a lower-case name (a-z, 0-9, _)", r.Name)
 			continue
 		}
-		if _, dup := rb.regimes[r.Name]; dup {
+		if _, dup := byName[r.Name]; dup {
 			v.fail(p+".name", "%q is defined twice", r.Name)
 			continue
 		}
@@ -401,7 +403,7 @@ func (v *validator) regimes(rb *Rulebook, rs []regimeYAML) {
 		} else {
 			g.holderLimits = *r.HolderLimits
 		}
-		rb.regimes[r.Name] = g
+		byName[r.Name] = g
 		rb.regimeNames = append(rb.regimeNames, r.Name)
 	}
 	slices.Sort(rb.regimeNames)
