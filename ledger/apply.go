@@ -301,14 +301,16 @@ type applyBuffers struct {
 
 // emptied returns b emptied for the next call, less what grew too large
 // to keep (reuse.go).
-func (b *applyBuffers) emptied() applyBuffers {
+//
+// limit bounds the entries of the maps and lists kept (reusedMap).
+func (b *applyBuffers) emptied(limit int) applyBuffers {
 	return applyBuffers{
-		seenIDs:  reusedMap(b.seenIDs),
-		newIDs:   reusedList(b.newIDs),
-		idHashes: reusedList(b.idHashes), idSeqs: reusedList(b.idSeqs),
+		seenIDs:  reusedMap(b.seenIDs, limit),
+		newIDs:   reusedList(b.newIDs, limit),
+		idHashes: reusedList(b.idHashes, limit), idSeqs: reusedList(b.idSeqs, limit),
 		arena: reusedBytes(b.arena), scratch: reusedBytes(b.scratch), key: reusedBytes(b.key),
-		named: reusedList(b.named), namedSymbols: reusedList(b.namedSymbols),
-		touched: touchedNames{reusedList(b.touched.parties), reusedList(b.touched.symbols)},
+		named: reusedList(b.named, limit), namedSymbols: reusedList(b.namedSymbols, limit),
+		touched: touchedNames{reusedList(b.touched.parties, limit), reusedList(b.touched.symbols, limit)},
 	}
 }
 

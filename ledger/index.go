@@ -78,8 +78,8 @@ type indexBuffers struct {
 	deltas []symbolDelta // changes' scratch, kept between entries
 }
 
-func (b *indexBuffers) emptied() indexBuffers {
-	return indexBuffers{key: reusedBytes(b.key), deltas: reusedList(b.deltas)}
+func (b *indexBuffers) emptied(limit int) indexBuffers {
+	return indexBuffers{key: reusedBytes(b.key), deltas: reusedList(b.deltas, limit)}
 }
 
 func (w *indexWriter) open(tx *kv.Tx) {

@@ -33,6 +33,10 @@ type applyReuse struct {
 	// whole: allocating its 500 bytes afresh was 5% of a call of one
 	// instruction.
 	applier applier
+	// items is the instructions of the call under way (take); limit the
+	// entries a map or list the last call handed on could hold
+	// (reuseLimit), and viewLimit what the view's may (takeView).
+	items, limit, viewLimit int
 }
 
 // Limits on what a call hands on, so one large batch does not keep its
@@ -40,12 +44,40 @@ type applyReuse struct {
 const (
 	reuseMaxEntries = 256
 	reuseMaxBytes   = 4 << 20
+	// reuseMaxEntriesLarge bounds what calls of many instructions hand on:
+	// a map of 32,768 entries is one to two megabytes.
+	reuseMaxEntriesLarge = 1 << 15
 )
 
-// reusedMap returns m emptied, or nil when it held more than
-// reuseMaxEntries: clearing a map costs the size it grew to.
-func reusedMap[K comparable, V any](m map[K]V) map[K]V {
-	if len(m) > reuseMaxEntries {
+// reuseLimit is the entries a map or list may hold and still be handed on
+// after a call of items instructions: reuseMaxEntries, or four a call's
+// instruction (its ids, parties, holdings, changes) up to
+// reuseMaxEntriesLarge. A limit of reuseMaxEntries alone made every call of
+// a thousand instructions, as a batch or a dividend's lines send, grow its
+// maps and lists anew from a few entries through each doubling: 22% of the
+// bytes BenchmarkApply allocated. Clearing a map costs the size it grew to,
+// so what a call hands on stays in proportion to the call.
+func reuseLimit(items int) int {
+	return min(max(reuseMaxEntries, 4*items), reuseMaxEntriesLarge)
+}
+
+// handOnLimit is what a call of items instructions may hand on, given what
+// the call before it could: nothing, where that was more than four times
+// this call's (its maps, grown for calls that large, would cost each call
+// that follows clearing them), and reuseLimit(items) otherwise.
+func handOnLimit(before, items int) (limit, handOn int) {
+	limit = reuseLimit(items)
+	if before > 4*limit {
+		return limit, 0
+	}
+	return limit, limit
+}
+
+// reusedMap returns m emptied, or nil when it held more than limit
+// entries, or limit is 0: clearing a map costs the size it grew to, and an
+// empty map may have grown in an earlier call.
+func reusedMap[K comparable, V any](m map[K]V, limit int) map[K]V {
+	if len(m) > limit || limit == 0 {
 		return nil
 	}
 	clear(m)
@@ -60,9 +92,10 @@ func reusedBytes(b []byte) []byte {
 	return b[:0]
 }
 
-// reusedList returns l emptied of its elements, or nil when long.
-func reusedList[T any](l []T) []T {
-	if cap(l) > reuseMaxEntries {
+// reusedList returns l emptied of its elements, or nil when it has room
+// for more than limit.
+func reusedList[T any](l []T, limit int) []T {
+	if cap(l) > limit {
 		return nil
 	}
 	clear(l[:cap(l)]) // drop what the elements point to
@@ -80,34 +113,36 @@ func (r *applyReuse) takeView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
 	if v == nil {
 		return newTxView(tx, rb)
 	}
-	v.reset(tx, rb)
+	v.reset(tx, rb, r.viewLimit)
 	return v
 }
 
 // reset readies v, the view of an earlier call, for a call over tx: every
 // field is what newTxView sets, but the memo and write-set maps, the blocks
 // of slots, party records and lots, and the buffers keep their memory.
-func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
+//
+// limit bounds the entries of the maps and lists kept (reusedMap).
+func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook, limit int) {
 	old := *v
 	v.init(tx, rb)
-	v.parties = reusedMap(old.parties)
-	v.instruments = reusedMap(old.instruments)
-	v.holdings = reusedMap(old.holdings)
-	v.loans = reusedMap(old.loans)
-	v.prices = reusedMap(old.prices)
-	v.investments = reusedMap(old.investments)
-	v.dirtyParties = reusedMap(old.dirtyParties)
-	v.dirtyInstruments = reusedMap(old.dirtyInstruments)
-	v.dirtyLoans = reusedMap(old.dirtyLoans)
-	v.dirtyPrices = reusedMap(old.dirtyPrices)
-	v.dirtyInvestments = reusedMap(old.dirtyInvestments)
-	v.supplySought = reusedMap(old.supplySought)
-	v.dirtyHoldings = reusedList(old.dirtyHoldings)
-	v.history = reusedList(old.history)
-	v.changesScratch = reusedList(old.changesScratch)
-	v.changePool = reusedList(old.changePool)
-	v.supplyPool = reusedList(old.supplyPool)
-	v.published = reusedList(old.published)
+	v.parties = reusedMap(old.parties, limit)
+	v.instruments = reusedMap(old.instruments, limit)
+	v.holdings = reusedMap(old.holdings, limit)
+	v.loans = reusedMap(old.loans, limit)
+	v.prices = reusedMap(old.prices, limit)
+	v.investments = reusedMap(old.investments, limit)
+	v.dirtyParties = reusedMap(old.dirtyParties, limit)
+	v.dirtyInstruments = reusedMap(old.dirtyInstruments, limit)
+	v.dirtyLoans = reusedMap(old.dirtyLoans, limit)
+	v.dirtyPrices = reusedMap(old.dirtyPrices, limit)
+	v.dirtyInvestments = reusedMap(old.dirtyInvestments, limit)
+	v.supplySought = reusedMap(old.supplySought, limit)
+	v.dirtyHoldings = reusedList(old.dirtyHoldings, limit)
+	v.history = reusedList(old.history, limit)
+	v.changesScratch = reusedList(old.changesScratch, limit)
+	v.changePool = reusedList(old.changePool, limit)
+	v.supplyPool = reusedList(old.supplyPool, limit)
+	v.published = reusedList(old.published, limit)
 	v.publishedKeys = reusedBytes(old.publishedKeys)
 	v.key = reusedBytes(old.key)
 	v.arena = reusedBytes(old.arena)
@@ -120,6 +155,7 @@ func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook) {
 
 // take fills a's buffers from what the last call handed on.
 func (r *applyReuse) take(a *applier, items, arenaBytes int) {
+	r.items = items
 	r.effects.Reset()
 	a.effects = &r.effects
 	a.decoded, a.outcomes, a.keys = &r.decoded, &r.outcomes, &r.keys
@@ -144,8 +180,11 @@ func (r *applyReuse) keep(a *applier) {
 	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
 	r.view.holdingsInFile = nil // a restore replaces it
-	r.bufs = a.applyBuffers.emptied()
-	r.idx = a.idx.indexBuffers.emptied()
+	var limit int
+	r.limit, limit = handOnLimit(r.limit, r.items)
+	r.viewLimit = limit
+	r.bufs = a.applyBuffers.emptied(limit)
+	r.idx = a.idx.indexBuffers.emptied(limit)
 	// Nor what the applier points to, the transaction first.
 	*a = applier{}
 }

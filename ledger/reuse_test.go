@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -35,7 +36,7 @@ func TestApplyResultsOutliveLaterCalls(t *testing.T) {
 				case 0:
 					n = 2 + g.r.Intn(10)
 				case 1:
-					n = reuseMaxEntries + 1 + g.r.Intn(50) // more than a call hands on
+					n = reuseMaxEntries + 1 + g.r.Intn(50) // more than a small call hands on; the next small one lets its maps go
 				}
 				items := make([][]byte, n)
 				for i := range items {
@@ -253,3 +254,99 @@ func TestOneTransferAllocations(t *testing.T) {
 // maxOneTransferAllocs is what TestOneTransferAllocations allows: the call's
 // result list, with room for the blocks that fill now and then.
 const maxOneTransferAllocs = 1.5
+
+func TestHandOnLimit(t *testing.T) {
+	for _, tc := range []struct {
+		before, items     int
+		wantLimit, handOn int
+	}{
+		{0, 1, reuseMaxEntries, reuseMaxEntries},
+		{reuseMaxEntries, 1, reuseMaxEntries, reuseMaxEntries},
+		{reuseMaxEntries, 1000, 4000, 4000},
+		{4000, 1000, 4000, 4000},
+		{4000, 250, 1000, 1000}, // a quarter the size: still kept
+		{4000, 249, 996, 0},     // smaller: let go
+		{4000, 1, reuseMaxEntries, 0},
+		{reuseMaxEntries, 100_000, reuseMaxEntriesLarge, reuseMaxEntriesLarge},
+		{reuseMaxEntriesLarge, 1000, 4000, 0},
+	} {
+		limit, handOn := handOnLimit(tc.before, tc.items)
+		if limit != tc.wantLimit || handOn != tc.handOn {
+			t.Errorf("handOnLimit(%d, %d) = %d, %d; want %d, %d", tc.before, tc.items, limit, handOn, tc.wantLimit, tc.handOn)
+		}
+	}
+	m := map[int]bool{}
+	for i := range 300 {
+		m[i] = true
+	}
+	if reusedMap(m, 299) != nil {
+		t.Error("a map of 300 entries kept under a limit of 299")
+	}
+	if got := reusedMap(m, 300); got == nil || len(got) != 0 {
+		t.Errorf("a map of 300 entries under a limit of 300: %v, want it emptied", got)
+	}
+	if reusedMap(m, 0) != nil {
+		t.Error("an empty map kept under a limit of 0")
+	}
+	l := make([]*int, 5, 300)
+	if reusedList(l, 299) != nil {
+		t.Error("a list with room for 300 kept under a limit of 299")
+	}
+	if got := reusedList(l, 300); got == nil || len(got) != 0 || cap(got) != 300 {
+		t.Errorf("a list with room for 300 under a limit of 300: len %d cap %d, want it emptied", len(got), cap(got))
+	}
+}
+
+// TestCallsHandOnInProportion follows the id map Apply hands from call to
+// call (applyBuffers.seenIDs) through calls of different sizes: a call of a
+// thousand instructions hands it on, and the next such call fills the
+// same map instead of growing a new one from nothing; a call of one after
+// them lets it go (clearing it would cost every small call the size it
+// grew to), and the next small call hands on a small one again.
+func TestCallsHandOnInProportion(t *testing.T) {
+	s := openStoreWith(t, Config{Path: filepath.Join(t.TempDir(), "s.db"), NoSync: true, CommitEvery: 1 << 30})
+	var index uint64
+	next := 0
+	apply := func(n int) {
+		t.Helper()
+		items := make([][]byte, n)
+		for i := range items {
+			body := fmt.Sprintf(`{"id":"p-%d","type":"transfer","legs":[{"symbol":"USD","from":"inv-%d","to":"inv-%d","amount":"0.01"}]}`, next, next%100, (next+1)%100)
+			items[i] = InstructionItem(OperatorID, []byte(body))
+			next++
+		}
+		index++
+		for i, r := range s.Apply([]Batch{{Index: index, Term: 1, Time: epoch.Add(time.Duration(index) * time.Millisecond), Items: items}})[0] {
+			if !bytes.Contains(r, []byte(`"status":"accepted"`)) {
+				t.Fatalf("item %d: %s", i, r)
+			}
+		}
+	}
+	index++
+	s.Apply([]Batch{{Index: index, Term: 1, Time: epoch, Items: [][]byte{KeyItem(OperatorID, hashKey("k"))}}})
+	index++
+	s.Apply([]Batch{{Index: index, Term: 1, Time: epoch, Items: fundedAccounts(100)}})
+	handedOn := func() uintptr {
+		if s.reuse.bufs.seenIDs == nil {
+			return 0
+		}
+		return reflect.ValueOf(s.reuse.bufs.seenIDs).Pointer()
+	}
+	apply(1000)
+	first := handedOn()
+	if first == 0 {
+		t.Fatal("a call of 1,000 instructions handed on no id map")
+	}
+	apply(1000)
+	if got := handedOn(); got != first {
+		t.Errorf("the next call of 1,000 handed on another id map (%#x, was %#x)", got, first)
+	}
+	apply(1)
+	if got := handedOn(); got != 0 {
+		t.Errorf("a call of one after calls of 1,000 handed on their id map (%#x)", got)
+	}
+	apply(1)
+	if handedOn() == 0 {
+		t.Error("a call of one after a call of one handed on no id map")
+	}
+}
