@@ -99,12 +99,17 @@ type benchResult struct {
 	failed            int64
 	elapsed           time.Duration
 	p50, p99          time.Duration
+	cpu               cpuPerInstruction
 }
 
 func (r benchResult) String() string {
-	return fmt.Sprintf("clients=%d batch=%d accepted=%d rejected=%d failed_requests=%d elapsed=%s throughput=%.0f instr/s p50=%s p99=%s",
+	line := fmt.Sprintf("clients=%d batch=%d accepted=%d rejected=%d failed_requests=%d elapsed=%s throughput=%.0f instr/s p50=%s p99=%s",
 		r.clients, r.batch, r.accepted, r.refused, r.failed, r.elapsed.Round(time.Millisecond),
 		float64(r.accepted)/r.elapsed.Seconds(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+	if len(r.cpu.addrs) == 0 {
+		return line
+	}
+	return line + "\n" + r.cpu.String()
 }
 
 type benchClient struct {
@@ -293,6 +298,10 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 		return benchResult{}, err
 	}
 	c.api = api
+	// Every node's CPU is read, the leader's among them, whichever the
+	// requests go to.
+	nodes := slices.Clone(cfg.addrs)
+	leader := ""
 	if cfg.leader {
 		l, err := c.findLeader(ctx)
 		if err != nil {
@@ -300,6 +309,7 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 		}
 		c.cfg.addrs = []string{l}
 		cfg = c.cfg
+		leader = l
 		// Setup goes to the leader too: --leader means no node forwards.
 		if c.api, err = client.New(client.Config{Nodes: cfg.addrs, Key: cfg.key, HTTPClient: c.http}); err != nil {
 			return benchResult{}, err
@@ -311,6 +321,7 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 	res := benchResult{clients: cfg.clients, batch: cfg.batch}
 	var accepted, refused, failed atomic.Int64
 	lat := make([][]time.Duration, cfg.clients)
+	cpuBefore := c.sampleCPU(ctx, nodes)
 	runCtx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
 	start := time.Now()
@@ -383,6 +394,7 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	cpuAfter := c.sampleCPU(ctx, nodes)
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -392,6 +404,9 @@ func benchRun(ctx context.Context, cfg benchConfig) (benchResult, error) {
 		res.p50, res.p99 = all[len(all)*50/100], all[min(len(all)-1, len(all)*99/100)]
 	}
 	res.accepted, res.refused, res.failed = accepted.Load(), refused.Load(), failed.Load()
+	// The requests the run's end cut off were decided too, uncounted: at
+	// most one a client, a small part of a run of seconds.
+	res.cpu = newCPUPerInstruction(nodes, leader, cpuBefore, cpuAfter, res.accepted+res.refused)
 	return res, nil
 }
 

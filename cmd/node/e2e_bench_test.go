@@ -5,8 +5,10 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,6 +57,10 @@ func TestE2E_Bench(t *testing.T) {
 			if res["accepted"] == 0 || res["rejected"] != 0 || res["failed_requests"] != 0 {
 				t.Fatalf("want accepted transfers only, got %s", out)
 			}
+			if runtime.GOOS == "linux" {
+				// The process collector reads /proc: each node's CPU is known.
+				checkBenchCPU(t, string(out), addrs, tc.leader)
+			}
 			decided := c.waitConverged(c.all()).Length - before - setupItems
 			cutOff := uint64(tc.clients * tc.batch)
 			if decided < res["accepted"] || decided > res["accepted"]+cutOff {
@@ -72,6 +78,54 @@ func TestE2E_Bench(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkBenchCPU holds the CPU line of `node bench` to a figure for
+// each node, the leader marked when the run sent to it alone, one for the
+// generator and their sum.
+func checkBenchCPU(t *testing.T, out string, addrs []string, leader bool) {
+	t.Helper()
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "cpu_us_per_instr: "); ok {
+			line = rest
+		}
+	}
+	if line == "" {
+		t.Fatalf("node bench printed no CPU line:\n%s", out)
+	}
+	figures := map[string]float64{}
+	marked := 0
+	for _, f := range strings.Fields(line) {
+		k, v, _ := strings.Cut(f, "=")
+		if strings.HasSuffix(v, "(leader)") {
+			v = strings.TrimSuffix(v, "(leader)")
+			marked++
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x < 0 {
+			t.Fatalf("CPU figure %q of %s: want a number of microseconds\n%s", v, k, out)
+		}
+		figures[k] = x
+	}
+	sum := 0.0
+	for _, a := range addrs {
+		host := strings.TrimPrefix(a, "http://")
+		if _, ok := figures[host]; !ok {
+			t.Fatalf("no CPU figure for node %s:\n%s", host, out)
+		}
+		sum += figures[host]
+	}
+	if _, ok := figures["generator"]; !ok {
+		t.Fatalf("no CPU figure for the generator:\n%s", out)
+	}
+	sum += figures["generator"]
+	if got := figures["total"]; math.Abs(got-sum) > 0.1*float64(len(addrs)+1) {
+		t.Errorf("total %.1f, the figures sum to %.1f:\n%s", got, sum, out)
+	}
+	if want := map[bool]int{true: 1, false: 0}[leader]; marked != want {
+		t.Errorf("%d figures marked as the leader's, want %d:\n%s", marked, want, out)
 	}
 }
 
