@@ -135,11 +135,14 @@ func benchInstruction(r *rand.Rand, n, i int) []byte {
 // transfers among 1,000 investors, the state committed every 32,768
 // instructions as a node does. "1-per-entry" is one client at a time, where
 // what a call costs beyond its instructions is the whole of the apply's
-// share of the latency; "50-per-entry" is many clients sharing entries.
+// share of the latency; "50-per-entry" is many clients sharing entries;
+// "1000-per-entry" the batch endpoint's requests of 1,000 (`node bench
+// --batch 1000`): a twentieth of 50-per-entry's -benchtime applies as many
+// instructions.
 //
 //	go test ./ledger -run '^$' -bench BenchmarkApplyEntries -benchmem
 func BenchmarkApplyEntries(b *testing.B) {
-	for _, perEntry := range []int{1, 50} {
+	for _, perEntry := range []int{1, 50, 1000} {
 		b.Run(fmt.Sprintf("%d-per-entry", perEntry), func(b *testing.B) { benchApplyEntries(b, perEntry) })
 	}
 }
