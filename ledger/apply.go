@@ -148,7 +148,7 @@ func (s *Store) apply(batches []Batch) ([][][]byte, error) {
 		a := s.reuse.takeApplier()
 		*a = applier{
 			tx: tx, meta: tx.Bucket(bucketMeta), journal: tx.Bucket(bucketJournal), ids: tx.Bucket(bucketIDs),
-			view:      s.reuse.takeView(tx, s.rulebook.Load()),
+			view:      s.reuse.takeView(tx, s.rulebook.Load(), items),
 			running:   running,
 			idsInFile: s.ids,
 			ids2seq:   s.idx,

@@ -33,10 +33,10 @@ type applyReuse struct {
 	// whole: allocating its 500 bytes afresh was 5% of a call of one
 	// instruction.
 	applier applier
-	// items is the instructions of the call under way (take); limit the
-	// entries a map or list the last call handed on could hold
-	// (reuseLimit), and viewLimit what the view's may (takeView).
-	items, limit, viewLimit int
+	// items is the instructions of the call under way (take), and limit
+	// the entries a map or list the last call could hand on (reuseLimit of
+	// its instructions).
+	items, limit int
 }
 
 // Limits on what a call hands on, so one large batch does not keep its
@@ -73,6 +73,19 @@ func handOnLimit(before, items int) (limit, handOn int) {
 	return limit, limit
 }
 
+// viewLimit is what a call of items instructions keeps of the view the call
+// before it filled, which could hold before entries a map: nothing where
+// that is more than four times this call's reuseLimit, so that a call of
+// one instruction after a batch does not clear the batch's maps; else maps
+// and lists of up to the larger of the two.
+func viewLimit(before, items int) int {
+	limit := reuseLimit(items)
+	if before > 4*limit {
+		return 0
+	}
+	return max(before, limit)
+}
+
 // reusedMap returns m emptied, or nil when it held more than limit
 // entries, or limit is 0: clearing a map costs the size it grew to, and an
 // empty map may have grown in an earlier call.
@@ -105,15 +118,15 @@ func reusedList[T any](l []T, limit int) []T {
 // takeApplier returns the applier's memory.
 func (r *applyReuse) takeApplier() *applier { return &r.applier }
 
-// takeView returns Apply's view for a call over tx, as newTxView makes one,
-// keeping the memory of the last call's view.
-func (r *applyReuse) takeView(tx *kv.Tx, rb *eligibility.Rulebook) *txView {
+// takeView returns Apply's view for a call of items instructions over tx,
+// as newTxView makes one, keeping the memory of the last call's view.
+func (r *applyReuse) takeView(tx *kv.Tx, rb *eligibility.Rulebook, items int) *txView {
 	v := r.view
 	r.view = nil
 	if v == nil {
 		return newTxView(tx, rb)
 	}
-	v.reset(tx, rb, r.viewLimit)
+	v.reset(tx, rb, viewLimit(r.limit, items))
 	return v
 }
 
@@ -180,9 +193,10 @@ func (r *applyReuse) keep(a *applier) {
 	r.view.bParties, r.view.bInstruments, r.view.bHoldings = nil, nil, nil
 	r.view.bHolders, r.view.bLoans, r.view.bPrices = nil, nil, nil
 	r.view.holdingsInFile = nil // a restore replaces it
+	// The view is emptied when the next call takes it (viewLimit), which
+	// knows that call's size.
 	var limit int
 	r.limit, limit = handOnLimit(r.limit, r.items)
-	r.viewLimit = limit
 	r.bufs = a.applyBuffers.emptied(limit)
 	r.idx = a.idx.indexBuffers.emptied(limit)
 	// Nor what the applier points to, the transaction first.

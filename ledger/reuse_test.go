@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 	"weak"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -275,6 +276,18 @@ func TestHandOnLimit(t *testing.T) {
 			t.Errorf("handOnLimit(%d, %d) = %d, %d; want %d, %d", tc.before, tc.items, limit, handOn, tc.wantLimit, tc.handOn)
 		}
 	}
+	for _, tc := range []struct{ before, items, want int }{
+		{0, 1, reuseMaxEntries},
+		{4000, 1000, 4000},
+		{reuseMaxEntries, 1000, 4000}, // a larger call keeps the small maps, to grow
+		{4000, 250, 4000},             // a quarter the size: its maps are cleared
+		{4000, 249, 0},                // smaller: let go uncleared
+		{4000, 1, 0},
+	} {
+		if got := viewLimit(tc.before, tc.items); got != tc.want {
+			t.Errorf("viewLimit(%d, %d) = %d, want %d", tc.before, tc.items, got, tc.want)
+		}
+	}
 	m := map[int]bool{}
 	for i := range 300 {
 		m[i] = true
@@ -332,21 +345,44 @@ func TestCallsHandOnInProportion(t *testing.T) {
 		}
 		return reflect.ValueOf(s.reuse.bufs.seenIDs).Pointer()
 	}
+	// The view's history, a record an instruction, is emptied when the
+	// next call takes the view: the same array filled again, or let go.
+	history := func() (uintptr, int) {
+		h := s.reuse.view.history
+		return uintptr(unsafe.Pointer(unsafe.SliceData(h))), cap(h)
+	}
 	apply(1000)
 	first := handedOn()
 	if first == 0 {
 		t.Fatal("a call of 1,000 instructions handed on no id map")
 	}
+	firstHistory, _ := history()
+	if firstHistory == 0 {
+		t.Fatal("a call of 1,000 instructions left its view no history")
+	}
 	apply(1000)
 	if got := handedOn(); got != first {
 		t.Errorf("the next call of 1,000 handed on another id map (%#x, was %#x)", got, first)
+	}
+	if got, _ := history(); got != firstHistory {
+		t.Errorf("the next call of 1,000 filled another history (%#x, was %#x)", got, firstHistory)
 	}
 	apply(1)
 	if got := handedOn(); got != 0 {
 		t.Errorf("a call of one after calls of 1,000 handed on their id map (%#x)", got)
 	}
+	smallHistory, c := history()
+	if smallHistory == 0 {
+		t.Fatal("a call of one left its view no history")
+	}
+	if smallHistory == firstHistory || c > reuseMaxEntries {
+		t.Errorf("a call of one after calls of 1,000 kept their history (room for %d)", c)
+	}
 	apply(1)
 	if handedOn() == 0 {
 		t.Error("a call of one after a call of one handed on no id map")
+	}
+	if got, _ := history(); got != smallHistory {
+		t.Errorf("a call of one after a call of one filled another history (%#x, was %#x)", got, smallHistory)
 	}
 }
