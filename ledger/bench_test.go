@@ -143,11 +143,16 @@ func benchInstruction(r *rand.Rand, n, i int) []byte {
 //	go test ./ledger -run '^$' -bench BenchmarkApplyEntries -benchmem
 func BenchmarkApplyEntries(b *testing.B) {
 	for _, perEntry := range []int{1, 50, 1000} {
-		b.Run(fmt.Sprintf("%d-per-entry", perEntry), func(b *testing.B) { benchApplyEntries(b, perEntry) })
+		b.Run(fmt.Sprintf("%d-per-entry", perEntry), func(b *testing.B) { benchApplyEntries(b, perEntry, 0) })
 	}
+	// A batch, then a single instruction, in turn: what a node sees when
+	// batch requests and single ones share it. An op is the pair.
+	b.Run("1000-then-1", func(b *testing.B) { benchApplyEntries(b, 1000, 1) })
 }
 
-func benchApplyEntries(b *testing.B, perEntry int) {
+// benchApplyEntries applies b.N entries of perEntry transfers each; with
+// then > 0, each is followed by one of then transfers.
+func benchApplyEntries(b *testing.B, perEntry, then int) {
 	const accounts = 1000
 	l := openBenchLedger(b, Config{CommitEvery: nodeCommitEvery, stageFrom: scaleStageFrom})
 	setup := [][]byte{
@@ -162,9 +167,16 @@ func benchApplyEntries(b *testing.B, perEntry int) {
 		setup = append(setup, InstructionItem(OperatorID, []byte(mintBody("USD", fmt.Sprintf("inv-%d", i), "1000000"))))
 	}
 	requireAccepted(b, l.apply(setup))
-	entries := make([][][]byte, b.N)
+	step := 1
+	if then > 0 {
+		step = 2
+	}
+	entries := make([][][]byte, step*b.N)
 	for n := range entries {
 		items := make([][]byte, perEntry)
+		if n%2 == 1 && then > 0 {
+			items = items[:then]
+		}
 		for i := range items {
 			a := (n*perEntry + i) % accounts
 			c := (a + 1 + n%(accounts-1)) % accounts
@@ -177,7 +189,7 @@ func benchApplyEntries(b *testing.B, perEntry int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var last [][]byte
-	for n := 0; n < b.N; n++ {
+	for n := range entries {
 		l.now = l.now.Add(time.Millisecond)
 		last = l.apply(entries[n])
 	}
@@ -186,7 +198,7 @@ func benchApplyEntries(b *testing.B, perEntry int) {
 	if err := l.s.Commit(); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N*perEntry)/b.Elapsed().Seconds(), "instr/s")
+	b.ReportMetric(float64(b.N*(perEntry+then))/b.Elapsed().Seconds(), "instr/s")
 }
 
 func requireAccepted(b *testing.B, results [][]byte) {
