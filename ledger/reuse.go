@@ -50,9 +50,9 @@ const (
 )
 
 // reuseLimit is the entries a map or list may hold and still be handed on
-// after a call of items instructions: reuseMaxEntries, or four a call's
-// instruction (its ids, parties, holdings, changes) up to
-// reuseMaxEntriesLarge. A limit of reuseMaxEntries alone made every call of
+// after a call of items instructions: reuseMaxEntries, or four entries for
+// each of the call's instructions (its ids, parties, holdings, changes) up
+// to reuseMaxEntriesLarge. A limit of reuseMaxEntries alone made every call of
 // a thousand instructions, as a batch or a dividend's lines send, grow its
 // maps and lists anew from a few entries through each doubling: 22% of the
 // bytes BenchmarkApply allocated. Clearing a map costs the size it grew to,
