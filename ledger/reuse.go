@@ -159,10 +159,11 @@ func (v *txView) reset(tx *kv.Tx, rb *eligibility.Rulebook, limit int) {
 	v.publishedKeys = reusedBytes(old.publishedKeys)
 	v.key = reusedBytes(old.key)
 	v.arena = reusedBytes(old.arena)
-	// The last block of each kind starts again at its beginning; the
-	// earlier ones were smaller, and go.
-	v.slots = old.slots[:0]
-	v.partyRecords = old.partyRecords[:0]
+	// The blocks start again at their beginning, as many kept as the maps'
+	// entries (blockList); of lots, the last block, which is the largest.
+	v.slots, v.partyRecords = old.slots, old.partyRecords
+	v.slots.reset(limit)
+	v.partyRecords.reset(limit)
 	v.lots.block = old.lots.block[:0]
 }
 

@@ -386,3 +386,52 @@ func TestCallsHandOnInProportion(t *testing.T) {
 		t.Errorf("a call of one after a call of one filled another history (%#x, was %#x)", got, smallHistory)
 	}
 }
+
+func TestBlockList(t *testing.T) {
+	var l blockList[[2]int]
+	var ps []*[2]int
+	for i := range 100 {
+		p := l.next(4, 32)
+		if *p != [2]int{} {
+			t.Fatalf("element %d handed out as %v, want zero", i, *p)
+		}
+		p[0], p[1] = i, -i
+		ps = append(ps, p)
+	}
+	for i, p := range ps { // nothing moved while the list grew
+		if *p != [2]int{i, -i} {
+			t.Fatalf("element %d reads %v after more were handed out", i, *p)
+		}
+	}
+	// Blocks of 4, 8, 16, 32, 32: 92 elements, and a sixth of 32 for the rest.
+	if got := len(l.blocks); got != 6 {
+		t.Errorf("100 elements in %d blocks, want 6", got)
+	}
+	// Kept within the limit, the blocks hand out the same places again,
+	// zeroed.
+	l.reset(1 << 10)
+	for i := range 100 {
+		p := l.next(4, 32)
+		if p != ps[i] {
+			t.Fatalf("after reset, element %d at a new place", i)
+		}
+		if *p != [2]int{} {
+			t.Fatalf("after reset, element %d handed out as %v, want zero", i, *p)
+		}
+	}
+	// A limit keeps the blocks that fit it, from the first.
+	l.reset(4 + 8 + 16)
+	if got := len(l.blocks); got != 3 {
+		t.Errorf("reset(28) kept %d blocks, want the first 3", got)
+	}
+	if p := l.next(4, 32); p != ps[0] {
+		t.Error("after reset(28), the first element at a new place")
+	}
+	l.reset(0)
+	if len(l.blocks) != 0 {
+		t.Errorf("reset(0) kept %d blocks", len(l.blocks))
+	}
+	if p := l.next(4, 32); p == ps[0] || *p != [2]int{} {
+		t.Error("after reset(0), the first element reused a dropped block or is not zero")
+	}
+}

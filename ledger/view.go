@@ -38,9 +38,9 @@ type txView struct {
 	holdingsInFile *keyFilter
 	// slots are holdingSlots made a block at a time: a batch loads a few per
 	// instruction, and one allocation each was a tenth of Apply's.
-	slots []holdingSlot
+	slots blockList[holdingSlot]
 	// partyRecords and lots are the same for decoded parties and lots.
-	partyRecords []partyRecord
+	partyRecords blockList[partyRecord]
 	lots         lotSlab
 
 	// What the view read and, in Apply's view, what the batch changed: the
@@ -358,26 +358,62 @@ func (v *txView) record(b *kv.Bucket, c *recordCache, inFile *keyFilter, key []b
 // newSlot returns a zero holdingSlot from the view's current block. Blocks
 // double from a few slots: a call of one instruction, as one client at a
 // time sends, reads about four holdings.
-func (v *txView) newSlot() *holdingSlot { return nextInBlock(&v.slots, 8, 256) }
+func (v *txView) newSlot() *holdingSlot { return v.slots.next(8, 256) }
 
 // newPartyRecord returns a zero partyRecord from the view's current block.
-func (v *txView) newPartyRecord() *partyRecord { return nextInBlock(&v.partyRecords, 4, 128) }
+func (v *txView) newPartyRecord() *partyRecord { return v.partyRecords.next(4, 128) }
 
-// nextInBlock returns a zero T from *block, making a new block when it is
-// full, each twice the last from first up to most. Within a call what the
-// view handed out stays where it is; the next call of Apply's view starts
-// again at the last block's beginning (reset), so a slot is zeroed here.
-func nextInBlock[T any](block *[]T, first, most int) *T {
-	b := *block
-	if len(b) == cap(b) {
-		b = make([]T, 0, min(max(2*cap(b), first), most))
+// blockList hands out zero Ts from blocks that stay where they are: within
+// a call what the view handed out does not move; the next call of Apply's
+// view starts again at the first block (reset), so a T is zeroed as it is
+// handed out. A call keeps the blocks the calls before it made, up to what
+// reset allows: until then only the last block was kept, and a call that
+// filled more than one made the others again, some 0.5 MB of holding
+// slots a batch of 1,000.
+type blockList[T any] struct {
+	blocks [][]T // blocks[cur] is being filled; those before it are full
+	cur    int
+}
+
+// next returns a zero T, making a new block when the last is full, each
+// twice the last from first up to most.
+func (l *blockList[T]) next(first, most int) *T {
+	if l.cur == len(l.blocks) || len(l.blocks[l.cur]) == cap(l.blocks[l.cur]) {
+		l.move(first, most)
 	}
-	b = b[:len(b)+1]
-	*block = b
-	p := &b[len(b)-1]
+	b := &l.blocks[l.cur]
+	*b = (*b)[:len(*b)+1]
+	p := &(*b)[len(*b)-1]
 	var zero T
 	*p = zero
 	return p
+}
+
+// move makes room for next: the first block, or the one after the full
+// current one, made if need be.
+func (l *blockList[T]) move(first, most int) {
+	if len(l.blocks) == 0 {
+		l.blocks = append(l.blocks, make([]T, 0, first))
+		return
+	}
+	size := min(max(2*cap(l.blocks[l.cur]), first), most)
+	l.cur++
+	if l.cur == len(l.blocks) {
+		l.blocks = append(l.blocks, make([]T, 0, size))
+	}
+}
+
+// reset starts l again at its first block, keeping the blocks that hold
+// limit Ts in all, or none when limit is 0.
+func (l *blockList[T]) reset(limit int) {
+	n, room := 0, 0
+	for n < len(l.blocks) && room+cap(l.blocks[n]) <= limit {
+		room += cap(l.blocks[n])
+		l.blocks[n] = l.blocks[n][:0]
+		n++
+	}
+	clear(l.blocks[n:]) // let the others go
+	l.blocks, l.cur = l.blocks[:n], 0
 }
 
 // useCache makes the view read through c's record caches and report its
