@@ -79,8 +79,8 @@ func handOnLimit(before, items int) (limit, handOn int) {
 // one instruction after a batch does not clear the batch's maps; else maps
 // and lists of up to the larger of the two.
 func viewLimit(before, items int) int {
-	limit := reuseLimit(items)
-	if before > 4*limit {
+	limit, handOn := handOnLimit(before, items)
+	if handOn == 0 {
 		return 0
 	}
 	return max(before, limit)
