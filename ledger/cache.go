@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"github.com/tokenledger/tokenledger/internal/wire"
 	"hash/maphash"
 
+	"github.com/tokenledger/tokenledger/internal/hugemem"
+	"github.com/tokenledger/tokenledger/internal/wire"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 	"github.com/tokenledger/tokenledger/transfer"
 )
@@ -157,8 +158,12 @@ var errCacheFull = errors.New("ledger: cache full")
 // written again once compaction leaves them, so a value get handed out stays
 // valid: its old chunk lives on until the caller drops it.
 type recordCache struct {
-	seed   maphash.Seed
-	index  refIndex // a key's hash -> chunk<<cacheChunkBits | offset
+	seed  maphash.Seed
+	index refIndex // a key's hash -> chunk<<cacheChunkBits | offset
+	// spare is the chunks of the last group made and not yet used, group
+	// that group's size (newChunk).
+	spare  [][]byte
+	group  int
 	chunks [][]byte
 	limit  int // bytes, a multiple of the chunk size
 	live   int // bytes of the records index points to
@@ -279,9 +284,28 @@ func (c *recordCache) put(key, val []byte) {
 			}
 			c.compact()
 		}
-		c.chunks = append(c.chunks, make([]byte, 0, cacheChunkSize))
+		c.chunks = append(c.chunks, c.newChunk())
 	}
 	c.index.set(h, c.appendRecord(key, val))
+}
+
+// newChunk returns an empty chunk of cacheChunkSize bytes. A lookup reads a
+// record at random among the chunks, so they are made in groups from memory
+// advised for huge pages (hugemem): each group twice the last, from two
+// chunks up to a sixteenth of the bound (at most 32), so that the chunks
+// made and not yet used add little to it.
+func (c *recordCache) newChunk() []byte {
+	if len(c.spare) == 0 {
+		n := min(max(2, 2*c.group), 32, max(2, c.limit/cacheChunkSize/16))
+		c.group = n
+		mem := hugemem.Make[byte](n * cacheChunkSize)
+		for i := range n {
+			c.spare = append(c.spare, mem[i*cacheChunkSize:i*cacheChunkSize:(i+1)*cacheChunkSize])
+		}
+	}
+	chunk := c.spare[0]
+	c.spare = c.spare[1:]
+	return chunk
 }
 
 // appendRecord writes a record into the last chunk, which has room for it,
@@ -318,6 +342,9 @@ func (c *recordCache) compact() {
 	old := c.chunks
 	refs := c.index
 	c.chunks, c.index, c.live = nil, newRefIndex(refs.len()), 0
+	// Fresh groups: a spare would keep its whole group, old chunks and
+	// all, from the collector.
+	c.spare = nil
 	c.complete = false // records past the room are dropped
 	room := c.limit / 2
 	assert(room >= cacheChunkSize, "record cache limit %d below two chunks", c.limit)
@@ -328,7 +355,7 @@ func (c *recordCache) compact() {
 		}
 		n := len(c.chunks)
 		if n == 0 || len(c.chunks[n-1])+size > cacheChunkSize {
-			c.chunks = append(c.chunks, make([]byte, 0, cacheChunkSize))
+			c.chunks = append(c.chunks, c.newChunk())
 		}
 		c.index.set(h, c.appendRecord(key, val))
 	}
@@ -358,7 +385,7 @@ func newRefIndex(n int) refIndex {
 	for 3*size < 4*n {
 		size *= 2
 	}
-	return refIndex{slots: make([]refSlot, size)}
+	return refIndex{slots: hugemem.Make[refSlot](size)}
 }
 
 func (x *refIndex) len() int { return x.n }
@@ -438,7 +465,7 @@ func (x *refIndex) delete(h uint64) {
 // is read.
 func (x *refIndex) grow() {
 	old := x.slots
-	x.slots, x.n = make([]refSlot, max(64, 2*len(old))), 0
+	x.slots, x.n = hugemem.Make[refSlot](max(64, 2*len(old))), 0
 	for _, s := range old {
 		if s.ref != 0 {
 			x.set(s.hash, s.ref-1)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 	"github.com/tokenledger/tokenledger/eligibility"
@@ -49,6 +50,47 @@ func TestRecordCache(t *testing.T) {
 	c.put([]byte("huge"), make([]byte, cacheChunkSize))
 	if _, _, known := c.get([]byte("huge")); known {
 		t.Error("a record larger than a chunk was cached")
+	}
+}
+
+// TestRecordCacheChunkGroups checks that chunks come in groups, twice the
+// last up to a sixteenth of the bound, each chunk its own cacheChunkSize
+// bytes (filling one leaves its neighbours as they were), and that
+// compaction starts a fresh group rather than use a spare of the old one.
+func TestRecordCacheChunkGroups(t *testing.T) {
+	c := newRecordCache(64 * cacheChunkSize) // groups of 2, then 4
+	var chunks [][]byte
+	var groups []int
+	for i := range 8 {
+		ch := c.newChunk()
+		if len(ch) != 0 || cap(ch) != cacheChunkSize {
+			t.Fatalf("chunk %d: len %d cap %d", i, len(ch), cap(ch))
+		}
+		chunks = append(chunks, append(ch, bytes.Repeat([]byte{byte(i + 1)}, cacheChunkSize)...))
+		groups = append(groups, c.group)
+	}
+	if want := []int{2, 2, 4, 4, 4, 4, 4, 4}; fmt.Sprint(groups) != fmt.Sprint(want) {
+		t.Errorf("group sizes %v, want %v", groups, want)
+	}
+	for i, ch := range chunks {
+		if cap(ch) != cacheChunkSize || bytes.Count(ch, []byte{byte(i + 1)}) != cacheChunkSize {
+			t.Fatalf("chunk %d changed after its neighbours were filled", i)
+		}
+	}
+	if len(c.spare) != 2 {
+		t.Fatalf("%d spare chunks, want 2", len(c.spare))
+	}
+	c.put([]byte("k"), []byte("v")) // takes one spare
+	if len(c.spare) != 1 {
+		t.Fatalf("%d spare chunks after a put, want 1", len(c.spare))
+	}
+	spare := unsafe.SliceData(c.spare[0])
+	c.compact()
+	if len(c.chunks) != 1 || unsafe.SliceData(c.chunks[0]) == spare {
+		t.Errorf("compaction used a spare chunk of the old group")
+	}
+	if v, present, known := c.get([]byte("k")); !known || !present || string(v) != "v" {
+		t.Errorf("after compaction get(k) = %q %v %v", v, present, known)
 	}
 }
 

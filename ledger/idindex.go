@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tokenledger/tokenledger/internal/hugemem"
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
 
@@ -72,7 +73,7 @@ func newIDIndex(upTo uint64) *idIndex {
 	for uint64(size)*3/4 < upTo && size < 1<<idTagBits {
 		size *= 2
 	}
-	x.slots = make([]uint64, size)
+	x.slots = hugemem.Make[uint64](size)
 	return x
 }
 
@@ -116,7 +117,7 @@ func (x *idIndex) put(v uint64) {
 
 func (x *idIndex) grow() {
 	old := x.slots
-	x.slots = make([]uint64, 2*len(old))
+	x.slots = hugemem.Make[uint64](2 * len(old))
 	for _, v := range old {
 		if v != 0 {
 			x.put(v)

@@ -29,6 +29,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/btree"
+	"github.com/tokenledger/tokenledger/internal/hugemem"
 	"github.com/tokenledger/tokenledger/internal/wire"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -248,7 +249,7 @@ func NewFilter(n int) Filter {
 	for blocks*bloomBlockWords*64 < 16*n {
 		blocks *= 2
 	}
-	return make(Filter, blocks*bloomBlockWords)
+	return hugemem.Make[uint64](blocks * bloomBlockWords)
 }
 
 func (f Filter) block(h uint64) []uint64 {
