@@ -18,6 +18,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/api"
 	"github.com/tokenledger/tokenledger/consensus"
+	"github.com/tokenledger/tokenledger/internal/hugemem"
 	"github.com/tokenledger/tokenledger/ledger"
 	"github.com/tokenledger/tokenledger/transfer"
 )
@@ -283,7 +284,8 @@ func serveNode(ctx context.Context, o nodeOptions) error {
 		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelInfo)}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- serveAPI(httpSrv, ln) }()
-	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "raft_bind", o.raftBind, "data_dir", o.dataDir, "tls", o.tls != nil, "api_tls", apiTLS != nil)
+	log.Info("node started", "api_addr", ln.Addr().String(), "raft_addr", o.raftAddr, "raft_bind", o.raftBind, "data_dir", o.dataDir, "tls", o.tls != nil, "api_tls", apiTLS != nil,
+		"transparent_hugepage", hugemem.Mode())
 
 	if o.pprofAddr != "" {
 		stopProfiles := serveProfiles(o.pprofAddr, log)

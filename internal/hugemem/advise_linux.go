@@ -4,19 +4,25 @@ package hugemem
 
 import (
 	"os"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// supported is false where transparent huge pages are off ("never"), when
-// advice would change nothing.
-var supported = thpEnabled()
+// mode is the system's transparent huge page setting, "" if unknown.
+var mode = thpMode()
 
-func thpEnabled() bool {
+// supported is false where transparent huge pages are off ("never") or
+// absent, when advice would change nothing.
+var supported = mode == "always" || mode == "madvise"
+
+// thpMode reads the setting.
+func thpMode() string {
 	raw, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	return err == nil && !strings.Contains(string(raw), "[never]")
+	if err != nil {
+		return ""
+	}
+	return parseMode(string(raw))
 }
 
 // advise asks for huge pages over the n bytes at p, n a multiple of

@@ -4,6 +4,9 @@ package hugemem
 
 import "unsafe"
 
-const supported = false
+const (
+	supported = false
+	mode      = ""
+)
 
 func advise(unsafe.Pointer, uintptr) {}

@@ -14,6 +14,7 @@ package hugemem
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"unsafe"
 )
 
@@ -25,6 +26,11 @@ const hugePage = 2 << 20
 // itself on whole huge pages. From it on, only the whole huge pages inside
 // the table are advised, and padding would waste memory for little.
 const padBelow = 32 << 20
+
+// Mode is the system's transparent huge page setting ("always", "madvise"
+// or "never"), "" where there is none to read: a node logs it at start, since
+// "always" also gives the rest of the heap huge pages and "never" none.
+func Mode() string { return mode }
 
 // Make returns a zeroed slice of n T, which must hold no pointers (it
 // panics otherwise): the slice may live inside a byte slice, which the
@@ -74,4 +80,19 @@ func pointerFree(t reflect.Type) bool {
 	default:
 		return false
 	}
+}
+
+// parseMode returns the bracketed word of the kernel's
+// transparent_hugepage/enabled ("always [madvise] never"), "" if there is
+// none.
+func parseMode(raw string) string {
+	_, rest, ok := strings.Cut(raw, "[")
+	if !ok {
+		return ""
+	}
+	word, _, ok := strings.Cut(rest, "]")
+	if !ok || strings.ContainsAny(word, "[ \n") {
+		return ""
+	}
+	return word
 }

@@ -2,6 +2,7 @@ package hugemem
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -71,4 +72,33 @@ func TestMakeStartsPaddedTablesOnAHugePage(t *testing.T) {
 	if p := uintptr(unsafe.Pointer(unsafe.SliceData(s))); p%hugePage != 0 {
 		t.Fatalf("a 2 MiB table starts at %#x, not on a huge page", p)
 	}
+}
+
+func TestParseMode(t *testing.T) {
+	for raw, want := range map[string]string{
+		"always [madvise] never\n": "madvise",
+		"[always] madvise never\n": "always",
+		"always madvise [never]\n": "never",
+		"always madvise never\n":   "",
+		"always [madvise never\n":  "",
+		"[]":                       "",
+		"[a [b] c]":                "",
+		"":                         "",
+	} {
+		if got := parseMode(raw); got != want {
+			t.Errorf("parseMode(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func FuzzParseMode(f *testing.F) {
+	f.Add("always [madvise] never\n")
+	f.Add("[always] madvise never")
+	f.Add("[")
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := parseMode(raw)
+		if got != "" && (!strings.Contains(raw, "["+got+"]") || strings.ContainsAny(got, "[] \n")) {
+			t.Fatalf("parseMode(%q) = %q: not a bracketed word of it", raw, got)
+		}
+	})
 }
