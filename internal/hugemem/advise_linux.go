@@ -4,17 +4,23 @@ package hugemem
 
 import (
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// mode is the system's transparent huge page setting, "" if unknown.
-var mode = thpMode()
+// mode is the system's transparent huge page setting, "" if unknown, read
+// once when first asked: a process that makes no table (the command-line
+// tools) never reads it.
+var mode = sync.OnceValue(thpMode)
 
 // supported is false where transparent huge pages are off ("never") or
 // absent, when advice would change nothing.
-var supported = mode == "always" || mode == "madvise"
+func supported() bool {
+	m := mode()
+	return m == "always" || m == "madvise"
+}
 
 // thpMode reads the setting.
 func thpMode() string {

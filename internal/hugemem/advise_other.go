@@ -4,9 +4,8 @@ package hugemem
 
 import "unsafe"
 
-const (
-	supported = false
-	mode      = ""
-)
+func supported() bool { return false }
+
+func mode() string { return "" }
 
 func advise(unsafe.Pointer, uintptr) {}

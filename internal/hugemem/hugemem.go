@@ -30,7 +30,7 @@ const padBelow = 32 << 20
 // Mode is the system's transparent huge page setting ("always", "madvise"
 // or "never"), "" where there is none to read: a node logs it at start, since
 // "always" also gives the rest of the heap huge pages and "never" none.
-func Mode() string { return mode }
+func Mode() string { return mode() }
 
 // Make returns a zeroed slice of n T, which must hold no pointers (it
 // panics otherwise): the slice may live inside a byte slice, which the
@@ -42,7 +42,7 @@ func Make[T any](n int) []T {
 		panic(fmt.Sprintf("hugemem: %v holds pointers", t))
 	}
 	size := uintptr(n) * t.Size()
-	if size < hugePage || !supported {
+	if size < hugePage || !supported() {
 		return make([]T, n)
 	}
 	if size >= padBelow {

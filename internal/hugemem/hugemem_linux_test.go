@@ -52,7 +52,7 @@ func advised(flags []string) bool {
 // The kernel must have taken the advice: VmFlags "hg" (MADV_HUGEPAGE) on
 // the table's huge pages.
 func TestMakeAdvisesHugePages(t *testing.T) {
-	if !supported {
+	if !supported() {
 		t.Skip("transparent huge pages are off")
 	}
 	padded := Make[uint64](hugePage / 8)

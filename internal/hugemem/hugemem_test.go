@@ -65,7 +65,7 @@ func TestMakeRefusesPointers(t *testing.T) {
 }
 
 func TestMakeStartsPaddedTablesOnAHugePage(t *testing.T) {
-	if !supported {
+	if !supported() {
 		t.Skip("huge pages are not advised here")
 	}
 	s := Make[uint64](hugePage / 8)
