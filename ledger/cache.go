@@ -22,10 +22,10 @@ const DefaultCacheBytes = 512 << 20
 // share (instruments), which compaction needs (see compact).
 const MinCacheBytes = 32 * cacheChunkSize
 
-// MaxCacheBytes is the most Config.CacheBytes. A reference into a bucket's
-// cache holds a chunk number in 12 bits (4 GiB); 2 GiB also fits an int on
-// every platform.
-const MaxCacheBytes = 2 << 30
+// MaxCacheBytes is the most Config.CacheBytes: the largest multiple of the
+// chunk size below 2 GiB, so that it fits an int on 32-bit platforms too. (A
+// reference into a bucket's cache holds a chunk number in 12 bits: 4 GiB.)
+const MaxCacheBytes = 2<<30 - cacheChunkSize
 
 // The shares of the record cache, in sixteenths of Config.CacheBytes:
 // holdings outnumber parties several times over, and instruments are few.

@@ -504,7 +504,7 @@ func (k *hashedKeys) seal() {
 		}
 	}
 	k.items = kept
-	assert(len(k.items) < math.MaxUint32, "%d keys, beyond the check's bound", len(k.items))
+	assert(uint64(len(k.items)) < math.MaxUint32, "%d keys, beyond the check's bound", len(k.items))
 	b := uint(bits.Len(uint(len(k.items)))) // about a key for each value of the top b bits
 	k.shift = 64 - b
 	k.dir = make([]uint32, 1<<b+1)

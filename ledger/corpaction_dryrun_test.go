@@ -55,9 +55,9 @@ func TestDryRunCorporateActions(t *testing.T) {
 			nothing = ""
 		}
 		check("iss-1", dist("0.00001", nil), nothing)
-		check("iss-1", dist("1000000", nil), "INSUFFICIENT_BALANCE")                              // more than the issuer has
-		check("iss-1", dist("0.5", map[string]any{"record_seq": 1 << 40}), "INVALID_INSTRUCTION") // after the journal
-		check("ret-us", dist("0.5", nil), "")                                                     // not the issuer
+		check("iss-1", dist("1000000", nil), "INSUFFICIENT_BALANCE")                                     // more than the issuer has
+		check("iss-1", dist("0.5", map[string]any{"record_seq": int64(1) << 40}), "INVALID_INSTRUCTION") // after the journal
+		check("ret-us", dist("0.5", nil), "")                                                            // not the issuer
 		check("iss-1", dist("0.25", map[string]any{"record_seq": 20}), "")
 		drain(t, h)
 	}

@@ -576,7 +576,7 @@ func (p *postingSet) of(name string) []uint64 {
 func (p *postingSet) sort() {
 	slices.Sort(p.pairs)
 	p.pairs = slices.Compact(p.pairs)
-	assert(len(p.pairs) < math.MaxUint32, "%d journal postings, beyond the check's bound", len(p.pairs))
+	assert(uint64(len(p.pairs)) < math.MaxUint32, "%d journal postings, beyond the check's bound", len(p.pairs))
 	p.starts = make([]uint32, len(p.names)+1)
 	i := 0
 	for id := range p.names {
