@@ -38,7 +38,16 @@ type callState struct {
 	// Each call puts it into the live layer as it ends.
 	chunk   *journalChunk
 	scratch []byte
+	// supplies is each symbol's last value in the supplies bucket as the
+	// calls so far left it, copied out of their memory (keep), for the
+	// next call's first change of the symbol (indexWriter.tails). Only
+	// Apply writes that bucket, as it writes the meta keys.
+	supplies map[string]supplyTail
 }
+
+// maxSupplyTails bounds callState.supplies: more symbols than this empty it,
+// and it fills again with those whose supply moves.
+const maxSupplyTails = 1 << 16
 
 // counters are the five meta keys a call reads first and writes last.
 type counters struct {
@@ -67,6 +76,7 @@ func (c *callState) load(meta *kv.Bucket) {
 // take fills a call's applier from the state.
 func (c *callState) take(a *applier) {
 	a.counters = c.counters
+	a.idx.tails = c.supplies
 	a.tree, a.chunk = c.tree, c.chunk
 	if a.tree != nil {
 		a.tree.tree = a.tx.Bucket(bucketTree)
@@ -76,6 +86,7 @@ func (c *callState) take(a *applier) {
 // keep takes the state a call left in its applier, once the call is over.
 func (c *callState) keep(a *applier) {
 	c.counters = a.counters
+	c.keepSupplies(a.idx.lastSupply)
 	c.tree, c.chunk = a.tree, a.chunk
 	if c.tree != nil {
 		c.tree.tree = nil // the transaction's
@@ -131,4 +142,29 @@ func (s *Store) flushCallsLocked() error {
 		return nil
 	}
 	return s.inWriteTx(s.calls.flushInto)
+}
+
+// keepSupplies takes the supplies values a call wrote (last) into
+// c.supplies. A call's values are in its arena or the file's pages, which
+// outlive it only until the next call, so each is copied, into the memory
+// of the symbol's previous copy where it has room. The order of a map's
+// range does not matter: each symbol's copy is its own.
+func (c *callState) keepSupplies(last map[string]supplyTail) {
+	if len(last) == 0 {
+		return
+	}
+	if c.supplies == nil || len(c.supplies)+len(last) > maxSupplyTails {
+		c.supplies = make(map[string]supplyTail, len(last))
+	}
+	for symbol, t := range last {
+		kept := c.supplies[symbol]
+		kept.key = append(kept.key[:0], t.key...)
+		if t.points == nil {
+			kept.points = nil // closed: the next change opens a chunk
+		} else {
+			kept.points = append(kept.points[:0], t.points...)
+		}
+		kept.n = t.n
+		c.supplies[symbol] = kept
+	}
 }

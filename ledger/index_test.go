@@ -630,6 +630,12 @@ func TestSupplyChunks(t *testing.T) {
 	if err := updateKV(s.db, func(tx *kv.Tx) error { return spillSupplies(tx) }); err != nil {
 		t.Fatal(err)
 	}
+	// The file changed under the store, as only an upgrade changes it: the
+	// state Apply keeps from call to call (the supplies' last values with
+	// it) is the old file's, so it goes, as it does at Open.
+	s.wmu.Lock()
+	s.calls = callState{}
+	s.wmu.Unlock()
 	if errs := s.Check(); len(errs) > 0 {
 		t.Fatalf("Check of the supplies a key a change: %v", errs)
 	}
@@ -905,4 +911,103 @@ func TestSupplyIndexSeeksOnceApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSupplyTailsAcrossCalls: the supplies values Apply keeps from call to
+// call (callState.supplies) give the bucket the file alone would. The same
+// random mints of three symbols and transfers go into one store a call
+// each, with a close and reopen, and a restore of an
+// older snapshot that the calls after it then replay (so values kept of
+// the later state would be stale), and into another in a single call, which
+// seeks every symbol's last value once. Their supplies buckets must match
+// key for key and value for value, and both must check clean.
+func TestSupplyTailsAcrossCalls(t *testing.T) {
+	runSeeds(t, 6, func(t *testing.T, seed int64) {
+		rng := rand.New(rand.NewSource(seed))
+		items := append([][]byte{KeyItem(OperatorID, hashKey("operator-secret"))}, fundedAccounts(4)...)
+		for _, sym := range []string{"EUR", "GBP"} {
+			items = append(items, InstructionItem(OperatorID, []byte(ins("create_instrument", instrument(sym, "unrestricted", "cash", 2, nil)))))
+		}
+		symbols := []string{"USD", "EUR", "GBP"}
+		for range 40 + rng.Intn(4*supplyChunk) {
+			sym, to := symbols[rng.Intn(3)], fmt.Sprintf("inv-%d", rng.Intn(4))
+			if rng.Intn(3) == 0 {
+				from := fmt.Sprintf("inv-%d", (rng.Intn(3)+1+int(to[4]-'0'))%4) // not to itself
+				items = append(items, InstructionItem(from, []byte(transferBody("USD", from, to, "1"))))
+				continue
+			}
+			items = append(items, InstructionItem(OperatorID, []byte(mintBody(sym, to, fmt.Sprint(1+rng.Intn(50))))))
+		}
+
+		dir := t.TempDir()
+		open := func(name string) *Store {
+			s, err := Open(Config{Path: filepath.Join(dir, name), NoSync: true, CommitEvery: 1 + rng.Intn(8)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		apply := func(s *Store, index uint64, items ...[]byte) {
+			t.Helper()
+			for _, raw := range s.Apply([]Batch{{Index: index, Term: 1, Time: epoch, Items: items}})[0] {
+				if o, err := DecodeOutcome(raw); err != nil || o.Status != StatusAccepted {
+					t.Fatalf("outcome %s (%v)", raw, err)
+				}
+			}
+		}
+
+		whole := open("whole.db")
+		defer whole.Close()
+		apply(whole, 1, items...)
+
+		calls := open("calls.db")
+		reopenAt, snapAt := 1+rng.Intn(len(items)-2), rng.Intn(len(items)-1)
+		restoreAt := snapAt + 1 + rng.Intn(len(items)-1-snapAt)
+		var snap []byte
+		for i := 0; i < len(items); i++ {
+			apply(calls, uint64(i+1), items[i])
+			switch i {
+			case snapAt:
+				snap = snapshotOf(t, calls)
+			case reopenAt:
+				if err := calls.Close(); err != nil {
+					t.Fatal(err)
+				}
+				calls = open("calls.db")
+			}
+			if i == restoreAt && snap != nil {
+				if err := calls.Restore(bytes.NewReader(snap)); err != nil {
+					t.Fatal(err)
+				}
+				i, snap = snapAt, nil // raft replays what follows the snapshot
+			}
+		}
+		defer calls.Close()
+
+		dump := func(s *Store) (out []string) {
+			t.Helper()
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if errs := s.Check(); len(errs) > 0 {
+				t.Fatalf("Check: %v", errs)
+			}
+			if err := viewKV(s.db, func(tx *kv.Tx) error {
+				return tx.Bucket(bucketSupplies).ForEach(func(k, v []byte) error {
+					out = append(out, fmt.Sprintf("%x=%x", k, v))
+					return nil
+				})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		want, got := dump(whole), dump(calls)
+		if len(want) <= len(symbols) {
+			t.Fatalf("%d supplies values: the mints never filled a chunk", len(want))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("supplies a call at a time:\n%s\nin one call:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }
