@@ -259,15 +259,16 @@ func (c *recordCache) put(key, val []byte) {
 	// One lookup, then one store that replaces the entry: a stale entry
 	// must not survive, whatever follows. (Three map operations a put, as
 	// before, were a third of warming a million parties.)
-	ref, had := c.index.get(h)
+	ref, size, had := c.index.getSized(h)
 	if had {
-		k, _, size := c.record(ref)
-		if c.complete && string(k) != string(key) {
-			// Two keys of one hash: the other one's record goes, and the
-			// cache no longer knows every key.
-			c.complete = false
+		if c.complete {
+			if k, _, _ := c.record(ref); string(k) != string(key) {
+				// Two keys of one hash: the other one's record goes,
+				// and the cache no longer knows every key.
+				c.complete = false
+			}
 		}
-		c.live -= size // its record becomes garbage
+		c.live -= int(size) // its record becomes garbage
 	}
 	if need > cacheChunkSize {
 		if had {
@@ -286,7 +287,7 @@ func (c *recordCache) put(key, val []byte) {
 		}
 		c.chunks = append(c.chunks, c.newChunk())
 	}
-	c.index.set(h, c.appendRecord(key, val))
+	c.index.setSized(h, c.appendRecord(key, val), uint32(need))
 }
 
 // newChunk returns an empty chunk of cacheChunkSize bytes. A lookup reads a
@@ -357,7 +358,7 @@ func (c *recordCache) compact() {
 		if n == 0 || len(c.chunks[n-1])+size > cacheChunkSize {
 			c.chunks = append(c.chunks, c.newChunk())
 		}
-		c.index.set(h, c.appendRecord(key, val))
+		c.index.setSized(h, c.appendRecord(key, val), uint32(size))
 	}
 }
 
@@ -377,6 +378,10 @@ type refIndex struct {
 type refSlot struct {
 	hash uint64
 	ref  uint32 // the reference + 1; 0: an empty slot
+	// size is the bytes of the record at ref, for recordCache.put, which
+	// otherwise read the old record (a cache miss a holding written) only
+	// to learn the bytes it leaves as garbage. It fills what was padding.
+	size uint32
 }
 
 // newRefIndex returns an index with room for n entries before it grows.
@@ -399,23 +404,32 @@ func (x *refIndex) clear() {
 }
 
 func (x *refIndex) get(h uint64) (uint32, bool) {
+	ref, _, ok := x.getSized(h)
+	return ref, ok
+}
+
+// getSized is get, with the size set gave the entry.
+func (x *refIndex) getSized(h uint64) (ref, size uint32, ok bool) {
 	if x.n == 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	mask := uint64(len(x.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &x.slots[i]
 		if s.ref == 0 {
-			return 0, false
+			return 0, 0, false
 		}
 		if s.hash == h {
-			return s.ref - 1, true
+			return s.ref - 1, s.size, true
 		}
 	}
 }
 
 // set makes h's entry ref, replacing any it had.
-func (x *refIndex) set(h uint64, ref uint32) {
+func (x *refIndex) set(h uint64, ref uint32) { x.setSized(h, ref, 0) }
+
+// setSized makes h's entry ref, of size bytes, replacing any it had.
+func (x *refIndex) setSized(h uint64, ref, size uint32) {
 	if 4*(x.n+1) > 3*len(x.slots) {
 		x.grow()
 	}
@@ -423,12 +437,12 @@ func (x *refIndex) set(h uint64, ref uint32) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &x.slots[i]
 		if s.ref == 0 {
-			*s = refSlot{hash: h, ref: ref + 1}
+			*s = refSlot{hash: h, ref: ref + 1, size: size}
 			x.n++
 			return
 		}
 		if s.hash == h {
-			s.ref = ref + 1
+			s.ref, s.size = ref+1, size
 			return
 		}
 	}

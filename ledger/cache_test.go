@@ -160,7 +160,9 @@ func TestRefIndex(t *testing.T) {
 func TestRecordCacheCompacts(t *testing.T) {
 	c := newRecordCache(4 * cacheChunkSize)
 	const keys = 1000
-	val := func(k, round int) []byte { return fmt.Appendf(nil, "%0200d", k*1_000_000+round) }
+	// Sizes vary from round to round, so the bytes a replaced record
+	// leaves as garbage are not the new one's.
+	val := func(k, round int) []byte { return fmt.Appendf(nil, "%0*d", 200+(k+round)%7, k*1_000_000+round) }
 	held, heldWant := []byte(nil), []byte(nil)
 	for round := 0; round < 40; round++ { // 40 × 1000 × ~210 bytes: 2 bounds' worth
 		for k := 0; k < keys; k++ {
@@ -187,6 +189,14 @@ func TestRecordCacheCompacts(t *testing.T) {
 	}
 	if live != c.live {
 		t.Errorf("live = %d, the index's records take %d", c.live, live)
+	}
+	for _, s := range c.index.slots {
+		if s.ref == 0 {
+			continue
+		}
+		if _, _, size := c.record(s.ref - 1); int(s.size) != size {
+			t.Fatalf("slot of ref %d says %d bytes, its record takes %d", s.ref-1, s.size, size)
+		}
 	}
 }
 

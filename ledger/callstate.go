@@ -159,9 +159,14 @@ func (c *callState) keepSupplies(last map[string]supplyTail) {
 	for symbol, t := range last {
 		kept := c.supplies[symbol]
 		kept.key = append(kept.key[:0], t.key...)
-		if t.points == nil {
+		switch {
+		case t.points == nil:
 			kept.points = nil // closed: the next change opens a chunk
-		} else {
+		case cap(kept.points) < len(t.points):
+			// Room for a chunk's points at once, so that the copy of a
+			// symbol is made once, not each time its chunk outgrows it.
+			kept.points = append(make([]byte, 0, max(2*len(t.points), supplyChunk*16)), t.points...)
+		default:
 			kept.points = append(kept.points[:0], t.points...)
 		}
 		kept.n = t.n
