@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
@@ -42,7 +43,7 @@ type callState struct {
 	// calls so far left it, copied out of their memory (keep), for the
 	// next call's first change of the symbol (indexWriter.tails). Only
 	// Apply writes that bucket, as it writes the meta keys.
-	supplies map[string]supplyTail
+	supplies map[string]*supplyTail
 }
 
 // maxSupplyTails bounds callState.supplies: more symbols than this empty it,
@@ -145,19 +146,26 @@ func (s *Store) flushCallsLocked() error {
 }
 
 // keepSupplies takes the supplies values a call wrote (last) into
-// c.supplies. A call's values are in its arena or the file's pages, which
-// outlive it only until the next call, so each is copied, into the memory
-// of the symbol's previous copy where it has room. The order of a map's
-// range does not matter: each symbol's copy is its own.
+// c.supplies. A call's values, and the symbols that name them, are in its
+// arenas or the file's pages, which outlive it only until the next call,
+// so each is copied: a symbol once, as the map's key (a value is updated
+// through its pointer, since assigning to a map's string key stores the
+// string given), a value into the memory of the symbol's last copy where it
+// has room. The order of a map's range does not matter: each symbol's copy
+// is its own.
 func (c *callState) keepSupplies(last map[string]supplyTail) {
 	if len(last) == 0 {
 		return
 	}
 	if c.supplies == nil || len(c.supplies)+len(last) > maxSupplyTails {
-		c.supplies = make(map[string]supplyTail, len(last))
+		c.supplies = make(map[string]*supplyTail, len(last))
 	}
 	for symbol, t := range last {
 		kept := c.supplies[symbol]
+		if kept == nil {
+			kept = new(supplyTail)
+			c.supplies[strings.Clone(symbol)] = kept
+		}
 		kept.key = append(kept.key[:0], t.key...)
 		switch {
 		case t.points == nil:
@@ -170,6 +178,5 @@ func (c *callState) keepSupplies(last map[string]supplyTail) {
 			kept.points = append(kept.points[:0], t.points...)
 		}
 		kept.n = t.n
-		c.supplies[symbol] = kept
 	}
 }

@@ -1,11 +1,14 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tokenledger/tokenledger/ledger/kv"
 )
@@ -112,5 +115,32 @@ func TestCallStateReachesEveryReader(t *testing.T) {
 	}
 	if v := mustVerifyJournal(t, reopened); !v.OK || v.Length != seq+1 {
 		t.Fatalf("journal after a reopen: %+v, want %d entries verified", v, seq+1)
+	}
+}
+
+// TestKeepSuppliesOwnsItsMemory: the supplies values a call hands on are
+// copies, their symbols too. A call's symbols and values live in memory the
+// next call reuses (its decode arena, its journal arena); a kept map key
+// whose bytes then changed would no longer be found, or would be found
+// under another symbol.
+func TestKeepSuppliesOwnsItsMemory(t *testing.T) {
+	symbol := []byte("USD")
+	key := binary.BigEndian.AppendUint64([]byte("USD\x00"), 7)
+	points := []byte{7, 1, 2}
+	var c callState
+	c.keepSupplies(map[string]supplyTail{unsafe.String(&symbol[0], len(symbol)): {key: key, points: points, n: 1}})
+	copy(symbol, "EUR") // the next call reuses the memory
+	key[0], points[0] = 'X', 9
+	kept := c.supplies["USD"]
+	switch {
+	case kept == nil || c.supplies["EUR"] != nil:
+		t.Fatalf("kept %v: not under USD alone", c.supplies)
+	case !bytes.Equal(kept.key, binary.BigEndian.AppendUint64([]byte("USD\x00"), 7)) || !bytes.Equal(kept.points, []byte{7, 1, 2}) || kept.n != 1:
+		t.Fatalf("kept %q %v %d, want the values as the call left them", kept.key, kept.points, kept.n)
+	}
+	// A later call's value of the symbol goes into the same copy.
+	c.keepSupplies(map[string]supplyTail{"USD": {key: key, points: []byte{7, 1, 2, 8, 1, 3}, n: 2}})
+	if again := c.supplies["USD"]; again != kept || kept.n != 2 || len(kept.points) != 6 {
+		t.Fatalf("second keep: %p %v, want the first copy updated", again, again)
 	}
 }

@@ -73,7 +73,7 @@ type indexWriter struct {
 	// read only. A symbol's first supply change in a call found its last
 	// value with a seek of the bucket through every layer, some 180 seeks
 	// a batch of BenchmarkApply's mix.
-	tails map[string]supplyTail
+	tails map[string]*supplyTail
 	indexBuffers
 }
 
@@ -244,7 +244,9 @@ func (w *indexWriter) supplyChange(arena []byte, symbol string, seq uint64, supp
 		if w.lastSupply == nil {
 			w.lastSupply = map[string]supplyTail{}
 		}
-		if t, ok = w.tails[symbol]; !ok {
+		if kept := w.tails[symbol]; kept != nil {
+			t = *kept // read only: the next keep copies what the call makes of it
+		} else {
 			if w.supplyCursor == nil {
 				w.supplyCursor = w.supplies.Cursor()
 			}
