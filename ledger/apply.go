@@ -286,8 +286,20 @@ type applier struct {
 // applyBuffers is an applier's working memory. Nothing the call returns or
 // keeps points into it, so one call hands it to the next (applyReuse).
 type applyBuffers struct {
-	seenIDs map[string]idRecord // ids decided in this call, not yet in the bucket
+	// seenIDs finds the ids decided in this call, not yet in the bucket:
+	// each one's record in idRecs. The records are apart from the map so
+	// that its slots are small: a map of records (some 120 bytes each)
+	// spread a call of 10,000 instructions' ids over a megabyte and more,
+	// and the look-up of each new id, which nearly always finds nothing,
+	// missed the caches.
+	seenIDs map[string]int32
+	idRecs  []idRecord
+	// newIDs are the ids decided in this call, in order, each with its
+	// record's place in idRecs (newRefs): an id decided twice (a held
+	// instruction submitted and approved in one call) is listed twice,
+	// with one record, its last.
 	newIDs  []string
+	newRefs []int32
 	// idHashes and idSeqs are flushIDs' entries for the id index.
 	idHashes, idSeqs []uint64
 	// arena holds the journal entries and id records of this call;
@@ -306,7 +318,9 @@ type applyBuffers struct {
 func (b *applyBuffers) emptied(limit int) applyBuffers {
 	return applyBuffers{
 		seenIDs:  reusedMap(b.seenIDs, limit),
+		idRecs:   reusedList(b.idRecs, limit),
 		newIDs:   reusedList(b.newIDs, limit),
+		newRefs:  reusedList(b.newRefs, limit),
 		idHashes: reusedList(b.idHashes, limit), idSeqs: reusedList(b.idSeqs, limit),
 		arena: reusedBytes(b.arena), scratch: reusedBytes(b.scratch), key: reusedBytes(b.key),
 		named: reusedList(b.named, limit), namedSymbols: reusedList(b.namedSymbols, limit),
@@ -464,8 +478,7 @@ func (a *applier) instruction(index uint64, now time.Time, item []byte) []byte {
 	} else {
 		rec.BodyHash = bodyHashOf(actor, body)
 	}
-	a.seenIDs[ins.ID] = rec
-	a.newIDs = append(a.newIDs, ins.ID)
+	a.decided(ins.ID, rec)
 	if action != nil && delta != nil && action.done {
 		a.journalDone(index, now, action, touchedNames{}) // after the id's record, which names the accepting entry
 	}
@@ -649,7 +662,7 @@ func (a *applier) appendJournal(index uint64, now time.Time, actor string, ins t
 // lookupID finds the record of an instruction id decided before, in this
 // call or an earlier one, with the outcome Apply returned for it.
 func (a *applier) lookupID(id string) (idRecord, bool) {
-	if rec, ok := a.seenIDs[id]; ok {
+	if rec := a.seen(id); rec != nil {
 		return idRecord{BodyHash: rec.bodyHash(), Seq: rec.Seq, Outcome: bytes.Clone(rec.Outcome)}, true
 	}
 	a.key = append(a.key[:0], id...)
@@ -680,6 +693,28 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 	return rec, true
 }
 
+// decided records rec as the record of id, decided in this call.
+func (a *applier) decided(id string, rec idRecord) {
+	i, ok := a.seenIDs[id]
+	if ok {
+		a.idRecs[i] = rec
+	} else {
+		i = int32(len(a.idRecs))
+		a.seenIDs[id] = i
+		a.idRecs = append(a.idRecs, rec)
+	}
+	a.newIDs, a.newRefs = append(a.newIDs, id), append(a.newRefs, i)
+}
+
+// seen returns the record of id if this call decided it, else nil. It
+// stays valid until the call decides another id.
+func (a *applier) seen(id string) *idRecord {
+	if i, ok := a.seenIDs[id]; ok {
+		return &a.idRecs[i]
+	}
+	return nil
+}
+
 // flushIDs records the ids decided in this call: in the id index those
 // whose journal entry serves the body as it came (a canonical body: what
 // the API proposes), and in the ids bucket, in key order, the others,
@@ -687,8 +722,9 @@ func (a *applier) lookupID(id string) (idRecord, bool) {
 func (a *applier) flushIDs() error {
 	filed, indexed := a.newIDs[:0], a.idHashes[:0]
 	a.idSeqs = a.idSeqs[:0]
-	for _, id := range a.newIDs {
-		rec := a.seenIDs[id]
+	for i, id := range a.newIDs {
+		// filed takes newIDs' memory, never past i: newRefs stays as it was.
+		rec := &a.idRecs[a.newRefs[i]]
 		if rec.Seq == 0 || !rec.BodyServed {
 			filed = append(filed, id)
 			continue
@@ -719,8 +755,7 @@ func (a *applier) flushIDs() error {
 	a.idsInFile.addStrings(filed)
 	for _, id := range filed {
 		start := len(a.arena)
-		rec := a.seenIDs[id]
-		a.arena = encodeIDRecord(a.arena, &rec)
+		a.arena = encodeIDRecord(a.arena, a.seen(id))
 		a.key = append(a.key[:0], id...) // Put copies the key
 		if err := a.ids.Put(a.key, a.arena[start:len(a.arena):len(a.arena)]); err != nil {
 			return err

@@ -144,9 +144,9 @@ func (a *applier) closePending(index uint64, now time.Time, id string, rec pendi
 		out.Status, out.Reason, out.Reasons = StatusRejected, &r, []eligibility.Reason{r}
 	}
 	a.record(index, now, rec.Actor, held, rec.Body, bodyHashOf(rec.Actor, rec.Body), out, touchedNames{})
-	r := a.seenIDs[id]
+	r := a.seen(id)
+	assert(r != nil, "held instruction %s closed without a record", id)
 	r.Replaces = true
-	a.seenIDs[id] = r
 	if err := a.tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
 		panic(fmt.Sprintf("ledger: delete pending %s: %v", id, err))
 	}
@@ -158,8 +158,7 @@ func (a *applier) record(index uint64, now time.Time, actor string, ins transfer
 	a.seq++
 	out.ID, out.Index, out.Seq = ins.ID, index, a.seq
 	bodyServed := a.appendJournal(index, now, actor, ins, body, false, out, touched)
-	a.seenIDs[ins.ID] = idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: EncodeOutcome(out), BodyServed: bodyServed}
-	a.newIDs = append(a.newIDs, ins.ID)
+	a.decided(ins.ID, idRecord{BodyHash: bodyHash, Seq: a.seq, Outcome: EncodeOutcome(out), BodyServed: bodyServed})
 	return out
 }
 

@@ -175,7 +175,7 @@ func (r *applyReuse) take(a *applier, items, arenaBytes int) {
 	a.decoded, a.outcomes, a.keys = &r.decoded, &r.outcomes, &r.keys
 	a.applyBuffers, r.bufs = r.bufs, applyBuffers{}
 	if a.seenIDs == nil {
-		a.seenIDs = make(map[string]idRecord, items)
+		a.seenIDs = make(map[string]int32, items)
 	}
 	if cap(a.arena) < arenaBytes {
 		a.arena = make([]byte, 0, arenaBytes)
