@@ -144,9 +144,9 @@ func (a *applier) closePending(index uint64, now time.Time, id string, rec pendi
 		out.Status, out.Reason, out.Reasons = StatusRejected, &r, []eligibility.Reason{r}
 	}
 	a.record(index, now, rec.Actor, held, rec.Body, bodyHashOf(rec.Actor, rec.Body), out, touchedNames{})
-	r := a.seen(id)
-	assert(r != nil, "held instruction %s closed without a record", id)
-	r.Replaces = true
+	if r := a.seen(id); r != nil { // record decided it: the held body's id is id
+		r.Replaces = true
+	}
 	if err := a.tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
 		panic(fmt.Sprintf("ledger: delete pending %s: %v", id, err))
 	}
