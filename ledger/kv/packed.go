@@ -96,10 +96,7 @@ func entrySize(e chunkEntry) int {
 func appendChunk(dst []byte, ents []chunkEntry) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(ents)))
 	for _, e := range ents {
-		dst = binary.AppendUvarint(dst, uint64(len(e.key)))
-		dst = append(dst, e.key...)
-		dst = binary.AppendUvarint(dst, uint64(len(e.val)))
-		dst = append(dst, e.val...)
+		dst = appendEntry(dst, e)
 	}
 	return dst
 }
@@ -180,7 +177,10 @@ type packedWriter struct {
 	b       *bolt.Bucket
 	c       *bolt.Cursor // repositioned by every seek, so one serves every chunk
 	arena   []byte
+	raw     []byte // the current chunk's value as the file holds it; nil: a new one
+	decoded bool   // old holds raw's entries
 	old     []chunkEntry
+	scratch []byte // mergeRaw's entries, before their count
 	merged  []chunkEntry
 	pending []chunkEntry // changes in the current chunk's range; val nil: delete
 	dels    []bool
@@ -222,9 +222,11 @@ func (w *packedWriter) load(key []byte) error {
 		w.c = w.b.Cursor()
 	}
 	fence, v, next := findChunk(w.c, key)
-	w.old = w.old[:0]
+	// The entries are decoded only when needed (decodeOld): most chunks
+	// take a change or two, which mergeRaw splices into the bytes.
+	w.old, w.raw, w.decoded = w.old[:0], nil, false
 	if fence != nil {
-		w.old = decodeChunk(w.old, fence, v)
+		w.raw = v
 		w.fence = w.keep(fence)
 	} else {
 		w.fence = nil
@@ -244,6 +246,7 @@ func (w *packedWriter) floor(key []byte) (k, v []byte, err error) {
 	if err := w.load(key); err != nil {
 		return nil, nil, err
 	}
+	w.decodeOld()
 	// The entries of the chunk past key start at i.
 	i, _ := slices.BinarySearchFunc(w.old, key, func(e chunkEntry, k []byte) int { return bytes.Compare(e.key, k) })
 	if i < len(w.old) && bytes.Equal(w.old[i].key, key) {
@@ -282,6 +285,10 @@ func (w *packedWriter) flush() error {
 		return nil
 	}
 	w.open = false
+	if done, err := w.mergeRaw(); done || err != nil {
+		return err
+	}
+	w.decodeOld()
 	merged := w.merged[:0]
 	old := w.old
 	for i, p := range w.pending {
@@ -347,6 +354,103 @@ func (w *packedWriter) flush() error {
 		}
 	}
 	return nil
+}
+
+// decodeOld decodes the current chunk's entries into old, once.
+func (w *packedWriter) decodeOld() {
+	if !w.decoded {
+		w.decoded = true
+		if w.raw != nil {
+			w.old = decodeChunk(w.old[:0], w.fence, w.raw)
+		}
+	}
+}
+
+// mergeRaw writes the current chunk with its pending changes by splicing
+// them into its bytes: the entries between two changes are copied as they
+// are, not decoded and encoded again, and past the last change the walk
+// only checks the entries' lengths, as decodeChunk does, so a damaged chunk
+// still stops the commit. The bytes are those flush's merge would encode.
+// It does nothing (done false) for a new chunk, for one already decoded,
+// for one with no change, and where the result would need splitting or
+// deleting, which flush's merge does.
+func (w *packedWriter) mergeRaw() (done bool, err error) {
+	if !spliceChunks || w.raw == nil || w.decoded || len(w.pending) == 0 {
+		return false, nil
+	}
+	n, lw := binary.Uvarint(w.raw)
+	if lw <= 0 || n == 0 || n > uint64(len(w.raw)) {
+		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes do not start with a count of entries", w.fence, len(w.raw)))
+	}
+	src := w.raw[lw:]
+	out := w.scratch[:0]
+	count := 0
+	add := func(i int) {
+		if !w.dels[i] {
+			out = appendEntry(out, w.pending[i])
+			count++
+		}
+	}
+	// run is where the entries copied as they are start, at where the
+	// next entry does; p is the next change.
+	run, at, p := 0, 0, 0
+	for i := uint64(0); i < n; i++ {
+		key, rest, ok := chunkField(src[at:])
+		if ok {
+			_, rest, ok = chunkField(rest)
+		}
+		if !ok {
+			panic(fmt.Sprintf("kv: packed chunk %x: entry %d runs past the chunk", w.fence, i))
+		}
+		next := len(src) - len(rest)
+		for p < len(w.pending) && bytes.Compare(w.pending[p].key, key) < 0 {
+			out = append(out, src[run:at]...)
+			run = at
+			add(p)
+			p++
+		}
+		if p < len(w.pending) && bytes.Equal(w.pending[p].key, key) {
+			out = append(out, src[run:at]...)
+			run = next // the entry is replaced or deleted
+			add(p)
+			p++
+		} else {
+			count++
+		}
+		at = next
+	}
+	if at != len(src) {
+		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes past its last entry", w.fence, len(src)-at))
+	}
+	out = append(out, src[run:]...)
+	for ; p < len(w.pending); p++ {
+		add(p)
+	}
+	w.scratch = out[:0]
+	size := wire.UvarintLen(uint64(count)) + len(out)
+	if count == 0 || size > packedMaxBytes {
+		return false, nil
+	}
+	w.pending, w.dels = w.pending[:0], w.dels[:0]
+	start := len(w.arena)
+	if cap(w.arena)-start < size {
+		w.arena = make([]byte, 0, max(arenaChunk, size))
+		start = 0
+	}
+	w.arena = append(binary.AppendUvarint(w.arena, uint64(count)), out...)
+	return true, w.b.Put(w.fence, w.arena[start:len(w.arena):len(w.arena)])
+}
+
+// spliceChunks turns mergeRaw on; tests turn it off to compare the bytes
+// with flush's merge.
+var spliceChunks = true
+
+// appendEntry appends e as a chunk holds it.
+func appendEntry(dst []byte, e chunkEntry) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(e.key)))
+	dst = append(dst, e.key...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.val)))
+	return append(dst, e.val...)
 }
 
 // putPacked sets key in the packed bucket b, straight into bbolt.
