@@ -378,6 +378,18 @@ func (w *packedWriter) mergeRaw() (done bool, err error) {
 	if !spliceChunks || w.raw == nil || w.decoded || len(w.pending) == 0 {
 		return false, nil
 	}
+	// A chunk that may outgrow its bound goes to the merge at once, not
+	// after a walk wasted: its size at most is the old bytes and every
+	// change added.
+	most := len(w.raw) + 1 // a count may take a byte more
+	for i, e := range w.pending {
+		if !w.dels[i] {
+			most += entrySize(e)
+		}
+	}
+	if most > packedMaxBytes {
+		return false, nil
+	}
 	n, lw := binary.Uvarint(w.raw)
 	if lw <= 0 || n == 0 || n > uint64(len(w.raw)) {
 		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes do not start with a count of entries", w.fence, len(w.raw)))
