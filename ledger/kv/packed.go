@@ -57,26 +57,39 @@ type chunkEntry struct{ key, val []byte }
 // which panics as the ledger's other damaged records do: a reader must
 // not take a damaged chunk for fewer keys.
 func decodeChunk(dst []chunkEntry, fence, v []byte) []chunkEntry {
-	n, w := binary.Uvarint(v)
-	if w <= 0 || n == 0 || n > uint64(len(v)) {
-		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes do not start with a count of entries", fence, len(v)))
-	}
-	v = v[w:]
+	n, v := chunkEntries(fence, v)
 	for i := uint64(0); i < n; i++ {
 		var e chunkEntry
-		var ok bool
-		if e.key, v, ok = chunkField(v); !ok {
-			panic(fmt.Sprintf("kv: packed chunk %x: entry %d's key runs past the chunk", fence, i))
-		}
-		if e.val, v, ok = chunkField(v); !ok {
-			panic(fmt.Sprintf("kv: packed chunk %x: entry %d's value runs past the chunk", fence, i))
-		}
+		e.key, e.val, v = nextEntry(fence, v, i)
 		dst = append(dst, e)
 	}
 	if len(v) != 0 {
 		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes past its last entry", fence, len(v)))
 	}
 	return dst
+}
+
+// chunkEntries returns the count of chunk v's entries and the bytes that
+// hold them, and panics on a chunk that does not start with a count.
+func chunkEntries(fence, v []byte) (uint64, []byte) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n == 0 || n > uint64(len(v)) {
+		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes do not start with a count of entries", fence, len(v)))
+	}
+	return n, v[w:]
+}
+
+// nextEntry reads entry i of a chunk, which v starts with, and returns
+// the bytes past it; it panics on an entry that runs past the chunk.
+func nextEntry(fence, v []byte, i uint64) (key, val, rest []byte) {
+	key, rest, ok := chunkField(v)
+	if ok {
+		val, rest, ok = chunkField(rest)
+	}
+	if !ok {
+		panic(fmt.Sprintf("kv: packed chunk %x: entry %d runs past the chunk", fence, i))
+	}
+	return key, val, rest
 }
 
 // chunkField reads a length-prefixed field of a chunk.
@@ -139,20 +152,9 @@ func getPacked(c *bolt.Cursor, key []byte) []byte {
 // chunkGet finds key among the entries of chunk v, without decoding the
 // ones it passes into a list.
 func chunkGet(fence, v, key []byte) []byte {
-	n, w := binary.Uvarint(v)
-	if w <= 0 || n == 0 {
-		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes do not start with a count of entries", fence, len(v)))
-	}
-	v = v[w:]
+	n, v := chunkEntries(fence, v)
 	for i := uint64(0); i < n; i++ {
-		k, rest, ok := chunkField(v)
-		var val []byte
-		if ok {
-			val, rest, ok = chunkField(rest)
-		}
-		if !ok {
-			panic(fmt.Sprintf("kv: packed chunk %x: entry %d runs past the chunk", fence, i))
-		}
+		k, val, rest := nextEntry(fence, v, i)
 		switch bytes.Compare(k, key) {
 		case 0:
 			if val == nil {
@@ -390,11 +392,7 @@ func (w *packedWriter) mergeRaw() (done bool, err error) {
 	if most > packedMaxBytes {
 		return false, nil
 	}
-	n, lw := binary.Uvarint(w.raw)
-	if lw <= 0 || n == 0 || n > uint64(len(w.raw)) {
-		panic(fmt.Sprintf("kv: packed chunk %x: %d bytes do not start with a count of entries", w.fence, len(w.raw)))
-	}
-	src := w.raw[lw:]
+	n, src := chunkEntries(w.fence, w.raw)
 	out := w.scratch[:0]
 	count := 0
 	add := func(i int) {
@@ -407,13 +405,7 @@ func (w *packedWriter) mergeRaw() (done bool, err error) {
 	// next entry does; p is the next change.
 	run, at, p := 0, 0, 0
 	for i := uint64(0); i < n; i++ {
-		key, rest, ok := chunkField(src[at:])
-		if ok {
-			_, rest, ok = chunkField(rest)
-		}
-		if !ok {
-			panic(fmt.Sprintf("kv: packed chunk %x: entry %d runs past the chunk", w.fence, i))
-		}
+		key, _, rest := nextEntry(w.fence, src[at:], i)
 		next := len(src) - len(rest)
 		for p < len(w.pending) && bytes.Compare(w.pending[p].key, key) < 0 {
 			out = append(out, src[run:at]...)
@@ -439,10 +431,10 @@ func (w *packedWriter) mergeRaw() (done bool, err error) {
 		add(p)
 	}
 	w.scratch = out[:0]
-	size := wire.UvarintLen(uint64(count)) + len(out)
-	if count == 0 || size > packedMaxBytes {
-		return false, nil
+	if count == 0 {
+		return false, nil // the merge deletes the chunk
 	}
+	size := wire.UvarintLen(uint64(count)) + len(out) // at most most
 	w.pending, w.dels = w.pending[:0], w.dels[:0]
 	start := len(w.arena)
 	if cap(w.arena)-start < size {
